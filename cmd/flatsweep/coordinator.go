@@ -1,0 +1,53 @@
+package main
+
+import (
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flatsweep/flatsweep/coordinator"
+	"github.com/flatsweep/flatsweep/coordinator/store"
+)
+
+func newCoordinatorCmd() *cobra.Command {
+	var (
+		listen, db  string
+		ttl         time.Duration
+		maxAttempts int
+	)
+	cmd := &cobra.Command{
+		Use:   "coordinator",
+		Short: "Serve the sweep and worker gRPC services, storing everything in a bbolt file",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if ttl < time.Second {
+				return usagef("--lease-ttl: must be at least 1s, got %s", ttl)
+			}
+			if maxAttempts < 1 {
+				return usagef("--max-attempts: must be at least 1, got %d", maxAttempts)
+			}
+			lis, err := net.Listen("tcp", listen)
+			if err != nil {
+				return usagef("--listen %q: %v", listen, err)
+			}
+			st, err := store.Open(db)
+			if err != nil {
+				_ = lis.Close()
+				return err
+			}
+			defer st.Close()
+			c, err := coordinator.New(st, coordinator.Config{LeaseTTL: ttl, MaxAttempts: maxAttempts, Logger: slog.Default()})
+			if err != nil {
+				return err
+			}
+			return c.Serve(cmd.Context(), lis)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", DefaultCoordinator, "address to listen on (host:port; use 0.0.0.0:7070 to accept other machines)")
+	cmd.Flags().StringVar(&db, "db", "flatsweep.db", "bbolt database file")
+	cmd.Flags().DurationVar(&ttl, "lease-ttl", 30*time.Second, "lease lifetime without a heartbeat")
+	cmd.Flags().IntVar(&maxAttempts, "max-attempts", 3, "attempts per trial before it is discarded")
+	return cmd
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flatsweep/flatsweep/analysis"
+	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+)
+
+func newResultsCmd() *cobra.Command {
+	var addr, format string
+	cmd := &cobra.Command{
+		Use:   "results SWEEP",
+		Short: "Print a sweep's results per (B, ε), aggregated over seeds",
+		Args:  exactArgs(1, "one sweep name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			write, err := resultWriter(format)
+			if err != nil {
+				return err
+			}
+			conn, err := dial(addr)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			recs, err := fetchRecords(cmd.Context(), pb.NewSweepServiceClient(conn), args[0])
+			if err != nil {
+				return err
+			}
+			return write(cmd.OutOrStdout(), analysis.Summarize(recs))
+		},
+	}
+	addCoordinatorFlag(cmd, &addr)
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
+	return cmd
+}
+
+// resultWriter returns the writer for a --format value.
+func resultWriter(format string) (func(io.Writer, []analysis.Row) error, error) {
+	switch format {
+	case "table":
+		return analysis.WriteTable, nil
+	case "csv":
+		return analysis.WriteCSV, nil
+	case "json":
+		return analysis.WriteJSON, nil
+	}
+	return nil, usagef("--format: want table, csv or json, got %q", format)
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/flatsweep/flatsweep/sweeps"
+)
+
+// usageError marks bad input: a flag, an argument or a sweep file. It makes the
+// process exit with status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// isUsage reports whether err is bad input from the user.
+func isUsage(err error) bool {
+	var u usageError
+	return errors.As(err, &u) || errors.Is(err, sweeps.ErrInvalid) ||
+		errors.Is(err, fs.ErrNotExist) || status.Code(err) == codes.InvalidArgument
+}
+
+// quietAnnotation marks a command whose default log level is warn, because
+// it prints its own progress.
+const quietAnnotation = "flatsweep/quiet"
+
+// globalFlags are the flags every subcommand shares.
+type globalFlags struct {
+	logLevel  string
+	logFormat string
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:   "flatsweep",
+		Short: "Distributed sweeps of SGD training with curvature and flatness measures",
+		Long: `flatsweep runs grids of training trials (batch size × learning rate × seed),
+measures the Hessian of every trained network, and relates generalization to
+the SGD noise scale g = ε(N/B − 1) and to flatness.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if g.logLevel == "" && cmd.Annotations[quietAnnotation] == "true" {
+				g.logLevel = "warn"
+			}
+			return g.setupLogging(cmd.ErrOrStderr())
+		},
+	}
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "", "log level: debug, info, warn or error (default info; warn for run)")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		newRunCmd(g),
+		newCoordinatorCmd(),
+		newWorkerCmd(),
+		newSubmitCmd(),
+		newStatusCmd(),
+		newResultsCmd(),
+	)
+	return root
+}
+
+// setupLogging installs the process logger (slog) on stderr.
+func (g *globalFlags) setupLogging(w io.Writer) error {
+	var level slog.Level
+	if g.logLevel != "" {
+		if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+			return usagef("--log-level: want debug, info, warn or error, got %q", g.logLevel)
+		}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(g.logFormat) {
+	case "text":
+		slog.SetDefault(slog.New(slog.NewTextHandler(w, opts)))
+	case "json":
+		slog.SetDefault(slog.New(slog.NewJSONHandler(w, opts)))
+	default:
+		return usagef("--log-format: want text or json, got %q", g.logFormat)
+	}
+	return nil
+}
+
+// exactArgs is cobra.ExactArgs whose error is a usage error naming the arguments.
+func exactArgs(n int, names string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("want %s, got %d argument(s)", names, len(args))
+		}
+		return nil
+	}
+}
+
+// loadSweep reads and validates a sweep file, returning its text too.
+func loadSweep(path string) (*sweeps.Spec, []byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, usageError{fmt.Errorf("sweep file: %w", err)}
+	}
+	spec, err := sweeps.Parse(data, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return spec, data, nil
+}

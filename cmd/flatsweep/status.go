@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+)
+
+// stateOrder is the order in which trial states are shown.
+var stateOrder = []string{"pending", "running", "succeeded", "failed", "discarded", "cancelled"}
+
+func newStatusCmd() *cobra.Command {
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "status [SWEEP]",
+		Short: "Show sweeps (or one sweep) with trial counts by state, and the workers",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usagef("want at most one sweep name, got %d arguments", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			conn, err := dial(addr)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), rpcTimeout)
+			defer cancel()
+			c := pb.NewSweepServiceClient(conn)
+			var list []*pb.Sweep
+			if len(args) == 1 {
+				resp, err := c.GetSweep(ctx, &pb.GetSweepRequest{SweepId: args[0]})
+				if err != nil {
+					return fmt.Errorf("sweep %s: %w", args[0], err)
+				}
+				list = []*pb.Sweep{resp.Sweep}
+			} else {
+				resp, err := c.ListSweeps(ctx, &pb.ListSweepsRequest{})
+				if err != nil {
+					return fmt.Errorf("list sweeps: %w", err)
+				}
+				list = resp.Sweeps
+			}
+			workers, err := c.ListWorkers(ctx, &pb.ListWorkersRequest{})
+			if err != nil {
+				return fmt.Errorf("list workers: %w", err)
+			}
+			return writeStatus(cmd.OutOrStdout(), list, workers.Workers, time.Now())
+		},
+	}
+	addCoordinatorFlag(cmd, &addr)
+	return cmd
+}
+
+// stateCounts formats a sweep's counts as "succeeded 10, running 2".
+func stateCounts(sw *pb.Sweep) string {
+	var parts []string
+	for _, s := range stateOrder {
+		if n := sw.StateCounts[s]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", s, n))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func writeStatus(w io.Writer, list []*pb.Sweep, workers []*pb.Worker, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SWEEP\tTRIALS\tDONE\tSTATES")
+	for _, sw := range list {
+		done := sw.StateCounts["succeeded"] + sw.StateCounts["discarded"] + sw.StateCounts["cancelled"]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", sw.Id, sw.TrialCount, done, stateCounts(sw))
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "WORKER\tNAME\tSLOTS\tRUNNING\tLAST SEEN")
+	for _, wk := range workers {
+		ago := now.Sub(wk.LastSeenTime.AsTime()).Round(time.Second)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s ago\n", wk.Id, wk.Name, wk.Slots, wk.Running, ago)
+	}
+	return tw.Flush()
+}

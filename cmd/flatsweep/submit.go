@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+)
+
+func newSubmitCmd() *cobra.Command {
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "submit SWEEP.yaml",
+		Short: "Submit a sweep to a coordinator",
+		Args:  exactArgs(1, "one sweep file"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, data, err := loadSweep(args[0])
+			if err != nil {
+				return err
+			}
+			conn, err := dial(addr)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), rpcTimeout)
+			defer cancel()
+			resp, err := pb.NewSweepServiceClient(conn).SubmitSweep(ctx, &pb.SubmitSweepRequest{SpecYaml: string(data), Source: args[0]})
+			if err != nil {
+				return fmt.Errorf("submit %s: %w", args[0], err)
+			}
+			verb := "updated"
+			if resp.Created {
+				verb = "created"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "sweep %s %s: %d trials, %d added\n",
+				resp.Sweep.Id, verb, resp.Sweep.TrialCount, resp.TrialsAdded)
+			return nil
+		},
+	}
+	addCoordinatorFlag(cmd, &addr)
+	return cmd
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flatsweep/flatsweep/worker"
+)
+
+func newWorkerCmd() *cobra.Command {
+	var (
+		addr, name string
+		slots      int
+		labels     []string
+	)
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Pull trials from a coordinator and run them",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if slots < 1 {
+				return usagef("--slots: must be at least 1, got %d", slots)
+			}
+			lm := map[string]string{}
+			for _, l := range labels {
+				k, v, ok := strings.Cut(l, "=")
+				if !ok || k == "" {
+					return usagef("--label: want key=value, got %q", l)
+				}
+				lm[k] = v
+			}
+			conn, err := dial(addr)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			w := worker.New(conn, worker.Config{Name: name, Slots: slots, Labels: lm, Logger: slog.Default()})
+			err = w.Run(cmd.Context())
+			if errors.Is(err, context.Canceled) {
+				return nil // stopped by a signal
+			}
+			return err
+		},
+	}
+	addCoordinatorFlag(cmd, &addr)
+	cmd.Flags().StringVar(&name, "name", "", "worker name (default: host name)")
+	cmd.Flags().IntVar(&slots, "slots", 1, "trials to run at once")
+	cmd.Flags().StringArrayVar(&labels, "label", nil, "label key=value (repeatable)")
+	return cmd
+}

@@ -1,0 +1,67 @@
+// Package nn implements feed-forward networks whose parameters live in one flat
+// vector θ ∈ R^P, with batched forward passes, backpropagation and exact
+// Hessian-vector products by Pearlmutter's R-operator.
+//
+// # Parameter layout
+//
+// A Network is a stack of Layers followed by a LossFunc. Layer l owns the
+// contiguous sub-slice θ[off_l : off_l+NumParams_l], in layer order. A Dense
+// layer with fan-in d and fan-out k stores its weight matrix W (k×d, row-major,
+// PyTorch convention: W[j*d+i] connects input i to output j) first and its bias
+// b (k) right after it, so for an MLP d₀-h₁-…-h_L the layout is
+//
+//	θ = [ W₁ (h₁×d₀) | b₁ (h₁) | W₂ (h₂×h₁) | b₂ (h₂) | … ]
+//
+// Activation layers (ReLU, Tanh) own no parameters. Gradients and
+// Hessian-vector products are flat vectors with the same layout.
+//
+// # Batches
+//
+// A batch of n examples is a row-major n×d matrix X (row i is example i) and n
+// integer labels. Every layer works on whole batches through BLAS level-3 calls
+// (gonum's blas64 Dgemm on row-major matrices). The loss of a batch is the mean
+// of the per-example losses, L = (1/n) Σᵢ ℓᵢ, so gradients and Hessian-vector
+// products are per-example averages too. The Dataset* methods of Workspace
+// evaluate the same averages over any number of examples in fixed-size chunks,
+// summing the chunk contributions in a fixed order (results do not depend on
+// scheduling).
+//
+// # Backpropagation
+//
+// Write the network as boundaries a₀ = X, a_{j+1} = f_j(a_j; θ_j) and the loss
+// L = (s) Σᵢ ℓ(a_last,i, yᵢ) with s = 1/n. The backward pass propagates
+// D_j = ∂L/∂a_j from D_last = s·∂ℓ/∂z down the stack:
+//
+//	D_j = J_{f_j,a}ᵀ D_{j+1},  ∇_{θ_j} L = J_{f_j,θ}ᵀ D_{j+1}.
+//
+// For a Dense layer Z = A Wᵀ + 1 bᵀ this is D_A = D_Z W, ∇W = D_Zᵀ A,
+// ∇b = 1ᵀ D_Z.
+//
+// # Hessian-vector products (R-operator)
+//
+// For a direction v (same layout as θ) the R-operator R{g} = d/dt g(θ + t v)|₀
+// applied to the forward and backward passes gives Hv = R{∇L} exactly (to
+// rounding), at the cost of about two extra passes (forward-over-reverse):
+//
+//	R-forward:  R{a₀} = 0,  R{a_{j+1}} = J_{f_j,a} R{a_j} + J_{f_j,θ} v_j
+//	output:     R{D_last} = s·(∇²_z ℓ) R{z}
+//	R-backward: R{D_j} = J_{f_j,a}ᵀ R{D_{j+1}} + R{J_{f_j,a}}ᵀ D_{j+1}
+//	            (Hv)_j  = J_{f_j,θ}ᵀ R{D_{j+1}} + R{J_{f_j,θ}}ᵀ D_{j+1}
+//
+// Dense (Z = A Wᵀ + 1 bᵀ, direction (V, c)):
+//
+//	R{Z} = R{A} Wᵀ + A Vᵀ + 1 cᵀ
+//	R{D_A} = R{D_Z} W + D_Z V
+//	(Hv)_W = R{D_Z}ᵀ A + D_Zᵀ R{A},  (Hv)_b = 1ᵀ R{D_Z}
+//
+// ReLU (Y = max(A, 0)): R{Y} = 1[A>0] ⊙ R{A} and R{D_A} = 1[A>0] ⊙ R{D_Y};
+// the second derivative of ReLU is zero almost everywhere, so there is no
+// curvature term (the kink A = 0 is a null set; we take relu'(0) = 0).
+//
+// Tanh (Y = tanh A): R{Y} = (1−Y²) ⊙ R{A} and
+// R{D_A} = (1−Y²) ⊙ R{D_Y} − 2 Y ⊙ D_Y ⊙ R{Y}.
+//
+// Softmax cross-entropy (p = softmax(z), ℓ = log Σ_c e^{z_c} − z_y):
+// ∂ℓ/∂z = p − e_y and ∇²_z ℓ = diag(p) − p pᵀ, so
+// R{D_z} = s·(p ⊙ R{z} − p (pᵀ R{z})) row by row.
+package nn

@@ -1,0 +1,118 @@
+package nn
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// ErrShape is returned when layers do not fit together or sizes are invalid.
+var ErrShape = errors.New("nn: invalid network shape")
+
+// Activation selects the hidden nonlinearity of NewMLP.
+type Activation int
+
+const (
+	// ActReLU is max(x, 0), initialized with gain √2 (He).
+	ActReLU Activation = iota
+	// ActTanh is tanh(x), initialized with gain 5/3.
+	ActTanh
+)
+
+// ParseActivation maps "relu" and "tanh" to an Activation.
+func ParseActivation(name string) (Activation, error) {
+	switch name {
+	case "relu":
+		return ActReLU, nil
+	case "tanh":
+		return ActTanh, nil
+	}
+	return 0, fmt.Errorf("%w: unknown activation %q", ErrShape, name)
+}
+
+// Network is a stack of layers with a loss on the last layer's output. Its
+// parameters are one flat vector θ: layer l owns θ[Offset(l) : Offset(l+1)]
+// (see the package documentation for the layout). A Network is immutable after
+// construction and safe for concurrent use; all scratch memory lives in a
+// Workspace.
+type Network struct {
+	layers []Layer
+	loss   LossFunc
+	offs   []int // len(layers)+1 parameter offsets
+}
+
+// New builds a network from layers whose sizes chain (OutSize of layer l equals
+// InSize of layer l+1) and a loss on the output of the last layer.
+func New(loss LossFunc, layers ...Layer) (*Network, error) {
+	if len(layers) == 0 {
+		return nil, fmt.Errorf("%w: no layers", ErrShape)
+	}
+	offs := make([]int, len(layers)+1)
+	for l, ly := range layers {
+		if ly.InSize() <= 0 || ly.OutSize() <= 0 {
+			return nil, fmt.Errorf("%w: layer %d has sizes %d→%d", ErrShape, l, ly.InSize(), ly.OutSize())
+		}
+		if l > 0 && layers[l-1].OutSize() != ly.InSize() {
+			return nil, fmt.Errorf("%w: layer %d outputs %d but layer %d takes %d",
+				ErrShape, l-1, layers[l-1].OutSize(), l, ly.InSize())
+		}
+		offs[l+1] = offs[l] + ly.NumParams()
+	}
+	return &Network{layers: layers, loss: loss, offs: offs}, nil
+}
+
+// NewMLP builds the multilayer perceptron in → hidden[0] → … → out with the
+// given hidden activation and a softmax cross-entropy loss: Dense, act, Dense,
+// act, …, Dense. Hidden Dense layers use the activation's Kaiming gain, the
+// output layer gain 1.
+func NewMLP(in int, hidden []int, out int, act Activation) (*Network, error) {
+	var layers []Layer
+	gain := math.Sqrt2
+	if act == ActTanh {
+		gain = 5.0 / 3
+	}
+	prev := in
+	for _, h := range hidden {
+		layers = append(layers, &Dense{In: prev, Out: h, Gain: gain})
+		switch act {
+		case ActReLU:
+			layers = append(layers, &ReLU{Size: h})
+		case ActTanh:
+			layers = append(layers, &Tanh{Size: h})
+		default:
+			return nil, fmt.Errorf("%w: unknown activation %d", ErrShape, act)
+		}
+		prev = h
+	}
+	layers = append(layers, &Dense{In: prev, Out: out, Gain: 1})
+	return New(SoftmaxCrossEntropy{}, layers...)
+}
+
+// Layers returns the network's layers (do not modify them).
+func (net *Network) Layers() []Layer { return net.layers }
+
+// NumParams returns P, the length of θ.
+func (net *Network) NumParams() int { return net.offs[len(net.layers)] }
+
+// InSize returns the input width d (columns of X).
+func (net *Network) InSize() int { return net.layers[0].InSize() }
+
+// OutSize returns the output width k (number of classes).
+func (net *Network) OutSize() int { return net.layers[len(net.layers)-1].OutSize() }
+
+// Offset returns the start of layer l's parameters in θ; Offset(len(Layers()))
+// is P.
+func (net *Network) Offset(l int) int { return net.offs[l] }
+
+// LayerParams returns layer l's sub-slice of a flat vector laid out like θ.
+func (net *Network) LayerParams(theta []float64, l int) []float64 {
+	return theta[net.offs[l]:net.offs[l+1]:net.offs[l+1]]
+}
+
+// Init fills θ (length P) by calling each layer's Init in order with rng.
+func (net *Network) Init(theta []float64, rng *rand.Rand) {
+	for l, ly := range net.layers {
+		ly.Init(net.LayerParams(theta, l), rng)
+	}
+}

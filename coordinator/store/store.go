@@ -1,0 +1,319 @@
+// Package store is the coordinator's durable state in a bbolt database: sweeps,
+// their trials with state and lease, and the trials' results and curves.
+//
+// Layout (schema version 1):
+//
+//	meta                       "schema_version" → "1"
+//	sweeps                     sweep ID → flatsweep.v1.Sweep (protobuf)
+//	trials/<sweep ID>          trial ID → flatsweep.v1.Trial (protobuf, with result and curve)
+//
+// Every state transition is one bbolt Update transaction, so a crash leaves each
+// trial either before or after a transition, never between: a recorded result is
+// never lost.
+package store
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+)
+
+// SchemaVersion is the version of the on-disk layout this package writes.
+const SchemaVersion = 1
+
+var (
+	bucketMeta   = []byte("meta")
+	bucketSweeps = []byte("sweeps")
+	bucketTrials = []byte("trials")
+	keySchema    = []byte("schema_version")
+)
+
+var (
+	// ErrNotFound is returned when a sweep or trial does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrSchema is returned when the database was written by an incompatible
+	// version of flatsweep.
+	ErrSchema = errors.New("unsupported database schema")
+)
+
+// Store is an open flatsweep database. It is safe for concurrent use.
+type Store struct {
+	db *bolt.DB
+}
+
+// Open opens (creating if needed) the database at path. It fails fast with a
+// clear error when another process holds the file.
+func Open(path string) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("open database %s: locked by another process: %w", path, err)
+		}
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	s := &Store{db: db}
+	if err := s.init(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) init() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if v := meta.Get(keySchema); v != nil {
+			if string(v) != fmt.Sprint(SchemaVersion) {
+				return fmt.Errorf("%w: version %s, this binary reads version %d", ErrSchema, v, SchemaVersion)
+			}
+		} else if err := meta.Put(keySchema, []byte(fmt.Sprint(SchemaVersion))); err != nil {
+			return err
+		}
+		for _, b := range [][]byte{bucketSweeps, bucketTrials} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.db.Path() }
+
+// PutSweep stores a sweep and those of its trials that are not stored yet, in
+// one transaction. An existing sweep keeps its creation time and its trials'
+// states and results: resubmitting never duplicates work. It returns the
+// trials added and whether the sweep is new.
+func (s *Store) PutSweep(sw *pb.Sweep, trials []*pb.Trial) (added []*pb.Trial, created bool, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		added, created = nil, false
+		sweeps := tx.Bucket(bucketSweeps)
+		stored := new(pb.Sweep)
+		if v := sweeps.Get([]byte(sw.Id)); v != nil {
+			if err := proto.Unmarshal(v, stored); err != nil {
+				return fmt.Errorf("decode sweep %s: %w", sw.Id, err)
+			}
+		} else {
+			created = true
+			stored.CreateTime = sw.CreateTime
+		}
+		tb, err := tx.Bucket(bucketTrials).CreateBucketIfNotExists([]byte(sw.Id))
+		if err != nil {
+			return err
+		}
+		for _, t := range trials {
+			if tb.Get([]byte(t.Id)) != nil {
+				continue
+			}
+			if err := putProto(tb, t.Id, t); err != nil {
+				return err
+			}
+			added = append(added, t)
+		}
+		stored.Id, stored.SpecYaml, stored.SpecJson = sw.Id, sw.SpecYaml, sw.SpecJson
+		stored.TrialCount += int32(len(added))
+		return putProto(sweeps, sw.Id, stored)
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("store sweep %s: %w", sw.Id, err)
+	}
+	return added, created, nil
+}
+
+// GetSweep returns a sweep with its trial counts by state.
+func (s *Store) GetSweep(id string) (*pb.Sweep, error) {
+	var sw *pb.Sweep
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		sw, err = getSweep(tx, id)
+		return err
+	})
+	return sw, err
+}
+
+// ListSweeps returns every sweep, ordered by ID, with trial counts by state.
+func (s *Store) ListSweeps() ([]*pb.Sweep, error) {
+	var out []*pb.Sweep
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSweeps).ForEach(func(k, _ []byte) error {
+			sw, err := getSweep(tx, string(k))
+			if err != nil {
+				return err
+			}
+			out = append(out, sw)
+			return nil
+		})
+	})
+	return out, err
+}
+
+func getSweep(tx *bolt.Tx, id string) (*pb.Sweep, error) {
+	v := tx.Bucket(bucketSweeps).Get([]byte(id))
+	if v == nil {
+		return nil, fmt.Errorf("sweep %q: %w", id, ErrNotFound)
+	}
+	sw := new(pb.Sweep)
+	if err := proto.Unmarshal(v, sw); err != nil {
+		return nil, fmt.Errorf("decode sweep %s: %w", id, err)
+	}
+	sw.StateCounts = map[string]int32{}
+	tb := tx.Bucket(bucketTrials).Bucket([]byte(id))
+	if tb == nil {
+		return sw, nil
+	}
+	err := tb.ForEach(func(k, v []byte) error {
+		t := new(pb.Trial)
+		if err := proto.Unmarshal(v, t); err != nil {
+			return fmt.Errorf("decode trial %s/%s: %w", id, k, err)
+		}
+		sw.StateCounts[StateName(t.State)]++
+		return nil
+	})
+	return sw, err
+}
+
+// StateName is the short lower-case name of a trial state ("pending", ...).
+func StateName(st pb.TrialState) string {
+	switch st {
+	case pb.TrialState_TRIAL_STATE_PENDING:
+		return "pending"
+	case pb.TrialState_TRIAL_STATE_RUNNING:
+		return "running"
+	case pb.TrialState_TRIAL_STATE_SUCCEEDED:
+		return "succeeded"
+	case pb.TrialState_TRIAL_STATE_FAILED:
+		return "failed"
+	case pb.TrialState_TRIAL_STATE_DISCARDED:
+		return "discarded"
+	case pb.TrialState_TRIAL_STATE_CANCELLED:
+		return "cancelled"
+	}
+	return "unspecified"
+}
+
+// GetTrial returns one trial.
+func (s *Store) GetTrial(sweepID, trialID string) (*pb.Trial, error) {
+	var t *pb.Trial
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		t, err = getTrial(tx, sweepID, trialID)
+		return err
+	})
+	return t, err
+}
+
+func trialBucket(tx *bolt.Tx, sweepID string) (*bolt.Bucket, error) {
+	tb := tx.Bucket(bucketTrials).Bucket([]byte(sweepID))
+	if tb == nil {
+		return nil, fmt.Errorf("sweep %q: %w", sweepID, ErrNotFound)
+	}
+	return tb, nil
+}
+
+func getTrial(tx *bolt.Tx, sweepID, trialID string) (*pb.Trial, error) {
+	tb, err := trialBucket(tx, sweepID)
+	if err != nil {
+		return nil, err
+	}
+	v := tb.Get([]byte(trialID))
+	if v == nil {
+		return nil, fmt.Errorf("trial %s/%s: %w", sweepID, trialID, ErrNotFound)
+	}
+	t := new(pb.Trial)
+	if err := proto.Unmarshal(v, t); err != nil {
+		return nil, fmt.Errorf("decode trial %s/%s: %w", sweepID, trialID, err)
+	}
+	return t, nil
+}
+
+// UpdateTrial applies fn to a trial and stores the result, in one transaction.
+// If fn returns an error nothing is written and the error is returned.
+func (s *Store) UpdateTrial(sweepID, trialID string, fn func(*pb.Trial) error) (*pb.Trial, error) {
+	var t *pb.Trial
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if t, err = getTrial(tx, sweepID, trialID); err != nil {
+			return err
+		}
+		if err := fn(t); err != nil {
+			return err
+		}
+		tb, _ := trialBucket(tx, sweepID)
+		return putProto(tb, trialID, t)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Trials calls fn for each trial of a sweep in trial-ID order, starting after
+// the trial ID `after` (empty for the start). fn returns false to stop.
+func (s *Store) Trials(sweepID, after string, fn func(*pb.Trial) bool) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		tb, err := trialBucket(tx, sweepID)
+		if err != nil {
+			return err
+		}
+		c := tb.Cursor()
+		k, v := c.First()
+		if after != "" {
+			k, v = c.Seek([]byte(after))
+			if k != nil && string(k) == after {
+				k, v = c.Next()
+			}
+		}
+		for ; k != nil; k, v = c.Next() {
+			t := new(pb.Trial)
+			if err := proto.Unmarshal(v, t); err != nil {
+				return fmt.Errorf("decode trial %s/%s: %w", sweepID, k, err)
+			}
+			if !fn(t) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+// AllTrials calls fn for every trial of every sweep, sweeps in ID order.
+func (s *Store) AllTrials(fn func(*pb.Trial)) error {
+	var ids []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSweeps).ForEach(func(k, _ []byte) error {
+			ids = append(ids, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if err := s.Trials(id, "", func(t *pb.Trial) bool { fn(t); return true }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func putProto(b *bolt.Bucket, key string, m proto.Message) error {
+	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	return b.Put([]byte(key), v)
+}

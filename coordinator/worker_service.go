@@ -1,0 +1,284 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/flatsweep/flatsweep/coordinator/store"
+	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+)
+
+// MaxAcquireWait caps how long AcquireTrial holds a call open.
+const MaxAcquireWait = 30 * time.Second
+
+// workerServer implements pb.WorkerServiceServer.
+type workerServer struct {
+	pb.UnimplementedWorkerServiceServer
+	c *Coordinator
+}
+
+// errLeaseLost is the status returned for a heartbeat or report whose token is
+// not the trial's current lease.
+func errLeaseLost(sweep, trial string) error {
+	return status.Errorf(codes.FailedPrecondition,
+		"lease lost: trial %s/%s is no longer leased under this token", sweep, trial)
+}
+
+func (s *workerServer) RegisterWorker(_ context.Context, req *pb.RegisterWorkerRequest) (*pb.RegisterWorkerResponse, error) {
+	if req.Slots < 1 {
+		return nil, status.Errorf(codes.InvalidArgument, "slots: must be at least 1, got %d", req.Slots)
+	}
+	c := s.c
+	id := "w-" + newToken()[:12]
+	c.mu.Lock()
+	c.workers[id] = &workerInfo{
+		pb:       &pb.Worker{Id: id, Name: req.Name, Slots: req.Slots, Labels: req.Labels},
+		lastSeen: c.cfg.Clock.Now(),
+	}
+	c.mu.Unlock()
+	c.log.Info("worker registered", "worker", id, "name", req.Name, "slots", req.Slots)
+	return &pb.RegisterWorkerResponse{
+		WorkerId:          id,
+		LeaseTtl:          durationpb.New(c.cfg.LeaseTTL),
+		HeartbeatInterval: durationpb.New(c.cfg.HeartbeatInterval),
+	}, nil
+}
+
+// touchLocked records that a worker was heard from; false if it is unknown.
+func (c *Coordinator) touchLocked(id string) bool {
+	w, ok := c.workers[id]
+	if ok {
+		w.lastSeen = c.cfg.Clock.Now()
+	}
+	return ok
+}
+
+func (s *workerServer) AcquireTrial(ctx context.Context, req *pb.AcquireTrialRequest) (*pb.AcquireTrialResponse, error) {
+	c := s.c
+	wait := min(req.GetWait().AsDuration(), MaxAcquireWait)
+	timer := time.NewTimer(max(wait, 0))
+	defer timer.Stop()
+	for {
+		c.mu.Lock()
+		if !c.touchLocked(req.WorkerId) {
+			c.mu.Unlock()
+			return nil, status.Errorf(codes.NotFound, "worker %q is not registered (coordinator restarted?): register again", req.WorkerId)
+		}
+		l, err := c.acquireLocked(req.WorkerId)
+		wake := c.wake
+		c.mu.Unlock()
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "acquire: %v", err)
+		}
+		if l != nil {
+			return &pb.AcquireTrialResponse{Lease: l}, nil
+		}
+		select {
+		case <-wake:
+		case <-timer.C:
+			return &pb.AcquireTrialResponse{}, nil
+		case <-c.stop:
+			return nil, status.Error(codes.Unavailable, "coordinator is shutting down")
+		case <-ctx.Done():
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
+	}
+}
+
+// acquireLocked leases the first pending trial of the queue, or returns nil.
+func (c *Coordinator) acquireLocked(workerID string) (*pb.Lease, error) {
+	for len(c.queue) > 0 {
+		k := c.queue[0]
+		c.queue = c.queue[1:]
+		now := c.cfg.Clock.Now()
+		l := &lease{token: newToken(), worker: workerID, expiry: now.Add(c.cfg.LeaseTTL)}
+		t, err := c.store.UpdateTrial(k.sweep, k.trial, func(t *pb.Trial) error {
+			if t.State != pb.TrialState_TRIAL_STATE_PENDING {
+				return errSkip
+			}
+			t.State = pb.TrialState_TRIAL_STATE_RUNNING
+			t.Attempt++
+			t.WorkerId = workerID
+			t.LeaseToken = l.token
+			t.LeaseExpireTime = timestamppb.New(l.expiry)
+			t.Curve = nil
+			t.UpdateTime = timestamppb.New(now)
+			return nil
+		})
+		if errors.Is(err, errSkip) || errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			c.queue = append([]trialKey{k}, c.queue...)
+			return nil, err
+		}
+		c.leases[k] = l
+		c.log.Debug("trial leased", "sweep", k.sweep, "trial", k.trial, "worker", workerID, "attempt", t.Attempt)
+		return &pb.Lease{
+			SweepId:    k.sweep,
+			TrialId:    k.trial,
+			Attempt:    t.Attempt,
+			Token:      l.token,
+			ExpireTime: timestamppb.New(l.expiry),
+			SpecJson:   t.SpecJson,
+		}, nil
+	}
+	return nil, nil
+}
+
+// currentLeaseLocked returns the live lease of a trial if token matches it.
+func (c *Coordinator) currentLeaseLocked(k trialKey, token string) *lease {
+	l := c.leases[k]
+	if l == nil || l.token != token || token == "" {
+		return nil
+	}
+	return l
+}
+
+func (s *workerServer) Heartbeat(_ context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
+	c := s.c
+	k := trialKey{req.SweepId, req.TrialId}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.touchLocked(req.WorkerId)
+	l := c.currentLeaseLocked(k, req.Token)
+	if l == nil {
+		return nil, errLeaseLost(k.sweep, k.trial)
+	}
+	now := c.cfg.Clock.Now()
+	expiry := now.Add(c.cfg.LeaseTTL)
+	_, err := c.store.UpdateTrial(k.sweep, k.trial, func(t *pb.Trial) error {
+		if t.State != pb.TrialState_TRIAL_STATE_RUNNING || t.LeaseToken != req.Token {
+			return errSkip
+		}
+		t.LeaseExpireTime = timestamppb.New(expiry)
+		t.Curve = appendEpochs(t.Curve, req.NewMetrics)
+		t.UpdateTime = timestamppb.New(now)
+		return nil
+	})
+	if errors.Is(err, errSkip) {
+		delete(c.leases, k)
+		return nil, errLeaseLost(k.sweep, k.trial)
+	}
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "heartbeat: %v", err)
+	}
+	l.expiry = expiry
+	return &pb.HeartbeatResponse{ExpireTime: timestamppb.New(expiry)}, nil
+}
+
+// appendEpochs adds streamed epochs to a curve, ignoring epochs already
+// present (a heartbeat retried after a lost reply).
+func appendEpochs(curve, add []*pb.EpochMetrics) []*pb.EpochMetrics {
+	last := int32(0)
+	if n := len(curve); n > 0 {
+		last = curve[n-1].Epoch
+	}
+	for _, m := range add {
+		if m.Epoch > last {
+			curve = append(curve, m)
+			last = m.Epoch
+		}
+	}
+	return curve
+}
+
+func (s *workerServer) CompleteTrial(_ context.Context, req *pb.CompleteTrialRequest) (*pb.CompleteTrialResponse, error) {
+	c := s.c
+	if req.Result == nil {
+		return nil, status.Error(codes.InvalidArgument, "result: required")
+	}
+	k := trialKey{req.SweepId, req.TrialId}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.touchLocked(req.WorkerId)
+	duplicate := false
+	now := c.cfg.Clock.Now()
+	_, err := c.store.UpdateTrial(k.sweep, k.trial, func(t *pb.Trial) error {
+		if t.LeaseToken != req.Token || req.Token == "" {
+			return errLeaseLost(k.sweep, k.trial)
+		}
+		switch t.State {
+		case pb.TrialState_TRIAL_STATE_SUCCEEDED:
+			if !proto.Equal(t.Result, req.Result) {
+				return status.Errorf(codes.AlreadyExists, "trial %s/%s already has a different result", k.sweep, k.trial)
+			}
+			duplicate = true
+			return errSkip
+		case pb.TrialState_TRIAL_STATE_RUNNING:
+		default:
+			return errLeaseLost(k.sweep, k.trial)
+		}
+		t.State = pb.TrialState_TRIAL_STATE_SUCCEEDED
+		t.Result = req.Result
+		t.Curve = req.Result.Curve
+		t.LeaseExpireTime = nil
+		t.LastError = ""
+		t.UpdateTime = timestamppb.New(now)
+		return nil
+	})
+	switch {
+	case duplicate:
+		return &pb.CompleteTrialResponse{Duplicate: true}, nil
+	case err != nil && status.Code(err) != codes.Unknown:
+		return nil, err
+	case errors.Is(err, store.ErrNotFound):
+		return nil, status.Errorf(codes.NotFound, "%v", err)
+	case err != nil:
+		return nil, status.Errorf(codes.Internal, "record result: %v", err)
+	}
+	delete(c.leases, k)
+	c.log.Info("trial succeeded", "sweep", k.sweep, "trial", k.trial, "worker", req.WorkerId,
+		"test_acc", req.Result.TestAcc, "lambda_max", req.Result.LambdaMax, "diverged", req.Result.Diverged)
+	return &pb.CompleteTrialResponse{}, nil
+}
+
+func (s *workerServer) FailTrial(_ context.Context, req *pb.FailTrialRequest) (*pb.FailTrialResponse, error) {
+	c := s.c
+	k := trialKey{req.SweepId, req.TrialId}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.touchLocked(req.WorkerId)
+	if c.currentLeaseLocked(k, req.Token) == nil {
+		return nil, errLeaseLost(k.sweep, k.trial)
+	}
+	now := c.cfg.Clock.Now()
+	var retryAt time.Time
+	t, err := c.store.UpdateTrial(k.sweep, k.trial, func(t *pb.Trial) error {
+		if t.State != pb.TrialState_TRIAL_STATE_RUNNING || t.LeaseToken != req.Token {
+			return errSkip
+		}
+		t.LastError = req.Error
+		t.LeaseToken, t.LeaseExpireTime = "", nil
+		t.UpdateTime = timestamppb.New(now)
+		if t.Attempt >= int32(c.cfg.MaxAttempts) {
+			t.State = pb.TrialState_TRIAL_STATE_DISCARDED
+			return nil
+		}
+		t.State = pb.TrialState_TRIAL_STATE_FAILED
+		retryAt = now.Add(c.backoff(t.Attempt))
+		t.RetryTime = timestamppb.New(retryAt)
+		return nil
+	})
+	if errors.Is(err, errSkip) {
+		delete(c.leases, k)
+		return nil, errLeaseLost(k.sweep, k.trial)
+	}
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "record failure: %v", err)
+	}
+	delete(c.leases, k)
+	if t.State == pb.TrialState_TRIAL_STATE_FAILED {
+		c.retries[k] = retryAt
+	}
+	c.log.Warn("trial attempt failed", "sweep", k.sweep, "trial", k.trial, "worker", req.WorkerId,
+		"attempt", t.Attempt, "state", store.StateName(t.State), "err", req.Error)
+	return &pb.FailTrialResponse{State: t.State}, nil
+}

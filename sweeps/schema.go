@@ -1,0 +1,240 @@
+package sweeps
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// integral matches a plain decimal integer, which yaml.v3 resolves to a float
+// when it overflows int64.
+var integral = regexp.MustCompile(`^[-+]?[0-9]+$`)
+
+// maxErrors bounds the number of problems reported for one spec; the rest are
+// summarized in one final error.
+const maxErrors = 20
+
+// schema checks a YAML node tree against the shape of a Go struct type before
+// decoding: unknown and duplicate fields, mappings versus lists versus scalars,
+// integer versus float versus string scalars, and integer range. It reports
+// every problem with its field path and line, which the yaml.v3 decoder does
+// not, and records the node of every field path it saw so that later
+// validation can cite lines and values as written.
+//
+// The walk descends only where the schema has a field and every list holds
+// scalars, so an alias is expanded at most once per position of the schema it
+// appears in: the work is linear in the size of the document, whatever its
+// aliasing.
+type schema struct {
+	source  string
+	nodes   map[string]*yaml.Node
+	errs    []error
+	dropped int // problems beyond maxErrors
+}
+
+func newSchema(source string) *schema {
+	return &schema{source: source, nodes: map[string]*yaml.Node{}}
+}
+
+// add records a problem, keeping at most maxErrors.
+func (s *schema) add(e *FieldError) {
+	if len(s.errs) >= maxErrors {
+		s.dropped++
+		return
+	}
+	s.errs = append(s.errs, e)
+}
+
+// err returns the recorded problems joined, or nil.
+func (s *schema) err() error {
+	if len(s.errs) == 0 {
+		return nil
+	}
+	errs := s.errs
+	if s.dropped > 0 {
+		errs = append(errs, &FieldError{Source: s.source, Problem: fmt.Sprintf("… and %d more problems", s.dropped)})
+	}
+	return errors.Join(errs...)
+}
+
+// has reports whether the field at path is present and not null.
+func (s *schema) has(path string) bool {
+	_, ok := s.nodes[path]
+	return ok
+}
+
+// fail records a problem at node n (which may be nil).
+func (s *schema) fail(n *yaml.Node, path, problem string) {
+	e := &FieldError{Source: s.source, Field: path, Problem: problem}
+	if n != nil {
+		e.Line = n.Line
+		e.Value = shown(n)
+	}
+	s.add(e)
+}
+
+// shown renders a node's value as written: scalars verbatim (strings quoted),
+// collections as [] or {} when empty and […] or {…} otherwise.
+func shown(n *yaml.Node) string {
+	switch {
+	case n.Kind == yaml.SequenceNode && len(n.Content) == 0:
+		return "[]"
+	case n.Kind == yaml.MappingNode && len(n.Content) == 0:
+		return "{}"
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!str" {
+			return strconv.Quote(n.Value)
+		}
+		return n.Value
+	case yaml.MappingNode:
+		return "{…}"
+	case yaml.SequenceNode:
+		return "[…]"
+	case yaml.AliasNode:
+		return "*" + n.Value
+	}
+	return ""
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!int":
+			return "an integer"
+		case "!!float":
+			return "a number"
+		case "!!bool":
+			return "a boolean"
+		case "!!null":
+			return "null"
+		}
+		return "a string"
+	}
+	return "an unsupported YAML node"
+}
+
+// walk checks node n, found at path, against type t.
+func (s *schema) walk(n *yaml.Node, t reflect.Type, path string) {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	s.nodes[path] = n
+	switch t.Kind() {
+	case reflect.Struct:
+		s.walkStruct(n, t, path)
+	case reflect.Slice:
+		s.walkSlice(n, t, path)
+	default:
+		s.walkScalar(n, t, path)
+	}
+}
+
+func yamlFields(t reflect.Type) (names []string, types map[string]reflect.Type) {
+	types = map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		names = append(names, name)
+		types[name] = f.Type
+	}
+	return names, types
+}
+
+func (s *schema) walkStruct(n *yaml.Node, t reflect.Type, path string) {
+	if n.Kind != yaml.MappingNode {
+		s.fail(n, path, "expected a mapping of fields, got "+kindName(n))
+		return
+	}
+	names, types := yamlFields(t)
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		sub := k.Value
+		if path != "" {
+			sub = path + "." + k.Value
+		}
+		if k.Kind != yaml.ScalarNode {
+			s.fail(k, path, "expected a field name, got "+kindName(k))
+			continue
+		}
+		ft, ok := types[k.Value]
+		if !ok {
+			s.add(&FieldError{Source: s.source, Line: k.Line, Field: sub,
+				Problem: "unknown field; expected one of " + strings.Join(names, ", ")})
+			continue
+		}
+		if line, dup := seen[k.Value]; dup {
+			s.add(&FieldError{Source: s.source, Line: k.Line, Field: sub,
+				Problem: fmt.Sprintf("field given twice (first at line %d)", line)})
+			continue
+		}
+		seen[k.Value] = k.Line
+		if isNull(v) {
+			continue // null means omitted: the default applies
+		}
+		s.walk(v, ft, sub)
+	}
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+func (s *schema) walkSlice(n *yaml.Node, t reflect.Type, path string) {
+	if n.Kind != yaml.SequenceNode {
+		s.fail(n, path, "expected a list such as [1, 2], got "+kindName(n))
+		return
+	}
+	for i, e := range n.Content {
+		s.walk(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+	}
+}
+
+func (s *schema) walkScalar(n *yaml.Node, t reflect.Type, path string) {
+	want := map[reflect.Kind]string{
+		reflect.Int: "an integer", reflect.Int64: "an integer",
+		reflect.Float64: "a number", reflect.String: "a string",
+	}[t.Kind()]
+	if n.Kind != yaml.ScalarNode || isNull(n) {
+		s.fail(n, path, fmt.Sprintf("expected %s, got %s", want, kindName(n)))
+		return
+	}
+	tag := n.ShortTag()
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64:
+		if tag == "!!float" && integral.MatchString(n.Value) {
+			s.fail(n, path, fmt.Sprintf("integer out of range (at most %d)", math.MaxInt64))
+			return
+		}
+		if tag != "!!int" {
+			s.fail(n, path, fmt.Sprintf("expected %s, got %s", want, kindName(n)))
+			return
+		}
+	case reflect.Float64:
+		if tag != "!!int" && tag != "!!float" {
+			s.fail(n, path, fmt.Sprintf("expected %s, got %s", want, kindName(n)))
+			return
+		}
+	case reflect.String:
+		if tag != "!!str" {
+			s.fail(n, path, fmt.Sprintf("expected %s, got %s (quote it if a string is meant)", want, kindName(n)))
+			return
+		}
+	}
+	if err := n.Decode(reflect.New(t).Interface()); err != nil {
+		s.fail(n, path, fmt.Sprintf("expected %s in the range of a %s", want, t))
+	}
+}

@@ -1,0 +1,330 @@
+// Package worker pulls trials from a coordinator and runs them. Each of its
+// slots loops: acquire a lease (long-poll), run compute.RunTrial under a
+// context that is cancelled when the lease is lost, heartbeat the lease while
+// streaming per-epoch metrics, and report the result with the lease token.
+// Lost connections are retried with capped exponential backoff, and a worker
+// that the coordinator no longer knows (after a coordinator restart)
+// registers again, so workers reconnect by themselves.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/flatsweep/flatsweep/compute"
+	"github.com/flatsweep/flatsweep/internal/wire"
+	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+)
+
+// RunFunc runs one trial; compute.RunTrial is the production implementation.
+type RunFunc func(ctx context.Context, spec compute.TrialSpec, progress func(compute.EpochMetrics)) (compute.Result, error)
+
+// Config configures a worker.
+type Config struct {
+	// Name identifies the worker in the coordinator's listings (default: host name).
+	Name string
+	// Slots is the number of trials run at once (default 1).
+	Slots int
+	// Labels are free-form key/value labels.
+	Labels map[string]string
+	// Run runs a trial (default compute.RunTrial).
+	Run RunFunc
+	// AcquireWait is the long-poll time of an acquire call (default 10s).
+	AcquireWait time.Duration
+	// MaxBackoff caps the reconnect backoff (default 5s).
+	MaxBackoff time.Duration
+	// Logger receives structured logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Worker runs trials leased from one coordinator.
+type Worker struct {
+	cfg    Config
+	client pb.WorkerServiceClient
+	log    *slog.Logger
+
+	mu        sync.Mutex
+	id        string
+	heartbeat time.Duration
+}
+
+// New returns a worker talking to the coordinator over conn.
+func New(conn grpc.ClientConnInterface, cfg Config) *Worker {
+	if cfg.Name == "" {
+		cfg.Name, _ = os.Hostname()
+	}
+	if cfg.Slots <= 0 {
+		cfg.Slots = 1
+	}
+	if cfg.Run == nil {
+		cfg.Run = compute.RunTrial
+	}
+	if cfg.AcquireWait <= 0 {
+		cfg.AcquireWait = 10 * time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Worker{cfg: cfg, client: pb.NewWorkerServiceClient(conn), log: cfg.Logger}
+}
+
+// Run works until ctx is cancelled. Trials running then are cancelled too;
+// their leases expire and the coordinator hands them to another worker.
+func (w *Worker) Run(ctx context.Context) error {
+	if _, err := w.register(ctx, ""); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < w.cfg.Slots; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.slot(ctx)
+		}()
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+// register (re-)registers unless another slot already did so after stale was
+// found to be unknown; it retries until ctx ends.
+func (w *Worker) register(ctx context.Context, stale string) (string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.id != "" && w.id != stale {
+		return w.id, nil
+	}
+	req := &pb.RegisterWorkerRequest{Name: w.cfg.Name, Slots: int32(w.cfg.Slots), Labels: w.cfg.Labels}
+	for attempt := 0; ; attempt++ {
+		resp, err := w.client.RegisterWorker(ctx, req)
+		if err == nil {
+			w.id = resp.WorkerId
+			w.heartbeat = resp.HeartbeatInterval.AsDuration()
+			w.log.Info("registered with coordinator", "worker", w.id, "slots", w.cfg.Slots,
+				"lease_ttl", resp.LeaseTtl.AsDuration(), "heartbeat", w.heartbeat)
+			return w.id, nil
+		}
+		if !retryable(err) {
+			return "", fmt.Errorf("register worker: %w", err)
+		}
+		w.log.Warn("coordinator unreachable, retrying", "err", err)
+		if err := sleep(ctx, w.backoff(attempt)); err != nil {
+			return "", err
+		}
+	}
+}
+
+func (w *Worker) identity() (string, time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.id, w.heartbeat
+}
+
+// retryable reports whether a call may succeed if repeated later.
+func retryable(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted, codes.Internal, codes.Unknown:
+		return true
+	}
+	return false
+}
+
+// backoff returns a jittered capped exponential delay for the given retry.
+func (w *Worker) backoff(attempt int) time.Duration {
+	d := 100 * time.Millisecond << min(attempt, 10)
+	d = min(d, w.cfg.MaxBackoff)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// slot runs trials one after another until ctx ends.
+func (w *Worker) slot(ctx context.Context) {
+	failures := 0
+	for ctx.Err() == nil {
+		id, _ := w.identity()
+		resp, err := w.client.AcquireTrial(ctx, &pb.AcquireTrialRequest{
+			WorkerId: id, Wait: durationpb.New(w.cfg.AcquireWait),
+		})
+		switch {
+		case ctx.Err() != nil:
+			return
+		case status.Code(err) == codes.NotFound:
+			if _, err := w.register(ctx, id); err != nil {
+				return
+			}
+			continue
+		case err != nil:
+			w.log.Warn("acquire failed, retrying", "err", err)
+			_ = sleep(ctx, w.backoff(failures))
+			failures++
+			continue
+		}
+		failures = 0
+		if resp.Lease != nil {
+			w.runLease(ctx, resp.Lease)
+		}
+	}
+}
+
+// runLease runs one leased trial and reports its outcome.
+func (w *Worker) runLease(ctx context.Context, l *pb.Lease) {
+	log := w.log.With("sweep", l.SweepId, "trial", l.TrialId, "attempt", l.Attempt)
+	spec, err := wire.DecodeSpec(l.SpecJson)
+	if err != nil {
+		w.fail(ctx, l, err, log)
+		return
+	}
+	trialCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	hb := newHeartbeater(w, l, cancel, log)
+	hbDone := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		hb.loop(trialCtx)
+	}()
+
+	log.Info("trial started")
+	start := time.Now()
+	res, err := w.cfg.Run(trialCtx, spec, hb.add)
+	elapsed := time.Since(start)
+	cancel(nil)
+	<-hbDone
+
+	switch {
+	case errors.Is(context.Cause(trialCtx), errLeaseLost):
+		log.Warn("trial abandoned: lease lost")
+	case ctx.Err() != nil:
+		log.Warn("trial interrupted: worker stopping")
+	case err != nil:
+		w.fail(ctx, l, err, log)
+	default:
+		w.complete(ctx, l, wire.ResultToProto(res, elapsed), log)
+		log.Info("trial finished", "seconds", elapsed.Seconds(), "test_acc", res.TestAcc, "lambda_max", res.LambdaMax)
+	}
+}
+
+var errLeaseLost = errors.New("lease lost")
+
+// complete reports a result, retrying transient errors until the coordinator
+// answers: a retried report of the same result is acknowledged as a duplicate.
+func (w *Worker) complete(ctx context.Context, l *pb.Lease, res *pb.TrialResult, log *slog.Logger) {
+	for attempt := 0; ; attempt++ {
+		id, _ := w.identity()
+		resp, err := w.client.CompleteTrial(ctx, &pb.CompleteTrialRequest{
+			WorkerId: id, SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token, Result: res,
+		})
+		if err == nil {
+			if resp.Duplicate {
+				log.Info("result was already recorded")
+			}
+			return
+		}
+		if !retryable(err) {
+			log.Error("result rejected", "err", err)
+			return
+		}
+		log.Warn("reporting result failed, retrying", "err", err)
+		if sleep(ctx, w.backoff(attempt)) != nil {
+			return
+		}
+	}
+}
+
+// fail reports a failed attempt, retrying transient errors.
+func (w *Worker) fail(ctx context.Context, l *pb.Lease, cause error, log *slog.Logger) {
+	log.Error("trial failed", "err", cause)
+	for attempt := 0; ; attempt++ {
+		id, _ := w.identity()
+		_, err := w.client.FailTrial(ctx, &pb.FailTrialRequest{
+			WorkerId: id, SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token, Error: cause.Error(),
+		})
+		if err == nil || !retryable(err) {
+			return
+		}
+		if sleep(ctx, w.backoff(attempt)) != nil {
+			return
+		}
+	}
+}
+
+// heartbeater renews one lease and streams the epochs the trial reports.
+type heartbeater struct {
+	w      *Worker
+	l      *pb.Lease
+	cancel context.CancelCauseFunc
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	pending []*pb.EpochMetrics
+}
+
+func newHeartbeater(w *Worker, l *pb.Lease, cancel context.CancelCauseFunc, log *slog.Logger) *heartbeater {
+	return &heartbeater{w: w, l: l, cancel: cancel, log: log}
+}
+
+// add queues one epoch's metrics for the next heartbeat.
+func (h *heartbeater) add(m compute.EpochMetrics) {
+	h.mu.Lock()
+	h.pending = append(h.pending, wire.EpochToProto(m))
+	h.mu.Unlock()
+}
+
+func (h *heartbeater) loop(ctx context.Context) {
+	_, interval := h.w.identity()
+	if interval <= 0 {
+		interval = 10 * time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		h.mu.Lock()
+		batch := h.pending
+		h.mu.Unlock()
+		id, _ := h.w.identity()
+		_, err := h.w.client.Heartbeat(ctx, &pb.HeartbeatRequest{
+			WorkerId: id, SweepId: h.l.SweepId, TrialId: h.l.TrialId, Token: h.l.Token, NewMetrics: batch,
+		})
+		switch {
+		case err == nil:
+			h.mu.Lock()
+			h.pending = h.pending[len(batch):]
+			h.mu.Unlock()
+		case status.Code(err) == codes.FailedPrecondition || status.Code(err) == codes.NotFound:
+			h.log.Warn("lease lost, cancelling trial", "err", err)
+			h.cancel(errLeaseLost)
+			return
+		case ctx.Err() == nil:
+			h.log.Warn("heartbeat failed", "err", err)
+		}
+	}
+}
