@@ -136,10 +136,6 @@ func New(st *store.Store, cfg Config) (*Coordinator, error) {
 		done:    make(chan struct{}),
 	}
 	now := cfg.Clock.Now()
-	type indexed struct {
-		k trialKey
-		i int32
-	}
 	err := st.AllTrials(func(t *pb.Trial) {
 		k := trialKey{t.SweepId, t.Id}
 		switch t.State {

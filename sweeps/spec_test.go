@@ -13,11 +13,48 @@ import (
 	"github.com/flatsweep/flatsweep/compute"
 )
 
-// replace returns the quickstart file with old replaced by new, failing the
+// reference returns testdata/reference.yaml, the fixed sweep these tests are
+// written against (the shipped quickstart may change; this file does not).
+func reference() []byte {
+	b, err := os.ReadFile("testdata/reference.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// referenceSpec parses reference().
+func referenceSpec() (*Spec, error) { return Parse(reference(), "reference.yaml") }
+
+// TestShippedQuickstart checks the embedded default sweep: valid, at least
+// 3 batch sizes × 2 learning rates × 2 seeds, distinct trial IDs.
+func TestShippedQuickstart(t *testing.T) {
+	s, err := Default()
+	if err != nil {
+		t.Fatalf("Default: %v", err)
+	}
+	g := s.Grid
+	if len(g.BatchSize) < 3 || len(g.LR) < 2 || len(g.Seed) < 2 {
+		t.Errorf("quickstart grid %d×%d×%d, want at least 3×2×2", len(g.BatchSize), len(g.LR), len(g.Seed))
+	}
+	ids := map[string]bool{}
+	for _, tr := range s.Expand() {
+		ids[tr.ID] = true
+	}
+	if len(ids) != g.Len() {
+		t.Errorf("%d distinct IDs for %d trials", len(ids), g.Len())
+	}
+	onDisk, err := os.ReadFile("quickstart.yaml")
+	if err != nil || string(onDisk) != string(Quickstart()) {
+		t.Errorf("embedded quickstart differs from quickstart.yaml (%v)", err)
+	}
+}
+
+// replace returns the reference file with old replaced by new, failing the
 // test if old does not occur exactly once.
 func replace(t *testing.T, old, repl string) []byte {
 	t.Helper()
-	src := string(Quickstart())
+	src := string(reference())
 	if n := strings.Count(src, old); n != 1 {
 		t.Fatalf("quickstart.yaml contains %q %d times, want 1", old, n)
 	}
@@ -25,7 +62,7 @@ func replace(t *testing.T, old, repl string) []byte {
 }
 
 func TestQuickstartParses(t *testing.T) {
-	s, err := Default()
+	s, err := referenceSpec()
 	if err != nil {
 		t.Fatalf("Default: %v", err)
 	}
@@ -46,7 +83,7 @@ func TestQuickstartParses(t *testing.T) {
 }
 
 func TestExpandOrderAndIDs(t *testing.T) {
-	s, err := Default()
+	s, err := referenceSpec()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +157,7 @@ func TestTrialIDGolden(t *testing.T) {
 	if got := TrialID(goldenSpec); got != golden {
 		t.Errorf("TrialID = %q, want %q", got, golden)
 	}
-	s, err := Default()
+	s, err := referenceSpec()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +228,7 @@ grid: {batch_size: [256, 16], lr: [5e-2], seed: [9, 1]}
 }
 
 func TestCanonical(t *testing.T) {
-	a, err := Default()
+	a, err := referenceSpec()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +334,7 @@ func TestBadSpecs(t *testing.T) {
 		{"examples > n", replace(t, "examples: 512", "examples: 2000"), []string{"curvature.examples = 2000", "0…dataset.n (1024)"}},
 		{"duplicate key", replace(t, "  epochs: 20\n", "  epochs: 20\n  epochs: 30\n"), []string{"bad.yaml:19:", "train.epochs", "given twice (first at line 18)"}},
 		{"section not a mapping", replace(t, "train:\n  epochs: 20\n", "train: 20\n"), []string{"train = 20", "expected a mapping"}},
-		{"two documents", append(Quickstart(), "---\nname: x\n"...), []string{"more than one YAML document"}},
+		{"two documents", append(reference(), "---\nname: x\n"...), []string{"more than one YAML document"}},
 		{"empty", []byte("# nothing\n"), []string{"bad.yaml: empty document"}},
 		{"not a mapping", []byte("- 1\n- 2\n"), []string{"bad.yaml:1:", "expected a mapping"}},
 		{"grid too large", []byte(gridOf(400, 300, 1)), []string{"bad.yaml: grid: expands to 120000 trials", "at most 100000"}},
@@ -353,7 +390,7 @@ const aliasBomb = `seed:
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "sweep.yaml")
-	if err := os.WriteFile(good, Quickstart(), 0o644); err != nil {
+	if err := os.WriteFile(good, reference(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if s, err := Load(good); err != nil || s.Name != "quickstart" {

@@ -41,11 +41,27 @@ func newResultsCmd() *cobra.Command {
 func resultWriter(format string) (func(io.Writer, []analysis.Row) error, error) {
 	switch format {
 	case "table":
-		return analysis.WriteTable, nil
+		return writeTableWithLegend, nil
 	case "csv":
 		return analysis.WriteCSV, nil
 	case "json":
 		return analysis.WriteJSON, nil
 	}
 	return nil, usagef("--format: want table, csv or json, got %q", format)
+}
+
+// tableLegend explains the columns of the results table.
+const tableLegend = `
+g = ε(N/B − 1), the SGD noise scale; gap = train_acc − test_acc;
+lambda_max = λ₁, the top Hessian eigenvalue of the training loss;
+each cell is the mean ± sample std over the seeds of that (B, ε).
+`
+
+// writeTableWithLegend writes the aligned results table and its legend.
+func writeTableWithLegend(w io.Writer, rows []analysis.Row) error {
+	if err := analysis.WriteTable(w, rows); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, tableLegend)
+	return err
 }

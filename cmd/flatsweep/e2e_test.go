@@ -1,0 +1,385 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+)
+
+// binary is the flatsweep executable built once for the process tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "flatsweep-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "flatsweep")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building flatsweep:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is a flatsweep process whose JSON log lines are collected.
+type proc struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	logs []map[string]any
+	raw  bytes.Buffer
+	done chan struct{}
+}
+
+// start runs `flatsweep args...` with JSON logs on stderr.
+func start(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{done: make(chan struct{})}
+	p.cmd = exec.Command(binary, append(args, "--log-format", "json", "--log-level", "info")...)
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var rec map[string]any
+			p.mu.Lock()
+			p.raw.WriteString(sc.Text() + "\n")
+			if json.Unmarshal(sc.Bytes(), &rec) == nil {
+				p.logs = append(p.logs, rec)
+			}
+			p.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		_ = p.cmd.Wait()
+		if t.Failed() {
+			t.Logf("log of %v:\n%s", args, p.output())
+		}
+	})
+	return p
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.raw.String()
+}
+
+// find returns the log records with the given message.
+func (p *proc) find(msg string) []map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []map[string]any
+	for _, r := range p.logs {
+		if r["msg"] == msg {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// waitLog waits for a log record with the given message.
+func (p *proc) waitLog(t *testing.T, msg string, timeout time.Duration) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if recs := p.find(msg); len(recs) > 0 {
+			return recs[0]
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no %q log within %v", msg, timeout)
+	return nil
+}
+
+// startCoordinator starts a coordinator on a free loopback port (or on addr)
+// and returns it with its address.
+func startCoordinator(t *testing.T, db, addr string, extra ...string) (*proc, string) {
+	t.Helper()
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	p := start(t, append([]string{"coordinator", "--listen", addr, "--db", db}, extra...)...)
+	rec := p.waitLog(t, "coordinator listening", 20*time.Second)
+	return p, rec["addr"].(string)
+}
+
+func client(t *testing.T, addr string) pb.SweepServiceClient {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return pb.NewSweepServiceClient(conn)
+}
+
+// runCLI runs a short flatsweep command and returns stdout, stderr and the exit code.
+func runCLI(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return out.String(), errb.String(), 0
+	case errors.As(err, &ee):
+		return out.String(), errb.String(), ee.ExitCode()
+	}
+	t.Fatalf("%v: %v", args, err)
+	return "", "", -1
+}
+
+func writeSweep(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sweep.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// e2eSweep has 8 trials of a fraction of a second each.
+const e2eSweep = `name: e2e
+dataset: {name: synthetic, n: 512, n_test: 256, label_noise: 0.1, seed: 3}
+model: {arch: mlp, hidden: [32, 32]}
+train: {epochs: %d}
+curvature: {examples: 256, lanczos_steps: 10}
+grid: {batch_size: [16, 64], lr: [0.05, 0.1], seed: [1, 2]}
+`
+
+// waitDone polls the coordinator until every trial of the sweep is finished.
+func waitDone(t *testing.T, c pb.SweepServiceClient, sweep string, timeout time.Duration) *pb.Sweep {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		resp, err := c.GetSweep(ctx, &pb.GetSweepRequest{SweepId: sweep})
+		cancel()
+		if err == nil {
+			sc := resp.Sweep.StateCounts
+			if sc["succeeded"]+sc["discarded"]+sc["cancelled"] == resp.Sweep.TrialCount {
+				return resp.Sweep
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("sweep %s not finished within %v", sweep, timeout)
+	return nil
+}
+
+func allTrials(t *testing.T, c pb.SweepServiceClient, sweep string) []*pb.Trial {
+	t.Helper()
+	resp, err := c.QueryResults(context.Background(), &pb.QueryResultsRequest{SweepId: sweep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Trials
+}
+
+// succeededOnce checks that the coordinator logged exactly one success per trial.
+func succeededOnce(t *testing.T, coords []*proc, trials []*pb.Trial) {
+	t.Helper()
+	count := map[string]int{}
+	for _, p := range coords {
+		for _, r := range p.find("trial succeeded") {
+			count[r["trial"].(string)]++
+		}
+	}
+	for _, tr := range trials {
+		if tr.State != pb.TrialState_TRIAL_STATE_SUCCEEDED || tr.Result == nil {
+			t.Errorf("trial %s: state %v, result %v", tr.Id, tr.State, tr.Result)
+		}
+		if count[tr.Id] != 1 {
+			t.Errorf("trial %s recorded %d times, want once", tr.Id, count[tr.Id])
+		}
+	}
+	if len(count) != len(trials) {
+		t.Errorf("%d trials recorded, sweep has %d", len(count), len(trials))
+	}
+}
+
+func TestClusterOfProcesses(t *testing.T) {
+	dir := t.TempDir()
+	coord, addr := startCoordinator(t, filepath.Join(dir, "c.db"), "")
+	w1 := start(t, "worker", "--coordinator", addr, "--name", "one")
+	w2 := start(t, "worker", "--coordinator", addr, "--name", "two")
+	w1.waitLog(t, "registered with coordinator", 20*time.Second)
+	w2.waitLog(t, "registered with coordinator", 20*time.Second)
+
+	sweep := writeSweep(t, fmt.Sprintf(e2eSweep, 15))
+	out, errs, code := runCLI(t, "submit", sweep, "--coordinator", addr)
+	if code != 0 || !strings.Contains(out, "sweep e2e created: 8 trials, 8 added") {
+		t.Fatalf("submit: code %d\n%s%s", code, out, errs)
+	}
+	c := client(t, addr)
+	waitDone(t, c, "e2e", 3*time.Minute)
+	trials := allTrials(t, c, "e2e")
+	if len(trials) != 8 {
+		t.Fatalf("%d trials, want 8", len(trials))
+	}
+	succeededOnce(t, []*proc{coord}, trials)
+	workers := map[string]bool{}
+	for _, tr := range trials {
+		workers[tr.WorkerId] = true
+		if tr.Attempt != 1 {
+			t.Errorf("trial %s took %d attempts", tr.Id, tr.Attempt)
+		}
+		if len(tr.Curve) != 15 {
+			t.Errorf("trial %s curve has %d epochs, want 15", tr.Id, len(tr.Curve))
+		}
+	}
+	if len(workers) != 2 {
+		t.Errorf("trials ran on %d workers, want both", len(workers))
+	}
+
+	// Resubmitting adds nothing; results and status read back over gRPC.
+	out, _, code = runCLI(t, "submit", sweep, "--coordinator", addr)
+	if code != 0 || !strings.Contains(out, "sweep e2e updated: 8 trials, 0 added") {
+		t.Fatalf("resubmit: code %d: %s", code, out)
+	}
+	out, errs, code = runCLI(t, "results", "e2e", "--coordinator", addr, "--format", "csv")
+	if code != 0 || strings.Count(strings.TrimSpace(out), "\n") != 4 {
+		t.Fatalf("results csv: code %d, want a header and 4 rows:\n%s%s", code, out, errs)
+	}
+	out, _, code = runCLI(t, "status", "--coordinator", addr)
+	if code != 0 || !strings.Contains(out, "succeeded 8") || !strings.Contains(out, "one") || !strings.Contains(out, "two") {
+		t.Fatalf("status: code %d:\n%s", code, out)
+	}
+}
+
+func TestKilledWorkerTrialIsReleased(t *testing.T) {
+	dir := t.TempDir()
+	coord, addr := startCoordinator(t, filepath.Join(dir, "c.db"), "", "--lease-ttl", "1s")
+	doomed := start(t, "worker", "--coordinator", addr, "--name", "doomed")
+	doomed.waitLog(t, "registered with coordinator", 20*time.Second)
+	sweep := writeSweep(t, strings.Replace(fmt.Sprintf(e2eSweep, 400), "batch_size: [16, 64], lr: [0.05, 0.1], seed: [1, 2]", "batch_size: [16], lr: [0.05], seed: [1]", 1))
+	if _, errs, code := runCLI(t, "submit", sweep, "--coordinator", addr); code != 0 {
+		t.Fatal(errs)
+	}
+	doomed.waitLog(t, "trial started", 20*time.Second)
+	if err := doomed.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	coord.waitLog(t, "lease expired", 20*time.Second)
+	start(t, "worker", "--coordinator", addr, "--name", "rescuer")
+	c := client(t, addr)
+	waitDone(t, c, "e2e", 3*time.Minute)
+	trials := allTrials(t, c, "e2e")
+	succeededOnce(t, []*proc{coord}, trials)
+	if trials[0].Attempt != 2 {
+		t.Errorf("attempt %d, want 2 (the killed one and the rescue)", trials[0].Attempt)
+	}
+}
+
+func TestCoordinatorRestartMidSweep(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "c.db")
+	coord, addr := startCoordinator(t, db, "")
+	for _, name := range []string{"one", "two"} {
+		start(t, "worker", "--coordinator", addr, "--name", name)
+	}
+	sweep := writeSweep(t, fmt.Sprintf(e2eSweep, 60))
+	if _, errs, code := runCLI(t, "submit", sweep, "--coordinator", addr); code != 0 {
+		t.Fatal(errs)
+	}
+	coord.waitLog(t, "trial succeeded", 2*time.Minute)
+	if err := coord.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-coord.done
+	before := len(coord.find("trial succeeded"))
+	coord2, _ := startCoordinator(t, db, addr)
+	c := client(t, addr)
+	waitDone(t, c, "e2e", 3*time.Minute)
+	trials := allTrials(t, c, "e2e")
+	if len(trials) != 8 {
+		t.Fatalf("%d trials after restart, want 8", len(trials))
+	}
+	succeededOnce(t, []*proc{coord, coord2}, trials)
+	if before == 0 || before == 8 {
+		t.Logf("note: %d of 8 trials had finished before the kill", before)
+	}
+}
+
+func TestBadInputExitsTwoAndStoresNothing(t *testing.T) {
+	good := fmt.Sprintf(e2eSweep, 1)
+	cases := []struct {
+		name string
+		args func(dir string) []string
+		want string
+	}{
+		{"missing file", func(dir string) []string { return []string{"run", filepath.Join(dir, "nope.yaml")} }, "nope.yaml"},
+		{"malformed yaml", sweepArgs("name: [unclosed\n"), "malformed YAML"},
+		{"unknown field", sweepArgs(strings.Replace(good, "batch_size:", "batchsize:", 1)), "grid.batchsize"},
+		{"zero batch size", sweepArgs(strings.Replace(good, "[16, 64]", "[0, 64]", 1)), "grid.batch_size[0] = 0"},
+		{"negative batch size", sweepArgs(strings.Replace(good, "[16, 64]", "[16, -4]", 1)), "grid.batch_size[1] = -4"},
+		{"batch size above n", sweepArgs(strings.Replace(good, "[16, 64]", "[16, 4096]", 1)), "grid.batch_size[1] = 4096"},
+		{"nan learning rate", sweepArgs(strings.Replace(good, "[0.05, 0.1]", "[.nan, 0.1]", 1)), "grid.lr[0] = .nan"},
+		{"infinite learning rate", sweepArgs(strings.Replace(good, "[0.05, 0.1]", "[0.05, .inf]", 1)), "grid.lr[1] = .inf"},
+		{"zero workers", func(string) []string { return []string{"run", "--workers", "0"} }, "--workers"},
+		{"bad format", func(string) []string { return []string{"run", "--format", "xml"} }, "--format"},
+		{"unknown flag", func(string) []string { return []string{"run", "--wokers", "2"} }, "wokers"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			db := filepath.Join(dir, "out.db")
+			args := append(tc.args(dir), "--db", db)
+			_, errs, code := runCLI(t, args...)
+			if code != 2 {
+				t.Errorf("exit status %d, want 2; stderr:\n%s", code, errs)
+			}
+			if !strings.Contains(errs, tc.want) {
+				t.Errorf("stderr does not name %q:\n%s", tc.want, errs)
+			}
+			if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("database %s was created for bad input (stat: %v)", db, err)
+			}
+		})
+	}
+}
+
+// sweepArgs writes body to a sweep file and returns `run FILE`.
+func sweepArgs(body string) func(dir string) []string {
+	return func(dir string) []string {
+		path := filepath.Join(dir, "sweep.yaml")
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			panic(err)
+		}
+		return []string{"run", path}
+	}
+}

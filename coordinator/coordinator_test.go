@@ -1,0 +1,386 @@
+package coordinator
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/flatsweep/flatsweep/coordinator/store"
+	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+)
+
+// fakeClock is a Clock that moves only when told to.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (f *fakeClock) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fakeClock) Advance(d time.Duration) {
+	f.mu.Lock()
+	f.now = f.now.Add(d)
+	f.mu.Unlock()
+}
+
+const testSweep = `name: unit
+dataset: {name: synthetic, n: 64, n_test: 32, seed: 1}
+model: {arch: mlp, hidden: [4]}
+train: {epochs: 1}
+grid: {batch_size: [8, 16], lr: [0.1], seed: [1, 2]}
+`
+
+// bundle is a coordinator served over a real loopback socket.
+type bundle struct {
+	c      *Coordinator
+	clock  *fakeClock
+	st     *store.Store
+	path   string
+	sweeps pb.SweepServiceClient
+	work   pb.WorkerServiceClient
+	stop   func()
+}
+
+func setup(t *testing.T, path string) *bundle {
+	t.Helper()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "flatsweep.db")
+	}
+	st, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c, err := New(st, Config{
+		LeaseTTL: 10 * time.Second, MaxAttempts: 2, BackoffBase: time.Second, BackoffMax: 4 * time.Second,
+		Clock: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	c.Register(srv)
+	go func() { _ = srv.Serve(lis) }()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bundle{c: c, clock: clock, st: st, path: path,
+		sweeps: pb.NewSweepServiceClient(conn), work: pb.NewWorkerServiceClient(conn)}
+	var once sync.Once
+	b.stop = func() {
+		once.Do(func() {
+			conn.Close()
+			srv.Stop()
+			st.Close()
+		})
+	}
+	t.Cleanup(b.stop)
+	return b
+}
+
+func (b *bundle) submit(t *testing.T) *pb.SubmitSweepResponse {
+	t.Helper()
+	resp, err := b.sweeps.SubmitSweep(context.Background(), &pb.SubmitSweepRequest{SpecYaml: testSweep, Source: "unit.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func (b *bundle) register(t *testing.T) string {
+	t.Helper()
+	resp, err := b.work.RegisterWorker(context.Background(), &pb.RegisterWorkerRequest{Name: "w", Slots: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.WorkerId
+}
+
+func (b *bundle) acquire(t *testing.T, worker string) *pb.Lease {
+	t.Helper()
+	resp, err := b.work.AcquireTrial(context.Background(), &pb.AcquireTrialRequest{WorkerId: worker, Wait: durationpb.New(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Lease
+}
+
+func (b *bundle) complete(worker string, l *pb.Lease, acc float64) (*pb.CompleteTrialResponse, error) {
+	return b.work.CompleteTrial(context.Background(), &pb.CompleteTrialRequest{
+		WorkerId: worker, SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token,
+		Result: &pb.TrialResult{TestAcc: acc},
+	})
+}
+
+func (b *bundle) trial(t *testing.T, l *pb.Lease) *pb.Trial {
+	t.Helper()
+	tr, err := b.st.GetTrial(l.SweepId, l.TrialId)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func TestSubmitIsIdempotent(t *testing.T) {
+	b := setup(t, "")
+	first := b.submit(t)
+	if !first.Created || first.TrialsAdded != 4 || first.Sweep.TrialCount != 4 {
+		t.Fatalf("first submit: %+v", first)
+	}
+	again := b.submit(t)
+	if again.Created || again.TrialsAdded != 0 || again.Sweep.TrialCount != 4 {
+		t.Fatalf("second submit: %+v", again)
+	}
+	_, err := b.sweeps.SubmitSweep(context.Background(), &pb.SubmitSweepRequest{SpecYaml: "name: x\ngrid: {batch_size: [0]}\n", Source: "bad.yaml"})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("bad sweep: %v, want InvalidArgument", err)
+	}
+	if list, _ := b.st.ListSweeps(); len(list) != 1 {
+		t.Fatalf("a rejected sweep was stored: %d sweeps", len(list))
+	}
+}
+
+func TestLeaseCompleteOnceWithCurrentToken(t *testing.T) {
+	b := setup(t, "")
+	b.submit(t)
+	w := b.register(t)
+	l := b.acquire(t, w)
+	if l == nil || l.Attempt != 1 || l.Token == "" {
+		t.Fatalf("lease = %v", l)
+	}
+	// A wrong token is refused and changes nothing.
+	forged := &pb.Lease{SweepId: l.SweepId, TrialId: l.TrialId, Token: "forged"}
+	if _, err := b.complete(w, forged, 0.1); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("forged token: %v, want FailedPrecondition", err)
+	}
+	if _, err := b.work.Heartbeat(context.Background(), &pb.HeartbeatRequest{
+		WorkerId: w, SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token,
+		NewMetrics: []*pb.EpochMetrics{{Epoch: 1, TestAcc: 0.3}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if c := b.trial(t, l).Curve; len(c) != 1 || c[0].TestAcc != 0.3 {
+		t.Fatalf("streamed curve = %v", c)
+	}
+	resp, err := b.complete(w, l, 0.75)
+	if err != nil || resp.Duplicate {
+		t.Fatalf("complete: %v %v", resp, err)
+	}
+	// The same report again is acknowledged as a duplicate; a different one is refused.
+	resp, err = b.complete(w, l, 0.75)
+	if err != nil || !resp.Duplicate {
+		t.Fatalf("repeat: %v %v, want duplicate", resp, err)
+	}
+	if _, err := b.complete(w, l, 0.5); status.Code(err) != codes.AlreadyExists {
+		t.Fatalf("different result: %v, want AlreadyExists", err)
+	}
+	tr := b.trial(t, l)
+	if tr.State != pb.TrialState_TRIAL_STATE_SUCCEEDED || tr.Result.TestAcc != 0.75 || tr.Attempt != 1 {
+		t.Fatalf("trial = %v", tr)
+	}
+}
+
+func TestExpiredLeaseIsReleasedAndLateResultRejected(t *testing.T) {
+	b := setup(t, "")
+	b.submit(t)
+	w1, w2 := b.register(t), b.register(t)
+	l1 := b.acquire(t, w1)
+	// Drain the other three trials so the expired one is the only pending one.
+	for i := 0; i < 3; i++ {
+		if l := b.acquire(t, w2); l == nil {
+			t.Fatal("expected a lease")
+		} else if _, err := b.complete(w2, l, 0.5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.clock.Advance(9 * time.Second)
+	b.c.Rescue()
+	if tr := b.trial(t, l1); tr.State != pb.TrialState_TRIAL_STATE_RUNNING {
+		t.Fatalf("lease rescued before its TTL: %v", tr.State)
+	}
+	b.clock.Advance(2 * time.Second)
+	b.c.Rescue()
+	if tr := b.trial(t, l1); tr.State != pb.TrialState_TRIAL_STATE_PENDING {
+		t.Fatalf("after TTL state = %v, want pending", tr.State)
+	}
+	if _, err := b.work.Heartbeat(context.Background(), &pb.HeartbeatRequest{
+		WorkerId: w1, SweepId: l1.SweepId, TrialId: l1.TrialId, Token: l1.Token,
+	}); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("heartbeat on expired lease: %v, want FailedPrecondition", err)
+	}
+	l2 := b.acquire(t, w2)
+	if l2 == nil || l2.TrialId != l1.TrialId || l2.Attempt != 2 || l2.Token == l1.Token {
+		t.Fatalf("re-lease = %v", l2)
+	}
+	// The first worker's late result is rejected, before and after the re-lease completes.
+	if _, err := b.complete(w1, l1, 0.1); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("late result: %v, want FailedPrecondition", err)
+	}
+	if _, err := b.complete(w2, l2, 0.9); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.complete(w1, l1, 0.1); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("late result after success: %v, want FailedPrecondition", err)
+	}
+	if tr := b.trial(t, l1); tr.Result.GetTestAcc() != 0.9 {
+		t.Fatalf("recorded %v, want the re-leased attempt's 0.9", tr.Result)
+	}
+}
+
+func TestFailRetriesWithBackoffThenDiscards(t *testing.T) {
+	b := setup(t, "")
+	b.submit(t)
+	w := b.register(t)
+	l := b.acquire(t, w)
+	fail := func(l *pb.Lease) pb.TrialState {
+		resp, err := b.work.FailTrial(context.Background(), &pb.FailTrialRequest{
+			WorkerId: w, SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token, Error: "boom",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.State
+	}
+	if st := fail(l); st != pb.TrialState_TRIAL_STATE_FAILED {
+		t.Fatalf("first failure -> %v, want failed", st)
+	}
+	tr := b.trial(t, l)
+	wait := tr.RetryTime.AsTime().Sub(b.clock.Now())
+	if wait < 500*time.Millisecond || wait > time.Second {
+		t.Fatalf("first backoff %v, want in [0.5s, 1s]", wait)
+	}
+	// Drain the other trials; the failed one is not offered before its retry time.
+	for i := 0; i < 3; i++ {
+		if got := b.acquire(t, w); got == nil || got.TrialId == l.TrialId {
+			t.Fatalf("acquire %d = %v", i, got)
+		}
+	}
+	if got := b.acquire(t, w); got != nil {
+		t.Fatalf("failed trial re-leased before its backoff: %v", got)
+	}
+	b.clock.Advance(wait)
+	b.c.Rescue()
+	again := b.acquire(t, w)
+	if again == nil || again.TrialId != l.TrialId || again.Attempt != 2 {
+		t.Fatalf("retry lease = %v", again)
+	}
+	if st := fail(again); st != pb.TrialState_TRIAL_STATE_DISCARDED {
+		t.Fatalf("failure at max attempts -> %v, want discarded", st)
+	}
+	if tr := b.trial(t, l); tr.LastError != "boom" {
+		t.Fatalf("last error %q", tr.LastError)
+	}
+}
+
+func TestRestartKeepsResultsAndRunningLeases(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flatsweep.db")
+	b := setup(t, path)
+	b.submit(t)
+	w := b.register(t)
+	done := b.acquire(t, w)
+	if _, err := b.complete(w, done, 0.625); err != nil {
+		t.Fatal(err)
+	}
+	running := b.acquire(t, w)
+	b.stop()
+
+	b2 := setup(t, path)
+	// The old worker's lease survives the restart: its heartbeat renews and
+	// its result is accepted, although the worker must register again to acquire.
+	if _, err := b2.work.Heartbeat(context.Background(), &pb.HeartbeatRequest{
+		WorkerId: w, SweepId: running.SweepId, TrialId: running.TrialId, Token: running.Token,
+	}); err != nil {
+		t.Fatalf("heartbeat after restart: %v", err)
+	}
+	if _, err := b2.work.AcquireTrial(context.Background(), &pb.AcquireTrialRequest{WorkerId: w}); status.Code(err) != codes.NotFound {
+		t.Fatalf("acquire by unknown worker: %v, want NotFound", err)
+	}
+	if _, err := b2.complete(w, running, 0.5); err != nil {
+		t.Fatalf("complete after restart: %v", err)
+	}
+	if tr := b2.trial(t, done); tr.Result.GetTestAcc() != 0.625 {
+		t.Fatalf("result lost across restart: %v", tr.Result)
+	}
+	// The two never-leased trials are pending again after the restart.
+	w2 := b2.register(t)
+	n := 0
+	for b2.acquire(t, w2) != nil {
+		n++
+	}
+	if n != 2 {
+		t.Fatalf("%d trials pending after restart, want 2", n)
+	}
+}
+
+func TestAcquireLongPollWakesOnSubmit(t *testing.T) {
+	b := setup(t, "")
+	w := b.register(t)
+	got := make(chan *pb.Lease, 1)
+	go func() {
+		resp, err := b.work.AcquireTrial(context.Background(), &pb.AcquireTrialRequest{WorkerId: w, Wait: durationpb.New(20 * time.Second)})
+		if err != nil {
+			t.Error(err)
+		}
+		got <- resp.GetLease()
+	}()
+	time.Sleep(50 * time.Millisecond)
+	b.submit(t)
+	select {
+	case l := <-got:
+		if l == nil {
+			t.Fatal("long poll returned no lease")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("long poll did not wake on submit")
+	}
+}
+
+func TestQueryResultsPages(t *testing.T) {
+	b := setup(t, "")
+	b.submit(t)
+	var ids []string
+	token := ""
+	for {
+		resp, err := b.sweeps.QueryResults(context.Background(), &pb.QueryResultsRequest{SweepId: "unit", PageSize: 3, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tr := range resp.Trials {
+			ids = append(ids, tr.Id)
+		}
+		if token = resp.NextPageToken; token == "" {
+			break
+		}
+	}
+	if len(ids) != 4 {
+		t.Fatalf("paged %d trials, want 4: %v", len(ids), ids)
+	}
+	for i := 1; i < len(ids); i++ {
+		if ids[i-1] >= ids[i] {
+			t.Fatalf("not in ID order or duplicated: %v", ids)
+		}
+	}
+	if _, err := b.sweeps.QueryResults(context.Background(), &pb.QueryResultsRequest{SweepId: "nope"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("unknown sweep: %v, want NotFound", err)
+	}
+}
