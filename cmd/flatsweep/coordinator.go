@@ -16,17 +16,30 @@ func newCoordinatorCmd() *cobra.Command {
 		listen, db  string
 		ttl         time.Duration
 		maxAttempts int
+		token       string
+		tokenFile   string
+		sec         coordinator.Security
 	)
 	cmd := &cobra.Command{
 		Use:   "coordinator",
 		Short: "Serve the sweep and worker gRPC services, storing everything in a bbolt file",
 		Args:  exactArgs(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			if ttl < time.Second {
 				return usagef("--lease-ttl: must be at least 1s, got %s", ttl)
 			}
 			if maxAttempts < 1 {
 				return usagef("--max-attempts: must be at least 1, got %d", maxAttempts)
+			}
+			if sec.Token, err = resolveToken(token, tokenFile); err != nil {
+				return err
+			}
+			if err := sec.CheckListen(listen); err != nil {
+				return usagef("--listen: %v", err)
+			}
+			opts, err := sec.ServerOptions()
+			if err != nil {
+				return usagef("TLS flags: %v", err)
 			}
 			lis, err := net.Listen("tcp", listen)
 			if err != nil {
@@ -42,12 +55,17 @@ func newCoordinatorCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return c.Serve(cmd.Context(), lis)
+			return c.Serve(cmd.Context(), lis, opts...)
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", DefaultCoordinator, "address to listen on (host:port; use 0.0.0.0:7070 to accept other machines)")
+	cmd.Flags().StringVar(&listen, "listen", DefaultCoordinator, "address to listen on (host:port); beyond loopback only with --token or TLS")
 	cmd.Flags().StringVar(&db, "db", "flatsweep.db", "bbolt database file")
 	cmd.Flags().DurationVar(&ttl, "lease-ttl", 30*time.Second, "lease lifetime without a heartbeat")
 	cmd.Flags().IntVar(&maxAttempts, "max-attempts", 3, "attempts per trial before it is discarded")
+	cmd.Flags().StringVar(&token, "token", "", "shared token that workers and clients must send (default $FLATSWEEP_TOKEN)")
+	cmd.Flags().StringVar(&tokenFile, "token-file", "", "read the shared token from this file")
+	cmd.Flags().StringVar(&sec.CertFile, "tls-cert", "", "serve TLS with this certificate (PEM)")
+	cmd.Flags().StringVar(&sec.KeyFile, "tls-key", "", "key of --tls-cert (PEM)")
+	cmd.Flags().StringVar(&sec.ClientCAFile, "tls-client-ca", "", "require client certificates signed by these CAs (PEM)")
 	return cmd
 }

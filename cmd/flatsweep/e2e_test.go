@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/flatsweep/flatsweep/coordinator"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 )
 
@@ -381,5 +382,44 @@ func sweepArgs(body string) func(dir string) []string {
 			panic(err)
 		}
 		return []string{"run", path}
+	}
+}
+
+func TestTokenRefusesClientsWithoutIt(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	coord, addr := startCoordinator(t, filepath.Join(dir, "c.db"), "", "--token-file", tokenFile)
+	_, errs, code := runCLI(t, "status", "--coordinator", addr)
+	if code == 0 || !strings.Contains(errs, "Unauthenticated") {
+		t.Fatalf("status without token: exit %d, stderr %s", code, errs)
+	}
+	_, errs, code = runCLI(t, "status", "--coordinator", addr, "--token", "wrong")
+	if code == 0 || !strings.Contains(errs, "Unauthenticated") {
+		t.Fatalf("status with a wrong token: exit %d, stderr %s", code, errs)
+	}
+	start(t, "worker", "--coordinator", addr, "--token", "s3cret")
+	sweep := writeSweep(t, strings.Replace(fmt.Sprintf(e2eSweep, 2), "seed: [1, 2]}", "seed: [1]}", 1))
+	if _, errs, code := runCLI(t, "submit", sweep, "--coordinator", addr, "--token-file", tokenFile); code != 0 {
+		t.Fatalf("submit with token: %s", errs)
+	}
+	c := client(t, addr)
+	_, err := c.ListSweeps(context.Background(), &pb.ListSweepsRequest{})
+	if err == nil {
+		t.Fatal("gRPC client without token was served")
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(coordinator.TokenCredentials("s3cret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	trials := allTrials(t, pb.NewSweepServiceClient(conn), "e2e")
+	waitDone(t, pb.NewSweepServiceClient(conn), "e2e", 2*time.Minute)
+	succeededOnce(t, []*proc{coord}, allTrials(t, pb.NewSweepServiceClient(conn), "e2e"))
+	if len(trials) != 4 {
+		t.Fatalf("%d trials, want 4", len(trials))
 	}
 }

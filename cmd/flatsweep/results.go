@@ -10,7 +10,10 @@ import (
 )
 
 func newResultsCmd() *cobra.Command {
-	var addr, format string
+	var (
+		conn   connFlags
+		format string
+	)
 	cmd := &cobra.Command{
 		Use:   "results SWEEP",
 		Short: "Print a sweep's results per (B, ε), aggregated over seeds",
@@ -20,19 +23,19 @@ func newResultsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			conn, err := dial(addr)
+			cc, err := conn.dial()
 			if err != nil {
 				return err
 			}
-			defer conn.Close()
-			recs, err := fetchRecords(cmd.Context(), pb.NewSweepServiceClient(conn), args[0])
+			defer cc.Close()
+			recs, err := fetchRecords(cmd.Context(), pb.NewSweepServiceClient(cc), args[0])
 			if err != nil {
 				return err
 			}
 			return write(cmd.OutOrStdout(), analysis.Summarize(recs))
 		},
 	}
-	addCoordinatorFlag(cmd, &addr)
+	addConnFlags(cmd, &conn)
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
 	return cmd
 }

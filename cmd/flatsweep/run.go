@@ -129,7 +129,7 @@ func runSweep(ctx context.Context, o runOptions) error {
 		serveErr <- coord.Serve(ctx, lis)
 	}()
 
-	conn, err := dial(addr)
+	conn, err := dialLoopback(addr)
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func runSweep(ctx context.Context, o runOptions) error {
 		sweepID, resp.Sweep.TrialCount, resp.TrialsAdded, o.workers, dbPath)
 
 	for i := 0; i < o.workers; i++ {
-		wconn, err := dial(addr)
+		wconn, err := dialLoopback(addr)
 		if err != nil {
 			return err
 		}

@@ -17,7 +17,7 @@ import (
 var stateOrder = []string{"pending", "running", "succeeded", "failed", "discarded", "cancelled"}
 
 func newStatusCmd() *cobra.Command {
-	var addr string
+	var conn connFlags
 	cmd := &cobra.Command{
 		Use:   "status [SWEEP]",
 		Short: "Show sweeps (or one sweep) with trial counts by state, and the workers",
@@ -28,14 +28,14 @@ func newStatusCmd() *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			conn, err := dial(addr)
+			cc, err := conn.dial()
 			if err != nil {
 				return err
 			}
-			defer conn.Close()
+			defer cc.Close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), rpcTimeout)
 			defer cancel()
-			c := pb.NewSweepServiceClient(conn)
+			c := pb.NewSweepServiceClient(cc)
 			var list []*pb.Sweep
 			if len(args) == 1 {
 				resp, err := c.GetSweep(ctx, &pb.GetSweepRequest{SweepId: args[0]})
@@ -57,7 +57,7 @@ func newStatusCmd() *cobra.Command {
 			return writeStatus(cmd.OutOrStdout(), list, workers.Workers, time.Now())
 		},
 	}
-	addCoordinatorFlag(cmd, &addr)
+	addConnFlags(cmd, &conn)
 	return cmd
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 func newSubmitCmd() *cobra.Command {
-	var addr string
+	var conn connFlags
 	cmd := &cobra.Command{
 		Use:   "submit SWEEP.yaml",
 		Short: "Submit a sweep to a coordinator",
@@ -20,14 +20,14 @@ func newSubmitCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			conn, err := dial(addr)
+			cc, err := conn.dial()
 			if err != nil {
 				return err
 			}
-			defer conn.Close()
+			defer cc.Close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), rpcTimeout)
 			defer cancel()
-			resp, err := pb.NewSweepServiceClient(conn).SubmitSweep(ctx, &pb.SubmitSweepRequest{SpecYaml: string(data), Source: args[0]})
+			resp, err := pb.NewSweepServiceClient(cc).SubmitSweep(ctx, &pb.SubmitSweepRequest{SpecYaml: string(data), Source: args[0]})
 			if err != nil {
 				return fmt.Errorf("submit %s: %w", args[0], err)
 			}
@@ -40,6 +40,6 @@ func newSubmitCmd() *cobra.Command {
 			return nil
 		},
 	}
-	addCoordinatorFlag(cmd, &addr)
+	addConnFlags(cmd, &conn)
 	return cmd
 }

@@ -13,9 +13,10 @@ import (
 
 func newWorkerCmd() *cobra.Command {
 	var (
-		addr, name string
-		slots      int
-		labels     []string
+		name   string
+		connf  connFlags
+		slots  int
+		labels []string
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -33,12 +34,12 @@ func newWorkerCmd() *cobra.Command {
 				}
 				lm[k] = v
 			}
-			conn, err := dial(addr)
+			cc, err := connf.dial()
 			if err != nil {
 				return err
 			}
-			defer conn.Close()
-			w := worker.New(conn, worker.Config{Name: name, Slots: slots, Labels: lm, Logger: slog.Default()})
+			defer cc.Close()
+			w := worker.New(cc, worker.Config{Name: name, Slots: slots, Labels: lm, Logger: slog.Default()})
 			err = w.Run(cmd.Context())
 			if errors.Is(err, context.Canceled) {
 				return nil // stopped by a signal
@@ -46,7 +47,7 @@ func newWorkerCmd() *cobra.Command {
 			return err
 		},
 	}
-	addCoordinatorFlag(cmd, &addr)
+	addConnFlags(cmd, &connf)
 	cmd.Flags().StringVar(&name, "name", "", "worker name (default: host name)")
 	cmd.Flags().IntVar(&slots, "slots", 1, "trials to run at once")
 	cmd.Flags().StringArrayVar(&labels, "label", nil, "label key=value (repeatable)")
