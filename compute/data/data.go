@@ -1,6 +1,12 @@
-// Package data generates the data sets of a trial.
+// Package data generates or loads the data sets of a trial.
 //
-// The only data set so far is "synthetic": a classification task generated
+// Real data sets are read from files: MNIST-format IDX files (MNIST,
+// Fashion-MNIST, KMNIST) by LoadIDX and CIFAR-10 binary batches by
+// LoadCIFAR10, plain or gzip-compressed. Set.Sample, Set.Split and
+// Standardizer prepare them (seeded subsampling, a seeded train/test split of a
+// single file, per-feature standardization fitted on the training set).
+//
+// The "synthetic" data set is a classification task generated
 // deterministically from a seed, with nothing read from files. Inputs are
 // standard Gaussian vectors x ∈ R^d; the clean label of x is the argmax over
 // the k outputs of a fixed random teacher network

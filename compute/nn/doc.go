@@ -64,4 +64,53 @@
 // Softmax cross-entropy (p = softmax(z), ℓ = log Σ_c e^{z_c} − z_y):
 // ∂ℓ/∂z = p − e_y and ∇²_z ℓ = diag(p) − p pᵀ, so
 // R{D_z} = s·(p ⊙ R{z} − p (pᵀ R{z})) row by row.
+//
+// Mean squared error (ℓ = ½‖z − e_y‖², one-hot target): ∂ℓ/∂z = z − e_y,
+// ∇²_z ℓ = I, so R{D_z} = s·R{z}.
+//
+// Residual (Y = A + g(A), g a chain of layers): the identity branch adds
+// R{Y} = R{A} + R{g}, D_A = D_Y + J_gᵀ D_Y and R{D_A} = R{D_Y} + R{J_gᵀ D_Y},
+// with no second-order term of its own.
+//
+// Conv2D (per example Z = W im2col(A) + b 1ᵀ) obeys the Dense recurrences with
+// A replaced by im2col(A) and the input gradient mapped back by col2im, the
+// adjoint of im2col; MaxPool2D routes D, R{A} and R{D} through the argmax of
+// each window, like its gradient, with no curvature term. See the types for
+// the exact formulas.
+//
+// # Composite layers and scratch memory
+//
+// A Network holds no mutable state. Layers that need memory besides their
+// boundaries declare it: a Composite layer (Residual) lists its sub-layers and
+// the Workspace allocates a full boundary for each in Buf.Sub; a Scratcher
+// (Conv2D) asks for temporary floats in Buf.S. Both live in the layer's output
+// Buf, so every method stays allocation-free after NewWorkspace.
+//
+// # Image layout
+//
+// Image models (NewCNN, Conv2D, MaxPool2D) take each example as one row of X in
+// NCHW order flattened: channel-major, then row, then column, i.e. pixel
+// (c, y, x) of a C×H×W image at column (c·H + y)·W + x. Inner boundaries keep
+// that layout, so the first Dense layer after the last pool sees the
+// channel-major flattening, as PyTorch's flatten does.
+//
+// # Gauss–Newton products
+//
+// The generalized Gauss–Newton matrix G = s Σᵢ J_iᵀ (∇²_z ℓᵢ) J_i (J_i the
+// Jacobian of example i's output with respect to θ) drops from the Hessian the
+// terms Σ_c (∂ℓᵢ/∂z_c) ∇²_θ z_{i,c}. Workspace.GNVP and GaussNewton compute Gv
+// as the R-forward pass (R{z} = J v), the loss's output Hessian
+// R{D_z} = s·(∇²_z ℓ) R{z} and then the plain backward pass (Layer.Backward)
+// applied to R{D}: R{D_j} = J_aᵀ R{D_{j+1}}, (Gv)_j = J_θᵀ R{D_{j+1}}, without
+// the R{J}ᵀ D terms. G is symmetric positive semidefinite for both losses above.
+// G = H when the output is linear in θ (a single Dense layer). For a deeper
+// ReLU network G ≠ H although ReLU has no curvature: the dropped terms include
+// the bilinear weight couplings (the D_Zᵀ R{A} and D_Z V terms of Dense), which
+// do not come from the activation; tanh adds −2Y ⊙ D ⊙ R{Y} on top.
+//
+// # Weight decay
+//
+// Network.WithWeightDecay(λ, biases) adds (λ/2) Σ m_i θ_i² to the objective
+// (m_i = 0 for bias entries when biases is false), so the gradient gains
+// λ m ⊙ θ and Hv and Gv gain λ m ⊙ v (exactly λI with biases included).
 package nn

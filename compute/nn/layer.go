@@ -18,8 +18,50 @@ import (
 //
 // At the input boundary A is the data matrix X and D, RA and RD are nil
 // (R{X} = 0 and no gradient with respect to the data is formed).
+//
+// Sub and S belong to the layer that writes this boundary (the layer whose out
+// it is) and are allocated by the Workspace: Sub holds the inner boundaries of a
+// Composite layer (Sub[0] is free for the layer to alias its input, Sub[k] for
+// k ≥ 1 is the output boundary of sub-layer k−1, with its own Sub and S), and S
+// is the temporary scratch of a Scratcher (contents undefined between calls).
 type Buf struct {
 	A, D, RA, RD []float64
+	Sub          []Buf
+	S            []float64
+}
+
+// Composite is implemented by layers built from a chain of sub-layers (such as
+// Residual). The Workspace allocates a full boundary (A, D, RA, RD) for the
+// output of every sub-layer in the Sub field of the composite's output Buf, so
+// that the intermediate state of a batch survives from Forward to the backward
+// and R passes, and the network stays free of mutable state.
+type Composite interface {
+	Layer
+	// Sublayers returns the chain of sub-layers.
+	Sublayers() []Layer
+}
+
+// Scratcher is implemented by layers that need temporary memory (such as the
+// im2col buffers of Conv2D). The Workspace allocates ScratchLen(rows) floats in
+// the S field of the layer's output Buf; the layer must not expect the
+// contents to survive between method calls.
+type Scratcher interface {
+	Layer
+	// ScratchLen returns the scratch length needed for batches of rows rows.
+	ScratchLen(rows int) int
+}
+
+// BiasMarker is implemented by layers with bias parameters. MarkBiases sets
+// isBias[i] = true for every bias entry i of the layer's parameter slice
+// (len(isBias) == NumParams). Network.WithWeightDecay uses it to leave biases
+// out of the penalty when asked to.
+type BiasMarker interface {
+	MarkBiases(isBias []bool)
+}
+
+// validator is implemented by layers whose fields must be checked by New.
+type validator interface {
+	validate() error
 }
 
 // Layer is one stage a_{j+1} = f(a_j; θ_j) of a Network, operating on whole
@@ -69,6 +111,13 @@ func (d *Dense) OutSize() int { return d.Out }
 
 // NumParams returns Out·In + Out.
 func (d *Dense) NumParams() int { return d.Out*d.In + d.Out }
+
+// MarkBiases marks the last Out entries (b) as biases.
+func (d *Dense) MarkBiases(isBias []bool) {
+	for i := d.Out * d.In; i < d.NumParams(); i++ {
+		isBias[i] = true
+	}
+}
 
 func (d *Dense) split(p []float64) (w, b []float64) {
 	nw := d.Out * d.In

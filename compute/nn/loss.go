@@ -1,6 +1,9 @@
 package nn
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // LossFunc is the per-example loss ℓ(z, y) on the network output z (one row of
 // the n×k output matrix) and an integer label y. Implementations must be
@@ -75,4 +78,66 @@ func (SoftmaxCrossEntropy) HessVec(n, k int, z []float64, _ []int, s float64, rz
 			d[c] = s * p * (r[c] - pr)
 		}
 	}
+}
+
+// MeanSquaredError is the squared error to the one-hot target of the label,
+//
+//	ℓ(z, y) = ½ ‖z − e_y‖² = ½ Σ_c (z_c − [c = y])²,
+//
+// with the factor ½ so that ∂ℓ/∂z = z − e_y and ∇²_z ℓ = I (the identity, so
+// R{D_z} = s·R{z} and the Gauss–Newton matrix of a linear model is its exact
+// Hessian). The batch loss is the mean over examples, (1/n) Σᵢ ℓᵢ, like every
+// LossFunc. Accuracy counts rows whose argmax equals the label.
+type MeanSquaredError struct{}
+
+// Eval implements LossFunc.
+func (MeanSquaredError) Eval(n, k int, z []float64, y []int, s float64, dz []float64) (float64, int) {
+	var sum float64
+	correct := 0
+	for i := 0; i < n; i++ {
+		row := z[i*k : (i+1)*k]
+		m, arg := row[0], 0
+		var sq float64
+		for c, x := range row {
+			if x > m {
+				m, arg = x, c
+			}
+			if c == y[i] {
+				x--
+			}
+			sq += x * x
+		}
+		if arg == y[i] {
+			correct++
+		}
+		sum += sq / 2
+		if dz != nil {
+			d := dz[i*k : (i+1)*k]
+			for c, x := range row {
+				d[c] = s * x
+			}
+			d[y[i]] -= s
+		}
+	}
+	return sum, correct
+}
+
+// HessVec implements LossFunc: rdz = s·rz.
+func (MeanSquaredError) HessVec(n, k int, _ []float64, _ []int, s float64, rz, rdz []float64) {
+	rz, rdz = rz[:n*k], rdz[:n*k]
+	for i, r := range rz {
+		rdz[i] = s * r
+	}
+}
+
+// ParseLoss maps "ce" (or "cross-entropy") to SoftmaxCrossEntropy and "mse" to
+// MeanSquaredError.
+func ParseLoss(name string) (LossFunc, error) {
+	switch name {
+	case "ce", "cross-entropy":
+		return SoftmaxCrossEntropy{}, nil
+	case "mse":
+		return MeanSquaredError{}, nil
+	}
+	return nil, fmt.Errorf("%w: unknown loss %q", ErrShape, name)
 }

@@ -40,6 +40,11 @@ type Network struct {
 	layers []Layer
 	loss   LossFunc
 	offs   []int // len(layers)+1 parameter offsets
+
+	// Weight decay (λ/2) Σ_i m_i θ_i²: decayMask holds m (nil when λ = 0).
+	decay     float64
+	decayBias bool
+	decayMask []float64
 }
 
 // New builds a network from layers whose sizes chain (OutSize of layer l equals
@@ -48,8 +53,19 @@ func New(loss LossFunc, layers ...Layer) (*Network, error) {
 	if len(layers) == 0 {
 		return nil, fmt.Errorf("%w: no layers", ErrShape)
 	}
+	if loss == nil {
+		return nil, fmt.Errorf("%w: nil loss", ErrShape)
+	}
 	offs := make([]int, len(layers)+1)
 	for l, ly := range layers {
+		if ly == nil {
+			return nil, fmt.Errorf("%w: layer %d is nil", ErrShape, l)
+		}
+		if v, ok := ly.(validator); ok {
+			if err := v.validate(); err != nil {
+				return nil, fmt.Errorf("layer %d: %w", l, err)
+			}
+		}
 		if ly.InSize() <= 0 || ly.OutSize() <= 0 {
 			return nil, fmt.Errorf("%w: layer %d has sizes %d→%d", ErrShape, l, ly.InSize(), ly.OutSize())
 		}
@@ -60,6 +76,18 @@ func New(loss LossFunc, layers ...Layer) (*Network, error) {
 		offs[l+1] = offs[l] + ly.NumParams()
 	}
 	return &Network{layers: layers, loss: loss, offs: offs}, nil
+}
+
+// hiddenAct returns the activation layer of the given width and the Kaiming
+// gain of the layer feeding it.
+func hiddenAct(act Activation, width int) (Layer, float64, error) {
+	switch act {
+	case ActReLU:
+		return &ReLU{Size: width}, math.Sqrt2, nil
+	case ActTanh:
+		return &Tanh{Size: width}, 5.0 / 3, nil
+	}
+	return nil, 0, fmt.Errorf("%w: unknown activation %d", ErrShape, act)
 }
 
 // NewMLP builds the multilayer perceptron in → hidden[0] → … → out with the
@@ -114,5 +142,82 @@ func (net *Network) LayerParams(theta []float64, l int) []float64 {
 func (net *Network) Init(theta []float64, rng *rand.Rand) {
 	for l, ly := range net.layers {
 		ly.Init(net.LayerParams(theta, l), rng)
+	}
+}
+
+// LossFunc returns the network's loss.
+func (net *Network) LossFunc() LossFunc { return net.loss }
+
+// WithLoss returns a network with the same layers (shared, so the same
+// parameter layout and the same weight decay) and a different loss.
+func (net *Network) WithLoss(loss LossFunc) (*Network, error) {
+	if loss == nil {
+		return nil, fmt.Errorf("%w: nil loss", ErrShape)
+	}
+	c := *net
+	c.loss = loss
+	return &c, nil
+}
+
+// WithWeightDecay returns a network with the same layers and loss whose
+// objective carries the L2 penalty
+//
+//	L_λ(θ) = L(θ) + (λ/2) Σ_i m_i θ_i²,
+//
+// with m_i = 1 for every weight and, when biases is true, for every bias entry
+// too (m_i = 0 otherwise; bias entries are those marked by BiasMarker layers).
+// The penalty is reflected in Workspace.Loss, LossGrad (+λ m ⊙ θ), HVP and
+// Hessian (+λ m ⊙ v) and GNVP and GaussNewton (+λ m ⊙ v); with biases true the
+// Hessian and the Gauss–Newton matrix shift by exactly λI. λ = 0 removes the
+// penalty; λ must be finite and non-negative.
+func (net *Network) WithWeightDecay(lambda float64, biases bool) (*Network, error) {
+	if !(lambda >= 0) || math.IsInf(lambda, 1) {
+		return nil, fmt.Errorf("%w: weight decay λ = %v must be finite and ≥ 0", ErrShape, lambda)
+	}
+	c := *net
+	c.decay, c.decayBias, c.decayMask = lambda, biases, nil
+	if lambda == 0 {
+		return &c, nil
+	}
+	isBias := make([]bool, net.NumParams())
+	if !biases {
+		for l, ly := range net.layers {
+			if bm, ok := ly.(BiasMarker); ok {
+				bm.MarkBiases(isBias[net.offs[l]:net.offs[l+1]])
+			}
+		}
+	}
+	c.decayMask = make([]float64, len(isBias))
+	for i, b := range isBias {
+		if !b {
+			c.decayMask[i] = 1
+		}
+	}
+	return &c, nil
+}
+
+// WeightDecay returns the penalty coefficient λ and whether biases are
+// included (see WithWeightDecay).
+func (net *Network) WeightDecay() (lambda float64, biases bool) { return net.decay, net.decayBias }
+
+// penalty returns (λ/2) Σ m_i θ_i² and adds λ m ⊙ θ to grad when non-nil.
+func (net *Network) penalty(theta, grad []float64) float64 {
+	if net.decayMask == nil {
+		return 0
+	}
+	var sq float64
+	for i, m := range net.decayMask {
+		sq += m * theta[i] * theta[i]
+	}
+	if grad != nil {
+		net.addDecay(grad, theta)
+	}
+	return net.decay / 2 * sq
+}
+
+// addDecay adds λ m ⊙ v to dst.
+func (net *Network) addDecay(dst, v []float64) {
+	for i, m := range net.decayMask {
+		dst[i] += net.decay * m * v[i]
 	}
 }

@@ -11,6 +11,10 @@ type Workspace struct {
 	net  *Network
 	rows int
 	bufs []Buf // bufs[j] is boundary j; bufs[0].A aliases the input chunk
+	// gbufs mirrors bufs for the Gauss–Newton pass: the same A and S, with D
+	// aliasing RD (recursively for composite layers), so that a plain backward
+	// pass over gbufs propagates R{D} without second-order terms.
+	gbufs []Buf
 }
 
 // NewWorkspace allocates a workspace for chunks of at most rows examples
@@ -20,20 +24,70 @@ func (net *Network) NewWorkspace(rows int) *Workspace {
 }
 
 // newWorkspace allocates a workspace; when share is non-nil the R-operator
-// buffers (RA, RD) are taken from share instead of being allocated.
+// buffers (RA, RD) and the temporary scratch (S) are taken from share instead
+// of being allocated, while the forward and backward state (A, D) is private.
 func (net *Network) newWorkspace(rows int, share *Workspace) *Workspace {
 	ws := &Workspace{net: net, rows: rows, bufs: make([]Buf, len(net.layers)+1)}
 	for j := 1; j <= len(net.layers); j++ {
-		m := rows * net.layers[j-1].OutSize()
-		b := Buf{A: make([]float64, m), D: make([]float64, m)}
+		var sh *Buf
 		if share != nil {
-			b.RA, b.RD = share.bufs[j].RA, share.bufs[j].RD
-		} else {
-			b.RA, b.RD = make([]float64, m), make([]float64, m)
+			sh = &share.bufs[j]
 		}
-		ws.bufs[j] = b
+		ws.bufs[j] = newBuf(net.layers[j-1], rows, sh)
 	}
+	ws.gbufs = gnBufs(ws.bufs)
 	return ws
+}
+
+// newBuf allocates the output boundary of layer ly for rows rows, recursing
+// into composite layers; R buffers and scratch come from share when non-nil.
+func newBuf(ly Layer, rows int, share *Buf) Buf {
+	m := rows * ly.OutSize()
+	b := Buf{A: make([]float64, m), D: make([]float64, m)}
+	if share != nil {
+		b.RA, b.RD, b.S = share.RA, share.RD, share.S
+	} else {
+		b.RA, b.RD = make([]float64, m), make([]float64, m)
+		if sc, ok := ly.(Scratcher); ok {
+			b.S = make([]float64, sc.ScratchLen(rows))
+		}
+	}
+	if c, ok := ly.(Composite); ok {
+		sub := c.Sublayers()
+		b.Sub = make([]Buf, len(sub)+1)
+		for k, sl := range sub {
+			var sh *Buf
+			if share != nil {
+				sh = &share.Sub[k+1]
+			}
+			b.Sub[k+1] = newBuf(sl, rows, sh)
+		}
+	}
+	return b
+}
+
+// gnBufs returns a copy of bufs with D replaced by RD, recursively.
+func gnBufs(bufs []Buf) []Buf {
+	if bufs == nil {
+		return nil
+	}
+	g := make([]Buf, len(bufs))
+	for j, b := range bufs {
+		g[j] = Buf{A: b.A, D: b.RD, S: b.S, Sub: gnBufs(b.Sub)}
+	}
+	return g
+}
+
+// stateWidth is the number of floats per example of a layer's A and D state
+// (its output width plus that of every inner boundary).
+func stateWidth(ly Layer) int {
+	w := ly.OutSize()
+	if c, ok := ly.(Composite); ok {
+		for _, sl := range c.Sublayers() {
+			w += stateWidth(sl)
+		}
+	}
+	return w
 }
 
 // Rows returns the chunk size of the workspace.
@@ -84,14 +138,37 @@ func (ws *Workspace) backward(theta []float64, y []int, n int, s float64, grad [
 func (ws *Workspace) rpass(theta, v, hv []float64, y []int, n int, s float64) {
 	net := ws.net
 	last := len(net.layers)
-	for l, ly := range net.layers {
-		ly.RForward(n, net.LayerParams(theta, l), net.LayerParams(v, l), &ws.bufs[l], &ws.bufs[l+1])
-	}
+	ws.rforward(theta, v, n)
 	out := &ws.bufs[last]
 	net.loss.HessVec(n, net.OutSize(), out.A, y, s, out.RA, out.RD)
 	for l := last - 1; l >= 0; l-- {
 		net.layers[l].RBackward(n, net.LayerParams(theta, l), net.LayerParams(v, l),
 			net.LayerParams(hv, l), &ws.bufs[l], &ws.bufs[l+1])
+	}
+}
+
+// rforward runs the R-forward pass for direction v on the state left by
+// forward, setting R{z} = J v at every boundary.
+func (ws *Workspace) rforward(theta, v []float64, n int) {
+	net := ws.net
+	for l, ly := range net.layers {
+		ly.RForward(n, net.LayerParams(theta, l), net.LayerParams(v, l), &ws.bufs[l], &ws.bufs[l+1])
+	}
+}
+
+// gnpass adds s·Σᵢ J_iᵀ (∇²_z ℓᵢ) J_i v to gv on the state left by forward:
+// R-forward for R{z} = J v, the loss's output Hessian, then the plain backward
+// pass (Layer.Backward) over gbufs, whose D fields alias the R{D} buffers.
+func (ws *Workspace) gnpass(theta, v, gv []float64, y []int, n int, s float64) {
+	net := ws.net
+	last := len(net.layers)
+	ws.rforward(theta, v, n)
+	out := &ws.bufs[last]
+	net.loss.HessVec(n, net.OutSize(), out.A, y, s, out.RA, out.RD)
+	ws.gbufs[0].A = ws.bufs[0].A
+	for l := last - 1; l >= 0; l-- {
+		net.layers[l].Backward(n, net.LayerParams(theta, l), net.LayerParams(gv, l),
+			&ws.gbufs[l], &ws.gbufs[l+1])
 	}
 }
 
@@ -104,7 +181,8 @@ func (ws *Workspace) chunks(n int, f func(lo, hi int)) {
 
 // Loss returns the mean loss (1/n) Σᵢ ℓᵢ(θ) and the accuracy (fraction of
 // rows whose output argmax equals the label) over the n = len(y) rows of the
-// row-major n×d matrix x. It runs the forward pass only.
+// row-major n×d matrix x, plus the network's weight decay penalty (see
+// Network.WithWeightDecay). It runs the forward pass only.
 func (ws *Workspace) Loss(theta, x []float64, y []int) (loss, acc float64) {
 	ws.check(theta, x, y)
 	n, d := len(y), ws.net.InSize()
@@ -120,11 +198,11 @@ func (ws *Workspace) Loss(theta, x []float64, y []int) (loss, acc float64) {
 		sum += s
 		correct += c
 	})
-	return sum / float64(n), float64(correct) / float64(n)
+	return sum/float64(n) + ws.net.penalty(theta, nil), float64(correct) / float64(n)
 }
 
 // LossGrad sets grad = ∇L(θ) for the mean loss L = (1/n) Σᵢ ℓᵢ over the rows of
-// x and returns L and the accuracy.
+// x (plus the weight decay penalty) and returns L and the accuracy.
 func (ws *Workspace) LossGrad(grad, theta, x []float64, y []int) (loss, acc float64) {
 	ws.check(theta, x, y, grad)
 	clear(grad)
@@ -141,11 +219,12 @@ func (ws *Workspace) LossGrad(grad, theta, x []float64, y []int) (loss, acc floa
 		sum += ls
 		correct += c
 	})
-	return sum / float64(n), float64(correct) / float64(n)
+	return sum/float64(n) + ws.net.penalty(theta, grad), float64(correct) / float64(n)
 }
 
 // HVP sets hv = ∇²L(θ) v, the exact Hessian-vector product of the mean loss
-// over the rows of x (R-operator, forward-over-reverse), and returns L(θ).
+// over the rows of x (R-operator, forward-over-reverse; plus λ M v with weight
+// decay), and returns L(θ).
 // hv must not alias theta or v.
 func (ws *Workspace) HVP(hv, theta, v, x []float64, y []int) (loss float64) {
 	ws.check(theta, x, y, v, hv)
@@ -162,5 +241,52 @@ func (ws *Workspace) HVP(hv, theta, v, x []float64, y []int) (loss float64) {
 		ws.rpass(theta, v, hv, y[lo:hi], hi-lo, s)
 		sum += ls
 	})
-	return sum / float64(n)
+	ws.net.addDecay(hv, v)
+	return sum/float64(n) + ws.net.penalty(theta, nil)
+}
+
+// GNVP sets gv = G v, the generalized Gauss–Newton product of the mean loss
+// over the rows of x,
+//
+//	G v = (1/n) Σᵢ J_iᵀ (∇²_z ℓᵢ) J_i v  (+ λ M v with weight decay),
+//
+// where J_i = ∂z_i/∂θ is the Jacobian of example i's output. It runs the
+// forward pass, the R-forward pass (R{z} = J v), multiplies by the loss's
+// output Hessian and runs the plain backward pass on the result, so it drops
+// the second-order terms Σ_c (∂ℓ/∂z_c) ∇²_θ z_c of the Hessian. G is positive
+// semidefinite whenever ∇²_z ℓ is (softmax cross-entropy and squared error).
+// It returns L(θ). gv must not alias theta or v.
+func (ws *Workspace) GNVP(gv, theta, v, x []float64, y []int) (loss float64) {
+	ws.check(theta, x, y, v, gv)
+	clear(gv)
+	n, d := len(y), ws.net.InSize()
+	if n == 0 {
+		return 0
+	}
+	s := 1 / float64(n)
+	var sum float64
+	last := len(ws.net.layers)
+	ws.chunks(n, func(lo, hi int) {
+		ws.forward(theta, x[lo*d:hi*d], hi-lo)
+		ls, _ := ws.net.loss.Eval(hi-lo, ws.net.OutSize(), ws.bufs[last].A, y[lo:hi], 0, nil)
+		ws.gnpass(theta, v, gv, y[lo:hi], hi-lo, s)
+		sum += ls
+	})
+	ws.net.addDecay(gv, v)
+	return sum/float64(n) + ws.net.penalty(theta, nil)
+}
+
+// Outputs sets z to the network outputs (the n×k row-major matrix of logits,
+// k = OutSize) for the n = len(x)/InSize rows of x.
+func (ws *Workspace) Outputs(z, theta, x []float64) {
+	d, k := ws.net.InSize(), ws.net.OutSize()
+	if len(theta) != ws.net.NumParams() || len(x)%d != 0 || len(z) != len(x)/d*k {
+		panic(fmt.Sprintf("nn: Outputs: len(theta) = %d, len(x) = %d, len(z) = %d for P = %d, %d→%d",
+			len(theta), len(x), len(z), ws.net.NumParams(), d, k))
+	}
+	last := len(ws.net.layers)
+	ws.chunks(len(x)/d, func(lo, hi int) {
+		ws.forward(theta, x[lo*d:hi*d], hi-lo)
+		copy(z[lo*k:hi*k], ws.bufs[last].A[:(hi-lo)*k])
+	})
 }

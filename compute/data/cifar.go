@@ -1,0 +1,88 @@
+package data
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+)
+
+// CIFAR-10 binary batches (data_batch_1.bin … data_batch_5.bin,
+// test_batch.bin) are sequences of fixed-size records with no header:
+//
+//	record = label (1 byte, 0–9) | red (1024) | green (1024) | blue (1024)
+//
+// each colour plane being a 32×32 image in row-major order. A standard batch
+// holds 10000 records, but any whole, non-zero number of records is accepted,
+// so several batches concatenated into one file (or a small test file) read
+// the same way. Like IDX files, a batch may be gzip-compressed (detected from
+// its magic bytes; a record never starts with 0x1f because labels are < 10).
+
+// CIFAR-10 record layout.
+const (
+	CIFARFeatures   = 3 * 32 * 32       // inputs per image: three 32×32 planes
+	CIFARRecordSize = 1 + CIFARFeatures // bytes per record: label, then pixels
+	CIFARClasses    = 10                // number of classes
+)
+
+// ReadCIFAR10 reads CIFAR-10 binary records (plain or gzip) into a Set with
+// Features = CIFARFeatures and Classes = CIFARClasses. Row i of X is record i's
+// pixels in file order (red plane, green plane, blue plane; the channel-major
+// C×H×W layout of a PyTorch image tensor), scaled to [0, 1] by 1/255.
+func ReadCIFAR10(r io.Reader) (Set, error) {
+	s := Set{Features: CIFARFeatures, Classes: CIFARClasses}
+	if err := appendCIFAR10(&s, r); err != nil {
+		return Set{}, err
+	}
+	return s, nil
+}
+
+// LoadCIFAR10 reads the CIFAR-10 batch files at paths, in order, into one Set
+// (see ReadCIFAR10). Errors name the offending file.
+func LoadCIFAR10(paths ...string) (Set, error) {
+	if len(paths) == 0 {
+		return Set{}, fmt.Errorf("%w: no CIFAR-10 files given", ErrFormat)
+	}
+	s := Set{Features: CIFARFeatures, Classes: CIFARClasses}
+	for _, p := range paths {
+		if err := withFile(p, func(f io.Reader) error { return appendCIFAR10(&s, f) }); err != nil {
+			return Set{}, err
+		}
+	}
+	return s, nil
+}
+
+// appendCIFAR10 appends the records of r to s.
+func appendCIFAR10(s *Set, r io.Reader) error {
+	r, err := maybeGunzip(r)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(r); err != nil {
+		return readError("CIFAR-10 records", err)
+	}
+	b := buf.Bytes()
+	switch {
+	case len(b) == 0:
+		return fmt.Errorf("%w: CIFAR-10 records: empty file (want a multiple of %d bytes)", ErrFormat, CIFARRecordSize)
+	case len(b)%CIFARRecordSize != 0:
+		return fmt.Errorf("%w: CIFAR-10 records: %d bytes is not a whole number of %d-byte records "+
+			"(%d records and %d bytes over; truncated?)",
+			ErrFormat, len(b), CIFARRecordSize, len(b)/CIFARRecordSize, len(b)%CIFARRecordSize)
+	}
+	n := len(b) / CIFARRecordSize
+	s.X = append(s.X, make([]float64, n*CIFARFeatures)...)
+	x := s.X[len(s.X)-n*CIFARFeatures:]
+	for i := range n {
+		rec := b[i*CIFARRecordSize : (i+1)*CIFARRecordSize]
+		if rec[0] >= CIFARClasses {
+			return fmt.Errorf("%w: CIFAR-10 records: record %d has label %d, want 0–%d",
+				ErrFormat, i, rec[0], CIFARClasses-1)
+		}
+		s.Y = append(s.Y, int(rec[0]))
+		for j, p := range rec[1:] {
+			x[i*CIFARFeatures+j] = float64(p) / 255
+		}
+	}
+	return nil
+}

@@ -1,0 +1,286 @@
+package weights
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+)
+
+// Errors returned by this package; the messages wrapping them say which
+// tensor or field is at fault and what was expected.
+var (
+	// ErrFormat is returned when safetensors data are malformed: a header
+	// length beyond the file, invalid or duplicated JSON, inconsistent shapes
+	// and offsets, or a data section not covered exactly by the tensors.
+	ErrFormat = errors.New("weights: malformed safetensors data")
+	// ErrUnsupported is returned for a dtype other than F64 and F32, or for a
+	// network layer that has parameters but is not an *nn.Dense.
+	ErrUnsupported = errors.New("weights: unsupported")
+	// ErrTensor is returned by Write for an invalid tensor: a duplicate or
+	// reserved name, a negative dimension, a data length that does not match
+	// the shape, or a value out of float32 range when writing F32.
+	ErrTensor = errors.New("weights: invalid tensor")
+	// ErrMismatch is returned by Import and Load when the tensors do not fit
+	// the network: a missing tensor, an extra tensor, or a wrong shape.
+	ErrMismatch = errors.New("weights: tensors do not match the network")
+)
+
+// MaxHeaderSize is the largest header accepted, as in the reference
+// implementation (100 MB).
+const MaxHeaderSize = 100_000_000
+
+// metadataKey is the reserved header entry holding the free-form metadata.
+const metadataKey = "__metadata__"
+
+// Dtype is a safetensors element type.
+type Dtype string
+
+// Supported element types.
+const (
+	F64 Dtype = "F64" // IEEE 754 binary64, little-endian
+	F32 Dtype = "F32" // IEEE 754 binary32, little-endian
+)
+
+// size returns the bytes per element of a supported dtype, or 0.
+func (d Dtype) size() int {
+	switch d {
+	case F64:
+		return 8
+	case F32:
+		return 4
+	}
+	return 0
+}
+
+// Tensor is a named tensor of the given Shape whose elements are stored
+// row-major in Data (len(Data) is the product of Shape, 1 for a scalar with
+// Shape []).
+type Tensor struct {
+	Name  string
+	Shape []int
+	Data  []float64
+}
+
+// numElements returns the product of shape, or an error on a negative
+// dimension or overflow beyond limit.
+func numElements(shape []int, limit int) (int, error) {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			return 0, fmt.Errorf("negative dimension in shape %v", shape)
+		}
+		if d > 0 && n > limit/d {
+			return 0, fmt.Errorf("shape %v has too many elements", shape)
+		}
+		n *= d
+	}
+	return n, nil
+}
+
+// Write writes tensors and metadata (nil or empty for none) to w in the
+// safetensors format with dtype F64, which stores float64 values exactly.
+func Write(w io.Writer, tensors []Tensor, meta map[string]string) error {
+	return WriteAs(w, F64, tensors, meta)
+}
+
+// WriteAs is Write with the element type dtype (F64 or F32). With F32 each
+// value is rounded to the nearest float32; a finite value beyond the float32
+// range is an error (ErrTensor) rather than a silent infinity.
+func WriteAs(w io.Writer, dtype Dtype, tensors []Tensor, meta map[string]string) error {
+	size := dtype.size()
+	if size == 0 {
+		return fmt.Errorf("%w: dtype %q (want F64 or F32)", ErrUnsupported, dtype)
+	}
+	sorted := slices.Clone(tensors)
+	slices.SortFunc(sorted, func(a, b Tensor) int { return cmp.Compare(a.Name, b.Name) })
+	for i, t := range sorted {
+		if t.Name == metadataKey {
+			return fmt.Errorf("%w: the name %q is reserved", ErrTensor, metadataKey)
+		}
+		if i > 0 && sorted[i-1].Name == t.Name {
+			return fmt.Errorf("%w: duplicate name %q", ErrTensor, t.Name)
+		}
+		n, err := numElements(t.Shape, math.MaxInt/size)
+		if err != nil {
+			return fmt.Errorf("%w: %q: %w", ErrTensor, t.Name, err)
+		}
+		if n != len(t.Data) {
+			return fmt.Errorf("%w: %q has shape %v (%d elements) but %d values", ErrTensor, t.Name, t.Shape, n, len(t.Data))
+		}
+		if dtype == F32 {
+			for _, v := range t.Data {
+				if math.Abs(v) > math.MaxFloat32 && !math.IsInf(v, 0) && math.IsInf(float64(float32(v)), 0) {
+					return fmt.Errorf("%w: %q holds %g, beyond the float32 range", ErrTensor, t.Name, v)
+				}
+			}
+		}
+	}
+	bw := bufio.NewWriter(w)
+	header := encodeHeader(sorted, meta, dtype)
+	bw.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(header))))
+	bw.Write(header)
+	var buf [8]byte
+	for _, t := range sorted {
+		for _, v := range t.Data {
+			if dtype == F32 {
+				binary.LittleEndian.PutUint32(buf[:], math.Float32bits(float32(v)))
+			} else {
+				binary.LittleEndian.PutUint64(buf[:], math.Float64bits(v))
+			}
+			bw.Write(buf[:size])
+		}
+	}
+	if err := bw.Flush(); err != nil { // bufio keeps the first write error
+		return fmt.Errorf("weights: writing safetensors: %w", err)
+	}
+	return nil
+}
+
+// encodeHeader returns the compact JSON header padded with spaces to a
+// multiple of 8 bytes.
+func encodeHeader(sorted []Tensor, meta map[string]string, dtype Dtype) []byte {
+	h := []byte{'{'}
+	if len(meta) > 0 {
+		h = append(appendJSONString(h, metadataKey), ":{"...)
+		for i, k := range slices.Sorted(maps.Keys(meta)) {
+			if i > 0 {
+				h = append(h, ',')
+			}
+			h = append(appendJSONString(h, k), ':')
+			h = appendJSONString(h, meta[k])
+		}
+		h = append(h, '}')
+	}
+	off := 0
+	for i, t := range sorted {
+		if i > 0 || len(meta) > 0 {
+			h = append(h, ',')
+		}
+		h = append(appendJSONString(h, t.Name), `:{"dtype":"`...)
+		h = append(append(h, dtype...), `","shape":[`...)
+		for j, d := range t.Shape {
+			if j > 0 {
+				h = append(h, ',')
+			}
+			h = strconv.AppendInt(h, int64(d), 10)
+		}
+		end := off + len(t.Data)*dtype.size()
+		h = append(h, `],"data_offsets":[`...)
+		h = append(strconv.AppendInt(h, int64(off), 10), ',')
+		h = append(strconv.AppendInt(h, int64(end), 10), "]}"...)
+		off = end
+	}
+	h = append(h, '}')
+	for len(h)%8 != 0 {
+		h = append(h, ' ')
+	}
+	return h
+}
+
+// appendJSONString appends s as a JSON string without HTML escaping, like
+// serde_json.
+func appendJSONString(b []byte, s string) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // cannot fail for a string
+	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})...)
+}
+
+// Read reads a whole safetensors stream from r (see Decode).
+func Read(r io.Reader) ([]Tensor, map[string]string, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("weights: reading safetensors: %w", err)
+	}
+	return Decode(b)
+}
+
+// tensorInfo is one validated header entry.
+type tensorInfo struct {
+	name       string
+	dtype      Dtype
+	shape      []int
+	begin, end int
+}
+
+// Decode parses safetensors bytes and returns the tensors in the order of
+// their data offsets (the file order) and the metadata (nil when absent). F32
+// values are converted to float64 exactly. All validation errors wrap
+// ErrFormat, except an unsupported dtype, which wraps ErrUnsupported.
+func Decode(b []byte) ([]Tensor, map[string]string, error) {
+	if len(b) < 8 {
+		return nil, nil, fmt.Errorf("%w: %d bytes, too short for the 8-byte header length", ErrFormat, len(b))
+	}
+	n := binary.LittleEndian.Uint64(b)
+	if n > MaxHeaderSize {
+		return nil, nil, fmt.Errorf("%w: header length %d exceeds the limit of %d bytes", ErrFormat, n, MaxHeaderSize)
+	}
+	if n > uint64(len(b)-8) {
+		return nil, nil, fmt.Errorf("%w: header length %d runs beyond the end of the %d-byte file", ErrFormat, n, len(b))
+	}
+	infos, meta, err := parseHeader(b[8 : 8+n])
+	if err != nil {
+		return nil, nil, err
+	}
+	data := b[8+n:]
+	if err := checkLayout(infos, len(data)); err != nil {
+		return nil, nil, err
+	}
+	tensors := make([]Tensor, len(infos))
+	for i, in := range infos {
+		tensors[i] = Tensor{Name: in.name, Shape: in.shape, Data: decodeValues(in.dtype, data[in.begin:in.end])}
+	}
+	return tensors, meta, nil
+}
+
+// decodeValues converts little-endian F64 or F32 bytes to float64.
+func decodeValues(dtype Dtype, b []byte) []float64 {
+	size := dtype.size()
+	out := make([]float64, len(b)/size)
+	for i := range out {
+		if dtype == F32 {
+			out[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:])))
+		} else {
+			out[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+		}
+	}
+	return out
+}
+
+// checkLayout sorts infos by offsets and checks that they tile the dataLen
+// bytes of the data section exactly.
+func checkLayout(infos []tensorInfo, dataLen int) error {
+	slices.SortStableFunc(infos, func(a, b tensorInfo) int {
+		return cmp.Or(cmp.Compare(a.begin, b.begin), cmp.Compare(a.end, b.end), cmp.Compare(a.name, b.name))
+	})
+	pos := 0
+	for _, in := range infos {
+		switch {
+		case in.begin < pos:
+			return fmt.Errorf("%w: tensor %q at bytes [%d, %d) overlaps the previous tensor, which ends at %d",
+				ErrFormat, in.name, in.begin, in.end, pos)
+		case in.begin > pos:
+			return fmt.Errorf("%w: hole in the data section: bytes [%d, %d) belong to no tensor (next is %q)",
+				ErrFormat, pos, in.begin, in.name)
+		case in.end > dataLen:
+			return fmt.Errorf("%w: tensor %q ends at byte %d, beyond the %d-byte data section (truncated file?)",
+				ErrFormat, in.name, in.end, dataLen)
+		}
+		pos = in.end
+	}
+	if pos != dataLen {
+		return fmt.Errorf("%w: the tensors cover %d bytes but the data section has %d (trailing bytes)",
+			ErrFormat, pos, dataLen)
+	}
+	return nil
+}
