@@ -25,6 +25,17 @@
 // spurious copies of converged eigenvalues appear; it costs O(j·P) flops and
 // j·P memory per run, negligible next to Hessian-vector products for the few
 // tens of steps used here.
+//
+// # Other estimators
+//
+// LanczosTopK extends Lanczos to the k extreme eigenpairs (largest, most
+// negative or largest in magnitude) with a residual test on all k;
+// PowerIteration is PyHessian's deflated power method, kept as a baseline;
+// Hutchinson and HutchPP estimate tr(H) with a standard error; and
+// StochasticLanczosQuadrature gives the spectral density and tr f(H), such as
+// log det(H + λI). Every randomized routine draws from a passed *rand.Rand
+// (math/rand/v2), so results are deterministic given the seed, and checks its
+// context before every operator product.
 package curvature
 
 import (
