@@ -6,6 +6,7 @@
 package coordinator
 
 import (
+	"container/heap"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/flatsweep/flatsweep/coordinator/store"
+	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 )
 
@@ -90,6 +92,8 @@ type lease struct {
 	token  string
 	worker string
 	expiry time.Time
+	start  time.Time
+	feat   [2]float64
 }
 
 type workerInfo struct {
@@ -97,28 +101,38 @@ type workerInfo struct {
 	lastSeen time.Time
 }
 
-// Coordinator holds the lease table and the pending queue over a store.
+// Coordinator holds the lease table and the per-sweep queues over a store.
+//
+// Concurrency: mu guards the in-memory state only; store writes happen
+// outside it, so that concurrent transitions are group-committed by the store.
+// The store is the arbiter of every transition (each write re-checks the
+// trial's stored state and token); the in-memory state is updated from the
+// outcome of the write.
 type Coordinator struct {
 	cfg   Config
 	store *store.Store
 	log   *slog.Logger
 
+	submitMu sync.Mutex // serializes SubmitSweep's store write and queue update
+
 	mu      sync.Mutex
-	queue   []trialKey             // pending trials, in submission order
+	sweeps  map[string]*sweepState
 	retries map[trialKey]time.Time // failed trials and when they become pending
 	leases  map[trialKey]*lease
 	workers map[string]*workerInfo
-	wake    chan struct{} // closed and replaced whenever the queue grows
+	wake    chan struct{} // closed and replaced whenever trials become pending
 	jitter  *mrand.Rand
+	metrics *metrics
 
-	stopOnce sync.Once
-	stop     chan struct{}
+	metricsOnce sync.Once
+	stopOnce    sync.Once
+	stop        chan struct{}
 	done     chan struct{}
 }
 
-// New builds a coordinator over an open store, rebuilding the pending queue,
-// retry schedule and lease table from it. Leases found running get a fresh TTL
-// so that their workers can reconnect and keep them.
+// New builds a coordinator over an open store, rebuilding the queues, retry
+// schedule and lease table from it. Leases found running get a fresh TTL so
+// that their workers can reconnect and keep them.
 func New(st *store.Store, cfg Config) (*Coordinator, error) {
 	cfg.setDefaults()
 	var seed [16]byte
@@ -127,20 +141,42 @@ func New(st *store.Store, cfg Config) (*Coordinator, error) {
 		cfg:     cfg,
 		store:   st,
 		log:     cfg.Logger,
+		sweeps:  map[string]*sweepState{},
 		retries: map[trialKey]time.Time{},
 		leases:  map[trialKey]*lease{},
 		workers: map[string]*workerInfo{},
 		wake:    make(chan struct{}),
 		jitter:  mrand.New(mrand.NewPCG(leUint64(seed[:8]), leUint64(seed[8:]))),
+		metrics: newMetrics(),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	sws, err := st.ListSweepRecords()
+	if err != nil {
+		return nil, fmt.Errorf("load sweeps: %w", err)
+	}
+	for _, sw := range sws {
+		s := newSweepState(sw.Id)
+		s.priority, s.paused, s.cancelled = sw.Priority, sw.Paused, sw.Cancelled
+		c.sweeps[sw.Id] = s
+	}
 	now := cfg.Clock.Now()
-	err := st.AllTrials(func(t *pb.Trial) {
+	var decodeErr error
+	err = st.AllTrials(func(t *pb.Trial) {
+		s := c.sweeps[t.SweepId]
+		if s == nil {
+			return
+		}
 		k := trialKey{t.SweepId, t.Id}
+		s.counts[t.State]++
+		s.total++
 		switch t.State {
 		case pb.TrialState_TRIAL_STATE_PENDING:
-			c.queue = append(c.queue, k)
+			feat, err := specFeatures(t.SpecJson)
+			if err != nil && decodeErr == nil {
+				decodeErr = fmt.Errorf("trial %s/%s: %w", t.SweepId, t.Id, err)
+			}
+			s.push(k, feat)
 		case pb.TrialState_TRIAL_STATE_FAILED:
 			c.retries[k] = t.RetryTime.AsTime()
 		case pb.TrialState_TRIAL_STATE_RUNNING:
@@ -148,15 +184,41 @@ func New(st *store.Store, cfg Config) (*Coordinator, error) {
 			if min := now.Add(cfg.LeaseTTL); exp.Before(min) {
 				exp = min
 			}
-			c.leases[k] = &lease{token: t.LeaseToken, worker: t.WorkerId, expiry: exp}
+			feat, _ := specFeatures(t.SpecJson)
+			c.leases[k] = &lease{token: t.LeaseToken, worker: t.WorkerId, expiry: exp, start: now, feat: feat}
+			s.running++
+		case pb.TrialState_TRIAL_STATE_SUCCEEDED:
+			if t.Result != nil {
+				feat, _ := specFeatures(t.SpecJson)
+				s.model.observe(feat, time.Duration(t.Result.DurationSeconds*float64(time.Second)))
+			}
 		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load trials: %w", err)
 	}
-	c.log.Info("coordinator state loaded", "db", st.Path(), "pending", len(c.queue),
+	if decodeErr != nil {
+		c.log.Warn("some stored trial specs could not be decoded; they are scheduled with a default cost", "err", decodeErr)
+	}
+	for _, s := range c.sweeps {
+		for _, p := range s.queue {
+			p.cost = s.model.predict(p.feat)
+		}
+		heap.Init(&s.queue)
+	}
+	c.metrics.setWorkers(0)
+	c.log.Info("coordinator state loaded", "db", st.Path(), "sweeps", len(c.sweeps),
 		"running", len(c.leases), "retrying", len(c.retries))
 	return c, nil
+}
+
+// specFeatures decodes a stored spec's cost features.
+func specFeatures(specJSON string) ([2]float64, error) {
+	spec, err := wire.DecodeSpec(specJSON)
+	if err != nil {
+		return [2]float64{1, 1}, err
+	}
+	return costFeatures(spec), nil
 }
 
 func leUint64(b []byte) uint64 {
@@ -205,12 +267,8 @@ func newToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-// enqueueLocked appends pending trials and wakes waiting acquirers.
-func (c *Coordinator) enqueueLocked(keys ...trialKey) {
-	if len(keys) == 0 {
-		return
-	}
-	c.queue = append(c.queue, keys...)
+// wakeLocked wakes acquirers waiting for pending trials.
+func (c *Coordinator) wakeLocked() {
 	close(c.wake)
 	c.wake = make(chan struct{})
 }
@@ -228,19 +286,68 @@ func (c *Coordinator) backoff(attempt int32) time.Duration {
 // errSkip aborts a store update without writing.
 var errSkip = errors.New("skip")
 
+// transition writes one trial's state change through fn (which validates
+// against the stored trial and returns errSkip to leave it alone), then
+// updates the sweep's counts from the stored before and after states.
+func (c *Coordinator) transition(k trialKey, fn func(*pb.Trial) error) (*pb.Trial, error) {
+	var from pb.TrialState
+	t, err := c.store.UpdateTrial(k.sweep, k.trial, func(t *pb.Trial) error {
+		from = t.State
+		return fn(t)
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if s := c.sweeps[k.sweep]; s != nil && from != t.State {
+		s.counts[from]--
+		s.counts[t.State]++
+	}
+	c.mu.Unlock()
+	c.metrics.transition(from, t.State)
+	return t, nil
+}
+
+// requeueLocked puts a trial that became pending back on its sweep's queue.
+func (c *Coordinator) requeueLocked(k trialKey, feat [2]float64) {
+	if s := c.sweeps[k.sweep]; s != nil {
+		s.push(k, feat)
+		c.wakeLocked()
+	}
+}
+
 // Rescue returns expired leases to pending (or discards the trial when it has
 // used its attempts) and makes failed trials whose retry time has come
 // pending again. The rescuer calls it every RescueInterval.
 func (c *Coordinator) Rescue() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	now := c.cfg.Clock.Now()
+	type item struct {
+		k trialKey
+		l *lease
+	}
+	var expired []item
+	var due []trialKey
+	c.mu.Lock()
 	for k, l := range c.leases {
-		if now.Before(l.expiry) {
-			continue
+		if !now.Before(l.expiry) {
+			expired = append(expired, item{k, l})
+			delete(c.leases, k)
+			if s := c.sweeps[k.sweep]; s != nil {
+				s.running--
+			}
 		}
-		token := l.token
-		t, err := c.store.UpdateTrial(k.sweep, k.trial, func(t *pb.Trial) error {
+	}
+	for k, at := range c.retries {
+		if !now.Before(at) {
+			due = append(due, k)
+			delete(c.retries, k)
+		}
+	}
+	c.mu.Unlock()
+
+	for _, it := range expired {
+		k, token := it.k, it.l.token
+		t, err := c.transition(k, func(t *pb.Trial) error {
 			if t.State != pb.TrialState_TRIAL_STATE_RUNNING || t.LeaseToken != token {
 				return errSkip
 			}
@@ -254,24 +361,22 @@ func (c *Coordinator) Rescue() {
 			}
 			return nil
 		})
-		delete(c.leases, k)
 		if err != nil {
 			if !errors.Is(err, errSkip) {
 				c.log.Error("rescue expired lease", "sweep", k.sweep, "trial", k.trial, "err", err)
 			}
 			continue
 		}
-		c.log.Warn("lease expired", "sweep", k.sweep, "trial", k.trial, "worker", l.worker,
+		c.log.Warn("lease expired", "sweep", k.sweep, "trial", k.trial, "worker", it.l.worker,
 			"attempt", t.Attempt, "state", store.StateName(t.State))
 		if t.State == pb.TrialState_TRIAL_STATE_PENDING {
-			c.enqueueLocked(k)
+			c.mu.Lock()
+			c.requeueLocked(k, it.l.feat)
+			c.mu.Unlock()
 		}
 	}
-	for k, at := range c.retries {
-		if now.Before(at) {
-			continue
-		}
-		_, err := c.store.UpdateTrial(k.sweep, k.trial, func(t *pb.Trial) error {
+	for _, k := range due {
+		t, err := c.transition(k, func(t *pb.Trial) error {
 			if t.State != pb.TrialState_TRIAL_STATE_FAILED {
 				return errSkip
 			}
@@ -280,11 +385,18 @@ func (c *Coordinator) Rescue() {
 			t.UpdateTime = timestamppb.New(now)
 			return nil
 		})
-		delete(c.retries, k)
-		if err == nil {
-			c.enqueueLocked(k)
-		} else if !errors.Is(err, errSkip) {
-			c.log.Error("retry failed trial", "sweep", k.sweep, "trial", k.trial, "err", err)
+		if err != nil {
+			if !errors.Is(err, errSkip) {
+				c.log.Error("retry failed trial", "sweep", k.sweep, "trial", k.trial, "err", err)
+			}
+			continue
 		}
+		feat, _ := specFeatures(t.SpecJson)
+		c.mu.Lock()
+		c.requeueLocked(k, feat)
+		c.mu.Unlock()
 	}
+	c.mu.Lock()
+	c.metrics.setLeases(len(c.leases))
+	c.mu.Unlock()
 }

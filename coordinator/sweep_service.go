@@ -3,7 +3,13 @@ package coordinator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -50,6 +56,7 @@ func (s *sweepServer) SubmitSweep(_ context.Context, req *pb.SubmitSweepRequest)
 	now := timestamppb.New(c.cfg.Clock.Now())
 	expanded := spec.Expand()
 	trials := make([]*pb.Trial, len(expanded))
+	feats := make(map[string][2]float64, len(expanded))
 	for i, t := range expanded {
 		js, err := sweeps.CanonicalTrial(t.Spec)
 		if err != nil {
@@ -63,43 +70,235 @@ func (s *sweepServer) SubmitSweep(_ context.Context, req *pb.SubmitSweepRequest)
 			Index:      int32(t.Index),
 			UpdateTime: now,
 		}
+		feats[t.ID] = costFeatures(t.Spec)
 	}
-	sw := &pb.Sweep{Id: spec.Name, SpecYaml: req.SpecYaml, SpecJson: string(canon), CreateTime: now}
-	c.mu.Lock()
+	sw := &pb.Sweep{Id: spec.Name, SpecYaml: req.SpecYaml, SpecJson: string(canon), CreateTime: now, Priority: req.Priority}
+	// The submit lock keeps two submissions of one sweep from both adding
+	// the same trials to the queue.
+	c.submitMu.Lock()
 	added, created, err := c.store.PutSweep(sw, trials)
 	if err == nil {
-		keys := make([]trialKey, len(added))
-		for i, t := range added {
-			keys[i] = trialKey{t.SweepId, t.Id}
+		c.mu.Lock()
+		st := c.sweeps[spec.Name]
+		if st == nil {
+			st = newSweepState(spec.Name)
+			c.sweeps[spec.Name] = st
 		}
-		c.enqueueLocked(keys...)
+		st.priority = req.Priority
+		for _, t := range added {
+			st.push(trialKey{t.SweepId, t.Id}, feats[t.Id])
+		}
+		st.counts[pb.TrialState_TRIAL_STATE_PENDING] += int32(len(added))
+		st.total += int32(len(added))
+		if len(added) > 0 {
+			c.wakeLocked()
+		}
+		c.mu.Unlock()
 	}
-	c.mu.Unlock()
+	c.submitMu.Unlock()
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	stored, err := c.store.GetSweep(spec.Name)
+	out, err := c.sweepWithCounts(spec.Name)
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, err
 	}
 	c.log.Info("sweep submitted", "sweep", spec.Name, "created", created, "trials", len(trials), "added", len(added))
-	return &pb.SubmitSweepResponse{Sweep: stored, Created: created, TrialsAdded: int32(len(added))}, nil
+	return &pb.SubmitSweepResponse{Sweep: out, Created: created, TrialsAdded: int32(len(added))}, nil
+}
+
+// sweepWithCounts returns a stored sweep with its live trial counts and settings.
+func (c *Coordinator) sweepWithCounts(id string) (*pb.Sweep, error) {
+	sw, err := c.store.GetSweepRecord(id)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	c.fillLocked(sw)
+	return sw, nil
+}
+
+// fillLocked copies the live counts and settings into a sweep message.
+func (c *Coordinator) fillLocked(sw *pb.Sweep) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.sweeps[sw.Id]
+	sw.StateCounts = map[string]int32{}
+	if st == nil {
+		return
+	}
+	for i, n := range st.counts {
+		if n > 0 {
+			sw.StateCounts[store.StateName(pb.TrialState(i))] = n
+		}
+	}
+	sw.TrialCount = st.total
+	sw.Priority, sw.Paused, sw.Cancelled = st.priority, st.paused, st.cancelled
 }
 
 func (s *sweepServer) GetSweep(_ context.Context, req *pb.GetSweepRequest) (*pb.GetSweepResponse, error) {
-	sw, err := s.c.store.GetSweep(req.SweepId)
+	sw, err := s.c.sweepWithCounts(req.SweepId)
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, err
 	}
 	return &pb.GetSweepResponse{Sweep: sw}, nil
 }
 
 func (s *sweepServer) ListSweeps(context.Context, *pb.ListSweepsRequest) (*pb.ListSweepsResponse, error) {
-	sws, err := s.c.store.ListSweeps()
+	sws, err := s.c.store.ListSweepRecords()
 	if err != nil {
 		return nil, storeErr(err)
 	}
+	for _, sw := range sws {
+		s.c.fillLocked(sw)
+	}
 	return &pb.ListSweepsResponse{Sweeps: sws}, nil
+}
+
+// setSweepFlags persists and applies a sweep's paused/cancelled flags.
+func (c *Coordinator) setSweepFlags(id string, fn func(*pb.Sweep)) error {
+	if _, err := c.store.UpdateSweep(id, func(sw *pb.Sweep) error { fn(sw); return nil }); err != nil {
+		return storeErr(err)
+	}
+	sw, err := c.store.GetSweepRecord(id)
+	if err != nil {
+		return storeErr(err)
+	}
+	c.mu.Lock()
+	if st := c.sweeps[id]; st != nil {
+		st.paused, st.cancelled = sw.Paused, sw.Cancelled
+		c.wakeLocked()
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+func (s *sweepServer) PauseSweep(_ context.Context, req *pb.PauseSweepRequest) (*pb.PauseSweepResponse, error) {
+	if err := s.c.setSweepFlags(req.SweepId, func(sw *pb.Sweep) { sw.Paused = true }); err != nil {
+		return nil, err
+	}
+	sw, err := s.c.sweepWithCounts(req.SweepId)
+	if err != nil {
+		return nil, err
+	}
+	s.c.log.Info("sweep paused", "sweep", req.SweepId)
+	return &pb.PauseSweepResponse{Sweep: sw}, nil
+}
+
+func (s *sweepServer) ResumeSweep(_ context.Context, req *pb.ResumeSweepRequest) (*pb.ResumeSweepResponse, error) {
+	if err := s.c.setSweepFlags(req.SweepId, func(sw *pb.Sweep) { sw.Paused = false }); err != nil {
+		return nil, err
+	}
+	sw, err := s.c.sweepWithCounts(req.SweepId)
+	if err != nil {
+		return nil, err
+	}
+	s.c.log.Info("sweep resumed", "sweep", req.SweepId)
+	return &pb.ResumeSweepResponse{Sweep: sw}, nil
+}
+
+// CancelSweep marks the sweep cancelled, then cancels its pending, failed and
+// running trials in one transaction; workers holding a lease learn it at
+// their next heartbeat and stop the trial.
+func (s *sweepServer) CancelSweep(_ context.Context, req *pb.CancelSweepRequest) (*pb.CancelSweepResponse, error) {
+	c := s.c
+	if err := c.setSweepFlags(req.SweepId, func(sw *pb.Sweep) { sw.Cancelled = true }); err != nil {
+		return nil, err
+	}
+	now := timestamppb.New(c.cfg.Clock.Now())
+	var moved [numStates]int32
+	err := c.store.UpdateTrials(req.SweepId, func(t *pb.Trial) bool {
+		switch t.State {
+		case pb.TrialState_TRIAL_STATE_PENDING, pb.TrialState_TRIAL_STATE_FAILED, pb.TrialState_TRIAL_STATE_RUNNING:
+			moved[t.State]++
+			t.State = pb.TrialState_TRIAL_STATE_CANCELLED
+			t.LeaseToken, t.LeaseExpireTime, t.RetryTime = "", nil, nil
+			t.UpdateTime = now
+			return true
+		}
+		return false
+	})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	c.mu.Lock()
+	if st := c.sweeps[req.SweepId]; st != nil {
+		st.queue = nil
+		for i, n := range moved {
+			st.counts[i] -= n
+			st.counts[pb.TrialState_TRIAL_STATE_CANCELLED] += n
+		}
+		for k := range c.leases {
+			if k.sweep == req.SweepId {
+				delete(c.leases, k)
+				st.running--
+			}
+		}
+		for k := range c.retries {
+			if k.sweep == req.SweepId {
+				delete(c.retries, k)
+			}
+		}
+	}
+	c.metrics.setLeases(len(c.leases))
+	c.mu.Unlock()
+	sw, err := c.sweepWithCounts(req.SweepId)
+	if err != nil {
+		return nil, err
+	}
+	c.log.Info("sweep cancelled", "sweep", req.SweepId, "pending", moved[pb.TrialState_TRIAL_STATE_PENDING],
+		"running", moved[pb.TrialState_TRIAL_STATE_RUNNING])
+	return &pb.CancelSweepResponse{Sweep: sw}, nil
+}
+
+// watchInterval is how often WatchSweep looks for changes.
+const watchInterval = 200 * time.Millisecond
+
+// WatchSweep streams snapshots of a sweep's progress whenever its counts
+// change, and a last one when it has finished.
+func (s *sweepServer) WatchSweep(req *pb.WatchSweepRequest, stream grpc.ServerStreamingServer[pb.WatchSweepResponse]) error {
+	c := s.c
+	rec, err := c.store.GetSweepRecord(req.SweepId)
+	if err != nil {
+		return storeErr(err)
+	}
+	tick := time.NewTicker(watchInterval)
+	defer tick.Stop()
+	last := ""
+	for {
+		sw := proto.Clone(rec).(*pb.Sweep)
+		c.fillLocked(sw)
+		resp := &pb.WatchSweepResponse{Sweep: sw}
+		c.mu.Lock()
+		st := c.sweeps[req.SweepId]
+		done := st == nil || st.done()
+		if st != nil {
+			now := c.cfg.Clock.Now()
+			resp.TrialsPerSecond = st.rate(now)
+			left := st.total - st.counts[pb.TrialState_TRIAL_STATE_SUCCEEDED] -
+				st.counts[pb.TrialState_TRIAL_STATE_DISCARDED] - st.counts[pb.TrialState_TRIAL_STATE_CANCELLED]
+			if resp.TrialsPerSecond > 0 {
+				resp.Remaining = durationpb.New(time.Duration(float64(left) / resp.TrialsPerSecond * float64(time.Second)))
+			}
+		}
+		c.mu.Unlock()
+		key := fmt.Sprint(sw.StateCounts, sw.Paused, sw.Cancelled)
+		if key != last {
+			if err := stream.Send(resp); err != nil {
+				return err
+			}
+			last = key
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-stream.Context().Done():
+			return status.FromContextError(stream.Context().Err()).Err()
+		case <-c.stop:
+			return status.Error(codes.Unavailable, "coordinator is shutting down")
+		case <-tick.C:
+		}
+	}
 }
 
 func (s *sweepServer) QueryResults(_ context.Context, req *pb.QueryResultsRequest) (*pb.QueryResultsResponse, error) {

@@ -66,18 +66,20 @@ func (s *workerServer) AcquireTrial(ctx context.Context, req *pb.AcquireTrialReq
 	timer := time.NewTimer(max(wait, 0))
 	defer timer.Stop()
 	for {
+		start := time.Now()
 		c.mu.Lock()
 		if !c.touchLocked(req.WorkerId) {
 			c.mu.Unlock()
 			return nil, status.Errorf(codes.NotFound, "worker %q is not registered (coordinator restarted?): register again", req.WorkerId)
 		}
-		l, err := c.acquireLocked(req.WorkerId)
 		wake := c.wake
 		c.mu.Unlock()
+		l, err := c.acquire(req.WorkerId)
 		if err != nil {
 			return nil, status.Errorf(codes.Internal, "acquire: %v", err)
 		}
 		if l != nil {
+			c.metrics.acquire.Observe(time.Since(start).Seconds())
 			return &pb.AcquireTrialResponse{Lease: l}, nil
 		}
 		select {
@@ -92,14 +94,23 @@ func (s *workerServer) AcquireTrial(ctx context.Context, req *pb.AcquireTrialReq
 	}
 }
 
-// acquireLocked leases the first pending trial of the queue, or returns nil.
-func (c *Coordinator) acquireLocked(workerID string) (*pb.Lease, error) {
-	for len(c.queue) > 0 {
-		k := c.queue[0]
-		c.queue = c.queue[1:]
+// acquire leases the next trial chosen by the scheduler, or returns nil when
+// none is leasable.
+func (c *Coordinator) acquire(workerID string) (*pb.Lease, error) {
+	for {
+		c.mu.Lock()
+		s := c.pickSweepLocked()
+		if s == nil {
+			c.mu.Unlock()
+			return nil, nil
+		}
+		p := s.pop()
+		s.running++ // reserve the fair-share slot while the write is in flight
+		c.mu.Unlock()
+
 		now := c.cfg.Clock.Now()
-		l := &lease{token: newToken(), worker: workerID, expiry: now.Add(c.cfg.LeaseTTL)}
-		t, err := c.store.UpdateTrial(k.sweep, k.trial, func(t *pb.Trial) error {
+		l := &lease{token: newToken(), worker: workerID, expiry: now.Add(c.cfg.LeaseTTL), start: now, feat: p.feat}
+		t, err := c.transition(p.key, func(t *pb.Trial) error {
 			if t.State != pb.TrialState_TRIAL_STATE_PENDING {
 				return errSkip
 			}
@@ -112,29 +123,37 @@ func (c *Coordinator) acquireLocked(workerID string) (*pb.Lease, error) {
 			t.UpdateTime = timestamppb.New(now)
 			return nil
 		})
-		if errors.Is(err, errSkip) || errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			c.queue = append([]trialKey{k}, c.queue...)
+		c.mu.Lock()
+		switch {
+		case err == nil:
+			c.leases[p.key] = l
+			c.metrics.setLeases(len(c.leases))
+			c.mu.Unlock()
+			c.log.Debug("trial leased", "sweep", p.key.sweep, "trial", p.key.trial, "worker", workerID, "attempt", t.Attempt)
+			return &pb.Lease{
+				SweepId:    p.key.sweep,
+				TrialId:    p.key.trial,
+				Attempt:    t.Attempt,
+				Token:      l.token,
+				ExpireTime: timestamppb.New(l.expiry),
+				SpecJson:   t.SpecJson,
+			}, nil
+		case errors.Is(err, errSkip) || errors.Is(err, store.ErrNotFound):
+			s.running-- // no longer pending (cancelled meanwhile): drop it
+			c.mu.Unlock()
+		default:
+			s.running--
+			s.push(p.key, p.feat)
+			c.mu.Unlock()
 			return nil, err
 		}
-		c.leases[k] = l
-		c.log.Debug("trial leased", "sweep", k.sweep, "trial", k.trial, "worker", workerID, "attempt", t.Attempt)
-		return &pb.Lease{
-			SweepId:    k.sweep,
-			TrialId:    k.trial,
-			Attempt:    t.Attempt,
-			Token:      l.token,
-			ExpireTime: timestamppb.New(l.expiry),
-			SpecJson:   t.SpecJson,
-		}, nil
 	}
-	return nil, nil
 }
 
-// currentLeaseLocked returns the live lease of a trial if token matches it.
-func (c *Coordinator) currentLeaseLocked(k trialKey, token string) *lease {
+// currentLease returns the live lease of a trial if token matches it.
+func (c *Coordinator) currentLease(k trialKey, token string) *lease {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	l := c.leases[k]
 	if l == nil || l.token != token || token == "" {
 		return nil
@@ -142,19 +161,35 @@ func (c *Coordinator) currentLeaseLocked(k trialKey, token string) *lease {
 	return l
 }
 
+// dropLease removes a trial's lease from memory if it is still the one with
+// token, and reports whether it did.
+func (c *Coordinator) dropLease(k trialKey, token string) (*lease, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.leases[k]
+	if l == nil || l.token != token {
+		return nil, false
+	}
+	delete(c.leases, k)
+	if s := c.sweeps[k.sweep]; s != nil {
+		s.running--
+	}
+	c.metrics.setLeases(len(c.leases))
+	return l, true
+}
+
 func (s *workerServer) Heartbeat(_ context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
 	c := s.c
 	k := trialKey{req.SweepId, req.TrialId}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.touchLocked(req.WorkerId)
-	l := c.currentLeaseLocked(k, req.Token)
-	if l == nil {
+	c.mu.Unlock()
+	if c.currentLease(k, req.Token) == nil {
 		return nil, errLeaseLost(k.sweep, k.trial)
 	}
 	now := c.cfg.Clock.Now()
 	expiry := now.Add(c.cfg.LeaseTTL)
-	_, err := c.store.UpdateTrial(k.sweep, k.trial, func(t *pb.Trial) error {
+	_, err := c.transition(k, func(t *pb.Trial) error {
 		if t.State != pb.TrialState_TRIAL_STATE_RUNNING || t.LeaseToken != req.Token {
 			return errSkip
 		}
@@ -164,13 +199,17 @@ func (s *workerServer) Heartbeat(_ context.Context, req *pb.HeartbeatRequest) (*
 		return nil
 	})
 	if errors.Is(err, errSkip) {
-		delete(c.leases, k)
+		c.dropLease(k, req.Token)
 		return nil, errLeaseLost(k.sweep, k.trial)
 	}
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "heartbeat: %v", err)
 	}
-	l.expiry = expiry
+	c.mu.Lock()
+	if l := c.leases[k]; l != nil && l.token == req.Token {
+		l.expiry = expiry
+	}
+	c.mu.Unlock()
 	return &pb.HeartbeatResponse{ExpireTime: timestamppb.New(expiry)}, nil
 }
 
@@ -195,14 +234,18 @@ func (s *workerServer) CompleteTrial(_ context.Context, req *pb.CompleteTrialReq
 	if req.Result == nil {
 		return nil, status.Error(codes.InvalidArgument, "result: required")
 	}
+	if req.Token == "" {
+		return nil, status.Error(codes.InvalidArgument, "token: required")
+	}
 	k := trialKey{req.SweepId, req.TrialId}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.touchLocked(req.WorkerId)
+	c.mu.Unlock()
 	duplicate := false
 	now := c.cfg.Clock.Now()
-	_, err := c.store.UpdateTrial(k.sweep, k.trial, func(t *pb.Trial) error {
-		if t.LeaseToken != req.Token || req.Token == "" {
+	_, err := c.transition(k, func(t *pb.Trial) error {
+		duplicate = false
+		if t.LeaseToken != req.Token {
 			return errLeaseLost(k.sweep, k.trial)
 		}
 		switch t.State {
@@ -234,7 +277,14 @@ func (s *workerServer) CompleteTrial(_ context.Context, req *pb.CompleteTrialReq
 	case err != nil:
 		return nil, status.Errorf(codes.Internal, "record result: %v", err)
 	}
-	delete(c.leases, k)
+	if l, ok := c.dropLease(k, req.Token); ok {
+		c.mu.Lock()
+		if sw := c.sweeps[k.sweep]; sw != nil {
+			sw.markFinished(now)
+			sw.learn(l.feat, time.Duration(req.Result.DurationSeconds*float64(time.Second)))
+		}
+		c.mu.Unlock()
+	}
 	c.log.Info("trial succeeded", "sweep", k.sweep, "trial", k.trial, "worker", req.WorkerId,
 		"test_acc", req.Result.TestAcc, "lambda_max", req.Result.LambdaMax, "diverged", req.Result.Diverged)
 	return &pb.CompleteTrialResponse{}, nil
@@ -244,14 +294,15 @@ func (s *workerServer) FailTrial(_ context.Context, req *pb.FailTrialRequest) (*
 	c := s.c
 	k := trialKey{req.SweepId, req.TrialId}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.touchLocked(req.WorkerId)
-	if c.currentLeaseLocked(k, req.Token) == nil {
+	c.mu.Unlock()
+	l := c.currentLease(k, req.Token)
+	if l == nil {
 		return nil, errLeaseLost(k.sweep, k.trial)
 	}
 	now := c.cfg.Clock.Now()
 	var retryAt time.Time
-	t, err := c.store.UpdateTrial(k.sweep, k.trial, func(t *pb.Trial) error {
+	t, err := c.transition(k, func(t *pb.Trial) error {
 		if t.State != pb.TrialState_TRIAL_STATE_RUNNING || t.LeaseToken != req.Token {
 			return errSkip
 		}
@@ -263,22 +314,57 @@ func (s *workerServer) FailTrial(_ context.Context, req *pb.FailTrialRequest) (*
 			return nil
 		}
 		t.State = pb.TrialState_TRIAL_STATE_FAILED
+		c.mu.Lock()
 		retryAt = now.Add(c.backoff(t.Attempt))
+		c.mu.Unlock()
 		t.RetryTime = timestamppb.New(retryAt)
 		return nil
 	})
+	c.dropLease(k, req.Token)
 	if errors.Is(err, errSkip) {
-		delete(c.leases, k)
 		return nil, errLeaseLost(k.sweep, k.trial)
 	}
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "record failure: %v", err)
 	}
-	delete(c.leases, k)
 	if t.State == pb.TrialState_TRIAL_STATE_FAILED {
+		c.mu.Lock()
 		c.retries[k] = retryAt
+		c.mu.Unlock()
 	}
 	c.log.Warn("trial attempt failed", "sweep", k.sweep, "trial", k.trial, "worker", req.WorkerId,
 		"attempt", t.Attempt, "state", store.StateName(t.State), "err", req.Error)
 	return &pb.FailTrialResponse{State: t.State}, nil
+}
+
+func (s *workerServer) ReleaseTrial(_ context.Context, req *pb.ReleaseTrialRequest) (*pb.ReleaseTrialResponse, error) {
+	c := s.c
+	k := trialKey{req.SweepId, req.TrialId}
+	l := c.currentLease(k, req.Token)
+	if l == nil {
+		return nil, errLeaseLost(k.sweep, k.trial)
+	}
+	now := c.cfg.Clock.Now()
+	_, err := c.transition(k, func(t *pb.Trial) error {
+		if t.State != pb.TrialState_TRIAL_STATE_RUNNING || t.LeaseToken != req.Token {
+			return errSkip
+		}
+		t.State = pb.TrialState_TRIAL_STATE_PENDING
+		t.Attempt--
+		t.LeaseToken, t.LeaseExpireTime, t.Curve = "", nil, nil
+		t.UpdateTime = timestamppb.New(now)
+		return nil
+	})
+	c.dropLease(k, req.Token)
+	if errors.Is(err, errSkip) {
+		return nil, errLeaseLost(k.sweep, k.trial)
+	}
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "release: %v", err)
+	}
+	c.mu.Lock()
+	c.requeueLocked(k, l.feat)
+	c.mu.Unlock()
+	c.log.Info("trial handed back", "sweep", k.sweep, "trial", k.trial, "worker", req.WorkerId)
+	return &pb.ReleaseTrialResponse{}, nil
 }

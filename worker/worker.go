@@ -44,6 +44,11 @@ type Config struct {
 	AcquireWait time.Duration
 	// MaxBackoff caps the reconnect backoff (default 5s).
 	MaxBackoff time.Duration
+	// DrainTimeout is how long running trials may go on after Run's context
+	// ends (a SIGTERM): no new trial is taken, and trials still running when
+	// it elapses are stopped and handed back to the coordinator. 0 hands them
+	// back at once.
+	DrainTimeout time.Duration
 	// Logger receives structured logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -57,6 +62,9 @@ type Worker struct {
 	mu        sync.Mutex
 	id        string
 	heartbeat time.Duration
+
+	abortOnce sync.Once
+	abort     chan struct{}
 }
 
 // New returns a worker talking to the coordinator over conn.
@@ -79,25 +87,48 @@ func New(conn grpc.ClientConnInterface, cfg Config) *Worker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Worker{cfg: cfg, client: pb.NewWorkerServiceClient(conn), log: cfg.Logger}
+	return &Worker{cfg: cfg, client: pb.NewWorkerServiceClient(conn), log: cfg.Logger, abort: make(chan struct{})}
 }
 
-// Run works until ctx is cancelled. Trials running then are cancelled too;
-// their leases expire and the coordinator hands them to another worker.
+// Abort ends a drain early: trials still running are stopped and handed back.
+func (w *Worker) Abort() { w.abortOnce.Do(func() { close(w.abort) }) }
+
+// Run works until ctx is cancelled, then drains: it takes no new trial,
+// lets running ones finish for up to DrainTimeout (or until Abort), hands
+// back those still running, and returns nil once every slot is idle.
 func (w *Worker) Run(ctx context.Context) error {
 	if _, err := w.register(ctx, ""); err != nil {
 		return err
 	}
+	// Trials run under hard, which outlives ctx by the drain period.
+	hard, stopHard := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHard()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-hard.Done():
+			return
+		}
+		w.log.Info("draining: no new trials", "drain_timeout", w.cfg.DrainTimeout)
+		t := time.NewTimer(w.cfg.DrainTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-w.abort:
+		case <-hard.Done():
+		}
+		stopHard()
+	}()
 	var wg sync.WaitGroup
 	for i := 0; i < w.cfg.Slots; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.slot(ctx)
+			w.slot(ctx, hard)
 		}()
 	}
 	wg.Wait()
-	return ctx.Err()
+	return nil
 }
 
 // register (re-)registers unless another slot already did so after stale was
@@ -161,8 +192,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// slot runs trials one after another until ctx ends.
-func (w *Worker) slot(ctx context.Context) {
+// slot runs trials one after another until ctx ends; trials run under hard.
+func (w *Worker) slot(ctx, hard context.Context) {
 	failures := 0
 	for ctx.Err() == nil {
 		id, _ := w.identity()
@@ -185,7 +216,7 @@ func (w *Worker) slot(ctx context.Context) {
 		}
 		failures = 0
 		if resp.Lease != nil {
-			w.runLease(ctx, resp.Lease)
+			w.runLease(hard, resp.Lease)
 		}
 	}
 }
@@ -215,16 +246,44 @@ func (w *Worker) runLease(ctx context.Context, l *pb.Lease) {
 	cancel(nil)
 	<-hbDone
 
+	// Reports get a context of their own: a draining worker still delivers
+	// what it finished, for as long as the lease could be valid.
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), w.reportTimeout())
+	defer rcancel()
 	switch {
 	case errors.Is(context.Cause(trialCtx), errLeaseLost):
 		log.Warn("trial abandoned: lease lost")
 	case ctx.Err() != nil:
-		log.Warn("trial interrupted: worker stopping")
+		w.release(rctx, l, log)
 	case err != nil:
-		w.fail(ctx, l, err, log)
+		w.fail(rctx, l, err, log)
 	default:
-		w.complete(ctx, l, wire.ResultToProto(res, elapsed), log)
+		w.complete(rctx, l, wire.ResultToProto(res, elapsed), log)
 		log.Info("trial finished", "seconds", elapsed.Seconds(), "test_acc", res.TestAcc, "lambda_max", res.LambdaMax)
+	}
+}
+
+// reportTimeout bounds the reporting of one trial's outcome.
+func (w *Worker) reportTimeout() time.Duration {
+	_, hb := w.identity()
+	return max(10*hb, 30*time.Second)
+}
+
+// release hands an unfinished trial back to the coordinator.
+func (w *Worker) release(ctx context.Context, l *pb.Lease, log *slog.Logger) {
+	for attempt := 0; ; attempt++ {
+		id, _ := w.identity()
+		_, err := w.client.ReleaseTrial(ctx, &pb.ReleaseTrialRequest{
+			WorkerId: id, SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token,
+		})
+		if err == nil {
+			log.Info("trial handed back unfinished")
+			return
+		}
+		if !retryable(err) || sleep(ctx, w.backoff(attempt)) != nil {
+			log.Warn("could not hand the trial back; its lease will expire", "err", err)
+			return
+		}
 	}
 }
 

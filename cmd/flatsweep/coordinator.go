@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +21,7 @@ func newCoordinatorCmd() *cobra.Command {
 		token       string
 		tokenFile   string
 		sec         coordinator.Security
+		metricsAddr string
 	)
 	cmd := &cobra.Command{
 		Use:   "coordinator",
@@ -55,6 +58,11 @@ func newCoordinatorCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if metricsAddr != "" {
+				if err := serveMetrics(cmd.Context(), metricsAddr, c); err != nil {
+					return err
+				}
+			}
 			return c.Serve(cmd.Context(), lis, opts...)
 		},
 	}
@@ -67,5 +75,24 @@ func newCoordinatorCmd() *cobra.Command {
 	cmd.Flags().StringVar(&sec.CertFile, "tls-cert", "", "serve TLS with this certificate (PEM)")
 	cmd.Flags().StringVar(&sec.KeyFile, "tls-key", "", "key of --tls-cert (PEM)")
 	cmd.Flags().StringVar(&sec.ClientCAFile, "tls-client-ca", "", "require client certificates signed by these CAs (PEM)")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9090)")
 	return cmd
+}
+
+// serveMetrics serves the coordinator's Prometheus metrics until ctx ends.
+func serveMetrics(ctx context.Context, addr string, c *coordinator.Coordinator) error {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return usagef("--metrics-listen %q: %v", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", c.MetricsHandler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(lis) }()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	slog.Info("metrics listening", "addr", lis.Addr().String())
+	return nil
 }

@@ -71,6 +71,10 @@ the SGD noise scale g = ε(N/B − 1) and to flatness.`,
 		newSubmitCmd(),
 		newStatusCmd(),
 		newResultsCmd(),
+		newWatchCmd(),
+		newCancelCmd(),
+		newPauseCmd(),
+		newResumeCmd(),
 	)
 	return root
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"log/slog"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,6 +19,7 @@ func newWorkerCmd() *cobra.Command {
 		connf  connFlags
 		slots  int
 		labels []string
+		drain  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -39,17 +42,24 @@ func newWorkerCmd() *cobra.Command {
 				return err
 			}
 			defer cc.Close()
-			w := worker.New(cc, worker.Config{Name: name, Slots: slots, Labels: lm, Logger: slog.Default()})
-			err = w.Run(cmd.Context())
-			if errors.Is(err, context.Canceled) {
-				return nil // stopped by a signal
-			}
-			return err
+			w := worker.New(cc, worker.Config{Name: name, Slots: slots, Labels: lm, DrainTimeout: drain, Logger: slog.Default()})
+			// The first SIGTERM/SIGINT (which ends cmd.Context()) drains; a
+			// second one hands the running trials back at once.
+			go func() {
+				<-cmd.Context().Done()
+				again := make(chan os.Signal, 1)
+				signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+				defer signal.Stop(again)
+				<-again
+				w.Abort()
+			}()
+			return w.Run(cmd.Context())
 		},
 	}
 	addConnFlags(cmd, &connf)
 	cmd.Flags().StringVar(&name, "name", "", "worker name (default: host name)")
 	cmd.Flags().IntVar(&slots, "slots", 1, "trials to run at once")
 	cmd.Flags().StringArrayVar(&labels, "label", nil, "label key=value (repeatable)")
+	cmd.Flags().DurationVar(&drain, "drain-timeout", time.Minute, "on SIGTERM, how long running trials may finish before they are handed back (a second signal hands them back at once)")
 	return cmd
 }

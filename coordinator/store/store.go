@@ -124,7 +124,7 @@ func (s *Store) PutSweep(sw *pb.Sweep, trials []*pb.Trial) (added []*pb.Trial, c
 			}
 			added = append(added, t)
 		}
-		stored.Id, stored.SpecYaml, stored.SpecJson = sw.Id, sw.SpecYaml, sw.SpecJson
+		stored.Id, stored.SpecYaml, stored.SpecJson, stored.Priority = sw.Id, sw.SpecYaml, sw.SpecJson, sw.Priority
 		stored.TrialCount += int32(len(added))
 		return putProto(sweeps, sw.Id, stored)
 	})
@@ -186,6 +186,39 @@ func getSweep(tx *bolt.Tx, id string) (*pb.Sweep, error) {
 	return sw, err
 }
 
+// GetSweepRecord returns a stored sweep without counting its trials.
+func (s *Store) GetSweepRecord(id string) (*pb.Sweep, error) {
+	sw := new(pb.Sweep)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketSweeps).Get([]byte(id))
+		if v == nil {
+			return fmt.Errorf("sweep %q: %w", id, ErrNotFound)
+		}
+		return proto.Unmarshal(v, sw)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sw, nil
+}
+
+// ListSweepRecords returns every stored sweep, ordered by ID, without
+// counting their trials.
+func (s *Store) ListSweepRecords() ([]*pb.Sweep, error) {
+	var out []*pb.Sweep
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSweeps).ForEach(func(k, v []byte) error {
+			sw := new(pb.Sweep)
+			if err := proto.Unmarshal(v, sw); err != nil {
+				return fmt.Errorf("decode sweep %s: %w", k, err)
+			}
+			out = append(out, sw)
+			return nil
+		})
+	})
+	return out, err
+}
+
 // StateName is the short lower-case name of a trial state ("pending", ...).
 func StateName(st pb.TrialState) string {
 	switch st {
@@ -240,11 +273,16 @@ func getTrial(tx *bolt.Tx, sweepID, trialID string) (*pb.Trial, error) {
 	return t, nil
 }
 
-// UpdateTrial applies fn to a trial and stores the result, in one transaction.
-// If fn returns an error nothing is written and the error is returned.
+// UpdateTrial applies fn to a trial and stores the result, durably, before it
+// returns. If fn returns an error nothing is written and the error is returned.
+//
+// Concurrent calls are group-committed (bbolt's Batch): many transitions share
+// one transaction and one fsync, so throughput does not hinge on one fsync per
+// event. fn may therefore run more than once and must depend only on the
+// trial it is given.
 func (s *Store) UpdateTrial(sweepID, trialID string, fn func(*pb.Trial) error) (*pb.Trial, error) {
 	var t *pb.Trial
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Batch(func(tx *bolt.Tx) error {
 		var err error
 		if t, err = getTrial(tx, sweepID, trialID); err != nil {
 			return err
@@ -259,6 +297,58 @@ func (s *Store) UpdateTrial(sweepID, trialID string, fn func(*pb.Trial) error) (
 		return nil, err
 	}
 	return t, nil
+}
+
+// UpdateSweep applies fn to a stored sweep (its settings: priority, paused,
+// cancelled) and stores it, in one transaction.
+func (s *Store) UpdateSweep(id string, fn func(*pb.Sweep) error) (*pb.Sweep, error) {
+	var sw *pb.Sweep
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketSweeps).Get([]byte(id))
+		if v == nil {
+			return fmt.Errorf("sweep %q: %w", id, ErrNotFound)
+		}
+		sw = new(pb.Sweep)
+		if err := proto.Unmarshal(v, sw); err != nil {
+			return fmt.Errorf("decode sweep %s: %w", id, err)
+		}
+		if err := fn(sw); err != nil {
+			return err
+		}
+		return putProto(tx.Bucket(bucketSweeps), id, sw)
+	})
+	return sw, err
+}
+
+// UpdateTrials applies fn to every trial of a sweep in one transaction and
+// stores those for which fn returns true.
+func (s *Store) UpdateTrials(sweepID string, fn func(*pb.Trial) bool) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		tb, err := trialBucket(tx, sweepID)
+		if err != nil {
+			return err
+		}
+		var changed []*pb.Trial
+		err = tb.ForEach(func(k, v []byte) error {
+			t := new(pb.Trial)
+			if err := proto.Unmarshal(v, t); err != nil {
+				return fmt.Errorf("decode trial %s/%s: %w", sweepID, k, err)
+			}
+			if fn(t) {
+				changed = append(changed, t)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, t := range changed {
+			if err := putProto(tb, t.Id, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Trials calls fn for each trial of a sweep in trial-ID order, starting after

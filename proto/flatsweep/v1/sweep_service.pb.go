@@ -9,6 +9,7 @@ package flatsweepv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -21,20 +22,408 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// CancelSweepRequest names a sweep.
+type CancelSweepRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sweep ID.
+	SweepId       string `protobuf:"bytes,1,opt,name=sweep_id,json=sweepId,proto3" json:"sweep_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelSweepRequest) Reset() {
+	*x = CancelSweepRequest{}
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelSweepRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelSweepRequest) ProtoMessage() {}
+
+func (x *CancelSweepRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelSweepRequest.ProtoReflect.Descriptor instead.
+func (*CancelSweepRequest) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CancelSweepRequest) GetSweepId() string {
+	if x != nil {
+		return x.SweepId
+	}
+	return ""
+}
+
+// CancelSweepResponse reports the cancelled sweep.
+type CancelSweepResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The sweep after cancellation.
+	Sweep         *Sweep `protobuf:"bytes,1,opt,name=sweep,proto3" json:"sweep,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelSweepResponse) Reset() {
+	*x = CancelSweepResponse{}
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelSweepResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelSweepResponse) ProtoMessage() {}
+
+func (x *CancelSweepResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelSweepResponse.ProtoReflect.Descriptor instead.
+func (*CancelSweepResponse) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CancelSweepResponse) GetSweep() *Sweep {
+	if x != nil {
+		return x.Sweep
+	}
+	return nil
+}
+
+// PauseSweepRequest names a sweep.
+type PauseSweepRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sweep ID.
+	SweepId       string `protobuf:"bytes,1,opt,name=sweep_id,json=sweepId,proto3" json:"sweep_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseSweepRequest) Reset() {
+	*x = PauseSweepRequest{}
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseSweepRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseSweepRequest) ProtoMessage() {}
+
+func (x *PauseSweepRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseSweepRequest.ProtoReflect.Descriptor instead.
+func (*PauseSweepRequest) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PauseSweepRequest) GetSweepId() string {
+	if x != nil {
+		return x.SweepId
+	}
+	return ""
+}
+
+// PauseSweepResponse reports the paused sweep.
+type PauseSweepResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The sweep after pausing.
+	Sweep         *Sweep `protobuf:"bytes,1,opt,name=sweep,proto3" json:"sweep,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseSweepResponse) Reset() {
+	*x = PauseSweepResponse{}
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseSweepResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseSweepResponse) ProtoMessage() {}
+
+func (x *PauseSweepResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseSweepResponse.ProtoReflect.Descriptor instead.
+func (*PauseSweepResponse) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PauseSweepResponse) GetSweep() *Sweep {
+	if x != nil {
+		return x.Sweep
+	}
+	return nil
+}
+
+// ResumeSweepRequest names a sweep.
+type ResumeSweepRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sweep ID.
+	SweepId       string `protobuf:"bytes,1,opt,name=sweep_id,json=sweepId,proto3" json:"sweep_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeSweepRequest) Reset() {
+	*x = ResumeSweepRequest{}
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeSweepRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeSweepRequest) ProtoMessage() {}
+
+func (x *ResumeSweepRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeSweepRequest.ProtoReflect.Descriptor instead.
+func (*ResumeSweepRequest) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ResumeSweepRequest) GetSweepId() string {
+	if x != nil {
+		return x.SweepId
+	}
+	return ""
+}
+
+// ResumeSweepResponse reports the resumed sweep.
+type ResumeSweepResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The sweep after resuming.
+	Sweep         *Sweep `protobuf:"bytes,1,opt,name=sweep,proto3" json:"sweep,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeSweepResponse) Reset() {
+	*x = ResumeSweepResponse{}
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeSweepResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeSweepResponse) ProtoMessage() {}
+
+func (x *ResumeSweepResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeSweepResponse.ProtoReflect.Descriptor instead.
+func (*ResumeSweepResponse) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ResumeSweepResponse) GetSweep() *Sweep {
+	if x != nil {
+		return x.Sweep
+	}
+	return nil
+}
+
+// WatchSweepRequest names a sweep.
+type WatchSweepRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sweep ID.
+	SweepId       string `protobuf:"bytes,1,opt,name=sweep_id,json=sweepId,proto3" json:"sweep_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchSweepRequest) Reset() {
+	*x = WatchSweepRequest{}
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchSweepRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchSweepRequest) ProtoMessage() {}
+
+func (x *WatchSweepRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchSweepRequest.ProtoReflect.Descriptor instead.
+func (*WatchSweepRequest) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *WatchSweepRequest) GetSweepId() string {
+	if x != nil {
+		return x.SweepId
+	}
+	return ""
+}
+
+// WatchSweepResponse is one progress snapshot.
+type WatchSweepResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The sweep with its current trial counts.
+	Sweep *Sweep `protobuf:"bytes,1,opt,name=sweep,proto3" json:"sweep,omitempty"`
+	// Trials finished per second over the last minute.
+	TrialsPerSecond float64 `protobuf:"fixed64,2,opt,name=trials_per_second,json=trialsPerSecond,proto3" json:"trials_per_second,omitempty"`
+	// Estimated time until every trial is finished; absent when unknown.
+	Remaining     *durationpb.Duration `protobuf:"bytes,3,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchSweepResponse) Reset() {
+	*x = WatchSweepResponse{}
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchSweepResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchSweepResponse) ProtoMessage() {}
+
+func (x *WatchSweepResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchSweepResponse.ProtoReflect.Descriptor instead.
+func (*WatchSweepResponse) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *WatchSweepResponse) GetSweep() *Sweep {
+	if x != nil {
+		return x.Sweep
+	}
+	return nil
+}
+
+func (x *WatchSweepResponse) GetTrialsPerSecond() float64 {
+	if x != nil {
+		return x.TrialsPerSecond
+	}
+	return 0
+}
+
+func (x *WatchSweepResponse) GetRemaining() *durationpb.Duration {
+	if x != nil {
+		return x.Remaining
+	}
+	return nil
+}
+
 // SubmitSweepRequest carries a sweep file.
 type SubmitSweepRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The sweep file's YAML text.
 	SpecYaml string `protobuf:"bytes,1,opt,name=spec_yaml,json=specYaml,proto3" json:"spec_yaml,omitempty"`
 	// Name of the file, used in error messages.
-	Source        string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	Source string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	// Scheduling priority (higher runs first; default 0). Resubmitting sets it.
+	Priority      int32 `protobuf:"varint,3,opt,name=priority,proto3" json:"priority,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitSweepRequest) Reset() {
 	*x = SubmitSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[0]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -46,7 +435,7 @@ func (x *SubmitSweepRequest) String() string {
 func (*SubmitSweepRequest) ProtoMessage() {}
 
 func (x *SubmitSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[0]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -59,7 +448,7 @@ func (x *SubmitSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitSweepRequest.ProtoReflect.Descriptor instead.
 func (*SubmitSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{0}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SubmitSweepRequest) GetSpecYaml() string {
@@ -74,6 +463,13 @@ func (x *SubmitSweepRequest) GetSource() string {
 		return x.Source
 	}
 	return ""
+}
+
+func (x *SubmitSweepRequest) GetPriority() int32 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
 }
 
 // SubmitSweepResponse describes the stored sweep.
@@ -91,7 +487,7 @@ type SubmitSweepResponse struct {
 
 func (x *SubmitSweepResponse) Reset() {
 	*x = SubmitSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[1]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -103,7 +499,7 @@ func (x *SubmitSweepResponse) String() string {
 func (*SubmitSweepResponse) ProtoMessage() {}
 
 func (x *SubmitSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[1]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -116,7 +512,7 @@ func (x *SubmitSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitSweepResponse.ProtoReflect.Descriptor instead.
 func (*SubmitSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{1}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SubmitSweepResponse) GetSweep() *Sweep {
@@ -151,7 +547,7 @@ type GetSweepRequest struct {
 
 func (x *GetSweepRequest) Reset() {
 	*x = GetSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[2]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -163,7 +559,7 @@ func (x *GetSweepRequest) String() string {
 func (*GetSweepRequest) ProtoMessage() {}
 
 func (x *GetSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[2]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -176,7 +572,7 @@ func (x *GetSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSweepRequest.ProtoReflect.Descriptor instead.
 func (*GetSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{2}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetSweepRequest) GetSweepId() string {
@@ -197,7 +593,7 @@ type GetSweepResponse struct {
 
 func (x *GetSweepResponse) Reset() {
 	*x = GetSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[3]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -209,7 +605,7 @@ func (x *GetSweepResponse) String() string {
 func (*GetSweepResponse) ProtoMessage() {}
 
 func (x *GetSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[3]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -222,7 +618,7 @@ func (x *GetSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSweepResponse.ProtoReflect.Descriptor instead.
 func (*GetSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{3}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetSweepResponse) GetSweep() *Sweep {
@@ -241,7 +637,7 @@ type ListSweepsRequest struct {
 
 func (x *ListSweepsRequest) Reset() {
 	*x = ListSweepsRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -253,7 +649,7 @@ func (x *ListSweepsRequest) String() string {
 func (*ListSweepsRequest) ProtoMessage() {}
 
 func (x *ListSweepsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -266,7 +662,7 @@ func (x *ListSweepsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSweepsRequest.ProtoReflect.Descriptor instead.
 func (*ListSweepsRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{4}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{12}
 }
 
 // ListSweepsResponse holds the sweeps, by ID.
@@ -280,7 +676,7 @@ type ListSweepsResponse struct {
 
 func (x *ListSweepsResponse) Reset() {
 	*x = ListSweepsResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[5]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -292,7 +688,7 @@ func (x *ListSweepsResponse) String() string {
 func (*ListSweepsResponse) ProtoMessage() {}
 
 func (x *ListSweepsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[5]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -305,7 +701,7 @@ func (x *ListSweepsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSweepsResponse.ProtoReflect.Descriptor instead.
 func (*ListSweepsResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{5}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListSweepsResponse) GetSweeps() []*Sweep {
@@ -332,7 +728,7 @@ type QueryResultsRequest struct {
 
 func (x *QueryResultsRequest) Reset() {
 	*x = QueryResultsRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -344,7 +740,7 @@ func (x *QueryResultsRequest) String() string {
 func (*QueryResultsRequest) ProtoMessage() {}
 
 func (x *QueryResultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -357,7 +753,7 @@ func (x *QueryResultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResultsRequest.ProtoReflect.Descriptor instead.
 func (*QueryResultsRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{6}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *QueryResultsRequest) GetSweepId() string {
@@ -401,7 +797,7 @@ type QueryResultsResponse struct {
 
 func (x *QueryResultsResponse) Reset() {
 	*x = QueryResultsResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -413,7 +809,7 @@ func (x *QueryResultsResponse) String() string {
 func (*QueryResultsResponse) ProtoMessage() {}
 
 func (x *QueryResultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -426,7 +822,7 @@ func (x *QueryResultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResultsResponse.ProtoReflect.Descriptor instead.
 func (*QueryResultsResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{7}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *QueryResultsResponse) GetTrials() []*Trial {
@@ -452,7 +848,7 @@ type ListWorkersRequest struct {
 
 func (x *ListWorkersRequest) Reset() {
 	*x = ListWorkersRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[8]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +860,7 @@ func (x *ListWorkersRequest) String() string {
 func (*ListWorkersRequest) ProtoMessage() {}
 
 func (x *ListWorkersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[8]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,7 +873,7 @@ func (x *ListWorkersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkersRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkersRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{8}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{16}
 }
 
 // ListWorkersResponse holds the workers.
@@ -491,7 +887,7 @@ type ListWorkersResponse struct {
 
 func (x *ListWorkersResponse) Reset() {
 	*x = ListWorkersResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[9]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -503,7 +899,7 @@ func (x *ListWorkersResponse) String() string {
 func (*ListWorkersResponse) ProtoMessage() {}
 
 func (x *ListWorkersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[9]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -516,7 +912,7 @@ func (x *ListWorkersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkersResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkersResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{9}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListWorkersResponse) GetWorkers() []*Worker {
@@ -530,10 +926,29 @@ var File_flatsweep_v1_sweep_service_proto protoreflect.FileDescriptor
 
 const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"\n" +
-	" flatsweep/v1/sweep_service.proto\x12\fflatsweep.v1\x1a\x18flatsweep/v1/types.proto\"I\n" +
+	" flatsweep/v1/sweep_service.proto\x12\fflatsweep.v1\x1a\x18flatsweep/v1/types.proto\x1a\x1egoogle/protobuf/duration.proto\"/\n" +
+	"\x12CancelSweepRequest\x12\x19\n" +
+	"\bsweep_id\x18\x01 \x01(\tR\asweepId\"@\n" +
+	"\x13CancelSweepResponse\x12)\n" +
+	"\x05sweep\x18\x01 \x01(\v2\x13.flatsweep.v1.SweepR\x05sweep\".\n" +
+	"\x11PauseSweepRequest\x12\x19\n" +
+	"\bsweep_id\x18\x01 \x01(\tR\asweepId\"?\n" +
+	"\x12PauseSweepResponse\x12)\n" +
+	"\x05sweep\x18\x01 \x01(\v2\x13.flatsweep.v1.SweepR\x05sweep\"/\n" +
+	"\x12ResumeSweepRequest\x12\x19\n" +
+	"\bsweep_id\x18\x01 \x01(\tR\asweepId\"@\n" +
+	"\x13ResumeSweepResponse\x12)\n" +
+	"\x05sweep\x18\x01 \x01(\v2\x13.flatsweep.v1.SweepR\x05sweep\".\n" +
+	"\x11WatchSweepRequest\x12\x19\n" +
+	"\bsweep_id\x18\x01 \x01(\tR\asweepId\"\xa4\x01\n" +
+	"\x12WatchSweepResponse\x12)\n" +
+	"\x05sweep\x18\x01 \x01(\v2\x13.flatsweep.v1.SweepR\x05sweep\x12*\n" +
+	"\x11trials_per_second\x18\x02 \x01(\x01R\x0ftrialsPerSecond\x127\n" +
+	"\tremaining\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\tremaining\"e\n" +
 	"\x12SubmitSweepRequest\x12\x1b\n" +
 	"\tspec_yaml\x18\x01 \x01(\tR\bspecYaml\x12\x16\n" +
-	"\x06source\x18\x02 \x01(\tR\x06source\"}\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\x12\x1a\n" +
+	"\bpriority\x18\x03 \x01(\x05R\bpriority\"}\n" +
 	"\x13SubmitSweepResponse\x12)\n" +
 	"\x05sweep\x18\x01 \x01(\v2\x13.flatsweep.v1.SweepR\x05sweep\x12\x18\n" +
 	"\acreated\x18\x02 \x01(\bR\acreated\x12!\n" +
@@ -556,14 +971,20 @@ const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x14\n" +
 	"\x12ListWorkersRequest\"E\n" +
 	"\x13ListWorkersResponse\x12.\n" +
-	"\aworkers\x18\x01 \x03(\v2\x14.flatsweep.v1.WorkerR\aworkers2\xa9\x03\n" +
+	"\aworkers\x18\x01 \x03(\v2\x14.flatsweep.v1.WorkerR\aworkers2\xf5\x05\n" +
 	"\fSweepService\x12R\n" +
 	"\vSubmitSweep\x12 .flatsweep.v1.SubmitSweepRequest\x1a!.flatsweep.v1.SubmitSweepResponse\x12I\n" +
 	"\bGetSweep\x12\x1d.flatsweep.v1.GetSweepRequest\x1a\x1e.flatsweep.v1.GetSweepResponse\x12O\n" +
 	"\n" +
 	"ListSweeps\x12\x1f.flatsweep.v1.ListSweepsRequest\x1a .flatsweep.v1.ListSweepsResponse\x12U\n" +
 	"\fQueryResults\x12!.flatsweep.v1.QueryResultsRequest\x1a\".flatsweep.v1.QueryResultsResponse\x12R\n" +
-	"\vListWorkers\x12 .flatsweep.v1.ListWorkersRequest\x1a!.flatsweep.v1.ListWorkersResponseB?Z=github.com/flatsweep/flatsweep/proto/flatsweep/v1;flatsweepv1b\x06proto3"
+	"\vListWorkers\x12 .flatsweep.v1.ListWorkersRequest\x1a!.flatsweep.v1.ListWorkersResponse\x12R\n" +
+	"\vCancelSweep\x12 .flatsweep.v1.CancelSweepRequest\x1a!.flatsweep.v1.CancelSweepResponse\x12O\n" +
+	"\n" +
+	"PauseSweep\x12\x1f.flatsweep.v1.PauseSweepRequest\x1a .flatsweep.v1.PauseSweepResponse\x12R\n" +
+	"\vResumeSweep\x12 .flatsweep.v1.ResumeSweepRequest\x1a!.flatsweep.v1.ResumeSweepResponse\x12Q\n" +
+	"\n" +
+	"WatchSweep\x12\x1f.flatsweep.v1.WatchSweepRequest\x1a .flatsweep.v1.WatchSweepResponse0\x01B?Z=github.com/flatsweep/flatsweep/proto/flatsweep/v1;flatsweepv1b\x06proto3"
 
 var (
 	file_flatsweep_v1_sweep_service_proto_rawDescOnce sync.Once
@@ -577,45 +998,67 @@ func file_flatsweep_v1_sweep_service_proto_rawDescGZIP() []byte {
 	return file_flatsweep_v1_sweep_service_proto_rawDescData
 }
 
-var file_flatsweep_v1_sweep_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_flatsweep_v1_sweep_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_flatsweep_v1_sweep_service_proto_goTypes = []any{
-	(*SubmitSweepRequest)(nil),   // 0: flatsweep.v1.SubmitSweepRequest
-	(*SubmitSweepResponse)(nil),  // 1: flatsweep.v1.SubmitSweepResponse
-	(*GetSweepRequest)(nil),      // 2: flatsweep.v1.GetSweepRequest
-	(*GetSweepResponse)(nil),     // 3: flatsweep.v1.GetSweepResponse
-	(*ListSweepsRequest)(nil),    // 4: flatsweep.v1.ListSweepsRequest
-	(*ListSweepsResponse)(nil),   // 5: flatsweep.v1.ListSweepsResponse
-	(*QueryResultsRequest)(nil),  // 6: flatsweep.v1.QueryResultsRequest
-	(*QueryResultsResponse)(nil), // 7: flatsweep.v1.QueryResultsResponse
-	(*ListWorkersRequest)(nil),   // 8: flatsweep.v1.ListWorkersRequest
-	(*ListWorkersResponse)(nil),  // 9: flatsweep.v1.ListWorkersResponse
-	(*Sweep)(nil),                // 10: flatsweep.v1.Sweep
-	(TrialState)(0),              // 11: flatsweep.v1.TrialState
-	(*Trial)(nil),                // 12: flatsweep.v1.Trial
-	(*Worker)(nil),               // 13: flatsweep.v1.Worker
+	(*CancelSweepRequest)(nil),   // 0: flatsweep.v1.CancelSweepRequest
+	(*CancelSweepResponse)(nil),  // 1: flatsweep.v1.CancelSweepResponse
+	(*PauseSweepRequest)(nil),    // 2: flatsweep.v1.PauseSweepRequest
+	(*PauseSweepResponse)(nil),   // 3: flatsweep.v1.PauseSweepResponse
+	(*ResumeSweepRequest)(nil),   // 4: flatsweep.v1.ResumeSweepRequest
+	(*ResumeSweepResponse)(nil),  // 5: flatsweep.v1.ResumeSweepResponse
+	(*WatchSweepRequest)(nil),    // 6: flatsweep.v1.WatchSweepRequest
+	(*WatchSweepResponse)(nil),   // 7: flatsweep.v1.WatchSweepResponse
+	(*SubmitSweepRequest)(nil),   // 8: flatsweep.v1.SubmitSweepRequest
+	(*SubmitSweepResponse)(nil),  // 9: flatsweep.v1.SubmitSweepResponse
+	(*GetSweepRequest)(nil),      // 10: flatsweep.v1.GetSweepRequest
+	(*GetSweepResponse)(nil),     // 11: flatsweep.v1.GetSweepResponse
+	(*ListSweepsRequest)(nil),    // 12: flatsweep.v1.ListSweepsRequest
+	(*ListSweepsResponse)(nil),   // 13: flatsweep.v1.ListSweepsResponse
+	(*QueryResultsRequest)(nil),  // 14: flatsweep.v1.QueryResultsRequest
+	(*QueryResultsResponse)(nil), // 15: flatsweep.v1.QueryResultsResponse
+	(*ListWorkersRequest)(nil),   // 16: flatsweep.v1.ListWorkersRequest
+	(*ListWorkersResponse)(nil),  // 17: flatsweep.v1.ListWorkersResponse
+	(*Sweep)(nil),                // 18: flatsweep.v1.Sweep
+	(*durationpb.Duration)(nil),  // 19: google.protobuf.Duration
+	(TrialState)(0),              // 20: flatsweep.v1.TrialState
+	(*Trial)(nil),                // 21: flatsweep.v1.Trial
+	(*Worker)(nil),               // 22: flatsweep.v1.Worker
 }
 var file_flatsweep_v1_sweep_service_proto_depIdxs = []int32{
-	10, // 0: flatsweep.v1.SubmitSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	10, // 1: flatsweep.v1.GetSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	10, // 2: flatsweep.v1.ListSweepsResponse.sweeps:type_name -> flatsweep.v1.Sweep
-	11, // 3: flatsweep.v1.QueryResultsRequest.state:type_name -> flatsweep.v1.TrialState
-	12, // 4: flatsweep.v1.QueryResultsResponse.trials:type_name -> flatsweep.v1.Trial
-	13, // 5: flatsweep.v1.ListWorkersResponse.workers:type_name -> flatsweep.v1.Worker
-	0,  // 6: flatsweep.v1.SweepService.SubmitSweep:input_type -> flatsweep.v1.SubmitSweepRequest
-	2,  // 7: flatsweep.v1.SweepService.GetSweep:input_type -> flatsweep.v1.GetSweepRequest
-	4,  // 8: flatsweep.v1.SweepService.ListSweeps:input_type -> flatsweep.v1.ListSweepsRequest
-	6,  // 9: flatsweep.v1.SweepService.QueryResults:input_type -> flatsweep.v1.QueryResultsRequest
-	8,  // 10: flatsweep.v1.SweepService.ListWorkers:input_type -> flatsweep.v1.ListWorkersRequest
-	1,  // 11: flatsweep.v1.SweepService.SubmitSweep:output_type -> flatsweep.v1.SubmitSweepResponse
-	3,  // 12: flatsweep.v1.SweepService.GetSweep:output_type -> flatsweep.v1.GetSweepResponse
-	5,  // 13: flatsweep.v1.SweepService.ListSweeps:output_type -> flatsweep.v1.ListSweepsResponse
-	7,  // 14: flatsweep.v1.SweepService.QueryResults:output_type -> flatsweep.v1.QueryResultsResponse
-	9,  // 15: flatsweep.v1.SweepService.ListWorkers:output_type -> flatsweep.v1.ListWorkersResponse
-	11, // [11:16] is the sub-list for method output_type
-	6,  // [6:11] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	18, // 0: flatsweep.v1.CancelSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	18, // 1: flatsweep.v1.PauseSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	18, // 2: flatsweep.v1.ResumeSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	18, // 3: flatsweep.v1.WatchSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	19, // 4: flatsweep.v1.WatchSweepResponse.remaining:type_name -> google.protobuf.Duration
+	18, // 5: flatsweep.v1.SubmitSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	18, // 6: flatsweep.v1.GetSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	18, // 7: flatsweep.v1.ListSweepsResponse.sweeps:type_name -> flatsweep.v1.Sweep
+	20, // 8: flatsweep.v1.QueryResultsRequest.state:type_name -> flatsweep.v1.TrialState
+	21, // 9: flatsweep.v1.QueryResultsResponse.trials:type_name -> flatsweep.v1.Trial
+	22, // 10: flatsweep.v1.ListWorkersResponse.workers:type_name -> flatsweep.v1.Worker
+	8,  // 11: flatsweep.v1.SweepService.SubmitSweep:input_type -> flatsweep.v1.SubmitSweepRequest
+	10, // 12: flatsweep.v1.SweepService.GetSweep:input_type -> flatsweep.v1.GetSweepRequest
+	12, // 13: flatsweep.v1.SweepService.ListSweeps:input_type -> flatsweep.v1.ListSweepsRequest
+	14, // 14: flatsweep.v1.SweepService.QueryResults:input_type -> flatsweep.v1.QueryResultsRequest
+	16, // 15: flatsweep.v1.SweepService.ListWorkers:input_type -> flatsweep.v1.ListWorkersRequest
+	0,  // 16: flatsweep.v1.SweepService.CancelSweep:input_type -> flatsweep.v1.CancelSweepRequest
+	2,  // 17: flatsweep.v1.SweepService.PauseSweep:input_type -> flatsweep.v1.PauseSweepRequest
+	4,  // 18: flatsweep.v1.SweepService.ResumeSweep:input_type -> flatsweep.v1.ResumeSweepRequest
+	6,  // 19: flatsweep.v1.SweepService.WatchSweep:input_type -> flatsweep.v1.WatchSweepRequest
+	9,  // 20: flatsweep.v1.SweepService.SubmitSweep:output_type -> flatsweep.v1.SubmitSweepResponse
+	11, // 21: flatsweep.v1.SweepService.GetSweep:output_type -> flatsweep.v1.GetSweepResponse
+	13, // 22: flatsweep.v1.SweepService.ListSweeps:output_type -> flatsweep.v1.ListSweepsResponse
+	15, // 23: flatsweep.v1.SweepService.QueryResults:output_type -> flatsweep.v1.QueryResultsResponse
+	17, // 24: flatsweep.v1.SweepService.ListWorkers:output_type -> flatsweep.v1.ListWorkersResponse
+	1,  // 25: flatsweep.v1.SweepService.CancelSweep:output_type -> flatsweep.v1.CancelSweepResponse
+	3,  // 26: flatsweep.v1.SweepService.PauseSweep:output_type -> flatsweep.v1.PauseSweepResponse
+	5,  // 27: flatsweep.v1.SweepService.ResumeSweep:output_type -> flatsweep.v1.ResumeSweepResponse
+	7,  // 28: flatsweep.v1.SweepService.WatchSweep:output_type -> flatsweep.v1.WatchSweepResponse
+	20, // [20:29] is the sub-list for method output_type
+	11, // [11:20] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_flatsweep_v1_sweep_service_proto_init() }
@@ -630,7 +1073,7 @@ func file_flatsweep_v1_sweep_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flatsweep_v1_sweep_service_proto_rawDesc), len(file_flatsweep_v1_sweep_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,10 @@ const (
 	SweepService_ListSweeps_FullMethodName   = "/flatsweep.v1.SweepService/ListSweeps"
 	SweepService_QueryResults_FullMethodName = "/flatsweep.v1.SweepService/QueryResults"
 	SweepService_ListWorkers_FullMethodName  = "/flatsweep.v1.SweepService/ListWorkers"
+	SweepService_CancelSweep_FullMethodName  = "/flatsweep.v1.SweepService/CancelSweep"
+	SweepService_PauseSweep_FullMethodName   = "/flatsweep.v1.SweepService/PauseSweep"
+	SweepService_ResumeSweep_FullMethodName  = "/flatsweep.v1.SweepService/ResumeSweep"
+	SweepService_WatchSweep_FullMethodName   = "/flatsweep.v1.SweepService/WatchSweep"
 )
 
 // SweepServiceClient is the client API for SweepService service.
@@ -44,6 +48,16 @@ type SweepServiceClient interface {
 	QueryResults(ctx context.Context, in *QueryResultsRequest, opts ...grpc.CallOption) (*QueryResultsResponse, error)
 	// ListWorkers returns the workers registered with this coordinator.
 	ListWorkers(ctx context.Context, in *ListWorkersRequest, opts ...grpc.CallOption) (*ListWorkersResponse, error)
+	// CancelSweep cancels a sweep's unfinished trials; running ones are stopped
+	// at their next heartbeat. Finished results are kept.
+	CancelSweep(ctx context.Context, in *CancelSweepRequest, opts ...grpc.CallOption) (*CancelSweepResponse, error)
+	// PauseSweep stops leasing a sweep's pending trials; running ones finish.
+	PauseSweep(ctx context.Context, in *PauseSweepRequest, opts ...grpc.CallOption) (*PauseSweepResponse, error)
+	// ResumeSweep resumes a paused sweep.
+	ResumeSweep(ctx context.Context, in *ResumeSweepRequest, opts ...grpc.CallOption) (*ResumeSweepResponse, error)
+	// WatchSweep streams a sweep's progress: one message now and one whenever
+	// its trial counts change (at most a few per second), until it finishes.
+	WatchSweep(ctx context.Context, in *WatchSweepRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchSweepResponse], error)
 }
 
 type sweepServiceClient struct {
@@ -104,6 +118,55 @@ func (c *sweepServiceClient) ListWorkers(ctx context.Context, in *ListWorkersReq
 	return out, nil
 }
 
+func (c *sweepServiceClient) CancelSweep(ctx context.Context, in *CancelSweepRequest, opts ...grpc.CallOption) (*CancelSweepResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelSweepResponse)
+	err := c.cc.Invoke(ctx, SweepService_CancelSweep_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sweepServiceClient) PauseSweep(ctx context.Context, in *PauseSweepRequest, opts ...grpc.CallOption) (*PauseSweepResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PauseSweepResponse)
+	err := c.cc.Invoke(ctx, SweepService_PauseSweep_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sweepServiceClient) ResumeSweep(ctx context.Context, in *ResumeSweepRequest, opts ...grpc.CallOption) (*ResumeSweepResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResumeSweepResponse)
+	err := c.cc.Invoke(ctx, SweepService_ResumeSweep_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sweepServiceClient) WatchSweep(ctx context.Context, in *WatchSweepRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchSweepResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SweepService_ServiceDesc.Streams[0], SweepService_WatchSweep_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchSweepRequest, WatchSweepResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SweepService_WatchSweepClient = grpc.ServerStreamingClient[WatchSweepResponse]
+
 // SweepServiceServer is the server API for SweepService service.
 // All implementations must embed UnimplementedSweepServiceServer
 // for forward compatibility.
@@ -122,6 +185,16 @@ type SweepServiceServer interface {
 	QueryResults(context.Context, *QueryResultsRequest) (*QueryResultsResponse, error)
 	// ListWorkers returns the workers registered with this coordinator.
 	ListWorkers(context.Context, *ListWorkersRequest) (*ListWorkersResponse, error)
+	// CancelSweep cancels a sweep's unfinished trials; running ones are stopped
+	// at their next heartbeat. Finished results are kept.
+	CancelSweep(context.Context, *CancelSweepRequest) (*CancelSweepResponse, error)
+	// PauseSweep stops leasing a sweep's pending trials; running ones finish.
+	PauseSweep(context.Context, *PauseSweepRequest) (*PauseSweepResponse, error)
+	// ResumeSweep resumes a paused sweep.
+	ResumeSweep(context.Context, *ResumeSweepRequest) (*ResumeSweepResponse, error)
+	// WatchSweep streams a sweep's progress: one message now and one whenever
+	// its trial counts change (at most a few per second), until it finishes.
+	WatchSweep(*WatchSweepRequest, grpc.ServerStreamingServer[WatchSweepResponse]) error
 	mustEmbedUnimplementedSweepServiceServer()
 }
 
@@ -146,6 +219,18 @@ func (UnimplementedSweepServiceServer) QueryResults(context.Context, *QueryResul
 }
 func (UnimplementedSweepServiceServer) ListWorkers(context.Context, *ListWorkersRequest) (*ListWorkersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListWorkers not implemented")
+}
+func (UnimplementedSweepServiceServer) CancelSweep(context.Context, *CancelSweepRequest) (*CancelSweepResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelSweep not implemented")
+}
+func (UnimplementedSweepServiceServer) PauseSweep(context.Context, *PauseSweepRequest) (*PauseSweepResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PauseSweep not implemented")
+}
+func (UnimplementedSweepServiceServer) ResumeSweep(context.Context, *ResumeSweepRequest) (*ResumeSweepResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumeSweep not implemented")
+}
+func (UnimplementedSweepServiceServer) WatchSweep(*WatchSweepRequest, grpc.ServerStreamingServer[WatchSweepResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchSweep not implemented")
 }
 func (UnimplementedSweepServiceServer) mustEmbedUnimplementedSweepServiceServer() {}
 func (UnimplementedSweepServiceServer) testEmbeddedByValue()                      {}
@@ -258,6 +343,71 @@ func _SweepService_ListWorkers_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SweepService_CancelSweep_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelSweepRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SweepServiceServer).CancelSweep(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SweepService_CancelSweep_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SweepServiceServer).CancelSweep(ctx, req.(*CancelSweepRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SweepService_PauseSweep_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PauseSweepRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SweepServiceServer).PauseSweep(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SweepService_PauseSweep_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SweepServiceServer).PauseSweep(ctx, req.(*PauseSweepRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SweepService_ResumeSweep_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeSweepRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SweepServiceServer).ResumeSweep(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SweepService_ResumeSweep_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SweepServiceServer).ResumeSweep(ctx, req.(*ResumeSweepRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SweepService_WatchSweep_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchSweepRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(SweepServiceServer).WatchSweep(m, &grpc.GenericServerStream[WatchSweepRequest, WatchSweepResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SweepService_WatchSweepServer = grpc.ServerStreamingServer[WatchSweepResponse]
+
 // SweepService_ServiceDesc is the grpc.ServiceDesc for SweepService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -285,7 +435,25 @@ var SweepService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "ListWorkers",
 			Handler:    _SweepService_ListWorkers_Handler,
 		},
+		{
+			MethodName: "CancelSweep",
+			Handler:    _SweepService_CancelSweep_Handler,
+		},
+		{
+			MethodName: "PauseSweep",
+			Handler:    _SweepService_PauseSweep_Handler,
+		},
+		{
+			MethodName: "ResumeSweep",
+			Handler:    _SweepService_ResumeSweep_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchSweep",
+			Handler:       _SweepService_WatchSweep_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "flatsweep/v1/sweep_service.proto",
 }

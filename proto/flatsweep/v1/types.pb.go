@@ -108,7 +108,13 @@ type Sweep struct {
 	// Number of trials in the sweep.
 	TrialCount int32 `protobuf:"varint,5,opt,name=trial_count,json=trialCount,proto3" json:"trial_count,omitempty"`
 	// Number of trials in each state, indexed by state name (e.g. "succeeded").
-	StateCounts   map[string]int32 `protobuf:"bytes,6,rep,name=state_counts,json=stateCounts,proto3" json:"state_counts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	StateCounts map[string]int32 `protobuf:"bytes,6,rep,name=state_counts,json=stateCounts,proto3" json:"state_counts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Scheduling priority: pending trials of higher-priority sweeps run first.
+	Priority int32 `protobuf:"varint,7,opt,name=priority,proto3" json:"priority,omitempty"`
+	// A paused sweep's pending trials are not leased until it is resumed.
+	Paused bool `protobuf:"varint,8,opt,name=paused,proto3" json:"paused,omitempty"`
+	// A cancelled sweep's unfinished trials are cancelled; running ones are stopped.
+	Cancelled     bool `protobuf:"varint,9,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -183,6 +189,27 @@ func (x *Sweep) GetStateCounts() map[string]int32 {
 		return x.StateCounts
 	}
 	return nil
+}
+
+func (x *Sweep) GetPriority() int32 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+func (x *Sweep) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
+}
+
+func (x *Sweep) GetCancelled() bool {
+	if x != nil {
+		return x.Cancelled
+	}
+	return false
 }
 
 // Trial is one point of a sweep's grid (one B, ε, seed, ...).
@@ -670,7 +697,7 @@ var File_flatsweep_v1_types_proto protoreflect.FileDescriptor
 
 const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\n" +
-	"\x18flatsweep/v1/types.proto\x12\fflatsweep.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb8\x02\n" +
+	"\x18flatsweep/v1/types.proto\x12\fflatsweep.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x03\n" +
 	"\x05Sweep\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tspec_yaml\x18\x02 \x01(\tR\bspecYaml\x12\x1b\n" +
@@ -679,7 +706,10 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"createTime\x12\x1f\n" +
 	"\vtrial_count\x18\x05 \x01(\x05R\n" +
 	"trialCount\x12G\n" +
-	"\fstate_counts\x18\x06 \x03(\v2$.flatsweep.v1.Sweep.StateCountsEntryR\vstateCounts\x1a>\n" +
+	"\fstate_counts\x18\x06 \x03(\v2$.flatsweep.v1.Sweep.StateCountsEntryR\vstateCounts\x12\x1a\n" +
+	"\bpriority\x18\a \x01(\x05R\bpriority\x12\x16\n" +
+	"\x06paused\x18\b \x01(\bR\x06paused\x12\x1c\n" +
+	"\tcancelled\x18\t \x01(\bR\tcancelled\x1a>\n" +
 	"\x10StateCountsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\xb1\x04\n" +

@@ -23,6 +23,116 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ReleaseTrialRequest hands back a lease.
+type ReleaseTrialRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Worker ID.
+	WorkerId string `protobuf:"bytes,1,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	// Sweep of the trial.
+	SweepId string `protobuf:"bytes,2,opt,name=sweep_id,json=sweepId,proto3" json:"sweep_id,omitempty"`
+	// Trial ID.
+	TrialId string `protobuf:"bytes,3,opt,name=trial_id,json=trialId,proto3" json:"trial_id,omitempty"`
+	// Lease token.
+	Token         string `protobuf:"bytes,4,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseTrialRequest) Reset() {
+	*x = ReleaseTrialRequest{}
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseTrialRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseTrialRequest) ProtoMessage() {}
+
+func (x *ReleaseTrialRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseTrialRequest.ProtoReflect.Descriptor instead.
+func (*ReleaseTrialRequest) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ReleaseTrialRequest) GetWorkerId() string {
+	if x != nil {
+		return x.WorkerId
+	}
+	return ""
+}
+
+func (x *ReleaseTrialRequest) GetSweepId() string {
+	if x != nil {
+		return x.SweepId
+	}
+	return ""
+}
+
+func (x *ReleaseTrialRequest) GetTrialId() string {
+	if x != nil {
+		return x.TrialId
+	}
+	return ""
+}
+
+func (x *ReleaseTrialRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// ReleaseTrialResponse acknowledges a release.
+type ReleaseTrialResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseTrialResponse) Reset() {
+	*x = ReleaseTrialResponse{}
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseTrialResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseTrialResponse) ProtoMessage() {}
+
+func (x *ReleaseTrialResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseTrialResponse.ProtoReflect.Descriptor instead.
+func (*ReleaseTrialResponse) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{1}
+}
+
 // RegisterWorkerRequest describes a worker.
 type RegisterWorkerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -38,7 +148,7 @@ type RegisterWorkerRequest struct {
 
 func (x *RegisterWorkerRequest) Reset() {
 	*x = RegisterWorkerRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[0]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -50,7 +160,7 @@ func (x *RegisterWorkerRequest) String() string {
 func (*RegisterWorkerRequest) ProtoMessage() {}
 
 func (x *RegisterWorkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[0]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -63,7 +173,7 @@ func (x *RegisterWorkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorkerRequest.ProtoReflect.Descriptor instead.
 func (*RegisterWorkerRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{0}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *RegisterWorkerRequest) GetName() string {
@@ -102,7 +212,7 @@ type RegisterWorkerResponse struct {
 
 func (x *RegisterWorkerResponse) Reset() {
 	*x = RegisterWorkerResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[1]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -114,7 +224,7 @@ func (x *RegisterWorkerResponse) String() string {
 func (*RegisterWorkerResponse) ProtoMessage() {}
 
 func (x *RegisterWorkerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[1]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -127,7 +237,7 @@ func (x *RegisterWorkerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorkerResponse.ProtoReflect.Descriptor instead.
 func (*RegisterWorkerResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{1}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RegisterWorkerResponse) GetWorkerId() string {
@@ -164,7 +274,7 @@ type AcquireTrialRequest struct {
 
 func (x *AcquireTrialRequest) Reset() {
 	*x = AcquireTrialRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[2]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -176,7 +286,7 @@ func (x *AcquireTrialRequest) String() string {
 func (*AcquireTrialRequest) ProtoMessage() {}
 
 func (x *AcquireTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[2]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -189,7 +299,7 @@ func (x *AcquireTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireTrialRequest.ProtoReflect.Descriptor instead.
 func (*AcquireTrialRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{2}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AcquireTrialRequest) GetWorkerId() string {
@@ -217,7 +327,7 @@ type AcquireTrialResponse struct {
 
 func (x *AcquireTrialResponse) Reset() {
 	*x = AcquireTrialResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[3]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -229,7 +339,7 @@ func (x *AcquireTrialResponse) String() string {
 func (*AcquireTrialResponse) ProtoMessage() {}
 
 func (x *AcquireTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[3]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -242,7 +352,7 @@ func (x *AcquireTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireTrialResponse.ProtoReflect.Descriptor instead.
 func (*AcquireTrialResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{3}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AcquireTrialResponse) GetLease() *Lease {
@@ -273,7 +383,7 @@ type Lease struct {
 
 func (x *Lease) Reset() {
 	*x = Lease{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -285,7 +395,7 @@ func (x *Lease) String() string {
 func (*Lease) ProtoMessage() {}
 
 func (x *Lease) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -298,7 +408,7 @@ func (x *Lease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lease.ProtoReflect.Descriptor instead.
 func (*Lease) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{4}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Lease) GetSweepId() string {
@@ -362,7 +472,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[5]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -374,7 +484,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[5]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -387,7 +497,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{5}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *HeartbeatRequest) GetWorkerId() string {
@@ -436,7 +546,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -448,7 +558,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -461,7 +571,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{6}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *HeartbeatResponse) GetExpireTime() *timestamppb.Timestamp {
@@ -490,7 +600,7 @@ type CompleteTrialRequest struct {
 
 func (x *CompleteTrialRequest) Reset() {
 	*x = CompleteTrialRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -502,7 +612,7 @@ func (x *CompleteTrialRequest) String() string {
 func (*CompleteTrialRequest) ProtoMessage() {}
 
 func (x *CompleteTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -515,7 +625,7 @@ func (x *CompleteTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTrialRequest.ProtoReflect.Descriptor instead.
 func (*CompleteTrialRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{7}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CompleteTrialRequest) GetWorkerId() string {
@@ -564,7 +674,7 @@ type CompleteTrialResponse struct {
 
 func (x *CompleteTrialResponse) Reset() {
 	*x = CompleteTrialResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[8]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -576,7 +686,7 @@ func (x *CompleteTrialResponse) String() string {
 func (*CompleteTrialResponse) ProtoMessage() {}
 
 func (x *CompleteTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[8]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -589,7 +699,7 @@ func (x *CompleteTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTrialResponse.ProtoReflect.Descriptor instead.
 func (*CompleteTrialResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{8}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CompleteTrialResponse) GetDuplicate() bool {
@@ -618,7 +728,7 @@ type FailTrialRequest struct {
 
 func (x *FailTrialRequest) Reset() {
 	*x = FailTrialRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[9]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -630,7 +740,7 @@ func (x *FailTrialRequest) String() string {
 func (*FailTrialRequest) ProtoMessage() {}
 
 func (x *FailTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[9]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -643,7 +753,7 @@ func (x *FailTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailTrialRequest.ProtoReflect.Descriptor instead.
 func (*FailTrialRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{9}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FailTrialRequest) GetWorkerId() string {
@@ -692,7 +802,7 @@ type FailTrialResponse struct {
 
 func (x *FailTrialResponse) Reset() {
 	*x = FailTrialResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[10]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +814,7 @@ func (x *FailTrialResponse) String() string {
 func (*FailTrialResponse) ProtoMessage() {}
 
 func (x *FailTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[10]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +827,7 @@ func (x *FailTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailTrialResponse.ProtoReflect.Descriptor instead.
 func (*FailTrialResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{10}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *FailTrialResponse) GetState() TrialState {
@@ -731,7 +841,13 @@ var File_flatsweep_v1_worker_service_proto protoreflect.FileDescriptor
 
 const file_flatsweep_v1_worker_service_proto_rawDesc = "" +
 	"\n" +
-	"!flatsweep/v1/worker_service.proto\x12\fflatsweep.v1\x1a\x18flatsweep/v1/types.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc5\x01\n" +
+	"!flatsweep/v1/worker_service.proto\x12\fflatsweep.v1\x1a\x18flatsweep/v1/types.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"~\n" +
+	"\x13ReleaseTrialRequest\x12\x1b\n" +
+	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x19\n" +
+	"\bsweep_id\x18\x02 \x01(\tR\asweepId\x12\x19\n" +
+	"\btrial_id\x18\x03 \x01(\tR\atrialId\x12\x14\n" +
+	"\x05token\x18\x04 \x01(\tR\x05token\"\x16\n" +
+	"\x14ReleaseTrialResponse\"\xc5\x01\n" +
 	"\x15RegisterWorkerRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05slots\x18\x02 \x01(\x05R\x05slots\x12G\n" +
@@ -781,13 +897,14 @@ const file_flatsweep_v1_worker_service_proto_rawDesc = "" +
 	"\x05token\x18\x04 \x01(\tR\x05token\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\"C\n" +
 	"\x11FailTrialResponse\x12.\n" +
-	"\x05state\x18\x01 \x01(\x0e2\x18.flatsweep.v1.TrialStateR\x05state2\xb9\x03\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x18.flatsweep.v1.TrialStateR\x05state2\x90\x04\n" +
 	"\rWorkerService\x12[\n" +
 	"\x0eRegisterWorker\x12#.flatsweep.v1.RegisterWorkerRequest\x1a$.flatsweep.v1.RegisterWorkerResponse\x12U\n" +
 	"\fAcquireTrial\x12!.flatsweep.v1.AcquireTrialRequest\x1a\".flatsweep.v1.AcquireTrialResponse\x12L\n" +
 	"\tHeartbeat\x12\x1e.flatsweep.v1.HeartbeatRequest\x1a\x1f.flatsweep.v1.HeartbeatResponse\x12X\n" +
 	"\rCompleteTrial\x12\".flatsweep.v1.CompleteTrialRequest\x1a#.flatsweep.v1.CompleteTrialResponse\x12L\n" +
-	"\tFailTrial\x12\x1e.flatsweep.v1.FailTrialRequest\x1a\x1f.flatsweep.v1.FailTrialResponseB?Z=github.com/flatsweep/flatsweep/proto/flatsweep/v1;flatsweepv1b\x06proto3"
+	"\tFailTrial\x12\x1e.flatsweep.v1.FailTrialRequest\x1a\x1f.flatsweep.v1.FailTrialResponse\x12U\n" +
+	"\fReleaseTrial\x12!.flatsweep.v1.ReleaseTrialRequest\x1a\".flatsweep.v1.ReleaseTrialResponseB?Z=github.com/flatsweep/flatsweep/proto/flatsweep/v1;flatsweepv1b\x06proto3"
 
 var (
 	file_flatsweep_v1_worker_service_proto_rawDescOnce sync.Once
@@ -801,49 +918,53 @@ func file_flatsweep_v1_worker_service_proto_rawDescGZIP() []byte {
 	return file_flatsweep_v1_worker_service_proto_rawDescData
 }
 
-var file_flatsweep_v1_worker_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_flatsweep_v1_worker_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_flatsweep_v1_worker_service_proto_goTypes = []any{
-	(*RegisterWorkerRequest)(nil),  // 0: flatsweep.v1.RegisterWorkerRequest
-	(*RegisterWorkerResponse)(nil), // 1: flatsweep.v1.RegisterWorkerResponse
-	(*AcquireTrialRequest)(nil),    // 2: flatsweep.v1.AcquireTrialRequest
-	(*AcquireTrialResponse)(nil),   // 3: flatsweep.v1.AcquireTrialResponse
-	(*Lease)(nil),                  // 4: flatsweep.v1.Lease
-	(*HeartbeatRequest)(nil),       // 5: flatsweep.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),      // 6: flatsweep.v1.HeartbeatResponse
-	(*CompleteTrialRequest)(nil),   // 7: flatsweep.v1.CompleteTrialRequest
-	(*CompleteTrialResponse)(nil),  // 8: flatsweep.v1.CompleteTrialResponse
-	(*FailTrialRequest)(nil),       // 9: flatsweep.v1.FailTrialRequest
-	(*FailTrialResponse)(nil),      // 10: flatsweep.v1.FailTrialResponse
-	nil,                            // 11: flatsweep.v1.RegisterWorkerRequest.LabelsEntry
-	(*durationpb.Duration)(nil),    // 12: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),  // 13: google.protobuf.Timestamp
-	(*EpochMetrics)(nil),           // 14: flatsweep.v1.EpochMetrics
-	(*TrialResult)(nil),            // 15: flatsweep.v1.TrialResult
-	(TrialState)(0),                // 16: flatsweep.v1.TrialState
+	(*ReleaseTrialRequest)(nil),    // 0: flatsweep.v1.ReleaseTrialRequest
+	(*ReleaseTrialResponse)(nil),   // 1: flatsweep.v1.ReleaseTrialResponse
+	(*RegisterWorkerRequest)(nil),  // 2: flatsweep.v1.RegisterWorkerRequest
+	(*RegisterWorkerResponse)(nil), // 3: flatsweep.v1.RegisterWorkerResponse
+	(*AcquireTrialRequest)(nil),    // 4: flatsweep.v1.AcquireTrialRequest
+	(*AcquireTrialResponse)(nil),   // 5: flatsweep.v1.AcquireTrialResponse
+	(*Lease)(nil),                  // 6: flatsweep.v1.Lease
+	(*HeartbeatRequest)(nil),       // 7: flatsweep.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),      // 8: flatsweep.v1.HeartbeatResponse
+	(*CompleteTrialRequest)(nil),   // 9: flatsweep.v1.CompleteTrialRequest
+	(*CompleteTrialResponse)(nil),  // 10: flatsweep.v1.CompleteTrialResponse
+	(*FailTrialRequest)(nil),       // 11: flatsweep.v1.FailTrialRequest
+	(*FailTrialResponse)(nil),      // 12: flatsweep.v1.FailTrialResponse
+	nil,                            // 13: flatsweep.v1.RegisterWorkerRequest.LabelsEntry
+	(*durationpb.Duration)(nil),    // 14: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),  // 15: google.protobuf.Timestamp
+	(*EpochMetrics)(nil),           // 16: flatsweep.v1.EpochMetrics
+	(*TrialResult)(nil),            // 17: flatsweep.v1.TrialResult
+	(TrialState)(0),                // 18: flatsweep.v1.TrialState
 }
 var file_flatsweep_v1_worker_service_proto_depIdxs = []int32{
-	11, // 0: flatsweep.v1.RegisterWorkerRequest.labels:type_name -> flatsweep.v1.RegisterWorkerRequest.LabelsEntry
-	12, // 1: flatsweep.v1.RegisterWorkerResponse.lease_ttl:type_name -> google.protobuf.Duration
-	12, // 2: flatsweep.v1.RegisterWorkerResponse.heartbeat_interval:type_name -> google.protobuf.Duration
-	12, // 3: flatsweep.v1.AcquireTrialRequest.wait:type_name -> google.protobuf.Duration
-	4,  // 4: flatsweep.v1.AcquireTrialResponse.lease:type_name -> flatsweep.v1.Lease
-	13, // 5: flatsweep.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
-	14, // 6: flatsweep.v1.HeartbeatRequest.new_metrics:type_name -> flatsweep.v1.EpochMetrics
-	13, // 7: flatsweep.v1.HeartbeatResponse.expire_time:type_name -> google.protobuf.Timestamp
-	15, // 8: flatsweep.v1.CompleteTrialRequest.result:type_name -> flatsweep.v1.TrialResult
-	16, // 9: flatsweep.v1.FailTrialResponse.state:type_name -> flatsweep.v1.TrialState
-	0,  // 10: flatsweep.v1.WorkerService.RegisterWorker:input_type -> flatsweep.v1.RegisterWorkerRequest
-	2,  // 11: flatsweep.v1.WorkerService.AcquireTrial:input_type -> flatsweep.v1.AcquireTrialRequest
-	5,  // 12: flatsweep.v1.WorkerService.Heartbeat:input_type -> flatsweep.v1.HeartbeatRequest
-	7,  // 13: flatsweep.v1.WorkerService.CompleteTrial:input_type -> flatsweep.v1.CompleteTrialRequest
-	9,  // 14: flatsweep.v1.WorkerService.FailTrial:input_type -> flatsweep.v1.FailTrialRequest
-	1,  // 15: flatsweep.v1.WorkerService.RegisterWorker:output_type -> flatsweep.v1.RegisterWorkerResponse
-	3,  // 16: flatsweep.v1.WorkerService.AcquireTrial:output_type -> flatsweep.v1.AcquireTrialResponse
-	6,  // 17: flatsweep.v1.WorkerService.Heartbeat:output_type -> flatsweep.v1.HeartbeatResponse
-	8,  // 18: flatsweep.v1.WorkerService.CompleteTrial:output_type -> flatsweep.v1.CompleteTrialResponse
-	10, // 19: flatsweep.v1.WorkerService.FailTrial:output_type -> flatsweep.v1.FailTrialResponse
-	15, // [15:20] is the sub-list for method output_type
-	10, // [10:15] is the sub-list for method input_type
+	13, // 0: flatsweep.v1.RegisterWorkerRequest.labels:type_name -> flatsweep.v1.RegisterWorkerRequest.LabelsEntry
+	14, // 1: flatsweep.v1.RegisterWorkerResponse.lease_ttl:type_name -> google.protobuf.Duration
+	14, // 2: flatsweep.v1.RegisterWorkerResponse.heartbeat_interval:type_name -> google.protobuf.Duration
+	14, // 3: flatsweep.v1.AcquireTrialRequest.wait:type_name -> google.protobuf.Duration
+	6,  // 4: flatsweep.v1.AcquireTrialResponse.lease:type_name -> flatsweep.v1.Lease
+	15, // 5: flatsweep.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
+	16, // 6: flatsweep.v1.HeartbeatRequest.new_metrics:type_name -> flatsweep.v1.EpochMetrics
+	15, // 7: flatsweep.v1.HeartbeatResponse.expire_time:type_name -> google.protobuf.Timestamp
+	17, // 8: flatsweep.v1.CompleteTrialRequest.result:type_name -> flatsweep.v1.TrialResult
+	18, // 9: flatsweep.v1.FailTrialResponse.state:type_name -> flatsweep.v1.TrialState
+	2,  // 10: flatsweep.v1.WorkerService.RegisterWorker:input_type -> flatsweep.v1.RegisterWorkerRequest
+	4,  // 11: flatsweep.v1.WorkerService.AcquireTrial:input_type -> flatsweep.v1.AcquireTrialRequest
+	7,  // 12: flatsweep.v1.WorkerService.Heartbeat:input_type -> flatsweep.v1.HeartbeatRequest
+	9,  // 13: flatsweep.v1.WorkerService.CompleteTrial:input_type -> flatsweep.v1.CompleteTrialRequest
+	11, // 14: flatsweep.v1.WorkerService.FailTrial:input_type -> flatsweep.v1.FailTrialRequest
+	0,  // 15: flatsweep.v1.WorkerService.ReleaseTrial:input_type -> flatsweep.v1.ReleaseTrialRequest
+	3,  // 16: flatsweep.v1.WorkerService.RegisterWorker:output_type -> flatsweep.v1.RegisterWorkerResponse
+	5,  // 17: flatsweep.v1.WorkerService.AcquireTrial:output_type -> flatsweep.v1.AcquireTrialResponse
+	8,  // 18: flatsweep.v1.WorkerService.Heartbeat:output_type -> flatsweep.v1.HeartbeatResponse
+	10, // 19: flatsweep.v1.WorkerService.CompleteTrial:output_type -> flatsweep.v1.CompleteTrialResponse
+	12, // 20: flatsweep.v1.WorkerService.FailTrial:output_type -> flatsweep.v1.FailTrialResponse
+	1,  // 21: flatsweep.v1.WorkerService.ReleaseTrial:output_type -> flatsweep.v1.ReleaseTrialResponse
+	16, // [16:22] is the sub-list for method output_type
+	10, // [10:16] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name
@@ -861,7 +982,7 @@ func file_flatsweep_v1_worker_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flatsweep_v1_worker_service_proto_rawDesc), len(file_flatsweep_v1_worker_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

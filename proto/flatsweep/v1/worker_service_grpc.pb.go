@@ -24,6 +24,7 @@ const (
 	WorkerService_Heartbeat_FullMethodName      = "/flatsweep.v1.WorkerService/Heartbeat"
 	WorkerService_CompleteTrial_FullMethodName  = "/flatsweep.v1.WorkerService/CompleteTrial"
 	WorkerService_FailTrial_FullMethodName      = "/flatsweep.v1.WorkerService/FailTrial"
+	WorkerService_ReleaseTrial_FullMethodName   = "/flatsweep.v1.WorkerService/ReleaseTrial"
 )
 
 // WorkerServiceClient is the client API for WorkerService service.
@@ -45,6 +46,9 @@ type WorkerServiceClient interface {
 	CompleteTrial(ctx context.Context, in *CompleteTrialRequest, opts ...grpc.CallOption) (*CompleteTrialResponse, error)
 	// FailTrial reports that an attempt failed; the trial is retried after a backoff.
 	FailTrial(ctx context.Context, in *FailTrialRequest, opts ...grpc.CallOption) (*FailTrialResponse, error)
+	// ReleaseTrial hands a lease back unfinished (a draining worker): the trial
+	// becomes pending at once and the attempt is not counted.
+	ReleaseTrial(ctx context.Context, in *ReleaseTrialRequest, opts ...grpc.CallOption) (*ReleaseTrialResponse, error)
 }
 
 type workerServiceClient struct {
@@ -105,6 +109,16 @@ func (c *workerServiceClient) FailTrial(ctx context.Context, in *FailTrialReques
 	return out, nil
 }
 
+func (c *workerServiceClient) ReleaseTrial(ctx context.Context, in *ReleaseTrialRequest, opts ...grpc.CallOption) (*ReleaseTrialResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReleaseTrialResponse)
+	err := c.cc.Invoke(ctx, WorkerService_ReleaseTrial_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkerServiceServer is the server API for WorkerService service.
 // All implementations must embed UnimplementedWorkerServiceServer
 // for forward compatibility.
@@ -124,6 +138,9 @@ type WorkerServiceServer interface {
 	CompleteTrial(context.Context, *CompleteTrialRequest) (*CompleteTrialResponse, error)
 	// FailTrial reports that an attempt failed; the trial is retried after a backoff.
 	FailTrial(context.Context, *FailTrialRequest) (*FailTrialResponse, error)
+	// ReleaseTrial hands a lease back unfinished (a draining worker): the trial
+	// becomes pending at once and the attempt is not counted.
+	ReleaseTrial(context.Context, *ReleaseTrialRequest) (*ReleaseTrialResponse, error)
 	mustEmbedUnimplementedWorkerServiceServer()
 }
 
@@ -148,6 +165,9 @@ func (UnimplementedWorkerServiceServer) CompleteTrial(context.Context, *Complete
 }
 func (UnimplementedWorkerServiceServer) FailTrial(context.Context, *FailTrialRequest) (*FailTrialResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method FailTrial not implemented")
+}
+func (UnimplementedWorkerServiceServer) ReleaseTrial(context.Context, *ReleaseTrialRequest) (*ReleaseTrialResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReleaseTrial not implemented")
 }
 func (UnimplementedWorkerServiceServer) mustEmbedUnimplementedWorkerServiceServer() {}
 func (UnimplementedWorkerServiceServer) testEmbeddedByValue()                       {}
@@ -260,6 +280,24 @@ func _WorkerService_FailTrial_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WorkerService_ReleaseTrial_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReleaseTrialRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkerServiceServer).ReleaseTrial(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkerService_ReleaseTrial_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkerServiceServer).ReleaseTrial(ctx, req.(*ReleaseTrialRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // WorkerService_ServiceDesc is the grpc.ServiceDesc for WorkerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -286,6 +324,10 @@ var WorkerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "FailTrial",
 			Handler:    _WorkerService_FailTrial_Handler,
+		},
+		{
+			MethodName: "ReleaseTrial",
+			Handler:    _WorkerService_ReleaseTrial_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

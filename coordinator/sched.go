@@ -1,0 +1,211 @@
+package coordinator
+
+import (
+	"container/heap"
+	"math"
+	"time"
+
+	"github.com/flatsweep/flatsweep/compute"
+	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+)
+
+// numStates is the number of TrialState values (the enum is dense from 0).
+const numStates = int(pb.TrialState_TRIAL_STATE_CANCELLED) + 1
+
+// costFeatures returns the two work measures a trial's duration is modelled
+// on: example-work w = epochs·N·P (the multiply–adds of training scale with
+// it) and update-work u = epochs·⌊N/B⌋·P (a cost per parameter update that
+// dominates for small batches), where P is the parameter count of the MLP
+// given by the spec's widths.
+func costFeatures(s compute.TrialSpec) [2]float64 {
+	in, out := s.Dataset.Features, s.Dataset.Classes
+	if in <= 0 {
+		in = 16
+	}
+	if out <= 0 {
+		out = 4
+	}
+	p, prev := 0.0, float64(in)
+	for _, h := range s.Model.Hidden {
+		p += (prev + 1) * float64(h)
+		prev = float64(h)
+	}
+	p += (prev + 1) * float64(out)
+	n, b, e := float64(s.Dataset.N), float64(max(s.BatchSize, 1)), float64(max(s.Epochs, 1))
+	return [2]float64{e * n * p, e * math.Floor(n/b) * p}
+}
+
+// costModel predicts a trial's duration as d ≈ a·w + b·u (see costFeatures),
+// fitted by least squares with non-negative coefficients to the sweep's
+// finished trials. The prior, before two trials have finished, is a = 1,
+// b = 64: one update costs as much as 64 examples. Only the order of the
+// predictions matters for scheduling.
+type costModel struct {
+	// Sums of the normal equations: Σw², Σwu, Σu², Σw·d, Σu·d.
+	sww, swu, suu, swd, sud float64
+	n                       int
+	a, b                    float64
+}
+
+// newCostModel returns the prior model.
+func newCostModel() costModel { return costModel{a: 1, b: 64} }
+
+// predict returns the modelled duration.
+func (m *costModel) predict(f [2]float64) float64 { return m.a*f[0] + m.b*f[1] }
+
+// observe adds a finished trial's duration and refits.
+func (m *costModel) observe(f [2]float64, d time.Duration) {
+	sec := d.Seconds()
+	if sec <= 0 || math.IsNaN(sec) {
+		return
+	}
+	m.sww += f[0] * f[0]
+	m.swu += f[0] * f[1]
+	m.suu += f[1] * f[1]
+	m.swd += f[0] * sec
+	m.sud += f[1] * sec
+	m.n++
+	if m.n < 2 {
+		return
+	}
+	det := m.sww*m.suu - m.swu*m.swu
+	if det <= 1e-9*m.sww*m.suu {
+		// Collinear features (e.g. one batch size so far): keep the prior's
+		// ratio and fit the scale.
+		if den := m.a*m.swd + m.b*m.sud; den > 0 {
+			scale := (m.a*m.swd + m.b*m.sud) / (m.a*m.a*m.sww + 2*m.a*m.b*m.swu + m.b*m.b*m.suu)
+			m.a, m.b = scale*m.a, scale*m.b
+		}
+		return
+	}
+	a := (m.swd*m.suu - m.sud*m.swu) / det
+	b := (m.sud*m.sww - m.swd*m.swu) / det
+	switch {
+	case a < 0:
+		a, b = 0, m.sud/m.suu
+	case b < 0:
+		a, b = m.swd/m.sww, 0
+	}
+	m.a, m.b = a, b
+}
+
+// pendingTrial is a queued trial with its features and predicted cost.
+type pendingTrial struct {
+	key  trialKey
+	feat [2]float64
+	cost float64
+	seq  int // submission order, the tie-break
+}
+
+// costQueue is a max-heap of pending trials by predicted cost: the
+// longest-processing-time-first order, which shortens the sweep's makespan
+// on several workers.
+type costQueue []*pendingTrial
+
+func (q costQueue) Len() int { return len(q) }
+func (q costQueue) Less(i, j int) bool {
+	if q[i].cost != q[j].cost {
+		return q[i].cost > q[j].cost
+	}
+	return q[i].seq < q[j].seq
+}
+func (q costQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *costQueue) Push(x any)   { *q = append(*q, x.(*pendingTrial)) }
+func (q *costQueue) Pop() any {
+	old := *q
+	x := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return x
+}
+
+// sweepState is the coordinator's in-memory view of one sweep.
+type sweepState struct {
+	id        string
+	priority  int32
+	paused    bool
+	cancelled bool
+	counts    [numStates]int32
+	total     int32
+	queue     costQueue
+	model     costModel
+	seq       int
+	sinceFit  int
+	running   int
+	finished  []time.Time // finish times within the last minute, for throughput
+}
+
+func newSweepState(id string) *sweepState {
+	return &sweepState{id: id, model: newCostModel()}
+}
+
+// push queues a pending trial.
+func (s *sweepState) push(k trialKey, feat [2]float64) {
+	s.seq++
+	heap.Push(&s.queue, &pendingTrial{key: k, feat: feat, cost: s.model.predict(feat), seq: s.seq})
+}
+
+// pop removes the most expensive pending trial.
+func (s *sweepState) pop() *pendingTrial {
+	return heap.Pop(&s.queue).(*pendingTrial)
+}
+
+// learn records a finished trial's duration and re-orders the queue after
+// every few observations.
+func (s *sweepState) learn(feat [2]float64, d time.Duration) {
+	s.model.observe(feat, d)
+	s.sinceFit++
+	if s.sinceFit < 8 && s.model.n > 2 {
+		return
+	}
+	s.sinceFit = 0
+	for _, p := range s.queue {
+		p.cost = s.model.predict(p.feat)
+	}
+	heap.Init(&s.queue)
+}
+
+// markFinished records a finish time and drops those older than a minute.
+func (s *sweepState) markFinished(now time.Time) {
+	s.finished = append(s.finished, now)
+	cut := 0
+	for cut < len(s.finished) && now.Sub(s.finished[cut]) > time.Minute {
+		cut++
+	}
+	s.finished = s.finished[cut:]
+}
+
+// rate returns trials finished per second over the last minute.
+func (s *sweepState) rate(now time.Time) float64 {
+	if len(s.finished) < 2 {
+		return 0
+	}
+	span := now.Sub(s.finished[0]).Seconds()
+	if span <= 0 {
+		return 0
+	}
+	return float64(len(s.finished)) / span
+}
+
+// done reports whether no trial of the sweep can run any more.
+func (s *sweepState) done() bool {
+	c := s.counts
+	return c[pb.TrialState_TRIAL_STATE_SUCCEEDED]+c[pb.TrialState_TRIAL_STATE_DISCARDED]+c[pb.TrialState_TRIAL_STATE_CANCELLED] == s.total
+}
+
+// pickSweepLocked chooses the sweep to lease from: the highest priority among
+// sweeps with leasable trials, and among equals the one holding the fewest
+// running trials (fair sharing), then the smallest ID.
+func (c *Coordinator) pickSweepLocked() *sweepState {
+	var best *sweepState
+	for _, s := range c.sweeps {
+		if s.paused || s.cancelled || len(s.queue) == 0 {
+			continue
+		}
+		if best == nil || s.priority > best.priority ||
+			(s.priority == best.priority && (s.running < best.running ||
+				(s.running == best.running && s.id < best.id))) {
+			best = s
+		}
+	}
+	return best
+}
