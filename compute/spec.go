@@ -4,29 +4,75 @@ package compute
 // function of its spec: the same spec on the same binary and BLAS backend gives
 // bit-identical results. The JSON encoding of a TrialSpec (fields in declaration
 // order, zero values omitted) is its canonical form; sweeps hashes it to obtain
-// the stable trial ID, so fields may be added (with omitempty) but never renamed.
+// the stable trial ID, so fields may be added (with omitempty, or omitzero for
+// structs) but never renamed. Every field added after the first release is
+// optional and its zero value means the original behaviour (plain SGD, constant
+// schedules, no augmentation, fresh initialization, cross-entropy), so the
+// canonical form and ID of a spec that does not use it are unchanged.
 type TrialSpec struct {
 	// Dataset selects the training and test data.
 	Dataset DatasetSpec `json:"dataset"`
 	// Model is the network architecture.
 	Model ModelSpec `json:"model"`
-	// BatchSize is the minibatch size B (1 ≤ B ≤ N).
+	// BatchSize is the (initial) minibatch size B (1 ≤ B ≤ N).
 	BatchSize int `json:"batch_size"`
-	// LR is the SGD learning rate ε (finite, > 0).
+	// LR is the (initial) learning rate ε (finite, > 0).
 	LR float64 `json:"lr"`
-	// Epochs is the training budget in passes over the N training examples.
+	// Epochs is the training budget in passes over the N training examples;
+	// 0 when the budget is given in Steps.
 	Epochs int `json:"epochs"`
 	// Seed drives every random draw of the trial that is not part of the data:
-	// initialization, batch order and curvature probe vectors.
+	// initialization, batch order, augmentation and curvature probe vectors.
 	Seed int64 `json:"seed"`
 	// Curvature configures the curvature measures computed after training.
 	Curvature CurvatureSpec `json:"curvature"`
+	// Steps is the training budget in parameter updates, the alternative to
+	// Epochs: exactly one of the two is > 0.
+	Steps int `json:"steps,omitempty"`
+	// WeightDecay is the L2 coefficient λ ≥ 0: training minimizes
+	// L(θ) + (λ/2)‖θ‖² over all parameters, biases included (coupled L2, like
+	// PyTorch's weight_decay). Reported losses and the curvature are those of
+	// the unregularized loss L.
+	WeightDecay float64 `json:"weight_decay,omitempty"`
+	// Optimizer is the update rule (zero value: plain SGD).
+	Optimizer OptimizerSpec `json:"optimizer,omitzero"`
+	// Schedule varies the learning rate and the batch size over the epochs
+	// (zero value: both constant).
+	Schedule ScheduleSpec `json:"schedule,omitzero"`
+	// Augment configures training-time data augmentation (zero value: none).
+	Augment AugmentSpec `json:"augment,omitzero"`
+	// WarmStart starts training from saved weights instead of a fresh
+	// initialization (zero value: fresh initialization from Seed).
+	WarmStart WarmStartSpec `json:"warm_start,omitzero"`
 }
+
+// Dataset names accepted in DatasetSpec.Name.
+const (
+	DatasetSynthetic    = "synthetic"
+	DatasetMNIST        = "mnist"
+	DatasetFashionMNIST = "fashion-mnist"
+	DatasetKMNIST       = "kmnist"
+	DatasetCIFAR10      = "cifar10"
+)
 
 // DatasetSpec selects a dataset. The data depend only on the dataset spec, never
 // on the trial seed, so every trial of a sweep sees the same examples.
+//
+// File datasets ("mnist", "fashion-mnist", "kmnist": MNIST-format IDX files;
+// "cifar10": CIFAR-10 binary batches) are read from Dir or from explicit
+// paths. Relative paths resolve against the working directory of the process
+// that runs the trial (the worker), and the identity of a trial includes the
+// paths, not the file contents. With a training and a test source the N
+// training examples are a seeded subsample (data.Set.Sample with Seed) of the
+// training files and the NTest test examples one of the test files. With only
+// training files (one IDX pair, or CIFAR-10 training batches alone) they are
+// split deterministically (data.Set.Split with Seed): the last NTest examples
+// of the shuffled file are the test set and the training set is a seeded
+// subsample of N of the rest. Both are nested: for the same files and seed,
+// the training set of N′ < N examples is the first N′ of the set of N.
 type DatasetSpec struct {
-	// Name is the dataset: "synthetic" (embedded, generated from Seed).
+	// Name is the dataset: "synthetic" (embedded, generated from Seed),
+	// "mnist", "fashion-mnist", "kmnist" or "cifar10".
 	Name string `json:"name"`
 	// N is the number of training examples.
 	N int `json:"n"`
@@ -36,21 +82,150 @@ type DatasetSpec struct {
 	Features int `json:"features,omitempty"`
 	// Classes is the number of classes of the synthetic task.
 	Classes int `json:"classes,omitempty"`
-	// LabelNoise is the fraction of synthetic training labels replaced by a
-	// uniformly drawn class (test labels stay clean).
+	// LabelNoise is the fraction of training labels replaced by a uniformly
+	// drawn class (test labels stay clean).
 	LabelNoise float64 `json:"label_noise,omitempty"`
 	// Seed generates the synthetic data and selects subsets of file data.
 	Seed int64 `json:"seed"`
+	// Dir is a directory holding the dataset under its standard file names:
+	// train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte
+	// and t10k-labels-idx1-ubyte (each optionally with .gz) for IDX datasets;
+	// data_batch_1.bin … data_batch_5.bin and test_batch.bin for CIFAR-10.
+	// Missing files are skipped: a directory with only the t10k pair (or only
+	// test_batch.bin) is split as a single source.
+	Dir string `json:"dir,omitempty"`
+	// TrainImages and TrainLabels are the IDX training files, TestImages
+	// and TestLabels the optional IDX test files (alternative to Dir).
+	TrainImages string `json:"train_images,omitempty"`
+	TrainLabels string `json:"train_labels,omitempty"`
+	TestImages  string `json:"test_images,omitempty"`
+	TestLabels  string `json:"test_labels,omitempty"`
+	// TrainBatches and TestBatches are CIFAR-10 binary batch files
+	// (alternative to Dir); TestBatches is optional.
+	TrainBatches []string `json:"train_batches,omitempty"`
+	TestBatches  []string `json:"test_batches,omitempty"`
+	// Standardize maps every input feature to zero mean and unit variance
+	// with a data.Standardizer fitted on the N training examples and applied
+	// to both sets.
+	Standardize bool `json:"standardize,omitempty"`
 }
 
-// ModelSpec describes the network.
+// Architectures accepted in ModelSpec.Arch.
+const (
+	ArchMLP    = "mlp"
+	ArchResMLP = "resmlp"
+	ArchCNN    = "cnn"
+)
+
+// ModelSpec describes the network (see package nn for the constructors):
+//
+//	"mlp":    nn.NewMLP with the Hidden widths;
+//	"resmlp": nn.NewResMLP with Width and Blocks residual blocks;
+//	"cnn":    nn.NewCNN with the Conv filter counts (5×5 convolutions, each
+//	          followed by the activation and 2×2 max-pooling) and then dense
+//	          hidden layers of the Hidden widths; image datasets only.
 type ModelSpec struct {
-	// Arch is the architecture: "mlp".
+	// Arch is the architecture: "mlp", "resmlp" or "cnn".
 	Arch string `json:"arch"`
-	// Hidden lists the hidden layer widths.
+	// Hidden lists the hidden layer widths (mlp), or the dense layer widths
+	// after the convolutions (cnn).
 	Hidden []int `json:"hidden"`
-	// Activation is the hidden nonlinearity: "relu".
+	// Activation is the hidden nonlinearity: "relu" or "tanh".
 	Activation string `json:"activation"`
+	// Width is the residual stream width (resmlp).
+	Width int `json:"width,omitempty"`
+	// Blocks is the number of residual blocks, ≥ 0 (resmlp).
+	Blocks int `json:"blocks,omitempty"`
+	// Conv lists the filter counts of the convolution stages (cnn).
+	Conv []int `json:"conv,omitempty"`
+	// Loss is the per-example loss: "ce" (softmax cross-entropy, also the
+	// meaning of "") or "mse" (½‖z − e_y‖² on the one-hot target).
+	Loss string `json:"loss,omitempty"`
+}
+
+// Optimizer names accepted in OptimizerSpec.Name.
+const (
+	OptimizerSGD  = "sgd"
+	OptimizerAdam = "adam"
+)
+
+// OptimizerSpec selects the update rule (see train.Optimizer for the exact
+// formulas). The zero value is plain SGD.
+type OptimizerSpec struct {
+	// Name is "sgd" (also the meaning of "") or "adam".
+	Name string `json:"name,omitempty"`
+	// Momentum is the SGD momentum m ∈ [0, 1), heavy-ball convention
+	// v ← m v + g, θ ← θ − ε v (noise scale g = εN/(B(1 − m))).
+	Momentum float64 `json:"momentum,omitempty"`
+	// Nesterov selects Nesterov momentum, θ ← θ − ε(g + m v) (needs m > 0).
+	Nesterov bool `json:"nesterov,omitempty"`
+	// Beta1, Beta2 ∈ [0, 1) and Eps > 0 are Adam's parameters (0: 0.9, 0.999,
+	// 1e-8).
+	Beta1 float64 `json:"beta1,omitempty"`
+	Beta2 float64 `json:"beta2,omitempty"`
+	Eps   float64 `json:"eps,omitempty"`
+}
+
+// ScheduleSpec varies the learning rate and the batch size over the epochs.
+type ScheduleSpec struct {
+	// LR is the learning-rate schedule.
+	LR LRScheduleSpec `json:"lr,omitzero"`
+	// Batch is the batch-size schedule.
+	Batch BatchScheduleSpec `json:"batch,omitzero"`
+}
+
+// Learning-rate schedule kinds accepted in LRScheduleSpec.Kind.
+const (
+	ScheduleConstant = "constant"
+	ScheduleStep     = "step"
+	ScheduleCosine   = "cosine"
+)
+
+// LRScheduleSpec is a learning-rate schedule (see train.LRSchedule). Epochs
+// count from 1 and a milestone M takes effect after M epochs.
+type LRScheduleSpec struct {
+	// Kind is "constant" (also the meaning of ""), "step" (multiply ε by
+	// Gamma after each milestone epoch) or "cosine" (anneal from ε to
+	// Floor·ε over the budget, per update).
+	Kind string `json:"kind,omitempty"`
+	// Milestones are strictly increasing epochs ≥ 1 (step).
+	Milestones []int `json:"milestones,omitempty"`
+	// Gamma is the factor applied at each milestone, finite and > 0 (step).
+	Gamma float64 `json:"gamma,omitempty"`
+	// Floor is the final learning rate as a fraction of ε, in [0, 1] (cosine).
+	Floor float64 `json:"floor,omitempty"`
+}
+
+// BatchScheduleSpec multiplies the batch size by Factor after each milestone
+// epoch, as in Smith, Kindermans, Ying & Le (see train.BatchSchedule); the
+// batch size is clamped to N and the last partial batch of every epoch is
+// dropped.
+type BatchScheduleSpec struct {
+	// Milestones are strictly increasing epochs ≥ 1.
+	Milestones []int `json:"milestones,omitempty"`
+	// Factor k ≥ 2 multiplies B at each milestone.
+	Factor int `json:"factor,omitempty"`
+}
+
+// AugmentSpec configures training-time data augmentation of image datasets.
+type AugmentSpec struct {
+	// Shift is the largest random translation s in pixels: every training
+	// example of every batch is shifted by (dy, dx) drawn uniformly from
+	// {−s, …, s}², with zero fill (see train.Augment); 0 disables it.
+	Shift int `json:"shift,omitempty"`
+}
+
+// WarmStartSpec starts training from saved weights. The file is read by the
+// process running the trial, so its content is not covered by the path alone:
+// give SHA256 (sweeps fills it in where it can read the file) to make the
+// content part of the trial's identity; RunTrial then refuses a file whose
+// digest differs. The optimizer state (momentum, Adam moments) starts at zero.
+type WarmStartSpec struct {
+	// Path is a safetensors file written by flatsweep (or a PyTorch
+	// state_dict of the same MLP; see package weights).
+	Path string `json:"path,omitempty"`
+	// SHA256 is the lowercase hex SHA-256 digest of the file's content.
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // CurvatureSpec configures the curvature measures computed at the end of training.
@@ -68,15 +243,22 @@ type CurvatureSpec struct {
 }
 
 // EpochMetrics are the metrics measured after one epoch of training: Epoch
-// counts from 1, losses are the mean per-example softmax cross-entropy over the
-// full training (noisy labels) and test (clean labels) sets, and accuracies are
-// fractions in [0, 1].
+// counts from 1, losses are the mean per-example loss (ModelSpec.Loss, without
+// the weight-decay penalty) over the full training (noisy labels) and test
+// (clean labels) sets, and accuracies are fractions in [0, 1].
+//
+// With a step budget that ends inside an epoch, the last entry describes that
+// partial epoch. Step, LR and BatchSize record the number of updates so far,
+// the learning rate of the epoch's last update and the epoch's batch size.
 type EpochMetrics struct {
 	Epoch     int     `json:"epoch"`
 	TrainLoss float64 `json:"train_loss"`
 	TrainAcc  float64 `json:"train_acc"`
 	TestLoss  float64 `json:"test_loss"`
 	TestAcc   float64 `json:"test_acc"`
+	Step      int     `json:"step,omitempty"`
+	LR        float64 `json:"lr,omitempty"`
+	BatchSize int     `json:"batch_size,omitempty"`
 }
 
 // Result is the outcome of a trial.
@@ -106,4 +288,9 @@ type Result struct {
 	Params int `json:"params"`
 	// Curve holds the per-epoch metrics.
 	Curve []EpochMetrics `json:"curve"`
+	// Steps is the number of parameter updates performed.
+	Steps int `json:"steps,omitempty"`
+	// WarmStartSHA256 is the SHA-256 digest of the warm-start file actually
+	// read (empty without warm start).
+	WarmStartSHA256 string `json:"warm_start_sha256,omitempty"`
 }

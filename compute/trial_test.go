@@ -135,7 +135,7 @@ func TestValidate(t *testing.T) {
 		field  string
 		mutate func(*compute.TrialSpec)
 	}{
-		{"dataset.name", func(s *compute.TrialSpec) { s.Dataset.Name = "mnist" }},
+		{"dataset.name", func(s *compute.TrialSpec) { s.Dataset.Name = "imagenet" }},
 		{"dataset.n", func(s *compute.TrialSpec) { s.Dataset.N = 0 }},
 		{"dataset.n_test", func(s *compute.TrialSpec) { s.Dataset.NTest = -1 }},
 		{"dataset.n_test", func(s *compute.TrialSpec) { s.Dataset.NTest = math.MaxInt }},

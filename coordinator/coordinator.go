@@ -127,7 +127,7 @@ type Coordinator struct {
 	metricsOnce sync.Once
 	stopOnce    sync.Once
 	stop        chan struct{}
-	done     chan struct{}
+	done        chan struct{}
 }
 
 // New builds a coordinator over an open store, rebuilding the queues, retry

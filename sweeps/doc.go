@@ -29,13 +29,29 @@
 //	curvature.lanczos_steps 20
 //	curvature.tol           1e-3
 //
+// Further optional fields (see compute.TrialSpec for their meaning; each is
+// left out of the canonical form when omitted, so existing sweeps keep their
+// trial IDs): dataset.dir, train_images, train_labels, test_images,
+// test_labels, train_batches, test_batches, standardize (file datasets
+// "mnist", "fashion-mnist", "kmnist", "cifar10"); model.width, blocks
+// (arch "resmlp"), model.conv (arch "cnn"), model.loss ("ce" or "mse");
+// train.steps (instead of train.epochs), train.weight_decay,
+// train.optimizer {name: sgd|adam, momentum, nesterov, beta1, beta2, eps},
+// train.schedule {lr: {kind: constant|step|cosine, milestones, gamma, floor},
+// batch: {milestones, factor}}, train.augment {shift} and
+// train.warm_start {path, sha256}. Defaults written out ("ce", "sgd",
+// "constant") are normalized away. The grid may add the optional axes n,
+// momentum and weight_decay, which replace dataset.n,
+// train.optimizer.momentum and train.weight_decay.
+//
 // A field written as null (`tol:` or `tol: ~`) counts as omitted. Unknown
 // fields are errors. Every error returned by Parse and Load for a bad spec wraps
 // ErrInvalid and, as a *FieldError, names the file, the line, the field path
 // (for example grid.batch_size[2]) and the offending value.
 //
-// Expand returns the Cartesian product of the grid, batch_size outermost, then
-// lr, then seed (innermost), each trial identified by TrialID, a hash of its
+// Expand returns the Cartesian product of the grid: the optional axes n,
+// momentum, weight_decay outermost (in that order), then batch_size, lr and
+// seed (innermost), each trial identified by TrialID, a hash of its
 // canonical JSON spec: resubmitting a sweep, or declaring the same trial in
 // another sweep, yields the same ID.
 package sweeps

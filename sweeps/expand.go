@@ -5,22 +5,42 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/flatsweep/flatsweep/compute"
 )
 
-// Point is a trial's position on the grid: the values of the swept axes.
+// Point is a trial's position on the grid: the values of the swept axes. The
+// optional axes (N, Momentum, WeightDecay) are set only when the sweep's grid
+// has them.
 type Point struct {
-	BatchSize int     `json:"batch_size"`
-	LR        float64 `json:"lr"`
-	Seed      int64   `json:"seed"`
+	BatchSize   int     `json:"batch_size"`
+	LR          float64 `json:"lr"`
+	Seed        int64   `json:"seed"`
+	N           int     `json:"n,omitempty"`
+	Momentum    float64 `json:"momentum,omitempty"`
+	WeightDecay float64 `json:"weight_decay,omitempty"`
 }
 
-// String formats the point for display, as "batch_size=16 lr=0.05 seed=1".
+// String formats the point for display, as "batch_size=16 lr=0.05 seed=1",
+// preceded by "n=… momentum=… weight_decay=…" for the optional axes that are
+// non-zero.
 func (p Point) String() string {
-	return "batch_size=" + strconv.Itoa(p.BatchSize) +
+	var b strings.Builder
+	if p.N != 0 {
+		b.WriteString("n=" + strconv.Itoa(p.N) + " ")
+	}
+	if p.Momentum != 0 {
+		b.WriteString("momentum=" + strconv.FormatFloat(p.Momentum, 'g', -1, 64) + " ")
+	}
+	if p.WeightDecay != 0 {
+		b.WriteString("weight_decay=" + strconv.FormatFloat(p.WeightDecay, 'g', -1, 64) + " ")
+	}
+	return b.String() + "batch_size=" + strconv.Itoa(p.BatchSize) +
 		" lr=" + strconv.FormatFloat(p.LR, 'g', -1, 64) +
 		" seed=" + strconv.FormatInt(p.Seed, 10)
 }
@@ -38,40 +58,109 @@ type Trial struct {
 }
 
 // Expand returns the trials of the sweep: the Cartesian product of the grid's
-// axes in a fixed order, batch_size outermost, then lr, then seed innermost,
-// each axis in the order written. Trial i thus has
+// axes in a fixed order, each axis in the order written: the optional axes
+// n, momentum and weight_decay outermost (in that order; an omitted axis has
+// the single value of its fixed setting), then batch_size, lr, and seed
+// innermost. A sweep without optional axes thus expands exactly as before
+// they existed, and trial i has
 //
-//	batch_size = BatchSize[i / (|lr|·|seed|)]
+//	batch_size = BatchSize[(i / (|lr|·|seed|)) mod |batch_size|]
 //	lr         = LR[(i / |seed|) mod |lr|]
 //	seed       = Seed[i mod |seed|]
 //
-// Every trial gets its own copy of the model's hidden widths. The trials of a
-// spec returned by Parse have distinct IDs, since its axes have no duplicates.
+// with the optional axes varying slowest. Every trial gets its own copy of the
+// spec's lists (hidden widths, milestones, file lists). The trials of a spec
+// returned by Parse have distinct IDs, since its axes have no duplicates.
 func (s *Spec) Expand() []Trial {
+	ns, moms, wds := axisOr(s.Grid.N, s.Dataset.N), axisOr(s.Grid.Momentum, s.Train.Optimizer.Momentum),
+		axisOr(s.Grid.WeightDecay, s.Train.WeightDecay)
 	trials := make([]Trial, 0, s.Grid.Len())
-	for _, b := range s.Grid.BatchSize {
-		for _, lr := range s.Grid.LR {
-			for _, seed := range s.Grid.Seed {
-				ts := compute.TrialSpec{
-					Dataset:   s.Dataset,
-					Model:     s.Model,
-					BatchSize: b,
-					LR:        lr,
-					Epochs:    s.Train.Epochs,
-					Seed:      seed,
-					Curvature: s.Curvature,
+	for _, n := range ns {
+		for _, m := range moms {
+			for _, wd := range wds {
+				for _, b := range s.Grid.BatchSize {
+					for _, lr := range s.Grid.LR {
+						for _, seed := range s.Grid.Seed {
+							ts := s.trialSpec(n, m, wd, b, lr, seed)
+							p := Point{BatchSize: b, LR: lr, Seed: seed}
+							if len(s.Grid.N) > 0 {
+								p.N = n
+							}
+							if len(s.Grid.Momentum) > 0 {
+								p.Momentum = m
+							}
+							if len(s.Grid.WeightDecay) > 0 {
+								p.WeightDecay = wd
+							}
+							trials = append(trials, Trial{ID: TrialID(ts), Index: len(trials), Axes: p, Spec: ts})
+						}
+					}
 				}
-				ts.Model.Hidden = slices.Clone(s.Model.Hidden)
-				trials = append(trials, Trial{
-					ID:    TrialID(ts),
-					Index: len(trials),
-					Axes:  Point{BatchSize: b, LR: lr, Seed: seed},
-					Spec:  ts,
-				})
 			}
 		}
 	}
 	return trials
+}
+
+// axisOr returns the axis, or the single fixed value when it is empty.
+func axisOr[T any](axis []T, fixed T) []T {
+	if len(axis) == 0 {
+		return []T{fixed}
+	}
+	return axis
+}
+
+// trialSpec returns the trial spec of one grid point, with its own copies of
+// every list.
+func (s *Spec) trialSpec(n int, m, wd float64, b int, lr float64, seed int64) compute.TrialSpec {
+	ts := compute.TrialSpec{
+		Dataset:     s.Dataset,
+		Model:       s.Model,
+		BatchSize:   b,
+		LR:          lr,
+		Epochs:      s.Train.Epochs,
+		Seed:        seed,
+		Curvature:   s.Curvature,
+		Steps:       s.Train.Steps,
+		WeightDecay: wd,
+		Optimizer:   s.Train.Optimizer,
+		Schedule:    s.Train.Schedule,
+		Augment:     s.Train.Augment,
+		WarmStart:   s.Train.WarmStart,
+	}
+	ts.Dataset.N = n
+	ts.Optimizer.Momentum = m
+	ts.Model.Hidden = slices.Clone(s.Model.Hidden)
+	ts.Model.Conv = slices.Clone(s.Model.Conv)
+	ts.Dataset.TrainBatches = slices.Clone(s.Dataset.TrainBatches)
+	ts.Dataset.TestBatches = slices.Clone(s.Dataset.TestBatches)
+	ts.Schedule.LR.Milestones = slices.Clone(s.Train.Schedule.LR.Milestones)
+	ts.Schedule.Batch.Milestones = slices.Clone(s.Train.Schedule.Batch.Milestones)
+	return ts
+}
+
+// HashWarmStart fills in train.warm_start.sha256 with the SHA-256 digest of
+// the warm-start file when a path is given without a digest, so that the
+// file's content becomes part of every trial's identity. It reads the file
+// (relative paths from the current directory) and must therefore run where
+// the file is; a spec without warm start is left unchanged. A given digest
+// is not checked here (compute.RunTrial checks it).
+func (s *Spec) HashWarmStart() error {
+	w := &s.Train.WarmStart
+	if w.Path == "" || w.SHA256 != "" {
+		return nil
+	}
+	f, err := os.Open(w.Path)
+	if err != nil {
+		return fmt.Errorf("train.warm_start.path: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("train.warm_start.path: %w", err)
+	}
+	w.SHA256 = hex.EncodeToString(h.Sum(nil))
+	return nil
 }
 
 // TrialIDPrefix starts every trial ID.

@@ -206,7 +206,7 @@ func (s *schema) walkSlice(n *yaml.Node, t reflect.Type, path string) {
 func (s *schema) walkScalar(n *yaml.Node, t reflect.Type, path string) {
 	want := map[reflect.Kind]string{
 		reflect.Int: "an integer", reflect.Int64: "an integer",
-		reflect.Float64: "a number", reflect.String: "a string",
+		reflect.Float64: "a number", reflect.String: "a string", reflect.Bool: "true or false",
 	}[t.Kind()]
 	if n.Kind != yaml.ScalarNode || isNull(n) {
 		s.fail(n, path, fmt.Sprintf("expected %s, got %s", want, kindName(n)))
@@ -225,6 +225,11 @@ func (s *schema) walkScalar(n *yaml.Node, t reflect.Type, path string) {
 		}
 	case reflect.Float64:
 		if tag != "!!int" && tag != "!!float" {
+			s.fail(n, path, fmt.Sprintf("expected %s, got %s", want, kindName(n)))
+			return
+		}
+	case reflect.Bool:
+		if tag != "!!bool" {
 			s.fail(n, path, fmt.Sprintf("expected %s, got %s", want, kindName(n)))
 			return
 		}

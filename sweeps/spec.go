@@ -20,7 +20,7 @@ import (
 const MaxSpecBytes = 1 << 20
 
 // MaxTrials is the largest number of trials one sweep may expand to: the
-// product |batch_size| × |lr| × |seed| of the grid's axis lengths.
+// product of the grid's axis lengths (see Grid.Len).
 const MaxTrials = 100_000
 
 // Defaults for optional fields, applied by Parse when a field is omitted or null.
@@ -51,26 +51,52 @@ type Spec struct {
 	Grid Grid `json:"grid"`
 }
 
-// Train is the training budget shared by the trials of a sweep.
+// Train is the training budget and procedure shared by the trials of a sweep.
+// Every field but Epochs is optional and omitted from the canonical form when
+// zero, so sweeps that do not use them keep their canonical form and trial IDs.
 type Train struct {
-	// Epochs is the number of passes over the N training examples (> 0).
+	// Epochs is the number of passes over the N training examples (> 0),
+	// or 0 when the budget is given in Steps.
 	Epochs int `json:"epochs"`
+	// Steps is the budget in parameter updates, the alternative to Epochs.
+	Steps int `json:"steps,omitempty"`
+	// WeightDecay is the L2 coefficient λ (see compute.TrialSpec).
+	WeightDecay float64 `json:"weight_decay,omitempty"`
+	// Optimizer is the update rule (zero value: plain SGD).
+	Optimizer compute.OptimizerSpec `json:"optimizer,omitzero"`
+	// Schedule holds the learning-rate and batch-size schedules.
+	Schedule compute.ScheduleSpec `json:"schedule,omitzero"`
+	// Augment configures random-shift augmentation of image batches.
+	Augment compute.AugmentSpec `json:"augment,omitzero"`
+	// WarmStart starts every trial from saved weights.
+	WarmStart compute.WarmStartSpec `json:"warm_start,omitzero"`
 }
 
-// Grid holds the axes of a sweep. Each axis is non-empty and free of
-// duplicates; the sweep runs every combination (see Spec.Expand).
+// Grid holds the axes of a sweep. Each axis is free of duplicates; the sweep
+// runs every combination (see Spec.Expand). BatchSize, LR and Seed are
+// required and non-empty; N, Momentum and WeightDecay are optional (an
+// omitted axis takes its single value from the fixed settings: dataset.n,
+// train.optimizer.momentum, train.weight_decay).
 type Grid struct {
-	// BatchSize lists the minibatch sizes B, each in 1…dataset.n.
+	// BatchSize lists the minibatch sizes B, each in 1…N.
 	BatchSize []int `json:"batch_size"`
 	// LR lists the learning rates ε, each finite and > 0.
 	LR []float64 `json:"lr"`
 	// Seed lists the trial seeds (initialization, batch order, probes).
 	Seed []int64 `json:"seed"`
+	// N lists training-set sizes (replacing dataset.n).
+	N []int `json:"n,omitempty"`
+	// Momentum lists SGD momenta m ∈ [0, 1) (replacing
+	// train.optimizer.momentum).
+	Momentum []float64 `json:"momentum,omitempty"`
+	// WeightDecay lists L2 coefficients λ ≥ 0 (replacing train.weight_decay).
+	WeightDecay []float64 `json:"weight_decay,omitempty"`
 }
 
-// Len returns the number of grid points, |batch_size| × |lr| × |seed|.
+// Len returns the number of grid points, the product of the axis lengths
+// (an omitted optional axis counts 1).
 func (g Grid) Len() int {
-	return len(g.BatchSize) * len(g.LR) * len(g.Seed)
+	return len(g.BatchSize) * len(g.LR) * len(g.Seed) * max(len(g.N), 1) * max(len(g.Momentum), 1) * max(len(g.WeightDecay), 1)
 }
 
 // The YAML form of a sweep. Its field tags define the accepted keys.
@@ -84,23 +110,76 @@ type rawSpec struct {
 }
 
 type rawDataset struct {
-	Name       string  `yaml:"name"`
-	N          int     `yaml:"n"`
-	NTest      int     `yaml:"n_test"`
-	Features   int     `yaml:"features"`
-	Classes    int     `yaml:"classes"`
-	LabelNoise float64 `yaml:"label_noise"`
-	Seed       int64   `yaml:"seed"`
+	Name         string   `yaml:"name"`
+	N            int      `yaml:"n"`
+	NTest        int      `yaml:"n_test"`
+	Features     int      `yaml:"features"`
+	Classes      int      `yaml:"classes"`
+	LabelNoise   float64  `yaml:"label_noise"`
+	Seed         int64    `yaml:"seed"`
+	Dir          string   `yaml:"dir"`
+	TrainImages  string   `yaml:"train_images"`
+	TrainLabels  string   `yaml:"train_labels"`
+	TestImages   string   `yaml:"test_images"`
+	TestLabels   string   `yaml:"test_labels"`
+	TrainBatches []string `yaml:"train_batches"`
+	TestBatches  []string `yaml:"test_batches"`
+	Standardize  bool     `yaml:"standardize"`
 }
 
 type rawModel struct {
 	Arch       string `yaml:"arch"`
 	Hidden     []int  `yaml:"hidden"`
 	Activation string `yaml:"activation"`
+	Width      int    `yaml:"width"`
+	Blocks     int    `yaml:"blocks"`
+	Conv       []int  `yaml:"conv"`
+	Loss       string `yaml:"loss"`
 }
 
 type rawTrain struct {
-	Epochs int `yaml:"epochs"`
+	Epochs      int          `yaml:"epochs"`
+	Steps       int          `yaml:"steps"`
+	WeightDecay float64      `yaml:"weight_decay"`
+	Optimizer   rawOptimizer `yaml:"optimizer"`
+	Schedule    rawSchedule  `yaml:"schedule"`
+	Augment     rawAugment   `yaml:"augment"`
+	WarmStart   rawWarmStart `yaml:"warm_start"`
+}
+
+type rawOptimizer struct {
+	Name     string  `yaml:"name"`
+	Momentum float64 `yaml:"momentum"`
+	Nesterov bool    `yaml:"nesterov"`
+	Beta1    float64 `yaml:"beta1"`
+	Beta2    float64 `yaml:"beta2"`
+	Eps      float64 `yaml:"eps"`
+}
+
+type rawSchedule struct {
+	LR    rawLRSchedule    `yaml:"lr"`
+	Batch rawBatchSchedule `yaml:"batch"`
+}
+
+type rawLRSchedule struct {
+	Kind       string  `yaml:"kind"`
+	Milestones []int   `yaml:"milestones"`
+	Gamma      float64 `yaml:"gamma"`
+	Floor      float64 `yaml:"floor"`
+}
+
+type rawBatchSchedule struct {
+	Milestones []int `yaml:"milestones"`
+	Factor     int   `yaml:"factor"`
+}
+
+type rawAugment struct {
+	Shift int `yaml:"shift"`
+}
+
+type rawWarmStart struct {
+	Path   string `yaml:"path"`
+	SHA256 string `yaml:"sha256"`
 }
 
 type rawCurvature struct {
@@ -110,9 +189,12 @@ type rawCurvature struct {
 }
 
 type rawGrid struct {
-	BatchSize []int     `yaml:"batch_size"`
-	LR        []float64 `yaml:"lr"`
-	Seed      []int64   `yaml:"seed"`
+	BatchSize   []int     `yaml:"batch_size"`
+	LR          []float64 `yaml:"lr"`
+	Seed        []int64   `yaml:"seed"`
+	N           []int     `yaml:"n"`
+	Momentum    []float64 `yaml:"momentum"`
+	WeightDecay []float64 `yaml:"weight_decay"`
 }
 
 // Load reads and parses the sweep file at path. A file that cannot be read

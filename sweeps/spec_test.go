@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,7 +96,7 @@ func TestExpandOrderAndIDs(t *testing.T) {
 	for _, b := range []int{16, 64, 256} {
 		for _, lr := range []float64{0.05, 0.2} {
 			for _, seed := range []int64{1, 2} {
-				want = append(want, Point{b, lr, seed})
+				want = append(want, Point{BatchSize: b, LR: lr, Seed: seed})
 			}
 		}
 	}
@@ -108,7 +109,7 @@ func TestExpandOrderAndIDs(t *testing.T) {
 		if sp.BatchSize != want[i].BatchSize || sp.LR != want[i].LR || sp.Seed != want[i].Seed {
 			t.Errorf("trial %d: spec (B=%d, lr=%g, seed=%d) disagrees with axes %v", i, sp.BatchSize, sp.LR, sp.Seed, want[i])
 		}
-		if sp.Epochs != 20 || sp.Dataset != s.Dataset || sp.Curvature != s.Curvature || sp.Model.Activation != "relu" {
+		if sp.Epochs != 20 || !reflect.DeepEqual(sp.Dataset, s.Dataset) || sp.Curvature != s.Curvature || sp.Model.Activation != "relu" {
 			t.Errorf("trial %d: shared settings not copied: %+v", i, sp)
 		}
 		if tr.ID != TrialID(sp) || !strings.HasPrefix(tr.ID, "t-") || len(tr.ID) != 34 {
@@ -325,9 +326,9 @@ func TestBadSpecs(t *testing.T) {
 		{"label noise 1", replace(t, "label_noise: 0.2", "label_noise: 1"), []string{"dataset.label_noise = 1", "[0, 1)"}},
 		{"label noise nan", replace(t, "label_noise: 0.2", "label_noise: .NaN"), []string{"dataset.label_noise = .NaN"}},
 		{"zero hidden width", replace(t, "[64, 64]", "[64, 0]"), []string{"model.hidden[1] = 0"}},
-		{"unknown dataset", replace(t, "name: synthetic", "name: mnist"), []string{`dataset.name = "mnist"`, `expected "synthetic"`}},
+		{"unknown dataset", replace(t, "name: synthetic", "name: imagenet"), []string{`dataset.name = "imagenet"`, `expected "synthetic", "mnist"`}},
 		{"unknown arch", replace(t, "arch: mlp", "arch: resnet"), []string{`model.arch = "resnet"`, `expected "mlp"`}},
-		{"unknown activation", replace(t, "activation: relu", "activation: tanh"), []string{`model.activation = "tanh"`, `expected "relu"`}},
+		{"unknown activation", replace(t, "activation: relu", "activation: sigmoid"), []string{`model.activation = "sigmoid"`, `expected "relu" or "tanh"`}},
 		{"zero lanczos steps", replace(t, "lanczos_steps: 20", "lanczos_steps: 0"), []string{"curvature.lanczos_steps = 0"}},
 		{"tol inf", replace(t, "tol: 1e-3", "tol: .inf"), []string{"curvature.tol = .inf", "finite and > 0"}},
 		{"tol zero", replace(t, "tol: 1e-3", "tol: 0"), []string{"curvature.tol = 0"}},

@@ -1,10 +1,13 @@
 package sweeps
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/flatsweep/flatsweep/compute"
 )
@@ -49,49 +52,75 @@ func (v *validator) positive(path string, x int, what string) {
 	}
 }
 
-// resolve fills in defaults and validates raw, in document order.
+// resolve fills in defaults and validates raw, in document order. Checks
+// that need the whole spec (the new training options, architectures and data
+// sources) are delegated to compute.TrialSpec.Validate on the expanded trials
+// once everything else is valid, and reported at the YAML field they come
+// from.
 func (v *validator) resolve(raw *rawSpec) *Spec {
 	s := &Spec{Name: raw.Name}
 	if v.required("name", "a slug such as \"quickstart\"") &&
 		(!slug.MatchString(raw.Name) || len(raw.Name) > maxNameLen) {
 		v.bad("name", fmt.Sprintf("must be a slug of at most %d characters matching [a-z0-9][a-z0-9._-]*", maxNameLen))
 	}
-	nOK := v.dataset(&raw.Dataset, &s.Dataset)
+	nOK := v.dataset(&raw.Dataset, &s.Dataset, len(raw.Grid.N) > 0 || v.has("grid.n"))
 	v.model(&raw.Model, &s.Model)
-	s.Train.Epochs = raw.Train.Epochs
-	if v.required("train.epochs", "a positive number of epochs") {
-		v.positive("train.epochs", raw.Train.Epochs, "the number of passes over the training set")
+	v.train(&raw.Train, &s.Train)
+	n := raw.Dataset.N
+	if len(raw.Grid.N) > 0 {
+		n, nOK = slices.Min(raw.Grid.N), slices.Min(raw.Grid.N) > 0
 	}
-	v.curvature(&raw.Curvature, &s.Curvature, raw.Dataset.N, nOK)
-	v.grid(&raw.Grid, &s.Grid, raw.Dataset.N, nOK)
+	v.curvature(&raw.Curvature, &s.Curvature, n, nOK)
+	v.grid(raw, &s.Grid, n, nOK)
+	if v.err() == nil {
+		v.trials(s)
+	}
 	return s
 }
 
+// datasetNames lists the accepted dataset names, for messages.
+const datasetNames = `"synthetic", "mnist", "fashion-mnist", "kmnist" or "cifar10"`
+
 // dataset resolves the dataset section; it reports whether dataset.n is valid
-// (so that bounds against it can be checked).
-func (v *validator) dataset(raw *rawDataset, d *compute.DatasetSpec) (nOK bool) {
+// (so that bounds against it can be checked). swept tells whether grid.n
+// replaces dataset.n.
+func (v *validator) dataset(raw *rawDataset, d *compute.DatasetSpec, swept bool) (nOK bool) {
 	*d = compute.DatasetSpec{
 		Name: raw.Name, N: raw.N, NTest: raw.NTest, Features: raw.Features,
 		Classes: raw.Classes, LabelNoise: raw.LabelNoise, Seed: raw.Seed,
+		Dir: raw.Dir, TrainImages: raw.TrainImages, TrainLabels: raw.TrainLabels,
+		TestImages: raw.TestImages, TestLabels: raw.TestLabels,
+		TrainBatches: raw.TrainBatches, TestBatches: raw.TestBatches, Standardize: raw.Standardize,
 	}
-	if v.required("dataset.name", `"synthetic"`) && raw.Name != "synthetic" {
-		v.bad("dataset.name", `unknown dataset; expected "synthetic"`)
+	synthetic := raw.Name == compute.DatasetSynthetic
+	if v.required("dataset.name", datasetNames) {
+		switch raw.Name {
+		case compute.DatasetSynthetic, compute.DatasetMNIST, compute.DatasetFashionMNIST, compute.DatasetKMNIST, compute.DatasetCIFAR10:
+		default:
+			v.bad("dataset.name", "unknown dataset; expected "+datasetNames)
+		}
 	}
-	if v.required("dataset.n", "the number of training examples N > 0") {
+	switch {
+	case swept && v.has("dataset.n"):
+		v.bad("dataset.n", "give the training-set size in dataset.n or as the grid axis grid.n, not both")
+	case swept:
+	case v.required("dataset.n", "the number of training examples N > 0 (or a grid.n axis)"):
 		v.positive("dataset.n", raw.N, "the number of training examples N")
 		nOK = raw.N > 0
 	}
 	if v.required("dataset.n_test", "the number of test examples > 0") {
 		v.positive("dataset.n_test", raw.NTest, "the number of test examples")
 	}
-	if !v.has("dataset.features") {
+	switch {
+	case !v.has("dataset.features") && synthetic:
 		d.Features = DefaultFeatures
-	} else {
+	case v.has("dataset.features"):
 		v.positive("dataset.features", raw.Features, "the input dimension")
 	}
-	if !v.has("dataset.classes") {
+	switch {
+	case !v.has("dataset.classes") && synthetic:
 		d.Classes = DefaultClasses
-	} else if raw.Classes < 2 {
+	case v.has("dataset.classes") && raw.Classes < 2:
 		v.bad("dataset.classes", "must be ≥ 2 (the number of classes)")
 	}
 	if !(raw.LabelNoise >= 0 && raw.LabelNoise < 1) {
@@ -102,24 +131,114 @@ func (v *validator) dataset(raw *rawDataset, d *compute.DatasetSpec) (nOK bool) 
 
 // model resolves the model section.
 func (v *validator) model(raw *rawModel, m *compute.ModelSpec) {
-	*m = compute.ModelSpec{Arch: raw.Arch, Hidden: raw.Hidden, Activation: raw.Activation}
-	if v.required("model.arch", `"mlp"`) && raw.Arch != "mlp" {
-		v.bad("model.arch", `unknown architecture; expected "mlp"`)
-	}
-	if v.required("model.hidden", "a list of hidden layer widths such as [64, 64]") && len(raw.Hidden) == 0 {
-		v.bad("model.hidden", "empty list; expected at least one hidden layer width")
+	*m = compute.ModelSpec{Arch: raw.Arch, Hidden: raw.Hidden, Activation: raw.Activation,
+		Width: raw.Width, Blocks: raw.Blocks, Conv: raw.Conv, Loss: raw.Loss}
+	if v.required("model.arch", `"mlp", "resmlp" or "cnn"`) {
+		switch raw.Arch {
+		case compute.ArchMLP:
+			if v.required("model.hidden", "a list of hidden layer widths such as [64, 64]") && len(raw.Hidden) == 0 {
+				v.bad("model.hidden", "empty list; expected at least one hidden layer width")
+			}
+		case compute.ArchResMLP:
+			v.required("model.width", "the residual stream width")
+		case compute.ArchCNN:
+			v.required("model.conv", "a list of convolution filter counts such as [16, 32]")
+		default:
+			v.bad("model.arch", `unknown architecture; expected "mlp", "resmlp" or "cnn"`)
+		}
 	}
 	for i, h := range raw.Hidden {
 		v.positive(fmt.Sprintf("model.hidden[%d]", i), h, "a hidden layer width")
 	}
 	if !v.has("model.activation") {
 		m.Activation = DefaultActivation
-	} else if raw.Activation != "relu" {
-		v.bad("model.activation", `unknown activation; expected "relu"`)
+	} else if raw.Activation != "relu" && raw.Activation != "tanh" {
+		v.bad("model.activation", `unknown activation; expected "relu" or "tanh"`)
+	}
+	if raw.Loss == "ce" {
+		m.Loss = "" // the default, left out of the canonical form
 	}
 }
 
-// curvature resolves the curvature section; n is dataset.n, valid if nOK.
+// train resolves the train section.
+func (v *validator) train(raw *rawTrain, t *Train) {
+	o, ls, bs := raw.Optimizer, raw.Schedule.LR, raw.Schedule.Batch
+	*t = Train{
+		Epochs: raw.Epochs, Steps: raw.Steps, WeightDecay: raw.WeightDecay,
+		Optimizer: compute.OptimizerSpec{Name: o.Name, Momentum: o.Momentum, Nesterov: o.Nesterov,
+			Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps},
+		Schedule: compute.ScheduleSpec{
+			LR:    compute.LRScheduleSpec{Kind: ls.Kind, Milestones: ls.Milestones, Gamma: ls.Gamma, Floor: ls.Floor},
+			Batch: compute.BatchScheduleSpec{Milestones: bs.Milestones, Factor: bs.Factor},
+		},
+		Augment:   compute.AugmentSpec{Shift: raw.Augment.Shift},
+		WarmStart: compute.WarmStartSpec{Path: raw.WarmStart.Path, SHA256: raw.WarmStart.SHA256},
+	}
+	// Defaults written out are normalized to the zero value, so that writing
+	// them does not change the canonical form or the trial IDs.
+	if o.Name == compute.OptimizerSGD {
+		t.Optimizer.Name = ""
+	}
+	if ls.Kind == compute.ScheduleConstant {
+		t.Schedule.LR.Kind = ""
+	}
+	switch {
+	case v.has("train.epochs") && v.has("train.steps"):
+		v.bad("train.steps", "give the budget in train.epochs or in train.steps, not both")
+	case v.has("train.steps"):
+		v.positive("train.steps", raw.Steps, "the number of parameter updates")
+	case v.required("train.epochs", "a positive number of epochs (or train.steps)"):
+		v.positive("train.epochs", raw.Epochs, "the number of passes over the training set")
+	}
+	if v.has("train.warm_start") {
+		v.required("train.warm_start.path", "the path of a safetensors weights file")
+	}
+}
+
+// trials validates the expanded trials with compute.TrialSpec.Validate: one
+// trial per combination of the optional axes (the required axes were checked
+// here already). The first problem is reported at its YAML field.
+func (v *validator) trials(s *Spec) {
+	seen := map[string]bool{}
+	for _, tr := range s.Expand() {
+		key := fmt.Sprint(tr.Spec.Dataset.N, tr.Spec.Optimizer.Momentum, tr.Spec.WeightDecay)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		err := tr.Spec.Validate()
+		var se *compute.SpecError
+		if errors.As(err, &se) {
+			v.bad(yamlPath(se.Field, s.Grid), se.Problem)
+			return
+		}
+		if err != nil {
+			v.add(&FieldError{Source: v.source, Problem: err.Error(), Err: err})
+			return
+		}
+	}
+}
+
+// yamlPath maps a compute.TrialSpec JSON field path to the sweep file's field
+// path.
+func yamlPath(field string, g Grid) string {
+	switch {
+	case field == "dataset.n" && len(g.N) > 0:
+		return "grid.n"
+	case field == "optimizer.momentum" && len(g.Momentum) > 0:
+		return "grid.momentum"
+	case field == "weight_decay" && len(g.WeightDecay) > 0:
+		return "grid.weight_decay"
+	case strings.HasPrefix(field, "dataset.") || strings.HasPrefix(field, "model.") || strings.HasPrefix(field, "curvature."):
+		return field
+	case field == "batch_size" || field == "lr" || field == "seed":
+		return "grid." + field
+	}
+	return "train." + field
+}
+
+// curvature resolves the curvature section; n is the smallest training-set
+// size, valid if nOK.
 func (v *validator) curvature(raw *rawCurvature, c *compute.CurvatureSpec, n int, nOK bool) {
 	*c = compute.CurvatureSpec{Examples: raw.Examples, LanczosSteps: raw.LanczosSteps, Tol: raw.Tol}
 	if raw.Examples < 0 || (nOK && raw.Examples > n) {
@@ -137,9 +256,11 @@ func (v *validator) curvature(raw *rawCurvature, c *compute.CurvatureSpec, n int
 	}
 }
 
-// grid resolves the grid; n is dataset.n, valid if nOK.
-func (v *validator) grid(raw *rawGrid, g *Grid, n int, nOK bool) {
-	*g = Grid{BatchSize: raw.BatchSize, LR: raw.LR, Seed: raw.Seed}
+// grid resolves the grid; n is the smallest training-set size (dataset.n or
+// the least grid.n), valid if nOK.
+func (v *validator) grid(spec *rawSpec, g *Grid, n int, nOK bool) {
+	raw := &spec.Grid
+	*g = Grid{BatchSize: raw.BatchSize, LR: raw.LR, Seed: raw.Seed, N: raw.N, Momentum: raw.Momentum, WeightDecay: raw.WeightDecay}
 	if v.axis("grid.batch_size", len(raw.BatchSize), "batch sizes such as [16, 64, 256]") {
 		for i, b := range raw.BatchSize {
 			if b < 1 || (nOK && b > n) {
@@ -159,11 +280,56 @@ func (v *validator) grid(raw *rawGrid, g *Grid, n int, nOK bool) {
 	if v.axis("grid.seed", len(raw.Seed), "seeds such as [1, 2]") {
 		distinct(v, "grid.seed", raw.Seed)
 	}
-	// Each axis is at most MaxSpecBytes long, so the product fits in an int64.
-	if total := int64(len(raw.BatchSize)) * int64(len(raw.LR)) * int64(len(raw.Seed)); total > MaxTrials {
-		v.add(&FieldError{Source: v.source, Field: "grid", Problem: fmt.Sprintf("expands to %d trials (%d batch sizes × %d learning rates × %d seeds); at most %d allowed",
-			total, len(raw.BatchSize), len(raw.LR), len(raw.Seed), MaxTrials)})
+	if v.has("grid.n") && v.axis("grid.n", len(raw.N), "training-set sizes such as [1000, 4000]") {
+		for i, x := range raw.N {
+			v.positive(fmt.Sprintf("grid.n[%d]", i), x, "a training-set size")
+		}
+		distinct(v, "grid.n", raw.N)
 	}
+	if v.has("grid.momentum") && v.axis("grid.momentum", len(raw.Momentum), "momenta such as [0, 0.9]") {
+		if v.has("train.optimizer.momentum") {
+			v.bad("grid.momentum", "give the momentum in train.optimizer.momentum or as the grid axis grid.momentum, not both")
+		}
+		for i, m := range raw.Momentum {
+			if !(m >= 0 && m < 1) {
+				v.bad(fmt.Sprintf("grid.momentum[%d]", i), "momentum must be in [0, 1)")
+			}
+		}
+		distinct(v, "grid.momentum", raw.Momentum)
+	}
+	if v.has("grid.weight_decay") && v.axis("grid.weight_decay", len(raw.WeightDecay), "weight decays such as [0, 1e-4]") {
+		if v.has("train.weight_decay") {
+			v.bad("grid.weight_decay", "give the weight decay in train.weight_decay or as the grid axis grid.weight_decay, not both")
+		}
+		for i, wd := range raw.WeightDecay {
+			if !(wd >= 0) || math.IsInf(wd, 0) {
+				v.bad(fmt.Sprintf("grid.weight_decay[%d]", i), "weight decay must be finite and ≥ 0")
+			}
+		}
+		distinct(v, "grid.weight_decay", raw.WeightDecay)
+	}
+	// Each axis is at most MaxSpecBytes long, so the product fits in a float64
+	// exactly enough to compare with MaxTrials.
+	total := float64(len(raw.BatchSize)) * float64(len(raw.LR)) * float64(len(raw.Seed)) *
+		float64(max(len(raw.N), 1)) * float64(max(len(raw.Momentum), 1)) * float64(max(len(raw.WeightDecay), 1))
+	if total > MaxTrials {
+		v.add(&FieldError{Source: v.source, Field: "grid", Problem: fmt.Sprintf("expands to %.0f trials (%d batch sizes × %d learning rates × %d seeds%s); at most %d allowed",
+			total, len(raw.BatchSize), len(raw.LR), len(raw.Seed), optionalAxes(raw), MaxTrials)})
+	}
+}
+
+// optionalAxes describes the optional axes' lengths for the grid-size message.
+func optionalAxes(g *rawGrid) string {
+	var b strings.Builder
+	for _, a := range []struct {
+		n    int
+		name string
+	}{{len(g.N), "training-set sizes"}, {len(g.Momentum), "momenta"}, {len(g.WeightDecay), "weight decays"}} {
+		if a.n > 0 {
+			fmt.Fprintf(&b, " × %d %s", a.n, a.name)
+		}
+	}
+	return b.String()
 }
 
 // axis checks that the grid axis at path is present and non-empty.

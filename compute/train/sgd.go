@@ -1,21 +1,40 @@
-// Package train trains a network with plain minibatch stochastic gradient
-// descent.
+// Package train trains a network by minibatch stochastic optimization: SGD
+// with optional heavy-ball or Nesterov momentum, or Adam (see Optimizer), with
+// learning-rate and batch-size schedules (LRSchedule, BatchSchedule), a budget
+// in epochs or in updates, and optional random-shift augmentation of image
+// batches (Augment).
+//
+// # Batches
 //
 // Each epoch draws a fresh permutation π of the N training examples (a
-// Fisher–Yates shuffle of the identity, from a PCG generator seeded once per
-// run) and takes ⌊N/B⌋ steps on the consecutive batches
-// β_t = {π(tB), …, π(tB+B−1)}:
+// Fisher–Yates shuffle of the identity, from the generator Config.Rng, seeded
+// once per run) and takes ⌊N/B_e⌋ steps on the consecutive batches
+// β_t = {π(tB_e), …, π(tB_e+B_e−1)}, B_e being the batch size of epoch e:
 //
-//	θ ← θ − ε ∇L_β(θ),   L_β = (1/B) Σ_{i∈β} ℓᵢ.
+//	θ ← update(θ, ∇L_β(θ), ε_t),   L_β = (1/B_e) Σ_{i∈β} ℓᵢ.
 //
-// The last N mod B examples of each permutation are dropped (drop_last), so
-// every step averages exactly B examples and the SGD noise scale g = ε(N/B − 1)
-// is the same at every step; because the permutation changes every epoch,
-// every example is still used with equal probability. After every epoch the
-// mean loss and accuracy over the full training and test sets are measured.
+// The last N mod B_e examples of each permutation are dropped (drop_last), so
+// every step averages exactly B_e examples and the SGD noise scale
+// g = ε(N/B − 1) is the same at every step of an epoch; because the
+// permutation changes every epoch, every example is still used with equal
+// probability. The same rule holds under a batch-size schedule: an epoch
+// with B_e = 5B₀ takes ⌊N/(5B₀)⌋ steps and drops the N mod 5B₀ remaining
+// examples (B_e is clamped to N, so at least one step is taken).
+//
+// # Budget and metrics
+//
+// The budget is either Epochs full passes or Steps updates. After every
+// completed epoch the mean loss and accuracy over the full training and test
+// sets are measured and passed to the progress callback; with a step budget
+// that ends inside an epoch, the run stops after the last update and one more
+// evaluation is reported for that partial epoch (Metrics.Epoch is the number
+// of the epoch in progress, Metrics.Step the number of updates).
 //
 // A run diverges when a batch loss or an epoch loss is NaN or ±Inf. Divergence
 // is a result, not an error: training stops and Result.Diverged is set.
+//
+// Everything is deterministic: the same inputs, Rng state and Augment seed give
+// bit-identical parameters and metrics.
 package train
 
 import (
@@ -27,7 +46,6 @@ import (
 
 	"github.com/flatsweep/flatsweep/compute/data"
 	"github.com/flatsweep/flatsweep/compute/nn"
-	"gonum.org/v1/gonum/floats"
 )
 
 // DefaultEvalRows is the chunk size of full-data-set evaluations.
@@ -36,15 +54,39 @@ const DefaultEvalRows = 512
 // ErrConfig is returned for an invalid Config.
 var ErrConfig = errors.New("train: invalid configuration")
 
-// Config configures SGD.
+// Config configures a training run.
 type Config struct {
-	BatchSize int     // B, 1 ≤ B ≤ N
-	LR        float64 // ε, finite and > 0
-	Epochs    int     // number of passes, ≥ 1
+	BatchSize int     // initial batch size B₀, 1 ≤ B₀ ≤ N
+	LR        float64 // initial learning rate ε₀, finite and > 0
+	// Epochs is the budget in passes over the training set; Steps is the
+	// budget in updates. Exactly one of them must be > 0.
+	Epochs int
+	Steps  int
+	// Optimizer is the update rule (zero value: plain SGD).
+	Optimizer Optimizer
+	// LRSchedule and BatchSchedule vary ε and B over the epochs (zero values:
+	// constant).
+	LRSchedule    LRSchedule
+	BatchSchedule BatchSchedule
+	// Augment configures random shifts of the training batches (zero value:
+	// none).
+	Augment Augment
 	// Rng draws the per-epoch permutations.
 	Rng *rand.Rand
 	// EvalRows is the chunk size of evaluations (0: DefaultEvalRows).
 	EvalRows int
+	// MaxRows, if > 0, bounds the rows of the training workspace: larger
+	// batches are processed in chunks of MaxRows rows whose gradient
+	// contributions are summed in chunk order (deterministic, but rounded
+	// differently from one whole-batch pass). 0 processes every batch at
+	// once; use MaxRows for wide convolutional networks, whose per-row
+	// memory is large.
+	MaxRows int
+	// Eval, if non-nil, is the network on which metrics are evaluated; it
+	// must have the training network's parameter layout. Use it to train on
+	// a regularized objective (nn.Network.WithWeightDecay) while reporting
+	// the plain loss.
+	Eval *nn.Network
 }
 
 // Metrics are the full-data-set metrics after an epoch (Epoch = 0 is the
@@ -53,6 +95,12 @@ type Metrics struct {
 	Epoch               int
 	TrainLoss, TrainAcc float64
 	TestLoss, TestAcc   float64
+	// Step is the number of updates taken so far.
+	Step int
+	// LR and BatchSize are the learning rate of the epoch's last update and
+	// the epoch's batch size (0 for the initialization).
+	LR        float64
+	BatchSize int
 }
 
 func (m Metrics) finite() bool {
@@ -60,9 +108,10 @@ func (m Metrics) finite() bool {
 		!math.IsNaN(m.TestLoss) && !math.IsInf(m.TestLoss, 0)
 }
 
-// Result is the outcome of SGD.
+// Result is the outcome of training.
 type Result struct {
-	// Curve holds the metrics of every completed epoch with finite losses.
+	// Curve holds the metrics of every completed epoch with finite losses
+	// (and of the final partial epoch of a step budget).
 	Curve []Metrics
 	// Final are the metrics at the end of training; after divergence they
 	// are those of the last finite state (the last Curve entry, or the
@@ -70,54 +119,109 @@ type Result struct {
 	Final Metrics
 	// Diverged reports a NaN/±Inf batch or epoch loss.
 	Diverged bool
-	// Steps is the number of SGD updates performed.
+	// Steps is the number of updates performed.
 	Steps int
 }
 
-// SGD trains θ in place on train, evaluating on train and test after every
-// epoch and calling progress (if non-nil) with each epoch's metrics. It checks
-// ctx between batches and returns the partial result with the wrapped
-// ctx.Err() when cancelled.
-func SGD(ctx context.Context, net *nn.Network, theta []float64, trainSet, testSet data.Set,
-	cfg Config, progress func(Metrics)) (Result, error) {
-	n := trainSet.Len()
+func (cfg Config) validate(net *nn.Network, n, features int) error {
 	switch {
 	case cfg.BatchSize < 1 || cfg.BatchSize > n:
-		return Result{}, fmt.Errorf("%w: batch size %d not in [1, %d]", ErrConfig, cfg.BatchSize, n)
+		return fmt.Errorf("%w: batch size %d not in [1, %d]", ErrConfig, cfg.BatchSize, n)
 	case !(cfg.LR > 0) || math.IsInf(cfg.LR, 0):
-		return Result{}, fmt.Errorf("%w: learning rate %v", ErrConfig, cfg.LR)
-	case cfg.Epochs < 1:
-		return Result{}, fmt.Errorf("%w: epochs %d", ErrConfig, cfg.Epochs)
+		return fmt.Errorf("%w: learning rate %v", ErrConfig, cfg.LR)
+	case cfg.Epochs < 0 || cfg.Steps < 0 || (cfg.Epochs > 0) == (cfg.Steps > 0):
+		return fmt.Errorf("%w: want exactly one budget > 0, got epochs %d and steps %d", ErrConfig, cfg.Epochs, cfg.Steps)
 	case cfg.Rng == nil:
-		return Result{}, fmt.Errorf("%w: nil Rng", ErrConfig)
+		return fmt.Errorf("%w: nil Rng", ErrConfig)
+	case cfg.Eval != nil && cfg.Eval.NumParams() != net.NumParams():
+		return fmt.Errorf("%w: evaluation network has %d parameters, training network %d",
+			ErrConfig, cfg.Eval.NumParams(), net.NumParams())
+	}
+	return errors.Join(cfg.Optimizer.validate(), cfg.LRSchedule.validate(),
+		cfg.BatchSchedule.validate(), cfg.Augment.validate(features))
+}
+
+// totalSteps returns the number of updates of the budget.
+func (cfg Config) totalSteps(n int) int {
+	if cfg.Steps > 0 {
+		return cfg.Steps
+	}
+	t := 0
+	for e := 1; e <= cfg.Epochs; e++ {
+		t += n / cfg.BatchSchedule.Size(cfg.BatchSize, n, e)
+	}
+	return t
+}
+
+// maxBatch returns the largest batch size of the run.
+func (cfg Config) maxBatch(n int) int {
+	b := cfg.BatchSize
+	for i := range cfg.BatchSchedule.Milestones {
+		b = max(b, cfg.BatchSchedule.Size(cfg.BatchSize, n, cfg.BatchSchedule.Milestones[i]+1))
+	}
+	return b
+}
+
+// SGD trains θ in place; it is Train, kept as the package's original entry
+// point (with the zero Optimizer it is plain minibatch SGD).
+func SGD(ctx context.Context, net *nn.Network, theta []float64, trainSet, testSet data.Set,
+	cfg Config, progress func(Metrics)) (Result, error) {
+	return Train(ctx, net, theta, trainSet, testSet, cfg, progress)
+}
+
+// Train trains θ in place on trainSet, starting from the given θ (a fresh
+// initialization or warm-start weights; the optimizer state always starts at
+// zero), evaluating on trainSet and testSet after every epoch and calling
+// progress (if non-nil) with each epoch's metrics (see the package
+// documentation). It checks ctx between updates and returns the partial
+// result with the wrapped ctx.Err() when cancelled.
+func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, testSet data.Set,
+	cfg Config, progress func(Metrics)) (Result, error) {
+	n, d := trainSet.Len(), trainSet.Features
+	if err := cfg.validate(net, n, d); err != nil {
+		return Result{}, err
+	}
+	upd, err := NewUpdater(cfg.Optimizer, net.NumParams())
+	if err != nil {
+		return Result{}, err
 	}
 	evalRows := cfg.EvalRows
 	if evalRows <= 0 {
 		evalRows = DefaultEvalRows
 	}
-	B, d := cfg.BatchSize, trainSet.Features
-	ws := net.NewWorkspace(max(B, evalRows))
+	maxB, total := cfg.maxBatch(n), cfg.totalSteps(n)
+	rows := max(maxB, evalRows)
+	if cfg.MaxRows > 0 {
+		rows = min(rows, max(cfg.MaxRows, evalRows))
+	}
+	ws := net.NewWorkspace(rows)
+	evalWS := ws
+	if cfg.Eval != nil {
+		evalWS = cfg.Eval.NewWorkspace(evalRows)
+	}
 	grad := make([]float64, net.NumParams())
-	xb, yb := make([]float64, B*d), make([]int, B)
+	xb, yb := make([]float64, maxB*d), make([]int, maxB)
 	perm := make([]int, n)
+	aug := newAugmenter(cfg.Augment)
 
-	evaluate := func(epoch int) Metrics {
-		m := Metrics{Epoch: epoch}
-		m.TrainLoss, m.TrainAcc = ws.Loss(theta, trainSet.X, trainSet.Y)
-		m.TestLoss, m.TestAcc = ws.Loss(theta, testSet.X, testSet.Y)
+	evaluate := func(m Metrics) Metrics {
+		m.TrainLoss, m.TrainAcc = evalWS.Loss(theta, trainSet.X, trainSet.Y)
+		m.TestLoss, m.TestAcc = evalWS.Loss(theta, testSet.X, testSet.Y)
 		return m
 	}
-	res := Result{Final: evaluate(0)}
+	res := Result{Final: evaluate(Metrics{})}
 	if !res.Final.finite() {
 		res.Diverged = true
 		return res, nil
 	}
-	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+	for epoch := 1; res.Steps < total; epoch++ {
+		B := cfg.BatchSchedule.Size(cfg.BatchSize, n, epoch)
+		m := Metrics{Epoch: epoch, BatchSize: B}
 		for i := range perm {
 			perm[i] = i
 		}
 		cfg.Rng.Shuffle(n, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
-		for lo := 0; lo+B <= n; lo += B {
+		for lo := 0; lo+B <= n && res.Steps < total; lo += B {
 			if err := ctx.Err(); err != nil {
 				return res, fmt.Errorf("epoch %d, step %d: %w", epoch, res.Steps+1, err)
 			}
@@ -125,15 +229,20 @@ func SGD(ctx context.Context, net *nn.Network, theta []float64, trainSet, testSe
 				copy(xb[j*d:(j+1)*d], trainSet.Row(i))
 				yb[j] = trainSet.Y[i]
 			}
-			loss, _ := ws.LossGrad(grad, theta, xb, yb)
+			if aug != nil {
+				aug.apply(xb, B, res.Steps)
+			}
+			loss, _ := ws.LossGrad(grad, theta, xb[:B*d], yb[:B])
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				res.Diverged = true
 				return res, nil
 			}
-			floats.AddScaled(theta, -cfg.LR, grad)
+			m.LR = cfg.LRSchedule.Rate(cfg.LR, epoch, res.Steps, total)
+			upd.Step(theta, grad, m.LR)
 			res.Steps++
 		}
-		m := evaluate(epoch)
+		m.Step = res.Steps
+		m = evaluate(m)
 		if !m.finite() {
 			res.Diverged = true
 			return res, nil

@@ -1,0 +1,362 @@
+package analysis
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/flatsweep/flatsweep/compute"
+)
+
+// Axis names of a Point: the hyperparameters of a trial. Any other name may be
+// used too; these are the ones the noise-scale analyses read.
+const (
+	// AxisB is the batch size B (examples per minibatch).
+	AxisB = "B"
+	// AxisLR is the learning rate ε.
+	AxisLR = "lr"
+	// AxisN is the number N of training examples.
+	AxisN = "N"
+	// AxisMomentum is the SGD momentum m ∈ [0, 1); absent means 0.
+	AxisMomentum = "momentum"
+	// AxisSeed is the trial seed. Aggregations average over it; granulated
+	// rank correlations hold it fixed.
+	AxisSeed = "seed"
+)
+
+// Metric names of a Point filled by PointsFromRecords. Every metric name not in
+// this list is treated as a flatness measure (see FlatnessMeasures), except
+// the loss metrics listed here too.
+const (
+	// MetricTestAcc is the final test accuracy, a fraction in [0, 1].
+	MetricTestAcc = "test_acc"
+	// MetricTrainAcc is the final training accuracy, a fraction in [0, 1].
+	MetricTrainAcc = "train_acc"
+	// MetricTestLoss is the final mean test cross-entropy (nats).
+	MetricTestLoss = "test_loss"
+	// MetricTrainLoss is the final mean training cross-entropy (nats).
+	MetricTrainLoss = "train_loss"
+	// MetricGap is the generalization gap in accuracy, train_acc − test_acc.
+	MetricGap = "gap"
+	// MetricLossGap is the generalization gap in loss, test_loss − train_loss.
+	MetricLossGap = "loss_gap"
+	// MetricLambdaMax is the top Hessian eigenvalue λ₁ of the training loss, a
+	// (raw, not reparametrization-aware) flatness measure.
+	MetricLambdaMax = "lambda_max"
+)
+
+// ErrNoData is returned when an analysis has no usable trial: none at all, or
+// none that succeeded without diverging with a finite value of the metric.
+var ErrNoData = errors.New("analysis: no usable data")
+
+// ErrTooFewPoints is returned when there are usable trials but too few, or
+// too little variation among them, to fit the requested model.
+var ErrTooFewPoints = errors.New("analysis: too few points")
+
+// ErrLengthMismatch is returned when paired slices differ in length.
+var ErrLengthMismatch = errors.New("analysis: length mismatch")
+
+// Status classifies a trial for the analyses. Only StatusOK trials enter means,
+// fits and correlations; the others are counted (see Counts).
+type Status int
+
+const (
+	// StatusOK is a trial that succeeded without diverging.
+	StatusOK Status = iota
+	// StatusDiverged is a trial whose training loss became NaN or ±Inf.
+	StatusDiverged
+	// StatusFailed is a trial that ended without a result: failed, discarded,
+	// cancelled, or succeeded with no result recorded.
+	StatusFailed
+	// StatusUnfinished is a trial not yet finished (pending, running, …).
+	StatusUnfinished
+)
+
+// String returns "ok", "diverged", "failed" or "unfinished".
+func (s Status) String() string {
+	switch s {
+	case StatusOK:
+		return "ok"
+	case StatusDiverged:
+		return "diverged"
+	case StatusFailed:
+		return "failed"
+	case StatusUnfinished:
+		return "unfinished"
+	}
+	return "Status(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Point is one trial in generic form: its hyperparameters as named axis values
+// and its outcomes as named metric values, so that a new hyperparameter or a
+// new flatness measure is a new key, not a code change.
+type Point struct {
+	// ID identifies the trial.
+	ID string
+	// Status classifies the trial; only StatusOK points are analysed.
+	Status Status
+	// Axes holds the hyperparameters by name (AxisB, AxisLR, AxisN,
+	// AxisMomentum, AxisSeed, or any other).
+	Axes map[string]float64
+	// Metrics holds the outcomes by name (MetricTestAcc, MetricGap, a flatness
+	// measure, …). A missing metric reads as NaN.
+	Metrics map[string]float64
+	// Curve holds the per-epoch metrics, if recorded.
+	Curve []compute.EpochMetrics
+}
+
+// Axis returns the value of axis name and whether it is set.
+func (p Point) Axis(name string) (float64, bool) {
+	v, ok := p.Axes[name]
+	return v, ok
+}
+
+// Metric returns the value of metric name, NaN when it is missing.
+func (p Point) Metric(name string) float64 {
+	if v, ok := p.Metrics[name]; ok {
+		return v
+	}
+	return math.NaN()
+}
+
+// NoiseScale returns the SGD noise scale of the point,
+//
+//	g = ε (N/B − 1) / (1 − m),
+//
+// from its axes AxisLR, AxisN, AxisB and AxisMomentum (0 when absent); see
+// NoiseScaleMomentum. It is NaN when ε, N or B is missing.
+func (p Point) NoiseScale() float64 {
+	lr, okLR := p.Axes[AxisLR]
+	n, okN := p.Axes[AxisN]
+	b, okB := p.Axes[AxisB]
+	if !okLR || !okN || !okB {
+		return math.NaN()
+	}
+	return NoiseScaleMomentum(lr, n, b, p.Axes[AxisMomentum])
+}
+
+// NoiseScaleMomentum returns the SGD noise scale with momentum m of Smith & Le
+// (2018, arXiv 1710.06451, section 5):
+//
+//	g = ε/(1 − m) · (N/B − 1) ≈ εN / (B(1 − m))  (B ≪ N),
+//
+// which reduces to NoiseScale at m = 0 (the effective learning rate of
+// heavy-ball SGD is ε/(1 − m)). It returns NaN for B ≤ 0 or m ≥ 1; see
+// NoiseScaleApprox for the approximate form.
+func NoiseScaleMomentum(lr, n, b, m float64) float64 {
+	if !(b > 0) || !(m < 1) {
+		return math.NaN()
+	}
+	return lr / (1 - m) * (n/b - 1)
+}
+
+// NoiseScaleApprox returns the large-N approximation of the noise scale with
+// momentum m,
+//
+//	g ≈ εN / (B(1 − m)),
+//
+// NaN for B ≤ 0 or m ≥ 1. It exceeds NoiseScaleMomentum by ε/(1 − m).
+func NoiseScaleApprox(lr, n, b, m float64) float64 {
+	if !(b > 0) || !(m < 1) {
+		return math.NaN()
+	}
+	return lr * n / (b * (1 - m))
+}
+
+// classify returns the Status of a record: a diverged result first, then a
+// succeeded one with a result; failed, discarded, cancelled or a result-less
+// success count as failed, anything else as unfinished.
+func classify(r Record) Status {
+	switch {
+	case r.Result != nil && r.Result.Diverged:
+		return StatusDiverged
+	case r.State == StateSucceeded && r.Result != nil:
+		return StatusOK
+	case r.State == StateSucceeded, r.State == StateFailed, r.State == StateDiscarded, r.State == StateCancelled:
+		return StatusFailed
+	}
+	return StatusUnfinished
+}
+
+// PointsFromRecords converts records to points, one per record, in order.
+// Axes: AxisB, AxisLR, AxisN, AxisSeed from the spec and AxisMomentum = 0 (the
+// spec has no momentum yet). Metrics, when the record has a result: the final
+// accuracies and losses, MetricGap = train_acc − test_acc and MetricLossGap =
+// test_loss − train_loss; MetricLambdaMax only for a trial that did not
+// diverge (curvature is skipped otherwise). Further measures can be added to
+// the Metrics maps afterwards.
+func PointsFromRecords(recs []Record) []Point {
+	out := make([]Point, 0, len(recs))
+	for _, r := range recs {
+		p := Point{
+			ID:     r.TrialID,
+			Status: classify(r),
+			Axes: map[string]float64{
+				AxisB: float64(r.Spec.BatchSize), AxisLR: r.Spec.LR, AxisN: float64(r.Spec.Dataset.N),
+				AxisMomentum: 0, AxisSeed: float64(r.Spec.Seed),
+			},
+			Metrics: map[string]float64{},
+		}
+		if res := r.Result; res != nil {
+			p.Metrics[MetricTrainAcc], p.Metrics[MetricTestAcc] = res.TrainAcc, res.TestAcc
+			p.Metrics[MetricTrainLoss], p.Metrics[MetricTestLoss] = res.TrainLoss, res.TestLoss
+			p.Metrics[MetricGap] = res.TrainAcc - res.TestAcc
+			p.Metrics[MetricLossGap] = res.TestLoss - res.TrainLoss
+			if !res.Diverged {
+				p.Metrics[MetricLambdaMax] = res.LambdaMax
+			}
+			p.Curve = res.Curve
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// performanceMetrics are the metric names that are not flatness measures.
+func performanceMetrics() []string {
+	return []string{MetricTestAcc, MetricTrainAcc, MetricTestLoss, MetricTrainLoss, MetricGap, MetricLossGap}
+}
+
+// FlatnessMeasures returns, sorted, the names of the metrics present in any
+// point that are not performance metrics (accuracies, losses and gaps): λ₁
+// and any other flatness measure added to the points.
+func FlatnessMeasures(points []Point) []string {
+	perf := performanceMetrics()
+	var names []string
+	for _, p := range points {
+		for name := range p.Metrics {
+			if !slices.Contains(perf, name) && !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// AxisNames returns, sorted, the names of the axes present in any point.
+func AxisNames(points []Point) []string {
+	var names []string
+	for _, p := range points {
+		for name := range p.Axes {
+			if !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Counts tallies trials by Status. Every analysis reports the counts of the
+// trials it was given, so that diverged and failed trials are never dropped
+// silently.
+type Counts struct {
+	// Total is the number of trials.
+	Total int `json:"total"`
+	// OK is the number that succeeded without diverging.
+	OK int `json:"ok"`
+	// Diverged is the number whose training loss became NaN or ±Inf.
+	Diverged int `json:"diverged"`
+	// Failed is the number that ended without a result.
+	Failed int `json:"failed"`
+	// Unfinished is the number not yet finished.
+	Unfinished int `json:"unfinished"`
+}
+
+// CountPoints tallies points by Status.
+func CountPoints(points []Point) Counts {
+	var c Counts
+	for _, p := range points {
+		c.add(p.Status)
+	}
+	return c
+}
+
+func (c *Counts) add(s Status) {
+	c.Total++
+	switch s {
+	case StatusOK:
+		c.OK++
+	case StatusDiverged:
+		c.Diverged++
+	case StatusFailed:
+		c.Failed++
+	default:
+		c.Unfinished++
+	}
+}
+
+// String returns a sentence such as "12 trials: 9 ok, 2 diverged, 1 failed,
+// 0 unfinished".
+func (c Counts) String() string {
+	return fmt.Sprintf("%d trials: %d ok, %d diverged, %d failed, %d unfinished",
+		c.Total, c.OK, c.Diverged, c.Failed, c.Unfinished)
+}
+
+// axesKey returns a canonical key of the axes of p except those in skip, and
+// the names it covers: "name=bits;…" in name order, exact in the float bits.
+func axesKey(p Point, skip ...string) string {
+	names := make([]string, 0, len(p.Axes))
+	for name := range p.Axes {
+		if !slices.Contains(skip, name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	for _, name := range names {
+		v := p.Axes[name]
+		if v == 0 {
+			v = 0 // −0 and +0 are one grid value
+		}
+		fmt.Fprintf(&b, "%s=%x;", name, math.Float64bits(v))
+	}
+	return b.String()
+}
+
+// axesExcept returns a copy of the axes of p without those in skip.
+func axesExcept(p Point, skip ...string) map[string]float64 {
+	out := make(map[string]float64, len(p.Axes))
+	for name, v := range p.Axes {
+		if !slices.Contains(skip, name) {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// compareAxes orders axis maps by their sorted names, then values.
+func compareAxes(a, b map[string]float64) int {
+	names := make([]string, 0, len(a)+len(b))
+	for n := range a {
+		names = append(names, n)
+	}
+	for n := range b {
+		if _, ok := a[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		va, oka := a[n]
+		vb, okb := b[n]
+		switch {
+		case oka && !okb:
+			return 1
+		case !oka && okb:
+			return -1
+		case va < vb:
+			return -1
+		case va > vb:
+			return 1
+		}
+	}
+	return 0
+}
+
+// finite reports whether x is neither NaN nor ±Inf.
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flatsweep/flatsweep/compute"
+	"github.com/flatsweep/flatsweep/sweeps"
+)
+
+// Files written by `flatsweep train` into --out.
+const (
+	trainWeightsFile = "weights.safetensors"
+	trainResultFile  = "result.json"
+	trainTrialFile   = "trial.json"
+)
+
+func newTrainCmd() *cobra.Command {
+	var (
+		out   string
+		index int
+	)
+	cmd := &cobra.Command{
+		Use:   "train SWEEP.yaml --out DIR",
+		Short: "Run one trial on this machine, without a cluster, and keep its weights",
+		Long: `train runs one trial of a sweep file in this process (no coordinator, no
+workers) and writes to --out:
+
+  weights.safetensors  the trained parameters (safetensors, F64; an MLP loads
+                       into the equivalent PyTorch nn.Sequential; residual and
+                       convolutional networks are stored as one flat tensor
+                       "theta" in flatsweep's parameter layout)
+  result.json          the trial's result: final metrics, per-epoch curve, λ₁
+  trial.json           the trial's ID, grid point and complete spec
+
+The sweep file is the same YAML as for run and submit. Its grid should have
+exactly one point (one batch size, learning rate and seed); for a larger grid
+pick the point with --trial I (0-based, in expansion order). A warm-start file
+is hashed and its SHA-256 recorded in the spec. Per-epoch progress goes to
+stderr. Bad input (flags, the sweep file, an invalid trial) exits with status 2.`,
+		Args: exactArgs(1, "one sweep file"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return usagef("--out: a directory for the weights and the result is required")
+			}
+			trial, err := pickTrial(args[0], index, cmd.Flags().Changed("trial"))
+			if err != nil {
+				return err
+			}
+			return trainTrial(cmd, trial, out)
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "directory to write weights.safetensors, result.json and trial.json to (created if missing)")
+	cmd.Flags().IntVar(&index, "trial", 0, "index of the grid point to run when the grid has several (0-based, expansion order)")
+	return cmd
+}
+
+// pickTrial loads the sweep file and returns the trial to run.
+func pickTrial(path string, index int, chosen bool) (sweeps.Trial, error) {
+	spec, _, err := loadSweep(path)
+	if err != nil {
+		return sweeps.Trial{}, err
+	}
+	if err := spec.HashWarmStart(); err != nil {
+		return sweeps.Trial{}, usageError{err}
+	}
+	trials := spec.Expand()
+	switch {
+	case chosen && (index < 0 || index >= len(trials)):
+		return sweeps.Trial{}, usagef("--trial: %d is not a grid point of %s (0…%d)", index, path, len(trials)-1)
+	case !chosen && len(trials) != 1:
+		return sweeps.Trial{}, usagef("%s: the grid has %d points; train runs one (give --trial I, 0…%d, or a grid with one batch size, learning rate and seed)",
+			path, len(trials), len(trials)-1)
+	}
+	return trials[index], nil
+}
+
+// trainTrial runs the trial and writes its outputs to dir.
+func trainTrial(cmd *cobra.Command, trial sweeps.Trial, dir string) error {
+	progress := cmd.ErrOrStderr()
+	fmt.Fprintf(progress, "trial %s (%s)\n", trial.ID, trial.Axes)
+	res, trained, err := compute.Run(cmd.Context(), trial.Spec, func(m compute.EpochMetrics) {
+		fmt.Fprintf(progress, "epoch %3d  step %6d  train loss %.4f acc %.4f  test loss %.4f acc %.4f\n",
+			m.Epoch, m.Step, m.TrainLoss, m.TrainAcc, m.TestLoss, m.TestAcc)
+	})
+	if errors.Is(err, compute.ErrInvalidSpec) {
+		return usageError{fmt.Errorf("trial %s: %w", trial.ID, err)}
+	}
+	if err != nil {
+		return fmt.Errorf("trial %s: %w", trial.ID, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	specJSON, err := json.Marshal(trial.Spec)
+	if err != nil {
+		return fmt.Errorf("trial %s: %w", trial.ID, err)
+	}
+	meta := map[string]string{"flatsweep.trial_id": trial.ID, "flatsweep.spec": string(specJSON)}
+	if err := writeFile(filepath.Join(dir, trainWeightsFile), func(w io.Writer) error {
+		return compute.WriteWeights(w, trained.Net, trained.Theta, meta)
+	}); err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(dir, trainResultFile), res); err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(dir, trainTrialFile), trial); err != nil {
+		return err
+	}
+	status := "done"
+	if res.Diverged {
+		status = "diverged"
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s: train acc %.4f, test acc %.4f, λ₁ %.4g (%d parameters, %d steps); wrote %s\n",
+		status, res.TrainAcc, res.TestAcc, res.LambdaMax, res.Params, res.Steps, dir)
+	return nil
+}
+
+// writeFile writes path through write, replacing it atomically.
+func writeFile(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeJSON writes v as indented JSON to path.
+func writeJSON(path string, v any) error {
+	return writeFile(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	})
+}
