@@ -293,4 +293,7 @@ type Result struct {
 	// WarmStartSHA256 is the SHA-256 digest of the warm-start file actually
 	// read (empty without warm start).
 	WarmStartSHA256 string `json:"warm_start_sha256,omitempty"`
+	// Measures holds the curvature and flatness measures requested by the
+	// spec, by name (see CurvatureSpec).
+	Measures map[string]float64 `json:"measures,omitempty"`
 }

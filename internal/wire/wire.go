@@ -20,6 +20,9 @@ func EpochToProto(m compute.EpochMetrics) *pb.EpochMetrics {
 		TrainAcc:  m.TrainAcc,
 		TestLoss:  m.TestLoss,
 		TestAcc:   m.TestAcc,
+		Step:      int64(m.Step),
+		Lr:        m.LR,
+		BatchSize: int32(m.BatchSize),
 	}
 }
 
@@ -31,6 +34,9 @@ func EpochFromProto(m *pb.EpochMetrics) compute.EpochMetrics {
 		TrainAcc:  m.GetTrainAcc(),
 		TestLoss:  m.GetTestLoss(),
 		TestAcc:   m.GetTestAcc(),
+		Step:      int(m.GetStep()),
+		LR:        m.GetLr(),
+		BatchSize: int(m.GetBatchSize()),
 	}
 }
 
@@ -67,6 +73,8 @@ func ResultToProto(r compute.Result, d time.Duration) *pb.TrialResult {
 		Params:          int64(r.Params),
 		Curve:           CurveToProto(r.Curve),
 		DurationSeconds: d.Seconds(),
+		Measures:        r.Measures,
+		Steps:           int64(r.Steps),
 	}
 }
 
@@ -87,6 +95,8 @@ func ResultFromProto(r *pb.TrialResult) *compute.Result {
 		HVPs:            int(r.Hvps),
 		Params:          int(r.Params),
 		Curve:           CurveFromProto(r.Curve),
+		Measures:        r.Measures,
+		Steps:           int(r.Steps),
 	}
 }
 

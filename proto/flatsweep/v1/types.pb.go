@@ -387,7 +387,13 @@ type EpochMetrics struct {
 	// Mean test loss.
 	TestLoss float64 `protobuf:"fixed64,4,opt,name=test_loss,json=testLoss,proto3" json:"test_loss,omitempty"`
 	// Test accuracy in [0, 1].
-	TestAcc       float64 `protobuf:"fixed64,5,opt,name=test_acc,json=testAcc,proto3" json:"test_acc,omitempty"`
+	TestAcc float64 `protobuf:"fixed64,5,opt,name=test_acc,json=testAcc,proto3" json:"test_acc,omitempty"`
+	// Parameter updates taken so far.
+	Step int64 `protobuf:"varint,6,opt,name=step,proto3" json:"step,omitempty"`
+	// Learning rate in force at the end of the epoch.
+	Lr float64 `protobuf:"fixed64,7,opt,name=lr,proto3" json:"lr,omitempty"`
+	// Batch size in force at the end of the epoch.
+	BatchSize     int32 `protobuf:"varint,8,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -457,6 +463,27 @@ func (x *EpochMetrics) GetTestAcc() float64 {
 	return 0
 }
 
+func (x *EpochMetrics) GetStep() int64 {
+	if x != nil {
+		return x.Step
+	}
+	return 0
+}
+
+func (x *EpochMetrics) GetLr() float64 {
+	if x != nil {
+		return x.Lr
+	}
+	return 0
+}
+
+func (x *EpochMetrics) GetBatchSize() int32 {
+	if x != nil {
+		return x.BatchSize
+	}
+	return 0
+}
+
 // TrialResult is the outcome of a finished trial.
 type TrialResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -484,8 +511,12 @@ type TrialResult struct {
 	Curve []*EpochMetrics `protobuf:"bytes,11,rep,name=curve,proto3" json:"curve,omitempty"`
 	// Wall-clock duration of the trial on the worker, in seconds.
 	DurationSeconds float64 `protobuf:"fixed64,12,opt,name=duration_seconds,json=durationSeconds,proto3" json:"duration_seconds,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Curvature and flatness measures by name (e.g. "trace", "keskar_sharpness_1e-3").
+	Measures map[string]float64 `protobuf:"bytes,13,rep,name=measures,proto3" json:"measures,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	// Parameter updates taken.
+	Steps         int64 `protobuf:"varint,14,opt,name=steps,proto3" json:"steps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TrialResult) Reset() {
@@ -598,6 +629,20 @@ func (x *TrialResult) GetCurve() []*EpochMetrics {
 func (x *TrialResult) GetDurationSeconds() float64 {
 	if x != nil {
 		return x.DurationSeconds
+	}
+	return 0
+}
+
+func (x *TrialResult) GetMeasures() map[string]float64 {
+	if x != nil {
+		return x.Measures
+	}
+	return nil
+}
+
+func (x *TrialResult) GetSteps() int64 {
+	if x != nil {
+		return x.Steps
 	}
 	return 0
 }
@@ -732,14 +777,18 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x05curve\x18\f \x03(\v2\x1a.flatsweep.v1.EpochMetricsR\x05curve\x12;\n" +
 	"\vupdate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x14\n" +
-	"\x05index\x18\x0e \x01(\x05R\x05index\"\x98\x01\n" +
+	"\x05index\x18\x0e \x01(\x05R\x05index\"\xdb\x01\n" +
 	"\fEpochMetrics\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x05R\x05epoch\x12\x1d\n" +
 	"\n" +
 	"train_loss\x18\x02 \x01(\x01R\ttrainLoss\x12\x1b\n" +
 	"\ttrain_acc\x18\x03 \x01(\x01R\btrainAcc\x12\x1b\n" +
 	"\ttest_loss\x18\x04 \x01(\x01R\btestLoss\x12\x19\n" +
-	"\btest_acc\x18\x05 \x01(\x01R\atestAcc\"\x99\x03\n" +
+	"\btest_acc\x18\x05 \x01(\x01R\atestAcc\x12\x12\n" +
+	"\x04step\x18\x06 \x01(\x03R\x04step\x12\x0e\n" +
+	"\x02lr\x18\a \x01(\x01R\x02lr\x12\x1d\n" +
+	"\n" +
+	"batch_size\x18\b \x01(\x05R\tbatchSize\"\xb1\x04\n" +
 	"\vTrialResult\x12\x1d\n" +
 	"\n" +
 	"train_loss\x18\x01 \x01(\x01R\ttrainLoss\x12\x1b\n" +
@@ -755,7 +804,12 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x06params\x18\n" +
 	" \x01(\x03R\x06params\x120\n" +
 	"\x05curve\x18\v \x03(\v2\x1a.flatsweep.v1.EpochMetricsR\x05curve\x12)\n" +
-	"\x10duration_seconds\x18\f \x01(\x01R\x0fdurationSeconds\"\x93\x02\n" +
+	"\x10duration_seconds\x18\f \x01(\x01R\x0fdurationSeconds\x12C\n" +
+	"\bmeasures\x18\r \x03(\v2'.flatsweep.v1.TrialResult.MeasuresEntryR\bmeasures\x12\x14\n" +
+	"\x05steps\x18\x0e \x01(\x03R\x05steps\x1a;\n" +
+	"\rMeasuresEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x93\x02\n" +
 	"\x06Worker\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -789,7 +843,7 @@ func file_flatsweep_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_flatsweep_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_flatsweep_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_flatsweep_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_flatsweep_v1_types_proto_goTypes = []any{
 	(TrialState)(0),               // 0: flatsweep.v1.TrialState
 	(*Sweep)(nil),                 // 1: flatsweep.v1.Sweep
@@ -798,26 +852,28 @@ var file_flatsweep_v1_types_proto_goTypes = []any{
 	(*TrialResult)(nil),           // 4: flatsweep.v1.TrialResult
 	(*Worker)(nil),                // 5: flatsweep.v1.Worker
 	nil,                           // 6: flatsweep.v1.Sweep.StateCountsEntry
-	nil,                           // 7: flatsweep.v1.Worker.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	nil,                           // 7: flatsweep.v1.TrialResult.MeasuresEntry
+	nil,                           // 8: flatsweep.v1.Worker.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
 }
 var file_flatsweep_v1_types_proto_depIdxs = []int32{
-	8,  // 0: flatsweep.v1.Sweep.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 0: flatsweep.v1.Sweep.create_time:type_name -> google.protobuf.Timestamp
 	6,  // 1: flatsweep.v1.Sweep.state_counts:type_name -> flatsweep.v1.Sweep.StateCountsEntry
 	0,  // 2: flatsweep.v1.Trial.state:type_name -> flatsweep.v1.TrialState
-	8,  // 3: flatsweep.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
-	8,  // 4: flatsweep.v1.Trial.retry_time:type_name -> google.protobuf.Timestamp
+	9,  // 3: flatsweep.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
+	9,  // 4: flatsweep.v1.Trial.retry_time:type_name -> google.protobuf.Timestamp
 	4,  // 5: flatsweep.v1.Trial.result:type_name -> flatsweep.v1.TrialResult
 	3,  // 6: flatsweep.v1.Trial.curve:type_name -> flatsweep.v1.EpochMetrics
-	8,  // 7: flatsweep.v1.Trial.update_time:type_name -> google.protobuf.Timestamp
+	9,  // 7: flatsweep.v1.Trial.update_time:type_name -> google.protobuf.Timestamp
 	3,  // 8: flatsweep.v1.TrialResult.curve:type_name -> flatsweep.v1.EpochMetrics
-	7,  // 9: flatsweep.v1.Worker.labels:type_name -> flatsweep.v1.Worker.LabelsEntry
-	8,  // 10: flatsweep.v1.Worker.last_seen_time:type_name -> google.protobuf.Timestamp
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	7,  // 9: flatsweep.v1.TrialResult.measures:type_name -> flatsweep.v1.TrialResult.MeasuresEntry
+	8,  // 10: flatsweep.v1.Worker.labels:type_name -> flatsweep.v1.Worker.LabelsEntry
+	9,  // 11: flatsweep.v1.Worker.last_seen_time:type_name -> google.protobuf.Timestamp
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_flatsweep_v1_types_proto_init() }
@@ -831,7 +887,7 @@ func file_flatsweep_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flatsweep_v1_types_proto_rawDesc), len(file_flatsweep_v1_types_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
