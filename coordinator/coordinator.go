@@ -273,14 +273,15 @@ func (c *Coordinator) wakeLocked() {
 	c.wake = make(chan struct{})
 }
 
-// backoff returns the jittered retry delay after the given attempt.
-func (c *Coordinator) backoff(attempt int32) time.Duration {
+// backoff returns the retry delay after the given attempt, jittered by
+// u ∈ [0, 1]: d/2 + u·d/2 with d = min(BackoffBase·2^(attempt−1), BackoffMax).
+func (c *Coordinator) backoff(attempt int32, u float64) time.Duration {
 	d := c.cfg.BackoffBase
 	for i := int32(1); i < attempt && d < c.cfg.BackoffMax; i++ {
 		d *= 2
 	}
 	d = min(d, c.cfg.BackoffMax)
-	return d/2 + time.Duration(c.jitter.Int64N(int64(d/2)+1))
+	return d/2 + time.Duration(u*float64(d/2))
 }
 
 // errSkip aborts a store update without writing.

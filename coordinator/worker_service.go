@@ -301,6 +301,9 @@ func (s *workerServer) FailTrial(_ context.Context, req *pb.FailTrialRequest) (*
 		return nil, errLeaseLost(k.sweep, k.trial)
 	}
 	now := c.cfg.Clock.Now()
+	c.mu.Lock()
+	u := c.jitter.Float64()
+	c.mu.Unlock()
 	var retryAt time.Time
 	t, err := c.transition(k, func(t *pb.Trial) error {
 		if t.State != pb.TrialState_TRIAL_STATE_RUNNING || t.LeaseToken != req.Token {
@@ -314,9 +317,7 @@ func (s *workerServer) FailTrial(_ context.Context, req *pb.FailTrialRequest) (*
 			return nil
 		}
 		t.State = pb.TrialState_TRIAL_STATE_FAILED
-		c.mu.Lock()
-		retryAt = now.Add(c.backoff(t.Attempt))
-		c.mu.Unlock()
+		retryAt = now.Add(c.backoff(t.Attempt, u))
 		t.RetryTime = timestamppb.New(retryAt)
 		return nil
 	})

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -46,6 +47,11 @@ var (
 // Store is an open flatsweep database. It is safe for concurrent use.
 type Store struct {
 	db *bolt.DB
+
+	ops           chan *op
+	committerDone chan struct{}
+	closeMu       sync.RWMutex
+	closed        bool
 }
 
 // Open opens (creating if needed) the database at path. It fails fast with a
@@ -58,11 +64,12 @@ func Open(path string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, ops: make(chan *op, maxGroup), committerDone: make(chan struct{})}
 	if err := s.init(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	go s.committer()
 	return s, nil
 }
 
@@ -88,8 +95,17 @@ func (s *Store) init() error {
 	})
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close waits for queued writes and closes the database.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.ops)
+	}
+	s.closeMu.Unlock()
+	<-s.committerDone
+	return s.db.Close()
+}
 
 // Path returns the database file's path.
 func (s *Store) Path() string { return s.db.Path() }
@@ -276,13 +292,12 @@ func getTrial(tx *bolt.Tx, sweepID, trialID string) (*pb.Trial, error) {
 // UpdateTrial applies fn to a trial and stores the result, durably, before it
 // returns. If fn returns an error nothing is written and the error is returned.
 //
-// Concurrent calls are group-committed (bbolt's Batch): many transitions share
-// one transaction and one fsync, so throughput does not hinge on one fsync per
-// event. fn may therefore run more than once and must depend only on the
-// trial it is given.
+// Concurrent calls are group-committed: the writes queued while one
+// transaction commits share the next transaction and its fsync, so throughput
+// does not hinge on one fsync per event.
 func (s *Store) UpdateTrial(sweepID, trialID string, fn func(*pb.Trial) error) (*pb.Trial, error) {
 	var t *pb.Trial
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.write(func(tx *bolt.Tx) error {
 		var err error
 		if t, err = getTrial(tx, sweepID, trialID); err != nil {
 			return err

@@ -1,0 +1,149 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/flatsweep/flatsweep/coordinator/store"
+	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+)
+
+// benchSweep returns a sweep file with about n trials (n rounded to a
+// product of three axes).
+func benchSweep(name string, nb, nlr, nseed int) string {
+	axis := func(n int, f func(i int) string) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = f(i)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	return fmt.Sprintf(`name: %s
+dataset: {name: synthetic, n: 100000, n_test: 10, seed: 1}
+model: {arch: mlp, hidden: [4]}
+train: {epochs: 1}
+grid:
+  batch_size: %s
+  lr: %s
+  seed: %s
+`, name,
+		axis(nb, func(i int) string { return fmt.Sprint(i + 1) }),
+		axis(nlr, func(i int) string { return fmt.Sprintf("%g", float64(i+1)/1000) }),
+		axis(nseed, func(i int) string { return fmt.Sprint(i + 1) }))
+}
+
+// benchServer serves a coordinator on loopback with a durable store.
+func benchServer(b *testing.B) (string, *Coordinator) {
+	b.Helper()
+	st, err := store.Open(filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := New(st, Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Serve(ctx, lis) }()
+	b.Cleanup(func() { cancel(); <-done; st.Close() })
+	return lis.Addr().String(), c
+}
+
+// BenchmarkLeaseCycle measures acquire → complete cycles of no-op trials
+// through one coordinator with 64 concurrent worker slots over loopback gRPC,
+// each result durable in bbolt before it is acknowledged. It reports
+// cycles/s and the p50/p99 latency of AcquireTrial.
+func BenchmarkLeaseCycle(b *testing.B) {
+	const slots = 64
+	addr, _ := benchServer(b)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	sc, wc := pb.NewSweepServiceClient(conn), pb.NewWorkerServiceClient(conn)
+	ctx := context.Background()
+	// Enough trials for every iteration.
+	nseed := (b.N + 99) / 100
+	if _, err := sc.SubmitSweep(ctx, &pb.SubmitSweepRequest{SpecYaml: benchSweep("bench", 10, 10, nseed)}); err != nil {
+		b.Fatal(err)
+	}
+	reg, err := wc.RegisterWorker(ctx, &pb.RegisterWorkerRequest{Name: "bench", Slots: slots})
+	if err != nil {
+		b.Fatal(err)
+	}
+	result := &pb.TrialResult{TrainAcc: 1, TestAcc: 0.9, LambdaMax: 3}
+	var (
+		mu    sync.Mutex
+		lats  []time.Duration
+		next  = make(chan struct{}, b.N)
+		wg    sync.WaitGroup
+		errMu sync.Mutex
+		first error
+	)
+	for i := 0; i < b.N; i++ {
+		next <- struct{}{}
+	}
+	close(next)
+	b.ResetTimer()
+	start := time.Now()
+	for s := 0; s < slots; s++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for range next {
+				t0 := time.Now()
+				resp, err := wc.AcquireTrial(ctx, &pb.AcquireTrialRequest{WorkerId: reg.WorkerId, Wait: durationpb.New(time.Second)})
+				mine = append(mine, time.Since(t0))
+				if err == nil && resp.Lease == nil {
+					err = fmt.Errorf("no lease")
+				}
+				if err == nil {
+					l := resp.Lease
+					_, err = wc.CompleteTrial(ctx, &pb.CompleteTrialRequest{WorkerId: reg.WorkerId, SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token, Result: result})
+				}
+				if err != nil {
+					errMu.Lock()
+					if first == nil {
+						first = err
+					}
+					errMu.Unlock()
+					return
+				}
+			}
+			mu.Lock()
+			lats = append(lats, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if first != nil {
+		b.Fatal(first)
+	}
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	pct := func(p float64) float64 { return float64(lats[int(p*float64(len(lats)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "cycles/s")
+	b.ReportMetric(pct(0.5), "p50-acquire-ms")
+	b.ReportMetric(pct(0.99), "p99-acquire-ms")
+}
