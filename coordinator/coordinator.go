@@ -299,14 +299,37 @@ func (c *Coordinator) transition(k trialKey, fn func(*pb.Trial) error) (*pb.Tria
 	if err != nil {
 		return nil, err
 	}
+	c.counted(k, from, t.State)
+	return t, nil
+}
+
+// transitionLater is transition without waiting for durability (see
+// store.UpdateTrialLater); done receives the outcome once it is known.
+func (c *Coordinator) transitionLater(k trialKey, fn func(*pb.Trial) error, done func(error)) error {
+	var from pb.TrialState
+	return c.store.UpdateTrialLater(k.sweep, k.trial, func(t *pb.Trial) error {
+		from = t.State
+		return fn(t)
+	}, func(t *pb.Trial, err error) {
+		if err == nil {
+			c.counted(k, from, t.State)
+		}
+		done(err)
+	})
+}
+
+// counted updates a sweep's counts and the metrics for one transition.
+func (c *Coordinator) counted(k trialKey, from, to pb.TrialState) {
+	if from == to {
+		return
+	}
 	c.mu.Lock()
-	if s := c.sweeps[k.sweep]; s != nil && from != t.State {
+	if s := c.sweeps[k.sweep]; s != nil {
 		s.counts[from]--
-		s.counts[t.State]++
+		s.counts[to]++
 	}
 	c.mu.Unlock()
-	c.metrics.transition(from, t.State)
-	return t, nil
+	c.metrics.transition(from, to)
 }
 
 // requeueLocked puts a trial that became pending back on its sweep's queue.

@@ -94,7 +94,6 @@ type pendingTrial struct {
 	key  trialKey
 	feat [2]float64
 	cost float64
-	seq  int // submission order, the tie-break
 }
 
 // costQueue is a max-heap of pending trials by predicted cost: the
@@ -107,7 +106,9 @@ func (q costQueue) Less(i, j int) bool {
 	if q[i].cost != q[j].cost {
 		return q[i].cost > q[j].cost
 	}
-	return q[i].seq < q[j].seq
+	// Equal costs go in trial-ID order, the store's key order: consecutive
+	// leases then touch neighbouring pages, so a group commit writes fewer.
+	return q[i].key.trial < q[j].key.trial
 }
 func (q costQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
 func (q *costQueue) Push(x any)   { *q = append(*q, x.(*pendingTrial)) }
@@ -128,8 +129,8 @@ type sweepState struct {
 	total     int32
 	queue     costQueue
 	model     costModel
-	seq       int
-	sinceFit  int
+	fittedAt  int       // model.n at the last re-order
+	reordered time.Time // time of the last re-order
 	running   int
 	finished  []time.Time // finish times within the last minute, for throughput
 }
@@ -140,8 +141,7 @@ func newSweepState(id string) *sweepState {
 
 // push queues a pending trial.
 func (s *sweepState) push(k trialKey, feat [2]float64) {
-	s.seq++
-	heap.Push(&s.queue, &pendingTrial{key: k, feat: feat, cost: s.model.predict(feat), seq: s.seq})
+	heap.Push(&s.queue, &pendingTrial{key: k, feat: feat, cost: s.model.predict(feat)})
 }
 
 // pop removes the most expensive pending trial.
@@ -149,15 +149,20 @@ func (s *sweepState) pop() *pendingTrial {
 	return heap.Pop(&s.queue).(*pendingTrial)
 }
 
-// learn records a finished trial's duration and re-orders the queue after
-// every few observations.
-func (s *sweepState) learn(feat [2]float64, d time.Duration) {
+// reorderEvery bounds how often a sweep's queue is re-ordered after its cost
+// model changed, besides when the model's data have doubled.
+const reorderEvery = 5 * time.Second
+
+// learn records a finished trial's duration and re-orders the queue when the
+// fit has doubled its data since the last re-order (2, 4, 8, … trials), or at
+// most every reorderEvery: re-ordering is O(queue) and the order changes
+// little once the model has settled.
+func (s *sweepState) learn(feat [2]float64, d time.Duration, now time.Time) {
 	s.model.observe(feat, d)
-	s.sinceFit++
-	if s.sinceFit < 8 && s.model.n > 2 {
+	if s.model.n < 2*s.fittedAt && now.Sub(s.reordered) < reorderEvery {
 		return
 	}
-	s.sinceFit = 0
+	s.fittedAt, s.reordered = max(s.model.n, 1), now
 	for _, p := range s.queue {
 		p.cost = s.model.predict(p.feat)
 	}

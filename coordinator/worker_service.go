@@ -96,6 +96,13 @@ func (s *workerServer) AcquireTrial(ctx context.Context, req *pb.AcquireTrialReq
 
 // acquire leases the next trial chosen by the scheduler, or returns nil when
 // none is leasable.
+//
+// The lease is granted from memory and written behind: the reply does not
+// wait for the fsync. Losing that write in a crash is harmless — the trial is
+// pending again after the restart, and the worker's token is refused at its
+// next heartbeat or report — so no result is lost or counted twice. Results
+// (CompleteTrial) are durable before they are acknowledged, and the store
+// applies writes in order, so a result never overtakes its lease.
 func (c *Coordinator) acquire(workerID string) (*pb.Lease, error) {
 	for {
 		c.mu.Lock()
@@ -105,12 +112,28 @@ func (c *Coordinator) acquire(workerID string) (*pb.Lease, error) {
 			return nil, nil
 		}
 		p := s.pop()
-		s.running++ // reserve the fair-share slot while the write is in flight
+		s.running++ // reserve the fair-share slot
 		c.mu.Unlock()
 
+		t, err := c.store.GetTrial(p.key.sweep, p.key.trial)
+		if err != nil || t.State != pb.TrialState_TRIAL_STATE_PENDING {
+			c.mu.Lock()
+			s.running--
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				s.push(p.key, p.feat)
+				c.mu.Unlock()
+				return nil, err
+			}
+			c.mu.Unlock()
+			continue // no longer pending (cancelled meanwhile): drop it
+		}
 		now := c.cfg.Clock.Now()
 		l := &lease{token: newToken(), worker: workerID, expiry: now.Add(c.cfg.LeaseTTL), start: now, feat: p.feat}
-		t, err := c.transition(p.key, func(t *pb.Trial) error {
+		c.mu.Lock()
+		c.leases[p.key] = l
+		c.metrics.setLeases(len(c.leases))
+		c.mu.Unlock()
+		err = c.transitionLater(p.key, func(t *pb.Trial) error {
 			if t.State != pb.TrialState_TRIAL_STATE_PENDING {
 				return errSkip
 			}
@@ -122,31 +145,26 @@ func (c *Coordinator) acquire(workerID string) (*pb.Lease, error) {
 			t.Curve = nil
 			t.UpdateTime = timestamppb.New(now)
 			return nil
+		}, func(err error) {
+			if err != nil {
+				// The lease never reached the store: withdraw it.
+				c.dropLease(p.key, l.token)
+				c.log.Warn("lease write failed; lease withdrawn", "sweep", p.key.sweep, "trial", p.key.trial, "err", err)
+			}
 		})
-		c.mu.Lock()
-		switch {
-		case err == nil:
-			c.leases[p.key] = l
-			c.metrics.setLeases(len(c.leases))
-			c.mu.Unlock()
-			c.log.Debug("trial leased", "sweep", p.key.sweep, "trial", p.key.trial, "worker", workerID, "attempt", t.Attempt)
-			return &pb.Lease{
-				SweepId:    p.key.sweep,
-				TrialId:    p.key.trial,
-				Attempt:    t.Attempt,
-				Token:      l.token,
-				ExpireTime: timestamppb.New(l.expiry),
-				SpecJson:   t.SpecJson,
-			}, nil
-		case errors.Is(err, errSkip) || errors.Is(err, store.ErrNotFound):
-			s.running-- // no longer pending (cancelled meanwhile): drop it
-			c.mu.Unlock()
-		default:
-			s.running--
-			s.push(p.key, p.feat)
-			c.mu.Unlock()
+		if err != nil {
+			c.dropLease(p.key, l.token)
 			return nil, err
 		}
+		c.log.Debug("trial leased", "sweep", p.key.sweep, "trial", p.key.trial, "worker", workerID, "attempt", t.Attempt+1)
+		return &pb.Lease{
+			SweepId:    p.key.sweep,
+			TrialId:    p.key.trial,
+			Attempt:    t.Attempt + 1,
+			Token:      l.token,
+			ExpireTime: timestamppb.New(l.expiry),
+			SpecJson:   t.SpecJson,
+		}, nil
 	}
 }
 
@@ -281,7 +299,7 @@ func (s *workerServer) CompleteTrial(_ context.Context, req *pb.CompleteTrialReq
 		c.mu.Lock()
 		if sw := c.sweeps[k.sweep]; sw != nil {
 			sw.markFinished(now)
-			sw.learn(l.feat, time.Duration(req.Result.DurationSeconds*float64(time.Second)))
+			sw.learn(l.feat, time.Duration(req.Result.DurationSeconds*float64(time.Second)), now)
 		}
 		c.mu.Unlock()
 	}

@@ -67,13 +67,22 @@ func (s *Store) commitBatch(batch []*op) {
 // write submits fn to the group committer and waits until its transaction
 // is durable.
 func (s *Store) write(fn func(*bolt.Tx) error) error {
+	o, err := s.enqueue(fn)
+	if err != nil {
+		return err
+	}
+	return <-o.done
+}
+
+// enqueue submits fn to the group committer without waiting. Writes are
+// applied in the order they were enqueued.
+func (s *Store) enqueue(fn func(*bolt.Tx) error) (*op, error) {
 	o := &op{fn: fn, done: make(chan error, 1)}
 	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
 	if s.closed {
-		s.closeMu.RUnlock()
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	s.ops <- o
-	s.closeMu.RUnlock()
-	return <-o.done
+	return o, nil
 }

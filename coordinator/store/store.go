@@ -314,6 +314,40 @@ func (s *Store) UpdateTrial(sweepID, trialID string, fn func(*pb.Trial) error) (
 	return t, nil
 }
 
+// UpdateTrialLater is UpdateTrial without waiting for durability: it queues
+// the write (ordered before every write queued after it) and returns; done,
+// if not nil, is called from the committer with the outcome once the write
+// has committed or failed. Use it only where losing the write in a crash is
+// harmless.
+func (s *Store) UpdateTrialLater(sweepID, trialID string, fn func(*pb.Trial) error, done func(*pb.Trial, error)) error {
+	var t *pb.Trial
+	o, err := s.enqueue(func(tx *bolt.Tx) error {
+		var err error
+		if t, err = getTrial(tx, sweepID, trialID); err != nil {
+			return err
+		}
+		if err := fn(t); err != nil {
+			return err
+		}
+		tb, _ := trialBucket(tx, sweepID)
+		return putProto(tb, trialID, t)
+	})
+	if err != nil {
+		return err
+	}
+	go func() {
+		err := <-o.done
+		if done != nil {
+			if err != nil {
+				done(nil, err)
+			} else {
+				done(t, nil)
+			}
+		}
+	}()
+	return nil
+}
+
 // UpdateSweep applies fn to a stored sweep (its settings: priority, paused,
 // cancelled) and stores it, in one transaction.
 func (s *Store) UpdateSweep(id string, fn func(*pb.Sweep) error) (*pb.Sweep, error) {
