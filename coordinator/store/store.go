@@ -15,7 +15,9 @@ package store
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -131,7 +133,11 @@ func (s *Store) PutSweep(sw *pb.Sweep, trials []*pb.Trial) (added []*pb.Trial, c
 		if err != nil {
 			return err
 		}
-		for _, t := range trials {
+		// Inserting in key order appends to bbolt's nodes; random order makes
+		// each insert shift a growing node (quadratic for a large sweep).
+		sorted := slices.Clone(trials)
+		slices.SortFunc(sorted, func(a, b *pb.Trial) int { return strings.Compare(a.Id, b.Id) })
+		for _, t := range sorted {
 			if tb.Get([]byte(t.Id)) != nil {
 				continue
 			}
