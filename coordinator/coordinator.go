@@ -115,14 +115,16 @@ type Coordinator struct {
 
 	submitMu sync.Mutex // serializes SubmitSweep's store write and queue update
 
-	mu      sync.Mutex
-	sweeps  map[string]*sweepState
-	retries map[trialKey]time.Time // failed trials and when they become pending
-	leases  map[trialKey]*lease
-	workers map[string]*workerInfo
-	wake    chan struct{} // closed and replaced whenever trials become pending
-	jitter  *mrand.Rand
-	metrics *metrics
+	mu         sync.Mutex
+	sweeps     map[string]*sweepState
+	retries    map[trialKey]time.Time // failed trials and when they become pending
+	leases     map[trialKey]*lease
+	workers    map[string]*workerInfo
+	rows       map[string]map[string]*row // per-sweep result rows, built on first query
+	rowVersion map[string]int             // bumped by every change to a sweep's trials
+	wake       chan struct{}              // closed and replaced whenever trials become pending
+	jitter     *mrand.Rand
+	metrics    *metrics
 
 	metricsOnce sync.Once
 	stopOnce    sync.Once
@@ -138,18 +140,20 @@ func New(st *store.Store, cfg Config) (*Coordinator, error) {
 	var seed [16]byte
 	_, _ = rand.Read(seed[:])
 	c := &Coordinator{
-		cfg:     cfg,
-		store:   st,
-		log:     cfg.Logger,
-		sweeps:  map[string]*sweepState{},
-		retries: map[trialKey]time.Time{},
-		leases:  map[trialKey]*lease{},
-		workers: map[string]*workerInfo{},
-		wake:    make(chan struct{}),
-		jitter:  mrand.New(mrand.NewPCG(leUint64(seed[:8]), leUint64(seed[8:]))),
-		metrics: newMetrics(),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
+		cfg:        cfg,
+		store:      st,
+		log:        cfg.Logger,
+		sweeps:     map[string]*sweepState{},
+		retries:    map[trialKey]time.Time{},
+		leases:     map[trialKey]*lease{},
+		workers:    map[string]*workerInfo{},
+		rows:       map[string]map[string]*row{},
+		rowVersion: map[string]int{},
+		wake:       make(chan struct{}),
+		jitter:     mrand.New(mrand.NewPCG(leUint64(seed[:8]), leUint64(seed[8:]))),
+		metrics:    newMetrics(),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
 	}
 	sws, err := st.ListSweepRecords()
 	if err != nil {
@@ -229,10 +233,11 @@ func leUint64(b []byte) uint64 {
 	return x
 }
 
-// Register adds the SweepService and WorkerService to a gRPC server.
+// Register adds the SweepService, WorkerService and AdminService to a gRPC server.
 func (c *Coordinator) Register(s grpc.ServiceRegistrar) {
 	pb.RegisterSweepServiceServer(s, &sweepServer{c: c})
 	pb.RegisterWorkerServiceServer(s, &workerServer{c: c})
+	pb.RegisterAdminServiceServer(s, &adminServer{c: c})
 }
 
 // Start runs the rescuer until Stop is called or ctx ends.
@@ -299,7 +304,7 @@ func (c *Coordinator) transition(k trialKey, fn func(*pb.Trial) error) (*pb.Tria
 	if err != nil {
 		return nil, err
 	}
-	c.counted(k, from, t.State)
+	c.counted(k, from, t)
 	return t, nil
 }
 
@@ -312,24 +317,26 @@ func (c *Coordinator) transitionLater(k trialKey, fn func(*pb.Trial) error, done
 		return fn(t)
 	}, func(t *pb.Trial, err error) {
 		if err == nil {
-			c.counted(k, from, t.State)
+			c.counted(k, from, t)
 		}
 		done(err)
 	})
 }
 
-// counted updates a sweep's counts and the metrics for one transition.
-func (c *Coordinator) counted(k trialKey, from, to pb.TrialState) {
-	if from == to {
+// counted updates a sweep's counts, its cached result rows and the metrics
+// for one transition.
+func (c *Coordinator) counted(k trialKey, from pb.TrialState, t *pb.Trial) {
+	if from == t.State {
 		return
 	}
 	c.mu.Lock()
 	if s := c.sweeps[k.sweep]; s != nil {
 		s.counts[from]--
-		s.counts[to]++
+		s.counts[t.State]++
 	}
+	c.noteRowLocked(k, t)
 	c.mu.Unlock()
-	c.metrics.transition(from, to)
+	c.metrics.transition(from, t.State)
 }
 
 // requeueLocked puts a trial that became pending back on its sweep's queue.

@@ -53,6 +53,7 @@ type bundle struct {
 	path   string
 	sweeps pb.SweepServiceClient
 	work   pb.WorkerServiceClient
+	conn   *grpc.ClientConn
 	stop   func()
 }
 
@@ -84,7 +85,7 @@ func setup(t *testing.T, path string) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &bundle{c: c, clock: clock, st: st, path: path,
+	b := &bundle{c: c, clock: clock, st: st, path: path, conn: conn,
 		sweeps: pb.NewSweepServiceClient(conn), work: pb.NewWorkerServiceClient(conn)}
 	var once sync.Once
 	b.stop = func() {

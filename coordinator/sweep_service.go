@@ -91,6 +91,7 @@ func (s *sweepServer) SubmitSweep(_ context.Context, req *pb.SubmitSweepRequest)
 		st.counts[pb.TrialState_TRIAL_STATE_PENDING] += int32(len(added))
 		st.total += int32(len(added))
 		if len(added) > 0 {
+			c.forgetRowsLocked(spec.Name)
 			c.wakeLocked()
 		}
 		c.mu.Unlock()
@@ -240,6 +241,7 @@ func (s *sweepServer) CancelSweep(_ context.Context, req *pb.CancelSweepRequest)
 		}
 	}
 	c.metrics.setLeases(len(c.leases))
+	c.forgetRowsLocked(req.SweepId)
 	c.mu.Unlock()
 	sw, err := c.sweepWithCounts(req.SweepId)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/flatsweep/flatsweep/coordinator"
+	"github.com/flatsweep/flatsweep/coordinator/store"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 )
 
@@ -279,6 +280,36 @@ func TestClusterOfProcesses(t *testing.T) {
 	out, _, code = runCLI(t, "status", "--coordinator", addr)
 	if code != 0 || !strings.Contains(out, "succeeded 8") || !strings.Contains(out, "one") || !strings.Contains(out, "two") {
 		t.Fatalf("status: code %d:\n%s", code, out)
+	}
+	out, errs, code = runCLI(t, "results", "e2e", "--coordinator", addr, "--group-by", "batch_size", "--format", "jsonl")
+	if code != 0 || strings.Count(out, "\n") != 2 || !strings.Contains(out, `"key":{"batch_size":16}`) || !strings.Contains(out, `"test_acc":{"count":4`) {
+		t.Fatalf("grouped results: code %d:\n%s%s", code, out, errs)
+	}
+	out, _, code = runCLI(t, "watch", "e2e", "--coordinator", addr)
+	if code != 0 || !strings.Contains(out, "8/8") {
+		t.Fatalf("watch of a finished sweep: code %d:\n%s", code, out)
+	}
+	backup := filepath.Join(dir, "backup.db")
+	out, errs, code = runCLI(t, "backup", backup, "--coordinator", addr)
+	if code != 0 || !strings.Contains(out, "(1 sweeps)") {
+		t.Fatalf("backup: code %d:\n%s%s", code, out, errs)
+	}
+	st, err := store.Open(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	n := 0
+	if err := st.Trials("e2e", "", func(tr *pb.Trial) bool {
+		if tr.State == pb.TrialState_TRIAL_STATE_SUCCEEDED {
+			n++
+		}
+		return true
+	}); err != nil || n != 8 {
+		t.Fatalf("backup holds %d succeeded trials (%v), want 8", n, err)
+	}
+	if _, errs, code := runCLI(t, "results", "e2e", "--coordinator", addr, "--group-by", "colour"); code != 2 || !strings.Contains(errs, "--group-by") {
+		t.Fatalf("bad --group-by: exit %d: %s", code, errs)
 	}
 }
 

@@ -11,14 +11,24 @@ import (
 
 func newResultsCmd() *cobra.Command {
 	var (
-		conn   connFlags
-		format string
+		conn    connFlags
+		format  string
+		groupBy []string
+		filters []string
 	)
 	cmd := &cobra.Command{
 		Use:   "results SWEEP",
-		Short: "Print a sweep's results per (B, ε), aggregated over seeds",
-		Args:  exactArgs(1, "one sweep name"),
+		Short: "Print a sweep's results aggregated over seeds, or grouped by any axes",
+		Long: `Without --group-by or --where, results prints one row per (N, B, ε) with the noise
+scale g = ε(N/B − 1) and mean ± std over seeds. With them, the coordinator groups
+the trials by the given axes (batch_size, lr, seed, n, momentum, weight_decay)
+after filtering, and aggregates every metric (count, mean, std, min, max and the
+95 % interval of the mean); --format jsonl writes one JSON object per group.`,
+		Args: exactArgs(1, "one sweep name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(groupBy) > 0 || len(filters) > 0 || format == "jsonl" {
+				return groupedResults(cmd, conn, args[0], groupBy, filters, format)
+			}
 			write, err := resultWriter(format)
 			if err != nil {
 				return err
@@ -36,7 +46,9 @@ func newResultsCmd() *cobra.Command {
 		},
 	}
 	addConnFlags(cmd, &conn)
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv, json or jsonl")
+	cmd.Flags().StringSliceVar(&groupBy, "group-by", nil, "axes to group by, e.g. batch_size,lr (default with --where: every axis but seed)")
+	cmd.Flags().StringArrayVar(&filters, "where", nil, "keep trials whose AXIS is one of the values: AXIS=V1,V2 (repeatable)")
 	return cmd
 }
 

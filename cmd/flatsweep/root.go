@@ -75,6 +75,7 @@ the SGD noise scale g = ε(N/B − 1) and to flatness.`,
 		newCancelCmd(),
 		newPauseCmd(),
 		newResumeCmd(),
+		newBackupCmd(),
 		newTrainCmd(),
 	)
 	return root

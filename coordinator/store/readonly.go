@@ -41,11 +41,14 @@ func OpenReadOnly(path string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open database %s read-only: %w", path, err)
 	}
-	s := &Store{db: db}
+	// Built as Open builds it, so that Close and the write path behave the
+	// same (writes fail with bbolt's ErrDatabaseReadOnly).
+	s := &Store{db: db, ops: make(chan *op, maxGroup), committerDone: make(chan struct{})}
 	if err := s.checkSchema(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open database %s read-only: %w", path, err)
 	}
+	go s.committer()
 	return s, nil
 }
 

@@ -15,6 +15,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -206,6 +207,17 @@ func getSweep(tx *bolt.Tx, id string) (*pb.Sweep, error) {
 		return nil
 	})
 	return sw, err
+}
+
+// Backup writes a consistent copy of the database to w from one read
+// transaction, calling size first with the copy's length. Writers are not
+// blocked meanwhile.
+func (s *Store) Backup(size func(int64), w io.Writer) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		size(tx.Size())
+		_, err := tx.WriteTo(w)
+		return err
+	})
 }
 
 // GetSweepRecord returns a stored sweep without counting its trials.

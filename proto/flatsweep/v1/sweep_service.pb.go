@@ -22,6 +22,381 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// AxisFilter keeps trials whose axis takes one of the given values.
+type AxisFilter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Axis name: batch_size, lr, seed, n, momentum or weight_decay.
+	Axis string `protobuf:"bytes,1,opt,name=axis,proto3" json:"axis,omitempty"`
+	// Accepted values.
+	Values        []float64 `protobuf:"fixed64,2,rep,packed,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AxisFilter) Reset() {
+	*x = AxisFilter{}
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AxisFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AxisFilter) ProtoMessage() {}
+
+func (x *AxisFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AxisFilter.ProtoReflect.Descriptor instead.
+func (*AxisFilter) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *AxisFilter) GetAxis() string {
+	if x != nil {
+		return x.Axis
+	}
+	return ""
+}
+
+func (x *AxisFilter) GetValues() []float64 {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// AggregateResultsRequest selects and groups trials.
+type AggregateResultsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sweep ID.
+	SweepId string `protobuf:"bytes,1,opt,name=sweep_id,json=sweepId,proto3" json:"sweep_id,omitempty"`
+	// Filters, all of which a trial must pass.
+	Filters []*AxisFilter `protobuf:"bytes,2,rep,name=filters,proto3" json:"filters,omitempty"`
+	// Axes to group by (default: every axis but seed, i.e. aggregate over seeds).
+	GroupBy       []string `protobuf:"bytes,3,rep,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AggregateResultsRequest) Reset() {
+	*x = AggregateResultsRequest{}
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AggregateResultsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AggregateResultsRequest) ProtoMessage() {}
+
+func (x *AggregateResultsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AggregateResultsRequest.ProtoReflect.Descriptor instead.
+func (*AggregateResultsRequest) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AggregateResultsRequest) GetSweepId() string {
+	if x != nil {
+		return x.SweepId
+	}
+	return ""
+}
+
+func (x *AggregateResultsRequest) GetFilters() []*AxisFilter {
+	if x != nil {
+		return x.Filters
+	}
+	return nil
+}
+
+func (x *AggregateResultsRequest) GetGroupBy() []string {
+	if x != nil {
+		return x.GroupBy
+	}
+	return nil
+}
+
+// MetricSummary aggregates one metric over the succeeded, non-diverged trials
+// of a group that have it.
+type MetricSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Number of values.
+	Count int32 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	// Mean.
+	Mean float64 `protobuf:"fixed64,2,opt,name=mean,proto3" json:"mean,omitempty"`
+	// Sample standard deviation (n − 1 denominator; 0 for one value).
+	Std float64 `protobuf:"fixed64,3,opt,name=std,proto3" json:"std,omitempty"`
+	// Smallest value.
+	Min float64 `protobuf:"fixed64,4,opt,name=min,proto3" json:"min,omitempty"`
+	// Largest value.
+	Max float64 `protobuf:"fixed64,5,opt,name=max,proto3" json:"max,omitempty"`
+	// Lower end of the 95 % Student-t interval of the mean.
+	Ci95Low float64 `protobuf:"fixed64,6,opt,name=ci95_low,json=ci95Low,proto3" json:"ci95_low,omitempty"`
+	// Upper end of the 95 % Student-t interval of the mean.
+	Ci95High      float64 `protobuf:"fixed64,7,opt,name=ci95_high,json=ci95High,proto3" json:"ci95_high,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetricSummary) Reset() {
+	*x = MetricSummary{}
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricSummary) ProtoMessage() {}
+
+func (x *MetricSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricSummary.ProtoReflect.Descriptor instead.
+func (*MetricSummary) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *MetricSummary) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *MetricSummary) GetMean() float64 {
+	if x != nil {
+		return x.Mean
+	}
+	return 0
+}
+
+func (x *MetricSummary) GetStd() float64 {
+	if x != nil {
+		return x.Std
+	}
+	return 0
+}
+
+func (x *MetricSummary) GetMin() float64 {
+	if x != nil {
+		return x.Min
+	}
+	return 0
+}
+
+func (x *MetricSummary) GetMax() float64 {
+	if x != nil {
+		return x.Max
+	}
+	return 0
+}
+
+func (x *MetricSummary) GetCi95Low() float64 {
+	if x != nil {
+		return x.Ci95Low
+	}
+	return 0
+}
+
+func (x *MetricSummary) GetCi95High() float64 {
+	if x != nil {
+		return x.Ci95High
+	}
+	return 0
+}
+
+// ResultGroup is one group of trials.
+type ResultGroup struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The group's axis values, by axis name.
+	Key map[string]float64 `protobuf:"bytes,1,rep,name=key,proto3" json:"key,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	// Trials in the group.
+	Trials int32 `protobuf:"varint,2,opt,name=trials,proto3" json:"trials,omitempty"`
+	// Succeeded trials (including diverged ones).
+	Succeeded int32 `protobuf:"varint,3,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	// Succeeded trials flagged diverged (excluded from the metrics).
+	Diverged int32 `protobuf:"varint,4,opt,name=diverged,proto3" json:"diverged,omitempty"`
+	// Failed, discarded or cancelled trials.
+	Failed int32 `protobuf:"varint,5,opt,name=failed,proto3" json:"failed,omitempty"`
+	// Pending or running trials.
+	Unfinished int32 `protobuf:"varint,6,opt,name=unfinished,proto3" json:"unfinished,omitempty"`
+	// Metrics by name: train_acc, test_acc, gap, lambda_max, … and every measure.
+	Metrics       map[string]*MetricSummary `protobuf:"bytes,7,rep,name=metrics,proto3" json:"metrics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResultGroup) Reset() {
+	*x = ResultGroup{}
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResultGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResultGroup) ProtoMessage() {}
+
+func (x *ResultGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResultGroup.ProtoReflect.Descriptor instead.
+func (*ResultGroup) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ResultGroup) GetKey() map[string]float64 {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *ResultGroup) GetTrials() int32 {
+	if x != nil {
+		return x.Trials
+	}
+	return 0
+}
+
+func (x *ResultGroup) GetSucceeded() int32 {
+	if x != nil {
+		return x.Succeeded
+	}
+	return 0
+}
+
+func (x *ResultGroup) GetDiverged() int32 {
+	if x != nil {
+		return x.Diverged
+	}
+	return 0
+}
+
+func (x *ResultGroup) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *ResultGroup) GetUnfinished() int32 {
+	if x != nil {
+		return x.Unfinished
+	}
+	return 0
+}
+
+func (x *ResultGroup) GetMetrics() map[string]*MetricSummary {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
+// AggregateResultsResponse holds the groups, ordered by their key values.
+type AggregateResultsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Axes the groups are keyed by, in order.
+	GroupBy []string `protobuf:"bytes,1,rep,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
+	// The groups.
+	Groups        []*ResultGroup `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AggregateResultsResponse) Reset() {
+	*x = AggregateResultsResponse{}
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AggregateResultsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AggregateResultsResponse) ProtoMessage() {}
+
+func (x *AggregateResultsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AggregateResultsResponse.ProtoReflect.Descriptor instead.
+func (*AggregateResultsResponse) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *AggregateResultsResponse) GetGroupBy() []string {
+	if x != nil {
+		return x.GroupBy
+	}
+	return nil
+}
+
+func (x *AggregateResultsResponse) GetGroups() []*ResultGroup {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
 // CancelSweepRequest names a sweep.
 type CancelSweepRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -33,7 +408,7 @@ type CancelSweepRequest struct {
 
 func (x *CancelSweepRequest) Reset() {
 	*x = CancelSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[0]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -45,7 +420,7 @@ func (x *CancelSweepRequest) String() string {
 func (*CancelSweepRequest) ProtoMessage() {}
 
 func (x *CancelSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[0]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -58,7 +433,7 @@ func (x *CancelSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelSweepRequest.ProtoReflect.Descriptor instead.
 func (*CancelSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{0}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CancelSweepRequest) GetSweepId() string {
@@ -79,7 +454,7 @@ type CancelSweepResponse struct {
 
 func (x *CancelSweepResponse) Reset() {
 	*x = CancelSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[1]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -91,7 +466,7 @@ func (x *CancelSweepResponse) String() string {
 func (*CancelSweepResponse) ProtoMessage() {}
 
 func (x *CancelSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[1]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -104,7 +479,7 @@ func (x *CancelSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelSweepResponse.ProtoReflect.Descriptor instead.
 func (*CancelSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{1}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CancelSweepResponse) GetSweep() *Sweep {
@@ -125,7 +500,7 @@ type PauseSweepRequest struct {
 
 func (x *PauseSweepRequest) Reset() {
 	*x = PauseSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[2]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -137,7 +512,7 @@ func (x *PauseSweepRequest) String() string {
 func (*PauseSweepRequest) ProtoMessage() {}
 
 func (x *PauseSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[2]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -150,7 +525,7 @@ func (x *PauseSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseSweepRequest.ProtoReflect.Descriptor instead.
 func (*PauseSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{2}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PauseSweepRequest) GetSweepId() string {
@@ -171,7 +546,7 @@ type PauseSweepResponse struct {
 
 func (x *PauseSweepResponse) Reset() {
 	*x = PauseSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[3]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -183,7 +558,7 @@ func (x *PauseSweepResponse) String() string {
 func (*PauseSweepResponse) ProtoMessage() {}
 
 func (x *PauseSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[3]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -196,7 +571,7 @@ func (x *PauseSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseSweepResponse.ProtoReflect.Descriptor instead.
 func (*PauseSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{3}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PauseSweepResponse) GetSweep() *Sweep {
@@ -217,7 +592,7 @@ type ResumeSweepRequest struct {
 
 func (x *ResumeSweepRequest) Reset() {
 	*x = ResumeSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -229,7 +604,7 @@ func (x *ResumeSweepRequest) String() string {
 func (*ResumeSweepRequest) ProtoMessage() {}
 
 func (x *ResumeSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -242,7 +617,7 @@ func (x *ResumeSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeSweepRequest.ProtoReflect.Descriptor instead.
 func (*ResumeSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{4}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ResumeSweepRequest) GetSweepId() string {
@@ -263,7 +638,7 @@ type ResumeSweepResponse struct {
 
 func (x *ResumeSweepResponse) Reset() {
 	*x = ResumeSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[5]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -275,7 +650,7 @@ func (x *ResumeSweepResponse) String() string {
 func (*ResumeSweepResponse) ProtoMessage() {}
 
 func (x *ResumeSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[5]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -288,7 +663,7 @@ func (x *ResumeSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeSweepResponse.ProtoReflect.Descriptor instead.
 func (*ResumeSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{5}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ResumeSweepResponse) GetSweep() *Sweep {
@@ -309,7 +684,7 @@ type WatchSweepRequest struct {
 
 func (x *WatchSweepRequest) Reset() {
 	*x = WatchSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -321,7 +696,7 @@ func (x *WatchSweepRequest) String() string {
 func (*WatchSweepRequest) ProtoMessage() {}
 
 func (x *WatchSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -334,7 +709,7 @@ func (x *WatchSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchSweepRequest.ProtoReflect.Descriptor instead.
 func (*WatchSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{6}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *WatchSweepRequest) GetSweepId() string {
@@ -359,7 +734,7 @@ type WatchSweepResponse struct {
 
 func (x *WatchSweepResponse) Reset() {
 	*x = WatchSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -371,7 +746,7 @@ func (x *WatchSweepResponse) String() string {
 func (*WatchSweepResponse) ProtoMessage() {}
 
 func (x *WatchSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -384,7 +759,7 @@ func (x *WatchSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchSweepResponse.ProtoReflect.Descriptor instead.
 func (*WatchSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{7}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WatchSweepResponse) GetSweep() *Sweep {
@@ -423,7 +798,7 @@ type SubmitSweepRequest struct {
 
 func (x *SubmitSweepRequest) Reset() {
 	*x = SubmitSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[8]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -435,7 +810,7 @@ func (x *SubmitSweepRequest) String() string {
 func (*SubmitSweepRequest) ProtoMessage() {}
 
 func (x *SubmitSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[8]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -448,7 +823,7 @@ func (x *SubmitSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitSweepRequest.ProtoReflect.Descriptor instead.
 func (*SubmitSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{8}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SubmitSweepRequest) GetSpecYaml() string {
@@ -487,7 +862,7 @@ type SubmitSweepResponse struct {
 
 func (x *SubmitSweepResponse) Reset() {
 	*x = SubmitSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[9]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -499,7 +874,7 @@ func (x *SubmitSweepResponse) String() string {
 func (*SubmitSweepResponse) ProtoMessage() {}
 
 func (x *SubmitSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[9]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -512,7 +887,7 @@ func (x *SubmitSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitSweepResponse.ProtoReflect.Descriptor instead.
 func (*SubmitSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{9}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SubmitSweepResponse) GetSweep() *Sweep {
@@ -547,7 +922,7 @@ type GetSweepRequest struct {
 
 func (x *GetSweepRequest) Reset() {
 	*x = GetSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[10]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -559,7 +934,7 @@ func (x *GetSweepRequest) String() string {
 func (*GetSweepRequest) ProtoMessage() {}
 
 func (x *GetSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[10]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -572,7 +947,7 @@ func (x *GetSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSweepRequest.ProtoReflect.Descriptor instead.
 func (*GetSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{10}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetSweepRequest) GetSweepId() string {
@@ -593,7 +968,7 @@ type GetSweepResponse struct {
 
 func (x *GetSweepResponse) Reset() {
 	*x = GetSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[11]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -605,7 +980,7 @@ func (x *GetSweepResponse) String() string {
 func (*GetSweepResponse) ProtoMessage() {}
 
 func (x *GetSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[11]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -618,7 +993,7 @@ func (x *GetSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSweepResponse.ProtoReflect.Descriptor instead.
 func (*GetSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{11}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetSweepResponse) GetSweep() *Sweep {
@@ -637,7 +1012,7 @@ type ListSweepsRequest struct {
 
 func (x *ListSweepsRequest) Reset() {
 	*x = ListSweepsRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[12]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -649,7 +1024,7 @@ func (x *ListSweepsRequest) String() string {
 func (*ListSweepsRequest) ProtoMessage() {}
 
 func (x *ListSweepsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[12]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -662,7 +1037,7 @@ func (x *ListSweepsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSweepsRequest.ProtoReflect.Descriptor instead.
 func (*ListSweepsRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{12}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{17}
 }
 
 // ListSweepsResponse holds the sweeps, by ID.
@@ -676,7 +1051,7 @@ type ListSweepsResponse struct {
 
 func (x *ListSweepsResponse) Reset() {
 	*x = ListSweepsResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[13]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -688,7 +1063,7 @@ func (x *ListSweepsResponse) String() string {
 func (*ListSweepsResponse) ProtoMessage() {}
 
 func (x *ListSweepsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[13]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -701,7 +1076,7 @@ func (x *ListSweepsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSweepsResponse.ProtoReflect.Descriptor instead.
 func (*ListSweepsResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{13}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListSweepsResponse) GetSweeps() []*Sweep {
@@ -728,7 +1103,7 @@ type QueryResultsRequest struct {
 
 func (x *QueryResultsRequest) Reset() {
 	*x = QueryResultsRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[14]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +1115,7 @@ func (x *QueryResultsRequest) String() string {
 func (*QueryResultsRequest) ProtoMessage() {}
 
 func (x *QueryResultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[14]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +1128,7 @@ func (x *QueryResultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResultsRequest.ProtoReflect.Descriptor instead.
 func (*QueryResultsRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{14}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *QueryResultsRequest) GetSweepId() string {
@@ -797,7 +1172,7 @@ type QueryResultsResponse struct {
 
 func (x *QueryResultsResponse) Reset() {
 	*x = QueryResultsResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[15]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -809,7 +1184,7 @@ func (x *QueryResultsResponse) String() string {
 func (*QueryResultsResponse) ProtoMessage() {}
 
 func (x *QueryResultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[15]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -822,7 +1197,7 @@ func (x *QueryResultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResultsResponse.ProtoReflect.Descriptor instead.
 func (*QueryResultsResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{15}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *QueryResultsResponse) GetTrials() []*Trial {
@@ -848,7 +1223,7 @@ type ListWorkersRequest struct {
 
 func (x *ListWorkersRequest) Reset() {
 	*x = ListWorkersRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[16]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -860,7 +1235,7 @@ func (x *ListWorkersRequest) String() string {
 func (*ListWorkersRequest) ProtoMessage() {}
 
 func (x *ListWorkersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[16]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -873,7 +1248,7 @@ func (x *ListWorkersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkersRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkersRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{16}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{21}
 }
 
 // ListWorkersResponse holds the workers.
@@ -887,7 +1262,7 @@ type ListWorkersResponse struct {
 
 func (x *ListWorkersResponse) Reset() {
 	*x = ListWorkersResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[17]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -899,7 +1274,7 @@ func (x *ListWorkersResponse) String() string {
 func (*ListWorkersResponse) ProtoMessage() {}
 
 func (x *ListWorkersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[17]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -912,7 +1287,7 @@ func (x *ListWorkersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkersResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkersResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{17}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListWorkersResponse) GetWorkers() []*Worker {
@@ -926,7 +1301,42 @@ var File_flatsweep_v1_sweep_service_proto protoreflect.FileDescriptor
 
 const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"\n" +
-	" flatsweep/v1/sweep_service.proto\x12\fflatsweep.v1\x1a\x18flatsweep/v1/types.proto\x1a\x1egoogle/protobuf/duration.proto\"/\n" +
+	" flatsweep/v1/sweep_service.proto\x12\fflatsweep.v1\x1a\x18flatsweep/v1/types.proto\x1a\x1egoogle/protobuf/duration.proto\"8\n" +
+	"\n" +
+	"AxisFilter\x12\x12\n" +
+	"\x04axis\x18\x01 \x01(\tR\x04axis\x12\x16\n" +
+	"\x06values\x18\x02 \x03(\x01R\x06values\"\x83\x01\n" +
+	"\x17AggregateResultsRequest\x12\x19\n" +
+	"\bsweep_id\x18\x01 \x01(\tR\asweepId\x122\n" +
+	"\afilters\x18\x02 \x03(\v2\x18.flatsweep.v1.AxisFilterR\afilters\x12\x19\n" +
+	"\bgroup_by\x18\x03 \x03(\tR\agroupBy\"\xa7\x01\n" +
+	"\rMetricSummary\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x05R\x05count\x12\x12\n" +
+	"\x04mean\x18\x02 \x01(\x01R\x04mean\x12\x10\n" +
+	"\x03std\x18\x03 \x01(\x01R\x03std\x12\x10\n" +
+	"\x03min\x18\x04 \x01(\x01R\x03min\x12\x10\n" +
+	"\x03max\x18\x05 \x01(\x01R\x03max\x12\x19\n" +
+	"\bci95_low\x18\x06 \x01(\x01R\aci95Low\x12\x1b\n" +
+	"\tci95_high\x18\a \x01(\x01R\bci95High\"\xa0\x03\n" +
+	"\vResultGroup\x124\n" +
+	"\x03key\x18\x01 \x03(\v2\".flatsweep.v1.ResultGroup.KeyEntryR\x03key\x12\x16\n" +
+	"\x06trials\x18\x02 \x01(\x05R\x06trials\x12\x1c\n" +
+	"\tsucceeded\x18\x03 \x01(\x05R\tsucceeded\x12\x1a\n" +
+	"\bdiverged\x18\x04 \x01(\x05R\bdiverged\x12\x16\n" +
+	"\x06failed\x18\x05 \x01(\x05R\x06failed\x12\x1e\n" +
+	"\n" +
+	"unfinished\x18\x06 \x01(\x05R\n" +
+	"unfinished\x12@\n" +
+	"\ametrics\x18\a \x03(\v2&.flatsweep.v1.ResultGroup.MetricsEntryR\ametrics\x1a6\n" +
+	"\bKeyEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1aW\n" +
+	"\fMetricsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x121\n" +
+	"\x05value\x18\x02 \x01(\v2\x1b.flatsweep.v1.MetricSummaryR\x05value:\x028\x01\"h\n" +
+	"\x18AggregateResultsResponse\x12\x19\n" +
+	"\bgroup_by\x18\x01 \x03(\tR\agroupBy\x121\n" +
+	"\x06groups\x18\x02 \x03(\v2\x19.flatsweep.v1.ResultGroupR\x06groups\"/\n" +
 	"\x12CancelSweepRequest\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\"@\n" +
 	"\x13CancelSweepResponse\x12)\n" +
@@ -971,7 +1381,7 @@ const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x14\n" +
 	"\x12ListWorkersRequest\"E\n" +
 	"\x13ListWorkersResponse\x12.\n" +
-	"\aworkers\x18\x01 \x03(\v2\x14.flatsweep.v1.WorkerR\aworkers2\xf5\x05\n" +
+	"\aworkers\x18\x01 \x03(\v2\x14.flatsweep.v1.WorkerR\aworkers2\xd8\x06\n" +
 	"\fSweepService\x12R\n" +
 	"\vSubmitSweep\x12 .flatsweep.v1.SubmitSweepRequest\x1a!.flatsweep.v1.SubmitSweepResponse\x12I\n" +
 	"\bGetSweep\x12\x1d.flatsweep.v1.GetSweepRequest\x1a\x1e.flatsweep.v1.GetSweepResponse\x12O\n" +
@@ -984,7 +1394,8 @@ const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"PauseSweep\x12\x1f.flatsweep.v1.PauseSweepRequest\x1a .flatsweep.v1.PauseSweepResponse\x12R\n" +
 	"\vResumeSweep\x12 .flatsweep.v1.ResumeSweepRequest\x1a!.flatsweep.v1.ResumeSweepResponse\x12Q\n" +
 	"\n" +
-	"WatchSweep\x12\x1f.flatsweep.v1.WatchSweepRequest\x1a .flatsweep.v1.WatchSweepResponse0\x01B?Z=github.com/flatsweep/flatsweep/proto/flatsweep/v1;flatsweepv1b\x06proto3"
+	"WatchSweep\x12\x1f.flatsweep.v1.WatchSweepRequest\x1a .flatsweep.v1.WatchSweepResponse0\x01\x12a\n" +
+	"\x10AggregateResults\x12%.flatsweep.v1.AggregateResultsRequest\x1a&.flatsweep.v1.AggregateResultsResponseB?Z=github.com/flatsweep/flatsweep/proto/flatsweep/v1;flatsweepv1b\x06proto3"
 
 var (
 	file_flatsweep_v1_sweep_service_proto_rawDescOnce sync.Once
@@ -998,67 +1409,81 @@ func file_flatsweep_v1_sweep_service_proto_rawDescGZIP() []byte {
 	return file_flatsweep_v1_sweep_service_proto_rawDescData
 }
 
-var file_flatsweep_v1_sweep_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_flatsweep_v1_sweep_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_flatsweep_v1_sweep_service_proto_goTypes = []any{
-	(*CancelSweepRequest)(nil),   // 0: flatsweep.v1.CancelSweepRequest
-	(*CancelSweepResponse)(nil),  // 1: flatsweep.v1.CancelSweepResponse
-	(*PauseSweepRequest)(nil),    // 2: flatsweep.v1.PauseSweepRequest
-	(*PauseSweepResponse)(nil),   // 3: flatsweep.v1.PauseSweepResponse
-	(*ResumeSweepRequest)(nil),   // 4: flatsweep.v1.ResumeSweepRequest
-	(*ResumeSweepResponse)(nil),  // 5: flatsweep.v1.ResumeSweepResponse
-	(*WatchSweepRequest)(nil),    // 6: flatsweep.v1.WatchSweepRequest
-	(*WatchSweepResponse)(nil),   // 7: flatsweep.v1.WatchSweepResponse
-	(*SubmitSweepRequest)(nil),   // 8: flatsweep.v1.SubmitSweepRequest
-	(*SubmitSweepResponse)(nil),  // 9: flatsweep.v1.SubmitSweepResponse
-	(*GetSweepRequest)(nil),      // 10: flatsweep.v1.GetSweepRequest
-	(*GetSweepResponse)(nil),     // 11: flatsweep.v1.GetSweepResponse
-	(*ListSweepsRequest)(nil),    // 12: flatsweep.v1.ListSweepsRequest
-	(*ListSweepsResponse)(nil),   // 13: flatsweep.v1.ListSweepsResponse
-	(*QueryResultsRequest)(nil),  // 14: flatsweep.v1.QueryResultsRequest
-	(*QueryResultsResponse)(nil), // 15: flatsweep.v1.QueryResultsResponse
-	(*ListWorkersRequest)(nil),   // 16: flatsweep.v1.ListWorkersRequest
-	(*ListWorkersResponse)(nil),  // 17: flatsweep.v1.ListWorkersResponse
-	(*Sweep)(nil),                // 18: flatsweep.v1.Sweep
-	(*durationpb.Duration)(nil),  // 19: google.protobuf.Duration
-	(TrialState)(0),              // 20: flatsweep.v1.TrialState
-	(*Trial)(nil),                // 21: flatsweep.v1.Trial
-	(*Worker)(nil),               // 22: flatsweep.v1.Worker
+	(*AxisFilter)(nil),               // 0: flatsweep.v1.AxisFilter
+	(*AggregateResultsRequest)(nil),  // 1: flatsweep.v1.AggregateResultsRequest
+	(*MetricSummary)(nil),            // 2: flatsweep.v1.MetricSummary
+	(*ResultGroup)(nil),              // 3: flatsweep.v1.ResultGroup
+	(*AggregateResultsResponse)(nil), // 4: flatsweep.v1.AggregateResultsResponse
+	(*CancelSweepRequest)(nil),       // 5: flatsweep.v1.CancelSweepRequest
+	(*CancelSweepResponse)(nil),      // 6: flatsweep.v1.CancelSweepResponse
+	(*PauseSweepRequest)(nil),        // 7: flatsweep.v1.PauseSweepRequest
+	(*PauseSweepResponse)(nil),       // 8: flatsweep.v1.PauseSweepResponse
+	(*ResumeSweepRequest)(nil),       // 9: flatsweep.v1.ResumeSweepRequest
+	(*ResumeSweepResponse)(nil),      // 10: flatsweep.v1.ResumeSweepResponse
+	(*WatchSweepRequest)(nil),        // 11: flatsweep.v1.WatchSweepRequest
+	(*WatchSweepResponse)(nil),       // 12: flatsweep.v1.WatchSweepResponse
+	(*SubmitSweepRequest)(nil),       // 13: flatsweep.v1.SubmitSweepRequest
+	(*SubmitSweepResponse)(nil),      // 14: flatsweep.v1.SubmitSweepResponse
+	(*GetSweepRequest)(nil),          // 15: flatsweep.v1.GetSweepRequest
+	(*GetSweepResponse)(nil),         // 16: flatsweep.v1.GetSweepResponse
+	(*ListSweepsRequest)(nil),        // 17: flatsweep.v1.ListSweepsRequest
+	(*ListSweepsResponse)(nil),       // 18: flatsweep.v1.ListSweepsResponse
+	(*QueryResultsRequest)(nil),      // 19: flatsweep.v1.QueryResultsRequest
+	(*QueryResultsResponse)(nil),     // 20: flatsweep.v1.QueryResultsResponse
+	(*ListWorkersRequest)(nil),       // 21: flatsweep.v1.ListWorkersRequest
+	(*ListWorkersResponse)(nil),      // 22: flatsweep.v1.ListWorkersResponse
+	nil,                              // 23: flatsweep.v1.ResultGroup.KeyEntry
+	nil,                              // 24: flatsweep.v1.ResultGroup.MetricsEntry
+	(*Sweep)(nil),                    // 25: flatsweep.v1.Sweep
+	(*durationpb.Duration)(nil),      // 26: google.protobuf.Duration
+	(TrialState)(0),                  // 27: flatsweep.v1.TrialState
+	(*Trial)(nil),                    // 28: flatsweep.v1.Trial
+	(*Worker)(nil),                   // 29: flatsweep.v1.Worker
 }
 var file_flatsweep_v1_sweep_service_proto_depIdxs = []int32{
-	18, // 0: flatsweep.v1.CancelSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	18, // 1: flatsweep.v1.PauseSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	18, // 2: flatsweep.v1.ResumeSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	18, // 3: flatsweep.v1.WatchSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	19, // 4: flatsweep.v1.WatchSweepResponse.remaining:type_name -> google.protobuf.Duration
-	18, // 5: flatsweep.v1.SubmitSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	18, // 6: flatsweep.v1.GetSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	18, // 7: flatsweep.v1.ListSweepsResponse.sweeps:type_name -> flatsweep.v1.Sweep
-	20, // 8: flatsweep.v1.QueryResultsRequest.state:type_name -> flatsweep.v1.TrialState
-	21, // 9: flatsweep.v1.QueryResultsResponse.trials:type_name -> flatsweep.v1.Trial
-	22, // 10: flatsweep.v1.ListWorkersResponse.workers:type_name -> flatsweep.v1.Worker
-	8,  // 11: flatsweep.v1.SweepService.SubmitSweep:input_type -> flatsweep.v1.SubmitSweepRequest
-	10, // 12: flatsweep.v1.SweepService.GetSweep:input_type -> flatsweep.v1.GetSweepRequest
-	12, // 13: flatsweep.v1.SweepService.ListSweeps:input_type -> flatsweep.v1.ListSweepsRequest
-	14, // 14: flatsweep.v1.SweepService.QueryResults:input_type -> flatsweep.v1.QueryResultsRequest
-	16, // 15: flatsweep.v1.SweepService.ListWorkers:input_type -> flatsweep.v1.ListWorkersRequest
-	0,  // 16: flatsweep.v1.SweepService.CancelSweep:input_type -> flatsweep.v1.CancelSweepRequest
-	2,  // 17: flatsweep.v1.SweepService.PauseSweep:input_type -> flatsweep.v1.PauseSweepRequest
-	4,  // 18: flatsweep.v1.SweepService.ResumeSweep:input_type -> flatsweep.v1.ResumeSweepRequest
-	6,  // 19: flatsweep.v1.SweepService.WatchSweep:input_type -> flatsweep.v1.WatchSweepRequest
-	9,  // 20: flatsweep.v1.SweepService.SubmitSweep:output_type -> flatsweep.v1.SubmitSweepResponse
-	11, // 21: flatsweep.v1.SweepService.GetSweep:output_type -> flatsweep.v1.GetSweepResponse
-	13, // 22: flatsweep.v1.SweepService.ListSweeps:output_type -> flatsweep.v1.ListSweepsResponse
-	15, // 23: flatsweep.v1.SweepService.QueryResults:output_type -> flatsweep.v1.QueryResultsResponse
-	17, // 24: flatsweep.v1.SweepService.ListWorkers:output_type -> flatsweep.v1.ListWorkersResponse
-	1,  // 25: flatsweep.v1.SweepService.CancelSweep:output_type -> flatsweep.v1.CancelSweepResponse
-	3,  // 26: flatsweep.v1.SweepService.PauseSweep:output_type -> flatsweep.v1.PauseSweepResponse
-	5,  // 27: flatsweep.v1.SweepService.ResumeSweep:output_type -> flatsweep.v1.ResumeSweepResponse
-	7,  // 28: flatsweep.v1.SweepService.WatchSweep:output_type -> flatsweep.v1.WatchSweepResponse
-	20, // [20:29] is the sub-list for method output_type
-	11, // [11:20] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	0,  // 0: flatsweep.v1.AggregateResultsRequest.filters:type_name -> flatsweep.v1.AxisFilter
+	23, // 1: flatsweep.v1.ResultGroup.key:type_name -> flatsweep.v1.ResultGroup.KeyEntry
+	24, // 2: flatsweep.v1.ResultGroup.metrics:type_name -> flatsweep.v1.ResultGroup.MetricsEntry
+	3,  // 3: flatsweep.v1.AggregateResultsResponse.groups:type_name -> flatsweep.v1.ResultGroup
+	25, // 4: flatsweep.v1.CancelSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	25, // 5: flatsweep.v1.PauseSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	25, // 6: flatsweep.v1.ResumeSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	25, // 7: flatsweep.v1.WatchSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	26, // 8: flatsweep.v1.WatchSweepResponse.remaining:type_name -> google.protobuf.Duration
+	25, // 9: flatsweep.v1.SubmitSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	25, // 10: flatsweep.v1.GetSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	25, // 11: flatsweep.v1.ListSweepsResponse.sweeps:type_name -> flatsweep.v1.Sweep
+	27, // 12: flatsweep.v1.QueryResultsRequest.state:type_name -> flatsweep.v1.TrialState
+	28, // 13: flatsweep.v1.QueryResultsResponse.trials:type_name -> flatsweep.v1.Trial
+	29, // 14: flatsweep.v1.ListWorkersResponse.workers:type_name -> flatsweep.v1.Worker
+	2,  // 15: flatsweep.v1.ResultGroup.MetricsEntry.value:type_name -> flatsweep.v1.MetricSummary
+	13, // 16: flatsweep.v1.SweepService.SubmitSweep:input_type -> flatsweep.v1.SubmitSweepRequest
+	15, // 17: flatsweep.v1.SweepService.GetSweep:input_type -> flatsweep.v1.GetSweepRequest
+	17, // 18: flatsweep.v1.SweepService.ListSweeps:input_type -> flatsweep.v1.ListSweepsRequest
+	19, // 19: flatsweep.v1.SweepService.QueryResults:input_type -> flatsweep.v1.QueryResultsRequest
+	21, // 20: flatsweep.v1.SweepService.ListWorkers:input_type -> flatsweep.v1.ListWorkersRequest
+	5,  // 21: flatsweep.v1.SweepService.CancelSweep:input_type -> flatsweep.v1.CancelSweepRequest
+	7,  // 22: flatsweep.v1.SweepService.PauseSweep:input_type -> flatsweep.v1.PauseSweepRequest
+	9,  // 23: flatsweep.v1.SweepService.ResumeSweep:input_type -> flatsweep.v1.ResumeSweepRequest
+	11, // 24: flatsweep.v1.SweepService.WatchSweep:input_type -> flatsweep.v1.WatchSweepRequest
+	1,  // 25: flatsweep.v1.SweepService.AggregateResults:input_type -> flatsweep.v1.AggregateResultsRequest
+	14, // 26: flatsweep.v1.SweepService.SubmitSweep:output_type -> flatsweep.v1.SubmitSweepResponse
+	16, // 27: flatsweep.v1.SweepService.GetSweep:output_type -> flatsweep.v1.GetSweepResponse
+	18, // 28: flatsweep.v1.SweepService.ListSweeps:output_type -> flatsweep.v1.ListSweepsResponse
+	20, // 29: flatsweep.v1.SweepService.QueryResults:output_type -> flatsweep.v1.QueryResultsResponse
+	22, // 30: flatsweep.v1.SweepService.ListWorkers:output_type -> flatsweep.v1.ListWorkersResponse
+	6,  // 31: flatsweep.v1.SweepService.CancelSweep:output_type -> flatsweep.v1.CancelSweepResponse
+	8,  // 32: flatsweep.v1.SweepService.PauseSweep:output_type -> flatsweep.v1.PauseSweepResponse
+	10, // 33: flatsweep.v1.SweepService.ResumeSweep:output_type -> flatsweep.v1.ResumeSweepResponse
+	12, // 34: flatsweep.v1.SweepService.WatchSweep:output_type -> flatsweep.v1.WatchSweepResponse
+	4,  // 35: flatsweep.v1.SweepService.AggregateResults:output_type -> flatsweep.v1.AggregateResultsResponse
+	26, // [26:36] is the sub-list for method output_type
+	16, // [16:26] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_flatsweep_v1_sweep_service_proto_init() }
@@ -1073,7 +1498,7 @@ func file_flatsweep_v1_sweep_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flatsweep_v1_sweep_service_proto_rawDesc), len(file_flatsweep_v1_sweep_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,15 +19,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SweepService_SubmitSweep_FullMethodName  = "/flatsweep.v1.SweepService/SubmitSweep"
-	SweepService_GetSweep_FullMethodName     = "/flatsweep.v1.SweepService/GetSweep"
-	SweepService_ListSweeps_FullMethodName   = "/flatsweep.v1.SweepService/ListSweeps"
-	SweepService_QueryResults_FullMethodName = "/flatsweep.v1.SweepService/QueryResults"
-	SweepService_ListWorkers_FullMethodName  = "/flatsweep.v1.SweepService/ListWorkers"
-	SweepService_CancelSweep_FullMethodName  = "/flatsweep.v1.SweepService/CancelSweep"
-	SweepService_PauseSweep_FullMethodName   = "/flatsweep.v1.SweepService/PauseSweep"
-	SweepService_ResumeSweep_FullMethodName  = "/flatsweep.v1.SweepService/ResumeSweep"
-	SweepService_WatchSweep_FullMethodName   = "/flatsweep.v1.SweepService/WatchSweep"
+	SweepService_SubmitSweep_FullMethodName      = "/flatsweep.v1.SweepService/SubmitSweep"
+	SweepService_GetSweep_FullMethodName         = "/flatsweep.v1.SweepService/GetSweep"
+	SweepService_ListSweeps_FullMethodName       = "/flatsweep.v1.SweepService/ListSweeps"
+	SweepService_QueryResults_FullMethodName     = "/flatsweep.v1.SweepService/QueryResults"
+	SweepService_ListWorkers_FullMethodName      = "/flatsweep.v1.SweepService/ListWorkers"
+	SweepService_CancelSweep_FullMethodName      = "/flatsweep.v1.SweepService/CancelSweep"
+	SweepService_PauseSweep_FullMethodName       = "/flatsweep.v1.SweepService/PauseSweep"
+	SweepService_ResumeSweep_FullMethodName      = "/flatsweep.v1.SweepService/ResumeSweep"
+	SweepService_WatchSweep_FullMethodName       = "/flatsweep.v1.SweepService/WatchSweep"
+	SweepService_AggregateResults_FullMethodName = "/flatsweep.v1.SweepService/AggregateResults"
 )
 
 // SweepServiceClient is the client API for SweepService service.
@@ -58,6 +59,9 @@ type SweepServiceClient interface {
 	// WatchSweep streams a sweep's progress: one message now and one whenever
 	// its trial counts change (at most a few per second), until it finishes.
 	WatchSweep(ctx context.Context, in *WatchSweepRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchSweepResponse], error)
+	// AggregateResults groups a sweep's trials by any axes, after filtering on
+	// axis values, and aggregates every metric over each group.
+	AggregateResults(ctx context.Context, in *AggregateResultsRequest, opts ...grpc.CallOption) (*AggregateResultsResponse, error)
 }
 
 type sweepServiceClient struct {
@@ -167,6 +171,16 @@ func (c *sweepServiceClient) WatchSweep(ctx context.Context, in *WatchSweepReque
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SweepService_WatchSweepClient = grpc.ServerStreamingClient[WatchSweepResponse]
 
+func (c *sweepServiceClient) AggregateResults(ctx context.Context, in *AggregateResultsRequest, opts ...grpc.CallOption) (*AggregateResultsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AggregateResultsResponse)
+	err := c.cc.Invoke(ctx, SweepService_AggregateResults_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SweepServiceServer is the server API for SweepService service.
 // All implementations must embed UnimplementedSweepServiceServer
 // for forward compatibility.
@@ -195,6 +209,9 @@ type SweepServiceServer interface {
 	// WatchSweep streams a sweep's progress: one message now and one whenever
 	// its trial counts change (at most a few per second), until it finishes.
 	WatchSweep(*WatchSweepRequest, grpc.ServerStreamingServer[WatchSweepResponse]) error
+	// AggregateResults groups a sweep's trials by any axes, after filtering on
+	// axis values, and aggregates every metric over each group.
+	AggregateResults(context.Context, *AggregateResultsRequest) (*AggregateResultsResponse, error)
 	mustEmbedUnimplementedSweepServiceServer()
 }
 
@@ -231,6 +248,9 @@ func (UnimplementedSweepServiceServer) ResumeSweep(context.Context, *ResumeSweep
 }
 func (UnimplementedSweepServiceServer) WatchSweep(*WatchSweepRequest, grpc.ServerStreamingServer[WatchSweepResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchSweep not implemented")
+}
+func (UnimplementedSweepServiceServer) AggregateResults(context.Context, *AggregateResultsRequest) (*AggregateResultsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AggregateResults not implemented")
 }
 func (UnimplementedSweepServiceServer) mustEmbedUnimplementedSweepServiceServer() {}
 func (UnimplementedSweepServiceServer) testEmbeddedByValue()                      {}
@@ -408,6 +428,24 @@ func _SweepService_WatchSweep_Handler(srv interface{}, stream grpc.ServerStream)
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SweepService_WatchSweepServer = grpc.ServerStreamingServer[WatchSweepResponse]
 
+func _SweepService_AggregateResults_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AggregateResultsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SweepServiceServer).AggregateResults(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SweepService_AggregateResults_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SweepServiceServer).AggregateResults(ctx, req.(*AggregateResultsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SweepService_ServiceDesc is the grpc.ServiceDesc for SweepService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -446,6 +484,10 @@ var SweepService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResumeSweep",
 			Handler:    _SweepService_ResumeSweep_Handler,
+		},
+		{
+			MethodName: "AggregateResults",
+			Handler:    _SweepService_AggregateResults_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

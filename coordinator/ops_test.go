@@ -1,0 +1,248 @@
+package coordinator
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/flatsweep/flatsweep/coordinator/store"
+	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+)
+
+// completeAll leases and completes every pending trial, giving each the
+// test accuracy acc(lease).
+func (b *bundle) completeAll(t *testing.T, w string, acc func(*pb.Lease) float64) int {
+	t.Helper()
+	n := 0
+	for {
+		l := b.acquire(t, w)
+		if l == nil {
+			return n
+		}
+		if _, err := b.complete(w, l, acc(l)); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+}
+
+func TestAggregateResults(t *testing.T) {
+	b := setup(t, "")
+	b.submit(t) // batch_size {8, 16} × lr {0.1} × seed {1, 2}
+	w := b.register(t)
+	// Test accuracy = batch size / 100 + seed / 1000, from the trial's spec.
+	n := b.completeAll(t, w, func(l *pb.Lease) float64 {
+		var bs, seed float64
+		if strings.Contains(l.SpecJson, `"batch_size":8`) {
+			bs = 8
+		} else {
+			bs = 16
+		}
+		if strings.Contains(l.SpecJson, `"seed":1,`) || strings.HasSuffix(l.SpecJson, `"seed":1}`) {
+			seed = 1
+		} else {
+			seed = 2
+		}
+		return bs/100 + seed/1000
+	})
+	if n != 4 {
+		t.Fatalf("completed %d trials", n)
+	}
+	resp, err := b.sweeps.AggregateResults(context.Background(), &pb.AggregateResultsRequest{SweepId: "unit", GroupBy: []string{"batch_size"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Groups) != 2 {
+		t.Fatalf("%d groups, want 2", len(resp.Groups))
+	}
+	for i, bs := range []float64{8, 16} {
+		g := resp.Groups[i]
+		m := g.Metrics["test_acc"]
+		want := bs/100 + 0.0015
+		if g.Key["batch_size"] != bs || g.Trials != 2 || g.Succeeded != 2 || m.Count != 2 {
+			t.Fatalf("group %d: %+v", i, g)
+		}
+		// Two values 0.001 apart: std = 0.001/√2, 95 % interval = mean ± t(0.975, 1)·std/√2.
+		std := 0.001 / math.Sqrt2
+		half := 12.706204736174698 * std / math.Sqrt2
+		const tol = 1e-12
+		if math.Abs(m.Mean-want) > tol || math.Abs(m.Std-std) > tol || math.Abs(m.Min-(want-0.0005)) > tol ||
+			math.Abs(m.Max-(want+0.0005)) > tol || math.Abs(m.Ci95Low-(want-half)) > 1e-9 || math.Abs(m.Ci95High-(want+half)) > 1e-9 {
+			t.Fatalf("group %v test_acc = %+v, want mean %v std %v ±%v", bs, m, want, std, half)
+		}
+	}
+	// A filter keeps one batch size; grouping by seed then splits it.
+	resp, err = b.sweeps.AggregateResults(context.Background(), &pb.AggregateResultsRequest{
+		SweepId: "unit", GroupBy: []string{"seed"}, Filters: []*pb.AxisFilter{{Axis: "batch_size", Values: []float64{16}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Groups) != 2 || resp.Groups[0].Metrics["test_acc"].Mean != 0.161 || resp.Groups[1].Metrics["test_acc"].Mean != 0.162 {
+		t.Fatalf("filtered groups: %v", resp.Groups)
+	}
+	if _, err := b.sweeps.AggregateResults(context.Background(), &pb.AggregateResultsRequest{SweepId: "unit", GroupBy: []string{"colour"}}); err == nil {
+		t.Fatal("unknown axis accepted")
+	}
+}
+
+func TestAggregateCountsUnfinishedAndFailed(t *testing.T) {
+	b := setup(t, "")
+	b.submit(t)
+	// Build the row cache first, so the transitions below must keep it current.
+	if _, err := b.sweeps.AggregateResults(context.Background(), &pb.AggregateResultsRequest{SweepId: "unit"}); err != nil {
+		t.Fatal(err)
+	}
+	w := b.register(t)
+	l := b.acquire(t, w)
+	if _, err := b.work.FailTrial(context.Background(), &pb.FailTrialRequest{WorkerId: w, SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token, Error: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	l2 := b.acquire(t, w)
+	if _, err := b.work.CompleteTrial(context.Background(), &pb.CompleteTrialRequest{WorkerId: w, SweepId: l2.SweepId, TrialId: l2.TrialId, Token: l2.Token,
+		Result: &pb.TrialResult{Diverged: true, TestAcc: 0.25}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := b.sweeps.AggregateResults(context.Background(), &pb.AggregateResultsRequest{SweepId: "unit", GroupBy: []string{"lr"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := resp.Groups[0]
+	if g.Trials != 4 || g.Failed != 1 || g.Succeeded != 1 || g.Diverged != 1 || g.Unfinished != 2 || g.Metrics["test_acc"] != nil {
+		t.Fatalf("group = %+v; want 4 trials, 1 failed, 1 diverged (no metrics), 2 unfinished", g)
+	}
+}
+
+func TestHotBackup(t *testing.T) {
+	b := setup(t, "")
+	b.submit(t)
+	w := b.register(t)
+	first := b.acquire(t, w)
+	if _, err := b.complete(w, first, 0.5); err != nil {
+		t.Fatal(err)
+	}
+	// Back up while writes go on.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		b.completeAll(t, w, func(*pb.Lease) float64 { return 0.75 })
+	}()
+	var buf bytes.Buffer
+	var size int64
+	if err := b.st.Backup(func(n int64) { size = n }, &buf); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if int64(buf.Len()) != size {
+		t.Fatalf("backup wrote %d bytes, announced %d", buf.Len(), size)
+	}
+	path := filepath.Join(t.TempDir(), "copy.db")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	tr, err := cp.GetTrial(first.SweepId, first.TrialId)
+	if err != nil || tr.Result.GetTestAcc() != 0.5 {
+		t.Fatalf("backup lacks the result recorded before it: %v %v", tr, err)
+	}
+	n := 0
+	if err := cp.Trials("unit", "", func(*pb.Trial) bool { n++; return true }); err != nil || n != 4 {
+		t.Fatalf("backup has %d trials (%v), want 4", n, err)
+	}
+}
+
+func TestBackupOverGRPC(t *testing.T) {
+	b := setup(t, "")
+	b.submit(t)
+	conn := b.conn
+	stream, err := pb.NewAdminServiceClient(conn).BackupDatabase(context.Background(), &pb.BackupDatabaseRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	var want int64
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Size > 0 {
+			want = resp.Size
+		}
+		got.Write(resp.Chunk)
+	}
+	if want == 0 || int64(got.Len()) != want {
+		t.Fatalf("streamed %d bytes, announced %d", got.Len(), want)
+	}
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	b := setup(t, "")
+	b.submit(t)
+	w := b.register(t)
+	b.completeAll(t, w, func(*pb.Lease) float64 { return 0.5 })
+	srv := httptest.NewServer(b.c.MetricsHandler())
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`flatsweep_trials{state="succeeded"} 4`,
+		`flatsweep_trials{state="pending"} 0`,
+		`flatsweep_results_total 4`,
+		`flatsweep_trial_transitions_total{from="pending",to="running"} 4`,
+		`flatsweep_lease_acquire_seconds_count 4`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func TestWatchSweepStreamsUntilDone(t *testing.T) {
+	b := setup(t, "")
+	b.submit(t)
+	stream, err := b.sweeps.WatchSweep(context.Background(), &pb.WatchSweepRequest{SweepId: "unit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := stream.Recv()
+	if err != nil || first.Sweep.StateCounts["pending"] != 4 {
+		t.Fatalf("first snapshot %v %v", first, err)
+	}
+	w := b.register(t)
+	b.completeAll(t, w, func(*pb.Lease) float64 { return 0.5 })
+	var last *pb.WatchSweepResponse
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = resp
+	}
+	if last == nil || last.Sweep.StateCounts["succeeded"] != 4 {
+		t.Fatalf("last snapshot %v, want 4 succeeded", last)
+	}
+}
