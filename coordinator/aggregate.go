@@ -11,32 +11,26 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/flatsweep/flatsweep/analysis"
-	"github.com/flatsweep/flatsweep/compute"
 	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 )
 
-// Axes are the names of the trial spec values that results can be filtered
-// and grouped by.
-var Axes = []string{"batch_size", "lr", "seed", "n", "momentum", "weight_decay"}
+// Axes returns the names of the trial spec values that results can be
+// filtered and grouped by (see wire.Axes).
+func Axes() []string { return wire.Axes[:] }
 
 // axisIndex maps an axis name to its position in row.axes.
 func axisIndex(name string) (int, bool) {
-	i := slices.Index(Axes, name)
+	i := slices.Index(wire.Axes[:], name)
 	return i, i >= 0
 }
 
 // row is the compact view of a trial that aggregation works on.
 type row struct {
-	axes    [6]float64
+	axes    [wire.NumAxes]float64
 	state   pb.TrialState
 	diverg  bool
 	metrics map[string]float64
-}
-
-// specAxes extracts the axis values of a trial spec, in the order of Axes.
-func specAxes(s compute.TrialSpec) [6]float64 {
-	return [6]float64{float64(s.BatchSize), s.LR, float64(s.Seed), float64(s.Dataset.N), s.Optimizer.Momentum, s.WeightDecay}
 }
 
 // resultMetrics flattens a result into named metrics.
@@ -53,13 +47,19 @@ func resultMetrics(r *pb.TrialResult) map[string]float64 {
 	return m
 }
 
-// newRow builds a trial's row.
+// newRow builds a trial's row from its stored axes (or its spec, for a trial
+// stored with its full spec).
 func newRow(t *pb.Trial) (*row, error) {
-	spec, err := wire.DecodeSpec(t.SpecJson)
-	if err != nil {
-		return nil, fmt.Errorf("trial %s: %w", t.Id, err)
+	r := &row{state: t.State}
+	if len(t.Axes) == wire.NumAxes {
+		r.axes = [wire.NumAxes]float64(t.Axes)
+	} else {
+		spec, err := wire.DecodeSpec(t.SpecJson)
+		if err != nil {
+			return nil, fmt.Errorf("trial %s: %w", t.Id, err)
+		}
+		r.axes = wire.SpecAxes(spec)
 	}
-	r := &row{axes: specAxes(spec), state: t.State}
 	if t.Result != nil {
 		r.diverg = t.Result.Diverged
 		r.metrics = resultMetrics(t.Result)
@@ -81,7 +81,7 @@ func (c *Coordinator) sweepRows(id string) (map[string]*row, error) {
 		}
 		rows = map[string]*row{}
 		var decodeErr error
-		err := c.store.Trials(id, "", func(t *pb.Trial) bool {
+		err := c.store.RawTrials(id, func(t *pb.Trial) bool {
 			r, err := newRow(t)
 			if err != nil {
 				decodeErr = err
@@ -148,7 +148,7 @@ func (s *sweepServer) AggregateResults(_ context.Context, req *pb.AggregateResul
 	for _, a := range groupBy {
 		i, ok := axisIndex(a)
 		if !ok {
-			return nil, status.Errorf(codes.InvalidArgument, "group_by: unknown axis %q; want one of %v", a, Axes)
+			return nil, status.Errorf(codes.InvalidArgument, "group_by: unknown axis %q; want one of %v", a, wire.Axes)
 		}
 		gidx = append(gidx, i)
 	}
@@ -160,7 +160,7 @@ func (s *sweepServer) AggregateResults(_ context.Context, req *pb.AggregateResul
 	for _, f := range req.Filters {
 		i, ok := axisIndex(f.Axis)
 		if !ok {
-			return nil, status.Errorf(codes.InvalidArgument, "filters: unknown axis %q; want one of %v", f.Axis, Axes)
+			return nil, status.Errorf(codes.InvalidArgument, "filters: unknown axis %q; want one of %v", f.Axis, wire.Axes)
 		}
 		filters = append(filters, filter{i, f.Values})
 	}

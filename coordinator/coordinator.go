@@ -21,7 +21,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/flatsweep/flatsweep/coordinator/store"
-	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 )
 
@@ -176,7 +175,7 @@ func New(st *store.Store, cfg Config) (*Coordinator, error) {
 		s.total++
 		switch t.State {
 		case pb.TrialState_TRIAL_STATE_PENDING:
-			feat, err := specFeatures(t.SpecJson)
+			feat, err := c.features(t)
 			if err != nil && decodeErr == nil {
 				decodeErr = fmt.Errorf("trial %s/%s: %w", t.SweepId, t.Id, err)
 			}
@@ -188,12 +187,12 @@ func New(st *store.Store, cfg Config) (*Coordinator, error) {
 			if min := now.Add(cfg.LeaseTTL); exp.Before(min) {
 				exp = min
 			}
-			feat, _ := specFeatures(t.SpecJson)
+			feat, _ := c.features(t)
 			c.leases[k] = &lease{token: t.LeaseToken, worker: t.WorkerId, expiry: exp, start: now, feat: feat}
 			s.running++
 		case pb.TrialState_TRIAL_STATE_SUCCEEDED:
 			if t.Result != nil {
-				feat, _ := specFeatures(t.SpecJson)
+				feat, _ := c.features(t)
 				s.model.observe(feat, time.Duration(t.Result.DurationSeconds*float64(time.Second)))
 			}
 		}
@@ -216,9 +215,10 @@ func New(st *store.Store, cfg Config) (*Coordinator, error) {
 	return c, nil
 }
 
-// specFeatures decodes a stored spec's cost features.
-func specFeatures(specJSON string) ([2]float64, error) {
-	spec, err := wire.DecodeSpec(specJSON)
+// features returns a stored trial's cost features (a default when its spec
+// cannot be read).
+func (c *Coordinator) features(t *pb.Trial) ([2]float64, error) {
+	spec, err := c.store.Spec(t)
 	if err != nil {
 		return [2]float64{1, 1}, err
 	}
@@ -422,7 +422,7 @@ func (c *Coordinator) Rescue() {
 			}
 			continue
 		}
-		feat, _ := specFeatures(t.SpecJson)
+		feat, _ := c.features(t)
 		c.mu.Lock()
 		c.requeueLocked(k, feat)
 		c.mu.Unlock()

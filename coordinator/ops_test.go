@@ -15,6 +15,7 @@ import (
 
 	"github.com/flatsweep/flatsweep/coordinator/store"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/sweeps"
 )
 
 // completeAll leases and completes every pending trial, giving each the
@@ -244,5 +245,22 @@ func TestWatchSweepStreamsUntilDone(t *testing.T) {
 	}
 	if last == nil || last.Sweep.StateCounts["succeeded"] != 4 {
 		t.Fatalf("last snapshot %v, want 4 succeeded", last)
+	}
+}
+
+func TestStoredSpecsRebuildToTheirIDs(t *testing.T) {
+	b := setup(t, "")
+	b.submit(t)
+	resp, err := b.sweeps.QueryResults(context.Background(), &pb.QueryResultsRequest{SweepId: "unit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range resp.Trials {
+		if got := sweeps.TrialIDOf([]byte(tr.SpecJson)); got != tr.Id {
+			t.Errorf("trial %s: spec rebuilt from base and axes hashes to %s", tr.Id, got)
+		}
+		if tr.BaseId == "" {
+			t.Errorf("trial %s stored without a base", tr.Id)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/flatsweep/flatsweep/coordinator/store"
+	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 	"github.com/flatsweep/flatsweep/sweeps"
 )
@@ -55,28 +56,19 @@ func (s *sweepServer) SubmitSweep(_ context.Context, req *pb.SubmitSweepRequest)
 	c := s.c
 	now := timestamppb.New(c.cfg.Clock.Now())
 	expanded := spec.Expand()
-	trials := make([]*pb.Trial, len(expanded))
+	trials, bases, err := compactTrials(spec.Name, expanded, now)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "%v", err)
+	}
 	feats := make(map[string][2]float64, len(expanded))
-	for i, t := range expanded {
-		js, err := sweeps.CanonicalTrial(t.Spec)
-		if err != nil {
-			return nil, status.Errorf(codes.Internal, "canonical trial: %v", err)
-		}
-		trials[i] = &pb.Trial{
-			SweepId:    spec.Name,
-			Id:         t.ID,
-			SpecJson:   string(js),
-			State:      pb.TrialState_TRIAL_STATE_PENDING,
-			Index:      int32(t.Index),
-			UpdateTime: now,
-		}
+	for _, t := range expanded {
 		feats[t.ID] = costFeatures(t.Spec)
 	}
 	sw := &pb.Sweep{Id: spec.Name, SpecYaml: req.SpecYaml, SpecJson: string(canon), CreateTime: now, Priority: req.Priority}
 	// The submit lock keeps two submissions of one sweep from both adding
 	// the same trials to the queue.
 	c.submitMu.Lock()
-	added, created, err := c.store.PutSweep(sw, trials)
+	added, created, err := c.store.PutSweep(sw, trials, bases)
 	if err == nil {
 		c.mu.Lock()
 		st := c.sweeps[spec.Name]
@@ -106,6 +98,68 @@ func (s *sweepServer) SubmitSweep(_ context.Context, req *pb.SubmitSweepRequest)
 	}
 	c.log.Info("sweep submitted", "sweep", spec.Name, "created", created, "trials", len(trials), "added", len(added))
 	return &pb.SubmitSweepResponse{Sweep: out, Created: created, TrialsAdded: int32(len(added))}, nil
+}
+
+// compactTrials builds the stored form of a submission's trials: one base
+// spec (every trial's spec with its axis values zeroed) and each trial's axis
+// values. It checks on a sample of trials that the specs rebuilt from base
+// and axes hash to the trial IDs; if they do not (a grid axis the stored form
+// does not know), it stores every trial's full spec instead.
+func compactTrials(sweepID string, expanded []sweeps.Trial, now *timestamppb.Timestamp) ([]*pb.Trial, map[string][]byte, error) {
+	trials := make([]*pb.Trial, len(expanded))
+	if len(expanded) == 0 {
+		return trials, nil, nil
+	}
+	base := wire.Base(expanded[0].Spec)
+	baseJSON, err := wire.Canonical(base)
+	if err != nil {
+		return nil, nil, err
+	}
+	baseID := wire.BaseID(baseJSON)
+	compact := true
+	for _, i := range sampleIndexes(len(expanded)) {
+		t := expanded[i]
+		js, err := wire.JoinSpec(base, func() []float64 { a := wire.SpecAxes(t.Spec); return a[:] }())
+		if err != nil || sweeps.TrialIDOf([]byte(js)) != t.ID {
+			compact = false
+			break
+		}
+	}
+	for i, t := range expanded {
+		pt := &pb.Trial{SweepId: sweepID, Id: t.ID, State: pb.TrialState_TRIAL_STATE_PENDING, Index: int32(t.Index), UpdateTime: now}
+		if compact {
+			a := wire.SpecAxes(t.Spec)
+			pt.BaseId, pt.Axes = baseID, a[:]
+		} else {
+			js, err := sweeps.CanonicalTrial(t.Spec)
+			if err != nil {
+				return nil, nil, err
+			}
+			pt.SpecJson = string(js)
+		}
+		trials[i] = pt
+	}
+	if !compact {
+		return trials, nil, nil
+	}
+	return trials, map[string][]byte{baseID: baseJSON}, nil
+}
+
+// sampleIndexes returns up to 17 indexes spread over 0…n−1 (first and last
+// included).
+func sampleIndexes(n int) []int {
+	if n <= 17 {
+		out := make([]int, n)
+		for i := range out {
+			out[i] = i
+		}
+		return out
+	}
+	out := make([]int, 17)
+	for i := range out {
+		out[i] = i * (n - 1) / 16
+	}
+	return out
 }
 
 // sweepWithCounts returns a stored sweep with its live trial counts and settings.

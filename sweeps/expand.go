@@ -178,12 +178,18 @@ const TrialIDPrefix = "t-"
 // with the ID of a valid spec.
 func TrialID(spec compute.TrialSpec) string {
 	b, err := CanonicalTrial(spec)
-	prefix := TrialIDPrefix
 	if err != nil {
-		b, prefix = fmt.Appendf(nil, "%#v", spec), "x-"
+		sum := sha256.Sum256(fmt.Appendf(nil, "%#v", spec))
+		return "x-" + hex.EncodeToString(sum[:16])
 	}
-	sum := sha256.Sum256(b)
-	return prefix + hex.EncodeToString(sum[:16])
+	return TrialIDOf(b)
+}
+
+// TrialIDOf returns the trial ID of a spec given as its canonical JSON (see
+// CanonicalTrial): TrialIDPrefix and the first 128 bits of its SHA-256, in hex.
+func TrialIDOf(canonical []byte) string {
+	sum := sha256.Sum256(canonical)
+	return TrialIDPrefix + hex.EncodeToString(sum[:16])
 }
 
 // CanonicalTrial returns the canonical form of a trial spec: its encoding/json

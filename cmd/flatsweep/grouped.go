@@ -24,8 +24,8 @@ func parseWhere(filters []string) ([]*pb.AxisFilter, error) {
 	var out []*pb.AxisFilter
 	for _, f := range filters {
 		axis, vals, ok := strings.Cut(f, "=")
-		if !ok || !slices.Contains(coordinator.Axes, axis) {
-			return nil, usagef("--where %q: want AXIS=V1,V2 with AXIS one of %s", f, strings.Join(coordinator.Axes, ", "))
+		if !ok || !slices.Contains(coordinator.Axes(), axis) {
+			return nil, usagef("--where %q: want AXIS=V1,V2 with AXIS one of %s", f, strings.Join(coordinator.Axes(), ", "))
 		}
 		af := &pb.AxisFilter{Axis: axis}
 		for _, v := range strings.Split(vals, ",") {
@@ -43,8 +43,8 @@ func parseWhere(filters []string) ([]*pb.AxisFilter, error) {
 // groupedResults prints the coordinator's grouped aggregation of a sweep.
 func groupedResults(cmd *cobra.Command, conn connFlags, sweep string, groupBy, where []string, format string) error {
 	for _, a := range groupBy {
-		if !slices.Contains(coordinator.Axes, a) {
-			return usagef("--group-by %q: want axes among %s", a, strings.Join(coordinator.Axes, ", "))
+		if !slices.Contains(coordinator.Axes(), a) {
+			return usagef("--group-by %q: want axes among %s", a, strings.Join(coordinator.Axes(), ", "))
 		}
 	}
 	filters, err := parseWhere(where)

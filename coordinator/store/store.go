@@ -1,11 +1,18 @@
 // Package store is the coordinator's durable state in a bbolt database: sweeps,
 // their trials with state and lease, and the trials' results and curves.
 //
-// Layout (schema version 1):
+// Layout (schema version 2):
 //
-//	meta                       "schema_version" → "1"
+//	meta                       "schema_version" → "2"
 //	sweeps                     sweep ID → flatsweep.v1.Sweep (protobuf)
+//	bases                      base ID → canonical JSON of a base trial spec
 //	trials/<sweep ID>          trial ID → flatsweep.v1.Trial (protobuf, with result and curve)
+//
+// A stored trial does not repeat its spec: it names the base spec its sweep
+// submission shared (the spec with its axis values zeroed) and carries its
+// axis values; reads rebuild spec_json from them, byte for byte the canonical
+// JSON its ID hashes. Version 1 stored spec_json in every trial; Open
+// migrates a version-1 database in place (see migrations.go).
 //
 // Every state transition is one bbolt Update transaction, so a crash leaves each
 // trial either before or after a transition, never between: a recorded result is
@@ -18,6 +25,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,16 +34,19 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/flatsweep/flatsweep/compute"
+	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 )
 
 // SchemaVersion is the version of the on-disk layout this package writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 var (
 	bucketMeta   = []byte("meta")
 	bucketSweeps = []byte("sweeps")
 	bucketTrials = []byte("trials")
+	bucketBases  = []byte("bases")
 	keySchema    = []byte("schema_version")
 )
 
@@ -51,6 +62,9 @@ var (
 type Store struct {
 	db *bolt.DB
 
+	basesMu sync.RWMutex
+	bases   map[string]compute.TrialSpec // decoded base specs (immutable)
+
 	ops           chan *op
 	committerDone chan struct{}
 	closeMu       sync.RWMutex
@@ -60,14 +74,16 @@ type Store struct {
 // Open opens (creating if needed) the database at path. It fails fast with a
 // clear error when another process holds the file.
 func Open(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	// A large initial mapping (address space, not memory) spares bbolt the
+	// remaps a growing database would otherwise cost on big submissions.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, InitialMmapSize: 1 << 30})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("open database %s: locked by another process: %w", path, err)
 		}
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	s := &Store{db: db, ops: make(chan *op, maxGroup), committerDone: make(chan struct{})}
+	s := &Store{db: db, ops: make(chan *op, maxGroup), committerDone: make(chan struct{}), bases: map[string]compute.TrialSpec{}}
 	if err := s.init(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -82,19 +98,23 @@ func (s *Store) init() error {
 		if err != nil {
 			return err
 		}
-		if v := meta.Get(keySchema); v != nil {
-			if string(v) != fmt.Sprint(SchemaVersion) {
-				return fmt.Errorf("%w: version %s, this binary reads version %d", ErrSchema, v, SchemaVersion)
-			}
-		} else if err := meta.Put(keySchema, []byte(fmt.Sprint(SchemaVersion))); err != nil {
-			return err
-		}
-		for _, b := range [][]byte{bucketSweeps, bucketTrials} {
+		for _, b := range [][]byte{bucketSweeps, bucketTrials, bucketBases} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		return nil
+		version := SchemaVersion
+		if v := meta.Get(keySchema); v != nil {
+			if version, err = strconv.Atoi(string(v)); err != nil || version < 1 || version > SchemaVersion {
+				return fmt.Errorf("%w: version %q, this binary reads versions 1 to %d", ErrSchema, v, SchemaVersion)
+			}
+		}
+		for ; version < SchemaVersion; version++ {
+			if err := migration(version)(tx); err != nil {
+				return fmt.Errorf("migrate schema %d to %d: %w", version, version+1, err)
+			}
+		}
+		return meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion)))
 	})
 }
 
@@ -117,8 +137,18 @@ func (s *Store) Path() string { return s.db.Path() }
 // one transaction. An existing sweep keeps its creation time and its trials'
 // states and results: resubmitting never duplicates work. It returns the
 // trials added and whether the sweep is new.
-func (s *Store) PutSweep(sw *pb.Sweep, trials []*pb.Trial) (added []*pb.Trial, created bool, err error) {
+//
+// bases maps the base IDs the trials name to the bases' canonical JSON.
+func (s *Store) PutSweep(sw *pb.Sweep, trials []*pb.Trial, bases map[string][]byte) (added []*pb.Trial, created bool, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
+		bb := tx.Bucket(bucketBases)
+		for id, js := range bases {
+			if bb.Get([]byte(id)) == nil {
+				if err := bb.Put([]byte(id), js); err != nil {
+					return err
+				}
+			}
+		}
 		added, created = nil, false
 		sweeps := tx.Bucket(bucketSweeps)
 		stored := new(pb.Sweep)
@@ -272,15 +302,74 @@ func StateName(st pb.TrialState) string {
 	return "unspecified"
 }
 
-// GetTrial returns one trial.
+// GetTrial returns one trial, with its spec_json.
 func (s *Store) GetTrial(sweepID, trialID string) (*pb.Trial, error) {
 	var t *pb.Trial
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		t, err = getTrial(tx, sweepID, trialID)
-		return err
+		if t, err = getTrial(tx, sweepID, trialID); err != nil {
+			return err
+		}
+		return s.fillSpec(tx, t)
 	})
 	return t, err
+}
+
+// base returns the decoded base spec with the given ID.
+func (s *Store) base(tx *bolt.Tx, id string) (compute.TrialSpec, error) {
+	s.basesMu.RLock()
+	b, ok := s.bases[id]
+	s.basesMu.RUnlock()
+	if ok {
+		return b, nil
+	}
+	js := tx.Bucket(bucketBases).Get([]byte(id))
+	if js == nil {
+		return b, fmt.Errorf("base spec %s: %w", id, ErrNotFound)
+	}
+	b, err := wire.DecodeSpec(string(js))
+	if err != nil {
+		return b, fmt.Errorf("base spec %s: %w", id, err)
+	}
+	s.basesMu.Lock()
+	s.bases[id] = b
+	s.basesMu.Unlock()
+	return b, nil
+}
+
+// fillSpec sets t.SpecJson from its base and axes (version-2 trials).
+func (s *Store) fillSpec(tx *bolt.Tx, t *pb.Trial) error {
+	if t.SpecJson != "" || t.BaseId == "" {
+		return nil
+	}
+	b, err := s.base(tx, t.BaseId)
+	if err != nil {
+		return fmt.Errorf("trial %s/%s: %w", t.SweepId, t.Id, err)
+	}
+	if t.SpecJson, err = wire.JoinSpec(b, t.Axes); err != nil {
+		return fmt.Errorf("trial %s/%s: %w", t.SweepId, t.Id, err)
+	}
+	return nil
+}
+
+// Spec returns a trial's spec, from its spec_json or from its base and axes.
+func (s *Store) Spec(t *pb.Trial) (compute.TrialSpec, error) {
+	if t.SpecJson != "" || t.BaseId == "" {
+		return wire.DecodeSpec(t.SpecJson)
+	}
+	var b compute.TrialSpec
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		b, err = s.base(tx, t.BaseId)
+		return err
+	})
+	if err != nil {
+		return b, err
+	}
+	if len(t.Axes) != wire.NumAxes {
+		return b, fmt.Errorf("trial %s/%s has %d axis values, want %d", t.SweepId, t.Id, len(t.Axes), wire.NumAxes)
+	}
+	return wire.WithAxes(b, [wire.NumAxes]float64(t.Axes)), nil
 }
 
 func trialBucket(tx *bolt.Tx, sweepID string) (*bolt.Bucket, error) {
@@ -418,9 +507,20 @@ func (s *Store) UpdateTrials(sweepID string, fn func(*pb.Trial) bool) error {
 	})
 }
 
-// Trials calls fn for each trial of a sweep in trial-ID order, starting after
-// the trial ID `after` (empty for the start). fn returns false to stop.
+// Trials calls fn for each trial of a sweep, with its spec_json, in trial-ID
+// order, starting after the trial ID `after` (empty for the start). fn
+// returns false to stop.
 func (s *Store) Trials(sweepID, after string, fn func(*pb.Trial) bool) error {
+	return s.trials(sweepID, after, true, fn)
+}
+
+// RawTrials is Trials without spec_json (use Spec for a trial's spec): it
+// skips rebuilding the JSON, for scans over many trials.
+func (s *Store) RawTrials(sweepID string, fn func(*pb.Trial) bool) error {
+	return s.trials(sweepID, "", false, fn)
+}
+
+func (s *Store) trials(sweepID, after string, fill bool, fn func(*pb.Trial) bool) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		tb, err := trialBucket(tx, sweepID)
 		if err != nil {
@@ -439,6 +539,11 @@ func (s *Store) Trials(sweepID, after string, fn func(*pb.Trial) bool) error {
 			if err := proto.Unmarshal(v, t); err != nil {
 				return fmt.Errorf("decode trial %s/%s: %w", sweepID, k, err)
 			}
+			if fill {
+				if err := s.fillSpec(tx, t); err != nil {
+					return err
+				}
+			}
 			if !fn(t) {
 				return nil
 			}
@@ -447,7 +552,8 @@ func (s *Store) Trials(sweepID, after string, fn func(*pb.Trial) bool) error {
 	})
 }
 
-// AllTrials calls fn for every trial of every sweep, sweeps in ID order.
+// AllTrials calls fn for every trial of every sweep, sweeps in ID order,
+// without spec_json (see RawTrials).
 func (s *Store) AllTrials(fn func(*pb.Trial)) error {
 	var ids []string
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -461,7 +567,7 @@ func (s *Store) AllTrials(fn func(*pb.Trial)) error {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		if err := s.Trials(id, "", func(t *pb.Trial) bool { fn(t); return true }); err != nil {
+		if err := s.RawTrials(id, func(t *pb.Trial) bool { fn(t); return true }); err != nil {
 			return err
 		}
 	}
@@ -469,6 +575,12 @@ func (s *Store) AllTrials(fn func(*pb.Trial)) error {
 }
 
 func putProto(b *bolt.Bucket, key string, m proto.Message) error {
+	if t, ok := m.(*pb.Trial); ok && t.BaseId != "" && t.SpecJson != "" {
+		// The stored form omits the spec rebuilt from base and axes.
+		c := proto.Clone(t).(*pb.Trial)
+		c.SpecJson = ""
+		m = c
+	}
 	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", key, err)

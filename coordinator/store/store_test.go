@@ -26,7 +26,7 @@ func TestPutSweepIsIdempotentAndGrows(t *testing.T) {
 	}
 	defer st.Close()
 	sw := &pb.Sweep{Id: "s", SpecYaml: "a"}
-	added, created, err := st.PutSweep(sw, trials("s", "1", "2"))
+	added, created, err := st.PutSweep(sw, trials("s", "1", "2"), nil)
 	if err != nil || !created || len(added) != 2 {
 		t.Fatalf("first put: added %d created %v err %v", len(added), created, err)
 	}
@@ -37,7 +37,7 @@ func TestPutSweepIsIdempotentAndGrows(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	added, created, err = st.PutSweep(sw, trials("s", "1", "2", "3"))
+	added, created, err = st.PutSweep(sw, trials("s", "1", "2", "3"), nil)
 	if err != nil || created || len(added) != 1 || added[0].Id != "3" {
 		t.Fatalf("second put: added %v created %v err %v", added, created, err)
 	}
@@ -60,7 +60,7 @@ func TestResultsSurviveReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := st.PutSweep(&pb.Sweep{Id: "s"}, trials("s", "a", "b")); err != nil {
+	if _, _, err := st.PutSweep(&pb.Sweep{Id: "s"}, trials("s", "a", "b"), nil); err != nil {
 		t.Fatal(err)
 	}
 	want := &pb.TrialResult{TrainAcc: 0.9, TestAcc: 0.8, LambdaMax: 12.5, Curve: []*pb.EpochMetrics{{Epoch: 1, TestAcc: 0.7}}}
@@ -93,7 +93,7 @@ func TestUpdateTrialErrorWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if _, _, err := st.PutSweep(&pb.Sweep{Id: "s"}, trials("s", "a")); err != nil {
+	if _, _, err := st.PutSweep(&pb.Sweep{Id: "s"}, trials("s", "a"), nil); err != nil {
 		t.Fatal(err)
 	}
 	boom := errors.New("boom")
@@ -122,7 +122,7 @@ func TestTrialsPaging(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if _, _, err := st.PutSweep(&pb.Sweep{Id: "s"}, trials("s", "c", "a", "b", "d")); err != nil {
+	if _, _, err := st.PutSweep(&pb.Sweep{Id: "s"}, trials("s", "c", "a", "b", "d"), nil); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
@@ -152,5 +152,63 @@ func TestRejectsOtherSchemaVersion(t *testing.T) {
 	db.Close()
 	if _, err := Open(path); !errors.Is(err, ErrSchema) {
 		t.Fatalf("Open = %v, want ErrSchema", err)
+	}
+}
+
+// v1Spec is a version-1 stored trial spec (canonical JSON).
+const v1Spec = `{"dataset":{"name":"synthetic","n":1024,"n_test":1024,"features":16,"classes":4,"label_noise":0.2,"seed":1},"model":{"arch":"mlp","hidden":[64,64],"activation":"relu"},"batch_size":16,"lr":0.05,"epochs":20,"seed":1,"curvature":{"examples":512,"lanczos_steps":20,"tol":0.001}}`
+
+func TestMigrateV1ToV2(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v1.db")
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A version-1 database: every trial carries its spec JSON.
+	err = db.Update(func(tx *bbolt.Tx) error {
+		meta, _ := tx.CreateBucket(bucketMeta)
+		if err := meta.Put(keySchema, []byte("1")); err != nil {
+			return err
+		}
+		sw, _ := tx.CreateBucket(bucketSweeps)
+		if err := putProto(sw, "s", &pb.Sweep{Id: "s"}); err != nil {
+			return err
+		}
+		trials, _ := tx.CreateBucket(bucketTrials)
+		tb, _ := trials.CreateBucket([]byte("s"))
+		return putProto(tb, "t1", &pb.Trial{SweepId: "s", Id: "t1", SpecJson: v1Spec,
+			State: pb.TrialState_TRIAL_STATE_SUCCEEDED, Result: &pb.TrialResult{TestAcc: 0.7}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	st, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tr, err := st.GetTrial("s", "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.SpecJson != v1Spec {
+		t.Fatalf("rebuilt spec differs:\n got %s\nwant %s", tr.SpecJson, v1Spec)
+	}
+	if tr.BaseId == "" || len(tr.Axes) != 6 || tr.Axes[0] != 16 || tr.Axes[1] != 0.05 || tr.Result.GetTestAcc() != 0.7 {
+		t.Fatalf("migrated trial %v", tr)
+	}
+	var raw []byte
+	_ = st.db.View(func(tx *bbolt.Tx) error {
+		raw = append(raw, tx.Bucket(bucketTrials).Bucket([]byte("s")).Get([]byte("t1"))...)
+		if v := string(tx.Bucket(bucketMeta).Get(keySchema)); v != "2" {
+			t.Errorf("schema version %s after migration, want 2", v)
+		}
+		return nil
+	})
+	stored := new(pb.Trial)
+	if err := proto.Unmarshal(raw, stored); err != nil || stored.SpecJson != "" {
+		t.Fatalf("stored trial still carries its spec (%v)", err)
 	}
 }

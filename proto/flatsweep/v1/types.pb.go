@@ -242,7 +242,13 @@ type Trial struct {
 	// When the trial was last updated.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Position of the trial in the sweep's grid expansion order.
-	Index         int32 `protobuf:"varint,14,opt,name=index,proto3" json:"index,omitempty"`
+	Index int32 `protobuf:"varint,14,opt,name=index,proto3" json:"index,omitempty"`
+	// Stored form only: the trial's spec is the base spec with this ID (its
+	// axis values zeroed) with the axis values below set. spec_json is filled
+	// in from them on every read.
+	BaseId string `protobuf:"bytes,15,opt,name=base_id,json=baseId,proto3" json:"base_id,omitempty"`
+	// Stored form only: batch_size, lr, seed, n, momentum, weight_decay.
+	Axes          []float64 `protobuf:"fixed64,16,rep,packed,name=axes,proto3" json:"axes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -373,6 +379,20 @@ func (x *Trial) GetIndex() int32 {
 		return x.Index
 	}
 	return 0
+}
+
+func (x *Trial) GetBaseId() string {
+	if x != nil {
+		return x.BaseId
+	}
+	return ""
+}
+
+func (x *Trial) GetAxes() []float64 {
+	if x != nil {
+		return x.Axes
+	}
+	return nil
 }
 
 // EpochMetrics are the metrics after one epoch of training.
@@ -757,7 +777,7 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\tcancelled\x18\t \x01(\bR\tcancelled\x1a>\n" +
 	"\x10StateCountsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\xb1\x04\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\xde\x04\n" +
 	"\x05Trial\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x1b\n" +
@@ -777,7 +797,9 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x05curve\x18\f \x03(\v2\x1a.flatsweep.v1.EpochMetricsR\x05curve\x12;\n" +
 	"\vupdate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x14\n" +
-	"\x05index\x18\x0e \x01(\x05R\x05index\"\xdb\x01\n" +
+	"\x05index\x18\x0e \x01(\x05R\x05index\x12\x17\n" +
+	"\abase_id\x18\x0f \x01(\tR\x06baseId\x12\x12\n" +
+	"\x04axes\x18\x10 \x03(\x01R\x04axes\"\xdb\x01\n" +
 	"\fEpochMetrics\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x05R\x05epoch\x12\x1d\n" +
 	"\n" +
