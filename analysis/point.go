@@ -182,12 +182,14 @@ func classify(r Record) Status {
 }
 
 // PointsFromRecords converts records to points, one per record, in order.
-// Axes: AxisB, AxisLR, AxisN, AxisSeed from the spec and AxisMomentum = 0 (the
-// spec has no momentum yet). Metrics, when the record has a result: the final
+// Axes: AxisB, AxisLR, AxisN (Spec.Dataset.N), AxisSeed and AxisMomentum
+// (Spec.Optimizer.Momentum, 0 for plain SGD and for Adam, whose β₁ is not a
+// heavy-ball momentum). Metrics, when the record has a result: the final
 // accuracies and losses, MetricGap = train_acc − test_acc and MetricLossGap =
-// test_loss − train_loss; MetricLambdaMax only for a trial that did not
-// diverge (curvature is skipped otherwise). Further measures can be added to
-// the Metrics maps afterwards.
+// test_loss − train_loss; MetricLambdaMax and every key of Result.Measures
+// (each a flatness measure, see FlatnessMeasures) only for a trial that did
+// not diverge (curvature is skipped otherwise). A measure key equal to one of
+// the metric names above is ignored: the built-in value wins.
 func PointsFromRecords(recs []Record) []Point {
 	out := make([]Point, 0, len(recs))
 	for _, r := range recs {
@@ -196,18 +198,21 @@ func PointsFromRecords(recs []Record) []Point {
 			Status: classify(r),
 			Axes: map[string]float64{
 				AxisB: float64(r.Spec.BatchSize), AxisLR: r.Spec.LR, AxisN: float64(r.Spec.Dataset.N),
-				AxisMomentum: 0, AxisSeed: float64(r.Spec.Seed),
+				AxisMomentum: r.Spec.Optimizer.Momentum, AxisSeed: float64(r.Spec.Seed),
 			},
 			Metrics: map[string]float64{},
 		}
 		if res := r.Result; res != nil {
+			if !res.Diverged {
+				for name, v := range res.Measures {
+					p.Metrics[name] = v
+				}
+				p.Metrics[MetricLambdaMax] = res.LambdaMax
+			}
 			p.Metrics[MetricTrainAcc], p.Metrics[MetricTestAcc] = res.TrainAcc, res.TestAcc
 			p.Metrics[MetricTrainLoss], p.Metrics[MetricTestLoss] = res.TrainLoss, res.TestLoss
 			p.Metrics[MetricGap] = res.TrainAcc - res.TestAcc
 			p.Metrics[MetricLossGap] = res.TestLoss - res.TrainLoss
-			if !res.Diverged {
-				p.Metrics[MetricLambdaMax] = res.LambdaMax
-			}
 			p.Curve = res.Curve
 		}
 		out = append(out, p)

@@ -1,5 +1,12 @@
 package compute
 
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
 // TrialSpec is every value that changes a trial's outcome. A trial is a pure
 // function of its spec: the same spec on the same binary and BLAS backend gives
 // bit-identical results. The JSON encoding of a TrialSpec (fields in declaration
@@ -240,6 +247,32 @@ type CurvatureSpec struct {
 	// Tol is the relative residual tolerance: λ₁ has converged when
 	// ‖Hv − λ₁v‖ ≤ Tol·|λ₁|.
 	Tol float64 `json:"tol"`
+	// Measures selects the curvature and flatness measures computed after
+	// training, in addition to λ₁ (see MeasureSet and the Measure constants;
+	// the zero value computes none). The settings blocks below configure
+	// them; a block may be given only for a selected measure, and its zero
+	// fields take the documented defaults (see CurvatureSpec.WithDefaults).
+	// Every field from here on is omitted from the canonical form when zero,
+	// so specs without measures keep their trial IDs.
+	Measures MeasureSet `json:"measures,omitempty"`
+	// TopK configures MeasureTopK.
+	TopK TopKSpec `json:"top_k,omitzero"`
+	// Trace configures MeasureTrace.
+	Trace TraceSpec `json:"trace,omitzero"`
+	// Density configures MeasureDensity.
+	Density DensitySpec `json:"density,omitzero"`
+	// Evidence configures MeasureEvidence.
+	Evidence EvidenceSpec `json:"evidence,omitzero"`
+	// Keskar configures MeasureKeskar.
+	Keskar KeskarSpec `json:"keskar,omitzero"`
+	// Adaptive configures MeasureAdaptive.
+	Adaptive AdaptiveSpec `json:"adaptive,omitzero"`
+	// Relative configures MeasureRelative.
+	Relative RelativeSpec `json:"relative,omitzero"`
+	// FisherRao configures MeasureFisherRao.
+	FisherRao FisherRaoSpec `json:"fisher_rao,omitzero"`
+	// PACBayes configures MeasurePACBayes.
+	PACBayes PACBayesSpec `json:"pac_bayes,omitzero"`
 }
 
 // EpochMetrics are the metrics measured after one epoch of training: Epoch
@@ -294,6 +327,338 @@ type Result struct {
 	// read (empty without warm start).
 	WarmStartSHA256 string `json:"warm_start_sha256,omitempty"`
 	// Measures holds the curvature and flatness measures requested by the
-	// spec, by name (see CurvatureSpec).
+	// spec, by name (see the Measure constants for the names). Values that
+	// are not finite are left out, never stored as NaN or ±Inf.
 	Measures map[string]float64 `json:"measures,omitempty"`
+	// Density is the stochastic Lanczos quadrature of the Hessian's spectral
+	// density when MeasureDensity is selected (nil otherwise).
+	Density *SpectralDensity `json:"density,omitempty"`
+}
+
+// MeasureSet is a set of measures (a bit set of the Measure constants). It
+// is comparable, and encodes in JSON as the list of the measures' names in
+// the canonical order of the Measure constants, so the order in which a user lists
+// them does not change a trial's identity.
+type MeasureSet uint32
+
+// Measures selectable in CurvatureSpec.Measures. The names of the scalar
+// results each one stores in Result.Measures are given with it; ε is
+// formatted by EpsilonName ("1e-3", "5e-4").
+const (
+	// MeasureTopK: the K largest Hessian eigenvalues by Lanczos with full
+	// reorthogonalization ("lambda_1" ≥ … ≥ "lambda_K"), the Negative most
+	// negative ones ("lambda_min_1" ≤ "lambda_min_2" ≤ …), and whether every
+	// wanted Ritz pair met ‖Hy − θy‖ ≤ tol·|θ| ("top_k_converged",
+	// "lambda_min_converged": 1 or 0).
+	MeasureTopK MeasureSet = 1 << iota
+	// MeasureTrace: tr(H) by Hutchinson or Hutch++ ("trace") and its
+	// standard error ("trace_se"; left out when undefined, i.e. with a single
+	// Hutchinson probe).
+	MeasureTrace
+	// MeasureDensity: the SLQ spectral density of H, stored in
+	// Result.Density (no scalar).
+	MeasureDensity
+	// MeasureEvidence: the Laplace evidence of Smith & Le with prior
+	// precision λ on the summed cost C = M·L + (λ/2)‖θ‖²: "log_evidence" =
+	// −C(θ) − ½ Σ ln(λᵢ/λ), "log_occam" = −½ Σ ln(λᵢ/λ), "log_occam_se" (SLQ
+	// standard error), "log_det" = Σ ln λᵢ = log det ∇²C (after clipping),
+	// and "occam_clipped", the fraction of spectral weight of ∇²C below λ
+	// that was clipped to λ (0 with the Gauss–Newton operator).
+	MeasureEvidence
+	// MeasureKeskar: Keskar's ε-sharpness φ for every ε, in the full space
+	// ("keskar_full_<ε>") and/or a random subspace of dimension p
+	// ("keskar_sub_<ε>").
+	MeasureKeskar
+	// MeasureAdaptive: worst-case sharpness S_max ("adaptive_sharpness", or
+	// "plain_sharpness" with c = 1) and average-case S_avg
+	// ("adaptive_sharpness_avg" and "adaptive_sharpness_avg_se", or
+	// "plain_sharpness_avg", "plain_sharpness_avg_se").
+	MeasureAdaptive
+	// MeasureRelative: Petzka's relative flatness κ of one Dense layer
+	// ("relative_flatness", with "relative_flatness_se" when estimated by
+	// Hutchinson).
+	MeasureRelative
+	// MeasureFisherRao: the squared Fisher–Rao norm ‖θ‖²_fr ("fisher_rao").
+	MeasureFisherRao
+	// MeasurePACBayes: the magnitude-aware PAC-Bayes noise scale σ'
+	// ("pac_bayes_sigma") and flatness 1/σ'² ("pac_bayes_flatness").
+	MeasurePACBayes
+
+	measureEnd
+)
+
+// AllMeasures is the set of every measure.
+const AllMeasures = measureEnd - 1
+
+// measureNames lists the measures' names in canonical order (bit order).
+var measureNames = [...]string{"top_k", "trace", "density", "evidence", "keskar", "adaptive", "relative", "fisher_rao", "pac_bayes"}
+
+// ParseMeasure returns the measure called name: "top_k", "trace",
+// "density", "evidence", "keskar", "adaptive", "relative", "fisher_rao"
+// or "pac_bayes".
+func ParseMeasure(name string) (MeasureSet, error) {
+	for i, n := range measureNames {
+		if n == name {
+			return 1 << i, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown measure %q (want one of %s)", name, strings.Join(measureNames[:], ", "))
+}
+
+// Has reports whether every measure of m is in s.
+func (s MeasureSet) Has(m MeasureSet) bool { return s&m == m }
+
+// Names returns the names of the measures in s in canonical order.
+func (s MeasureSet) Names() []string {
+	var names []string
+	for i, n := range measureNames {
+		if s&(1<<i) != 0 {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// String returns the names joined by commas.
+func (s MeasureSet) String() string { return strings.Join(s.Names(), ",") }
+
+// MarshalJSON encodes s as the list of its names in canonical order.
+func (s MeasureSet) MarshalJSON() ([]byte, error) {
+	if s >= measureEnd {
+		return nil, fmt.Errorf("measure set %#x has unknown bits", uint32(s))
+	}
+	names := s.Names()
+	if names == nil {
+		names = []string{}
+	}
+	return json.Marshal(names)
+}
+
+// UnmarshalJSON decodes a list of measure names (in any order, without
+// repetition).
+func (s *MeasureSet) UnmarshalJSON(b []byte) error {
+	var names []string
+	if err := json.Unmarshal(b, &names); err != nil {
+		return fmt.Errorf("measures: %w", err)
+	}
+	var set MeasureSet
+	for _, n := range names {
+		m, err := ParseMeasure(n)
+		if err != nil {
+			return fmt.Errorf("measures: %w", err)
+		}
+		if set.Has(m) {
+			return fmt.Errorf("measures: %q given twice", n)
+		}
+		set |= m
+	}
+	*s = set
+	return nil
+}
+
+// Trace estimators accepted in TraceSpec.Method.
+const (
+	TraceHutchinson = "hutchinson"
+	TraceHutchPP    = "hutchpp"
+)
+
+// Curvature operators accepted in EvidenceSpec.Operator.
+const (
+	OperatorHessian     = "hessian"
+	OperatorGaussNewton = "gauss_newton"
+)
+
+// Keskar spaces accepted in KeskarSpec.Space.
+const (
+	SpaceFull     = "full"
+	SpaceSubspace = "subspace"
+	SpaceBoth     = "both"
+)
+
+// Norms accepted in AdaptiveSpec.Norm.
+const (
+	NormL2   = "l2"
+	NormLInf = "linf"
+)
+
+// TopKSpec configures the extreme Hessian eigenvalues (curvature.LanczosTopK,
+// started from a random unit vector, restarted with fresh random directions
+// at invariant subspaces, residuals verified with K explicit products).
+type TopKSpec struct {
+	// K is the number of largest eigenvalues, 1 ≤ K ≤ P (default 5, capped
+	// at P).
+	K int `json:"k,omitempty"`
+	// Negative is the number of most negative eigenvalues, 0 ≤ Negative ≤ P
+	// (default 0: none), from a second Lanczos run.
+	Negative int `json:"negative,omitempty"`
+	// Tol > 0 is the relative residual tolerance ‖Hy − θy‖ ≤ Tol·|θ|
+	// (default 1e-3).
+	Tol float64 `json:"tol,omitempty"`
+	// Steps ≥ 1 is the Lanczos step budget per run (default 100).
+	Steps int `json:"steps,omitempty"`
+}
+
+// TraceSpec configures the trace estimate.
+type TraceSpec struct {
+	// Method is "hutchpp" (Hutch++, the default) or "hutchinson".
+	Method string `json:"method,omitempty"`
+	// Budget is the number of Hessian-vector products (default 99; ≥ 3 for
+	// Hutch++, which spends a third on the sketch and a third on projecting
+	// it).
+	Budget int `json:"budget,omitempty"`
+	// RelErr ≥ 0 stops early once trace_se ≤ RelErr·|trace| (default 0:
+	// spend the whole budget).
+	RelErr float64 `json:"rel_err,omitempty"`
+}
+
+// DensitySpec configures the SLQ spectral density.
+type DensitySpec struct {
+	// Runs ≥ 1 is the number of Rademacher start vectors (default 5).
+	Runs int `json:"runs,omitempty"`
+	// Steps ≥ 1 is the number of Lanczos steps per run (default 30).
+	Steps int `json:"steps,omitempty"`
+}
+
+// EvidenceSpec configures the Laplace evidence (flatness.Evidence).
+type EvidenceSpec struct {
+	// Lambda > 0 is the prior precision λ (L2 strength of the summed cost;
+	// default 1).
+	Lambda float64 `json:"lambda,omitempty"`
+	// Operator is the curvature K of the mean loss in ∇²C = M·K + λI:
+	// "gauss_newton" (the default; PSD, so nothing is clipped) or "hessian"
+	// (the exact Hessian; Ritz values below λ are clipped and reported).
+	Operator string `json:"operator,omitempty"`
+	// Runs and Steps configure the SLQ log-determinant (defaults 5 and 30).
+	Runs  int `json:"runs,omitempty"`
+	Steps int `json:"steps,omitempty"`
+}
+
+// MaxEpsilons is the largest number of Keskar box sizes in one spec.
+const MaxEpsilons = 4
+
+// Epsilons is a short list of positive Keskar box sizes ε held in a fixed
+// array so that specs stay comparable: the list is the entries before the
+// first zero. It encodes in JSON as that list.
+type Epsilons [MaxEpsilons]float64
+
+// List returns the box sizes (the entries before the first zero).
+func (e Epsilons) List() []float64 {
+	for i, x := range e {
+		if x == 0 {
+			return slices.Clone(e[:i])
+		}
+	}
+	return slices.Clone(e[:])
+}
+
+// MarshalJSON encodes the list.
+func (e Epsilons) MarshalJSON() ([]byte, error) {
+	l := e.List()
+	for _, x := range e[len(l):] {
+		if x != 0 {
+			return nil, fmt.Errorf("epsilons %v: a nonzero value follows a zero", e)
+		}
+	}
+	return json.Marshal(l)
+}
+
+// UnmarshalJSON decodes a list of at most MaxEpsilons values.
+func (e *Epsilons) UnmarshalJSON(b []byte) error {
+	var l []float64
+	if err := json.Unmarshal(b, &l); err != nil {
+		return fmt.Errorf("epsilons: %w", err)
+	}
+	if len(l) > MaxEpsilons {
+		return fmt.Errorf("epsilons: %d values, at most %d allowed", len(l), MaxEpsilons)
+	}
+	*e = Epsilons{}
+	copy(e[:], l)
+	return nil
+}
+
+// KeskarSpec configures Keskar et al.'s ε-sharpness (flatness.KeskarSharpness,
+// projected gradient ascent from y = 0 on the box C_ε).
+type KeskarSpec struct {
+	// Epsilons are the box sizes ε > 0, distinct (default [1e-3, 5e-4]).
+	Epsilons Epsilons `json:"epsilons,omitzero"`
+	// Space is "both" (the default), "full" (A = I) or "subspace" (A a
+	// random P×p Gaussian matrix).
+	Space string `json:"space,omitempty"`
+	// Subspace is p, 1 ≤ p ≤ P (default 100, capped at P). The random
+	// matrix A takes P·p·8 bytes and its thin SVD (for A⁺θ) as much again;
+	// Validate rejects P·p above 2²⁷ values. The same A (drawn from the
+	// trial seed) is used for every ε.
+	Subspace int `json:"subspace,omitempty"`
+	// Iterations ≥ 1 is the number of ascent iterations (default 10).
+	Iterations int `json:"iterations,omitempty"`
+}
+
+// AdaptiveSpec configures worst- and average-case adaptive sharpness
+// (flatness.AdaptiveSharpness and AverageSharpness).
+type AdaptiveSpec struct {
+	// Rho > 0 is the radius ρ (default 0.05).
+	Rho float64 `json:"rho,omitempty"`
+	// Norm is the worst-case ball: "l2" (the default) or "linf".
+	Norm string `json:"norm,omitempty"`
+	// Plain uses c = 1 (plain sharpness, not reparametrization-aware)
+	// instead of c = |θ| (adaptive, the default).
+	Plain bool `json:"plain,omitempty"`
+	// Iterations ≥ 1 is the number of worst-case ascent iterations (default
+	// 10).
+	Iterations int `json:"iterations,omitempty"`
+	// Samples ≥ 2 is the number of Monte Carlo draws of the average case
+	// (default 20).
+	Samples int `json:"samples,omitempty"`
+}
+
+// RelativeSpec configures Petzka et al.'s relative flatness
+// (flatness.RelativeFlatness).
+type RelativeSpec struct {
+	// Layer selects the Dense layer among the network's top-level Dense
+	// layers, counted from 1 at the input; 0 (the default) is the last one,
+	// whose weight rows are Petzka et al.'s w_s.
+	Layer int `json:"layer,omitempty"`
+	// Exact computes κ with one product per weight of the layer; otherwise
+	// Hutchinson with Budget products.
+	Exact bool `json:"exact,omitempty"`
+	// Budget ≥ 2 is the Hutchinson budget (default 50).
+	Budget int `json:"budget,omitempty"`
+}
+
+// FisherRaoSpec configures the Fisher–Rao norm (flatness.FisherRao; one
+// gradient per curvature example).
+type FisherRaoSpec struct {
+	// ModelLabels samples labels from the model's softmax (Liang et al.'s
+	// model Fisher; mlp with cross-entropy only) instead of using the data
+	// labels (the empirical Fisher, the default).
+	ModelLabels bool `json:"model_labels,omitempty"`
+	// IncludeBiases keeps the biases in the direction θ (default: weights
+	// only).
+	IncludeBiases bool `json:"include_biases,omitempty"`
+}
+
+// PACBayesSpec configures the magnitude-aware PAC-Bayes flatness
+// (flatness.PACBayesFlatness with noise variance σ'²θᵢ² + 1e-6, σ' bisected
+// on log scale in [1e-6, 10]; at the ends of that bracket σ' is the bound).
+type PACBayesSpec struct {
+	// Target ∈ (0, 1] is the largest allowed training-accuracy drop on the
+	// curvature examples (default 0.1).
+	Target float64 `json:"target,omitempty"`
+	// Samples ≥ 1 is the number of noise draws per σ' (default 5).
+	Samples int `json:"samples,omitempty"`
+	// Steps ≥ 1 is the number of bisection steps (default 20).
+	Steps int `json:"steps,omitempty"`
+}
+
+// SpectralDensity is the stochastic Lanczos quadrature of the Hessian's
+// spectrum (curvature.SLQ): run r has nodes θ_{r,j} (Ritz values) and weights
+// τ²_{r,j} (squared first components, Σ_j τ²_{r,j} = 1). The density is
+// ρ(t) = P·mean_r Σ_j τ²_{r,j} N(t; θ_{r,j}, σ²), σ² = 1e-5·max(1, λ_max −
+// λ_min), and tr f(H) ≈ P·mean_r Σ_j τ²_{r,j} f(θ_{r,j}).
+type SpectralDensity struct {
+	// Params is P.
+	Params int `json:"params"`
+	// Nodes[r] and Weights[r] are run r's θ_{r,j} and τ²_{r,j}.
+	Nodes   [][]float64 `json:"nodes"`
+	Weights [][]float64 `json:"weights"`
 }

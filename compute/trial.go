@@ -15,7 +15,6 @@ import (
 	"regexp"
 	"slices"
 
-	"github.com/flatsweep/flatsweep/compute/curvature"
 	"github.com/flatsweep/flatsweep/compute/data"
 	"github.com/flatsweep/flatsweep/compute/nn"
 	"github.com/flatsweep/flatsweep/compute/train"
@@ -58,6 +57,19 @@ const (
 	streamLanczos
 	streamAugment
 	streamFileLabelNoise
+	// One stream per measure (see Measure); appended so that the streams
+	// above keep their values.
+	streamTopK
+	streamTopKNegative
+	streamTrace
+	streamDensity
+	streamEvidence
+	streamKeskar
+	streamAdaptive
+	streamAdaptiveAvg
+	streamRelative
+	streamFisherRao
+	streamPACBayes
 )
 
 // ErrInvalidSpec is returned (wrapped) by TrialSpec.Validate and RunTrial when
@@ -428,7 +440,7 @@ func (s TrialSpec) validateCurvature() error {
 	case !finite(c.Tol) || c.Tol < 0:
 		return invalid("curvature.tol", c.Tol, fmt.Sprintf("must be finite and ≥ 0 (0: default %g)", DefaultTol))
 	}
-	return nil
+	return s.validateMeasures()
 }
 
 func cmp0(v, def int) int {
@@ -502,7 +514,13 @@ type Trained struct {
 // ≤ Curvature.Tol (default 1e-3), and verifies the final residual with one
 // explicit product (counted in HVPs).
 //
-// Curvature is skipped for a diverged run. A cancelled ctx stops the trial
+// It then computes the measures selected in Curvature.Measures over the same
+// examples (see Measure and the Measure constants for their names and
+// settings), storing scalars in Result.Measures and the spectral density in
+// Result.Density. Each measure draws its random numbers from its own
+// generator seeded with spec.Seed.
+//
+// Curvature and the measures are skipped for a diverged run. A cancelled ctx stops the trial
 // between updates or Lanczos steps and RunTrial returns an error wrapping
 // ctx.Err(). The result is a deterministic function of the spec (and of the
 // contents of its data and warm-start files).
@@ -554,9 +572,12 @@ func Run(ctx context.Context, spec TrialSpec, progress func(EpochMetrics)) (Resu
 	if tr.Diverged {
 		return res, out, nil
 	}
-	if err := topEigen(ctx, spec, net, theta, trainSet, &res); err != nil {
+	m, err := Measure(ctx, spec, Model{Net: net, Theta: theta, Examples: curvatureSet(spec, trainSet)})
+	if err != nil {
 		return Result{}, Trained{}, err
 	}
+	res.LambdaMax, res.LambdaResidual, res.LambdaConverged, res.HVPs = m.LambdaMax, m.LambdaResidual, m.LambdaConverged, m.HVPs
+	res.Measures, res.Density = m.Measures, m.Density
 	return res, out, nil
 }
 
@@ -845,32 +866,6 @@ func loadCIFAR(ds DatasetSpec) (pool, testPool data.Set, shape imageShape, err e
 		}
 	}
 	return pool, testPool, shape, nil
-}
-
-// topEigen fills the λ₁ fields of res.
-func topEigen(ctx context.Context, spec TrialSpec, net *nn.Network, theta []float64, trainSet data.Set, res *Result) error {
-	c := spec.Curvature
-	set := trainSet
-	if m := c.Examples; m > 0 && m < trainSet.Len() {
-		idx := pcg(spec.Seed, streamCurvatureSubset).Perm(trainSet.Len())[:m]
-		slices.Sort(idx)
-		set = trainSet.Subset(idx)
-	}
-	h := nn.NewHessian(net, theta, set.X, set.Y, chunkRows(net))
-	start := make([]float64, net.NumParams())
-	curvature.RandomUnit(start, pcg(spec.Seed, streamLanczos))
-	eig, err := curvature.Lanczos(ctx, h.Dim(), h.Apply, start, curvature.Settings{
-		Steps:  cmp0(c.LanczosSteps, DefaultLanczosSteps),
-		Tol:    cmpf0(c.Tol, DefaultTol),
-		Which:  curvature.LargestAlgebraic,
-		Verify: true,
-	})
-	if err != nil {
-		return fmt.Errorf("curvature: %w", err)
-	}
-	res.LambdaMax, res.LambdaResidual, res.LambdaConverged = eig.Value, eig.Residual, eig.Converged
-	res.HVPs = h.Products()
-	return nil
 }
 
 func cmpf0(v, def float64) float64 {

@@ -44,6 +44,27 @@
 // momentum and weight_decay, which replace dataset.n,
 // train.optimizer.momentum and train.weight_decay.
 //
+// The curvature section may also select flatness measures computed in every
+// trial after λ₁, with optional settings blocks (defaults shown; see
+// compute.CurvatureSpec and the compute.Measure constants for the names of
+// the results):
+//
+//	curvature:
+//	  measures: [top_k, trace, density, evidence, keskar, adaptive, relative, fisher_rao, pac_bayes]
+//	  top_k:      {k: 5, negative: 0, tol: 1e-3, steps: 100}
+//	  trace:      {method: hutchpp, budget: 99, rel_err: 0}
+//	  density:    {runs: 5, steps: 30}
+//	  evidence:   {lambda: 1, operator: gauss_newton, runs: 5, steps: 30}
+//	  keskar:     {epsilons: [1e-3, 5e-4], space: both, subspace: 100, iterations: 10}
+//	  adaptive:   {rho: 0.05, norm: l2, plain: false, iterations: 10, samples: 20}
+//	  relative:   {layer: 0, exact: false, budget: 50}
+//	  fisher_rao: {model_labels: false, include_biases: false}
+//	  pac_bayes:  {target: 0.1, samples: 5, steps: 20}
+//
+// A settings block is allowed only for a listed measure. Settings written
+// out with their default value are normalized away (so they keep the trial
+// IDs); an explicit 0 where 0 would mean "default" is an error.
+//
 // A field written as null (`tol:` or `tol: ~`) counts as omitted. Unknown
 // fields are errors. Every error returned by Parse and Load for a bad spec wraps
 // ErrInvalid and, as a *FieldError, names the file, the line, the field path

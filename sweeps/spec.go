@@ -183,9 +183,77 @@ type rawWarmStart struct {
 }
 
 type rawCurvature struct {
-	Examples     int     `yaml:"examples"`
-	LanczosSteps int     `yaml:"lanczos_steps"`
-	Tol          float64 `yaml:"tol"`
+	Examples     int          `yaml:"examples"`
+	LanczosSteps int          `yaml:"lanczos_steps"`
+	Tol          float64      `yaml:"tol"`
+	Measures     []string     `yaml:"measures"`
+	TopK         rawTopK      `yaml:"top_k"`
+	Trace        rawTrace     `yaml:"trace"`
+	Density      rawDensity   `yaml:"density"`
+	Evidence     rawEvidence  `yaml:"evidence"`
+	Keskar       rawKeskar    `yaml:"keskar"`
+	Adaptive     rawAdaptive  `yaml:"adaptive"`
+	Relative     rawRelative  `yaml:"relative"`
+	FisherRao    rawFisherRao `yaml:"fisher_rao"`
+	PACBayes     rawPACBayes  `yaml:"pac_bayes"`
+}
+
+// The measure settings blocks (see the compute types of the same names).
+type rawTopK struct {
+	K        int     `yaml:"k"`
+	Negative int     `yaml:"negative"`
+	Tol      float64 `yaml:"tol"`
+	Steps    int     `yaml:"steps"`
+}
+
+type rawTrace struct {
+	Method string  `yaml:"method"`
+	Budget int     `yaml:"budget"`
+	RelErr float64 `yaml:"rel_err"`
+}
+
+type rawDensity struct {
+	Runs  int `yaml:"runs"`
+	Steps int `yaml:"steps"`
+}
+
+type rawEvidence struct {
+	Lambda   float64 `yaml:"lambda"`
+	Operator string  `yaml:"operator"`
+	Runs     int     `yaml:"runs"`
+	Steps    int     `yaml:"steps"`
+}
+
+type rawKeskar struct {
+	Epsilons   []float64 `yaml:"epsilons"`
+	Space      string    `yaml:"space"`
+	Subspace   int       `yaml:"subspace"`
+	Iterations int       `yaml:"iterations"`
+}
+
+type rawAdaptive struct {
+	Rho        float64 `yaml:"rho"`
+	Norm       string  `yaml:"norm"`
+	Plain      bool    `yaml:"plain"`
+	Iterations int     `yaml:"iterations"`
+	Samples    int     `yaml:"samples"`
+}
+
+type rawRelative struct {
+	Layer  int  `yaml:"layer"`
+	Exact  bool `yaml:"exact"`
+	Budget int  `yaml:"budget"`
+}
+
+type rawFisherRao struct {
+	ModelLabels   bool `yaml:"model_labels"`
+	IncludeBiases bool `yaml:"include_biases"`
+}
+
+type rawPACBayes struct {
+	Target  float64 `yaml:"target"`
+	Samples int     `yaml:"samples"`
+	Steps   int     `yaml:"steps"`
 }
 
 type rawGrid struct {

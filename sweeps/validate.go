@@ -3,6 +3,7 @@ package sweeps
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -254,6 +255,77 @@ func (v *validator) curvature(raw *rawCurvature, c *compute.CurvatureSpec, n int
 	} else if !(raw.Tol > 0) || math.IsInf(raw.Tol, 0) {
 		v.bad("curvature.tol", "must be finite and > 0 (the relative residual tolerance)")
 	}
+	v.measures(raw, c)
+}
+
+// measures resolves the measure selection and settings of the curvature
+// section. Settings written out with their default value are normalized to
+// zero (compute.CurvatureSpec.Normalized), so that they do not change the
+// trial IDs; an explicit zero or empty string where zero means "default" is
+// rejected. The remaining checks (ranges, k and p against P, the relative
+// layer) are compute.TrialSpec.Validate's, reported at these same paths.
+func (v *validator) measures(raw *rawCurvature, c *compute.CurvatureSpec) {
+	for i, name := range raw.Measures {
+		m, err := compute.ParseMeasure(name)
+		path := fmt.Sprintf("curvature.measures[%d]", i)
+		switch {
+		case err != nil:
+			v.bad(path, err.Error())
+		case c.Measures.Has(m):
+			v.bad(path, "measure listed twice")
+		}
+		c.Measures |= m
+	}
+	if v.has("curvature.measures") && len(raw.Measures) == 0 {
+		v.bad("curvature.measures", "empty list; list measures such as [top_k, trace] or omit the field")
+	}
+	t, tr, d, e, k, a, r, f, p := raw.TopK, raw.Trace, raw.Density, raw.Evidence, raw.Keskar, raw.Adaptive, raw.Relative, raw.FisherRao, raw.PACBayes
+	c.TopK = compute.TopKSpec{K: t.K, Negative: t.Negative, Tol: t.Tol, Steps: t.Steps}
+	c.Trace = compute.TraceSpec{Method: tr.Method, Budget: tr.Budget, RelErr: tr.RelErr}
+	c.Density = compute.DensitySpec{Runs: d.Runs, Steps: d.Steps}
+	c.Evidence = compute.EvidenceSpec{Lambda: e.Lambda, Operator: e.Operator, Runs: e.Runs, Steps: e.Steps}
+	c.Keskar = compute.KeskarSpec{Space: k.Space, Subspace: k.Subspace, Iterations: k.Iterations}
+	c.Adaptive = compute.AdaptiveSpec{Rho: a.Rho, Norm: a.Norm, Plain: a.Plain, Iterations: a.Iterations, Samples: a.Samples}
+	c.Relative = compute.RelativeSpec{Layer: r.Layer, Exact: r.Exact, Budget: r.Budget}
+	c.FisherRao = compute.FisherRaoSpec{ModelLabels: f.ModelLabels, IncludeBiases: f.IncludeBiases}
+	c.PACBayes = compute.PACBayesSpec{Target: p.Target, Samples: p.Samples, Steps: p.Steps}
+	switch {
+	case len(k.Epsilons) > compute.MaxEpsilons:
+		v.bad("curvature.keskar.epsilons", fmt.Sprintf("at most %d box sizes", compute.MaxEpsilons))
+	case v.has("curvature.keskar.epsilons") && len(k.Epsilons) == 0:
+		v.bad("curvature.keskar.epsilons", "empty list; give box sizes such as [1e-3, 5e-4] or omit the field for that default")
+	default:
+		for i, eps := range k.Epsilons {
+			if eps == 0 {
+				v.bad(fmt.Sprintf("curvature.keskar.epsilons[%d]", i), "must be finite and > 0 (the relative box size ε)")
+			}
+		}
+		copy(c.Keskar.Epsilons[:], k.Epsilons)
+	}
+	defaulted := map[string]float64{
+		"curvature.top_k.k": float64(t.K), "curvature.top_k.tol": t.Tol, "curvature.top_k.steps": float64(t.Steps),
+		"curvature.trace.budget": float64(tr.Budget), "curvature.density.runs": float64(d.Runs),
+		"curvature.density.steps": float64(d.Steps), "curvature.evidence.lambda": e.Lambda,
+		"curvature.evidence.runs": float64(e.Runs), "curvature.evidence.steps": float64(e.Steps),
+		"curvature.keskar.subspace": float64(k.Subspace), "curvature.keskar.iterations": float64(k.Iterations),
+		"curvature.adaptive.rho": a.Rho, "curvature.adaptive.iterations": float64(a.Iterations),
+		"curvature.adaptive.samples": float64(a.Samples), "curvature.relative.budget": float64(r.Budget),
+		"curvature.pac_bayes.target": p.Target, "curvature.pac_bayes.samples": float64(p.Samples),
+		"curvature.pac_bayes.steps": float64(p.Steps),
+	}
+	for _, path := range slices.Sorted(maps.Keys(defaulted)) {
+		if v.has(path) && defaulted[path] == 0 {
+			v.bad(path, "must be > 0 (omit the field for its default)")
+		}
+	}
+	named := map[string]string{"curvature.trace.method": tr.Method, "curvature.evidence.operator": e.Operator,
+		"curvature.keskar.space": k.Space, "curvature.adaptive.norm": a.Norm}
+	for _, path := range slices.Sorted(maps.Keys(named)) {
+		if v.has(path) && named[path] == "" {
+			v.bad(path, "empty string (omit the field for its default)")
+		}
+	}
+	*c = c.Normalized()
 }
 
 // grid resolves the grid; n is the smallest training-set size (dataset.n or

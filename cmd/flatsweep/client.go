@@ -15,8 +15,6 @@ import (
 
 	"github.com/flatsweep/flatsweep/analysis"
 	"github.com/flatsweep/flatsweep/coordinator"
-	"github.com/flatsweep/flatsweep/coordinator/store"
-	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 )
 
@@ -116,16 +114,11 @@ func fetchRecords(ctx context.Context, c pb.SweepServiceClient, sweepID string) 
 			return nil, fmt.Errorf("query results of %s: %w", sweepID, err)
 		}
 		for _, t := range resp.Trials {
-			spec, err := wire.DecodeSpec(t.SpecJson)
+			rec, err := recordFromTrial(t)
 			if err != nil {
-				return nil, fmt.Errorf("trial %s: %w", t.Id, err)
+				return nil, err
 			}
-			out = append(out, analysis.Record{
-				TrialID: t.Id,
-				Spec:    spec,
-				State:   store.StateName(t.State),
-				Result:  wire.ResultFromProto(t.Result),
-			})
+			out = append(out, rec)
 		}
 		if resp.NextPageToken == "" {
 			return out, nil

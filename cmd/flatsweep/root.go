@@ -77,6 +77,10 @@ the SGD noise scale g = ε(N/B − 1) and to flatness.`,
 		newResumeCmd(),
 		newBackupCmd(),
 		newTrainCmd(),
+		newHessianCmd(),
+		newAnalyzeCmd(),
+		newReportCmd(),
+		newExportCmd(),
 	)
 	return root
 }

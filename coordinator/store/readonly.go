@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -43,7 +44,7 @@ func OpenReadOnly(path string) (*Store, error) {
 	}
 	// Built as Open builds it, so that Close and the write path behave the
 	// same (writes fail with bbolt's ErrDatabaseReadOnly).
-	s := &Store{db: db, ops: make(chan *op, maxGroup), committerDone: make(chan struct{})}
+	s := newStore(db)
 	if err := s.checkSchema(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open database %s read-only: %w", path, err)
@@ -60,8 +61,10 @@ func (s *Store) checkSchema() error {
 		if meta == nil || tx.Bucket(bucketSweeps) == nil || tx.Bucket(bucketTrials) == nil {
 			return fmt.Errorf("%w: not a flatsweep database (no meta, sweeps or trials bucket)", ErrSchema)
 		}
-		if v := meta.Get(keySchema); string(v) != fmt.Sprint(SchemaVersion) {
-			return fmt.Errorf("%w: version %q, this binary reads version %d", ErrSchema, v, SchemaVersion)
+		// Older versions read as they are (no migration without writing):
+		// version-1 trials carry their spec_json.
+		if v, err := strconv.Atoi(string(meta.Get(keySchema))); err != nil || v < 1 || v > SchemaVersion {
+			return fmt.Errorf("%w: version %q, this binary reads versions 1 to %d", ErrSchema, meta.Get(keySchema), SchemaVersion)
 		}
 		return nil
 	})

@@ -83,13 +83,18 @@ func Open(path string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	s := &Store{db: db, ops: make(chan *op, maxGroup), committerDone: make(chan struct{}), bases: map[string]compute.TrialSpec{}}
+	s := newStore(db)
 	if err := s.init(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	go s.committer()
 	return s, nil
+}
+
+// newStore wraps an open bbolt database; the caller starts the committer.
+func newStore(db *bolt.DB) *Store {
+	return &Store{db: db, ops: make(chan *op, maxGroup), committerDone: make(chan struct{}), bases: map[string]compute.TrialSpec{}}
 }
 
 func (s *Store) init() error {

@@ -75,7 +75,31 @@ func ResultToProto(r compute.Result, d time.Duration) *pb.TrialResult {
 		DurationSeconds: d.Seconds(),
 		Measures:        r.Measures,
 		Steps:           int64(r.Steps),
+		Density:         densityToProto(r.Density),
 	}
+}
+
+func densityToProto(d *compute.SpectralDensity) *pb.SpectralDensity {
+	if d == nil {
+		return nil
+	}
+	out := &pb.SpectralDensity{Params: int64(d.Params)}
+	for i := range d.Nodes {
+		out.Runs = append(out.Runs, &pb.QuadratureRun{Nodes: d.Nodes[i], Weights: d.Weights[i]})
+	}
+	return out
+}
+
+func densityFromProto(d *pb.SpectralDensity) *compute.SpectralDensity {
+	if d == nil {
+		return nil
+	}
+	out := &compute.SpectralDensity{Params: int(d.Params)}
+	for _, r := range d.Runs {
+		out.Nodes = append(out.Nodes, r.Nodes)
+		out.Weights = append(out.Weights, r.Weights)
+	}
+	return out
 }
 
 // ResultFromProto converts a trial result back; it returns nil for nil.
@@ -97,6 +121,7 @@ func ResultFromProto(r *pb.TrialResult) *compute.Result {
 		Curve:           CurveFromProto(r.Curve),
 		Measures:        r.Measures,
 		Steps:           int(r.Steps),
+		Density:         densityFromProto(r.Density),
 	}
 }
 

@@ -15,6 +15,7 @@ func TestResultRoundTrip(t *testing.T) {
 		Curve:    []compute.EpochMetrics{{Epoch: 1, TrainLoss: 1, TrainAcc: 0.5, TestLoss: 1.1, TestAcc: 0.45, Step: 64, LR: 0.1, BatchSize: 32}},
 		Steps:    640,
 		Measures: map[string]float64{"trace": 42, "keskar_sharpness": 1.5},
+		Density:  &compute.SpectralDensity{Params: 1234, Nodes: [][]float64{{1, 2}, {3}}, Weights: [][]float64{{0.5, 0.5}, {1}}},
 	}
 	p := ResultToProto(in, 1500*time.Millisecond)
 	if p.DurationSeconds != 1.5 {

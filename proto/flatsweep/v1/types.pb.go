@@ -534,7 +534,9 @@ type TrialResult struct {
 	// Curvature and flatness measures by name (e.g. "trace", "keskar_sharpness_1e-3").
 	Measures map[string]float64 `protobuf:"bytes,13,rep,name=measures,proto3" json:"measures,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
 	// Parameter updates taken.
-	Steps         int64 `protobuf:"varint,14,opt,name=steps,proto3" json:"steps,omitempty"`
+	Steps int64 `protobuf:"varint,14,opt,name=steps,proto3" json:"steps,omitempty"`
+	// Hessian spectral density by stochastic Lanczos quadrature, when requested.
+	Density       *SpectralDensity `protobuf:"bytes,15,opt,name=density,proto3" json:"density,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -667,6 +669,124 @@ func (x *TrialResult) GetSteps() int64 {
 	return 0
 }
 
+func (x *TrialResult) GetDensity() *SpectralDensity {
+	if x != nil {
+		return x.Density
+	}
+	return nil
+}
+
+// SpectralDensity is a stochastic Lanczos quadrature of the Hessian spectrum:
+// the density is P · mean over runs of Σ_j weight_j · N(node_j, σ²).
+type SpectralDensity struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Number of parameters P.
+	Params int64 `protobuf:"varint,1,opt,name=params,proto3" json:"params,omitempty"`
+	// One quadrature per Lanczos run.
+	Runs          []*QuadratureRun `protobuf:"bytes,2,rep,name=runs,proto3" json:"runs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpectralDensity) Reset() {
+	*x = SpectralDensity{}
+	mi := &file_flatsweep_v1_types_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpectralDensity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpectralDensity) ProtoMessage() {}
+
+func (x *SpectralDensity) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_types_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpectralDensity.ProtoReflect.Descriptor instead.
+func (*SpectralDensity) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SpectralDensity) GetParams() int64 {
+	if x != nil {
+		return x.Params
+	}
+	return 0
+}
+
+func (x *SpectralDensity) GetRuns() []*QuadratureRun {
+	if x != nil {
+		return x.Runs
+	}
+	return nil
+}
+
+// QuadratureRun holds one Lanczos run's Ritz values and weights.
+type QuadratureRun struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Ritz values θ_j.
+	Nodes []float64 `protobuf:"fixed64,1,rep,packed,name=nodes,proto3" json:"nodes,omitempty"`
+	// Weights τ_j² (squared first components of the tridiagonal's eigenvectors).
+	Weights       []float64 `protobuf:"fixed64,2,rep,packed,name=weights,proto3" json:"weights,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuadratureRun) Reset() {
+	*x = QuadratureRun{}
+	mi := &file_flatsweep_v1_types_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuadratureRun) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuadratureRun) ProtoMessage() {}
+
+func (x *QuadratureRun) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_types_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuadratureRun.ProtoReflect.Descriptor instead.
+func (*QuadratureRun) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *QuadratureRun) GetNodes() []float64 {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *QuadratureRun) GetWeights() []float64 {
+	if x != nil {
+		return x.Weights
+	}
+	return nil
+}
+
 // Worker is a registered worker process.
 type Worker struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -688,7 +808,7 @@ type Worker struct {
 
 func (x *Worker) Reset() {
 	*x = Worker{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -700,7 +820,7 @@ func (x *Worker) String() string {
 func (*Worker) ProtoMessage() {}
 
 func (x *Worker) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -713,7 +833,7 @@ func (x *Worker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Worker.ProtoReflect.Descriptor instead.
 func (*Worker) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{4}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Worker) GetId() string {
@@ -810,7 +930,7 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x04step\x18\x06 \x01(\x03R\x04step\x12\x0e\n" +
 	"\x02lr\x18\a \x01(\x01R\x02lr\x12\x1d\n" +
 	"\n" +
-	"batch_size\x18\b \x01(\x05R\tbatchSize\"\xb1\x04\n" +
+	"batch_size\x18\b \x01(\x05R\tbatchSize\"\xea\x04\n" +
 	"\vTrialResult\x12\x1d\n" +
 	"\n" +
 	"train_loss\x18\x01 \x01(\x01R\ttrainLoss\x12\x1b\n" +
@@ -828,10 +948,17 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x05curve\x18\v \x03(\v2\x1a.flatsweep.v1.EpochMetricsR\x05curve\x12)\n" +
 	"\x10duration_seconds\x18\f \x01(\x01R\x0fdurationSeconds\x12C\n" +
 	"\bmeasures\x18\r \x03(\v2'.flatsweep.v1.TrialResult.MeasuresEntryR\bmeasures\x12\x14\n" +
-	"\x05steps\x18\x0e \x01(\x03R\x05steps\x1a;\n" +
+	"\x05steps\x18\x0e \x01(\x03R\x05steps\x127\n" +
+	"\adensity\x18\x0f \x01(\v2\x1d.flatsweep.v1.SpectralDensityR\adensity\x1a;\n" +
 	"\rMeasuresEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x93\x02\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"Z\n" +
+	"\x0fSpectralDensity\x12\x16\n" +
+	"\x06params\x18\x01 \x01(\x03R\x06params\x12/\n" +
+	"\x04runs\x18\x02 \x03(\v2\x1b.flatsweep.v1.QuadratureRunR\x04runs\"?\n" +
+	"\rQuadratureRun\x12\x14\n" +
+	"\x05nodes\x18\x01 \x03(\x01R\x05nodes\x12\x18\n" +
+	"\aweights\x18\x02 \x03(\x01R\aweights\"\x93\x02\n" +
 	"\x06Worker\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -865,37 +992,41 @@ func file_flatsweep_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_flatsweep_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_flatsweep_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_flatsweep_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_flatsweep_v1_types_proto_goTypes = []any{
 	(TrialState)(0),               // 0: flatsweep.v1.TrialState
 	(*Sweep)(nil),                 // 1: flatsweep.v1.Sweep
 	(*Trial)(nil),                 // 2: flatsweep.v1.Trial
 	(*EpochMetrics)(nil),          // 3: flatsweep.v1.EpochMetrics
 	(*TrialResult)(nil),           // 4: flatsweep.v1.TrialResult
-	(*Worker)(nil),                // 5: flatsweep.v1.Worker
-	nil,                           // 6: flatsweep.v1.Sweep.StateCountsEntry
-	nil,                           // 7: flatsweep.v1.TrialResult.MeasuresEntry
-	nil,                           // 8: flatsweep.v1.Worker.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*SpectralDensity)(nil),       // 5: flatsweep.v1.SpectralDensity
+	(*QuadratureRun)(nil),         // 6: flatsweep.v1.QuadratureRun
+	(*Worker)(nil),                // 7: flatsweep.v1.Worker
+	nil,                           // 8: flatsweep.v1.Sweep.StateCountsEntry
+	nil,                           // 9: flatsweep.v1.TrialResult.MeasuresEntry
+	nil,                           // 10: flatsweep.v1.Worker.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 }
 var file_flatsweep_v1_types_proto_depIdxs = []int32{
-	9,  // 0: flatsweep.v1.Sweep.create_time:type_name -> google.protobuf.Timestamp
-	6,  // 1: flatsweep.v1.Sweep.state_counts:type_name -> flatsweep.v1.Sweep.StateCountsEntry
+	11, // 0: flatsweep.v1.Sweep.create_time:type_name -> google.protobuf.Timestamp
+	8,  // 1: flatsweep.v1.Sweep.state_counts:type_name -> flatsweep.v1.Sweep.StateCountsEntry
 	0,  // 2: flatsweep.v1.Trial.state:type_name -> flatsweep.v1.TrialState
-	9,  // 3: flatsweep.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
-	9,  // 4: flatsweep.v1.Trial.retry_time:type_name -> google.protobuf.Timestamp
+	11, // 3: flatsweep.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
+	11, // 4: flatsweep.v1.Trial.retry_time:type_name -> google.protobuf.Timestamp
 	4,  // 5: flatsweep.v1.Trial.result:type_name -> flatsweep.v1.TrialResult
 	3,  // 6: flatsweep.v1.Trial.curve:type_name -> flatsweep.v1.EpochMetrics
-	9,  // 7: flatsweep.v1.Trial.update_time:type_name -> google.protobuf.Timestamp
+	11, // 7: flatsweep.v1.Trial.update_time:type_name -> google.protobuf.Timestamp
 	3,  // 8: flatsweep.v1.TrialResult.curve:type_name -> flatsweep.v1.EpochMetrics
-	7,  // 9: flatsweep.v1.TrialResult.measures:type_name -> flatsweep.v1.TrialResult.MeasuresEntry
-	8,  // 10: flatsweep.v1.Worker.labels:type_name -> flatsweep.v1.Worker.LabelsEntry
-	9,  // 11: flatsweep.v1.Worker.last_seen_time:type_name -> google.protobuf.Timestamp
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	9,  // 9: flatsweep.v1.TrialResult.measures:type_name -> flatsweep.v1.TrialResult.MeasuresEntry
+	5,  // 10: flatsweep.v1.TrialResult.density:type_name -> flatsweep.v1.SpectralDensity
+	6,  // 11: flatsweep.v1.SpectralDensity.runs:type_name -> flatsweep.v1.QuadratureRun
+	10, // 12: flatsweep.v1.Worker.labels:type_name -> flatsweep.v1.Worker.LabelsEntry
+	11, // 13: flatsweep.v1.Worker.last_seen_time:type_name -> google.protobuf.Timestamp
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_flatsweep_v1_types_proto_init() }
@@ -909,7 +1040,7 @@ func file_flatsweep_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flatsweep_v1_types_proto_rawDesc), len(file_flatsweep_v1_types_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

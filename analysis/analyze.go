@@ -1,0 +1,462 @@
+package analysis
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// PredictedSlope is the exponent of B_opt ∝ x that Smith & Le (2018) predict
+// for x = ε, N and 1/(1 − m).
+const PredictedSlope = 1.0
+
+// GridPoint is one grid point of a sweep (the trials sharing every axis value
+// but the seed) with its noise scale and the summary of every metric over its
+// successful trials.
+type GridPoint struct {
+	// Axes are the grid point's axis values (the seed excluded).
+	Axes map[string]float64 `json:"axes"`
+	// G is the noise scale ε(N/B − 1)/(1 − m) (NaN when undefined).
+	G float64 `json:"g"`
+	// Counts tallies the grid point's trials by status.
+	Counts Counts `json:"counts"`
+	// Metrics summarizes every metric (mean, std and 95 % interval) over the
+	// StatusOK trials.
+	Metrics map[string]Summary `json:"metrics"`
+}
+
+// Metric returns the summary of metric name, with N = 0 and NaN values when
+// no successful trial of the grid point has it.
+func (p GridPoint) Metric(name string) Summary { return Group{Metrics: p.Metrics}.Metric(name) }
+
+// MarshalJSON encodes p with null for an undefined g.
+func (p GridPoint) MarshalJSON() ([]byte, error) { return marshalFinite(p) }
+
+// ScalingFit is the log–log fit of B_opt against one axis (see
+// FitBatchScaling), or why it could not be made.
+type ScalingFit struct {
+	// Axis is the predictor axis (AxisLR, AxisN or AxisMomentum, the latter
+	// fitted against 1/(1 − m)).
+	Axis string `json:"axis"`
+	// Predicted is the exponent Smith & Le predict (PredictedSlope).
+	Predicted float64 `json:"predicted"`
+	// Fit is the fit; its numbers are NaN when Error is set.
+	Fit PowerLawFit `json:"fit"`
+	// Deviation is (slope − Predicted)/SE, NaN without a standard error.
+	Deviation float64 `json:"deviation"`
+	// Error says why the fit is missing or incomplete ("" when it is fine).
+	Error string `json:"error,omitempty"`
+}
+
+// MarshalJSON encodes f with null for an undefined deviation.
+func (f ScalingFit) MarshalJSON() ([]byte, error) { return marshalFinite(f) }
+
+// MetricCoverage says how many successful trials lack a finite value of a
+// metric.
+type MetricCoverage struct {
+	// Metric is the metric name.
+	Metric string `json:"metric"`
+	// Finite is the number of StatusOK trials with a finite value.
+	Finite int `json:"finite"`
+	// Missing is the number of StatusOK trials without one (absent or NaN).
+	Missing int `json:"missing"`
+}
+
+// SweepAnalysis is every number of the noise-scale and flatness analysis of
+// one sweep, as printed by `flatsweep analyze` and shown in the report.
+// Degenerate sweeps (no trials, a single grid point, every trial diverged,
+// missing metrics) are not errors: Notes says what could not be computed and
+// why, and the sections concerned carry an Error string.
+type SweepAnalysis struct {
+	// Sweep names the sweep.
+	Sweep string `json:"sweep"`
+	// Counts tallies every trial of the sweep by status: diverged, failed and
+	// unfinished trials are excluded from every number below but counted here.
+	Counts Counts `json:"counts"`
+	// Notes lists, as sentences, the conditions that limit the analysis.
+	Notes []string `json:"notes"`
+	// Axes lists every axis; VaryingAxes those with two or more values among
+	// the successful trials (the seed excluded).
+	Axes        []string `json:"axes"`
+	VaryingAxes []string `json:"varying_axes"`
+	// Metrics lists every metric of the successful trials, performance
+	// metrics first; Measures the flatness measures among them.
+	Metrics  []string `json:"metrics"`
+	Measures []string `json:"measures"`
+	// Coverage gives, per metric, the successful trials lacking it.
+	Coverage []MetricCoverage `json:"coverage"`
+	// GridPoints aggregates every metric over the seeds of each grid point.
+	GridPoints []GridPoint `json:"grid_points"`
+	// Optima holds B_opt of test accuracy per setting of (ε, N, m, …);
+	// OptimaError says why there is none.
+	Optima      []BatchOptimum `json:"optima"`
+	OptimaError string         `json:"optima_error,omitempty"`
+	// Fits holds the fits of B_opt against ε, N and, when it varies, 1/(1 − m).
+	Fits []ScalingFit `json:"fits"`
+	// Collapse compares test accuracy explained by g alone with the separate
+	// hyperparameters; CollapseError says why it is incomplete.
+	Collapse      CollapseResult `json:"collapse"`
+	CollapseError string         `json:"collapse_error,omitempty"`
+	// Scores judges every flatness measure by Kendall's τ with the gap and
+	// with test accuracy and by Jiang et al.'s granulated Ψ.
+	Scores []MeasureScore `json:"scores"`
+}
+
+// Analyze computes the SweepAnalysis of points (usually PointsFromRecords of
+// a sweep's records). It never fails: what cannot be computed is explained
+// in Notes and in the Error fields.
+func Analyze(sweep string, points []Point) SweepAnalysis {
+	ok := okPoints(points)
+	a := SweepAnalysis{
+		Sweep: sweep, Counts: CountPoints(points), Notes: []string{},
+		Axes: nonNil(AxisNames(points)), VaryingAxes: nonNil(varyingAxes(ok)),
+		Measures: nonNil(FlatnessMeasures(ok)), GridPoints: []GridPoint{}, Optima: []BatchOptimum{},
+		Fits: []ScalingFit{}, Scores: []MeasureScore{}, Coverage: []MetricCoverage{},
+	}
+	a.Metrics = orderedMetrics(ok)
+	for _, m := range a.Metrics {
+		c := MetricCoverage{Metric: m}
+		for _, p := range ok {
+			if finite(p.Metric(m)) {
+				c.Finite++
+			} else {
+				c.Missing++
+			}
+		}
+		a.Coverage = append(a.Coverage, c)
+	}
+	for _, g := range Aggregate(points) {
+		a.GridPoints = append(a.GridPoints, GridPoint{Axes: g.Axes, G: g.NoiseScale(), Counts: g.Counts, Metrics: g.Metrics})
+	}
+	opts, err := OptimalBatches(points, MetricTestAcc)
+	if opts != nil {
+		a.Optima = opts
+	}
+	if err != nil {
+		a.OptimaError = err.Error()
+	}
+	fitAxes := []string{AxisLR, AxisN}
+	if slices.Contains(a.VaryingAxes, AxisMomentum) {
+		fitAxes = append(fitAxes, AxisMomentum)
+	}
+	for _, axis := range fitAxes {
+		f := ScalingFit{Axis: axis, Predicted: PredictedSlope, Deviation: math.NaN()}
+		f.Fit, err = FitBatchScaling(opts, axis)
+		if err != nil {
+			f.Error = err.Error()
+		} else if finite(f.Fit.SlopeSE) && f.Fit.SlopeSE > 0 {
+			f.Deviation = f.Fit.Deviation(PredictedSlope)
+		}
+		if err == nil && math.IsNaN(f.Fit.SlopeSE) {
+			f.Error = fmt.Sprintf("no residual degrees of freedom (%d optima in %d slices): slope without standard error", f.Fit.N, f.Fit.Slices)
+		}
+		a.Fits = append(a.Fits, f)
+	}
+	a.Collapse, err = Collapse(points, MetricTestAcc, 2)
+	if err != nil {
+		a.CollapseError = err.Error()
+	}
+	scores, _ := ScoreMeasures(points, nil)
+	if scores != nil {
+		a.Scores = scores
+	}
+	a.Notes = a.notes()
+	return a
+}
+
+// nonNil returns s, or an empty slice for nil (so JSON shows [] not null).
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// orderedMetrics returns the metric names of points: the performance metrics
+// present first (in their usual order), then the flatness measures sorted.
+func orderedMetrics(points []Point) []string {
+	out := []string{}
+	for _, m := range performanceMetrics() {
+		for _, p := range points {
+			if _, ok := p.Metrics[m]; ok {
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	return append(out, FlatnessMeasures(points)...)
+}
+
+// notes returns the sentences describing what limits the analysis.
+func (a SweepAnalysis) notes() []string {
+	c := a.Counts
+	notes := []string{}
+	switch {
+	case c.Total == 0:
+		return append(notes, "The sweep has no trials: there is nothing to analyse.")
+	case c.OK == 0 && c.Diverged == c.Total:
+		notes = append(notes, fmt.Sprintf("All %d trials diverged: no means, optima, fits or correlations can be computed.", c.Total))
+	case c.OK == 0:
+		notes = append(notes, fmt.Sprintf("No trial succeeded (%s): no means, optima, fits or correlations can be computed.", notOK(c)))
+	}
+	if c.OK > 0 && c.OK < c.Total {
+		notes = append(notes, fmt.Sprintf("%d of %d trials are left out of every number (%s) and counted in the tables.", c.Total-c.OK, c.Total, notOK(c)))
+	}
+	if len(a.GridPoints) == 1 {
+		notes = append(notes, "The sweep has a single grid point: there is no batch-size optimum to locate, no scaling to fit and no collapse to test.")
+	}
+	for _, cv := range a.Coverage {
+		if cv.Missing > 0 {
+			notes = append(notes, fmt.Sprintf("Metric %s is missing or not finite in %d of %d successful trials.", cv.Metric, cv.Missing, cv.Missing+cv.Finite))
+		}
+	}
+	if c.OK > 0 {
+		for _, m := range []string{MetricTestAcc, MetricGap} {
+			if !slices.Contains(a.Metrics, m) {
+				notes = append(notes, fmt.Sprintf("Metric %s is missing from every trial.", m))
+			}
+		}
+		switch {
+		case len(a.Measures) == 0:
+			notes = append(notes, "No flatness measure was recorded: there is nothing to correlate with the gap.")
+		case len(a.Measures) == 1 && a.Measures[0] == MetricLambdaMax:
+			notes = append(notes, "Only λ₁ (lambda_max) was recorded: no other flatness measure to compare.")
+		}
+	}
+	return notes
+}
+
+// WriteAnalysisJSON writes a as indented JSON; undefined numbers (NaN, ±Inf)
+// are written as null.
+func WriteAnalysisJSON(w io.Writer, a SweepAnalysis) error {
+	b, err := json.MarshalIndent(a, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write analysis json: %w", err)
+	}
+	b = append(b, '\n')
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("write analysis json: %w", err)
+	}
+	return nil
+}
+
+// WriteAnalysisTable writes a as aligned text tables, one section per
+// analysis, each followed by the sentences explaining what is missing.
+func WriteAnalysisTable(w io.Writer, a SweepAnalysis) error {
+	var errs []error
+	pf := func(format string, args ...any) {
+		if _, err := fmt.Fprintf(w, format, args...); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	pf("Sweep %s: %s\n", a.Sweep, a.Counts)
+	for _, n := range a.Notes {
+		pf("note: %s\n", n)
+	}
+	for _, t := range a.tables() {
+		pf("\n== %s\n", t.title)
+		if t.intro != "" {
+			pf("%s\n", t.intro)
+		}
+		if len(t.rows) > 0 {
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, strings.Join(t.head, "\t"))
+			for _, r := range t.rows {
+				fmt.Fprintln(tw, strings.Join(r, "\t"))
+			}
+			if err := tw.Flush(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		for _, n := range t.notes {
+			pf("%s\n", n)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("write analysis table: %w", err)
+	}
+	return nil
+}
+
+// table is a section of the analysis in a form every output (text, Markdown,
+// HTML) can render.
+type table struct {
+	id, title string
+	intro     string
+	head      []string
+	rows      [][]string
+	notes     []string
+}
+
+// num formats x with 4 significant digits, "-" when undefined.
+func num(x float64) string {
+	if !finite(x) {
+		if math.IsInf(x, 0) {
+			return fmt.Sprint(x)
+		}
+		return "-"
+	}
+	return fmt.Sprintf("%.4g", x)
+}
+
+// axisValue formats an axis value exactly (shortest round-trip form).
+func axisValue(x float64) string { return fmt.Sprint(x) }
+
+// tables returns the sections of the analysis.
+func (a SweepAnalysis) tables() []table {
+	return []table{a.countsTable(), a.gridTable(), a.optimaTable(), a.fitsTable(), a.collapseTable(), a.scoresTable()}
+}
+
+func (a SweepAnalysis) countsTable() table {
+	c := a.Counts
+	t := table{id: "counts", title: "Trials",
+		intro: "Diverged (NaN/Inf loss), failed and unfinished trials are never dropped silently: they are counted here and left out of the numbers below.",
+		head:  []string{"total", "ok", "diverged", "failed", "unfinished"},
+		rows:  [][]string{{fmt.Sprint(c.Total), fmt.Sprint(c.OK), fmt.Sprint(c.Diverged), fmt.Sprint(c.Failed), fmt.Sprint(c.Unfinished)}}}
+	for _, cv := range a.Coverage {
+		if cv.Missing > 0 {
+			t.notes = append(t.notes, fmt.Sprintf("%s: finite in %d, missing in %d successful trials.", cv.Metric, cv.Finite, cv.Missing))
+		}
+	}
+	return t
+}
+
+// gridAxes returns the axes shown for grid points: B, lr, N, momentum, then
+// any other non-seed axis.
+func (a SweepAnalysis) gridAxes() []string {
+	out := []string{}
+	for _, n := range []string{AxisB, AxisLR, AxisN, AxisMomentum} {
+		if slices.Contains(a.Axes, n) {
+			out = append(out, n)
+		}
+	}
+	for _, n := range a.Axes {
+		if n != AxisSeed && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func axisCells(axes map[string]float64, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		if v, ok := axes[n]; ok {
+			out[i] = axisValue(v)
+		} else {
+			out[i] = "-"
+		}
+	}
+	return out
+}
+
+func (a SweepAnalysis) gridTable() table {
+	axes := a.gridAxes()
+	t := table{id: "grid", title: "Grid points: every metric over seeds",
+		intro: "mean, sample std and 95 % Student-t interval of the mean over the successful seeds of each grid point; g = ε(N/B − 1)/(1 − m).",
+		head:  append(append([]string{}, axes...), "g", "trials", "ok", "diverged", "failed", "unfinished", "metric", "n", "mean", "std", "95% CI")}
+	for _, g := range a.GridPoints {
+		base := append(axisCells(g.Axes, axes), num(g.G), fmt.Sprint(g.Counts.Total), fmt.Sprint(g.Counts.OK),
+			fmt.Sprint(g.Counts.Diverged), fmt.Sprint(g.Counts.Failed), fmt.Sprint(g.Counts.Unfinished))
+		if len(g.Metrics) == 0 {
+			t.rows = append(t.rows, append(base, "(none)", "0", "-", "-", "-"))
+			continue
+		}
+		for _, m := range a.Metrics {
+			s := g.Metric(m)
+			ci := "-"
+			if finite(s.Lo) {
+				ci = "[" + num(s.Lo) + ", " + num(s.Hi) + "]"
+			}
+			t.rows = append(t.rows, append(slices.Clone(base), m, fmt.Sprint(s.N), num(s.Mean), num(s.Std), ci))
+		}
+	}
+	if len(a.GridPoints) == 1 {
+		t.notes = append(t.notes, "A single grid point.")
+	}
+	return t
+}
+
+func (a SweepAnalysis) optimaTable() table {
+	var axes []string
+	for _, n := range a.gridAxes() {
+		if n != AxisB {
+			axes = append(axes, n)
+		}
+	}
+	t := table{id: "optima", title: "Optimal batch size B_opt of test accuracy",
+		intro: "Per setting of the other axes: the grid B of best mean test accuracy, refined by a parabola in ln B through it and its neighbours (edge: best B at the end of the sweep, the optimum may lie beyond it).",
+		head:  append(append([]string{}, axes...), "B_opt", "grid B", "best test_acc", "refinement", "B values", "ok", "not ok")}
+	for _, o := range a.Optima {
+		t.rows = append(t.rows, append(axisCells(o.Axes, axes), num(o.B), num(o.GridB), num(o.Best), string(o.Refinement),
+			fmt.Sprint(len(o.Curve)), fmt.Sprint(o.Counts.OK), fmt.Sprint(o.Counts.Total-o.Counts.OK)))
+	}
+	if a.OptimaError != "" {
+		t.notes = append(t.notes, "No optimum: "+a.OptimaError+".")
+	}
+	return t
+}
+
+func (a SweepAnalysis) fitsTable() table {
+	t := table{id: "fits", title: "Scaling of B_opt (log–log fits)",
+		intro: "ln B_opt = a + s ln x, pooled within slices of the other axes; Smith & Le predict s = 1 for x = ε, N and 1/(1 − m). Only parabola-refined optima enter.",
+		head:  []string{"x", "slope s", "SE", "R²", "(s − 1)/SE", "optima", "slices", "df", "excluded"}}
+	for _, f := range a.Fits {
+		x := f.Axis
+		if x == AxisMomentum {
+			x = "1/(1−m)"
+		}
+		ft := f.Fit
+		t.rows = append(t.rows, []string{x, num(ft.Slope), num(ft.SlopeSE), num(ft.R2), num(f.Deviation),
+			fmt.Sprint(ft.N), fmt.Sprint(ft.Slices), fmt.Sprint(ft.DF), fmt.Sprint(ft.Excluded)})
+		if f.Error != "" {
+			t.notes = append(t.notes, fmt.Sprintf("Fit against %s: %s.", x, f.Error))
+		}
+	}
+	return t
+}
+
+func (a SweepAnalysis) collapseTable() table {
+	c := a.Collapse
+	t := table{id: "collapse", title: "Collapse of test accuracy onto g",
+		intro: "Quadratic least-squares fits of the grid-point mean test accuracy in ln g alone and in the separate hyperparameters; ratio = residual variance (g) / residual variance (separate): ≈ 1 or below means the curves collapse; ΔBIC < 0 favours g alone.",
+		head:  []string{"grid points", "excluded", "separate axes", "var (g)", "var (separate)", "ratio", "R² (g)", "R² (separate)", "ΔBIC"},
+		rows: [][]string{{fmt.Sprint(c.Points), fmt.Sprint(c.Excluded), strings.Join(c.SeparateAxes, ", "), num(c.VarG), num(c.VarSeparate),
+			num(c.Ratio), num(c.R2G), num(c.R2Separate), num(c.DeltaBIC)}}}
+	if a.CollapseError != "" {
+		t.notes = append(t.notes, "Incomplete: "+a.CollapseError+".")
+	}
+	return t
+}
+
+func (a SweepAnalysis) scoresTable() table {
+	axes := a.VaryingAxes
+	t := table{id: "measures", title: "Flatness measures as predictors of generalization",
+		intro: "Kendall τ-b over all successful trials with the generalization gap (train − test accuracy) and with test accuracy, and Jiang et al.'s granulated Ψ against the gap (ψ per varied axis; '-' undefined).",
+		head:  []string{"measure", "trials", "τ gap", "τ test_acc", "Ψ"}}
+	for _, ax := range axes {
+		t.head = append(t.head, "ψ "+ax)
+	}
+	for _, s := range a.Scores {
+		row := []string{s.Measure, fmt.Sprint(s.N), num(s.TauGap), num(s.TauTestAcc), num(s.Granulated.Psi)}
+		for _, ax := range axes {
+			v := math.NaN()
+			for _, at := range s.Granulated.Axes {
+				if at.Axis == ax {
+					v = at.Psi
+				}
+			}
+			row = append(row, num(v))
+		}
+		t.rows = append(t.rows, row)
+	}
+	if len(a.Scores) == 0 {
+		t.notes = append(t.notes, "No flatness measure was recorded.")
+	}
+	return t
+}

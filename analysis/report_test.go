@@ -1,0 +1,98 @@
+package analysis
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/flatsweep/flatsweep/compute"
+)
+
+func TestPointsFromRecordsMomentumAndMeasures(t *testing.T) {
+	r := ok(1000, 10, 0.1, 1, 0.9, 0.7, 0.1, 0.5, 2)
+	r.Spec.Optimizer.Momentum = 0.9
+	r.Result.Measures = map[string]float64{"trace": 7, MetricTestAcc: 99}
+	d := diverged(1000, 10, 0.1, 2)
+	d.Result.Measures = map[string]float64{"trace": 1}
+	pts := PointsFromRecords([]Record{r, d})
+	p := pts[0]
+	if p.Axes[AxisMomentum] != 0.9 || p.Metric("trace") != 7 || p.Metric(MetricTestAcc) != 0.7 {
+		t.Errorf("point %+v", p)
+	}
+	if !near(p.NoiseScale(), 0.1/(1-0.9)*99) {
+		t.Errorf("g = %v", p.NoiseScale())
+	}
+	if !math.IsNaN(pts[1].Metric("trace")) {
+		t.Errorf("diverged trial has a measure: %+v", pts[1])
+	}
+	if got := FlatnessMeasures(pts); strings.Join(got, ",") != "lambda_max,trace" {
+		t.Errorf("measures %v", got)
+	}
+}
+
+func TestReportWithDensities(t *testing.T) {
+	recs := fixture()
+	recs[0].Result.Density = &compute.SpectralDensity{Params: 50, Nodes: [][]float64{{-0.1, 1, 5}, {0, 2, 4}},
+		Weights: [][]float64{{0.2, 0.5, 0.3}, {0.4, 0.4, 0.2}}}
+	dens := DensitiesFromRecords(recs, 3)
+	if len(dens) != 1 || len(dens[0].Values) != densityGrid {
+		t.Fatalf("densities %d", len(dens))
+	}
+	// ∫ρ dλ = P (weights sum to 1 per run).
+	d := dens[0]
+	var integral float64
+	for i := 1; i < len(d.Values); i++ {
+		integral += (d.Values[i] + d.Values[i-1]) / 2 * (d.Eigenvalues[i] - d.Eigenvalues[i-1])
+	}
+	if math.Abs(integral-50) > 0.5 {
+		t.Errorf("∫ρ = %v, want 50", integral)
+	}
+	rep := BuildReport(PointsFromRecords(recs), ReportOptions{Sweep: "fx", Densities: dens})
+	var names []string
+	for _, f := range rep.Figures {
+		if f.Err != "" || len(f.PNG) == 0 || len(f.SVG) == 0 {
+			t.Errorf("figure %s: %s", f.Name, f.Err)
+		}
+		names = append(names, f.Name)
+	}
+	if !strings.Contains(strings.Join(names, ","), "density_1") {
+		t.Errorf("figures %v", names)
+	}
+	var html bytes.Buffer
+	if err := rep.WriteHTML(&html); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(html.String(), "No Hessian spectral densities") || strings.Count(html.String(), "data:image/png;base64,") != len(names) {
+		t.Error("html does not embed every figure")
+	}
+	if _, ok := DensityFromSLQ("x", &compute.SpectralDensity{Nodes: [][]float64{{math.NaN()}}, Weights: [][]float64{{1}}}); ok {
+		t.Error("density from no finite node")
+	}
+}
+
+func TestTrialTableMissingValues(t *testing.T) {
+	recs := fixture()
+	recs[0].Result.Measures = map[string]float64{"trace": 3, "gap": 1}
+	tab := TrialTableFromRecords(recs)
+	idx := map[string]int{}
+	for i, c := range tab.Columns {
+		idx[c.Name] = i
+	}
+	if _, ok := idx["measure_gap"]; !ok {
+		t.Fatalf("colliding measure key not renamed: %v", tab.Columns)
+	}
+	if len(tab.Rows) != len(recs) || tab.Rows[0][idx["trace"]] != 3.0 || tab.Rows[1][idx["trace"]] != nil {
+		t.Errorf("trace cells %v, %v", tab.Rows[0][idx["trace"]], tab.Rows[1][idx["trace"]])
+	}
+	var csvOut, pq bytes.Buffer
+	if err := tab.WriteCSV(&csvOut); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WriteParquet(&pq); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(tab.ParquetSchema().Columns()); got != len(tab.Columns) {
+		t.Errorf("parquet schema has %d columns, want %d", got, len(tab.Columns))
+	}
+}

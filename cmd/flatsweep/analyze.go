@@ -1,0 +1,57 @@
+package main
+
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flatsweep/flatsweep/analysis"
+)
+
+func newAnalyzeCmd() *cobra.Command {
+	var (
+		src    sourceFlags
+		format string
+	)
+	cmd := &cobra.Command{
+		Use:   "analyze SWEEP",
+		Short: "Print a sweep's noise-scale and flatness analysis: grid means, B_opt and its scaling, collapse, Kendall τ",
+		Long: `analyze prints the numbers of a sweep's analysis: every metric per grid point
+(mean, std, 95 % interval over seeds); the optimal batch size B_opt of test
+accuracy per (ε, N, m) and its log–log fits against ε, N and 1/(1 − m) (Smith &
+Le predict slope 1); whether test accuracy collapses onto g = ε(N/B − 1)/(1 − m);
+and, for every flatness measure, Kendall's τ with the gap and with test accuracy
+and Jiang et al.'s granulated Ψ. Diverged, failed and unfinished trials are
+counted, never dropped silently; a degenerate sweep is explained, not an error.
+
+The trials come from a coordinator (--coordinator) or, offline, from a copy of
+its database file (--db PATH, opened read-only; a running coordinator holds an
+exclusive lock on its own file, so copy it first).`,
+		Args: exactArgs(1, "one sweep name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			write, err := analysisWriter(format)
+			if err != nil {
+				return err
+			}
+			recs, err := src.records(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			return write(cmd.OutOrStdout(), analysis.Analyze(args[0], analysis.PointsFromRecords(recs)))
+		},
+	}
+	addSourceFlags(cmd, &src)
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
+	return cmd
+}
+
+// analysisWriter returns the writer for an analyze --format value.
+func analysisWriter(format string) (func(io.Writer, analysis.SweepAnalysis) error, error) {
+	switch format {
+	case "table":
+		return analysis.WriteAnalysisTable, nil
+	case "json":
+		return analysis.WriteAnalysisJSON, nil
+	}
+	return nil, usagef("--format: want table or json, got %q", format)
+}

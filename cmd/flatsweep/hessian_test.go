@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flatsweep/flatsweep/compute"
+)
+
+// measuredTrial is oneTrial with measures computed in the trial.
+const measuredTrial = `
+name: measured
+dataset: {name: synthetic, n: 256, n_test: 128, seed: 2}
+model: {arch: mlp, hidden: [12]}
+train:
+  epochs: 3
+  optimizer: {momentum: 0.9}
+curvature:
+  examples: 128
+  lanczos_steps: 5
+  measures: [top_k, trace, density, evidence, keskar, adaptive, relative, fisher_rao, pac_bayes]
+  top_k: {k: 3, negative: 1, tol: 1e-8}
+  trace: {budget: 30}
+  density: {runs: 2, steps: 10}
+  evidence: {runs: 2, steps: 10}
+  keskar: {subspace: 20, iterations: 3}
+  adaptive: {iterations: 3, samples: 4}
+  pac_bayes: {samples: 2, steps: 5}
+grid: {batch_size: [32], lr: [0.05], seed: [1]}
+`
+
+// runHessian runs `flatsweep hessian args...` in process.
+func runHessianCmd(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	root := newRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs(append([]string{"hessian"}, args...))
+	err := root.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+// trainOut trains the sweep text with `flatsweep train` and returns --out.
+func trainOut(t *testing.T, text string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "out")
+	if _, err := runTrain(t, writeTrainSweep(t, text), "--out", out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func hessianJSON(t *testing.T, args ...string) hessianReport {
+	t.Helper()
+	stdout, err := runHessianCmd(t, append(args, "--format", "json")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep hessianReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	return rep
+}
+
+// TestHessianCommand measures weights written by `flatsweep train`: the
+// measures equal those the trial computed (same spec, seed and θ), as JSON and
+// as a table, from trial.json or from the weights' metadata.
+func TestHessianCommand(t *testing.T) {
+	out := trainOut(t, measuredTrial)
+	var res compute.Result
+	b, err := os.ReadFile(filepath.Join(out, "result.json"))
+	if err != nil || json.Unmarshal(b, &res) != nil {
+		t.Fatalf("result.json: %v", err)
+	}
+	weightsPath := filepath.Join(out, "weights.safetensors")
+	rep := hessianJSON(t, "--trial", filepath.Join(out, "trial.json"), "--weights", weightsPath)
+	if len(rep.Measures) != len(res.Measures) || len(res.Measures) < 20 {
+		t.Errorf("hessian measures %v\ntrial measures %v", rep.Measures, res.Measures)
+	}
+	for name, v := range res.Measures {
+		if rep.Measures[name] != v {
+			t.Errorf("%s: hessian %v, trial %v", name, rep.Measures[name], v)
+		}
+	}
+	if rep.LambdaMax != res.LambdaMax || rep.Params != 16*12+12+12*4+4 || rep.Examples != 128 || !strings.HasPrefix(rep.TrialID, "t-") {
+		t.Errorf("report %+v", rep)
+	}
+	if rep.Density == nil || len(rep.Density.Histogram) != 12 {
+		t.Fatalf("density %+v", rep.Density)
+	}
+	var count float64
+	for _, bin := range rep.Density.Histogram {
+		count += bin.Count
+	}
+	if math.Abs(count-float64(rep.Params)) > 1e-9*float64(rep.Params) {
+		t.Errorf("histogram counts sum to %v, want P = %d", count, rep.Params)
+	}
+	// The spec in the weights' metadata gives the same result.
+	meta := hessianJSON(t, "--weights", weightsPath)
+	if meta.Measures["trace"] != res.Measures["trace"] || meta.TrialID != rep.TrialID {
+		t.Errorf("from metadata: %+v", meta)
+	}
+	// --measures and setting flags override the spec.
+	sub := hessianJSON(t, "--weights", weightsPath, "--measures", "top_k,trace", "--k", "2", "--trace-method", "hutchinson", "--trace-budget", "7")
+	// lambda_1, lambda_2, top_k_converged, lambda_min_1 (negative: 1 from the spec), lambda_min_converged, trace, trace_se
+	if len(sub.Measures) != 7 || sub.Density != nil || sub.Measures["trace"] == res.Measures["trace"] {
+		t.Errorf("--measures top_k,trace: %v", sub.Measures)
+	}
+	table, err := runHessianCmd(t, "--trial", filepath.Join(out, "trial.json"), "--weights", weightsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"lambda_max", "lambda_1 ", "trace ", "keskar_full_1e-3", "fisher_rao", "density", "eigenvalue counts"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	t.Logf("table:\n%s", table)
+}
+
+// TestHessianAlphaScale checks Dinh et al.'s property through the command:
+// T_α leaves the outputs unchanged, changes λ₁ and the trace, and leaves the
+// reparametrization-aware measures unchanged.
+func TestHessianAlphaScale(t *testing.T) {
+	out := trainOut(t, oneTrial)
+	args := []string{"--weights", filepath.Join(out, "weights.safetensors"), "--trial", filepath.Join(out, "trial.json"),
+		"--measures", "top_k,trace,adaptive,relative,fisher_rao", "--k", "1", "--tol", "1e-8", "--trace-budget", "60"}
+	base := hessianJSON(t, args...)
+	scaled := hessianJSON(t, append(args, "--alpha-scale", "1:10")...)
+	a := scaled.AlphaScale
+	if a == nil || a.Layer != 1 || a.Alpha != 10 || a.MaxRelChange > 1e-12 {
+		t.Fatalf("alpha scale %+v", a)
+	}
+	t.Logf("T_α, α = 10: max |Δf| = %.3g (relative %.3g)", a.MaxAbsChange, a.MaxRelChange)
+	rel := func(x, y float64) float64 { return math.Abs(x-y) / math.Max(math.Abs(x), math.Abs(y)) }
+	for _, name := range []string{"lambda_1", "trace"} {
+		r := rel(base.Measures[name], scaled.Measures[name])
+		t.Logf("%s: %.6g → %.6g (changed by %.3g relative)", name, base.Measures[name], scaled.Measures[name], r)
+		if r < 0.1 {
+			t.Errorf("%s barely changed: %v → %v", name, base.Measures[name], scaled.Measures[name])
+		}
+	}
+	if rel(base.LambdaMax, scaled.LambdaMax) < 0.1 {
+		t.Errorf("λ₁ barely changed: %v → %v", base.LambdaMax, scaled.LambdaMax)
+	}
+	for _, name := range []string{"adaptive_sharpness", "adaptive_sharpness_avg", "relative_flatness", "fisher_rao"} {
+		r := rel(base.Measures[name], scaled.Measures[name])
+		t.Logf("%s: %.10g → %.10g (relative change %.2g)", name, base.Measures[name], scaled.Measures[name], r)
+		tol := 1e-9 // the same probes and ascent path, so equal up to rounding
+		if r > tol {
+			t.Errorf("%s changed under T_α: %v → %v", name, base.Measures[name], scaled.Measures[name])
+		}
+	}
+}
+
+// TestHessianBadInput: bad input is a usage error with exit status 2.
+func TestHessianBadInput(t *testing.T) {
+	out := trainOut(t, oneTrial)
+	w, tr := filepath.Join(out, "weights.safetensors"), filepath.Join(out, "trial.json")
+	other := trainOut(t, strings.Replace(oneTrial, "hidden: [12]", "hidden: [13]", 1))
+	tanh := trainOut(t, strings.Replace(oneTrial, "hidden: [12]", "hidden: [12], activation: tanh", 1))
+	badSpec := filepath.Join(t.TempDir(), "bad.json")
+	if err := os.WriteFile(badSpec, []byte(`{"dataset": {"name": "synthetic"}, "bogus": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		args []string
+		msg  string
+	}{
+		"no weights":         {[]string{"--trial", tr}, "--weights"},
+		"missing weights":    {[]string{"--weights", filepath.Join(out, "nope.safetensors")}, "no such file"},
+		"missing trial":      {[]string{"--weights", w, "--trial", filepath.Join(out, "nope.json")}, "no such file"},
+		"bad trial json":     {[]string{"--weights", w, "--trial", badSpec}, "bogus"},
+		"shape mismatch":     {[]string{"--weights", filepath.Join(other, "weights.safetensors"), "--trial", tr}, "do not match the network"},
+		"k zero":             {[]string{"--weights", w, "--k", "0"}, "--k"},
+		"k > P":              {[]string{"--weights", w, "--k", "1000"}, "curvature.top_k.k = 1000"},
+		"tol zero":           {[]string{"--weights", w, "--tol", "0"}, "--tol"},
+		"tol negative":       {[]string{"--weights", w, "--tol", "-1e-3"}, "--tol"},
+		"zero budget":        {[]string{"--weights", w, "--trace-budget", "0"}, "--trace-budget"},
+		"small hutchpp":      {[]string{"--weights", w, "--trace-budget", "2"}, "curvature.trace.budget = 2"},
+		"unknown measure":    {[]string{"--weights", w, "--measures", "trace,hessian"}, `unknown measure "hessian"`},
+		"format":             {[]string{"--weights", w, "--format", "xml"}, "--format"},
+		"alpha syntax":       {[]string{"--weights", w, "--alpha-scale", "1=10"}, "K:ALPHA"},
+		"alpha zero":         {[]string{"--weights", w, "--alpha-scale", "1:0"}, "α = 0"},
+		"alpha last layer":   {[]string{"--weights", w, "--alpha-scale", "2:10"}, "layer 2"},
+		"alpha without relu": {[]string{"--weights", filepath.Join(tanh, "weights.safetensors"), "--alpha-scale", "1:10"}, "ReLU"},
+		"argument":           {[]string{"--weights", w, "extra"}, "no arguments"},
+	} {
+		_, err := runHessianCmd(t, c.args...)
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s: err %v (exit %d), want a usage error mentioning %q", name, err, exitCode(err), c.msg)
+		}
+	}
+	cmd := exec.Command(binary, "hessian", "--weights", w, "--k", "1000")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Errorf("exit status: %v (%s)", err, stderr.String())
+	}
+}
