@@ -60,10 +60,6 @@ func (s *sweepServer) SubmitSweep(_ context.Context, req *pb.SubmitSweepRequest)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "%v", err)
 	}
-	feats := make(map[string][2]float64, len(expanded))
-	for _, t := range expanded {
-		feats[t.ID] = costFeatures(t.Spec)
-	}
 	sw := &pb.Sweep{Id: spec.Name, SpecYaml: req.SpecYaml, SpecJson: string(canon), CreateTime: now, Priority: req.Priority}
 	// The submit lock keeps two submissions of one sweep from both adding
 	// the same trials to the queue.
@@ -78,7 +74,7 @@ func (s *sweepServer) SubmitSweep(_ context.Context, req *pb.SubmitSweepRequest)
 		}
 		st.priority = req.Priority
 		for _, t := range added {
-			st.push(trialKey{t.SweepId, t.Id}, feats[t.Id])
+			st.push(trialKey{t.SweepId, t.Id}, costFeatures(expanded[t.Index].Spec))
 		}
 		st.counts[pb.TrialState_TRIAL_STATE_PENDING] += int32(len(added))
 		st.total += int32(len(added))

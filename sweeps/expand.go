@@ -1,6 +1,7 @@
 package sweeps
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -68,19 +69,31 @@ type Trial struct {
 //	lr         = LR[(i / |seed|) mod |lr|]
 //	seed       = Seed[i mod |seed|]
 //
-// with the optional axes varying slowest. Every trial gets its own copy of the
-// spec's lists (hidden widths, milestones, file lists). The trials of a spec
-// returned by Parse have distinct IDs, since its axes have no duplicates.
+// with the optional axes varying slowest. The trials share the spec's lists
+// (hidden widths, milestones, file lists): treat a trial's Spec as read-only,
+// or clone what you change. The trials of a spec returned by Parse have
+// distinct IDs, since its axes have no duplicates.
+//
+// IDs are computed without encoding each trial: per combination of the
+// optional axes, the canonical JSON is encoded once with sentinel values for
+// batch_size, lr and seed, and each trial's JSON is spliced together from
+// that template and the encodings of its values. The first and last trial of
+// every combination are checked against CanonicalTrial; should they differ,
+// that combination is encoded trial by trial.
 func (s *Spec) Expand() []Trial {
 	ns, moms, wds := axisOr(s.Grid.N, s.Dataset.N), axisOr(s.Grid.Momentum, s.Train.Optimizer.Momentum),
 		axisOr(s.Grid.WeightDecay, s.Train.WeightDecay)
+	bJSON, lrJSON, seedJSON := encodeAxis(s.Grid.BatchSize), encodeAxis(s.Grid.LR), encodeAxis(s.Grid.Seed)
 	trials := make([]Trial, 0, s.Grid.Len())
+	var buf []byte
 	for _, n := range ns {
 		for _, m := range moms {
 			for _, wd := range wds {
-				for _, b := range s.Grid.BatchSize {
-					for _, lr := range s.Grid.LR {
-						for _, seed := range s.Grid.Seed {
+				tmpl, ok := newIDTemplate(s.trialSpec(n, m, wd, sentinelB, sentinelLR, sentinelSeed))
+				first := len(trials)
+				for bi, b := range s.Grid.BatchSize {
+					for li, lr := range s.Grid.LR {
+						for si, seed := range s.Grid.Seed {
 							ts := s.trialSpec(n, m, wd, b, lr, seed)
 							p := Point{BatchSize: b, LR: lr, Seed: seed}
 							if len(s.Grid.N) > 0 {
@@ -92,7 +105,24 @@ func (s *Spec) Expand() []Trial {
 							if len(s.Grid.WeightDecay) > 0 {
 								p.WeightDecay = wd
 							}
-							trials = append(trials, Trial{ID: TrialID(ts), Index: len(trials), Axes: p, Spec: ts})
+							var id string
+							if ok {
+								buf = tmpl.splice(buf[:0], bJSON[bi], lrJSON[li], seedJSON[si])
+								id = TrialIDOf(buf)
+							} else {
+								id = TrialID(ts)
+							}
+							trials = append(trials, Trial{ID: id, Index: len(trials), Axes: p, Spec: ts})
+						}
+					}
+				}
+				if ok && len(trials) > first {
+					for _, i := range []int{first, len(trials) - 1} {
+						if TrialID(trials[i].Spec) != trials[i].ID {
+							for j := first; j < len(trials); j++ {
+								trials[j].ID = TrialID(trials[j].Spec)
+							}
+							break
 						}
 					}
 				}
@@ -100,6 +130,75 @@ func (s *Spec) Expand() []Trial {
 		}
 	}
 	return trials
+}
+
+// Sentinels stand in for a trial's batch_size, lr and seed in an ID template;
+// their encodings cannot occur elsewhere in a spec's JSON by accident, and
+// newIDTemplate checks that each occurs exactly once.
+const (
+	sentinelB    = 987654321987
+	sentinelLR   = 0.98765432198765
+	sentinelSeed = 987654321989
+)
+
+// idTemplate is a trial's canonical JSON cut at its batch_size, lr and seed
+// values: parts[0] value parts[1] value parts[2] value parts[3], the values in
+// the order given by order (indexes into batch_size, lr, seed).
+type idTemplate struct {
+	parts [4][]byte
+	order [3]int
+}
+
+// newIDTemplate cuts the canonical JSON of a spec holding the sentinels.
+func newIDTemplate(spec compute.TrialSpec) (idTemplate, bool) {
+	var t idTemplate
+	js, err := CanonicalTrial(spec)
+	if err != nil {
+		return t, false
+	}
+	marks := [3][]byte{
+		[]byte(`"batch_size":` + strconv.Itoa(sentinelB)),
+		[]byte(`"lr":` + strconv.FormatFloat(sentinelLR, 'f', -1, 64)),
+		[]byte(`"seed":` + strconv.Itoa(sentinelSeed)),
+	}
+	type cut struct{ at, end, which int }
+	var cuts []cut
+	for i, m := range marks {
+		if bytes.Count(js, m) != 1 {
+			return t, false
+		}
+		at := bytes.Index(js, m)
+		key := bytes.IndexByte(m, ':') + 1
+		cuts = append(cuts, cut{at + key, at + len(m), i})
+	}
+	slices.SortFunc(cuts, func(a, b cut) int { return a.at - b.at })
+	prev := 0
+	for i, c := range cuts {
+		t.parts[i] = js[prev:c.at]
+		t.order[i] = c.which
+		prev = c.end
+	}
+	t.parts[3] = js[prev:]
+	return t, true
+}
+
+// splice appends the JSON of the trial with the given value encodings.
+func (t idTemplate) splice(dst, b, lr, seed []byte) []byte {
+	vals := [3][]byte{b, lr, seed}
+	for i := 0; i < 3; i++ {
+		dst = append(dst, t.parts[i]...)
+		dst = append(dst, vals[t.order[i]]...)
+	}
+	return append(dst, t.parts[3]...)
+}
+
+// encodeAxis returns the JSON encoding of each value of an axis.
+func encodeAxis[T int | int64 | float64](xs []T) [][]byte {
+	out := make([][]byte, len(xs))
+	for i, x := range xs {
+		out[i], _ = json.Marshal(x)
+	}
+	return out
 }
 
 // axisOr returns the axis, or the single fixed value when it is empty.
@@ -130,12 +229,6 @@ func (s *Spec) trialSpec(n int, m, wd float64, b int, lr float64, seed int64) co
 	}
 	ts.Dataset.N = n
 	ts.Optimizer.Momentum = m
-	ts.Model.Hidden = slices.Clone(s.Model.Hidden)
-	ts.Model.Conv = slices.Clone(s.Model.Conv)
-	ts.Dataset.TrainBatches = slices.Clone(s.Dataset.TrainBatches)
-	ts.Dataset.TestBatches = slices.Clone(s.Dataset.TestBatches)
-	ts.Schedule.LR.Milestones = slices.Clone(s.Train.Schedule.LR.Milestones)
-	ts.Schedule.Batch.Milestones = slices.Clone(s.Train.Schedule.Batch.Milestones)
 	return ts
 }
 

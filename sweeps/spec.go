@@ -21,7 +21,7 @@ const MaxSpecBytes = 1 << 20
 
 // MaxTrials is the largest number of trials one sweep may expand to: the
 // product of the grid's axis lengths (see Grid.Len).
-const MaxTrials = 100_000
+const MaxTrials = 2_000_000
 
 // Defaults for optional fields, applied by Parse when a field is omitted or null.
 const (

@@ -120,16 +120,32 @@ func TestExpandOrderAndIDs(t *testing.T) {
 		}
 		ids[tr.ID] = i
 	}
-	// Trials own their hidden widths.
-	trials[0].Spec.Model.Hidden[0] = 7
-	if trials[1].Spec.Model.Hidden[0] != 64 || s.Model.Hidden[0] != 64 {
-		t.Error("trials share the hidden widths slice")
-	}
 	// Expansion is deterministic.
 	again := s.Expand()
 	for i := range again {
-		if i > 0 && again[i].ID != trials[i].ID { // trial 0's hidden widths were changed above
+		if again[i].ID != trials[i].ID {
 			t.Errorf("trial %d: ID changed between expansions", i)
+		}
+	}
+}
+
+// TestExpandTemplateIDs checks the spliced IDs against a full encoding of
+// every trial, on values whose JSON takes unusual forms (exponents, large and
+// negative integers) and with optional axes.
+func TestExpandTemplateIDs(t *testing.T) {
+	src := strings.Replace(string(reference()), "  batch_size: [16, 64, 256]\n  lr: [0.05, 0.2]\n  seed: [1, 2]\n",
+		"  batch_size: [1, 16, 1024]\n  lr: [1e-7, 0.05, 3, 1e21, 123456.789]\n  seed: [-5, 0, 9007199254740993]\n  momentum: [0, 0.9]\n  weight_decay: [0, 1e-4]\n", 1)
+	s, err := Parse([]byte(src), "tricky.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials := s.Expand()
+	if len(trials) != 3*5*3*2*2 {
+		t.Fatalf("%d trials", len(trials))
+	}
+	for i, tr := range trials {
+		if want := TrialID(tr.Spec); tr.ID != want {
+			t.Fatalf("trial %d (%v): spliced ID %s, full encoding gives %s", i, tr.Axes, tr.ID, want)
 		}
 	}
 }
@@ -338,7 +354,7 @@ func TestBadSpecs(t *testing.T) {
 		{"two documents", append(reference(), "---\nname: x\n"...), []string{"more than one YAML document"}},
 		{"empty", []byte("# nothing\n"), []string{"bad.yaml: empty document"}},
 		{"not a mapping", []byte("- 1\n- 2\n"), []string{"bad.yaml:1:", "expected a mapping"}},
-		{"grid too large", []byte(gridOf(400, 300, 1)), []string{"bad.yaml: grid: expands to 120000 trials", "at most 100000"}},
+		{"grid too large", []byte(gridOf(2000, 1001, 1)), []string{"bad.yaml: grid: expands to 2002000 trials", "at most 2000000"}},
 		{"alias bomb", replace(t, "seed: [1, 2]", aliasBomb), []string{"grid.seed[0] = […]: expected an integer, got a list"}},
 		{"many errors", []byte(strings.Replace(gridOf(100, 1, 1), "batch_size: [1,", "batch_size: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,", 1)), []string{"… and 31 more problems"}},
 	}

@@ -200,24 +200,37 @@ func (v *validator) train(raw *rawTrain, t *Train) {
 // trial per combination of the optional axes (the required axes were checked
 // here already). The first problem is reported at its YAML field.
 func (v *validator) trials(s *Spec) {
-	seen := map[string]bool{}
-	for _, tr := range s.Expand() {
-		key := fmt.Sprint(tr.Spec.Dataset.N, tr.Spec.Optimizer.Momentum, tr.Spec.WeightDecay)
-		if seen[key] {
-			continue
+	if len(s.Grid.BatchSize) == 0 || len(s.Grid.LR) == 0 || len(s.Grid.Seed) == 0 {
+		return
+	}
+	b, lr, seed := s.Grid.BatchSize[0], s.Grid.LR[0], s.Grid.Seed[0]
+	for _, n := range axisOr(s.Grid.N, s.Dataset.N) {
+		for _, m := range axisOr(s.Grid.Momentum, s.Train.Optimizer.Momentum) {
+			for _, wd := range axisOr(s.Grid.WeightDecay, s.Train.WeightDecay) {
+				if !v.trial(s, s.trialSpec(n, m, wd, b, lr, seed)) {
+					return
+				}
+			}
 		}
-		seen[key] = true
-		err := tr.Spec.Validate()
+	}
+}
+
+// trial validates one expanded trial spec, reporting its first problem at
+// its YAML field; it returns false after a problem.
+func (v *validator) trial(s *Spec, spec compute.TrialSpec) bool {
+	{
+		err := spec.Validate()
 		var se *compute.SpecError
 		if errors.As(err, &se) {
 			v.bad(yamlPath(se.Field, s.Grid), se.Problem)
-			return
+			return false
 		}
 		if err != nil {
 			v.add(&FieldError{Source: v.source, Problem: err.Error(), Err: err})
-			return
+			return false
 		}
 	}
+	return true
 }
 
 // yamlPath maps a compute.TrialSpec JSON field path to the sweep file's field

@@ -171,10 +171,20 @@ func (s *Store) PutSweep(sw *pb.Sweep, trials []*pb.Trial, bases map[string][]by
 		}
 		// Inserting in key order appends to bbolt's nodes; random order makes
 		// each insert shift a growing node (quadratic for a large sweep).
-		sorted := slices.Clone(trials)
-		slices.SortFunc(sorted, func(a, b *pb.Trial) int { return strings.Compare(a.Id, b.Id) })
-		for _, t := range sorted {
-			if tb.Get([]byte(t.Id)) != nil {
+		type keyed struct {
+			id string
+			t  *pb.Trial
+		}
+		sorted := make([]keyed, len(trials))
+		for i, t := range trials {
+			sorted[i] = keyed{t.Id, t}
+		}
+		slices.SortFunc(sorted, func(a, b keyed) int { return strings.Compare(a.id, b.id) })
+		first, _ := tb.Cursor().First()
+		empty := first == nil // a new sweep: no trial can exist yet
+		for _, k := range sorted {
+			t := k.t
+			if !empty && tb.Get([]byte(t.Id)) != nil {
 				continue
 			}
 			if err := putProto(tb, t.Id, t); err != nil {
