@@ -10,13 +10,22 @@ STATICCHECK_VERSION        := v0.7.0
 
 GOFLAGS_TEST ?= -race -count=1 -timeout 20m
 
-.PHONY: help build demo test vet lint proto proto-check tools bench clean
+.PHONY: help build demo test vet lint proto proto-check tools bench clean blas test-openblas bench-compare
+
+# BLAS backend (see compute/blas): OpenBLAS through cgo (-tags openblas) when
+# the library is installed (pkg-config, or libopenblas.so known to ldconfig),
+# otherwise pure-Go gonum. Override with BLAS=gonum (static, no cgo) or
+# BLAS=openblas. `make test` always runs the default pure-Go build; `make
+# test-openblas` runs the same suite against OpenBLAS.
+HAVE_OPENBLAS := $(shell pkg-config --exists openblas 2>/dev/null && echo yes || { ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so ' && echo yes; })
+BLAS      ?= $(if $(HAVE_OPENBLAS),openblas,gonum)
+BLAS_TAGS := $(if $(filter openblas,$(BLAS)),-tags openblas,)
 
 help: ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-build: ## build bin/flatsweep
-	$(GO) build -o bin/flatsweep ./cmd/flatsweep
+build: ## build bin/flatsweep (with OpenBLAS when installed; BLAS=gonum for a pure-Go build)
+	$(GO) build $(BLAS_TAGS) -o bin/flatsweep ./cmd/flatsweep
 
 demo: build ## run the quickstart sweep on one machine (embedded data, no servers)
 	./bin/flatsweep run sweeps/quickstart.yaml --workers 2
@@ -53,8 +62,19 @@ proto-check: proto ## fail when the committed generated code is stale
 	@git diff --exit-code -- proto/ || { echo "generated protobuf code is stale: run 'make proto' and commit"; exit 1; }
 	@test -z "$$(git ls-files --others --exclude-standard proto/)" || { echo "untracked generated files under proto/: run 'make proto' and commit"; exit 1; }
 
-bench: ## run the Go benchmarks
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: ## run the Go benchmarks (with the BLAS backend `make blas` names)
+	$(GO) test $(BLAS_TAGS) -run '^$$' -bench . -benchmem ./...
+
+blas: ## name the BLAS backend the build, bench and bench-compare targets use
+	@echo "$(BLAS)"
+
+test-openblas: ## go vet and the whole test suite against OpenBLAS (needs libopenblas-dev)
+	@test -n "$(HAVE_OPENBLAS)" || { echo "OpenBLAS not found: apt-get install -y libopenblas-dev"; exit 1; }
+	$(GO) vet -tags openblas ./...
+	$(GO) test -tags openblas $(GOFLAGS_TEST) ./...
+
+bench-compare: ## flatsweep vs PyTorch side by side (needs python3-torch; docs/BENCHMARKS.md)
+	TAGS="$(filter openblas,$(BLAS))" scripts/bench/compare.sh
 
 clean: ## remove build output
 	rm -rf bin

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/flatsweep/flatsweep/compute/blas"
 	"github.com/flatsweep/flatsweep/sweeps"
 )
 
@@ -40,8 +41,9 @@ const quietAnnotation = "flatsweep/quiet"
 
 // globalFlags are the flags every subcommand shares.
 type globalFlags struct {
-	logLevel  string
-	logFormat string
+	logLevel    string
+	logFormat   string
+	blasThreads int
 }
 
 func newRootCmd() *cobra.Command {
@@ -58,11 +60,17 @@ the SGD noise scale g = ε(N/B − 1) and to flatness.`,
 			if g.logLevel == "" && cmd.Annotations[quietAnnotation] == "true" {
 				g.logLevel = "warn"
 			}
+			if g.blasThreads < 1 {
+				return usagef("--blas-threads: must be at least 1, got %d", g.blasThreads)
+			}
+			blas.SetThreads(g.blasThreads)
 			return g.setupLogging(cmd.ErrOrStderr())
 		},
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "", "log level: debug, info, warn or error (default info; warn for run)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	root.PersistentFlags().IntVar(&g.blasThreads, "blas-threads", 1,
+		"OpenBLAS threads per process (builds with -tags openblas). Results depend on it, so keep it equal on all workers; trials run in parallel through --slots and --workers instead")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newRunCmd(g),

@@ -19,12 +19,13 @@
 //
 // A batch of n examples is a row-major n×d matrix X (row i is example i) and n
 // integer labels. Every layer works on whole batches through BLAS level-3 calls
-// (gonum's blas64 Dgemm on row-major matrices). The loss of a batch is the mean
-// of the per-example losses, L = (1/n) Σᵢ ℓᵢ, so gradients and Hessian-vector
-// products are per-example averages too. The Dataset* methods of Workspace
-// evaluate the same averages over any number of examples in fixed-size chunks,
-// summing the chunk contributions in a fixed order (results do not depend on
-// scheduling).
+// (gonum's blas64 Dgemm on row-major matrices, backed by pure-Go gonum or, with
+// the build tag openblas, by OpenBLAS; see package compute/blas). The loss of
+// a batch is the mean of the per-example losses, L = (1/n) Σᵢ ℓᵢ, so gradients
+// and Hessian-vector products are per-example averages too. The Dataset*
+// methods of Workspace evaluate the same averages over any number of examples
+// in fixed-size chunks, summing the chunk contributions in a fixed order
+// (results do not depend on scheduling).
 //
 // # Backpropagation
 //

@@ -6,7 +6,9 @@ import "fmt"
 // to Rows examples at a time. Longer inputs are processed in consecutive
 // chunks of Rows examples; the per-chunk contributions are accumulated in
 // chunk order, so the results are deterministic. Repeated calls do not
-// allocate. A Workspace must not be used concurrently.
+// allocate (package nn does not; gonum's pure-Go Dgemm allocates small task
+// records when it splits a large product across goroutines, which OpenBLAS
+// does not). A Workspace must not be used concurrently.
 type Workspace struct {
 	net  *Network
 	rows int
