@@ -103,8 +103,138 @@ type SweepAnalysis struct {
 	Collapse      CollapseResult `json:"collapse"`
 	CollapseError string         `json:"collapse_error,omitempty"`
 	// Scores judges every flatness measure by Kendall's τ with the gap and
-	// with test accuracy and by Jiang et al.'s granulated Ψ.
+	// with test accuracy and by Jiang et al.'s granulated Ψ. The metrics of
+	// Dinh's check (IsDinhMetric) are not measures and have no score.
 	Scores []MeasureScore `json:"scores"`
+	// Dinh is Dinh's reparametrization check of every measure recorded
+	// before and after α-scaling (empty when no trial ran it).
+	Dinh DinhAnalysis `json:"dinh"`
+}
+
+// DinhInvariantTol is the threshold of Dinh's check: a measure is judged
+// invariant under α-scaling when its largest relative change over the
+// trials, max_i |afterᵢ − beforeᵢ| / |beforeᵢ|, is at most 1e-6 (rounding and
+// the Lanczos or ascent tolerances stay far below it for an invariant
+// measure; λ₁ changes by a factor up to α²).
+const DinhInvariantTol = 1e-6
+
+// Verdicts of Dinh's check (DinhMeasure.Verdict).
+const (
+	// DinhInvariant: the largest relative change is ≤ DinhInvariantTol.
+	DinhInvariant = "invariant"
+	// DinhChanged: some trial's value changed by more than DinhInvariantTol.
+	DinhChanged = "changed"
+)
+
+// DinhMeasure is Dinh's check of one measure m across a sweep: its values
+// beforeᵢ = m(θᵢ) and afterᵢ = m(T_α θᵢ) (metric m + DinhSuffix) over the
+// successful trials i with both finite, compared by DinhCheck.
+type DinhMeasure struct {
+	// Measure is m.
+	Measure string `json:"measure"`
+	// N is the number of trials with both values finite.
+	N int `json:"n"`
+	// Tau is Kendall's τ-b(before, after): 1 when α-scaling keeps the
+	// ranking of the trials (NaN when undefined, e.g. fewer than two
+	// trials or a constant measure).
+	Tau float64 `json:"tau"`
+	// MaxRelChange and MedianRelChange are the largest and the median of
+	// |afterᵢ − beforeᵢ| / |beforeᵢ| (0/0 counts as 0, x/0 as +Inf).
+	MaxRelChange    float64 `json:"max_rel_change"`
+	MedianRelChange float64 `json:"median_rel_change"`
+	// MedianRatio is the median of afterᵢ / beforeᵢ (NaN when some
+	// beforeᵢ = 0).
+	MedianRatio float64 `json:"median_ratio"`
+	// Verdict is DinhInvariant when MaxRelChange ≤ DinhInvariantTol,
+	// DinhChanged otherwise ("" when N = 0).
+	Verdict string `json:"verdict"`
+	// Error says why τ or the whole check is undefined ("" when fine).
+	Error string `json:"error,omitempty"`
+}
+
+// MarshalJSON encodes m with null for an undefined τ or an infinite change.
+func (m DinhMeasure) MarshalJSON() ([]byte, error) { return marshalFinite(m) }
+
+// DinhAnalysis is Dinh's reparametrization check across a sweep (Dinh et al.
+// 2017): every measure m that has an m + DinhSuffix counterpart in some
+// successful trial, compared before and after α-scaling.
+type DinhAnalysis struct {
+	// Trials is the number of successful trials that recorded the output
+	// change MetricDinhOutputChange, i.e. ran the check.
+	Trials int `json:"trials"`
+	// MaxOutputChange is the largest MetricDinhOutputChange over them (NaN
+	// when none): the relative change of the network outputs under T_α,
+	// which should be 0 up to rounding.
+	MaxOutputChange float64 `json:"max_output_change"`
+	// Threshold is DinhInvariantTol.
+	Threshold float64 `json:"threshold"`
+	// Measures holds the check of every measure, sorted by name.
+	Measures []DinhMeasure `json:"measures"`
+}
+
+// MarshalJSON encodes d with null for an undefined output change.
+func (d DinhAnalysis) MarshalJSON() ([]byte, error) { return marshalFinite(d) }
+
+// AnalyzeDinh runs Dinh's check (DinhCheck) for every measure m of the
+// StatusOK points that has an m + DinhSuffix counterpart in some point, and
+// gives each the verdict DinhInvariant or DinhChanged against
+// DinhInvariantTol.
+func AnalyzeDinh(points []Point) DinhAnalysis {
+	ok := okPoints(points)
+	d := DinhAnalysis{MaxOutputChange: math.NaN(), Threshold: DinhInvariantTol, Measures: []DinhMeasure{}}
+	for _, v := range metricValues(ok, MetricDinhOutputChange) {
+		if finite(v) {
+			if d.Trials == 0 || v > d.MaxOutputChange {
+				d.MaxOutputChange = v
+			}
+			d.Trials++
+		}
+	}
+	for _, name := range DinhMetrics(ok) {
+		m, isAfter := strings.CutSuffix(name, DinhSuffix)
+		if !isAfter || m == "" {
+			continue
+		}
+		d.Measures = append(d.Measures, dinhMeasure(m, metricValues(ok, m), metricValues(ok, name)))
+	}
+	return d
+}
+
+// dinhMeasure checks measure m with the given values before and after.
+func dinhMeasure(m string, before, after []float64) DinhMeasure {
+	dm := DinhMeasure{Measure: m, Tau: math.NaN(), MaxRelChange: math.NaN(), MedianRelChange: math.NaN(), MedianRatio: math.NaN()}
+	r, err := DinhCheck(before, after)
+	dm.N, dm.Tau, dm.MaxRelChange, dm.MedianRatio = r.N, r.Tau, r.MaxRelChange, r.MedianRatio
+	if err != nil {
+		dm.Error = err.Error()
+	}
+	if r.N == 0 {
+		return dm
+	}
+	var rel []float64
+	for i := range before {
+		b, a := before[i], after[i]
+		switch {
+		case !finite(b) || !finite(a):
+		case a == b:
+			rel = append(rel, 0)
+		case b == 0:
+			rel = append(rel, math.Inf(1))
+		default:
+			rel = append(rel, math.Abs(a-b)/math.Abs(b))
+		}
+	}
+	slices.Sort(rel)
+	if k := len(rel); k%2 == 1 {
+		dm.MedianRelChange = rel[k/2]
+	} else {
+		dm.MedianRelChange = (rel[k/2-1] + rel[k/2]) / 2
+	}
+	dm.Verdict = DinhChanged
+	if dm.MaxRelChange <= DinhInvariantTol {
+		dm.Verdict = DinhInvariant
+	}
+	return dm
 }
 
 // Analyze computes the SweepAnalysis of points (usually PointsFromRecords of
@@ -165,6 +295,7 @@ func Analyze(sweep string, points []Point) SweepAnalysis {
 	if scores != nil {
 		a.Scores = scores
 	}
+	a.Dinh = AnalyzeDinh(points)
 	a.Notes = a.notes()
 	return a
 }
@@ -178,7 +309,8 @@ func nonNil(s []string) []string {
 }
 
 // orderedMetrics returns the metric names of points: the performance metrics
-// present first (in their usual order), then the flatness measures sorted.
+// present first (in their usual order), then the flatness measures sorted,
+// then the metrics of Dinh's check sorted.
 func orderedMetrics(points []Point) []string {
 	out := []string{}
 	for _, m := range performanceMetrics() {
@@ -189,7 +321,7 @@ func orderedMetrics(points []Point) []string {
 			}
 		}
 	}
-	return append(out, FlatnessMeasures(points)...)
+	return append(append(out, FlatnessMeasures(points)...), DinhMetrics(points)...)
 }
 
 // notes returns the sentences describing what limits the analysis.
@@ -227,6 +359,9 @@ func (a SweepAnalysis) notes() []string {
 		case len(a.Measures) == 1 && a.Measures[0] == MetricLambdaMax:
 			notes = append(notes, "Only λ₁ (lambda_max) was recorded: no other flatness measure to compare.")
 		}
+	}
+	if d := a.Dinh; d.Trials > 0 && !(d.MaxOutputChange <= DinhInvariantTol) {
+		notes = append(notes, fmt.Sprintf("Dinh's α-scaling changed the network outputs by up to %s (relative), more than %g: the reparametrization did not preserve the function.", num(d.MaxOutputChange), DinhInvariantTol))
 	}
 	return notes
 }
@@ -309,7 +444,11 @@ func axisValue(x float64) string { return fmt.Sprint(x) }
 
 // tables returns the sections of the analysis.
 func (a SweepAnalysis) tables() []table {
-	return []table{a.countsTable(), a.gridTable(), a.optimaTable(), a.fitsTable(), a.collapseTable(), a.scoresTable()}
+	ts := []table{a.countsTable(), a.gridTable(), a.optimaTable(), a.fitsTable(), a.collapseTable(), a.scoresTable()}
+	if a.Dinh.Trials > 0 || len(a.Dinh.Measures) > 0 {
+		ts = append(ts, a.dinhTable())
+	}
+	return ts
 }
 
 func (a SweepAnalysis) countsTable() table {
@@ -457,6 +596,31 @@ func (a SweepAnalysis) scoresTable() table {
 	}
 	if len(a.Scores) == 0 {
 		t.notes = append(t.notes, "No flatness measure was recorded.")
+	}
+	if len(a.Dinh.Measures) > 0 || a.Dinh.Trials > 0 {
+		t.notes = append(t.notes, "Values at Dinh's α-scaled parameters (m"+DinhSuffix+") and "+MetricDinhOutputChange+" are not separate measures and have no row here; see Dinh's check.")
+	}
+	return t
+}
+
+func (a SweepAnalysis) dinhTable() table {
+	d := a.Dinh
+	t := table{id: "dinh", title: "Dinh's check: measures under α-scaling",
+		intro: fmt.Sprintf("Each measure m at the trained θ and at T_α θ (W₁ ← αW₁, b₁ ← αb₁, W₂ ← W₂/α: the same function; Dinh et al. 2017), "+
+			"over the successful trials with both values: Kendall τ-b between before and after (1: the ranking of trials survives), "+
+			"the largest and median relative change |after − before|/|before| and the median ratio after/before. "+
+			"Verdict %s when the largest relative change is ≤ %g, %s otherwise. Largest relative output change of T_α over %d trials: %s.",
+			DinhInvariant, DinhInvariantTol, DinhChanged, d.Trials, num(d.MaxOutputChange)),
+		head: []string{"measure", "trials", "τ before/after", "max rel. change", "median rel. change", "median ratio", "verdict"}}
+	for _, m := range d.Measures {
+		v := m.Verdict
+		if v == "" {
+			v = "-"
+		}
+		t.rows = append(t.rows, []string{m.Measure, fmt.Sprint(m.N), num(m.Tau), num(m.MaxRelChange), num(m.MedianRelChange), num(m.MedianRatio), v})
+	}
+	if len(d.Measures) == 0 {
+		t.notes = append(t.notes, "No measure was recorded at T_α θ.")
 	}
 	return t
 }

@@ -46,7 +46,28 @@ const (
 	// MetricLambdaMax is the top Hessian eigenvalue λ₁ of the training loss, a
 	// (raw, not reparametrization-aware) flatness measure.
 	MetricLambdaMax = "lambda_max"
+	// MetricDinhOutputChange is the largest relative change of the network
+	// outputs under Dinh's α-scaling T_α, max |f_{T_α θ} − f_θ| / max |f_θ|
+	// over the curvature examples (0 up to rounding), recorded by trials
+	// with compute.DinhSpec. It is a check of the transformation, not a
+	// flatness measure.
+	MetricDinhOutputChange = compute.MeasureDinhOutputChange
 )
+
+// DinhSuffix ends the name of a measure's value at Dinh's α-scaled
+// parameters T_α θ: metric m + DinhSuffix ("lambda_max@dinh",
+// "trace@dinh", …) is m recomputed at T_α θ with the same seeds (see
+// compute.DinhSpec). Such metrics are not separate flatness measures: they
+// are compared with m by Analyze's Dinh check (see DinhMeasure), and left out
+// of FlatnessMeasures.
+const DinhSuffix = compute.DinhSuffix
+
+// IsDinhMetric reports whether name is part of Dinh's check rather than a
+// flatness measure: a value at T_α θ (name ends in DinhSuffix) or
+// MetricDinhOutputChange.
+func IsDinhMetric(name string) bool {
+	return strings.HasSuffix(name, DinhSuffix) || name == MetricDinhOutputChange
+}
 
 // ErrNoData is returned when an analysis has no usable trial: none at all, or
 // none that succeeded without diverging with a finite value of the metric.
@@ -188,8 +209,10 @@ func classify(r Record) Status {
 // accuracies and losses, MetricGap = train_acc − test_acc and MetricLossGap =
 // test_loss − train_loss; MetricLambdaMax and every key of Result.Measures
 // (each a flatness measure, see FlatnessMeasures) only for a trial that did
-// not diverge (curvature is skipped otherwise). A measure key equal to one of
-// the metric names above is ignored: the built-in value wins.
+// not diverge (curvature is skipped otherwise); this includes the keys of
+// Dinh's check, m + DinhSuffix and MetricDinhOutputChange, which are kept as
+// metrics but are not flatness measures. A measure key equal to one of the
+// metric names above is ignored: the built-in value wins.
 func PointsFromRecords(recs []Record) []Point {
 	out := make([]Point, 0, len(recs))
 	for _, r := range recs {
@@ -227,13 +250,30 @@ func performanceMetrics() []string {
 
 // FlatnessMeasures returns, sorted, the names of the metrics present in any
 // point that are not performance metrics (accuracies, losses and gaps): λ₁
-// and any other flatness measure added to the points.
+// and any other flatness measure added to the points. The metrics of Dinh's
+// check (IsDinhMetric: values at T_α θ and the output change) are not
+// flatness measures and are left out; see DinhMetrics.
 func FlatnessMeasures(points []Point) []string {
 	perf := performanceMetrics()
 	var names []string
 	for _, p := range points {
 		for name := range p.Metrics {
-			if !slices.Contains(perf, name) && !slices.Contains(names, name) {
+			if !slices.Contains(perf, name) && !IsDinhMetric(name) && !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// DinhMetrics returns, sorted, the names of the metrics of Dinh's check
+// (IsDinhMetric) present in any point.
+func DinhMetrics(points []Point) []string {
+	var names []string
+	for _, p := range points {
+		for name := range p.Metrics {
+			if IsDinhMetric(name) && !slices.Contains(names, name) {
 				names = append(names, name)
 			}
 		}

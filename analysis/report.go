@@ -7,12 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"image/color"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
 
 	"github.com/flatsweep/flatsweep/compute"
 )
@@ -71,7 +77,8 @@ type Report struct {
 
 // BuildReport analyses points (Analyze) and draws the report's figures: test
 // accuracy against g coloured by ε; heat maps of test accuracy and of λ₁
-// over B × ε; each flatness measure against the gap; the spectral densities
+// over B × ε; each flatness measure against the gap; each measure of Dinh's
+// check before against after α-scaling (DinhScatter); the spectral densities
 // given; training curves of test accuracy and of training loss. Figures are
 // rendered in memory; a figure that fails to render is kept with its error.
 func BuildReport(points []Point, opts ReportOptions) *Report {
@@ -96,6 +103,9 @@ func BuildReport(points []Point, opts ReportOptions) *Report {
 	if len(measures) == 0 {
 		r.Remarks = append(r.Remarks, "No flatness measure was recorded, so there is no measure-against-gap figure.")
 	}
+	for _, dm := range r.Analysis.Dinh.Measures {
+		add("dinh_"+dm.Measure, "Dinh's check: "+dm.Measure+" of every successful trial at the trained θ (x) and at the α-scaled T_α θ (y), which computes the same function; a reparametrization-aware measure lies on the dashed line y = x.", DinhScatter(points, dm.Measure))
+	}
 	dens := opts.Densities
 	if len(dens) == 0 {
 		r.Remarks = append(r.Remarks, "No Hessian spectral densities were computed for this sweep, so there is no spectral-density figure.")
@@ -117,6 +127,79 @@ func BuildReport(points []Point, opts ReportOptions) *Report {
 	add("curves_test_acc", caption, TrainingCurves(CurvesFromPoints(sel, MetricTestAcc), MetricTestAcc))
 	add("curves_train_loss", caption, TrainingCurves(CurvesFromPoints(sel, MetricTrainLoss), MetricTrainLoss))
 	return r
+}
+
+// DinhScatter scatters a measure m at the trained θ (x) against its value at
+// Dinh's α-scaled T_α θ (y, metric m + DinhSuffix) over the StatusOK trials
+// with both finite, one colour per batch size B, with the line y = x on which
+// a reparametrization-aware measure lies, and gives Kendall's τ-b between the
+// two and the largest relative change |after − before|/|before| in the title. Both axes are
+// logarithmic when every value is positive and they span two decades or
+// more together.
+func DinhScatter(points []Point, measure string) *Figure {
+	title := metricShort(measure) + " before vs after α-scaling"
+	counts := CountPoints(points)
+	series := map[float64]plotter.XYs{}
+	var xs, ys []float64
+	for _, q := range okPoints(points) {
+		x, y := q.Metric(measure), q.Metric(measure+DinhSuffix)
+		if !finite(x) || !finite(y) {
+			continue
+		}
+		b, ok := q.Axes[AxisB]
+		if !ok {
+			b = math.NaN()
+		}
+		series[b] = append(series[b], plotter.XY{X: x, Y: y})
+		xs, ys = append(xs, x), append(ys, y)
+	}
+	if len(xs) == 0 {
+		return emptyFigure(title, noDataNote(counts, "finite "+measure+" and "+measure+DinhSuffix))
+	}
+	dm := dinhMeasure(measure, xs, ys)
+	stat := fmt.Sprintf("τ-b = %.3f, max rel. change %s (%d trials)", dm.Tau, num(dm.MaxRelChange), dm.N)
+	if !finite(dm.Tau) {
+		stat = fmt.Sprintf("τ-b undefined, max rel. change %s (%d trials)", num(dm.MaxRelChange), dm.N)
+	}
+	note := countsNote(counts)
+	p := plot.New()
+	p.Title.Text = titled(title, joinNotes(stat, note))
+	p.X.Label.Text = metricShort(measure) + " at θ"
+	p.Y.Label.Text = metricShort(measure) + " at T_α θ"
+	lo, hi := minMax(append(slices.Clone(xs), ys...))
+	logXY := useLog(lo, hi)
+	tr := func(v float64) float64 { return v }
+	if logXY {
+		tr = math.Log10
+		p.X.Label.Text += ", log scale"
+		p.Y.Label.Text += ", log scale"
+	}
+	if l, err := plotter.NewLine(plotter.XYs{{X: tr(lo), Y: tr(lo)}, {X: tr(hi), Y: tr(hi)}}); err == nil {
+		l.Color = color.Gray{Y: 128}
+		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		p.Add(l)
+	}
+	leg := plot.NewLegend()
+	for i, b := range mapsKeysSorted(series) {
+		xys := series[b]
+		for k := range xys {
+			xys[k].X, xys[k].Y = tr(xys[k].X), tr(xys[k].Y)
+		}
+		sc, err := plotter.NewScatter(xys)
+		if err != nil {
+			continue
+		}
+		sc.Color, sc.Shape = plotutil.Color(i), plotutil.Shape(i)
+		p.Add(sc)
+		leg.Add(fmt.Sprintf("B = %g", b), sc)
+	}
+	if logXY {
+		logAxis(&p.X, lo, hi)
+		logAxis(&p.Y, lo, hi)
+	}
+	f := legendFigure(p, &leg, title)
+	f.Note = note
+	return f
 }
 
 // renderFigure renders f as PNG and SVG.

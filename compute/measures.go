@@ -404,6 +404,65 @@ func (s TrialSpec) validatePACBayes(float64) error {
 	return count("curvature.pac_bayes.steps", b.Steps, 1, maxPACSteps, fmt.Sprintf("default %d", DefaultPACSteps))
 }
 
+// dinhPairs returns the indices l₁ into net.Layers() of the top-level
+// Dense–ReLU–Dense triples (l₁, l₁+1, l₁+2), in order from the input.
+func dinhPairs(net *nn.Network) []int {
+	layers := net.Layers()
+	var out []int
+	for l := 0; l+2 < len(layers); l++ {
+		_, d1 := layers[l].(*nn.Dense)
+		_, r := layers[l+1].(*nn.ReLU)
+		_, d2 := layers[l+2].(*nn.Dense)
+		if d1 && r && d2 {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// dinhValue formats a DinhSpec for an error message.
+func dinhValue(d DinhSpec) literal {
+	return literal(fmt.Sprintf("{alpha: %g, layer: %d}", d.Alpha, d.Layer))
+}
+
+// validateDinh checks CurvatureSpec.Dinh: α finite, > 0 and ≠ 1, and a
+// Dense–ReLU–Dense pair number Layer in the spec's network.
+func (s TrialSpec) validateDinh() error {
+	d := s.Curvature.Dinh
+	switch {
+	case d == DinhSpec{}:
+		return nil
+	case d.Alpha == 0:
+		return invalid("curvature.dinh.alpha", d.Alpha, "required with curvature.dinh: the scale α (finite, > 0 and ≠ 1)")
+	case !finite(d.Alpha) || d.Alpha < 0:
+		return invalid("curvature.dinh.alpha", d.Alpha, "must be finite and > 0 (the scale α of T_α)")
+	case d.Alpha == 1:
+		return invalid("curvature.dinh.alpha", d.Alpha, "must differ from 1 (T_1 is the identity)")
+	case d.Layer < 0:
+		return invalid("curvature.dinh.layer", d.Layer, "must be ≥ 0 (the Dense–ReLU–Dense pair, counted from 0 at the input)")
+	}
+	features, classes, shape := s.inputDims()
+	net, err := buildNetwork(s.Model, features, classes, shape)
+	if err != nil {
+		return invalid("model.arch", s.Model.Arch, err.Error())
+	}
+	return checkDinhLayer(d, net)
+}
+
+// checkDinhLayer returns a *SpecError when net has no Dense–ReLU–Dense pair
+// number d.Layer (see dinhPairs), nil otherwise.
+func checkDinhLayer(d DinhSpec, net *nn.Network) error {
+	pairs := dinhPairs(net)
+	switch {
+	case len(pairs) == 0:
+		return invalid("curvature.dinh", dinhValue(d),
+			"the model has no Dense–ReLU–Dense pair of consecutive layers to α-scale (it needs relu activations and, for resmlp, no residual blocks)")
+	case d.Layer >= len(pairs):
+		return invalid("curvature.dinh.layer", d.Layer, fmt.Sprintf("must be in [0, %d]: the model has %d Dense–ReLU–Dense pairs", len(pairs)-1, len(pairs)))
+	}
+	return nil
+}
+
 // Model is a network and its parameters with the examples its curvature is
 // measured on.
 type Model struct {
@@ -466,7 +525,81 @@ func LoadModel(spec TrialSpec, r io.Reader) (Model, error) {
 // deterministic function of spec and m. A cancelled ctx stops it between
 // products with an error wrapping ctx.Err(). Invalid settings (including K or
 // p larger than P, found only now for a cnn) give a *SpecError.
+//
+// With spec.Curvature.Dinh set it then runs Dinh's check (see DinhSpec):
+// it adds "dinh_output_change", "lambda_max@dinh" and m@dinh for every
+// scalar m of Measures, computed at T_α θ with the same seeds; LambdaMax,
+// HVPs and the other fields stay those at θ.
 func Measure(ctx context.Context, spec TrialSpec, m Model) (Result, error) {
+	res, err := measureAt(ctx, spec, m)
+	if err != nil || spec.Curvature.Dinh == (DinhSpec{}) {
+		return res, err
+	}
+	if err := dinhCheck(ctx, spec, m, &res); err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// dinhCheck applies T_α of spec.Curvature.Dinh to m.Theta and adds to
+// res.Measures the relative output change and λ₁ and every measure at T_α θ
+// under their names with DinhSuffix (see DinhSpec). The spectral density is
+// not recomputed.
+func dinhCheck(ctx context.Context, spec TrialSpec, m Model, res *Result) error {
+	d := spec.Curvature.Dinh
+	if err := checkDinhLayer(d, m.Net); err != nil {
+		return err
+	}
+	l1 := dinhPairs(m.Net)[d.Layer]
+	scaled, err := flatness.AlphaScale(nil, m.Theta, m.Net, l1, l1+2, d.Alpha)
+	if err != nil {
+		return fmt.Errorf("curvature.dinh: %w", err)
+	}
+	change := outputChange(m.Net, m.Theta, scaled, m.Examples.X)
+	at := spec
+	at.Curvature.Measures &^= MeasureDensity
+	r, err := measureAt(ctx, at, Model{Net: m.Net, Theta: scaled, Examples: m.Examples})
+	if err != nil {
+		return fmt.Errorf("curvature.dinh: at T_α θ: %w", err)
+	}
+	if res.Measures == nil {
+		res.Measures = map[string]float64{}
+	}
+	e := measurer{out: res.Measures}
+	e.put(MeasureDinhOutputChange, change)
+	e.put(metricLambdaMax+DinhSuffix, r.LambdaMax)
+	for name, v := range r.Measures {
+		e.put(name+DinhSuffix, v)
+	}
+	return nil
+}
+
+// metricLambdaMax is the name under which analyses know Result.LambdaMax;
+// its value at T_α θ is stored as "lambda_max@dinh".
+const metricLambdaMax = "lambda_max"
+
+// outputChange returns max |f_b(x) − f_a(x)| / max |f_a(x)| over the logits
+// of net at θ = a and θ = b for the rows of x (the absolute change when every
+// logit at a is 0).
+func outputChange(net *nn.Network, a, b, x []float64) float64 {
+	ws := net.NewWorkspace(chunkRows(net))
+	n := len(x) / net.InSize() * net.OutSize()
+	za, zb := make([]float64, n), make([]float64, n)
+	ws.Outputs(za, a, x)
+	ws.Outputs(zb, b, x)
+	var diff, scale float64
+	for i := range za {
+		diff = max(diff, math.Abs(zb[i]-za[i]))
+		scale = max(scale, math.Abs(za[i]))
+	}
+	if scale == 0 {
+		return diff
+	}
+	return diff / scale
+}
+
+// measureAt is Measure without Dinh's check.
+func measureAt(ctx context.Context, spec TrialSpec, m Model) (Result, error) {
 	net, theta, set := m.Net, m.Theta, m.Examples
 	rows := chunkRows(net)
 	res := Result{Params: net.NumParams()}

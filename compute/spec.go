@@ -273,6 +273,55 @@ type CurvatureSpec struct {
 	FisherRao FisherRaoSpec `json:"fisher_rao,omitzero"`
 	// PACBayes configures MeasurePACBayes.
 	PACBayes PACBayesSpec `json:"pac_bayes,omitzero"`
+	// Dinh enables Dinh et al.'s reparametrization check (see DinhSpec);
+	// the zero value disables it.
+	Dinh DinhSpec `json:"dinh,omitzero"`
+}
+
+// DinhSuffix is appended to a measure's name for its value at T_α θ (see
+// DinhSpec): "lambda_max@dinh", "lambda_1@dinh", "trace@dinh", ….
+const DinhSuffix = "@dinh"
+
+// MeasureDinhOutputChange is the name of the relative output change of the
+// α-scaling in Result.Measures (see DinhSpec).
+const MeasureDinhOutputChange = "dinh_output_change"
+
+// DinhSpec configures the check of Dinh et al. (2017, arXiv 1703.04933) that
+// a measure is reparametrization-aware. After the normal measures, the trial
+// applies the α-scale transformation to the trained θ at one Dense–ReLU–Dense
+// pair of the network (Dense layer l₁, its ReLU, Dense layer l₂):
+//
+//	T_α(θ):  W₁ ← α W₁,  b₁ ← α b₁,  W₂ ← W₂/α,  b₂ and every other parameter unchanged,
+//
+// which leaves the function unchanged because relu(αz) = α relu(z) for α > 0,
+// while the Hessian becomes ∇²L(T_α θ) = D⁻¹ ∇²L(θ) D⁻¹ with D the diagonal of
+// T_α (the (W₁, b₁) block scaled by α⁻², the W₂ block by α²). It stores
+//
+//	"dinh_output_change" = max |f_{T_α θ}(x) − f_θ(x)| / max |f_θ(x)|
+//
+// over the logits of the curvature examples (0 up to rounding), then
+// recomputes λ₁ and every selected measure at T_α θ with the same seeds and
+// settings, storing each scalar m under m + DinhSuffix: "lambda_max@dinh" for
+// λ₁ (Result.LambdaMax) and, e.g., "trace@dinh", "adaptive_sharpness@dinh"
+// for the entries of Result.Measures (the spectral density is not redone). A
+// measure is reparametrization-aware when m@dinh = m. The check doubles the
+// cost of the curvature phase and is skipped for a diverged run.
+//
+// Only the single-pair transformation is offered: for a deep network the
+// layer-wise scalings W_k ← α_k W_k with Π α_k = 1 are compositions of pair
+// scalings (pair k by c_k = Π_{i≤k} α_i), so a measure invariant under every
+// pair scaling is invariant under them too.
+type DinhSpec struct {
+	// Alpha is α: finite, > 0 and ≠ 1 (1 is the identity). Required when
+	// the block is given.
+	Alpha float64 `json:"alpha,omitempty"`
+	// Layer selects the Dense–ReLU–Dense pair among the network's top-level
+	// layers, counted from 0 at the input: 0 (the default) is the first
+	// pair, which for an mlp scales the weights into the first hidden layer
+	// by α and those out of it by 1/α. A ReLU mlp with h hidden layers has
+	// h pairs; a resmlp has one only without residual blocks, a cnn one per
+	// dense hidden layer; networks with tanh activations have none.
+	Layer int `json:"layer,omitempty"`
 }
 
 // EpochMetrics are the metrics measured after one epoch of training: Epoch

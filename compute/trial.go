@@ -440,7 +440,10 @@ func (s TrialSpec) validateCurvature() error {
 	case !finite(c.Tol) || c.Tol < 0:
 		return invalid("curvature.tol", c.Tol, fmt.Sprintf("must be finite and ≥ 0 (0: default %g)", DefaultTol))
 	}
-	return s.validateMeasures()
+	if err := s.validateMeasures(); err != nil {
+		return err
+	}
+	return s.validateDinh()
 }
 
 func cmp0(v, def int) int {
@@ -518,7 +521,9 @@ type Trained struct {
 // examples (see Measure and the Measure constants for their names and
 // settings), storing scalars in Result.Measures and the spectral density in
 // Result.Density. Each measure draws its random numbers from its own
-// generator seeded with spec.Seed.
+// generator seeded with spec.Seed. With Curvature.Dinh it finally repeats λ₁
+// and the measures at Dinh et al.'s α-scaled T_α θ, which computes the same
+// function, storing them as "<name>@dinh" (see DinhSpec).
 //
 // Curvature and the measures are skipped for a diverged run. A cancelled ctx stops the trial
 // between updates or Lanczos steps and RunTrial returns an error wrapping

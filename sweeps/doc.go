@@ -65,6 +65,21 @@
 // out with their default value are normalized away (so they keep the trial
 // IDs); an explicit 0 where 0 would mean "default" is an error.
 //
+// The curvature section may also enable Dinh et al.'s reparametrization
+// check (see compute.DinhSpec):
+//
+//	curvature:
+//	  dinh: {alpha: 10, layer: 0}
+//
+// Every trial then applies T_α (W₁ ← αW₁, b₁ ← αb₁, W₂ ← W₂/α) to the
+// Dense–ReLU–Dense pair number layer (from 0 at the input; default 0) of the
+// trained network, records the relative output change as
+// "dinh_output_change", and recomputes λ₁ ("lambda_max@dinh") and every
+// selected measure m ("m@dinh") at T_α θ. alpha is required, finite, > 0
+// and ≠ 1; a model without such a pair (tanh activations, resmlp with
+// blocks) is an error at curvature.dinh. Omitting the block keeps the trial
+// IDs.
+//
 // A field written as null (`tol:` or `tol: ~`) counts as omitted. Unknown
 // fields are errors. Every error returned by Parse and Load for a bad spec wraps
 // ErrInvalid and, as a *FieldError, names the file, the line, the field path

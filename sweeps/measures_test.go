@@ -97,3 +97,84 @@ func TestBadMeasures(t *testing.T) {
 		}
 	}
 }
+
+// dinhSweep is measuresSweep with Dinh's check on (curvature.dinh at line 11).
+var dinhSweep = strings.Replace(measuresSweep, "grid:", "  dinh: {alpha: 10, layer: 0}\ngrid:", 1)
+
+// TestDinhSection parses curvature.dinh: the setting reaches the trial spec,
+// a written-out layer 0 keeps the ID, and the check changes the ID.
+func TestDinhSection(t *testing.T) {
+	s, err := Parse([]byte(dinhSweep), "d.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := s.Expand()[0].Spec
+	if d := spec.Curvature.Dinh; d != (compute.DinhSpec{Alpha: 10}) {
+		t.Errorf("dinh = %+v", d)
+	}
+	if err := spec.Validate(); err != nil {
+		t.Error(err)
+	}
+	s2, err := Parse([]byte(strings.Replace(dinhSweep, "{alpha: 10, layer: 0}", "{alpha: 10}", 1)), "d2.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3, err := Parse([]byte(measuresSweep), "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := s.Expand()[0].ID, s2.Expand()[0].ID; a != b {
+		t.Errorf("layer: 0 written out changes the ID: %s vs %s", a, b)
+	}
+	if a, b := s.Expand()[0].ID, s3.Expand()[0].ID; a == b {
+		t.Error("the check does not change the ID")
+	}
+	b, _ := CanonicalTrial(s.Expand()[0].Spec)
+	if !strings.Contains(string(b), `"dinh":{"alpha":10}`) {
+		t.Errorf("canonical form %s", b)
+	}
+	b, _ = CanonicalTrial(s3.Expand()[0].Spec)
+	if strings.Contains(string(b), "dinh") {
+		t.Errorf("canonical form without the check mentions it: %s", b)
+	}
+}
+
+func TestBadDinh(t *testing.T) {
+	const from = "{alpha: 10, layer: 0}"
+	cases := []struct {
+		to       string
+		contains []string
+	}{
+		{"{alpha: 1}", []string{"d.yaml:11:", "curvature.dinh.alpha = 1", "differ from 1"}},
+		{"{alpha: 0}", []string{"d.yaml:11:", "curvature.dinh.alpha = 0", "finite and > 0"}},
+		{"{alpha: -3}", []string{"curvature.dinh.alpha = -3", "finite and > 0"}},
+		{"{alpha: .inf}", []string{"curvature.dinh.alpha = .inf", "finite"}},
+		{"{alpha: .nan}", []string{"curvature.dinh.alpha = .nan", "finite"}},
+		{`{alpha: "ten"}`, []string{"curvature.dinh.alpha", "expected a number"}},
+		{"{layer: 0}", []string{"curvature.dinh.alpha", "required field is missing"}},
+		{"{}", []string{"curvature.dinh.alpha", "required field is missing"}},
+		{"{alpha: 10, layer: -1}", []string{"d.yaml:11:", "curvature.dinh.layer = -1", "≥ 0"}},
+		{"{alpha: 10, layer: 1}", []string{"d.yaml:11:", "curvature.dinh.layer = 1", "[0, 0]", "1 Dense–ReLU–Dense pairs"}},
+		{"{alpha: 10, beta: 2}", []string{"curvature.dinh.beta", "unknown field"}},
+		{"10", []string{"curvature.dinh = 10", "expected a mapping"}},
+	}
+	for _, tc := range cases {
+		_, err := Parse([]byte(strings.Replace(dinhSweep, from, tc.to, 1)), "d.yaml")
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v", tc.to, err)
+			continue
+		}
+		for _, c := range tc.contains {
+			if !strings.Contains(err.Error(), c) {
+				t.Errorf("%s: %q lacks %q", tc.to, err, c)
+			}
+		}
+	}
+	tanh := strings.Replace(dinhSweep, "hidden: [8]}", "hidden: [8], activation: tanh}", 1)
+	_, err := Parse([]byte(tanh), "d.yaml")
+	for _, c := range []string{"d.yaml:11:", "curvature.dinh = {…}", "no Dense–ReLU–Dense pair"} {
+		if err == nil || !strings.Contains(err.Error(), c) {
+			t.Errorf("tanh model: %v lacks %q", err, c)
+		}
+	}
+}

@@ -196,6 +196,13 @@ type rawCurvature struct {
 	Relative     rawRelative  `yaml:"relative"`
 	FisherRao    rawFisherRao `yaml:"fisher_rao"`
 	PACBayes     rawPACBayes  `yaml:"pac_bayes"`
+	Dinh         rawDinh      `yaml:"dinh"`
+}
+
+// rawDinh is Dinh's reparametrization check (see compute.DinhSpec).
+type rawDinh struct {
+	Alpha float64 `yaml:"alpha"`
+	Layer int     `yaml:"layer"`
 }
 
 // The measure settings blocks (see the compute types of the same names).

@@ -269,6 +269,29 @@ func (v *validator) curvature(raw *rawCurvature, c *compute.CurvatureSpec, n int
 		v.bad("curvature.tol", "must be finite and > 0 (the relative residual tolerance)")
 	}
 	v.measures(raw, c)
+	v.dinh(raw.Dinh, &c.Dinh)
+}
+
+// dinh resolves curvature.dinh, Dinh's α-scaling check: alpha is required
+// (finite, > 0 and ≠ 1), layer ≥ 0 is optional. Whether the model has that
+// Dense–ReLU–Dense pair is compute.TrialSpec.Validate's check, reported at
+// curvature.dinh or curvature.dinh.layer.
+func (v *validator) dinh(raw rawDinh, d *compute.DinhSpec) {
+	*d = compute.DinhSpec{Alpha: raw.Alpha, Layer: raw.Layer}
+	if !v.has("curvature.dinh") {
+		return
+	}
+	if v.required("curvature.dinh.alpha", "the scale α of T_α (finite, > 0 and ≠ 1), such as 10") {
+		switch a := raw.Alpha; {
+		case !(a > 0) || math.IsInf(a, 0):
+			v.bad("curvature.dinh.alpha", "must be finite and > 0 (the scale α of T_α)")
+		case a == 1:
+			v.bad("curvature.dinh.alpha", "must differ from 1 (T_1 is the identity)")
+		}
+	}
+	if raw.Layer < 0 {
+		v.bad("curvature.dinh.layer", "must be ≥ 0 (the Dense–ReLU–Dense pair, counted from 0 at the input)")
+	}
 }
 
 // measures resolves the measure selection and settings of the curvature
