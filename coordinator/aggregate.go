@@ -10,9 +10,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/flatsweep/flatsweep/analysis"
 	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // Axes returns the names of the trial spec values that results can be
@@ -27,84 +27,114 @@ func axisIndex(name string) (int, bool) {
 
 // row is the compact view of a trial that aggregation works on.
 type row struct {
-	axes    [wire.NumAxes]float64
-	state   pb.TrialState
-	diverg  bool
-	metrics map[string]float64
+	axes   [wire.NumAxes]float64
+	state  pb.TrialState
+	diverg bool
+	values []float64 // by metric index of the sweep's rowCache; NaN where absent
 }
 
-// resultMetrics flattens a result into named metrics.
-func resultMetrics(r *pb.TrialResult) map[string]float64 {
-	m := map[string]float64{
-		"train_loss": r.TrainLoss, "train_acc": r.TrainAcc,
-		"test_loss": r.TestLoss, "test_acc": r.TestAcc,
-		"gap": r.TrainAcc - r.TestAcc, "loss_gap": r.TestLoss - r.TrainLoss,
-		"lambda_max": r.LambdaMax, "duration_seconds": r.DurationSeconds,
-	}
-	for k, v := range r.Measures {
-		m[k] = v
-	}
-	return m
+// rowCache holds a sweep's rows and the index of its metric names.
+type rowCache struct {
+	rows  map[string]*row
+	names []string
+	index map[string]int
 }
 
-// newRow builds a trial's row from its stored axes (or its spec, for a trial
-// stored with its full spec).
-func newRow(t *pb.Trial) (*row, error) {
+func newRowCache() *rowCache { return &rowCache{rows: map[string]*row{}, index: map[string]int{}} }
+
+// metric returns the index of a metric name, adding it if new.
+func (rc *rowCache) metric(name string) int {
+	i, ok := rc.index[name]
+	if !ok {
+		i = len(rc.names)
+		rc.names = append(rc.names, name)
+		rc.index[name] = i
+	}
+	return i
+}
+
+// baseMetrics are the metrics every result has, in display order.
+var baseMetrics = [...]string{"train_acc", "test_acc", "gap", "lambda_max", "train_loss", "test_loss", "loss_gap", "duration_seconds"}
+
+// setResult stores a result's metrics in r.
+func (rc *rowCache) setResult(r *row, res *pb.TrialResult) {
+	r.diverg = res.Diverged
+	vals := [len(baseMetrics)]float64{res.TrainAcc, res.TestAcc, res.TrainAcc - res.TestAcc, res.LambdaMax,
+		res.TrainLoss, res.TestLoss, res.TestLoss - res.TrainLoss, res.DurationSeconds}
+	for i, name := range baseMetrics {
+		rc.put(r, rc.metric(name), vals[i])
+	}
+	names := make([]string, 0, len(res.Measures))
+	for k := range res.Measures {
+		names = append(names, k)
+	}
+	sort.Strings(names) // a deterministic index order
+	for _, k := range names {
+		rc.put(r, rc.metric(k), res.Measures[k])
+	}
+}
+
+func (rc *rowCache) put(r *row, i int, v float64) {
+	for len(r.values) <= i {
+		r.values = append(r.values, math.NaN())
+	}
+	r.values[i] = v
+}
+
+// add builds and stores a trial's row from its stored axes (or its spec, for
+// a trial stored with its full spec).
+func (rc *rowCache) add(t *pb.Trial) error {
 	r := &row{state: t.State}
 	if len(t.Axes) == wire.NumAxes {
 		r.axes = [wire.NumAxes]float64(t.Axes)
 	} else {
 		spec, err := wire.DecodeSpec(t.SpecJson)
 		if err != nil {
-			return nil, fmt.Errorf("trial %s: %w", t.Id, err)
+			return fmt.Errorf("trial %s: %w", t.Id, err)
 		}
 		r.axes = wire.SpecAxes(spec)
 	}
 	if t.Result != nil {
-		r.diverg = t.Result.Diverged
-		r.metrics = resultMetrics(t.Result)
+		rc.setResult(r, t.Result)
 	}
-	return r, nil
+	rc.rows[t.Id] = r
+	return nil
 }
 
-// sweepRows returns the rows of a sweep, building the cache from the store on
-// first use. The cache is kept current by noteRowLocked and dropped by
+// sweepRows returns the row cache of a sweep, building it from the store on
+// first use. It is kept current by noteRowLocked and dropped by
 // forgetRowsLocked. A scan that raced with a transition of the same sweep is
-// repeated (or, after a few tries, used once without being cached).
-func (c *Coordinator) sweepRows(id string) (map[string]*row, error) {
+// repeated (or, after a few tries, used once without being cached). Callers
+// read it under c.mu.
+func (c *Coordinator) sweepRows(id string) (*rowCache, error) {
 	for try := 0; ; try++ {
 		c.mu.Lock()
-		rows, version := c.rows[id], c.rowVersion[id]
+		rc, version := c.rows[id], c.rowVersion[id]
 		c.mu.Unlock()
-		if rows != nil {
-			return rows, nil
+		if rc != nil {
+			return rc, nil
 		}
-		rows = map[string]*row{}
-		var decodeErr error
+		rc = newRowCache()
+		var addErr error
 		err := c.store.RawTrials(id, func(t *pb.Trial) bool {
-			r, err := newRow(t)
-			if err != nil {
-				decodeErr = err
-				return false
-			}
-			rows[t.Id] = r
-			return true
+			addErr = rc.add(t)
+			return addErr == nil
 		})
 		if err == nil {
-			err = decodeErr
+			err = addErr
 		}
 		if err != nil {
 			return nil, err
 		}
 		c.mu.Lock()
 		if c.rowVersion[id] == version {
-			c.rows[id] = rows
+			c.rows[id] = rc
 			c.mu.Unlock()
-			return rows, nil
+			return rc, nil
 		}
 		c.mu.Unlock()
 		if try == 2 {
-			return rows, nil
+			return rc, nil
 		}
 	}
 }
@@ -112,24 +142,20 @@ func (c *Coordinator) sweepRows(id string) (map[string]*row, error) {
 // noteRowLocked updates a cached row after a transition; the caller holds c.mu.
 func (c *Coordinator) noteRowLocked(k trialKey, t *pb.Trial) {
 	c.rowVersion[k.sweep]++
-	rows := c.rows[k.sweep]
-	if rows == nil {
+	rc := c.rows[k.sweep]
+	if rc == nil {
 		return
 	}
-	r := rows[k.trial]
+	r := rc.rows[k.trial]
 	if r == nil {
-		nr, err := newRow(t)
-		if err != nil {
+		if rc.add(t) != nil {
 			delete(c.rows, k.sweep)
-			return
 		}
-		rows[k.trial] = nr
 		return
 	}
 	r.state = t.State
 	if t.Result != nil {
-		r.diverg = t.Result.Diverged
-		r.metrics = resultMetrics(t.Result)
+		rc.setResult(r, t.Result)
 	}
 }
 
@@ -164,19 +190,20 @@ func (s *sweepServer) AggregateResults(_ context.Context, req *pb.AggregateResul
 		}
 		filters = append(filters, filter{i, f.Values})
 	}
-	rows, err := s.c.sweepRows(req.SweepId)
+	rc, err := s.c.sweepRows(req.SweepId)
 	if err != nil {
 		return nil, storeErr(err)
 	}
 
 	type acc struct {
-		key    []float64
-		g      *pb.ResultGroup
-		values map[string][]float64
+		key     [wire.NumAxes]float64
+		g       *pb.ResultGroup
+		metrics []welford
 	}
-	groups := map[string]*acc{}
+	groups := map[[wire.NumAxes]float64]*acc{}
 	s.c.mu.Lock()
-	for _, r := range rows {
+	names := slices.Clone(rc.names)
+	for _, r := range rc.rows {
 		keep := true
 		for _, f := range filters {
 			if !slices.Contains(f.values, r.axes[f.i]) {
@@ -187,15 +214,14 @@ func (s *sweepServer) AggregateResults(_ context.Context, req *pb.AggregateResul
 		if !keep {
 			continue
 		}
-		key := make([]float64, len(gidx))
+		var key [wire.NumAxes]float64
 		for j, i := range gidx {
 			key[j] = r.axes[i]
 		}
-		ks := fmt.Sprint(key)
-		a := groups[ks]
+		a := groups[key]
 		if a == nil {
-			a = &acc{key: key, g: &pb.ResultGroup{}, values: map[string][]float64{}}
-			groups[ks] = a
+			a = &acc{key: key, g: &pb.ResultGroup{}, metrics: make([]welford, len(names))}
+			groups[key] = a
 		}
 		a.g.Trials++
 		switch r.state {
@@ -205,8 +231,8 @@ func (s *sweepServer) AggregateResults(_ context.Context, req *pb.AggregateResul
 				a.g.Diverged++
 				continue
 			}
-			for name, v := range r.metrics {
-				a.values[name] = append(a.values[name], v)
+			for i, v := range r.values {
+				a.metrics[i].add(v)
 			}
 		case pb.TrialState_TRIAL_STATE_PENDING, pb.TrialState_TRIAL_STATE_RUNNING:
 			a.g.Unfinished++
@@ -217,35 +243,73 @@ func (s *sweepServer) AggregateResults(_ context.Context, req *pb.AggregateResul
 	s.c.mu.Unlock()
 
 	out := make([]*acc, 0, len(groups))
+	quantile := tQuantiles{}
 	for _, a := range groups {
-		a.g.Key = map[string]float64{}
-		for j, name := range groupBy {
-			a.g.Key[name] = a.key[j]
-		}
-		a.g.Metrics = map[string]*pb.MetricSummary{}
-		for name, xs := range a.values {
-			a.g.Metrics[name] = summarize(xs)
+		a.g.Key = slices.Clone(a.key[:len(groupBy)])
+		a.g.Metrics = make([]*pb.MetricSummary, len(names))
+		for i := range a.metrics {
+			a.g.Metrics[i] = a.metrics[i].summary(quantile)
 		}
 		out = append(out, a)
 	}
-	sort.Slice(out, func(i, j int) bool { return slices.Compare(out[i].key, out[j].key) < 0 })
-	resp := &pb.AggregateResultsResponse{GroupBy: groupBy}
-	for _, a := range out {
-		resp.Groups = append(resp.Groups, a.g)
+	sort.Slice(out, func(i, j int) bool { return slices.Compare(out[i].key[:], out[j].key[:]) < 0 })
+	resp := &pb.AggregateResultsResponse{GroupBy: groupBy, Metrics: names, Groups: make([]*pb.ResultGroup, len(out))}
+	for i, a := range out {
+		resp.Groups[i] = a.g
 	}
 	return resp, nil
 }
 
-// summarize aggregates the values of one metric: count, mean, sample std,
-// min, max and the 95 % Student-t interval of the mean (NaN bounds for a
-// single value).
-func summarize(xs []float64) *pb.MetricSummary {
-	d := analysis.Describe(xs, 0.95)
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, x := range xs {
-		if !math.IsNaN(x) && !math.IsInf(x, 0) {
-			lo, hi = min(lo, x), max(hi, x)
-		}
+// welford accumulates count, mean, sum of squared deviations (Welford's
+// update, stable without a second pass), min and max of the finite values.
+// Its zero value is empty.
+type welford struct {
+	n        int
+	mean, m2 float64
+	min, max float64
+}
+
+func (w *welford) add(x float64) {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return
 	}
-	return &pb.MetricSummary{Count: int32(d.N), Mean: d.Mean, Std: d.Std, Min: lo, Max: hi, Ci95Low: d.Lo, Ci95High: d.Hi}
+	if w.n == 0 {
+		w.min, w.max = x, x
+	}
+	w.n++
+	d := x - w.mean
+	w.mean += d / float64(w.n)
+	w.m2 += d * (x - w.mean)
+	w.min, w.max = min(w.min, x), max(w.max, x)
+}
+
+// summary returns count, mean, sample std (n − 1), min, max and the 95 %
+// Student-t interval of the mean, x̄ ± t(0.975, n−1)·s/√n (NaN bounds for
+// fewer than two values).
+func (w *welford) summary(q tQuantiles) *pb.MetricSummary {
+	nan := math.NaN()
+	m := &pb.MetricSummary{Count: int32(w.n), Mean: nan, Std: nan, Min: nan, Max: nan, Ci95Low: nan, Ci95High: nan}
+	if w.n == 0 {
+		return m
+	}
+	m.Mean, m.Min, m.Max, m.Std = w.mean, w.min, w.max, 0
+	if w.n > 1 {
+		m.Std = math.Sqrt(w.m2 / float64(w.n-1))
+		half := q.at(w.n-1) * m.Std / math.Sqrt(float64(w.n))
+		m.Ci95Low, m.Ci95High = w.mean-half, w.mean+half
+	}
+	return m
+}
+
+// tQuantiles memoizes t(0.975, ν) by degrees of freedom ν: the quantile
+// depends on ν alone and inverting the distribution is costly.
+type tQuantiles map[int]float64
+
+func (q tQuantiles) at(nu int) float64 {
+	if v, ok := q[nu]; ok {
+		return v
+	}
+	v := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(nu)}.Quantile(0.975)
+	q[nu] = v
+	return v
 }

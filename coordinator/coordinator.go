@@ -119,9 +119,9 @@ type Coordinator struct {
 	retries    map[trialKey]time.Time // failed trials and when they become pending
 	leases     map[trialKey]*lease
 	workers    map[string]*workerInfo
-	rows       map[string]map[string]*row // per-sweep result rows, built on first query
-	rowVersion map[string]int             // bumped by every change to a sweep's trials
-	wake       chan struct{}              // closed and replaced whenever trials become pending
+	rows       map[string]*rowCache // per-sweep result rows, built on first query
+	rowVersion map[string]int       // bumped by every change to a sweep's trials
+	wake       chan struct{}        // closed and replaced whenever trials become pending
 	jitter     *mrand.Rand
 	metrics    *metrics
 
@@ -146,7 +146,7 @@ func New(st *store.Store, cfg Config) (*Coordinator, error) {
 		retries:    map[trialKey]time.Time{},
 		leases:     map[trialKey]*lease{},
 		workers:    map[string]*workerInfo{},
-		rows:       map[string]map[string]*row{},
+		rows:       map[string]*rowCache{},
 		rowVersion: map[string]int{},
 		wake:       make(chan struct{}),
 		jitter:     mrand.New(mrand.NewPCG(leUint64(seed[:8]), leUint64(seed[8:]))),

@@ -35,6 +35,16 @@ func (b *bundle) completeAll(t *testing.T, w string, acc func(*pb.Lease) float64
 	}
 }
 
+// metricOf returns a group's summary of the named metric (nil if absent).
+func metricOf(r *pb.AggregateResultsResponse, g *pb.ResultGroup, name string) *pb.MetricSummary {
+	for i, n := range r.Metrics {
+		if n == name && i < len(g.Metrics) && g.Metrics[i].Count > 0 {
+			return g.Metrics[i]
+		}
+	}
+	return nil
+}
+
 func TestAggregateResults(t *testing.T) {
 	b := setup(t, "")
 	b.submit(t) // batch_size {8, 16} × lr {0.1} × seed {1, 2}
@@ -66,9 +76,9 @@ func TestAggregateResults(t *testing.T) {
 	}
 	for i, bs := range []float64{8, 16} {
 		g := resp.Groups[i]
-		m := g.Metrics["test_acc"]
+		m := metricOf(resp, g, "test_acc")
 		want := bs/100 + 0.0015
-		if g.Key["batch_size"] != bs || g.Trials != 2 || g.Succeeded != 2 || m.Count != 2 {
+		if g.Key[0] != bs || g.Trials != 2 || g.Succeeded != 2 || m.Count != 2 {
 			t.Fatalf("group %d: %+v", i, g)
 		}
 		// Two values 0.001 apart: std = 0.001/√2, 95 % interval = mean ± t(0.975, 1)·std/√2.
@@ -87,7 +97,7 @@ func TestAggregateResults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(resp.Groups) != 2 || resp.Groups[0].Metrics["test_acc"].Mean != 0.161 || resp.Groups[1].Metrics["test_acc"].Mean != 0.162 {
+	if len(resp.Groups) != 2 || metricOf(resp, resp.Groups[0], "test_acc").Mean != 0.161 || metricOf(resp, resp.Groups[1], "test_acc").Mean != 0.162 {
 		t.Fatalf("filtered groups: %v", resp.Groups)
 	}
 	if _, err := b.sweeps.AggregateResults(context.Background(), &pb.AggregateResultsRequest{SweepId: "unit", GroupBy: []string{"colour"}}); err == nil {
@@ -117,7 +127,7 @@ func TestAggregateCountsUnfinishedAndFailed(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := resp.Groups[0]
-	if g.Trials != 4 || g.Failed != 1 || g.Succeeded != 1 || g.Diverged != 1 || g.Unfinished != 2 || g.Metrics["test_acc"] != nil {
+	if g.Trials != 4 || g.Failed != 1 || g.Succeeded != 1 || g.Diverged != 1 || g.Unfinished != 2 || metricOf(resp, g, "test_acc") != nil {
 		t.Fatalf("group = %+v; want 4 trials, 1 failed, 1 diverged (no metrics), 2 unfinished", g)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -78,33 +77,10 @@ func groupedResults(cmd *cobra.Command, conn connFlags, sweep string, groupBy, w
 	return write(cmd.OutOrStdout(), resp)
 }
 
-// metricNames lists the metrics present in any group, the common ones first.
-func metricNames(r *pb.AggregateResultsResponse) []string {
-	first := []string{"train_acc", "test_acc", "gap", "lambda_max", "train_loss", "test_loss", "loss_gap"}
-	seen := map[string]bool{}
-	for _, g := range r.Groups {
-		for k := range g.Metrics {
-			seen[k] = true
-		}
-	}
-	var out, rest []string
-	for _, k := range first {
-		if seen[k] {
-			out = append(out, k)
-			delete(seen, k)
-		}
-	}
-	for k := range seen {
-		rest = append(rest, k)
-	}
-	sort.Strings(rest)
-	return append(out, rest...)
-}
-
 func fmtNum(x float64) string { return strconv.FormatFloat(x, 'g', 6, 64) }
 
 func writeGroupsTable(w io.Writer, r *pb.AggregateResultsResponse) error {
-	names := metricNames(r)
+	names := r.Metrics
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	head := append(slices.Clone(r.GroupBy), "trials", "ok", "diverged", "failed", "unfinished")
 	for _, n := range names {
@@ -113,12 +89,12 @@ func writeGroupsTable(w io.Writer, r *pb.AggregateResultsResponse) error {
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for _, g := range r.Groups {
 		var cells []string
-		for _, a := range r.GroupBy {
-			cells = append(cells, fmtNum(g.Key[a]))
+		for _, k := range g.Key {
+			cells = append(cells, fmtNum(k))
 		}
 		cells = append(cells, fmt.Sprint(g.Trials), fmt.Sprint(g.Succeeded-g.Diverged), fmt.Sprint(g.Diverged), fmt.Sprint(g.Failed), fmt.Sprint(g.Unfinished))
-		for _, n := range names {
-			if m := g.Metrics[n]; m != nil && m.Count > 0 {
+		for i := range names {
+			if m := g.Metrics[i]; m.Count > 0 {
 				cells = append(cells, fmt.Sprintf("%s ± %s", fmtNum(m.Mean), fmtNum(m.Std)))
 			} else {
 				cells = append(cells, "-")
@@ -130,7 +106,7 @@ func writeGroupsTable(w io.Writer, r *pb.AggregateResultsResponse) error {
 }
 
 func writeGroupsCSV(w io.Writer, r *pb.AggregateResultsResponse) error {
-	names := metricNames(r)
+	names := r.Metrics
 	cw := csv.NewWriter(w)
 	head := append(slices.Clone(r.GroupBy), "trials", "succeeded", "diverged", "failed", "unfinished")
 	for _, n := range names {
@@ -141,13 +117,13 @@ func writeGroupsCSV(w io.Writer, r *pb.AggregateResultsResponse) error {
 	}
 	for _, g := range r.Groups {
 		var cells []string
-		for _, a := range r.GroupBy {
-			cells = append(cells, fmtNum(g.Key[a]))
+		for _, k := range g.Key {
+			cells = append(cells, fmtNum(k))
 		}
 		cells = append(cells, fmt.Sprint(g.Trials), fmt.Sprint(g.Succeeded), fmt.Sprint(g.Diverged), fmt.Sprint(g.Failed), fmt.Sprint(g.Unfinished))
-		for _, n := range names {
-			m := g.Metrics[n]
-			if m == nil {
+		for i := range names {
+			m := g.Metrics[i]
+			if m.Count == 0 {
 				cells = append(cells, "0", "", "", "", "", "", "")
 				continue
 			}
@@ -197,10 +173,15 @@ type jsonGroup struct {
 func writeGroupsJSON(w io.Writer, r *pb.AggregateResultsResponse, lines bool) error {
 	out := make([]jsonGroup, len(r.Groups))
 	for i, g := range r.Groups {
-		jg := jsonGroup{Key: g.Key, Trials: g.Trials, Succeeded: g.Succeeded, Diverged: g.Diverged,
+		jg := jsonGroup{Key: map[string]float64{}, Trials: g.Trials, Succeeded: g.Succeeded, Diverged: g.Diverged,
 			Failed: g.Failed, Unfinished: g.Unfinished, Metrics: map[string]jsonMetric{}}
-		for n, m := range g.Metrics {
-			jg.Metrics[n] = jsonMetric{m.Count, jsonNum(m.Mean), jsonNum(m.Std), jsonNum(m.Min), jsonNum(m.Max), jsonNum(m.Ci95Low), jsonNum(m.Ci95High)}
+		for j, a := range r.GroupBy {
+			jg.Key[a] = g.Key[j]
+		}
+		for j, n := range r.Metrics {
+			if m := g.Metrics[j]; m.Count > 0 {
+				jg.Metrics[n] = jsonMetric{m.Count, jsonNum(m.Mean), jsonNum(m.Std), jsonNum(m.Min), jsonNum(m.Max), jsonNum(m.Ci95Low), jsonNum(m.Ci95High)}
+			}
 		}
 		out[i] = jg
 	}

@@ -245,8 +245,8 @@ func (x *MetricSummary) GetCi95High() float64 {
 // ResultGroup is one group of trials.
 type ResultGroup struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The group's axis values, by axis name.
-	Key map[string]float64 `protobuf:"bytes,1,rep,name=key,proto3" json:"key,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	// The group's axis values, aligned with AggregateResultsResponse.group_by.
+	Key []float64 `protobuf:"fixed64,1,rep,packed,name=key,proto3" json:"key,omitempty"`
 	// Trials in the group.
 	Trials int32 `protobuf:"varint,2,opt,name=trials,proto3" json:"trials,omitempty"`
 	// Succeeded trials (including diverged ones).
@@ -257,8 +257,9 @@ type ResultGroup struct {
 	Failed int32 `protobuf:"varint,5,opt,name=failed,proto3" json:"failed,omitempty"`
 	// Pending or running trials.
 	Unfinished int32 `protobuf:"varint,6,opt,name=unfinished,proto3" json:"unfinished,omitempty"`
-	// Metrics by name: train_acc, test_acc, gap, lambda_max, … and every measure.
-	Metrics       map[string]*MetricSummary `protobuf:"bytes,7,rep,name=metrics,proto3" json:"metrics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// One summary per metric, aligned with AggregateResultsResponse.metrics
+	// (count 0 where the group has no value of that metric).
+	Metrics       []*MetricSummary `protobuf:"bytes,7,rep,name=metrics,proto3" json:"metrics,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -293,7 +294,7 @@ func (*ResultGroup) Descriptor() ([]byte, []int) {
 	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *ResultGroup) GetKey() map[string]float64 {
+func (x *ResultGroup) GetKey() []float64 {
 	if x != nil {
 		return x.Key
 	}
@@ -335,7 +336,7 @@ func (x *ResultGroup) GetUnfinished() int32 {
 	return 0
 }
 
-func (x *ResultGroup) GetMetrics() map[string]*MetricSummary {
+func (x *ResultGroup) GetMetrics() []*MetricSummary {
 	if x != nil {
 		return x.Metrics
 	}
@@ -343,12 +344,16 @@ func (x *ResultGroup) GetMetrics() map[string]*MetricSummary {
 }
 
 // AggregateResultsResponse holds the groups, ordered by their key values.
+// It is columnar: names are given once, and each group's keys and summaries
+// are lists aligned with them.
 type AggregateResultsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Axes the groups are keyed by, in order.
 	GroupBy []string `protobuf:"bytes,1,rep,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
 	// The groups.
-	Groups        []*ResultGroup `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
+	Groups []*ResultGroup `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
+	// Metric names: train_acc, test_acc, gap, lambda_max, … and every measure.
+	Metrics       []string `protobuf:"bytes,3,rep,name=metrics,proto3" json:"metrics,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -393,6 +398,13 @@ func (x *AggregateResultsResponse) GetGroupBy() []string {
 func (x *AggregateResultsResponse) GetGroups() []*ResultGroup {
 	if x != nil {
 		return x.Groups
+	}
+	return nil
+}
+
+func (x *AggregateResultsResponse) GetMetrics() []string {
+	if x != nil {
+		return x.Metrics
 	}
 	return nil
 }
@@ -1317,26 +1329,21 @@ const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"\x03min\x18\x04 \x01(\x01R\x03min\x12\x10\n" +
 	"\x03max\x18\x05 \x01(\x01R\x03max\x12\x19\n" +
 	"\bci95_low\x18\x06 \x01(\x01R\aci95Low\x12\x1b\n" +
-	"\tci95_high\x18\a \x01(\x01R\bci95High\"\xa0\x03\n" +
-	"\vResultGroup\x124\n" +
-	"\x03key\x18\x01 \x03(\v2\".flatsweep.v1.ResultGroup.KeyEntryR\x03key\x12\x16\n" +
+	"\tci95_high\x18\a \x01(\x01R\bci95High\"\xe0\x01\n" +
+	"\vResultGroup\x12\x10\n" +
+	"\x03key\x18\x01 \x03(\x01R\x03key\x12\x16\n" +
 	"\x06trials\x18\x02 \x01(\x05R\x06trials\x12\x1c\n" +
 	"\tsucceeded\x18\x03 \x01(\x05R\tsucceeded\x12\x1a\n" +
 	"\bdiverged\x18\x04 \x01(\x05R\bdiverged\x12\x16\n" +
 	"\x06failed\x18\x05 \x01(\x05R\x06failed\x12\x1e\n" +
 	"\n" +
 	"unfinished\x18\x06 \x01(\x05R\n" +
-	"unfinished\x12@\n" +
-	"\ametrics\x18\a \x03(\v2&.flatsweep.v1.ResultGroup.MetricsEntryR\ametrics\x1a6\n" +
-	"\bKeyEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1aW\n" +
-	"\fMetricsEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x121\n" +
-	"\x05value\x18\x02 \x01(\v2\x1b.flatsweep.v1.MetricSummaryR\x05value:\x028\x01\"h\n" +
+	"unfinished\x125\n" +
+	"\ametrics\x18\a \x03(\v2\x1b.flatsweep.v1.MetricSummaryR\ametrics\"\x82\x01\n" +
 	"\x18AggregateResultsResponse\x12\x19\n" +
 	"\bgroup_by\x18\x01 \x03(\tR\agroupBy\x121\n" +
-	"\x06groups\x18\x02 \x03(\v2\x19.flatsweep.v1.ResultGroupR\x06groups\"/\n" +
+	"\x06groups\x18\x02 \x03(\v2\x19.flatsweep.v1.ResultGroupR\x06groups\x12\x18\n" +
+	"\ametrics\x18\x03 \x03(\tR\ametrics\"/\n" +
 	"\x12CancelSweepRequest\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\"@\n" +
 	"\x13CancelSweepResponse\x12)\n" +
@@ -1409,7 +1416,7 @@ func file_flatsweep_v1_sweep_service_proto_rawDescGZIP() []byte {
 	return file_flatsweep_v1_sweep_service_proto_rawDescData
 }
 
-var file_flatsweep_v1_sweep_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_flatsweep_v1_sweep_service_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_flatsweep_v1_sweep_service_proto_goTypes = []any{
 	(*AxisFilter)(nil),               // 0: flatsweep.v1.AxisFilter
 	(*AggregateResultsRequest)(nil),  // 1: flatsweep.v1.AggregateResultsRequest
@@ -1434,56 +1441,52 @@ var file_flatsweep_v1_sweep_service_proto_goTypes = []any{
 	(*QueryResultsResponse)(nil),     // 20: flatsweep.v1.QueryResultsResponse
 	(*ListWorkersRequest)(nil),       // 21: flatsweep.v1.ListWorkersRequest
 	(*ListWorkersResponse)(nil),      // 22: flatsweep.v1.ListWorkersResponse
-	nil,                              // 23: flatsweep.v1.ResultGroup.KeyEntry
-	nil,                              // 24: flatsweep.v1.ResultGroup.MetricsEntry
-	(*Sweep)(nil),                    // 25: flatsweep.v1.Sweep
-	(*durationpb.Duration)(nil),      // 26: google.protobuf.Duration
-	(TrialState)(0),                  // 27: flatsweep.v1.TrialState
-	(*Trial)(nil),                    // 28: flatsweep.v1.Trial
-	(*Worker)(nil),                   // 29: flatsweep.v1.Worker
+	(*Sweep)(nil),                    // 23: flatsweep.v1.Sweep
+	(*durationpb.Duration)(nil),      // 24: google.protobuf.Duration
+	(TrialState)(0),                  // 25: flatsweep.v1.TrialState
+	(*Trial)(nil),                    // 26: flatsweep.v1.Trial
+	(*Worker)(nil),                   // 27: flatsweep.v1.Worker
 }
 var file_flatsweep_v1_sweep_service_proto_depIdxs = []int32{
 	0,  // 0: flatsweep.v1.AggregateResultsRequest.filters:type_name -> flatsweep.v1.AxisFilter
-	23, // 1: flatsweep.v1.ResultGroup.key:type_name -> flatsweep.v1.ResultGroup.KeyEntry
-	24, // 2: flatsweep.v1.ResultGroup.metrics:type_name -> flatsweep.v1.ResultGroup.MetricsEntry
-	3,  // 3: flatsweep.v1.AggregateResultsResponse.groups:type_name -> flatsweep.v1.ResultGroup
-	25, // 4: flatsweep.v1.CancelSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	25, // 5: flatsweep.v1.PauseSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	25, // 6: flatsweep.v1.ResumeSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	25, // 7: flatsweep.v1.WatchSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	26, // 8: flatsweep.v1.WatchSweepResponse.remaining:type_name -> google.protobuf.Duration
-	25, // 9: flatsweep.v1.SubmitSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	25, // 10: flatsweep.v1.GetSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	25, // 11: flatsweep.v1.ListSweepsResponse.sweeps:type_name -> flatsweep.v1.Sweep
-	27, // 12: flatsweep.v1.QueryResultsRequest.state:type_name -> flatsweep.v1.TrialState
-	28, // 13: flatsweep.v1.QueryResultsResponse.trials:type_name -> flatsweep.v1.Trial
-	29, // 14: flatsweep.v1.ListWorkersResponse.workers:type_name -> flatsweep.v1.Worker
-	2,  // 15: flatsweep.v1.ResultGroup.MetricsEntry.value:type_name -> flatsweep.v1.MetricSummary
-	13, // 16: flatsweep.v1.SweepService.SubmitSweep:input_type -> flatsweep.v1.SubmitSweepRequest
-	15, // 17: flatsweep.v1.SweepService.GetSweep:input_type -> flatsweep.v1.GetSweepRequest
-	17, // 18: flatsweep.v1.SweepService.ListSweeps:input_type -> flatsweep.v1.ListSweepsRequest
-	19, // 19: flatsweep.v1.SweepService.QueryResults:input_type -> flatsweep.v1.QueryResultsRequest
-	21, // 20: flatsweep.v1.SweepService.ListWorkers:input_type -> flatsweep.v1.ListWorkersRequest
-	5,  // 21: flatsweep.v1.SweepService.CancelSweep:input_type -> flatsweep.v1.CancelSweepRequest
-	7,  // 22: flatsweep.v1.SweepService.PauseSweep:input_type -> flatsweep.v1.PauseSweepRequest
-	9,  // 23: flatsweep.v1.SweepService.ResumeSweep:input_type -> flatsweep.v1.ResumeSweepRequest
-	11, // 24: flatsweep.v1.SweepService.WatchSweep:input_type -> flatsweep.v1.WatchSweepRequest
-	1,  // 25: flatsweep.v1.SweepService.AggregateResults:input_type -> flatsweep.v1.AggregateResultsRequest
-	14, // 26: flatsweep.v1.SweepService.SubmitSweep:output_type -> flatsweep.v1.SubmitSweepResponse
-	16, // 27: flatsweep.v1.SweepService.GetSweep:output_type -> flatsweep.v1.GetSweepResponse
-	18, // 28: flatsweep.v1.SweepService.ListSweeps:output_type -> flatsweep.v1.ListSweepsResponse
-	20, // 29: flatsweep.v1.SweepService.QueryResults:output_type -> flatsweep.v1.QueryResultsResponse
-	22, // 30: flatsweep.v1.SweepService.ListWorkers:output_type -> flatsweep.v1.ListWorkersResponse
-	6,  // 31: flatsweep.v1.SweepService.CancelSweep:output_type -> flatsweep.v1.CancelSweepResponse
-	8,  // 32: flatsweep.v1.SweepService.PauseSweep:output_type -> flatsweep.v1.PauseSweepResponse
-	10, // 33: flatsweep.v1.SweepService.ResumeSweep:output_type -> flatsweep.v1.ResumeSweepResponse
-	12, // 34: flatsweep.v1.SweepService.WatchSweep:output_type -> flatsweep.v1.WatchSweepResponse
-	4,  // 35: flatsweep.v1.SweepService.AggregateResults:output_type -> flatsweep.v1.AggregateResultsResponse
-	26, // [26:36] is the sub-list for method output_type
-	16, // [16:26] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	2,  // 1: flatsweep.v1.ResultGroup.metrics:type_name -> flatsweep.v1.MetricSummary
+	3,  // 2: flatsweep.v1.AggregateResultsResponse.groups:type_name -> flatsweep.v1.ResultGroup
+	23, // 3: flatsweep.v1.CancelSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	23, // 4: flatsweep.v1.PauseSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	23, // 5: flatsweep.v1.ResumeSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	23, // 6: flatsweep.v1.WatchSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	24, // 7: flatsweep.v1.WatchSweepResponse.remaining:type_name -> google.protobuf.Duration
+	23, // 8: flatsweep.v1.SubmitSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	23, // 9: flatsweep.v1.GetSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	23, // 10: flatsweep.v1.ListSweepsResponse.sweeps:type_name -> flatsweep.v1.Sweep
+	25, // 11: flatsweep.v1.QueryResultsRequest.state:type_name -> flatsweep.v1.TrialState
+	26, // 12: flatsweep.v1.QueryResultsResponse.trials:type_name -> flatsweep.v1.Trial
+	27, // 13: flatsweep.v1.ListWorkersResponse.workers:type_name -> flatsweep.v1.Worker
+	13, // 14: flatsweep.v1.SweepService.SubmitSweep:input_type -> flatsweep.v1.SubmitSweepRequest
+	15, // 15: flatsweep.v1.SweepService.GetSweep:input_type -> flatsweep.v1.GetSweepRequest
+	17, // 16: flatsweep.v1.SweepService.ListSweeps:input_type -> flatsweep.v1.ListSweepsRequest
+	19, // 17: flatsweep.v1.SweepService.QueryResults:input_type -> flatsweep.v1.QueryResultsRequest
+	21, // 18: flatsweep.v1.SweepService.ListWorkers:input_type -> flatsweep.v1.ListWorkersRequest
+	5,  // 19: flatsweep.v1.SweepService.CancelSweep:input_type -> flatsweep.v1.CancelSweepRequest
+	7,  // 20: flatsweep.v1.SweepService.PauseSweep:input_type -> flatsweep.v1.PauseSweepRequest
+	9,  // 21: flatsweep.v1.SweepService.ResumeSweep:input_type -> flatsweep.v1.ResumeSweepRequest
+	11, // 22: flatsweep.v1.SweepService.WatchSweep:input_type -> flatsweep.v1.WatchSweepRequest
+	1,  // 23: flatsweep.v1.SweepService.AggregateResults:input_type -> flatsweep.v1.AggregateResultsRequest
+	14, // 24: flatsweep.v1.SweepService.SubmitSweep:output_type -> flatsweep.v1.SubmitSweepResponse
+	16, // 25: flatsweep.v1.SweepService.GetSweep:output_type -> flatsweep.v1.GetSweepResponse
+	18, // 26: flatsweep.v1.SweepService.ListSweeps:output_type -> flatsweep.v1.ListSweepsResponse
+	20, // 27: flatsweep.v1.SweepService.QueryResults:output_type -> flatsweep.v1.QueryResultsResponse
+	22, // 28: flatsweep.v1.SweepService.ListWorkers:output_type -> flatsweep.v1.ListWorkersResponse
+	6,  // 29: flatsweep.v1.SweepService.CancelSweep:output_type -> flatsweep.v1.CancelSweepResponse
+	8,  // 30: flatsweep.v1.SweepService.PauseSweep:output_type -> flatsweep.v1.PauseSweepResponse
+	10, // 31: flatsweep.v1.SweepService.ResumeSweep:output_type -> flatsweep.v1.ResumeSweepResponse
+	12, // 32: flatsweep.v1.SweepService.WatchSweep:output_type -> flatsweep.v1.WatchSweepResponse
+	4,  // 33: flatsweep.v1.SweepService.AggregateResults:output_type -> flatsweep.v1.AggregateResultsResponse
+	24, // [24:34] is the sub-list for method output_type
+	14, // [14:24] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_flatsweep_v1_sweep_service_proto_init() }
@@ -1498,7 +1501,7 @@ func file_flatsweep_v1_sweep_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flatsweep_v1_sweep_service_proto_rawDesc), len(file_flatsweep_v1_sweep_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
