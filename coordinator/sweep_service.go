@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/flatsweep/flatsweep/compute"
 	"github.com/flatsweep/flatsweep/coordinator/store"
 	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
@@ -55,8 +56,7 @@ func (s *sweepServer) SubmitSweep(_ context.Context, req *pb.SubmitSweepRequest)
 	}
 	c := s.c
 	now := timestamppb.New(c.cfg.Clock.Now())
-	expanded := spec.Expand()
-	trials, bases, err := compactTrials(spec.Name, expanded, now)
+	trials, feats, bases, err := buildTrials(spec, now)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "%v", err)
 	}
@@ -74,7 +74,7 @@ func (s *sweepServer) SubmitSweep(_ context.Context, req *pb.SubmitSweepRequest)
 		}
 		st.priority = req.Priority
 		for _, t := range added {
-			st.push(trialKey{t.SweepId, t.Id}, costFeatures(expanded[t.Index].Spec))
+			st.push(trialKey{t.SweepId, t.Id}, feats[t.Index])
 		}
 		st.counts[pb.TrialState_TRIAL_STATE_PENDING] += int32(len(added))
 		st.total += int32(len(added))
@@ -96,49 +96,70 @@ func (s *sweepServer) SubmitSweep(_ context.Context, req *pb.SubmitSweepRequest)
 	return &pb.SubmitSweepResponse{Sweep: out, Created: created, TrialsAdded: int32(len(added))}, nil
 }
 
-// compactTrials builds the stored form of a submission's trials: one base
-// spec (every trial's spec with its axis values zeroed) and each trial's axis
-// values. It checks on a sample of trials that the specs rebuilt from base
-// and axes hash to the trial IDs; if they do not (a grid axis the stored form
-// does not know), it stores every trial's full spec instead.
-func compactTrials(sweepID string, expanded []sweeps.Trial, now *timestamppb.Timestamp) ([]*pb.Trial, map[string][]byte, error) {
-	trials := make([]*pb.Trial, len(expanded))
-	if len(expanded) == 0 {
-		return trials, nil, nil
+// buildTrials builds the stored form of a submission's trials, streaming the
+// grid: one base spec (every trial's spec with its axis values zeroed) and
+// each trial's axis values, plus each trial's cost features by grid index.
+// It checks on a sample of trials that the specs rebuilt from base and axes
+// hash to the trial IDs; if one does not (a grid axis the stored form does
+// not know), it stores every trial's full spec instead.
+func buildTrials(spec *sweeps.Spec, now *timestamppb.Timestamp) ([]*pb.Trial, [][2]float64, map[string][]byte, error) {
+	total := spec.Grid.Len()
+	trials := make([]*pb.Trial, 0, total)
+	feats := make([][2]float64, 0, total)
+	structs := make([]pb.Trial, total)          // one allocation for all trials
+	axes := make([]float64, total*wire.NumAxes) // and one for all axis values
+	sample := map[int]bool{}
+	for _, i := range sampleIndexes(total) {
+		sample[i] = true
 	}
-	base := wire.Base(expanded[0].Spec)
-	baseJSON, err := wire.Canonical(base)
-	if err != nil {
-		return nil, nil, err
-	}
-	baseID := wire.BaseID(baseJSON)
-	compact := true
-	for _, i := range sampleIndexes(len(expanded)) {
-		t := expanded[i]
-		js, err := wire.JoinSpec(base, func() []float64 { a := wire.SpecAxes(t.Spec); return a[:] }())
-		if err != nil || sweeps.TrialIDOf([]byte(js)) != t.ID {
-			compact = false
-			break
+	var (
+		base     compute.TrialSpec
+		baseJSON []byte
+		baseID   string
+		compact  = true
+		err      error
+	)
+	spec.ForEachTrial(func(t *sweeps.Trial) {
+		if err != nil {
+			return
 		}
-	}
-	for i, t := range expanded {
-		pt := &pb.Trial{SweepId: sweepID, Id: t.ID, State: pb.TrialState_TRIAL_STATE_PENDING, Index: int32(t.Index), UpdateTime: now}
-		if compact {
-			a := wire.SpecAxes(t.Spec)
-			pt.BaseId, pt.Axes = baseID, a[:]
-		} else {
-			js, err := sweeps.CanonicalTrial(t.Spec)
-			if err != nil {
-				return nil, nil, err
+		if t.Index == 0 {
+			base = wire.Base(t.Spec)
+			if baseJSON, err = wire.Canonical(base); err != nil {
+				return
 			}
-			pt.SpecJson = string(js)
+			baseID = wire.BaseID(baseJSON)
 		}
-		trials[i] = pt
+		a := wire.SpecAxes(t.Spec)
+		if compact && sample[t.Index] {
+			js, jerr := wire.JoinSpec(base, a[:])
+			compact = jerr == nil && sweeps.TrialIDOf([]byte(js)) == t.ID
+		}
+		pt := &structs[t.Index]
+		pt.SweepId, pt.Id, pt.State, pt.Index, pt.UpdateTime = spec.Name, t.ID, pb.TrialState_TRIAL_STATE_PENDING, int32(t.Index), now
+		pt.BaseId = baseID
+		pt.Axes = axes[t.Index*wire.NumAxes : (t.Index+1)*wire.NumAxes : (t.Index+1)*wire.NumAxes]
+		copy(pt.Axes, a[:])
+		trials = append(trials, pt)
+		feats = append(feats, costFeatures(t.Spec))
+	})
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	if !compact {
-		return trials, nil, nil
+	if compact {
+		return trials, feats, map[string][]byte{baseID: baseJSON}, nil
 	}
-	return trials, map[string][]byte{baseID: baseJSON}, nil
+	// Fall back to full specs.
+	spec.ForEachTrial(func(t *sweeps.Trial) {
+		if err != nil {
+			return
+		}
+		var js []byte
+		js, err = sweeps.CanonicalTrial(t.Spec)
+		pt := trials[t.Index]
+		pt.BaseId, pt.Axes, pt.SpecJson = "", nil, string(js)
+	})
+	return trials, feats, nil, err
 }
 
 // sampleIndexes returns up to 17 indexes spread over 0…n−1 (first and last

@@ -77,59 +77,66 @@ type Trial struct {
 // IDs are computed without encoding each trial: per combination of the
 // optional axes, the canonical JSON is encoded once with sentinel values for
 // batch_size, lr and seed, and each trial's JSON is spliced together from
-// that template and the encodings of its values. The first and last trial of
-// every combination are checked against CanonicalTrial; should they differ,
-// that combination is encoded trial by trial.
+// that template and the encodings of its values. The first trial of every
+// combination is checked against CanonicalTrial; should they differ, that
+// combination is encoded trial by trial.
 func (s *Spec) Expand() []Trial {
+	trials := make([]Trial, 0, s.Grid.Len())
+	s.ForEachTrial(func(t *Trial) { trials = append(trials, *t) })
+	return trials
+}
+
+// ForEachTrial calls fn for each trial in the order of Expand without
+// building the whole list: t (and its Spec) is reused between calls, so fn
+// must copy what it keeps. For very large grids it saves the memory of a
+// full spec per trial.
+func (s *Spec) ForEachTrial(fn func(t *Trial)) {
 	ns, moms, wds := axisOr(s.Grid.N, s.Dataset.N), axisOr(s.Grid.Momentum, s.Train.Optimizer.Momentum),
 		axisOr(s.Grid.WeightDecay, s.Train.WeightDecay)
 	bJSON, lrJSON, seedJSON := encodeAxis(s.Grid.BatchSize), encodeAxis(s.Grid.LR), encodeAxis(s.Grid.Seed)
-	trials := make([]Trial, 0, s.Grid.Len())
 	var buf []byte
+	var t Trial
+	index := 0
 	for _, n := range ns {
 		for _, m := range moms {
 			for _, wd := range wds {
 				tmpl, ok := newIDTemplate(s.trialSpec(n, m, wd, sentinelB, sentinelLR, sentinelSeed))
-				first := len(trials)
+				if ok {
+					// Check the template on the combination's first trial; fall
+					// back to encoding every trial should it ever disagree.
+					b, lr, seed := s.Grid.BatchSize[0], s.Grid.LR[0], s.Grid.Seed[0]
+					buf = tmpl.splice(buf[:0], bJSON[0], lrJSON[0], seedJSON[0])
+					ok = TrialIDOf(buf) == TrialID(s.trialSpec(n, m, wd, b, lr, seed))
+				}
 				for bi, b := range s.Grid.BatchSize {
 					for li, lr := range s.Grid.LR {
 						for si, seed := range s.Grid.Seed {
-							ts := s.trialSpec(n, m, wd, b, lr, seed)
-							p := Point{BatchSize: b, LR: lr, Seed: seed}
+							t.Spec = s.trialSpec(n, m, wd, b, lr, seed)
+							t.Axes = Point{BatchSize: b, LR: lr, Seed: seed}
 							if len(s.Grid.N) > 0 {
-								p.N = n
+								t.Axes.N = n
 							}
 							if len(s.Grid.Momentum) > 0 {
-								p.Momentum = m
+								t.Axes.Momentum = m
 							}
 							if len(s.Grid.WeightDecay) > 0 {
-								p.WeightDecay = wd
+								t.Axes.WeightDecay = wd
 							}
-							var id string
 							if ok {
 								buf = tmpl.splice(buf[:0], bJSON[bi], lrJSON[li], seedJSON[si])
-								id = TrialIDOf(buf)
+								t.ID = TrialIDOf(buf)
 							} else {
-								id = TrialID(ts)
+								t.ID = TrialID(t.Spec)
 							}
-							trials = append(trials, Trial{ID: id, Index: len(trials), Axes: p, Spec: ts})
-						}
-					}
-				}
-				if ok && len(trials) > first {
-					for _, i := range []int{first, len(trials) - 1} {
-						if TrialID(trials[i].Spec) != trials[i].ID {
-							for j := first; j < len(trials); j++ {
-								trials[j].ID = TrialID(trials[j].Spec)
-							}
-							break
+							t.Index = index
+							index++
+							fn(&t)
 						}
 					}
 				}
 			}
 		}
 	}
-	return trials
 }
 
 // Sentinels stand in for a trial's batch_size, lr and seed in an ID template;

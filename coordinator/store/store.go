@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -145,6 +146,10 @@ func (s *Store) Path() string { return s.db.Path() }
 //
 // bases maps the base IDs the trials name to the bases' canonical JSON.
 func (s *Store) PutSweep(sw *pb.Sweep, trials []*pb.Trial, bases map[string][]byte) (added []*pb.Trial, created bool, err error) {
+	sorted, err := encodeSorted(trials)
+	if err != nil {
+		return nil, false, fmt.Errorf("store sweep %s: %w", sw.Id, err)
+	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		bb := tx.Bucket(bucketBases)
 		for id, js := range bases {
@@ -169,25 +174,16 @@ func (s *Store) PutSweep(sw *pb.Sweep, trials []*pb.Trial, bases map[string][]by
 		if err != nil {
 			return err
 		}
-		// Inserting in key order appends to bbolt's nodes; random order makes
-		// each insert shift a growing node (quadratic for a large sweep).
-		type keyed struct {
-			id string
-			t  *pb.Trial
-		}
-		sorted := make([]keyed, len(trials))
-		for i, t := range trials {
-			sorted[i] = keyed{t.Id, t}
-		}
-		slices.SortFunc(sorted, func(a, b keyed) int { return strings.Compare(a.id, b.id) })
 		first, _ := tb.Cursor().First()
 		empty := first == nil // a new sweep: no trial can exist yet
+		// Inserting in key order appends to bbolt's nodes; random order makes
+		// each insert shift a growing node (quadratic for a large sweep).
 		for _, k := range sorted {
 			t := k.t
 			if !empty && tb.Get([]byte(t.Id)) != nil {
 				continue
 			}
-			if err := putProto(tb, t.Id, t); err != nil {
+			if err := tb.Put([]byte(t.Id), k.enc); err != nil {
 				return err
 			}
 			added = append(added, t)
@@ -200,6 +196,42 @@ func (s *Store) PutSweep(sw *pb.Sweep, trials []*pb.Trial, bases map[string][]by
 		return nil, false, fmt.Errorf("store sweep %s: %w", sw.Id, err)
 	}
 	return added, created, nil
+}
+
+// encodedTrial is a trial with its stored encoding.
+type encodedTrial struct {
+	id  string
+	t   *pb.Trial
+	enc []byte
+}
+
+// encodeSorted encodes trials (on all cores, before the write transaction)
+// and sorts them by ID.
+func encodeSorted(trials []*pb.Trial) ([]encodedTrial, error) {
+	out := make([]encodedTrial, len(trials))
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(trials)/1024))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(trials); i += workers {
+				enc, err := encodeTrial(trials[i])
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				out[i] = encodedTrial{trials[i].Id, trials[i], enc}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b encodedTrial) int { return strings.Compare(a.id, b.id) })
+	return out, nil
 }
 
 // GetSweep returns a sweep with its trial counts by state.
@@ -589,12 +621,28 @@ func (s *Store) AllTrials(fn func(*pb.Trial)) error {
 	return nil
 }
 
-func putProto(b *bolt.Bucket, key string, m proto.Message) error {
-	if t, ok := m.(*pb.Trial); ok && t.BaseId != "" && t.SpecJson != "" {
-		// The stored form omits the spec rebuilt from base and axes.
+// encodeTrial returns a trial's stored encoding, which omits the spec_json
+// that reads rebuild from base and axes.
+func encodeTrial(t *pb.Trial) ([]byte, error) {
+	if t.BaseId != "" && t.SpecJson != "" {
 		c := proto.Clone(t).(*pb.Trial)
 		c.SpecJson = ""
-		m = c
+		t = c
+	}
+	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(t)
+	if err != nil {
+		return nil, fmt.Errorf("encode trial %s: %w", t.Id, err)
+	}
+	return v, nil
+}
+
+func putProto(b *bolt.Bucket, key string, m proto.Message) error {
+	if t, ok := m.(*pb.Trial); ok {
+		v, err := encodeTrial(t)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(key), v)
 	}
 	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	if err != nil {
