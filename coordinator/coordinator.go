@@ -293,19 +293,15 @@ func (c *Coordinator) backoff(attempt int32, u float64) time.Duration {
 var errSkip = errors.New("skip")
 
 // transition writes one trial's state change through fn (which validates
-// against the stored trial and returns errSkip to leave it alone), then
-// updates the sweep's counts from the stored before and after states.
+// against the stored trial and returns errSkip to leave it alone); once it is
+// stored, the sweep's counts and cached rows follow, in the order in which
+// transitions were stored.
 func (c *Coordinator) transition(k trialKey, fn func(*pb.Trial) error) (*pb.Trial, error) {
 	var from pb.TrialState
-	t, err := c.store.UpdateTrial(k.sweep, k.trial, func(t *pb.Trial) error {
+	return c.store.UpdateTrial(k.sweep, k.trial, func(t *pb.Trial) error {
 		from = t.State
 		return fn(t)
-	})
-	if err != nil {
-		return nil, err
-	}
-	c.counted(k, from, t)
-	return t, nil
+	}, func(t *pb.Trial) { c.counted(k, from, t) })
 }
 
 // transitionLater is transition without waiting for durability (see

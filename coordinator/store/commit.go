@@ -16,8 +16,9 @@ var ErrClosed = errors.New("store is closed")
 // transaction; its error is reported to its caller alone (a failed fn must
 // not have written anything).
 type op struct {
-	fn   func(*bolt.Tx) error
-	done chan error
+	fn    func(*bolt.Tx) error
+	after func(error) // run by the committer, in commit order, before done
+	done  chan error
 }
 
 // committer runs group commit: it takes every write queued while the previous
@@ -56,18 +57,21 @@ func (s *Store) commitBatch(batch []*op) {
 		return nil
 	})
 	for i, o := range batch {
+		e := errs[i]
 		if err != nil {
-			o.done <- err
-		} else {
-			o.done <- errs[i]
+			e = err
 		}
+		if o.after != nil {
+			o.after(e)
+		}
+		o.done <- e
 	}
 }
 
 // write submits fn to the group committer and waits until its transaction
 // is durable.
-func (s *Store) write(fn func(*bolt.Tx) error) error {
-	o, err := s.enqueue(fn)
+func (s *Store) write(fn func(*bolt.Tx) error, after func(error)) error {
+	o, err := s.enqueue(fn, after)
 	if err != nil {
 		return err
 	}
@@ -75,9 +79,12 @@ func (s *Store) write(fn func(*bolt.Tx) error) error {
 }
 
 // enqueue submits fn to the group committer without waiting. Writes are
-// applied in the order they were enqueued.
-func (s *Store) enqueue(fn func(*bolt.Tx) error) (*op, error) {
-	o := &op{fn: fn, done: make(chan error, 1)}
+// applied in the order they were enqueued, and their after hooks run in that
+// order too, on the committer, so hooks that mirror the stored state in
+// memory see the transitions in the order they were stored. A hook must not
+// wait for a store write.
+func (s *Store) enqueue(fn func(*bolt.Tx) error, after func(error)) (*op, error) {
+	o := &op{fn: fn, after: after, done: make(chan error, 1)}
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed {

@@ -448,8 +448,10 @@ func getTrial(tx *bolt.Tx, sweepID, trialID string) (*pb.Trial, error) {
 //
 // Concurrent calls are group-committed: the writes queued while one
 // transaction commits share the next transaction and its fsync, so throughput
-// does not hinge on one fsync per event.
-func (s *Store) UpdateTrial(sweepID, trialID string, fn func(*pb.Trial) error) (*pb.Trial, error) {
+// does not hinge on one fsync per event. after, if not nil, receives the
+// stored trial once the write has committed, in commit order with every other
+// write's hook (see enqueue).
+func (s *Store) UpdateTrial(sweepID, trialID string, fn func(*pb.Trial) error, after ...func(*pb.Trial)) (*pb.Trial, error) {
 	var t *pb.Trial
 	err := s.write(func(tx *bolt.Tx) error {
 		var err error
@@ -461,6 +463,12 @@ func (s *Store) UpdateTrial(sweepID, trialID string, fn func(*pb.Trial) error) (
 		}
 		tb, _ := trialBucket(tx, sweepID)
 		return putProto(tb, trialID, t)
+	}, func(err error) {
+		if err == nil {
+			for _, f := range after {
+				f(t)
+			}
+		}
 	})
 	if err != nil {
 		return nil, err
@@ -470,12 +478,12 @@ func (s *Store) UpdateTrial(sweepID, trialID string, fn func(*pb.Trial) error) (
 
 // UpdateTrialLater is UpdateTrial without waiting for durability: it queues
 // the write (ordered before every write queued after it) and returns; done,
-// if not nil, is called from the committer with the outcome once the write
-// has committed or failed. Use it only where losing the write in a crash is
-// harmless.
+// if not nil, is called by the committer, in commit order, with the outcome
+// once the write has committed or failed. Use it only where losing the write
+// in a crash is harmless.
 func (s *Store) UpdateTrialLater(sweepID, trialID string, fn func(*pb.Trial) error, done func(*pb.Trial, error)) error {
 	var t *pb.Trial
-	o, err := s.enqueue(func(tx *bolt.Tx) error {
+	_, err := s.enqueue(func(tx *bolt.Tx) error {
 		var err error
 		if t, err = getTrial(tx, sweepID, trialID); err != nil {
 			return err
@@ -485,21 +493,17 @@ func (s *Store) UpdateTrialLater(sweepID, trialID string, fn func(*pb.Trial) err
 		}
 		tb, _ := trialBucket(tx, sweepID)
 		return putProto(tb, trialID, t)
-	})
-	if err != nil {
-		return err
-	}
-	go func() {
-		err := <-o.done
-		if done != nil {
-			if err != nil {
-				done(nil, err)
-			} else {
-				done(t, nil)
-			}
+	}, func(err error) {
+		if done == nil {
+			return
 		}
-	}()
-	return nil
+		if err != nil {
+			done(nil, err)
+		} else {
+			done(t, nil)
+		}
+	})
+	return err
 }
 
 // UpdateSweep applies fn to a stored sweep (its settings: priority, paused,
