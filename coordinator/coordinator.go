@@ -425,5 +425,22 @@ func (c *Coordinator) Rescue() {
 	}
 	c.mu.Lock()
 	c.metrics.setLeases(len(c.leases))
+	c.sweepWorkersLocked(now)
 	c.mu.Unlock()
+}
+
+// sweepWorkersLocked updates the worker gauge — workers heard from within
+// three lease TTLs — and forgets workers silent for ten TTLs (one that comes
+// back is told to register again).
+func (c *Coordinator) sweepWorkersLocked(now time.Time) {
+	live := 0
+	for id, w := range c.workers {
+		switch age := now.Sub(w.lastSeen); {
+		case age <= 3*c.cfg.LeaseTTL:
+			live++
+		case age > 10*c.cfg.LeaseTTL:
+			delete(c.workers, id)
+		}
+	}
+	c.metrics.setWorkers(live)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/flatsweep/flatsweep/coordinator/store"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
@@ -222,10 +223,47 @@ func TestMetricsEndpoint(t *testing.T) {
 		`flatsweep_results_total 4`,
 		`flatsweep_trial_transitions_total{from="pending",to="running"} 4`,
 		`flatsweep_lease_acquire_seconds_count 4`,
+		`flatsweep_workers 1`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+func TestWorkerGaugeForgetsSilentWorkers(t *testing.T) {
+	b := setup(t, "")
+	b.register(t)
+	b.register(t)
+	gauge := func() string {
+		srv := httptest.NewServer(b.c.MetricsHandler())
+		defer srv.Close()
+		resp, err := srv.Client().Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, "flatsweep_workers ") {
+				return line
+			}
+		}
+		return ""
+	}
+	if g := gauge(); g != "flatsweep_workers 2" {
+		t.Fatalf("after two registrations: %q", g)
+	}
+	b.clock.Advance(31 * time.Second) // 3 TTLs + 1 s (TTL 10 s)
+	b.c.Rescue()
+	if g := gauge(); g != "flatsweep_workers 0" {
+		t.Fatalf("after 3 silent TTLs: %q", g)
+	}
+	b.clock.Advance(70 * time.Second)
+	b.c.Rescue()
+	resp, err := b.sweeps.ListWorkers(context.Background(), &pb.ListWorkersRequest{})
+	if err != nil || len(resp.Workers) != 0 {
+		t.Fatalf("workers silent for 10 TTLs still listed: %v %v", resp, err)
 	}
 }
 

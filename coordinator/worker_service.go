@@ -42,6 +42,7 @@ func (s *workerServer) RegisterWorker(_ context.Context, req *pb.RegisterWorkerR
 		pb:       &pb.Worker{Id: id, Name: req.Name, Slots: req.Slots, Labels: req.Labels},
 		lastSeen: c.cfg.Clock.Now(),
 	}
+	c.sweepWorkersLocked(c.cfg.Clock.Now())
 	c.mu.Unlock()
 	c.log.Info("worker registered", "worker", id, "name", req.Name, "slots", req.Slots)
 	return &pb.RegisterWorkerResponse{
