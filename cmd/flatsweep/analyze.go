@@ -33,6 +33,10 @@ exclusive lock on its own file, so copy it first).`,
 			if err != nil {
 				return err
 			}
+			if format == "json" && src.db == "" {
+				// The coordinator runs the analysis itself (AnalyzeSweep).
+				return src.serverAnalysis(cmd, args[0])
+			}
 			recs, err := src.records(cmd, args[0])
 			if err != nil {
 				return err

@@ -298,7 +298,6 @@ func TestClusterOfProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
 	n := 0
 	if err := st.Trials("e2e", "", func(tr *pb.Trial) bool {
 		if tr.State == pb.TrialState_TRIAL_STATE_SUCCEEDED {
@@ -307,6 +306,17 @@ func TestClusterOfProcesses(t *testing.T) {
 		return true
 	}); err != nil || n != 8 {
 		t.Fatalf("backup holds %d succeeded trials (%v), want 8", n, err)
+	}
+	// The analysis the coordinator computes over gRPC equals the offline
+	// analysis of the backup.
+	st.Close()
+	online, errs, code := runCLI(t, "analyze", "e2e", "--coordinator", addr, "--format", "json")
+	if code != 0 || !strings.Contains(online, `"sweep"`) {
+		t.Fatalf("analyze over gRPC: code %d:\n%s%s", code, online, errs)
+	}
+	offline, errs, code := runCLI(t, "analyze", "e2e", "--db", backup, "--format", "json")
+	if code != 0 || offline != online {
+		t.Fatalf("offline analysis (code %d) differs from the coordinator's:\n%s\n---\n%s%s", code, offline, online, errs)
 	}
 	if _, errs, code := runCLI(t, "results", "e2e", "--coordinator", addr, "--group-by", "colour"); code != 2 || !strings.Contains(errs, "--group-by") {
 		t.Fatalf("bad --group-by: exit %d: %s", code, errs)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,24 @@ func addSourceFlags(cmd *cobra.Command, s *sourceFlags) {
 // records returns every trial of the sweep from the chosen source. An
 // unknown sweep, a missing or foreign --db file and conflicting flags are
 // usage errors.
+// serverAnalysis prints the analysis the coordinator computes (AnalyzeSweep).
+func (s *sourceFlags) serverAnalysis(cmd *cobra.Command, sweep string) error {
+	cc, err := s.conn.dial()
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	resp, err := pb.NewSweepServiceClient(cc).AnalyzeSweep(cmd.Context(), &pb.AnalyzeSweepRequest{SweepId: sweep})
+	if status.Code(err) == codes.NotFound {
+		return usageError{fmt.Errorf("sweep %q: not found on coordinator %s: %w", sweep, s.conn.addr, err)}
+	}
+	if err != nil {
+		return fmt.Errorf("analyze %s: %w", sweep, err)
+	}
+	_, err = io.WriteString(cmd.OutOrStdout(), resp.AnalysisJson)
+	return err
+}
+
 func (s *sourceFlags) records(cmd *cobra.Command, sweep string) ([]analysis.Record, error) {
 	if s.db != "" {
 		if cmd.Flags().Changed("coordinator") {
@@ -103,10 +122,4 @@ func knownSweeps(st *store.Store) string {
 }
 
 // recordFromTrial converts a trial (from the store or over gRPC) for analysis.
-func recordFromTrial(t *pb.Trial) (analysis.Record, error) {
-	spec, err := wire.DecodeSpec(t.SpecJson)
-	if err != nil {
-		return analysis.Record{}, fmt.Errorf("trial %s: %w", t.Id, err)
-	}
-	return analysis.Record{TrialID: t.Id, Spec: spec, State: store.StateName(t.State), Result: wire.ResultFromProto(t.Result)}, nil
-}
+func recordFromTrial(t *pb.Trial) (analysis.Record, error) { return wire.Record(t) }

@@ -331,23 +331,7 @@ func (s *Store) ListSweepRecords() ([]*pb.Sweep, error) {
 }
 
 // StateName is the short lower-case name of a trial state ("pending", ...).
-func StateName(st pb.TrialState) string {
-	switch st {
-	case pb.TrialState_TRIAL_STATE_PENDING:
-		return "pending"
-	case pb.TrialState_TRIAL_STATE_RUNNING:
-		return "running"
-	case pb.TrialState_TRIAL_STATE_SUCCEEDED:
-		return "succeeded"
-	case pb.TrialState_TRIAL_STATE_FAILED:
-		return "failed"
-	case pb.TrialState_TRIAL_STATE_DISCARDED:
-		return "discarded"
-	case pb.TrialState_TRIAL_STATE_CANCELLED:
-		return "cancelled"
-	}
-	return "unspecified"
-}
+func StateName(st pb.TrialState) string { return wire.StateName(st) }
 
 // GetTrial returns one trial, with its spec_json.
 func (s *Store) GetTrial(sweepID, trialID string) (*pb.Trial, error) {

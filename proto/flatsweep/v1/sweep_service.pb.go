@@ -22,6 +22,100 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// AnalyzeSweepRequest names a sweep.
+type AnalyzeSweepRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sweep ID.
+	SweepId       string `protobuf:"bytes,1,opt,name=sweep_id,json=sweepId,proto3" json:"sweep_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnalyzeSweepRequest) Reset() {
+	*x = AnalyzeSweepRequest{}
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnalyzeSweepRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnalyzeSweepRequest) ProtoMessage() {}
+
+func (x *AnalyzeSweepRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnalyzeSweepRequest.ProtoReflect.Descriptor instead.
+func (*AnalyzeSweepRequest) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *AnalyzeSweepRequest) GetSweepId() string {
+	if x != nil {
+		return x.SweepId
+	}
+	return ""
+}
+
+// AnalyzeSweepResponse holds the analysis.
+type AnalyzeSweepResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The analysis as JSON: grid-point aggregates, optimal batch sizes and
+	// their log–log fits, collapse onto g, Kendall τ and Ψ of every measure,
+	// Dinh's check, and the counts of trials left out (see package analysis).
+	AnalysisJson  string `protobuf:"bytes,1,opt,name=analysis_json,json=analysisJson,proto3" json:"analysis_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnalyzeSweepResponse) Reset() {
+	*x = AnalyzeSweepResponse{}
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnalyzeSweepResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnalyzeSweepResponse) ProtoMessage() {}
+
+func (x *AnalyzeSweepResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnalyzeSweepResponse.ProtoReflect.Descriptor instead.
+func (*AnalyzeSweepResponse) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AnalyzeSweepResponse) GetAnalysisJson() string {
+	if x != nil {
+		return x.AnalysisJson
+	}
+	return ""
+}
+
 // AxisFilter keeps trials whose axis takes one of the given values.
 type AxisFilter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -35,7 +129,7 @@ type AxisFilter struct {
 
 func (x *AxisFilter) Reset() {
 	*x = AxisFilter{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[0]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -47,7 +141,7 @@ func (x *AxisFilter) String() string {
 func (*AxisFilter) ProtoMessage() {}
 
 func (x *AxisFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[0]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -60,7 +154,7 @@ func (x *AxisFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AxisFilter.ProtoReflect.Descriptor instead.
 func (*AxisFilter) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{0}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *AxisFilter) GetAxis() string {
@@ -92,7 +186,7 @@ type AggregateResultsRequest struct {
 
 func (x *AggregateResultsRequest) Reset() {
 	*x = AggregateResultsRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[1]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -104,7 +198,7 @@ func (x *AggregateResultsRequest) String() string {
 func (*AggregateResultsRequest) ProtoMessage() {}
 
 func (x *AggregateResultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[1]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -117,7 +211,7 @@ func (x *AggregateResultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggregateResultsRequest.ProtoReflect.Descriptor instead.
 func (*AggregateResultsRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{1}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *AggregateResultsRequest) GetSweepId() string {
@@ -165,7 +259,7 @@ type MetricSummary struct {
 
 func (x *MetricSummary) Reset() {
 	*x = MetricSummary{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[2]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -177,7 +271,7 @@ func (x *MetricSummary) String() string {
 func (*MetricSummary) ProtoMessage() {}
 
 func (x *MetricSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[2]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -190,7 +284,7 @@ func (x *MetricSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricSummary.ProtoReflect.Descriptor instead.
 func (*MetricSummary) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{2}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *MetricSummary) GetCount() int32 {
@@ -266,7 +360,7 @@ type ResultGroup struct {
 
 func (x *ResultGroup) Reset() {
 	*x = ResultGroup{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[3]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -278,7 +372,7 @@ func (x *ResultGroup) String() string {
 func (*ResultGroup) ProtoMessage() {}
 
 func (x *ResultGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[3]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -291,7 +385,7 @@ func (x *ResultGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultGroup.ProtoReflect.Descriptor instead.
 func (*ResultGroup) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{3}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ResultGroup) GetKey() []float64 {
@@ -360,7 +454,7 @@ type AggregateResultsResponse struct {
 
 func (x *AggregateResultsResponse) Reset() {
 	*x = AggregateResultsResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -372,7 +466,7 @@ func (x *AggregateResultsResponse) String() string {
 func (*AggregateResultsResponse) ProtoMessage() {}
 
 func (x *AggregateResultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -385,7 +479,7 @@ func (x *AggregateResultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggregateResultsResponse.ProtoReflect.Descriptor instead.
 func (*AggregateResultsResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{4}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AggregateResultsResponse) GetGroupBy() []string {
@@ -420,7 +514,7 @@ type CancelSweepRequest struct {
 
 func (x *CancelSweepRequest) Reset() {
 	*x = CancelSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[5]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -432,7 +526,7 @@ func (x *CancelSweepRequest) String() string {
 func (*CancelSweepRequest) ProtoMessage() {}
 
 func (x *CancelSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[5]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -445,7 +539,7 @@ func (x *CancelSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelSweepRequest.ProtoReflect.Descriptor instead.
 func (*CancelSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{5}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CancelSweepRequest) GetSweepId() string {
@@ -466,7 +560,7 @@ type CancelSweepResponse struct {
 
 func (x *CancelSweepResponse) Reset() {
 	*x = CancelSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -478,7 +572,7 @@ func (x *CancelSweepResponse) String() string {
 func (*CancelSweepResponse) ProtoMessage() {}
 
 func (x *CancelSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -491,7 +585,7 @@ func (x *CancelSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelSweepResponse.ProtoReflect.Descriptor instead.
 func (*CancelSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{6}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CancelSweepResponse) GetSweep() *Sweep {
@@ -512,7 +606,7 @@ type PauseSweepRequest struct {
 
 func (x *PauseSweepRequest) Reset() {
 	*x = PauseSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -524,7 +618,7 @@ func (x *PauseSweepRequest) String() string {
 func (*PauseSweepRequest) ProtoMessage() {}
 
 func (x *PauseSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -537,7 +631,7 @@ func (x *PauseSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseSweepRequest.ProtoReflect.Descriptor instead.
 func (*PauseSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{7}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PauseSweepRequest) GetSweepId() string {
@@ -558,7 +652,7 @@ type PauseSweepResponse struct {
 
 func (x *PauseSweepResponse) Reset() {
 	*x = PauseSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[8]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -570,7 +664,7 @@ func (x *PauseSweepResponse) String() string {
 func (*PauseSweepResponse) ProtoMessage() {}
 
 func (x *PauseSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[8]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -583,7 +677,7 @@ func (x *PauseSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseSweepResponse.ProtoReflect.Descriptor instead.
 func (*PauseSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{8}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PauseSweepResponse) GetSweep() *Sweep {
@@ -604,7 +698,7 @@ type ResumeSweepRequest struct {
 
 func (x *ResumeSweepRequest) Reset() {
 	*x = ResumeSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[9]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -616,7 +710,7 @@ func (x *ResumeSweepRequest) String() string {
 func (*ResumeSweepRequest) ProtoMessage() {}
 
 func (x *ResumeSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[9]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -629,7 +723,7 @@ func (x *ResumeSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeSweepRequest.ProtoReflect.Descriptor instead.
 func (*ResumeSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{9}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ResumeSweepRequest) GetSweepId() string {
@@ -650,7 +744,7 @@ type ResumeSweepResponse struct {
 
 func (x *ResumeSweepResponse) Reset() {
 	*x = ResumeSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[10]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +756,7 @@ func (x *ResumeSweepResponse) String() string {
 func (*ResumeSweepResponse) ProtoMessage() {}
 
 func (x *ResumeSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[10]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,7 +769,7 @@ func (x *ResumeSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeSweepResponse.ProtoReflect.Descriptor instead.
 func (*ResumeSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{10}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ResumeSweepResponse) GetSweep() *Sweep {
@@ -696,7 +790,7 @@ type WatchSweepRequest struct {
 
 func (x *WatchSweepRequest) Reset() {
 	*x = WatchSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[11]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -708,7 +802,7 @@ func (x *WatchSweepRequest) String() string {
 func (*WatchSweepRequest) ProtoMessage() {}
 
 func (x *WatchSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[11]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -721,7 +815,7 @@ func (x *WatchSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchSweepRequest.ProtoReflect.Descriptor instead.
 func (*WatchSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{11}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WatchSweepRequest) GetSweepId() string {
@@ -746,7 +840,7 @@ type WatchSweepResponse struct {
 
 func (x *WatchSweepResponse) Reset() {
 	*x = WatchSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[12]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -758,7 +852,7 @@ func (x *WatchSweepResponse) String() string {
 func (*WatchSweepResponse) ProtoMessage() {}
 
 func (x *WatchSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[12]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -771,7 +865,7 @@ func (x *WatchSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchSweepResponse.ProtoReflect.Descriptor instead.
 func (*WatchSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{12}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WatchSweepResponse) GetSweep() *Sweep {
@@ -810,7 +904,7 @@ type SubmitSweepRequest struct {
 
 func (x *SubmitSweepRequest) Reset() {
 	*x = SubmitSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[13]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -822,7 +916,7 @@ func (x *SubmitSweepRequest) String() string {
 func (*SubmitSweepRequest) ProtoMessage() {}
 
 func (x *SubmitSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[13]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -835,7 +929,7 @@ func (x *SubmitSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitSweepRequest.ProtoReflect.Descriptor instead.
 func (*SubmitSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{13}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SubmitSweepRequest) GetSpecYaml() string {
@@ -874,7 +968,7 @@ type SubmitSweepResponse struct {
 
 func (x *SubmitSweepResponse) Reset() {
 	*x = SubmitSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[14]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +980,7 @@ func (x *SubmitSweepResponse) String() string {
 func (*SubmitSweepResponse) ProtoMessage() {}
 
 func (x *SubmitSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[14]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +993,7 @@ func (x *SubmitSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitSweepResponse.ProtoReflect.Descriptor instead.
 func (*SubmitSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{14}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SubmitSweepResponse) GetSweep() *Sweep {
@@ -934,7 +1028,7 @@ type GetSweepRequest struct {
 
 func (x *GetSweepRequest) Reset() {
 	*x = GetSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[15]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -946,7 +1040,7 @@ func (x *GetSweepRequest) String() string {
 func (*GetSweepRequest) ProtoMessage() {}
 
 func (x *GetSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[15]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -959,7 +1053,7 @@ func (x *GetSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSweepRequest.ProtoReflect.Descriptor instead.
 func (*GetSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{15}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetSweepRequest) GetSweepId() string {
@@ -980,7 +1074,7 @@ type GetSweepResponse struct {
 
 func (x *GetSweepResponse) Reset() {
 	*x = GetSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[16]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1086,7 @@ func (x *GetSweepResponse) String() string {
 func (*GetSweepResponse) ProtoMessage() {}
 
 func (x *GetSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[16]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1099,7 @@ func (x *GetSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSweepResponse.ProtoReflect.Descriptor instead.
 func (*GetSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{16}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetSweepResponse) GetSweep() *Sweep {
@@ -1024,7 +1118,7 @@ type ListSweepsRequest struct {
 
 func (x *ListSweepsRequest) Reset() {
 	*x = ListSweepsRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[17]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1130,7 @@ func (x *ListSweepsRequest) String() string {
 func (*ListSweepsRequest) ProtoMessage() {}
 
 func (x *ListSweepsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[17]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1143,7 @@ func (x *ListSweepsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSweepsRequest.ProtoReflect.Descriptor instead.
 func (*ListSweepsRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{17}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{19}
 }
 
 // ListSweepsResponse holds the sweeps, by ID.
@@ -1063,7 +1157,7 @@ type ListSweepsResponse struct {
 
 func (x *ListSweepsResponse) Reset() {
 	*x = ListSweepsResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[18]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1075,7 +1169,7 @@ func (x *ListSweepsResponse) String() string {
 func (*ListSweepsResponse) ProtoMessage() {}
 
 func (x *ListSweepsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[18]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1088,7 +1182,7 @@ func (x *ListSweepsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSweepsResponse.ProtoReflect.Descriptor instead.
 func (*ListSweepsResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{18}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListSweepsResponse) GetSweeps() []*Sweep {
@@ -1115,7 +1209,7 @@ type QueryResultsRequest struct {
 
 func (x *QueryResultsRequest) Reset() {
 	*x = QueryResultsRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[19]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1127,7 +1221,7 @@ func (x *QueryResultsRequest) String() string {
 func (*QueryResultsRequest) ProtoMessage() {}
 
 func (x *QueryResultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[19]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1140,7 +1234,7 @@ func (x *QueryResultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResultsRequest.ProtoReflect.Descriptor instead.
 func (*QueryResultsRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{19}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *QueryResultsRequest) GetSweepId() string {
@@ -1184,7 +1278,7 @@ type QueryResultsResponse struct {
 
 func (x *QueryResultsResponse) Reset() {
 	*x = QueryResultsResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[20]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1196,7 +1290,7 @@ func (x *QueryResultsResponse) String() string {
 func (*QueryResultsResponse) ProtoMessage() {}
 
 func (x *QueryResultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[20]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1209,7 +1303,7 @@ func (x *QueryResultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResultsResponse.ProtoReflect.Descriptor instead.
 func (*QueryResultsResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{20}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *QueryResultsResponse) GetTrials() []*Trial {
@@ -1235,7 +1329,7 @@ type ListWorkersRequest struct {
 
 func (x *ListWorkersRequest) Reset() {
 	*x = ListWorkersRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[21]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1247,7 +1341,7 @@ func (x *ListWorkersRequest) String() string {
 func (*ListWorkersRequest) ProtoMessage() {}
 
 func (x *ListWorkersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[21]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1260,7 +1354,7 @@ func (x *ListWorkersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkersRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkersRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{21}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{23}
 }
 
 // ListWorkersResponse holds the workers.
@@ -1274,7 +1368,7 @@ type ListWorkersResponse struct {
 
 func (x *ListWorkersResponse) Reset() {
 	*x = ListWorkersResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[22]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1286,7 +1380,7 @@ func (x *ListWorkersResponse) String() string {
 func (*ListWorkersResponse) ProtoMessage() {}
 
 func (x *ListWorkersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[22]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1299,7 +1393,7 @@ func (x *ListWorkersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkersResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkersResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{22}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListWorkersResponse) GetWorkers() []*Worker {
@@ -1313,7 +1407,11 @@ var File_flatsweep_v1_sweep_service_proto protoreflect.FileDescriptor
 
 const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"\n" +
-	" flatsweep/v1/sweep_service.proto\x12\fflatsweep.v1\x1a\x18flatsweep/v1/types.proto\x1a\x1egoogle/protobuf/duration.proto\"8\n" +
+	" flatsweep/v1/sweep_service.proto\x12\fflatsweep.v1\x1a\x18flatsweep/v1/types.proto\x1a\x1egoogle/protobuf/duration.proto\"0\n" +
+	"\x13AnalyzeSweepRequest\x12\x19\n" +
+	"\bsweep_id\x18\x01 \x01(\tR\asweepId\";\n" +
+	"\x14AnalyzeSweepResponse\x12#\n" +
+	"\ranalysis_json\x18\x01 \x01(\tR\fanalysisJson\"8\n" +
 	"\n" +
 	"AxisFilter\x12\x12\n" +
 	"\x04axis\x18\x01 \x01(\tR\x04axis\x12\x16\n" +
@@ -1388,7 +1486,7 @@ const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x14\n" +
 	"\x12ListWorkersRequest\"E\n" +
 	"\x13ListWorkersResponse\x12.\n" +
-	"\aworkers\x18\x01 \x03(\v2\x14.flatsweep.v1.WorkerR\aworkers2\xd8\x06\n" +
+	"\aworkers\x18\x01 \x03(\v2\x14.flatsweep.v1.WorkerR\aworkers2\xaf\a\n" +
 	"\fSweepService\x12R\n" +
 	"\vSubmitSweep\x12 .flatsweep.v1.SubmitSweepRequest\x1a!.flatsweep.v1.SubmitSweepResponse\x12I\n" +
 	"\bGetSweep\x12\x1d.flatsweep.v1.GetSweepRequest\x1a\x1e.flatsweep.v1.GetSweepResponse\x12O\n" +
@@ -1402,7 +1500,8 @@ const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"\vResumeSweep\x12 .flatsweep.v1.ResumeSweepRequest\x1a!.flatsweep.v1.ResumeSweepResponse\x12Q\n" +
 	"\n" +
 	"WatchSweep\x12\x1f.flatsweep.v1.WatchSweepRequest\x1a .flatsweep.v1.WatchSweepResponse0\x01\x12a\n" +
-	"\x10AggregateResults\x12%.flatsweep.v1.AggregateResultsRequest\x1a&.flatsweep.v1.AggregateResultsResponseB?Z=github.com/flatsweep/flatsweep/proto/flatsweep/v1;flatsweepv1b\x06proto3"
+	"\x10AggregateResults\x12%.flatsweep.v1.AggregateResultsRequest\x1a&.flatsweep.v1.AggregateResultsResponse\x12U\n" +
+	"\fAnalyzeSweep\x12!.flatsweep.v1.AnalyzeSweepRequest\x1a\".flatsweep.v1.AnalyzeSweepResponseB?Z=github.com/flatsweep/flatsweep/proto/flatsweep/v1;flatsweepv1b\x06proto3"
 
 var (
 	file_flatsweep_v1_sweep_service_proto_rawDescOnce sync.Once
@@ -1416,74 +1515,78 @@ func file_flatsweep_v1_sweep_service_proto_rawDescGZIP() []byte {
 	return file_flatsweep_v1_sweep_service_proto_rawDescData
 }
 
-var file_flatsweep_v1_sweep_service_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_flatsweep_v1_sweep_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_flatsweep_v1_sweep_service_proto_goTypes = []any{
-	(*AxisFilter)(nil),               // 0: flatsweep.v1.AxisFilter
-	(*AggregateResultsRequest)(nil),  // 1: flatsweep.v1.AggregateResultsRequest
-	(*MetricSummary)(nil),            // 2: flatsweep.v1.MetricSummary
-	(*ResultGroup)(nil),              // 3: flatsweep.v1.ResultGroup
-	(*AggregateResultsResponse)(nil), // 4: flatsweep.v1.AggregateResultsResponse
-	(*CancelSweepRequest)(nil),       // 5: flatsweep.v1.CancelSweepRequest
-	(*CancelSweepResponse)(nil),      // 6: flatsweep.v1.CancelSweepResponse
-	(*PauseSweepRequest)(nil),        // 7: flatsweep.v1.PauseSweepRequest
-	(*PauseSweepResponse)(nil),       // 8: flatsweep.v1.PauseSweepResponse
-	(*ResumeSweepRequest)(nil),       // 9: flatsweep.v1.ResumeSweepRequest
-	(*ResumeSweepResponse)(nil),      // 10: flatsweep.v1.ResumeSweepResponse
-	(*WatchSweepRequest)(nil),        // 11: flatsweep.v1.WatchSweepRequest
-	(*WatchSweepResponse)(nil),       // 12: flatsweep.v1.WatchSweepResponse
-	(*SubmitSweepRequest)(nil),       // 13: flatsweep.v1.SubmitSweepRequest
-	(*SubmitSweepResponse)(nil),      // 14: flatsweep.v1.SubmitSweepResponse
-	(*GetSweepRequest)(nil),          // 15: flatsweep.v1.GetSweepRequest
-	(*GetSweepResponse)(nil),         // 16: flatsweep.v1.GetSweepResponse
-	(*ListSweepsRequest)(nil),        // 17: flatsweep.v1.ListSweepsRequest
-	(*ListSweepsResponse)(nil),       // 18: flatsweep.v1.ListSweepsResponse
-	(*QueryResultsRequest)(nil),      // 19: flatsweep.v1.QueryResultsRequest
-	(*QueryResultsResponse)(nil),     // 20: flatsweep.v1.QueryResultsResponse
-	(*ListWorkersRequest)(nil),       // 21: flatsweep.v1.ListWorkersRequest
-	(*ListWorkersResponse)(nil),      // 22: flatsweep.v1.ListWorkersResponse
-	(*Sweep)(nil),                    // 23: flatsweep.v1.Sweep
-	(*durationpb.Duration)(nil),      // 24: google.protobuf.Duration
-	(TrialState)(0),                  // 25: flatsweep.v1.TrialState
-	(*Trial)(nil),                    // 26: flatsweep.v1.Trial
-	(*Worker)(nil),                   // 27: flatsweep.v1.Worker
+	(*AnalyzeSweepRequest)(nil),      // 0: flatsweep.v1.AnalyzeSweepRequest
+	(*AnalyzeSweepResponse)(nil),     // 1: flatsweep.v1.AnalyzeSweepResponse
+	(*AxisFilter)(nil),               // 2: flatsweep.v1.AxisFilter
+	(*AggregateResultsRequest)(nil),  // 3: flatsweep.v1.AggregateResultsRequest
+	(*MetricSummary)(nil),            // 4: flatsweep.v1.MetricSummary
+	(*ResultGroup)(nil),              // 5: flatsweep.v1.ResultGroup
+	(*AggregateResultsResponse)(nil), // 6: flatsweep.v1.AggregateResultsResponse
+	(*CancelSweepRequest)(nil),       // 7: flatsweep.v1.CancelSweepRequest
+	(*CancelSweepResponse)(nil),      // 8: flatsweep.v1.CancelSweepResponse
+	(*PauseSweepRequest)(nil),        // 9: flatsweep.v1.PauseSweepRequest
+	(*PauseSweepResponse)(nil),       // 10: flatsweep.v1.PauseSweepResponse
+	(*ResumeSweepRequest)(nil),       // 11: flatsweep.v1.ResumeSweepRequest
+	(*ResumeSweepResponse)(nil),      // 12: flatsweep.v1.ResumeSweepResponse
+	(*WatchSweepRequest)(nil),        // 13: flatsweep.v1.WatchSweepRequest
+	(*WatchSweepResponse)(nil),       // 14: flatsweep.v1.WatchSweepResponse
+	(*SubmitSweepRequest)(nil),       // 15: flatsweep.v1.SubmitSweepRequest
+	(*SubmitSweepResponse)(nil),      // 16: flatsweep.v1.SubmitSweepResponse
+	(*GetSweepRequest)(nil),          // 17: flatsweep.v1.GetSweepRequest
+	(*GetSweepResponse)(nil),         // 18: flatsweep.v1.GetSweepResponse
+	(*ListSweepsRequest)(nil),        // 19: flatsweep.v1.ListSweepsRequest
+	(*ListSweepsResponse)(nil),       // 20: flatsweep.v1.ListSweepsResponse
+	(*QueryResultsRequest)(nil),      // 21: flatsweep.v1.QueryResultsRequest
+	(*QueryResultsResponse)(nil),     // 22: flatsweep.v1.QueryResultsResponse
+	(*ListWorkersRequest)(nil),       // 23: flatsweep.v1.ListWorkersRequest
+	(*ListWorkersResponse)(nil),      // 24: flatsweep.v1.ListWorkersResponse
+	(*Sweep)(nil),                    // 25: flatsweep.v1.Sweep
+	(*durationpb.Duration)(nil),      // 26: google.protobuf.Duration
+	(TrialState)(0),                  // 27: flatsweep.v1.TrialState
+	(*Trial)(nil),                    // 28: flatsweep.v1.Trial
+	(*Worker)(nil),                   // 29: flatsweep.v1.Worker
 }
 var file_flatsweep_v1_sweep_service_proto_depIdxs = []int32{
-	0,  // 0: flatsweep.v1.AggregateResultsRequest.filters:type_name -> flatsweep.v1.AxisFilter
-	2,  // 1: flatsweep.v1.ResultGroup.metrics:type_name -> flatsweep.v1.MetricSummary
-	3,  // 2: flatsweep.v1.AggregateResultsResponse.groups:type_name -> flatsweep.v1.ResultGroup
-	23, // 3: flatsweep.v1.CancelSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	23, // 4: flatsweep.v1.PauseSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	23, // 5: flatsweep.v1.ResumeSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	23, // 6: flatsweep.v1.WatchSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	24, // 7: flatsweep.v1.WatchSweepResponse.remaining:type_name -> google.protobuf.Duration
-	23, // 8: flatsweep.v1.SubmitSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	23, // 9: flatsweep.v1.GetSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	23, // 10: flatsweep.v1.ListSweepsResponse.sweeps:type_name -> flatsweep.v1.Sweep
-	25, // 11: flatsweep.v1.QueryResultsRequest.state:type_name -> flatsweep.v1.TrialState
-	26, // 12: flatsweep.v1.QueryResultsResponse.trials:type_name -> flatsweep.v1.Trial
-	27, // 13: flatsweep.v1.ListWorkersResponse.workers:type_name -> flatsweep.v1.Worker
-	13, // 14: flatsweep.v1.SweepService.SubmitSweep:input_type -> flatsweep.v1.SubmitSweepRequest
-	15, // 15: flatsweep.v1.SweepService.GetSweep:input_type -> flatsweep.v1.GetSweepRequest
-	17, // 16: flatsweep.v1.SweepService.ListSweeps:input_type -> flatsweep.v1.ListSweepsRequest
-	19, // 17: flatsweep.v1.SweepService.QueryResults:input_type -> flatsweep.v1.QueryResultsRequest
-	21, // 18: flatsweep.v1.SweepService.ListWorkers:input_type -> flatsweep.v1.ListWorkersRequest
-	5,  // 19: flatsweep.v1.SweepService.CancelSweep:input_type -> flatsweep.v1.CancelSweepRequest
-	7,  // 20: flatsweep.v1.SweepService.PauseSweep:input_type -> flatsweep.v1.PauseSweepRequest
-	9,  // 21: flatsweep.v1.SweepService.ResumeSweep:input_type -> flatsweep.v1.ResumeSweepRequest
-	11, // 22: flatsweep.v1.SweepService.WatchSweep:input_type -> flatsweep.v1.WatchSweepRequest
-	1,  // 23: flatsweep.v1.SweepService.AggregateResults:input_type -> flatsweep.v1.AggregateResultsRequest
-	14, // 24: flatsweep.v1.SweepService.SubmitSweep:output_type -> flatsweep.v1.SubmitSweepResponse
-	16, // 25: flatsweep.v1.SweepService.GetSweep:output_type -> flatsweep.v1.GetSweepResponse
-	18, // 26: flatsweep.v1.SweepService.ListSweeps:output_type -> flatsweep.v1.ListSweepsResponse
-	20, // 27: flatsweep.v1.SweepService.QueryResults:output_type -> flatsweep.v1.QueryResultsResponse
-	22, // 28: flatsweep.v1.SweepService.ListWorkers:output_type -> flatsweep.v1.ListWorkersResponse
-	6,  // 29: flatsweep.v1.SweepService.CancelSweep:output_type -> flatsweep.v1.CancelSweepResponse
-	8,  // 30: flatsweep.v1.SweepService.PauseSweep:output_type -> flatsweep.v1.PauseSweepResponse
-	10, // 31: flatsweep.v1.SweepService.ResumeSweep:output_type -> flatsweep.v1.ResumeSweepResponse
-	12, // 32: flatsweep.v1.SweepService.WatchSweep:output_type -> flatsweep.v1.WatchSweepResponse
-	4,  // 33: flatsweep.v1.SweepService.AggregateResults:output_type -> flatsweep.v1.AggregateResultsResponse
-	24, // [24:34] is the sub-list for method output_type
-	14, // [14:24] is the sub-list for method input_type
+	2,  // 0: flatsweep.v1.AggregateResultsRequest.filters:type_name -> flatsweep.v1.AxisFilter
+	4,  // 1: flatsweep.v1.ResultGroup.metrics:type_name -> flatsweep.v1.MetricSummary
+	5,  // 2: flatsweep.v1.AggregateResultsResponse.groups:type_name -> flatsweep.v1.ResultGroup
+	25, // 3: flatsweep.v1.CancelSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	25, // 4: flatsweep.v1.PauseSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	25, // 5: flatsweep.v1.ResumeSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	25, // 6: flatsweep.v1.WatchSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	26, // 7: flatsweep.v1.WatchSweepResponse.remaining:type_name -> google.protobuf.Duration
+	25, // 8: flatsweep.v1.SubmitSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	25, // 9: flatsweep.v1.GetSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	25, // 10: flatsweep.v1.ListSweepsResponse.sweeps:type_name -> flatsweep.v1.Sweep
+	27, // 11: flatsweep.v1.QueryResultsRequest.state:type_name -> flatsweep.v1.TrialState
+	28, // 12: flatsweep.v1.QueryResultsResponse.trials:type_name -> flatsweep.v1.Trial
+	29, // 13: flatsweep.v1.ListWorkersResponse.workers:type_name -> flatsweep.v1.Worker
+	15, // 14: flatsweep.v1.SweepService.SubmitSweep:input_type -> flatsweep.v1.SubmitSweepRequest
+	17, // 15: flatsweep.v1.SweepService.GetSweep:input_type -> flatsweep.v1.GetSweepRequest
+	19, // 16: flatsweep.v1.SweepService.ListSweeps:input_type -> flatsweep.v1.ListSweepsRequest
+	21, // 17: flatsweep.v1.SweepService.QueryResults:input_type -> flatsweep.v1.QueryResultsRequest
+	23, // 18: flatsweep.v1.SweepService.ListWorkers:input_type -> flatsweep.v1.ListWorkersRequest
+	7,  // 19: flatsweep.v1.SweepService.CancelSweep:input_type -> flatsweep.v1.CancelSweepRequest
+	9,  // 20: flatsweep.v1.SweepService.PauseSweep:input_type -> flatsweep.v1.PauseSweepRequest
+	11, // 21: flatsweep.v1.SweepService.ResumeSweep:input_type -> flatsweep.v1.ResumeSweepRequest
+	13, // 22: flatsweep.v1.SweepService.WatchSweep:input_type -> flatsweep.v1.WatchSweepRequest
+	3,  // 23: flatsweep.v1.SweepService.AggregateResults:input_type -> flatsweep.v1.AggregateResultsRequest
+	0,  // 24: flatsweep.v1.SweepService.AnalyzeSweep:input_type -> flatsweep.v1.AnalyzeSweepRequest
+	16, // 25: flatsweep.v1.SweepService.SubmitSweep:output_type -> flatsweep.v1.SubmitSweepResponse
+	18, // 26: flatsweep.v1.SweepService.GetSweep:output_type -> flatsweep.v1.GetSweepResponse
+	20, // 27: flatsweep.v1.SweepService.ListSweeps:output_type -> flatsweep.v1.ListSweepsResponse
+	22, // 28: flatsweep.v1.SweepService.QueryResults:output_type -> flatsweep.v1.QueryResultsResponse
+	24, // 29: flatsweep.v1.SweepService.ListWorkers:output_type -> flatsweep.v1.ListWorkersResponse
+	8,  // 30: flatsweep.v1.SweepService.CancelSweep:output_type -> flatsweep.v1.CancelSweepResponse
+	10, // 31: flatsweep.v1.SweepService.PauseSweep:output_type -> flatsweep.v1.PauseSweepResponse
+	12, // 32: flatsweep.v1.SweepService.ResumeSweep:output_type -> flatsweep.v1.ResumeSweepResponse
+	14, // 33: flatsweep.v1.SweepService.WatchSweep:output_type -> flatsweep.v1.WatchSweepResponse
+	6,  // 34: flatsweep.v1.SweepService.AggregateResults:output_type -> flatsweep.v1.AggregateResultsResponse
+	1,  // 35: flatsweep.v1.SweepService.AnalyzeSweep:output_type -> flatsweep.v1.AnalyzeSweepResponse
+	25, // [25:36] is the sub-list for method output_type
+	14, // [14:25] is the sub-list for method input_type
 	14, // [14:14] is the sub-list for extension type_name
 	14, // [14:14] is the sub-list for extension extendee
 	0,  // [0:14] is the sub-list for field type_name
@@ -1501,7 +1604,7 @@ func file_flatsweep_v1_sweep_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flatsweep_v1_sweep_service_proto_rawDesc), len(file_flatsweep_v1_sweep_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

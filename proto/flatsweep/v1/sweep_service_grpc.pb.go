@@ -29,6 +29,7 @@ const (
 	SweepService_ResumeSweep_FullMethodName      = "/flatsweep.v1.SweepService/ResumeSweep"
 	SweepService_WatchSweep_FullMethodName       = "/flatsweep.v1.SweepService/WatchSweep"
 	SweepService_AggregateResults_FullMethodName = "/flatsweep.v1.SweepService/AggregateResults"
+	SweepService_AnalyzeSweep_FullMethodName     = "/flatsweep.v1.SweepService/AnalyzeSweep"
 )
 
 // SweepServiceClient is the client API for SweepService service.
@@ -62,6 +63,9 @@ type SweepServiceClient interface {
 	// AggregateResults groups a sweep's trials by any axes, after filtering on
 	// axis values, and aggregates every metric over each group.
 	AggregateResults(ctx context.Context, in *AggregateResultsRequest, opts ...grpc.CallOption) (*AggregateResultsResponse, error)
+	// AnalyzeSweep runs the noise-scale and flatness analysis of a sweep on the
+	// coordinator: the document `flatsweep analyze --format json` prints.
+	AnalyzeSweep(ctx context.Context, in *AnalyzeSweepRequest, opts ...grpc.CallOption) (*AnalyzeSweepResponse, error)
 }
 
 type sweepServiceClient struct {
@@ -181,6 +185,16 @@ func (c *sweepServiceClient) AggregateResults(ctx context.Context, in *Aggregate
 	return out, nil
 }
 
+func (c *sweepServiceClient) AnalyzeSweep(ctx context.Context, in *AnalyzeSweepRequest, opts ...grpc.CallOption) (*AnalyzeSweepResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AnalyzeSweepResponse)
+	err := c.cc.Invoke(ctx, SweepService_AnalyzeSweep_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SweepServiceServer is the server API for SweepService service.
 // All implementations must embed UnimplementedSweepServiceServer
 // for forward compatibility.
@@ -212,6 +226,9 @@ type SweepServiceServer interface {
 	// AggregateResults groups a sweep's trials by any axes, after filtering on
 	// axis values, and aggregates every metric over each group.
 	AggregateResults(context.Context, *AggregateResultsRequest) (*AggregateResultsResponse, error)
+	// AnalyzeSweep runs the noise-scale and flatness analysis of a sweep on the
+	// coordinator: the document `flatsweep analyze --format json` prints.
+	AnalyzeSweep(context.Context, *AnalyzeSweepRequest) (*AnalyzeSweepResponse, error)
 	mustEmbedUnimplementedSweepServiceServer()
 }
 
@@ -251,6 +268,9 @@ func (UnimplementedSweepServiceServer) WatchSweep(*WatchSweepRequest, grpc.Serve
 }
 func (UnimplementedSweepServiceServer) AggregateResults(context.Context, *AggregateResultsRequest) (*AggregateResultsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AggregateResults not implemented")
+}
+func (UnimplementedSweepServiceServer) AnalyzeSweep(context.Context, *AnalyzeSweepRequest) (*AnalyzeSweepResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AnalyzeSweep not implemented")
 }
 func (UnimplementedSweepServiceServer) mustEmbedUnimplementedSweepServiceServer() {}
 func (UnimplementedSweepServiceServer) testEmbeddedByValue()                      {}
@@ -446,6 +466,24 @@ func _SweepService_AggregateResults_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SweepService_AnalyzeSweep_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AnalyzeSweepRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SweepServiceServer).AnalyzeSweep(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SweepService_AnalyzeSweep_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SweepServiceServer).AnalyzeSweep(ctx, req.(*AnalyzeSweepRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SweepService_ServiceDesc is the grpc.ServiceDesc for SweepService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -488,6 +526,10 @@ var SweepService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AggregateResults",
 			Handler:    _SweepService_AggregateResults_Handler,
+		},
+		{
+			MethodName: "AnalyzeSweep",
+			Handler:    _SweepService_AnalyzeSweep_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
