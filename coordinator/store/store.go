@@ -437,17 +437,7 @@ func getTrial(tx *bolt.Tx, sweepID, trialID string) (*pb.Trial, error) {
 // write's hook (see enqueue).
 func (s *Store) UpdateTrial(sweepID, trialID string, fn func(*pb.Trial) error, after ...func(*pb.Trial)) (*pb.Trial, error) {
 	var t *pb.Trial
-	err := s.write(func(tx *bolt.Tx) error {
-		var err error
-		if t, err = getTrial(tx, sweepID, trialID); err != nil {
-			return err
-		}
-		if err := fn(t); err != nil {
-			return err
-		}
-		tb, _ := trialBucket(tx, sweepID)
-		return putProto(tb, trialID, t)
-	}, func(err error) {
+	err := s.write(updateTrial(sweepID, trialID, fn, &t), func(err error) {
 		if err == nil {
 			for _, f := range after {
 				f(t)
@@ -460,6 +450,22 @@ func (s *Store) UpdateTrial(sweepID, trialID string, fn func(*pb.Trial) error, a
 	return t, nil
 }
 
+// updateTrial returns the transaction step of a trial update: read the trial
+// into *t, apply fn, and store it unless fn fails.
+func updateTrial(sweepID, trialID string, fn func(*pb.Trial) error, t **pb.Trial) func(*bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
+		var err error
+		if *t, err = getTrial(tx, sweepID, trialID); err != nil {
+			return err
+		}
+		if err := fn(*t); err != nil {
+			return err
+		}
+		tb, _ := trialBucket(tx, sweepID)
+		return putProto(tb, trialID, *t)
+	}
+}
+
 // UpdateTrialLater is UpdateTrial without waiting for durability: it queues
 // the write (ordered before every write queued after it) and returns; done,
 // if not nil, is called by the committer, in commit order, with the outcome
@@ -467,17 +473,7 @@ func (s *Store) UpdateTrial(sweepID, trialID string, fn func(*pb.Trial) error, a
 // in a crash is harmless.
 func (s *Store) UpdateTrialLater(sweepID, trialID string, fn func(*pb.Trial) error, done func(*pb.Trial, error)) error {
 	var t *pb.Trial
-	_, err := s.enqueue(func(tx *bolt.Tx) error {
-		var err error
-		if t, err = getTrial(tx, sweepID, trialID); err != nil {
-			return err
-		}
-		if err := fn(t); err != nil {
-			return err
-		}
-		tb, _ := trialBucket(tx, sweepID)
-		return putProto(tb, trialID, t)
-	}, func(err error) {
+	_, err := s.enqueue(updateTrial(sweepID, trialID, fn, &t), func(err error) {
 		if done == nil {
 			return
 		}
