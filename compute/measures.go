@@ -489,7 +489,7 @@ func curvatureSet(spec TrialSpec, trainSet data.Set) data.Set {
 
 // LoadModel validates spec, loads its data and builds its network as
 // RunTrial does, and reads θ from r, a safetensors file written by
-// WriteWeights (or a PyTorch state_dict of the same MLP). The model's
+// WriteWeights (or a PyTorch state_dict of the same network: mlp, resmlp or cnn). The model's
 // examples are the spec's curvature examples. A file that does not fit the
 // network gives an error wrapping weights.ErrMismatch.
 func LoadModel(spec TrialSpec, r io.Reader) (Model, error) {

@@ -229,7 +229,7 @@ type AugmentSpec struct {
 // digest differs. The optimizer state (momentum, Adam moments) starts at zero.
 type WarmStartSpec struct {
 	// Path is a safetensors file written by flatsweep (or a PyTorch
-	// state_dict of the same MLP; see package weights).
+	// state_dict of the same network, any architecture; see package weights).
 	Path string `json:"path,omitempty"`
 	// SHA256 is the lowercase hex SHA-256 digest of the file's content.
 	SHA256 string `json:"sha256,omitempty"`

@@ -654,25 +654,28 @@ func initialParams(spec TrialSpec, net *nn.Network) ([]float64, string, error) {
 	return theta, digest, nil
 }
 
-// FlatTensor is the name of the single tensor holding all of θ, in the flat
-// layout of package nn, in weight files of networks that package weights
-// cannot name layer by layer (resmlp, cnn).
+// FlatTensor is the name of the single tensor of shape [P] holding all of θ,
+// in the flat layout of package nn, in the weight files that earlier versions
+// of WriteWeights wrote for the resmlp and cnn architectures. ReadWeights
+// still reads such files; WriteWeights no longer writes them.
 const FlatTensor = "theta"
 
 // WriteWeights writes θ of net to w as an F64 safetensors file with the given
-// metadata. Networks of dense layers only (mlp) are written with the PyTorch
-// state_dict names of package weights; other architectures, which package
-// weights does not name, as one tensor FlatTensor of shape [P].
+// metadata, with the tensor names and shapes of the state_dict of the
+// equivalent PyTorch module (see package weights, which documents the module
+// of every architecture: mlp, resmlp and cnn). A network with a layer that
+// package weights cannot name gives an error wrapping weights.ErrUnsupported
+// before anything is written.
 func WriteWeights(w io.Writer, net *nn.Network, theta []float64, meta map[string]string) error {
-	err := weights.Save(w, net, theta, meta) // fails before writing when unsupported
-	if errors.Is(err, weights.ErrUnsupported) {
-		return weights.Write(w, []weights.Tensor{{Name: FlatTensor, Shape: []int{len(theta)}, Data: theta}}, meta)
-	}
-	return err
+	return weights.Save(w, net, theta, meta)
 }
 
-// ReadWeights reads a safetensors file written by WriteWeights (or a PyTorch
-// state_dict of the same MLP) and returns θ for net and the file's metadata.
+// ReadWeights reads a safetensors file written by WriteWeights (or the
+// PyTorch state_dict of the equivalent module, F64 or F32; see package
+// weights) and returns θ for net and the file's metadata. A file holding the
+// single tensor FlatTensor, as older versions wrote for resmlp and cnn, is
+// read as θ itself. A file that does not fit net gives an error wrapping
+// weights.ErrMismatch that lists every missing, extra and misshapen tensor.
 func ReadWeights(r io.Reader, net *nn.Network) ([]float64, map[string]string, error) {
 	ts, meta, err := weights.Read(r)
 	if err != nil {

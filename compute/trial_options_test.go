@@ -16,6 +16,7 @@ import (
 
 	"github.com/flatsweep/flatsweep/compute"
 	"github.com/flatsweep/flatsweep/compute/nn"
+	"github.com/flatsweep/flatsweep/compute/weights"
 )
 
 // writeIDX writes an IDX pair of n images of size×size pixels to dir under the
@@ -200,32 +201,58 @@ func TestMNIST(t *testing.T) {
 	t.Logf("MNIST N=1000: train %.3f test %.3f λ₁ %.4g", res.TrainAcc, res.TestAcc, res.LambdaMax)
 }
 
-// TestWeightsRoundTrip: mlp weights use named tensors, other architectures
-// one flat tensor; both read back bit for bit.
+// TestWeightsRoundTrip: every architecture is written with the PyTorch
+// state_dict names of package weights (no flat tensor) and reads back bit for
+// bit; the old flat files still read; weights of another network do not.
 func TestWeightsRoundTrip(t *testing.T) {
 	mlp, _ := nn.NewMLP(4, []int{3}, 2, nn.ActReLU)
-	res, _ := nn.NewResMLP(4, 3, 1, 2, nn.ActTanh)
-	for name, net := range map[string]*nn.Network{"mlp": mlp, "resmlp": res} {
+	res, _ := nn.NewResMLP(4, 3, 2, 2, nn.ActTanh)
+	cnn, err := nn.NewCNN(2, 4, 4, []int{3}, []int{5}, 2, nn.ActReLU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nets := map[string]*nn.Network{"mlp": mlp, "resmlp": res, "cnn": cnn}
+	names := map[string]string{"mlp": `"2.weight"`, "resmlp": `"3.body.2.bias"`, "cnn": `"6.weight"`}
+	for name, net := range nets {
 		theta := make([]float64, net.NumParams())
-		net.Init(theta, rand.New(rand.NewPCG(1, 2)))
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i := range theta {
+			theta[i] = rng.NormFloat64()
+		}
 		var buf bytes.Buffer
 		if err := compute.WriteWeights(&buf, net, theta, map[string]string{"k": "v"}); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		flat := bytes.Contains(buf.Bytes(), []byte(`"theta"`))
-		if flat != (name == "resmlp") {
-			t.Errorf("%s: flat tensor %v", name, flat)
+		if bytes.Contains(buf.Bytes(), []byte(`"theta"`)) || !bytes.Contains(buf.Bytes(), []byte(names[name])) {
+			t.Errorf("%s: want named tensors such as %s, not a flat one", name, names[name])
 		}
-		back, meta, err := compute.ReadWeights(&buf, net)
+		back, meta, err := compute.ReadWeights(bytes.NewReader(buf.Bytes()), net)
 		if err != nil || !slices.Equal(back, theta) || meta["k"] != "v" {
 			t.Errorf("%s: read back %v, %v, %v", name, err, back, meta)
 		}
-	}
-	var buf bytes.Buffer
-	theta := make([]float64, res.NumParams())
-	_ = compute.WriteWeights(&buf, res, theta, nil)
-	if _, _, err := compute.ReadWeights(&buf, mlp); err == nil {
-		t.Error("flat weights of another network accepted")
+		for other, o := range nets {
+			if other == name {
+				continue
+			}
+			if _, _, err := compute.ReadWeights(bytes.NewReader(buf.Bytes()), o); !errors.Is(err, weights.ErrMismatch) {
+				t.Errorf("%s weights read into %s: err = %v", name, other, err)
+			}
+		}
+
+		// Files of the old flat format still read, and only for a network of
+		// the same size.
+		buf.Reset()
+		flat := []weights.Tensor{{Name: compute.FlatTensor, Shape: []int{len(theta)}, Data: theta}}
+		if err := weights.Write(&buf, flat, map[string]string{"k": "flat"}); err != nil {
+			t.Fatal(err)
+		}
+		back, meta, err = compute.ReadWeights(bytes.NewReader(buf.Bytes()), net)
+		if err != nil || !slices.Equal(back, theta) || meta["k"] != "flat" {
+			t.Errorf("%s flat: read back %v, %v, %v", name, err, back, meta)
+		}
+		if _, _, err := compute.ReadWeights(bytes.NewReader(buf.Bytes()), mlp); name != "mlp" && !errors.Is(err, weights.ErrMismatch) {
+			t.Errorf("%s flat weights read into mlp: err = %v", name, err)
+		}
 	}
 }
 

@@ -18,24 +18,91 @@ type param struct {
 	offset int // start in θ
 }
 
+// form is the layout of the activations between two layers as PyTorch sees
+// them: flat rows (N, features) or images (N, C, H, W). flatsweep stores both
+// as flat rows; the equivalent nn.Sequential needs an nn.Flatten (or
+// nn.Unflatten) module, which takes a position in the numbering, wherever the
+// form changes.
+type form int
+
+const (
+	formAny   form = iota // the network input: whatever the first layer takes
+	formFlat              // (N, features), the input and output of nn.Linear
+	formImage             // (N, C, H, W), the input and output of nn.Conv2d and nn.MaxPool2d
+)
+
 // layout returns the named parameter blocks of net in θ order (see the
 // package documentation for the naming).
 func layout(net *nn.Network) ([]param, error) {
-	var ps []param
-	for l, ly := range net.Layers() {
-		if ly.NumParams() == 0 {
-			continue
-		}
-		d, ok := ly.(*nn.Dense)
-		if !ok || d.NumParams() != d.Out*d.In+d.Out {
-			return nil, fmt.Errorf("%w: layer %d (%T) has parameters but is not a dense layer", ErrUnsupported, l, ly)
-		}
-		off, prefix := net.Offset(l), strconv.Itoa(l)
-		ps = append(ps,
-			param{name: prefix + ".weight", shape: []int{d.Out, d.In}, offset: off},
-			param{name: prefix + ".bias", shape: []int{d.Out}, offset: off + d.Out*d.In})
+	var lw layoutWalker
+	if _, err := lw.walk(net.Layers(), "", formAny); err != nil {
+		return nil, err
 	}
-	return ps, nil
+	if lw.offset != net.NumParams() { // a layer's NumParams disagrees with its fields
+		return nil, fmt.Errorf("%w: the named tensors cover %d of the network's %d parameters",
+			ErrUnsupported, lw.offset, net.NumParams())
+	}
+	return lw.params, nil
+}
+
+// layoutWalker accumulates the parameter blocks of a chain of layers.
+type layoutWalker struct {
+	params []param
+	offset int // start in θ of the next layer's parameters
+}
+
+// add appends the block name of the given shape at the current offset.
+func (lw *layoutWalker) add(name string, shape ...int) {
+	lw.params = append(lw.params, param{name: name, shape: shape, offset: lw.offset})
+	lw.offset += numel(shape)
+}
+
+// walk names the parameters of layers, the modules of an nn.Sequential whose
+// state_dict keys start with prefix, given the form of the chain's input; it
+// returns the form of the chain's output. A change of form takes one
+// position in the numbering (the nn.Flatten or nn.Unflatten module) before
+// the layer that needs it.
+func (lw *layoutWalker) walk(layers []nn.Layer, prefix string, in form) (form, error) {
+	pos, cur := 0, in
+	at := func(want form) string {
+		if cur != formAny && cur != want {
+			pos++ // nn.Flatten() or nn.Unflatten(1, (C, H, W))
+		}
+		cur = want
+		name := prefix + strconv.Itoa(pos)
+		pos++
+		return name
+	}
+	for _, ly := range layers {
+		switch ly := ly.(type) {
+		case *nn.Dense:
+			name := at(formFlat)
+			lw.add(name+".weight", ly.Out, ly.In)
+			lw.add(name+".bias", ly.Out)
+		case *nn.Conv2D:
+			name := at(formImage)
+			lw.add(name+".weight", ly.F, ly.C, ly.K, ly.K)
+			lw.add(name+".bias", ly.F)
+		case *nn.MaxPool2D:
+			at(formImage)
+		case *nn.Residual:
+			name := at(cur)
+			out, err := lw.walk(ly.Body, name+".body.", cur)
+			if err != nil {
+				return 0, err
+			}
+			if cur != formAny && out != cur {
+				return 0, fmt.Errorf("%w: residual block %s mixes flat and image activations", ErrUnsupported, name)
+			}
+			cur = out
+		default: // ReLU, Tanh: elementwise, any form
+			if name := at(cur); ly.NumParams() != 0 {
+				return 0, fmt.Errorf("%w: module %s (%T) has parameters but is not *nn.Dense, *nn.Conv2D or *nn.Residual",
+					ErrUnsupported, name, ly)
+			}
+		}
+	}
+	return cur, nil
 }
 
 // numel returns the element count of a valid shape.
@@ -47,10 +114,11 @@ func numel(shape []int) int {
 	return n
 }
 
-// Export returns the parameters θ of net as tensors named like the state_dict
-// of the equivalent PyTorch nn.Sequential ("0.weight", "0.bias", "2.weight",
-// …; see the package documentation), in θ order. The tensors hold copies of
-// the values.
+// Export returns the parameters θ of net as tensors named and shaped like the
+// state_dict of the equivalent PyTorch nn.Sequential ("0.weight", "0.bias",
+// "2.body.0.weight", …; see the package documentation), in θ order. The
+// tensors hold copies of the values. A layer with parameters that is not an
+// *nn.Dense, *nn.Conv2D or *nn.Residual (of such layers) gives ErrUnsupported.
 func Export(net *nn.Network, theta []float64) ([]Tensor, error) {
 	if len(theta) != net.NumParams() {
 		return nil, fmt.Errorf("%w: θ has %d values but the network has %d parameters",
@@ -68,10 +136,10 @@ func Export(net *nn.Network, theta []float64) ([]Tensor, error) {
 	return ts, nil
 }
 
-// Import assembles θ for net from tensors named as by Export. Every
-// parameter of the network must be present with its exact shape, and no
-// other tensor may be present; otherwise the error (ErrMismatch) lists every
-// missing, misshapen, duplicate and extra tensor.
+// Import assembles θ for net from tensors named and shaped as by Export, in
+// any order. Every parameter tensor of the network must be present with its
+// exact shape, and no other tensor may be present; otherwise the error
+// (ErrMismatch) lists every missing, misshapen, duplicate and extra tensor.
 func Import(net *nn.Network, tensors []Tensor) ([]float64, error) {
 	ps, err := layout(net)
 	if err != nil {

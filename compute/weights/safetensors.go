@@ -23,7 +23,9 @@ var (
 	// and offsets, or a data section not covered exactly by the tensors.
 	ErrFormat = errors.New("weights: malformed safetensors data")
 	// ErrUnsupported is returned for a dtype other than F64 and F32, or for a
-	// network layer that has parameters but is not an *nn.Dense.
+	// network layer that has parameters but is not an *nn.Dense, an
+	// *nn.Conv2D or an *nn.Residual of such layers (or a residual block whose
+	// body changes between flat and image activations).
 	ErrUnsupported = errors.New("weights: unsupported")
 	// ErrTensor is returned by Write for an invalid tensor: a duplicate or
 	// reserved name, a negative dimension, a data length that does not match
