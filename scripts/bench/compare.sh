@@ -14,7 +14,9 @@
 # (../shared/data/mnist), PYTHON (/usr/bin/python3, Debian's python3-torch),
 # TAGS (auto: openblas when installed, else empty for gonum), OMP_WAIT_POLICY
 # for PyTorch's OpenMP pool (PASSIVE by default: PyTorch's faster setting on a
-# 2-core machine, see docs/BENCHMARKS.md).
+# 2-core machine, see docs/BENCHMARKS.md). EIGS=1 then also runs
+# scripts/bench/eigs.sh (top-5 eigenvalues: Lanczos against PyHessian's power
+# iteration, several minutes).
 set -eu
 cd "$(dirname "$0")/../.."
 THREADS=${THREADS:-2}
@@ -61,3 +63,7 @@ function row(name, k,   g) {
 	printf "%-38s %10.3f %10.3f %7.3f  %-13s %6.2f (%.0f%%)\n", name, v["pair_" k "_flat_per_s"], v["pair_" k "_torch_per_s"], v["pair_" k "_ratio"], iqr["pair_" k "_ratio_iqr"], g, 100 * g / peak
 }
 ' "$OUT/pairs.txt"
+if [ "${EIGS:-0}" = 1 ]; then
+	echo
+	OUT="$OUT" MNIST="$MNIST" PYTHON="$PYTHON" THREADS="$THREADS" TAGS="$TAGS" scripts/bench/eigs.sh
+fi

@@ -32,7 +32,18 @@ load that changes over seconds on a shared machine. Pairs: hvp_full vs
 Workspace.HVP, hvp_retained vs Hessian.Apply (cached), hvp_full vs
 Hessian.Apply, and train (set_to_none=True) vs flatsweep's SGD step.
 
-Output: one "key value" pair per line (parsed by compare.sh).
+With --eigs it instead runs PyHessian's top-k eigensolver (hessian.eigenvalues
+of PyHessian, github.com/amirgholami/PyHessian, pyhessian/hessian.py; see
+pyhessian_eigenvalues below) on the Hessian of the same mean cross-entropy
+over all n examples, with PyHessian's single-batch product (one retained
+create_graph=True gradient, autograd.grad(gradsH, params, grad_outputs=v,
+retain_graph=True)), --top-k 5, --tol 1e-3 and --max-iter 100, seeded by
+--seed, and reports the products, the set-up and solve seconds and the
+eigenvalues (scripts/bench/eigs.sh runs it next to flatsweep's Lanczos):
+
+    /usr/bin/python3 scripts/bench/torch_ref.py --dir /tmp/flatsweep-bench --eigs
+
+Output: one "key value" pair per line (parsed by compare.sh and eigs.sh).
 """
 import argparse
 import gzip
@@ -145,6 +156,11 @@ def main():
     ap.add_argument("--pairs", type=int, default=0)
     ap.add_argument("--flatbench", default="")
     ap.add_argument("--pause", type=float, default=0.3)
+    ap.add_argument("--eigs", action="store_true")
+    ap.add_argument("--top-k", type=int, default=5)
+    ap.add_argument("--tol", type=float, default=1e-3)
+    ap.add_argument("--max-iter", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -180,6 +196,9 @@ def main():
     if not ok:
         sys.exit("torch_ref: flatsweep and PyTorch disagree beyond 1e-10")
     if args.check_only:
+        return
+    if args.eigs:
+        eigs(args, net, params, x, y)
         return
 
     def hvp_full():
@@ -222,6 +241,90 @@ def main():
     print(f"train_zero_examples_per_s {steps * B / t0:.1f}")
     print(f"train_none_examples_per_s {steps * B / t1:.1f}")
     print(f"train_examples_per_s {steps * B / min(t0, t1):.1f}")
+
+
+# PyHessian's vector helpers (pyhessian/utils.py), on lists of tensors.
+def group_product(xs, ys):
+    return sum(torch.sum(a * b) for a, b in zip(xs, ys))
+
+
+def group_add(params, update, alpha=1):
+    for i, p in enumerate(params):
+        params[i].data.add_(update[i] * alpha)
+    return params
+
+
+def normalization(v):
+    s = torch.sqrt(group_product(v, v)).cpu().item()
+    return [vi / (s + 1e-6) for vi in v]
+
+
+def orthnormal(w, v_list):
+    for v in v_list:
+        w = group_add(w, v, alpha=-group_product(w, v))
+    return normalization(w)
+
+
+def pyhessian_eigenvalues(params, gradsH, max_iter, tol, top_n, count):
+    """PyHessian's hessian.eigenvalues (power iteration with Gram–Schmidt
+    deflation), line for line, single-batch mode: for each pair, a random
+    normal start, normalized; then up to max_iter times v ← orthnormal(v,
+    eigenvectors), Hv by one backward through the retained gradient graph,
+    λ = vᵀHv, v ← Hv/‖Hv‖, stopping when |λ_prev − λ|/(|λ_prev| + 1e-6) < tol.
+    As in PyHessian the value kept on convergence is the previous iterate's.
+    count[0] counts the products, count[1] adds up their seconds."""
+    eigenvalues, eigenvectors = [], []
+    computed_dim = 0
+    while computed_dim < top_n:
+        eigenvalue = None
+        v = [torch.randn(p.size(), dtype=p.dtype) for p in params]
+        v = normalization(v)
+        for _ in range(max_iter):
+            v = orthnormal(v, eigenvectors)
+            t0 = time.perf_counter()
+            Hv = torch.autograd.grad(gradsH, params, grad_outputs=v,
+                                     only_inputs=True, retain_graph=True)
+            count[1] += time.perf_counter() - t0
+            count[0] += 1
+            tmp_eigenvalue = group_product(Hv, v).cpu().item()
+            v = normalization(Hv)
+            if eigenvalue is None:
+                eigenvalue = tmp_eigenvalue
+            elif abs(eigenvalue - tmp_eigenvalue) / (abs(eigenvalue) + 1e-6) < tol:
+                break
+            else:
+                eigenvalue = tmp_eigenvalue
+        eigenvalues.append(eigenvalue)
+        eigenvectors.append(v)
+        computed_dim += 1
+    return eigenvalues, eigenvectors
+
+
+def eigs(args, net, params, x, y):
+    """Times PyHessian's top-k power iteration on the full-batch Hessian. The
+    set-up (forward, create_graph backward and one warm-up product, as
+    flateigs times NewHessian and its first product) is reported apart from
+    the solve."""
+    torch.manual_seed(args.seed)
+    t0 = time.perf_counter()
+    loss = F.cross_entropy(net(x), y)
+    gradsH = torch.autograd.grad(loss, params, create_graph=True)
+    torch.autograd.grad(gradsH, params, grad_outputs=[torch.zeros_like(p) for p in params],
+                        retain_graph=True)
+    setup = time.perf_counter() - t0
+    count = [0, 0.0]
+    t1 = time.perf_counter()
+    vals, _ = pyhessian_eigenvalues(params, gradsH, args.max_iter, args.tol, args.top_k, count)
+    solve = time.perf_counter() - t1
+    print("method pyhessian_power")
+    print(f"tol {args.tol:g}")
+    print(f"k {args.top_k}")
+    print(f"products {count[0]}")
+    print(f"seconds_setup {setup:.3f}")
+    print(f"seconds_solve {solve:.3f}")
+    print(f"seconds_products {count[1]:.3f}")
+    for i, lam in enumerate(vals):
+        print(f"eig_{i + 1} {lam:.15e}")
 
 
 def gemm_flops(net, n, first, rest):
