@@ -285,18 +285,13 @@ func categoricalTicks(vals []float64) plot.ConstantTicks {
 	return ticks
 }
 
-// MeasureVsGap scatters a flatness measure (x) against the generalization gap
-// train_acc − test_acc (y) over the StatusOK trials with both finite, one
-// colour per batch size B, and gives Kendall's τ-b over those trials in the
-// title. The x axis is logarithmic when the measure is positive and spans two
-// decades or more.
-func MeasureVsGap(points []Point, measure string) *Figure {
-	title := metricShort(measure) + " vs generalization gap"
-	counts := CountPoints(points)
-	series := map[float64]plotter.XYs{}
-	var xs, ys []float64
+// seriesByBatch collects (x, y) = (metric mx, metric my) over the StatusOK
+// points with both finite, split by batch size B (NaN where the point has
+// none), and returns all the xs and ys too.
+func seriesByBatch(points []Point, mx, my string) (series map[float64]plotter.XYs, xs, ys []float64) {
+	series = map[float64]plotter.XYs{}
 	for _, q := range okPoints(points) {
-		x, y := q.Metric(measure), q.Metric(MetricGap)
+		x, y := q.Metric(mx), q.Metric(my)
 		if !finite(x) || !finite(y) {
 			continue
 		}
@@ -307,6 +302,32 @@ func MeasureVsGap(points []Point, measure string) *Figure {
 		series[b] = append(series[b], plotter.XY{X: x, Y: y})
 		xs, ys = append(xs, x), append(ys, y)
 	}
+	return series, xs, ys
+}
+
+// addBatchScatters draws one scatter per batch size, in increasing B, with
+// its own colour and shape and a legend entry "B = …".
+func addBatchScatters(p *plot.Plot, leg *plot.Legend, series map[float64]plotter.XYs) {
+	for i, b := range mapsKeysSorted(series) {
+		sc, err := plotter.NewScatter(series[b])
+		if err != nil {
+			continue
+		}
+		sc.Color, sc.Shape = plotutil.Color(i), plotutil.Shape(i)
+		p.Add(sc)
+		leg.Add(fmt.Sprintf("B = %g", b), sc)
+	}
+}
+
+// MeasureVsGap scatters a flatness measure (x) against the generalization gap
+// train_acc − test_acc (y) over the StatusOK trials with both finite, one
+// colour per batch size B, and gives Kendall's τ-b over those trials in the
+// title. The x axis is logarithmic when the measure is positive and spans two
+// decades or more.
+func MeasureVsGap(points []Point, measure string) *Figure {
+	title := metricShort(measure) + " vs generalization gap"
+	counts := CountPoints(points)
+	series, xs, ys := seriesByBatch(points, measure, MetricGap)
 	if len(xs) == 0 {
 		return emptyFigure(title, noDataNote(counts, "finite "+measure+" and gap"))
 	}
@@ -331,15 +352,7 @@ func MeasureVsGap(points []Point, measure string) *Figure {
 		p.X.Label.Text += ", log scale"
 	}
 	leg := plot.NewLegend()
-	for i, b := range mapsKeysSorted(series) {
-		s, err := plotter.NewScatter(series[b])
-		if err != nil {
-			continue
-		}
-		s.Color, s.Shape = plotutil.Color(i), plotutil.Shape(i)
-		p.Add(s)
-		leg.Add(fmt.Sprintf("B = %g", b), s)
-	}
+	addBatchScatters(p, &leg, series)
 	if logX {
 		logAxis(&p.X, lo, hi)
 	}

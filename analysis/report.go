@@ -17,7 +17,6 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 
 	"github.com/flatsweep/flatsweep/compute"
@@ -139,20 +138,7 @@ func BuildReport(points []Point, opts ReportOptions) *Report {
 func DinhScatter(points []Point, measure string) *Figure {
 	title := metricShort(measure) + " before vs after α-scaling"
 	counts := CountPoints(points)
-	series := map[float64]plotter.XYs{}
-	var xs, ys []float64
-	for _, q := range okPoints(points) {
-		x, y := q.Metric(measure), q.Metric(measure+DinhSuffix)
-		if !finite(x) || !finite(y) {
-			continue
-		}
-		b, ok := q.Axes[AxisB]
-		if !ok {
-			b = math.NaN()
-		}
-		series[b] = append(series[b], plotter.XY{X: x, Y: y})
-		xs, ys = append(xs, x), append(ys, y)
-	}
+	series, xs, ys := seriesByBatch(points, measure, measure+DinhSuffix)
 	if len(xs) == 0 {
 		return emptyFigure(title, noDataNote(counts, "finite "+measure+" and "+measure+DinhSuffix))
 	}
@@ -179,20 +165,13 @@ func DinhScatter(points []Point, measure string) *Figure {
 		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		p.Add(l)
 	}
-	leg := plot.NewLegend()
-	for i, b := range mapsKeysSorted(series) {
-		xys := series[b]
+	for _, xys := range series {
 		for k := range xys {
 			xys[k].X, xys[k].Y = tr(xys[k].X), tr(xys[k].Y)
 		}
-		sc, err := plotter.NewScatter(xys)
-		if err != nil {
-			continue
-		}
-		sc.Color, sc.Shape = plotutil.Color(i), plotutil.Shape(i)
-		p.Add(sc)
-		leg.Add(fmt.Sprintf("B = %g", b), sc)
 	}
+	leg := plot.NewLegend()
+	addBatchScatters(p, &leg, series)
 	if logXY {
 		logAxis(&p.X, lo, hi)
 		logAxis(&p.Y, lo, hi)

@@ -555,7 +555,10 @@ func dinhCheck(ctx context.Context, spec TrialSpec, m Model, res *Result) error 
 	if err != nil {
 		return fmt.Errorf("curvature.dinh: %w", err)
 	}
-	change := outputChange(m.Net, m.Theta, scaled, m.Examples.X)
+	_, change, err := flatness.OutputChange(m.Net, m.Theta, scaled, m.Examples.X)
+	if err != nil {
+		return err
+	}
 	at := spec
 	at.Curvature.Measures &^= MeasureDensity
 	r, err := measureAt(ctx, at, Model{Net: m.Net, Theta: scaled, Examples: m.Examples})
@@ -577,26 +580,6 @@ func dinhCheck(ctx context.Context, spec TrialSpec, m Model, res *Result) error 
 // metricLambdaMax is the name under which analyses know Result.LambdaMax;
 // its value at T_α θ is stored as "lambda_max@dinh".
 const metricLambdaMax = "lambda_max"
-
-// outputChange returns max |f_b(x) − f_a(x)| / max |f_a(x)| over the logits
-// of net at θ = a and θ = b for the rows of x (the absolute change when every
-// logit at a is 0).
-func outputChange(net *nn.Network, a, b, x []float64) float64 {
-	ws := net.NewWorkspace(chunkRows(net))
-	n := len(x) / net.InSize() * net.OutSize()
-	za, zb := make([]float64, n), make([]float64, n)
-	ws.Outputs(za, a, x)
-	ws.Outputs(zb, b, x)
-	var diff, scale float64
-	for i := range za {
-		diff = max(diff, math.Abs(zb[i]-za[i]))
-		scale = max(scale, math.Abs(za[i]))
-	}
-	if scale == 0 {
-		return diff
-	}
-	return diff / scale
-}
 
 // measureAt is Measure without Dinh's check.
 func measureAt(ctx context.Context, spec TrialSpec, m Model) (Result, error) {

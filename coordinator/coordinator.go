@@ -154,7 +154,7 @@ func New(st *store.Store, cfg Config) (*Coordinator, error) {
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
-	sws, err := st.ListSweepRecords()
+	sws, err := st.ListSweeps()
 	if err != nil {
 		return nil, fmt.Errorf("load sweeps: %w", err)
 	}

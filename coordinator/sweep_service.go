@@ -181,7 +181,7 @@ func sampleIndexes(n int) []int {
 
 // sweepWithCounts returns a stored sweep with its live trial counts and settings.
 func (c *Coordinator) sweepWithCounts(id string) (*pb.Sweep, error) {
-	sw, err := c.store.GetSweepRecord(id)
+	sw, err := c.store.GetSweep(id)
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -216,7 +216,7 @@ func (s *sweepServer) GetSweep(_ context.Context, req *pb.GetSweepRequest) (*pb.
 }
 
 func (s *sweepServer) ListSweeps(context.Context, *pb.ListSweepsRequest) (*pb.ListSweepsResponse, error) {
-	sws, err := s.c.store.ListSweepRecords()
+	sws, err := s.c.store.ListSweeps()
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -226,12 +226,10 @@ func (s *sweepServer) ListSweeps(context.Context, *pb.ListSweepsRequest) (*pb.Li
 	return &pb.ListSweepsResponse{Sweeps: sws}, nil
 }
 
-// setSweepFlags persists and applies a sweep's paused/cancelled flags.
+// setSweepFlags persists a change to a sweep's paused/cancelled flags and
+// applies it to the scheduler.
 func (c *Coordinator) setSweepFlags(id string, fn func(*pb.Sweep)) error {
-	if _, err := c.store.UpdateSweep(id, func(sw *pb.Sweep) error { fn(sw); return nil }); err != nil {
-		return storeErr(err)
-	}
-	sw, err := c.store.GetSweepRecord(id)
+	sw, err := c.store.UpdateSweep(id, func(sw *pb.Sweep) error { fn(sw); return nil })
 	if err != nil {
 		return storeErr(err)
 	}
@@ -244,27 +242,32 @@ func (c *Coordinator) setSweepFlags(id string, fn func(*pb.Sweep)) error {
 	return nil
 }
 
-func (s *sweepServer) PauseSweep(_ context.Context, req *pb.PauseSweepRequest) (*pb.PauseSweepResponse, error) {
-	if err := s.c.setSweepFlags(req.SweepId, func(sw *pb.Sweep) { sw.Paused = true }); err != nil {
+// setPaused pauses or resumes a sweep and returns it with its counts.
+func (c *Coordinator) setPaused(id string, paused bool) (*pb.Sweep, error) {
+	if err := c.setSweepFlags(id, func(sw *pb.Sweep) { sw.Paused = paused }); err != nil {
 		return nil, err
 	}
-	sw, err := s.c.sweepWithCounts(req.SweepId)
+	sw, err := c.sweepWithCounts(id)
 	if err != nil {
 		return nil, err
 	}
-	s.c.log.Info("sweep paused", "sweep", req.SweepId)
+	c.log.Info("sweep paused or resumed", "sweep", id, "paused", paused)
+	return sw, nil
+}
+
+func (s *sweepServer) PauseSweep(_ context.Context, req *pb.PauseSweepRequest) (*pb.PauseSweepResponse, error) {
+	sw, err := s.c.setPaused(req.SweepId, true)
+	if err != nil {
+		return nil, err
+	}
 	return &pb.PauseSweepResponse{Sweep: sw}, nil
 }
 
 func (s *sweepServer) ResumeSweep(_ context.Context, req *pb.ResumeSweepRequest) (*pb.ResumeSweepResponse, error) {
-	if err := s.c.setSweepFlags(req.SweepId, func(sw *pb.Sweep) { sw.Paused = false }); err != nil {
-		return nil, err
-	}
-	sw, err := s.c.sweepWithCounts(req.SweepId)
+	sw, err := s.c.setPaused(req.SweepId, false)
 	if err != nil {
 		return nil, err
 	}
-	s.c.log.Info("sweep resumed", "sweep", req.SweepId)
 	return &pb.ResumeSweepResponse{Sweep: sw}, nil
 }
 
@@ -330,7 +333,7 @@ const watchInterval = 200 * time.Millisecond
 // change, and a last one when it has finished.
 func (s *sweepServer) WatchSweep(req *pb.WatchSweepRequest, stream grpc.ServerStreamingServer[pb.WatchSweepResponse]) error {
 	c := s.c
-	rec, err := c.store.GetSweepRecord(req.SweepId)
+	rec, err := c.store.GetSweep(req.SweepId)
 	if err != nil {
 		return storeErr(err)
 	}

@@ -1,12 +1,14 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -137,7 +139,13 @@ func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
 
 func startWorker(t *testing.T, addr string, g *gate, drain time.Duration) (context.CancelFunc, <-chan error) {
 	t.Helper()
-	w := New(dialT(t, addr), Config{Name: "t", Run: g.run, AcquireWait: 200 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, DrainTimeout: drain, Logger: quiet})
+	return startWorkerLog(t, addr, g, drain, quiet)
+}
+
+// startWorkerLog is startWorker with the worker's logger.
+func startWorkerLog(t *testing.T, addr string, g *gate, drain time.Duration, log *slog.Logger) (context.CancelFunc, <-chan error) {
+	t.Helper()
+	w := New(dialT(t, addr), Config{Name: "t", Run: g.run, AcquireWait: 200 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, DrainTimeout: drain, Logger: log})
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	exited := make(chan struct{})
@@ -307,7 +315,8 @@ func TestCutOffWorkerCannotRecordLateResult(t *testing.T) {
 	e := setup(t, 500*time.Millisecond)
 	px := newProxy(t, e.addr)
 	late := newGate(0.1)
-	startWorker(t, px.addr, late, 0)
+	var lateLog syncBuffer
+	startWorkerLog(t, px.addr, late, 0, slog.New(slog.NewTextHandler(&lateLog, nil)))
 	e.submit(t)
 	waitClosed(t, late.started, "first worker's trial")
 	px.cut()
@@ -324,8 +333,34 @@ func TestCutOffWorkerCannotRecordLateResult(t *testing.T) {
 	// coordinator again; its result must not replace the recorded one.
 	close(late.release)
 	px.restore()
-	time.Sleep(1500 * time.Millisecond)
+	// The late worker must have reached the coordinator and been refused:
+	// its report rejected, or its lease found lost at a heartbeat first.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(lateLog.String(), "result rejected") && !strings.Contains(lateLog.String(), "lease lost") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the cut-off worker never heard back from the coordinator; its log:\n%s", lateLog.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if tr := e.trial(t); tr.Result.TestAcc != 0.9 || tr.Attempt != 2 || tr.State != pb.TrialState_TRIAL_STATE_SUCCEEDED {
 		t.Fatalf("late result changed the trial: %v", tr)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a reader at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

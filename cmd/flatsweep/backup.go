@@ -73,7 +73,7 @@ func newBackupCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("backup: the copy does not open: %w", err)
 			}
-			sws, err := st.ListSweepRecords()
+			sws, err := st.ListSweeps()
 			st.Close()
 			if err != nil {
 				return fmt.Errorf("backup: the copy does not read: %w", err)

@@ -86,7 +86,7 @@ func loadRecordsDB(path, sweep string) (recs []analysis.Record, err error) {
 			err = fmt.Errorf("--db: close %s: %w", path, cerr)
 		}
 	}()
-	if _, err := st.GetSweepRecord(sweep); err != nil {
+	if _, err := st.GetSweep(sweep); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, usageError{fmt.Errorf("--db %s: sweep %q not found (%s): %w", path, sweep, knownSweeps(st), err)}
 		}
@@ -110,7 +110,7 @@ func loadRecordsDB(path, sweep string) (recs []analysis.Record, err error) {
 
 // knownSweeps lists the sweeps of st for an error message.
 func knownSweeps(st *store.Store) string {
-	sws, err := st.ListSweepRecords()
+	sws, err := st.ListSweeps()
 	if err != nil || len(sws) == 0 {
 		return "the database holds no sweep"
 	}

@@ -136,20 +136,12 @@ func LayerScale(dst, theta []float64, net *nn.Network, alphas []float64) ([]floa
 }
 
 // Outputs sets dst to the network outputs (row-major n×k, n = len(x)/InSize)
-// at θ, running the layers' forward passes in chunks of 256 rows, and
-// returns it. Only networks of Dense, ReLU and Tanh layers are supported
-// (others may need workspace state that only package nn can allocate); other
-// layers give an error wrapping ErrInvalid.
+// at θ, for any architecture (nn.Workspace.Outputs, in chunks of 256 rows),
+// and returns it. Shapes that do not fit the network give an error wrapping
+// ErrInvalid.
 func Outputs(dst []float64, net *nn.Network, theta, x []float64) ([]float64, error) {
 	if net == nil {
 		return nil, fmt.Errorf("%w: nil network", ErrInvalid)
-	}
-	for l, ly := range net.Layers() {
-		switch ly.(type) {
-		case *nn.Dense, *nn.ReLU, *nn.Tanh:
-		default:
-			return nil, fmt.Errorf("%w: Outputs supports Dense, ReLU and Tanh layers; layer %d is %T", ErrInvalid, l, ly)
-		}
 	}
 	if len(theta) != net.NumParams() {
 		return nil, fmt.Errorf("%w: len(theta) = %d, want P = %d", ErrInvalid, len(theta), net.NumParams())
@@ -163,20 +155,7 @@ func Outputs(dst []float64, net *nn.Network, theta, x []float64) ([]float64, err
 		dst = make([]float64, n*k)
 	}
 	dst = dst[:n*k]
-	const rows = 256
-	layers := net.Layers()
-	bufs := make([]nn.Buf, len(layers)+1)
-	for j := 1; j <= len(layers); j++ {
-		bufs[j].A = make([]float64, rows*layers[j-1].OutSize())
-	}
-	for lo := 0; lo < n; lo += rows {
-		hi := min(lo+rows, n)
-		bufs[0].A = x[lo*d : hi*d]
-		for l, ly := range layers {
-			ly.Forward(hi-lo, net.LayerParams(theta, l), &bufs[l], &bufs[l+1])
-		}
-		copy(dst[lo*k:hi*k], bufs[len(layers)].A[:(hi-lo)*k])
-	}
+	net.NewWorkspace(256).Outputs(dst, theta, x)
 	return dst, nil
 }
 

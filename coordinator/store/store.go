@@ -234,58 +234,6 @@ func encodeSorted(trials []*pb.Trial) ([]encodedTrial, error) {
 	return out, nil
 }
 
-// GetSweep returns a sweep with its trial counts by state.
-func (s *Store) GetSweep(id string) (*pb.Sweep, error) {
-	var sw *pb.Sweep
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		sw, err = getSweep(tx, id)
-		return err
-	})
-	return sw, err
-}
-
-// ListSweeps returns every sweep, ordered by ID, with trial counts by state.
-func (s *Store) ListSweeps() ([]*pb.Sweep, error) {
-	var out []*pb.Sweep
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketSweeps).ForEach(func(k, _ []byte) error {
-			sw, err := getSweep(tx, string(k))
-			if err != nil {
-				return err
-			}
-			out = append(out, sw)
-			return nil
-		})
-	})
-	return out, err
-}
-
-func getSweep(tx *bolt.Tx, id string) (*pb.Sweep, error) {
-	v := tx.Bucket(bucketSweeps).Get([]byte(id))
-	if v == nil {
-		return nil, fmt.Errorf("sweep %q: %w", id, ErrNotFound)
-	}
-	sw := new(pb.Sweep)
-	if err := proto.Unmarshal(v, sw); err != nil {
-		return nil, fmt.Errorf("decode sweep %s: %w", id, err)
-	}
-	sw.StateCounts = map[string]int32{}
-	tb := tx.Bucket(bucketTrials).Bucket([]byte(id))
-	if tb == nil {
-		return sw, nil
-	}
-	err := tb.ForEach(func(k, v []byte) error {
-		t := new(pb.Trial)
-		if err := proto.Unmarshal(v, t); err != nil {
-			return fmt.Errorf("decode trial %s/%s: %w", id, k, err)
-		}
-		sw.StateCounts[StateName(t.State)]++
-		return nil
-	})
-	return sw, err
-}
-
 // Backup writes a consistent copy of the database to w from one read
 // transaction, calling size first with the copy's length. Writers are not
 // blocked meanwhile.
@@ -297,8 +245,9 @@ func (s *Store) Backup(size func(int64), w io.Writer) error {
 	})
 }
 
-// GetSweepRecord returns a stored sweep without counting its trials.
-func (s *Store) GetSweepRecord(id string) (*pb.Sweep, error) {
+// GetSweep returns a stored sweep (its counts by state are the
+// coordinator's, kept in memory).
+func (s *Store) GetSweep(id string) (*pb.Sweep, error) {
 	sw := new(pb.Sweep)
 	err := s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketSweeps).Get([]byte(id))
@@ -313,9 +262,8 @@ func (s *Store) GetSweepRecord(id string) (*pb.Sweep, error) {
 	return sw, nil
 }
 
-// ListSweepRecords returns every stored sweep, ordered by ID, without
-// counting their trials.
-func (s *Store) ListSweepRecords() ([]*pb.Sweep, error) {
+// ListSweeps returns every stored sweep, ordered by ID.
+func (s *Store) ListSweeps() ([]*pb.Sweep, error) {
 	var out []*pb.Sweep
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSweeps).ForEach(func(k, v []byte) error {
@@ -368,6 +316,23 @@ func (s *Store) base(tx *bolt.Tx, id string) (compute.TrialSpec, error) {
 	return b, nil
 }
 
+// baseSpec returns a decoded base spec, opening a read transaction only when
+// it is not cached yet.
+func (s *Store) baseSpec(id string) (compute.TrialSpec, error) {
+	s.basesMu.RLock()
+	b, ok := s.bases[id]
+	s.basesMu.RUnlock()
+	if ok {
+		return b, nil
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		b, err = s.base(tx, id)
+		return err
+	})
+	return b, err
+}
+
 // fillSpec sets t.SpecJson from its base and axes (version-2 trials).
 func (s *Store) fillSpec(tx *bolt.Tx, t *pb.Trial) error {
 	if t.SpecJson != "" || t.BaseId == "" {
@@ -388,12 +353,7 @@ func (s *Store) Spec(t *pb.Trial) (compute.TrialSpec, error) {
 	if t.SpecJson != "" || t.BaseId == "" {
 		return wire.DecodeSpec(t.SpecJson)
 	}
-	var b compute.TrialSpec
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		b, err = s.base(tx, t.BaseId)
-		return err
-	})
+	b, err := s.baseSpec(t.BaseId)
 	if err != nil {
 		return b, err
 	}

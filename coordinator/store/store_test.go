@@ -45,8 +45,12 @@ func TestPutSweepIsIdempotentAndGrows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.TrialCount != 3 || got.StateCounts["succeeded"] != 1 || got.StateCounts["pending"] != 2 {
-		t.Fatalf("sweep counts: %d trials, %v", got.TrialCount, got.StateCounts)
+	counts := map[pb.TrialState]int{}
+	if err := st.Trials("s", "", func(tr *pb.Trial) bool { counts[tr.State]++; return true }); err != nil {
+		t.Fatal(err)
+	}
+	if got.TrialCount != 3 || counts[pb.TrialState_TRIAL_STATE_SUCCEEDED] != 1 || counts[pb.TrialState_TRIAL_STATE_PENDING] != 2 {
+		t.Fatalf("sweep counts: %d trials, %v", got.TrialCount, counts)
 	}
 	tr, err := st.GetTrial("s", "1")
 	if err != nil || tr.State != pb.TrialState_TRIAL_STATE_SUCCEEDED || tr.Result.GetTestAcc() != 0.5 {
