@@ -21,7 +21,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/flatsweep/flatsweep/coordinator/store"
+	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/sweeps"
 )
 
 // Clock tells the time. Tests inject a fake one so lease logic never sleeps.
@@ -125,6 +127,9 @@ type Coordinator struct {
 	jitter     *mrand.Rand
 	metrics    *metrics
 
+	tmplMu    sync.Mutex
+	templates map[templateKey]*sweeps.SpecTemplate // nil values: no template
+
 	metricsOnce sync.Once
 	stopOnce    sync.Once
 	stop        chan struct{}
@@ -148,6 +153,7 @@ func New(st *store.Store, cfg Config) (*Coordinator, error) {
 		workers:    map[string]*workerInfo{},
 		rows:       map[string]*rowCache{},
 		rowVersion: map[string]int{},
+		templates:  map[templateKey]*sweeps.SpecTemplate{},
 		wake:       make(chan struct{}),
 		jitter:     mrand.New(mrand.NewPCG(leUint64(seed[:8]), leUint64(seed[8:]))),
 		metrics:    newMetrics(),
@@ -179,7 +185,7 @@ func New(st *store.Store, cfg Config) (*Coordinator, error) {
 			if err != nil && decodeErr == nil {
 				decodeErr = fmt.Errorf("trial %s/%s: %w", t.SweepId, t.Id, err)
 			}
-			s.push(k, feat)
+			s.push(c.pending(t, feat))
 		case pb.TrialState_TRIAL_STATE_FAILED:
 			c.retries[k] = t.RetryTime.AsTime()
 		case pb.TrialState_TRIAL_STATE_RUNNING:
@@ -336,11 +342,58 @@ func (c *Coordinator) counted(k trialKey, from pb.TrialState, t *pb.Trial) {
 }
 
 // requeueLocked puts a trial that became pending back on its sweep's queue.
-func (c *Coordinator) requeueLocked(k trialKey, feat [2]float64) {
-	if s := c.sweeps[k.sweep]; s != nil {
-		s.push(k, feat)
+func (c *Coordinator) requeueLocked(p *pendingTrial) {
+	if s := c.sweeps[p.key.sweep]; s != nil {
+		s.push(p)
 		c.wakeLocked()
 	}
+}
+
+// templateKey names the trials whose specs share a template: one base spec
+// and one value each of N, momentum and weight decay.
+type templateKey struct {
+	base            string
+	n, momentum, wd float64
+}
+
+// pending returns the queue entry of a stored trial that is pending, with
+// features feat. A trial stored as base and axes (schema v2) gets the
+// template of its spec, shared with every trial of its base and its N,
+// momentum and weight decay: its lease's spec is then spliced together
+// without a store read or a JSON encoding of the whole spec.
+func (c *Coordinator) pending(t *pb.Trial, feat [2]float64) *pendingTrial {
+	p := &pendingTrial{key: trialKey{t.SweepId, t.Id}, feat: feat, attempt: t.Attempt}
+	if t.BaseId == "" || len(t.Axes) != wire.NumAxes {
+		return p
+	}
+	key := templateKey{t.BaseId, t.Axes[3], t.Axes[4], t.Axes[5]}
+	c.tmplMu.Lock()
+	tmpl, ok := c.templates[key]
+	if !ok {
+		tmpl = c.newTemplate(t)
+		c.templates[key] = tmpl
+	}
+	c.tmplMu.Unlock()
+	p.tmpl, p.axes = tmpl, [3]float64{t.Axes[0], t.Axes[1], t.Axes[2]}
+	return p
+}
+
+// newTemplate returns the spec template of a trial, checked against the
+// full encoding of the trial's spec, or nil when there is none.
+func (c *Coordinator) newTemplate(t *pb.Trial) *sweeps.SpecTemplate {
+	spec, err := c.store.Spec(t)
+	if err != nil {
+		return nil
+	}
+	tmpl, ok := sweeps.NewSpecTemplate(spec)
+	if !ok {
+		return nil
+	}
+	want, err := wire.Canonical(spec)
+	if err != nil || string(tmpl.Append(nil, spec.BatchSize, spec.LR, spec.Seed)) != string(want) {
+		return nil
+	}
+	return tmpl
 }
 
 // Rescue returns expired leases to pending (or discards the trial when it has
@@ -397,8 +450,9 @@ func (c *Coordinator) Rescue() {
 		c.log.Warn("lease expired", "sweep", k.sweep, "trial", k.trial, "worker", it.l.worker,
 			"attempt", t.Attempt, "state", store.StateName(t.State))
 		if t.State == pb.TrialState_TRIAL_STATE_PENDING {
+			p := c.pending(t, it.l.feat)
 			c.mu.Lock()
-			c.requeueLocked(k, it.l.feat)
+			c.requeueLocked(p)
 			c.mu.Unlock()
 		}
 	}
@@ -419,8 +473,9 @@ func (c *Coordinator) Rescue() {
 			continue
 		}
 		feat, _ := c.features(t)
+		p := c.pending(t, feat)
 		c.mu.Lock()
-		c.requeueLocked(k, feat)
+		c.requeueLocked(p)
 		c.mu.Unlock()
 	}
 	c.mu.Lock()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/flatsweep/flatsweep/coordinator/store"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/sweeps"
 )
 
 // fakeClock is a Clock that moves only when told to.
@@ -383,5 +384,116 @@ func TestQueryResultsPages(t *testing.T) {
 	}
 	if _, err := b.sweeps.QueryResults(context.Background(), &pb.QueryResultsRequest{SweepId: "nope"}); status.Code(err) != codes.NotFound {
 		t.Fatalf("unknown sweep: %v, want NotFound", err)
+	}
+}
+
+// trickySweep has values whose JSON takes unusual forms (exponents, a zero
+// momentum that omitempty drops) and optional axes, so that leases splice
+// their specs from several templates. Its twin hugeSeed has a seed beyond
+// 2^53, which the compact stored form (axes as float64) cannot hold: it is
+// stored with full specs, and its leases read them from the store.
+const (
+	trickySweep = `name: tricky
+dataset: {name: synthetic, n: 64, n_test: 32, seed: 1}
+model: {arch: mlp, hidden: [4]}
+train: {epochs: 1}
+grid:
+  batch_size: [1, 16]
+  lr: [1e-7, 0.05, 1e21]
+  seed: [-5, 12345]
+  momentum: [0, 0.9]
+  weight_decay: [0, 1e-4]
+`
+	hugeSeed = `name: huge
+dataset: {name: synthetic, n: 64, n_test: 32, seed: 1}
+model: {arch: mlp, hidden: [4]}
+train: {epochs: 1}
+grid: {batch_size: [2], lr: [0.1, 2e-7], seed: [9007199254740993]}
+`
+)
+
+// TestLeaseSpecsAreTheStoredSpecs checks that every lease carries byte for
+// byte the spec the store rebuilds for its trial (and so hashes to its trial
+// ID) and the right attempt number — on first leases, after a hand-back, and
+// after a coordinator restart — both for leases granted from memory with the
+// spec spliced from a template and for leases that read the store.
+func TestLeaseSpecsAreTheStoredSpecs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flatsweep.db")
+	b := setup(t, path)
+	for i, y := range []string{trickySweep, hugeSeed} {
+		// Priorities make the compact sweep lease first.
+		if _, err := b.sweeps.SubmitSweep(context.Background(), &pb.SubmitSweepRequest{SpecYaml: y, Priority: int32(1 - i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	templated := func(b *bundle) (with, without int) {
+		b.c.mu.Lock()
+		defer b.c.mu.Unlock()
+		for _, s := range b.c.sweeps {
+			for _, p := range s.queue {
+				if p.tmpl != nil {
+					with++
+				} else {
+					without++
+				}
+			}
+		}
+		return with, without
+	}
+	if with, without := templated(b); with != 48 || without != 2 {
+		t.Fatalf("%d queued trials with a template and %d without, want 48 and 2", with, without)
+	}
+	check := func(b *bundle, l *pb.Lease, attempt int32) {
+		t.Helper()
+		// Leases are written behind: wait for this one to be stored.
+		stored := b.trial(t, l)
+		for deadline := time.Now().Add(5 * time.Second); stored.LeaseToken != l.Token && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+			stored = b.trial(t, l)
+		}
+		if l.SpecJson != stored.SpecJson {
+			t.Fatalf("trial %s: lease spec\n%s\nstored spec\n%s", l.TrialId, l.SpecJson, stored.SpecJson)
+		}
+		if got := sweeps.TrialIDOf([]byte(l.SpecJson)); got != l.TrialId {
+			t.Fatalf("trial %s: lease spec hashes to %s", l.TrialId, got)
+		}
+		if l.Attempt != attempt || stored.Attempt != attempt {
+			t.Fatalf("trial %s: lease attempt %d, stored %d, want %d", l.TrialId, l.Attempt, stored.Attempt, attempt)
+		}
+	}
+	w := b.register(t)
+	var held []*pb.Lease
+	for i := 0; i < 12; i++ {
+		l := b.acquire(t, w)
+		check(b, l, 1)
+		held = append(held, l)
+	}
+	// A handed-back trial keeps its attempt count.
+	back := held[0]
+	if _, err := b.work.ReleaseTrial(context.Background(), &pb.ReleaseTrialRequest{
+		WorkerId: w, SweepId: back.SweepId, TrialId: back.TrialId, Token: back.Token,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if again := b.acquire(t, w); again.TrialId != back.TrialId {
+		t.Fatalf("re-leased %s, want the handed-back %s first", again.TrialId, back.TrialId)
+	} else {
+		check(b, again, 1)
+	}
+	b.stop()
+
+	// After a restart the queues are rebuilt from the store.
+	b2 := setup(t, path)
+	if with, without := templated(b2); with != 48-12 || without != 2 {
+		t.Fatalf("after the restart: %d queued trials with a template and %d without, want %d and 2", with, without, 48-12)
+	}
+	w2 := b2.register(t)
+	n := 0
+	for l := b2.acquire(t, w2); l != nil; l = b2.acquire(t, w2) {
+		check(b2, l, 1)
+		n++
+	}
+	if n != 50-12 {
+		t.Fatalf("%d trials leased after the restart, want %d", n, 50-12)
 	}
 }

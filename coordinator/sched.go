@@ -7,6 +7,7 @@ import (
 
 	"github.com/flatsweep/flatsweep/compute"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/sweeps"
 )
 
 // numStates is the number of TrialState values (the enum is dense from 0).
@@ -89,11 +90,18 @@ func (m *costModel) observe(f [2]float64, d time.Duration) {
 	m.a, m.b = a, b
 }
 
-// pendingTrial is a queued trial with its features and predicted cost.
+// pendingTrial is a queued trial with its features and predicted cost, and
+// what a lease on it needs besides: the attempts it has had and, when its
+// spec can be spliced from a template (see Coordinator.pending), the
+// template and the trial's batch size, learning rate and seed. A lease on a
+// trial with a template is granted without reading the store.
 type pendingTrial struct {
-	key  trialKey
-	feat [2]float64
-	cost float64
+	key     trialKey
+	feat    [2]float64
+	cost    float64
+	attempt int32
+	tmpl    *sweeps.SpecTemplate // nil: the lease reads the spec from the store
+	axes    [3]float64           // batch_size, lr, seed
 }
 
 // costQueue is a max-heap of pending trials by predicted cost: the
@@ -139,9 +147,10 @@ func newSweepState(id string) *sweepState {
 	return &sweepState{id: id, model: newCostModel()}
 }
 
-// push queues a pending trial.
-func (s *sweepState) push(k trialKey, feat [2]float64) {
-	heap.Push(&s.queue, &pendingTrial{key: k, feat: feat, cost: s.model.predict(feat)})
+// push queues a pending trial at its predicted cost.
+func (s *sweepState) push(p *pendingTrial) {
+	p.cost = s.model.predict(p.feat)
+	heap.Push(&s.queue, p)
 }
 
 // pop removes the most expensive pending trial.

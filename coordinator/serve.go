@@ -17,11 +17,12 @@ import (
 const gracePeriod = 5 * time.Second
 
 // Serve runs the coordinator's gRPC services (plus the standard health and
-// reflection services) on lis and the rescuer, until ctx ends; then it stops
+// reflection services) on lis, with the transport settings of DialOptions,
+// and the rescuer, until ctx ends; then it stops
 // gracefully: new calls are refused, in-flight calls get gracePeriod to finish
 // (long-polling acquires are cut short).
 func (c *Coordinator) Serve(ctx context.Context, lis net.Listener, opts ...grpc.ServerOption) error {
-	srv := grpc.NewServer(opts...)
+	srv := grpc.NewServer(append(serverOptions(), opts...)...)
 	c.Register(srv)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)

@@ -74,7 +74,7 @@ func (s *sweepServer) SubmitSweep(_ context.Context, req *pb.SubmitSweepRequest)
 		}
 		st.priority = req.Priority
 		for _, t := range added {
-			st.push(trialKey{t.SweepId, t.Id}, feats[t.Index])
+			st.push(c.pending(t, feats[t.Index]))
 		}
 		st.counts[pb.TrialState_TRIAL_STATE_PENDING] += int32(len(added))
 		st.total += int32(len(added))

@@ -67,20 +67,17 @@ func (s *workerServer) AcquireTrial(ctx context.Context, req *pb.AcquireTrialReq
 	timer := time.NewTimer(max(wait, 0))
 	defer timer.Stop()
 	for {
-		start := time.Now()
-		c.mu.Lock()
-		if !c.touchLocked(req.WorkerId) {
-			c.mu.Unlock()
-			return nil, status.Errorf(codes.NotFound, "worker %q is not registered (coordinator restarted?): register again", req.WorkerId)
-		}
-		wake := c.wake
-		c.mu.Unlock()
-		l, err := c.acquire(req.WorkerId)
+		l, wake, err := c.tryAcquire(req.WorkerId)
 		if err != nil {
-			return nil, status.Errorf(codes.Internal, "acquire: %v", err)
+			return nil, err
 		}
 		if l != nil {
-			c.metrics.acquire.Observe(time.Since(start).Seconds())
+			if ctx.Err() != nil {
+				// The caller gave up meanwhile: hand the lease back rather
+				// than let it expire unseen.
+				c.handBack(l)
+				return nil, status.FromContextError(ctx.Err()).Err()
+			}
 			return &pb.AcquireTrialResponse{Lease: l}, nil
 		}
 		select {
@@ -93,6 +90,28 @@ func (s *workerServer) AcquireTrial(ctx context.Context, req *pb.AcquireTrialReq
 			return nil, status.FromContextError(ctx.Err()).Err()
 		}
 	}
+}
+
+// tryAcquire leases a trial to a registered worker if one is leasable now;
+// otherwise it returns no lease and a channel that is closed when trials
+// become pending.
+func (c *Coordinator) tryAcquire(workerID string) (*pb.Lease, <-chan struct{}, error) {
+	start := time.Now()
+	c.mu.Lock()
+	if !c.touchLocked(workerID) {
+		c.mu.Unlock()
+		return nil, nil, status.Errorf(codes.NotFound, "worker %q is not registered (coordinator restarted?): register again", workerID)
+	}
+	wake := c.wake
+	c.mu.Unlock()
+	l, err := c.acquire(workerID)
+	if err != nil {
+		return nil, nil, status.Errorf(codes.Internal, "acquire: %v", err)
+	}
+	if l != nil {
+		c.metrics.acquire.Observe(time.Since(start).Seconds())
+	}
+	return l, wake, nil
 }
 
 // acquire leases the next trial chosen by the scheduler, or returns nil when
@@ -113,19 +132,27 @@ func (c *Coordinator) acquire(workerID string) (*pb.Lease, error) {
 			return nil, nil
 		}
 		p := s.pop()
+		if c.leases[p.key] != nil {
+			// A trial is queued once per transition to pending, so this
+			// does not happen; should it, the running lease stands.
+			c.mu.Unlock()
+			c.log.Error("queued trial is already leased; queue entry dropped", "sweep", p.key.sweep, "trial", p.key.trial)
+			continue
+		}
 		s.running++ // reserve the fair-share slot
 		c.mu.Unlock()
 
-		t, err := c.store.GetTrial(p.key.sweep, p.key.trial)
-		if err != nil || t.State != pb.TrialState_TRIAL_STATE_PENDING {
+		spec, attempt, err := c.leaseSpec(p)
+		if err != nil || spec == "" {
 			c.mu.Lock()
 			s.running--
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				s.push(p.key, p.feat)
-				c.mu.Unlock()
-				return nil, err
+			if err != nil {
+				s.push(p)
 			}
 			c.mu.Unlock()
+			if err != nil {
+				return nil, err
+			}
 			continue // no longer pending (cancelled meanwhile): drop it
 		}
 		now := c.cfg.Clock.Now()
@@ -147,9 +174,15 @@ func (c *Coordinator) acquire(workerID string) (*pb.Lease, error) {
 			t.UpdateTime = timestamppb.New(now)
 			return nil
 		}, func(err error) {
-			if err != nil {
-				// The lease never reached the store: withdraw it.
-				c.dropLease(p.key, l.token)
+			if err == nil {
+				return
+			}
+			// The lease never reached the store: withdraw it. The worker
+			// learns at its first heartbeat.
+			c.dropLease(p.key, l.token)
+			if errors.Is(err, errSkip) {
+				c.log.Info("lease withdrawn: the trial was no longer pending", "sweep", p.key.sweep, "trial", p.key.trial)
+			} else {
 				c.log.Warn("lease write failed; lease withdrawn", "sweep", p.key.sweep, "trial", p.key.trial, "err", err)
 			}
 		})
@@ -157,16 +190,35 @@ func (c *Coordinator) acquire(workerID string) (*pb.Lease, error) {
 			c.dropLease(p.key, l.token)
 			return nil, err
 		}
-		c.log.Debug("trial leased", "sweep", p.key.sweep, "trial", p.key.trial, "worker", workerID, "attempt", t.Attempt+1)
+		c.log.Debug("trial leased", "sweep", p.key.sweep, "trial", p.key.trial, "worker", workerID, "attempt", attempt+1)
 		return &pb.Lease{
 			SweepId:    p.key.sweep,
 			TrialId:    p.key.trial,
-			Attempt:    t.Attempt + 1,
+			Attempt:    attempt + 1,
 			Token:      l.token,
 			ExpireTime: timestamppb.New(l.expiry),
-			SpecJson:   t.SpecJson,
+			SpecJson:   spec,
 		}, nil
 	}
+}
+
+// leaseSpec returns a queued trial's spec JSON and the attempts it has had:
+// spliced from its template, or else read from the store, where an empty
+// spec means that the trial is gone or no longer pending.
+func (c *Coordinator) leaseSpec(p *pendingTrial) (string, int32, error) {
+	if p.tmpl != nil {
+		return string(p.tmpl.Append(nil, int(p.axes[0]), p.axes[1], int64(p.axes[2]))), p.attempt, nil
+	}
+	t, err := c.store.GetTrial(p.key.sweep, p.key.trial)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", 0, nil
+	case err != nil:
+		return "", 0, err
+	case t.State != pb.TrialState_TRIAL_STATE_PENDING:
+		return "", 0, nil
+	}
+	return t.SpecJson, t.Attempt, nil
 }
 
 // currentLease returns the live lease of a trial if token matches it.
@@ -365,7 +417,7 @@ func (s *workerServer) ReleaseTrial(_ context.Context, req *pb.ReleaseTrialReque
 		return nil, errLeaseLost(k.sweep, k.trial)
 	}
 	now := c.cfg.Clock.Now()
-	_, err := c.transition(k, func(t *pb.Trial) error {
+	t, err := c.transition(k, func(t *pb.Trial) error {
 		if t.State != pb.TrialState_TRIAL_STATE_RUNNING || t.LeaseToken != req.Token {
 			return errSkip
 		}
@@ -382,8 +434,9 @@ func (s *workerServer) ReleaseTrial(_ context.Context, req *pb.ReleaseTrialReque
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "release: %v", err)
 	}
+	p := c.pending(t, l.feat)
 	c.mu.Lock()
-	c.requeueLocked(k, l.feat)
+	c.requeueLocked(p)
 	c.mu.Unlock()
 	c.log.Info("trial handed back", "sweep", k.sweep, "trial", k.trial, "worker", req.WorkerId)
 	return &pb.ReleaseTrialResponse{}, nil

@@ -1,14 +1,12 @@
 package sweeps
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -75,9 +73,9 @@ type Trial struct {
 // distinct IDs, since its axes have no duplicates.
 //
 // IDs are computed without encoding each trial: per combination of the
-// optional axes, the canonical JSON is encoded once with sentinel values for
-// batch_size, lr and seed, and each trial's JSON is spliced together from
-// that template and the encodings of its values. The first trial of every
+// optional axes, the canonical JSON is encoded once as a SpecTemplate, and
+// each trial's JSON is spliced together from that template and the
+// encodings of its batch_size, lr and seed. The first trial of every
 // combination is checked against CanonicalTrial; should they differ, that
 // combination is encoded trial by trial.
 func (s *Spec) Expand() []Trial {
@@ -100,12 +98,12 @@ func (s *Spec) ForEachTrial(fn func(t *Trial)) {
 	for _, n := range ns {
 		for _, m := range moms {
 			for _, wd := range wds {
-				tmpl, ok := newIDTemplate(s.trialSpec(n, m, wd, sentinelB, sentinelLR, sentinelSeed))
+				tmpl, ok := NewSpecTemplate(s.trialSpec(n, m, wd, 0, 0, 0))
 				if ok {
 					// Check the template on the combination's first trial; fall
 					// back to encoding every trial should it ever disagree.
 					b, lr, seed := s.Grid.BatchSize[0], s.Grid.LR[0], s.Grid.Seed[0]
-					buf = tmpl.splice(buf[:0], bJSON[0], lrJSON[0], seedJSON[0])
+					buf = tmpl.Splice(buf[:0], bJSON[0], lrJSON[0], seedJSON[0])
 					ok = TrialIDOf(buf) == TrialID(s.trialSpec(n, m, wd, b, lr, seed))
 				}
 				for bi, b := range s.Grid.BatchSize {
@@ -123,7 +121,7 @@ func (s *Spec) ForEachTrial(fn func(t *Trial)) {
 								t.Axes.WeightDecay = wd
 							}
 							if ok {
-								buf = tmpl.splice(buf[:0], bJSON[bi], lrJSON[li], seedJSON[si])
+								buf = tmpl.Splice(buf[:0], bJSON[bi], lrJSON[li], seedJSON[si])
 								t.ID = TrialIDOf(buf)
 							} else {
 								t.ID = TrialID(t.Spec)
@@ -137,66 +135,6 @@ func (s *Spec) ForEachTrial(fn func(t *Trial)) {
 			}
 		}
 	}
-}
-
-// Sentinels stand in for a trial's batch_size, lr and seed in an ID template;
-// their encodings cannot occur elsewhere in a spec's JSON by accident, and
-// newIDTemplate checks that each occurs exactly once.
-const (
-	sentinelB    = 987654321987
-	sentinelLR   = 0.98765432198765
-	sentinelSeed = 987654321989
-)
-
-// idTemplate is a trial's canonical JSON cut at its batch_size, lr and seed
-// values: parts[0] value parts[1] value parts[2] value parts[3], the values in
-// the order given by order (indexes into batch_size, lr, seed).
-type idTemplate struct {
-	parts [4][]byte
-	order [3]int
-}
-
-// newIDTemplate cuts the canonical JSON of a spec holding the sentinels.
-func newIDTemplate(spec compute.TrialSpec) (idTemplate, bool) {
-	var t idTemplate
-	js, err := CanonicalTrial(spec)
-	if err != nil {
-		return t, false
-	}
-	marks := [3][]byte{
-		[]byte(`"batch_size":` + strconv.Itoa(sentinelB)),
-		[]byte(`"lr":` + strconv.FormatFloat(sentinelLR, 'f', -1, 64)),
-		[]byte(`"seed":` + strconv.Itoa(sentinelSeed)),
-	}
-	type cut struct{ at, end, which int }
-	var cuts []cut
-	for i, m := range marks {
-		if bytes.Count(js, m) != 1 {
-			return t, false
-		}
-		at := bytes.Index(js, m)
-		key := bytes.IndexByte(m, ':') + 1
-		cuts = append(cuts, cut{at + key, at + len(m), i})
-	}
-	slices.SortFunc(cuts, func(a, b cut) int { return a.at - b.at })
-	prev := 0
-	for i, c := range cuts {
-		t.parts[i] = js[prev:c.at]
-		t.order[i] = c.which
-		prev = c.end
-	}
-	t.parts[3] = js[prev:]
-	return t, true
-}
-
-// splice appends the JSON of the trial with the given value encodings.
-func (t idTemplate) splice(dst, b, lr, seed []byte) []byte {
-	vals := [3][]byte{b, lr, seed}
-	for i := 0; i < 3; i++ {
-		dst = append(dst, t.parts[i]...)
-		dst = append(dst, vals[t.order[i]]...)
-	}
-	return append(dst, t.parts[3]...)
 }
 
 // encodeAxis returns the JSON encoding of each value of an axis.

@@ -2,9 +2,10 @@
 // slots loops: acquire a lease (long-poll), run compute.RunTrial under a
 // context that is cancelled when the lease is lost, heartbeat the lease while
 // streaming per-epoch metrics, and report the result with the lease token.
-// Lost connections are retried with capped exponential backoff, and a worker
-// that the coordinator no longer knows (after a coordinator restart)
-// registers again, so workers reconnect by themselves.
+// The calls travel over one WorkerService.Session stream per worker (see
+// session.go). Lost connections are retried with capped exponential backoff,
+// and a worker that the coordinator no longer knows (after a coordinator
+// restart) registers again, so workers reconnect by themselves.
 package worker
 
 import (
@@ -56,7 +57,8 @@ type Config struct {
 // Worker runs trials leased from one coordinator.
 type Worker struct {
 	cfg    Config
-	client pb.WorkerServiceClient
+	client pb.WorkerServiceClient // RegisterWorker
+	sess   *Session               // every other call, set by Run
 	log    *slog.Logger
 
 	mu        sync.Mutex
@@ -100,6 +102,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	if _, err := w.register(ctx, ""); err != nil {
 		return err
 	}
+	// The session outlives ctx: a draining worker still reports.
+	w.sess = NewSession(context.WithoutCancel(ctx), w.client, w.log)
+	defer w.sess.Close()
 	// Trials run under hard, which outlives ctx by the drain period.
 	hard, stopHard := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHard()
@@ -197,7 +202,7 @@ func (w *Worker) slot(ctx, hard context.Context) {
 	failures := 0
 	for ctx.Err() == nil {
 		id, _ := w.identity()
-		resp, err := w.client.AcquireTrial(ctx, &pb.AcquireTrialRequest{
+		resp, err := w.sess.AcquireTrial(ctx, &pb.AcquireTrialRequest{
 			WorkerId: id, Wait: durationpb.New(w.cfg.AcquireWait),
 		})
 		switch {
@@ -273,7 +278,7 @@ func (w *Worker) reportTimeout() time.Duration {
 func (w *Worker) release(ctx context.Context, l *pb.Lease, log *slog.Logger) {
 	for attempt := 0; ; attempt++ {
 		id, _ := w.identity()
-		_, err := w.client.ReleaseTrial(ctx, &pb.ReleaseTrialRequest{
+		_, err := w.sess.ReleaseTrial(ctx, &pb.ReleaseTrialRequest{
 			WorkerId: id, SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token,
 		})
 		if err == nil {
@@ -294,7 +299,7 @@ var errLeaseLost = errors.New("lease lost")
 func (w *Worker) complete(ctx context.Context, l *pb.Lease, res *pb.TrialResult, log *slog.Logger) {
 	for attempt := 0; ; attempt++ {
 		id, _ := w.identity()
-		resp, err := w.client.CompleteTrial(ctx, &pb.CompleteTrialRequest{
+		resp, err := w.sess.CompleteTrial(ctx, &pb.CompleteTrialRequest{
 			WorkerId: id, SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token, Result: res,
 		})
 		if err == nil {
@@ -319,7 +324,7 @@ func (w *Worker) fail(ctx context.Context, l *pb.Lease, cause error, log *slog.L
 	log.Error("trial failed", "err", cause)
 	for attempt := 0; ; attempt++ {
 		id, _ := w.identity()
-		_, err := w.client.FailTrial(ctx, &pb.FailTrialRequest{
+		_, err := w.sess.FailTrial(ctx, &pb.FailTrialRequest{
 			WorkerId: id, SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token, Error: cause.Error(),
 		})
 		if err == nil || !retryable(err) {
@@ -370,9 +375,13 @@ func (h *heartbeater) loop(ctx context.Context) {
 		batch := h.pending
 		h.mu.Unlock()
 		id, _ := h.w.identity()
-		_, err := h.w.client.Heartbeat(ctx, &pb.HeartbeatRequest{
+		// A heartbeat that gets no answer within an interval is given up, so
+		// that a dead connection does not hold back the next one.
+		cctx, cancel := context.WithTimeout(ctx, interval)
+		_, err := h.w.sess.Heartbeat(cctx, &pb.HeartbeatRequest{
 			WorkerId: id, SweepId: h.l.SweepId, TrialId: h.l.TrialId, Token: h.l.Token, NewMetrics: batch,
 		})
+		cancel()
 		switch {
 		case err == nil:
 			h.mu.Lock()

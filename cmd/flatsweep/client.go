@@ -92,6 +92,7 @@ func (f *connFlags) dial() (*grpc.ClientConn, error) {
 	if token != "" {
 		opts = append(opts, grpc.WithPerRPCCredentials(coordinator.TokenCredentials(token)))
 	}
+	opts = append(opts, coordinator.DialOptions()...)
 	conn, err := grpc.NewClient(f.addr, opts...)
 	if err != nil {
 		return nil, usagef("--coordinator %q: %v", f.addr, err)

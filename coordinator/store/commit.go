@@ -2,12 +2,17 @@ package store
 
 import (
 	"errors"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
 // maxGroup bounds how many operations share one transaction.
 const maxGroup = 4096
+
+// laterDelay bounds how long a write that need not be durable at once (see
+// UpdateTrialLater) waits for a durable write to share its transaction with.
+const laterDelay = 5 * time.Millisecond
 
 // ErrClosed is returned for writes submitted after Close.
 var ErrClosed = errors.New("store is closed")
@@ -19,30 +24,74 @@ type op struct {
 	fn    func(*bolt.Tx) error
 	after func(error) // run by the committer, in commit order, before done
 	done  chan error
+	later bool // nobody waits for durability: the write may wait for company
 }
 
 // committer runs group commit: it takes every write queued while the previous
 // transaction was being committed and applies them in one transaction, with
-// one fsync. Under load a batch grows to the number of concurrent writers; an
-// idle store commits a lone write at once, so latency stays near one fsync.
+// one commit (bbolt's two fdatasyncs). Under load a batch grows to the number
+// of concurrent writers; an idle store commits a lone durable write at once,
+// so latency stays near one commit. A batch of writes nobody waits for (lease
+// grants) waits up to laterDelay for a durable write to join it: a lease and
+// the result that follows it then cost one commit, not two.
 func (s *Store) committer() {
 	defer close(s.committerDone)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for first := range s.ops {
-		batch := []*op{first}
-	fill:
-		for len(batch) < maxGroup {
-			select {
-			case o, ok := <-s.ops:
-				if !ok {
-					break fill
+		batch, open := s.fill([]*op{first})
+		if open && allLater(batch) {
+			timer.Reset(laterDelay)
+		wait:
+			for len(batch) < maxGroup {
+				select {
+				case o, ok := <-s.ops:
+					if !ok {
+						open = false
+						break wait
+					}
+					batch = append(batch, o)
+					if !o.later {
+						break wait
+					}
+				case <-timer.C:
+					break wait
 				}
-				batch = append(batch, o)
-			default:
-				break fill
+			}
+			timer.Stop()
+			if open {
+				batch, _ = s.fill(batch)
 			}
 		}
 		s.commitBatch(batch)
 	}
+}
+
+// fill adds the writes queued now to batch, up to maxGroup; open is false
+// once the queue is closed.
+func (s *Store) fill(batch []*op) (_ []*op, open bool) {
+	for len(batch) < maxGroup {
+		select {
+		case o, ok := <-s.ops:
+			if !ok {
+				return batch, false
+			}
+			batch = append(batch, o)
+		default:
+			return batch, true
+		}
+	}
+	return batch, true
+}
+
+// allLater reports whether no write of batch waits for durability.
+func allLater(batch []*op) bool {
+	for _, o := range batch {
+		if !o.later {
+			return false
+		}
+	}
+	return true
 }
 
 // commitBatch applies a batch in one transaction. Ops write only after their
@@ -71,7 +120,7 @@ func (s *Store) commitBatch(batch []*op) {
 // write submits fn to the group committer and waits until its transaction
 // is durable.
 func (s *Store) write(fn func(*bolt.Tx) error, after func(error)) error {
-	o, err := s.enqueue(fn, after)
+	o, err := s.enqueue(fn, after, false)
 	if err != nil {
 		return err
 	}
@@ -82,9 +131,10 @@ func (s *Store) write(fn func(*bolt.Tx) error, after func(error)) error {
 // applied in the order they were enqueued, and their after hooks run in that
 // order too, on the committer, so hooks that mirror the stored state in
 // memory see the transitions in the order they were stored. A hook must not
-// wait for a store write.
-func (s *Store) enqueue(fn func(*bolt.Tx) error, after func(error)) (*op, error) {
-	o := &op{fn: fn, after: after, done: make(chan error, 1)}
+// wait for a store write. later marks a write whose caller does not wait for
+// it (see committer).
+func (s *Store) enqueue(fn func(*bolt.Tx) error, after func(error), later bool) (*op, error) {
+	o := &op{fn: fn, after: after, done: make(chan error, 1), later: later}
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed {

@@ -429,8 +429,9 @@ func updateTrial(sweepID, trialID string, fn func(*pb.Trial) error, t **pb.Trial
 // UpdateTrialLater is UpdateTrial without waiting for durability: it queues
 // the write (ordered before every write queued after it) and returns; done,
 // if not nil, is called by the committer, in commit order, with the outcome
-// once the write has committed or failed. Use it only where losing the write
-// in a crash is harmless.
+// once the write has committed or failed. The write may wait up to
+// laterDelay for a durable write to share a commit with. Use it only where
+// losing the write in a crash is harmless.
 func (s *Store) UpdateTrialLater(sweepID, trialID string, fn func(*pb.Trial) error, done func(*pb.Trial, error)) error {
 	var t *pb.Trial
 	_, err := s.enqueue(updateTrial(sweepID, trialID, fn, &t), func(err error) {
@@ -442,7 +443,7 @@ func (s *Store) UpdateTrialLater(sweepID, trialID string, fn func(*pb.Trial) err
 		} else {
 			done(t, nil)
 		}
-	})
+	}, true)
 	return err
 }
 

@@ -23,6 +23,374 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// SessionRequest is one call of a worker session.
+type SessionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Call ID, unique among the worker's calls in flight on this stream; the
+	// reply carries it back. With cancel, the ID of the call to abandon.
+	CallId uint64 `protobuf:"varint,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// The call.
+	//
+	// Types that are valid to be assigned to Call:
+	//
+	//	*SessionRequest_Acquire
+	//	*SessionRequest_Heartbeat
+	//	*SessionRequest_Complete
+	//	*SessionRequest_Fail
+	//	*SessionRequest_Release
+	//	*SessionRequest_Cancel
+	Call          isSessionRequest_Call `protobuf_oneof:"call"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionRequest) Reset() {
+	*x = SessionRequest{}
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionRequest) ProtoMessage() {}
+
+func (x *SessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionRequest.ProtoReflect.Descriptor instead.
+func (*SessionRequest) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *SessionRequest) GetCallId() uint64 {
+	if x != nil {
+		return x.CallId
+	}
+	return 0
+}
+
+func (x *SessionRequest) GetCall() isSessionRequest_Call {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+func (x *SessionRequest) GetAcquire() *AcquireTrialRequest {
+	if x != nil {
+		if x, ok := x.Call.(*SessionRequest_Acquire); ok {
+			return x.Acquire
+		}
+	}
+	return nil
+}
+
+func (x *SessionRequest) GetHeartbeat() *HeartbeatRequest {
+	if x != nil {
+		if x, ok := x.Call.(*SessionRequest_Heartbeat); ok {
+			return x.Heartbeat
+		}
+	}
+	return nil
+}
+
+func (x *SessionRequest) GetComplete() *CompleteTrialRequest {
+	if x != nil {
+		if x, ok := x.Call.(*SessionRequest_Complete); ok {
+			return x.Complete
+		}
+	}
+	return nil
+}
+
+func (x *SessionRequest) GetFail() *FailTrialRequest {
+	if x != nil {
+		if x, ok := x.Call.(*SessionRequest_Fail); ok {
+			return x.Fail
+		}
+	}
+	return nil
+}
+
+func (x *SessionRequest) GetRelease() *ReleaseTrialRequest {
+	if x != nil {
+		if x, ok := x.Call.(*SessionRequest_Release); ok {
+			return x.Release
+		}
+	}
+	return nil
+}
+
+func (x *SessionRequest) GetCancel() *CancelCallRequest {
+	if x != nil {
+		if x, ok := x.Call.(*SessionRequest_Cancel); ok {
+			return x.Cancel
+		}
+	}
+	return nil
+}
+
+type isSessionRequest_Call interface {
+	isSessionRequest_Call()
+}
+
+type SessionRequest_Acquire struct {
+	// AcquireTrial.
+	Acquire *AcquireTrialRequest `protobuf:"bytes,2,opt,name=acquire,proto3,oneof"`
+}
+
+type SessionRequest_Heartbeat struct {
+	// Heartbeat.
+	Heartbeat *HeartbeatRequest `protobuf:"bytes,3,opt,name=heartbeat,proto3,oneof"`
+}
+
+type SessionRequest_Complete struct {
+	// CompleteTrial.
+	Complete *CompleteTrialRequest `protobuf:"bytes,4,opt,name=complete,proto3,oneof"`
+}
+
+type SessionRequest_Fail struct {
+	// FailTrial.
+	Fail *FailTrialRequest `protobuf:"bytes,5,opt,name=fail,proto3,oneof"`
+}
+
+type SessionRequest_Release struct {
+	// ReleaseTrial.
+	Release *ReleaseTrialRequest `protobuf:"bytes,6,opt,name=release,proto3,oneof"`
+}
+
+type SessionRequest_Cancel struct {
+	// Cancel the call named by call_id; it gets no reply.
+	Cancel *CancelCallRequest `protobuf:"bytes,7,opt,name=cancel,proto3,oneof"`
+}
+
+func (*SessionRequest_Acquire) isSessionRequest_Call() {}
+
+func (*SessionRequest_Heartbeat) isSessionRequest_Call() {}
+
+func (*SessionRequest_Complete) isSessionRequest_Call() {}
+
+func (*SessionRequest_Fail) isSessionRequest_Call() {}
+
+func (*SessionRequest_Release) isSessionRequest_Call() {}
+
+func (*SessionRequest_Cancel) isSessionRequest_Call() {}
+
+// CancelCallRequest abandons a call in flight (named by the request's call_id).
+type CancelCallRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelCallRequest) Reset() {
+	*x = CancelCallRequest{}
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelCallRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelCallRequest) ProtoMessage() {}
+
+func (x *CancelCallRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelCallRequest.ProtoReflect.Descriptor instead.
+func (*CancelCallRequest) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{1}
+}
+
+// SessionResponse is the reply to one call of a worker session.
+type SessionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The call's ID.
+	CallId uint64 `protobuf:"varint,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// The call's gRPC status code (google.rpc.Code; 0 is OK) and, when it
+	// failed, its message: the status the unary call would have returned.
+	Code uint32 `protobuf:"varint,2,opt,name=code,proto3" json:"code,omitempty"`
+	// Error message when code is not 0.
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// The reply when code is 0.
+	//
+	// Types that are valid to be assigned to Reply:
+	//
+	//	*SessionResponse_Acquire
+	//	*SessionResponse_Heartbeat
+	//	*SessionResponse_Complete
+	//	*SessionResponse_Fail
+	//	*SessionResponse_Release
+	Reply         isSessionResponse_Reply `protobuf_oneof:"reply"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionResponse) Reset() {
+	*x = SessionResponse{}
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionResponse) ProtoMessage() {}
+
+func (x *SessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionResponse.ProtoReflect.Descriptor instead.
+func (*SessionResponse) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SessionResponse) GetCallId() uint64 {
+	if x != nil {
+		return x.CallId
+	}
+	return 0
+}
+
+func (x *SessionResponse) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *SessionResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *SessionResponse) GetReply() isSessionResponse_Reply {
+	if x != nil {
+		return x.Reply
+	}
+	return nil
+}
+
+func (x *SessionResponse) GetAcquire() *AcquireTrialResponse {
+	if x != nil {
+		if x, ok := x.Reply.(*SessionResponse_Acquire); ok {
+			return x.Acquire
+		}
+	}
+	return nil
+}
+
+func (x *SessionResponse) GetHeartbeat() *HeartbeatResponse {
+	if x != nil {
+		if x, ok := x.Reply.(*SessionResponse_Heartbeat); ok {
+			return x.Heartbeat
+		}
+	}
+	return nil
+}
+
+func (x *SessionResponse) GetComplete() *CompleteTrialResponse {
+	if x != nil {
+		if x, ok := x.Reply.(*SessionResponse_Complete); ok {
+			return x.Complete
+		}
+	}
+	return nil
+}
+
+func (x *SessionResponse) GetFail() *FailTrialResponse {
+	if x != nil {
+		if x, ok := x.Reply.(*SessionResponse_Fail); ok {
+			return x.Fail
+		}
+	}
+	return nil
+}
+
+func (x *SessionResponse) GetRelease() *ReleaseTrialResponse {
+	if x != nil {
+		if x, ok := x.Reply.(*SessionResponse_Release); ok {
+			return x.Release
+		}
+	}
+	return nil
+}
+
+type isSessionResponse_Reply interface {
+	isSessionResponse_Reply()
+}
+
+type SessionResponse_Acquire struct {
+	// AcquireTrial.
+	Acquire *AcquireTrialResponse `protobuf:"bytes,4,opt,name=acquire,proto3,oneof"`
+}
+
+type SessionResponse_Heartbeat struct {
+	// Heartbeat.
+	Heartbeat *HeartbeatResponse `protobuf:"bytes,5,opt,name=heartbeat,proto3,oneof"`
+}
+
+type SessionResponse_Complete struct {
+	// CompleteTrial.
+	Complete *CompleteTrialResponse `protobuf:"bytes,6,opt,name=complete,proto3,oneof"`
+}
+
+type SessionResponse_Fail struct {
+	// FailTrial.
+	Fail *FailTrialResponse `protobuf:"bytes,7,opt,name=fail,proto3,oneof"`
+}
+
+type SessionResponse_Release struct {
+	// ReleaseTrial.
+	Release *ReleaseTrialResponse `protobuf:"bytes,8,opt,name=release,proto3,oneof"`
+}
+
+func (*SessionResponse_Acquire) isSessionResponse_Reply() {}
+
+func (*SessionResponse_Heartbeat) isSessionResponse_Reply() {}
+
+func (*SessionResponse_Complete) isSessionResponse_Reply() {}
+
+func (*SessionResponse_Fail) isSessionResponse_Reply() {}
+
+func (*SessionResponse_Release) isSessionResponse_Reply() {}
+
 // ReleaseTrialRequest hands back a lease.
 type ReleaseTrialRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -40,7 +408,7 @@ type ReleaseTrialRequest struct {
 
 func (x *ReleaseTrialRequest) Reset() {
 	*x = ReleaseTrialRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[0]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -52,7 +420,7 @@ func (x *ReleaseTrialRequest) String() string {
 func (*ReleaseTrialRequest) ProtoMessage() {}
 
 func (x *ReleaseTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[0]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -65,7 +433,7 @@ func (x *ReleaseTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseTrialRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseTrialRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{0}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ReleaseTrialRequest) GetWorkerId() string {
@@ -105,7 +473,7 @@ type ReleaseTrialResponse struct {
 
 func (x *ReleaseTrialResponse) Reset() {
 	*x = ReleaseTrialResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[1]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -117,7 +485,7 @@ func (x *ReleaseTrialResponse) String() string {
 func (*ReleaseTrialResponse) ProtoMessage() {}
 
 func (x *ReleaseTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[1]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -130,7 +498,7 @@ func (x *ReleaseTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseTrialResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseTrialResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{1}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{4}
 }
 
 // RegisterWorkerRequest describes a worker.
@@ -148,7 +516,7 @@ type RegisterWorkerRequest struct {
 
 func (x *RegisterWorkerRequest) Reset() {
 	*x = RegisterWorkerRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[2]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -160,7 +528,7 @@ func (x *RegisterWorkerRequest) String() string {
 func (*RegisterWorkerRequest) ProtoMessage() {}
 
 func (x *RegisterWorkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[2]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -173,7 +541,7 @@ func (x *RegisterWorkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorkerRequest.ProtoReflect.Descriptor instead.
 func (*RegisterWorkerRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{2}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RegisterWorkerRequest) GetName() string {
@@ -212,7 +580,7 @@ type RegisterWorkerResponse struct {
 
 func (x *RegisterWorkerResponse) Reset() {
 	*x = RegisterWorkerResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[3]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -224,7 +592,7 @@ func (x *RegisterWorkerResponse) String() string {
 func (*RegisterWorkerResponse) ProtoMessage() {}
 
 func (x *RegisterWorkerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[3]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -237,7 +605,7 @@ func (x *RegisterWorkerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorkerResponse.ProtoReflect.Descriptor instead.
 func (*RegisterWorkerResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{3}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RegisterWorkerResponse) GetWorkerId() string {
@@ -274,7 +642,7 @@ type AcquireTrialRequest struct {
 
 func (x *AcquireTrialRequest) Reset() {
 	*x = AcquireTrialRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -286,7 +654,7 @@ func (x *AcquireTrialRequest) String() string {
 func (*AcquireTrialRequest) ProtoMessage() {}
 
 func (x *AcquireTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -299,7 +667,7 @@ func (x *AcquireTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireTrialRequest.ProtoReflect.Descriptor instead.
 func (*AcquireTrialRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{4}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AcquireTrialRequest) GetWorkerId() string {
@@ -327,7 +695,7 @@ type AcquireTrialResponse struct {
 
 func (x *AcquireTrialResponse) Reset() {
 	*x = AcquireTrialResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[5]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -339,7 +707,7 @@ func (x *AcquireTrialResponse) String() string {
 func (*AcquireTrialResponse) ProtoMessage() {}
 
 func (x *AcquireTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[5]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -352,7 +720,7 @@ func (x *AcquireTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireTrialResponse.ProtoReflect.Descriptor instead.
 func (*AcquireTrialResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{5}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AcquireTrialResponse) GetLease() *Lease {
@@ -383,7 +751,7 @@ type Lease struct {
 
 func (x *Lease) Reset() {
 	*x = Lease{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -395,7 +763,7 @@ func (x *Lease) String() string {
 func (*Lease) ProtoMessage() {}
 
 func (x *Lease) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -408,7 +776,7 @@ func (x *Lease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lease.ProtoReflect.Descriptor instead.
 func (*Lease) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{6}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Lease) GetSweepId() string {
@@ -472,7 +840,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -484,7 +852,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -497,7 +865,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{7}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *HeartbeatRequest) GetWorkerId() string {
@@ -546,7 +914,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[8]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -558,7 +926,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[8]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -571,7 +939,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{8}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *HeartbeatResponse) GetExpireTime() *timestamppb.Timestamp {
@@ -600,7 +968,7 @@ type CompleteTrialRequest struct {
 
 func (x *CompleteTrialRequest) Reset() {
 	*x = CompleteTrialRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[9]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -612,7 +980,7 @@ func (x *CompleteTrialRequest) String() string {
 func (*CompleteTrialRequest) ProtoMessage() {}
 
 func (x *CompleteTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[9]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -625,7 +993,7 @@ func (x *CompleteTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTrialRequest.ProtoReflect.Descriptor instead.
 func (*CompleteTrialRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{9}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CompleteTrialRequest) GetWorkerId() string {
@@ -674,7 +1042,7 @@ type CompleteTrialResponse struct {
 
 func (x *CompleteTrialResponse) Reset() {
 	*x = CompleteTrialResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[10]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -686,7 +1054,7 @@ func (x *CompleteTrialResponse) String() string {
 func (*CompleteTrialResponse) ProtoMessage() {}
 
 func (x *CompleteTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[10]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -699,7 +1067,7 @@ func (x *CompleteTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTrialResponse.ProtoReflect.Descriptor instead.
 func (*CompleteTrialResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{10}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CompleteTrialResponse) GetDuplicate() bool {
@@ -728,7 +1096,7 @@ type FailTrialRequest struct {
 
 func (x *FailTrialRequest) Reset() {
 	*x = FailTrialRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[11]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +1108,7 @@ func (x *FailTrialRequest) String() string {
 func (*FailTrialRequest) ProtoMessage() {}
 
 func (x *FailTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[11]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +1121,7 @@ func (x *FailTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailTrialRequest.ProtoReflect.Descriptor instead.
 func (*FailTrialRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{11}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *FailTrialRequest) GetWorkerId() string {
@@ -802,7 +1170,7 @@ type FailTrialResponse struct {
 
 func (x *FailTrialResponse) Reset() {
 	*x = FailTrialResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[12]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -814,7 +1182,7 @@ func (x *FailTrialResponse) String() string {
 func (*FailTrialResponse) ProtoMessage() {}
 
 func (x *FailTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[12]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -827,7 +1195,7 @@ func (x *FailTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailTrialResponse.ProtoReflect.Descriptor instead.
 func (*FailTrialResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{12}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *FailTrialResponse) GetState() TrialState {
@@ -841,7 +1209,27 @@ var File_flatsweep_v1_worker_service_proto protoreflect.FileDescriptor
 
 const file_flatsweep_v1_worker_service_proto_rawDesc = "" +
 	"\n" +
-	"!flatsweep/v1/worker_service.proto\x12\fflatsweep.v1\x1a\x18flatsweep/v1/types.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"~\n" +
+	"!flatsweep/v1/worker_service.proto\x12\fflatsweep.v1\x1a\x18flatsweep/v1/types.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa2\x03\n" +
+	"\x0eSessionRequest\x12\x17\n" +
+	"\acall_id\x18\x01 \x01(\x04R\x06callId\x12=\n" +
+	"\aacquire\x18\x02 \x01(\v2!.flatsweep.v1.AcquireTrialRequestH\x00R\aacquire\x12>\n" +
+	"\theartbeat\x18\x03 \x01(\v2\x1e.flatsweep.v1.HeartbeatRequestH\x00R\theartbeat\x12@\n" +
+	"\bcomplete\x18\x04 \x01(\v2\".flatsweep.v1.CompleteTrialRequestH\x00R\bcomplete\x124\n" +
+	"\x04fail\x18\x05 \x01(\v2\x1e.flatsweep.v1.FailTrialRequestH\x00R\x04fail\x12=\n" +
+	"\arelease\x18\x06 \x01(\v2!.flatsweep.v1.ReleaseTrialRequestH\x00R\arelease\x129\n" +
+	"\x06cancel\x18\a \x01(\v2\x1f.flatsweep.v1.CancelCallRequestH\x00R\x06cancelB\x06\n" +
+	"\x04call\"\x13\n" +
+	"\x11CancelCallRequest\"\x9c\x03\n" +
+	"\x0fSessionResponse\x12\x17\n" +
+	"\acall_id\x18\x01 \x01(\x04R\x06callId\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\rR\x04code\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12>\n" +
+	"\aacquire\x18\x04 \x01(\v2\".flatsweep.v1.AcquireTrialResponseH\x00R\aacquire\x12?\n" +
+	"\theartbeat\x18\x05 \x01(\v2\x1f.flatsweep.v1.HeartbeatResponseH\x00R\theartbeat\x12A\n" +
+	"\bcomplete\x18\x06 \x01(\v2#.flatsweep.v1.CompleteTrialResponseH\x00R\bcomplete\x125\n" +
+	"\x04fail\x18\a \x01(\v2\x1f.flatsweep.v1.FailTrialResponseH\x00R\x04fail\x12>\n" +
+	"\arelease\x18\b \x01(\v2\".flatsweep.v1.ReleaseTrialResponseH\x00R\areleaseB\a\n" +
+	"\x05reply\"~\n" +
 	"\x13ReleaseTrialRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x19\n" +
 	"\bsweep_id\x18\x02 \x01(\tR\asweepId\x12\x19\n" +
@@ -897,14 +1285,15 @@ const file_flatsweep_v1_worker_service_proto_rawDesc = "" +
 	"\x05token\x18\x04 \x01(\tR\x05token\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\"C\n" +
 	"\x11FailTrialResponse\x12.\n" +
-	"\x05state\x18\x01 \x01(\x0e2\x18.flatsweep.v1.TrialStateR\x05state2\x90\x04\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x18.flatsweep.v1.TrialStateR\x05state2\xdc\x04\n" +
 	"\rWorkerService\x12[\n" +
 	"\x0eRegisterWorker\x12#.flatsweep.v1.RegisterWorkerRequest\x1a$.flatsweep.v1.RegisterWorkerResponse\x12U\n" +
 	"\fAcquireTrial\x12!.flatsweep.v1.AcquireTrialRequest\x1a\".flatsweep.v1.AcquireTrialResponse\x12L\n" +
 	"\tHeartbeat\x12\x1e.flatsweep.v1.HeartbeatRequest\x1a\x1f.flatsweep.v1.HeartbeatResponse\x12X\n" +
 	"\rCompleteTrial\x12\".flatsweep.v1.CompleteTrialRequest\x1a#.flatsweep.v1.CompleteTrialResponse\x12L\n" +
 	"\tFailTrial\x12\x1e.flatsweep.v1.FailTrialRequest\x1a\x1f.flatsweep.v1.FailTrialResponse\x12U\n" +
-	"\fReleaseTrial\x12!.flatsweep.v1.ReleaseTrialRequest\x1a\".flatsweep.v1.ReleaseTrialResponseB?Z=github.com/flatsweep/flatsweep/proto/flatsweep/v1;flatsweepv1b\x06proto3"
+	"\fReleaseTrial\x12!.flatsweep.v1.ReleaseTrialRequest\x1a\".flatsweep.v1.ReleaseTrialResponse\x12J\n" +
+	"\aSession\x12\x1c.flatsweep.v1.SessionRequest\x1a\x1d.flatsweep.v1.SessionResponse(\x010\x01B?Z=github.com/flatsweep/flatsweep/proto/flatsweep/v1;flatsweepv1b\x06proto3"
 
 var (
 	file_flatsweep_v1_worker_service_proto_rawDescOnce sync.Once
@@ -918,56 +1307,72 @@ func file_flatsweep_v1_worker_service_proto_rawDescGZIP() []byte {
 	return file_flatsweep_v1_worker_service_proto_rawDescData
 }
 
-var file_flatsweep_v1_worker_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_flatsweep_v1_worker_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_flatsweep_v1_worker_service_proto_goTypes = []any{
-	(*ReleaseTrialRequest)(nil),    // 0: flatsweep.v1.ReleaseTrialRequest
-	(*ReleaseTrialResponse)(nil),   // 1: flatsweep.v1.ReleaseTrialResponse
-	(*RegisterWorkerRequest)(nil),  // 2: flatsweep.v1.RegisterWorkerRequest
-	(*RegisterWorkerResponse)(nil), // 3: flatsweep.v1.RegisterWorkerResponse
-	(*AcquireTrialRequest)(nil),    // 4: flatsweep.v1.AcquireTrialRequest
-	(*AcquireTrialResponse)(nil),   // 5: flatsweep.v1.AcquireTrialResponse
-	(*Lease)(nil),                  // 6: flatsweep.v1.Lease
-	(*HeartbeatRequest)(nil),       // 7: flatsweep.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),      // 8: flatsweep.v1.HeartbeatResponse
-	(*CompleteTrialRequest)(nil),   // 9: flatsweep.v1.CompleteTrialRequest
-	(*CompleteTrialResponse)(nil),  // 10: flatsweep.v1.CompleteTrialResponse
-	(*FailTrialRequest)(nil),       // 11: flatsweep.v1.FailTrialRequest
-	(*FailTrialResponse)(nil),      // 12: flatsweep.v1.FailTrialResponse
-	nil,                            // 13: flatsweep.v1.RegisterWorkerRequest.LabelsEntry
-	(*durationpb.Duration)(nil),    // 14: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),  // 15: google.protobuf.Timestamp
-	(*EpochMetrics)(nil),           // 16: flatsweep.v1.EpochMetrics
-	(*TrialResult)(nil),            // 17: flatsweep.v1.TrialResult
-	(TrialState)(0),                // 18: flatsweep.v1.TrialState
+	(*SessionRequest)(nil),         // 0: flatsweep.v1.SessionRequest
+	(*CancelCallRequest)(nil),      // 1: flatsweep.v1.CancelCallRequest
+	(*SessionResponse)(nil),        // 2: flatsweep.v1.SessionResponse
+	(*ReleaseTrialRequest)(nil),    // 3: flatsweep.v1.ReleaseTrialRequest
+	(*ReleaseTrialResponse)(nil),   // 4: flatsweep.v1.ReleaseTrialResponse
+	(*RegisterWorkerRequest)(nil),  // 5: flatsweep.v1.RegisterWorkerRequest
+	(*RegisterWorkerResponse)(nil), // 6: flatsweep.v1.RegisterWorkerResponse
+	(*AcquireTrialRequest)(nil),    // 7: flatsweep.v1.AcquireTrialRequest
+	(*AcquireTrialResponse)(nil),   // 8: flatsweep.v1.AcquireTrialResponse
+	(*Lease)(nil),                  // 9: flatsweep.v1.Lease
+	(*HeartbeatRequest)(nil),       // 10: flatsweep.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),      // 11: flatsweep.v1.HeartbeatResponse
+	(*CompleteTrialRequest)(nil),   // 12: flatsweep.v1.CompleteTrialRequest
+	(*CompleteTrialResponse)(nil),  // 13: flatsweep.v1.CompleteTrialResponse
+	(*FailTrialRequest)(nil),       // 14: flatsweep.v1.FailTrialRequest
+	(*FailTrialResponse)(nil),      // 15: flatsweep.v1.FailTrialResponse
+	nil,                            // 16: flatsweep.v1.RegisterWorkerRequest.LabelsEntry
+	(*durationpb.Duration)(nil),    // 17: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),  // 18: google.protobuf.Timestamp
+	(*EpochMetrics)(nil),           // 19: flatsweep.v1.EpochMetrics
+	(*TrialResult)(nil),            // 20: flatsweep.v1.TrialResult
+	(TrialState)(0),                // 21: flatsweep.v1.TrialState
 }
 var file_flatsweep_v1_worker_service_proto_depIdxs = []int32{
-	13, // 0: flatsweep.v1.RegisterWorkerRequest.labels:type_name -> flatsweep.v1.RegisterWorkerRequest.LabelsEntry
-	14, // 1: flatsweep.v1.RegisterWorkerResponse.lease_ttl:type_name -> google.protobuf.Duration
-	14, // 2: flatsweep.v1.RegisterWorkerResponse.heartbeat_interval:type_name -> google.protobuf.Duration
-	14, // 3: flatsweep.v1.AcquireTrialRequest.wait:type_name -> google.protobuf.Duration
-	6,  // 4: flatsweep.v1.AcquireTrialResponse.lease:type_name -> flatsweep.v1.Lease
-	15, // 5: flatsweep.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
-	16, // 6: flatsweep.v1.HeartbeatRequest.new_metrics:type_name -> flatsweep.v1.EpochMetrics
-	15, // 7: flatsweep.v1.HeartbeatResponse.expire_time:type_name -> google.protobuf.Timestamp
-	17, // 8: flatsweep.v1.CompleteTrialRequest.result:type_name -> flatsweep.v1.TrialResult
-	18, // 9: flatsweep.v1.FailTrialResponse.state:type_name -> flatsweep.v1.TrialState
-	2,  // 10: flatsweep.v1.WorkerService.RegisterWorker:input_type -> flatsweep.v1.RegisterWorkerRequest
-	4,  // 11: flatsweep.v1.WorkerService.AcquireTrial:input_type -> flatsweep.v1.AcquireTrialRequest
-	7,  // 12: flatsweep.v1.WorkerService.Heartbeat:input_type -> flatsweep.v1.HeartbeatRequest
-	9,  // 13: flatsweep.v1.WorkerService.CompleteTrial:input_type -> flatsweep.v1.CompleteTrialRequest
-	11, // 14: flatsweep.v1.WorkerService.FailTrial:input_type -> flatsweep.v1.FailTrialRequest
-	0,  // 15: flatsweep.v1.WorkerService.ReleaseTrial:input_type -> flatsweep.v1.ReleaseTrialRequest
-	3,  // 16: flatsweep.v1.WorkerService.RegisterWorker:output_type -> flatsweep.v1.RegisterWorkerResponse
-	5,  // 17: flatsweep.v1.WorkerService.AcquireTrial:output_type -> flatsweep.v1.AcquireTrialResponse
-	8,  // 18: flatsweep.v1.WorkerService.Heartbeat:output_type -> flatsweep.v1.HeartbeatResponse
-	10, // 19: flatsweep.v1.WorkerService.CompleteTrial:output_type -> flatsweep.v1.CompleteTrialResponse
-	12, // 20: flatsweep.v1.WorkerService.FailTrial:output_type -> flatsweep.v1.FailTrialResponse
-	1,  // 21: flatsweep.v1.WorkerService.ReleaseTrial:output_type -> flatsweep.v1.ReleaseTrialResponse
-	16, // [16:22] is the sub-list for method output_type
-	10, // [10:16] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	7,  // 0: flatsweep.v1.SessionRequest.acquire:type_name -> flatsweep.v1.AcquireTrialRequest
+	10, // 1: flatsweep.v1.SessionRequest.heartbeat:type_name -> flatsweep.v1.HeartbeatRequest
+	12, // 2: flatsweep.v1.SessionRequest.complete:type_name -> flatsweep.v1.CompleteTrialRequest
+	14, // 3: flatsweep.v1.SessionRequest.fail:type_name -> flatsweep.v1.FailTrialRequest
+	3,  // 4: flatsweep.v1.SessionRequest.release:type_name -> flatsweep.v1.ReleaseTrialRequest
+	1,  // 5: flatsweep.v1.SessionRequest.cancel:type_name -> flatsweep.v1.CancelCallRequest
+	8,  // 6: flatsweep.v1.SessionResponse.acquire:type_name -> flatsweep.v1.AcquireTrialResponse
+	11, // 7: flatsweep.v1.SessionResponse.heartbeat:type_name -> flatsweep.v1.HeartbeatResponse
+	13, // 8: flatsweep.v1.SessionResponse.complete:type_name -> flatsweep.v1.CompleteTrialResponse
+	15, // 9: flatsweep.v1.SessionResponse.fail:type_name -> flatsweep.v1.FailTrialResponse
+	4,  // 10: flatsweep.v1.SessionResponse.release:type_name -> flatsweep.v1.ReleaseTrialResponse
+	16, // 11: flatsweep.v1.RegisterWorkerRequest.labels:type_name -> flatsweep.v1.RegisterWorkerRequest.LabelsEntry
+	17, // 12: flatsweep.v1.RegisterWorkerResponse.lease_ttl:type_name -> google.protobuf.Duration
+	17, // 13: flatsweep.v1.RegisterWorkerResponse.heartbeat_interval:type_name -> google.protobuf.Duration
+	17, // 14: flatsweep.v1.AcquireTrialRequest.wait:type_name -> google.protobuf.Duration
+	9,  // 15: flatsweep.v1.AcquireTrialResponse.lease:type_name -> flatsweep.v1.Lease
+	18, // 16: flatsweep.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
+	19, // 17: flatsweep.v1.HeartbeatRequest.new_metrics:type_name -> flatsweep.v1.EpochMetrics
+	18, // 18: flatsweep.v1.HeartbeatResponse.expire_time:type_name -> google.protobuf.Timestamp
+	20, // 19: flatsweep.v1.CompleteTrialRequest.result:type_name -> flatsweep.v1.TrialResult
+	21, // 20: flatsweep.v1.FailTrialResponse.state:type_name -> flatsweep.v1.TrialState
+	5,  // 21: flatsweep.v1.WorkerService.RegisterWorker:input_type -> flatsweep.v1.RegisterWorkerRequest
+	7,  // 22: flatsweep.v1.WorkerService.AcquireTrial:input_type -> flatsweep.v1.AcquireTrialRequest
+	10, // 23: flatsweep.v1.WorkerService.Heartbeat:input_type -> flatsweep.v1.HeartbeatRequest
+	12, // 24: flatsweep.v1.WorkerService.CompleteTrial:input_type -> flatsweep.v1.CompleteTrialRequest
+	14, // 25: flatsweep.v1.WorkerService.FailTrial:input_type -> flatsweep.v1.FailTrialRequest
+	3,  // 26: flatsweep.v1.WorkerService.ReleaseTrial:input_type -> flatsweep.v1.ReleaseTrialRequest
+	0,  // 27: flatsweep.v1.WorkerService.Session:input_type -> flatsweep.v1.SessionRequest
+	6,  // 28: flatsweep.v1.WorkerService.RegisterWorker:output_type -> flatsweep.v1.RegisterWorkerResponse
+	8,  // 29: flatsweep.v1.WorkerService.AcquireTrial:output_type -> flatsweep.v1.AcquireTrialResponse
+	11, // 30: flatsweep.v1.WorkerService.Heartbeat:output_type -> flatsweep.v1.HeartbeatResponse
+	13, // 31: flatsweep.v1.WorkerService.CompleteTrial:output_type -> flatsweep.v1.CompleteTrialResponse
+	15, // 32: flatsweep.v1.WorkerService.FailTrial:output_type -> flatsweep.v1.FailTrialResponse
+	4,  // 33: flatsweep.v1.WorkerService.ReleaseTrial:output_type -> flatsweep.v1.ReleaseTrialResponse
+	2,  // 34: flatsweep.v1.WorkerService.Session:output_type -> flatsweep.v1.SessionResponse
+	28, // [28:35] is the sub-list for method output_type
+	21, // [21:28] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_flatsweep_v1_worker_service_proto_init() }
@@ -976,13 +1381,28 @@ func file_flatsweep_v1_worker_service_proto_init() {
 		return
 	}
 	file_flatsweep_v1_types_proto_init()
+	file_flatsweep_v1_worker_service_proto_msgTypes[0].OneofWrappers = []any{
+		(*SessionRequest_Acquire)(nil),
+		(*SessionRequest_Heartbeat)(nil),
+		(*SessionRequest_Complete)(nil),
+		(*SessionRequest_Fail)(nil),
+		(*SessionRequest_Release)(nil),
+		(*SessionRequest_Cancel)(nil),
+	}
+	file_flatsweep_v1_worker_service_proto_msgTypes[2].OneofWrappers = []any{
+		(*SessionResponse_Acquire)(nil),
+		(*SessionResponse_Heartbeat)(nil),
+		(*SessionResponse_Complete)(nil),
+		(*SessionResponse_Fail)(nil),
+		(*SessionResponse_Release)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flatsweep_v1_worker_service_proto_rawDesc), len(file_flatsweep_v1_worker_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

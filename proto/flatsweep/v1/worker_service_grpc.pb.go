@@ -25,6 +25,7 @@ const (
 	WorkerService_CompleteTrial_FullMethodName  = "/flatsweep.v1.WorkerService/CompleteTrial"
 	WorkerService_FailTrial_FullMethodName      = "/flatsweep.v1.WorkerService/FailTrial"
 	WorkerService_ReleaseTrial_FullMethodName   = "/flatsweep.v1.WorkerService/ReleaseTrial"
+	WorkerService_Session_FullMethodName        = "/flatsweep.v1.WorkerService/Session"
 )
 
 // WorkerServiceClient is the client API for WorkerService service.
@@ -49,6 +50,16 @@ type WorkerServiceClient interface {
 	// ReleaseTrial hands a lease back unfinished (a draining worker): the trial
 	// becomes pending at once and the attempt is not counted.
 	ReleaseTrial(ctx context.Context, in *ReleaseTrialRequest, opts ...grpc.CallOption) (*ReleaseTrialResponse, error)
+	// Session carries a worker's AcquireTrial, Heartbeat, CompleteTrial,
+	// FailTrial and ReleaseTrial calls over one long-lived stream, with the
+	// semantics of the unary calls. Each request names a call ID of the
+	// worker's choosing, and the reply to it carries the same ID; replies come
+	// as calls finish, in any order. A call's reply is sent once, and a worker
+	// may cancel a call it no longer waits for (a long-polling acquire). A
+	// lease granted to a call whose reply cannot be delivered is handed back at
+	// once. Workers use Session: it spares every call the setup of a new HTTP/2
+	// stream, which is most of a lease cycle's cost.
+	Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SessionRequest, SessionResponse], error)
 }
 
 type workerServiceClient struct {
@@ -119,6 +130,19 @@ func (c *workerServiceClient) ReleaseTrial(ctx context.Context, in *ReleaseTrial
 	return out, nil
 }
 
+func (c *workerServiceClient) Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SessionRequest, SessionResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &WorkerService_ServiceDesc.Streams[0], WorkerService_Session_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SessionRequest, SessionResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type WorkerService_SessionClient = grpc.BidiStreamingClient[SessionRequest, SessionResponse]
+
 // WorkerServiceServer is the server API for WorkerService service.
 // All implementations must embed UnimplementedWorkerServiceServer
 // for forward compatibility.
@@ -141,6 +165,16 @@ type WorkerServiceServer interface {
 	// ReleaseTrial hands a lease back unfinished (a draining worker): the trial
 	// becomes pending at once and the attempt is not counted.
 	ReleaseTrial(context.Context, *ReleaseTrialRequest) (*ReleaseTrialResponse, error)
+	// Session carries a worker's AcquireTrial, Heartbeat, CompleteTrial,
+	// FailTrial and ReleaseTrial calls over one long-lived stream, with the
+	// semantics of the unary calls. Each request names a call ID of the
+	// worker's choosing, and the reply to it carries the same ID; replies come
+	// as calls finish, in any order. A call's reply is sent once, and a worker
+	// may cancel a call it no longer waits for (a long-polling acquire). A
+	// lease granted to a call whose reply cannot be delivered is handed back at
+	// once. Workers use Session: it spares every call the setup of a new HTTP/2
+	// stream, which is most of a lease cycle's cost.
+	Session(grpc.BidiStreamingServer[SessionRequest, SessionResponse]) error
 	mustEmbedUnimplementedWorkerServiceServer()
 }
 
@@ -168,6 +202,9 @@ func (UnimplementedWorkerServiceServer) FailTrial(context.Context, *FailTrialReq
 }
 func (UnimplementedWorkerServiceServer) ReleaseTrial(context.Context, *ReleaseTrialRequest) (*ReleaseTrialResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReleaseTrial not implemented")
+}
+func (UnimplementedWorkerServiceServer) Session(grpc.BidiStreamingServer[SessionRequest, SessionResponse]) error {
+	return status.Error(codes.Unimplemented, "method Session not implemented")
 }
 func (UnimplementedWorkerServiceServer) mustEmbedUnimplementedWorkerServiceServer() {}
 func (UnimplementedWorkerServiceServer) testEmbeddedByValue()                       {}
@@ -298,6 +335,13 @@ func _WorkerService_ReleaseTrial_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WorkerService_Session_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(WorkerServiceServer).Session(&grpc.GenericServerStream[SessionRequest, SessionResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type WorkerService_SessionServer = grpc.BidiStreamingServer[SessionRequest, SessionResponse]
+
 // WorkerService_ServiceDesc is the grpc.ServiceDesc for WorkerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -330,6 +374,13 @@ var WorkerService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _WorkerService_ReleaseTrial_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Session",
+			Handler:       _WorkerService_Session_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "flatsweep/v1/worker_service.proto",
 }
