@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/flatsweep/flatsweep/coordinator/store"
+	"github.com/flatsweep/flatsweep/internal/gctune"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 	"github.com/flatsweep/flatsweep/worker"
 )
@@ -48,9 +50,16 @@ grid:
 		axis(nseed, func(i int) string { return fmt.Sprint(i + 1) }))
 }
 
-// benchServer serves a coordinator on loopback with a durable store.
+// heapFloor is the heap goal floor the benchmarks keep (see
+// internal/gctune), `flatsweep coordinator`'s default unless set with
+// -args -heap-floor-mib N (0: Go's default pacing).
+var heapFloor = flag.Int("heap-floor-mib", gctune.DefaultFloor>>20, "heap goal floor in MiB for the coordinator benchmarks (0: Go's default)")
+
+// benchServer serves a coordinator on loopback with a durable store, with
+// the garbage collector tuned as `flatsweep coordinator` tunes it.
 func benchServer(b *testing.B) (string, *Coordinator) {
 	b.Helper()
+	b.Cleanup(gctune.Floor(uint64(*heapFloor) << 20))
 	st, err := store.Open(filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)

@@ -153,6 +153,22 @@ func (s *sweepState) push(p *pendingTrial) {
 	heap.Push(&s.queue, p)
 }
 
+// pushAll queues pending trials: one by one when they are few, else by
+// appending them and restoring the heap in one O(n) pass.
+func (s *sweepState) pushAll(ps []*pendingTrial) {
+	if len(ps) < 64 {
+		for _, p := range ps {
+			s.push(p)
+		}
+		return
+	}
+	for _, p := range ps {
+		p.cost = s.model.predict(p.feat)
+	}
+	s.queue = append(s.queue, ps...)
+	heap.Init(&s.queue)
+}
+
 // pop removes the most expensive pending trial.
 func (s *sweepState) pop() *pendingTrial {
 	return heap.Pop(&s.queue).(*pendingTrial)

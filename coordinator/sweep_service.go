@@ -65,17 +65,23 @@ func (s *sweepServer) SubmitSweep(_ context.Context, req *pb.SubmitSweepRequest)
 	// the same trials to the queue.
 	c.submitMu.Lock()
 	added, created, err := c.store.PutSweep(sw, trials, bases)
-	if err == nil {
+	// On an error, the trials an existing sweep got before it are stored
+	// all the same: queue them too.
+	if err == nil || len(added) > 0 {
+		queued := make([]*pendingTrial, len(added))
+		for i, t := range added {
+			queued[i] = c.pending(t, feats[t.Index])
+		}
 		c.mu.Lock()
 		st := c.sweeps[spec.Name]
 		if st == nil {
 			st = newSweepState(spec.Name)
 			c.sweeps[spec.Name] = st
 		}
-		st.priority = req.Priority
-		for _, t := range added {
-			st.push(c.pending(t, feats[t.Index]))
+		if err == nil {
+			st.priority = req.Priority
 		}
+		st.pushAll(queued)
 		st.counts[pb.TrialState_TRIAL_STATE_PENDING] += int32(len(added))
 		st.total += int32(len(added))
 		if len(added) > 0 {

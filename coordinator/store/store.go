@@ -23,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -139,99 +138,156 @@ func (s *Store) Close() error {
 // Path returns the database file's path.
 func (s *Store) Path() string { return s.db.Path() }
 
-// PutSweep stores a sweep and those of its trials that are not stored yet, in
-// one transaction. An existing sweep keeps its creation time and its trials'
-// states and results: resubmitting never duplicates work. It returns the
-// trials added and whether the sweep is new.
+// putChunk bounds the trials PutSweep writes per transaction.
+const putChunk = 1 << 16
+
+// PutSweep stores a sweep and those of its trials that are not stored yet.
+// An existing sweep keeps its creation time and its trials' states and
+// results: resubmitting never duplicates work. It returns the trials added
+// and whether the sweep is new.
+//
+// The trials are written in key order, putChunk to a transaction, and the
+// sweep record with the last of them, so that a large submission neither
+// holds up other writes (results, leases) for its whole length nor grows
+// bbolt's in-memory nodes without bound. A new sweep's trials are invisible
+// until its record is written (readers find trials through their sweep),
+// and a submission cut short by a crash or an error is taken up by the next
+// submission of the sweep, which starts the sweep's trials afresh. On an
+// error, added holds the trials of an existing sweep that were stored
+// before it (they stay stored); for a new sweep it is empty.
 //
 // bases maps the base IDs the trials name to the bases' canonical JSON.
 func (s *Store) PutSweep(sw *pb.Sweep, trials []*pb.Trial, bases map[string][]byte) (added []*pb.Trial, created bool, err error) {
-	sorted, err := encodeSorted(trials)
-	if err != nil {
-		return nil, false, fmt.Errorf("store sweep %s: %w", sw.Id, err)
-	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		bb := tx.Bucket(bucketBases)
-		for id, js := range bases {
-			if bb.Get([]byte(id)) == nil {
-				if err := bb.Put([]byte(id), js); err != nil {
+	chunks, stop := encodeChunks(trials)
+	defer stop()
+	for i := 0; ; i += putChunk {
+		c := <-chunks
+		if c.err != nil {
+			return nil, false, fmt.Errorf("store sweep %s: %w", sw.Id, c.err)
+		}
+		last := i+putChunk >= len(trials)
+		n0 := len(added)
+		err = s.db.Update(func(tx *bolt.Tx) error {
+			added = added[:n0]
+			if i == 0 {
+				var err error
+				if created, err = startSweep(tx, sw.Id, bases); err != nil {
 					return err
 				}
 			}
-		}
-		added, created = nil, false
-		sweeps := tx.Bucket(bucketSweeps)
-		stored := new(pb.Sweep)
-		if v := sweeps.Get([]byte(sw.Id)); v != nil {
-			if err := proto.Unmarshal(v, stored); err != nil {
-				return fmt.Errorf("decode sweep %s: %w", sw.Id, err)
+			tb := tx.Bucket(bucketTrials).Bucket([]byte(sw.Id))
+			for _, k := range c.trials {
+				// A new sweep's bucket holds only what this call wrote, all
+				// of it before k in key order.
+				if !created && tb.Get(k.key) != nil {
+					continue
+				}
+				if err := tb.Put(k.key, k.enc); err != nil {
+					return err
+				}
+				added = append(added, k.t)
 			}
-		} else {
-			created = true
-			stored.CreateTime = sw.CreateTime
-		}
-		tb, err := tx.Bucket(bucketTrials).CreateBucketIfNotExists([]byte(sw.Id))
+			if !last {
+				return nil
+			}
+			return putSweepRecord(tx, sw, created, len(added))
+		})
 		if err != nil {
-			return err
-		}
-		first, _ := tb.Cursor().First()
-		empty := first == nil // a new sweep: no trial can exist yet
-		// Inserting in key order appends to bbolt's nodes; random order makes
-		// each insert shift a growing node (quadratic for a large sweep).
-		for _, k := range sorted {
-			t := k.t
-			if !empty && tb.Get([]byte(t.Id)) != nil {
-				continue
+			if created {
+				added = nil
+			} else {
+				added = added[:n0]
 			}
-			if err := tb.Put([]byte(t.Id), k.enc); err != nil {
-				return err
-			}
-			added = append(added, t)
+			return added, created, fmt.Errorf("store sweep %s: %w", sw.Id, err)
 		}
-		stored.Id, stored.SpecYaml, stored.SpecJson, stored.Priority = sw.Id, sw.SpecYaml, sw.SpecJson, sw.Priority
-		stored.TrialCount += int32(len(added))
-		return putProto(sweeps, sw.Id, stored)
-	})
-	if err != nil {
-		return nil, false, fmt.Errorf("store sweep %s: %w", sw.Id, err)
+		if last {
+			return added, created, nil
+		}
 	}
-	return added, created, nil
+}
+
+// startSweep stores bases not stored yet and readies a sweep's trials
+// bucket, empty for a sweep that has no record yet (a previous submission
+// of it may have been cut short); created reports whether the sweep is new.
+func startSweep(tx *bolt.Tx, id string, bases map[string][]byte) (created bool, err error) {
+	bb := tx.Bucket(bucketBases)
+	for bid, js := range bases {
+		if bb.Get([]byte(bid)) == nil {
+			if err := bb.Put([]byte(bid), js); err != nil {
+				return false, err
+			}
+		}
+	}
+	created = tx.Bucket(bucketSweeps).Get([]byte(id)) == nil
+	tr := tx.Bucket(bucketTrials)
+	if created && tr.Bucket([]byte(id)) != nil {
+		if err := tr.DeleteBucket([]byte(id)); err != nil {
+			return false, err
+		}
+	}
+	_, err = tr.CreateBucketIfNotExists([]byte(id))
+	return created, err
+}
+
+// putSweepRecord writes a sweep's record after n trials were added to it.
+func putSweepRecord(tx *bolt.Tx, sw *pb.Sweep, created bool, n int) error {
+	sweeps := tx.Bucket(bucketSweeps)
+	stored := new(pb.Sweep)
+	if created {
+		stored.CreateTime = sw.CreateTime
+	} else if err := proto.Unmarshal(sweeps.Get([]byte(sw.Id)), stored); err != nil {
+		return fmt.Errorf("decode sweep %s: %w", sw.Id, err)
+	}
+	stored.Id, stored.SpecYaml, stored.SpecJson, stored.Priority = sw.Id, sw.SpecYaml, sw.SpecJson, sw.Priority
+	stored.TrialCount += int32(n)
+	return putProto(sweeps, sw.Id, stored)
 }
 
 // encodedTrial is a trial with its stored encoding.
 type encodedTrial struct {
-	id  string
+	key []byte // the trial ID
 	t   *pb.Trial
 	enc []byte
 }
 
-// encodeSorted encodes trials (on all cores, before the write transaction)
-// and sorts them by ID.
-func encodeSorted(trials []*pb.Trial) ([]encodedTrial, error) {
-	out := make([]encodedTrial, len(trials))
-	workers := max(1, min(runtime.GOMAXPROCS(0), len(trials)/1024))
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < len(trials); i += workers {
-				enc, err := encodeTrial(trials[i])
+// encodedChunk is up to putChunk consecutive trials in key order, encoded,
+// or the error that stopped the encoding.
+type encodedChunk struct {
+	trials []encodedTrial
+	err    error
+}
+
+// encodeChunks sorts trials by ID and encodes them putChunk at a time on a
+// goroutine of its own, one chunk ahead of the caller, who receives at least
+// one chunk (empty for no trials) and calls stop when done.
+func encodeChunks(trials []*pb.Trial) (chunks <-chan encodedChunk, stop func()) {
+	sorted := slices.Clone(trials)
+	slices.SortFunc(sorted, func(a, b *pb.Trial) int { return strings.Compare(a.Id, b.Id) })
+	out := make(chan encodedChunk, 1)
+	done := make(chan struct{})
+	go func() {
+		for i := 0; i == 0 || i < len(sorted); i += putChunk {
+			part := sorted[i:min(i+putChunk, len(sorted))]
+			c := encodedChunk{trials: make([]encodedTrial, len(part))}
+			for j, t := range part {
+				enc, err := encodeTrial(t)
 				if err != nil {
-					errs[w] = err
-					return
+					c.err = err
+					break
 				}
-				out[i] = encodedTrial{trials[i].Id, trials[i], enc}
+				c.trials[j] = encodedTrial{[]byte(t.Id), t, enc}
 			}
-		}(w)
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	slices.SortFunc(out, func(a, b encodedTrial) int { return strings.Compare(a.id, b.id) })
-	return out, nil
+			select {
+			case out <- c:
+			case <-done:
+				return
+			}
+			if c.err != nil {
+				return
+			}
+		}
+	}()
+	return out, func() { close(done) }
 }
 
 // Backup writes a consistent copy of the database to w from one read

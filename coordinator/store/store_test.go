@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -215,4 +216,93 @@ func TestMigrateV1ToV2(t *testing.T) {
 	if err := proto.Unmarshal(raw, stored); err != nil || stored.SpecJson != "" {
 		t.Fatalf("stored trial still carries its spec (%v)", err)
 	}
+}
+
+// TestPutSweepInChunks stores a sweep larger than one transaction's share
+// (putChunk) and grows it across chunk boundaries: every trial is stored
+// once, in key order, and added reports exactly the new ones.
+func TestPutSweepInChunks(t *testing.T) {
+	st, err := Open(filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ids := func(from, to int) []string {
+		var out []string
+		for i := from; i < to; i++ {
+			out = append(out, fmt.Sprintf("t%07d", i))
+		}
+		return out
+	}
+	n := 2*putChunk + 17
+	sw := &pb.Sweep{Id: "big"}
+	added, created, err := st.PutSweep(sw, trials("big", ids(0, n)...), nil)
+	if err != nil || !created || len(added) != n {
+		t.Fatalf("put %d trials: added %d, created %v, err %v", n, len(added), created, err)
+	}
+	// Grow it with trials on both sides of what is stored.
+	more := append(ids(0, n+putChunk), "a", "u")
+	added, created, err = st.PutSweep(sw, trials("big", more...), nil)
+	if err != nil || created || len(added) != putChunk+2 {
+		t.Fatalf("grow: added %d, created %v, err %v", len(added), created, err)
+	}
+	got, err := st.GetSweep("big")
+	if err != nil || got.TrialCount != int32(n+putChunk+2) {
+		t.Fatalf("sweep record: %v, %v", got, err)
+	}
+	count, prev := 0, ""
+	if err := st.RawTrials("big", func(tr *pb.Trial) bool {
+		if tr.Id <= prev {
+			t.Fatalf("trial %s after %s", tr.Id, prev)
+		}
+		prev = tr.Id
+		count++
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if count != n+putChunk+2 {
+		t.Fatalf("%d trials stored, want %d", count, n+putChunk+2)
+	}
+}
+
+// TestPutSweepDiscardsACutShortSubmission checks that trials a submission
+// left without a sweep record (a crash between its transactions) are
+// invisible and replaced by the next submission of the sweep.
+func TestPutSweepDiscardsACutShortSubmission(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	st, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the first transactions of a cut-short submission leave behind.
+	if err := st.db.Update(func(tx *bbolt.Tx) error {
+		tb, err := tx.Bucket(bucketTrials).CreateBucket([]byte("s"))
+		if err != nil {
+			return err
+		}
+		for _, id := range []string{"a", "stale"} {
+			if err := tb.Put([]byte(id), []byte{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if sws, err := st.ListSweeps(); err != nil || len(sws) != 0 {
+		t.Fatalf("sweeps before the submission: %v, %v", sws, err)
+	}
+	added, created, err := st.PutSweep(&pb.Sweep{Id: "s"}, trials("s", "a", "b"), nil)
+	if err != nil || !created || len(added) != 2 {
+		t.Fatalf("put: added %d, created %v, err %v", len(added), created, err)
+	}
+	var got []string
+	if err := st.RawTrials("s", func(tr *pb.Trial) bool { got = append(got, tr.Id); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[a b]" {
+		t.Fatalf("trials after the submission: %v, want [a b]", got)
+	}
+	st.Close()
 }
