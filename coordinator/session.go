@@ -20,9 +20,11 @@ import (
 // and its retry is acknowledged as a duplicate.
 func (s *workerServer) Session(stream pb.WorkerService_SessionServer) error {
 	ctx, cancel := context.WithCancel(stream.Context())
-	defer cancel()
 	ss := &session{w: s, stream: stream, calls: map[uint64]context.CancelFunc{}}
+	// On the way out, calls still waiting are cancelled first, then waited
+	// for: a reply must not be sent after Session returns.
 	defer ss.wg.Wait()
+	defer cancel()
 	for {
 		req, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
