@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -257,9 +258,35 @@ type encodedChunk struct {
 	err    error
 }
 
-// encodeChunks sorts trials by ID and encodes them putChunk at a time on a
-// goroutine of its own, one chunk ahead of the caller, who receives at least
-// one chunk (empty for no trials) and calls stop when done.
+// encodeChunk encodes trials on all cores.
+func encodeChunk(trials []*pb.Trial) encodedChunk {
+	c := encodedChunk{trials: make([]encodedTrial, len(trials))}
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(trials)/1024))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(trials); i += workers {
+				enc, err := encodeTrial(trials[i])
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				c.trials[i] = encodedTrial{[]byte(trials[i].Id), trials[i], enc}
+			}
+		}()
+	}
+	wg.Wait()
+	c.err = errors.Join(errs...)
+	return c
+}
+
+// encodeChunks sorts trials by ID and encodes them putChunk at a time (see
+// encodeChunk) on a goroutine of its own, one chunk ahead of the caller, who
+// receives at least one chunk (empty for no trials) and calls stop when
+// done.
 func encodeChunks(trials []*pb.Trial) (chunks <-chan encodedChunk, stop func()) {
 	sorted := slices.Clone(trials)
 	slices.SortFunc(sorted, func(a, b *pb.Trial) int { return strings.Compare(a.Id, b.Id) })
@@ -267,16 +294,7 @@ func encodeChunks(trials []*pb.Trial) (chunks <-chan encodedChunk, stop func()) 
 	done := make(chan struct{})
 	go func() {
 		for i := 0; i == 0 || i < len(sorted); i += putChunk {
-			part := sorted[i:min(i+putChunk, len(sorted))]
-			c := encodedChunk{trials: make([]encodedTrial, len(part))}
-			for j, t := range part {
-				enc, err := encodeTrial(t)
-				if err != nil {
-					c.err = err
-					break
-				}
-				c.trials[j] = encodedTrial{[]byte(t.Id), t, enc}
-			}
+			c := encodeChunk(sorted[i:min(i+putChunk, len(sorted))])
 			select {
 			case out <- c:
 			case <-done:
