@@ -113,8 +113,7 @@ func (ss *session) acquireNow(req *pb.SessionRequest) bool {
 	}
 	resp := &pb.SessionResponse{CallId: req.CallId}
 	if err != nil {
-		st := status.Convert(err)
-		resp.Code, resp.Message = uint32(st.Code()), st.Message()
+		setStatus(resp, err)
 	} else {
 		resp.Reply = &pb.SessionResponse_Acquire{Acquire: &pb.AcquireTrialResponse{Lease: l}}
 	}
@@ -180,10 +179,15 @@ func (ss *session) call(ctx context.Context, req *pb.SessionRequest) *pb.Session
 		err = status.Error(codes.InvalidArgument, "session: request names no call")
 	}
 	if err != nil {
-		st := status.Convert(err)
-		resp.Code, resp.Message = uint32(st.Code()), st.Message()
+		setStatus(resp, err)
 	}
 	return resp
+}
+
+// setStatus puts the gRPC status of a call's error in its reply.
+func setStatus(resp *pb.SessionResponse, err error) {
+	st := status.Convert(err)
+	resp.Code, resp.Message = uint32(st.Code()), st.Message()
 }
 
 // handBack returns a lease that never reached its worker to pending, without
