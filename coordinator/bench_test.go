@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -248,6 +249,8 @@ func benchSubmit(b *testing.B, nseed int) {
 	}
 	defer conn.Close()
 	sc := pb.NewSweepServiceClient(conn)
+	heap0 := liveHeap()
+	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		resp, err := sc.SubmitSweep(context.Background(), &pb.SubmitSweepRequest{SpecYaml: benchSweep(fmt.Sprintf("s%d", i), 100, 100, nseed)})
 		if err != nil {
@@ -257,6 +260,17 @@ func benchSubmit(b *testing.B, nseed int) {
 			b.Fatalf("added %d", resp.TrialsAdded)
 		}
 	}
+	b.StopTimer()
+	// What the coordinator keeps per pending trial (queue entry, counts).
+	b.ReportMetric(float64(liveHeap()-heap0)/float64(b.N*100*100*nseed), "heap-B/trial")
+}
+
+// liveHeap returns the bytes of heap that a full collection leaves.
+func liveHeap() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
 }
 
 // BenchmarkGroupedQuery measures AggregateResults over gRPC on a sweep of

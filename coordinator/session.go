@@ -189,16 +189,3 @@ func setStatus(resp *pb.SessionResponse, err error) {
 	st := status.Convert(err)
 	resp.Code, resp.Message = uint32(st.Code()), st.Message()
 }
-
-// handBack returns a lease that never reached its worker to pending, without
-// counting the attempt, as ReleaseTrial does.
-func (c *Coordinator) handBack(l *pb.Lease) {
-	_, err := (&workerServer{c: c}).ReleaseTrial(context.Background(), &pb.ReleaseTrialRequest{
-		SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token,
-	})
-	if err != nil {
-		c.log.Warn("could not hand back an undelivered lease; it will expire", "sweep", l.SweepId, "trial", l.TrialId, "err", err)
-		return
-	}
-	c.log.Info("undelivered lease handed back", "sweep", l.SweepId, "trial", l.TrialId)
-}

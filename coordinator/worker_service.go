@@ -410,15 +410,35 @@ func (s *workerServer) FailTrial(_ context.Context, req *pb.FailTrialRequest) (*
 }
 
 func (s *workerServer) ReleaseTrial(_ context.Context, req *pb.ReleaseTrialRequest) (*pb.ReleaseTrialResponse, error) {
-	c := s.c
-	k := trialKey{req.SweepId, req.TrialId}
-	l := c.currentLease(k, req.Token)
+	if err := s.c.release(trialKey{req.SweepId, req.TrialId}, req.Token); err != nil {
+		return nil, err
+	}
+	s.c.log.Info("trial handed back", "sweep", req.SweepId, "trial", req.TrialId, "worker", req.WorkerId)
+	return &pb.ReleaseTrialResponse{}, nil
+}
+
+// handBack returns a lease that never reached its worker to pending, without
+// counting the attempt (see release).
+func (c *Coordinator) handBack(l *pb.Lease) {
+	if err := c.release(trialKey{l.SweepId, l.TrialId}, l.Token); err != nil {
+		c.log.Warn("could not hand back an undelivered lease; it will expire", "sweep", l.SweepId, "trial", l.TrialId, "err", err)
+		return
+	}
+	c.log.Info("undelivered lease handed back", "sweep", l.SweepId, "trial", l.TrialId)
+}
+
+// release returns a leased trial to pending without counting the attempt:
+// a worker handing back what it holds, or a lease that never reached its
+// worker (handBack). It fails with errLeaseLost unless token is the
+// trial's current lease.
+func (c *Coordinator) release(k trialKey, token string) error {
+	l := c.currentLease(k, token)
 	if l == nil {
-		return nil, errLeaseLost(k.sweep, k.trial)
+		return errLeaseLost(k.sweep, k.trial)
 	}
 	now := c.cfg.Clock.Now()
 	t, err := c.transition(k, func(t *pb.Trial) error {
-		if t.State != pb.TrialState_TRIAL_STATE_RUNNING || t.LeaseToken != req.Token {
+		if t.State != pb.TrialState_TRIAL_STATE_RUNNING || t.LeaseToken != token {
 			return errSkip
 		}
 		t.State = pb.TrialState_TRIAL_STATE_PENDING
@@ -427,17 +447,16 @@ func (s *workerServer) ReleaseTrial(_ context.Context, req *pb.ReleaseTrialReque
 		t.UpdateTime = timestamppb.New(now)
 		return nil
 	})
-	c.dropLease(k, req.Token)
+	c.dropLease(k, token)
 	if errors.Is(err, errSkip) {
-		return nil, errLeaseLost(k.sweep, k.trial)
+		return errLeaseLost(k.sweep, k.trial)
 	}
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "release: %v", err)
+		return status.Errorf(codes.Internal, "release: %v", err)
 	}
 	p := c.pending(t, l.feat)
 	c.mu.Lock()
 	c.requeueLocked(p)
 	c.mu.Unlock()
-	c.log.Info("trial handed back", "sweep", k.sweep, "trial", k.trial, "worker", req.WorkerId)
-	return &pb.ReleaseTrialResponse{}, nil
+	return nil
 }

@@ -75,8 +75,8 @@ type Trial struct {
 // IDs are computed without encoding each trial: per combination of the
 // optional axes, the canonical JSON is encoded once as a SpecTemplate, and
 // each trial's JSON is spliced together from that template and the
-// encodings of its batch_size, lr and seed. The first trial of every
-// combination is checked against CanonicalTrial; should they differ, that
+// encodings of its batch_size, lr and seed. NewSpecTemplate checks the
+// template on the combination's first trial; should that fail, the
 // combination is encoded trial by trial.
 func (s *Spec) Expand() []Trial {
 	trials := make([]Trial, 0, s.Grid.Len())
@@ -98,14 +98,9 @@ func (s *Spec) ForEachTrial(fn func(t *Trial)) {
 	for _, n := range ns {
 		for _, m := range moms {
 			for _, wd := range wds {
-				tmpl, ok := NewSpecTemplate(s.trialSpec(n, m, wd, 0, 0, 0))
-				if ok {
-					// Check the template on the combination's first trial; fall
-					// back to encoding every trial should it ever disagree.
-					b, lr, seed := s.Grid.BatchSize[0], s.Grid.LR[0], s.Grid.Seed[0]
-					buf = tmpl.Splice(buf[:0], bJSON[0], lrJSON[0], seedJSON[0])
-					ok = TrialIDOf(buf) == TrialID(s.trialSpec(n, m, wd, b, lr, seed))
-				}
+				// Checked on the combination's first trial; without a template
+				// every trial is encoded in full.
+				tmpl, ok := NewSpecTemplate(s.trialSpec(n, m, wd, s.Grid.BatchSize[0], s.Grid.LR[0], s.Grid.Seed[0]))
 				for bi, b := range s.Grid.BatchSize {
 					for li, lr := range s.Grid.LR {
 						for si, seed := range s.Grid.Seed {

@@ -30,10 +30,16 @@ type SpecTemplate struct {
 }
 
 // NewSpecTemplate returns the template of the trials that share spec's
-// values except batch_size, lr and seed. ok is false when the spec's JSON
-// cannot be cut there (encode such trials with CanonicalTrial). Callers
-// should check one spliced trial against CanonicalTrial, as Expand does.
+// values except batch_size, lr and seed, checked on spec itself: its own
+// values spliced in give its CanonicalTrial. ok is false when the spec's
+// JSON cannot be cut there or the check fails (encode such trials with
+// CanonicalTrial).
 func NewSpecTemplate(spec compute.TrialSpec) (*SpecTemplate, bool) {
+	want, err := CanonicalTrial(spec)
+	if err != nil {
+		return nil, false
+	}
+	b, lr, seed := spec.BatchSize, spec.LR, spec.Seed
 	spec.BatchSize, spec.LR, spec.Seed = sentinelB, sentinelLR, sentinelSeed
 	js, err := CanonicalTrial(spec)
 	if err != nil {
@@ -63,6 +69,9 @@ func NewSpecTemplate(spec compute.TrialSpec) (*SpecTemplate, bool) {
 		prev = c.end
 	}
 	t.parts[3] = js[prev:]
+	if !bytes.Equal(t.Append(nil, b, lr, seed), want) {
+		return nil, false
+	}
 	return t, true
 }
 

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"sync"
 
@@ -38,13 +39,16 @@ type stream struct {
 	cancel context.CancelFunc
 	sendMu sync.Mutex
 	// pending maps call IDs to their reply channels (guarded by the
-	// Session's mu); a broken stream closes them all.
+	// Session's mu); a broken stream closes them all and sets it to nil.
 	pending map[uint64]chan *pb.SessionResponse
-	broken  bool
 }
 
-// errSessionClosed is returned for calls made after close.
-var errSessionClosed = status.Error(codes.Canceled, "worker session closed")
+var (
+	// errSessionClosed is returned for calls made after Close.
+	errSessionClosed = status.Error(codes.Canceled, "worker session closed")
+	// errBroke is returned for calls in flight when their stream broke.
+	errBroke = status.Error(codes.Unavailable, "worker session stream broke")
+)
 
 // NewSession returns a session over client. Its streams live until ctx ends
 // or Close is called; a nil log discards the session's logs.
@@ -125,7 +129,6 @@ func (ss *Session) broke(st *stream, err error) {
 	if ss.cur == st {
 		ss.cur = nil
 	}
-	st.broken = true
 	pending := st.pending
 	st.pending = nil
 	closed := ss.closed
@@ -161,9 +164,9 @@ func (ss *Session) call(ctx context.Context, req *pb.SessionRequest) (*pb.Sessio
 	}
 	ch := make(chan *pb.SessionResponse, 1)
 	ss.mu.Lock()
-	if st.broken {
+	if st.pending == nil { // broken since open returned it
 		ss.mu.Unlock()
-		return nil, status.Error(codes.Unavailable, "worker session stream broke")
+		return nil, errBroke
 	}
 	ss.nextID++
 	id := ss.nextID
@@ -173,10 +176,16 @@ func (ss *Session) call(ctx context.Context, req *pb.SessionRequest) (*pb.Sessio
 	st.sendMu.Lock()
 	err = st.s.Send(req)
 	st.sendMu.Unlock()
-	if err != nil {
-		// Send reports io.EOF when the stream broke; the reader sees why
-		// and fails every call in flight, this one included.
+	if errors.Is(err, io.EOF) {
+		// The stream broke; the reader sees why and fails every call in
+		// flight, this one included.
 		return wait(ctx, ch, nil)
+	}
+	if err != nil { // the request could not be sent (encoding)
+		ss.mu.Lock()
+		delete(st.pending, id)
+		ss.mu.Unlock()
+		return nil, err
 	}
 	return wait(ctx, ch, func() { ss.abandon(st, id, ch) })
 }
@@ -208,7 +217,7 @@ func wait(ctx context.Context, ch <-chan *pb.SessionResponse, abandon func()) (*
 	select {
 	case resp, ok := <-ch:
 		if !ok {
-			return nil, status.Error(codes.Unavailable, "worker session stream broke")
+			return nil, errBroke
 		}
 		if resp.Code != uint32(codes.OK) {
 			return nil, status.Error(codes.Code(resp.Code), resp.Message)
@@ -225,44 +234,29 @@ func wait(ctx context.Context, ch <-chan *pb.SessionResponse, abandon func()) (*
 // AcquireTrial is WorkerService.AcquireTrial over the session.
 func (ss *Session) AcquireTrial(ctx context.Context, req *pb.AcquireTrialRequest) (*pb.AcquireTrialResponse, error) {
 	resp, err := ss.call(ctx, &pb.SessionRequest{Call: &pb.SessionRequest_Acquire{Acquire: req}})
-	if err != nil {
-		return nil, err
-	}
-	return resp.GetAcquire(), nil
+	return resp.GetAcquire(), err // the getters return nil on a nil reply
 }
 
 // Heartbeat is WorkerService.Heartbeat over the session.
 func (ss *Session) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
 	resp, err := ss.call(ctx, &pb.SessionRequest{Call: &pb.SessionRequest_Heartbeat{Heartbeat: req}})
-	if err != nil {
-		return nil, err
-	}
-	return resp.GetHeartbeat(), nil
+	return resp.GetHeartbeat(), err
 }
 
 // CompleteTrial is WorkerService.CompleteTrial over the session.
 func (ss *Session) CompleteTrial(ctx context.Context, req *pb.CompleteTrialRequest) (*pb.CompleteTrialResponse, error) {
 	resp, err := ss.call(ctx, &pb.SessionRequest{Call: &pb.SessionRequest_Complete{Complete: req}})
-	if err != nil {
-		return nil, err
-	}
-	return resp.GetComplete(), nil
+	return resp.GetComplete(), err
 }
 
 // FailTrial is WorkerService.FailTrial over the session.
 func (ss *Session) FailTrial(ctx context.Context, req *pb.FailTrialRequest) (*pb.FailTrialResponse, error) {
 	resp, err := ss.call(ctx, &pb.SessionRequest{Call: &pb.SessionRequest_Fail{Fail: req}})
-	if err != nil {
-		return nil, err
-	}
-	return resp.GetFail(), nil
+	return resp.GetFail(), err
 }
 
 // ReleaseTrial is WorkerService.ReleaseTrial over the session.
 func (ss *Session) ReleaseTrial(ctx context.Context, req *pb.ReleaseTrialRequest) (*pb.ReleaseTrialResponse, error) {
 	resp, err := ss.call(ctx, &pb.SessionRequest{Call: &pb.SessionRequest_Release{Release: req}})
-	if err != nil {
-		return nil, err
-	}
-	return resp.GetRelease(), nil
+	return resp.GetRelease(), err
 }

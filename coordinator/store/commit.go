@@ -41,30 +41,35 @@ func (s *Store) committer() {
 	for first := range s.ops {
 		batch, open := s.fill([]*op{first})
 		if open && allLater(batch) {
-			timer.Reset(laterDelay)
-		wait:
-			for len(batch) < maxGroup {
-				select {
-				case o, ok := <-s.ops:
-					if !ok {
-						open = false
-						break wait
-					}
-					batch = append(batch, o)
-					if !o.later {
-						break wait
-					}
-				case <-timer.C:
-					break wait
-				}
-			}
-			timer.Stop()
-			if open {
-				batch, _ = s.fill(batch)
-			}
+			batch = s.awaitDurable(batch, timer)
 		}
 		s.commitBatch(batch)
 	}
+}
+
+// awaitDurable adds to a batch of writes nobody waits for those that arrive
+// within laterDelay, up to the first durable one, then whatever is queued
+// by then (or what it has when the queue closes).
+func (s *Store) awaitDurable(batch []*op, timer *time.Timer) []*op {
+	timer.Reset(laterDelay)
+	defer timer.Stop()
+	for len(batch) < maxGroup {
+		select {
+		case o, ok := <-s.ops:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, o)
+			if !o.later {
+				batch, _ = s.fill(batch)
+				return batch
+			}
+		case <-timer.C:
+			batch, _ = s.fill(batch)
+			return batch
+		}
+	}
+	return batch
 }
 
 // fill adds the writes queued now to batch, up to maxGroup; open is false

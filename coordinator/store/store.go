@@ -169,7 +169,6 @@ func (s *Store) PutSweep(sw *pb.Sweep, trials []*pb.Trial, bases map[string][]by
 		last := i+putChunk >= len(trials)
 		n0 := len(added)
 		err = s.db.Update(func(tx *bolt.Tx) error {
-			added = added[:n0]
 			if i == 0 {
 				var err error
 				if created, err = startSweep(tx, sw.Id, bases); err != nil {
