@@ -10,7 +10,7 @@ STATICCHECK_VERSION        := v0.7.0
 
 GOFLAGS_TEST ?= -race -count=1 -timeout 20m
 
-.PHONY: help build demo test vet lint proto proto-check tools bench clean blas test-openblas bench-compare
+.PHONY: help build demo test vet lint proto proto-check tools bench clean blas test-openblas bench-compare docs
 
 # BLAS backend (see compute/blas): OpenBLAS through cgo (-tags openblas) when
 # the library is installed (pkg-config, or libopenblas.so known to ldconfig),
@@ -75,6 +75,9 @@ test-openblas: ## go vet and the whole test suite against OpenBLAS (needs libope
 
 bench-compare: ## flatsweep vs PyTorch side by side (needs python3-torch; docs/BENCHMARKS.md)
 	TAGS="$(filter openblas,$(BLAS))" scripts/bench/compare.sh
+
+docs: ## regenerate docs/MEASURES.md from the measure registry
+	$(GO) test ./internal/docgen -run TestMeasuresDocCurrent -update
 
 clean: ## remove build output
 	rm -rf bin

@@ -30,8 +30,8 @@ type GridPoint struct {
 	Metrics map[string]Summary `json:"metrics"`
 }
 
-// Metric returns the summary of metric name, with N = 0 and NaN values when
-// no successful trial of the grid point has it.
+// Metric returns the summary of metric name, with Count = 0 and NaN values
+// when no successful trial of the grid point has it.
 func (p GridPoint) Metric(name string) Summary { return Group{Metrics: p.Metrics}.Metric(name) }
 
 // MarshalJSON encodes p with null for an undefined g.
@@ -329,15 +329,15 @@ func (a SweepAnalysis) notes() []string {
 	c := a.Counts
 	notes := []string{}
 	switch {
-	case c.Total == 0:
+	case c.Trials == 0:
 		return append(notes, "The sweep has no trials: there is nothing to analyse.")
-	case c.OK == 0 && c.Diverged == c.Total:
-		notes = append(notes, fmt.Sprintf("All %d trials diverged: no means, optima, fits or correlations can be computed.", c.Total))
+	case c.OK == 0 && c.Diverged == c.Trials:
+		notes = append(notes, fmt.Sprintf("All %d trials diverged: no means, optima, fits or correlations can be computed.", c.Trials))
 	case c.OK == 0:
 		notes = append(notes, fmt.Sprintf("No trial succeeded (%s): no means, optima, fits or correlations can be computed.", notOK(c)))
 	}
-	if c.OK > 0 && c.OK < c.Total {
-		notes = append(notes, fmt.Sprintf("%d of %d trials are left out of every number (%s) and counted in the tables.", c.Total-c.OK, c.Total, notOK(c)))
+	if c.OK > 0 && c.OK < c.Trials {
+		notes = append(notes, fmt.Sprintf("%d of %d trials are left out of every number (%s) and counted in the tables.", c.Trials-c.OK, c.Trials, notOK(c)))
 	}
 	if len(a.GridPoints) == 1 {
 		notes = append(notes, "The sweep has a single grid point: there is no batch-size optimum to locate, no scaling to fit and no collapse to test.")
@@ -456,7 +456,7 @@ func (a SweepAnalysis) countsTable() table {
 	t := table{id: "counts", title: "Trials",
 		intro: "Diverged (NaN/Inf loss), failed and unfinished trials are never dropped silently: they are counted here and left out of the numbers below.",
 		head:  []string{"total", "ok", "diverged", "failed", "unfinished"},
-		rows:  [][]string{{fmt.Sprint(c.Total), fmt.Sprint(c.OK), fmt.Sprint(c.Diverged), fmt.Sprint(c.Failed), fmt.Sprint(c.Unfinished)}}}
+		rows:  [][]string{{fmt.Sprint(c.Trials), fmt.Sprint(c.OK), fmt.Sprint(c.Diverged), fmt.Sprint(c.Failed), fmt.Sprint(c.Unfinished)}}}
 	for _, cv := range a.Coverage {
 		if cv.Missing > 0 {
 			t.notes = append(t.notes, fmt.Sprintf("%s: finite in %d, missing in %d successful trials.", cv.Metric, cv.Finite, cv.Missing))
@@ -500,7 +500,7 @@ func (a SweepAnalysis) gridTable() table {
 		intro: "mean, sample std and 95 % Student-t interval of the mean over the successful seeds of each grid point; g = ε(N/B − 1)/(1 − m).",
 		head:  append(append([]string{}, axes...), "g", "trials", "ok", "diverged", "failed", "unfinished", "metric", "n", "mean", "std", "95% CI")}
 	for _, g := range a.GridPoints {
-		base := append(axisCells(g.Axes, axes), num(g.G), fmt.Sprint(g.Counts.Total), fmt.Sprint(g.Counts.OK),
+		base := append(axisCells(g.Axes, axes), num(g.G), fmt.Sprint(g.Counts.Trials), fmt.Sprint(g.Counts.OK),
 			fmt.Sprint(g.Counts.Diverged), fmt.Sprint(g.Counts.Failed), fmt.Sprint(g.Counts.Unfinished))
 		if len(g.Metrics) == 0 {
 			t.rows = append(t.rows, append(base, "(none)", "0", "-", "-", "-"))
@@ -512,7 +512,7 @@ func (a SweepAnalysis) gridTable() table {
 			if finite(s.Lo) {
 				ci = "[" + num(s.Lo) + ", " + num(s.Hi) + "]"
 			}
-			t.rows = append(t.rows, append(slices.Clone(base), m, fmt.Sprint(s.N), num(s.Mean), num(s.Std), ci))
+			t.rows = append(t.rows, append(slices.Clone(base), m, fmt.Sprint(s.Count), num(s.Mean), num(s.Std), ci))
 		}
 	}
 	if len(a.GridPoints) == 1 {
@@ -533,7 +533,7 @@ func (a SweepAnalysis) optimaTable() table {
 		head:  append(append([]string{}, axes...), "B_opt", "grid B", "best test_acc", "refinement", "B values", "ok", "not ok")}
 	for _, o := range a.Optima {
 		t.rows = append(t.rows, append(axisCells(o.Axes, axes), num(o.B), num(o.GridB), num(o.Best), string(o.Refinement),
-			fmt.Sprint(len(o.Curve)), fmt.Sprint(o.Counts.OK), fmt.Sprint(o.Counts.Total-o.Counts.OK)))
+			fmt.Sprint(len(o.Curve)), fmt.Sprint(o.Counts.OK), fmt.Sprint(o.Counts.Trials-o.Counts.OK)))
 	}
 	if a.OptimaError != "" {
 		t.notes = append(t.notes, "No optimum: "+a.OptimaError+".")

@@ -85,7 +85,7 @@ func Collapse(points []Point, metric string, deg int) (CollapseResult, error) {
 	seenAny := false
 	for _, g := range Aggregate(points, AxisSeed) {
 		s := g.Metric(metric)
-		if s.N == 0 {
+		if s.Count == 0 {
 			continue
 		}
 		seenAny = true

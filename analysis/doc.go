@@ -1,14 +1,13 @@
 // Package analysis turns finished trials of a sweep into the numbers and
-// figures that test the science of flatsweep (see PAPERS.md).
+// figures that test the science of flatsweep (see docs/SCIENCE.md).
 //
-// Summary table. Summarize returns one Row per grid point (N, B, ε), with the
-// SGD noise scale g = ε(N/B − 1) of Smith & Le (2018) and the mean ± sample
-// standard deviation over seeds of the final accuracies, the generalization
-// gap and the top Hessian eigenvalue λ₁; WriteTable, WriteCSV and WriteJSON
-// print it.
+// Summary tables come from package results, the one grouping engine, which
+// Aggregate here uses too: every number of an analysis that averages over
+// seeds is the number `flatsweep results` prints.
 //
 // Generic analyses work on Points: a trial's hyperparameters as named axis
-// values (AxisB, AxisLR, AxisN, AxisMomentum, AxisSeed, …) and its outcomes as
+// values (AxisB, AxisLR, AxisN, AxisMomentum, AxisWeightDecay, AxisSeed, …,
+// named as the grid names them) and its outcomes as
 // named metrics (MetricTestAcc, MetricGap, MetricLambdaMax, or any flatness
 // measure), so a new measure is a new key, not new code. PointsFromRecords
 // adapts Records.

@@ -64,7 +64,7 @@ func trialColumns() []Column {
 
 // TrialTableFromRecords returns the TrialTable of records: the columns of
 // the trial (trial_id; state as stored; status ok, diverged, failed or
-// unfinished; diverged), its axes (seed, B, lr, N, momentum) and noise scale
+// unfinished; diverged), its axes (seed, batch_size, lr, n, momentum) and noise scale
 // g, a few settings (optimizer, weight_decay, epochs, max_steps — the step
 // budget —, dataset, arch), the final metrics (accuracies, losses, gaps,
 // lambda_max with its residual and convergence, hvps, params, steps taken)

@@ -159,10 +159,10 @@ func titled(title, note string) string {
 // countsNote describes the trials left out of a figure because they did not
 // succeed, or "" when all did.
 func countsNote(c Counts) string {
-	if c.Total == c.OK {
+	if c.Trials == c.OK {
 		return ""
 	}
-	return fmt.Sprintf("%d of %d trials not shown (%s)", c.Total-c.OK, c.Total, notOK(c))
+	return fmt.Sprintf("%d of %d trials not shown (%s)", c.Trials-c.OK, c.Trials, notOK(c))
 }
 
 // notOK lists the non-succeeded counts, e.g. "2 diverged, 1 failed".
@@ -182,10 +182,10 @@ func notOK(c Counts) string {
 // noDataNote explains why nothing could be drawn from points for what.
 func noDataNote(c Counts, what string) string {
 	switch {
-	case c.Total == 0:
+	case c.Trials == 0:
 		return "no trials"
 	case c.OK == 0:
-		return fmt.Sprintf("no successful trials: %d of %d %s", c.Total-c.OK, c.Total, notOK(c))
+		return fmt.Sprintf("no successful trials: %d of %d %s", c.Trials-c.OK, c.Trials, notOK(c))
 	}
 	return joinNotes("no trial with "+what, countsNote(c))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 )
@@ -59,9 +60,6 @@ func marshalFinite(v any) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// MarshalJSON encodes s with null for a NaN or infinite value.
-func (s Summary) MarshalJSON() ([]byte, error) { return marshalFinite(s) }
-
 // MarshalJSON encodes o with null for a NaN or infinite value.
 func (o BatchOptimum) MarshalJSON() ([]byte, error) { return marshalFinite(o) }
 
@@ -83,3 +81,30 @@ func (s MeasureScore) MarshalJSON() ([]byte, error) { return marshalFinite(s) }
 
 // MarshalJSON encodes r with null for an undefined τ or an infinite change.
 func (r DinhResult) MarshalJSON() ([]byte, error) { return marshalFinite(r) }
+
+// jsonFloat encodes a float, writing NaN and ±Inf as null and reading null as
+// NaN.
+type jsonFloat float64
+
+// MarshalJSON implements json.Marshaler.
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	x := float64(f)
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(x)
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *jsonFloat) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*f = jsonFloat(math.NaN())
+		return nil
+	}
+	var x float64
+	if err := json.Unmarshal(b, &x); err != nil {
+		return err
+	}
+	*f = jsonFloat(x)
+	return nil
+}

@@ -87,7 +87,7 @@ func OptimalBatches(points []Point, metric string) ([]BatchOptimum, error) {
 			members = append(members, nil)
 		}
 		members[i] = append(members[i], p)
-		out[i].Counts.add(p.Status)
+		out[i].Counts.Add(p.Status)
 	}
 	found := false
 	for i := range out {
@@ -112,7 +112,7 @@ func batchCurve(points []Point, metric string) []BatchMean {
 	for _, g := range Aggregate(points, AxisSeed) {
 		b, ok := g.Axes[AxisB]
 		s := g.Metric(metric)
-		if !ok || !(b > 0) || s.N == 0 {
+		if !ok || !(b > 0) || s.Count == 0 {
 			continue
 		}
 		curve = append(curve, BatchMean{B: b, Summary: s})

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"image/color"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -15,7 +16,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
-	"github.com/flatsweep/flatsweep/compute"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // errXYs is a series with symmetric y error bars.
@@ -63,7 +64,7 @@ func AccVsG(points []Point) *Figure {
 	var noG int
 	for _, grp := range Aggregate(points) {
 		s := grp.Metric(MetricTestAcc)
-		if s.N == 0 {
+		if s.Count == 0 {
 			continue
 		}
 		g := grp.NoiseScale()
@@ -86,7 +87,7 @@ func AccVsG(points []Point) *Figure {
 	p.Title.Text = titled(title, note)
 	p.X.Label.Text = "noise scale g = ε(N/B − 1)/(1 − m) (learning-rate units)"
 	p.Y.Label.Text = metricLabel(MetricTestAcc)
-	lrs := mapsKeysSorted(series)
+	lrs := slices.Sorted(maps.Keys(series))
 	leg := plot.NewLegend()
 	var gs []float64
 	for i, lr := range lrs {
@@ -112,16 +113,6 @@ func AccVsG(points []Point) *Figure {
 
 // PlotAccVsG draws AccVsG and saves it to stem.png and stem.svg.
 func PlotAccVsG(points []Point, stem string) (*Figure, error) { return saved(AccVsG(points), stem) }
-
-// mapsKeysSorted returns the keys of m in increasing order.
-func mapsKeysSorted[V any](m map[float64]V) []float64 {
-	keys := make([]float64, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
 
 // heatGrid is a GridXYZ over categorical cells: column c, row r at (c, r).
 type heatGrid struct{ z [][]float64 } // z[r][c]
@@ -154,7 +145,7 @@ func HeatMap(points []Point, metric string) *Figure {
 		b, okB := g.Axes[AxisB]
 		lr, okLR := g.Axes[AxisLR]
 		s := g.Metric(metric)
-		if !okB || !okLR || s.N == 0 {
+		if !okB || !okLR || s.Count == 0 {
 			continue
 		}
 		cells = append(cells, cell{b, lr, s.Mean})
@@ -308,7 +299,7 @@ func seriesByBatch(points []Point, mx, my string) (series map[float64]plotter.XY
 // addBatchScatters draws one scatter per batch size, in increasing B, with
 // its own colour and shape and a legend entry "B = …".
 func addBatchScatters(p *plot.Plot, leg *plot.Legend, series map[float64]plotter.XYs) {
-	for i, b := range mapsKeysSorted(series) {
+	for i, b := range slices.Sorted(maps.Keys(series)) {
 		sc, err := plotter.NewScatter(series[b])
 		if err != nil {
 			continue
@@ -464,7 +455,7 @@ type Curve struct {
 // CurvesFromPoints returns the per-epoch curve of metric (MetricTestAcc,
 // MetricTrainAcc, MetricTestLoss or MetricTrainLoss) of every point with a
 // recorded curve, labelled by the axes that vary among the points (the seed
-// included), e.g. "B=32, lr=0.1, seed=2". Diverged trials are included and
+// included), e.g. "batch_size=32, lr=0.1, seed=2". Diverged trials are included and
 // marked.
 func CurvesFromPoints(points []Point, metric string) []Curve {
 	var withCurve []Point
@@ -504,7 +495,7 @@ func CurvesFromPoints(points []Point, metric string) []Curve {
 }
 
 // epochMetric returns the named field of e, NaN for an unknown name.
-func epochMetric(e compute.EpochMetrics, name string) float64 {
+func epochMetric(e spec.EpochMetrics, name string) float64 {
 	switch name {
 	case MetricTestAcc:
 		return e.TestAcc

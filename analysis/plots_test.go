@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flatsweep/flatsweep/compute"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // checkFiles asserts that f was saved as a decodable PNG and a well-formed SVG.
@@ -65,7 +65,7 @@ func checkFiles(t *testing.T, f *Figure) {
 func plotSweep() []Point {
 	const n = 4096.0
 	acc := func(b, lr, n float64) float64 {
-		d := math.Log(NoiseScale(lr, int(n), int(b))) - math.Log(10)
+		d := math.Log(NoiseScaleMomentum(lr, n, b, 0)) - math.Log(10)
 		return 0.9 - 0.02*d*d
 	}
 	pts := sweepPoints(rand.New(rand.NewPCG(11, 12)), pow2s(16, 512), []float64{0.01, 0.05, 0.2}, []float64{n}, 2, 0.003, acc)
@@ -75,12 +75,12 @@ func plotSweep() []Point {
 		p.Metrics[MetricLambdaMax] = b * b / 10 * (1 + 0.1*seed) // spans > 2 decades: log colour and axis
 		p.Metrics[MetricGap] = 0.01 * math.Log(b)
 		for e := 1; e <= 5; e++ {
-			p.Curve = append(p.Curve, compute.EpochMetrics{Epoch: e, TestAcc: p.Metrics[MetricTestAcc] * (1 - math.Exp(-float64(e)))})
+			p.Curve = append(p.Curve, spec.EpochMetrics{Epoch: e, TestAcc: p.Metrics[MetricTestAcc] * (1 - math.Exp(-float64(e)))})
 		}
 	}
 	pts = append(pts,
 		Point{ID: "div", Status: StatusDiverged, Axes: map[string]float64{AxisB: 16, AxisLR: 0.2, AxisN: n, AxisSeed: 9},
-			Metrics: map[string]float64{MetricTestAcc: 0.1}, Curve: []compute.EpochMetrics{{Epoch: 1, TestAcc: 0.3}, {Epoch: 2, TestAcc: math.NaN()}}},
+			Metrics: map[string]float64{MetricTestAcc: 0.1}, Curve: []spec.EpochMetrics{{Epoch: 1, TestAcc: 0.3}, {Epoch: 2, TestAcc: math.NaN()}}},
 		Point{ID: "fail", Status: StatusFailed, Axes: map[string]float64{AxisB: 32, AxisLR: 0.2, AxisN: n, AxisSeed: 9}})
 	return pts
 }
@@ -89,7 +89,7 @@ func TestPlots(t *testing.T) {
 	dir := t.TempDir()
 	pts := plotSweep()
 	curves := CurvesFromPoints(pts, MetricTestAcc)
-	if len(curves) != 3*6*2+1 || !curves[len(curves)-1].Diverged || !strings.Contains(curves[0].Label, "B=16") {
+	if len(curves) != 3*6*2+1 || !curves[len(curves)-1].Diverged || !strings.Contains(curves[0].Label, "batch_size=16") {
 		t.Fatalf("curves: %d, last %+v, first %q", len(curves), curves[len(curves)-1], curves[0].Label)
 	}
 	// A few curves, as a report would choose, including the diverged one.
@@ -141,7 +141,7 @@ func TestPlotsDegenerate(t *testing.T) {
 	dir := t.TempDir()
 	one := []Point{{Status: StatusOK, Axes: map[string]float64{AxisB: 32, AxisLR: 0.1, AxisN: 1000, AxisSeed: 1},
 		Metrics: map[string]float64{MetricTestAcc: 0.8, MetricGap: 0.1, MetricLambdaMax: 3},
-		Curve:   []compute.EpochMetrics{{Epoch: 1, TestAcc: 0.8}}}}
+		Curve:   []spec.EpochMetrics{{Epoch: 1, TestAcc: 0.8}}}}
 	diverged := []Point{
 		{Status: StatusDiverged, Axes: one[0].Axes, Metrics: map[string]float64{MetricTestAcc: 0.1}},
 		{Status: StatusDiverged, Axes: one[0].Axes, Metrics: map[string]float64{MetricTestAcc: 0.1}},

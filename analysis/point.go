@@ -3,64 +3,69 @@ package analysis
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/flatsweep/flatsweep/compute"
+	"github.com/flatsweep/flatsweep/results"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
-// Axis names of a Point: the hyperparameters of a trial. Any other name may be
-// used too; these are the ones the noise-scale analyses read.
+// Axis names of a Point: the hyperparameters of a trial, named as the grid
+// names them (spec.AxisNames). Any other name may be used too; these are the
+// ones the noise-scale analyses read.
 const (
 	// AxisB is the batch size B (examples per minibatch).
-	AxisB = "B"
+	AxisB = "batch_size"
 	// AxisLR is the learning rate ε.
 	AxisLR = "lr"
 	// AxisN is the number N of training examples.
-	AxisN = "N"
+	AxisN = "n"
 	// AxisMomentum is the SGD momentum m ∈ [0, 1); absent means 0.
 	AxisMomentum = "momentum"
+	// AxisWeightDecay is the L2 coefficient λ ≥ 0.
+	AxisWeightDecay = "weight_decay"
 	// AxisSeed is the trial seed. Aggregations average over it; granulated
 	// rank correlations hold it fixed.
 	AxisSeed = "seed"
 )
 
-// Metric names of a Point filled by PointsFromRecords. Every metric name not in
-// this list is treated as a flatness measure (see FlatnessMeasures), except
-// the loss metrics listed here too.
+// Metric names of a Point filled by PointsFromRecords (those of package
+// results). Every metric name not in this list is treated as a flatness
+// measure (see FlatnessMeasures), except the loss metrics listed here too.
 const (
 	// MetricTestAcc is the final test accuracy, a fraction in [0, 1].
-	MetricTestAcc = "test_acc"
+	MetricTestAcc = results.MetricTestAcc
 	// MetricTrainAcc is the final training accuracy, a fraction in [0, 1].
-	MetricTrainAcc = "train_acc"
+	MetricTrainAcc = results.MetricTrainAcc
 	// MetricTestLoss is the final mean test cross-entropy (nats).
-	MetricTestLoss = "test_loss"
+	MetricTestLoss = results.MetricTestLoss
 	// MetricTrainLoss is the final mean training cross-entropy (nats).
-	MetricTrainLoss = "train_loss"
+	MetricTrainLoss = results.MetricTrainLoss
 	// MetricGap is the generalization gap in accuracy, train_acc − test_acc.
-	MetricGap = "gap"
+	MetricGap = results.MetricGap
 	// MetricLossGap is the generalization gap in loss, test_loss − train_loss.
-	MetricLossGap = "loss_gap"
+	MetricLossGap = results.MetricLossGap
 	// MetricLambdaMax is the top Hessian eigenvalue λ₁ of the training loss, a
 	// (raw, not reparametrization-aware) flatness measure.
-	MetricLambdaMax = "lambda_max"
+	MetricLambdaMax = results.MetricLambdaMax
 	// MetricDinhOutputChange is the largest relative change of the network
 	// outputs under Dinh's α-scaling T_α, max |f_{T_α θ} − f_θ| / max |f_θ|
 	// over the curvature examples (0 up to rounding), recorded by trials
-	// with compute.DinhSpec. It is a check of the transformation, not a
+	// with spec.Dinh. It is a check of the transformation, not a
 	// flatness measure.
-	MetricDinhOutputChange = compute.MeasureDinhOutputChange
+	MetricDinhOutputChange = spec.MeasureDinhOutputChange
 )
 
 // DinhSuffix ends the name of a measure's value at Dinh's α-scaled
 // parameters T_α θ: metric m + DinhSuffix ("lambda_max@dinh",
 // "trace@dinh", …) is m recomputed at T_α θ with the same seeds (see
-// compute.DinhSpec). Such metrics are not separate flatness measures: they
+// spec.Dinh). Such metrics are not separate flatness measures: they
 // are compared with m by Analyze's Dinh check (see DinhMeasure), and left out
 // of FlatnessMeasures.
-const DinhSuffix = compute.DinhSuffix
+const DinhSuffix = spec.DinhSuffix
 
 // IsDinhMetric reports whether name is part of Dinh's check rather than a
 // flatness measure: a value at T_α θ (name ends in DinhSuffix) or
@@ -80,36 +85,17 @@ var ErrTooFewPoints = errors.New("analysis: too few points")
 // ErrLengthMismatch is returned when paired slices differ in length.
 var ErrLengthMismatch = errors.New("analysis: length mismatch")
 
-// Status classifies a trial for the analyses. Only StatusOK trials enter means,
-// fits and correlations; the others are counted (see Counts).
-type Status int
+// Status classifies a trial (see results.Status). Only StatusOK trials
+// enter means, fits and correlations; the others are counted (see Counts).
+type Status = results.Status
 
+// The statuses of results.
 const (
-	// StatusOK is a trial that succeeded without diverging.
-	StatusOK Status = iota
-	// StatusDiverged is a trial whose training loss became NaN or ±Inf.
-	StatusDiverged
-	// StatusFailed is a trial that ended without a result: failed, discarded,
-	// cancelled, or succeeded with no result recorded.
-	StatusFailed
-	// StatusUnfinished is a trial not yet finished (pending, running, …).
-	StatusUnfinished
+	StatusOK         = results.StatusOK
+	StatusDiverged   = results.StatusDiverged
+	StatusFailed     = results.StatusFailed
+	StatusUnfinished = results.StatusUnfinished
 )
-
-// String returns "ok", "diverged", "failed" or "unfinished".
-func (s Status) String() string {
-	switch s {
-	case StatusOK:
-		return "ok"
-	case StatusDiverged:
-		return "diverged"
-	case StatusFailed:
-		return "failed"
-	case StatusUnfinished:
-		return "unfinished"
-	}
-	return "Status(" + strconv.Itoa(int(s)) + ")"
-}
 
 // Point is one trial in generic form: its hyperparameters as named axis values
 // and its outcomes as named metric values, so that a new hyperparameter or a
@@ -120,13 +106,20 @@ type Point struct {
 	// Status classifies the trial; only StatusOK points are analysed.
 	Status Status
 	// Axes holds the hyperparameters by name (AxisB, AxisLR, AxisN,
-	// AxisMomentum, AxisSeed, or any other).
+	// AxisMomentum, AxisWeightDecay, AxisSeed, or any other).
 	Axes map[string]float64
+	// Values holds the exact value of each axis as canonical JSON, where it
+	// is known (PointsFromRecords fills it); grouping uses it before Axes,
+	// so that integers beyond 2⁵³ stay apart.
+	Values map[string]string
+	// NoG marks a trial whose noise scale does not apply (Adam, a
+	// batch-size schedule; see results.NoiseScale).
+	NoG bool
 	// Metrics holds the outcomes by name (MetricTestAcc, MetricGap, a flatness
 	// measure, …). A missing metric reads as NaN.
 	Metrics map[string]float64
 	// Curve holds the per-epoch metrics, if recorded.
-	Curve []compute.EpochMetrics
+	Curve []spec.EpochMetrics
 }
 
 // Axis returns the value of axis name and whether it is set.
@@ -150,6 +143,9 @@ func (p Point) Metric(name string) float64 {
 // from its axes AxisLR, AxisN, AxisB and AxisMomentum (0 when absent); see
 // NoiseScaleMomentum. It is NaN when ε, N or B is missing.
 func (p Point) NoiseScale() float64 {
+	if p.NoG {
+		return math.NaN()
+	}
 	lr, okLR := p.Axes[AxisLR]
 	n, okN := p.Axes[AxisN]
 	b, okB := p.Axes[AxisB]
@@ -187,25 +183,15 @@ func NoiseScaleApprox(lr, n, b, m float64) float64 {
 	return lr * n / (b * (1 - m))
 }
 
-// classify returns the Status of a record: a diverged result first, then a
-// succeeded one with a result; failed, discarded, cancelled or a result-less
-// success count as failed, anything else as unfinished.
-func classify(r Record) Status {
-	switch {
-	case r.Result != nil && r.Result.Diverged:
-		return StatusDiverged
-	case r.State == StateSucceeded && r.Result != nil:
-		return StatusOK
-	case r.State == StateSucceeded, r.State == StateFailed, r.State == StateDiscarded, r.State == StateCancelled:
-		return StatusFailed
-	}
-	return StatusUnfinished
-}
+// classify returns the Status of a record (results.Classify).
+func classify(r Record) Status { return results.Classify(r) }
 
 // PointsFromRecords converts records to points, one per record, in order.
-// Axes: AxisB, AxisLR, AxisN (Spec.Dataset.N), AxisSeed and AxisMomentum
-// (Spec.Optimizer.Momentum, 0 for plain SGD and for Adam, whose β₁ is not a
-// heavy-ball momentum). Metrics, when the record has a result: the final
+// Axes: every grid axis (spec.AxisNames: AxisN, AxisMomentum,
+// AxisWeightDecay, AxisB, AxisLR and AxisSeed) as numbers and, exactly, as
+// Values; momentum is 0 for plain SGD and for Adam, whose β₁ is not a
+// heavy-ball momentum, and NoG marks the trials whose noise scale does not
+// apply. Metrics, when the record has a result: the final
 // accuracies and losses, MetricGap = train_acc − test_acc and MetricLossGap =
 // test_loss − train_loss; MetricLambdaMax and every key of Result.Measures
 // (each a flatness measure, see FlatnessMeasures) only for a trial that did
@@ -217,13 +203,18 @@ func PointsFromRecords(recs []Record) []Point {
 	out := make([]Point, 0, len(recs))
 	for _, r := range recs {
 		p := Point{
-			ID:     r.TrialID,
-			Status: classify(r),
-			Axes: map[string]float64{
-				AxisB: float64(r.Spec.BatchSize), AxisLR: r.Spec.LR, AxisN: float64(r.Spec.Dataset.N),
-				AxisMomentum: r.Spec.Optimizer.Momentum, AxisSeed: float64(r.Spec.Seed),
-			},
+			ID:      r.TrialID,
+			Status:  classify(r),
+			Axes:    map[string]float64{},
+			Values:  map[string]string{},
 			Metrics: map[string]float64{},
+			NoG:     math.IsNaN(results.NoiseScale(r.Spec)),
+		}
+		for _, name := range spec.AxisNames() {
+			path, _ := spec.AxisPath(name)
+			v, _ := spec.GetJSON(r.Spec, path)
+			x, _ := strconv.ParseFloat(v, 64)
+			p.Axes[name], p.Values[name] = x, v
 		}
 		if res := r.Result; res != nil {
 			if !res.Diverged {
@@ -284,66 +275,52 @@ func DinhMetrics(points []Point) []string {
 
 // AxisNames returns, sorted, the names of the axes present in any point.
 func AxisNames(points []Point) []string {
-	var names []string
-	for _, p := range points {
-		for name := range p.Axes {
-			if !slices.Contains(names, name) {
-				names = append(names, name)
-			}
-		}
-	}
-	slices.Sort(names)
-	return names
+	return keysOf(points, func(p Point) map[string]float64 { return p.Axes })
 }
 
-// Counts tallies trials by Status. Every analysis reports the counts of the
-// trials it was given, so that diverged and failed trials are never dropped
-// silently.
-type Counts struct {
-	// Total is the number of trials.
-	Total int `json:"total"`
-	// OK is the number that succeeded without diverging.
-	OK int `json:"ok"`
-	// Diverged is the number whose training loss became NaN or ±Inf.
-	Diverged int `json:"diverged"`
-	// Failed is the number that ended without a result.
-	Failed int `json:"failed"`
-	// Unfinished is the number not yet finished.
-	Unfinished int `json:"unfinished"`
+// keysOf returns, sorted, the keys of the map get selects in any point.
+func keysOf(points []Point, get func(Point) map[string]float64) []string {
+	seen := map[string]bool{}
+	for _, p := range points {
+		for k := range get(p) {
+			seen[k] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
+
+// Counts tallies trials by Status (see results.Counts). Every analysis
+// reports the counts of the trials it was given, so that diverged and failed
+// trials are never dropped silently.
+type Counts = results.Counts
 
 // CountPoints tallies points by Status.
 func CountPoints(points []Point) Counts {
 	var c Counts
 	for _, p := range points {
-		c.add(p.Status)
+		c.Add(p.Status)
 	}
 	return c
 }
 
-func (c *Counts) add(s Status) {
-	c.Total++
-	switch s {
-	case StatusOK:
-		c.OK++
-	case StatusDiverged:
-		c.Diverged++
-	case StatusFailed:
-		c.Failed++
-	default:
-		c.Unfinished++
+// axisJSON returns the exact value of axis name of p (Values), or its number
+// in shortest form.
+func (p Point) axisJSON(name string) string {
+	if v, ok := p.Values[name]; ok {
+		return v
 	}
+	v, ok := p.Axes[name]
+	if !ok {
+		return "null"
+	}
+	if v == 0 {
+		v = 0 // −0 and +0 are one grid value
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
-// String returns a sentence such as "12 trials: 9 ok, 2 diverged, 1 failed,
-// 0 unfinished".
-func (c Counts) String() string {
-	return fmt.Sprintf("%d trials: %d ok, %d diverged, %d failed, %d unfinished",
-		c.Total, c.OK, c.Diverged, c.Failed, c.Unfinished)
-}
-
-// axesKey returns a canonical key of the axes of p except those in skip, and
-// the names it covers: "name=bits;…" in name order, exact in the float bits.
+// axesKey returns a canonical key of the axes of p except those in skip:
+// "name=value;…" in name order, exact (see axisJSON).
 func axesKey(p Point, skip ...string) string {
 	names := make([]string, 0, len(p.Axes))
 	for name := range p.Axes {
@@ -354,11 +331,7 @@ func axesKey(p Point, skip ...string) string {
 	slices.Sort(names)
 	var b strings.Builder
 	for _, name := range names {
-		v := p.Axes[name]
-		if v == 0 {
-			v = 0 // −0 and +0 are one grid value
-		}
-		fmt.Fprintf(&b, "%s=%x;", name, math.Float64bits(v))
+		fmt.Fprintf(&b, "%s=%s;", name, p.axisJSON(name))
 	}
 	return b.String()
 }

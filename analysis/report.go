@@ -19,13 +19,14 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
-	"github.com/flatsweep/flatsweep/compute"
+	"github.com/flatsweep/flatsweep/results"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // Density is a Hessian spectral density of one trial, as drawn by
 // SpectralDensity: the density at each eigenvalue of a grid.
 type Density struct {
-	// Label names the trial (e.g. "B=32, lr=0.1, seed=1").
+	// Label names the trial (e.g. "batch_size=32, lr=0.1, seed=1").
 	Label string
 	// Eigenvalues is the grid of eigenvalues λ; Values the density at each.
 	Eigenvalues, Values []float64
@@ -495,7 +496,7 @@ const densityGrid = 1000
 // widened to two grid spacings when that is larger so that no peak falls
 // between grid points (a display choice). It returns ok = false when the
 // quadrature has no finite node.
-func DensityFromSLQ(label string, d *compute.SpectralDensity) (Density, bool) {
+func DensityFromSLQ(label string, d *spec.SpectralDensity) (Density, bool) {
 	if d == nil {
 		return Density{}, false
 	}
@@ -537,7 +538,8 @@ func DensityFromSLQ(label string, d *compute.SpectralDensity) (Density, bool) {
 
 // DensitiesFromRecords returns the spectral densities (DensityFromSLQ) of
 // up to n successful records that carry one (Result.Density), spread evenly
-// over them in order of batch size, labelled by B, ε, N and seed.
+// over them in order of batch size, labelled by the grid axes that vary
+// among the records and the seed ("batch_size=32, lr=0.1, seed=1").
 func DensitiesFromRecords(recs []Record, n int) []Density {
 	var with []Record
 	for _, r := range recs {
@@ -546,6 +548,10 @@ func DensitiesFromRecords(recs []Record, n int) []Density {
 		}
 	}
 	slices.SortStableFunc(with, func(a, b Record) int { return cmp.Compare(a.Spec.BatchSize, b.Spec.BatchSize) })
+	varying, _ := results.Varying(recs)
+	if !slices.Contains(varying, AxisSeed) {
+		varying = append(varying, AxisSeed)
+	}
 	count := min(n, len(with))
 	var out []Density
 	for i := range count {
@@ -554,10 +560,21 @@ func DensitiesFromRecords(recs []Record, n int) []Density {
 			k = i * (len(with) - 1) / (count - 1)
 		}
 		r := with[k]
-		label := fmt.Sprintf("B=%d, lr=%g, N=%d, seed=%d", r.Spec.BatchSize, r.Spec.LR, r.Spec.Dataset.N, r.Spec.Seed)
+		label := densityLabel(r, varying)
 		if d, ok := DensityFromSLQ(label, r.Result.Density); ok {
 			out = append(out, d)
 		}
 	}
 	return out
+}
+
+// densityLabel names a trial by its values on the given axes.
+func densityLabel(r Record, axes []string) string {
+	parts := make([]string, 0, len(axes))
+	for _, a := range axes {
+		path, _ := spec.AxisPath(a)
+		v, _ := spec.GetJSON(r.Spec, path)
+		parts = append(parts, a+"="+v)
+	}
+	return strings.Join(parts, ", ")
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flatsweep/flatsweep/compute"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 func TestPointsFromRecordsMomentumAndMeasures(t *testing.T) {
@@ -33,7 +33,7 @@ func TestPointsFromRecordsMomentumAndMeasures(t *testing.T) {
 
 func TestReportWithDensities(t *testing.T) {
 	recs := fixture()
-	recs[0].Result.Density = &compute.SpectralDensity{Params: 50, Nodes: [][]float64{{-0.1, 1, 5}, {0, 2, 4}},
+	recs[0].Result.Density = &spec.SpectralDensity{Params: 50, Nodes: [][]float64{{-0.1, 1, 5}, {0, 2, 4}},
 		Weights: [][]float64{{0.2, 0.5, 0.3}, {0.4, 0.4, 0.2}}}
 	dens := DensitiesFromRecords(recs, 3)
 	if len(dens) != 1 || len(dens[0].Values) != densityGrid {
@@ -66,7 +66,7 @@ func TestReportWithDensities(t *testing.T) {
 	if strings.Contains(html.String(), "No Hessian spectral densities") || strings.Count(html.String(), "data:image/png;base64,") != len(names) {
 		t.Error("html does not embed every figure")
 	}
-	if _, ok := DensityFromSLQ("x", &compute.SpectralDensity{Nodes: [][]float64{{math.NaN()}}, Weights: [][]float64{{1}}}); ok {
+	if _, ok := DensityFromSLQ("x", &spec.SpectralDensity{Nodes: [][]float64{{math.NaN()}}, Weights: [][]float64{{1}}}); ok {
 		t.Error("density from no finite node")
 	}
 }

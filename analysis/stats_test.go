@@ -7,26 +7,28 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/flatsweep/flatsweep/results"
 )
 
 func TestDescribe(t *testing.T) {
 	// {1, 2, 3, 4, NaN}: mean 2.5, Σ(x−x̄)² = 5, s = √(5/3);
 	// t_{0.975, 3} = 3.182446305284263 (tables), half-width t·s/√4.
-	s := Describe([]float64{1, 2, 3, 4, math.NaN()}, ConfidenceLevel)
+	s := Describe([]float64{1, 2, 3, 4, math.NaN()})
 	half := 3.182446305284263 * math.Sqrt(5.0/3) / 2
-	if s.N != 4 || !near(s.Mean, 2.5) || !near(s.Std, math.Sqrt(5.0/3)) ||
+	if s.Count != 4 || !near(s.Mean, 2.5) || !near(s.Std, math.Sqrt(5.0/3)) ||
 		math.Abs(s.Lo-(2.5-half)) > 1e-9 || math.Abs(s.Hi-(2.5+half)) > 1e-9 {
 		t.Errorf("Describe = %+v, want 2.5 ± %v, CI [%v, %v]", s, math.Sqrt(5.0/3), 2.5-half, 2.5+half)
 	}
 	// Two values {0, 1}: t_{0.975, 1} = 12.706204736174698, s = √0.5, half = t·s/√2 = t/2.
-	s = Describe([]float64{0, 1}, ConfidenceLevel)
+	s = Describe([]float64{0, 1})
 	if math.Abs(s.Hi-(0.5+12.706204736174698/2)) > 1e-9 {
 		t.Errorf("Describe({0,1}).Hi = %v", s.Hi)
 	}
-	if s := Describe([]float64{7}, ConfidenceLevel); s.N != 1 || s.Mean != 7 || s.Std != 0 || !math.IsNaN(s.Lo) || !math.IsNaN(s.Hi) {
+	if s := Describe([]float64{7}); s.Count != 1 || s.Mean != 7 || s.Std != 0 || !math.IsNaN(s.Lo) || !math.IsNaN(s.Hi) {
 		t.Errorf("one value: %+v", s)
 	}
-	if s := Describe(nil, ConfidenceLevel); s.N != 0 || !math.IsNaN(s.Mean) || !math.IsNaN(s.Hi) {
+	if s := Describe(nil); s.Count != 0 || !math.IsNaN(s.Mean) || !math.IsNaN(s.Hi) {
 		t.Errorf("no value: %+v", s)
 	}
 }
@@ -49,9 +51,14 @@ func TestNoiseScaleMomentum(t *testing.T) {
 			t.Errorf("NoiseScaleApprox(%v) = %v, want %v", c, got, c.approx)
 		}
 	}
-	// m = 0 agrees with NoiseScale.
-	if got, want := NoiseScaleMomentum(0.05, 1000, 10, 0), NoiseScale(0.05, 1000, 10); !near(got, want) {
-		t.Errorf("m = 0: %v, NoiseScale %v", got, want)
+	// It agrees with the results engine's noise scale of a trial, at m = 0
+	// (ε(N/B − 1)) and with momentum.
+	for _, m := range []float64{0, 0.9} {
+		tr := trialAt(1000, 10, 0.05, 1)
+		tr.Optimizer.Momentum = m
+		if got, want := NoiseScaleMomentum(0.05, 1000, 10, m), results.NoiseScale(tr); !near(got, want) {
+			t.Errorf("m = %v: %v, results.NoiseScale %v", m, got, want)
+		}
 	}
 	p := Point{Axes: map[string]float64{AxisLR: 0.1, AxisN: 1000, AxisB: 10, AxisMomentum: 0.5}}
 	if got := p.NoiseScale(); !near(got, 19.8) {
@@ -64,7 +71,7 @@ func TestNoiseScaleMomentum(t *testing.T) {
 
 func TestPointsFromRecords(t *testing.T) {
 	pts := PointsFromRecords(fixture())
-	want := Counts{Total: 13, OK: 7, Diverged: 3, Failed: 2, Unfinished: 1}
+	want := Counts{Trials: 13, OK: 7, Diverged: 3, Failed: 2, Unfinished: 1}
 	if got := CountPoints(pts); got != want {
 		t.Errorf("counts %v, want %v", got, want)
 	}
@@ -83,40 +90,6 @@ func TestPointsFromRecords(t *testing.T) {
 	}
 	if got := FlatnessMeasures(pts); len(got) != 1 || got[0] != MetricLambdaMax {
 		t.Errorf("FlatnessMeasures = %v", got)
-	}
-}
-
-func TestAggregateMatchesSummarize(t *testing.T) {
-	pts := PointsFromRecords(fixture())
-	groups := Aggregate(pts)
-	rows := Summarize(fixture())
-	if len(groups) != len(rows) {
-		t.Fatalf("%d groups, %d rows", len(groups), len(rows))
-	}
-	for _, r := range rows {
-		found := false
-		for _, g := range groups {
-			if g.Axes[AxisB] != float64(r.BatchSize) || g.Axes[AxisLR] != r.LR || g.Axes[AxisN] != float64(r.N) {
-				continue
-			}
-			found = true
-			if g.Counts.OK != r.Seeds || g.Counts.Diverged != r.Diverged || g.Counts.Failed != r.Failed ||
-				g.Counts.Unfinished != r.Unfinished || g.Counts.Total != r.Trials {
-				t.Errorf("%v: counts %+v, row %+v", g.Axes, g.Counts, r)
-			}
-			for name, st := range map[string]Stat{MetricTestAcc: r.TestAcc, MetricGap: r.Gap, MetricLambdaMax: r.LambdaMax} {
-				s := g.Metric(name)
-				if s.N != st.N || !near(s.Mean, st.Mean) || !near(s.Std, st.Std) {
-					t.Errorf("%v %s: %+v, row %+v", g.Axes, name, s, st)
-				}
-			}
-			if !near(g.NoiseScale(), r.G) {
-				t.Errorf("%v: g %v, row %v", g.Axes, g.NoiseScale(), r.G)
-			}
-		}
-		if !found {
-			t.Errorf("row %+v has no group", r)
-		}
 	}
 }
 
@@ -216,7 +189,7 @@ func TestScoreMeasures(t *testing.T) {
 		}
 	}
 	scores, counts := ScoreMeasures(pts, nil)
-	if counts.Total != 13 || counts.Diverged != 1 {
+	if counts.Trials != 13 || counts.Diverged != 1 {
 		t.Errorf("counts %v", counts)
 	}
 	names := []string{"mono", "sharp", "tied"}
@@ -412,7 +385,7 @@ func TestCollapse(t *testing.T) {
 	bs := pow2s(16, 2048)
 	lrs := []float64{0.01, 0.03, 0.1, 0.3}
 	fromG := func(b, lr, n float64) float64 {
-		d := math.Log(NoiseScale(lr, int(n), int(b))) - math.Log(20)
+		d := math.Log(NoiseScaleMomentum(lr, n, b, 0)) - math.Log(20)
 		return 0.9 - 0.02*d*d
 	}
 	fromB := func(b, lr, n float64) float64 {
@@ -469,7 +442,7 @@ func TestDegenerateAnalyses(t *testing.T) {
 	if _, err := Collapse(nil, MetricTestAcc, 0); !errors.Is(err, ErrNoData) {
 		t.Errorf("empty collapse: %v", err)
 	}
-	if s, c := ScoreMeasures(div, nil); len(s) != 0 || c.Total != 2 {
+	if s, c := ScoreMeasures(div, nil); len(s) != 0 || c.Trials != 2 {
 		t.Errorf("all diverged scores: %+v %v", s, c)
 	}
 	if g := Aggregate(nil); len(g) != 0 {
@@ -483,21 +456,21 @@ func TestDegenerateAnalyses(t *testing.T) {
 func TestResultsJSON(t *testing.T) {
 	// Undefined values (NaN, +Inf) are written as null rather than failing.
 	for _, v := range []any{
-		Describe([]float64{1}, ConfidenceLevel),
+		Describe([]float64{1}),
 		PowerLawFit{Axis: AxisLR, Slope: 1, SlopeSE: math.NaN(), Intercept: math.NaN(), R2: math.NaN()},
 		CollapseResult{Ratio: math.NaN(), SeparateAxes: []string{AxisB}},
 		MeasureScore{Measure: "x", TauGap: math.NaN(), Granulated: Granulated{Psi: math.NaN(), Axes: []AxisTau{{Axis: AxisB, Psi: math.NaN()}}}},
 		DinhResult{MaxRelChange: math.Inf(1), Tau: math.NaN()},
-		BatchOptimum{Axes: map[string]float64{AxisLR: math.NaN()}, Curve: []BatchMean{{B: 1, Summary: Describe(nil, 0.95)}}},
+		BatchOptimum{Axes: map[string]float64{AxisLR: math.NaN()}, Curve: []BatchMean{{B: 1, Summary: Describe(nil)}}},
 	} {
 		b, err := json.Marshal(v)
 		if err != nil || !strings.Contains(string(b), "null") || !json.Valid(b) {
 			t.Errorf("%T: %s, %v", v, b, err)
 		}
 	}
-	b, _ := json.Marshal(Describe([]float64{1, 2, 3, 4}, ConfidenceLevel))
+	b, _ := json.Marshal(Describe([]float64{1, 2, 3, 4}))
 	var back map[string]float64
-	if err := json.Unmarshal(b, &back); err != nil || back["mean"] != 2.5 || back["n"] != 4 {
+	if err := json.Unmarshal(b, &back); err != nil || back["mean"] != 2.5 || back["count"] != 4 {
 		t.Errorf("summary JSON %s: %v", b, err)
 	}
 }

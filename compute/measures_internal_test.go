@@ -14,25 +14,29 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/flatsweep/flatsweep/compute/nn"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // measureSpec is a small synthetic trial (P = 4·6 + 6 + 6·3 + 3 = 51) with
 // every measure selected.
-func measureSpec() TrialSpec {
-	return TrialSpec{
-		Dataset:   DatasetSpec{Name: "synthetic", N: 96, NTest: 32, Features: 4, Classes: 3, Seed: 5},
-		Model:     ModelSpec{Arch: "mlp", Hidden: []int{6}, Activation: "relu"},
+func measureSpec() spec.Trial {
+	return spec.Trial{
+		Dataset:   spec.Dataset{Name: "synthetic", N: 96, NTest: 32, Features: 4, Classes: 3, Seed: 5},
+		Model:     spec.Model{Arch: "mlp", Hidden: []int{6}, Activation: "relu"},
 		BatchSize: 16, LR: 0.1, Epochs: 4, Seed: 7,
-		Curvature: CurvatureSpec{
+		Curvature: spec.Curvature{
 			LanczosSteps: 10,
-			Measures:     AllMeasures,
-			TopK:         TopKSpec{K: 4, Negative: 2, Tol: 1e-10, Steps: 60},
-			Trace:        TraceSpec{Budget: 30},
-			Density:      DensitySpec{Runs: 3, Steps: 12},
-			Evidence:     EvidenceSpec{Lambda: 0.1, Runs: 3, Steps: 12},
-			Keskar:       KeskarSpec{Subspace: 10, Iterations: 3},
-			Adaptive:     AdaptiveSpec{Iterations: 3, Samples: 4},
-			PACBayes:     PACBayesSpec{Samples: 2, Steps: 6},
+			Measures: spec.MeasuresOf(
+				spec.TopKSettings{K: 4, Negative: 2, Tol: 1e-10, Steps: 60},
+				spec.TraceSettings{Budget: 30},
+				spec.DensitySettings{Runs: 3, Steps: 12},
+				spec.EvidenceSettings{Lambda: 0.1, Runs: 3, Steps: 12},
+				spec.KeskarSettings{Subspace: 10, Iterations: 3},
+				spec.AdaptiveSettings{Iterations: 3, Samples: 4},
+				spec.RelativeSettings{},
+				spec.FisherRaoSettings{},
+				spec.PACBayesSettings{Samples: 2, Steps: 6},
+			),
 		},
 	}
 }
@@ -64,13 +68,13 @@ func denseHessian(net *nn.Network, theta []float64, x []float64, y []int) *mat.S
 // dense eigendecomposition of the Hessian, and the trace lies within a few
 // standard errors of the exact trace.
 func TestMeasuresInTrial(t *testing.T) {
-	spec := measureSpec()
+	ts := measureSpec()
 	ctx := context.Background()
-	res, tr, err := Run(ctx, spec, nil)
+	res, tr, err := Run(ctx, ts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := RunTrial(ctx, spec, nil)
+	again, err := RunTrial(ctx, ts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +103,7 @@ func TestMeasuresInTrial(t *testing.T) {
 	}
 	t.Logf("measures: %v", res.Measures)
 
-	trainSet, _, _, err := loadData(spec.Dataset)
+	trainSet, _, _, err := loadData(ts.Dataset)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,13 +152,14 @@ func TestMeasuresInTrial(t *testing.T) {
 // TestMeasuresIndependent: a measure's value does not depend on which other
 // measures are selected.
 func TestMeasuresIndependent(t *testing.T) {
-	spec := measureSpec()
-	all, err := RunTrial(context.Background(), spec, nil)
+	ts := measureSpec()
+	all, err := RunTrial(context.Background(), ts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec.Curvature = CurvatureSpec{LanczosSteps: 10, Measures: MeasureTrace, Trace: spec.Curvature.Trace}
-	one, err := RunTrial(context.Background(), spec, nil)
+	trace, _ := ts.Curvature.Measures.Settings("trace")
+	ts.Curvature = spec.Curvature{LanczosSteps: 10, Measures: spec.MeasuresOf(trace)}
+	one, err := RunTrial(context.Background(), ts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,109 +170,135 @@ func TestMeasuresIndependent(t *testing.T) {
 
 // TestMeasuresCancel: a cancelled context stops the measures.
 func TestMeasuresCancel(t *testing.T) {
-	spec := measureSpec()
-	_, tr, err := Run(context.Background(), spec, nil)
+	ts := measureSpec()
+	_, tr, err := Run(context.Background(), ts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	trainSet, _, _, _ := loadData(spec.Dataset)
+	trainSet, _, _, _ := loadData(ts.Dataset)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Measure(ctx, spec, Model{Net: tr.Net, Theta: tr.Theta, Examples: trainSet}); !errors.Is(err, context.Canceled) {
+	if _, err := Measure(ctx, ts, Model{Net: tr.Net, Theta: tr.Theta, Examples: trainSet}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
 
-func TestMeasureSpecJSON(t *testing.T) {
-	c := CurvatureSpec{Measures: MeasureTrace | MeasureTopK, Keskar: KeskarSpec{Epsilons: Epsilons{1e-3, 2e-3}}}
-	b, err := json.Marshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const want = `{"lanczos_steps":0,"tol":0,"measures":["top_k","trace"],"keskar":{"epsilons":[0.001,0.002]}}`
-	if string(b) != want {
-		t.Errorf("JSON %s, want %s", b, want)
-	}
-	var back CurvatureSpec
-	if err := json.Unmarshal(b, &back); err != nil || back != c {
-		t.Errorf("round trip %+v, %v", back, err)
-	}
-	b, _ = json.Marshal(CurvatureSpec{Examples: 3})
-	if strings.Contains(string(b), "measures") || strings.Contains(string(b), "top_k") {
-		t.Errorf("zero measures not omitted: %s", b)
-	}
-	for _, bad := range []string{`{"measures":["trace","trace"]}`, `{"measures":["hessian"]}`, `{"keskar":{"epsilons":[1,2,3,4,5]}}`} {
-		if err := json.Unmarshal([]byte(bad), &back); err == nil {
-			t.Errorf("%s accepted", bad)
+// expandRecords expands the "…" of Measure.Records: between prefix+"i" and
+// prefix+"n" it stands for prefix+"i+1", …, prefix+"n−1".
+func expandRecords(t *testing.T, names []string) []string {
+	t.Helper()
+	var out []string
+	for i, n := range names {
+		if n != "…" {
+			out = append(out, n)
+			continue
+		}
+		if i == 0 || i == len(names)-1 {
+			t.Fatalf("… at an end of %q", names)
+		}
+		prefix, from := splitNumber(t, names[i-1])
+		p2, to := splitNumber(t, names[i+1])
+		if prefix != p2 || to <= from+1 {
+			t.Fatalf("… between %q and %q", names[i-1], names[i+1])
+		}
+		for k := from + 1; k < to; k++ {
+			out = append(out, prefix+strconv.Itoa(k))
 		}
 	}
-	for eps, name := range map[float64]string{1e-3: "1e-3", 5e-4: "5e-4", 2.5e-3: "2.5e-3", 1: "1", 10: "1e1"} {
-		if got := EpsilonName(eps); got != name {
-			t.Errorf("EpsilonName(%g) = %q, want %q", eps, got, name)
-		}
-	}
-	d := CurvatureSpec{Measures: AllMeasures}.WithDefaults()
-	if n := d.Normalized(); n != (CurvatureSpec{Measures: AllMeasures}) {
-		t.Errorf("Normalized(WithDefaults) = %+v", n)
-	}
-	if !slices.Equal(d.Keskar.Epsilons.List(), []float64{1e-3, 5e-4}) || d.TopK.K != DefaultTopK {
-		t.Errorf("defaults %+v", d)
-	}
+	return out
 }
 
-func TestMeasureValidation(t *testing.T) {
-	cases := []struct {
-		field string
-		mut   func(c *CurvatureSpec)
-	}{
-		{"curvature.top_k.k", func(c *CurvatureSpec) { c.TopK.K = 52 }},
-		{"curvature.top_k.k", func(c *CurvatureSpec) { c.TopK.K = -1 }},
-		{"curvature.top_k.negative", func(c *CurvatureSpec) { c.TopK.Negative = 60 }},
-		{"curvature.top_k.tol", func(c *CurvatureSpec) { c.TopK.Tol = -1e-3 }},
-		{"curvature.top_k.tol", func(c *CurvatureSpec) { c.TopK.Tol = math.Inf(1) }},
-		{"curvature.top_k.steps", func(c *CurvatureSpec) { c.TopK.Steps = -2 }},
-		{"curvature.trace.method", func(c *CurvatureSpec) { c.Trace.Method = "exact" }},
-		{"curvature.trace.budget", func(c *CurvatureSpec) { c.Trace.Budget = 2 }},
-		{"curvature.trace.budget", func(c *CurvatureSpec) { c.Trace.Budget = -1 }},
-		{"curvature.trace.rel_err", func(c *CurvatureSpec) { c.Trace.RelErr = math.NaN() }},
-		{"curvature.density.runs", func(c *CurvatureSpec) { c.Density.Runs = -1 }},
-		{"curvature.density.steps", func(c *CurvatureSpec) { c.Density.Steps = maxLanczosSteps + 1 }},
-		{"curvature.evidence.lambda", func(c *CurvatureSpec) { c.Evidence.Lambda = -1 }},
-		{"curvature.evidence.operator", func(c *CurvatureSpec) { c.Evidence.Operator = "fisher" }},
-		{"curvature.keskar.epsilons[1]", func(c *CurvatureSpec) { c.Keskar.Epsilons = Epsilons{1e-3, -1} }},
-		{"curvature.keskar.epsilons[1]", func(c *CurvatureSpec) { c.Keskar.Epsilons = Epsilons{1e-3, 1e-3} }},
-		{"curvature.keskar.epsilons[2]", func(c *CurvatureSpec) { c.Keskar.Epsilons = Epsilons{1e-3, 0, 1e-2} }},
-		{"curvature.keskar.space", func(c *CurvatureSpec) { c.Keskar.Space = "half" }},
-		{"curvature.keskar.subspace", func(c *CurvatureSpec) { c.Keskar.Subspace = 52 }},
-		{"curvature.keskar.subspace", func(c *CurvatureSpec) { c.Keskar.Space, c.Keskar.Subspace = "full", 5 }},
-		{"curvature.adaptive.rho", func(c *CurvatureSpec) { c.Adaptive.Rho = -0.1 }},
-		{"curvature.adaptive.norm", func(c *CurvatureSpec) { c.Adaptive.Norm = "l1" }},
-		{"curvature.adaptive.samples", func(c *CurvatureSpec) { c.Adaptive.Samples = 1 }},
-		{"curvature.relative.layer", func(c *CurvatureSpec) { c.Relative.Layer = 3 }},
-		{"curvature.relative.budget", func(c *CurvatureSpec) { c.Relative.Exact, c.Relative.Budget = true, 10 }},
-		{"curvature.relative.budget", func(c *CurvatureSpec) { c.Relative.Budget = 1 }},
-		{"curvature.pac_bayes.target", func(c *CurvatureSpec) { c.PACBayes.Target = 1.5 }},
-		{"curvature.pac_bayes.steps", func(c *CurvatureSpec) { c.PACBayes.Steps = 1000 }},
-		{"curvature.top_k", func(c *CurvatureSpec) { c.Measures &^= MeasureTopK }},
-		{"curvature.measures", func(c *CurvatureSpec) { c.Measures = 1 << 20 }},
+// splitNumber splits "lambda_12" into "lambda_" and 12.
+func splitNumber(t *testing.T, name string) (string, int) {
+	t.Helper()
+	i := strings.LastIndexFunc(name, func(r rune) bool { return r < '0' || r > '9' }) + 1
+	k, err := strconv.Atoi(name[i:])
+	if err != nil {
+		t.Fatalf("%q does not end in a number", name)
 	}
-	if err := measureSpec().Validate(); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range cases {
-		spec := measureSpec()
-		tc.mut(&spec.Curvature)
-		err := spec.Validate()
-		var se *SpecError
-		if !errors.As(err, &se) || se.Field != tc.field {
-			t.Errorf("%s: %v", tc.field, err)
+	return name[:i], k
+}
+
+// TestEveryMeasureRuns: every measure of the registry has a runner and every
+// runner a measure, and a trial with every measure records exactly the
+// scalars that each measure's Records lists for its settings (and the
+// density), for two sets of settings that change those names.
+func TestEveryMeasureRuns(t *testing.T) {
+	for _, m := range spec.Registry() {
+		if runners[m.Name] == nil {
+			t.Errorf("measure %s has no runner", m.Name)
 		}
 	}
-	spec := measureSpec()
-	spec.Curvature.FisherRao.ModelLabels = true
-	spec.Model = ModelSpec{Arch: "resmlp", Width: 4, Blocks: 1, Activation: "relu"}
-	var se *SpecError
-	if err := spec.Validate(); !errors.As(err, &se) || se.Field != "curvature.fisher_rao.model_labels" {
-		t.Errorf("model labels on resmlp: %v", err)
+	for name := range runners {
+		if _, err := spec.LookupMeasure(name); err != nil {
+			t.Errorf("runner %s: %v", name, err)
+		}
+	}
+	if got := expandRecords(t, []string{"a_1", "a_2", "…", "a_6", "b"}); !slices.Equal(got, []string{"a_1", "a_2", "a_3", "a_4", "a_5", "a_6", "b"}) {
+		t.Fatalf("expandRecords: %q", got)
+	}
+
+	base := measureSpec()
+	base.Epochs = 2
+	variants := map[string]spec.Measures{
+		"defaults and more": spec.MeasuresOf(
+			spec.TopKSettings{K: 6, Negative: 5, Steps: 40},
+			spec.TraceSettings{Budget: 9},
+			spec.DensitySettings{Runs: 2, Steps: 6},
+			spec.EvidenceSettings{Runs: 2, Steps: 6},
+			spec.KeskarSettings{Subspace: 5, Iterations: 2, Epsilons: []float64{1e-3, 2.5e-3, 1e-2}},
+			spec.AdaptiveSettings{Iterations: 2, Samples: 3},
+			spec.RelativeSettings{Budget: 4},
+			spec.FisherRaoSettings{},
+			spec.PACBayesSettings{Samples: 1, Steps: 3},
+		),
+		"other names": spec.MeasuresOf(
+			spec.TopKSettings{K: 1, Steps: 30},
+			spec.TraceSettings{Method: spec.TraceHutchinson, Budget: 4},
+			spec.DensitySettings{Runs: 1, Steps: 4},
+			spec.EvidenceSettings{Operator: spec.OperatorHessian, Lambda: 2, Runs: 2, Steps: 4},
+			spec.KeskarSettings{Space: spec.SpaceSubspace, Subspace: 3, Iterations: 1},
+			spec.AdaptiveSettings{Plain: true, Norm: spec.NormLInf, Iterations: 1, Samples: 2},
+			spec.RelativeSettings{Exact: true, Layer: 1},
+			spec.FisherRaoSettings{ModelLabels: true, IncludeBiases: true},
+			spec.PACBayesSettings{Target: 0.2, Samples: 1, Steps: 2},
+		),
+	}
+	for name, ms := range variants {
+		t.Run(name, func(t *testing.T) {
+			if ms.Len() != len(spec.Registry()) {
+				t.Fatalf("%d of %d measures selected", ms.Len(), len(spec.Registry()))
+			}
+			ts := base
+			ts.Curvature.Measures = ms
+			res, err := RunTrial(context.Background(), ts, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{} // scalar → measure
+			for _, sel := range ms.List() {
+				for _, r := range expandRecords(t, sel.Measure.Records(sel.Measure.WithDefaults(sel.Settings))) {
+					if other, dup := want[r]; dup {
+						t.Errorf("%s is recorded by %s and %s", r, other, sel.Measure.Name)
+					}
+					want[r] = sel.Measure.Name
+				}
+			}
+			for r, m := range want {
+				if _, ok := res.Measures[r]; !ok {
+					t.Errorf("%s: %s missing from the result", m, r)
+				}
+			}
+			for r := range res.Measures {
+				if _, ok := want[r]; !ok {
+					t.Errorf("%s recorded but listed by no measure's Records", r)
+				}
+			}
+			d, _ := spec.SettingsOf[spec.DensitySettings](ms)
+			if res.Density == nil || len(res.Density.Nodes) != d.Runs || res.Density.Params != res.Params {
+				t.Errorf("density %+v, want %d runs", res.Density, d.Runs)
+			}
+			t.Logf("%d scalars: %v", len(res.Measures), res.Measures)
+		})
 	}
 }

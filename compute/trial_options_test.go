@@ -17,6 +17,7 @@ import (
 	"github.com/flatsweep/flatsweep/compute"
 	"github.com/flatsweep/flatsweep/compute/nn"
 	"github.com/flatsweep/flatsweep/compute/weights"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // writeIDX writes an IDX pair of n images of size×size pixels to dir under the
@@ -53,12 +54,12 @@ func writeIDX(t *testing.T, dir, prefix string, n, size int, seed uint64) {
 }
 
 // idxSpec is a trial on a tiny 8×8 IDX dataset in dir (one t10k pair).
-func idxSpec(dir string) compute.TrialSpec {
-	return compute.TrialSpec{
-		Dataset:   compute.DatasetSpec{Name: "mnist", Dir: dir, N: 120, NTest: 60, Seed: 2},
-		Model:     compute.ModelSpec{Arch: "cnn", Conv: []int{3}, Hidden: []int{8}, Activation: "relu"},
+func idxSpec(dir string) spec.Trial {
+	return spec.Trial{
+		Dataset:   spec.Dataset{Name: "mnist", Dir: dir, N: 120, NTest: 60, Seed: 2},
+		Model:     spec.Model{Arch: "cnn", Conv: []int{3}, Hidden: []int{8}, Activation: "relu"},
 		BatchSize: 20, LR: 0.05, Epochs: 2, Seed: 5,
-		Curvature: compute.CurvatureSpec{Examples: 40, LanczosSteps: 5},
+		Curvature: spec.Curvature{Examples: 40, LanczosSteps: 5},
 	}
 }
 
@@ -72,18 +73,18 @@ func tinyIDXDir(t *testing.T) string {
 // bits.
 func TestDeterminismNewOptions(t *testing.T) {
 	dir := tinyIDXDir(t)
-	specs := map[string]compute.TrialSpec{}
+	specs := map[string]spec.Trial{}
 	s := smallSpec()
-	s.Optimizer = compute.OptimizerSpec{Name: "sgd", Momentum: 0.9, Nesterov: true}
-	s.Schedule = compute.ScheduleSpec{LR: compute.LRScheduleSpec{Kind: "step", Milestones: []int{1}, Gamma: 0.5},
-		Batch: compute.BatchScheduleSpec{Milestones: []int{2}, Factor: 2}}
+	s.Optimizer = spec.Optimizer{Name: "sgd", Momentum: 0.9, Nesterov: true}
+	s.Schedule = spec.Schedule{LR: spec.LRSchedule{Kind: "step", Milestones: []int{1}, Gamma: 0.5},
+		Batch: spec.BatchSchedule{Milestones: []int{2}, Factor: 2}}
 	s.WeightDecay = 1e-3
 	s.Model.Loss = "mse"
 	specs["mlp nesterov step schedule batch schedule wd mse"] = s
 	s = smallSpec()
-	s.Model = compute.ModelSpec{Arch: "resmlp", Width: 12, Blocks: 2, Activation: "tanh"}
-	s.Optimizer = compute.OptimizerSpec{Name: "adam"}
-	s.Schedule.LR = compute.LRScheduleSpec{Kind: "cosine", Floor: 0.1}
+	s.Model = spec.Model{Arch: "resmlp", Width: 12, Blocks: 2, Activation: "tanh"}
+	s.Optimizer = spec.Optimizer{Name: "adam"}
+	s.Schedule.LR = spec.LRSchedule{Kind: "cosine", Floor: 0.1}
 	s.Epochs, s.Steps, s.LR = 0, 13, 0.01
 	s.Dataset.Standardize = true
 	specs["resmlp adam cosine steps standardize"] = s
@@ -92,14 +93,14 @@ func TestDeterminismNewOptions(t *testing.T) {
 	s.Dataset.LabelNoise = 0.1
 	s.Dataset.Standardize = true
 	specs["cnn idx augment label noise"] = s
-	for name, spec := range specs {
+	for name, ts := range specs {
 		t.Run(name, func(t *testing.T) {
-			var progress []compute.EpochMetrics
-			a, err := compute.RunTrial(context.Background(), spec, func(m compute.EpochMetrics) { progress = append(progress, m) })
+			var progress []spec.EpochMetrics
+			a, err := compute.RunTrial(context.Background(), ts, func(m spec.EpochMetrics) { progress = append(progress, m) })
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := compute.RunTrial(context.Background(), spec, nil)
+			b, err := compute.RunTrial(context.Background(), ts, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,44 +137,44 @@ func TestDeterminismNewOptions(t *testing.T) {
 // same data; too many examples are a spec error.
 func TestIDXSources(t *testing.T) {
 	dir := tinyIDXDir(t)
-	spec := idxSpec(dir)
-	spec.Model = compute.ModelSpec{Arch: "mlp", Hidden: []int{8}, Activation: "relu"}
-	a, err := compute.RunTrial(context.Background(), spec, nil)
+	ts := idxSpec(dir)
+	ts.Model = spec.Model{Arch: "mlp", Hidden: []int{8}, Activation: "relu"}
+	a, err := compute.RunTrial(context.Background(), ts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := 64*8 + 8 + 8*10 + 10; a.Params != want {
 		t.Errorf("params %d, want %d", a.Params, want)
 	}
-	spec.Dataset.Dir = ""
-	spec.Dataset.TrainImages = filepath.Join(dir, "t10k-images-idx3-ubyte")
-	spec.Dataset.TrainLabels = filepath.Join(dir, "t10k-labels-idx1-ubyte")
-	b, err := compute.RunTrial(context.Background(), spec, nil)
+	ts.Dataset.Dir = ""
+	ts.Dataset.TrainImages = filepath.Join(dir, "t10k-images-idx3-ubyte")
+	ts.Dataset.TrainLabels = filepath.Join(dir, "t10k-labels-idx1-ubyte")
+	b, err := compute.RunTrial(context.Background(), ts, nil)
 	if err != nil || !reflect.DeepEqual(a, b) {
 		t.Errorf("explicit paths: %v\n%+v\n%+v", err, a, b)
 	}
 	// A separate test pair.
 	writeIDX(t, dir, "train", 150, 8, 3)
-	spec = idxSpec(dir)
-	spec.Model.Conv = []int{2, 2} // 8 → 4 → 2
-	if _, err := compute.RunTrial(context.Background(), spec, nil); err != nil {
+	ts = idxSpec(dir)
+	ts.Model.Conv = []int{2, 2} // 8 → 4 → 2
+	if _, err := compute.RunTrial(context.Background(), ts, nil); err != nil {
 		t.Errorf("train and test pairs: %v", err)
 	}
-	spec.Dataset.N = 151
-	if _, err := compute.RunTrial(context.Background(), spec, nil); !errors.Is(err, compute.ErrInvalidSpec) || !strings.Contains(err.Error(), "dataset.n = 151") {
+	ts.Dataset.N = 151
+	if _, err := compute.RunTrial(context.Background(), ts, nil); !errors.Is(err, spec.ErrInvalid) || !strings.Contains(err.Error(), "dataset.n = 151") {
 		t.Errorf("n too large: %v", err)
 	}
-	spec.Dataset.N, spec.Dataset.NTest = 100, 201
-	if _, err := compute.RunTrial(context.Background(), spec, nil); !errors.Is(err, compute.ErrInvalidSpec) || !strings.Contains(err.Error(), "dataset.n_test = 201") {
+	ts.Dataset.N, ts.Dataset.NTest = 100, 201
+	if _, err := compute.RunTrial(context.Background(), ts, nil); !errors.Is(err, spec.ErrInvalid) || !strings.Contains(err.Error(), "dataset.n_test = 201") {
 		t.Errorf("n_test too large: %v", err)
 	}
-	spec = idxSpec(t.TempDir())
-	if _, err := compute.RunTrial(context.Background(), spec, nil); !errors.Is(err, compute.ErrInvalidSpec) || !strings.Contains(err.Error(), "dataset.dir") {
+	ts = idxSpec(t.TempDir())
+	if _, err := compute.RunTrial(context.Background(), ts, nil); !errors.Is(err, spec.ErrInvalid) || !strings.Contains(err.Error(), "dataset.dir") {
 		t.Errorf("empty dir: %v", err)
 	}
-	spec = idxSpec("")
-	spec.Dataset.TrainImages, spec.Dataset.TrainLabels = filepath.Join(dir, "nope"), filepath.Join(dir, "nope2")
-	if _, err := compute.RunTrial(context.Background(), spec, nil); err == nil || !strings.Contains(err.Error(), "nope") {
+	ts = idxSpec("")
+	ts.Dataset.TrainImages, ts.Dataset.TrainLabels = filepath.Join(dir, "nope"), filepath.Join(dir, "nope2")
+	if _, err := compute.RunTrial(context.Background(), ts, nil); err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Errorf("missing file: %v", err)
 	}
 }
@@ -184,14 +185,14 @@ func TestMNIST(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "t10k-images-idx3-ubyte.gz")); err != nil {
 		t.Skipf("MNIST not available at %s (from the project root: ../shared/data/mnist): %v", dir, err)
 	}
-	spec := compute.TrialSpec{
-		Dataset:   compute.DatasetSpec{Name: "mnist", Dir: dir, N: 1000, NTest: 500, Seed: 1},
-		Model:     compute.ModelSpec{Arch: "mlp", Hidden: []int{64}, Activation: "relu"},
+	ts := spec.Trial{
+		Dataset:   spec.Dataset{Name: "mnist", Dir: dir, N: 1000, NTest: 500, Seed: 1},
+		Model:     spec.Model{Arch: "mlp", Hidden: []int{64}, Activation: "relu"},
 		BatchSize: 50, LR: 0.1, Epochs: 3, Seed: 1,
-		Optimizer: compute.OptimizerSpec{Momentum: 0.5},
-		Curvature: compute.CurvatureSpec{Examples: 200, LanczosSteps: 10},
+		Training:  spec.Training{Optimizer: spec.Optimizer{Momentum: 0.5}},
+		Curvature: spec.Curvature{Examples: 200, LanczosSteps: 10},
 	}
-	res, err := compute.RunTrial(context.Background(), spec, nil)
+	res, err := compute.RunTrial(context.Background(), ts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,127 +257,51 @@ func TestWeightsRoundTrip(t *testing.T) {
 	}
 }
 
-// TestValidateNewFields: every new field is checked, and the error names it.
-func TestValidateNewFields(t *testing.T) {
-	cases := []struct {
-		field  string
-		mutate func(*compute.TrialSpec)
-	}{
-		{"steps", func(s *compute.TrialSpec) { s.Steps = 10 }},
-		{"steps", func(s *compute.TrialSpec) { s.Epochs, s.Steps = 0, -1 }},
-		{"epochs", func(s *compute.TrialSpec) { s.Epochs = -1 }},
-		{"epochs", func(s *compute.TrialSpec) { s.Epochs, s.Steps = 0, 0 }},
-		{"weight_decay", func(s *compute.TrialSpec) { s.WeightDecay = -1 }},
-		{"weight_decay", func(s *compute.TrialSpec) { s.WeightDecay = math.NaN() }},
-		{"model.loss", func(s *compute.TrialSpec) { s.Model.Loss = "hinge" }},
-		{"model.width", func(s *compute.TrialSpec) { s.Model.Width = 3 }},
-		{"model.blocks", func(s *compute.TrialSpec) { s.Model.Blocks = 1 }},
-		{"model.conv", func(s *compute.TrialSpec) { s.Model.Conv = []int{4} }},
-		{"model.hidden", func(s *compute.TrialSpec) {
-			s.Model = compute.ModelSpec{Arch: "resmlp", Width: 4, Hidden: []int{3}, Activation: "relu"}
-		}},
-		{"model.width", func(s *compute.TrialSpec) { s.Model = compute.ModelSpec{Arch: "resmlp", Activation: "relu"} }},
-		{"model.blocks", func(s *compute.TrialSpec) {
-			s.Model = compute.ModelSpec{Arch: "resmlp", Width: 4, Blocks: -1, Activation: "relu"}
-		}},
-		{"model.width", func(s *compute.TrialSpec) {
-			s.Model = compute.ModelSpec{Arch: "resmlp", Width: 65536, Blocks: 100, Activation: "relu"}
-		}},
-		{"model.arch", func(s *compute.TrialSpec) {
-			s.Model = compute.ModelSpec{Arch: "cnn", Conv: []int{4}, Activation: "relu"}
-		}},
-		{"model.conv", func(s *compute.TrialSpec) { *s = idxSpec("d"); s.Model.Conv = nil }},
-		{"model.conv[1]", func(s *compute.TrialSpec) { *s = idxSpec("d"); s.Model.Conv = []int{4, 0} }},
-		{"model.conv", func(s *compute.TrialSpec) { *s = idxSpec("d"); s.Model.Conv = []int{1, 1, 1, 1, 1} }},
-		{"optimizer.name", func(s *compute.TrialSpec) { s.Optimizer.Name = "lbfgs" }},
-		{"optimizer.momentum", func(s *compute.TrialSpec) { s.Optimizer.Momentum = 1 }},
-		{"optimizer.momentum", func(s *compute.TrialSpec) { s.Optimizer.Momentum = -0.1 }},
-		{"optimizer.momentum", func(s *compute.TrialSpec) { s.Optimizer = compute.OptimizerSpec{Name: "adam", Momentum: 0.9} }},
-		{"optimizer.nesterov", func(s *compute.TrialSpec) { s.Optimizer.Nesterov = true }},
-		{"optimizer.beta1", func(s *compute.TrialSpec) { s.Optimizer = compute.OptimizerSpec{Name: "adam", Beta1: 1} }},
-		{"optimizer.beta2", func(s *compute.TrialSpec) { s.Optimizer = compute.OptimizerSpec{Name: "adam", Beta2: -0.5} }},
-		{"optimizer.eps", func(s *compute.TrialSpec) { s.Optimizer = compute.OptimizerSpec{Name: "adam", Eps: math.Inf(1)} }},
-		{"optimizer.beta1", func(s *compute.TrialSpec) { s.Optimizer.Beta1 = 0.9 }},
-		{"optimizer.eps", func(s *compute.TrialSpec) { s.Optimizer.Eps = 1e-8 }},
-		{"schedule.lr.kind", func(s *compute.TrialSpec) { s.Schedule.LR.Kind = "exp" }},
-		{"schedule.lr.milestones", func(s *compute.TrialSpec) { s.Schedule.LR = compute.LRScheduleSpec{Kind: "step", Gamma: 0.1} }},
-		{"schedule.lr.milestones", func(s *compute.TrialSpec) { s.Schedule.LR.Milestones = []int{1} }},
-		{"schedule.lr.milestones[1]", func(s *compute.TrialSpec) {
-			s.Schedule.LR = compute.LRScheduleSpec{Kind: "step", Milestones: []int{2, 2}, Gamma: 0.1}
-		}},
-		{"schedule.lr.milestones[0]", func(s *compute.TrialSpec) {
-			s.Schedule.LR = compute.LRScheduleSpec{Kind: "step", Milestones: []int{0}, Gamma: 0.1}
-		}},
-		{"schedule.lr.gamma", func(s *compute.TrialSpec) { s.Schedule.LR = compute.LRScheduleSpec{Kind: "step", Milestones: []int{1}} }},
-		{"schedule.lr.gamma", func(s *compute.TrialSpec) { s.Schedule.LR.Gamma = 0.5 }},
-		{"schedule.lr.floor", func(s *compute.TrialSpec) { s.Schedule.LR = compute.LRScheduleSpec{Kind: "cosine", Floor: 1.5} }},
-		{"schedule.lr.floor", func(s *compute.TrialSpec) { s.Schedule.LR.Floor = 0.1 }},
-		{"schedule.batch.factor", func(s *compute.TrialSpec) {
-			s.Schedule.Batch = compute.BatchScheduleSpec{Milestones: []int{1}, Factor: 1}
-		}},
-		{"schedule.batch.milestones", func(s *compute.TrialSpec) { s.Schedule.Batch.Factor = 2 }},
-		{"schedule.batch.milestones[1]", func(s *compute.TrialSpec) {
-			s.Schedule.Batch = compute.BatchScheduleSpec{Milestones: []int{3, 1}, Factor: 2}
-		}},
-		{"augment.shift", func(s *compute.TrialSpec) { s.Augment.Shift = 1 }},
-		{"augment.shift", func(s *compute.TrialSpec) { *s = idxSpec("d"); s.Augment.Shift = -1 }},
-		{"augment.shift", func(s *compute.TrialSpec) { *s = idxSpec("d"); s.Augment.Shift = 28 }},
-		{"warm_start.sha256", func(s *compute.TrialSpec) { s.WarmStart.SHA256 = strings.Repeat("a", 64) }},
-		{"warm_start.sha256", func(s *compute.TrialSpec) { s.WarmStart = compute.WarmStartSpec{Path: "w", SHA256: "ABC"} }},
-		{"dataset.dir", func(s *compute.TrialSpec) { s.Dataset.Dir = "d" }},
-		{"dataset.standardize", nil}, // valid: standardize applies to every dataset
-		{"dataset.train_images", func(s *compute.TrialSpec) { s.Dataset.TrainImages = "x" }},
-		{"dataset.train_batches", func(s *compute.TrialSpec) { s.Dataset.TrainBatches = []string{"x"} }},
-		{"dataset.features", func(s *compute.TrialSpec) { *s = idxSpec("d"); s.Dataset.Features = 10 }},
-		{"dataset.classes", func(s *compute.TrialSpec) { *s = idxSpec("d"); s.Dataset.Classes = 10 }},
-		{"dataset.train_images", func(s *compute.TrialSpec) { *s = idxSpec(""); s.Dataset.TrainLabels = "l" }},
-		{"dataset.train_labels", func(s *compute.TrialSpec) { *s = idxSpec(""); s.Dataset.TrainImages = "i" }},
-		{"dataset.test_labels", func(s *compute.TrialSpec) {
-			*s = idxSpec("")
-			s.Dataset.TrainImages, s.Dataset.TrainLabels, s.Dataset.TestImages = "i", "l", "ti"
-		}},
-		{"dataset.test_images", func(s *compute.TrialSpec) {
-			*s = idxSpec("")
-			s.Dataset.TrainImages, s.Dataset.TrainLabels, s.Dataset.TestLabels = "i", "l", "tl"
-		}},
-		{"dataset.train_images", func(s *compute.TrialSpec) { *s = idxSpec("d"); s.Dataset.TrainImages = "i" }},
-		{"dataset.train_batches", func(s *compute.TrialSpec) { *s = idxSpec("d"); s.Dataset.Name = "cifar10"; s.Dataset.Dir = "" }},
-		{"dataset.train_batches", func(s *compute.TrialSpec) {
-			*s = idxSpec("d")
-			s.Dataset.Name = "cifar10"
-			s.Dataset.TrainBatches = []string{"b"}
-		}},
-		{"dataset.test_batches[0]", func(s *compute.TrialSpec) {
-			*s = idxSpec("")
-			s.Dataset.Name, s.Dataset.TrainBatches, s.Dataset.TestBatches = "cifar10", []string{"b"}, []string{""}
-		}},
-		{"dataset.n", func(s *compute.TrialSpec) { *s = idxSpec("d"); s.Dataset.Name = "cifar10"; s.Dataset.N = 90000 }},
+// TestDatasetDigest: a file dataset with its content digest runs as without
+// it, from wherever its files are; files with another digest are refused.
+func TestDatasetDigest(t *testing.T) {
+	dir := tinyIDXDir(t)
+	ts := idxSpec(dir)
+	ts.Model = spec.Model{Arch: "mlp", Hidden: []int{4}}
+	ts.Curvature.LanczosSteps = 3
+	plain, err := compute.RunTrial(context.Background(), ts, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range cases {
-		s := smallSpec()
-		if c.mutate == nil {
-			s.Dataset.Standardize = true
-			if err := s.Validate(); err != nil {
-				t.Errorf("%s: valid spec rejected: %v", c.field, err)
-			}
-			continue
-		}
-		c.mutate(&s)
-		err := s.Validate()
-		if !errors.Is(err, compute.ErrInvalidSpec) || !strings.Contains(err.Error(), c.field+" = ") {
-			t.Errorf("%s: err = %v", c.field, err)
-		}
+	if err := ts.ResolveFiles(); err != nil || ts.Dataset.SHA256 == "" {
+		t.Fatalf("ResolveFiles: %v (digest %q)", err, ts.Dataset.SHA256)
 	}
-	for _, name := range []string{"mnist", "fashion-mnist", "kmnist"} {
-		s := idxSpec("d")
-		s.Dataset.Name = name
-		if err := s.Validate(); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
+	withDigest, err := compute.RunTrial(context.Background(), ts, nil)
+	if err != nil || !reflect.DeepEqual(plain, withDigest) {
+		t.Errorf("with its digest: %v\n%+v\n%+v", err, plain, withDigest)
 	}
-	s := idxSpec("d")
-	s.Dataset.Name = "cifar10"
-	if err := s.Validate(); err != nil {
-		t.Errorf("cifar10: %v", err)
+	moved := filepath.Join(t.TempDir(), "moved")
+	if err := os.Rename(dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	other := ts
+	other.Dataset.Dir = moved
+	if spec.ID(other) != spec.ID(ts) {
+		t.Error("moving the files changed the trial ID")
+	}
+	if res, err := compute.RunTrial(context.Background(), other, nil); err != nil || !reflect.DeepEqual(res, plain) {
+		t.Errorf("moved files: %v", err)
+	}
+	other.Dataset.SHA256 = strings.Repeat("0", 64)
+	_, err = compute.RunTrial(context.Background(), other, nil)
+	var fe *spec.FieldError
+	if !errors.As(err, &fe) || !errors.Is(err, spec.ErrInvalid) || fe.Field != "dataset.sha256" || !strings.Contains(err.Error(), ts.Dataset.SHA256) {
+		t.Errorf("wrong digest: %v", err)
+	}
+	// A changed file is refused.
+	p := filepath.Join(moved, "t10k-labels-idx1-ubyte")
+	b, _ := os.ReadFile(p)
+	b[len(b)-1] = (b[len(b)-1] + 1) % 10
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other.Dataset.SHA256 = ts.Dataset.SHA256
+	if _, err := compute.RunTrial(context.Background(), other, nil); !errors.As(err, &fe) || fe.Field != "dataset.sha256" {
+		t.Errorf("changed file: %v", err)
 	}
 }

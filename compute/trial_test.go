@@ -11,31 +11,32 @@ import (
 	"time"
 
 	"github.com/flatsweep/flatsweep/compute"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // smallSpec is a quick trial (fast under -race too).
-func smallSpec() compute.TrialSpec {
-	return compute.TrialSpec{
-		Dataset:   compute.DatasetSpec{Name: "synthetic", N: 256, NTest: 128, LabelNoise: 0.2, Seed: 3},
-		Model:     compute.ModelSpec{Arch: "mlp", Hidden: []int{16, 16}, Activation: "relu"},
+func smallSpec() spec.Trial {
+	return spec.Trial{
+		Dataset:   spec.Dataset{Name: "synthetic", N: 256, NTest: 128, LabelNoise: 0.2, Seed: 3},
+		Model:     spec.Model{Arch: "mlp", Hidden: []int{16, 16}, Activation: "relu"},
 		BatchSize: 32, LR: 0.1, Epochs: 3, Seed: 11,
-		Curvature: compute.CurvatureSpec{Examples: 100, LanczosSteps: 10},
+		Curvature: spec.Curvature{Examples: 100, LanczosSteps: 10},
 	}
 }
 
 // demoSpec is one trial of the demo sweep.
-func demoSpec() compute.TrialSpec {
-	return compute.TrialSpec{
-		Dataset:   compute.DatasetSpec{Name: "synthetic", N: 1024, NTest: 1024, LabelNoise: 0.2, Seed: 1},
-		Model:     compute.ModelSpec{Arch: "mlp", Hidden: []int{64, 64}, Activation: "relu"},
+func demoSpec() spec.Trial {
+	return spec.Trial{
+		Dataset:   spec.Dataset{Name: "synthetic", N: 1024, NTest: 1024, LabelNoise: 0.2, Seed: 1},
+		Model:     spec.Model{Arch: "mlp", Hidden: []int{64, 64}, Activation: "relu"},
 		BatchSize: 16, LR: 0.1, Epochs: 30, Seed: 1,
-		Curvature: compute.CurvatureSpec{Examples: 512, LanczosSteps: 20, Tol: 1e-3},
+		Curvature: spec.Curvature{Examples: 512, LanczosSteps: 20, Tol: 1e-3},
 	}
 }
 
 func TestRunTrial(t *testing.T) {
-	var progress []compute.EpochMetrics
-	res, err := compute.RunTrial(context.Background(), smallSpec(), func(m compute.EpochMetrics) {
+	var progress []spec.EpochMetrics
+	res, err := compute.RunTrial(context.Background(), smallSpec(), func(m spec.EpochMetrics) {
 		progress = append(progress, m)
 	})
 	if err != nil {
@@ -64,21 +65,21 @@ func TestRunTrial(t *testing.T) {
 
 // TestDeterminism: two runs of the same spec give bitwise identical results.
 func TestDeterminism(t *testing.T) {
-	spec := smallSpec()
-	spec.Curvature = compute.CurvatureSpec{} // whole training set, defaults
-	a, err := compute.RunTrial(context.Background(), spec, nil)
+	ts := smallSpec()
+	ts.Curvature = spec.Curvature{} // whole training set, defaults
+	a, err := compute.RunTrial(context.Background(), ts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := compute.RunTrial(context.Background(), spec, nil)
+	b, err := compute.RunTrial(context.Background(), ts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(a, b) || math.Float64bits(a.LambdaMax) != math.Float64bits(b.LambdaMax) {
 		t.Fatalf("results differ:\n%+v\n%+v", a, b)
 	}
-	spec.Seed++
-	c, _ := compute.RunTrial(context.Background(), spec, nil)
+	ts.Seed++
+	c, _ := compute.RunTrial(context.Background(), ts, nil)
 	if c.TrainLoss == a.TrainLoss {
 		t.Error("a different seed gives the same training loss")
 	}
@@ -87,8 +88,8 @@ func TestDeterminism(t *testing.T) {
 // TestCancel: cancelling during training returns promptly with an error
 // wrapping context.Canceled; a cancelled context stops before any work.
 func TestCancel(t *testing.T) {
-	spec := smallSpec()
-	spec.Epochs = 100000
+	ts := smallSpec()
+	ts.Epochs = 100000
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -96,7 +97,7 @@ func TestCancel(t *testing.T) {
 		cancel()
 	}()
 	start := time.Now()
-	_, err := compute.RunTrial(ctx, spec, nil)
+	_, err := compute.RunTrial(ctx, ts, nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
@@ -113,9 +114,9 @@ func TestCancel(t *testing.T) {
 // TestDiverge: a huge learning rate diverges; that is a result, not an error,
 // and the result stays JSON-encodable.
 func TestDiverge(t *testing.T) {
-	spec := smallSpec()
-	spec.LR = 1e200
-	res, err := compute.RunTrial(context.Background(), spec, nil)
+	ts := smallSpec()
+	ts.LR = 1e200
+	res, err := compute.RunTrial(context.Background(), ts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,45 +128,36 @@ func TestDiverge(t *testing.T) {
 	}
 }
 
-func TestValidate(t *testing.T) {
-	if err := smallSpec().Validate(); err != nil {
-		t.Fatalf("valid spec rejected: %v", err)
-	}
+// TestRunTrialValidates: RunTrial rejects an invalid spec with the error of
+// spec.Trial.Validate, before any work. (The checks themselves are tested in
+// package spec.)
+func TestRunTrialValidates(t *testing.T) {
 	for _, c := range []struct {
 		field  string
-		mutate func(*compute.TrialSpec)
+		mutate func(*spec.Trial)
 	}{
-		{"dataset.name", func(s *compute.TrialSpec) { s.Dataset.Name = "imagenet" }},
-		{"dataset.n", func(s *compute.TrialSpec) { s.Dataset.N = 0 }},
-		{"dataset.n_test", func(s *compute.TrialSpec) { s.Dataset.NTest = -1 }},
-		{"dataset.n_test", func(s *compute.TrialSpec) { s.Dataset.NTest = math.MaxInt }},
-		{"dataset.features", func(s *compute.TrialSpec) { s.Dataset.Features = -3 }},
-		{"dataset.features", func(s *compute.TrialSpec) { s.Dataset.Features = 65537 }},
-		{"dataset.classes", func(s *compute.TrialSpec) { s.Dataset.Classes = 1 }},
-		{"dataset.label_noise", func(s *compute.TrialSpec) { s.Dataset.LabelNoise = math.NaN() }},
-		{"dataset.label_noise", func(s *compute.TrialSpec) { s.Dataset.LabelNoise = 1.1 }},
-		{"model.arch", func(s *compute.TrialSpec) { s.Model.Arch = "cnn" }},
-		{"model.activation", func(s *compute.TrialSpec) { s.Model.Activation = "" }},
-		{"model.hidden[1]", func(s *compute.TrialSpec) { s.Model.Hidden = []int{4, 0} }},
-		{"model.hidden", func(s *compute.TrialSpec) { s.Model.Hidden = []int{65536, 65536, 65536} }},
-		{"batch_size", func(s *compute.TrialSpec) { s.BatchSize = 0 }},
-		{"batch_size", func(s *compute.TrialSpec) { s.BatchSize = 257 }},
-		{"lr", func(s *compute.TrialSpec) { s.LR = 0 }},
-		{"lr", func(s *compute.TrialSpec) { s.LR = math.Inf(1) }},
-		{"lr", func(s *compute.TrialSpec) { s.LR = math.NaN() }},
-		{"epochs", func(s *compute.TrialSpec) { s.Epochs = 0 }},
-		{"curvature.examples", func(s *compute.TrialSpec) { s.Curvature.Examples = 257 }},
-		{"curvature.lanczos_steps", func(s *compute.TrialSpec) { s.Curvature.LanczosSteps = -1 }},
-		{"curvature.tol", func(s *compute.TrialSpec) { s.Curvature.Tol = -1e-3 }},
+		{"dataset.name", func(s *spec.Trial) { s.Dataset.Name = "imagenet" }},
+		{"dataset.n_test", func(s *spec.Trial) { s.Dataset.NTest = math.MaxInt }},
+		{"dataset.label_noise", func(s *spec.Trial) { s.Dataset.LabelNoise = math.NaN() }},
+		{"model.arch", func(s *spec.Trial) { s.Model.Arch = "cnn" }},
+		{"model.hidden[1]", func(s *spec.Trial) { s.Model.Hidden = []int{4, 0} }},
+		{"model.hidden", func(s *spec.Trial) { s.Model.Hidden = []int{65536, 65536, 65536} }},
+		{"batch_size", func(s *spec.Trial) { s.BatchSize = 257 }},
+		{"lr", func(s *spec.Trial) { s.LR = math.NaN() }},
+		{"epochs", func(s *spec.Trial) { s.Epochs = 0 }},
+		{"curvature.examples", func(s *spec.Trial) { s.Curvature.Examples = 257 }},
+		{"curvature.tol", func(s *spec.Trial) { s.Curvature.Tol = -1e-3 }},
+		{"curvature.top_k.k", func(s *spec.Trial) { s.Curvature.Measures = spec.MeasuresOf(spec.TopKSettings{K: 10000}) }},
 	} {
 		s := smallSpec()
 		c.mutate(&s)
 		err := s.Validate()
-		if !errors.Is(err, compute.ErrInvalidSpec) || !strings.Contains(err.Error(), c.field+" = ") {
+		var fe *spec.FieldError
+		if !errors.Is(err, spec.ErrInvalid) || !errors.As(err, &fe) || fe.Field != c.field || !strings.Contains(err.Error(), c.field+" = ") {
 			t.Errorf("%s: err = %v", c.field, err)
 			continue
 		}
-		if _, err2 := compute.RunTrial(context.Background(), s, nil); err2 == nil || err2.Error() != err.Error() {
+		if _, err2 := compute.RunTrial(context.Background(), s, nil); err2 == nil || err2.Error() != err.Error() || !errors.Is(err2, spec.ErrInvalid) {
 			t.Errorf("%s: RunTrial err = %v", c.field, err2)
 		}
 	}

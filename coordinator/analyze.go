@@ -8,7 +8,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/flatsweep/flatsweep/analysis"
-	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 )
 
@@ -16,22 +15,9 @@ import (
 // analysis package's JSON document for them — the same bytes `flatsweep
 // analyze --format json` prints from a copy of the database.
 func (s *sweepServer) AnalyzeSweep(_ context.Context, req *pb.AnalyzeSweepRequest) (*pb.AnalyzeSweepResponse, error) {
-	var recs []analysis.Record
-	var convErr error
-	err := s.c.store.Trials(req.SweepId, "", func(t *pb.Trial) bool {
-		r, err := wire.Record(t)
-		if err != nil {
-			convErr = err
-			return false
-		}
-		recs = append(recs, r)
-		return true
-	})
-	if err == nil {
-		err = convErr
-	}
+	recs, err := s.c.store.Records(req.SweepId)
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, statusOf(err)
 	}
 	var buf bytes.Buffer
 	if err := analysis.WriteAnalysisJSON(&buf, analysis.Analyze(req.SweepId, analysis.PointsFromRecords(recs))); err != nil {

@@ -2,10 +2,12 @@ package coordinator
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/flatsweep/flatsweep/coordinator/store"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/spec"
 	"github.com/flatsweep/flatsweep/sweeps"
 )
 
@@ -100,9 +103,50 @@ func setup(t *testing.T, path string) *bundle {
 	return b
 }
 
+// parseSweep parses a sweep file as a client does before it submits it
+// (flatsweep submit: sweeps.Parse, then the digests of its files).
+func parseSweep(tb testing.TB, yaml, source string) spec.Sweep {
+	tb.Helper()
+	s, err := sweeps.Parse([]byte(yaml), source)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := s.ResolveFiles(); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// submitRequest returns the request a client sends to submit a sweep file:
+// its YAML, and the parsed sweep as JSON (spec_json, which the coordinator
+// reads).
+func submitRequest(tb testing.TB, yaml, source string, priority int32) *pb.SubmitSweepRequest {
+	tb.Helper()
+	js, err := json.Marshal(parseSweep(tb, yaml, source))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &pb.SubmitSweepRequest{SpecYaml: yaml, SpecJson: string(js), Source: source, Priority: priority}
+}
+
+// expandedSpecs returns the canonical JSON of the spec of every trial of a
+// sweep file's expansion, by trial ID.
+func expandedSpecs(tb testing.TB, yaml string) map[string]string {
+	tb.Helper()
+	out := map[string]string{}
+	for _, tr := range sweeps.Expand(parseSweep(tb, yaml, "")) {
+		js, err := spec.Canonical(tr.Spec)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out[tr.ID] = string(js)
+	}
+	return out
+}
+
 func (b *bundle) submit(t *testing.T) *pb.SubmitSweepResponse {
 	t.Helper()
-	resp, err := b.sweeps.SubmitSweep(context.Background(), &pb.SubmitSweepRequest{SpecYaml: testSweep, Source: "unit.yaml"})
+	resp, err := b.sweeps.SubmitSweep(context.Background(), submitRequest(t, testSweep, "unit.yaml", 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,9 +197,17 @@ func TestSubmitIsIdempotent(t *testing.T) {
 	if again.Created || again.TrialsAdded != 0 || again.Sweep.TrialCount != 4 {
 		t.Fatalf("second submit: %+v", again)
 	}
-	_, err := b.sweeps.SubmitSweep(context.Background(), &pb.SubmitSweepRequest{SpecYaml: "name: x\ngrid: {batch_size: [0]}\n", Source: "bad.yaml"})
-	if status.Code(err) != codes.InvalidArgument {
-		t.Fatalf("bad sweep: %v, want InvalidArgument", err)
+	// The client parses and validates the file; the coordinator checks the
+	// sweep it receives all the same.
+	for _, req := range []*pb.SubmitSweepRequest{
+		{SpecJson: `{"name":"x","grid":{"batch_size":[0]}}`, Source: "bad.json"}, // invalid
+		{SpecJson: `{"name":"x","colour":"red"}`, Source: "bad.json"},            // an unknown field
+		{SpecYaml: testSweep, Source: "unit.yaml"},                               // YAML alone
+	} {
+		_, err := b.sweeps.SubmitSweep(context.Background(), req)
+		if status.Code(err) != codes.InvalidArgument {
+			t.Fatalf("bad sweep %q: %v, want InvalidArgument", req.SpecJson, err)
+		}
 	}
 	if list, _ := b.st.ListSweeps(); len(list) != 1 {
 		t.Fatalf("a rejected sweep was stored: %d sweeps", len(list))
@@ -390,8 +442,8 @@ func TestQueryResultsPages(t *testing.T) {
 // trickySweep has values whose JSON takes unusual forms (exponents, a zero
 // momentum that omitempty drops) and optional axes, so that leases splice
 // their specs from several templates. Its twin hugeSeed has a seed beyond
-// 2^53, which the compact stored form (axes as float64) cannot hold: it is
-// stored with full specs, and its leases read them from the store.
+// 2^53, which a float64 cannot hold: its axis values are stored exactly, as
+// JSON, and its leases are spliced from a template too.
 const (
 	trickySweep = `name: tricky
 dataset: {name: synthetic, n: 64, n_test: 32, seed: 1}
@@ -412,36 +464,62 @@ grid: {batch_size: [2], lr: [0.1, 2e-7], seed: [9007199254740993]}
 `
 )
 
+// putFullSpecs stores, directly in the store at path, a sweep whose trials
+// carry their whole spec_json and no base: a form the store still reads,
+// whose trials the coordinator queues without a template, so that their
+// leases read the spec from the store.
+func putFullSpecs(t *testing.T, path, name, yaml string) {
+	t.Helper()
+	st, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := parseSweep(t, yaml, "")
+	s.Name = name
+	js, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trials []*pb.Trial
+	for _, tr := range sweeps.Expand(s) {
+		specJSON, err := spec.Canonical(tr.Spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trials = append(trials, &pb.Trial{SweepId: name, Id: tr.ID, Index: int32(tr.Index),
+			State: pb.TrialState_TRIAL_STATE_PENDING, SpecJson: string(specJSON)})
+	}
+	if _, _, err := st.PutSweep(&pb.Sweep{Id: name, SpecYaml: yaml, SpecJson: string(js)}, trials, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestLeaseSpecsAreTheStoredSpecs checks that every lease carries byte for
 // byte the spec the store rebuilds for its trial (and so hashes to its trial
-// ID) and the right attempt number — on first leases, after a hand-back, and
-// after a coordinator restart — both for leases granted from memory with the
-// spec spliced from a template and for leases that read the store.
+// ID, and is the spec of that trial in its sweep's expansion) and the right
+// attempt number — on first leases, after a hand-back, and after a
+// coordinator restart — both for leases granted from memory with the spec
+// spliced from a template and for leases that read the store.
 func TestLeaseSpecsAreTheStoredSpecs(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "flatsweep.db")
+	// The seeds of hugeSeed under another name, stored with full specs.
+	putFullSpecs(t, path, "legacy", hugeSeed)
 	b := setup(t, path)
 	for i, y := range []string{trickySweep, hugeSeed} {
-		// Priorities make the compact sweep lease first.
-		if _, err := b.sweeps.SubmitSweep(context.Background(), &pb.SubmitSweepRequest{SpecYaml: y, Priority: int32(1 - i)}); err != nil {
+		// Priorities make the tricky sweep lease first.
+		if _, err := b.sweeps.SubmitSweep(context.Background(), submitRequest(t, y, "", int32(1-i))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	templated := func(b *bundle) (with, without int) {
-		b.c.mu.Lock()
-		defer b.c.mu.Unlock()
-		for _, s := range b.c.sweeps {
-			for _, p := range s.queue {
-				if p.tmpl != nil {
-					with++
-				} else {
-					without++
-				}
-			}
-		}
-		return with, without
+	want := map[string]map[string]string{
+		"tricky": expandedSpecs(t, trickySweep), "huge": expandedSpecs(t, hugeSeed), "legacy": expandedSpecs(t, hugeSeed),
 	}
-	if with, without := templated(b); with != 48 || without != 2 {
-		t.Fatalf("%d queued trials with a template and %d without, want 48 and 2", with, without)
+	templated := func(b *bundle) (with, without int) {
+		return b.c.Core().Queued()
+	}
+	if with, without := templated(b); with != 50 || without != 2 {
+		t.Fatalf("%d queued trials with a template and %d without, want 50 and 2", with, without)
 	}
 	check := func(b *bundle, l *pb.Lease, attempt int32) {
 		t.Helper()
@@ -454,8 +532,15 @@ func TestLeaseSpecsAreTheStoredSpecs(t *testing.T) {
 		if l.SpecJson != stored.SpecJson {
 			t.Fatalf("trial %s: lease spec\n%s\nstored spec\n%s", l.TrialId, l.SpecJson, stored.SpecJson)
 		}
-		if got := sweeps.TrialIDOf([]byte(l.SpecJson)); got != l.TrialId {
+		st, err := spec.DecodeTrial([]byte(l.SpecJson))
+		if err != nil {
+			t.Fatalf("trial %s: %v", l.TrialId, err)
+		}
+		if got := spec.ID(st); got != l.TrialId {
 			t.Fatalf("trial %s: lease spec hashes to %s", l.TrialId, got)
+		}
+		if w := want[l.SweepId][l.TrialId]; l.SpecJson != w {
+			t.Fatalf("trial %s/%s: lease spec\n%s\nexpanded spec\n%s", l.SweepId, l.TrialId, l.SpecJson, w)
 		}
 		if l.Attempt != attempt || stored.Attempt != attempt {
 			t.Fatalf("trial %s: lease attempt %d, stored %d, want %d", l.TrialId, l.Attempt, stored.Attempt, attempt)
@@ -484,16 +569,123 @@ func TestLeaseSpecsAreTheStoredSpecs(t *testing.T) {
 
 	// After a restart the queues are rebuilt from the store.
 	b2 := setup(t, path)
-	if with, without := templated(b2); with != 48-12 || without != 2 {
-		t.Fatalf("after the restart: %d queued trials with a template and %d without, want %d and 2", with, without, 48-12)
+	if with, without := templated(b2); with != 50-12 || without != 2 {
+		t.Fatalf("after the restart: %d queued trials with a template and %d without, want %d and 2", with, without, 50-12)
 	}
 	w2 := b2.register(t)
 	n := 0
+	seen := map[string]int{}
 	for l := b2.acquire(t, w2); l != nil; l = b2.acquire(t, w2) {
 		check(b2, l, 1)
+		seen[l.SweepId]++
 		n++
 	}
-	if n != 50-12 {
-		t.Fatalf("%d trials leased after the restart, want %d", n, 50-12)
+	if n != 52-12 {
+		t.Fatalf("%d trials leased after the restart, want %d", n, 52-12)
 	}
+	if seen["huge"] != 2 || seen["legacy"] != 2 {
+		t.Fatalf("leased after the restart: %v, want both trials of huge and of legacy", seen)
+	}
+}
+
+// largeSeedSweep has a seed beyond 2^53 (2^53 + 1), which a float64 rounds
+// to its neighbour 2^53: a third of its 48 trials.
+const largeSeedSweep = `name: large-seed
+dataset: {name: synthetic, n: 64, n_test: 32, seed: 1}
+model: {arch: mlp, hidden: [4]}
+train: {epochs: 1}
+grid:
+  batch_size: [8, 16, 32, 64]
+  lr: [0.01, 0.03, 0.1, 0.3]
+  seed: [1, 9007199254740993, 3]
+`
+
+// TestLargeSeedLeasedExactly is the regression test of seeds beyond 2^53
+// that the stored form rounded (a seed of 2^53 + 1 was stored, leased and
+// run as 2^53): every lease, and every spec the store rebuilds, is exactly
+// the spec of its trial in the sweep's expansion and hashes to its ID.
+func TestLargeSeedLeasedExactly(t *testing.T) {
+	const big, rounded = int64(9007199254740993), int64(9007199254740992)
+	b := setup(t, "")
+	resp, err := b.sweeps.SubmitSweep(context.Background(), submitRequest(t, largeSeedSweep, "large-seed.yaml", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.TrialsAdded != 48 {
+		t.Fatalf("%d trials added, want 48", resp.TrialsAdded)
+	}
+	want := map[string]spec.Trial{}
+	for _, tr := range sweeps.Expand(parseSweep(t, largeSeedSweep, "")) {
+		want[tr.ID] = tr.Spec
+	}
+	if len(want) != 48 {
+		t.Fatalf("the expansion has %d distinct trials, want 48", len(want))
+	}
+	// checkSpec checks one spec JSON of trial id and returns its seed.
+	checkSpec := func(what, id, js string) int64 {
+		t.Helper()
+		st, err := spec.DecodeTrial([]byte(js))
+		if err != nil {
+			t.Fatalf("%s of %s: %v", what, id, err)
+		}
+		exp, ok := want[id]
+		if !ok {
+			t.Fatalf("%s: trial %s is not in the expansion", what, id)
+		}
+		if !reflect.DeepEqual(st, exp) || st.Seed != exp.Seed {
+			t.Fatalf("%s of %s decodes to\n%+v\nwant the expanded spec\n%+v", what, id, st, exp)
+		}
+		if got := spec.ID(st); got != id {
+			t.Fatalf("%s of %s hashes to %s", what, id, got)
+		}
+		return st.Seed
+	}
+	countSeeds := func(what string, seeds map[int64]int) {
+		t.Helper()
+		if seeds[big] != 16 || seeds[rounded] != 0 || seeds[1] != 16 || seeds[3] != 16 {
+			t.Fatalf("%s: seeds %v, want 16 each of 1, %d and 3 (and none %d)", what, seeds, big, rounded)
+		}
+	}
+
+	w := b.register(t)
+	seeds := map[int64]int{}
+	leased := map[string]bool{}
+	for l := b.acquire(t, w); l != nil; l = b.acquire(t, w) {
+		if leased[l.TrialId] {
+			t.Fatalf("trial %s leased twice", l.TrialId)
+		}
+		leased[l.TrialId] = true
+		seeds[checkSpec("lease spec", l.TrialId, l.SpecJson)]++
+	}
+	if len(leased) != 48 {
+		t.Fatalf("%d trials leased, want 48", len(leased))
+	}
+	countSeeds("leases", seeds)
+
+	// The specs the store rebuilds from its bases and axis values.
+	seeds = map[int64]int{}
+	q, err := b.sweeps.QueryResults(context.Background(), &pb.QueryResultsRequest{SweepId: "large-seed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range q.Trials {
+		seeds[checkSpec("stored spec", tr.Id, tr.SpecJson)]++
+	}
+	if len(q.Trials) != 48 {
+		t.Fatalf("%d stored trials, want 48", len(q.Trials))
+	}
+	countSeeds("stored specs", seeds)
+	seeds = map[int64]int{}
+	if err := b.st.RawTrials("large-seed", func(tr *pb.Trial) bool {
+		st, err := b.st.Spec(tr)
+		if err != nil {
+			t.Fatalf("trial %s: %v", tr.Id, err)
+		}
+		js, _ := spec.Canonical(st)
+		seeds[checkSpec("store.Spec", tr.Id, string(js))]++
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	countSeeds("store.Spec", seeds)
 }

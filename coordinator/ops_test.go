@@ -16,7 +16,7 @@ import (
 
 	"github.com/flatsweep/flatsweep/coordinator/store"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
-	"github.com/flatsweep/flatsweep/sweeps"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // completeAll leases and completes every pending trial, giving each the
@@ -52,18 +52,11 @@ func TestAggregateResults(t *testing.T) {
 	w := b.register(t)
 	// Test accuracy = batch size / 100 + seed / 1000, from the trial's spec.
 	n := b.completeAll(t, w, func(l *pb.Lease) float64 {
-		var bs, seed float64
-		if strings.Contains(l.SpecJson, `"batch_size":8`) {
-			bs = 8
-		} else {
-			bs = 16
+		st, err := spec.DecodeTrial([]byte(l.SpecJson))
+		if err != nil {
+			t.Fatal(err)
 		}
-		if strings.Contains(l.SpecJson, `"seed":1,`) || strings.HasSuffix(l.SpecJson, `"seed":1}`) {
-			seed = 1
-		} else {
-			seed = 2
-		}
-		return bs/100 + seed/1000
+		return float64(st.BatchSize)/100 + float64(st.Seed)/1000
 	})
 	if n != 4 {
 		t.Fatalf("completed %d trials", n)
@@ -303,12 +296,23 @@ func TestStoredSpecsRebuildToTheirIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(resp.Trials) != 4 {
+		t.Fatalf("%d trials, want 4", len(resp.Trials))
+	}
+	want := expandedSpecs(t, testSweep)
 	for _, tr := range resp.Trials {
-		if got := sweeps.TrialIDOf([]byte(tr.SpecJson)); got != tr.Id {
-			t.Errorf("trial %s: spec rebuilt from base and axes hashes to %s", tr.Id, got)
+		st, err := spec.DecodeTrial([]byte(tr.SpecJson))
+		if err != nil {
+			t.Fatalf("trial %s: %v", tr.Id, err)
 		}
-		if tr.BaseId == "" {
-			t.Errorf("trial %s stored without a base", tr.Id)
+		if got := spec.ID(st); got != tr.Id {
+			t.Errorf("trial %s: spec rebuilt from base and axis values hashes to %s", tr.Id, got)
+		}
+		if tr.SpecJson != want[tr.Id] {
+			t.Errorf("trial %s: rebuilt spec\n%s\nexpanded spec\n%s", tr.Id, tr.SpecJson, want[tr.Id])
+		}
+		if tr.BaseId == "" || len(tr.AxisValues) != 3 {
+			t.Errorf("trial %s stored without a base and its 3 axis values: base %q, values %q", tr.Id, tr.BaseId, tr.AxisValues)
 		}
 	}
 }

@@ -107,13 +107,13 @@ func (ss *session) acquireNow(req *pb.SessionRequest) bool {
 	if acq == nil {
 		return false
 	}
-	l, _, err := ss.w.c.tryAcquire(acq.WorkerId)
+	l, _, err := ss.w.c.core.TryAcquire(acq.WorkerId)
 	if l == nil && err == nil {
 		return false
 	}
 	resp := &pb.SessionResponse{CallId: req.CallId}
 	if err != nil {
-		setStatus(resp, err)
+		setStatus(resp, statusOf(err))
 	} else {
 		resp.Reply = &pb.SessionResponse_Acquire{Acquire: &pb.AcquireTrialResponse{Lease: l}}
 	}
@@ -127,7 +127,7 @@ func (ss *session) send(resp *pb.SessionResponse, lease *pb.Lease) {
 	err := ss.stream.Send(resp)
 	ss.sendMu.Unlock()
 	if err != nil && lease != nil {
-		ss.w.c.handBack(lease)
+		ss.w.c.core.HandBack(lease)
 	}
 }
 
@@ -142,7 +142,8 @@ func (ss *session) reply(ctx context.Context, req *pb.SessionRequest) {
 	ss.send(resp, resp.GetAcquire().GetLease())
 }
 
-// call dispatches one request to its unary handler.
+// call dispatches one request to its unary handler (workerServer), which
+// translates it for the core.
 func (ss *session) call(ctx context.Context, req *pb.SessionRequest) *pb.SessionResponse {
 	s := ss.w
 	var (

@@ -1,16 +1,17 @@
 package sweeps
 
 import (
-	"errors"
-	"fmt"
-	"strings"
+	"strconv"
+
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // ErrInvalid is returned (wrapped) when a sweep spec is malformed or fails
 // validation: bad YAML, an unknown field, a wrong type or an out-of-range value.
 // I/O errors (a missing or unreadable file) do not wrap it, so a caller can
-// tell a user's mistake (exit status 2) from an environment problem.
-var ErrInvalid = errors.New("invalid sweep spec")
+// tell a user's mistake (exit status 2) from an environment problem. It is
+// spec.ErrInvalid, which the checks of package spec wrap too.
+var ErrInvalid = spec.ErrInvalid
 
 // FieldError describes one problem in a sweep spec. It wraps ErrInvalid and,
 // when there is one, the underlying decoder error. Parse returns one FieldError,
@@ -36,22 +37,11 @@ type FieldError struct {
 
 // Error formats the problem as "source:line: field = value: problem".
 func (e *FieldError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.Source)
+	where := e.Source
 	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
+		where += ":" + strconv.Itoa(e.Line)
 	}
-	b.WriteString(": ")
-	if e.Field != "" {
-		b.WriteString(e.Field)
-		if e.Value != "" {
-			b.WriteString(" = ")
-			b.WriteString(e.Value)
-		}
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Problem)
-	return b.String()
+	return where + ": " + (&spec.FieldError{Field: e.Field, Value: e.Value, Problem: e.Problem}).Error()
 }
 
 // Unwrap returns ErrInvalid and the underlying cause, so that

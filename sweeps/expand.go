@@ -1,238 +1,183 @@
 package sweeps
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"io"
-	"os"
-	"strconv"
-	"strings"
+	"reflect"
 
-	"github.com/flatsweep/flatsweep/compute"
+	"github.com/flatsweep/flatsweep/spec"
 )
-
-// Point is a trial's position on the grid: the values of the swept axes. The
-// optional axes (N, Momentum, WeightDecay) are set only when the sweep's grid
-// has them.
-type Point struct {
-	BatchSize   int     `json:"batch_size"`
-	LR          float64 `json:"lr"`
-	Seed        int64   `json:"seed"`
-	N           int     `json:"n,omitempty"`
-	Momentum    float64 `json:"momentum,omitempty"`
-	WeightDecay float64 `json:"weight_decay,omitempty"`
-}
-
-// String formats the point for display, as "batch_size=16 lr=0.05 seed=1",
-// preceded by "n=… momentum=… weight_decay=…" for the optional axes that are
-// non-zero.
-func (p Point) String() string {
-	var b strings.Builder
-	if p.N != 0 {
-		b.WriteString("n=" + strconv.Itoa(p.N) + " ")
-	}
-	if p.Momentum != 0 {
-		b.WriteString("momentum=" + strconv.FormatFloat(p.Momentum, 'g', -1, 64) + " ")
-	}
-	if p.WeightDecay != 0 {
-		b.WriteString("weight_decay=" + strconv.FormatFloat(p.WeightDecay, 'g', -1, 64) + " ")
-	}
-	return b.String() + "batch_size=" + strconv.Itoa(p.BatchSize) +
-		" lr=" + strconv.FormatFloat(p.LR, 'g', -1, 64) +
-		" seed=" + strconv.FormatInt(p.Seed, 10)
-}
 
 // Trial is one grid point of a sweep, ready to run.
 type Trial struct {
-	// ID is TrialID(Spec).
+	// ID is spec.ID(Spec).
 	ID string `json:"id"`
 	// Index is the trial's position in the expansion order, 0-based.
 	Index int `json:"index"`
-	// Axes are the values of the swept axes, for display.
-	Axes Point `json:"axes"`
+	// Point holds the trial's values on the swept axes, as canonical JSON.
+	Point spec.Point `json:"point"`
 	// Spec is the complete trial spec.
-	Spec compute.TrialSpec `json:"spec"`
+	Spec spec.Trial `json:"spec"`
 }
 
-// Expand returns the trials of the sweep: the Cartesian product of the grid's
-// axes in a fixed order, each axis in the order written: the optional axes
-// n, momentum and weight_decay outermost (in that order; an omitted axis has
-// the single value of its fixed setting), then batch_size, lr, and seed
-// innermost. A sweep without optional axes thus expands exactly as before
-// they existed, and trial i has
+// Expand returns the trials of the sweep: the Cartesian product of the swept
+// axes (spec.Grid.Swept) in a fixed order, the first axis varying slowest:
+// the optional axes n, momentum and weight_decay (when the grid lists them),
+// then batch_size, lr, and seed innermost, each in the order written. A
+// sweep without optional axes has trial i at
 //
 //	batch_size = BatchSize[(i / (|lr|·|seed|)) mod |batch_size|]
 //	lr         = LR[(i / |seed|) mod |lr|]
 //	seed       = Seed[i mod |seed|]
 //
-// with the optional axes varying slowest. The trials share the spec's lists
-// (hidden widths, milestones, file lists): treat a trial's Spec as read-only,
-// or clone what you change. The trials of a spec returned by Parse have
-// distinct IDs, since its axes have no duplicates.
-//
-// IDs are computed without encoding each trial: per combination of the
-// optional axes, the canonical JSON is encoded once as a SpecTemplate, and
-// each trial's JSON is spliced together from that template and the
-// encodings of its batch_size, lr and seed. NewSpecTemplate checks the
-// template on the combination's first trial; should that fail, the
-// combination is encoded trial by trial.
-func (s *Spec) Expand() []Trial {
+// The trials share the sweep's lists (hidden widths, milestones, file
+// lists): treat a trial's Spec as read-only, or clone what you change. The
+// trials of a valid sweep have distinct IDs, since its axes have no
+// duplicates.
+func Expand(s spec.Sweep) []Trial {
 	trials := make([]Trial, 0, s.Grid.Len())
-	s.ForEachTrial(func(t *Trial) { trials = append(trials, *t) })
+	ForEachTrial(s, func(t *Trial) {
+		c := *t
+		c.Point = t.PointOf(s.Grid)
+		trials = append(trials, c)
+	})
 	return trials
 }
 
-// ForEachTrial calls fn for each trial in the order of Expand without
-// building the whole list: t (and its Spec) is reused between calls, so fn
-// must copy what it keeps. For very large grids it saves the memory of a
-// full spec per trial.
-func (s *Spec) ForEachTrial(fn func(t *Trial)) {
-	ns, moms, wds := axisOr(s.Grid.N, s.Dataset.N), axisOr(s.Grid.Momentum, s.Train.Optimizer.Momentum),
-		axisOr(s.Grid.WeightDecay, s.Train.WeightDecay)
-	bJSON, lrJSON, seedJSON := encodeAxis(s.Grid.BatchSize), encodeAxis(s.Grid.LR), encodeAxis(s.Grid.Seed)
-	var buf []byte
-	var t Trial
-	index := 0
-	for _, n := range ns {
-		for _, m := range moms {
-			for _, wd := range wds {
-				// Checked on the combination's first trial; without a template
-				// every trial is encoded in full.
-				tmpl, ok := NewSpecTemplate(s.trialSpec(n, m, wd, s.Grid.BatchSize[0], s.Grid.LR[0], s.Grid.Seed[0]))
-				for bi, b := range s.Grid.BatchSize {
-					for li, lr := range s.Grid.LR {
-						for si, seed := range s.Grid.Seed {
-							t.Spec = s.trialSpec(n, m, wd, b, lr, seed)
-							t.Axes = Point{BatchSize: b, LR: lr, Seed: seed}
-							if len(s.Grid.N) > 0 {
-								t.Axes.N = n
-							}
-							if len(s.Grid.Momentum) > 0 {
-								t.Axes.Momentum = m
-							}
-							if len(s.Grid.WeightDecay) > 0 {
-								t.Axes.WeightDecay = wd
-							}
-							if ok {
-								buf = tmpl.Splice(buf[:0], bJSON[bi], lrJSON[li], seedJSON[si])
-								t.ID = TrialIDOf(buf)
-							} else {
-								t.ID = TrialID(t.Spec)
-							}
-							t.Index = index
-							index++
-							fn(&t)
-						}
-					}
-				}
+// PointOf returns the trial's position on g's swept axes.
+func (t *Trial) PointOf(g spec.Grid) spec.Point {
+	p := make(spec.Point, 0, 6)
+	for _, a := range g.Swept() {
+		v, _ := spec.GetJSON(t.Spec, a.Path)
+		p = append(p, spec.Coordinate{Axis: a.Name, Value: v})
+	}
+	return p
+}
+
+// Expander walks a sweep's grid. Values holds, per swept axis, the
+// canonical JSON of each value; Indexes the current trial's position on each
+// (see ForEachTrial).
+type Expander struct {
+	// Axes are the swept axes in expansion order.
+	Axes []spec.Axis
+	// Values[k][i] is the canonical JSON of value i of axis k.
+	Values [][]string
+	// Indexes[k] is the current trial's index on axis k.
+	Indexes []int
+
+	base      spec.Trial
+	fields    [][]int
+	omits     []bool // whether each axis's field is left out at 0
+	templates map[uint64]*spec.Template
+	noTmpl    map[uint64]bool
+}
+
+// NewExpander returns an Expander of the sweep's grid.
+func NewExpander(s spec.Sweep) *Expander {
+	e := &Expander{Axes: s.Grid.Swept(), base: s.Base(), templates: map[uint64]*spec.Template{}, noTmpl: map[uint64]bool{}}
+	for _, a := range e.Axes {
+		vals := make([]string, len(a.Values))
+		for i := range a.Values {
+			vals[i] = a.JSON(i)
+		}
+		e.Values = append(e.Values, vals)
+		idx, err := spec.FieldIndex(a.Path)
+		if err != nil {
+			panic(err) // the grid's axes name trial fields
+		}
+		e.fields = append(e.fields, idx)
+		e.omits = append(e.omits, spec.OmitsZero(a.Path))
+	}
+	e.Indexes = make([]int, len(e.Axes))
+	return e
+}
+
+// set sets the fields of t to the current trial's values.
+func (e *Expander) set(t *spec.Trial) {
+	*t = e.base
+	v := reflect.ValueOf(t).Elem()
+	for k, a := range e.Axes {
+		v.FieldByIndex(e.fields[k]).Set(reflect.ValueOf(a.Values[e.Indexes[k]]))
+	}
+}
+
+// ID returns the current trial's ID, spliced from a template of its
+// identity form where one exists (fields at an omitted zero value are part of
+// the template, not spliced), and buf for reuse.
+func (e *Expander) ID(t *spec.Trial, buf []byte) (string, []byte) {
+	mask := e.OmittedMask()
+	tmpl, ok := e.templates[mask]
+	if !ok && !e.noTmpl[mask] {
+		var paths []string
+		for k, a := range e.Axes {
+			if mask&(1<<k) == 0 {
+				paths = append(paths, a.Path)
 			}
 		}
+		var err error
+		if tmpl, err = spec.NewTemplate(spec.Identity, *t, paths); err != nil {
+			e.noTmpl[mask] = true
+		} else {
+			e.templates[mask] = tmpl
+		}
 	}
+	if tmpl == nil {
+		return spec.ID(*t), buf
+	}
+	vals := make([]string, 0, len(e.Axes))
+	for k := range e.Axes {
+		if mask&(1<<k) == 0 {
+			vals = append(vals, e.Values[k][e.Indexes[k]])
+		}
+	}
+	buf = tmpl.Append(buf[:0], vals)
+	return spec.IDOf(buf), buf
 }
 
-// encodeAxis returns the JSON encoding of each value of an axis.
-func encodeAxis[T int | int64 | float64](xs []T) [][]byte {
-	out := make([][]byte, len(xs))
-	for i, x := range xs {
-		out[i], _ = json.Marshal(x)
+// OmittedMask returns the current trial's pattern of axis values that its
+// JSON leaves out (bit k: axis k is an omitempty field at 0), the key of
+// its template.
+func (e *Expander) OmittedMask() uint64 {
+	var mask uint64
+	for k := range e.Axes {
+		if e.omits[k] && e.Values[k][e.Indexes[k]] == "0" {
+			mask |= 1 << k
+		}
 	}
-	return out
+	return mask
 }
 
-// axisOr returns the axis, or the single fixed value when it is empty.
-func axisOr[T any](axis []T, fixed T) []T {
-	if len(axis) == 0 {
-		return []T{fixed}
-	}
-	return axis
-}
-
-// trialSpec returns the trial spec of one grid point, with its own copies of
-// every list.
-func (s *Spec) trialSpec(n int, m, wd float64, b int, lr float64, seed int64) compute.TrialSpec {
-	ts := compute.TrialSpec{
-		Dataset:     s.Dataset,
-		Model:       s.Model,
-		BatchSize:   b,
-		LR:          lr,
-		Epochs:      s.Train.Epochs,
-		Seed:        seed,
-		Curvature:   s.Curvature,
-		Steps:       s.Train.Steps,
-		WeightDecay: wd,
-		Optimizer:   s.Train.Optimizer,
-		Schedule:    s.Train.Schedule,
-		Augment:     s.Train.Augment,
-		WarmStart:   s.Train.WarmStart,
-	}
-	ts.Dataset.N = n
-	ts.Optimizer.Momentum = m
-	return ts
-}
-
-// HashWarmStart fills in train.warm_start.sha256 with the SHA-256 digest of
-// the warm-start file when a path is given without a digest, so that the
-// file's content becomes part of every trial's identity. It reads the file
-// (relative paths from the current directory) and must therefore run where
-// the file is; a spec without warm start is left unchanged. A given digest
-// is not checked here (compute.RunTrial checks it).
-func (s *Spec) HashWarmStart() error {
-	w := &s.Train.WarmStart
-	if w.Path == "" || w.SHA256 != "" {
-		return nil
-	}
-	f, err := os.Open(w.Path)
-	if err != nil {
-		return fmt.Errorf("train.warm_start.path: %w", err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return fmt.Errorf("train.warm_start.path: %w", err)
-	}
-	w.SHA256 = hex.EncodeToString(h.Sum(nil))
-	return nil
-}
-
-// TrialIDPrefix starts every trial ID.
-const TrialIDPrefix = "t-"
-
-// TrialID returns the stable identity of a trial:
+// ForEachTrial calls fn for each trial of the sweep in the order of Expand
+// without building the whole list: t (and its Spec) is reused between calls
+// and t.Point is not set (PointOf computes it), so fn must copy what it
+// keeps. For very large grids it saves the memory of a full spec per trial.
 //
-//	"t-" + hex(SHA-256(CanonicalTrial(spec)))[:32]
-//
-// that is, 128 bits of the SHA-256 digest of the spec's canonical JSON, as 32
-// lowercase hex digits. The same spec always has the same ID, whichever sweep
-// declares it; changing any field changes it. A spec that has no canonical form
-// (a NaN or infinite float, which validation rejects) gets an ID with the prefix
-// "x-" hashed from its Go syntax representation instead, so it can never collide
-// with the ID of a valid spec.
-func TrialID(spec compute.TrialSpec) string {
-	b, err := CanonicalTrial(spec)
-	if err != nil {
-		sum := sha256.Sum256(fmt.Appendf(nil, "%#v", spec))
-		return "x-" + hex.EncodeToString(sum[:16])
-	}
-	return TrialIDOf(b)
+// IDs are computed without encoding each trial: the identity form is
+// encoded once per pattern of omitted zero values as a spec.Template, and
+// each trial's is spliced together from it and the encodings of its axis
+// values (checked on the first trial of each pattern; a pattern without a
+// template is encoded trial by trial).
+func ForEachTrial(s spec.Sweep, fn func(t *Trial)) {
+	e := NewExpander(s)
+	e.Each(func(t *Trial) { fn(t) })
 }
 
-// TrialIDOf returns the trial ID of a spec given as its canonical JSON (see
-// CanonicalTrial): TrialIDPrefix and the first 128 bits of its SHA-256, in hex.
-func TrialIDOf(canonical []byte) string {
-	sum := sha256.Sum256(canonical)
-	return TrialIDPrefix + hex.EncodeToString(sum[:16])
-}
-
-// CanonicalTrial returns the canonical form of a trial spec: its encoding/json
-// encoding (fields in declaration order, omitempty fields left out when zero,
-// floats in shortest round-trip form). It fails only for a NaN or infinite
-// float.
-func CanonicalTrial(spec compute.TrialSpec) ([]byte, error) {
-	b, err := json.Marshal(spec)
-	if err != nil {
-		return nil, fmt.Errorf("canonical trial spec: %w", err)
+// Each calls fn for every trial in expansion order, with e.Indexes at its
+// position (see ForEachTrial).
+func (e *Expander) Each(fn func(t *Trial)) {
+	total := 1
+	for _, v := range e.Values {
+		total *= len(v)
 	}
-	return b, nil
+	var t Trial
+	var buf []byte
+	for i := range total {
+		r := i
+		for k := len(e.Axes) - 1; k >= 0; k-- {
+			e.Indexes[k] = r % len(e.Values[k])
+			r /= len(e.Values[k])
+		}
+		e.set(&t.Spec)
+		t.ID, buf = e.ID(&t.Spec, buf)
+		t.Index = i
+		fn(&t)
+	}
 }

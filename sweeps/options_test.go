@@ -3,7 +3,9 @@ package sweeps
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +20,7 @@ func TestExampleSweeps(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", file, err)
 		}
-		trials := s.Expand()
+		trials := Expand(s)
 		if len(trials) != want {
 			t.Errorf("%s: %d trials, want %d", file, len(trials), want)
 		}
@@ -33,7 +35,7 @@ func TestExampleSweeps(t *testing.T) {
 		t.Errorf("keskar-f1: optimizer %+v, LB %d for N %d", o, k.Grid.BatchSize[1], k.Dataset.N)
 	}
 	s, _ := Load("smith-le-mnist.yaml")
-	if m := s.Model; m.Arch != "mlp" || len(m.Hidden) != 1 || m.Hidden[0] != 800 || m.Activation != "relu" || s.Dataset.Dir != "../shared/data/mnist" {
+	if m := s.Model; m.Arch != "mlp" || len(m.Hidden) != 1 || m.Hidden[0] != 800 || m.Activation != "relu" || s.Dataset.Dir != "data/mnist" {
 		t.Errorf("smith-le-mnist: %+v %+v", m, s.Dataset)
 	}
 }
@@ -65,7 +67,7 @@ func TestOptionalAxes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trials := s.Expand()
+	trials := Expand(s)
 	if len(trials) != 32 || s.Grid.Len() != 32 {
 		t.Fatalf("%d trials, Len %d, want 32", len(trials), s.Grid.Len())
 	}
@@ -75,12 +77,12 @@ func TestOptionalAxes(t *testing.T) {
 			for _, wd := range []float64{0, 1e-4} {
 				for _, b := range []int{16, 32} {
 					for _, seed := range []int64{1, 2} {
-						want := Point{BatchSize: b, LR: 0.1, Seed: seed, N: n, Momentum: m, WeightDecay: wd}
+						want := fmt.Sprintf("n=%d momentum=%v weight_decay=%v batch_size=%d lr=0.1 seed=%d", n, m, wd, b, seed)
 						tr := trials[i]
 						sp := tr.Spec
-						if tr.Axes != want || sp.Dataset.N != n || sp.Optimizer.Momentum != m || sp.WeightDecay != wd ||
+						if tr.Point.String() != want || sp.Dataset.N != n || sp.Optimizer.Momentum != m || sp.WeightDecay != wd ||
 							sp.BatchSize != b || sp.Seed != seed {
-							t.Errorf("trial %d: axes %v spec %+v, want %v", i, tr.Axes, sp, want)
+							t.Errorf("trial %d: point %v spec %+v, want %v", i, tr.Point, sp, want)
 						}
 						i++
 					}
@@ -94,7 +96,7 @@ func TestOptionalAxes(t *testing.T) {
 		sp.Schedule.LR.Gamma != 0.5 || sp.Schedule.Batch.Factor != 2 {
 		t.Errorf("trial spec %+v", sp)
 	}
-	if got := trials[5].Axes.String(); got != "n=128 momentum=0.5 weight_decay=0.0001 batch_size=16 lr=0.1 seed=2" {
+	if got := trials[5].Point.String(); got != "n=128 momentum=0.5 weight_decay=0.0001 batch_size=16 lr=0.1 seed=2" {
 		t.Errorf("String = %q", got)
 	}
 	// Spelled-out defaults keep the reference IDs.
@@ -104,12 +106,12 @@ func TestOptionalAxes(t *testing.T) {
 		t.Fatal(err)
 	}
 	withLoss, _ := Parse(replace(t, "  activation: relu\n", "  activation: relu\n  loss: ce\n"), "loss.yaml")
-	for i, tr := range ref.Expand() {
-		if spelled.Expand()[i].ID != tr.ID || withLoss.Expand()[i].ID != tr.ID {
+	for i, tr := range Expand(ref) {
+		if Expand(spelled)[i].ID != tr.ID || Expand(withLoss)[i].ID != tr.ID {
 			t.Errorf("trial %d: spelled-out defaults change the ID", i)
 		}
 	}
-	if c, _ := ref.Canonical(); strings.Contains(string(c), "optimizer") || strings.Contains(string(c), `"n":null`) {
+	if c, _ := json.Marshal(ref); strings.Contains(string(c), "optimizer") || strings.Contains(string(c), `"n":null`) {
 		t.Errorf("canonical form of the reference gained fields: %s", c)
 	}
 }
@@ -128,7 +130,7 @@ grid: {batch_size: [10], lr: [0.1], seed: [1]}
 	if d := s.Dataset; d.Features != 0 || d.Classes != 0 {
 		t.Errorf("synthetic defaults applied to a file dataset: %+v", d)
 	}
-	if err := s.Expand()[0].Spec.Validate(); err != nil {
+	if err := Expand(s)[0].Spec.Validate(); err != nil {
 		t.Error(err)
 	}
 }
@@ -142,15 +144,15 @@ func TestHashWarmStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.HashWarmStart(); err != nil {
+	if err := s.ResolveFiles(); err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256([]byte("weights"))
-	if got := s.Expand()[0].Spec.WarmStart; got.Path != path || got.SHA256 != hex.EncodeToString(sum[:]) {
+	if got := Expand(s)[0].Spec.WarmStart; got.Path != path || got.SHA256 != hex.EncodeToString(sum[:]) {
 		t.Errorf("warm start %+v", got)
 	}
 	s.Train.WarmStart.Path, s.Train.WarmStart.SHA256 = filepath.Join(t.TempDir(), "missing"), ""
-	if err := s.HashWarmStart(); err == nil || errors.Is(err, ErrInvalid) {
+	if err := s.ResolveFiles(); err == nil || errors.Is(err, ErrInvalid) {
 		t.Errorf("missing file: %v", err)
 	}
 }

@@ -3,6 +3,8 @@ package sweeps
 import (
 	_ "embed"
 	"slices"
+
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // quickstartYAML is the embedded default sweep; it is never modified.
@@ -15,13 +17,13 @@ var quickstartYAML []byte
 const QuickstartSource = "quickstart.yaml"
 
 // Quickstart returns a copy of the embedded default sweep file, quickstart.yaml:
-// a 3 batch sizes × 2 learning rates × 2 seeds grid (12 trials) on a small
-// synthetic task.
+// a 4 batch sizes × 2 learning rates × 3 seeds grid (24 trials) on the
+// embedded synthetic task.
 func Quickstart() []byte {
 	return slices.Clone(quickstartYAML)
 }
 
 // Default parses the embedded default sweep (see Quickstart).
-func Default() (*Spec, error) {
+func Default() (spec.Sweep, error) {
 	return Parse(quickstartYAML, QuickstartSource)
 }

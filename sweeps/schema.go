@@ -20,8 +20,8 @@ var integral = regexp.MustCompile(`^[-+]?[0-9]+$`)
 // summarized in one final error.
 const maxErrors = 20
 
-// schema checks a YAML node tree against the shape of a Go struct type before
-// decoding: unknown and duplicate fields, mappings versus lists versus scalars,
+// schema checks a YAML node tree against the shape of a Go struct type (its
+// keys are the json tags of the spec types) before decoding: unknown and duplicate fields, mappings versus lists versus scalars,
 // integer versus float versus string scalars, and integer range. It reports
 // every problem with its field path and line, which the yaml.v3 decoder does
 // not, and records the node of every field path it saw so that later
@@ -35,15 +35,29 @@ type schema struct {
 	source  string
 	nodes   map[string]*yaml.Node
 	errs    []error
-	dropped int // problems beyond maxErrors
+	fields  map[string]bool // fields with a recorded problem
+	dropped int             // problems beyond maxErrors
+	// nonFinite holds the NaN and infinite numbers found: problems that do
+	// not stop the checks, their values left out of the decoded sweep.
+	nonFinite map[*yaml.Node]bool
 }
 
 func newSchema(source string) *schema {
-	return &schema{source: source, nodes: map[string]*yaml.Node{}}
+	return &schema{source: source, nodes: map[string]*yaml.Node{}, fields: map[string]bool{}, nonFinite: map[*yaml.Node]bool{}}
 }
 
-// add records a problem, keeping at most maxErrors.
+// blocking reports whether a problem other than a non-finite number was
+// recorded, so that the document cannot be decoded.
+func (s *schema) blocking() bool { return len(s.errs)+s.dropped > len(s.nonFinite) }
+
+// add records a problem, keeping at most maxErrors and one per field.
 func (s *schema) add(e *FieldError) {
+	if e.Field != "" {
+		if s.fields[e.Field] {
+			return
+		}
+		s.fields[e.Field] = true
+	}
 	if len(s.errs) >= maxErrors {
 		s.dropped++
 		return
@@ -142,11 +156,32 @@ func (s *schema) walk(n *yaml.Node, t reflect.Type, path string) {
 	}
 }
 
-func yamlFields(t reflect.Type) (names []string, types map[string]reflect.Type) {
+// schemaTyped is implemented by types whose keys are not their Go fields
+// (spec.Curvature, whose measure settings blocks come from the registry).
+type schemaTyped interface{ SchemaType() reflect.Type }
+
+// fields returns the keys a struct type accepts (the names of its json
+// tags), in declaration order, and their types.
+func fields(t reflect.Type) (names []string, types map[string]reflect.Type) {
+	if st, ok := reflect.Zero(t).Interface().(schemaTyped); ok {
+		t = st.SchemaType()
+	}
 	types = map[string]reflect.Type{}
 	for i := range t.NumField() {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			// An embedded struct's fields are the outer struct's, as in JSON.
+			inner, innerTypes := fields(f.Type)
+			names = append(names, inner...)
+			for k, v := range innerTypes {
+				types[k] = v
+			}
+			continue
+		}
+		if name == "" || name == "-" {
+			continue
+		}
 		names = append(names, name)
 		types[name] = f.Type
 	}
@@ -158,7 +193,7 @@ func (s *schema) walkStruct(n *yaml.Node, t reflect.Type, path string) {
 		s.fail(n, path, "expected a mapping of fields, got "+kindName(n))
 		return
 	}
-	names, types := yamlFields(t)
+	names, types := fields(t)
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -226,6 +261,12 @@ func (s *schema) walkScalar(n *yaml.Node, t reflect.Type, path string) {
 	case reflect.Float64:
 		if tag != "!!int" && tag != "!!float" {
 			s.fail(n, path, fmt.Sprintf("expected %s, got %s", want, kindName(n)))
+			return
+		}
+		var x float64
+		if err := n.Decode(&x); err == nil && (math.IsNaN(x) || math.IsInf(x, 0)) {
+			s.nonFinite[n] = true
+			s.fail(n, path, "must be a finite number (no value of a sweep is NaN or infinite)")
 			return
 		}
 	case reflect.Bool:

@@ -3,6 +3,7 @@ package sweeps
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flatsweep/flatsweep/compute"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // reference returns testdata/reference.yaml, the fixed sweep these tests are
@@ -25,7 +26,7 @@ func reference() []byte {
 }
 
 // referenceSpec parses reference().
-func referenceSpec() (*Spec, error) { return Parse(reference(), "reference.yaml") }
+func referenceSpec() (spec.Sweep, error) { return Parse(reference(), "reference.yaml") }
 
 // TestShippedQuickstart checks the embedded default sweep: valid, at least
 // 3 batch sizes × 2 learning rates × 2 seeds, distinct trial IDs.
@@ -39,7 +40,7 @@ func TestShippedQuickstart(t *testing.T) {
 		t.Errorf("quickstart grid %d×%d×%d, want at least 3×2×2", len(g.BatchSize), len(g.LR), len(g.Seed))
 	}
 	ids := map[string]bool{}
-	for _, tr := range s.Expand() {
+	for _, tr := range Expand(s) {
 		ids[tr.ID] = true
 	}
 	if len(ids) != g.Len() {
@@ -67,14 +68,14 @@ func TestQuickstartParses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Default: %v", err)
 	}
-	want := Spec{
+	want := spec.Sweep{
 		Name: "quickstart",
-		Dataset: compute.DatasetSpec{Name: "synthetic", N: 1024, NTest: 1024, Features: 16,
+		Dataset: spec.Dataset{Name: "synthetic", N: 1024, NTest: 1024, Features: 16,
 			Classes: 4, LabelNoise: 0.2, Seed: 1},
-		Model:     compute.ModelSpec{Arch: "mlp", Hidden: []int{64, 64}, Activation: "relu"},
-		Train:     Train{Epochs: 20},
-		Curvature: compute.CurvatureSpec{Examples: 512, LanczosSteps: 20, Tol: 1e-3},
-		Grid:      Grid{BatchSize: []int{16, 64, 256}, LR: []float64{0.05, 0.2}, Seed: []int64{1, 2}},
+		Model:     spec.Model{Arch: "mlp", Hidden: []int{64, 64}, Activation: "relu"},
+		Train:     spec.Train{Epochs: 20},
+		Curvature: spec.Curvature{Examples: 512, LanczosSteps: 20, Tol: 1e-3},
+		Grid:      spec.Grid{BatchSize: []int{16, 64, 256}, LR: []float64{0.05, 0.2}, Seed: []int64{1, 2}},
 	}
 	got, _ := json.Marshal(s)
 	exp, _ := json.Marshal(want)
@@ -88,31 +89,31 @@ func TestExpandOrderAndIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trials := s.Expand()
+	trials := Expand(s)
 	if len(trials) != 12 || s.Grid.Len() != 12 {
 		t.Fatalf("got %d trials (Grid.Len %d), want 12", len(trials), s.Grid.Len())
 	}
-	var want []Point
-	for _, b := range []int{16, 64, 256} {
-		for _, lr := range []float64{0.05, 0.2} {
-			for _, seed := range []int64{1, 2} {
-				want = append(want, Point{BatchSize: b, LR: lr, Seed: seed})
+	var want []spec.Point
+	for _, b := range []string{"16", "64", "256"} {
+		for _, lr := range []string{"0.05", "0.2"} {
+			for _, seed := range []string{"1", "2"} {
+				want = append(want, spec.Point{{Axis: "batch_size", Value: b}, {Axis: "lr", Value: lr}, {Axis: "seed", Value: seed}})
 			}
 		}
 	}
 	ids := map[string]int{}
 	for i, tr := range trials {
-		if tr.Index != i || tr.Axes != want[i] {
-			t.Errorf("trial %d: index %d axes %v, want %v", i, tr.Index, tr.Axes, want[i])
+		if tr.Index != i || !reflect.DeepEqual(tr.Point, want[i]) {
+			t.Errorf("trial %d: index %d point %v, want %v", i, tr.Index, tr.Point, want[i])
 		}
 		sp := tr.Spec
-		if sp.BatchSize != want[i].BatchSize || sp.LR != want[i].LR || sp.Seed != want[i].Seed {
-			t.Errorf("trial %d: spec (B=%d, lr=%g, seed=%d) disagrees with axes %v", i, sp.BatchSize, sp.LR, sp.Seed, want[i])
+		if fmt.Sprint(sp.BatchSize) != want[i][0].Value || fmt.Sprint(sp.LR) != want[i][1].Value || fmt.Sprint(sp.Seed) != want[i][2].Value {
+			t.Errorf("trial %d: spec (B=%d, lr=%g, seed=%d) disagrees with point %v", i, sp.BatchSize, sp.LR, sp.Seed, want[i])
 		}
-		if sp.Epochs != 20 || !reflect.DeepEqual(sp.Dataset, s.Dataset) || sp.Curvature != s.Curvature || sp.Model.Activation != "relu" {
+		if sp.Epochs != 20 || !reflect.DeepEqual(sp.Dataset, s.Dataset) || !reflect.DeepEqual(sp.Curvature, s.Curvature) || sp.Model.Activation != "relu" {
 			t.Errorf("trial %d: shared settings not copied: %+v", i, sp)
 		}
-		if tr.ID != TrialID(sp) || !strings.HasPrefix(tr.ID, "t-") || len(tr.ID) != 34 {
+		if tr.ID != spec.ID(sp) || !strings.HasPrefix(tr.ID, "t-") || len(tr.ID) != 34 {
 			t.Errorf("trial %d: ID %q, want TrialID of its spec (t- + 32 hex)", i, tr.ID)
 		}
 		if j, dup := ids[tr.ID]; dup {
@@ -121,7 +122,7 @@ func TestExpandOrderAndIDs(t *testing.T) {
 		ids[tr.ID] = i
 	}
 	// Expansion is deterministic.
-	again := s.Expand()
+	again := Expand(s)
 	for i := range again {
 		if again[i].ID != trials[i].ID {
 			t.Errorf("trial %d: ID changed between expansions", i)
@@ -139,26 +140,26 @@ func TestExpandTemplateIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trials := s.Expand()
+	trials := Expand(s)
 	if len(trials) != 3*5*3*2*2 {
 		t.Fatalf("%d trials", len(trials))
 	}
 	for i, tr := range trials {
-		if want := TrialID(tr.Spec); tr.ID != want {
-			t.Fatalf("trial %d (%v): spliced ID %s, full encoding gives %s", i, tr.Axes, tr.ID, want)
+		if want := spec.ID(tr.Spec); tr.ID != want {
+			t.Fatalf("trial %d (%v): spliced ID %s, full encoding gives %s", i, tr.Point, tr.ID, want)
 		}
 	}
 }
 
 // goldenSpec is a fixed trial spec whose ID is pinned by TestTrialIDGolden.
-var goldenSpec = compute.TrialSpec{
-	Dataset:   compute.DatasetSpec{Name: "synthetic", N: 1024, NTest: 1024, Features: 16, Classes: 4, LabelNoise: 0.2, Seed: 1},
-	Model:     compute.ModelSpec{Arch: "mlp", Hidden: []int{64, 64}, Activation: "relu"},
+var goldenSpec = spec.Trial{
+	Dataset:   spec.Dataset{Name: "synthetic", N: 1024, NTest: 1024, Features: 16, Classes: 4, LabelNoise: 0.2, Seed: 1},
+	Model:     spec.Model{Arch: "mlp", Hidden: []int{64, 64}, Activation: "relu"},
 	BatchSize: 16,
 	LR:        0.05,
 	Epochs:    20,
 	Seed:      1,
-	Curvature: compute.CurvatureSpec{Examples: 512, LanczosSteps: 20, Tol: 1e-3},
+	Curvature: spec.Curvature{Examples: 512, LanczosSteps: 20, Tol: 1e-3},
 }
 
 // TestTrialIDGolden pins the canonical form and the ID of one spec: if this
@@ -167,57 +168,57 @@ var goldenSpec = compute.TrialSpec{
 func TestTrialIDGolden(t *testing.T) {
 	const canon = `{"dataset":{"name":"synthetic","n":1024,"n_test":1024,"features":16,"classes":4,"label_noise":0.2,"seed":1},"model":{"arch":"mlp","hidden":[64,64],"activation":"relu"},"batch_size":16,"lr":0.05,"epochs":20,"seed":1,"curvature":{"examples":512,"lanczos_steps":20,"tol":0.001}}`
 	const golden = "t-d42b32c99966934f165b344d54923494"
-	b, err := CanonicalTrial(goldenSpec)
+	b, err := spec.Canonical(goldenSpec)
 	if err != nil || string(b) != canon {
 		t.Fatalf("CanonicalTrial = %s, %v\nwant %s", b, err, canon)
 	}
-	if got := TrialID(goldenSpec); got != golden {
+	if got := spec.ID(goldenSpec); got != golden {
 		t.Errorf("TrialID = %q, want %q", got, golden)
 	}
 	s, err := referenceSpec()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.Expand()[0].ID; got != golden {
+	if got := Expand(s)[0].ID; got != golden {
 		t.Errorf("quickstart trial 0 ID = %q, want %q", got, golden)
 	}
 }
 
 func TestTrialIDSensitivity(t *testing.T) {
-	base := TrialID(goldenSpec)
-	muts := map[string]func(*compute.TrialSpec){
-		"dataset.name":     func(s *compute.TrialSpec) { s.Dataset.Name = "other" },
-		"dataset.n":        func(s *compute.TrialSpec) { s.Dataset.N++ },
-		"dataset.n_test":   func(s *compute.TrialSpec) { s.Dataset.NTest++ },
-		"dataset.features": func(s *compute.TrialSpec) { s.Dataset.Features++ },
-		"dataset.classes":  func(s *compute.TrialSpec) { s.Dataset.Classes++ },
-		"label_noise":      func(s *compute.TrialSpec) { s.Dataset.LabelNoise = 0.2000000001 },
-		"dataset.seed":     func(s *compute.TrialSpec) { s.Dataset.Seed++ },
-		"arch":             func(s *compute.TrialSpec) { s.Model.Arch = "cnn" },
-		"hidden":           func(s *compute.TrialSpec) { s.Model.Hidden = []int{64, 65} },
-		"hidden depth":     func(s *compute.TrialSpec) { s.Model.Hidden = []int{64, 64, 64} },
-		"activation":       func(s *compute.TrialSpec) { s.Model.Activation = "tanh" },
-		"batch_size":       func(s *compute.TrialSpec) { s.BatchSize++ },
-		"lr":               func(s *compute.TrialSpec) { s.LR = 0.05000000000000001 },
-		"epochs":           func(s *compute.TrialSpec) { s.Epochs++ },
-		"seed":             func(s *compute.TrialSpec) { s.Seed++ },
-		"examples":         func(s *compute.TrialSpec) { s.Curvature.Examples = 0 },
-		"lanczos_steps":    func(s *compute.TrialSpec) { s.Curvature.LanczosSteps++ },
-		"tol":              func(s *compute.TrialSpec) { s.Curvature.Tol = 1e-4 },
+	base := spec.ID(goldenSpec)
+	muts := map[string]func(*spec.Trial){
+		"dataset.name":     func(s *spec.Trial) { s.Dataset.Name = "other" },
+		"dataset.n":        func(s *spec.Trial) { s.Dataset.N++ },
+		"dataset.n_test":   func(s *spec.Trial) { s.Dataset.NTest++ },
+		"dataset.features": func(s *spec.Trial) { s.Dataset.Features++ },
+		"dataset.classes":  func(s *spec.Trial) { s.Dataset.Classes++ },
+		"label_noise":      func(s *spec.Trial) { s.Dataset.LabelNoise = 0.2000000001 },
+		"dataset.seed":     func(s *spec.Trial) { s.Dataset.Seed++ },
+		"arch":             func(s *spec.Trial) { s.Model.Arch = "cnn" },
+		"hidden":           func(s *spec.Trial) { s.Model.Hidden = []int{64, 65} },
+		"hidden depth":     func(s *spec.Trial) { s.Model.Hidden = []int{64, 64, 64} },
+		"activation":       func(s *spec.Trial) { s.Model.Activation = "tanh" },
+		"batch_size":       func(s *spec.Trial) { s.BatchSize++ },
+		"lr":               func(s *spec.Trial) { s.LR = 0.05000000000000001 },
+		"epochs":           func(s *spec.Trial) { s.Epochs++ },
+		"seed":             func(s *spec.Trial) { s.Seed++ },
+		"examples":         func(s *spec.Trial) { s.Curvature.Examples = 0 },
+		"lanczos_steps":    func(s *spec.Trial) { s.Curvature.LanczosSteps++ },
+		"tol":              func(s *spec.Trial) { s.Curvature.Tol = 1e-4 },
 	}
 	for name, mut := range muts {
 		s := goldenSpec
 		s.Model.Hidden = []int{64, 64}
 		mut(&s)
-		if id := TrialID(s); id == base {
+		if id := spec.ID(s); id == base {
 			t.Errorf("changing %s kept the ID %s", name, id)
 		}
 	}
 	// A spec with no canonical form still gets a deterministic, distinct ID.
 	nan := goldenSpec
 	nan.LR = 0 / zero()
-	if id := TrialID(nan); !strings.HasPrefix(id, "x-") || id != TrialID(nan) {
-		t.Errorf("TrialID(NaN lr) = %q, want a stable x- ID", id)
+	if id := spec.ID(nan); !strings.HasPrefix(id, "x-") || id != spec.ID(nan) {
+		t.Errorf("spec.ID(NaN lr) = %q, want a stable x- ID", id)
 	}
 }
 
@@ -238,8 +239,8 @@ grid: {batch_size: [256, 16], lr: [5e-2], seed: [9, 1]}
 	if err != nil {
 		t.Fatal(err)
 	}
-	trials := s.Expand()
-	if got, want := trials[3].ID, TrialID(goldenSpec); got != want {
+	trials := Expand(s)
+	if got, want := trials[3].ID, spec.ID(goldenSpec); got != want {
 		t.Errorf("B=16 lr=0.05 seed=1 in another sweep: ID %s, want %s", got, want)
 	}
 }
@@ -254,16 +255,16 @@ func TestCanonical(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err1 := a.Canonical()
-	cb, err2 := b.Canonical()
+	ca, err1 := json.Marshal(a)
+	cb, err2 := json.Marshal(b)
 	if err1 != nil || err2 != nil || string(ca) != string(cb) {
 		t.Fatalf("canonical forms differ: %s (%v) vs %s (%v)", ca, err1, cb, err2)
 	}
-	var back Spec
-	if err := json.Unmarshal(ca, &back); err != nil {
+	back, err := spec.DecodeSweep(ca)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if cc, _ := back.Canonical(); string(cc) != string(ca) {
+	if cc, _ := json.Marshal(back); string(cc) != string(ca) {
 		t.Errorf("canonical form does not round-trip: %s vs %s", cc, ca)
 	}
 }
@@ -321,8 +322,8 @@ func TestBadSpecs(t *testing.T) {
 		{"string batch size", replace(t, "[16, 64, 256]", "[16, sixty, 256]"), []string{"grid.batch_size[1] = \"sixty\"", "expected an integer"}},
 		{"null batch size", replace(t, "[16, 64, 256]", "[16, ~, 256]"), []string{"grid.batch_size[1] = ~", "expected an integer, got null"}},
 		{"huge batch size", replace(t, "[16, 64, 256]", "[16, 99999999999999999999, 256]"), []string{"grid.batch_size[1] = 99999999999999999999", "integer out of range"}},
-		{"lr nan", replace(t, "[0.05, 0.2]", "[0.05, .nan]"), []string{"bad.yaml:25:", "grid.lr[1] = .nan", "finite and > 0"}},
-		{"lr inf", replace(t, "[0.05, 0.2]", "[.inf, 0.2]"), []string{"grid.lr[0] = .inf", "finite and > 0"}},
+		{"lr nan", replace(t, "[0.05, 0.2]", "[0.05, .nan]"), []string{"bad.yaml:25:", "grid.lr[1] = .nan", "finite"}},
+		{"lr inf", replace(t, "[0.05, 0.2]", "[.inf, 0.2]"), []string{"grid.lr[0] = .inf", "finite"}},
 		{"lr -inf", replace(t, "[0.05, 0.2]", "[0.05, -.inf]"), []string{"grid.lr[1] = -.inf"}},
 		{"lr zero", replace(t, "[0.05, 0.2]", "[0, 0.2]"), []string{"grid.lr[0] = 0", "finite and > 0"}},
 		{"lr negative", replace(t, "[0.05, 0.2]", "[0.05, -0.2]"), []string{"grid.lr[1] = -0.2"}},
@@ -346,7 +347,7 @@ func TestBadSpecs(t *testing.T) {
 		{"unknown arch", replace(t, "arch: mlp", "arch: resnet"), []string{`model.arch = "resnet"`, `expected "mlp"`}},
 		{"unknown activation", replace(t, "activation: relu", "activation: sigmoid"), []string{`model.activation = "sigmoid"`, `expected "relu" or "tanh"`}},
 		{"zero lanczos steps", replace(t, "lanczos_steps: 20", "lanczos_steps: 0"), []string{"curvature.lanczos_steps = 0"}},
-		{"tol inf", replace(t, "tol: 1e-3", "tol: .inf"), []string{"curvature.tol = .inf", "finite and > 0"}},
+		{"tol inf", replace(t, "tol: 1e-3", "tol: .inf"), []string{"curvature.tol = .inf", "finite"}},
 		{"tol zero", replace(t, "tol: 1e-3", "tol: 0"), []string{"curvature.tol = 0"}},
 		{"examples > n", replace(t, "examples: 512", "examples: 2000"), []string{"curvature.examples = 2000", "0…dataset.n (1024)"}},
 		{"duplicate key", replace(t, "  epochs: 20\n", "  epochs: 20\n  epochs: 30\n"), []string{"bad.yaml:19:", "train.epochs", "given twice (first at line 18)"}},
@@ -354,9 +355,9 @@ func TestBadSpecs(t *testing.T) {
 		{"two documents", append(reference(), "---\nname: x\n"...), []string{"more than one YAML document"}},
 		{"empty", []byte("# nothing\n"), []string{"bad.yaml: empty document"}},
 		{"not a mapping", []byte("- 1\n- 2\n"), []string{"bad.yaml:1:", "expected a mapping"}},
-		{"grid too large", []byte(gridOf(2000, 1001, 1)), []string{"bad.yaml: grid: expands to 2002000 trials", "at most 2000000"}},
+		{"grid too large", []byte(gridOf(2000, 1001, 1)), []string{"bad.yaml:6: grid = {…}: expands to 2002000 trials", "at most 2000000"}},
 		{"alias bomb", replace(t, "seed: [1, 2]", aliasBomb), []string{"grid.seed[0] = […]: expected an integer, got a list"}},
-		{"many errors", []byte(strings.Replace(gridOf(100, 1, 1), "batch_size: [1,", "batch_size: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,", 1)), []string{"… and 31 more problems"}},
+		{"many errors", []byte(strings.Replace(gridOf(100, 1, 1), "batch_size: [1,", "batch_size: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,", 1)), []string{"… and 6 more problems"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -26,10 +26,11 @@ import (
 	"github.com/flatsweep/flatsweep/compute"
 	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // RunFunc runs one trial; compute.RunTrial is the production implementation.
-type RunFunc func(ctx context.Context, spec compute.TrialSpec, progress func(compute.EpochMetrics)) (compute.Result, error)
+type RunFunc func(ctx context.Context, spec spec.Trial, progress func(spec.EpochMetrics)) (spec.Result, error)
 
 // Config configures a worker.
 type Config struct {
@@ -229,7 +230,7 @@ func (w *Worker) slot(ctx, hard context.Context) {
 // runLease runs one leased trial and reports its outcome.
 func (w *Worker) runLease(ctx context.Context, l *pb.Lease) {
 	log := w.log.With("sweep", l.SweepId, "trial", l.TrialId, "attempt", l.Attempt)
-	spec, err := wire.DecodeSpec(l.SpecJson)
+	st, err := spec.DecodeTrial([]byte(l.SpecJson))
 	if err != nil {
 		w.fail(ctx, l, err, log)
 		return
@@ -246,7 +247,7 @@ func (w *Worker) runLease(ctx context.Context, l *pb.Lease) {
 
 	log.Info("trial started")
 	start := time.Now()
-	res, err := w.cfg.Run(trialCtx, spec, hb.add)
+	res, err := w.cfg.Run(trialCtx, st, hb.add)
 	elapsed := time.Since(start)
 	cancel(nil)
 	<-hbDone
@@ -352,7 +353,7 @@ func newHeartbeater(w *Worker, l *pb.Lease, cancel context.CancelCauseFunc, log 
 }
 
 // add queues one epoch's metrics for the next heartbeat.
-func (h *heartbeater) add(m compute.EpochMetrics) {
+func (h *heartbeater) add(m spec.EpochMetrics) {
 	h.mu.Lock()
 	h.pending = append(h.pending, wire.EpochToProto(m))
 	h.mu.Unlock()

@@ -3,6 +3,7 @@ package worker
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -16,10 +17,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/flatsweep/flatsweep/compute"
 	"github.com/flatsweep/flatsweep/coordinator"
 	"github.com/flatsweep/flatsweep/coordinator/store"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/spec"
+	"github.com/flatsweep/flatsweep/sweeps"
 )
 
 const oneTrial = `name: w
@@ -73,9 +75,24 @@ func dialT(t *testing.T, addr string) *grpc.ClientConn {
 
 func (e *env) submit(t *testing.T) {
 	t.Helper()
-	if _, err := e.sweeps.SubmitSweep(context.Background(), &pb.SubmitSweepRequest{SpecYaml: oneTrial}); err != nil {
+	if _, err := e.sweeps.SubmitSweep(context.Background(), submitRequest(t, oneTrial)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// submitRequest parses a sweep file as the client does and returns the
+// request that submits it (the coordinator takes the sweep as JSON).
+func submitRequest(t *testing.T, yaml string) *pb.SubmitSweepRequest {
+	t.Helper()
+	s, err := sweeps.Parse([]byte(yaml), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pb.SubmitSweepRequest{SpecJson: string(js), SpecYaml: yaml}
 }
 
 // trial returns the sweep's only trial.
@@ -116,15 +133,15 @@ func newGate(acc float64) *gate {
 	return &gate{started: make(chan struct{}), release: make(chan struct{}), acc: acc, cause: make(chan error, 1)}
 }
 
-func (g *gate) run(ctx context.Context, _ compute.TrialSpec, progress func(compute.EpochMetrics)) (compute.Result, error) {
+func (g *gate) run(ctx context.Context, _ spec.Trial, progress func(spec.EpochMetrics)) (spec.Result, error) {
 	g.once.Do(func() { close(g.started) })
-	progress(compute.EpochMetrics{Epoch: 1, TestAcc: g.acc / 2})
+	progress(spec.EpochMetrics{Epoch: 1, TestAcc: g.acc / 2})
 	select {
 	case <-g.release:
-		return compute.Result{TestAcc: g.acc, Curve: []compute.EpochMetrics{{Epoch: 1, TestAcc: g.acc}}}, nil
+		return spec.Result{TestAcc: g.acc, Curve: []spec.EpochMetrics{{Epoch: 1, TestAcc: g.acc}}}, nil
 	case <-ctx.Done():
 		g.cause <- ctx.Err()
-		return compute.Result{}, ctx.Err()
+		return spec.Result{}, ctx.Err()
 	}
 }
 
@@ -222,7 +239,7 @@ func TestCancelSweepStopsRunningTrial(t *testing.T) {
 
 func TestPauseAndResume(t *testing.T) {
 	e := setup(t, 2*time.Second)
-	if _, err := e.sweeps.SubmitSweep(context.Background(), &pb.SubmitSweepRequest{SpecYaml: oneTrial}); err != nil {
+	if _, err := e.sweeps.SubmitSweep(context.Background(), submitRequest(t, oneTrial)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.sweeps.PauseSweep(context.Background(), &pb.PauseSweepRequest{SweepId: "w"}); err != nil {

@@ -14,10 +14,10 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/flatsweep/flatsweep/compute"
 	"github.com/flatsweep/flatsweep/coordinator/store"
 	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // runCmd runs `flatsweep args...` in process and returns its standard output.
@@ -34,18 +34,18 @@ func runCmd(t *testing.T, args ...string) (string, error) {
 
 // trialRec is a trial to store: its spec, state and result (nil for none).
 type trialRec struct {
-	spec   compute.TrialSpec
+	spec   spec.Trial
 	state  pb.TrialState
-	result *compute.Result
+	result *spec.Result
 }
 
 // specOf returns a synthetic trial spec at (B, ε, N, seed).
-func specOf(b int, lr float64, n int, seed int64) compute.TrialSpec {
-	return compute.TrialSpec{
-		Dataset:   compute.DatasetSpec{Name: compute.DatasetSynthetic, N: n, NTest: 100, Seed: 1},
-		Model:     compute.ModelSpec{Arch: compute.ArchMLP, Hidden: []int{8}, Activation: "relu"},
+func specOf(b int, lr float64, n int, seed int64) spec.Trial {
+	return spec.Trial{
+		Dataset:   spec.Dataset{Name: spec.DatasetSynthetic, N: n, NTest: 100, Seed: 1},
+		Model:     spec.Model{Arch: spec.ArchMLP, Hidden: []int{8}, Activation: "relu"},
 		BatchSize: b, LR: lr, Epochs: 2, Seed: seed,
-		Curvature: compute.CurvatureSpec{LanczosSteps: 5, Tol: 1e-3},
+		Curvature: spec.Curvature{LanczosSteps: 5, Tol: 1e-3},
 	}
 }
 
@@ -98,11 +98,11 @@ func plantedTrials() []trialRec {
 				d := math.Log(float64(b)) - math.Log(plantedC*lr*float64(n)/1000)
 				acc := 0.9 - 0.05*d*d
 				gap := 1 - acc
-				res := &compute.Result{TrainAcc: 1, TestAcc: acc, TrainLoss: 0.01, TestLoss: 0.01 + gap,
+				res := &spec.Result{TrainAcc: 1, TestAcc: acc, TrainLoss: 0.01, TestLoss: 0.01 + gap,
 					LambdaMax: float64(b) * 0.1, LambdaConverged: true, Params: 100, Steps: 10,
 					Measures: map[string]float64{"sharp": 2 * gap, "trace": float64(b)}}
 				for e := 1; e <= 3; e++ {
-					res.Curve = append(res.Curve, compute.EpochMetrics{Epoch: e, TrainAcc: 1 - 0.1/float64(e),
+					res.Curve = append(res.Curve, spec.EpochMetrics{Epoch: e, TrainAcc: 1 - 0.1/float64(e),
 						TestAcc: acc * (1 - 0.1/float64(e)), TrainLoss: 1 / float64(e), TestLoss: 1.2 / float64(e)})
 				}
 				out = append(out, trialRec{specOf(b, lr, n, 1), pb.TrialState_TRIAL_STATE_SUCCEEDED, res})
@@ -111,7 +111,7 @@ func plantedTrials() []trialRec {
 	}
 	out = append(out,
 		trialRec{specOf(64, 0.5, 1000, 2), pb.TrialState_TRIAL_STATE_SUCCEEDED,
-			&compute.Result{Diverged: true, TrainAcc: 0.1, TestAcc: 0.1, TrainLoss: 2.3, TestLoss: 2.3}},
+			&spec.Result{Diverged: true, TrainAcc: 0.1, TestAcc: 0.1, TrainLoss: 2.3, TestLoss: 2.3}},
 		trialRec{specOf(64, 0.5, 1000, 3), pb.TrialState_TRIAL_STATE_FAILED, nil},
 		trialRec{specOf(64, 0.5, 1000, 4), pb.TrialState_TRIAL_STATE_PENDING, nil})
 	return out
@@ -121,7 +121,7 @@ func plantedTrials() []trialRec {
 type analysisJSON struct {
 	Sweep  string `json:"sweep"`
 	Counts struct {
-		Total, OK, Diverged, Failed, Unfinished int
+		Trials, OK, Diverged, Failed, Unfinished int
 	} `json:"counts"`
 	Notes    []string `json:"notes"`
 	Measures []string `json:"measures"`
@@ -154,10 +154,13 @@ type analysisJSON struct {
 		} `json:"granulated"`
 	} `json:"scores"`
 	GridPoints []struct {
-		Axes    map[string]float64 `json:"axes"`
+		Axes   map[string]float64 `json:"axes"`
+		Counts struct {
+			Trials, OK, Diverged, Failed, Unfinished int
+		} `json:"counts"`
 		Metrics map[string]struct {
-			Mean *float64 `json:"mean"`
-			N    int      `json:"n"`
+			Mean  *float64 `json:"mean"`
+			Count int      `json:"count"`
 		} `json:"metrics"`
 	} `json:"grid_points"`
 }
@@ -183,14 +186,14 @@ func within(a *float64, want, tol float64) bool { return a != nil && math.Abs(*a
 func TestAnalyzeJSONPlanted(t *testing.T) {
 	db := writeDB(t, "planted", plantedTrials())
 	a := analyzeJSON(t, "planted", "--db", db)
-	if c := a.Counts; c.Total != 147 || c.OK != 144 || c.Diverged != 1 || c.Failed != 1 || c.Unfinished != 1 {
+	if c := a.Counts; c.Trials != 147 || c.OK != 144 || c.Diverged != 1 || c.Failed != 1 || c.Unfinished != 1 {
 		t.Errorf("counts %+v", c)
 	}
 	if len(a.Optima) != 12 {
 		t.Fatalf("%d optima, want 12 (6 ε × 2 N): %s", len(a.Optima), a.OptimaError)
 	}
 	for _, o := range a.Optima {
-		want := plantedC * o.Axes["lr"] * o.Axes["N"] / 1000
+		want := plantedC * o.Axes["lr"] * o.Axes["n"] / 1000
 		if o.Refinement != "parabola" || !within(o.B, want, 1e-6*want) {
 			t.Errorf("optimum at %v: B = %v (%s), want %v", o.Axes, deref(o.B), o.Refinement, want)
 		}
@@ -220,13 +223,21 @@ func TestAnalyzeJSONPlanted(t *testing.T) {
 		t.Errorf("measures %v, scores %+v", a.Measures, a.Scores)
 	}
 	// The grid point with the diverged, failed and pending trials keeps its
-	// one good seed in the means.
+	// one good seed in the means and counts the others.
+	found := false
 	for _, g := range a.GridPoints {
-		if g.Axes["B"] == 64 && g.Axes["lr"] == 0.5 && g.Axes["N"] == 1000 {
-			if m := g.Metrics["test_acc"]; m.N != 1 {
-				t.Errorf("B=64, ε=0.5: test_acc over %d trials, want 1", m.N)
+		if g.Axes["batch_size"] == 64 && g.Axes["lr"] == 0.5 && g.Axes["n"] == 1000 {
+			found = true
+			if m := g.Metrics["test_acc"]; m.Count != 1 || !within(m.Mean, 0.9-0.05*math.Pow(math.Log(64)-math.Log(plantedC*0.5), 2), 1e-12) {
+				t.Errorf("B=64, ε=0.5: test_acc %v over %d trials, want the good seed's alone", deref(m.Mean), m.Count)
+			}
+			if g.Counts.Trials != 4 || g.Counts.OK != 1 || g.Counts.Diverged != 1 || g.Counts.Failed != 1 || g.Counts.Unfinished != 1 {
+				t.Errorf("B=64, ε=0.5: counts %+v", g.Counts)
 			}
 		}
+	}
+	if !found || len(a.GridPoints) != 144 {
+		t.Errorf("%d grid points (B=64, ε=0.5, N=1000 found: %v), want 144", len(a.GridPoints), found)
 	}
 	if !hasNote(a.Notes, "3 of 147 trials are left out") {
 		t.Errorf("notes %q", a.Notes)
@@ -257,13 +268,13 @@ func degenerateSweeps() map[string]struct {
 } {
 	ok := func(b int, lr float64, seed int64, measures map[string]float64) trialRec {
 		return trialRec{specOf(b, lr, 1000, seed), pb.TrialState_TRIAL_STATE_SUCCEEDED,
-			&compute.Result{TrainAcc: 0.9, TestAcc: 0.8 + 0.01*float64(seed), TrainLoss: 0.2, TestLoss: 0.4, LambdaMax: 3,
-				Measures: measures, Curve: []compute.EpochMetrics{{Epoch: 1, TestAcc: 0.5}, {Epoch: 2, TestAcc: 0.8}}}}
+			&spec.Result{TrainAcc: 0.9, TestAcc: 0.8 + 0.01*float64(seed), TrainLoss: 0.2, TestLoss: 0.4, LambdaMax: 3,
+				Measures: measures, Curve: []spec.EpochMetrics{{Epoch: 1, TestAcc: 0.5}, {Epoch: 2, TestAcc: 0.8}}}}
 	}
 	div := func(b int, lr float64, seed int64) trialRec {
 		return trialRec{specOf(b, lr, 1000, seed), pb.TrialState_TRIAL_STATE_SUCCEEDED,
-			&compute.Result{Diverged: true, TrainAcc: 0.1, TestAcc: 0.1, TrainLoss: 2.3, TestLoss: 2.3,
-				Curve: []compute.EpochMetrics{{Epoch: 1, TestAcc: 0.2, TrainLoss: 2}}}}
+			&spec.Result{Diverged: true, TrainAcc: 0.1, TestAcc: 0.1, TrainLoss: 2.3, TestLoss: 2.3,
+				Curve: []spec.EpochMetrics{{Epoch: 1, TestAcc: 0.2, TrainLoss: 2}}}}
 	}
 	return map[string]struct {
 		trials []trialRec

@@ -16,6 +16,7 @@ import (
 	"github.com/flatsweep/flatsweep/analysis"
 	"github.com/flatsweep/flatsweep/coordinator"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/results"
 )
 
 // DefaultCoordinator is the address clients use when --coordinator is not given.
@@ -115,7 +116,7 @@ func fetchRecords(ctx context.Context, c pb.SweepServiceClient, sweepID string) 
 			return nil, fmt.Errorf("query results of %s: %w", sweepID, err)
 		}
 		for _, t := range resp.Trials {
-			rec, err := recordFromTrial(t)
+			rec, err := results.FromTrial(t)
 			if err != nil {
 				return nil, err
 			}

@@ -60,6 +60,11 @@ func newCoordinatorCmd() *cobra.Command {
 				return err
 			}
 			defer st.Close()
+			// Trials stored before content identity get it now, where
+			// their files can be read from here.
+			if err := migrateIdentities(st, "", nil, slog.Default()); err != nil {
+				return err
+			}
 			c, err := coordinator.New(st, coordinator.Config{LeaseTTL: ttl, MaxAttempts: maxAttempts, Logger: slog.Default()})
 			if err != nil {
 				return err

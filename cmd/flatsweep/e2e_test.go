@@ -7,9 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +26,7 @@ import (
 	"github.com/flatsweep/flatsweep/coordinator"
 	"github.com/flatsweep/flatsweep/coordinator/store"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/results"
 )
 
 // binary is the flatsweep executable built once for the process tests.
@@ -277,6 +282,18 @@ func TestClusterOfProcesses(t *testing.T) {
 	if code != 0 || strings.Count(strings.TrimSpace(out), "\n") != 4 {
 		t.Fatalf("results csv: code %d, want a header and 4 rows:\n%s%s", code, out, errs)
 	}
+	if head, _, _ := strings.Cut(out, "\n"); !strings.HasPrefix(head, "batch_size,lr,g,trials,ok,diverged,failed,unfinished,train_acc_count,train_acc_mean,") {
+		t.Errorf("results csv header %q", head)
+	}
+	// The default table: the axes held fixed, then one row per batch size
+	// and learning rate (the axes that vary but the seed) over both seeds,
+	// then the legend.
+	out, errs, code = runCLI(t, "results", "e2e", "--coordinator", addr)
+	if code != 0 {
+		t.Fatalf("results: code %d:\n%s%s", code, out, errs)
+	}
+	checkTable(t, out, "fixed: momentum=0 n=512 weight_decay=0", "batch_size lr", [][]string{
+		{"16", "0.05", "1.55"}, {"16", "0.1", "3.1"}, {"64", "0.05", "0.35"}, {"64", "0.1", "0.7"}}, 2)
 	out, _, code = runCLI(t, "status", "--coordinator", addr)
 	if code != 0 || !strings.Contains(out, "succeeded 8") || !strings.Contains(out, "one") || !strings.Contains(out, "two") {
 		t.Fatalf("status: code %d:\n%s", code, out)
@@ -320,6 +337,91 @@ func TestClusterOfProcesses(t *testing.T) {
 	}
 	if _, errs, code := runCLI(t, "results", "e2e", "--coordinator", addr, "--group-by", "colour"); code != 2 || !strings.Contains(errs, "--group-by") {
 		t.Fatalf("bad --group-by: exit %d: %s", code, errs)
+	}
+}
+
+// tableCells splits a row of an aligned table into its cells.
+var tableCells = regexp.MustCompile(`\s{2,}`)
+
+// checkTable checks a results table (results.WriteTable): its fixed line,
+// its header (the grouping axes, then g and the usual columns), one row per
+// group starting with the given axis values and g, each over the given
+// number of finished trials, and the legend.
+func checkTable(t *testing.T, out, fixed, axes string, rows [][]string, trials int) {
+	t.Helper()
+	table, legend, found := strings.Cut(out, "\n\n")
+	if !found || legend != results.TableLegend {
+		t.Errorf("table not followed by the legend:\n%s", out)
+	}
+	lines := strings.Split(table, "\n")
+	if len(lines) != 2+len(rows) {
+		t.Fatalf("%d lines, want fixed, header and %d rows:\n%s", len(lines), len(rows), out)
+	}
+	if lines[0] != fixed {
+		t.Errorf("fixed line %q, want %q", lines[0], fixed)
+	}
+	if got, want := strings.Join(strings.Fields(lines[1]), " "), axes+" g ok train_acc test_acc gap lambda_max diverged failed unfinished"; got != want {
+		t.Errorf("header %q, want %q", got, want)
+	}
+	for i, want := range rows {
+		cells := tableCells.Split(strings.TrimSpace(lines[2+i]), -1)
+		if len(cells) != len(want)+8 || !slices.Equal(cells[:len(want)], want) {
+			t.Errorf("row %d = %q, want it to start with %q", i, cells, want)
+			continue
+		}
+		// ok, then the four metrics, then diverged, failed, unfinished.
+		var n [4]int
+		for j, k := range []int{len(want), len(want) + 5, len(want) + 6, len(want) + 7} {
+			n[j], _ = strconv.Atoi(cells[k])
+		}
+		if n[0]+n[1]+n[2] != trials || n[3] != 0 || (n[0] > 0 && !strings.Contains(cells[len(want)+2], " ± ")) {
+			t.Errorf("row %d = %q: want %d finished trials, the test accuracy as mean ± std", i, cells, trials)
+		}
+	}
+}
+
+// TestRunPrintsGroupedTable runs a sweep over momentum and batch size with
+// `flatsweep run` and checks the table it prints: the momenta are apart,
+// each row with its own g = ε(N/B − 1)/(1 − m); the database it keeps
+// analyses offline into the same grid points.
+func TestRunPrintsGroupedTable(t *testing.T) {
+	sweep := writeSweep(t, strings.Replace(fmt.Sprintf(e2eSweep, 2), "grid: {batch_size: [16, 64], lr: [0.05, 0.1], seed: [1, 2]}",
+		"grid: {momentum: [0, 0.9], batch_size: [16, 64], lr: [0.05], seed: [1, 2]}", 1))
+	db := filepath.Join(t.TempDir(), "run.db")
+	out, errs, code := runCLI(t, "run", sweep, "--workers", "2", "--db", db)
+	if code != 0 {
+		t.Fatalf("run: code %d:\n%s%s", code, out, errs)
+	}
+	if !strings.Contains(errs, "sweep e2e: 8 trials (8 new), 2 workers") || !strings.Contains(errs, "[  8/8]") {
+		t.Errorf("run progress:\n%s", errs)
+	}
+	// g = 0.05·(512/16 − 1) = 1.55, 0.05·(512/64 − 1) = 0.35; ×10 at m = 0.9.
+	checkTable(t, out, "fixed: lr=0.05 n=512 weight_decay=0", "momentum batch_size", [][]string{
+		{"0", "16", "1.55"}, {"0", "64", "0.35"}, {"0.9", "16", "15.5"}, {"0.9", "64", "3.5"}}, 2)
+
+	offline, errs, code := runCLI(t, "analyze", "e2e", "--db", db, "--format", "json")
+	if code != 0 {
+		t.Fatalf("analyze: code %d:\n%s%s", code, offline, errs)
+	}
+	var a struct {
+		VaryingAxes []string `json:"varying_axes"`
+		GridPoints  []struct {
+			Axes   map[string]float64 `json:"axes"`
+			G      *float64           `json:"g"`
+			Counts struct{ Trials int }
+		} `json:"grid_points"`
+	}
+	if err := json.Unmarshal([]byte(offline), &a); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.GridPoints) != 4 {
+		t.Fatalf("%d grid points, want 4:\n%s", len(a.GridPoints), offline)
+	}
+	for _, gp := range a.GridPoints {
+		m, b := gp.Axes["momentum"], gp.Axes["batch_size"]
+		if want := 0.05 * (512/b - 1) / (1 - m); gp.G == nil || math.Abs(*gp.G-want) > 1e-12*want || gp.Counts.Trials != 2 {
+			t.Errorf("grid point %v: g %v over %d trials, want %v over 2", gp.Axes, deref(gp.G), gp.Counts.Trials, want)
+		}
 	}
 }
 

@@ -38,7 +38,7 @@ func TestExportRoundTrip(t *testing.T) {
 	if len(rows) != 147 {
 		t.Fatalf("%d csv rows, want 147", len(rows))
 	}
-	for _, c := range []string{"trial_id", "state", "status", "diverged", "seed", "B", "lr", "N", "momentum", "g", "test_acc", "gap", "lambda_max", "sharp", "trace"} {
+	for _, c := range []string{"trial_id", "state", "status", "diverged", "seed", "batch_size", "lr", "n", "momentum", "g", "test_acc", "gap", "lambda_max", "sharp", "trace"} {
 		if !slices.Contains(head, c) {
 			t.Errorf("csv has no column %s: %v", c, head)
 		}
@@ -54,7 +54,7 @@ func TestExportRoundTrip(t *testing.T) {
 	if div[col("diverged")] != "true" || div[col("test_acc")] != "0.1" || div[col("lambda_max")] != "" {
 		t.Errorf("diverged row %v", div)
 	}
-	if r := rows[0]; r[col("B")] != "4" || r[col("lr")] != "0.01" || r[col("N")] != "1000" || r[col("seed")] != "1" || r[col("momentum")] != "0" {
+	if r := rows[0]; r[col("batch_size")] != "4" || r[col("lr")] != "0.01" || r[col("n")] != "1000" || r[col("seed")] != "1" || r[col("momentum")] != "0" {
 		t.Errorf("first row %v", r)
 	}
 

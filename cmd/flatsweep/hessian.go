@@ -6,33 +6,33 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/flatsweep/flatsweep/compute"
-	"github.com/flatsweep/flatsweep/compute/flatness"
-	"github.com/flatsweep/flatsweep/compute/nn"
 	"github.com/flatsweep/flatsweep/compute/weights"
+	"github.com/flatsweep/flatsweep/spec"
 	"github.com/flatsweep/flatsweep/sweeps"
 )
 
 // defaultHessianMeasures are computed when neither --measures nor the spec
 // selects any: PyHessian's top eigenvalues, trace and density.
-const defaultHessianMeasures = compute.MeasureTopK | compute.MeasureTrace | compute.MeasureDensity
+var defaultHessianMeasures = []string{"top_k", "trace", "density"}
 
-// hessianFlags are the flags of `flatsweep hessian`.
+// hessianFlags are the flags of `flatsweep hessian` that are not measure
+// settings (those come from the registry, see addSettingFlags).
 type hessianFlags struct {
 	weights, trial, measures, format, alphaScale string
-	trace, operator, epsilons                    string
-	examples, k, negative, budget, runs, steps   int
-	layer                                        int
-	tol, lambda, rho                             float64
+	examples                                     int
 }
 
 func newHessianCmd() *cobra.Command {
@@ -50,11 +50,12 @@ names the trial.json that "flatsweep train" writes next to weights.safetensors
 in the weights' metadata by "flatsweep train" is used. The measures are taken
 over the spec's curvature examples (curvature.examples, or --examples).
 
---measures selects the measures (comma-separated: top_k, trace, density,
-evidence, keskar, adaptive, relative, fisher_rao, pac_bayes, or "all"),
-replacing the spec's list (when neither selects any: top_k, trace and
-density, as PyHessian computes); their settings are the spec's curvature section
-with the defaults of compute.CurvatureSpec, overridden by the flags below.
+--measures selects the measures (comma-separated: ` + strings.Join(spec.MeasureNames(), ", ") + `,
+or "all"), replacing the spec's list (when neither selects any: top_k, trace
+and density, as PyHessian computes); their settings are the spec's curvature
+section, overridden by the flags below (one per setting of each measure; a
+flag of a measure that is not selected is an error). docs/MEASURES.md defines
+every measure and setting.
 
 --alpha-scale K:ALPHA applies Dinh et al.'s α-scaling T_α to Dense layers K
 and K+1 (counted from 1 at the input; they must be joined by one ReLU):
@@ -73,19 +74,113 @@ Bad input (missing or mismatched files, invalid settings) exits with status 2.`,
 	fl.StringVar(&f.format, "format", "table", "output format: table or json")
 	fl.StringVar(&f.alphaScale, "alpha-scale", "", "K:ALPHA applies Dinh's α-scaling to Dense layers K and K+1 before measuring")
 	fl.IntVar(&f.examples, "examples", 0, "number of curvature examples M (curvature.examples; 0: whole training set)")
-	fl.IntVar(&f.k, "k", 0, "number of top eigenvalues (curvature.top_k.k)")
-	fl.IntVar(&f.negative, "negative", 0, "number of most negative eigenvalues (curvature.top_k.negative)")
-	fl.Float64Var(&f.tol, "tol", 0, "relative residual tolerance of the top-k eigenvalues (curvature.top_k.tol)")
-	fl.StringVar(&f.trace, "trace-method", "", "trace estimator: hutchpp or hutchinson (curvature.trace.method)")
-	fl.IntVar(&f.budget, "trace-budget", 0, "Hessian-vector products of the trace estimate (curvature.trace.budget)")
-	fl.IntVar(&f.runs, "density-runs", 0, "SLQ runs of the spectral density (curvature.density.runs)")
-	fl.IntVar(&f.steps, "density-steps", 0, "Lanczos steps per SLQ run (curvature.density.steps)")
-	fl.Float64Var(&f.lambda, "lambda", 0, "prior precision λ of the evidence (curvature.evidence.lambda)")
-	fl.StringVar(&f.operator, "operator", "", "curvature of the evidence: gauss_newton or hessian (curvature.evidence.operator)")
-	fl.StringVar(&f.epsilons, "epsilons", "", "Keskar box sizes, comma-separated (curvature.keskar.epsilons)")
-	fl.Float64Var(&f.rho, "rho", 0, "adaptive sharpness radius ρ (curvature.adaptive.rho)")
-	fl.IntVar(&f.layer, "relative-layer", 0, "Dense layer of the relative flatness, from 1 at the input; 0: the last (curvature.relative.layer)")
+	addSettingFlags(fl)
 	return cmd
+}
+
+// addSettingFlags adds one flag per setting of every measure of the
+// registry, named and documented by it. The flags are read back by
+// applySettingFlags, which parses them as the sweep file would.
+func addSettingFlags(fl *pflag.FlagSet) {
+	for _, m := range spec.Registry() {
+		for _, s := range m.Fields() {
+			usage := fmt.Sprintf("%s (curvature.%s.%s", s.Doc, m.Name, s.Name)
+			if s.Default != "" {
+				usage += "; default " + s.Default
+			}
+			usage += ")"
+			switch s.Kind {
+			case reflect.Bool:
+				fl.Bool(s.Flag, false, usage)
+			case reflect.Slice:
+				fl.String(s.Flag, "", usage+", comma-separated")
+			default:
+				fl.String(s.Flag, "", usage)
+			}
+		}
+	}
+}
+
+// applySettingFlags overrides the settings of the selected measures with the
+// setting flags that were given. A value is parsed by the field's type and
+// validated with the spec; a flag of a measure that is not selected, or a 0
+// where 0 means "default", is a usage error.
+func applySettingFlags(fl *pflag.FlagSet, c *spec.Curvature) error {
+	for _, m := range spec.Registry() {
+		for i, s := range m.Fields() {
+			if !fl.Changed(s.Flag) {
+				continue
+			}
+			settings, ok := c.Measures.Settings(m.Name)
+			if !ok {
+				return usagef("--%s: %s is not among the measures (add it to --measures)", s.Flag, m.Name)
+			}
+			v := reflect.New(reflect.TypeOf(settings)).Elem()
+			v.Set(reflect.ValueOf(settings))
+			raw := fl.Lookup(s.Flag).Value.String()
+			if err := setField(v.Field(i), raw); err != nil {
+				return usagef("--%s: %q: %v", s.Flag, raw, err)
+			}
+			if s.Default != "" && (v.Field(i).IsZero() || (s.Kind == reflect.Slice && v.Field(i).Len() == 0)) {
+				if s.Kind == reflect.Int || s.Kind == reflect.Float64 {
+					return usagef("--%s: %q: must be > 0 (omit the flag for the default %s)", s.Flag, raw, s.Default)
+				}
+				return usagef("--%s: empty (omit the flag for the default %s)", s.Flag, s.Default)
+			}
+			c.Measures = c.Measures.With(m, v.Interface())
+		}
+	}
+	return nil
+}
+
+// flagged names the flag of a measure setting that an error is about, when
+// that flag was given: "--tol: curvature.top_k.tol = -1: …".
+func flagged(fl *pflag.FlagSet, err error) error {
+	var fe *spec.FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	for _, m := range spec.Registry() {
+		for _, s := range m.Fields() {
+			if fe.Field == "curvature."+m.Name+"."+s.Name && fl.Changed(s.Flag) {
+				return fmt.Errorf("--%s: %w", s.Flag, err)
+			}
+		}
+	}
+	return err
+}
+
+// setField parses raw into a settings field.
+func setField(f reflect.Value, raw string) error {
+	switch f.Kind() {
+	case reflect.Int:
+		x, err := strconv.Atoi(strings.TrimSpace(raw))
+		if err != nil {
+			return errors.New("want an integer")
+		}
+		f.SetInt(int64(x))
+	case reflect.Float64:
+		x, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return errors.New("want a finite number")
+		}
+		f.SetFloat(x)
+	case reflect.String:
+		f.SetString(raw)
+	case reflect.Bool:
+		f.SetBool(raw == "true")
+	case reflect.Slice:
+		var xs []float64
+		for _, p := range strings.Split(raw, ",") {
+			x, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+				return fmt.Errorf("%q is not a finite number", p)
+			}
+			xs = append(xs, x)
+		}
+		f.Set(reflect.ValueOf(xs))
+	}
+	return nil
 }
 
 // hessianReport is the JSON output of `flatsweep hessian`.
@@ -116,15 +211,8 @@ type alphaReport struct {
 // densityReport is the SLQ quadrature with a histogram of the estimated
 // eigenvalue counts P·mean_r Σ τ² over equal bins of the node range.
 type densityReport struct {
-	compute.SpectralDensity
-	Histogram []densityBin `json:"histogram"`
-}
-
-// densityBin is one histogram bin [Lo, Hi) with its estimated eigenvalue count.
-type densityBin struct {
-	Lo    float64 `json:"lo"`
-	Hi    float64 `json:"hi"`
-	Count float64 `json:"count"`
+	spec.SpectralDensity
+	Histogram []spec.Bin `json:"histogram"`
 }
 
 func runHessian(cmd *cobra.Command, f *hessianFlags) error {
@@ -138,16 +226,19 @@ func runHessian(cmd *cobra.Command, f *hessianFlags) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--weights: %w", err)}
 	}
-	spec, id, err := hessianSpec(f, wb)
+	t, id, err := hessianSpec(f, wb)
 	if err != nil {
 		return err
 	}
-	if err := applyHessianFlags(cmd, f, &spec.Curvature); err != nil {
+	if err := selectMeasures(cmd.Flags(), f, &t.Curvature); err != nil {
 		return err
 	}
-	model, err := compute.LoadModel(spec, bytes.NewReader(wb))
-	if errors.Is(err, compute.ErrInvalidSpec) || errors.Is(err, weights.ErrMismatch) || errors.Is(err, weights.ErrUnsupported) {
-		return usageError{fmt.Errorf("%s: %w", f.weights, err)}
+	if err := t.Validate(); err != nil {
+		return usageError{flagged(cmd.Flags(), err)}
+	}
+	model, err := compute.LoadModel(t, bytes.NewReader(wb))
+	if errors.Is(err, spec.ErrInvalid) || errors.Is(err, weights.ErrMismatch) || errors.Is(err, weights.ErrUnsupported) {
+		return usageError{fmt.Errorf("%s: %w", f.weights, flagged(cmd.Flags(), err))}
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.weights, err)
@@ -160,8 +251,8 @@ func runHessian(cmd *cobra.Command, f *hessianFlags) error {
 	}
 	x, y := model.Examples.X, model.Examples.Y
 	rep.Loss, rep.Accuracy = model.Net.NewWorkspace(min(len(y), compute.ChunkRows)).Loss(model.Theta, x, y)
-	res, err := compute.Measure(cmd.Context(), spec, model)
-	if errors.Is(err, compute.ErrInvalidSpec) {
+	res, err := compute.Measure(cmd.Context(), t, model)
+	if errors.Is(err, spec.ErrInvalid) {
 		return usageError{err}
 	}
 	if err != nil {
@@ -170,7 +261,7 @@ func runHessian(cmd *cobra.Command, f *hessianFlags) error {
 	rep.LambdaMax, rep.LambdaResidual, rep.LambdaConverged, rep.HVPs = res.LambdaMax, res.LambdaResidual, res.LambdaConverged, res.HVPs
 	rep.Measures = res.Measures
 	if res.Density != nil {
-		rep.Density = &densityReport{SpectralDensity: *res.Density, Histogram: histogram(res.Density, 12)}
+		rep.Density = &densityReport{SpectralDensity: *res.Density, Histogram: res.Density.Histogram(12)}
 	}
 	if f.format == "json" {
 		enc := json.NewEncoder(cmd.OutOrStdout())
@@ -180,101 +271,34 @@ func runHessian(cmd *cobra.Command, f *hessianFlags) error {
 	return printHessian(cmd.OutOrStdout(), rep)
 }
 
-// hessianSpec returns the trial spec (and ID, if known) from --trial or the
-// weights' metadata.
-func hessianSpec(f *hessianFlags, wb []byte) (compute.TrialSpec, string, error) {
-	if f.trial == "" {
-		_, meta, err := weights.Read(bytes.NewReader(wb))
-		if err != nil {
-			return compute.TrialSpec{}, "", usageError{fmt.Errorf("--weights %s: %w", f.weights, err)}
-		}
-		js, ok := meta["flatsweep.spec"]
-		if !ok {
-			return compute.TrialSpec{}, "", usagef("--weights %s: no trial spec in the metadata; give --trial (the trial.json written by train)", f.weights)
-		}
-		spec, err := decodeSpec([]byte(js))
-		if err != nil {
-			return compute.TrialSpec{}, "", usageError{fmt.Errorf("--weights %s: metadata: %w", f.weights, err)}
-		}
-		return spec, meta["flatsweep.trial_id"], nil
-	}
-	b, err := os.ReadFile(f.trial)
-	if err != nil {
-		return compute.TrialSpec{}, "", usageError{fmt.Errorf("--trial: %w", err)}
-	}
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(b, &probe); err != nil {
-		return compute.TrialSpec{}, "", usageError{fmt.Errorf("--trial %s: %w", f.trial, err)}
-	}
-	if raw, ok := probe["spec"]; ok { // a sweeps.Trial
-		spec, err := decodeSpec(raw)
-		if err != nil {
-			return compute.TrialSpec{}, "", usageError{fmt.Errorf("--trial %s: spec: %w", f.trial, err)}
-		}
-		var tr sweeps.Trial
-		_ = json.Unmarshal(b, &tr) // only the ID is wanted; the spec decoded strictly above
-		return spec, tr.ID, nil
-	}
-	spec, err := decodeSpec(b)
-	if err != nil {
-		return compute.TrialSpec{}, "", usageError{fmt.Errorf("--trial %s: %w", f.trial, err)}
-	}
-	return spec, sweeps.TrialID(spec), nil
-}
-
-// decodeSpec decodes a trial spec strictly (unknown fields are errors).
-func decodeSpec(b []byte) (compute.TrialSpec, error) {
-	var s compute.TrialSpec
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return compute.TrialSpec{}, err
-	}
-	return s, nil
-}
-
-// applyHessianFlags overrides the curvature settings with the flags that
-// were given. A flag given as 0 where 0 means "default" is a usage error.
-func applyHessianFlags(cmd *cobra.Command, f *hessianFlags, c *compute.CurvatureSpec) error {
-	fl := cmd.Flags()
+// selectMeasures applies --measures, --examples and the setting flags to c.
+func selectMeasures(fl *pflag.FlagSet, f *hessianFlags, c *spec.Curvature) error {
 	if fl.Changed("measures") {
-		set, err := parseMeasures(f.measures)
-		if err != nil {
-			return err
+		names := spec.MeasureNames()
+		if strings.TrimSpace(f.measures) != "all" {
+			names = strings.Split(f.measures, ",")
 		}
-		keep := *c
-		*c = compute.CurvatureSpec{Examples: keep.Examples, LanczosSteps: keep.LanczosSteps, Tol: keep.Tol, Measures: set}
-		// Keep the spec's settings of the measures still selected.
-		if set.Has(compute.MeasureTopK) {
-			c.TopK = keep.TopK
+		var ms spec.Measures
+		for _, n := range names {
+			n = strings.TrimSpace(n)
+			m, err := spec.LookupMeasure(n)
+			if err != nil {
+				return usagef("--measures: %v", err)
+			}
+			if ms.Has(n) {
+				return usagef("--measures: %q given twice", n)
+			}
+			settings, ok := c.Measures.Settings(n) // keep the spec's settings of a measure still selected
+			if !ok {
+				settings = m.Settings
+			}
+			ms = ms.With(m, settings)
 		}
-		if set.Has(compute.MeasureTrace) {
-			c.Trace = keep.Trace
-		}
-		if set.Has(compute.MeasureDensity) {
-			c.Density = keep.Density
-		}
-		if set.Has(compute.MeasureEvidence) {
-			c.Evidence = keep.Evidence
-		}
-		if set.Has(compute.MeasureKeskar) {
-			c.Keskar = keep.Keskar
-		}
-		if set.Has(compute.MeasureAdaptive) {
-			c.Adaptive = keep.Adaptive
-		}
-		if set.Has(compute.MeasureRelative) {
-			c.Relative = keep.Relative
-		}
-		if set.Has(compute.MeasureFisherRao) {
-			c.FisherRao = keep.FisherRao
-		}
-		if set.Has(compute.MeasurePACBayes) {
-			c.PACBayes = keep.PACBayes
-		}
+		c.Measures = ms
 	}
-	if c.Measures == 0 {
-		c.Measures = defaultHessianMeasures
+	if c.Measures.Len() == 0 {
+		ms, _ := spec.SelectMeasures(defaultHessianMeasures...)
+		c.Measures = ms
 	}
 	if fl.Changed("examples") {
 		if f.examples < 0 {
@@ -282,89 +306,56 @@ func applyHessianFlags(cmd *cobra.Command, f *hessianFlags, c *compute.Curvature
 		}
 		c.Examples = f.examples
 	}
-	ints := []struct {
-		name string
-		v    int
-		dst  *int
-	}{
-		{"k", f.k, &c.TopK.K}, {"trace-budget", f.budget, &c.Trace.Budget},
-		{"density-runs", f.runs, &c.Density.Runs}, {"density-steps", f.steps, &c.Density.Steps},
-	}
-	for _, it := range ints {
-		if fl.Changed(it.name) {
-			if it.v <= 0 {
-				return usagef("--%s: %d, want > 0", it.name, it.v)
-			}
-			*it.dst = it.v
-		}
-	}
-	if fl.Changed("negative") {
-		c.TopK.Negative = f.negative // negative values are rejected by validation
-	}
-	if fl.Changed("relative-layer") {
-		c.Relative.Layer = f.layer
-	}
-	floats := []struct {
-		name string
-		v    float64
-		dst  *float64
-	}{{"tol", f.tol, &c.TopK.Tol}, {"lambda", f.lambda, &c.Evidence.Lambda}, {"rho", f.rho, &c.Adaptive.Rho}}
-	for _, it := range floats {
-		if fl.Changed(it.name) {
-			if !(it.v > 0) || math.IsInf(it.v, 0) {
-				return usagef("--%s: %v, want finite and > 0", it.name, it.v)
-			}
-			*it.dst = it.v
-		}
-	}
-	strs := []struct {
-		name, v string
-		dst     *string
-	}{{"trace-method", f.trace, &c.Trace.Method}, {"operator", f.operator, &c.Evidence.Operator}}
-	for _, it := range strs {
-		if fl.Changed(it.name) {
-			if it.v == "" {
-				return usagef("--%s: empty", it.name)
-			}
-			*it.dst = it.v
-		}
-	}
-	if fl.Changed("epsilons") {
-		var eps compute.Epsilons
-		parts := strings.Split(f.epsilons, ",")
-		if len(parts) > compute.MaxEpsilons {
-			return usagef("--epsilons: %d values, at most %d", len(parts), compute.MaxEpsilons)
-		}
-		for i, p := range parts {
-			v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-			if err != nil || !(v > 0) || math.IsInf(v, 0) {
-				return usagef("--epsilons: %q is not a finite positive number", p)
-			}
-			eps[i] = v
-		}
-		c.Keskar.Epsilons = eps
-	}
-	return nil
+	return applySettingFlags(fl, c)
 }
 
-// parseMeasures parses a comma-separated list of measure names or "all".
-func parseMeasures(s string) (compute.MeasureSet, error) {
-	if strings.TrimSpace(s) == "all" {
-		return compute.AllMeasures, nil
-	}
-	var set compute.MeasureSet
-	for _, name := range strings.Split(s, ",") {
-		m, err := compute.ParseMeasure(strings.TrimSpace(name))
+// hessianSpec returns the trial spec (and ID, if known) from --trial or the
+// weights' metadata.
+func hessianSpec(f *hessianFlags, wb []byte) (spec.Trial, string, error) {
+	if f.trial == "" {
+		_, meta, err := weights.Read(bytes.NewReader(wb))
 		if err != nil {
-			return 0, usagef("--measures: %w", err)
+			return spec.Trial{}, "", usageError{fmt.Errorf("--weights %s: %w", f.weights, err)}
 		}
-		set |= m
+		js, ok := meta["flatsweep.spec"]
+		if !ok {
+			return spec.Trial{}, "", usagef("--weights %s: no trial spec in the metadata; give --trial (the trial.json written by train)", f.weights)
+		}
+		t, err := spec.DecodeTrial([]byte(js))
+		if err != nil {
+			return spec.Trial{}, "", usageError{fmt.Errorf("--weights %s: metadata: %w", f.weights, err)}
+		}
+		return t, spec.ID(t), nil
 	}
-	return set, nil
+	b, err := os.ReadFile(f.trial)
+	if err != nil {
+		return spec.Trial{}, "", usageError{fmt.Errorf("--trial: %w", err)}
+	}
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return spec.Trial{}, "", usageError{fmt.Errorf("--trial %s: %w", f.trial, err)}
+	}
+	if raw, ok := probe["spec"]; ok { // a sweeps.Trial, as train writes it
+		t, err := spec.DecodeTrial(raw)
+		if err != nil {
+			return spec.Trial{}, "", usageError{fmt.Errorf("--trial %s: spec: %w", f.trial, err)}
+		}
+		var tr sweeps.Trial
+		_ = json.Unmarshal(b, &tr) // only the ID is wanted; the spec decoded strictly above
+		if id := spec.ID(t); tr.ID != id {
+			slog.Warn("trial.json names another ID than its spec has (written by an older flatsweep?); reporting the spec's", "file", f.trial, "written", tr.ID, "id", id)
+		}
+		return t, spec.ID(t), nil
+	}
+	t, err := spec.DecodeTrial(b)
+	if err != nil {
+		return spec.Trial{}, "", usageError{fmt.Errorf("--trial %s: %w", f.trial, err)}
+	}
+	return t, spec.ID(t), nil
 }
 
-// alphaScale parses K:ALPHA, applies T_α to the model's θ and reports the
-// largest change of the outputs over the curvature examples.
+// alphaScale parses K:ALPHA and applies T_α to the model's θ (see
+// compute.AlphaScaleDense).
 func alphaScale(arg string, m *compute.Model) (*alphaReport, error) {
 	ks, as, ok := strings.Cut(arg, ":")
 	k, err1 := strconv.Atoi(ks)
@@ -372,64 +363,12 @@ func alphaScale(arg string, m *compute.Model) (*alphaReport, error) {
 	if !ok || err1 != nil || err2 != nil {
 		return nil, usagef("--alpha-scale: want K:ALPHA (Dense layer K ≥ 1 and a finite α > 0), got %q", arg)
 	}
-	if !(alpha > 0) || math.IsInf(alpha, 0) {
-		return nil, usagef("--alpha-scale: α = %v, want finite and > 0", alpha)
-	}
-	var dense []int
-	for l, ly := range m.Net.Layers() {
-		if _, ok := ly.(*nn.Dense); ok {
-			dense = append(dense, l)
-		}
-	}
-	if k < 1 || k >= len(dense) {
-		return nil, usagef("--alpha-scale: layer %d: want a Dense layer 1…%d followed by another Dense layer (the network has %d)", k, len(dense)-1, len(dense))
-	}
-	l1, l2 := dense[k-1], dense[k]
-	scaled, err := flatness.AlphaScale(nil, m.Theta, m.Net, l1, l2, alpha)
+	scaled, abs, rel, err := compute.AlphaScaleDense(*m, k, alpha, "--alpha-scale")
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--alpha-scale %s: Dense layers %d and %d are not consecutive layers joined by a ReLU: %w", arg, k, k+1, err)}
+		return nil, usageError{err}
 	}
-	abs, rel, err := flatness.OutputChange(m.Net, m.Theta, scaled, m.Examples.X)
-	if err != nil {
-		return nil, usageError{fmt.Errorf("--alpha-scale %s: %w", arg, err)}
-	}
-	m.Theta = scaled
+	*m = scaled
 	return &alphaReport{Layer: k, Alpha: alpha, MaxAbsChange: abs, MaxRelChange: rel}, nil
-}
-
-// histogram bins the SLQ nodes into n equal bins of their range, weighting
-// each by P·τ²/runs: each bin's count estimates the number of eigenvalues in
-// it.
-func histogram(d *compute.SpectralDensity, n int) []densityBin {
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, nodes := range d.Nodes {
-		for _, t := range nodes {
-			lo, hi = min(lo, t), max(hi, t)
-		}
-	}
-	if !(hi >= lo) {
-		return nil
-	}
-	if hi == lo {
-		n = 1
-	}
-	bins := make([]densityBin, n)
-	w := (hi - lo) / float64(n)
-	for i := range bins {
-		bins[i].Lo, bins[i].Hi = lo+float64(i)*w, lo+float64(i+1)*w
-	}
-	bins[n-1].Hi = hi
-	scale := float64(d.Params) / float64(len(d.Nodes))
-	for r, nodes := range d.Nodes {
-		for j, t := range nodes {
-			i := n - 1
-			if w > 0 {
-				i = min(int((t-lo)/w), n-1)
-			}
-			bins[i].Count += scale * d.Weights[r][j]
-		}
-	}
-	return bins
 }
 
 // printHessian writes the report as a table.

@@ -5,14 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/flatsweep/flatsweep/compute"
+	"github.com/spf13/pflag"
+
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // measuredTrial is oneTrial with measures computed in the trial.
@@ -77,7 +82,7 @@ func hessianJSON(t *testing.T, args ...string) hessianReport {
 // as a table, from trial.json or from the weights' metadata.
 func TestHessianCommand(t *testing.T) {
 	out := trainOut(t, measuredTrial)
-	var res compute.Result
+	var res spec.Result
 	b, err := os.ReadFile(filepath.Join(out, "result.json"))
 	if err != nil || json.Unmarshal(b, &res) != nil {
 		t.Fatalf("result.json: %v", err)
@@ -185,14 +190,14 @@ func TestHessianBadInput(t *testing.T) {
 		"k zero":             {[]string{"--weights", w, "--k", "0"}, "--k"},
 		"k > P":              {[]string{"--weights", w, "--k", "1000"}, "curvature.top_k.k = 1000"},
 		"tol zero":           {[]string{"--weights", w, "--tol", "0"}, "--tol"},
-		"tol negative":       {[]string{"--weights", w, "--tol", "-1e-3"}, "--tol"},
+		"tol negative":       {[]string{"--weights", w, "--tol", "-1e-3"}, "curvature.top_k.tol = -0.001"},
 		"zero budget":        {[]string{"--weights", w, "--trace-budget", "0"}, "--trace-budget"},
 		"small hutchpp":      {[]string{"--weights", w, "--trace-budget", "2"}, "curvature.trace.budget = 2"},
 		"unknown measure":    {[]string{"--weights", w, "--measures", "trace,hessian"}, `unknown measure "hessian"`},
 		"format":             {[]string{"--weights", w, "--format", "xml"}, "--format"},
 		"alpha syntax":       {[]string{"--weights", w, "--alpha-scale", "1=10"}, "K:ALPHA"},
-		"alpha zero":         {[]string{"--weights", w, "--alpha-scale", "1:0"}, "α = 0"},
-		"alpha last layer":   {[]string{"--weights", w, "--alpha-scale", "2:10"}, "layer 2"},
+		"alpha zero":         {[]string{"--weights", w, "--alpha-scale", "1:0"}, "--alpha-scale = 0: α must be finite and > 0"},
+		"alpha last layer":   {[]string{"--weights", w, "--alpha-scale", "2:10"}, "--alpha-scale = 2: want a Dense layer 1…1"},
 		"alpha without relu": {[]string{"--weights", filepath.Join(tanh, "weights.safetensors"), "--alpha-scale", "1:10"}, "ReLU"},
 		"argument":           {[]string{"--weights", w, "extra"}, "no arguments"},
 	} {
@@ -208,5 +213,171 @@ func TestHessianBadInput(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
 		t.Errorf("exit status: %v (%s)", err, stderr.String())
+	}
+}
+
+// settingValue returns a valid value of setting s, other than its default,
+// as a flag argument and as the Go value it sets.
+func settingValue(t *testing.T, m *spec.Measure, s spec.Setting) (string, any) {
+	t.Helper()
+	switch s.Kind {
+	case reflect.Int:
+		n := 1
+		if s.Default != "" {
+			d, err := strconv.Atoi(s.Default)
+			if err != nil {
+				t.Fatalf("%s.%s: default %q", m.Name, s.Name, s.Default)
+			}
+			n = d + 1
+		}
+		return strconv.Itoa(n), n
+	case reflect.Float64:
+		x := 0.5
+		if s.Default != "" {
+			d, err := strconv.ParseFloat(s.Default, 64)
+			if err != nil {
+				t.Fatalf("%s.%s: default %q", m.Name, s.Name, s.Default)
+			}
+			x = d * 2
+			if s.Range != "" && strings.HasSuffix(s.Range, "1]") { // a fraction: stay inside (0, 1]
+				x = d / 2
+			}
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64), x
+	case reflect.String:
+		for _, e := range s.Enum {
+			if e != s.Default {
+				return e, e
+			}
+		}
+		t.Fatalf("%s.%s: no value other than the default %q in %v", m.Name, s.Name, s.Default, s.Enum)
+	case reflect.Bool:
+		return "true", true
+	case reflect.Slice:
+		xs := []float64{2e-3, 1e-4}
+		return "2e-3,1e-4", xs
+	}
+	t.Fatalf("%s.%s: setting of kind %s", m.Name, s.Name, s.Kind)
+	return "", nil
+}
+
+// settingsOf returns the settings of the named measure in ms with defaults
+// applied, through spec.SettingsOf.
+func settingsOf(t *testing.T, ms spec.Measures, name string) any {
+	t.Helper()
+	get := map[string]func() (any, bool){
+		"top_k":      func() (any, bool) { return spec.SettingsOf[spec.TopKSettings](ms) },
+		"trace":      func() (any, bool) { return spec.SettingsOf[spec.TraceSettings](ms) },
+		"density":    func() (any, bool) { return spec.SettingsOf[spec.DensitySettings](ms) },
+		"evidence":   func() (any, bool) { return spec.SettingsOf[spec.EvidenceSettings](ms) },
+		"keskar":     func() (any, bool) { return spec.SettingsOf[spec.KeskarSettings](ms) },
+		"adaptive":   func() (any, bool) { return spec.SettingsOf[spec.AdaptiveSettings](ms) },
+		"relative":   func() (any, bool) { return spec.SettingsOf[spec.RelativeSettings](ms) },
+		"fisher_rao": func() (any, bool) { return spec.SettingsOf[spec.FisherRaoSettings](ms) },
+		"pac_bayes":  func() (any, bool) { return spec.SettingsOf[spec.PACBayesSettings](ms) },
+	}[name]
+	if get == nil {
+		t.Fatalf("measure %s: add its settings type to settingsOf", name)
+	}
+	v, ok := get()
+	if !ok {
+		t.Fatalf("measure %s is not selected (%s)", name, ms)
+	}
+	return v
+}
+
+// TestHessianFlagsFromRegistry: every setting of every measure of the
+// registry has a flag on the hessian command, named by the registry; setting
+// it (with the measure selected) changes that setting and no other; and a
+// flag of a measure that is not selected is a usage error.
+func TestHessianFlagsFromRegistry(t *testing.T) {
+	seen := map[string]string{}
+	names := spec.MeasureNames()
+	for mi, m := range spec.Registry() {
+		other := names[(mi+1)%len(names)]
+		for i, s := range m.Fields() {
+			what := fmt.Sprintf("curvature.%s.%s (--%s)", m.Name, s.Name, s.Flag)
+			if prev, dup := seen[s.Flag]; dup {
+				t.Errorf("%s: flag also used by %s", what, prev)
+			}
+			seen[s.Flag] = what
+			fl := newHessianCmd().Flags()
+			flag := fl.Lookup(s.Flag)
+			if flag == nil {
+				t.Errorf("%s: the hessian command has no such flag", what)
+				continue
+			}
+			if !strings.Contains(flag.Usage, "curvature."+m.Name+"."+s.Name) {
+				t.Errorf("%s: usage %q does not name the setting", what, flag.Usage)
+			}
+			if (s.Kind == reflect.Bool) != (flag.Value.Type() == "bool") {
+				t.Errorf("%s: a %s setting with a flag of type %s", what, s.Kind, flag.Value.Type())
+			}
+			raw, want := settingValue(t, m, s)
+			if err := fl.Parse([]string{"--measures", m.Name, "--" + s.Flag + "=" + raw}); err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			var c spec.Curvature
+			if err := selectMeasures(fl, &hessianFlags{measures: m.Name}, &c); err != nil {
+				t.Errorf("%s = %s: %v", what, raw, err)
+				continue
+			}
+			if got := c.Measures.Names(); len(got) != 1 || got[0] != m.Name {
+				t.Errorf("%s: measures %v, want [%s]", what, got, m.Name)
+				continue
+			}
+			// As given: the zero settings with this one field set.
+			given, _ := c.Measures.Settings(m.Name)
+			exp := reflect.New(reflect.TypeOf(m.Settings)).Elem()
+			exp.Field(i).Set(reflect.ValueOf(want))
+			if !reflect.DeepEqual(given, exp.Interface()) {
+				t.Errorf("%s = %s: settings %+v, want %+v", what, raw, given, exp.Interface())
+			}
+			// With defaults applied, the field holds the flag's value, which
+			// is not the default.
+			full := reflect.ValueOf(settingsOf(t, c.Measures, m.Name))
+			if got := full.Field(i).Interface(); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s = %s: spec.SettingsOf gives %v", what, raw, got)
+			}
+			if def := reflect.ValueOf(m.WithDefaults(m.Settings)).Field(i).Interface(); reflect.DeepEqual(def, want) {
+				t.Errorf("%s: test value %v is the default", what, want)
+			}
+			// The spec's curvature section reads the same.
+			tr := specOf(32, 0.1, 1000, 1)
+			tr.Curvature.Measures = c.Measures
+			js, err := spec.Canonical(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := spec.DecodeTrial(js)
+			if err != nil || !reflect.DeepEqual(back.Curvature.Measures.List(), c.Measures.List()) {
+				t.Errorf("%s: curvature %s does not round-trip (%v)", what, js, err)
+			}
+
+			// The same flag with another measure selected is a usage error.
+			fl = newHessianCmd().Flags()
+			if err := fl.Parse([]string{"--measures", other, "--" + s.Flag + "=" + raw}); err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			c = spec.Curvature{}
+			err = selectMeasures(fl, &hessianFlags{measures: other}, &c)
+			if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--"+s.Flag) || !strings.Contains(err.Error(), m.Name) {
+				t.Errorf("%s with --measures %s: err %v (exit %d), want a usage error naming the flag and %s", what, other, err, exitCode(err), m.Name)
+			}
+		}
+	}
+	// Every flag of a measure setting comes from the registry: the command
+	// has no other flags than these and its own.
+	own := map[string]bool{"weights": true, "trial": true, "measures": true, "format": true, "alpha-scale": true, "examples": true, "help": true}
+	newHessianCmd().Flags().VisitAll(func(f *pflag.Flag) {
+		if !own[f.Name] && seen[f.Name] == "" {
+			t.Errorf("flag --%s is neither the command's own nor a registry setting", f.Name)
+		}
+	})
+	// Through the command: a flag of a measure the spec does not select.
+	out := trainOut(t, oneTrial)
+	_, err := runHessianCmd(t, "--weights", filepath.Join(out, "weights.safetensors"), "--measures", "trace", "--k", "2")
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--k") || !strings.Contains(err.Error(), "top_k") {
+		t.Errorf("--k without top_k: err %v (exit %d), want a usage error", err, exitCode(err))
 	}
 }

@@ -3,14 +3,24 @@
 // trained network, and relates generalization to the SGD noise scale
 // g = ε(N/B − 1) and to flatness.
 //
-// Usage:
+// Usage (`flatsweep help COMMAND` for each):
 //
-//	flatsweep run SWEEP.yaml [--workers N] [--db PATH]   # everything in one process
+//	flatsweep run [SWEEP.yaml] [--workers N] [--db PATH]  # everything in one process
 //	flatsweep coordinator --listen ADDR --db PATH         # the cluster's coordinator
 //	flatsweep worker --coordinator ADDR [--slots N]       # one per machine
-//	flatsweep submit SWEEP.yaml --coordinator ADDR
-//	flatsweep status [SWEEP] --coordinator ADDR
-//	flatsweep results SWEEP --coordinator ADDR --format table|csv|json
+//	flatsweep submit SWEEP.yaml                           # send a sweep to the coordinator
+//	flatsweep status [SWEEP]                              # progress of every sweep
+//	flatsweep watch SWEEP                                 # live progress of one sweep
+//	flatsweep results SWEEP [--group-by AXES] [--where AXIS=V]  # grouped summaries
+//	flatsweep pause|resume|cancel SWEEP                   # steer a sweep
+//	flatsweep backup COPY.db                              # hot backup of the coordinator's database
+//	flatsweep analyze SWEEP                               # B_opt, collapse onto g, τ and Ψ, Dinh
+//	flatsweep report SWEEP --out DIR                      # HTML, Markdown and figures
+//	flatsweep export SWEEP --out FILE.parquet|.csv        # one row per trial
+//	flatsweep train SWEEP.yaml --out DIR [--trial I]      # one trial locally, keeping its weights
+//	flatsweep hessian --weights FILE                      # curvature of one saved model
+//	flatsweep migrate --db PATH                           # content identity for an old database
+//	flatsweep version                                     # what makes two builds give equal trials
 //
 // Exit status: 0 on success, 2 for bad input (flags, sweep files), 1 otherwise.
 package main

@@ -12,7 +12,6 @@ import (
 
 	"github.com/flatsweep/flatsweep/analysis"
 	"github.com/flatsweep/flatsweep/coordinator/store"
-	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 )
 
@@ -92,17 +91,7 @@ func loadRecordsDB(path, sweep string) (recs []analysis.Record, err error) {
 		}
 		return nil, fmt.Errorf("--db %s: %w", path, err)
 	}
-	var convErr error
-	err = st.Trials(sweep, "", func(t *pb.Trial) bool {
-		r, err := recordFromTrial(t)
-		if err != nil {
-			convErr = err
-			return false
-		}
-		recs = append(recs, r)
-		return true
-	})
-	if err = errors.Join(err, convErr); err != nil {
+	if recs, err = st.Records(sweep); err != nil {
 		return nil, fmt.Errorf("--db %s: sweep %s: %w", path, sweep, err)
 	}
 	return recs, nil
@@ -120,6 +109,3 @@ func knownSweeps(st *store.Store) string {
 	}
 	return "sweeps: " + strings.Join(ids, ", ")
 }
-
-// recordFromTrial converts a trial (from the store or over gRPC) for analysis.
-func recordFromTrial(t *pb.Trial) (analysis.Record, error) { return wire.Record(t) }

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/flatsweep/flatsweep/analysis"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/results"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 func newResultsCmd() *cobra.Command {
@@ -18,65 +22,70 @@ func newResultsCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "results SWEEP",
-		Short: "Print a sweep's results aggregated over seeds, or grouped by any axes",
-		Long: `Without --group-by or --where, results prints one row per (N, B, ε) with the noise
-scale g = ε(N/B − 1) and mean ± std over seeds. With them, the coordinator groups
-the trials by the given axes (batch_size, lr, seed, n, momentum, weight_decay)
-after filtering, and aggregates every metric (count, mean, std, min, max and the
-95 % interval of the mean); --format jsonl writes one JSON object per group.`,
+		Short: "Print a sweep's results, grouped by the axes that vary and aggregated over seeds",
+		Long: `results groups a sweep's trials and summarizes every metric of each group
+(count, mean, std, min, max and the 95 % interval of the mean) over the trials
+that succeeded without diverging, counting the others. By default the groups
+are every combination of the grid axes that vary in the sweep except the seed,
+so trials are averaged over seeds and over nothing else; --group-by names the
+axes instead (` + strings.Join(spec.AxisNames(), ", ") + `), and --where
+keeps the trials whose axis takes one of the given values. The coordinator
+computes the groups with the same engine (package results) that run's table,
+analyze and report use. --format jsonl writes one JSON object per group.`,
 		Args: exactArgs(1, "one sweep name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(groupBy) > 0 || len(filters) > 0 || format == "jsonl" {
-				return groupedResults(cmd, conn, args[0], groupBy, filters, format)
-			}
-			write, err := resultWriter(format)
+			write, err := results.Writer(format)
 			if err != nil {
-				return err
+				return usagef("--format: %v", err)
+			}
+			req := &pb.AggregateResultsRequest{SweepId: args[0], GroupBy: groupBy}
+			for _, w := range filters {
+				f, err := results.ParseFilter(w)
+				if err != nil {
+					return usagef("--where %v", err)
+				}
+				req.Filters = append(req.Filters, f.ToProto())
+			}
+			for _, a := range groupBy {
+				if _, ok := spec.AxisPath(a); !ok {
+					return usagef("--group-by %q: want axes among %s", a, strings.Join(spec.AxisNames(), ", "))
+				}
 			}
 			cc, err := conn.dial()
 			if err != nil {
 				return err
 			}
 			defer cc.Close()
-			recs, err := fetchRecords(cmd.Context(), pb.NewSweepServiceClient(cc), args[0])
+			g, err := aggregate(cmd.Context(), pb.NewSweepServiceClient(cc), req)
 			if err != nil {
 				return err
 			}
-			return write(cmd.OutOrStdout(), analysis.Summarize(recs))
+			return write(cmd.OutOrStdout(), g)
 		},
 	}
 	addConnFlags(cmd, &conn)
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv, json or jsonl")
-	cmd.Flags().StringSliceVar(&groupBy, "group-by", nil, "axes to group by, e.g. batch_size,lr (default with --where: every axis but seed)")
+	cmd.Flags().StringSliceVar(&groupBy, "group-by", nil, "axes to group by, e.g. batch_size,lr (default: every axis that varies, but seed)")
 	cmd.Flags().StringArrayVar(&filters, "where", nil, "keep trials whose AXIS is one of the values: AXIS=V1,V2 (repeatable)")
 	return cmd
 }
 
-// resultWriter returns the writer for a --format value.
-func resultWriter(format string) (func(io.Writer, []analysis.Row) error, error) {
-	switch format {
-	case "table":
-		return writeTableWithLegend, nil
-	case "csv":
-		return analysis.WriteCSV, nil
-	case "json":
-		return analysis.WriteJSON, nil
+// aggregate asks the coordinator for a sweep's groups.
+func aggregate(ctx context.Context, c pb.SweepServiceClient, req *pb.AggregateResultsRequest) (results.Groups, error) {
+	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	resp, err := c.AggregateResults(ctx, req)
+	if err != nil {
+		return results.Groups{}, fmt.Errorf("aggregate results of %s: %w", req.SweepId, err)
 	}
-	return nil, usagef("--format: want table, csv or json, got %q", format)
+	return results.GroupsFromProto(resp), nil
 }
 
-// tableLegend explains the columns of the results table.
-const tableLegend = `
-g = ε(N/B − 1), the SGD noise scale; gap = train_acc − test_acc;
-lambda_max = λ₁, the top Hessian eigenvalue of the training loss;
-each cell is the mean ± sample std over the seeds of that (B, ε).
-`
-
-// writeTableWithLegend writes the aligned results table and its legend.
-func writeTableWithLegend(w io.Writer, rows []analysis.Row) error {
-	if err := analysis.WriteTable(w, rows); err != nil {
-		return err
+// groupsWriter returns the writer of a --format of run.
+func groupsWriter(format string) (func(io.Writer, results.Groups) error, error) {
+	w, err := results.Writer(format)
+	if err != nil {
+		return nil, usagef("--format: %v", err)
 	}
-	_, err := io.WriteString(w, tableLegend)
-	return err
+	return w, nil
 }

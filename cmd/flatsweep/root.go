@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/flatsweep/flatsweep/compute/blas"
+	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/spec"
 	"github.com/flatsweep/flatsweep/sweeps"
 )
 
@@ -89,6 +92,8 @@ the SGD noise scale g = ε(N/B − 1) and to flatness.`,
 		newAnalyzeCmd(),
 		newReportCmd(),
 		newExportCmd(),
+		newMigrateCmd(),
+		newVersionCmd(),
 	)
 	return root
 }
@@ -123,15 +128,35 @@ func exactArgs(n int, names string) cobra.PositionalArgs {
 	}
 }
 
-// loadSweep reads and validates a sweep file, returning its text too.
-func loadSweep(path string) (*sweeps.Spec, []byte, error) {
+// loadSweep reads, validates and resolves a sweep file (the one place a
+// sweep file is parsed: the coordinator receives what it returns), returning
+// its text too. Resolving reads the files the sweep names, to put their
+// content digests into the trials' identities.
+func loadSweep(path string) (spec.Sweep, []byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, usageError{fmt.Errorf("sweep file: %w", err)}
+		return spec.Sweep{}, nil, usageError{fmt.Errorf("sweep file: %w", err)}
 	}
-	spec, err := sweeps.Parse(data, path)
+	return parseSweep(data, path)
+}
+
+// parseSweep is loadSweep for a sweep file's text.
+func parseSweep(data []byte, source string) (spec.Sweep, []byte, error) {
+	s, err := sweeps.Parse(data, source)
 	if err != nil {
-		return nil, nil, err
+		return spec.Sweep{}, nil, err
 	}
-	return spec, data, nil
+	if err := s.ResolveFiles(); err != nil {
+		return spec.Sweep{}, nil, usageError{fmt.Errorf("%s: %w", source, err)}
+	}
+	return s, data, nil
+}
+
+// submitRequest returns the request that submits a parsed sweep.
+func submitRequest(s spec.Sweep, yaml []byte, source string, priority int32) (*pb.SubmitSweepRequest, error) {
+	js, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	return &pb.SubmitSweepRequest{SpecJson: string(js), SpecYaml: string(yaml), Source: source, Priority: priority}, nil
 }

@@ -14,10 +14,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/flatsweep/flatsweep/analysis"
 	"github.com/flatsweep/flatsweep/coordinator"
 	"github.com/flatsweep/flatsweep/coordinator/store"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/results"
+	"github.com/flatsweep/flatsweep/spec"
 	"github.com/flatsweep/flatsweep/sweeps"
 	"github.com/flatsweep/flatsweep/worker"
 )
@@ -33,7 +34,8 @@ func newRunCmd(g *globalFlags) *cobra.Command {
 		Short: "Run a sweep on this machine: a coordinator and N workers in one process",
 		Long: `run starts a coordinator and --workers workers in this process, talking gRPC
 over loopback exactly as they would across machines, submits the sweep, shows
-progress and prints the results per (B, ε) aggregated over seeds.
+progress and prints the results grouped by the axes that vary, aggregated
+over seeds (see results).
 Without a file it runs the embedded quickstart sweep (synthetic data, no files).`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 1 {
@@ -46,42 +48,42 @@ Without a file it runs the embedded quickstart sweep (synthetic data, no files).
 			if workers < 1 {
 				return usagef("--workers: must be at least 1, got %d", workers)
 			}
-			write, err := resultWriter(format)
+			write, err := groupsWriter(format)
 			if err != nil {
 				return err
 			}
-			source, data := "quickstart.yaml (embedded)", []byte(nil)
+			source, data := "quickstart.yaml (embedded)", sweeps.Quickstart()
 			if len(args) == 1 {
 				source = args[0]
-				if _, data, err = loadSweep(args[0]); err != nil {
-					return err
-				}
-			} else {
-				data = sweeps.Quickstart()
-				if _, err := sweeps.Parse(data, source); err != nil {
-					return err
+				if data, err = os.ReadFile(source); err != nil {
+					return usageError{fmt.Errorf("sweep file: %w", err)}
 				}
 			}
+			s, _, err := parseSweep(data, source)
+			if err != nil {
+				return err
+			}
 			return runSweep(cmd.Context(), runOptions{
-				source: source, yaml: data, workers: workers, db: db,
+				source: source, sweep: s, yaml: data, workers: workers, db: db,
 				out: cmd.OutOrStdout(), progress: cmd.ErrOrStderr(), write: write,
 			})
 		},
 	}
 	cmd.Flags().IntVar(&workers, "workers", 2, "workers to start in this process")
 	cmd.Flags().StringVar(&db, "db", "", "bbolt database file to keep (default: a temporary file, removed afterwards)")
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv, json or jsonl")
 	return cmd
 }
 
 type runOptions struct {
 	source   string
+	sweep    spec.Sweep
 	yaml     []byte
 	workers  int
 	db       string
 	out      io.Writer
 	progress io.Writer
-	write    func(io.Writer, []analysis.Row) error
+	write    func(io.Writer, results.Groups) error
 }
 
 // runSweep runs a whole sweep in this process and prints its results.
@@ -100,6 +102,9 @@ func runSweep(ctx context.Context, o runOptions) error {
 		return err
 	}
 	defer st.Close()
+	if err := migrateIdentities(st, "", nil, slog.Default()); err != nil {
+		return err
+	}
 	coord, err := coordinator.New(st, coordinator.Config{Logger: slog.Default()})
 	if err != nil {
 		return err
@@ -135,7 +140,11 @@ func runSweep(ctx context.Context, o runOptions) error {
 	}
 	conns = append(conns, conn)
 	client := pb.NewSweepServiceClient(conn)
-	resp, err := client.SubmitSweep(ctx, &pb.SubmitSweepRequest{SpecYaml: string(o.yaml), Source: o.source})
+	req, err := submitRequest(o.sweep, o.yaml, o.source, 0)
+	if err != nil {
+		return err
+	}
+	resp, err := client.SubmitSweep(ctx, req)
 	if err != nil {
 		return fmt.Errorf("submit %s: %w", o.source, err)
 	}
@@ -162,11 +171,11 @@ func runSweep(ctx context.Context, o runOptions) error {
 	if err := waitSweep(ctx, client, sweepID, o.progress, serveErr); err != nil {
 		return err
 	}
-	recs, err := fetchRecords(ctx, client, sweepID)
+	g, err := aggregate(ctx, client, &pb.AggregateResultsRequest{SweepId: sweepID})
 	if err != nil {
 		return err
 	}
-	return o.write(o.out, analysis.Summarize(recs))
+	return o.write(o.out, g)
 }
 
 // waitSweep polls a sweep until every trial is finished, printing progress.

@@ -16,7 +16,11 @@ func newSubmitCmd() *cobra.Command {
 		Short: "Submit a sweep to a coordinator",
 		Args:  exactArgs(1, "one sweep file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, data, err := loadSweep(args[0])
+			s, data, err := loadSweep(args[0])
+			if err != nil {
+				return err
+			}
+			req, err := submitRequest(s, data, args[0], 0)
 			if err != nil {
 				return err
 			}
@@ -27,7 +31,7 @@ func newSubmitCmd() *cobra.Command {
 			defer cc.Close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), rpcTimeout)
 			defer cancel()
-			resp, err := pb.NewSweepServiceClient(cc).SubmitSweep(ctx, &pb.SubmitSweepRequest{SpecYaml: string(data), Source: args[0]})
+			resp, err := pb.NewSweepServiceClient(cc).SubmitSweep(ctx, req)
 			if err != nil {
 				return fmt.Errorf("submit %s: %w", args[0], err)
 			}

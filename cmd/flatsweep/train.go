@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flatsweep/flatsweep/compute"
+	"github.com/flatsweep/flatsweep/spec"
 	"github.com/flatsweep/flatsweep/sweeps"
 )
 
@@ -63,14 +64,11 @@ stderr. Bad input (flags, the sweep file, an invalid trial) exits with status 2.
 
 // pickTrial loads the sweep file and returns the trial to run.
 func pickTrial(path string, index int, chosen bool) (sweeps.Trial, error) {
-	spec, _, err := loadSweep(path)
+	s, _, err := loadSweep(path)
 	if err != nil {
 		return sweeps.Trial{}, err
 	}
-	if err := spec.HashWarmStart(); err != nil {
-		return sweeps.Trial{}, usageError{err}
-	}
-	trials := spec.Expand()
+	trials := sweeps.Expand(s)
 	switch {
 	case chosen && (index < 0 || index >= len(trials)):
 		return sweeps.Trial{}, usagef("--trial: %d is not a grid point of %s (0…%d)", index, path, len(trials)-1)
@@ -84,12 +82,12 @@ func pickTrial(path string, index int, chosen bool) (sweeps.Trial, error) {
 // trainTrial runs the trial and writes its outputs to dir.
 func trainTrial(cmd *cobra.Command, trial sweeps.Trial, dir string) error {
 	progress := cmd.ErrOrStderr()
-	fmt.Fprintf(progress, "trial %s (%s)\n", trial.ID, trial.Axes)
-	res, trained, err := compute.Run(cmd.Context(), trial.Spec, func(m compute.EpochMetrics) {
+	fmt.Fprintf(progress, "trial %s (%s)\n", trial.ID, trial.Point)
+	res, trained, err := compute.Run(cmd.Context(), trial.Spec, func(m spec.EpochMetrics) {
 		fmt.Fprintf(progress, "epoch %3d  step %6d  train loss %.4f acc %.4f  test loss %.4f acc %.4f\n",
 			m.Epoch, m.Step, m.TrainLoss, m.TrainAcc, m.TestLoss, m.TestAcc)
 	})
-	if errors.Is(err, compute.ErrInvalidSpec) {
+	if errors.Is(err, spec.ErrInvalid) {
 		return usageError{fmt.Errorf("trial %s: %w", trial.ID, err)}
 	}
 	if err != nil {
@@ -98,7 +96,7 @@ func trainTrial(cmd *cobra.Command, trial sweeps.Trial, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	specJSON, err := json.Marshal(trial.Spec)
+	specJSON, err := spec.Canonical(trial.Spec)
 	if err != nil {
 		return fmt.Errorf("trial %s: %w", trial.ID, err)
 	}

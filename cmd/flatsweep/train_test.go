@@ -14,6 +14,7 @@ import (
 
 	"github.com/flatsweep/flatsweep/compute"
 	"github.com/flatsweep/flatsweep/compute/nn"
+	"github.com/flatsweep/flatsweep/spec"
 	"github.com/flatsweep/flatsweep/sweeps"
 )
 
@@ -60,15 +61,21 @@ func TestTrainCommand(t *testing.T) {
 	if !strings.Contains(stdout, "done: train acc") {
 		t.Errorf("stdout %q", stdout)
 	}
-	var res compute.Result
+	var res spec.Result
 	b, err := os.ReadFile(filepath.Join(out, "result.json"))
 	if err != nil || json.Unmarshal(b, &res) != nil || len(res.Curve) != 3 || res.Params != 16*12+12+12*4+4 {
 		t.Fatalf("result.json: %v %s", err, b)
 	}
 	var trial sweeps.Trial
 	b, err = os.ReadFile(filepath.Join(out, "trial.json"))
-	if err != nil || json.Unmarshal(b, &trial) != nil || trial.ID != sweeps.TrialID(trial.Spec) {
+	if err != nil || json.Unmarshal(b, &trial) != nil || trial.ID != spec.ID(trial.Spec) {
 		t.Fatalf("trial.json: %v %s", err, b)
+	}
+	// The grid point is written as "point", every swept axis exactly.
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil || raw["point"] == nil || raw["axes"] != nil ||
+		trial.Point.String() != "batch_size=32 lr=0.05 seed=1" {
+		t.Errorf("trial.json point %s (%v): %s", trial.Point, err, b)
 	}
 	net, err := nn.NewMLP(16, []int{12}, 4, nn.ActReLU)
 	if err != nil {

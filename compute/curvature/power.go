@@ -48,7 +48,7 @@ type PowerResult struct {
 //	  stop when |λ^{(t)} − λ^{(t−1)}| < Tol·|λ^{(t−1)}|
 //
 // (PyHessian writes the test as |Δλ|/(|λ^{(t−1)}| + 1e-6) < Tol; the 1e-6 guard
-// only matters for λ ≈ 0 and is omitted, following PAPERS.md §3.) The pair
+// only matters for λ ≈ 0 and is omitted, following Yao et al.'s definition.) The pair
 // returned is (λ^{(t)}, the vector v it was the Rayleigh quotient of), so its
 // residual ‖Hv − λv‖ comes free. Power iteration converges to the eigenvalue of
 // largest magnitude of the deflated operator, at a rate |λ_{k+1}/λ_k| per

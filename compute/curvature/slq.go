@@ -101,7 +101,7 @@ func (q *SLQ) Range() (lo, hi float64) {
 }
 
 // DefaultVariance returns σ² = 1e-5·max(1, λ_max − λ_min) with the range taken
-// over the nodes (PAPERS.md §5).
+// over the nodes, as Ghorbani et al. (2019) choose it.
 func (q *SLQ) DefaultVariance() float64 {
 	lo, hi := q.Range()
 	return 1e-5 * max(1, hi-lo)

@@ -19,7 +19,7 @@ type SharpnessSettings struct {
 	// c = 1 (plain sharpness).
 	Adaptive bool
 	// Eta ≥ 0 is added to |θ| in the adaptive scale (ASAM uses 0.01 for
-	// biases; the definition of PAPERS.md §6 is Eta = 0, the default). With
+	// biases; the definition of Kwon et al. is Eta = 0, the default). With
 	// Eta > 0 the measure is no longer exactly invariant under rescaling.
 	Eta float64
 	// Iterations ≥ 1 is the number of ascent iterations (worst case).

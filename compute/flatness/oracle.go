@@ -1,5 +1,5 @@
 // Package flatness implements the flatness and sharpness measures of the
-// flat-minima literature on top of a loss oracle (PAPERS.md §1, §2, §4, §6):
+// flat-minima literature on top of a loss oracle (docs/SCIENCE.md §1, §2, §4, §6):
 //
 //   - Evidence: the Laplace-approximation Bayesian evidence and Occam factor
 //     of Smith & Le (2018) with a stochastic-Lanczos log-determinant;

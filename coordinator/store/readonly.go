@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"time"
@@ -28,13 +29,71 @@ const readOnlyTimeout = 2 * time.Second
 // (cp coordinator.db /tmp/copy.db), not the file itself. A copy taken while
 // the coordinator writes may be torn; bbolt then usually falls back to the
 // previous transaction, and a copy that fails to open should be retaken.
+// A database of an earlier schema version is migrated on a temporary copy
+// (removed by Close); the file itself is not touched.
+//
 // It returns an error wrapping fs.ErrNotExist when the file does not exist,
 // ErrLocked when it is locked, and ErrSchema when it is not a flatsweep
-// database of this schema version.
+// database of a schema version this binary reads.
 func OpenReadOnly(path string) (*Store, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	s, err := openReadOnly(path)
+	if !errors.Is(err, errOldSchema) {
+		return s, err
+	}
+	tmp, err := migratedCopy(path)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s read-only: migrate a copy: %w", path, err)
+	}
+	if s, err = openReadOnly(tmp); err != nil {
+		_ = os.Remove(tmp)
+		return nil, err
+	}
+	s.removeOnClose = tmp
+	return s, nil
+}
+
+// errOldSchema reports a database of an earlier schema version.
+var errOldSchema = errors.New("earlier schema version")
+
+// migratedCopy copies the database at path to a temporary file and opens it
+// read-write once, which migrates it; it returns the copy's path.
+func migratedCopy(path string) (string, error) {
+	src, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	dst, err := os.CreateTemp("", "flatsweep-migrated-*.db")
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		os.Remove(dst.Name())
+		return "", err
+	}
+	if err := dst.Close(); err != nil {
+		os.Remove(dst.Name())
+		return "", err
+	}
+	st, err := Open(dst.Name())
+	if err != nil {
+		os.Remove(dst.Name())
+		return "", err
+	}
+	if err := st.Close(); err != nil {
+		os.Remove(dst.Name())
+		return "", err
+	}
+	return dst.Name(), nil
+}
+
+// openReadOnly opens a database of this schema version read-only; it fails
+// with errOldSchema for an earlier version.
+func openReadOnly(path string) (*Store, error) {
 	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: readOnlyTimeout})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
@@ -47,6 +106,9 @@ func OpenReadOnly(path string) (*Store, error) {
 	s := newStore(db)
 	if err := s.checkSchema(); err != nil {
 		_ = db.Close()
+		if errors.Is(err, errOldSchema) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("open database %s read-only: %w", path, err)
 	}
 	go s.committer()
@@ -61,10 +123,12 @@ func (s *Store) checkSchema() error {
 		if meta == nil || tx.Bucket(bucketSweeps) == nil || tx.Bucket(bucketTrials) == nil {
 			return fmt.Errorf("%w: not a flatsweep database (no meta, sweeps or trials bucket)", ErrSchema)
 		}
-		// Older versions read as they are (no migration without writing):
-		// version-1 trials carry their spec_json.
-		if v, err := strconv.Atoi(string(meta.Get(keySchema))); err != nil || v < 1 || v > SchemaVersion {
+		v, err := strconv.Atoi(string(meta.Get(keySchema)))
+		switch {
+		case err != nil || v < 1 || v > SchemaVersion:
 			return fmt.Errorf("%w: version %q, this binary reads versions 1 to %d", ErrSchema, meta.Get(keySchema), SchemaVersion)
+		case v < SchemaVersion:
+			return errOldSchema
 		}
 		return nil
 	})

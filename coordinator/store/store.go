@@ -1,18 +1,19 @@
 // Package store is the coordinator's durable state in a bbolt database: sweeps,
 // their trials with state and lease, and the trials' results and curves.
 //
-// Layout (schema version 2):
+// Layout (schema version 3):
 //
-//	meta                       "schema_version" → "2"
+//	meta                       "schema_version" → "3"
 //	sweeps                     sweep ID → flatsweep.v1.Sweep (protobuf)
-//	bases                      base ID → canonical JSON of a base trial spec
+//	bases                      base ID → a Base as JSON (a trial spec and the paths of its axes)
 //	trials/<sweep ID>          trial ID → flatsweep.v1.Trial (protobuf, with result and curve)
+//	invalidated/<sweep ID>     trial ID → a trial the migration to version 3 took out (see migrations.go)
 //
-// A stored trial does not repeat its spec: it names the base spec its sweep
-// submission shared (the spec with its axis values zeroed) and carries its
-// axis values; reads rebuild spec_json from them, byte for byte the canonical
-// JSON its ID hashes. Version 1 stored spec_json in every trial; Open
-// migrates a version-1 database in place (see migrations.go).
+// A stored trial does not repeat its spec: it names the Base its sweep
+// submission shared and carries the canonical JSON of its value on each
+// axis; reads rebuild spec_json from them, exactly (spec.Canonical of the
+// trial's spec). Version 1 stored spec_json in every trial, version 2 the
+// axis values as doubles; Open migrates either in place (see migrations.go).
 //
 // Every state transition is one bbolt Update transaction, so a crash leaves each
 // trial either before or after a transition, never between: a recorded result is
@@ -23,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"slices"
 	"sort"
@@ -35,19 +37,21 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/flatsweep/flatsweep/compute"
 	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/results"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // SchemaVersion is the version of the on-disk layout this package writes.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 var (
 	bucketMeta   = []byte("meta")
 	bucketSweeps = []byte("sweeps")
 	bucketTrials = []byte("trials")
 	bucketBases  = []byte("bases")
+	bucketGone   = []byte("invalidated")
 	keySchema    = []byte("schema_version")
 )
 
@@ -64,12 +68,14 @@ type Store struct {
 	db *bolt.DB
 
 	basesMu sync.RWMutex
-	bases   map[string]compute.TrialSpec // decoded base specs (immutable)
+	bases   map[string]Base // decoded bases (immutable)
 
 	ops           chan *op
 	committerDone chan struct{}
 	closeMu       sync.RWMutex
 	closed        bool
+
+	removeOnClose string // a temporary migrated copy (see OpenReadOnly)
 }
 
 // Open opens (creating if needed) the database at path. It fails fast with a
@@ -95,7 +101,7 @@ func Open(path string) (*Store, error) {
 
 // newStore wraps an open bbolt database; the caller starts the committer.
 func newStore(db *bolt.DB) *Store {
-	return &Store{db: db, ops: make(chan *op, maxGroup), committerDone: make(chan struct{}), bases: map[string]compute.TrialSpec{}}
+	return &Store{db: db, ops: make(chan *op, maxGroup), committerDone: make(chan struct{}), bases: map[string]Base{}}
 }
 
 func (s *Store) init() error {
@@ -104,7 +110,7 @@ func (s *Store) init() error {
 		if err != nil {
 			return err
 		}
-		for _, b := range [][]byte{bucketSweeps, bucketTrials, bucketBases} {
+		for _, b := range [][]byte{bucketSweeps, bucketTrials, bucketBases, bucketGone} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -133,7 +139,11 @@ func (s *Store) Close() error {
 	}
 	s.closeMu.Unlock()
 	<-s.committerDone
-	return s.db.Close()
+	err := s.db.Close()
+	if s.removeOnClose != "" {
+		_ = os.Remove(s.removeOnClose)
+	}
+	return err
 }
 
 // Path returns the database file's path.
@@ -157,7 +167,8 @@ const putChunk = 1 << 16
 // error, added holds the trials of an existing sweep that were stored
 // before it (they stay stored); for a new sweep it is empty.
 //
-// bases maps the base IDs the trials name to the bases' canonical JSON.
+// bases maps the base IDs the trials name to the bases' stored form (see
+// Base.Encode).
 func (s *Store) PutSweep(sw *pb.Sweep, trials []*pb.Trial, bases map[string][]byte) (added []*pb.Trial, created bool, err error) {
 	chunks, stop := encodeChunks(trials)
 	defer stop()
@@ -367,8 +378,8 @@ func (s *Store) GetTrial(sweepID, trialID string) (*pb.Trial, error) {
 	return t, err
 }
 
-// base returns the decoded base spec with the given ID.
-func (s *Store) base(tx *bolt.Tx, id string) (compute.TrialSpec, error) {
+// base returns the decoded base with the given ID.
+func (s *Store) base(tx *bolt.Tx, id string) (Base, error) {
 	s.basesMu.RLock()
 	b, ok := s.bases[id]
 	s.basesMu.RUnlock()
@@ -377,11 +388,11 @@ func (s *Store) base(tx *bolt.Tx, id string) (compute.TrialSpec, error) {
 	}
 	js := tx.Bucket(bucketBases).Get([]byte(id))
 	if js == nil {
-		return b, fmt.Errorf("base spec %s: %w", id, ErrNotFound)
+		return b, fmt.Errorf("base %s: %w", id, ErrNotFound)
 	}
-	b, err := wire.DecodeSpec(string(js))
+	b, err := DecodeBase(js)
 	if err != nil {
-		return b, fmt.Errorf("base spec %s: %w", id, err)
+		return b, fmt.Errorf("base %s: %w", id, err)
 	}
 	s.basesMu.Lock()
 	s.bases[id] = b
@@ -389,9 +400,9 @@ func (s *Store) base(tx *bolt.Tx, id string) (compute.TrialSpec, error) {
 	return b, nil
 }
 
-// baseSpec returns a decoded base spec, opening a read transaction only when
-// it is not cached yet.
-func (s *Store) baseSpec(id string) (compute.TrialSpec, error) {
+// Base returns the decoded base with the given ID, opening a read
+// transaction only when it is not cached yet.
+func (s *Store) Base(id string) (Base, error) {
 	s.basesMu.RLock()
 	b, ok := s.bases[id]
 	s.basesMu.RUnlock()
@@ -406,34 +417,30 @@ func (s *Store) baseSpec(id string) (compute.TrialSpec, error) {
 	return b, err
 }
 
-// fillSpec sets t.SpecJson from its base and axes (version-2 trials).
+// fillSpec sets t.SpecJson from its base and axis values.
 func (s *Store) fillSpec(tx *bolt.Tx, t *pb.Trial) error {
 	if t.SpecJson != "" || t.BaseId == "" {
 		return nil
 	}
-	b, err := s.base(tx, t.BaseId)
+	st, err := s.trialSpec(func(id string) (Base, error) { return s.base(tx, id) }, t)
 	if err != nil {
 		return fmt.Errorf("trial %s/%s: %w", t.SweepId, t.Id, err)
 	}
-	if t.SpecJson, err = wire.JoinSpec(b, t.Axes); err != nil {
+	js, err := spec.Canonical(st)
+	if err != nil {
 		return fmt.Errorf("trial %s/%s: %w", t.SweepId, t.Id, err)
 	}
+	t.SpecJson = string(js)
 	return nil
 }
 
-// Spec returns a trial's spec, from its spec_json or from its base and axes.
-func (s *Store) Spec(t *pb.Trial) (compute.TrialSpec, error) {
-	if t.SpecJson != "" || t.BaseId == "" {
-		return wire.DecodeSpec(t.SpecJson)
+// Spec returns a trial's spec, from its spec_json or from its base and axis
+// values.
+func (s *Store) Spec(t *pb.Trial) (spec.Trial, error) {
+	if t.SpecJson != "" {
+		return spec.DecodeTrial([]byte(t.SpecJson))
 	}
-	b, err := s.baseSpec(t.BaseId)
-	if err != nil {
-		return b, err
-	}
-	if len(t.Axes) != wire.NumAxes {
-		return b, fmt.Errorf("trial %s/%s has %d axis values, want %d", t.SweepId, t.Id, len(t.Axes), wire.NumAxes)
-	}
-	return wire.WithAxes(b, [wire.NumAxes]float64(t.Axes)), nil
+	return s.trialSpec(s.Base, t)
 }
 
 func trialBucket(tx *bolt.Tx, sweepID string) (*bolt.Bucket, error) {
@@ -615,6 +622,27 @@ func (s *Store) trials(sweepID, after string, fill bool, fn func(*pb.Trial) bool
 		}
 		return nil
 	})
+}
+
+// Records returns every trial of a sweep as a results.Record, in trial-ID
+// order: the one way a sweep's results are read from a database, by the
+// coordinator and offline alike.
+func (s *Store) Records(sweepID string) ([]results.Record, error) {
+	var recs []results.Record
+	var convErr error
+	err := s.Trials(sweepID, "", func(t *pb.Trial) bool {
+		r, err := results.FromTrial(t)
+		if err != nil {
+			convErr = err
+			return false
+		}
+		recs = append(recs, r)
+		return true
+	})
+	if err == nil {
+		err = convErr
+	}
+	return recs, err
 }
 
 // AllTrials calls fn for every trial of every sweep, sweeps in ID order,

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 func trials(sweep string, ids ...string) []*pb.Trial {
@@ -163,12 +164,20 @@ func TestRejectsOtherSchemaVersion(t *testing.T) {
 // v1Spec is a version-1 stored trial spec (canonical JSON).
 const v1Spec = `{"dataset":{"name":"synthetic","n":1024,"n_test":1024,"features":16,"classes":4,"label_noise":0.2,"seed":1},"model":{"arch":"mlp","hidden":[64,64],"activation":"relu"},"batch_size":16,"lr":0.05,"epochs":20,"seed":1,"curvature":{"examples":512,"lanczos_steps":20,"tol":0.001}}`
 
-func TestMigrateV1ToV2(t *testing.T) {
+// v1HugeSpec is v1Spec with a seed beyond 2^53, which a version-1 trial
+// held exactly in its spec JSON.
+const v1HugeSpec = `{"dataset":{"name":"synthetic","n":1024,"n_test":1024,"features":16,"classes":4,"label_noise":0.2,"seed":1},"model":{"arch":"mlp","hidden":[64,64],"activation":"relu"},"batch_size":16,"lr":0.05,"epochs":20,"seed":9007199254740993,"curvature":{"examples":512,"lanczos_steps":20,"tol":0.001}}`
+
+// TestMigrateV1ToV3 opens a version-1 database, whose trials carry their
+// spec JSON and no base: each trial is stored as a base and its exact axis
+// values, its spec rebuilds byte for byte, and its result stays.
+func TestMigrateV1ToV3(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v1.db")
 	db, err := bbolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	hugeID := spec.IDOf([]byte(v1HugeSpec))
 	// A version-1 database: every trial carries its spec JSON.
 	err = db.Update(func(tx *bbolt.Tx) error {
 		meta, _ := tx.CreateBucket(bucketMeta)
@@ -176,11 +185,15 @@ func TestMigrateV1ToV2(t *testing.T) {
 			return err
 		}
 		sw, _ := tx.CreateBucket(bucketSweeps)
-		if err := putProto(sw, "s", &pb.Sweep{Id: "s"}); err != nil {
+		if err := putProto(sw, "s", &pb.Sweep{Id: "s", TrialCount: 2}); err != nil {
 			return err
 		}
 		trials, _ := tx.CreateBucket(bucketTrials)
 		tb, _ := trials.CreateBucket([]byte("s"))
+		if err := putProto(tb, hugeID, &pb.Trial{SweepId: "s", Id: hugeID, SpecJson: v1HugeSpec,
+			State: pb.TrialState_TRIAL_STATE_SUCCEEDED, Result: &pb.TrialResult{TestAcc: 0.6}}); err != nil {
+			return err
+		}
 		return putProto(tb, "t1", &pb.Trial{SweepId: "s", Id: "t1", SpecJson: v1Spec,
 			State: pb.TrialState_TRIAL_STATE_SUCCEEDED, Result: &pb.TrialResult{TestAcc: 0.7}})
 	})
@@ -194,27 +207,40 @@ func TestMigrateV1ToV2(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	tr, err := st.GetTrial("s", "t1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tr.SpecJson != v1Spec {
-		t.Fatalf("rebuilt spec differs:\n got %s\nwant %s", tr.SpecJson, v1Spec)
-	}
-	if tr.BaseId == "" || len(tr.Axes) != 6 || tr.Axes[0] != 16 || tr.Axes[1] != 0.05 || tr.Result.GetTestAcc() != 0.7 {
-		t.Fatalf("migrated trial %v", tr)
-	}
-	var raw []byte
-	_ = st.db.View(func(tx *bbolt.Tx) error {
-		raw = append(raw, tx.Bucket(bucketTrials).Bucket([]byte("s")).Get([]byte("t1"))...)
-		if v := string(tx.Bucket(bucketMeta).Get(keySchema)); v != "2" {
-			t.Errorf("schema version %s after migration, want 2", v)
+	for _, c := range []struct {
+		id, spec string
+		values   string
+		acc      float64
+	}{
+		{"t1", v1Spec, "[16 0.05 1 1024 0 0]", 0.7},
+		{hugeID, v1HugeSpec, "[16 0.05 9007199254740993 1024 0 0]", 0.6},
+	} {
+		tr, err := st.GetTrial("s", c.id)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	})
-	stored := new(pb.Trial)
-	if err := proto.Unmarshal(raw, stored); err != nil || stored.SpecJson != "" {
-		t.Fatalf("stored trial still carries its spec (%v)", err)
+		if tr.SpecJson != c.spec {
+			t.Fatalf("rebuilt spec differs:\n got %s\nwant %s", tr.SpecJson, c.spec)
+		}
+		if tr.BaseId == "" || fmt.Sprint(tr.AxisValues) != c.values || len(tr.V2Axes) != 0 || tr.Result.GetTestAcc() != c.acc ||
+			tr.State != pb.TrialState_TRIAL_STATE_SUCCEEDED {
+			t.Fatalf("migrated trial %v, want axis values %s", tr, c.values)
+		}
+		var raw []byte
+		_ = st.db.View(func(tx *bbolt.Tx) error {
+			raw = append(raw, tx.Bucket(bucketTrials).Bucket([]byte("s")).Get([]byte(c.id))...)
+			if v := string(tx.Bucket(bucketMeta).Get(keySchema)); v != "3" {
+				t.Errorf("schema version %s after migration, want 3", v)
+			}
+			return nil
+		})
+		stored := new(pb.Trial)
+		if err := proto.Unmarshal(raw, stored); err != nil || stored.SpecJson != "" {
+			t.Fatalf("stored trial still carries its spec (%v)", err)
+		}
+	}
+	if sw, err := st.GetSweep("s"); err != nil || sw.TrialCount != 2 {
+		t.Fatalf("sweep after migration: %v, %v", sw, err)
 	}
 }
 

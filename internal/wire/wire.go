@@ -1,19 +1,18 @@
-// Package wire converts between the compute package's trial types and their
-// protobuf messages, so that compute itself never depends on gRPC.
+// Package wire converts between the trial types of package spec (results,
+// curves, spectral densities) and their protobuf messages, so that neither
+// spec nor the engine depends on gRPC. It imports nothing but spec and the
+// generated protobuf code.
 package wire
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
 	"time"
 
-	"github.com/flatsweep/flatsweep/compute"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // EpochToProto converts one epoch's metrics.
-func EpochToProto(m compute.EpochMetrics) *pb.EpochMetrics {
+func EpochToProto(m spec.EpochMetrics) *pb.EpochMetrics {
 	return &pb.EpochMetrics{
 		Epoch:     int32(m.Epoch),
 		TrainLoss: m.TrainLoss,
@@ -27,8 +26,8 @@ func EpochToProto(m compute.EpochMetrics) *pb.EpochMetrics {
 }
 
 // EpochFromProto converts one epoch's metrics back.
-func EpochFromProto(m *pb.EpochMetrics) compute.EpochMetrics {
-	return compute.EpochMetrics{
+func EpochFromProto(m *pb.EpochMetrics) spec.EpochMetrics {
+	return spec.EpochMetrics{
 		Epoch:     int(m.GetEpoch()),
 		TrainLoss: m.GetTrainLoss(),
 		TrainAcc:  m.GetTrainAcc(),
@@ -41,7 +40,7 @@ func EpochFromProto(m *pb.EpochMetrics) compute.EpochMetrics {
 }
 
 // CurveToProto converts a training curve.
-func CurveToProto(c []compute.EpochMetrics) []*pb.EpochMetrics {
+func CurveToProto(c []spec.EpochMetrics) []*pb.EpochMetrics {
 	out := make([]*pb.EpochMetrics, len(c))
 	for i, m := range c {
 		out[i] = EpochToProto(m)
@@ -50,8 +49,8 @@ func CurveToProto(c []compute.EpochMetrics) []*pb.EpochMetrics {
 }
 
 // CurveFromProto converts a training curve back.
-func CurveFromProto(c []*pb.EpochMetrics) []compute.EpochMetrics {
-	out := make([]compute.EpochMetrics, len(c))
+func CurveFromProto(c []*pb.EpochMetrics) []spec.EpochMetrics {
+	out := make([]spec.EpochMetrics, len(c))
 	for i, m := range c {
 		out[i] = EpochFromProto(m)
 	}
@@ -59,7 +58,7 @@ func CurveFromProto(c []*pb.EpochMetrics) []compute.EpochMetrics {
 }
 
 // ResultToProto converts a trial result; d is the trial's wall-clock duration.
-func ResultToProto(r compute.Result, d time.Duration) *pb.TrialResult {
+func ResultToProto(r spec.Result, d time.Duration) *pb.TrialResult {
 	return &pb.TrialResult{
 		TrainLoss:       r.TrainLoss,
 		TrainAcc:        r.TrainAcc,
@@ -76,10 +75,11 @@ func ResultToProto(r compute.Result, d time.Duration) *pb.TrialResult {
 		Measures:        r.Measures,
 		Steps:           int64(r.Steps),
 		Density:         densityToProto(r.Density),
+		WarmStartSha256: r.WarmStartSHA256,
 	}
 }
 
-func densityToProto(d *compute.SpectralDensity) *pb.SpectralDensity {
+func densityToProto(d *spec.SpectralDensity) *pb.SpectralDensity {
 	if d == nil {
 		return nil
 	}
@@ -90,11 +90,11 @@ func densityToProto(d *compute.SpectralDensity) *pb.SpectralDensity {
 	return out
 }
 
-func densityFromProto(d *pb.SpectralDensity) *compute.SpectralDensity {
+func densityFromProto(d *pb.SpectralDensity) *spec.SpectralDensity {
 	if d == nil {
 		return nil
 	}
-	out := &compute.SpectralDensity{Params: int(d.Params)}
+	out := &spec.SpectralDensity{Params: int(d.Params)}
 	for _, r := range d.Runs {
 		out.Nodes = append(out.Nodes, r.Nodes)
 		out.Weights = append(out.Weights, r.Weights)
@@ -103,11 +103,11 @@ func densityFromProto(d *pb.SpectralDensity) *compute.SpectralDensity {
 }
 
 // ResultFromProto converts a trial result back; it returns nil for nil.
-func ResultFromProto(r *pb.TrialResult) *compute.Result {
+func ResultFromProto(r *pb.TrialResult) *spec.Result {
 	if r == nil {
 		return nil
 	}
-	return &compute.Result{
+	return &spec.Result{
 		TrainLoss:       r.TrainLoss,
 		TrainAcc:        r.TrainAcc,
 		TestLoss:        r.TestLoss,
@@ -122,18 +122,6 @@ func ResultFromProto(r *pb.TrialResult) *compute.Result {
 		Measures:        r.Measures,
 		Steps:           int(r.Steps),
 		Density:         densityFromProto(r.Density),
+		WarmStartSHA256: r.WarmStartSha256,
 	}
-}
-
-// DecodeSpec decodes a trial spec's canonical JSON strictly: a field this
-// binary does not know is an error, so an old worker never silently runs a
-// different trial than the one submitted.
-func DecodeSpec(specJSON string) (compute.TrialSpec, error) {
-	var s compute.TrialSpec
-	dec := json.NewDecoder(bytes.NewReader([]byte(specJSON)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return s, fmt.Errorf("decode trial spec: %w", err)
-	}
-	return s, nil
 }

@@ -11,7 +11,7 @@
 # per-pair ratio. See docs/BENCHMARKS.md.
 #
 # Environment: THREADS (2), PAIRS (15), OUT (/tmp/flatsweep-bench), MNIST
-# (../shared/data/mnist), PYTHON (/usr/bin/python3, Debian's python3-torch),
+# (data/mnist: the MNIST t10k files), PYTHON (/usr/bin/python3, Debian's python3-torch),
 # TAGS (auto: openblas when installed, else empty for gonum), OMP_WAIT_POLICY
 # for PyTorch's OpenMP pool (PASSIVE by default: PyTorch's faster setting on a
 # 2-core machine, see docs/BENCHMARKS.md). EIGS=1 then also runs
@@ -22,7 +22,7 @@ cd "$(dirname "$0")/../.."
 THREADS=${THREADS:-2}
 PAIRS=${PAIRS:-15}
 OUT=${OUT:-/tmp/flatsweep-bench}
-MNIST=${MNIST:-../shared/data/mnist}
+MNIST=${MNIST:-data/mnist}
 PYTHON=${PYTHON:-/usr/bin/python3}
 GO=${GO:-go}
 HAVE_OPENBLAS=

@@ -28,7 +28,7 @@
 # OpenBLAS. See docs/BENCHMARKS.md, "Top-5 eigenvalues".
 #
 # Environment: THREADS (2), REPS (3), OUT (/tmp/flatsweep-bench), MNIST
-# (../shared/data/mnist), PYTHON (/usr/bin/python3, Debian's python3-torch),
+# (data/mnist: the MNIST t10k files), PYTHON (/usr/bin/python3, Debian's python3-torch),
 # TAGS (auto: openblas when installed), OMP_WAIT_POLICY (PASSIVE), SEED (1),
 # PAUSE (1, seconds between runs), GO_POWER (1: also run flatsweep's power
 # iteration; 0 to skip).
@@ -37,7 +37,7 @@ cd "$(dirname "$0")/../.."
 THREADS=${THREADS:-2}
 REPS=${REPS:-3}
 OUT=${OUT:-/tmp/flatsweep-bench}
-MNIST=${MNIST:-../shared/data/mnist}
+MNIST=${MNIST:-data/mnist}
 PYTHON=${PYTHON:-/usr/bin/python3}
 GO=${GO:-go}
 SEED=${SEED:-1}

@@ -4,7 +4,7 @@
 Run with Debian's python3-torch (1.13, CPU), which lives in /usr/bin/python3:
 
     /usr/bin/python3 scripts/bench/torch_ref.py --dir /tmp/flatsweep-bench \
-        --mnist ../shared/data/mnist
+        --mnist data/mnist
 
 It reads the files written by scripts/bench/gen (safetensors, parsed here
 without the safetensors package), checks that the data subset equals the MNIST
@@ -147,7 +147,7 @@ def timeit(f, min_time, min_reps):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", default="/tmp/flatsweep-bench")
-    ap.add_argument("--mnist", default="../shared/data/mnist")
+    ap.add_argument("--mnist", default="data/mnist")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=0.01)

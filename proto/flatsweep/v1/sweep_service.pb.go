@@ -119,10 +119,14 @@ func (x *AnalyzeSweepResponse) GetAnalysisJson() string {
 // AxisFilter keeps trials whose axis takes one of the given values.
 type AxisFilter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Axis name: batch_size, lr, seed, n, momentum or weight_decay.
+	// Axis name (batch_size, lr, seed, n, momentum, weight_decay) or the JSON
+	// path of a trial field (model.hidden).
 	Axis string `protobuf:"bytes,1,opt,name=axis,proto3" json:"axis,omitempty"`
-	// Accepted values.
-	Values        []float64 `protobuf:"fixed64,2,rep,packed,name=values,proto3" json:"values,omitempty"`
+	// Accepted values as numbers; used when value_json is empty (integers
+	// beyond 2^53 cannot be told apart this way).
+	Values []float64 `protobuf:"fixed64,2,rep,packed,name=values,proto3" json:"values,omitempty"`
+	// Accepted values, exactly: the canonical JSON of each ("16", "0.1").
+	ValueJson     []string `protobuf:"bytes,3,rep,name=value_json,json=valueJson,proto3" json:"value_json,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -171,6 +175,13 @@ func (x *AxisFilter) GetValues() []float64 {
 	return nil
 }
 
+func (x *AxisFilter) GetValueJson() []string {
+	if x != nil {
+		return x.ValueJson
+	}
+	return nil
+}
+
 // AggregateResultsRequest selects and groups trials.
 type AggregateResultsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -178,7 +189,8 @@ type AggregateResultsRequest struct {
 	SweepId string `protobuf:"bytes,1,opt,name=sweep_id,json=sweepId,proto3" json:"sweep_id,omitempty"`
 	// Filters, all of which a trial must pass.
 	Filters []*AxisFilter `protobuf:"bytes,2,rep,name=filters,proto3" json:"filters,omitempty"`
-	// Axes to group by (default: every axis but seed, i.e. aggregate over seeds).
+	// Axes to group by (default: every grid axis that varies among the
+	// trials except seed, i.e. aggregate over seeds and nothing else).
 	GroupBy       []string `protobuf:"bytes,3,rep,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -339,7 +351,8 @@ func (x *MetricSummary) GetCi95High() float64 {
 // ResultGroup is one group of trials.
 type ResultGroup struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The group's axis values, aligned with AggregateResultsResponse.group_by.
+	// The group's axis values as numbers, aligned with
+	// AggregateResultsResponse.group_by (NaN for a value that is not a number).
 	Key []float64 `protobuf:"fixed64,1,rep,packed,name=key,proto3" json:"key,omitempty"`
 	// Trials in the group.
 	Trials int32 `protobuf:"varint,2,opt,name=trials,proto3" json:"trials,omitempty"`
@@ -353,7 +366,12 @@ type ResultGroup struct {
 	Unfinished int32 `protobuf:"varint,6,opt,name=unfinished,proto3" json:"unfinished,omitempty"`
 	// One summary per metric, aligned with AggregateResultsResponse.metrics
 	// (count 0 where the group has no value of that metric).
-	Metrics       []*MetricSummary `protobuf:"bytes,7,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	Metrics []*MetricSummary `protobuf:"bytes,7,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	// The group's axis values exactly, as canonical JSON, aligned with group_by.
+	KeyJson []string `protobuf:"bytes,8,rep,name=key_json,json=keyJson,proto3" json:"key_json,omitempty"`
+	// The SGD noise scale g = ε(N/B − 1)/(1 − m) the group's trials share; NaN
+	// where it does not apply (Adam) or they do not share it.
+	NoiseScale    float64 `protobuf:"fixed64,9,opt,name=noise_scale,json=noiseScale,proto3" json:"noise_scale,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -437,6 +455,20 @@ func (x *ResultGroup) GetMetrics() []*MetricSummary {
 	return nil
 }
 
+func (x *ResultGroup) GetKeyJson() []string {
+	if x != nil {
+		return x.KeyJson
+	}
+	return nil
+}
+
+func (x *ResultGroup) GetNoiseScale() float64 {
+	if x != nil {
+		return x.NoiseScale
+	}
+	return 0
+}
+
 // AggregateResultsResponse holds the groups, ordered by their key values.
 // It is columnar: names are given once, and each group's keys and summaries
 // are lists aligned with them.
@@ -447,7 +479,10 @@ type AggregateResultsResponse struct {
 	// The groups.
 	Groups []*ResultGroup `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
 	// Metric names: train_acc, test_acc, gap, lambda_max, … and every measure.
-	Metrics       []string `protobuf:"bytes,3,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	Metrics []string `protobuf:"bytes,3,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	// The value (canonical JSON) of every grid axis that is the same in all
+	// the trials and is not grouped by.
+	Fixed         map[string]string `protobuf:"bytes,4,rep,name=fixed,proto3" json:"fixed,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -499,6 +534,13 @@ func (x *AggregateResultsResponse) GetGroups() []*ResultGroup {
 func (x *AggregateResultsResponse) GetMetrics() []string {
 	if x != nil {
 		return x.Metrics
+	}
+	return nil
+}
+
+func (x *AggregateResultsResponse) GetFixed() map[string]string {
+	if x != nil {
+		return x.Fixed
 	}
 	return nil
 }
@@ -889,15 +931,20 @@ func (x *WatchSweepResponse) GetRemaining() *durationpb.Duration {
 	return nil
 }
 
-// SubmitSweepRequest carries a sweep file.
+// SubmitSweepRequest carries a sweep, parsed and resolved by the client.
 type SubmitSweepRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The sweep file's YAML text.
+	// The sweep file's YAML text, kept for display (the coordinator does not
+	// parse it).
 	SpecYaml string `protobuf:"bytes,1,opt,name=spec_yaml,json=specYaml,proto3" json:"spec_yaml,omitempty"`
 	// Name of the file, used in error messages.
 	Source string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
 	// Scheduling priority (higher runs first; default 0). Resubmitting sets it.
-	Priority      int32 `protobuf:"varint,3,opt,name=priority,proto3" json:"priority,omitempty"`
+	Priority int32 `protobuf:"varint,3,opt,name=priority,proto3" json:"priority,omitempty"`
+	// The sweep as JSON (package spec's Sweep), as the client parsed and
+	// resolved it: defaults applied and the content digests of its files
+	// filled in. Required.
+	SpecJson      string `protobuf:"bytes,4,opt,name=spec_json,json=specJson,proto3" json:"spec_json,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -951,6 +998,13 @@ func (x *SubmitSweepRequest) GetPriority() int32 {
 		return x.Priority
 	}
 	return 0
+}
+
+func (x *SubmitSweepRequest) GetSpecJson() string {
+	if x != nil {
+		return x.SpecJson
+	}
+	return ""
 }
 
 // SubmitSweepResponse describes the stored sweep.
@@ -1411,11 +1465,13 @@ const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"\x13AnalyzeSweepRequest\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\";\n" +
 	"\x14AnalyzeSweepResponse\x12#\n" +
-	"\ranalysis_json\x18\x01 \x01(\tR\fanalysisJson\"8\n" +
+	"\ranalysis_json\x18\x01 \x01(\tR\fanalysisJson\"W\n" +
 	"\n" +
 	"AxisFilter\x12\x12\n" +
 	"\x04axis\x18\x01 \x01(\tR\x04axis\x12\x16\n" +
-	"\x06values\x18\x02 \x03(\x01R\x06values\"\x83\x01\n" +
+	"\x06values\x18\x02 \x03(\x01R\x06values\x12\x1d\n" +
+	"\n" +
+	"value_json\x18\x03 \x03(\tR\tvalueJson\"\x83\x01\n" +
 	"\x17AggregateResultsRequest\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\x122\n" +
 	"\afilters\x18\x02 \x03(\v2\x18.flatsweep.v1.AxisFilterR\afilters\x12\x19\n" +
@@ -1427,7 +1483,7 @@ const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"\x03min\x18\x04 \x01(\x01R\x03min\x12\x10\n" +
 	"\x03max\x18\x05 \x01(\x01R\x03max\x12\x19\n" +
 	"\bci95_low\x18\x06 \x01(\x01R\aci95Low\x12\x1b\n" +
-	"\tci95_high\x18\a \x01(\x01R\bci95High\"\xe0\x01\n" +
+	"\tci95_high\x18\a \x01(\x01R\bci95High\"\x9c\x02\n" +
 	"\vResultGroup\x12\x10\n" +
 	"\x03key\x18\x01 \x03(\x01R\x03key\x12\x16\n" +
 	"\x06trials\x18\x02 \x01(\x05R\x06trials\x12\x1c\n" +
@@ -1437,11 +1493,19 @@ const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"\n" +
 	"unfinished\x18\x06 \x01(\x05R\n" +
 	"unfinished\x125\n" +
-	"\ametrics\x18\a \x03(\v2\x1b.flatsweep.v1.MetricSummaryR\ametrics\"\x82\x01\n" +
+	"\ametrics\x18\a \x03(\v2\x1b.flatsweep.v1.MetricSummaryR\ametrics\x12\x19\n" +
+	"\bkey_json\x18\b \x03(\tR\akeyJson\x12\x1f\n" +
+	"\vnoise_scale\x18\t \x01(\x01R\n" +
+	"noiseScale\"\x85\x02\n" +
 	"\x18AggregateResultsResponse\x12\x19\n" +
 	"\bgroup_by\x18\x01 \x03(\tR\agroupBy\x121\n" +
 	"\x06groups\x18\x02 \x03(\v2\x19.flatsweep.v1.ResultGroupR\x06groups\x12\x18\n" +
-	"\ametrics\x18\x03 \x03(\tR\ametrics\"/\n" +
+	"\ametrics\x18\x03 \x03(\tR\ametrics\x12G\n" +
+	"\x05fixed\x18\x04 \x03(\v21.flatsweep.v1.AggregateResultsResponse.FixedEntryR\x05fixed\x1a8\n" +
+	"\n" +
+	"FixedEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"/\n" +
 	"\x12CancelSweepRequest\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\"@\n" +
 	"\x13CancelSweepResponse\x12)\n" +
@@ -1459,11 +1523,12 @@ const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"\x12WatchSweepResponse\x12)\n" +
 	"\x05sweep\x18\x01 \x01(\v2\x13.flatsweep.v1.SweepR\x05sweep\x12*\n" +
 	"\x11trials_per_second\x18\x02 \x01(\x01R\x0ftrialsPerSecond\x127\n" +
-	"\tremaining\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\tremaining\"e\n" +
+	"\tremaining\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\tremaining\"\x82\x01\n" +
 	"\x12SubmitSweepRequest\x12\x1b\n" +
 	"\tspec_yaml\x18\x01 \x01(\tR\bspecYaml\x12\x16\n" +
 	"\x06source\x18\x02 \x01(\tR\x06source\x12\x1a\n" +
-	"\bpriority\x18\x03 \x01(\x05R\bpriority\"}\n" +
+	"\bpriority\x18\x03 \x01(\x05R\bpriority\x12\x1b\n" +
+	"\tspec_json\x18\x04 \x01(\tR\bspecJson\"}\n" +
 	"\x13SubmitSweepResponse\x12)\n" +
 	"\x05sweep\x18\x01 \x01(\v2\x13.flatsweep.v1.SweepR\x05sweep\x12\x18\n" +
 	"\acreated\x18\x02 \x01(\bR\acreated\x12!\n" +
@@ -1515,7 +1580,7 @@ func file_flatsweep_v1_sweep_service_proto_rawDescGZIP() []byte {
 	return file_flatsweep_v1_sweep_service_proto_rawDescData
 }
 
-var file_flatsweep_v1_sweep_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_flatsweep_v1_sweep_service_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_flatsweep_v1_sweep_service_proto_goTypes = []any{
 	(*AnalyzeSweepRequest)(nil),      // 0: flatsweep.v1.AnalyzeSweepRequest
 	(*AnalyzeSweepResponse)(nil),     // 1: flatsweep.v1.AnalyzeSweepResponse
@@ -1542,54 +1607,56 @@ var file_flatsweep_v1_sweep_service_proto_goTypes = []any{
 	(*QueryResultsResponse)(nil),     // 22: flatsweep.v1.QueryResultsResponse
 	(*ListWorkersRequest)(nil),       // 23: flatsweep.v1.ListWorkersRequest
 	(*ListWorkersResponse)(nil),      // 24: flatsweep.v1.ListWorkersResponse
-	(*Sweep)(nil),                    // 25: flatsweep.v1.Sweep
-	(*durationpb.Duration)(nil),      // 26: google.protobuf.Duration
-	(TrialState)(0),                  // 27: flatsweep.v1.TrialState
-	(*Trial)(nil),                    // 28: flatsweep.v1.Trial
-	(*Worker)(nil),                   // 29: flatsweep.v1.Worker
+	nil,                              // 25: flatsweep.v1.AggregateResultsResponse.FixedEntry
+	(*Sweep)(nil),                    // 26: flatsweep.v1.Sweep
+	(*durationpb.Duration)(nil),      // 27: google.protobuf.Duration
+	(TrialState)(0),                  // 28: flatsweep.v1.TrialState
+	(*Trial)(nil),                    // 29: flatsweep.v1.Trial
+	(*Worker)(nil),                   // 30: flatsweep.v1.Worker
 }
 var file_flatsweep_v1_sweep_service_proto_depIdxs = []int32{
 	2,  // 0: flatsweep.v1.AggregateResultsRequest.filters:type_name -> flatsweep.v1.AxisFilter
 	4,  // 1: flatsweep.v1.ResultGroup.metrics:type_name -> flatsweep.v1.MetricSummary
 	5,  // 2: flatsweep.v1.AggregateResultsResponse.groups:type_name -> flatsweep.v1.ResultGroup
-	25, // 3: flatsweep.v1.CancelSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	25, // 4: flatsweep.v1.PauseSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	25, // 5: flatsweep.v1.ResumeSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	25, // 6: flatsweep.v1.WatchSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	26, // 7: flatsweep.v1.WatchSweepResponse.remaining:type_name -> google.protobuf.Duration
-	25, // 8: flatsweep.v1.SubmitSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	25, // 9: flatsweep.v1.GetSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	25, // 10: flatsweep.v1.ListSweepsResponse.sweeps:type_name -> flatsweep.v1.Sweep
-	27, // 11: flatsweep.v1.QueryResultsRequest.state:type_name -> flatsweep.v1.TrialState
-	28, // 12: flatsweep.v1.QueryResultsResponse.trials:type_name -> flatsweep.v1.Trial
-	29, // 13: flatsweep.v1.ListWorkersResponse.workers:type_name -> flatsweep.v1.Worker
-	15, // 14: flatsweep.v1.SweepService.SubmitSweep:input_type -> flatsweep.v1.SubmitSweepRequest
-	17, // 15: flatsweep.v1.SweepService.GetSweep:input_type -> flatsweep.v1.GetSweepRequest
-	19, // 16: flatsweep.v1.SweepService.ListSweeps:input_type -> flatsweep.v1.ListSweepsRequest
-	21, // 17: flatsweep.v1.SweepService.QueryResults:input_type -> flatsweep.v1.QueryResultsRequest
-	23, // 18: flatsweep.v1.SweepService.ListWorkers:input_type -> flatsweep.v1.ListWorkersRequest
-	7,  // 19: flatsweep.v1.SweepService.CancelSweep:input_type -> flatsweep.v1.CancelSweepRequest
-	9,  // 20: flatsweep.v1.SweepService.PauseSweep:input_type -> flatsweep.v1.PauseSweepRequest
-	11, // 21: flatsweep.v1.SweepService.ResumeSweep:input_type -> flatsweep.v1.ResumeSweepRequest
-	13, // 22: flatsweep.v1.SweepService.WatchSweep:input_type -> flatsweep.v1.WatchSweepRequest
-	3,  // 23: flatsweep.v1.SweepService.AggregateResults:input_type -> flatsweep.v1.AggregateResultsRequest
-	0,  // 24: flatsweep.v1.SweepService.AnalyzeSweep:input_type -> flatsweep.v1.AnalyzeSweepRequest
-	16, // 25: flatsweep.v1.SweepService.SubmitSweep:output_type -> flatsweep.v1.SubmitSweepResponse
-	18, // 26: flatsweep.v1.SweepService.GetSweep:output_type -> flatsweep.v1.GetSweepResponse
-	20, // 27: flatsweep.v1.SweepService.ListSweeps:output_type -> flatsweep.v1.ListSweepsResponse
-	22, // 28: flatsweep.v1.SweepService.QueryResults:output_type -> flatsweep.v1.QueryResultsResponse
-	24, // 29: flatsweep.v1.SweepService.ListWorkers:output_type -> flatsweep.v1.ListWorkersResponse
-	8,  // 30: flatsweep.v1.SweepService.CancelSweep:output_type -> flatsweep.v1.CancelSweepResponse
-	10, // 31: flatsweep.v1.SweepService.PauseSweep:output_type -> flatsweep.v1.PauseSweepResponse
-	12, // 32: flatsweep.v1.SweepService.ResumeSweep:output_type -> flatsweep.v1.ResumeSweepResponse
-	14, // 33: flatsweep.v1.SweepService.WatchSweep:output_type -> flatsweep.v1.WatchSweepResponse
-	6,  // 34: flatsweep.v1.SweepService.AggregateResults:output_type -> flatsweep.v1.AggregateResultsResponse
-	1,  // 35: flatsweep.v1.SweepService.AnalyzeSweep:output_type -> flatsweep.v1.AnalyzeSweepResponse
-	25, // [25:36] is the sub-list for method output_type
-	14, // [14:25] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	25, // 3: flatsweep.v1.AggregateResultsResponse.fixed:type_name -> flatsweep.v1.AggregateResultsResponse.FixedEntry
+	26, // 4: flatsweep.v1.CancelSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	26, // 5: flatsweep.v1.PauseSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	26, // 6: flatsweep.v1.ResumeSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	26, // 7: flatsweep.v1.WatchSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	27, // 8: flatsweep.v1.WatchSweepResponse.remaining:type_name -> google.protobuf.Duration
+	26, // 9: flatsweep.v1.SubmitSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	26, // 10: flatsweep.v1.GetSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	26, // 11: flatsweep.v1.ListSweepsResponse.sweeps:type_name -> flatsweep.v1.Sweep
+	28, // 12: flatsweep.v1.QueryResultsRequest.state:type_name -> flatsweep.v1.TrialState
+	29, // 13: flatsweep.v1.QueryResultsResponse.trials:type_name -> flatsweep.v1.Trial
+	30, // 14: flatsweep.v1.ListWorkersResponse.workers:type_name -> flatsweep.v1.Worker
+	15, // 15: flatsweep.v1.SweepService.SubmitSweep:input_type -> flatsweep.v1.SubmitSweepRequest
+	17, // 16: flatsweep.v1.SweepService.GetSweep:input_type -> flatsweep.v1.GetSweepRequest
+	19, // 17: flatsweep.v1.SweepService.ListSweeps:input_type -> flatsweep.v1.ListSweepsRequest
+	21, // 18: flatsweep.v1.SweepService.QueryResults:input_type -> flatsweep.v1.QueryResultsRequest
+	23, // 19: flatsweep.v1.SweepService.ListWorkers:input_type -> flatsweep.v1.ListWorkersRequest
+	7,  // 20: flatsweep.v1.SweepService.CancelSweep:input_type -> flatsweep.v1.CancelSweepRequest
+	9,  // 21: flatsweep.v1.SweepService.PauseSweep:input_type -> flatsweep.v1.PauseSweepRequest
+	11, // 22: flatsweep.v1.SweepService.ResumeSweep:input_type -> flatsweep.v1.ResumeSweepRequest
+	13, // 23: flatsweep.v1.SweepService.WatchSweep:input_type -> flatsweep.v1.WatchSweepRequest
+	3,  // 24: flatsweep.v1.SweepService.AggregateResults:input_type -> flatsweep.v1.AggregateResultsRequest
+	0,  // 25: flatsweep.v1.SweepService.AnalyzeSweep:input_type -> flatsweep.v1.AnalyzeSweepRequest
+	16, // 26: flatsweep.v1.SweepService.SubmitSweep:output_type -> flatsweep.v1.SubmitSweepResponse
+	18, // 27: flatsweep.v1.SweepService.GetSweep:output_type -> flatsweep.v1.GetSweepResponse
+	20, // 28: flatsweep.v1.SweepService.ListSweeps:output_type -> flatsweep.v1.ListSweepsResponse
+	22, // 29: flatsweep.v1.SweepService.QueryResults:output_type -> flatsweep.v1.QueryResultsResponse
+	24, // 30: flatsweep.v1.SweepService.ListWorkers:output_type -> flatsweep.v1.ListWorkersResponse
+	8,  // 31: flatsweep.v1.SweepService.CancelSweep:output_type -> flatsweep.v1.CancelSweepResponse
+	10, // 32: flatsweep.v1.SweepService.PauseSweep:output_type -> flatsweep.v1.PauseSweepResponse
+	12, // 33: flatsweep.v1.SweepService.ResumeSweep:output_type -> flatsweep.v1.ResumeSweepResponse
+	14, // 34: flatsweep.v1.SweepService.WatchSweep:output_type -> flatsweep.v1.WatchSweepResponse
+	6,  // 35: flatsweep.v1.SweepService.AggregateResults:output_type -> flatsweep.v1.AggregateResultsResponse
+	1,  // 36: flatsweep.v1.SweepService.AnalyzeSweep:output_type -> flatsweep.v1.AnalyzeSweepResponse
+	26, // [26:37] is the sub-list for method output_type
+	15, // [15:26] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_flatsweep_v1_sweep_service_proto_init() }
@@ -1604,7 +1671,7 @@ func file_flatsweep_v1_sweep_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flatsweep_v1_sweep_service_proto_rawDesc), len(file_flatsweep_v1_sweep_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

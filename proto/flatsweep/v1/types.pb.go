@@ -219,7 +219,7 @@ type Trial struct {
 	SweepId string `protobuf:"bytes,1,opt,name=sweep_id,json=sweepId,proto3" json:"sweep_id,omitempty"`
 	// Stable trial ID: a hash of the canonical trial spec.
 	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
-	// The trial spec as canonical JSON (compute.TrialSpec).
+	// The trial spec as canonical JSON (spec.Trial of package spec).
 	SpecJson string `protobuf:"bytes,3,opt,name=spec_json,json=specJson,proto3" json:"spec_json,omitempty"`
 	// Current state.
 	State TrialState `protobuf:"varint,4,opt,name=state,proto3,enum=flatsweep.v1.TrialState" json:"state,omitempty"`
@@ -243,12 +243,17 @@ type Trial struct {
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Position of the trial in the sweep's grid expansion order.
 	Index int32 `protobuf:"varint,14,opt,name=index,proto3" json:"index,omitempty"`
-	// Stored form only: the trial's spec is the base spec with this ID (its
-	// axis values zeroed) with the axis values below set. spec_json is filled
-	// in from them on every read.
+	// Stored form only: the trial's spec is the base with this ID (a spec and
+	// the paths of the fields its grid varies) with the values below set.
+	// spec_json is filled in from them on every read.
 	BaseId string `protobuf:"bytes,15,opt,name=base_id,json=baseId,proto3" json:"base_id,omitempty"`
-	// Stored form only: batch_size, lr, seed, n, momentum, weight_decay.
-	Axes          []float64 `protobuf:"fixed64,16,rep,packed,name=axes,proto3" json:"axes,omitempty"`
+	// Stored form of schema version 2 only (batch_size, lr, seed, n, momentum,
+	// weight_decay as doubles, which rounds integers beyond 2^53); read only
+	// by the migration to version 3, which clears it.
+	V2Axes []float64 `protobuf:"fixed64,16,rep,packed,name=v2_axes,json=v2Axes,proto3" json:"v2_axes,omitempty"`
+	// Stored form only: the canonical JSON of the trial's value of each axis
+	// of its base, in the base's order (exact: "9007199254740993").
+	AxisValues    []string `protobuf:"bytes,17,rep,name=axis_values,json=axisValues,proto3" json:"axis_values,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -388,9 +393,16 @@ func (x *Trial) GetBaseId() string {
 	return ""
 }
 
-func (x *Trial) GetAxes() []float64 {
+func (x *Trial) GetV2Axes() []float64 {
 	if x != nil {
-		return x.Axes
+		return x.V2Axes
+	}
+	return nil
+}
+
+func (x *Trial) GetAxisValues() []string {
+	if x != nil {
+		return x.AxisValues
 	}
 	return nil
 }
@@ -536,9 +548,11 @@ type TrialResult struct {
 	// Parameter updates taken.
 	Steps int64 `protobuf:"varint,14,opt,name=steps,proto3" json:"steps,omitempty"`
 	// Hessian spectral density by stochastic Lanczos quadrature, when requested.
-	Density       *SpectralDensity `protobuf:"bytes,15,opt,name=density,proto3" json:"density,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Density *SpectralDensity `protobuf:"bytes,15,opt,name=density,proto3" json:"density,omitempty"`
+	// SHA-256 digest of the warm-start file the trial read (empty without warm start).
+	WarmStartSha256 string `protobuf:"bytes,16,opt,name=warm_start_sha256,json=warmStartSha256,proto3" json:"warm_start_sha256,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *TrialResult) Reset() {
@@ -674,6 +688,13 @@ func (x *TrialResult) GetDensity() *SpectralDensity {
 		return x.Density
 	}
 	return nil
+}
+
+func (x *TrialResult) GetWarmStartSha256() string {
+	if x != nil {
+		return x.WarmStartSha256
+	}
+	return ""
 }
 
 // SpectralDensity is a stochastic Lanczos quadrature of the Hessian spectrum:
@@ -897,7 +918,7 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\tcancelled\x18\t \x01(\bR\tcancelled\x1a>\n" +
 	"\x10StateCountsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\xde\x04\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\x84\x05\n" +
 	"\x05Trial\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x1b\n" +
@@ -918,8 +939,10 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\vupdate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x14\n" +
 	"\x05index\x18\x0e \x01(\x05R\x05index\x12\x17\n" +
-	"\abase_id\x18\x0f \x01(\tR\x06baseId\x12\x12\n" +
-	"\x04axes\x18\x10 \x03(\x01R\x04axes\"\xdb\x01\n" +
+	"\abase_id\x18\x0f \x01(\tR\x06baseId\x12\x17\n" +
+	"\av2_axes\x18\x10 \x03(\x01R\x06v2Axes\x12\x1f\n" +
+	"\vaxis_values\x18\x11 \x03(\tR\n" +
+	"axisValues\"\xdb\x01\n" +
 	"\fEpochMetrics\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x05R\x05epoch\x12\x1d\n" +
 	"\n" +
@@ -930,7 +953,7 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x04step\x18\x06 \x01(\x03R\x04step\x12\x0e\n" +
 	"\x02lr\x18\a \x01(\x01R\x02lr\x12\x1d\n" +
 	"\n" +
-	"batch_size\x18\b \x01(\x05R\tbatchSize\"\xea\x04\n" +
+	"batch_size\x18\b \x01(\x05R\tbatchSize\"\x96\x05\n" +
 	"\vTrialResult\x12\x1d\n" +
 	"\n" +
 	"train_loss\x18\x01 \x01(\x01R\ttrainLoss\x12\x1b\n" +
@@ -949,7 +972,8 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x10duration_seconds\x18\f \x01(\x01R\x0fdurationSeconds\x12C\n" +
 	"\bmeasures\x18\r \x03(\v2'.flatsweep.v1.TrialResult.MeasuresEntryR\bmeasures\x12\x14\n" +
 	"\x05steps\x18\x0e \x01(\x03R\x05steps\x127\n" +
-	"\adensity\x18\x0f \x01(\v2\x1d.flatsweep.v1.SpectralDensityR\adensity\x1a;\n" +
+	"\adensity\x18\x0f \x01(\v2\x1d.flatsweep.v1.SpectralDensityR\adensity\x12*\n" +
+	"\x11warm_start_sha256\x18\x10 \x01(\tR\x0fwarmStartSha256\x1a;\n" +
 	"\rMeasuresEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"Z\n" +

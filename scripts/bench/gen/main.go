@@ -7,7 +7,7 @@
 // biases drawn from U(−0.1, 0.1) (so that the bias paths are exercised), on
 // the first n examples of the MNIST test split (pixels/255).
 //
-//	go run ./scripts/bench/gen -mnist ../shared/data/mnist -out /tmp/flatsweep-bench
+//	go run ./scripts/bench/gen -mnist data/mnist -out /tmp/flatsweep-bench
 //
 // writes model.safetensors (the state_dict names of the equivalent PyTorch
 // nn.Sequential, see compute/weights) and inputs.safetensors with the tensors
@@ -31,7 +31,7 @@ import (
 )
 
 func main() {
-	mnist := flag.String("mnist", "../shared/data/mnist", "folder with t10k-{images-idx3,labels-idx1}-ubyte.gz")
+	mnist := flag.String("mnist", "data/mnist", "folder with t10k-{images-idx3,labels-idx1}-ubyte.gz")
 	out := flag.String("out", "/tmp/flatsweep-bench", "output folder")
 	n := flag.Int("n", 2048, "number of examples")
 	seed := flag.Uint64("seed", 1, "seed of the weights and of v")

@@ -1,0 +1,304 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/flatsweep/flatsweep/coordinator/store"
+	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+)
+
+// MaxAcquireWait caps how long Acquire waits for a pending trial.
+const MaxAcquireWait = 30 * time.Second
+
+// Register registers a worker with the given number of slots and returns its
+// ID. It fails with ErrInvalid for fewer than one slot.
+func (c *Core) Register(name string, slots int32, labels map[string]string) (string, error) {
+	if slots < 1 {
+		return "", fmt.Errorf("%w: slots: must be at least 1, got %d", ErrInvalid, slots)
+	}
+	id := "w-" + newToken()[:12]
+	c.mu.Lock()
+	c.workers[id] = &workerInfo{
+		pb:       &pb.Worker{Id: id, Name: name, Slots: slots, Labels: labels},
+		lastSeen: c.cfg.Clock.Now(),
+	}
+	c.sweepWorkersLocked(c.cfg.Clock.Now())
+	c.mu.Unlock()
+	c.log.Info("worker registered", "worker", id, "name", name, "slots", slots)
+	return id, nil
+}
+
+// touchLocked records that a worker was heard from; false if it is unknown.
+func (c *Core) touchLocked(id string) bool {
+	w, ok := c.workers[id]
+	if ok {
+		w.lastSeen = c.cfg.Clock.Now()
+	}
+	return ok
+}
+
+// touch is touchLocked under the lock.
+func (c *Core) touch(id string) {
+	c.mu.Lock()
+	c.touchLocked(id)
+	c.mu.Unlock()
+}
+
+// Acquire leases a trial to a registered worker, waiting up to wait (at most
+// MaxAcquireWait) for one to become pending; it returns no lease and no
+// error when none did. A lease granted after ctx was cancelled is handed
+// back, not returned. It fails with ErrUnknownWorker, ErrStopped, or ctx's
+// error.
+func (c *Core) Acquire(ctx context.Context, workerID string, wait time.Duration) (*pb.Lease, error) {
+	timer := time.NewTimer(max(min(wait, MaxAcquireWait), 0))
+	defer timer.Stop()
+	for {
+		l, wake, err := c.TryAcquire(workerID)
+		if err != nil {
+			return nil, err
+		}
+		if l != nil {
+			if ctx.Err() != nil {
+				// The caller gave up meanwhile: hand the lease back rather
+				// than let it expire unseen.
+				c.HandBack(l)
+				return nil, ctx.Err()
+			}
+			return l, nil
+		}
+		select {
+		case <-wake:
+		case <-timer.C:
+			return nil, nil
+		case <-c.stop:
+			return nil, ErrStopped
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// TryAcquire leases a trial to a registered worker if one is leasable now;
+// otherwise it returns no lease and a channel that is closed when trials
+// become pending.
+//
+// The lease is granted from memory and written behind: the reply does not
+// wait for the fsync. Losing that write in a crash is harmless — the trial is
+// pending again after the restart, and the worker's token is refused at its
+// next heartbeat or report — so no result is lost or counted twice. Results
+// (Complete) are durable before they are acknowledged, and the store applies
+// writes in order, so a result never overtakes its lease.
+func (c *Core) TryAcquire(workerID string) (*pb.Lease, <-chan struct{}, error) {
+	start := time.Now()
+	c.mu.Lock()
+	if !c.touchLocked(workerID) {
+		c.mu.Unlock()
+		return nil, nil, fmt.Errorf("%w: worker %q (coordinator restarted?): register again", ErrUnknownWorker, workerID)
+	}
+	wake := c.wake
+	c.mu.Unlock()
+	l, err := c.acquire(workerID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("acquire: %w", err)
+	}
+	if l != nil {
+		c.metrics.acquire.Observe(time.Since(start).Seconds())
+	}
+	return l, wake, nil
+}
+
+// acquire leases the next trial chosen by the scheduler, or returns nil when
+// none is leasable.
+func (c *Core) acquire(workerID string) (*pb.Lease, error) {
+	for {
+		c.mu.Lock()
+		s := c.pickSweepLocked()
+		if s == nil {
+			c.mu.Unlock()
+			return nil, nil
+		}
+		p := s.pop()
+		if c.leases[p.key] != nil {
+			// A trial is queued once per transition to pending, so this
+			// does not happen; should it, the running lease stands.
+			c.mu.Unlock()
+			c.log.Error("queued trial is already leased; queue entry dropped", "sweep", p.key.Sweep, "trial", p.key.Trial)
+			continue
+		}
+		s.running++ // reserve the fair-share slot
+		c.mu.Unlock()
+
+		specJSON, attempt, err := c.leaseSpec(p)
+		if err != nil || specJSON == "" {
+			c.mu.Lock()
+			s.running--
+			if err != nil {
+				s.push(p)
+			}
+			c.mu.Unlock()
+			if err != nil {
+				return nil, err
+			}
+			continue // no longer pending (cancelled meanwhile): drop it
+		}
+		now := c.cfg.Clock.Now()
+		l := &lease{token: newToken(), worker: workerID, expiry: now.Add(c.cfg.LeaseTTL), start: now, feat: p.feat}
+		c.mu.Lock()
+		c.leases[p.key] = l
+		c.metrics.setLeases(len(c.leases))
+		c.mu.Unlock()
+		err = c.transitionLater(p.key, func(t *pb.Trial) error {
+			if t.State != pb.TrialState_TRIAL_STATE_PENDING {
+				return errSkip
+			}
+			t.State = pb.TrialState_TRIAL_STATE_RUNNING
+			t.Attempt++
+			t.WorkerId = workerID
+			t.LeaseToken = l.token
+			t.LeaseExpireTime = timestamppb.New(l.expiry)
+			t.Curve = nil
+			t.UpdateTime = timestamppb.New(now)
+			return nil
+		}, func(err error) {
+			if err == nil {
+				return
+			}
+			// The lease never reached the store: withdraw it. The worker
+			// learns at its first heartbeat.
+			c.dropLease(p.key, l.token)
+			if errors.Is(err, errSkip) {
+				c.log.Info("lease withdrawn: the trial was no longer pending", "sweep", p.key.Sweep, "trial", p.key.Trial)
+			} else {
+				c.log.Warn("lease write failed; lease withdrawn", "sweep", p.key.Sweep, "trial", p.key.Trial, "err", err)
+			}
+		})
+		if err != nil {
+			c.dropLease(p.key, l.token)
+			return nil, err
+		}
+		c.log.Debug("trial leased", "sweep", p.key.Sweep, "trial", p.key.Trial, "worker", workerID, "attempt", attempt+1)
+		return &pb.Lease{
+			SweepId:    p.key.Sweep,
+			TrialId:    p.key.Trial,
+			Attempt:    attempt + 1,
+			Token:      l.token,
+			ExpireTime: timestamppb.New(l.expiry),
+			SpecJson:   specJSON,
+		}, nil
+	}
+}
+
+// leaseSpec returns a queued trial's spec JSON and the attempts it has had:
+// spliced from its template, or else read from the store, where an empty
+// spec means that the trial is gone or no longer pending.
+func (c *Core) leaseSpec(p *pendingTrial) (string, int32, error) {
+	if p.tmpl != nil {
+		c.tmplMu.Lock() // the value tables grow as trials are queued
+		js := p.tmpl.spec(p.packed)
+		c.tmplMu.Unlock()
+		return js, p.attempt, nil
+	}
+	t, err := c.store.GetTrial(p.key.Sweep, p.key.Trial)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", 0, nil
+	case err != nil:
+		return "", 0, err
+	case t.State != pb.TrialState_TRIAL_STATE_PENDING:
+		return "", 0, nil
+	}
+	return t.SpecJson, t.Attempt, nil
+}
+
+// currentLease returns the live lease of a trial if token matches it.
+func (c *Core) currentLease(k Key, token string) *lease {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.leases[k]
+	if l == nil || l.token != token || token == "" {
+		return nil
+	}
+	return l
+}
+
+// dropLease removes a trial's lease from memory if it is still the one with
+// token, and reports whether it did.
+func (c *Core) dropLease(k Key, token string) (*lease, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.leases[k]
+	if l == nil || l.token != token {
+		return nil, false
+	}
+	delete(c.leases, k)
+	if s := c.sweeps[k.Sweep]; s != nil {
+		s.running--
+	}
+	c.metrics.setLeases(len(c.leases))
+	return l, true
+}
+
+// HandBack returns a lease that never reached its worker to pending, without
+// counting the attempt (see Release).
+func (c *Core) HandBack(l *pb.Lease) {
+	if err := c.Release(Key{l.SweepId, l.TrialId}, l.Token); err != nil {
+		c.log.Warn("could not hand back an undelivered lease; it will expire", "sweep", l.SweepId, "trial", l.TrialId, "err", err)
+		return
+	}
+	c.log.Info("undelivered lease handed back", "sweep", l.SweepId, "trial", l.TrialId)
+}
+
+// Release returns a leased trial to pending without counting the attempt: a
+// worker handing back what it holds (a draining worker), or a lease that
+// never reached its worker (HandBack). It fails with ErrLeaseLost unless
+// token is the trial's current lease.
+func (c *Core) Release(k Key, token string) error {
+	l := c.currentLease(k, token)
+	if l == nil {
+		return leaseLost(k)
+	}
+	now := c.cfg.Clock.Now()
+	t, err := c.transition(k, func(t *pb.Trial) error {
+		if t.State != pb.TrialState_TRIAL_STATE_RUNNING || t.LeaseToken != token {
+			return errSkip
+		}
+		t.State = pb.TrialState_TRIAL_STATE_PENDING
+		t.Attempt--
+		t.LeaseToken, t.LeaseExpireTime, t.Curve = "", nil, nil
+		t.UpdateTime = timestamppb.New(now)
+		return nil
+	})
+	c.dropLease(k, token)
+	if errors.Is(err, errSkip) {
+		return leaseLost(k)
+	}
+	if err != nil {
+		return fmt.Errorf("release: %w", err)
+	}
+	p := c.pending(t, l.feat)
+	c.mu.Lock()
+	c.requeueLocked(p)
+	c.mu.Unlock()
+	return nil
+}
+
+// sweepWorkersLocked updates the worker gauge — workers heard from within
+// three lease TTLs — and forgets workers silent for ten TTLs (one that comes
+// back is told to register again).
+func (c *Core) sweepWorkersLocked(now time.Time) {
+	live := 0
+	for id, w := range c.workers {
+		switch age := now.Sub(w.lastSeen); {
+		case age <= 3*c.cfg.LeaseTTL:
+			live++
+		case age > 10*c.cfg.LeaseTTL:
+			delete(c.workers, id)
+		}
+	}
+	c.metrics.setWorkers(live)
+}

@@ -1,0 +1,140 @@
+// Package docgen writes the parts of the project's documentation that come
+// from the code: docs/MEASURES.md, the reference of every curvature and
+// flatness measure, from the registry of package spec. Its test fails when
+// the committed file differs from what the registry gives; run
+//
+//	go test ./internal/docgen -update
+//
+// (or make docs) to rewrite it.
+package docgen
+
+import (
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+
+	"github.com/flatsweep/flatsweep/spec"
+)
+
+// Measures writes docs/MEASURES.md: what every trial measures, the settings
+// of every measure with their defaults and flags, the scalars each records
+// and its behaviour under Dinh's α-scaling.
+func Measures(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString(`# Curvature and flatness measures
+
+This file is generated from the measure registry (package spec) by
+` + "`go test ./internal/docgen -update`" + `; do not edit it by hand.
+
+Every trial measures, at the end of training, the top eigenvalue λ₁ of the
+Hessian H = ∇²L(θ) of the mean training loss L(θ) = (1/M) Σᵢ ℓ(xᵢ, yᵢ; θ) over
+its M curvature examples (` + "`curvature.examples`" + `, the whole training set by
+default, or a subset drawn from the trial seed), without the weight-decay
+penalty: Lanczos on exact Hessian-vector products (Pearlmutter's R-operator),
+at most ` + "`curvature.lanczos_steps`" + ` steps (default 20) until the residual
+‖Hv − λ₁v‖ ≤ tol·|λ₁| (` + "`curvature.tol`" + `, default 1e-3), the final residual
+verified with one more product. It is recorded as ` + "`lambda_max`" + ` with its
+residual, whether it converged and the products used.
+
+The measures below are selected with ` + "`curvature.measures`" + ` and configured by a
+block named after the measure; a setting left out takes its default, and a
+setting written with its default value does not change the trial's identity.
+Each measure draws its random numbers from its own generator seeded with the
+trial seed, so its value does not depend on which other measures are
+selected. ` + "`flatsweep hessian`" + ` takes the same measures on one saved model, with
+one flag per setting (given below).
+
+`)
+	b.WriteString("| measure | what it is | under Dinh's α-scaling |\n| --- | --- | --- |\n")
+	for _, m := range spec.Registry() {
+		fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s |\n", m.Name, anchor(m.Name), cell(m.Summary), m.Invariance)
+	}
+	for _, m := range spec.Registry() {
+		fmt.Fprintf(&b, "\n## %s\n\n%s.\n\n%s\n\n", m.Name, capitalize(m.Summary), oneParagraph(m.Doc))
+		fields := m.Fields()
+		if len(fields) > 0 {
+			b.WriteString("| setting | default | allowed | flag | meaning |\n| --- | --- | --- | --- | --- |\n")
+			for _, f := range fields {
+				def := f.Default
+				if def == "" {
+					def = zeroText(f.Kind)
+				}
+				allowed := f.Range
+				if len(f.Enum) > 0 {
+					allowed = strings.Join(f.Enum, ", ")
+				}
+				if f.Kind == reflect.Bool {
+					allowed = "true, false"
+				}
+				fmt.Fprintf(&b, "| `%s` | %s | %s | `--%s` | %s |\n", f.Name, def, allowed, f.Flag, cell(f.Doc))
+			}
+			b.WriteString("\n")
+		}
+		recs := m.Records(m.WithDefaults(m.Settings))
+		if len(recs) > 0 {
+			fmt.Fprintf(&b, "Records (with the default settings): %s.\n\n", codeList(recs))
+		} else {
+			b.WriteString("Records no scalar.\n\n")
+		}
+		fmt.Fprintf(&b, "Under Dinh's α-scaling: %s — %s\n", m.Invariance, m.InvarianceNote)
+	}
+	b.WriteString(dinhSection)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+const dinhSection = `
+## Dinh's check (curvature.dinh)
+
+Dinh et al. (2017) showed that sharpness alone cannot explain generalization:
+for consecutive ReLU layers the α-scale transformation
+T_α: W₁ ← αW₁, b₁ ← αb₁, W₂ ← W₂/α leaves the network's function unchanged while
+the Hessian becomes D⁻¹HD⁻¹ (the first layer's block scaled by α⁻², the
+second's by α²), so λ₁, the trace and ε-sharpness can be made as large or as
+small as wanted for the same function. With ` + "`curvature.dinh: {alpha: 10, layer: 0}`" + `
+every trial also applies T_α to Dense–ReLU–Dense pair number ` + "`layer`" + ` (from 0 at
+the input), records the relative change of its outputs as
+` + "`dinh_output_change`" + ` (0 up to rounding) and takes λ₁ and every selected measure
+again at T_α θ with the same seeds, as ` + "`lambda_max@dinh`" + `, ` + "`trace@dinh`" + `, …. A
+measure is reparametrization-aware when its value does not change; ` + "`flatsweep\nanalyze`" + ` compares the two across the sweep. The spectral density is not
+redone.
+`
+
+// anchor is the Markdown heading anchor of a measure's section.
+func anchor(name string) string { return name }
+
+// cell escapes the pipes of a table cell.
+func cell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// oneParagraph joins the lines of a doc text.
+func oneParagraph(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func zeroText(k reflect.Kind) string {
+	switch k {
+	case reflect.Bool:
+		return "false"
+	case reflect.String:
+		return `""`
+	}
+	return "0"
+}
+
+func codeList(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		if x == "…" {
+			q[i] = "…"
+			continue
+		}
+		q[i] = "`" + x + "`"
+	}
+	return strings.Join(q, ", ")
+}

@@ -1,0 +1,236 @@
+package results
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/flatsweep/flatsweep/spec"
+)
+
+// Metric names every result has, in display order: the final accuracies
+// (fractions in [0, 1]), the generalization gap in accuracy (train − test),
+// λ₁, the final losses (nats), the gap in loss (test − train) and the trial's
+// wall-clock duration on its worker. Every flatness measure a trial records
+// is a metric too, under its name (see spec.Measure.Records).
+const (
+	MetricTrainAcc  = "train_acc"
+	MetricTestAcc   = "test_acc"
+	MetricGap       = "gap"
+	MetricLambdaMax = "lambda_max"
+	MetricTrainLoss = "train_loss"
+	MetricTestLoss  = "test_loss"
+	MetricLossGap   = "loss_gap"
+	MetricDuration  = "duration_seconds"
+)
+
+// BaseMetrics lists the metrics every result has, in display order.
+func BaseMetrics() []string {
+	return []string{MetricTrainAcc, MetricTestAcc, MetricGap, MetricLambdaMax, MetricTrainLoss, MetricTestLoss, MetricLossGap, MetricDuration}
+}
+
+// Scalars are the scalar outcomes of a trial that the metrics derive from.
+type Scalars struct {
+	TrainAcc, TestAcc, TrainLoss, TestLoss, LambdaMax float64
+	Duration                                          float64 // seconds
+	Measures                                          map[string]float64
+}
+
+// Each calls fn for every metric of s: the base metrics in order, then the
+// measures in name order. A measure named like a base metric is skipped: the
+// base metric wins.
+func (s Scalars) Each(fn func(name string, v float64)) {
+	fn(MetricTrainAcc, s.TrainAcc)
+	fn(MetricTestAcc, s.TestAcc)
+	fn(MetricGap, s.TrainAcc-s.TestAcc)
+	fn(MetricLambdaMax, s.LambdaMax)
+	fn(MetricTrainLoss, s.TrainLoss)
+	fn(MetricTestLoss, s.TestLoss)
+	fn(MetricLossGap, s.TestLoss-s.TrainLoss)
+	fn(MetricDuration, s.Duration)
+	base := BaseMetrics()
+	for _, k := range slices.Sorted(maps.Keys(s.Measures)) {
+		if !slices.Contains(base, k) {
+			fn(k, s.Measures[k])
+		}
+	}
+}
+
+// Scalars returns the record's scalars (zero without a result).
+func (r Record) Scalars() Scalars {
+	if r.Result == nil {
+		return Scalars{}
+	}
+	res := r.Result
+	return Scalars{TrainAcc: res.TrainAcc, TestAcc: res.TestAcc, TrainLoss: res.TrainLoss, TestLoss: res.TestLoss,
+		LambdaMax: res.LambdaMax, Duration: r.Duration.Seconds(), Measures: res.Measures}
+}
+
+// NoiseScale returns the SGD noise scale of Smith & Le (2018) of a trial,
+//
+//	g = ε/(1 − m) · (N/B − 1) ≈ εN / (B(1 − m))  (B ≪ N),
+//
+// with learning rate ε, training-set size N, batch size B and heavy-ball
+// momentum m (0 for plain SGD): the temperature of the stochastic
+// differential equation SGD approximates. It is 0 for full-batch gradient
+// descent (B = N) and NaN where it does not apply: Adam, whose update is not
+// a gradient step of size ε, and a batch-size schedule, under which B is not
+// one number.
+func NoiseScale(t spec.Trial) float64 {
+	if t.Optimizer.Name == spec.OptimizerAdam || len(t.Schedule.Batch.Milestones) > 0 || t.BatchSize <= 0 || !(t.Optimizer.Momentum < 1) {
+		return math.NaN()
+	}
+	return t.LR / (1 - t.Optimizer.Momentum) * (float64(t.Dataset.N)/float64(t.BatchSize) - 1)
+}
+
+// AxisPath returns the trial field a grouping axis names: a grid axis name
+// ("batch_size", "n", …) or the JSON path of any field ("model.hidden").
+func AxisPath(axis string) (string, error) {
+	if p, ok := spec.AxisPath(axis); ok {
+		return p, nil
+	}
+	if _, err := spec.FieldIndex(axis); err != nil {
+		return "", fmt.Errorf("unknown axis %q: want one of %s, or the path of a trial field such as model.hidden", axis, strings.Join(spec.AxisNames(), ", "))
+	}
+	return axis, nil
+}
+
+// Varying returns the grid axes (spec.AxisNames) on which the records take
+// more than one value, in expansion order, and the value of each of the
+// others.
+func Varying(recs []Record) (varying []string, fixed map[string]string) {
+	fixed = map[string]string{}
+	for _, name := range spec.AxisNames() {
+		path, _ := spec.AxisPath(name)
+		seen := map[string]bool{}
+		var v string
+		for _, r := range recs {
+			v, _ = spec.GetJSON(r.Spec, path)
+			seen[v] = true
+		}
+		switch {
+		case len(seen) > 1:
+			varying = append(varying, name)
+		case len(seen) == 1:
+			fixed[name] = v
+		}
+	}
+	return varying, fixed
+}
+
+// DefaultBy returns the default grouping of records: every grid axis that
+// varies among them except the seed, so that trials are aggregated over
+// seeds and over nothing else.
+func DefaultBy(recs []Record) []string {
+	varying, _ := Varying(recs)
+	return slices.DeleteFunc(varying, func(a string) bool { return a == "seed" })
+}
+
+// Filter keeps the records whose value on Axis is one of Values.
+type Filter struct {
+	Axis   string
+	Values []string
+}
+
+// ParseFilter parses "AXIS=V1,V2" into a Filter with the values in canonical
+// JSON form of the axis's field (so "1e-1" matches a learning rate of 0.1).
+func ParseFilter(s string) (Filter, error) {
+	axis, vals, ok := strings.Cut(s, "=")
+	if !ok {
+		return Filter{}, fmt.Errorf("%q: want AXIS=V1,V2", s)
+	}
+	path, err := AxisPath(axis)
+	if err != nil {
+		return Filter{}, err
+	}
+	f := Filter{Axis: axis}
+	for _, v := range strings.Split(vals, ",") {
+		var t spec.Trial
+		if err := spec.SetJSON(&t, path, strings.TrimSpace(v)); err != nil {
+			return Filter{}, fmt.Errorf("%q: %q is not a value of %s", s, v, axis)
+		}
+		c, _ := spec.GetJSON(t, path)
+		f.Values = append(f.Values, c)
+	}
+	return f, nil
+}
+
+// Keep reports whether a trial whose value on the filter's axis is v passes.
+func (f Filter) Keep(v string) bool { return slices.Contains(f.Values, v) }
+
+// Summarize keeps the records that pass every filter, groups them by the
+// named axes (DefaultBy of the records kept when by is empty) and
+// summarizes every metric of each group over its StatusOK trials (see
+// Grouper). The metrics are the base metrics and every measure any record
+// has (kept or not, as the coordinator lists a sweep's metrics).
+func Summarize(recs []Record, by []string, filters ...Filter) (Groups, error) {
+	filterPaths := make([]string, len(filters))
+	for i, f := range filters {
+		p, err := AxisPath(f.Axis)
+		if err != nil {
+			return Groups{}, err
+		}
+		filterPaths[i] = p
+	}
+	kept := recs[:0:0]
+recs:
+	for _, r := range recs {
+		for i, f := range filters {
+			if v, _ := spec.GetJSON(r.Spec, filterPaths[i]); !f.Keep(v) {
+				continue recs
+			}
+		}
+		kept = append(kept, r)
+	}
+	// The default grouping is over the axes that vary among the trials
+	// kept, as the coordinator's AggregateResults groups them.
+	if len(by) == 0 {
+		by = DefaultBy(kept)
+	}
+	paths := make([]string, len(by))
+	for i, a := range by {
+		p, err := AxisPath(a)
+		if err != nil {
+			return Groups{}, err
+		}
+		paths[i] = p
+	}
+	metrics := BaseMetrics()
+	var measures []string
+	for _, r := range recs {
+		r.Scalars().Each(func(name string, _ float64) {
+			if !slices.Contains(metrics, name) && !slices.Contains(measures, name) {
+				measures = append(measures, name)
+			}
+		})
+	}
+	slices.Sort(measures) // base metrics first, then the measures by name
+	metrics = append(metrics, measures...)
+	index := make(map[string]int, len(metrics))
+	for i, m := range metrics {
+		index[m] = i
+	}
+	gr := NewGrouper(metrics)
+	key := make([]string, len(by))
+	values := make([]float64, len(metrics))
+	for _, r := range kept {
+		for i, p := range paths {
+			key[i], _ = spec.GetJSON(r.Spec, p)
+		}
+		for i := range values {
+			values[i] = math.NaN()
+		}
+		if r.Result != nil {
+			r.Scalars().Each(func(name string, v float64) { values[index[name]] = v })
+		}
+		gr.Add(key, Classify(r), values, NoiseScale(r.Spec))
+	}
+	out := gr.Groups(by)
+	_, out.Fixed = Varying(kept)
+	for _, a := range by {
+		delete(out.Fixed, a)
+	}
+	return out, nil
+}

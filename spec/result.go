@@ -1,0 +1,120 @@
+package spec
+
+import "math"
+
+// EpochMetrics are the metrics measured after one epoch of training: Epoch
+// counts from 1, losses are the mean per-example loss (Model.Loss, without the
+// weight-decay penalty) over the full training (noisy labels) and test (clean
+// labels) sets, and accuracies are fractions in [0, 1].
+//
+// With a step budget that ends inside an epoch, the last entry describes that
+// partial epoch. Step, LR and BatchSize record the number of updates so far,
+// the learning rate of the epoch's last update and the epoch's batch size.
+type EpochMetrics struct {
+	Epoch     int     `json:"epoch"`
+	TrainLoss float64 `json:"train_loss"`
+	TrainAcc  float64 `json:"train_acc"`
+	TestLoss  float64 `json:"test_loss"`
+	TestAcc   float64 `json:"test_acc"`
+	Step      int     `json:"step,omitempty"`
+	LR        float64 `json:"lr,omitempty"`
+	BatchSize int     `json:"batch_size,omitempty"`
+}
+
+// Result is the outcome of a trial: what its spec produced.
+type Result struct {
+	// Final metrics after training (on the full training and test sets).
+	TrainLoss float64 `json:"train_loss"`
+	TrainAcc  float64 `json:"train_acc"`
+	TestLoss  float64 `json:"test_loss"`
+	TestAcc   float64 `json:"test_acc"`
+	// Diverged is set when the training loss became NaN or ±Inf; the metrics
+	// and curve then describe the run up to that point and curvature is
+	// skipped. The final metrics are then those of the last finite state (the
+	// last Curve entry, or the initialization when the first epoch diverged),
+	// so a Result is always finite and JSON-encodable.
+	Diverged bool `json:"diverged"`
+	// LambdaMax is the top (largest algebraic) Hessian eigenvalue λ₁ of the
+	// training loss over the curvature examples, estimated by Lanczos.
+	LambdaMax float64 `json:"lambda_max"`
+	// LambdaResidual is ‖Hv − λ₁v‖ for the returned Ritz pair.
+	LambdaResidual float64 `json:"lambda_residual"`
+	// LambdaConverged reports whether the residual met the tolerance.
+	LambdaConverged bool `json:"lambda_converged"`
+	// HVPs is the number of Hessian-vector products used for λ₁ (Lanczos
+	// steps plus one product that verifies the final residual).
+	HVPs int `json:"hvps"`
+	// Params is the number of trainable parameters P.
+	Params int `json:"params"`
+	// Curve holds the per-epoch metrics.
+	Curve []EpochMetrics `json:"curve"`
+	// Steps is the number of parameter updates performed.
+	Steps int `json:"steps,omitempty"`
+	// WarmStartSHA256 is the SHA-256 digest of the warm-start file actually
+	// read (empty without warm start).
+	WarmStartSHA256 string `json:"warm_start_sha256,omitempty"`
+	// Measures holds the curvature and flatness measures requested by the
+	// spec, by name (see Measure.Records). Values that are not finite are
+	// left out, never stored as NaN or ±Inf.
+	Measures map[string]float64 `json:"measures,omitempty"`
+	// Density is the stochastic Lanczos quadrature of the Hessian's spectral
+	// density when the density measure is selected (nil otherwise).
+	Density *SpectralDensity `json:"density,omitempty"`
+}
+
+// SpectralDensity is the stochastic Lanczos quadrature of the Hessian's
+// spectrum: run r has nodes θ_{r,j} (Ritz values) and weights τ²_{r,j}
+// (squared first components, Σ_j τ²_{r,j} = 1). The density is
+// ρ(t) = P·mean_r Σ_j τ²_{r,j} N(t; θ_{r,j}, σ²), σ² = 1e-5·max(1, λ_max −
+// λ_min), and tr f(H) ≈ P·mean_r Σ_j τ²_{r,j} f(θ_{r,j}).
+type SpectralDensity struct {
+	// Params is P.
+	Params int `json:"params"`
+	// Nodes[r] and Weights[r] are run r's θ_{r,j} and τ²_{r,j}.
+	Nodes   [][]float64 `json:"nodes"`
+	Weights [][]float64 `json:"weights"`
+}
+
+// Bin is one histogram bin [Lo, Hi) of a spectral density with its
+// estimated eigenvalue count.
+type Bin struct {
+	Lo    float64 `json:"lo"`
+	Hi    float64 `json:"hi"`
+	Count float64 `json:"count"`
+}
+
+// Histogram bins the quadrature nodes into n equal bins of their range,
+// weighting node j of run r by P·τ²_{r,j}/runs, so that each bin's count
+// estimates the number of eigenvalues in it (the counts sum to P). The last
+// bin is closed. It returns nil for a density without nodes.
+func (d SpectralDensity) Histogram(n int) []Bin {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, nodes := range d.Nodes {
+		for _, t := range nodes {
+			lo, hi = min(lo, t), max(hi, t)
+		}
+	}
+	if !(hi >= lo) || n < 1 {
+		return nil
+	}
+	if hi == lo {
+		n = 1
+	}
+	bins := make([]Bin, n)
+	w := (hi - lo) / float64(n)
+	for i := range bins {
+		bins[i].Lo, bins[i].Hi = lo+float64(i)*w, lo+float64(i+1)*w
+	}
+	bins[n-1].Hi = hi
+	scale := float64(d.Params) / float64(len(d.Nodes))
+	for r, nodes := range d.Nodes {
+		for j, t := range nodes {
+			i := n - 1
+			if w > 0 {
+				i = min(int((t-lo)/w), n-1)
+			}
+			bins[i].Count += scale * d.Weights[r][j]
+		}
+	}
+	return bins
+}

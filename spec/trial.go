@@ -1,0 +1,274 @@
+package spec
+
+// Trial is every value that changes a trial's outcome. A trial is a pure
+// function of its spec: the same spec on the same binary and BLAS backend
+// gives bit-identical results. Its JSON encoding (fields in declaration
+// order, zero values omitted; see Canonical) is the form a worker receives,
+// and its identity form (see Identity) the one ID hashes. Fields may be added
+// (with omitempty, or omitzero for structs) but never renamed. Every field
+// added after the first release is optional and its zero value means the
+// original behaviour (plain SGD, constant schedules, no augmentation, fresh
+// initialization, cross-entropy), so the identity of a spec that does not use
+// it is unchanged.
+type Trial struct {
+	// Dataset selects the training and test data.
+	Dataset Dataset `json:"dataset"`
+	// Model is the network architecture.
+	Model Model `json:"model"`
+	// BatchSize is the (initial) minibatch size B (1 ≤ B ≤ N).
+	BatchSize int `json:"batch_size"`
+	// LR is the (initial) learning rate ε (finite, > 0).
+	LR float64 `json:"lr"`
+	// Epochs is the training budget in passes over the N training examples;
+	// 0 when the budget is given in Steps.
+	Epochs int `json:"epochs"`
+	// Seed drives every random draw of the trial that is not part of the data:
+	// initialization, batch order, augmentation and curvature probe vectors.
+	Seed int64 `json:"seed"`
+	// Curvature configures the curvature measures computed after training.
+	Curvature Curvature `json:"curvature"`
+	// Training holds the rest of the training procedure (its fields are
+	// the trial's own in JSON: "steps", "weight_decay", "optimizer", …).
+	Training
+}
+
+// Training is the training procedure besides the budget in epochs: the
+// fields a sweep's train section shares with its trials. Every field is
+// optional and its zero value means the original behaviour (a budget in
+// epochs, no weight decay, plain SGD, constant schedules, no augmentation,
+// fresh initialization).
+type Training struct {
+	// Steps is the training budget in parameter updates, the alternative to
+	// Epochs: exactly one of the two is > 0.
+	Steps int `json:"steps,omitempty"`
+	// WeightDecay is the L2 coefficient λ ≥ 0: training minimizes
+	// L(θ) + (λ/2)‖θ‖² over all parameters, biases included (coupled L2, like
+	// PyTorch's weight_decay). Reported losses and the curvature are those of
+	// the unregularized loss L.
+	WeightDecay float64 `json:"weight_decay,omitempty"`
+	// Optimizer is the update rule (zero value: plain SGD).
+	Optimizer Optimizer `json:"optimizer,omitzero"`
+	// Schedule varies the learning rate and the batch size over the epochs
+	// (zero value: both constant).
+	Schedule Schedule `json:"schedule,omitzero"`
+	// Augment configures training-time data augmentation (zero value: none).
+	Augment Augment `json:"augment,omitzero"`
+	// WarmStart starts training from saved weights instead of a fresh
+	// initialization (zero value: fresh initialization from Seed).
+	WarmStart WarmStart `json:"warm_start,omitzero"`
+}
+
+// Dataset names accepted in Dataset.Name.
+const (
+	DatasetSynthetic    = "synthetic"
+	DatasetMNIST        = "mnist"
+	DatasetFashionMNIST = "fashion-mnist"
+	DatasetKMNIST       = "kmnist"
+	DatasetCIFAR10      = "cifar10"
+)
+
+// IsIDX reports whether name is a dataset stored as MNIST-format IDX files.
+func IsIDX(name string) bool {
+	return name == DatasetMNIST || name == DatasetFashionMNIST || name == DatasetKMNIST
+}
+
+// Dataset selects a dataset. The data depend only on the dataset spec, never
+// on the trial seed, so every trial of a sweep sees the same examples.
+//
+// File datasets ("mnist", "fashion-mnist", "kmnist": MNIST-format IDX files;
+// "cifar10": CIFAR-10 binary batches) are read from Dir or from explicit
+// paths (see Dataset.Files). Relative paths resolve against the working
+// directory of the process that reads them. A file dataset's identity is its
+// content, not its paths: SHA256 is a digest of the files it reads (see
+// Dataset.Digest), filled in where the sweep is submitted and checked by the
+// worker before training, and the paths are left out of the trial's identity
+// (see Identity). Moving the files keeps the trial IDs; changing them changes
+// the IDs.
+//
+// With a training and a test source the N training examples are a seeded
+// subsample (data.Set.Sample with Seed) of the training files and the NTest
+// test examples one of the test files. With only training files (one IDX
+// pair, or CIFAR-10 training batches alone) they are split deterministically
+// (data.Set.Split with Seed): the last NTest examples of the shuffled file are
+// the test set and the training set is a seeded subsample of N of the rest.
+// Both are nested: for the same files and seed, the training set of N′ < N
+// examples is the first N′ of the set of N.
+type Dataset struct {
+	// Name is the dataset: "synthetic" (embedded, generated from Seed),
+	// "mnist", "fashion-mnist", "kmnist" or "cifar10".
+	Name string `json:"name"`
+	// N is the number of training examples.
+	N int `json:"n"`
+	// NTest is the number of test examples.
+	NTest int `json:"n_test"`
+	// Features is the input dimension of the synthetic task (default 16).
+	Features int `json:"features,omitempty"`
+	// Classes is the number of classes of the synthetic task (default 4).
+	Classes int `json:"classes,omitempty"`
+	// LabelNoise is the fraction of training labels replaced by a uniformly
+	// drawn class (test labels stay clean).
+	LabelNoise float64 `json:"label_noise,omitempty"`
+	// Seed generates the synthetic data and selects subsets of file data.
+	Seed int64 `json:"seed"`
+	// Dir is a directory holding the dataset under its standard file names:
+	// train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte
+	// and t10k-labels-idx1-ubyte (each optionally with .gz) for IDX datasets;
+	// data_batch_1.bin … data_batch_5.bin and test_batch.bin for CIFAR-10.
+	// Missing files are skipped: a directory with only the t10k pair (or only
+	// test_batch.bin) is split as a single source.
+	Dir string `json:"dir,omitempty"`
+	// TrainImages and TrainLabels are the IDX training files, TestImages
+	// and TestLabels the optional IDX test files (alternative to Dir).
+	TrainImages string `json:"train_images,omitempty"`
+	TrainLabels string `json:"train_labels,omitempty"`
+	TestImages  string `json:"test_images,omitempty"`
+	TestLabels  string `json:"test_labels,omitempty"`
+	// TrainBatches and TestBatches are CIFAR-10 binary batch files
+	// (alternative to Dir); TestBatches is optional.
+	TrainBatches []string `json:"train_batches,omitempty"`
+	TestBatches  []string `json:"test_batches,omitempty"`
+	// Standardize maps every input feature to zero mean and unit variance
+	// with a standardizer fitted on the N training examples and applied to
+	// both sets.
+	Standardize bool `json:"standardize,omitempty"`
+	// SHA256 is the content digest of a file dataset (see Dataset.Digest):
+	// part of the identity in place of the paths. Empty for synthetic data.
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// Architectures accepted in Model.Arch.
+const (
+	ArchMLP    = "mlp"
+	ArchResMLP = "resmlp"
+	ArchCNN    = "cnn"
+)
+
+// Activations accepted in Model.Activation.
+const (
+	ActivationReLU = "relu"
+	ActivationTanh = "tanh"
+)
+
+// Losses accepted in Model.Loss.
+const (
+	LossCE  = "ce"
+	LossMSE = "mse"
+)
+
+// Model describes the network (see Architecture for its exact layers):
+//
+//	"mlp":    Dense, act, …, Dense with the Hidden widths;
+//	"resmlp": a Dense stem of Width, Blocks residual blocks
+//	          a ↦ a + W₂ act(W₁a + b₁) + b₂, and a Dense output layer;
+//	"cnn":    the Conv filter counts (5×5 "same" convolutions, each followed
+//	          by the activation and 2×2 max-pooling), then dense hidden
+//	          layers of the Hidden widths; image datasets only.
+type Model struct {
+	// Arch is the architecture: "mlp", "resmlp" or "cnn".
+	Arch string `json:"arch"`
+	// Hidden lists the hidden layer widths (mlp), or the dense layer widths
+	// after the convolutions (cnn).
+	Hidden []int `json:"hidden"`
+	// Activation is the hidden nonlinearity: "relu" (the default) or "tanh".
+	Activation string `json:"activation"`
+	// Width is the residual stream width (resmlp).
+	Width int `json:"width,omitempty"`
+	// Blocks is the number of residual blocks, ≥ 0 (resmlp).
+	Blocks int `json:"blocks,omitempty"`
+	// Conv lists the filter counts of the convolution stages (cnn).
+	Conv []int `json:"conv,omitempty"`
+	// Loss is the per-example loss: "ce" (softmax cross-entropy, also the
+	// meaning of "") or "mse" (½‖z − e_y‖² on the one-hot target).
+	Loss string `json:"loss,omitempty"`
+}
+
+// Optimizer names accepted in Optimizer.Name.
+const (
+	OptimizerSGD  = "sgd"
+	OptimizerAdam = "adam"
+)
+
+// Optimizer selects the update rule. The zero value is plain SGD. With
+// gradient g of the minibatch loss:
+//
+//	SGD, heavy ball:  v ← m v + g,  θ ← θ − ε v
+//	SGD, Nesterov:    v ← m v + g,  θ ← θ − ε (g + m v)
+//	Adam:             m₁ ← β₁m₁ + (1−β₁)g,  m₂ ← β₂m₂ + (1−β₂)g²,
+//	                  θ ← θ − ε m̂₁/(√m̂₂ + eps)  (bias-corrected moments)
+//
+// The noise scale of momentum SGD is g = εN/(B(1 − m)).
+type Optimizer struct {
+	// Name is "sgd" (also the meaning of "") or "adam".
+	Name string `json:"name,omitempty"`
+	// Momentum is the SGD momentum m ∈ [0, 1).
+	Momentum float64 `json:"momentum,omitempty"`
+	// Nesterov selects Nesterov momentum (needs m > 0).
+	Nesterov bool `json:"nesterov,omitempty"`
+	// Beta1, Beta2 ∈ [0, 1) and Eps > 0 are Adam's parameters (0: 0.9,
+	// 0.999, 1e-8).
+	Beta1 float64 `json:"beta1,omitempty"`
+	Beta2 float64 `json:"beta2,omitempty"`
+	Eps   float64 `json:"eps,omitempty"`
+}
+
+// Schedule varies the learning rate and the batch size over the epochs.
+type Schedule struct {
+	// LR is the learning-rate schedule.
+	LR LRSchedule `json:"lr,omitzero"`
+	// Batch is the batch-size schedule.
+	Batch BatchSchedule `json:"batch,omitzero"`
+}
+
+// Learning-rate schedule kinds accepted in LRSchedule.Kind.
+const (
+	ScheduleConstant = "constant"
+	ScheduleStep     = "step"
+	ScheduleCosine   = "cosine"
+)
+
+// LRSchedule is a learning-rate schedule. Epochs count from 1 and a
+// milestone M takes effect after M epochs.
+type LRSchedule struct {
+	// Kind is "constant" (also the meaning of ""), "step" (multiply ε by
+	// Gamma after each milestone epoch) or "cosine" (anneal from ε to
+	// Floor·ε over the budget, per update).
+	Kind string `json:"kind,omitempty"`
+	// Milestones are strictly increasing epochs ≥ 1 (step).
+	Milestones []int `json:"milestones,omitempty"`
+	// Gamma is the factor applied at each milestone, finite and > 0 (step).
+	Gamma float64 `json:"gamma,omitempty"`
+	// Floor is the final learning rate as a fraction of ε, in [0, 1] (cosine).
+	Floor float64 `json:"floor,omitempty"`
+}
+
+// BatchSchedule multiplies the batch size by Factor after each milestone
+// epoch, as in Smith, Kindermans, Ying & Le (2018): growing B by k at a
+// milestone keeps the noise scale of dividing ε by k. The batch size is
+// clamped to N and the last partial batch of every epoch is dropped.
+type BatchSchedule struct {
+	// Milestones are strictly increasing epochs ≥ 1.
+	Milestones []int `json:"milestones,omitempty"`
+	// Factor k ≥ 2 multiplies B at each milestone.
+	Factor int `json:"factor,omitempty"`
+}
+
+// Augment configures training-time data augmentation of image datasets.
+type Augment struct {
+	// Shift is the largest random translation s in pixels: every training
+	// example of every batch is shifted by (dy, dx) drawn uniformly from
+	// {−s, …, s}², with zero fill; 0 disables it.
+	Shift int `json:"shift,omitempty"`
+}
+
+// WarmStart starts training from saved weights. Like a dataset's, its
+// identity is its content: SHA256 (filled in where the sweep is submitted,
+// see FileDigest) is part of the trial's identity and Path is not; the
+// process running the trial refuses a file whose digest differs. The
+// optimizer state (momentum, Adam moments) starts at zero.
+type WarmStart struct {
+	// Path is a safetensors file written by flatsweep (or a PyTorch
+	// state_dict of the same network, any architecture).
+	Path string `json:"path,omitempty"`
+	// SHA256 is the lowercase hex SHA-256 digest of the file's content.
+	SHA256 string `json:"sha256,omitempty"`
+}
