@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/flatsweep/flatsweep/results"
 )
 
 // PredictedSlope is the exponent of B_opt ∝ x that Smith & Le (2018) predict
@@ -78,6 +80,9 @@ type SweepAnalysis struct {
 	// Counts tallies every trial of the sweep by status: diverged, failed and
 	// unfinished trials are excluded from every number below but counted here.
 	Counts Counts `json:"counts"`
+	// Failures says why the trials counted failed have no result, most
+	// frequent reason first.
+	Failures []results.Failure `json:"failures"`
 	// Notes lists, as sentences, the conditions that limit the analysis.
 	Notes []string `json:"notes"`
 	// Axes lists every axis; VaryingAxes those with two or more values among
@@ -243,7 +248,7 @@ func dinhMeasure(m string, before, after []float64) DinhMeasure {
 func Analyze(sweep string, points []Point) SweepAnalysis {
 	ok := okPoints(points)
 	a := SweepAnalysis{
-		Sweep: sweep, Counts: CountPoints(points), Notes: []string{},
+		Sweep: sweep, Counts: CountPoints(points), Notes: []string{}, Failures: failuresOf(points),
 		Axes: nonNil(AxisNames(points)), VaryingAxes: nonNil(varyingAxes(ok)),
 		Measures: nonNil(FlatnessMeasures(ok)), GridPoints: []GridPoint{}, Optima: []BatchOptimum{},
 		Fits: []ScalingFit{}, Scores: []MeasureScore{}, Coverage: []MetricCoverage{},
@@ -442,6 +447,17 @@ func num(x float64) string {
 // axisValue formats an axis value exactly (shortest round-trip form).
 func axisValue(x float64) string { return fmt.Sprint(x) }
 
+// failuresOf tallies why the StatusFailed points failed.
+func failuresOf(points []Point) []results.Failure {
+	var t results.FailureTally
+	for _, p := range points {
+		if p.Status == StatusFailed {
+			t.Add(p.State, results.FailureReason(p.State, p.Error), p.Permanent, p.ID)
+		}
+	}
+	return t.Failures(0)
+}
+
 // tables returns the sections of the analysis.
 func (a SweepAnalysis) tables() []table {
 	ts := []table{a.countsTable(), a.gridTable(), a.optimaTable(), a.fitsTable(), a.collapseTable(), a.scoresTable()}
@@ -457,6 +473,13 @@ func (a SweepAnalysis) countsTable() table {
 		intro: "Diverged (NaN/Inf loss), failed and unfinished trials are never dropped silently: they are counted here and left out of the numbers below.",
 		head:  []string{"total", "ok", "diverged", "failed", "unfinished"},
 		rows:  [][]string{{fmt.Sprint(c.Trials), fmt.Sprint(c.OK), fmt.Sprint(c.Diverged), fmt.Sprint(c.Failed), fmt.Sprint(c.Unfinished)}}}
+	for _, f := range a.Failures {
+		kind := ""
+		if f.Permanent {
+			kind = ", for an error of their input that retrying does not mend"
+		}
+		t.notes = append(t.notes, fmt.Sprintf("%d %s%s: %s", f.Trials, f.State, kind, results.FirstLine(f.Reason, 200)))
+	}
 	for _, cv := range a.Coverage {
 		if cv.Missing > 0 {
 			t.notes = append(t.notes, fmt.Sprintf("%s: finite in %d, missing in %d successful trials.", cv.Metric, cv.Finite, cv.Missing))

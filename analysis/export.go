@@ -52,6 +52,7 @@ type TrialTable struct {
 func trialColumns() []Column {
 	return []Column{
 		{"trial_id", KindString}, {"state", KindString}, {"status", KindString}, {"diverged", KindBool},
+		{"error", KindString}, {"input_error", KindBool},
 		{AxisSeed, KindInt}, {AxisB, KindInt}, {AxisLR, KindFloat}, {AxisN, KindInt}, {AxisMomentum, KindFloat},
 		{"g", KindFloat}, {"optimizer", KindString}, {"weight_decay", KindFloat}, {"epochs", KindInt},
 		{"max_steps", KindInt}, {"dataset", KindString}, {"arch", KindString},
@@ -64,7 +65,9 @@ func trialColumns() []Column {
 
 // TrialTableFromRecords returns the TrialTable of records: the columns of
 // the trial (trial_id; state as stored; status ok, diverged, failed or
-// unfinished; diverged), its axes (seed, batch_size, lr, n, momentum) and noise scale
+// unfinished; diverged; error, the error of its last failed attempt, and
+// input_error, whether that error is one of its input, which retrying does
+// not mend — both missing when no attempt failed), its axes (seed, batch_size, lr, n, momentum) and noise scale
 // g, a few settings (optimizer, weight_decay, epochs, max_steps — the step
 // budget —, dataset, arch), the final metrics (accuracies, losses, gaps,
 // lambda_max with its residual and convergence, hvps, params, steps taken)
@@ -101,7 +104,11 @@ func TrialTableFromRecords(recs []Record) TrialTable {
 		if opt == "" {
 			opt = "sgd"
 		}
-		row := []any{r.TrialID, r.State, p.Status.String(), r.Result != nil && r.Result.Diverged,
+		var errCell, inputCell any
+		if r.Error != "" {
+			errCell, inputCell = r.Error, r.Permanent
+		}
+		row := []any{r.TrialID, r.State, p.Status.String(), r.Result != nil && r.Result.Diverged, errCell, inputCell,
 			s.Seed, int64(s.BatchSize), fcell(s.LR), int64(s.Dataset.N), fcell(s.Optimizer.Momentum),
 			fcell(p.NoiseScale()), opt, fcell(s.WeightDecay), int64(s.Epochs), int64(s.Steps), s.Dataset.Name, s.Model.Arch}
 		for _, m := range []string{MetricTrainAcc, MetricTestAcc, MetricTrainLoss, MetricTestLoss, MetricGap, MetricLossGap, MetricLambdaMax} {

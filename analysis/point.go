@@ -120,6 +120,11 @@ type Point struct {
 	Metrics map[string]float64
 	// Curve holds the per-epoch metrics, if recorded.
 	Curve []spec.EpochMetrics
+	// State is the trial's state as stored, and Error and Permanent the
+	// error of its last failed attempt and whether that error is one of its
+	// input (see results.Record); they say why a StatusFailed point failed.
+	State, Error string
+	Permanent    bool
 }
 
 // Axis returns the value of axis name and whether it is set.
@@ -209,6 +214,7 @@ func PointsFromRecords(recs []Record) []Point {
 			Values:  map[string]string{},
 			Metrics: map[string]float64{},
 			NoG:     math.IsNaN(results.NoiseScale(r.Spec)),
+			State:   r.State, Error: r.Error, Permanent: r.Permanent,
 		}
 		for _, name := range spec.AxisNames() {
 			path, _ := spec.AxisPath(name)

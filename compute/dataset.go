@@ -30,45 +30,19 @@ func loadData(ds spec.Dataset) (trainSet, testSet data.Set, shape spec.Image, er
 		}
 		return standardize(ds, trainSet, testSet, spec.Image{})
 	}
-	files, err := ds.Files()
+	pool, testPool, shape, err := readFiles(ds)
 	if err != nil {
 		return fail(err)
 	}
-	if ds.SHA256 != "" {
-		got, err := ds.Digest()
-		if err != nil {
-			return fail(err)
-		}
-		if got != ds.SHA256 {
-			return fail(invalid("dataset.sha256", ds.SHA256, fmt.Sprintf("the files at %s have the digest %s: they are not the data the trial was submitted with", where(ds), got)))
-		}
-	}
-	var pool, testPool data.Set
-	if spec.IsIDX(ds.Name) {
-		pool, testPool, shape, err = loadIDX(files)
-	} else {
-		pool, testPool, shape, err = loadCIFAR(files)
-	}
-	if err != nil {
+	if err := fits(ds, pool, testPool); err != nil {
 		return fail(err)
 	}
 	if testPool.Len() == 0 { // one source: hold out the test set
-		if ds.N+ds.NTest > pool.Len() {
-			return fail(invalid("dataset.n", ds.N, fmt.Sprintf("n + n_test = %d exceeds the %d examples of the %s files", ds.N+ds.NTest, pool.Len(), ds.Name)))
-		}
 		if pool, testSet, err = pool.Split(pool.Len()-ds.NTest, ds.Seed); err != nil {
 			return fail(fmt.Errorf("dataset: %w", err))
 		}
-	} else {
-		if ds.NTest > testPool.Len() {
-			return fail(invalid("dataset.n_test", ds.NTest, fmt.Sprintf("exceeds the %d examples of the %s test files", testPool.Len(), ds.Name)))
-		}
-		if testSet, err = testPool.Sample(ds.NTest, ds.Seed); err != nil {
-			return fail(fmt.Errorf("dataset: %w", err))
-		}
-	}
-	if ds.N > pool.Len() {
-		return fail(invalid("dataset.n", ds.N, fmt.Sprintf("exceeds the %d training examples of the %s files", pool.Len(), ds.Name)))
+	} else if testSet, err = testPool.Sample(ds.NTest, ds.Seed); err != nil {
+		return fail(fmt.Errorf("dataset: %w", err))
 	}
 	if trainSet, err = pool.Sample(ds.N, ds.Seed); err != nil {
 		return fail(fmt.Errorf("dataset: %w", err))
@@ -83,6 +57,80 @@ func loadData(ds spec.Dataset) (trainSet, testSet data.Set, shape spec.Image, er
 		}
 	}
 	return standardize(ds, trainSet, testSet, shape)
+}
+
+// readFiles reads the files of a file data set — checked against its
+// content digest when it has one — into its training pool and, when the
+// files hold a separate test split, its test pool.
+func readFiles(ds spec.Dataset) (pool, testPool data.Set, shape spec.Image, err error) {
+	files, err := ds.Files()
+	if err != nil {
+		return data.Set{}, data.Set{}, spec.Image{}, err
+	}
+	if ds.SHA256 != "" {
+		got, err := ds.Digest()
+		if err != nil {
+			return data.Set{}, data.Set{}, spec.Image{}, err
+		}
+		if got != ds.SHA256 {
+			return data.Set{}, data.Set{}, spec.Image{}, invalid("dataset.sha256", ds.SHA256, fmt.Sprintf("the files at %s have the digest %s: they are not the data the trial was submitted with", where(ds), got))
+		}
+	}
+	if spec.IsIDX(ds.Name) {
+		return loadIDX(files)
+	}
+	return loadCIFAR(files)
+}
+
+// fits checks that the pools hold the examples ds samples: n + n_test from
+// one pool, or n and n_test from separate ones.
+func fits(ds spec.Dataset, pool, testPool data.Set) error {
+	if testPool.Len() == 0 {
+		if ds.N+ds.NTest > pool.Len() {
+			return invalid("dataset.n", ds.N, fmt.Sprintf("n + n_test = %d exceeds the %d examples of the %s files", ds.N+ds.NTest, pool.Len(), ds.Name))
+		}
+		return nil
+	}
+	if ds.NTest > testPool.Len() {
+		return invalid("dataset.n_test", ds.NTest, fmt.Sprintf("exceeds the %d examples of the %s test files", testPool.Len(), ds.Name))
+	}
+	if ds.N > pool.Len() {
+		return invalid("dataset.n", ds.N, fmt.Sprintf("exceeds the %d training examples of the %s files", pool.Len(), ds.Name))
+	}
+	return nil
+}
+
+// CheckDatasets reads the files of every file data set among dss once each
+// — set by set, as a trial would, digest included — and checks that every
+// data set's n and n_test fit in them, so that a sweep whose data a worker
+// could not train on is refused before any trial is stored. Synthetic data
+// sets pass (their settings are checked by spec validation). The error names
+// the data set's files and the field at fault.
+func CheckDatasets(dss []spec.Dataset) error {
+	type pools struct {
+		pool, test data.Set
+		err        error
+	}
+	read := map[string]*pools{}
+	for _, ds := range dss {
+		if ds.Name == spec.DatasetSynthetic {
+			continue
+		}
+		key := ds.Name + "\x00" + ds.SHA256 + "\x00" + where(ds)
+		p := read[key]
+		if p == nil {
+			p = &pools{}
+			p.pool, p.test, _, p.err = readFiles(ds)
+			read[key] = p
+		}
+		if p.err != nil {
+			return p.err
+		}
+		if err := fits(ds, p.pool, p.test); err != nil {
+			return fmt.Errorf("%s: %w", where(ds), err)
+		}
+	}
+	return nil
 }
 
 // where names the files of a dataset for a message.

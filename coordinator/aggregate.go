@@ -39,6 +39,13 @@ type row struct {
 	g      float64  // noise scale (results.NoiseScale)
 	status results.Status
 	values []float64 // by metric index of the sweep's rowCache; NaN where absent
+	fail   *failure  // why it failed, when status is results.StatusFailed
+}
+
+// failure is what a row records of a trial without a result.
+type failure struct {
+	state, reason string
+	permanent     bool
 }
 
 // rowCache holds a sweep's rows, in trial-ID order (so that a summary adds
@@ -92,7 +99,12 @@ func (rc *rowCache) metric(name string) int {
 // metrics in r.
 func (rc *rowCache) setResult(r *row, t *pb.Trial) {
 	res := t.Result
-	r.status = results.ClassifyState(wire.StateName(t.State), res != nil, res != nil && res.Diverged)
+	state := wire.StateName(t.State)
+	r.status = results.ClassifyState(state, res != nil, res != nil && res.Diverged)
+	r.fail = nil
+	if r.status == results.StatusFailed {
+		r.fail = &failure{state: state, reason: results.FailureReason(state, t.LastError), permanent: t.PermanentFailure}
+	}
 	if res == nil {
 		return
 	}
@@ -249,7 +261,8 @@ func (s *sweepServer) AggregateResults(_ context.Context, req *pb.AggregateResul
 	s.c.rows.mu.Lock()
 	defer s.c.rows.mu.Unlock()
 	kept := make([]*row, 0, len(rc.order))
-	for _, r := range rc.order {
+	var fails results.FailureTally
+	for k, r := range rc.order {
 		keep := true
 		for j, f := range filters {
 			if !f.Keep(r.axes[fidx[j]]) {
@@ -259,6 +272,9 @@ func (s *sweepServer) AggregateResults(_ context.Context, req *pb.AggregateResul
 		}
 		if keep {
 			kept = append(kept, r)
+			if f := r.fail; f != nil {
+				fails.Add(f.state, f.reason, f.permanent, rc.ids[k])
+			}
 		}
 	}
 	varying, fixed := varyingAxes(kept)
@@ -292,7 +308,43 @@ func (s *sweepServer) AggregateResults(_ context.Context, req *pb.AggregateResul
 	}
 	groups := gr.Groups(by)
 	groups.Fixed = fixed
+	groups.Failures = fails.Failures(0)
 	return groups.ToProto(), nil
+}
+
+// maxSweepFailures is how many failure reasons a sweep's status carries.
+const maxSweepFailures = 10
+
+// failures returns why a sweep's trials failed, most frequent reason first
+// (at most maxSweepFailures), from its rows.
+func (a *aggregator) failures(id string) ([]*pb.FailureReason, error) {
+	rc, err := a.sweepRows(id)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var t results.FailureTally
+	for k, r := range rc.order {
+		if f := r.fail; f != nil {
+			t.Add(f.state, f.reason, f.permanent, rc.ids[k])
+		}
+	}
+	return results.FailuresToProto(t.Failures(maxSweepFailures)), nil
+}
+
+// withFailures fills in why a sweep's trials failed, when some did.
+func (c *Coordinator) withFailures(sw *pb.Sweep) error {
+	n := sw.StateCounts
+	if n["failed"]+n["discarded"]+n["cancelled"] == 0 {
+		return nil
+	}
+	fs, err := c.rows.failures(sw.Id)
+	if err != nil {
+		return err
+	}
+	sw.Failures = fs
+	return nil
 }
 
 // varyingAxes returns the indices of the axes on which the rows take more

@@ -41,7 +41,7 @@ func engineOutcome(st spec.Trial) (res *pb.TrialResult, fail bool) {
 	r := spec.Result{TrainAcc: acc + 0.01*seed, TestAcc: acc, TrainLoss: 0.1 * seed, TestLoss: 0.3 + b/1000 + 0.07*seed,
 		LambdaMax: b*(1+m) + seed*seed, Measures: map[string]float64{"trace": b * seed * (1 + m), "sharp": math.Sqrt(b + seed)}}
 	if (m == 0.9 && st.BatchSize == 8 && st.Seed == 3) || (m == 0.9 && st.BatchSize == 16 && st.Seed == 1) {
-		r.Diverged, r.TrainLoss, r.TestLoss = true, math.NaN(), math.NaN()
+		r.Diverged, r.TrainLoss, r.TestLoss = true, 1e3, 2e3 // finite, as compute.Run reports a divergence
 	}
 	// Durations as a worker measures them (whole nanoseconds), some of
 	// whose float seconds do not survive a truncating conversion.

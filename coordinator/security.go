@@ -9,39 +9,130 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
 
-// Security configures how the coordinator authenticates its peers. With
-// neither a token nor TLS it must listen on a loopback address only.
+// Role is what a caller may do. Every RPC needs one role:
+//
+//	RoleWorker  WorkerService: register, lease trials, heartbeat, report
+//	RoleClient  SweepService: submit, query, pause, resume, cancel, watch
+//	RoleAdmin   AdminService (backups), and everything the other roles may
+//
+// The standard health service needs none.
+type Role uint8
+
+// The roles, as bits of a set.
+const (
+	RoleWorker Role = 1 << iota
+	RoleClient
+	RoleAdmin
+)
+
+// String returns "worker", "client" or "admin" (a set joins its roles with "+").
+func (r Role) String() string {
+	var names []string
+	for _, x := range []struct {
+		r    Role
+		name string
+	}{{RoleWorker, "worker"}, {RoleClient, "client"}, {RoleAdmin, "admin"}} {
+		if r&x.r != 0 {
+			names = append(names, x.name)
+		}
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, "+")
+}
+
+// ParseRole parses "worker", "client" or "admin".
+func ParseRole(s string) (Role, error) {
+	switch s {
+	case "worker":
+		return RoleWorker, nil
+	case "client":
+		return RoleClient, nil
+	case "admin":
+		return RoleAdmin, nil
+	}
+	return 0, fmt.Errorf("role %q: want worker, client or admin", s)
+}
+
+// Security configures how the coordinator authenticates its peers and what
+// each may do. A caller's roles are the union of those its bearer token and
+// its client certificate grant:
+//
+//   - a token is sent as "authorization: Bearer <token>" metadata; Token
+//     grants every role (the admin token), WorkerToken the worker role and
+//     ClientToken the client role;
+//   - with ClientCAFile, a client certificate signed by one of those CAs is
+//     required on every connection, and it grants the roles named by the
+//     Organizational Unit (OU) entries of its subject: OU=worker, OU=client,
+//     OU=admin. Its subject is the caller's identity, which binds a worker ID
+//     to the certificate that registered it.
+//
+// With no token and no client CA every caller may do everything, which is
+// allowed on a loopback address only (CheckListen).
 type Security struct {
-	// Token, when set, is a shared secret every worker and client must send
-	// as "authorization: Bearer <token>" metadata.
+	// Token, when set, is the admin token: it grants every role.
 	Token string
+	// WorkerToken, when set, grants the worker role only.
+	WorkerToken string
+	// ClientToken, when set, grants the client role only.
+	ClientToken string
 	// CertFile and KeyFile, when set, enable TLS with this certificate.
 	CertFile, KeyFile string
 	// ClientCAFile, when set (with TLS), requires clients to present a
-	// certificate signed by one of these CAs.
+	// certificate signed by one of these CAs; its OU entries name its roles.
 	ClientCAFile string
 }
 
-// ErrInsecureListen is returned when the coordinator would accept connections
-// from other machines without a token or TLS.
-var ErrInsecureListen = errors.New("refusing to listen beyond loopback without --token or TLS")
+// ErrInsecureListen is returned when the coordinator would accept
+// connections from other machines without authenticating them.
+var ErrInsecureListen = errors.New("refusing to listen beyond loopback without authenticating clients (--token, --worker-token and --client-token, or --tls-client-ca)")
 
-// Enabled reports whether any protection is configured.
-func (s Security) Enabled() bool { return s.Token != "" || s.CertFile != "" }
+// Authenticates reports whether callers are authenticated: some token or a
+// client CA is configured.
+func (s Security) Authenticates() bool {
+	return s.Token != "" || s.WorkerToken != "" || s.ClientToken != "" || s.ClientCAFile != ""
+}
+
+// Enabled reports whether any protection (authentication or TLS) is
+// configured.
+func (s Security) Enabled() bool { return s.Authenticates() || s.CertFile != "" }
+
+// Check reports an inconsistent configuration: a client CA without TLS, or
+// one token given for two roles.
+func (s Security) Check() error {
+	if s.ClientCAFile != "" && (s.CertFile == "" || s.KeyFile == "") {
+		return errors.New("a client CA needs TLS: set the certificate and key too")
+	}
+	toks := map[string]string{}
+	for _, t := range []struct{ flag, tok string }{{"--token", s.Token}, {"--worker-token", s.WorkerToken}, {"--client-token", s.ClientToken}} {
+		if t.tok == "" {
+			continue
+		}
+		if other, ok := toks[t.tok]; ok {
+			return fmt.Errorf("%s and %s are the same token: give each role its own", other, t.flag)
+		}
+		toks[t.tok] = t.flag
+	}
+	return nil
+}
 
 // CheckListen returns ErrInsecureListen when addr is not a loopback address
-// and no protection is configured.
+// and callers are not authenticated. TLS alone is not enough: it proves the
+// coordinator to its callers, not the callers to it.
 func (s Security) CheckListen(addr string) error {
-	if s.Enabled() {
+	if s.Authenticates() {
 		return nil
 	}
 	host, _, err := net.SplitHostPort(addr)
@@ -59,6 +150,9 @@ func (s Security) CheckListen(addr string) error {
 
 // ServerOptions returns the gRPC server options that enforce s.
 func (s Security) ServerOptions() ([]grpc.ServerOption, error) {
+	if err := s.Check(); err != nil {
+		return nil, err
+	}
 	var opts []grpc.ServerOption
 	if s.CertFile != "" || s.KeyFile != "" {
 		cfg, err := s.serverTLS()
@@ -66,26 +160,34 @@ func (s Security) ServerOptions() ([]grpc.ServerOption, error) {
 			return nil, err
 		}
 		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg)))
-	} else if s.ClientCAFile != "" {
-		return nil, errors.New("a client CA needs TLS: set the certificate and key too")
 	}
-	if s.Token != "" {
+	if s.Authenticates() {
 		opts = append(opts,
 			grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-				if err := s.authorize(ctx, info.FullMethod); err != nil {
+				ctx, err := s.authorize(ctx, info.FullMethod)
+				if err != nil {
 					return nil, err
 				}
 				return h(ctx, req)
 			}),
 			grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-				if err := s.authorize(ss.Context(), info.FullMethod); err != nil {
+				ctx, err := s.authorize(ss.Context(), info.FullMethod)
+				if err != nil {
 					return err
 				}
-				return h(srv, ss)
+				return h(srv, &identifiedStream{ServerStream: ss, ctx: ctx})
 			}))
 	}
 	return opts, nil
 }
+
+// identifiedStream is a server stream whose context carries its caller.
+type identifiedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *identifiedStream) Context() context.Context { return s.ctx }
 
 func (s Security) serverTLS() (*tls.Config, error) {
 	if s.CertFile == "" || s.KeyFile == "" {
@@ -120,24 +222,93 @@ func LoadCertPool(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// unauthenticatedMethods may be called without the token: health checks.
-func unauthenticated(method string) bool {
-	return strings.HasPrefix(method, "/grpc.health.v1.Health/")
+// requiredRole returns the role a method needs; false for a method that
+// needs none (health checks) .
+func requiredRole(method string) (Role, bool) {
+	switch {
+	case strings.HasPrefix(method, "/grpc.health.v1.Health/"):
+		return 0, false
+	case strings.HasPrefix(method, "/flatsweep.v1.WorkerService/"):
+		return RoleWorker, true
+	case strings.HasPrefix(method, "/flatsweep.v1.SweepService/"):
+		return RoleClient, true
+	}
+	return RoleAdmin, true // the admin service, reflection, anything else
 }
 
-// authorize checks the bearer token of a call in constant time.
-func (s Security) authorize(ctx context.Context, method string) error {
-	if unauthenticated(method) {
-		return nil
+// caller is the authenticated identity of a call.
+type caller struct {
+	roles    Role
+	identity string // "token:worker", "cert:CN=…", …: what a worker ID is bound to
+}
+
+type callerKey struct{}
+
+// callerOf returns the identity a call was authenticated as; "" when the
+// coordinator does not authenticate.
+func callerOf(ctx context.Context) string {
+	c, _ := ctx.Value(callerKey{}).(caller)
+	return c.identity
+}
+
+// authorize authenticates a call — tokens compared in constant time — and
+// checks that its roles include the one the method needs. It returns the
+// context carrying the caller.
+func (s Security) authorize(ctx context.Context, method string) (context.Context, error) {
+	need, ok := requiredRole(method)
+	if !ok {
+		return ctx, nil
 	}
+	var c caller
+	var ids []string
 	md, _ := metadata.FromIncomingContext(ctx)
 	for _, v := range md.Get("authorization") {
 		tok, ok := strings.CutPrefix(v, "Bearer ")
-		if ok && subtle.ConstantTimeCompare([]byte(tok), []byte(s.Token)) == 1 {
-			return nil
+		if !ok {
+			continue
+		}
+		for _, t := range []struct {
+			tok   string
+			roles Role
+			name  string
+		}{{s.Token, RoleAdmin | RoleClient | RoleWorker, "admin"}, {s.WorkerToken, RoleWorker, "worker"}, {s.ClientToken, RoleClient, "client"}} {
+			if t.tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(t.tok)) == 1 {
+				c.roles |= t.roles
+				ids = append(ids, "token:"+t.name)
+			}
 		}
 	}
-	return status.Error(codes.Unauthenticated, "missing or wrong token: pass the coordinator's --token (or set FLATSWEEP_TOKEN)")
+	var certSubject string
+	if s.ClientCAFile != "" {
+		if p, ok := peer.FromContext(ctx); ok {
+			if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.VerifiedChains) > 0 && len(ti.State.VerifiedChains[0]) > 0 {
+				leaf := ti.State.VerifiedChains[0][0]
+				certSubject = leaf.Subject.String()
+				for _, ou := range leaf.Subject.OrganizationalUnit {
+					if r, err := ParseRole(ou); err == nil {
+						c.roles |= r
+					}
+				}
+				ids = append([]string{"cert:" + certSubject}, ids...)
+			}
+		}
+	}
+	if c.roles == 0 {
+		msg := "missing or wrong token: pass the token of your role with --token (or set FLATSWEEP_TOKEN)"
+		if certSubject != "" {
+			msg = fmt.Sprintf("certificate %q grants no role (want OU=worker, OU=client or OU=admin in its subject) and no valid token was sent", certSubject)
+		}
+		return ctx, status.Error(codes.Unauthenticated, msg)
+	}
+	if c.roles&RoleAdmin != 0 {
+		c.roles |= RoleClient | RoleWorker
+	}
+	if c.roles&need == 0 {
+		return ctx, status.Errorf(codes.PermissionDenied, "%s needs the %s role; these credentials grant %s", method, need, c.roles)
+	}
+	slices.Sort(ids)
+	c.identity = strings.Join(slices.Compact(ids), ",")
+	return context.WithValue(ctx, callerKey{}, c), nil
 }
 
 // TokenCredentials sends a bearer token with every call. It is allowed over

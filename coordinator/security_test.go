@@ -43,7 +43,10 @@ func TestCheckListen(t *testing.T) {
 		{":7070", Security{}, false},
 		{"10.1.2.3:7070", Security{}, false},
 		{"0.0.0.0:7070", Security{Token: "s3cret"}, true},
-		{"0.0.0.0:7070", Security{CertFile: "c", KeyFile: "k"}, true},
+		{"0.0.0.0:7070", Security{WorkerToken: "w", ClientToken: "c"}, true},
+		// TLS alone proves the coordinator, not its clients.
+		{"0.0.0.0:7070", Security{CertFile: "c", KeyFile: "k"}, false},
+		{"0.0.0.0:7070", Security{CertFile: "c", KeyFile: "k", ClientCAFile: "ca"}, true},
 	} {
 		err := tc.sec.CheckListen(tc.addr)
 		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrInsecureListen)) {
@@ -117,6 +120,9 @@ type pki struct {
 	dir                           string
 	caFile, serverCert, serverKey string
 	clientCert, clientKey         string
+	workerCert, workerKey         string
+	worker2Cert, worker2Key       string
+	noRoleCert, noRoleKey         string
 	caPool                        *x509.CertPool
 }
 
@@ -137,10 +143,10 @@ func newPKI(t *testing.T) *pki {
 	p.caFile = p.write(t, "ca.pem", "CERTIFICATE", caDER)
 	p.caPool = x509.NewCertPool()
 	p.caPool.AddCert(ca)
-	leaf := func(name string, serial int64, usage x509.ExtKeyUsage) (string, string) {
+	leaf := func(name string, serial int64, usage x509.ExtKeyUsage, ou ...string) (string, string) {
 		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
+			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name, OrganizationalUnit: ou},
 			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
 			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
@@ -153,7 +159,10 @@ func newPKI(t *testing.T) *pki {
 		return p.write(t, name+".pem", "CERTIFICATE", der), p.write(t, name+"-key.pem", "EC PRIVATE KEY", kb)
 	}
 	p.serverCert, p.serverKey = leaf("server", 2, x509.ExtKeyUsageServerAuth)
-	p.clientCert, p.clientKey = leaf("client", 3, x509.ExtKeyUsageClientAuth)
+	p.clientCert, p.clientKey = leaf("client", 3, x509.ExtKeyUsageClientAuth, "client")
+	p.workerCert, p.workerKey = leaf("worker", 4, x509.ExtKeyUsageClientAuth, "worker")
+	p.worker2Cert, p.worker2Key = leaf("worker2", 5, x509.ExtKeyUsageClientAuth, "worker")
+	p.noRoleCert, p.noRoleKey = leaf("norole", 6, x509.ExtKeyUsageClientAuth)
 	return p
 }
 
@@ -183,5 +192,119 @@ func TestTLSWithClientCertificates(t *testing.T) {
 	}
 	if err := call(t, addr, grpc.WithTransportCredentials(insecure.NewCredentials())); err == nil {
 		t.Fatal("plaintext client was accepted by a TLS coordinator")
+	}
+}
+
+// roleCalls makes one call of each role's service with the given dial
+// options and returns their status codes: a worker call (RegisterWorker), a
+// client call (ListSweeps), a steering call (CancelSweep of a sweep that
+// does not exist: NotFound once allowed) and an admin call (a backup).
+func roleCalls(t *testing.T, addr string, opts ...grpc.DialOption) (worker, client, steer, admin codes.Code) {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = pb.NewWorkerServiceClient(conn).RegisterWorker(ctx, &pb.RegisterWorkerRequest{Name: "w", Slots: 1})
+	worker = status.Code(err)
+	_, err = pb.NewSweepServiceClient(conn).ListSweeps(ctx, &pb.ListSweepsRequest{})
+	client = status.Code(err)
+	_, err = pb.NewSweepServiceClient(conn).CancelSweep(ctx, &pb.CancelSweepRequest{SweepId: "nope"})
+	steer = status.Code(err)
+	stream, err := pb.NewAdminServiceClient(conn).BackupDatabase(ctx, &pb.BackupDatabaseRequest{})
+	if err == nil {
+		for err == nil {
+			_, err = stream.Recv()
+		}
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+	}
+	admin = status.Code(err)
+	return worker, client, steer, admin
+}
+
+// TestTokenRoles: the worker token leases and reports only, the client
+// token submits, queries and steers only, and the admin token does
+// everything, backups included.
+func TestTokenRoles(t *testing.T) {
+	addr := serveSecure(t, Security{Token: "admin-secret", WorkerToken: "worker-secret", ClientToken: "client-secret"})
+	plain := grpc.WithTransportCredentials(insecure.NewCredentials())
+	ok, denied, none := codes.OK, codes.PermissionDenied, codes.NotFound
+	for _, c := range []struct {
+		token                        string
+		worker, client, steer, admin codes.Code
+	}{
+		{"worker-secret", ok, denied, denied, denied},
+		{"client-secret", denied, ok, none, denied},
+		{"admin-secret", ok, ok, none, ok},
+		{"wrong", codes.Unauthenticated, codes.Unauthenticated, codes.Unauthenticated, codes.Unauthenticated},
+	} {
+		w, cl, st, ad := roleCalls(t, addr, plain, grpc.WithPerRPCCredentials(TokenCredentials(c.token)))
+		if w != c.worker || cl != c.client || st != c.steer || ad != c.admin {
+			t.Errorf("token %s: worker %v, client %v, cancel %v, backup %v; want %v, %v, %v, %v",
+				c.token, w, cl, st, ad, c.worker, c.client, c.steer, c.admin)
+		}
+	}
+	if err := (Security{Token: "same", WorkerToken: "same"}).Check(); err == nil {
+		t.Error("one token for two roles was accepted")
+	}
+}
+
+// TestCertificateRoles: with client certificates, a certificate's OU names
+// its role, one without a role OU is refused, and a worker ID registered
+// under one certificate cannot be used under another.
+func TestCertificateRoles(t *testing.T) {
+	p := newPKI(t)
+	addr := serveSecure(t, Security{CertFile: p.serverCert, KeyFile: p.serverKey, ClientCAFile: p.caFile})
+	creds := func(cert, key string) grpc.DialOption {
+		c, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: p.caPool, Certificates: []tls.Certificate{c}}))
+	}
+	ok, denied := codes.OK, codes.PermissionDenied
+	for _, c := range []struct {
+		name                         string
+		opt                          grpc.DialOption
+		worker, client, steer, admin codes.Code
+	}{
+		{"OU=worker", creds(p.workerCert, p.workerKey), ok, denied, denied, denied},
+		{"OU=client", creds(p.clientCert, p.clientKey), denied, ok, codes.NotFound, denied},
+		{"no OU", creds(p.noRoleCert, p.noRoleKey), codes.Unauthenticated, codes.Unauthenticated, codes.Unauthenticated, codes.Unauthenticated},
+	} {
+		w, cl, st, ad := roleCalls(t, addr, c.opt)
+		if w != c.worker || cl != c.client || st != c.steer || ad != c.admin {
+			t.Errorf("certificate %s: worker %v, client %v, cancel %v, backup %v; want %v, %v, %v, %v",
+				c.name, w, cl, st, ad, c.worker, c.client, c.steer, c.admin)
+		}
+	}
+	// A worker ID is bound to the certificate that registered it.
+	dial := func(opt grpc.DialOption) pb.WorkerServiceClient {
+		conn, err := grpc.NewClient(addr, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return pb.NewWorkerServiceClient(conn)
+	}
+	first, second := dial(creds(p.workerCert, p.workerKey)), dial(creds(p.worker2Cert, p.worker2Key))
+	ctx := context.Background()
+	reg, err := first.RegisterWorker(ctx, &pb.RegisterWorkerRequest{Name: "w", Slots: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.AcquireTrial(ctx, &pb.AcquireTrialRequest{WorkerId: reg.WorkerId}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("acquire under another certificate's worker ID: %v, want PermissionDenied", err)
+	}
+	if _, err := second.Heartbeat(ctx, &pb.HeartbeatRequest{WorkerId: reg.WorkerId, SweepId: "s", TrialId: "t", Token: "x"}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("heartbeat under another certificate's worker ID: %v, want PermissionDenied", err)
+	}
+	if _, err := first.AcquireTrial(ctx, &pb.AcquireTrialRequest{WorkerId: reg.WorkerId}); err != nil {
+		t.Errorf("acquire under its own certificate: %v", err)
 	}
 }

@@ -107,9 +107,13 @@ func (ss *session) acquireNow(req *pb.SessionRequest) bool {
 	if acq == nil {
 		return false
 	}
-	l, _, err := ss.w.c.core.TryAcquire(acq.WorkerId)
-	if l == nil && err == nil {
-		return false
+	err := ss.w.owned(ss.stream.Context(), acq.WorkerId)
+	var l *pb.Lease
+	if err == nil {
+		l, _, err = ss.w.c.core.TryAcquire(acq.WorkerId)
+		if l == nil && err == nil {
+			return false
+		}
 	}
 	resp := &pb.SessionResponse{CallId: req.CallId}
 	if err != nil {

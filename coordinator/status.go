@@ -20,6 +20,7 @@ import (
 //	store.ErrNotFound       NotFound
 //	lease.ErrConflict       AlreadyExists
 //	lease.ErrInvalid        InvalidArgument
+//	lease.ErrForbidden      PermissionDenied
 //	lease.ErrStopped        Unavailable
 //	context errors          Canceled, DeadlineExceeded
 //	anything else           Internal
@@ -40,6 +41,8 @@ func statusOf(err error) error {
 		code = codes.AlreadyExists
 	case errors.Is(err, lease.ErrInvalid):
 		code = codes.InvalidArgument
+	case errors.Is(err, lease.ErrForbidden):
+		code = codes.PermissionDenied
 	case errors.Is(err, lease.ErrStopped):
 		code = codes.Unavailable
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

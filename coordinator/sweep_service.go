@@ -16,10 +16,13 @@ import (
 	"github.com/flatsweep/flatsweep/spec"
 )
 
-// Page sizes of QueryResults.
+// Page sizes of QueryResults. A page also ends before its trials pass
+// MaxPageBytes of encoded size (and holds at least one trial), so that a
+// reply stays under the clients' 4 MiB message limit whatever the page size.
 const (
 	DefaultPageSize = 1000
 	MaxPageSize     = 10000
+	MaxPageBytes    = 2 << 20
 )
 
 // sweepServer implements pb.SweepServiceServer over the lease core and the
@@ -53,6 +56,9 @@ func (s *sweepServer) SubmitSweep(_ context.Context, req *pb.SubmitSweepRequest)
 
 func (s *sweepServer) GetSweep(_ context.Context, req *pb.GetSweepRequest) (*pb.GetSweepResponse, error) {
 	sw, err := s.c.core.Sweep(req.SweepId)
+	if err == nil {
+		err = s.c.withFailures(sw)
+	}
 	if err != nil {
 		return nil, statusOf(err)
 	}
@@ -63,6 +69,11 @@ func (s *sweepServer) ListSweeps(context.Context, *pb.ListSweepsRequest) (*pb.Li
 	sws, err := s.c.core.Sweeps()
 	if err != nil {
 		return nil, statusOf(err)
+	}
+	for _, sw := range sws {
+		if err := s.c.withFailures(sw); err != nil {
+			return nil, statusOf(err)
+		}
 	}
 	return &pb.ListSweepsResponse{Sweeps: sws}, nil
 }
@@ -147,14 +158,18 @@ func (s *sweepServer) QueryResults(_ context.Context, req *pb.QueryResultsReques
 	resp := &pb.QueryResultsResponse{}
 	var last string
 	more := false
+	bytes := 0
 	err := s.c.store.Trials(req.SweepId, req.PageToken, func(t *pb.Trial) bool {
 		if req.State != pb.TrialState_TRIAL_STATE_UNSPECIFIED && t.State != req.State {
 			return true
 		}
-		if len(resp.Trials) == size {
+		n := proto.Size(t)
+		if len(resp.Trials) == size || (len(resp.Trials) > 0 && bytes+n > MaxPageBytes) {
 			more = true
 			return false
 		}
+		bytes += n
+		t.LeaseToken = "" // a lease token goes to its worker only
 		resp.Trials = append(resp.Trials, t)
 		last = t.Id
 		return true

@@ -36,11 +36,17 @@ func serverOptions() []grpc.ServerOption {
 	}
 }
 
+// MaxReplyBytes is the largest reply a client of the coordinator accepts:
+// query pages stay under MaxPageBytes, but a grouped summary of a very large
+// grid may pass gRPC's default of 4 MiB.
+const MaxReplyBytes = 64 << 20
+
 // DialOptions returns the transport settings a client of the coordinator
 // should dial with (besides its credentials): static flow-control windows
-// matching the server's, and keepalive pings.
+// matching the server's, keepalive pings and replies up to MaxReplyBytes.
 func DialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxReplyBytes)),
 		grpc.WithInitialWindowSize(flowWindow),
 		grpc.WithInitialConnWindowSize(flowWindow),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: keepaliveTime, Timeout: keepaliveTimeout, PermitWithoutStream: true}),

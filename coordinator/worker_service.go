@@ -18,8 +18,14 @@ type workerServer struct {
 	c *Coordinator
 }
 
-func (s *workerServer) RegisterWorker(_ context.Context, req *pb.RegisterWorkerRequest) (*pb.RegisterWorkerResponse, error) {
-	id, err := s.c.core.Register(req.Name, req.Slots, req.Labels)
+// owned checks that a call about a worker comes from the credentials that
+// registered it (see lease.Core.CheckOwner).
+func (s *workerServer) owned(ctx context.Context, workerID string) error {
+	return statusOf(s.c.core.CheckOwner(workerID, callerOf(ctx)))
+}
+
+func (s *workerServer) RegisterWorker(ctx context.Context, req *pb.RegisterWorkerRequest) (*pb.RegisterWorkerResponse, error) {
+	id, err := s.c.core.Register(req.Name, req.Slots, req.Labels, callerOf(ctx))
 	if err != nil {
 		return nil, statusOf(err)
 	}
@@ -32,6 +38,9 @@ func (s *workerServer) RegisterWorker(_ context.Context, req *pb.RegisterWorkerR
 }
 
 func (s *workerServer) AcquireTrial(ctx context.Context, req *pb.AcquireTrialRequest) (*pb.AcquireTrialResponse, error) {
+	if err := s.owned(ctx, req.WorkerId); err != nil {
+		return nil, err
+	}
 	l, err := s.c.core.Acquire(ctx, req.WorkerId, req.GetWait().AsDuration())
 	if err != nil {
 		return nil, statusOf(err)
@@ -39,7 +48,10 @@ func (s *workerServer) AcquireTrial(ctx context.Context, req *pb.AcquireTrialReq
 	return &pb.AcquireTrialResponse{Lease: l}, nil
 }
 
-func (s *workerServer) Heartbeat(_ context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
+func (s *workerServer) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
+	if err := s.owned(ctx, req.WorkerId); err != nil {
+		return nil, err
+	}
 	expiry, err := s.c.core.Heartbeat(req.WorkerId, lease.Key{Sweep: req.SweepId, Trial: req.TrialId}, req.Token, req.NewMetrics)
 	if err != nil {
 		return nil, statusOf(err)
@@ -47,7 +59,10 @@ func (s *workerServer) Heartbeat(_ context.Context, req *pb.HeartbeatRequest) (*
 	return &pb.HeartbeatResponse{ExpireTime: timestamppb.New(expiry)}, nil
 }
 
-func (s *workerServer) CompleteTrial(_ context.Context, req *pb.CompleteTrialRequest) (*pb.CompleteTrialResponse, error) {
+func (s *workerServer) CompleteTrial(ctx context.Context, req *pb.CompleteTrialRequest) (*pb.CompleteTrialResponse, error) {
+	if err := s.owned(ctx, req.WorkerId); err != nil {
+		return nil, err
+	}
 	dup, err := s.c.core.Complete(req.WorkerId, lease.Key{Sweep: req.SweepId, Trial: req.TrialId}, req.Token, req.Result)
 	if err != nil {
 		return nil, statusOf(err)
@@ -55,16 +70,22 @@ func (s *workerServer) CompleteTrial(_ context.Context, req *pb.CompleteTrialReq
 	return &pb.CompleteTrialResponse{Duplicate: dup}, nil
 }
 
-func (s *workerServer) FailTrial(_ context.Context, req *pb.FailTrialRequest) (*pb.FailTrialResponse, error) {
-	st, err := s.c.core.Fail(req.WorkerId, lease.Key{Sweep: req.SweepId, Trial: req.TrialId}, req.Token, req.Error)
+func (s *workerServer) FailTrial(ctx context.Context, req *pb.FailTrialRequest) (*pb.FailTrialResponse, error) {
+	if err := s.owned(ctx, req.WorkerId); err != nil {
+		return nil, err
+	}
+	st, err := s.c.core.Fail(req.WorkerId, lease.Key{Sweep: req.SweepId, Trial: req.TrialId}, req.Token, req.Error, req.Permanent)
 	if err != nil {
 		return nil, statusOf(err)
 	}
 	return &pb.FailTrialResponse{State: st}, nil
 }
 
-func (s *workerServer) ReleaseTrial(_ context.Context, req *pb.ReleaseTrialRequest) (*pb.ReleaseTrialResponse, error) {
-	if err := s.c.core.Release(lease.Key{Sweep: req.SweepId, Trial: req.TrialId}, req.Token); err != nil {
+func (s *workerServer) ReleaseTrial(ctx context.Context, req *pb.ReleaseTrialRequest) (*pb.ReleaseTrialResponse, error) {
+	if err := s.owned(ctx, req.WorkerId); err != nil {
+		return nil, err
+	}
+	if err := s.c.core.Release(req.WorkerId, lease.Key{Sweep: req.SweepId, Trial: req.TrialId}, req.Token); err != nil {
 		return nil, statusOf(err)
 	}
 	s.c.log.Info("trial handed back", "sweep", req.SweepId, "trial", req.TrialId, "worker", req.WorkerId)

@@ -170,6 +170,9 @@ type Groups struct {
 	// every trial (canonical JSON), so that a table can say what it holds
 	// constant.
 	Fixed map[string]string `json:"fixed,omitempty"`
+	// Failures says why the trials counted failed have no result, most
+	// frequent reason first.
+	Failures []Failure `json:"failures,omitempty"`
 }
 
 // Grouper is the engine: it takes trials one at a time, as a key, a status,

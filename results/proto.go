@@ -10,7 +10,7 @@ import (
 // ToProto converts groups into an AggregateResultsResponse.
 func (g Groups) ToProto() *pb.AggregateResultsResponse {
 	out := &pb.AggregateResultsResponse{GroupBy: g.By, Metrics: g.Metrics, Fixed: g.Fixed,
-		Groups: make([]*pb.ResultGroup, len(g.Groups))}
+		Groups: make([]*pb.ResultGroup, len(g.Groups)), Failures: FailuresToProto(g.Failures)}
 	for i, gr := range g.Groups {
 		pg := &pb.ResultGroup{KeyJson: gr.Key, Key: make([]float64, len(gr.Key)), NoiseScale: gr.NoiseScale,
 			Trials: int32(gr.Counts.Trials), Succeeded: int32(gr.Counts.OK + gr.Counts.Diverged),
@@ -31,6 +31,9 @@ func (g Groups) ToProto() *pb.AggregateResultsResponse {
 // GroupsFromProto converts an AggregateResultsResponse back.
 func GroupsFromProto(r *pb.AggregateResultsResponse) Groups {
 	out := Groups{By: r.GroupBy, Metrics: r.Metrics, Fixed: r.Fixed, Groups: make([]Group, len(r.Groups))}
+	if len(r.Failures) > 0 {
+		out.Failures = FailuresFromProto(r.Failures)
+	}
 	for i, pg := range r.Groups {
 		g := Group{Key: pg.KeyJson, NoiseScale: pg.NoiseScale, Metrics: make([]Summary, len(pg.Metrics)),
 			Counts: Counts{Trials: int(pg.Trials), OK: int(pg.Succeeded - pg.Diverged), Diverged: int(pg.Diverged),

@@ -28,6 +28,12 @@ type Record struct {
 	// Duration is the trial's wall-clock time on its worker (0 without a
 	// result).
 	Duration time.Duration
+	// Error is the error of the trial's last failed attempt (kept while it
+	// is retried; cleared when it succeeds).
+	Error string
+	// Permanent reports that Error is one of the trial's input, which
+	// retrying cannot mend (the trial was discarded at once).
+	Permanent bool
 }
 
 // FromTrial converts a trial message (with its spec_json, as the store and
@@ -37,7 +43,8 @@ func FromTrial(t *pb.Trial) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("trial %s: %w", t.Id, err)
 	}
-	r := Record{TrialID: t.Id, Spec: st, State: wire.StateName(t.State), Result: wire.ResultFromProto(t.Result)}
+	r := Record{TrialID: t.Id, Spec: st, State: wire.StateName(t.State), Result: wire.ResultFromProto(t.Result),
+		Error: t.LastError, Permanent: t.PermanentFailure}
 	if t.Result != nil {
 		// Rounded, not truncated: a worker's whole nanoseconds d give
 		// d.Seconds(), whose product with 1e9 may fall just below d.

@@ -228,6 +228,7 @@ recs:
 		gr.Add(key, Classify(r), values, NoiseScale(r.Spec))
 	}
 	out := gr.Groups(by)
+	out.Failures = FailuresOf(kept)
 	_, out.Fixed = Varying(kept)
 	for _, a := range by {
 		delete(out.Fixed, a)

@@ -70,8 +70,53 @@ func WriteTable(w io.Writer, g Groups) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write table: %w", err)
 	}
+	if len(g.Failures) > 0 {
+		fmt.Fprintln(w)
+		if err := WriteFailures(w, g.Failures, 0); err != nil {
+			return err
+		}
+	}
 	_, err := fmt.Fprint(w, "\n"+TableLegend)
 	return err
+}
+
+// WriteFailures writes why trials failed, one line per state and reason,
+// most frequent first, at most limit lines (all when limit ≤ 0), each
+// reason's first line only:
+//
+//	failed trials, by reason:
+//	  2  discarded  input error  dataset: …/train-images-idx3-ubyte: data: malformed data file: …
+//
+// "input error" marks a permanent failure (an invalid spec, missing or
+// malformed data), which no retry mends.
+func WriteFailures(w io.Writer, fs []Failure, limit int) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "failed trials, by reason:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for i, f := range fs {
+		if limit > 0 && i == limit {
+			rest := 0
+			for _, g := range fs[i:] {
+				rest += g.Trials
+			}
+			fmt.Fprintf(tw, "  %d\tmore, for %d other reasons\t\t\n", rest, len(fs)-i)
+			break
+		}
+		kind := "retryable"
+		switch {
+		case f.Permanent:
+			kind = "input error"
+		case f.State == StateCancelled, f.State == StateSucceeded:
+			kind = "-"
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", f.Trials, f.State, kind, FirstLine(f.Reason, 200))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write failures: %w", err)
+	}
+	return nil
 }
 
 func formatG(g float64) string {
@@ -183,15 +228,19 @@ func (g Groups) jsonGroups() []jsonGroup {
 }
 
 // WriteJSON writes the groups as one indented JSON document: the grouping
-// axes, the fixed axes and the groups, each with its key (axis → exact
+// axes, the fixed axes, the groups, each with its key (axis → exact
 // value), g, counts and the summary of every metric it has (undefined
-// numbers as null).
+// numbers as null), and the failures (see Failure).
 func WriteJSON(w io.Writer, g Groups) error {
 	doc := struct {
-		By     []string          `json:"group_by"`
-		Fixed  map[string]string `json:"fixed"`
-		Groups []jsonGroup       `json:"groups"`
-	}{g.By, g.Fixed, g.jsonGroups()}
+		By       []string          `json:"group_by"`
+		Fixed    map[string]string `json:"fixed"`
+		Groups   []jsonGroup       `json:"groups"`
+		Failures []Failure         `json:"failures"`
+	}{g.By, g.Fixed, g.jsonGroups(), g.Failures}
+	if doc.Failures == nil {
+		doc.Failures = []Failure{}
+	}
 	if doc.By == nil {
 		doc.By = []string{}
 	}

@@ -21,9 +21,14 @@ func TestWriteTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	table, legend, found := strings.Cut(out, "\n\n")
+	table, rest, found := strings.Cut(out, "\n\n")
+	failures, legend, _ := strings.Cut(rest, "\n\n")
 	if !found || legend != results.TableLegend {
-		t.Errorf("table not followed by a blank line and the legend:\n%s", out)
+		t.Errorf("table not followed by a blank line, the failures, a blank line and the legend:\n%s", out)
+	}
+	// The fixture's two failed trials say why.
+	if want := "failed trials, by reason:\n  1  failed     retryable  no error message recorded\n  1  succeeded  -          succeeded without a recorded result"; failures != want {
+		t.Errorf("failures\n%s\nwant\n%s", failures, want)
 	}
 	lines := strings.Split(table, "\n")
 	if len(lines) != 7 {
@@ -144,13 +149,14 @@ type jsonDoc struct {
 		Counts  results.Counts             `json:"counts"`
 		Metrics map[string]results.Summary `json:"metrics"`
 	} `json:"groups"`
+	Failures []results.Failure `json:"failures"`
 }
 
 // groups rebuilds the Groups a document was written from, given the names
 // of its metrics (a metric without a finite value is absent from the JSON
 // and reads back as Describe(nil)).
 func (d jsonDoc) groups(metrics []string) results.Groups {
-	out := results.Groups{By: d.By, Metrics: metrics, Fixed: d.Fixed}
+	out := results.Groups{By: d.By, Metrics: metrics, Fixed: d.Fixed, Failures: d.Failures}
 	for _, jg := range d.Groups {
 		g := results.Group{Counts: jg.Counts, NoiseScale: math.NaN()}
 		if jg.G != nil {

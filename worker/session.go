@@ -26,11 +26,14 @@ type Session struct {
 	log    *slog.Logger
 	ctx    context.Context // the lifetime of every stream
 
-	mu      sync.Mutex
-	cur     *stream // nil until opened, and after it breaks
-	nextID  uint64
-	closed  bool
-	streams sync.WaitGroup
+	mu     sync.Mutex
+	cur    *stream // nil until opened, and after it breaks
+	nextID uint64
+	closed bool
+	// workerID is the worker ID of the latest acquire: the holder of a
+	// lease that arrives after its call was abandoned.
+	workerID string
+	streams  sync.WaitGroup
 }
 
 // stream is one open Session stream and its calls in flight.
@@ -144,8 +147,11 @@ func (ss *Session) broke(st *stream, err error) {
 
 // handBack releases a lease that arrived for an abandoned call.
 func (ss *Session) handBack(l *pb.Lease) {
+	ss.mu.Lock()
+	id := ss.workerID
+	ss.mu.Unlock()
 	_, err := ss.ReleaseTrial(context.WithoutCancel(ss.ctx), &pb.ReleaseTrialRequest{
-		SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token,
+		WorkerId: id, SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token,
 	})
 	if err != nil {
 		ss.log.Warn("could not hand back a lease nobody waited for; it will expire", "sweep", l.SweepId, "trial", l.TrialId, "err", err)
@@ -233,6 +239,9 @@ func wait(ctx context.Context, ch <-chan *pb.SessionResponse, abandon func()) (*
 
 // AcquireTrial is WorkerService.AcquireTrial over the session.
 func (ss *Session) AcquireTrial(ctx context.Context, req *pb.AcquireTrialRequest) (*pb.AcquireTrialResponse, error) {
+	ss.mu.Lock()
+	ss.workerID = req.WorkerId // a lease that arrives for nobody is handed back under it
+	ss.mu.Unlock()
 	resp, err := ss.call(ctx, &pb.SessionRequest{Call: &pb.SessionRequest_Acquire{Acquire: req}})
 	return resp.GetAcquire(), err // the getters return nil on a nil reply
 }

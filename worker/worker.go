@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -232,7 +233,7 @@ func (w *Worker) runLease(ctx context.Context, l *pb.Lease) {
 	log := w.log.With("sweep", l.SweepId, "trial", l.TrialId, "attempt", l.Attempt)
 	st, err := spec.DecodeTrial([]byte(l.SpecJson))
 	if err != nil {
-		w.fail(ctx, l, err, log)
+		w.fail(ctx, l, fmt.Errorf("lease spec: %w", err), true, log)
 		return
 	}
 	trialCtx, cancel := context.WithCancelCause(ctx)
@@ -247,7 +248,7 @@ func (w *Worker) runLease(ctx context.Context, l *pb.Lease) {
 
 	log.Info("trial started")
 	start := time.Now()
-	res, err := w.cfg.Run(trialCtx, st, hb.add)
+	res, err := w.run(trialCtx, st, hb.add)
 	elapsed := time.Since(start)
 	cancel(nil)
 	<-hbDone
@@ -256,18 +257,60 @@ func (w *Worker) runLease(ctx context.Context, l *pb.Lease) {
 	// what it finished, for as long as the lease could be valid.
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), w.reportTimeout())
 	defer rcancel()
+	var rejected *rejectedError
 	switch {
 	case errors.Is(context.Cause(trialCtx), errLeaseLost):
 		log.Warn("trial abandoned: lease lost")
+	case errors.As(context.Cause(trialCtx), &rejected):
+		w.fail(rctx, l, rejected, true, log)
 	case ctx.Err() != nil:
 		w.release(rctx, l, log)
 	case err != nil:
-		w.fail(rctx, l, err, log)
+		w.fail(rctx, l, err, compute.IsInputError(err), log)
 	default:
-		w.complete(rctx, l, wire.ResultToProto(res, elapsed), log)
+		if err := w.complete(rctx, l, wire.ResultToProto(res, elapsed), log); err != nil {
+			w.fail(rctx, l, err, true, log)
+			return
+		}
 		log.Info("trial finished", "seconds", elapsed.Seconds(), "test_acc", res.TestAcc, "lambda_max", res.LambdaMax)
 	}
 }
+
+// run runs a trial, containing a panic: it becomes the trial's error, with
+// the panic's message and stack, and the worker goes on with its next trial.
+// (Only a recoverable panic is contained; a fatal runtime error, such as
+// running out of memory, still ends the process.)
+func (w *Worker) run(ctx context.Context, st spec.Trial, progress func(spec.EpochMetrics)) (res spec.Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v\n%s", r, stack())
+		}
+	}()
+	return w.cfg.Run(ctx, st, progress)
+}
+
+// stack returns the stack of the calling goroutine, trimmed to maxStack
+// bytes.
+func stack() []byte {
+	const maxStack = 2048
+	buf := make([]byte, 16<<10)
+	buf = buf[:runtime.Stack(buf, false)]
+	if len(buf) > maxStack {
+		buf = buf[:maxStack]
+	}
+	return buf
+}
+
+// rejectedError is a report the coordinator refused as invalid
+// (InvalidArgument): a result or curve beyond its limits or not a valid
+// measurement. Sending it again cannot succeed, so the trial fails for good
+// with the coordinator's reason.
+type rejectedError struct{ err error }
+
+func (e *rejectedError) Error() string {
+	return "the coordinator rejected the trial's report: " + status.Convert(e.err).Message()
+}
+func (e *rejectedError) Unwrap() error { return e.err }
 
 // reportTimeout bounds the reporting of one trial's outcome.
 func (w *Worker) reportTimeout() time.Duration {
@@ -296,8 +339,10 @@ func (w *Worker) release(ctx context.Context, l *pb.Lease, log *slog.Logger) {
 var errLeaseLost = errors.New("lease lost")
 
 // complete reports a result, retrying transient errors until the coordinator
-// answers: a retried report of the same result is acknowledged as a duplicate.
-func (w *Worker) complete(ctx context.Context, l *pb.Lease, res *pb.TrialResult, log *slog.Logger) {
+// answers: a retried report of the same result is acknowledged as a
+// duplicate. A result the coordinator refuses as invalid is returned as a
+// rejectedError, for the caller to fail the trial with.
+func (w *Worker) complete(ctx context.Context, l *pb.Lease, res *pb.TrialResult, log *slog.Logger) error {
 	for attempt := 0; ; attempt++ {
 		id, _ := w.identity()
 		resp, err := w.sess.CompleteTrial(ctx, &pb.CompleteTrialRequest{
@@ -307,26 +352,31 @@ func (w *Worker) complete(ctx context.Context, l *pb.Lease, res *pb.TrialResult,
 			if resp.Duplicate {
 				log.Info("result was already recorded")
 			}
-			return
+			return nil
+		}
+		if status.Code(err) == codes.InvalidArgument {
+			return &rejectedError{err}
 		}
 		if !retryable(err) {
 			log.Error("result rejected", "err", err)
-			return
+			return nil
 		}
 		log.Warn("reporting result failed, retrying", "err", err)
 		if sleep(ctx, w.backoff(attempt)) != nil {
-			return
+			return nil
 		}
 	}
 }
 
-// fail reports a failed attempt, retrying transient errors.
-func (w *Worker) fail(ctx context.Context, l *pb.Lease, cause error, log *slog.Logger) {
-	log.Error("trial failed", "err", cause)
+// fail reports a failed attempt, retrying transient errors. A permanent
+// failure (an error of the trial's input, see compute.IsInputError) is not
+// retried by the coordinator.
+func (w *Worker) fail(ctx context.Context, l *pb.Lease, cause error, permanent bool, log *slog.Logger) {
+	log.Error("trial failed", "err", cause, "permanent", permanent)
 	for attempt := 0; ; attempt++ {
 		id, _ := w.identity()
 		_, err := w.sess.FailTrial(ctx, &pb.FailTrialRequest{
-			WorkerId: id, SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token, Error: cause.Error(),
+			WorkerId: id, SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token, Error: cause.Error(), Permanent: permanent,
 		})
 		if err == nil || !retryable(err) {
 			return
@@ -391,6 +441,10 @@ func (h *heartbeater) loop(ctx context.Context) {
 		case status.Code(err) == codes.FailedPrecondition || status.Code(err) == codes.NotFound:
 			h.log.Warn("lease lost, cancelling trial", "err", err)
 			h.cancel(errLeaseLost)
+			return
+		case status.Code(err) == codes.InvalidArgument:
+			h.log.Error("heartbeat rejected, stopping trial", "err", err)
+			h.cancel(&rejectedError{err})
 			return
 		case ctx.Err() == nil:
 			h.log.Warn("heartbeat failed", "err", err)

@@ -2,14 +2,19 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	"github.com/flatsweep/flatsweep/coordinator"
+	"github.com/flatsweep/flatsweep/coordinator/lease"
 	"github.com/flatsweep/flatsweep/coordinator/store"
 	"github.com/flatsweep/flatsweep/internal/gctune"
 )
@@ -21,9 +26,15 @@ func newCoordinatorCmd() *cobra.Command {
 		maxAttempts int
 		token       string
 		tokenFile   string
+		workerTok   string
+		workerFile  string
+		clientTok   string
+		clientFile  string
 		sec         coordinator.Security
 		metricsAddr string
 		heapFloor   int
+		maxEpochs   int
+		maxMessage  int
 	)
 	cmd := &cobra.Command{
 		Use:   "coordinator",
@@ -39,8 +50,29 @@ func newCoordinatorCmd() *cobra.Command {
 			if sec.Token, err = resolveToken(token, tokenFile); err != nil {
 				return err
 			}
+			if sec.WorkerToken, err = readSecret("--worker-token", workerTok, workerFile); err != nil {
+				return err
+			}
+			if sec.ClientToken, err = readSecret("--client-token", clientTok, clientFile); err != nil {
+				return err
+			}
+			if err := sec.Check(); err != nil {
+				return usagef("credentials: %v", err)
+			}
 			if err := sec.CheckListen(listen); err != nil {
 				return usagef("--listen: %v", err)
+			}
+			if maxEpochs < 1 {
+				return usagef("--max-curve-epochs: must be at least 1, got %d", maxEpochs)
+			}
+			if maxMessage < 64<<10 {
+				return usagef("--max-message-bytes: must be at least 65536, got %d", maxMessage)
+			}
+			if sec.Authenticates() && sec.CertFile == "" && !isLoopback(listen) {
+				slog.Warn("tokens travel in plaintext without TLS: give --tls-cert and --tls-key unless the network is trusted")
+			}
+			if sec.Token != "" && sec.WorkerToken == "" && sec.ClientToken == "" && sec.ClientCAFile == "" {
+				slog.Warn("one token grants every role: workers holding it can also submit, cancel and back up; give workers --worker-token and users --client-token")
 			}
 			if heapFloor < 0 {
 				return usagef("--heap-floor-mib: must be 0 or more, got %d", heapFloor)
@@ -50,6 +82,7 @@ func newCoordinatorCmd() *cobra.Command {
 			if err != nil {
 				return usagef("TLS flags: %v", err)
 			}
+			opts = append(opts, grpc.MaxRecvMsgSize(maxMessage))
 			lis, err := net.Listen("tcp", listen)
 			if err != nil {
 				return usagef("--listen %q: %v", listen, err)
@@ -65,7 +98,8 @@ func newCoordinatorCmd() *cobra.Command {
 			if err := migrateIdentities(st, "", nil, slog.Default()); err != nil {
 				return err
 			}
-			c, err := coordinator.New(st, coordinator.Config{LeaseTTL: ttl, MaxAttempts: maxAttempts, Logger: slog.Default()})
+			c, err := coordinator.New(st, coordinator.Config{LeaseTTL: ttl, MaxAttempts: maxAttempts, Logger: slog.Default(),
+				Limits: lease.Limits{MaxCurveEpochs: maxEpochs}})
 			if err != nil {
 				return err
 			}
@@ -77,18 +111,48 @@ func newCoordinatorCmd() *cobra.Command {
 			return c.Serve(cmd.Context(), lis, opts...)
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", DefaultCoordinator, "address to listen on (host:port); beyond loopback only with --token or TLS")
+	cmd.Flags().StringVar(&listen, "listen", DefaultCoordinator, "address to listen on (host:port); beyond loopback only with client authentication (tokens or --tls-client-ca)")
 	cmd.Flags().StringVar(&db, "db", "flatsweep.db", "bbolt database file")
 	cmd.Flags().DurationVar(&ttl, "lease-ttl", 30*time.Second, "lease lifetime without a heartbeat")
 	cmd.Flags().IntVar(&maxAttempts, "max-attempts", 3, "attempts per trial before it is discarded")
-	cmd.Flags().StringVar(&token, "token", "", "shared token that workers and clients must send (default $FLATSWEEP_TOKEN)")
-	cmd.Flags().StringVar(&tokenFile, "token-file", "", "read the shared token from this file")
+	cmd.Flags().StringVar(&token, "token", "", "admin token: grants every role, backups included (default $FLATSWEEP_TOKEN)")
+	cmd.Flags().StringVar(&tokenFile, "token-file", "", "read the admin token from this file")
+	cmd.Flags().StringVar(&workerTok, "worker-token", "", "token of the worker role: lease trials and report them, nothing else")
+	cmd.Flags().StringVar(&workerFile, "worker-token-file", "", "read the worker token from this file")
+	cmd.Flags().StringVar(&clientTok, "client-token", "", "token of the client role: submit, query, pause, resume and cancel sweeps")
+	cmd.Flags().StringVar(&clientFile, "client-token-file", "", "read the client token from this file")
+	cmd.Flags().IntVar(&maxEpochs, "max-curve-epochs", lease.DefaultMaxCurveEpochs, "longest training curve a trial may report, in epochs (about 70 bytes each); longer reports are refused")
+	cmd.Flags().IntVar(&maxMessage, "max-message-bytes", 4<<20, "largest request the coordinator accepts, in bytes")
 	cmd.Flags().StringVar(&sec.CertFile, "tls-cert", "", "serve TLS with this certificate (PEM)")
 	cmd.Flags().StringVar(&sec.KeyFile, "tls-key", "", "key of --tls-cert (PEM)")
-	cmd.Flags().StringVar(&sec.ClientCAFile, "tls-client-ca", "", "require client certificates signed by these CAs (PEM)")
+	cmd.Flags().StringVar(&sec.ClientCAFile, "tls-client-ca", "", "require client certificates signed by these CAs (PEM); a certificate's OU=worker, OU=client or OU=admin names its role")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9090)")
 	cmd.Flags().IntVar(&heapFloor, "heap-floor-mib", gctune.DefaultFloor>>20, "let the heap grow to this many MiB before the garbage collector runs (fewer collections, a shorter latency tail; 0 keeps Go's default)")
 	return cmd
+}
+
+// readSecret returns a token given by a flag or read from a file.
+func readSecret(flag, value, file string) (string, error) {
+	switch {
+	case value != "" && file != "":
+		return "", usagef("%s and %s-file: give one, not both", flag, flag)
+	case file == "":
+		return value, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", usageError{fmt.Errorf("%s-file: %w", flag, err)}
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", usagef("%s-file %s: the file is empty", flag, file)
+	}
+	return tok, nil
+}
+
+// isLoopback reports whether a listen address is on loopback.
+func isLoopback(addr string) bool {
+	return coordinator.Security{}.CheckListen(addr) == nil
 }
 
 // serveMetrics serves the coordinator's Prometheus metrics until ctx ends.

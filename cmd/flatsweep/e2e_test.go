@@ -497,6 +497,19 @@ func TestBadInputExitsTwoAndStoresNothing(t *testing.T) {
 		{"zero workers", func(string) []string { return []string{"run", "--workers", "0"} }, "--workers"},
 		{"bad format", func(string) []string { return []string{"run", "--format", "xml"} }, "--format"},
 		{"unknown flag", func(string) []string { return []string{"run", "--wokers", "2"} }, "wokers"},
+		{"data that is not IDX", func(dir string) []string {
+			data := filepath.Join(dir, "mnist")
+			if err := os.Mkdir(data, 0o755); err != nil {
+				panic(err)
+			}
+			for _, f := range []string{"train-images-idx3-ubyte", "train-labels-idx1-ubyte"} {
+				if err := os.WriteFile(filepath.Join(data, f), bytes.Repeat([]byte("not idx "), 400), 0o644); err != nil {
+					panic(err)
+				}
+			}
+			return sweepArgs(strings.Replace(good, "dataset: {name: synthetic, n: 512, n_test: 256, label_noise: 0.1, seed: 3}",
+				"dataset: {name: mnist, dir: "+data+", n: 256, n_test: 32, seed: 3}", 1))(dir)
+		}, "train-images-idx3-ubyte: data: malformed data file"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -514,6 +527,35 @@ func TestBadInputExitsTwoAndStoresNothing(t *testing.T) {
 				t.Errorf("database %s was created for bad input (stat: %v)", db, err)
 			}
 		})
+	}
+}
+
+// TestFailedTrialsExitNonZero: a sweep whose trials fail on the workers —
+// here for a warm-start file that is not safetensors, an input error that
+// only a worker finds — is run once per trial (no retries), its table says
+// why the trials failed, and run exits with status 2.
+func TestFailedTrialsExitNonZero(t *testing.T) {
+	dir := t.TempDir()
+	warm := filepath.Join(dir, "w.safetensors")
+	if err := os.WriteFile(warm, []byte("this is not a safetensors file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Replace(fmt.Sprintf(e2eSweep, 1), "train: {", "train: {warm_start: {path: "+warm+"}, ", 1)
+	if !strings.Contains(body, "warm_start") {
+		t.Fatalf("sweep has no warm start:\n%s", body)
+	}
+	out, errs, code := runCLI(t, "run", writeSweep(t, body), "--db", filepath.Join(dir, "run.db"))
+	if code != 2 {
+		t.Fatalf("exit status %d, want 2; stdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	if !strings.Contains(out, "failed trials, by reason:") || !strings.Contains(out, "discarded  input error") || !strings.Contains(out, "weights:") {
+		t.Errorf("the table does not say why the trials failed:\n%s", out)
+	}
+	if !strings.Contains(errs, "trials failed") {
+		t.Errorf("stderr does not report the failures:\n%s", errs)
+	}
+	if n := strings.Count(errs, "trial attempt failed"); n > 8 {
+		t.Errorf("%d failed attempts logged for 8 trials: input errors were retried", n)
 	}
 }
 

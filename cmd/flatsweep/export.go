@@ -22,7 +22,8 @@ func newExportCmd() *cobra.Command {
 		Use:   "export SWEEP --out FILE",
 		Short: "Export every trial of a sweep, one row per trial, as CSV or Parquet",
 		Long: `export writes every trial of a sweep as one row, with one column per
-identifier (trial_id, state, status, diverged), axis (seed, batch_size, lr, n, momentum),
+identifier (trial_id, state, status, diverged, error: why its last attempt
+failed, input_error: whether retrying cannot mend it), axis (seed, batch_size, lr, n, momentum),
 the noise scale g, a few settings and every metric, including every flatness
 measure key present, for pandas (pd.read_csv / pd.read_parquet), R (read.csv,
 arrow::read_parquet) or any other tool. A missing value (no result yet, no

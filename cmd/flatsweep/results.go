@@ -31,7 +31,9 @@ so trials are averaged over seeds and over nothing else; --group-by names the
 axes instead (` + strings.Join(spec.AxisNames(), ", ") + `), and --where
 keeps the trials whose axis takes one of the given values. The coordinator
 computes the groups with the same engine (package results) that run's table,
-analyze and report use. --format jsonl writes one JSON object per group.`,
+analyze and report use. --format jsonl writes one JSON object per group.
+Why failed trials failed follows the table (and is the "failures" list of
+--format json; standard error for csv and jsonl).`,
 		Args: exactArgs(1, "one sweep name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			write, err := results.Writer(format)
@@ -60,7 +62,13 @@ analyze and report use. --format jsonl writes one JSON object per group.`,
 			if err != nil {
 				return err
 			}
-			return write(cmd.OutOrStdout(), g)
+			if err := write(cmd.OutOrStdout(), g); err != nil {
+				return err
+			}
+			if format != "table" && format != "json" { // their documents carry the reasons
+				return results.WriteFailures(cmd.ErrOrStderr(), g.Failures, 0)
+			}
+			return nil
 		},
 	}
 	addConnFlags(cmd, &conn)

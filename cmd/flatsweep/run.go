@@ -63,9 +63,12 @@ Without a file it runs the embedded quickstart sweep (synthetic data, no files).
 			if err != nil {
 				return err
 			}
+			if err := checkData(s, source); err != nil {
+				return err
+			}
 			return runSweep(cmd.Context(), runOptions{
 				source: source, sweep: s, yaml: data, workers: workers, db: db,
-				out: cmd.OutOrStdout(), progress: cmd.ErrOrStderr(), write: write,
+				out: cmd.OutOrStdout(), progress: cmd.ErrOrStderr(), write: write, format: format,
 			})
 		},
 	}
@@ -84,6 +87,7 @@ type runOptions struct {
 	out      io.Writer
 	progress io.Writer
 	write    func(io.Writer, results.Groups) error
+	format   string
 }
 
 // runSweep runs a whole sweep in this process and prints its results.
@@ -175,7 +179,36 @@ func runSweep(ctx context.Context, o runOptions) error {
 	if err != nil {
 		return err
 	}
-	return o.write(o.out, g)
+	if err := o.write(o.out, g); err != nil {
+		return err
+	}
+	return failedTrials(g, resp.Sweep.TrialCount, o.progress, o.format)
+}
+
+// failedTrials returns an error when trials of a finished sweep failed —
+// a usage error (exit status 2) when one of the failures is an error of the
+// input (an invalid spec, missing or malformed data) — after writing the
+// reasons to w unless the results' format already carries them (table and
+// JSON do).
+func failedTrials(g results.Groups, total int32, w io.Writer, format string) error {
+	failed, input := 0, 0
+	for _, f := range g.Failures {
+		failed += f.Trials
+		if f.Permanent {
+			input += f.Trials
+		}
+	}
+	if failed == 0 {
+		return nil
+	}
+	if format != "table" && format != "json" {
+		_ = results.WriteFailures(w, g.Failures, 0)
+	}
+	err := fmt.Errorf("%d of %d trials failed (reasons above)", failed, total)
+	if input > 0 {
+		return usageError{fmt.Errorf("%w; %d of them for errors of their input, which retrying does not mend", err, input)}
+	}
+	return err
 }
 
 // waitSweep polls a sweep until every trial is finished, printing progress.

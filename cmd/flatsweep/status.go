@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/results"
 )
 
 // stateOrder is the order in which trial states are shown.
@@ -78,6 +79,18 @@ func writeStatus(w io.Writer, list []*pb.Sweep, workers []*pb.Worker, now time.T
 	for _, sw := range list {
 		done := sw.StateCounts["succeeded"] + sw.StateCounts["discarded"] + sw.StateCounts["cancelled"]
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", sw.Id, sw.TrialCount, done, stateCounts(sw))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, sw := range list {
+		if len(sw.Failures) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s: ", sw.Id)
+		if err := results.WriteFailures(w, results.FailuresFromProto(sw.Failures), 0); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "WORKER\tNAME\tSLOTS\tRUNNING\tLAST SEEN")

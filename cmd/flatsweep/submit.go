@@ -20,6 +20,9 @@ func newSubmitCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkData(s, args[0]); err != nil {
+				return err
+			}
 			req, err := submitRequest(s, data, args[0], 0)
 			if err != nil {
 				return err

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -87,7 +86,7 @@ func trainTrial(cmd *cobra.Command, trial sweeps.Trial, dir string) error {
 		fmt.Fprintf(progress, "epoch %3d  step %6d  train loss %.4f acc %.4f  test loss %.4f acc %.4f\n",
 			m.Epoch, m.Step, m.TrainLoss, m.TrainAcc, m.TestLoss, m.TestAcc)
 	})
-	if errors.Is(err, spec.ErrInvalid) {
+	if compute.IsInputError(err) {
 		return usageError{fmt.Errorf("trial %s: %w", trial.ID, err)}
 	}
 	if err != nil {

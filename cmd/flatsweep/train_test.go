@@ -113,15 +113,30 @@ func TestTrainCommand(t *testing.T) {
 func TestTrainBadInput(t *testing.T) {
 	good := writeTrainSweep(t, oneTrial)
 	out := t.TempDir()
+	notIDX := filepath.Join(out, "not-idx")
+	if err := os.Mkdir(notIDX, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"train-images-idx3-ubyte", "train-labels-idx1-ubyte"} {
+		if err := os.WriteFile(filepath.Join(notIDX, f), []byte(strings.Repeat("not idx ", 400)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	badWarm := filepath.Join(out, "bad.safetensors")
+	if err := os.WriteFile(badWarm, []byte("not safetensors"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for name, args := range map[string][]string{
-		"no out":        {good},
-		"no file":       {filepath.Join(out, "missing.yaml"), "--out", out},
-		"two points":    {writeTrainSweep(t, strings.Replace(oneTrial, "seed: [1]", "seed: [1, 2]", 1)), "--out", out},
-		"trial index":   {writeTrainSweep(t, strings.Replace(oneTrial, "seed: [1]", "seed: [1, 2]", 1)), "--out", out, "--trial", "2"},
-		"invalid sweep": {writeTrainSweep(t, strings.Replace(oneTrial, "momentum: 0.9", "momentum: 1.5", 1)), "--out", out},
-		"missing data":  {writeTrainSweep(t, strings.Replace(oneTrial, "name: synthetic, n: 256, n_test: 128", "name: mnist, dir: "+out+", n: 256, n_test: 128", 1)), "--out", out},
-		"no warm start": {writeTrainSweep(t, strings.Replace(oneTrial, "  epochs: 3\n", "  epochs: 3\n  warm_start: {path: "+filepath.Join(out, "nope")+"}\n", 1)), "--out", out},
-		"two args":      {good, good, "--out", out},
+		"data not IDX":               {writeTrainSweep(t, strings.Replace(oneTrial, "name: synthetic, n: 256, n_test: 128", "name: mnist, dir: "+notIDX+", n: 256, n_test: 128", 1)), "--out", out},
+		"warm start not safetensors": {writeTrainSweep(t, strings.Replace(oneTrial, "  epochs: 3\n", "  epochs: 3\n  warm_start: {path: "+badWarm+"}\n", 1)), "--out", out},
+		"no out":                     {good},
+		"no file":                    {filepath.Join(out, "missing.yaml"), "--out", out},
+		"two points":                 {writeTrainSweep(t, strings.Replace(oneTrial, "seed: [1]", "seed: [1, 2]", 1)), "--out", out},
+		"trial index":                {writeTrainSweep(t, strings.Replace(oneTrial, "seed: [1]", "seed: [1, 2]", 1)), "--out", out, "--trial", "2"},
+		"invalid sweep":              {writeTrainSweep(t, strings.Replace(oneTrial, "momentum: 0.9", "momentum: 1.5", 1)), "--out", out},
+		"missing data":               {writeTrainSweep(t, strings.Replace(oneTrial, "name: synthetic, n: 256, n_test: 128", "name: mnist, dir: "+out+", n: 256, n_test: 128", 1)), "--out", out},
+		"no warm start":              {writeTrainSweep(t, strings.Replace(oneTrial, "  epochs: 3\n", "  epochs: 3\n  warm_start: {path: "+filepath.Join(out, "nope")+"}\n", 1)), "--out", out},
+		"two args":                   {good, good, "--out", out},
 	} {
 		_, err := runTrain(t, args...)
 		if err == nil || exitCode(err) != 2 {

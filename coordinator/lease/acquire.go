@@ -15,22 +15,52 @@ import (
 // MaxAcquireWait caps how long Acquire waits for a pending trial.
 const MaxAcquireWait = 30 * time.Second
 
+// Limits of a worker's registration.
+const (
+	maxWorkerName   = 256
+	maxWorkerLabels = 64
+	maxWorkerSlots  = 4096
+)
+
 // Register registers a worker with the given number of slots and returns its
-// ID. It fails with ErrInvalid for fewer than one slot.
-func (c *Core) Register(name string, slots int32, labels map[string]string) (string, error) {
-	if slots < 1 {
-		return "", fmt.Errorf("%w: slots: must be at least 1, got %d", ErrInvalid, slots)
+// ID. The worker ID is bound to owner, the identity its credentials
+// authenticate ("" without authentication): calls naming the ID under
+// another identity fail (CheckOwner). It fails with ErrInvalid for fewer
+// than one slot (or more than 4096), a name longer than 256 bytes or more
+// than 64 labels.
+func (c *Core) Register(name string, slots int32, labels map[string]string, owner string) (string, error) {
+	switch {
+	case slots < 1 || slots > maxWorkerSlots:
+		return "", fmt.Errorf("%w: slots: must be from 1 to %d, got %d", ErrInvalid, maxWorkerSlots, slots)
+	case len(name) > maxWorkerName:
+		return "", fmt.Errorf("%w: name: %d bytes, at most %d", ErrInvalid, len(name), maxWorkerName)
+	case len(labels) > maxWorkerLabels:
+		return "", fmt.Errorf("%w: labels: %d, at most %d", ErrInvalid, len(labels), maxWorkerLabels)
 	}
 	id := "w-" + newToken()[:12]
 	c.mu.Lock()
 	c.workers[id] = &workerInfo{
 		pb:       &pb.Worker{Id: id, Name: name, Slots: slots, Labels: labels},
 		lastSeen: c.cfg.Clock.Now(),
+		owner:    owner,
 	}
 	c.sweepWorkersLocked(c.cfg.Clock.Now())
 	c.mu.Unlock()
 	c.log.Info("worker registered", "worker", id, "name", name, "slots", slots)
 	return id, nil
+}
+
+// CheckOwner fails with ErrForbidden when a registered worker ID is bound
+// to another identity than owner (see Register). An ID the core does not
+// know (it restarted) passes: its calls are checked against the leases it
+// holds.
+func (c *Core) CheckOwner(workerID, owner string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if w, ok := c.workers[workerID]; ok && w.owner != owner {
+		return fmt.Errorf("%w: worker %s was registered by other credentials", ErrForbidden, workerID)
+	}
+	return nil
 }
 
 // touchLocked records that a worker was heard from; false if it is unknown.
@@ -215,15 +245,24 @@ func (c *Core) leaseSpec(p *pendingTrial) (string, int32, error) {
 	return t.SpecJson, t.Attempt, nil
 }
 
-// currentLease returns the live lease of a trial if token matches it.
-func (c *Core) currentLease(k Key, token string) *lease {
+// liveLease returns the lease of a trial if, at the time of the call, it is
+// the one with token, held by workerID and not expired; otherwise an
+// ErrLeaseLost that says which of the three failed. A lease past its expiry
+// is refused even before the rescuer has returned it to pending.
+func (c *Core) liveLease(workerID string, k Key, token string) (*lease, error) {
+	now := c.cfg.Clock.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	l := c.leases[k]
-	if l == nil || l.token != token || token == "" {
-		return nil
+	switch {
+	case l == nil || token == "" || l.token != token:
+		return nil, leaseLost(k)
+	case l.worker != workerID:
+		return nil, fmt.Errorf("%w: trial %s/%s is not leased to worker %q", ErrLeaseLost, k.Sweep, k.Trial, workerID)
+	case !now.Before(l.expiry):
+		return nil, fmt.Errorf("%w: the lease of trial %s/%s expired at %s", ErrLeaseLost, k.Sweep, k.Trial, l.expiry.UTC().Format(time.RFC3339Nano))
 	}
-	return l
+	return l, nil
 }
 
 // dropLease removes a trial's lease from memory if it is still the one with
@@ -246,7 +285,14 @@ func (c *Core) dropLease(k Key, token string) (*lease, bool) {
 // HandBack returns a lease that never reached its worker to pending, without
 // counting the attempt (see Release).
 func (c *Core) HandBack(l *pb.Lease) {
-	if err := c.Release(Key{l.SweepId, l.TrialId}, l.Token); err != nil {
+	k := Key{l.SweepId, l.TrialId}
+	c.mu.Lock()
+	var worker string
+	if cur := c.leases[k]; cur != nil {
+		worker = cur.worker
+	}
+	c.mu.Unlock()
+	if err := c.Release(worker, k, l.Token); err != nil {
 		c.log.Warn("could not hand back an undelivered lease; it will expire", "sweep", l.SweepId, "trial", l.TrialId, "err", err)
 		return
 	}
@@ -256,15 +302,15 @@ func (c *Core) HandBack(l *pb.Lease) {
 // Release returns a leased trial to pending without counting the attempt: a
 // worker handing back what it holds (a draining worker), or a lease that
 // never reached its worker (HandBack). It fails with ErrLeaseLost unless
-// token is the trial's current lease.
-func (c *Core) Release(k Key, token string) error {
-	l := c.currentLease(k, token)
-	if l == nil {
-		return leaseLost(k)
+// token is the trial's live lease held by workerID.
+func (c *Core) Release(workerID string, k Key, token string) error {
+	l, err := c.liveLease(workerID, k, token)
+	if err != nil {
+		return err
 	}
 	now := c.cfg.Clock.Now()
 	t, err := c.transition(k, func(t *pb.Trial) error {
-		if t.State != pb.TrialState_TRIAL_STATE_RUNNING || t.LeaseToken != token {
+		if t.State != pb.TrialState_TRIAL_STATE_RUNNING || t.LeaseToken != token || t.WorkerId != workerID {
 			return errSkip
 		}
 		t.State = pb.TrialState_TRIAL_STATE_PENDING

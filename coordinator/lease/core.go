@@ -61,6 +61,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Observer, if not nil, hears about every change to the stored trials.
 	Observer Observer
+	// Limits bound what workers may report (defaults in Limits).
+	Limits Limits
 }
 
 func (c *Config) setDefaults() {
@@ -88,6 +90,7 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.Limits.setDefaults()
 }
 
 // Key identifies a trial across sweeps.
@@ -106,6 +109,7 @@ type lease struct {
 type workerInfo struct {
 	pb       *pb.Worker
 	lastSeen time.Time
+	owner    string // the identity that registered it
 }
 
 // Core holds the lease table and the per-sweep queues over a store.

@@ -96,7 +96,7 @@ func setup(t *testing.T, maxAttempts int) *bundle {
 
 func (b *bundle) worker(t *testing.T) string {
 	t.Helper()
-	id, err := b.core.Register("w", 1, nil)
+	id, err := b.core.Register("w", 1, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,11 +202,11 @@ func TestFailRetryBackoff(t *testing.T) {
 	b := setup(t, 2)
 	w := b.worker(t)
 	l := b.acquire(t, w)
-	st, err := b.core.Fail(w, key(l), l.Token, "boom")
+	st, err := b.core.Fail(w, key(l), l.Token, "boom", false)
 	if err != nil || st != pb.TrialState_TRIAL_STATE_FAILED {
 		t.Fatalf("fail: %v, %v", st, err)
 	}
-	if _, err := b.core.Fail(w, key(l), l.Token, "again"); !errors.Is(err, ErrLeaseLost) {
+	if _, err := b.core.Fail(w, key(l), l.Token, "again", false); !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("second fail under the same token: %v", err)
 	}
 	tr := b.state(t, l)
@@ -230,7 +230,7 @@ func TestFailRetryBackoff(t *testing.T) {
 	for again == nil || again.TrialId != l.TrialId {
 		again = b.acquire(t, w)
 	}
-	if st, err := b.core.Fail(w, key(again), again.Token, "boom"); err != nil || st != pb.TrialState_TRIAL_STATE_DISCARDED {
+	if st, err := b.core.Fail(w, key(again), again.Token, "boom", false); err != nil || st != pb.TrialState_TRIAL_STATE_DISCARDED {
 		t.Fatalf("last attempt: %v, %v", st, err)
 	}
 }
@@ -241,10 +241,10 @@ func TestReleaseDoesNotCountTheAttempt(t *testing.T) {
 	b := setup(t, 3)
 	w := b.worker(t)
 	l := b.acquire(t, w)
-	if err := b.core.Release(key(l), "wrong"); !errors.Is(err, ErrLeaseLost) {
+	if err := b.core.Release(w, key(l), "wrong"); !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("release with a wrong token: %v", err)
 	}
-	if err := b.core.Release(key(l), l.Token); err != nil {
+	if err := b.core.Release(w, key(l), l.Token); err != nil {
 		t.Fatal(err)
 	}
 	if tr := b.state(t, l); tr.State != pb.TrialState_TRIAL_STATE_PENDING || tr.Attempt != 0 {
@@ -301,7 +301,7 @@ func TestTypedErrors(t *testing.T) {
 	if _, _, err := b.core.TryAcquire("w-nobody"); !errors.Is(err, ErrUnknownWorker) {
 		t.Errorf("unknown worker: %v", err)
 	}
-	if _, err := b.core.Register("w", 0, nil); !errors.Is(err, ErrInvalid) {
+	if _, err := b.core.Register("w", 0, nil, ""); !errors.Is(err, ErrInvalid) {
 		t.Errorf("zero slots: %v", err)
 	}
 	if _, err := b.core.Submit(spec.Sweep{Name: "Bad Name"}, "", 0); !errors.Is(err, ErrInvalid) {
@@ -333,7 +333,7 @@ func TestAcquireWaitsAndGivesUp(t *testing.T) {
 		got <- l
 	}()
 	time.Sleep(20 * time.Millisecond) // let it wait (a missed wake would time out the test)
-	if err := b.core.Release(key(first), first.Token); err != nil {
+	if err := b.core.Release(w, key(first), first.Token); err != nil {
 		t.Fatal(err)
 	}
 	if l := <-got; l == nil || l.TrialId != first.TrialId {
@@ -344,7 +344,7 @@ func TestAcquireWaitsAndGivesUp(t *testing.T) {
 	if l, err := b.core.Acquire(ctx, w, time.Second); l != nil || !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled acquire: %v, %v", l, err)
 	}
-	if err := b.core.Release(key(second), second.Token); err != nil {
+	if err := b.core.Release(w, key(second), second.Token); err != nil {
 		t.Fatal(err)
 	}
 	if l, err := b.core.Acquire(ctx, w, time.Second); l != nil || !errors.Is(err, context.Canceled) {

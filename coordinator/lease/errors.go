@@ -24,6 +24,9 @@ var (
 	// ErrInvalid is returned for a request that is malformed (a missing
 	// result, an invalid sweep); the message says what is wrong.
 	ErrInvalid = errors.New("invalid request")
+	// ErrForbidden is returned for a call about a worker made with other
+	// credentials than the worker registered with.
+	ErrForbidden = errors.New("permission denied")
 	// ErrStopped is returned by calls waiting for work when the core stops.
 	ErrStopped = errors.New("coordinator is shutting down")
 	// ErrNotFound is store.ErrNotFound: no such sweep or trial.

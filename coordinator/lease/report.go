@@ -3,6 +3,7 @@ package lease
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -12,20 +13,30 @@ import (
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 )
 
-// Heartbeat renews a running trial's lease under its current token and adds
-// the epochs streamed since the last heartbeat to its stored curve. It
-// returns the new expiry, or ErrLeaseLost when token is not the current
-// lease (the worker then stops the trial).
+// Heartbeat renews a running trial's lease and adds the epochs streamed
+// since the last heartbeat to its stored curve. It returns the new expiry,
+// ErrLeaseLost when token is not the trial's live lease held by workerID
+// (the worker then stops the trial), or ErrInvalid — nothing stored, the
+// lease not renewed — when the epochs are not valid metrics or would make
+// the curve longer than Limits.MaxCurveEpochs.
 func (c *Core) Heartbeat(workerID string, k Key, token string, epochs []*pb.EpochMetrics) (time.Time, error) {
 	c.touch(workerID)
-	if c.currentLease(k, token) == nil {
-		return time.Time{}, leaseLost(k)
+	if _, err := c.liveLease(workerID, k, token); err != nil {
+		return time.Time{}, err
+	}
+	if err := c.cfg.Limits.ValidateEpochs(epochs, 0); err != nil {
+		return time.Time{}, err
 	}
 	now := c.cfg.Clock.Now()
 	expiry := now.Add(c.cfg.LeaseTTL)
 	_, err := c.transition(k, func(t *pb.Trial) error {
-		if t.State != pb.TrialState_TRIAL_STATE_RUNNING || t.LeaseToken != token {
+		if t.State != pb.TrialState_TRIAL_STATE_RUNNING || t.LeaseToken != token || t.WorkerId != workerID {
 			return errSkip
+		}
+		if len(epochs) > 0 {
+			if err := c.cfg.Limits.ValidateEpochs(newEpochs(t.Curve, epochs), len(t.Curve)); err != nil {
+				return err
+			}
 		}
 		t.LeaseExpireTime = timestamppb.New(expiry)
 		t.Curve = appendEpochs(t.Curve, epochs)
@@ -35,6 +46,9 @@ func (c *Core) Heartbeat(workerID string, k Key, token string, epochs []*pb.Epoc
 	if errors.Is(err, errSkip) {
 		c.dropLease(k, token)
 		return time.Time{}, leaseLost(k)
+	}
+	if errors.Is(err, ErrInvalid) {
+		return time.Time{}, err
 	}
 	if err != nil {
 		return time.Time{}, fmt.Errorf("heartbeat: %w", err)
@@ -50,35 +64,41 @@ func (c *Core) Heartbeat(workerID string, k Key, token string, epochs []*pb.Epoc
 // appendEpochs adds streamed epochs to a curve, ignoring epochs already
 // present (a heartbeat retried after a lost reply).
 func appendEpochs(curve, add []*pb.EpochMetrics) []*pb.EpochMetrics {
+	return append(curve, newEpochs(curve, add)...)
+}
+
+// newEpochs returns the epochs of add that come after the last of curve.
+func newEpochs(curve, add []*pb.EpochMetrics) []*pb.EpochMetrics {
 	last := int32(0)
 	if n := len(curve); n > 0 {
 		last = curve[n-1].Epoch
 	}
-	for _, m := range add {
-		if m.Epoch > last {
-			curve = append(curve, m)
-			last = m.Epoch
-		}
+	i := 0
+	for i < len(add) && add[i].Epoch <= last {
+		i++
 	}
-	return curve
+	return add[i:]
 }
 
-// Complete records a trial's result under its current lease, durably, and
+// Complete records a trial's result under its live lease, durably, and
 // reports whether it was a repeat of the result already recorded under the
-// same token (acknowledged and ignored). A different result under that
-// token is ErrConflict; any other token is ErrLeaseLost.
+// same token by the same worker (acknowledged and ignored). A different
+// result under that token is ErrConflict; a token that is not the trial's
+// live lease held by workerID is ErrLeaseLost; a result that fails
+// Limits.ValidateResult is ErrInvalid, and nothing is stored.
 func (c *Core) Complete(workerID string, k Key, token string, res *pb.TrialResult) (duplicate bool, err error) {
-	if res == nil {
-		return false, fmt.Errorf("%w: result: required", ErrInvalid)
-	}
 	if token == "" {
 		return false, fmt.Errorf("%w: token: required", ErrInvalid)
 	}
+	if err := c.cfg.Limits.ValidateResult(res); err != nil {
+		return false, err
+	}
 	c.touch(workerID)
+	_, liveErr := c.liveLease(workerID, k, token)
 	now := c.cfg.Clock.Now()
 	_, err = c.transition(k, func(t *pb.Trial) error {
 		duplicate = false
-		if t.LeaseToken != token {
+		if t.LeaseToken != token || t.WorkerId != workerID {
 			return leaseLost(k)
 		}
 		switch t.State {
@@ -89,6 +109,9 @@ func (c *Core) Complete(workerID string, k Key, token string, res *pb.TrialResul
 			duplicate = true
 			return errSkip
 		case pb.TrialState_TRIAL_STATE_RUNNING:
+			if liveErr != nil {
+				return liveErr
+			}
 		default:
 			return leaseLost(k)
 		}
@@ -121,27 +144,32 @@ func (c *Core) Complete(workerID string, k Key, token string, res *pb.TrialResul
 	return false, nil
 }
 
-// Fail records a failed attempt under the current lease: the trial is
-// retried after a jittered exponential backoff, or discarded once it has used
-// its attempts. It returns the trial's new state (failed or discarded).
-func (c *Core) Fail(workerID string, k Key, token, reason string) (pb.TrialState, error) {
+// Fail records a failed attempt under the live lease held by workerID: the
+// trial is retried after a jittered exponential backoff, or discarded once it
+// has used its attempts — or at once when the failure is permanent (an error
+// of the trial's input, which no retry mends). The reason is stored,
+// truncated to Limits.MaxErrorBytes. It returns the trial's new state (failed
+// or discarded).
+func (c *Core) Fail(workerID string, k Key, token, reason string, permanent bool) (pb.TrialState, error) {
 	c.touch(workerID)
-	if c.currentLease(k, token) == nil {
-		return 0, leaseLost(k)
+	if _, err := c.liveLease(workerID, k, token); err != nil {
+		return 0, err
 	}
+	reason = truncate(strings.ToValidUTF8(reason, "\uFFFD"), c.cfg.Limits.MaxErrorBytes)
 	now := c.cfg.Clock.Now()
 	c.mu.Lock()
 	u := c.jitter.Float64()
 	c.mu.Unlock()
 	var retryAt time.Time
 	t, err := c.transition(k, func(t *pb.Trial) error {
-		if t.State != pb.TrialState_TRIAL_STATE_RUNNING || t.LeaseToken != token {
+		if t.State != pb.TrialState_TRIAL_STATE_RUNNING || t.LeaseToken != token || t.WorkerId != workerID {
 			return errSkip
 		}
 		t.LastError = reason
+		t.PermanentFailure = permanent
 		t.LeaseToken, t.LeaseExpireTime = "", nil
 		t.UpdateTime = timestamppb.New(now)
-		if t.Attempt >= int32(c.cfg.MaxAttempts) {
+		if permanent || t.Attempt >= int32(c.cfg.MaxAttempts) {
 			t.State = pb.TrialState_TRIAL_STATE_DISCARDED
 			return nil
 		}
@@ -163,6 +191,6 @@ func (c *Core) Fail(workerID string, k Key, token, reason string) (pb.TrialState
 		c.mu.Unlock()
 	}
 	c.log.Warn("trial attempt failed", "sweep", k.Sweep, "trial", k.Trial, "worker", workerID,
-		"attempt", t.Attempt, "state", store.StateName(t.State), "err", reason)
+		"attempt", t.Attempt, "state", store.StateName(t.State), "permanent", permanent, "err", reason)
 	return t.State, nil
 }

@@ -482,7 +482,10 @@ type AggregateResultsResponse struct {
 	Metrics []string `protobuf:"bytes,3,rep,name=metrics,proto3" json:"metrics,omitempty"`
 	// The value (canonical JSON) of every grid axis that is the same in all
 	// the trials and is not grouped by.
-	Fixed         map[string]string `protobuf:"bytes,4,rep,name=fixed,proto3" json:"fixed,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Fixed map[string]string `protobuf:"bytes,4,rep,name=fixed,proto3" json:"fixed,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Why the failed and discarded trials among the filtered ones failed,
+	// most frequent first.
+	Failures      []*FailureReason `protobuf:"bytes,5,rep,name=failures,proto3" json:"failures,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -541,6 +544,13 @@ func (x *AggregateResultsResponse) GetMetrics() []string {
 func (x *AggregateResultsResponse) GetFixed() map[string]string {
 	if x != nil {
 		return x.Fixed
+	}
+	return nil
+}
+
+func (x *AggregateResultsResponse) GetFailures() []*FailureReason {
+	if x != nil {
+		return x.Failures
 	}
 	return nil
 }
@@ -1496,12 +1506,13 @@ const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"\ametrics\x18\a \x03(\v2\x1b.flatsweep.v1.MetricSummaryR\ametrics\x12\x19\n" +
 	"\bkey_json\x18\b \x03(\tR\akeyJson\x12\x1f\n" +
 	"\vnoise_scale\x18\t \x01(\x01R\n" +
-	"noiseScale\"\x85\x02\n" +
+	"noiseScale\"\xbe\x02\n" +
 	"\x18AggregateResultsResponse\x12\x19\n" +
 	"\bgroup_by\x18\x01 \x03(\tR\agroupBy\x121\n" +
 	"\x06groups\x18\x02 \x03(\v2\x19.flatsweep.v1.ResultGroupR\x06groups\x12\x18\n" +
 	"\ametrics\x18\x03 \x03(\tR\ametrics\x12G\n" +
-	"\x05fixed\x18\x04 \x03(\v21.flatsweep.v1.AggregateResultsResponse.FixedEntryR\x05fixed\x1a8\n" +
+	"\x05fixed\x18\x04 \x03(\v21.flatsweep.v1.AggregateResultsResponse.FixedEntryR\x05fixed\x127\n" +
+	"\bfailures\x18\x05 \x03(\v2\x1b.flatsweep.v1.FailureReasonR\bfailures\x1a8\n" +
 	"\n" +
 	"FixedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -1608,55 +1619,57 @@ var file_flatsweep_v1_sweep_service_proto_goTypes = []any{
 	(*ListWorkersRequest)(nil),       // 23: flatsweep.v1.ListWorkersRequest
 	(*ListWorkersResponse)(nil),      // 24: flatsweep.v1.ListWorkersResponse
 	nil,                              // 25: flatsweep.v1.AggregateResultsResponse.FixedEntry
-	(*Sweep)(nil),                    // 26: flatsweep.v1.Sweep
-	(*durationpb.Duration)(nil),      // 27: google.protobuf.Duration
-	(TrialState)(0),                  // 28: flatsweep.v1.TrialState
-	(*Trial)(nil),                    // 29: flatsweep.v1.Trial
-	(*Worker)(nil),                   // 30: flatsweep.v1.Worker
+	(*FailureReason)(nil),            // 26: flatsweep.v1.FailureReason
+	(*Sweep)(nil),                    // 27: flatsweep.v1.Sweep
+	(*durationpb.Duration)(nil),      // 28: google.protobuf.Duration
+	(TrialState)(0),                  // 29: flatsweep.v1.TrialState
+	(*Trial)(nil),                    // 30: flatsweep.v1.Trial
+	(*Worker)(nil),                   // 31: flatsweep.v1.Worker
 }
 var file_flatsweep_v1_sweep_service_proto_depIdxs = []int32{
 	2,  // 0: flatsweep.v1.AggregateResultsRequest.filters:type_name -> flatsweep.v1.AxisFilter
 	4,  // 1: flatsweep.v1.ResultGroup.metrics:type_name -> flatsweep.v1.MetricSummary
 	5,  // 2: flatsweep.v1.AggregateResultsResponse.groups:type_name -> flatsweep.v1.ResultGroup
 	25, // 3: flatsweep.v1.AggregateResultsResponse.fixed:type_name -> flatsweep.v1.AggregateResultsResponse.FixedEntry
-	26, // 4: flatsweep.v1.CancelSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	26, // 5: flatsweep.v1.PauseSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	26, // 6: flatsweep.v1.ResumeSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	26, // 7: flatsweep.v1.WatchSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	27, // 8: flatsweep.v1.WatchSweepResponse.remaining:type_name -> google.protobuf.Duration
-	26, // 9: flatsweep.v1.SubmitSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	26, // 10: flatsweep.v1.GetSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	26, // 11: flatsweep.v1.ListSweepsResponse.sweeps:type_name -> flatsweep.v1.Sweep
-	28, // 12: flatsweep.v1.QueryResultsRequest.state:type_name -> flatsweep.v1.TrialState
-	29, // 13: flatsweep.v1.QueryResultsResponse.trials:type_name -> flatsweep.v1.Trial
-	30, // 14: flatsweep.v1.ListWorkersResponse.workers:type_name -> flatsweep.v1.Worker
-	15, // 15: flatsweep.v1.SweepService.SubmitSweep:input_type -> flatsweep.v1.SubmitSweepRequest
-	17, // 16: flatsweep.v1.SweepService.GetSweep:input_type -> flatsweep.v1.GetSweepRequest
-	19, // 17: flatsweep.v1.SweepService.ListSweeps:input_type -> flatsweep.v1.ListSweepsRequest
-	21, // 18: flatsweep.v1.SweepService.QueryResults:input_type -> flatsweep.v1.QueryResultsRequest
-	23, // 19: flatsweep.v1.SweepService.ListWorkers:input_type -> flatsweep.v1.ListWorkersRequest
-	7,  // 20: flatsweep.v1.SweepService.CancelSweep:input_type -> flatsweep.v1.CancelSweepRequest
-	9,  // 21: flatsweep.v1.SweepService.PauseSweep:input_type -> flatsweep.v1.PauseSweepRequest
-	11, // 22: flatsweep.v1.SweepService.ResumeSweep:input_type -> flatsweep.v1.ResumeSweepRequest
-	13, // 23: flatsweep.v1.SweepService.WatchSweep:input_type -> flatsweep.v1.WatchSweepRequest
-	3,  // 24: flatsweep.v1.SweepService.AggregateResults:input_type -> flatsweep.v1.AggregateResultsRequest
-	0,  // 25: flatsweep.v1.SweepService.AnalyzeSweep:input_type -> flatsweep.v1.AnalyzeSweepRequest
-	16, // 26: flatsweep.v1.SweepService.SubmitSweep:output_type -> flatsweep.v1.SubmitSweepResponse
-	18, // 27: flatsweep.v1.SweepService.GetSweep:output_type -> flatsweep.v1.GetSweepResponse
-	20, // 28: flatsweep.v1.SweepService.ListSweeps:output_type -> flatsweep.v1.ListSweepsResponse
-	22, // 29: flatsweep.v1.SweepService.QueryResults:output_type -> flatsweep.v1.QueryResultsResponse
-	24, // 30: flatsweep.v1.SweepService.ListWorkers:output_type -> flatsweep.v1.ListWorkersResponse
-	8,  // 31: flatsweep.v1.SweepService.CancelSweep:output_type -> flatsweep.v1.CancelSweepResponse
-	10, // 32: flatsweep.v1.SweepService.PauseSweep:output_type -> flatsweep.v1.PauseSweepResponse
-	12, // 33: flatsweep.v1.SweepService.ResumeSweep:output_type -> flatsweep.v1.ResumeSweepResponse
-	14, // 34: flatsweep.v1.SweepService.WatchSweep:output_type -> flatsweep.v1.WatchSweepResponse
-	6,  // 35: flatsweep.v1.SweepService.AggregateResults:output_type -> flatsweep.v1.AggregateResultsResponse
-	1,  // 36: flatsweep.v1.SweepService.AnalyzeSweep:output_type -> flatsweep.v1.AnalyzeSweepResponse
-	26, // [26:37] is the sub-list for method output_type
-	15, // [15:26] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	26, // 4: flatsweep.v1.AggregateResultsResponse.failures:type_name -> flatsweep.v1.FailureReason
+	27, // 5: flatsweep.v1.CancelSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	27, // 6: flatsweep.v1.PauseSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	27, // 7: flatsweep.v1.ResumeSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	27, // 8: flatsweep.v1.WatchSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	28, // 9: flatsweep.v1.WatchSweepResponse.remaining:type_name -> google.protobuf.Duration
+	27, // 10: flatsweep.v1.SubmitSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	27, // 11: flatsweep.v1.GetSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	27, // 12: flatsweep.v1.ListSweepsResponse.sweeps:type_name -> flatsweep.v1.Sweep
+	29, // 13: flatsweep.v1.QueryResultsRequest.state:type_name -> flatsweep.v1.TrialState
+	30, // 14: flatsweep.v1.QueryResultsResponse.trials:type_name -> flatsweep.v1.Trial
+	31, // 15: flatsweep.v1.ListWorkersResponse.workers:type_name -> flatsweep.v1.Worker
+	15, // 16: flatsweep.v1.SweepService.SubmitSweep:input_type -> flatsweep.v1.SubmitSweepRequest
+	17, // 17: flatsweep.v1.SweepService.GetSweep:input_type -> flatsweep.v1.GetSweepRequest
+	19, // 18: flatsweep.v1.SweepService.ListSweeps:input_type -> flatsweep.v1.ListSweepsRequest
+	21, // 19: flatsweep.v1.SweepService.QueryResults:input_type -> flatsweep.v1.QueryResultsRequest
+	23, // 20: flatsweep.v1.SweepService.ListWorkers:input_type -> flatsweep.v1.ListWorkersRequest
+	7,  // 21: flatsweep.v1.SweepService.CancelSweep:input_type -> flatsweep.v1.CancelSweepRequest
+	9,  // 22: flatsweep.v1.SweepService.PauseSweep:input_type -> flatsweep.v1.PauseSweepRequest
+	11, // 23: flatsweep.v1.SweepService.ResumeSweep:input_type -> flatsweep.v1.ResumeSweepRequest
+	13, // 24: flatsweep.v1.SweepService.WatchSweep:input_type -> flatsweep.v1.WatchSweepRequest
+	3,  // 25: flatsweep.v1.SweepService.AggregateResults:input_type -> flatsweep.v1.AggregateResultsRequest
+	0,  // 26: flatsweep.v1.SweepService.AnalyzeSweep:input_type -> flatsweep.v1.AnalyzeSweepRequest
+	16, // 27: flatsweep.v1.SweepService.SubmitSweep:output_type -> flatsweep.v1.SubmitSweepResponse
+	18, // 28: flatsweep.v1.SweepService.GetSweep:output_type -> flatsweep.v1.GetSweepResponse
+	20, // 29: flatsweep.v1.SweepService.ListSweeps:output_type -> flatsweep.v1.ListSweepsResponse
+	22, // 30: flatsweep.v1.SweepService.QueryResults:output_type -> flatsweep.v1.QueryResultsResponse
+	24, // 31: flatsweep.v1.SweepService.ListWorkers:output_type -> flatsweep.v1.ListWorkersResponse
+	8,  // 32: flatsweep.v1.SweepService.CancelSweep:output_type -> flatsweep.v1.CancelSweepResponse
+	10, // 33: flatsweep.v1.SweepService.PauseSweep:output_type -> flatsweep.v1.PauseSweepResponse
+	12, // 34: flatsweep.v1.SweepService.ResumeSweep:output_type -> flatsweep.v1.ResumeSweepResponse
+	14, // 35: flatsweep.v1.SweepService.WatchSweep:output_type -> flatsweep.v1.WatchSweepResponse
+	6,  // 36: flatsweep.v1.SweepService.AggregateResults:output_type -> flatsweep.v1.AggregateResultsResponse
+	1,  // 37: flatsweep.v1.SweepService.AnalyzeSweep:output_type -> flatsweep.v1.AnalyzeSweepResponse
+	27, // [27:38] is the sub-list for method output_type
+	16, // [16:27] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_flatsweep_v1_sweep_service_proto_init() }

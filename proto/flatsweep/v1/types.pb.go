@@ -114,7 +114,10 @@ type Sweep struct {
 	// A paused sweep's pending trials are not leased until it is resumed.
 	Paused bool `protobuf:"varint,8,opt,name=paused,proto3" json:"paused,omitempty"`
 	// A cancelled sweep's unfinished trials are cancelled; running ones are stopped.
-	Cancelled     bool `protobuf:"varint,9,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
+	Cancelled bool `protobuf:"varint,9,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
+	// Why trials of the sweep failed: the most frequent error messages of its
+	// failed, discarded and cancelled trials, most frequent first (at most ten).
+	Failures      []*FailureReason `protobuf:"bytes,10,rep,name=failures,proto3" json:"failures,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -212,6 +215,97 @@ func (x *Sweep) GetCancelled() bool {
 	return false
 }
 
+func (x *Sweep) GetFailures() []*FailureReason {
+	if x != nil {
+		return x.Failures
+	}
+	return nil
+}
+
+// FailureReason counts the trials in one state without a result (failed,
+// discarded, cancelled) whose last attempt ended with one error message.
+type FailureReason struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The error message.
+	Reason string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Number of trials.
+	Trials int32 `protobuf:"varint,2,opt,name=trials,proto3" json:"trials,omitempty"`
+	// Whether the error is one of the trials' input (spec or data), which
+	// retrying cannot mend.
+	Permanent bool `protobuf:"varint,3,opt,name=permanent,proto3" json:"permanent,omitempty"`
+	// One of the trials (the first by ID).
+	ExampleTrialId string `protobuf:"bytes,4,opt,name=example_trial_id,json=exampleTrialId,proto3" json:"example_trial_id,omitempty"`
+	// The trials' state: failed (to be retried), discarded or cancelled.
+	State         string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FailureReason) Reset() {
+	*x = FailureReason{}
+	mi := &file_flatsweep_v1_types_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FailureReason) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FailureReason) ProtoMessage() {}
+
+func (x *FailureReason) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_types_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FailureReason.ProtoReflect.Descriptor instead.
+func (*FailureReason) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *FailureReason) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *FailureReason) GetTrials() int32 {
+	if x != nil {
+		return x.Trials
+	}
+	return 0
+}
+
+func (x *FailureReason) GetPermanent() bool {
+	if x != nil {
+		return x.Permanent
+	}
+	return false
+}
+
+func (x *FailureReason) GetExampleTrialId() string {
+	if x != nil {
+		return x.ExampleTrialId
+	}
+	return ""
+}
+
+func (x *FailureReason) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
 // Trial is one point of a sweep's grid (one B, ε, seed, ...).
 type Trial struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -253,14 +347,17 @@ type Trial struct {
 	V2Axes []float64 `protobuf:"fixed64,16,rep,packed,name=v2_axes,json=v2Axes,proto3" json:"v2_axes,omitempty"`
 	// Stored form only: the canonical JSON of the trial's value of each axis
 	// of its base, in the base's order (exact: "9007199254740993").
-	AxisValues    []string `protobuf:"bytes,17,rep,name=axis_values,json=axisValues,proto3" json:"axis_values,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	AxisValues []string `protobuf:"bytes,17,rep,name=axis_values,json=axisValues,proto3" json:"axis_values,omitempty"`
+	// The last failure was an error of the trial's input (an invalid spec,
+	// missing or malformed data): the trial was discarded without retries.
+	PermanentFailure bool `protobuf:"varint,18,opt,name=permanent_failure,json=permanentFailure,proto3" json:"permanent_failure,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Trial) Reset() {
 	*x = Trial{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[1]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -272,7 +369,7 @@ func (x *Trial) String() string {
 func (*Trial) ProtoMessage() {}
 
 func (x *Trial) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[1]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -285,7 +382,7 @@ func (x *Trial) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trial.ProtoReflect.Descriptor instead.
 func (*Trial) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{1}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Trial) GetSweepId() string {
@@ -407,6 +504,13 @@ func (x *Trial) GetAxisValues() []string {
 	return nil
 }
 
+func (x *Trial) GetPermanentFailure() bool {
+	if x != nil {
+		return x.PermanentFailure
+	}
+	return false
+}
+
 // EpochMetrics are the metrics after one epoch of training.
 type EpochMetrics struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -432,7 +536,7 @@ type EpochMetrics struct {
 
 func (x *EpochMetrics) Reset() {
 	*x = EpochMetrics{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[2]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -444,7 +548,7 @@ func (x *EpochMetrics) String() string {
 func (*EpochMetrics) ProtoMessage() {}
 
 func (x *EpochMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[2]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -457,7 +561,7 @@ func (x *EpochMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EpochMetrics.ProtoReflect.Descriptor instead.
 func (*EpochMetrics) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{2}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *EpochMetrics) GetEpoch() int32 {
@@ -557,7 +661,7 @@ type TrialResult struct {
 
 func (x *TrialResult) Reset() {
 	*x = TrialResult{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[3]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -569,7 +673,7 @@ func (x *TrialResult) String() string {
 func (*TrialResult) ProtoMessage() {}
 
 func (x *TrialResult) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[3]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -582,7 +686,7 @@ func (x *TrialResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrialResult.ProtoReflect.Descriptor instead.
 func (*TrialResult) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{3}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TrialResult) GetTrainLoss() float64 {
@@ -711,7 +815,7 @@ type SpectralDensity struct {
 
 func (x *SpectralDensity) Reset() {
 	*x = SpectralDensity{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -723,7 +827,7 @@ func (x *SpectralDensity) String() string {
 func (*SpectralDensity) ProtoMessage() {}
 
 func (x *SpectralDensity) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -736,7 +840,7 @@ func (x *SpectralDensity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpectralDensity.ProtoReflect.Descriptor instead.
 func (*SpectralDensity) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{4}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SpectralDensity) GetParams() int64 {
@@ -766,7 +870,7 @@ type QuadratureRun struct {
 
 func (x *QuadratureRun) Reset() {
 	*x = QuadratureRun{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[5]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -778,7 +882,7 @@ func (x *QuadratureRun) String() string {
 func (*QuadratureRun) ProtoMessage() {}
 
 func (x *QuadratureRun) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[5]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -791,7 +895,7 @@ func (x *QuadratureRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuadratureRun.ProtoReflect.Descriptor instead.
 func (*QuadratureRun) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{5}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *QuadratureRun) GetNodes() []float64 {
@@ -829,7 +933,7 @@ type Worker struct {
 
 func (x *Worker) Reset() {
 	*x = Worker{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -841,7 +945,7 @@ func (x *Worker) String() string {
 func (*Worker) ProtoMessage() {}
 
 func (x *Worker) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +958,7 @@ func (x *Worker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Worker.ProtoReflect.Descriptor instead.
 func (*Worker) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{6}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Worker) GetId() string {
@@ -903,7 +1007,7 @@ var File_flatsweep_v1_types_proto protoreflect.FileDescriptor
 
 const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\n" +
-	"\x18flatsweep/v1/types.proto\x12\fflatsweep.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x03\n" +
+	"\x18flatsweep/v1/types.proto\x12\fflatsweep.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x03\n" +
 	"\x05Sweep\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tspec_yaml\x18\x02 \x01(\tR\bspecYaml\x12\x1b\n" +
@@ -915,10 +1019,18 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\fstate_counts\x18\x06 \x03(\v2$.flatsweep.v1.Sweep.StateCountsEntryR\vstateCounts\x12\x1a\n" +
 	"\bpriority\x18\a \x01(\x05R\bpriority\x12\x16\n" +
 	"\x06paused\x18\b \x01(\bR\x06paused\x12\x1c\n" +
-	"\tcancelled\x18\t \x01(\bR\tcancelled\x1a>\n" +
+	"\tcancelled\x18\t \x01(\bR\tcancelled\x127\n" +
+	"\bfailures\x18\n" +
+	" \x03(\v2\x1b.flatsweep.v1.FailureReasonR\bfailures\x1a>\n" +
 	"\x10StateCountsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\x84\x05\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\x9d\x01\n" +
+	"\rFailureReason\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06trials\x18\x02 \x01(\x05R\x06trials\x12\x1c\n" +
+	"\tpermanent\x18\x03 \x01(\bR\tpermanent\x12(\n" +
+	"\x10example_trial_id\x18\x04 \x01(\tR\x0eexampleTrialId\x12\x14\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\"\xb1\x05\n" +
 	"\x05Trial\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x1b\n" +
@@ -942,7 +1054,8 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\abase_id\x18\x0f \x01(\tR\x06baseId\x12\x17\n" +
 	"\av2_axes\x18\x10 \x03(\x01R\x06v2Axes\x12\x1f\n" +
 	"\vaxis_values\x18\x11 \x03(\tR\n" +
-	"axisValues\"\xdb\x01\n" +
+	"axisValues\x12+\n" +
+	"\x11permanent_failure\x18\x12 \x01(\bR\x10permanentFailure\"\xdb\x01\n" +
 	"\fEpochMetrics\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x05R\x05epoch\x12\x1d\n" +
 	"\n" +
@@ -1016,41 +1129,43 @@ func file_flatsweep_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_flatsweep_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_flatsweep_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_flatsweep_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_flatsweep_v1_types_proto_goTypes = []any{
 	(TrialState)(0),               // 0: flatsweep.v1.TrialState
 	(*Sweep)(nil),                 // 1: flatsweep.v1.Sweep
-	(*Trial)(nil),                 // 2: flatsweep.v1.Trial
-	(*EpochMetrics)(nil),          // 3: flatsweep.v1.EpochMetrics
-	(*TrialResult)(nil),           // 4: flatsweep.v1.TrialResult
-	(*SpectralDensity)(nil),       // 5: flatsweep.v1.SpectralDensity
-	(*QuadratureRun)(nil),         // 6: flatsweep.v1.QuadratureRun
-	(*Worker)(nil),                // 7: flatsweep.v1.Worker
-	nil,                           // 8: flatsweep.v1.Sweep.StateCountsEntry
-	nil,                           // 9: flatsweep.v1.TrialResult.MeasuresEntry
-	nil,                           // 10: flatsweep.v1.Worker.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*FailureReason)(nil),         // 2: flatsweep.v1.FailureReason
+	(*Trial)(nil),                 // 3: flatsweep.v1.Trial
+	(*EpochMetrics)(nil),          // 4: flatsweep.v1.EpochMetrics
+	(*TrialResult)(nil),           // 5: flatsweep.v1.TrialResult
+	(*SpectralDensity)(nil),       // 6: flatsweep.v1.SpectralDensity
+	(*QuadratureRun)(nil),         // 7: flatsweep.v1.QuadratureRun
+	(*Worker)(nil),                // 8: flatsweep.v1.Worker
+	nil,                           // 9: flatsweep.v1.Sweep.StateCountsEntry
+	nil,                           // 10: flatsweep.v1.TrialResult.MeasuresEntry
+	nil,                           // 11: flatsweep.v1.Worker.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
 }
 var file_flatsweep_v1_types_proto_depIdxs = []int32{
-	11, // 0: flatsweep.v1.Sweep.create_time:type_name -> google.protobuf.Timestamp
-	8,  // 1: flatsweep.v1.Sweep.state_counts:type_name -> flatsweep.v1.Sweep.StateCountsEntry
-	0,  // 2: flatsweep.v1.Trial.state:type_name -> flatsweep.v1.TrialState
-	11, // 3: flatsweep.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
-	11, // 4: flatsweep.v1.Trial.retry_time:type_name -> google.protobuf.Timestamp
-	4,  // 5: flatsweep.v1.Trial.result:type_name -> flatsweep.v1.TrialResult
-	3,  // 6: flatsweep.v1.Trial.curve:type_name -> flatsweep.v1.EpochMetrics
-	11, // 7: flatsweep.v1.Trial.update_time:type_name -> google.protobuf.Timestamp
-	3,  // 8: flatsweep.v1.TrialResult.curve:type_name -> flatsweep.v1.EpochMetrics
-	9,  // 9: flatsweep.v1.TrialResult.measures:type_name -> flatsweep.v1.TrialResult.MeasuresEntry
-	5,  // 10: flatsweep.v1.TrialResult.density:type_name -> flatsweep.v1.SpectralDensity
-	6,  // 11: flatsweep.v1.SpectralDensity.runs:type_name -> flatsweep.v1.QuadratureRun
-	10, // 12: flatsweep.v1.Worker.labels:type_name -> flatsweep.v1.Worker.LabelsEntry
-	11, // 13: flatsweep.v1.Worker.last_seen_time:type_name -> google.protobuf.Timestamp
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	12, // 0: flatsweep.v1.Sweep.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 1: flatsweep.v1.Sweep.state_counts:type_name -> flatsweep.v1.Sweep.StateCountsEntry
+	2,  // 2: flatsweep.v1.Sweep.failures:type_name -> flatsweep.v1.FailureReason
+	0,  // 3: flatsweep.v1.Trial.state:type_name -> flatsweep.v1.TrialState
+	12, // 4: flatsweep.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
+	12, // 5: flatsweep.v1.Trial.retry_time:type_name -> google.protobuf.Timestamp
+	5,  // 6: flatsweep.v1.Trial.result:type_name -> flatsweep.v1.TrialResult
+	4,  // 7: flatsweep.v1.Trial.curve:type_name -> flatsweep.v1.EpochMetrics
+	12, // 8: flatsweep.v1.Trial.update_time:type_name -> google.protobuf.Timestamp
+	4,  // 9: flatsweep.v1.TrialResult.curve:type_name -> flatsweep.v1.EpochMetrics
+	10, // 10: flatsweep.v1.TrialResult.measures:type_name -> flatsweep.v1.TrialResult.MeasuresEntry
+	6,  // 11: flatsweep.v1.TrialResult.density:type_name -> flatsweep.v1.SpectralDensity
+	7,  // 12: flatsweep.v1.SpectralDensity.runs:type_name -> flatsweep.v1.QuadratureRun
+	11, // 13: flatsweep.v1.Worker.labels:type_name -> flatsweep.v1.Worker.LabelsEntry
+	12, // 14: flatsweep.v1.Worker.last_seen_time:type_name -> google.protobuf.Timestamp
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_flatsweep_v1_types_proto_init() }
@@ -1064,7 +1179,7 @@ func file_flatsweep_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flatsweep_v1_types_proto_rawDesc), len(file_flatsweep_v1_types_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1089,7 +1089,10 @@ type FailTrialRequest struct {
 	// Lease token.
 	Token string `protobuf:"bytes,4,opt,name=token,proto3" json:"token,omitempty"`
 	// What went wrong.
-	Error         string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	// The error is one of the trial's input — an invalid spec, missing or
+	// malformed data — which no retry can mend: the trial is discarded at once.
+	Permanent     bool `protobuf:"varint,6,opt,name=permanent,proto3" json:"permanent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1157,6 +1160,13 @@ func (x *FailTrialRequest) GetError() string {
 		return x.Error
 	}
 	return ""
+}
+
+func (x *FailTrialRequest) GetPermanent() bool {
+	if x != nil {
+		return x.Permanent
+	}
+	return false
 }
 
 // FailTrialResponse acknowledges a failure.
@@ -1277,13 +1287,14 @@ const file_flatsweep_v1_worker_service_proto_rawDesc = "" +
 	"\x05token\x18\x04 \x01(\tR\x05token\x121\n" +
 	"\x06result\x18\x05 \x01(\v2\x19.flatsweep.v1.TrialResultR\x06result\"5\n" +
 	"\x15CompleteTrialResponse\x12\x1c\n" +
-	"\tduplicate\x18\x01 \x01(\bR\tduplicate\"\x91\x01\n" +
+	"\tduplicate\x18\x01 \x01(\bR\tduplicate\"\xaf\x01\n" +
 	"\x10FailTrialRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x19\n" +
 	"\bsweep_id\x18\x02 \x01(\tR\asweepId\x12\x19\n" +
 	"\btrial_id\x18\x03 \x01(\tR\atrialId\x12\x14\n" +
 	"\x05token\x18\x04 \x01(\tR\x05token\x12\x14\n" +
-	"\x05error\x18\x05 \x01(\tR\x05error\"C\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\x12\x1c\n" +
+	"\tpermanent\x18\x06 \x01(\bR\tpermanent\"C\n" +
 	"\x11FailTrialResponse\x12.\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x18.flatsweep.v1.TrialStateR\x05state2\xdc\x04\n" +
 	"\rWorkerService\x12[\n" +

@@ -1,0 +1,208 @@
+package lease
+
+import (
+	"fmt"
+	"math"
+	"unicode/utf8"
+
+	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+)
+
+// Limits bound what a worker may report, so that no report — honest or
+// hostile — stores a value a summary would misread or a record too large to
+// query. A report beyond them fails with ErrInvalid and nothing is stored.
+type Limits struct {
+	// MaxCurveEpochs bounds a trial's training curve: the epochs its
+	// heartbeats stream and its result carries (default 10,000; about 70
+	// bytes per stored epoch).
+	MaxCurveEpochs int
+	// MaxMeasures bounds the number of measures of a result (default 256).
+	MaxMeasures int
+	// MaxDensityNodes bounds the Ritz values of a result's spectral density,
+	// summed over its Lanczos runs (default 100,000).
+	MaxDensityNodes int
+	// MaxErrorBytes truncates a failure message (default 4,096 bytes).
+	MaxErrorBytes int
+}
+
+// Default limits (see Limits).
+const (
+	DefaultMaxCurveEpochs  = 10_000
+	DefaultMaxMeasures     = 256
+	DefaultMaxDensityNodes = 100_000
+	DefaultMaxErrorBytes   = 4096
+)
+
+func (l *Limits) setDefaults() {
+	if l.MaxCurveEpochs <= 0 {
+		l.MaxCurveEpochs = DefaultMaxCurveEpochs
+	}
+	if l.MaxMeasures <= 0 {
+		l.MaxMeasures = DefaultMaxMeasures
+	}
+	if l.MaxDensityNodes <= 0 {
+		l.MaxDensityNodes = DefaultMaxDensityNodes
+	}
+	if l.MaxErrorBytes <= 0 {
+		l.MaxErrorBytes = DefaultMaxErrorBytes
+	}
+}
+
+// maxMeasureName bounds the length of a measure's name.
+const maxMeasureName = 128
+
+// ValidateResult checks a reported result against what a trial can produce
+// and the limits: every loss, λ₁, residual, duration, measure and density
+// value finite (spec.Result is finite by construction, diverged or not);
+// accuracies in [0, 1]; losses, residual, duration and counts ≥ 0; the curve
+// with at most MaxCurveEpochs epochs numbered 1, 2, … in order, each valid as
+// for ValidateEpochs; measures and density within their limits, each density
+// run with as many weights as nodes. The error (wrapping ErrInvalid) names
+// the first field that fails.
+func (l Limits) ValidateResult(r *pb.TrialResult) error {
+	if r == nil {
+		return fmt.Errorf("%w: result: required", ErrInvalid)
+	}
+	inf := math.Inf(1)
+	checks := []struct {
+		name   string
+		v      float64
+		lo, hi float64
+	}{
+		{"train_loss", r.TrainLoss, 0, inf}, {"test_loss", r.TestLoss, 0, inf},
+		{"train_acc", r.TrainAcc, 0, 1}, {"test_acc", r.TestAcc, 0, 1},
+		{"lambda_max", r.LambdaMax, -inf, inf}, {"lambda_residual", r.LambdaResidual, 0, inf},
+		{"duration_seconds", r.DurationSeconds, 0, inf},
+	}
+	for _, c := range checks {
+		if err := checkValue("result."+c.name, c.v, c.lo, c.hi); err != nil {
+			return err
+		}
+	}
+	for _, c := range []struct {
+		name string
+		v    int64
+	}{{"hvps", r.Hvps}, {"params", r.Params}, {"steps", r.Steps}} {
+		if c.v < 0 {
+			return fmt.Errorf("%w: result.%s: must be ≥ 0, got %d", ErrInvalid, c.name, c.v)
+		}
+	}
+	if len(r.Curve) > l.MaxCurveEpochs {
+		return fmt.Errorf("%w: result.curve: %d epochs exceed the coordinator's limit of %d (--max-curve-epochs)", ErrInvalid, len(r.Curve), l.MaxCurveEpochs)
+	}
+	if err := validateEpochs("result.curve", r.Curve, 0); err != nil {
+		return err
+	}
+	if len(r.Measures) > l.MaxMeasures {
+		return fmt.Errorf("%w: result.measures: %d measures exceed the limit of %d", ErrInvalid, len(r.Measures), l.MaxMeasures)
+	}
+	for name, v := range r.Measures {
+		if name == "" || len(name) > maxMeasureName || !utf8.ValidString(name) {
+			return fmt.Errorf("%w: result.measures: name %.40q: must be 1 to %d bytes of UTF-8", ErrInvalid, name, maxMeasureName)
+		}
+		if err := checkValue("result.measures["+name+"]", v, math.Inf(-1), math.Inf(1)); err != nil {
+			return err
+		}
+	}
+	if d := r.Density; d != nil {
+		if d.Params < 0 {
+			return fmt.Errorf("%w: result.density.params: must be ≥ 0, got %d", ErrInvalid, d.Params)
+		}
+		nodes := 0
+		for i, run := range d.Runs {
+			if len(run.Weights) != len(run.Nodes) {
+				return fmt.Errorf("%w: result.density.runs[%d]: %d weights for %d nodes", ErrInvalid, i, len(run.Weights), len(run.Nodes))
+			}
+			nodes += len(run.Nodes)
+			if nodes > l.MaxDensityNodes {
+				return fmt.Errorf("%w: result.density: more than %d nodes", ErrInvalid, l.MaxDensityNodes)
+			}
+			for j := range run.Nodes {
+				if err := checkValue(fmt.Sprintf("result.density.runs[%d].nodes[%d]", i, j), run.Nodes[j], math.Inf(-1), math.Inf(1)); err != nil {
+					return err
+				}
+				if err := checkValue(fmt.Sprintf("result.density.runs[%d].weights[%d]", i, j), run.Weights[j], 0, math.Inf(1)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if len(r.WarmStartSha256) > 64 {
+		return fmt.Errorf("%w: result.warm_start_sha256: %d characters, want a hex SHA-256 (64)", ErrInvalid, len(r.WarmStartSha256))
+	}
+	return nil
+}
+
+// ValidateEpochs checks the epochs a heartbeat streams onto a curve of
+// stored epochs: each valid (finite losses ≥ 0, accuracies in [0, 1], epochs
+// numbered from 1 in increasing order) and the curve they extend to at most
+// MaxCurveEpochs epochs. Epochs already stored (a heartbeat repeated after a
+// lost reply) are counted but otherwise ignored by the store.
+func (l Limits) ValidateEpochs(epochs []*pb.EpochMetrics, stored int) error {
+	if stored+len(epochs) > l.MaxCurveEpochs {
+		return fmt.Errorf("%w: new_metrics: the curve would have %d epochs, more than the coordinator's limit of %d (--max-curve-epochs)",
+			ErrInvalid, stored+len(epochs), l.MaxCurveEpochs)
+	}
+	return validateEpochs("new_metrics", epochs, -1)
+}
+
+// validateEpochs checks the metrics of each epoch — losses finite and ≥ 0,
+// accuracies and the learning rate finite, accuracies in [0, 1], epochs ≥ 1
+// and, when after ≥ 0, numbered after+1, after+2, … in order.
+func validateEpochs(field string, epochs []*pb.EpochMetrics, after int) error {
+	last := int32(0)
+	for i, m := range epochs {
+		if m == nil {
+			return fmt.Errorf("%w: %s[%d]: empty", ErrInvalid, field, i)
+		}
+		at := fmt.Sprintf("%s[%d]", field, i)
+		if m.Epoch < 1 || (i > 0 && m.Epoch <= last) {
+			return fmt.Errorf("%w: %s.epoch: %d, want epochs numbered from 1 in increasing order", ErrInvalid, at, m.Epoch)
+		}
+		if after >= 0 && m.Epoch != int32(after+i+1) {
+			return fmt.Errorf("%w: %s.epoch: %d, want %d", ErrInvalid, at, m.Epoch, after+i+1)
+		}
+		last = m.Epoch
+		for _, c := range []struct {
+			name   string
+			v      float64
+			lo, hi float64
+		}{
+			{"train_loss", m.TrainLoss, 0, math.Inf(1)}, {"test_loss", m.TestLoss, 0, math.Inf(1)},
+			{"train_acc", m.TrainAcc, 0, 1}, {"test_acc", m.TestAcc, 0, 1},
+			{"lr", m.Lr, math.Inf(-1), math.Inf(1)},
+		} {
+			if err := checkValue(at+"."+c.name, c.v, c.lo, c.hi); err != nil {
+				return err
+			}
+		}
+		if m.Step < 0 || m.BatchSize < 0 {
+			return fmt.Errorf("%w: %s: step and batch_size must be ≥ 0", ErrInvalid, at)
+		}
+	}
+	return nil
+}
+
+// checkValue checks that v is finite and in [lo, hi].
+func checkValue(field string, v, lo, hi float64) error {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return fmt.Errorf("%w: %s: must be finite, got %v", ErrInvalid, field, v)
+	case v < lo || v > hi:
+		return fmt.Errorf("%w: %s: %v is outside [%v, %v]", ErrInvalid, field, v, lo, hi)
+	}
+	return nil
+}
+
+// truncate cuts a message to at most n bytes on a UTF-8 boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const more = " …(truncated)"
+	cut := max(n-len(more), 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + more
+}
