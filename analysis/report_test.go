@@ -96,3 +96,26 @@ func TestTrialTableMissingValues(t *testing.T) {
 		t.Errorf("parquet schema has %d columns, want %d", got, len(tab.Columns))
 	}
 }
+
+// TestAnalysisSaysWhyTrialsFailed: failed trials are counted and their
+// reasons listed under the counts, input errors marked.
+func TestAnalysisSaysWhyTrialsFailed(t *testing.T) {
+	bad := diverged(1000, 10, 0.1, 3)
+	bad.Result, bad.State, bad.Error, bad.Permanent = nil, StateDiscarded, "dataset: d/x: data: malformed data file", true
+	retried := diverged(1000, 10, 0.1, 4)
+	retried.Result, retried.State, retried.Error = nil, StateFailed, "panic: boom"
+	recs := []Record{ok(1000, 10, 0.1, 1, 0.9, 0.7, 0.1, 0.5, 2), bad, retried}
+	a := Analyze("s", PointsFromRecords(recs))
+	if a.Counts.Failed != 2 || len(a.Failures) != 2 || !a.Failures[0].Permanent && !a.Failures[1].Permanent {
+		t.Fatalf("counts %+v, failures %+v", a.Counts, a.Failures)
+	}
+	var b bytes.Buffer
+	if err := WriteAnalysisTable(&b, a); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"1 discarded, for an error of their input that retrying does not mend: dataset: d/x: data: malformed data file", "1 failed: panic: boom"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("analysis lacks %q:\n%s", want, b.String())
+		}
+	}
+}
