@@ -175,10 +175,10 @@ func (a *aggregator) sweepRows(id string) (*rowCache, error) {
 		var addErr error
 		err := a.store.RawTrials(id, func(t *pb.Trial) bool {
 			st, err := a.store.Spec(t)
-			if err == nil {
-				err = rc.add(t, st)
+			if err != nil {
+				return true // the store skips and reports records it cannot read; so do the rows
 			}
-			addErr = err
+			addErr = rc.add(t, st)
 			return addErr == nil
 		})
 		if err == nil {

@@ -20,6 +20,7 @@
 //	flatsweep train SWEEP.yaml --out DIR [--trial I]      # one trial locally, keeping its weights
 //	flatsweep hessian --weights FILE                      # curvature of one saved model
 //	flatsweep migrate --db PATH                           # content identity for an old database
+//	flatsweep db check|salvage --db PATH [--out NEW.db]   # find damage; copy every intact record
 //	flatsweep version                                     # what makes two builds give equal trials
 //
 // Exit status: 0 on success, 2 for bad input (flags, sweep files), 1 otherwise.

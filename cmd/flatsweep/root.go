@@ -93,6 +93,7 @@ the SGD noise scale g = ε(N/B − 1) and to flatness.`,
 		newReportCmd(),
 		newExportCmd(),
 		newMigrateCmd(),
+		newDBCmd(),
 		newVersionCmd(),
 	)
 	return root

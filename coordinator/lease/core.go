@@ -217,6 +217,10 @@ func New(st *store.Store, cfg Config) (*Core, error) {
 	if decodeErr != nil {
 		c.log.Warn("some stored trial specs could not be decoded; they are scheduled with a default cost", "err", decodeErr)
 	}
+	if bad := st.BadRecords(); len(bad) > 0 {
+		c.log.Error("stored records cannot be read and are left out; run flatsweep db check (and db salvage) on a copy of the database",
+			"records", len(bad), "first", bad[0].Bucket+"/"+bad[0].Key)
+	}
 	for _, s := range c.sweeps {
 		for _, p := range s.queue {
 			p.cost = s.model.predict(p.feat)

@@ -33,11 +33,15 @@ const readOnlyTimeout = 2 * time.Second
 // (removed by Close); the file itself is not touched.
 //
 // It returns an error wrapping fs.ErrNotExist when the file does not exist,
-// ErrLocked when it is locked, and ErrSchema when it is not a flatsweep
-// database of a schema version this binary reads.
+// ErrLocked when it is locked, ErrDamaged when it is shorter than its pages
+// reach or has no valid meta page (see Check), and ErrSchema when it is not
+// a flatsweep database of a schema version this binary reads.
 func OpenReadOnly(path string) (*Store, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if err := checkFile(path); err != nil {
+		return nil, fmt.Errorf("open database %s read-only: %w", path, err)
 	}
 	s, err := openReadOnly(path)
 	if !errors.Is(err, errOldSchema) {

@@ -90,11 +90,13 @@ func (s *Store) rekeySweep(tx *bolt.Tx, sweepID string, resolve func(*spec.Trial
 	err = tb.ForEach(func(k, v []byte) error {
 		t := new(pb.Trial)
 		if err := proto.Unmarshal(v, t); err != nil {
-			return fmt.Errorf("decode trial %s/%s: %w", sweepID, k, err)
+			s.skip(trialsBucketName(sweepID), k, fmt.Errorf("decode trial %s/%s: %w", sweepID, k, err))
+			return nil // one unreadable record does not hold back the others
 		}
 		st, err := s.trialSpec(func(id string) (Base, error) { return s.base(tx, id) }, t)
 		if err != nil {
-			return err
+			s.skip(trialsBucketName(sweepID), k, err)
+			return nil
 		}
 		if !legacyFiles(st) {
 			return nil
@@ -165,7 +167,14 @@ func (s *Store) rekeySweep(tx *bolt.Tx, sweepID string, resolve func(*spec.Trial
 		if v := tb.Get([]byte(m.t.Id)); v != nil {
 			other := new(pb.Trial)
 			if err := proto.Unmarshal(v, other); err != nil {
-				return err
+				// The record under the new ID cannot be read: the
+				// readable one takes its place.
+				s.skip(trialsBucketName(sweepID), []byte(m.t.Id), fmt.Errorf("decode trial %s/%s: %w", sweepID, m.t.Id, err))
+				if err := putProto(tb, keep.Id, keep); err != nil {
+					return err
+				}
+				r.Trials++
+				continue
 			}
 			r.Merged++
 			removed++

@@ -76,11 +76,18 @@ type Store struct {
 	closed        bool
 
 	removeOnClose string // a temporary migrated copy (see OpenReadOnly)
+
+	damage damageLog // records the reads skipped as unreadable (see BadRecords)
 }
 
 // Open opens (creating if needed) the database at path. It fails fast with a
-// clear error when another process holds the file.
+// clear error when another process holds the file, and with an error
+// wrapping ErrDamaged when the file is shorter than its pages reach or has
+// no valid meta page (see Check).
 func Open(path string) (*Store, error) {
+	if err := checkFile(path); err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
 	// A large initial mapping (address space, not memory) spares bbolt the
 	// remaps a growing database would otherwise cost on big submissions.
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, InitialMmapSize: 1 << 30})
@@ -333,7 +340,7 @@ func (s *Store) Backup(size func(int64), w io.Writer) error {
 // coordinator's, kept in memory).
 func (s *Store) GetSweep(id string) (*pb.Sweep, error) {
 	sw := new(pb.Sweep)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("read sweep "+id, func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketSweeps).Get([]byte(id))
 		if v == nil {
 			return fmt.Errorf("sweep %q: %w", id, ErrNotFound)
@@ -346,14 +353,16 @@ func (s *Store) GetSweep(id string) (*pb.Sweep, error) {
 	return sw, nil
 }
 
-// ListSweeps returns every stored sweep, ordered by ID.
+// ListSweeps returns every stored sweep, ordered by ID. A sweep record that
+// does not decode is skipped (see BadRecords).
 func (s *Store) ListSweeps() ([]*pb.Sweep, error) {
 	var out []*pb.Sweep
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("list the sweeps", func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSweeps).ForEach(func(k, v []byte) error {
 			sw := new(pb.Sweep)
 			if err := proto.Unmarshal(v, sw); err != nil {
-				return fmt.Errorf("decode sweep %s: %w", k, err)
+				s.skip(string(bucketSweeps), k, fmt.Errorf("decode sweep: %w", err))
+				return nil
 			}
 			out = append(out, sw)
 			return nil
@@ -368,7 +377,7 @@ func StateName(st pb.TrialState) string { return wire.StateName(st) }
 // GetTrial returns one trial, with its spec_json.
 func (s *Store) GetTrial(sweepID, trialID string) (*pb.Trial, error) {
 	var t *pb.Trial
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("read trial "+sweepID+"/"+trialID, func(tx *bolt.Tx) error {
 		var err error
 		if t, err = getTrial(tx, sweepID, trialID); err != nil {
 			return err
@@ -442,6 +451,9 @@ func (s *Store) Spec(t *pb.Trial) (spec.Trial, error) {
 	}
 	return s.trialSpec(s.Base, t)
 }
+
+// trialsBucketName names the bucket of a sweep's trials ("trials/<sweep ID>").
+func trialsBucketName(sweepID string) string { return string(bucketTrials) + "/" + sweepID }
 
 func trialBucket(tx *bolt.Tx, sweepID string) (*bolt.Bucket, error) {
 	tb := tx.Bucket(bucketTrials).Bucket([]byte(sweepID))
@@ -549,7 +561,8 @@ func (s *Store) UpdateSweep(id string, fn func(*pb.Sweep) error) (*pb.Sweep, err
 }
 
 // UpdateTrials applies fn to every trial of a sweep in one transaction and
-// stores those for which fn returns true.
+// stores those for which fn returns true. A trial that does not decode is
+// skipped and left as it is (see BadRecords).
 func (s *Store) UpdateTrials(sweepID string, fn func(*pb.Trial) bool) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		tb, err := trialBucket(tx, sweepID)
@@ -560,7 +573,8 @@ func (s *Store) UpdateTrials(sweepID string, fn func(*pb.Trial) bool) error {
 		err = tb.ForEach(func(k, v []byte) error {
 			t := new(pb.Trial)
 			if err := proto.Unmarshal(v, t); err != nil {
-				return fmt.Errorf("decode trial %s/%s: %w", sweepID, k, err)
+				s.skip(trialsBucketName(sweepID), k, fmt.Errorf("decode trial: %w", err))
+				return nil
 			}
 			if fn(t) {
 				changed = append(changed, t)
@@ -582,6 +596,11 @@ func (s *Store) UpdateTrials(sweepID string, fn func(*pb.Trial) bool) error {
 // Trials calls fn for each trial of a sweep, with its spec_json, in trial-ID
 // order, starting after the trial ID `after` (empty for the start). fn
 // returns false to stop.
+//
+// One damaged record does not hide the others: a trial that does not decode,
+// or whose spec does not rebuild (its base lost), is skipped, logged once and
+// listed by BadRecords. The same holds for RawTrials (which only decodes),
+// AllTrials, Records and ListSweeps.
 func (s *Store) Trials(sweepID, after string, fn func(*pb.Trial) bool) error {
 	return s.trials(sweepID, after, true, fn)
 }
@@ -593,63 +612,76 @@ func (s *Store) RawTrials(sweepID string, fn func(*pb.Trial) bool) error {
 }
 
 func (s *Store) trials(sweepID, after string, fill bool, fn func(*pb.Trial) bool) error {
+	// bbolt's reads are guarded (see guard); fn is not.
+	what := "read the trials of sweep " + sweepID
 	return s.db.View(func(tx *bolt.Tx) error {
-		tb, err := trialBucket(tx, sweepID)
+		var tb *bolt.Bucket
+		var err error
+		if gerr := s.guard(what, func() { tb, err = trialBucket(tx, sweepID) }); gerr != nil {
+			return gerr
+		}
 		if err != nil {
 			return err
 		}
 		c := tb.Cursor()
-		k, v := c.First()
-		if after != "" {
-			k, v = c.Seek([]byte(after))
-			if k != nil && string(k) == after {
-				k, v = c.Next()
+		var k, v []byte
+		err = s.guard(what, func() {
+			k, v = c.First()
+			if after != "" {
+				k, v = c.Seek([]byte(after))
+				if k != nil && string(k) == after {
+					k, v = c.Next()
+				}
 			}
-		}
-		for ; k != nil; k, v = c.Next() {
+		})
+		for ; err == nil && k != nil; err = s.guard(what, func() { k, v = c.Next() }) {
 			t := new(pb.Trial)
 			if err := proto.Unmarshal(v, t); err != nil {
-				return fmt.Errorf("decode trial %s/%s: %w", sweepID, k, err)
+				s.skip(trialsBucketName(sweepID), k, fmt.Errorf("decode trial: %w", err))
+				continue
 			}
 			if fill {
-				if err := s.fillSpec(tx, t); err != nil {
+				var ferr error
+				if err := s.guard(what, func() { ferr = s.fillSpec(tx, t) }); err != nil {
 					return err
+				}
+				if ferr != nil {
+					s.skip(trialsBucketName(sweepID), k, ferr)
+					continue
 				}
 			}
 			if !fn(t) {
 				return nil
 			}
 		}
-		return nil
+		return err
 	})
 }
 
 // Records returns every trial of a sweep as a results.Record, in trial-ID
 // order: the one way a sweep's results are read from a database, by the
-// coordinator and offline alike.
+// coordinator and offline alike. Trials that cannot be read are left out
+// (see Trials and BadRecords).
 func (s *Store) Records(sweepID string) ([]results.Record, error) {
 	var recs []results.Record
-	var convErr error
 	err := s.Trials(sweepID, "", func(t *pb.Trial) bool {
 		r, err := results.FromTrial(t)
 		if err != nil {
-			convErr = err
-			return false
+			s.skip(trialsBucketName(sweepID), []byte(t.Id), err)
+			return true
 		}
 		recs = append(recs, r)
 		return true
 	})
-	if err == nil {
-		err = convErr
-	}
 	return recs, err
 }
 
 // AllTrials calls fn for every trial of every sweep, sweeps in ID order,
-// without spec_json (see RawTrials).
+// without spec_json (see RawTrials). Trials that do not decode are skipped:
+// BadRecords lists them afterwards.
 func (s *Store) AllTrials(fn func(*pb.Trial)) error {
 	var ids []string
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("list the sweeps", func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSweeps).ForEach(func(k, _ []byte) error {
 			ids = append(ids, string(k))
 			return nil
