@@ -10,7 +10,7 @@ STATICCHECK_VERSION        := v0.7.0
 
 GOFLAGS_TEST ?= -race -count=1 -timeout 20m
 
-.PHONY: help build demo test vet lint proto proto-check tools bench clean blas test-openblas bench-compare docs
+.PHONY: help build demo test vet lint fuzz proto proto-check tools bench clean blas test-openblas bench-compare docs
 
 # BLAS backend (see compute/blas): OpenBLAS through cgo (-tags openblas) when
 # the library is installed (pkg-config, or libopenblas.so known to ldconfig),
@@ -36,6 +36,35 @@ test: ## go vet and the whole test suite with the race detector
 
 vet: ## go vet
 	$(GO) vet ./...
+
+# Fuzz targets, as package:Target (go test fuzzes one target per run). A run
+# that fails without writing a failing input under testdata/fuzz is run once
+# more: Go's fuzzing coordinator can fail at the -fuzztime deadline ("context
+# deadline exceeded") with nothing found (golang/go#56238).
+FUZZ_TARGETS := \
+	./compute/data:FuzzReadIDXImages \
+	./compute/data:FuzzReadIDXLabels \
+	./compute/data:FuzzReadCIFAR10 \
+	./compute/weights:FuzzDecode \
+	./compute/weights:FuzzRead \
+	./sweeps:FuzzParse \
+	./spec:FuzzDecodeTrial \
+	./spec:FuzzDecodeSweep \
+	./coordinator/store:FuzzDecodeTrialRecord \
+	./coordinator/lease:FuzzValidateResult \
+	./coordinator/lease:FuzzValidateEpochs
+FUZZTIME ?= 10s
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; found() { ls $$pkg/testdata/fuzz/$$name 2>/dev/null | wc -l; }; \
+		echo "$(GO) test -run '^$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME) $$pkg"; \
+		before=$$(found); \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || { \
+			test "$$(found)" = "$$before" || exit 1; \
+			echo "$$name failed without a failing input: running it once more"; \
+			$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; }; \
+	done
 
 lint: tools ## gofmt, go vet, staticcheck and buf lint
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

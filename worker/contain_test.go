@@ -29,14 +29,13 @@ func TestWorkerContainsPanic(t *testing.T) {
 	var calls atomic.Int32
 	startRun(t, e.addr, func(_ context.Context, _ spec.Trial, _ func(spec.EpochMetrics)) (spec.Result, error) {
 		if calls.Add(1) == 1 {
-			var m map[string]int
-			m["boom"]++ // assignment to entry in nil map
+			panic(fmt.Sprintf("index %d out of range in the trial", 7))
 		}
 		return spec.Result{TestAcc: 0.75, TrainAcc: 0.8}, nil
 	})
 	e.submit(t)
 	failed := e.waitState(t, pb.TrialState_TRIAL_STATE_FAILED)
-	if !strings.HasPrefix(failed.LastError, "panic: assignment to entry in nil map") || !strings.Contains(failed.LastError, "worker.TestWorkerContainsPanic") {
+	if !strings.HasPrefix(failed.LastError, "panic: index 7 out of range in the trial") || !strings.Contains(failed.LastError, "worker.TestWorkerContainsPanic") {
 		t.Errorf("failed attempt's error %q: want the panic's message and stack", failed.LastError)
 	}
 	if failed.PermanentFailure {

@@ -112,3 +112,50 @@ func TestReadCIFAR10Corrupt(t *testing.T) {
 		}
 	}
 }
+
+// TestReadCIFAR10Cap checks the record cap (here 100 records) on a gzip bomb
+// of 1 GiB of zeros (valid records of label 0): reading stops one byte after
+// the cap, having inflated and allocated in proportion to the cap only, and
+// the cap counts the records of the files read before.
+func TestReadCIFAR10Cap(t *testing.T) {
+	const maxRecords = 100
+	bomb := gzipBomb(t, nil, 1<<30)
+	cr := &countingReader{r: bytes.NewReader(bomb)}
+	var s Set
+	if got := allocated(func() {
+		err := appendCIFAR10(&s, cr, maxRecords)
+		if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "more than the cap of 100 records (307200 pixels)") {
+			t.Errorf("err = %v, want ErrFormat naming the cap", err)
+		}
+	}); got > 4*maxRecords*CIFARRecordSize+1<<20 {
+		t.Errorf("allocated %d bytes for a cap of %d records", got, maxRecords)
+	}
+	if cr.n > 64<<10 {
+		t.Errorf("read %d of the bomb's %d compressed bytes; want the cap's worth", cr.n, len(bomb))
+	}
+
+	for _, c := range []struct {
+		before, more int
+		want         string
+	}{
+		{0, 100, ""},
+		{0, 101, "more than the cap of 100 records (307200 pixels)"},
+		{60, 40, ""},
+		{60, 41, "more than the cap of 100 records (307200 pixels) with the 60 records of the previous files"},
+		{100, 1, "with the 100 records of the previous files"},
+	} {
+		s := Set{Features: CIFARFeatures, Classes: CIFARClasses}
+		if c.before > 0 {
+			if err := appendCIFAR10(&s, bytes.NewReader(cifarRecords(c.before, 0)), maxRecords); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := appendCIFAR10(&s, bytes.NewReader(gzipBytes(t, cifarRecords(c.more, 0))), maxRecords)
+		switch {
+		case c.want == "" && (err != nil || s.Len() != c.before+c.more || len(s.X) != s.Len()*CIFARFeatures):
+			t.Errorf("%d then %d records: err = %v, %d records and %d values", c.before, c.more, err, s.Len(), len(s.X))
+		case c.want != "" && (!errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%d then %d records: err = %v, want ErrFormat mentioning %q", c.before, c.more, err, c.want)
+		}
+	}
+}

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
+	"math/big"
 	"os"
+	"strconv"
+	"strings"
 )
 
 // IDX files (MNIST, Fashion-MNIST, KMNIST) start with a 4-byte magic number
@@ -37,11 +39,27 @@ var ErrFormat = errors.New("data: malformed data file")
 // has ten classes, and a label ≥ IDXClasses is reported as an error.
 const IDXClasses = 10
 
+// Caps on what the data files read into one Set may hold. They bound the
+// memory a file can make a reader allocate, whatever its header claims and
+// however well it compresses: an IDX file whose header claims more is refused
+// (ErrFormat) before any of its data are read; CIFAR-10 batches, which have no
+// header, are read up to the cap and one byte more. They match the limits a
+// valid trial spec puts on the data it uses: at most 2^24 examples
+// (n + n_test) and 2^28 input values ((n + n_test)·features).
+const (
+	// MaxExamples is the most examples one IDX file may hold (images or
+	// labels).
+	MaxExamples = 1 << 24
+	// MaxValues is the most input values (pixels) one IDX image file, or the
+	// CIFAR-10 batches read into one Set, may hold: 256 MiB of unsigned bytes
+	// in the files, 2 GiB once expanded to float64. For 28×28 images it
+	// allows 342 392 images (MNIST has 70 000); for CIFAR-10, 87 381 records
+	// (CIFAR-10 has 60 000).
+	MaxValues = 1 << 28
+)
+
 const (
 	idxTypeUint8 = 0x08
-	// maxElements bounds the element count of one file so that it and its
-	// float64 expansion fit in an int.
-	maxElements = math.MaxInt / 8
 	// readAhead is the most memory reserved before the data are actually read:
 	// buffers grow with the bytes really present, never with what a (possibly
 	// corrupt) header claims.
@@ -74,9 +92,11 @@ func readError(what string, err error) error {
 	return fmt.Errorf("data: reading %s: %w", what, err)
 }
 
-// readExactly reads the rest of r, which must hold exactly size bytes. Memory
-// grows with the bytes actually read, so a header claiming a huge size cannot
-// cause a huge allocation.
+// readExactly reads the rest of r, which must hold exactly size bytes. It
+// reads through an io.LimitReader of size+1 bytes, so a longer (or endless,
+// or highly compressed) stream stops right after the declared size, and its
+// memory grows with the bytes actually read, so a header claiming more than
+// the file holds cannot cause a large allocation.
 func readExactly(r io.Reader, size int64, what string) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(int(min(size+1, readAhead)))
@@ -94,9 +114,11 @@ func readExactly(r io.Reader, size int64, what string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// readIDX reads an unsigned-byte IDX file with wantDims dimensions and returns
-// its sizes and elements.
-func readIDX(r io.Reader, wantDims int, what string) (dims []int, elems []byte, err error) {
+// readIDX reads an unsigned-byte IDX file with wantDims dimensions, whose
+// first dimension counts items ("images", "labels"), and returns its sizes and
+// elements. A header claiming more than MaxExamples items or MaxValues
+// elements is refused before any element is read.
+func readIDX(r io.Reader, wantDims int, what, items string) (dims []int, elems []byte, err error) {
 	r, err = maybeGunzip(r)
 	if err != nil {
 		return nil, nil, err
@@ -114,26 +136,51 @@ func readIDX(r io.Reader, wantDims int, what string) (dims []int, elems []byte, 
 		return nil, nil, readError(what+" header", err)
 	}
 	dims = make([]int, wantDims)
-	size := 1
 	for i := range dims {
 		dims[i] = int(binary.BigEndian.Uint32(head[4+4*i:]))
 		if dims[i] == 0 {
 			return nil, nil, fmt.Errorf("%w: %s: dimension %d is zero (empty data set)", ErrFormat, what, i)
 		}
-		if size > maxElements/dims[i] {
-			return nil, nil, fmt.Errorf("%w: %s: dimensions %v are too large", ErrFormat, what, dims[:i+1])
+	}
+	if dims[0] > MaxExamples {
+		return nil, nil, fmt.Errorf("%w: %s: the header claims %d %s, more than the cap of %d examples",
+			ErrFormat, what, dims[0], items, MaxExamples)
+	}
+	size := 1
+	for _, d := range dims {
+		if size > MaxValues/d { // size ≤ MaxValues: no overflow
+			return nil, nil, fmt.Errorf("%w: %s: the header claims %d %s of %s pixels (%s pixels), more than the cap of %d",
+				ErrFormat, what, dims[0], items, idxShape(dims[1:]), product(dims), MaxValues)
 		}
-		size *= dims[i]
+		size *= d
 	}
 	elems, err = readExactly(r, int64(size), what)
 	return dims, elems, err
+}
+
+// idxShape formats the dimensions of one item: "28×28".
+func idxShape(dims []int) string {
+	s := make([]string, len(dims))
+	for i, d := range dims {
+		s[i] = strconv.Itoa(d)
+	}
+	return strings.Join(s, "×")
+}
+
+// product returns the exact product of dims in decimal.
+func product(dims []int) string {
+	p := big.NewInt(1)
+	for _, d := range dims {
+		p.Mul(p, big.NewInt(int64(d)))
+	}
+	return p.String()
 }
 
 // ReadIDXImages reads an idx3-ubyte image file (plain or gzip) and returns the
 // pixels of its n images as a row-major n×(rows·cols) matrix scaled to [0, 1]
 // (pixel/255), together with the image height and width.
 func ReadIDXImages(r io.Reader) (x []float64, rows, cols int, err error) {
-	dims, px, err := readIDX(r, 3, "idx3 images")
+	dims, px, err := readIDX(r, 3, "idx3 images", "images")
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -147,7 +194,7 @@ func ReadIDXImages(r io.Reader) (x []float64, rows, cols int, err error) {
 // ReadIDXLabels reads an idx1-ubyte label file (plain or gzip). Every label
 // must be below IDXClasses.
 func ReadIDXLabels(r io.Reader) ([]int, error) {
-	_, b, err := readIDX(r, 1, "idx1 labels")
+	_, b, err := readIDX(r, 1, "idx1 labels", "labels")
 	if err != nil {
 		return nil, err
 	}

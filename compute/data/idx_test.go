@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -129,6 +130,8 @@ func TestReadIDXCorrupt(t *testing.T) {
 		return c
 	}
 	huge := idxBytes([]int{1 << 31, 28, 28}, make([]byte, 100))
+	wide := idxBytes([]int{1000, 1 << 20, 1 << 20}, make([]byte, 100))
+	manyLabels := idxBytes([]int{MaxExamples + 1}, make([]byte, 100))
 	badCRC := gzipBytes(t, img)
 	badCRC[len(badCRC)-5] ^= 0xFF // last byte of the CRC-32 trailer
 	cases := []struct {
@@ -150,8 +153,11 @@ func TestReadIDXCorrupt(t *testing.T) {
 		{"zero labels", img, idxBytes([]int{0}, nil), "empty data set"},
 		{"zero columns", idxBytes([]int{4, 2, 0}, nil), lab, "dimension 2 is zero"},
 		{"count mismatch", img, idxBytes([]int{3}, []byte{1, 2, 3}), "4 images but 3 labels"},
-		{"huge header", huge, lab, "truncated: the header promises 1683627180032 data bytes, the file holds 100"},
-		{"huge header gzip", gzipBytes(t, huge), lab, "the file holds 100"},
+		{"huge header", huge, lab, "idx3 images: the header claims 2147483648 images, more than the cap of 16777216 examples"},
+		{"huge header gzip", gzipBytes(t, huge), lab, "more than the cap of 16777216 examples"},
+		{"huge images", wide, lab, "idx3 images: the header claims 1000 images of 1048576×1048576 pixels " +
+			"(1099511627776000 pixels), more than the cap of 268435456"},
+		{"huge labels", img, manyLabels, "idx1 labels: the header claims 16777217 labels, more than the cap of 16777216 examples"},
 		{"truncated gzip", gzipBytes(t, img)[:20], lab, "truncated or corrupt"},
 		{"gzip bad checksum", badCRC, lab, "truncated or corrupt"},
 		{"gzip magic only", []byte{0x1f, 0x8b}, lab, "gzip header"},
@@ -168,23 +174,108 @@ func TestReadIDXCorrupt(t *testing.T) {
 	}
 }
 
-// TestReadIDXHugeHeaderAllocation checks that a header claiming 2^31 images
-// allocates memory in proportion to the bytes present, not to the claim.
+// allocated returns the bytes allocated while fn runs.
+func allocated(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestReadIDXHugeHeaderAllocation checks that a header claiming more than
+// the file holds, within the caps, allocates memory in proportion to the
+// bytes present, not to the claim.
 func TestReadIDXHugeHeaderAllocation(t *testing.T) {
-	b := idxBytes([]int{1 << 31, 28, 28}, make([]byte, 1000))
+	n := MaxValues / (28 * 28) // the most 28×28 images the cap allows
+	b := idxBytes([]int{n, 28, 28}, make([]byte, 1000))
 	for _, in := range [][]byte{b, gzipBytes(t, b)} {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		if _, _, _, err := ReadIDXImages(bytes.NewReader(in)); !errors.Is(err, ErrFormat) {
-			t.Fatalf("err = %v, want ErrFormat", err)
+		if got := allocated(func() {
+			_, _, _, err := ReadIDXImages(bytes.NewReader(in))
+			if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "the file holds 1000") {
+				t.Errorf("err = %v, want ErrFormat for a truncated file", err)
+			}
+		}); got > 1<<20 {
+			// The claim is n·784 ≈ 2^28 bytes (and 8× that as floats);
+			// reading must cost memory in proportion to the 1000 bytes
+			// present (plus the gzip reader's fixed buffers), far below 1 MiB.
+			t.Errorf("allocated %d bytes for a %d-byte file claiming %d images", got, len(in), n)
 		}
-		runtime.ReadMemStats(&after)
-		// The claim is 2^31·784 bytes (and 8× that as floats); reading must
-		// cost memory in proportion to the 1000 bytes present (plus the gzip
-		// reader's fixed buffers), far below 1 MiB.
-		if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
-			t.Errorf("allocated %d bytes for a %d-byte file", n, len(in))
+	}
+}
+
+// gzipBomb returns prefix followed by zeros zero bytes, gzip-compressed. To
+// stay fast (also under the race detector), it compresses 1 MiB of zeros once
+// and repeats that gzip member: a multi-member stream, which gzip readers
+// (and gunzip) read as the concatenation of the members. 1 GiB of zeros takes
+// about 1 MB.
+func gzipBomb(t testing.TB, prefix []byte, zeros int64) []byte {
+	t.Helper()
+	const chunk = 1 << 20
+	var buf bytes.Buffer
+	buf.Write(gzipBytes(t, prefix))
+	member := gzipBytes(t, make([]byte, chunk))
+	for ; zeros >= chunk; zeros -= chunk {
+		buf.Write(member)
+	}
+	buf.Write(gzipBytes(t, make([]byte, zeros)))
+	return buf.Bytes()
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// TestReadIDXGzipBomb checks that a gzip bomb (1 GiB of zeros, about 1 MB
+// compressed) after a header declaring 1000 images stops after the declared
+// size: an error naming the trailing bytes, with memory and input consumed in
+// proportion to the declared size, not to what the bomb inflates to.
+func TestReadIDXGzipBomb(t *testing.T) {
+	const declared = 1000 * 28 * 28
+	bomb := gzipBomb(t, idxBytes([]int{1000, 28, 28}, nil), 1<<30)
+	cr := &countingReader{r: bytes.NewReader(bomb)}
+	if got := allocated(func() {
+		_, _, _, err := ReadIDXImages(cr)
+		if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "trailing bytes after the 784000 data bytes") {
+			t.Errorf("err = %v, want ErrFormat for trailing bytes", err)
 		}
+	}); got > 4*declared+1<<20 {
+		t.Errorf("allocated %d bytes for a header declaring %d", got, declared)
+	}
+	// 784 000 zeros take about 800 bytes of the stream; the reader buffers
+	// a little more.
+	if cr.n > 64<<10 {
+		t.Errorf("read %d of the bomb's %d compressed bytes; want the declared 784000 bytes' worth", cr.n, len(bomb))
+	}
+}
+
+// TestReadIDXCappedBomb checks that a header declaring more than MaxValues
+// pixels is refused before any pixel is inflated, even when the (highly
+// compressible) data really hold them.
+func TestReadIDXCappedBomb(t *testing.T) {
+	n := MaxValues/(28*28) + 1
+	bomb := gzipBomb(t, idxBytes([]int{n, 28, 28}, nil), int64(n)*28*28)
+	cr := &countingReader{r: bytes.NewReader(bomb)}
+	if got := allocated(func() {
+		_, _, _, err := ReadIDXImages(cr)
+		want := fmt.Sprintf("idx3 images: the header claims %d images of 28×28 pixels (%d pixels), more than the cap of %d",
+			n, n*28*28, MaxValues)
+		if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want ErrFormat mentioning %q", err, want)
+		}
+	}); got > 1<<20 {
+		t.Errorf("allocated %d bytes refusing a header", got)
+	}
+	if cr.n > 64<<10 {
+		t.Errorf("read %d of the bomb's %d compressed bytes before refusing its header", cr.n, len(bomb))
 	}
 }
 
@@ -281,34 +372,4 @@ func TestMNISTTestSplit(t *testing.T) {
 	if train.Len() != 8000 || test.Len() != 2000 {
 		t.Errorf("split %d/%d", train.Len(), test.Len())
 	}
-}
-
-// FuzzReadIDX feeds arbitrary bytes, plain and gzip-wrapped, to the IDX
-// readers and requires an error or a consistent result, never a panic.
-func FuzzReadIDX(f *testing.F) {
-	img, lab := smallIDX(3)
-	f.Add(img)
-	f.Add(lab)
-	f.Add(img[:7])
-	f.Add(idxBytes([]int{1 << 31, 28, 28}, []byte{1, 2, 3}))
-	f.Add(idxBytes([]int{0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, nil))
-	f.Add(gzipBytes(f, img))
-	f.Add(gzipBytes(f, lab)[:15])
-	f.Add([]byte{0x1f, 0x8b})
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if x, rows, cols, err := ReadIDXImages(bytes.NewReader(b)); err == nil {
-			if rows < 1 || cols < 1 || len(x) == 0 || len(x)%(rows*cols) != 0 {
-				t.Fatalf("inconsistent images: %d values of %d×%d", len(x), rows, cols)
-			}
-		}
-		if y, err := ReadIDXLabels(bytes.NewReader(b)); err == nil {
-			for _, v := range y {
-				if v < 0 || v >= IDXClasses {
-					t.Fatalf("label %d", v)
-				}
-			}
-		}
-		_, _ = ReadCIFAR10(bytes.NewReader(b))
-	})
 }

@@ -13,8 +13,8 @@
 // optional "__metadata__" object of string values. Offsets are relative to the
 // start of the data section; each tensor's bytes are its elements in row-major
 // order, little-endian. The reader enforces the rules of the reference
-// implementation: the header starts with '{', is at most MaxHeaderSize bytes
-// and holds no duplicate names; every tensor's byte length equals its element
+// implementation: the header starts with '{', is at most MaxHeaderSize bytes,
+// declares at most MaxValues values and holds no duplicate names; every tensor's byte length equals its element
 // count (the product of its shape; 1 for shape []) times the dtype size; and
 // the tensors, ordered by offset, cover the data section exactly, without
 // overlaps, holes or trailing bytes. Supported dtypes are F64 and F32 (read

@@ -36,9 +36,22 @@ var (
 	ErrMismatch = errors.New("weights: tensors do not match the network")
 )
 
-// MaxHeaderSize is the largest header accepted, as in the reference
-// implementation (100 MB).
-const MaxHeaderSize = 100_000_000
+// Caps on what a safetensors file may claim; a header claiming more is
+// refused (ErrFormat) before any data are read.
+const (
+	// MaxHeaderSize is the largest header accepted, as in the reference
+	// implementation (100 MB).
+	MaxHeaderSize = 100_000_000
+	// MaxValues is the most values (elements of all the tensors together) a
+	// file may hold: 2^28, the parameter cap of a trial's network, which is
+	// 2 GiB of F64 data (1 GiB of F32) and 2 GiB once decoded to float64.
+	MaxValues = 1 << 28
+)
+
+// readAhead is the most memory reserved for a part of the file before its
+// bytes are actually read: buffers grow with the bytes present, never with
+// what a (possibly corrupt) header claims.
+const readAhead = 1 << 16
 
 // metadataKey is the reserved header entry holding the free-form metadata.
 const metadataKey = "__metadata__"
@@ -198,13 +211,56 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})...)
 }
 
-// Read reads a whole safetensors stream from r (see Decode).
+// Read reads a safetensors stream from r (see Decode, whose checks and
+// errors it shares; trailing bytes are reported without their count). It
+// reads the header, checks it, then reads the data section the header
+// describes and one byte more (to detect trailing bytes), never further, so
+// its memory grows with the bytes actually present and stays within the caps
+// (MaxHeaderSize, MaxValues) whatever the header claims. An error reading r
+// is returned wrapped, without ErrFormat.
 func Read(r io.Reader) ([]Tensor, map[string]string, error) {
-	b, err := io.ReadAll(r)
-	if err != nil {
+	var head [8]byte
+	if k, err := io.ReadFull(r, head[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, nil, fmt.Errorf("%w: %d bytes, too short for the 8-byte header length", ErrFormat, k)
+		}
 		return nil, nil, fmt.Errorf("weights: reading safetensors: %w", err)
 	}
-	return Decode(b)
+	n := binary.LittleEndian.Uint64(head[:])
+	if n > MaxHeaderSize {
+		return nil, nil, fmt.Errorf("%w: header length %d exceeds the limit of %d bytes", ErrFormat, n, MaxHeaderSize)
+	}
+	h, err := readUpTo(r, int64(n))
+	if err != nil {
+		return nil, nil, err
+	}
+	if uint64(len(h)) < n {
+		return nil, nil, fmt.Errorf("%w: header length %d runs beyond the end of the %d-byte file", ErrFormat, n, 8+len(h))
+	}
+	infos, meta, dataLen, err := decodeHeader(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := readUpTo(r, int64(dataLen)+1)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(data) > dataLen {
+		return nil, nil, fmt.Errorf("%w: the tensors cover %d bytes but the data section is longer (trailing bytes)",
+			ErrFormat, dataLen)
+	}
+	return decodeData(infos, meta, data)
+}
+
+// readUpTo reads at most size bytes from r; memory grows with the bytes
+// read, not with size.
+func readUpTo(r io.Reader, size int64) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(int(min(size, readAhead)))
+	if _, err := buf.ReadFrom(io.LimitReader(r, size)); err != nil {
+		return nil, fmt.Errorf("weights: reading safetensors: %w", err)
+	}
+	return buf.Bytes(), nil
 }
 
 // tensorInfo is one validated header entry.
@@ -218,7 +274,8 @@ type tensorInfo struct {
 // Decode parses safetensors bytes and returns the tensors in the order of
 // their data offsets (the file order) and the metadata (nil when absent). F32
 // values are converted to float64 exactly. All validation errors wrap
-// ErrFormat, except an unsupported dtype, which wraps ErrUnsupported.
+// ErrFormat, except an unsupported dtype, which wraps ErrUnsupported. A
+// header claiming more than MaxValues values is refused.
 func Decode(b []byte) ([]Tensor, map[string]string, error) {
 	if len(b) < 8 {
 		return nil, nil, fmt.Errorf("%w: %d bytes, too short for the 8-byte header length", ErrFormat, len(b))
@@ -230,11 +287,40 @@ func Decode(b []byte) ([]Tensor, map[string]string, error) {
 	if n > uint64(len(b)-8) {
 		return nil, nil, fmt.Errorf("%w: header length %d runs beyond the end of the %d-byte file", ErrFormat, n, len(b))
 	}
-	infos, meta, err := parseHeader(b[8 : 8+n])
+	infos, meta, _, err := decodeHeader(b[8 : 8+n])
 	if err != nil {
 		return nil, nil, err
 	}
-	data := b[8+n:]
+	return decodeData(infos, meta, b[8+n:])
+}
+
+// decodeHeader parses the header h and checks what it claims by itself: at
+// most MaxValues values, in tensors that tile their data section without
+// overlap or hole. It returns the tensors sorted by offset and the length of
+// the data section they claim.
+func decodeHeader(h []byte) (infos []tensorInfo, meta map[string]string, dataLen int, err error) {
+	infos, meta, err = parseHeader(h)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	values := 0
+	for _, in := range infos {
+		values += (in.end - in.begin) / in.dtype.size() // < MaxValues + MaxInt/4: no overflow
+		if values > MaxValues {
+			return nil, nil, 0, fmt.Errorf("%w: the header claims %d values up to tensor %q (shape %v), more than the cap of %d",
+				ErrFormat, values, in.name, in.shape, MaxValues)
+		}
+		dataLen = max(dataLen, in.end)
+	}
+	if err := checkLayout(infos, dataLen); err != nil {
+		return nil, nil, 0, err
+	}
+	return infos, meta, dataLen, nil
+}
+
+// decodeData checks that data is the data section the header's tensors
+// (sorted by offset) tile and decodes their values.
+func decodeData(infos []tensorInfo, meta map[string]string, data []byte) ([]Tensor, map[string]string, error) {
 	if err := checkLayout(infos, len(data)); err != nil {
 		return nil, nil, err
 	}
