@@ -322,6 +322,8 @@ type Trial struct {
 	// Worker holding or last holding the lease.
 	WorkerId string `protobuf:"bytes,6,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
 	// Lease token of the current (running) or recording (succeeded) attempt.
+	// Stored only: a lease token goes to the worker holding the lease and to
+	// no one else, so QueryResults leaves it empty.
 	LeaseToken string `protobuf:"bytes,7,opt,name=lease_token,json=leaseToken,proto3" json:"lease_token,omitempty"`
 	// Lease expiry while running.
 	LeaseExpireTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=lease_expire_time,json=leaseExpireTime,proto3" json:"lease_expire_time,omitempty"`
