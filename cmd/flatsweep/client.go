@@ -42,23 +42,31 @@ func addConnFlags(cmd *cobra.Command, f *connFlags) {
 
 // resolveToken returns the token from --token, --token-file or $FLATSWEEP_TOKEN.
 func resolveToken(token, file string) (string, error) {
-	if token != "" && file != "" {
-		return "", usagef("--token and --token-file: give one, not both")
-	}
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", usageError{fmt.Errorf("--token-file: %w", err)}
-		}
-		token = strings.TrimSpace(string(b))
-		if token == "" {
-			return "", usagef("--token-file %s: the file is empty", file)
-		}
-	}
-	if token == "" {
+	token, err := readSecret("--token", token, file)
+	if err == nil && token == "" {
 		token = os.Getenv("FLATSWEEP_TOKEN")
 	}
-	return token, nil
+	return token, err
+}
+
+// readSecret returns a secret given by a flag or read from the flag's file
+// (flag + "-file"), trimmed of surrounding white space.
+func readSecret(flag, value, file string) (string, error) {
+	switch {
+	case value != "" && file != "":
+		return "", usagef("%s and %s-file: give one, not both", flag, flag)
+	case file == "":
+		return value, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", usageError{fmt.Errorf("%s-file: %w", flag, err)}
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", usagef("%s-file %s: the file is empty", flag, file)
+	}
+	return tok, nil
 }
 
 // dial opens a client connection to a coordinator. Connections are made lazily:

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -129,25 +126,6 @@ func newCoordinatorCmd() *cobra.Command {
 	cmd.Flags().StringVar(&metricsAddr, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9090)")
 	cmd.Flags().IntVar(&heapFloor, "heap-floor-mib", gctune.DefaultFloor>>20, "let the heap grow to this many MiB before the garbage collector runs (fewer collections, a shorter latency tail; 0 keeps Go's default)")
 	return cmd
-}
-
-// readSecret returns a token given by a flag or read from a file.
-func readSecret(flag, value, file string) (string, error) {
-	switch {
-	case value != "" && file != "":
-		return "", usagef("%s and %s-file: give one, not both", flag, flag)
-	case file == "":
-		return value, nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", usageError{fmt.Errorf("%s-file: %w", flag, err)}
-	}
-	tok := strings.TrimSpace(string(b))
-	if tok == "" {
-		return "", usagef("%s-file %s: the file is empty", flag, file)
-	}
-	return tok, nil
 }
 
 // isLoopback reports whether a listen address is on loopback.

@@ -21,7 +21,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/flatsweep/flatsweep/coordinator"
 	"github.com/flatsweep/flatsweep/coordinator/store"
@@ -556,6 +558,45 @@ func TestFailedTrialsExitNonZero(t *testing.T) {
 	}
 	if n := strings.Count(errs, "trial attempt failed"); n > 8 {
 		t.Errorf("%d failed attempts logged for 8 trials: input errors were retried", n)
+	}
+}
+
+// TestRoleTokens: with a token per role, the worker token runs trials but
+// cannot submit or cancel, and the client token submits and steers but
+// cannot lease; the sweep finishes.
+func TestRoleTokens(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, tok string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(tok+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	workerTok, clientTok := file("worker.token", "w-s3cret"), file("client.token", "c-s3cret")
+	_, addr := startCoordinator(t, filepath.Join(dir, "c.db"), "", "--worker-token-file", workerTok, "--client-token-file", clientTok)
+	sweep := writeSweep(t, strings.Replace(fmt.Sprintf(e2eSweep, 1), "seed: [1, 2]}", "seed: [1]}", 1))
+	if _, errs, code := runCLI(t, "submit", sweep, "--coordinator", addr, "--token-file", workerTok); code == 0 || !strings.Contains(errs, "PermissionDenied") {
+		t.Fatalf("submit with the worker token: exit %d\n%s", code, errs)
+	}
+	if _, errs, code := runCLI(t, "submit", sweep, "--coordinator", addr, "--token-file", clientTok); code != 0 {
+		t.Fatalf("submit with the client token: exit %d\n%s", code, errs)
+	}
+	if _, errs, code := runCLI(t, "cancel", "e2e", "--coordinator", addr, "--token-file", workerTok); code == 0 || !strings.Contains(errs, "PermissionDenied") {
+		t.Fatalf("cancel with the worker token: exit %d\n%s", code, errs)
+	}
+	start(t, "worker", "--coordinator", addr, "--token-file", workerTok)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(coordinator.TokenCredentials("c-s3cret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := pb.NewWorkerServiceClient(conn).RegisterWorker(context.Background(), &pb.RegisterWorkerRequest{Name: "x", Slots: 1}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("register with the client token: %v, want PermissionDenied", err)
+	}
+	if sw := waitDone(t, pb.NewSweepServiceClient(conn), "e2e", 2*time.Minute); sw.StateCounts["succeeded"] != 4 {
+		t.Fatalf("sweep ended %v, want 4 succeeded", sw.StateCounts)
 	}
 }
 
