@@ -30,21 +30,24 @@ const MaxAcquireWait = lease.MaxAcquireWait
 
 // Coordinator is the lease core with its gRPC services.
 type Coordinator struct {
-	core  *lease.Core
-	store *store.Store
-	rows  *aggregator
-	log   *slog.Logger
+	core     *lease.Core
+	store    *store.Store
+	rows     *aggregator
+	sessions *sessions
+	log      *slog.Logger
 }
 
 // New builds a coordinator over an open store (see lease.New).
 func New(st *store.Store, cfg Config) (*Coordinator, error) {
 	rows := newAggregator(st)
 	cfg.Observer = rows
+	ss := newSessions()
+	cfg.Revoked = ss.revoke
 	core, err := lease.New(st, cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Coordinator{core: core, store: st, rows: rows, log: core.Config().Logger}, nil
+	return &Coordinator{core: core, store: st, rows: rows, sessions: ss, log: core.Config().Logger}, nil
 }
 
 // Core returns the lease core.

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/flatsweep/flatsweep/coordinator/store"
+	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 	"github.com/flatsweep/flatsweep/spec"
 	"github.com/flatsweep/flatsweep/sweeps"
@@ -251,6 +252,38 @@ func TestLeaseCompleteOnceWithCurrentToken(t *testing.T) {
 	tr := b.trial(t, l)
 	if tr.State != pb.TrialState_TRIAL_STATE_SUCCEEDED || tr.Result.TestAcc != 0.75 || tr.Attempt != 1 {
 		t.Fatalf("trial = %v", tr)
+	}
+}
+
+// TestCancelledLeaseSaysSo: after a cancel, the heartbeat and the result of
+// a lease it ended are refused with a status the worker reads as a
+// deliberate stop (wire.IsCancelled), and a forged token is refused as an
+// ordinary lost lease.
+func TestCancelledLeaseSaysSo(t *testing.T) {
+	b := setup(t, "")
+	b.submit(t)
+	w := b.register(t)
+	l := b.acquire(t, w)
+	if _, err := b.sweeps.CancelSweep(context.Background(), &pb.CancelSweepRequest{SweepId: "unit"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.work.Heartbeat(context.Background(), &pb.HeartbeatRequest{WorkerId: w, SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token})
+	if status.Code(err) != codes.FailedPrecondition || !wire.IsCancelled(err) {
+		t.Fatalf("heartbeat after cancel: %v, want FailedPrecondition saying the sweep was cancelled", err)
+	}
+	if _, err := b.complete(w, l, 0.5); !wire.IsCancelled(err) {
+		t.Fatalf("result after cancel: %v", err)
+	}
+	if tr := b.trial(t, l); tr.State != pb.TrialState_TRIAL_STATE_CANCELLED || tr.Result != nil {
+		t.Fatalf("trial after cancel and a late result: %v", tr)
+	}
+	b2 := setup(t, "")
+	b2.submit(t)
+	w2 := b2.register(t)
+	l2 := b2.acquire(t, w2)
+	_, err = b2.complete(w2, &pb.Lease{SweepId: l2.SweepId, TrialId: l2.TrialId, Token: "forged"}, 0.5)
+	if status.Code(err) != codes.FailedPrecondition || wire.IsCancelled(err) {
+		t.Fatalf("forged token on a live sweep: %v, want a plain FailedPrecondition", err)
 	}
 }
 

@@ -22,9 +22,11 @@ func (s *workerServer) Session(stream pb.WorkerService_SessionServer) error {
 	ctx, cancel := context.WithCancel(stream.Context())
 	ss := &session{w: s, stream: stream, calls: map[uint64]context.CancelFunc{}}
 	// On the way out, calls still waiting are cancelled first, then waited
-	// for: a reply must not be sent after Session returns.
+	// for: a reply must not be sent after Session returns, nor a notice.
+	defer ss.close()
 	defer ss.wg.Wait()
 	defer cancel()
+	defer s.c.sessions.unbind(ss)
 	for {
 		req, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -61,6 +63,7 @@ type session struct {
 	wg     sync.WaitGroup
 
 	sendMu sync.Mutex // a gRPC stream's Send is not safe for concurrent use
+	closed bool       // Session returned: nothing may be sent (guarded by sendMu)
 
 	mu    sync.Mutex
 	calls map[uint64]context.CancelFunc // calls in flight, by ID
@@ -110,6 +113,7 @@ func (ss *session) acquireNow(req *pb.SessionRequest) bool {
 	err := ss.w.owned(ss.stream.Context(), acq.WorkerId)
 	var l *pb.Lease
 	if err == nil {
+		ss.w.c.sessions.bind(acq.WorkerId, ss)
 		l, _, err = ss.w.c.core.TryAcquire(acq.WorkerId)
 		if l == nil && err == nil {
 			return false
@@ -125,10 +129,20 @@ func (ss *session) acquireNow(req *pb.SessionRequest) bool {
 	return true
 }
 
+// close marks the stream finished: later sends are dropped.
+func (ss *session) close() {
+	ss.sendMu.Lock()
+	ss.closed = true
+	ss.sendMu.Unlock()
+}
+
 // send sends a reply; a lease in it that cannot be delivered is handed back.
 func (ss *session) send(resp *pb.SessionResponse, lease *pb.Lease) {
 	ss.sendMu.Lock()
-	err := ss.stream.Send(resp)
+	err := io.ErrClosedPipe
+	if !ss.closed {
+		err = ss.stream.Send(resp)
+	}
 	ss.sendMu.Unlock()
 	if err != nil && lease != nil {
 		ss.w.c.core.HandBack(lease)
@@ -185,8 +199,71 @@ func (ss *session) call(ctx context.Context, req *pb.SessionRequest) *pb.Session
 	}
 	if err != nil {
 		setStatus(resp, err)
+	} else if id := workerOf(req); id != "" {
+		// The call passed the owner check: notices for this worker's
+		// leases go to this stream.
+		s.c.sessions.bind(id, ss)
 	}
 	return resp
+}
+
+// workerOf returns the worker ID a session call names.
+func workerOf(req *pb.SessionRequest) string {
+	switch c := req.Call.(type) {
+	case *pb.SessionRequest_Acquire:
+		return c.Acquire.GetWorkerId()
+	case *pb.SessionRequest_Heartbeat:
+		return c.Heartbeat.GetWorkerId()
+	case *pb.SessionRequest_Complete:
+		return c.Complete.GetWorkerId()
+	case *pb.SessionRequest_Fail:
+		return c.Fail.GetWorkerId()
+	case *pb.SessionRequest_Release:
+		return c.Release.GetWorkerId()
+	}
+	return ""
+}
+
+// sessions maps worker IDs to the session stream their latest call came
+// over, for the notices the coordinator sends unasked (revoked leases).
+type sessions struct {
+	mu   sync.Mutex
+	byID map[string]*session
+}
+
+func newSessions() *sessions { return &sessions{byID: map[string]*session{}} }
+
+// bind routes a worker's notices to ss.
+func (r *sessions) bind(worker string, ss *session) {
+	r.mu.Lock()
+	r.byID[worker] = ss
+	r.mu.Unlock()
+}
+
+// unbind forgets a session that ended.
+func (r *sessions) unbind(ss *session) {
+	r.mu.Lock()
+	for id, s := range r.byID {
+		if s == ss {
+			delete(r.byID, id)
+		}
+	}
+	r.mu.Unlock()
+}
+
+// revoke tells a worker, if it has a session, that leases it holds ended
+// (lease.Config.Revoked). The notice is sent from a goroutine of its own: a
+// slow stream does not hold up the cancellation, and a notice that does not
+// arrive leaves the worker to learn it at its next heartbeat.
+func (r *sessions) revoke(worker string, leases []*pb.RevokedLease) {
+	r.mu.Lock()
+	ss := r.byID[worker]
+	r.mu.Unlock()
+	if ss == nil {
+		return
+	}
+	resp := &pb.SessionResponse{Reply: &pb.SessionResponse_Revoked{Revoked: &pb.LeasesRevoked{Leases: leases}}}
+	go ss.send(resp, nil)
 }
 
 // setStatus puts the gRPC status of a call's error in its reply.

@@ -34,6 +34,8 @@ type Session struct {
 	// lease that arrives after its call was abandoned.
 	workerID string
 	streams  sync.WaitGroup
+	// onRevoke hears of the leases the coordinator ended (see OnRevoke).
+	onRevoke func(*pb.RevokedLease)
 }
 
 // stream is one open Session stream and its calls in flight.
@@ -60,6 +62,15 @@ func NewSession(ctx context.Context, client pb.WorkerServiceClient, log *slog.Lo
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Session{client: client, log: log, ctx: ctx}
+}
+
+// OnRevoke sets the function told of each lease the coordinator ends before
+// its trial finished (a cancelled sweep), from the notices it sends on the
+// stream unasked. It is called on the stream's reader and must not block.
+func (ss *Session) OnRevoke(fn func(*pb.RevokedLease)) {
+	ss.mu.Lock()
+	ss.onRevoke = fn
+	ss.mu.Unlock()
 }
 
 // Close ends the current stream and waits for its reader; later calls fail.
@@ -107,6 +118,10 @@ func (ss *Session) read(st *stream) {
 			ss.broke(st, err)
 			return
 		}
+		if resp.CallId == 0 {
+			ss.notice(resp)
+			continue
+		}
 		ss.mu.Lock()
 		ch := st.pending[resp.CallId]
 		delete(st.pending, resp.CallId)
@@ -122,6 +137,19 @@ func (ss *Session) read(st *stream) {
 		if l := resp.GetAcquire().GetLease(); l != nil {
 			go ss.handBack(l)
 		}
+	}
+}
+
+// notice handles a message the coordinator sent unasked (call ID 0).
+func (ss *Session) notice(resp *pb.SessionResponse) {
+	ss.mu.Lock()
+	fn := ss.onRevoke
+	ss.mu.Unlock()
+	if fn == nil {
+		return
+	}
+	for _, l := range resp.GetRevoked().GetLeases() {
+		fn(l)
 	}
 }
 

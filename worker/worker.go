@@ -66,6 +66,7 @@ type Worker struct {
 	mu        sync.Mutex
 	id        string
 	heartbeat time.Duration
+	running   map[string]runningTrial // by sweep/trial
 
 	abortOnce sync.Once
 	abort     chan struct{}
@@ -91,7 +92,41 @@ func New(conn grpc.ClientConnInterface, cfg Config) *Worker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Worker{cfg: cfg, client: pb.NewWorkerServiceClient(conn), log: cfg.Logger, abort: make(chan struct{})}
+	return &Worker{cfg: cfg, client: pb.NewWorkerServiceClient(conn), log: cfg.Logger, abort: make(chan struct{}),
+		running: map[string]runningTrial{}}
+}
+
+// runningTrial is a trial a slot runs: its lease token and how to stop it.
+type runningTrial struct {
+	token string
+	stop  context.CancelCauseFunc
+}
+
+// track records a running trial, for revocations; the returned function
+// forgets it.
+func (w *Worker) track(l *pb.Lease, stop context.CancelCauseFunc) func() {
+	k := l.SweepId + "/" + l.TrialId
+	w.mu.Lock()
+	w.running[k] = runningTrial{token: l.Token, stop: stop}
+	w.mu.Unlock()
+	return func() {
+		w.mu.Lock()
+		if r, ok := w.running[k]; ok && r.token == l.Token {
+			delete(w.running, k)
+		}
+		w.mu.Unlock()
+	}
+}
+
+// revoked stops a trial whose lease the coordinator ended, if it still runs
+// under that lease.
+func (w *Worker) revoked(l *pb.RevokedLease) {
+	w.mu.Lock()
+	r, ok := w.running[l.SweepId+"/"+l.TrialId]
+	w.mu.Unlock()
+	if ok && r.token == l.Token {
+		r.stop(errCancelled)
+	}
 }
 
 // Abort ends a drain early: trials still running are stopped and handed back.
@@ -106,6 +141,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	// The session outlives ctx: a draining worker still reports.
 	w.sess = NewSession(context.WithoutCancel(ctx), w.client, w.log)
+	w.sess.OnRevoke(w.revoked)
 	defer w.sess.Close()
 	// Trials run under hard, which outlives ctx by the drain period.
 	hard, stopHard := context.WithCancel(context.WithoutCancel(ctx))
@@ -238,6 +274,7 @@ func (w *Worker) runLease(ctx context.Context, l *pb.Lease) {
 	}
 	trialCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	defer w.track(l, cancel)()
 
 	hb := newHeartbeater(w, l, cancel, log)
 	hbDone := make(chan struct{})
@@ -259,6 +296,8 @@ func (w *Worker) runLease(ctx context.Context, l *pb.Lease) {
 	defer rcancel()
 	var rejected *rejectedError
 	switch {
+	case errors.Is(context.Cause(trialCtx), errCancelled):
+		log.Info("trial stopped: " + wire.CancelledReason)
 	case errors.Is(context.Cause(trialCtx), errLeaseLost):
 		log.Warn("trial abandoned: lease lost")
 	case errors.As(context.Cause(trialCtx), &rejected):
@@ -336,7 +375,12 @@ func (w *Worker) release(ctx context.Context, l *pb.Lease, log *slog.Logger) {
 	}
 }
 
-var errLeaseLost = errors.New("lease lost")
+var (
+	errLeaseLost = errors.New("lease lost")
+	// errCancelled stops a trial whose sweep was cancelled: a deliberate
+	// stop, with nothing to report.
+	errCancelled = errors.New(wire.CancelledReason)
+)
 
 // complete reports a result, retrying transient errors until the coordinator
 // answers: a retried report of the same result is acknowledged as a
@@ -356,6 +400,10 @@ func (w *Worker) complete(ctx context.Context, l *pb.Lease, res *pb.TrialResult,
 		}
 		if status.Code(err) == codes.InvalidArgument {
 			return &rejectedError{err}
+		}
+		if wire.IsCancelled(err) {
+			log.Info("result not recorded: " + wire.CancelledReason)
+			return nil
 		}
 		if !retryable(err) {
 			log.Error("result rejected", "err", err)
@@ -438,6 +486,9 @@ func (h *heartbeater) loop(ctx context.Context) {
 			h.mu.Lock()
 			h.pending = h.pending[len(batch):]
 			h.mu.Unlock()
+		case wire.IsCancelled(err):
+			h.cancel(errCancelled)
+			return
 		case status.Code(err) == codes.FailedPrecondition || status.Code(err) == codes.NotFound:
 			h.log.Warn("lease lost, cancelling trial", "err", err)
 			h.cancel(errLeaseLost)

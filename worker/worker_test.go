@@ -19,6 +19,7 @@ import (
 
 	"github.com/flatsweep/flatsweep/coordinator"
 	"github.com/flatsweep/flatsweep/coordinator/store"
+	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 	"github.com/flatsweep/flatsweep/spec"
 	"github.com/flatsweep/flatsweep/sweeps"
@@ -380,4 +381,42 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestCancelStopsTrialAtOnce: cancelling a sweep stops its running trial
+// through the coordinator's notice on the session stream, long before the
+// next heartbeat (an hour away here), and the worker logs the deliberate
+// stop as such, with no error.
+func TestCancelStopsTrialAtOnce(t *testing.T) {
+	e := setup(t, 3*time.Hour) // heartbeats every hour
+	g := newGate(0.8)
+	var logs syncBuffer
+	startWorkerLog(t, e.addr, g, 0, slog.New(slog.NewJSONHandler(&logs, nil)))
+	e.submit(t)
+	waitClosed(t, g.started, "trial start")
+	if _, err := e.sweeps.CancelSweep(context.Background(), &pb.CancelSweepRequest{SweepId: "w"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-g.cause:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("trial ended with %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the running trial was not stopped after its sweep was cancelled")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "trial stopped: "+wire.CancelledReason) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := logs.String()
+	if !strings.Contains(out, `"level":"INFO","msg":"trial stopped: `+wire.CancelledReason) {
+		t.Errorf("no info log of the deliberate stop:\n%s", out)
+	}
+	if strings.Contains(out, `"level":"ERROR"`) {
+		t.Errorf("a cancel logged as an error:\n%s", out)
+	}
+	if tr := e.trial(t); tr.State != pb.TrialState_TRIAL_STATE_CANCELLED {
+		t.Errorf("trial %v after cancel", tr.State)
+	}
 }

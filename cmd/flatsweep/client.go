@@ -4,14 +4,18 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/flatsweep/flatsweep/analysis"
 	"github.com/flatsweep/flatsweep/coordinator"
@@ -19,8 +23,13 @@ import (
 	"github.com/flatsweep/flatsweep/results"
 )
 
-// DefaultCoordinator is the address clients use when --coordinator is not given.
+// DefaultCoordinator is the address clients use when neither --coordinator
+// nor $FLATSWEEP_COORDINATOR is given.
 const DefaultCoordinator = "127.0.0.1:7070"
+
+// CoordinatorEnv names the environment variable that gives the coordinator's
+// address to every command that talks to one, when --coordinator is not given.
+const CoordinatorEnv = "FLATSWEEP_COORDINATOR"
 
 // connFlags are the flags of a command that talks to a coordinator.
 type connFlags struct {
@@ -31,7 +40,7 @@ type connFlags struct {
 
 // addConnFlags adds --coordinator, the token and the TLS flags to a client command.
 func addConnFlags(cmd *cobra.Command, f *connFlags) {
-	cmd.Flags().StringVar(&f.addr, "coordinator", DefaultCoordinator, "coordinator address host:port")
+	cmd.Flags().StringVar(&f.addr, "coordinator", "", "coordinator address host:port (default $"+CoordinatorEnv+", else "+DefaultCoordinator+")")
 	cmd.Flags().StringVar(&f.token, "token", "", "shared token (default $FLATSWEEP_TOKEN)")
 	cmd.Flags().StringVar(&f.tokenFile, "token-file", "", "read the shared token from this file")
 	cmd.Flags().StringVar(&f.caFile, "tls-ca", "", "connect with TLS, trusting these CA certificates (PEM)")
@@ -72,8 +81,15 @@ func readSecret(flag, value, file string) (string, error) {
 // dial opens a client connection to a coordinator. Connections are made lazily:
 // the first call fails with codes.Unavailable if nothing listens there.
 func (f *connFlags) dial() (*grpc.ClientConn, error) {
+	source := "--coordinator"
 	if f.addr == "" {
-		return nil, usagef("--coordinator: want host:port, got an empty address")
+		f.addr, source = os.Getenv(CoordinatorEnv), "$"+CoordinatorEnv
+		if f.addr == "" {
+			f.addr = DefaultCoordinator
+		}
+	}
+	if err := checkAddress(f.addr); err != nil {
+		return nil, usagef("%s %q: %w", source, f.addr, err)
 	}
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	if f.caFile != "" || f.certFile != "" {
@@ -102,11 +118,75 @@ func (f *connFlags) dial() (*grpc.ClientConn, error) {
 		opts = append(opts, grpc.WithPerRPCCredentials(coordinator.TokenCredentials(token)))
 	}
 	opts = append(opts, coordinator.DialOptions()...)
+	opts = append(opts, grpc.WithChainUnaryInterceptor(explainUnary(f.addr)),
+		grpc.WithChainStreamInterceptor(explainStream(f.addr)))
 	conn, err := grpc.NewClient(f.addr, opts...)
 	if err != nil {
-		return nil, usagef("--coordinator %q: %v", f.addr, err)
+		return nil, usagef("%s %q: %w", source, f.addr, err)
 	}
 	return conn, nil
+}
+
+// checkAddress checks that a coordinator address is host:port, the form
+// gRPC dials, and says what to give instead of the forms users try: a URL
+// (gRPC has no scheme in its addresses; TLS is --tls-ca) or a host without
+// its port (which gRPC would silently dial at :443).
+func checkAddress(addr string) error {
+	if scheme, rest, ok := strings.Cut(addr, "://"); ok {
+		switch strings.ToLower(scheme) {
+		case "http", "https", "grpc", "grpcs", "tcp":
+			host := strings.TrimSuffix(rest, "/")
+			return fmt.Errorf("give host:port without a scheme, e.g. %s (for TLS add --tls-ca)", host)
+		}
+		return fmt.Errorf("want host:port, e.g. %s", DefaultCoordinator)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		if strings.Contains(err.Error(), "missing port") {
+			return fmt.Errorf("no port: want host:port, e.g. %s:7070 (the coordinator listens on 7070 by default)", addr)
+		}
+		return fmt.Errorf("want host:port, e.g. %s: %w", DefaultCoordinator, err)
+	}
+	if host == "" {
+		return fmt.Errorf("no host: want host:port, e.g. 127.0.0.1%s", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q: want a number from 1 to 65535", port)
+	}
+	return nil
+}
+
+// explainUnary rewrites the error of a call that could not reach the
+// coordinator into one that names the address and what to check; the gRPC
+// status code is kept, so callers that test it see the same code.
+func explainUnary(addr string) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return explain(addr, invoker(ctx, method, req, reply, cc, opts...))
+	}
+}
+
+// explainStream is explainUnary for the opening of a stream.
+func explainStream(addr string) grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		s, err := streamer(ctx, desc, cc, method, opts...)
+		return s, explain(addr, err)
+	}
+}
+
+// explain turns codes.Unavailable into a message a user can act on.
+func explain(addr string, err error) error {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.Unavailable {
+		return err
+	}
+	why := st.Message()
+	if strings.Contains(why, "produced zero addresses") {
+		host, _, _ := net.SplitHostPort(addr)
+		why = fmt.Sprintf("the host name %q resolves to no address", host)
+	}
+	return status.Errorf(codes.Unavailable,
+		"cannot reach a coordinator at %s: is `flatsweep coordinator` running there, and is the address right? "+
+			"(set it with --coordinator or $%s; for TLS give --tls-ca) [%s]", addr, CoordinatorEnv, why)
 }
 
 // dialLoopback connects to an in-process coordinator without TLS.

@@ -54,7 +54,7 @@ func newPauseCmd() *cobra.Command {
 }
 
 func newResumeCmd() *cobra.Command {
-	return newControlCmd("resume", "Resume a paused sweep",
+	return newControlCmd("resume", "Resume a paused sweep, or reopen a cancelled one: its trials without a result run again",
 		func(ctx context.Context, c pb.SweepServiceClient, id string) (*pb.Sweep, error) {
 			r, err := c.ResumeSweep(ctx, &pb.ResumeSweepRequest{SweepId: id})
 			return r.GetSweep(), err
@@ -63,11 +63,24 @@ func newResumeCmd() *cobra.Command {
 
 // sweepLine summarizes a sweep's state in one line.
 func sweepLine(sw *pb.Sweep) string {
-	flags := ""
-	if sw.Cancelled {
-		flags = " [cancelled]"
-	} else if sw.Paused {
-		flags = " [paused]"
+	return fmt.Sprintf("%d trials: %s [%s]", sw.TrialCount, stateCounts(sw), sweepState(sw))
+}
+
+// sweepState names where a sweep stands: cancelled, paused, done (every
+// trial finished) or active.
+func sweepState(sw *pb.Sweep) string {
+	switch {
+	case sw.Cancelled:
+		return "cancelled"
+	case finished(sw) == sw.TrialCount:
+		return "done"
+	case sw.Paused:
+		return "paused"
 	}
-	return fmt.Sprintf("%d trials: %s%s", sw.TrialCount, stateCounts(sw), flags)
+	return "active"
+}
+
+// finished counts a sweep's trials that will not run again.
+func finished(sw *pb.Sweep) int32 {
+	return sw.StateCounts["succeeded"] + sw.StateCounts["discarded"] + sw.StateCounts["cancelled"]
 }

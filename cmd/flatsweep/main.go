@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"regexp"
 	"syscall"
 )
 
@@ -40,9 +41,18 @@ func main() {
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "flatsweep:", err)
+		fmt.Fprintln(os.Stderr, "flatsweep:", describe(err))
 		os.Exit(exitCode(err))
 	}
+}
+
+// grpcPrefix matches the text gRPC puts before a status message.
+var grpcPrefix = regexp.MustCompile(`rpc error: code = (\w+) desc = `)
+
+// describe renders an error for the terminal: gRPC's "rpc error: code = C
+// desc = M" becomes "C: M".
+func describe(err error) string {
+	return grpcPrefix.ReplaceAllString(err.Error(), "$1: ")
 }
 
 // exitCode maps an error to the process exit status.

@@ -75,10 +75,9 @@ func stateCounts(sw *pb.Sweep) string {
 
 func writeStatus(w io.Writer, list []*pb.Sweep, workers []*pb.Worker, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SWEEP\tTRIALS\tDONE\tSTATES")
+	fmt.Fprintln(tw, "SWEEP\tSTATE\tTRIALS\tDONE\tTRIAL STATES")
 	for _, sw := range list {
-		done := sw.StateCounts["succeeded"] + sw.StateCounts["discarded"] + sw.StateCounts["cancelled"]
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", sw.Id, sw.TrialCount, done, stateCounts(sw))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", sw.Id, sweepState(sw), sw.TrialCount, finished(sw), stateCounts(sw))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

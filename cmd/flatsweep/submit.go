@@ -10,11 +10,19 @@ import (
 )
 
 func newSubmitCmd() *cobra.Command {
-	var conn connFlags
+	var (
+		conn     connFlags
+		priority int32
+	)
 	cmd := &cobra.Command{
 		Use:   "submit SWEEP.yaml",
 		Short: "Submit a sweep to a coordinator",
-		Args:  exactArgs(1, "one sweep file"),
+		Long: `Submit a sweep to a coordinator. Submitting a sweep that exists adds only
+the trials it does not have yet (more seeds, a wider grid) and sets its
+priority again.`,
+		Example: `  flatsweep submit sweeps/quickstart.yaml --coordinator coord-host:7070
+  flatsweep submit big.yaml --priority 10     # runs before sweeps of lower priority`,
+		Args: exactArgs(1, "one sweep file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, data, err := loadSweep(args[0])
 			if err != nil {
@@ -23,7 +31,7 @@ func newSubmitCmd() *cobra.Command {
 			if err := checkData(s, args[0]); err != nil {
 				return err
 			}
-			req, err := submitRequest(s, data, args[0], 0)
+			req, err := submitRequest(s, data, args[0], priority)
 			if err != nil {
 				return err
 			}
@@ -44,9 +52,16 @@ func newSubmitCmd() *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "sweep %s %s: %d trials, %d added\n",
 				resp.Sweep.Id, verb, resp.Sweep.TrialCount, resp.TrialsAdded)
+			switch {
+			case resp.Sweep.Cancelled:
+				fmt.Fprintf(cmd.OutOrStdout(), "the sweep is cancelled: its trials wait until `flatsweep resume %s` reopens it\n", resp.Sweep.Id)
+			case resp.Sweep.Paused:
+				fmt.Fprintf(cmd.OutOrStdout(), "the sweep is paused: its trials wait until `flatsweep resume %s`\n", resp.Sweep.Id)
+			}
 			return nil
 		},
 	}
 	addConnFlags(cmd, &conn)
+	cmd.Flags().Int32Var(&priority, "priority", 0, "scheduling priority: sweeps of higher priority run first, equal ones share the workers (resubmitting sets it again)")
 	return cmd
 }

@@ -255,6 +255,8 @@ func (c *Core) liveLease(workerID string, k Key, token string) (*lease, error) {
 	defer c.mu.Unlock()
 	l := c.leases[k]
 	switch {
+	case l == nil && c.sweeps[k.Sweep] != nil && c.sweeps[k.Sweep].cancelled:
+		return nil, fmt.Errorf("%w: trial %s/%s", ErrCancelled, k.Sweep, k.Trial)
 	case l == nil || token == "" || l.token != token:
 		return nil, leaseLost(k)
 	case l.worker != workerID:

@@ -63,6 +63,11 @@ type Config struct {
 	Observer Observer
 	// Limits bound what workers may report (defaults in Limits).
 	Limits Limits
+	// Revoked, if not nil, is told of the leases the core ended before
+	// their trials finished (a sweep's cancellation), by worker, so that the
+	// workers can be told at once rather than at their next heartbeat. It
+	// is called without the core's locks held and must not block.
+	Revoked func(worker string, leases []*pb.RevokedLease)
 }
 
 func (c *Config) setDefaults() {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -291,6 +292,61 @@ func TestCancelAndPause(t *testing.T) {
 	}
 	if len(b.obs.sweeps) < 2 {
 		t.Errorf("observer heard of %v bulk changes, want the submission and the cancellation", b.obs.sweeps)
+	}
+}
+
+// TestResumeReopensCancelledSweep: cancel, a resubmission with more seeds,
+// then resume runs every trial without a result — the cancelled ones and the
+// new ones — while a result for a lease the cancel ended stays refused; a
+// restarted core sees the reopened sweep.
+func TestResumeReopensCancelledSweep(t *testing.T) {
+	b := setup(t, 3)
+	w := b.worker(t)
+	old := b.acquire(t, w)
+	if _, err := b.core.Cancel("s"); err != nil {
+		t.Fatal(err)
+	}
+	more, err := sweeps.Parse([]byte(strings.Replace(sweepYAML, "seed: [1, 2]", "seed: [1, 2, 3, 4]", 1)), "s.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := b.core.Submit(more, sweepYAML, 0)
+	if err != nil || out.Added != 2 || !out.Sweep.Cancelled {
+		t.Fatalf("resubmit to a cancelled sweep: %+v, %v", out, err)
+	}
+	if l, _, err := b.core.TryAcquire(w); l != nil || err != nil {
+		t.Fatalf("cancelled sweep leased %v, %v", l, err)
+	}
+	sw, err := b.core.Resume("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sw.Cancelled || sw.Paused || sw.StateCounts["pending"] != 4 || sw.StateCounts["cancelled"] != 0 {
+		t.Fatalf("after resume: cancelled %v paused %v counts %v, want 4 pending", sw.Cancelled, sw.Paused, sw.StateCounts)
+	}
+	if _, err := b.core.Complete(w, key(old), old.Token, result(0.5)); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("result for the lease the cancel ended: %v, want ErrLeaseLost", err)
+	}
+	seen := map[string]bool{}
+	for i := 0; i < 4; i++ {
+		l := b.acquire(t, w)
+		seen[l.TrialId] = true
+		if _, err := b.core.Complete(w, key(l), l.Token, result(0.5)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(seen) != 4 || !seen[old.TrialId] {
+		t.Fatalf("leased %v after resume, want the 4 trials including %s", seen, old.TrialId)
+	}
+	if _, _, done, _ := b.core.Progress("s"); !done {
+		t.Error("the reopened sweep is not done after its 4 trials")
+	}
+	again, err := New(b.st, Config{Clock: b.clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sw, err := again.Sweep("s"); err != nil || sw.Cancelled || sw.StateCounts["succeeded"] != 4 {
+		t.Fatalf("restarted core: %+v, %v", sw, err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/flatsweep/flatsweep/coordinator/store"
+	"github.com/flatsweep/flatsweep/internal/wire"
 )
 
 // Errors of the core. Every error it returns wraps one of them (or is a
@@ -15,6 +16,9 @@ var (
 	// the trial's current lease: the lease expired, was cancelled, or went
 	// to another attempt.
 	ErrLeaseLost = errors.New("lease lost")
+	// ErrCancelled is the ErrLeaseLost of a trial whose sweep was
+	// cancelled: the worker stops the trial and reports nothing.
+	ErrCancelled = fmt.Errorf("%w: %s", ErrLeaseLost, wire.CancelledReason)
 	// ErrUnknownWorker is returned when a worker ID was never registered or
 	// was forgotten (the coordinator restarted): the worker registers again.
 	ErrUnknownWorker = errors.New("worker not registered")

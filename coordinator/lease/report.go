@@ -98,6 +98,9 @@ func (c *Core) Complete(workerID string, k Key, token string, res *pb.TrialResul
 	now := c.cfg.Clock.Now()
 	_, err = c.transition(k, func(t *pb.Trial) error {
 		duplicate = false
+		if t.State == pb.TrialState_TRIAL_STATE_CANCELLED {
+			return fmt.Errorf("%w: trial %s/%s", ErrCancelled, k.Sweep, k.Trial)
+		}
 		if t.LeaseToken != token || t.WorkerId != workerID {
 			return leaseLost(k)
 		}

@@ -6,9 +6,11 @@ import (
 	"sort"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/flatsweep/flatsweep/coordinator/store"
+	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 	"github.com/flatsweep/flatsweep/spec"
 	"github.com/flatsweep/flatsweep/sweeps"
@@ -221,8 +223,62 @@ func (c *Core) setSweepFlags(id string, fn func(*pb.Sweep)) error {
 // go on.
 func (c *Core) Pause(id string) (*pb.Sweep, error) { return c.setPaused(id, true) }
 
-// Resume leases a paused sweep's pending trials again.
-func (c *Core) Resume(id string) (*pb.Sweep, error) { return c.setPaused(id, false) }
+// Resume leases a paused sweep's pending trials again. A cancelled sweep it
+// reopens: the cancel is cleared and the trials the cancel stopped — which
+// have no result, since only pending, failed and running trials are
+// cancelled — are pending again, with the trials submitted since. Results
+// recorded before the cancel are kept, and a result sent for a lease the
+// cancel ended is still refused: the trial runs again under a new lease.
+func (c *Core) Resume(id string) (*pb.Sweep, error) {
+	sw, err := c.store.GetSweep(id)
+	if err != nil {
+		return nil, err
+	}
+	if sw.Cancelled {
+		if err := c.reopen(id); err != nil {
+			return nil, err
+		}
+	}
+	return c.setPaused(id, false)
+}
+
+// reopen clears a sweep's cancel and queues its cancelled trials again.
+func (c *Core) reopen(id string) error {
+	if err := c.setSweepFlags(id, func(sw *pb.Sweep) { sw.Cancelled = false }); err != nil {
+		return err
+	}
+	now := timestamppb.New(c.cfg.Clock.Now())
+	var back []*pb.Trial
+	err := c.store.UpdateTrials(id, func(t *pb.Trial) bool {
+		if t.State != pb.TrialState_TRIAL_STATE_CANCELLED {
+			return false
+		}
+		t.State, t.UpdateTime = pb.TrialState_TRIAL_STATE_PENDING, now
+		back = append(back, proto.Clone(t).(*pb.Trial))
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	queued := make([]*pendingTrial, len(back))
+	for i, t := range back {
+		feat, _ := c.features(t)
+		queued[i] = c.pending(t, feat)
+	}
+	c.mu.Lock()
+	if st := c.sweeps[id]; st != nil {
+		// The trials submitted while the sweep was cancelled wait in the
+		// queue already; the cancelled ones join them.
+		st.pushAll(queued)
+		st.counts[pb.TrialState_TRIAL_STATE_CANCELLED] -= int32(len(back))
+		st.counts[pb.TrialState_TRIAL_STATE_PENDING] += int32(len(back))
+		c.wakeLocked()
+	}
+	c.mu.Unlock()
+	c.changed(id)
+	c.log.Info("sweep reopened", "sweep", id, "trials", len(back))
+	return nil
+}
 
 // setPaused pauses or resumes a sweep and returns it with its counts.
 func (c *Core) setPaused(id string, paused bool) (*pb.Sweep, error) {
@@ -238,9 +294,10 @@ func (c *Core) setPaused(id string, paused bool) (*pb.Sweep, error) {
 }
 
 // Cancel marks the sweep cancelled, then cancels its pending, failed and
-// running trials in one transaction; workers holding a lease learn it at
-// their next heartbeat (ErrLeaseLost) and stop the trial. Results recorded
-// already are kept.
+// running trials in one transaction. Workers holding a lease are told at
+// once through Config.Revoked, and otherwise learn it at their next
+// heartbeat (ErrCancelled); they stop the trial. Results recorded already
+// are kept.
 func (c *Core) Cancel(id string) (*pb.Sweep, error) {
 	if err := c.setSweepFlags(id, func(sw *pb.Sweep) { sw.Cancelled = true }); err != nil {
 		return nil, err
@@ -261,6 +318,7 @@ func (c *Core) Cancel(id string) (*pb.Sweep, error) {
 	if err != nil {
 		return nil, err
 	}
+	revoked := map[string][]*pb.RevokedLease{}
 	c.mu.Lock()
 	if st := c.sweeps[id]; st != nil {
 		st.queue = nil
@@ -268,10 +326,12 @@ func (c *Core) Cancel(id string) (*pb.Sweep, error) {
 			st.counts[i] -= n
 			st.counts[pb.TrialState_TRIAL_STATE_CANCELLED] += n
 		}
-		for k := range c.leases {
+		for k, l := range c.leases {
 			if k.Sweep == id {
 				delete(c.leases, k)
 				st.running--
+				revoked[l.worker] = append(revoked[l.worker], &pb.RevokedLease{
+					SweepId: k.Sweep, TrialId: k.Trial, Token: l.token, Reason: wire.CancelledReason})
 			}
 		}
 		for k := range c.retries {
@@ -282,6 +342,11 @@ func (c *Core) Cancel(id string) (*pb.Sweep, error) {
 	}
 	c.metrics.setLeases(len(c.leases))
 	c.mu.Unlock()
+	if c.cfg.Revoked != nil {
+		for w, ls := range revoked {
+			c.cfg.Revoked(w, ls)
+		}
+	}
 	c.changed(id)
 	sw, err := c.Sweep(id)
 	if err != nil {

@@ -562,9 +562,12 @@ func (s *Store) UpdateSweep(id string, fn func(*pb.Sweep) error) (*pb.Sweep, err
 
 // UpdateTrials applies fn to every trial of a sweep in one transaction and
 // stores those for which fn returns true. A trial that does not decode is
-// skipped and left as it is (see BadRecords).
+// skipped and left as it is (see BadRecords). The update goes through the
+// group committer like every trial write: it sees the writes queued before
+// it (UpdateTrialLater's included) and none queued after it lands first, so
+// a lease granted just before a cancel is cancelled, not overwritten later.
 func (s *Store) UpdateTrials(sweepID string, fn func(*pb.Trial) bool) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.write(func(tx *bolt.Tx) error {
 		tb, err := trialBucket(tx, sweepID)
 		if err != nil {
 			return err
@@ -590,7 +593,7 @@ func (s *Store) UpdateTrials(sweepID string, fn func(*pb.Trial) bool) error {
 			}
 		}
 		return nil
-	})
+	}, nil)
 }
 
 // Trials calls fn for each trial of a sweep, with its spec_json, in trial-ID

@@ -1,6 +1,13 @@
 package wire
 
-import pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+import (
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+)
 
 // StateName is the short lower-case name of a trial state ("pending", ...).
 func StateName(st pb.TrialState) string {
@@ -19,4 +26,17 @@ func StateName(st pb.TrialState) string {
 		return "cancelled"
 	}
 	return "unspecified"
+}
+
+// CancelledReason is the text by which a coordinator says that a lease
+// ended because its sweep was cancelled: it is the reason of a
+// pb.RevokedLease and is in the message of the FailedPrecondition status a
+// heartbeat or report for such a lease gets (see IsCancelled).
+const CancelledReason = "the trial's sweep was cancelled"
+
+// IsCancelled reports whether err is a coordinator's answer that the lease
+// ended because its sweep was cancelled — a deliberate stop, not a fault.
+func IsCancelled(err error) bool {
+	st, ok := status.FromError(err)
+	return ok && st.Code() == codes.FailedPrecondition && strings.Contains(st.Message(), CancelledReason)
 }

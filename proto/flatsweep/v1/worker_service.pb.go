@@ -225,10 +225,11 @@ func (*CancelCallRequest) Descriptor() ([]byte, []int) {
 	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{1}
 }
 
-// SessionResponse is the reply to one call of a worker session.
+// SessionResponse is the reply to one call of a worker session, or, with
+// call_id 0 and revoked set, a notice the coordinator sends unasked.
 type SessionResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The call's ID.
+	// The call's ID; 0 for a notice that answers no call.
 	CallId uint64 `protobuf:"varint,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
 	// The call's gRPC status code (google.rpc.Code; 0 is OK) and, when it
 	// failed, its message: the status the unary call would have returned.
@@ -244,6 +245,7 @@ type SessionResponse struct {
 	//	*SessionResponse_Complete
 	//	*SessionResponse_Fail
 	//	*SessionResponse_Release
+	//	*SessionResponse_Revoked
 	Reply         isSessionResponse_Reply `protobuf_oneof:"reply"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -352,6 +354,15 @@ func (x *SessionResponse) GetRelease() *ReleaseTrialResponse {
 	return nil
 }
 
+func (x *SessionResponse) GetRevoked() *LeasesRevoked {
+	if x != nil {
+		if x, ok := x.Reply.(*SessionResponse_Revoked); ok {
+			return x.Revoked
+		}
+	}
+	return nil
+}
+
 type isSessionResponse_Reply interface {
 	isSessionResponse_Reply()
 }
@@ -381,6 +392,12 @@ type SessionResponse_Release struct {
 	Release *ReleaseTrialResponse `protobuf:"bytes,8,opt,name=release,proto3,oneof"`
 }
 
+type SessionResponse_Revoked struct {
+	// A notice (call_id 0): leases the coordinator ended before their
+	// trials finished.
+	Revoked *LeasesRevoked `protobuf:"bytes,9,opt,name=revoked,proto3,oneof"`
+}
+
 func (*SessionResponse_Acquire) isSessionResponse_Reply() {}
 
 func (*SessionResponse_Heartbeat) isSessionResponse_Reply() {}
@@ -390,6 +407,130 @@ func (*SessionResponse_Complete) isSessionResponse_Reply() {}
 func (*SessionResponse_Fail) isSessionResponse_Reply() {}
 
 func (*SessionResponse_Release) isSessionResponse_Reply() {}
+
+func (*SessionResponse_Revoked) isSessionResponse_Reply() {}
+
+// LeasesRevoked tells a worker that leases it holds were ended by the
+// coordinator — their sweep was cancelled — so that it stops their trials at
+// once instead of at its next heartbeat. A result sent for them is refused.
+type LeasesRevoked struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The ended leases.
+	Leases        []*RevokedLease `protobuf:"bytes,1,rep,name=leases,proto3" json:"leases,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeasesRevoked) Reset() {
+	*x = LeasesRevoked{}
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeasesRevoked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeasesRevoked) ProtoMessage() {}
+
+func (x *LeasesRevoked) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeasesRevoked.ProtoReflect.Descriptor instead.
+func (*LeasesRevoked) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *LeasesRevoked) GetLeases() []*RevokedLease {
+	if x != nil {
+		return x.Leases
+	}
+	return nil
+}
+
+// RevokedLease names one lease a coordinator ended.
+type RevokedLease struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sweep of the trial.
+	SweepId string `protobuf:"bytes,1,opt,name=sweep_id,json=sweepId,proto3" json:"sweep_id,omitempty"`
+	// Trial ID.
+	TrialId string `protobuf:"bytes,2,opt,name=trial_id,json=trialId,proto3" json:"trial_id,omitempty"`
+	// Lease token of the ended lease: a worker stops the trial only if it
+	// still runs under this lease.
+	Token string `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"`
+	// Why the lease ended, for the worker's log.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokedLease) Reset() {
+	*x = RevokedLease{}
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokedLease) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokedLease) ProtoMessage() {}
+
+func (x *RevokedLease) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokedLease.ProtoReflect.Descriptor instead.
+func (*RevokedLease) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RevokedLease) GetSweepId() string {
+	if x != nil {
+		return x.SweepId
+	}
+	return ""
+}
+
+func (x *RevokedLease) GetTrialId() string {
+	if x != nil {
+		return x.TrialId
+	}
+	return ""
+}
+
+func (x *RevokedLease) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *RevokedLease) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
 
 // ReleaseTrialRequest hands back a lease.
 type ReleaseTrialRequest struct {
@@ -408,7 +549,7 @@ type ReleaseTrialRequest struct {
 
 func (x *ReleaseTrialRequest) Reset() {
 	*x = ReleaseTrialRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[3]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -420,7 +561,7 @@ func (x *ReleaseTrialRequest) String() string {
 func (*ReleaseTrialRequest) ProtoMessage() {}
 
 func (x *ReleaseTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[3]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -433,7 +574,7 @@ func (x *ReleaseTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseTrialRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseTrialRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{3}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ReleaseTrialRequest) GetWorkerId() string {
@@ -473,7 +614,7 @@ type ReleaseTrialResponse struct {
 
 func (x *ReleaseTrialResponse) Reset() {
 	*x = ReleaseTrialResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -485,7 +626,7 @@ func (x *ReleaseTrialResponse) String() string {
 func (*ReleaseTrialResponse) ProtoMessage() {}
 
 func (x *ReleaseTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -498,7 +639,7 @@ func (x *ReleaseTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseTrialResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseTrialResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{4}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{6}
 }
 
 // RegisterWorkerRequest describes a worker.
@@ -516,7 +657,7 @@ type RegisterWorkerRequest struct {
 
 func (x *RegisterWorkerRequest) Reset() {
 	*x = RegisterWorkerRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[5]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -528,7 +669,7 @@ func (x *RegisterWorkerRequest) String() string {
 func (*RegisterWorkerRequest) ProtoMessage() {}
 
 func (x *RegisterWorkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[5]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -541,7 +682,7 @@ func (x *RegisterWorkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorkerRequest.ProtoReflect.Descriptor instead.
 func (*RegisterWorkerRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{5}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RegisterWorkerRequest) GetName() string {
@@ -580,7 +721,7 @@ type RegisterWorkerResponse struct {
 
 func (x *RegisterWorkerResponse) Reset() {
 	*x = RegisterWorkerResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -592,7 +733,7 @@ func (x *RegisterWorkerResponse) String() string {
 func (*RegisterWorkerResponse) ProtoMessage() {}
 
 func (x *RegisterWorkerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -605,7 +746,7 @@ func (x *RegisterWorkerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorkerResponse.ProtoReflect.Descriptor instead.
 func (*RegisterWorkerResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{6}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RegisterWorkerResponse) GetWorkerId() string {
@@ -642,7 +783,7 @@ type AcquireTrialRequest struct {
 
 func (x *AcquireTrialRequest) Reset() {
 	*x = AcquireTrialRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -654,7 +795,7 @@ func (x *AcquireTrialRequest) String() string {
 func (*AcquireTrialRequest) ProtoMessage() {}
 
 func (x *AcquireTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -667,7 +808,7 @@ func (x *AcquireTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireTrialRequest.ProtoReflect.Descriptor instead.
 func (*AcquireTrialRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{7}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AcquireTrialRequest) GetWorkerId() string {
@@ -695,7 +836,7 @@ type AcquireTrialResponse struct {
 
 func (x *AcquireTrialResponse) Reset() {
 	*x = AcquireTrialResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[8]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +848,7 @@ func (x *AcquireTrialResponse) String() string {
 func (*AcquireTrialResponse) ProtoMessage() {}
 
 func (x *AcquireTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[8]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +861,7 @@ func (x *AcquireTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireTrialResponse.ProtoReflect.Descriptor instead.
 func (*AcquireTrialResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{8}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AcquireTrialResponse) GetLease() *Lease {
@@ -751,7 +892,7 @@ type Lease struct {
 
 func (x *Lease) Reset() {
 	*x = Lease{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[9]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -763,7 +904,7 @@ func (x *Lease) String() string {
 func (*Lease) ProtoMessage() {}
 
 func (x *Lease) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[9]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -776,7 +917,7 @@ func (x *Lease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lease.ProtoReflect.Descriptor instead.
 func (*Lease) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{9}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Lease) GetSweepId() string {
@@ -840,7 +981,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[10]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -852,7 +993,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[10]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -865,7 +1006,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{10}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *HeartbeatRequest) GetWorkerId() string {
@@ -914,7 +1055,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[11]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -926,7 +1067,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[11]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -939,7 +1080,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{11}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *HeartbeatResponse) GetExpireTime() *timestamppb.Timestamp {
@@ -968,7 +1109,7 @@ type CompleteTrialRequest struct {
 
 func (x *CompleteTrialRequest) Reset() {
 	*x = CompleteTrialRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[12]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -980,7 +1121,7 @@ func (x *CompleteTrialRequest) String() string {
 func (*CompleteTrialRequest) ProtoMessage() {}
 
 func (x *CompleteTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[12]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -993,7 +1134,7 @@ func (x *CompleteTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTrialRequest.ProtoReflect.Descriptor instead.
 func (*CompleteTrialRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{12}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CompleteTrialRequest) GetWorkerId() string {
@@ -1042,7 +1183,7 @@ type CompleteTrialResponse struct {
 
 func (x *CompleteTrialResponse) Reset() {
 	*x = CompleteTrialResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[13]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1054,7 +1195,7 @@ func (x *CompleteTrialResponse) String() string {
 func (*CompleteTrialResponse) ProtoMessage() {}
 
 func (x *CompleteTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[13]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1067,7 +1208,7 @@ func (x *CompleteTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTrialResponse.ProtoReflect.Descriptor instead.
 func (*CompleteTrialResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{13}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CompleteTrialResponse) GetDuplicate() bool {
@@ -1099,7 +1240,7 @@ type FailTrialRequest struct {
 
 func (x *FailTrialRequest) Reset() {
 	*x = FailTrialRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[14]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1111,7 +1252,7 @@ func (x *FailTrialRequest) String() string {
 func (*FailTrialRequest) ProtoMessage() {}
 
 func (x *FailTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[14]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1124,7 +1265,7 @@ func (x *FailTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailTrialRequest.ProtoReflect.Descriptor instead.
 func (*FailTrialRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{14}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *FailTrialRequest) GetWorkerId() string {
@@ -1180,7 +1321,7 @@ type FailTrialResponse struct {
 
 func (x *FailTrialResponse) Reset() {
 	*x = FailTrialResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[15]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1192,7 +1333,7 @@ func (x *FailTrialResponse) String() string {
 func (*FailTrialResponse) ProtoMessage() {}
 
 func (x *FailTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[15]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1205,7 +1346,7 @@ func (x *FailTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailTrialResponse.ProtoReflect.Descriptor instead.
 func (*FailTrialResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{15}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *FailTrialResponse) GetState() TrialState {
@@ -1229,7 +1370,7 @@ const file_flatsweep_v1_worker_service_proto_rawDesc = "" +
 	"\arelease\x18\x06 \x01(\v2!.flatsweep.v1.ReleaseTrialRequestH\x00R\arelease\x129\n" +
 	"\x06cancel\x18\a \x01(\v2\x1f.flatsweep.v1.CancelCallRequestH\x00R\x06cancelB\x06\n" +
 	"\x04call\"\x13\n" +
-	"\x11CancelCallRequest\"\x9c\x03\n" +
+	"\x11CancelCallRequest\"\xd5\x03\n" +
 	"\x0fSessionResponse\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\x04R\x06callId\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\rR\x04code\x12\x18\n" +
@@ -1238,8 +1379,16 @@ const file_flatsweep_v1_worker_service_proto_rawDesc = "" +
 	"\theartbeat\x18\x05 \x01(\v2\x1f.flatsweep.v1.HeartbeatResponseH\x00R\theartbeat\x12A\n" +
 	"\bcomplete\x18\x06 \x01(\v2#.flatsweep.v1.CompleteTrialResponseH\x00R\bcomplete\x125\n" +
 	"\x04fail\x18\a \x01(\v2\x1f.flatsweep.v1.FailTrialResponseH\x00R\x04fail\x12>\n" +
-	"\arelease\x18\b \x01(\v2\".flatsweep.v1.ReleaseTrialResponseH\x00R\areleaseB\a\n" +
-	"\x05reply\"~\n" +
+	"\arelease\x18\b \x01(\v2\".flatsweep.v1.ReleaseTrialResponseH\x00R\arelease\x127\n" +
+	"\arevoked\x18\t \x01(\v2\x1b.flatsweep.v1.LeasesRevokedH\x00R\arevokedB\a\n" +
+	"\x05reply\"C\n" +
+	"\rLeasesRevoked\x122\n" +
+	"\x06leases\x18\x01 \x03(\v2\x1a.flatsweep.v1.RevokedLeaseR\x06leases\"r\n" +
+	"\fRevokedLease\x12\x19\n" +
+	"\bsweep_id\x18\x01 \x01(\tR\asweepId\x12\x19\n" +
+	"\btrial_id\x18\x02 \x01(\tR\atrialId\x12\x14\n" +
+	"\x05token\x18\x03 \x01(\tR\x05token\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"~\n" +
 	"\x13ReleaseTrialRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x19\n" +
 	"\bsweep_id\x18\x02 \x01(\tR\asweepId\x12\x19\n" +
@@ -1318,72 +1467,76 @@ func file_flatsweep_v1_worker_service_proto_rawDescGZIP() []byte {
 	return file_flatsweep_v1_worker_service_proto_rawDescData
 }
 
-var file_flatsweep_v1_worker_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_flatsweep_v1_worker_service_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_flatsweep_v1_worker_service_proto_goTypes = []any{
 	(*SessionRequest)(nil),         // 0: flatsweep.v1.SessionRequest
 	(*CancelCallRequest)(nil),      // 1: flatsweep.v1.CancelCallRequest
 	(*SessionResponse)(nil),        // 2: flatsweep.v1.SessionResponse
-	(*ReleaseTrialRequest)(nil),    // 3: flatsweep.v1.ReleaseTrialRequest
-	(*ReleaseTrialResponse)(nil),   // 4: flatsweep.v1.ReleaseTrialResponse
-	(*RegisterWorkerRequest)(nil),  // 5: flatsweep.v1.RegisterWorkerRequest
-	(*RegisterWorkerResponse)(nil), // 6: flatsweep.v1.RegisterWorkerResponse
-	(*AcquireTrialRequest)(nil),    // 7: flatsweep.v1.AcquireTrialRequest
-	(*AcquireTrialResponse)(nil),   // 8: flatsweep.v1.AcquireTrialResponse
-	(*Lease)(nil),                  // 9: flatsweep.v1.Lease
-	(*HeartbeatRequest)(nil),       // 10: flatsweep.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),      // 11: flatsweep.v1.HeartbeatResponse
-	(*CompleteTrialRequest)(nil),   // 12: flatsweep.v1.CompleteTrialRequest
-	(*CompleteTrialResponse)(nil),  // 13: flatsweep.v1.CompleteTrialResponse
-	(*FailTrialRequest)(nil),       // 14: flatsweep.v1.FailTrialRequest
-	(*FailTrialResponse)(nil),      // 15: flatsweep.v1.FailTrialResponse
-	nil,                            // 16: flatsweep.v1.RegisterWorkerRequest.LabelsEntry
-	(*durationpb.Duration)(nil),    // 17: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),  // 18: google.protobuf.Timestamp
-	(*EpochMetrics)(nil),           // 19: flatsweep.v1.EpochMetrics
-	(*TrialResult)(nil),            // 20: flatsweep.v1.TrialResult
-	(TrialState)(0),                // 21: flatsweep.v1.TrialState
+	(*LeasesRevoked)(nil),          // 3: flatsweep.v1.LeasesRevoked
+	(*RevokedLease)(nil),           // 4: flatsweep.v1.RevokedLease
+	(*ReleaseTrialRequest)(nil),    // 5: flatsweep.v1.ReleaseTrialRequest
+	(*ReleaseTrialResponse)(nil),   // 6: flatsweep.v1.ReleaseTrialResponse
+	(*RegisterWorkerRequest)(nil),  // 7: flatsweep.v1.RegisterWorkerRequest
+	(*RegisterWorkerResponse)(nil), // 8: flatsweep.v1.RegisterWorkerResponse
+	(*AcquireTrialRequest)(nil),    // 9: flatsweep.v1.AcquireTrialRequest
+	(*AcquireTrialResponse)(nil),   // 10: flatsweep.v1.AcquireTrialResponse
+	(*Lease)(nil),                  // 11: flatsweep.v1.Lease
+	(*HeartbeatRequest)(nil),       // 12: flatsweep.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),      // 13: flatsweep.v1.HeartbeatResponse
+	(*CompleteTrialRequest)(nil),   // 14: flatsweep.v1.CompleteTrialRequest
+	(*CompleteTrialResponse)(nil),  // 15: flatsweep.v1.CompleteTrialResponse
+	(*FailTrialRequest)(nil),       // 16: flatsweep.v1.FailTrialRequest
+	(*FailTrialResponse)(nil),      // 17: flatsweep.v1.FailTrialResponse
+	nil,                            // 18: flatsweep.v1.RegisterWorkerRequest.LabelsEntry
+	(*durationpb.Duration)(nil),    // 19: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),  // 20: google.protobuf.Timestamp
+	(*EpochMetrics)(nil),           // 21: flatsweep.v1.EpochMetrics
+	(*TrialResult)(nil),            // 22: flatsweep.v1.TrialResult
+	(TrialState)(0),                // 23: flatsweep.v1.TrialState
 }
 var file_flatsweep_v1_worker_service_proto_depIdxs = []int32{
-	7,  // 0: flatsweep.v1.SessionRequest.acquire:type_name -> flatsweep.v1.AcquireTrialRequest
-	10, // 1: flatsweep.v1.SessionRequest.heartbeat:type_name -> flatsweep.v1.HeartbeatRequest
-	12, // 2: flatsweep.v1.SessionRequest.complete:type_name -> flatsweep.v1.CompleteTrialRequest
-	14, // 3: flatsweep.v1.SessionRequest.fail:type_name -> flatsweep.v1.FailTrialRequest
-	3,  // 4: flatsweep.v1.SessionRequest.release:type_name -> flatsweep.v1.ReleaseTrialRequest
+	9,  // 0: flatsweep.v1.SessionRequest.acquire:type_name -> flatsweep.v1.AcquireTrialRequest
+	12, // 1: flatsweep.v1.SessionRequest.heartbeat:type_name -> flatsweep.v1.HeartbeatRequest
+	14, // 2: flatsweep.v1.SessionRequest.complete:type_name -> flatsweep.v1.CompleteTrialRequest
+	16, // 3: flatsweep.v1.SessionRequest.fail:type_name -> flatsweep.v1.FailTrialRequest
+	5,  // 4: flatsweep.v1.SessionRequest.release:type_name -> flatsweep.v1.ReleaseTrialRequest
 	1,  // 5: flatsweep.v1.SessionRequest.cancel:type_name -> flatsweep.v1.CancelCallRequest
-	8,  // 6: flatsweep.v1.SessionResponse.acquire:type_name -> flatsweep.v1.AcquireTrialResponse
-	11, // 7: flatsweep.v1.SessionResponse.heartbeat:type_name -> flatsweep.v1.HeartbeatResponse
-	13, // 8: flatsweep.v1.SessionResponse.complete:type_name -> flatsweep.v1.CompleteTrialResponse
-	15, // 9: flatsweep.v1.SessionResponse.fail:type_name -> flatsweep.v1.FailTrialResponse
-	4,  // 10: flatsweep.v1.SessionResponse.release:type_name -> flatsweep.v1.ReleaseTrialResponse
-	16, // 11: flatsweep.v1.RegisterWorkerRequest.labels:type_name -> flatsweep.v1.RegisterWorkerRequest.LabelsEntry
-	17, // 12: flatsweep.v1.RegisterWorkerResponse.lease_ttl:type_name -> google.protobuf.Duration
-	17, // 13: flatsweep.v1.RegisterWorkerResponse.heartbeat_interval:type_name -> google.protobuf.Duration
-	17, // 14: flatsweep.v1.AcquireTrialRequest.wait:type_name -> google.protobuf.Duration
-	9,  // 15: flatsweep.v1.AcquireTrialResponse.lease:type_name -> flatsweep.v1.Lease
-	18, // 16: flatsweep.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
-	19, // 17: flatsweep.v1.HeartbeatRequest.new_metrics:type_name -> flatsweep.v1.EpochMetrics
-	18, // 18: flatsweep.v1.HeartbeatResponse.expire_time:type_name -> google.protobuf.Timestamp
-	20, // 19: flatsweep.v1.CompleteTrialRequest.result:type_name -> flatsweep.v1.TrialResult
-	21, // 20: flatsweep.v1.FailTrialResponse.state:type_name -> flatsweep.v1.TrialState
-	5,  // 21: flatsweep.v1.WorkerService.RegisterWorker:input_type -> flatsweep.v1.RegisterWorkerRequest
-	7,  // 22: flatsweep.v1.WorkerService.AcquireTrial:input_type -> flatsweep.v1.AcquireTrialRequest
-	10, // 23: flatsweep.v1.WorkerService.Heartbeat:input_type -> flatsweep.v1.HeartbeatRequest
-	12, // 24: flatsweep.v1.WorkerService.CompleteTrial:input_type -> flatsweep.v1.CompleteTrialRequest
-	14, // 25: flatsweep.v1.WorkerService.FailTrial:input_type -> flatsweep.v1.FailTrialRequest
-	3,  // 26: flatsweep.v1.WorkerService.ReleaseTrial:input_type -> flatsweep.v1.ReleaseTrialRequest
-	0,  // 27: flatsweep.v1.WorkerService.Session:input_type -> flatsweep.v1.SessionRequest
-	6,  // 28: flatsweep.v1.WorkerService.RegisterWorker:output_type -> flatsweep.v1.RegisterWorkerResponse
-	8,  // 29: flatsweep.v1.WorkerService.AcquireTrial:output_type -> flatsweep.v1.AcquireTrialResponse
-	11, // 30: flatsweep.v1.WorkerService.Heartbeat:output_type -> flatsweep.v1.HeartbeatResponse
-	13, // 31: flatsweep.v1.WorkerService.CompleteTrial:output_type -> flatsweep.v1.CompleteTrialResponse
-	15, // 32: flatsweep.v1.WorkerService.FailTrial:output_type -> flatsweep.v1.FailTrialResponse
-	4,  // 33: flatsweep.v1.WorkerService.ReleaseTrial:output_type -> flatsweep.v1.ReleaseTrialResponse
-	2,  // 34: flatsweep.v1.WorkerService.Session:output_type -> flatsweep.v1.SessionResponse
-	28, // [28:35] is the sub-list for method output_type
-	21, // [21:28] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	10, // 6: flatsweep.v1.SessionResponse.acquire:type_name -> flatsweep.v1.AcquireTrialResponse
+	13, // 7: flatsweep.v1.SessionResponse.heartbeat:type_name -> flatsweep.v1.HeartbeatResponse
+	15, // 8: flatsweep.v1.SessionResponse.complete:type_name -> flatsweep.v1.CompleteTrialResponse
+	17, // 9: flatsweep.v1.SessionResponse.fail:type_name -> flatsweep.v1.FailTrialResponse
+	6,  // 10: flatsweep.v1.SessionResponse.release:type_name -> flatsweep.v1.ReleaseTrialResponse
+	3,  // 11: flatsweep.v1.SessionResponse.revoked:type_name -> flatsweep.v1.LeasesRevoked
+	4,  // 12: flatsweep.v1.LeasesRevoked.leases:type_name -> flatsweep.v1.RevokedLease
+	18, // 13: flatsweep.v1.RegisterWorkerRequest.labels:type_name -> flatsweep.v1.RegisterWorkerRequest.LabelsEntry
+	19, // 14: flatsweep.v1.RegisterWorkerResponse.lease_ttl:type_name -> google.protobuf.Duration
+	19, // 15: flatsweep.v1.RegisterWorkerResponse.heartbeat_interval:type_name -> google.protobuf.Duration
+	19, // 16: flatsweep.v1.AcquireTrialRequest.wait:type_name -> google.protobuf.Duration
+	11, // 17: flatsweep.v1.AcquireTrialResponse.lease:type_name -> flatsweep.v1.Lease
+	20, // 18: flatsweep.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
+	21, // 19: flatsweep.v1.HeartbeatRequest.new_metrics:type_name -> flatsweep.v1.EpochMetrics
+	20, // 20: flatsweep.v1.HeartbeatResponse.expire_time:type_name -> google.protobuf.Timestamp
+	22, // 21: flatsweep.v1.CompleteTrialRequest.result:type_name -> flatsweep.v1.TrialResult
+	23, // 22: flatsweep.v1.FailTrialResponse.state:type_name -> flatsweep.v1.TrialState
+	7,  // 23: flatsweep.v1.WorkerService.RegisterWorker:input_type -> flatsweep.v1.RegisterWorkerRequest
+	9,  // 24: flatsweep.v1.WorkerService.AcquireTrial:input_type -> flatsweep.v1.AcquireTrialRequest
+	12, // 25: flatsweep.v1.WorkerService.Heartbeat:input_type -> flatsweep.v1.HeartbeatRequest
+	14, // 26: flatsweep.v1.WorkerService.CompleteTrial:input_type -> flatsweep.v1.CompleteTrialRequest
+	16, // 27: flatsweep.v1.WorkerService.FailTrial:input_type -> flatsweep.v1.FailTrialRequest
+	5,  // 28: flatsweep.v1.WorkerService.ReleaseTrial:input_type -> flatsweep.v1.ReleaseTrialRequest
+	0,  // 29: flatsweep.v1.WorkerService.Session:input_type -> flatsweep.v1.SessionRequest
+	8,  // 30: flatsweep.v1.WorkerService.RegisterWorker:output_type -> flatsweep.v1.RegisterWorkerResponse
+	10, // 31: flatsweep.v1.WorkerService.AcquireTrial:output_type -> flatsweep.v1.AcquireTrialResponse
+	13, // 32: flatsweep.v1.WorkerService.Heartbeat:output_type -> flatsweep.v1.HeartbeatResponse
+	15, // 33: flatsweep.v1.WorkerService.CompleteTrial:output_type -> flatsweep.v1.CompleteTrialResponse
+	17, // 34: flatsweep.v1.WorkerService.FailTrial:output_type -> flatsweep.v1.FailTrialResponse
+	6,  // 35: flatsweep.v1.WorkerService.ReleaseTrial:output_type -> flatsweep.v1.ReleaseTrialResponse
+	2,  // 36: flatsweep.v1.WorkerService.Session:output_type -> flatsweep.v1.SessionResponse
+	30, // [30:37] is the sub-list for method output_type
+	23, // [23:30] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_flatsweep_v1_worker_service_proto_init() }
@@ -1406,6 +1559,7 @@ func file_flatsweep_v1_worker_service_proto_init() {
 		(*SessionResponse_Complete)(nil),
 		(*SessionResponse_Fail)(nil),
 		(*SessionResponse_Release)(nil),
+		(*SessionResponse_Revoked)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1413,7 +1567,7 @@ func file_flatsweep_v1_worker_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flatsweep_v1_worker_service_proto_rawDesc), len(file_flatsweep_v1_worker_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
