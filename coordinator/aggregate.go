@@ -260,6 +260,15 @@ func (s *sweepServer) AggregateResults(_ context.Context, req *pb.AggregateResul
 	}
 	s.c.rows.mu.Lock()
 	defer s.c.rows.mu.Unlock()
+	for j, f := range filters {
+		has := map[string]bool{}
+		for _, r := range rc.order {
+			has[r.axes[fidx[j]]] = true
+		}
+		if err := f.Check(has); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "filter %v", err)
+		}
+	}
 	kept := make([]*row, 0, len(rc.order))
 	var fails results.FailureTally
 	for k, r := range rc.order {

@@ -105,8 +105,14 @@ func (s *sweepServer) CancelSweep(_ context.Context, req *pb.CancelSweepRequest)
 // watchInterval is how often WatchSweep looks for changes.
 const watchInterval = 200 * time.Millisecond
 
-// WatchSweep streams snapshots of a sweep's progress whenever its counts
-// change, and a last one when it has finished.
+// watchRefresh is how often WatchSweep sends a snapshot when nothing
+// changed, so that the rate (over the last minute) and the time left stay
+// current while no trial finishes.
+const watchRefresh = time.Second
+
+// WatchSweep streams snapshots of a sweep's progress whenever its counts or
+// settings change, at least every watchRefresh, and a last one when it has
+// finished.
 func (s *sweepServer) WatchSweep(req *pb.WatchSweepRequest, stream grpc.ServerStreamingServer[pb.WatchSweepResponse]) error {
 	core := s.c.core
 	rec, err := s.c.store.GetSweep(req.SweepId)
@@ -115,7 +121,7 @@ func (s *sweepServer) WatchSweep(req *pb.WatchSweepRequest, stream grpc.ServerSt
 	}
 	tick := time.NewTicker(watchInterval)
 	defer tick.Stop()
-	last := ""
+	last, sent := "", time.Time{}
 	for {
 		sw := proto.Clone(rec).(*pb.Sweep)
 		core.Fill(sw)
@@ -126,11 +132,11 @@ func (s *sweepServer) WatchSweep(req *pb.WatchSweepRequest, stream grpc.ServerSt
 			resp.Remaining = durationpb.New(left)
 		}
 		key := fmt.Sprint(sw.StateCounts, sw.Paused, sw.Cancelled)
-		if key != last {
+		if key != last || time.Since(sent) >= watchRefresh {
 			if err := stream.Send(resp); err != nil {
 				return err
 			}
-			last = key
+			last, sent = key, time.Now()
 		}
 		if done {
 			return nil

@@ -1,10 +1,12 @@
 package results
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/flatsweep/flatsweep/spec"
@@ -160,6 +162,36 @@ func ParseFilter(s string) (Filter, error) {
 // Keep reports whether a trial whose value on the filter's axis is v passes.
 func (f Filter) Keep(v string) bool { return slices.Contains(f.Values, v) }
 
+// Check reports a value of the filter that no trial takes — a typo or a
+// value outside the grid, which would otherwise select nothing and print
+// an empty table. has lists the values the sweep's trials take on the
+// filter's axis.
+func (f Filter) Check(has map[string]bool) error {
+	for _, v := range f.Values {
+		if has[v] {
+			continue
+		}
+		vals := make([]string, 0, len(has))
+		for h := range has {
+			vals = append(vals, h)
+		}
+		slices.SortFunc(vals, compareValues)
+		return fmt.Errorf("%s=%s: no trial has %s %s; the sweep's values of %s are %s",
+			f.Axis, v, f.Axis, v, f.Axis, strings.Join(vals, ", "))
+	}
+	return nil
+}
+
+// compareValues orders axis values numerically where both are numbers.
+func compareValues(a, b string) int {
+	x, errA := strconv.ParseFloat(a, 64)
+	y, errB := strconv.ParseFloat(b, 64)
+	if errA == nil && errB == nil {
+		return cmp.Compare(x, y)
+	}
+	return strings.Compare(a, b)
+}
+
 // Summarize keeps the records that pass every filter, groups them by the
 // named axes (DefaultBy of the records kept when by is empty) and
 // summarizes every metric of each group over its StatusOK trials (see
@@ -173,6 +205,16 @@ func Summarize(recs []Record, by []string, filters ...Filter) (Groups, error) {
 			return Groups{}, err
 		}
 		filterPaths[i] = p
+	}
+	for i, f := range filters {
+		has := map[string]bool{}
+		for _, r := range recs {
+			v, _ := spec.GetJSON(r.Spec, filterPaths[i])
+			has[v] = true
+		}
+		if err := f.Check(has); err != nil {
+			return Groups{}, err
+		}
 	}
 	kept := recs[:0:0]
 recs:

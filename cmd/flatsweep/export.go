@@ -30,18 +30,25 @@ arrow::read_parquet) or any other tool. A missing value (no result yet, no
 curvature for a diverged trial, a measure not recorded) is an empty CSV cell or
 a Parquet null.
 
---format is csv or parquet (default: parquet when --out ends in .parquet,
-csv otherwise); --out - writes to standard output. Sources as for analyze:
+--format is csv or parquet (default: from the --out extension, .csv or
+.parquet; another extension needs --format); --out - writes CSV to standard
+output. Sources as for analyze:
 --coordinator, or --db PATH (a copy of the database).`,
+		Example: `  flatsweep export quickstart --db sweep.db --out trials.parquet
+  flatsweep export quickstart --out - | head     # CSV from the coordinator`,
 		Args: exactArgs(1, "one sweep name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return usagef("--out: want an output file (or - for standard output)")
 			}
 			if format == "" {
-				format = "csv"
-				if strings.HasSuffix(strings.ToLower(out), ".parquet") {
+				switch ext := strings.ToLower(filepath.Ext(out)); {
+				case out == "-", ext == ".csv":
+					format = "csv"
+				case ext == ".parquet":
 					format = "parquet"
+				default:
+					return usagef("--out %s: the format does not follow from the name: give a .csv or .parquet file, or --format csv|parquet", out)
 				}
 			}
 			var write func(analysis.TrialTable, io.Writer) error
@@ -69,7 +76,7 @@ csv otherwise); --out - writes to standard output. Sources as for analyze:
 		},
 	}
 	addSourceFlags(cmd, &src)
-	cmd.Flags().StringVar(&format, "format", "", "csv or parquet (default: from the --out extension, else csv)")
+	cmd.Flags().StringVar(&format, "format", "", "csv or parquet (default: from the --out extension, .csv or .parquet)")
 	cmd.Flags().StringVar(&out, "out", "", "output file, or - for standard output")
 	return cmd
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
@@ -106,4 +107,21 @@ func parquetCell(v parquet.Value) string {
 		return strconv.FormatFloat(v.Double(), 'g', -1, 64)
 	}
 	return v.String()
+}
+
+// TestExportFormatFromName: an --out whose extension names no format is a
+// usage error that says what to give, and nothing is written.
+func TestExportFormatFromName(t *testing.T) {
+	db := writeDB(t, "planted", plantedTrials())
+	out := filepath.Join(t.TempDir(), "t.xlsx")
+	_, err := runCmd(t, "export", "planted", "--db", db, "--out", out)
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--out "+out+": the format does not follow from the name: give a .csv or .parquet file, or --format csv|parquet") {
+		t.Fatalf("export --out t.xlsx: %v (exit %d)", err, exitCode(err))
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("a file was written: %v", err)
+	}
+	if _, err := runCmd(t, "export", "planted", "--db", db, "--out", out, "--format", "csv"); err != nil {
+		t.Errorf("with --format csv: %v", err)
+	}
 }

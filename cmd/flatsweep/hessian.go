@@ -38,15 +38,15 @@ type hessianFlags struct {
 func newHessianCmd() *cobra.Command {
 	f := &hessianFlags{}
 	cmd := &cobra.Command{
-		Use:   "hessian --weights FILE [--trial trial.json] [--measures LIST] [--format table|json]",
+		Use:   "hessian --weights FILE [--spec trial.json] [--measures LIST] [--format table|json]",
 		Short: "Measure the curvature and flatness of one saved model",
 		Long: `hessian computes λ₁ and curvature and flatness measures of one saved model,
 as every trial of a sweep does after training (the role PyHessian plays for
 PyTorch users).
 
-The model, its data and the measure settings come from a trial spec: --trial
+The model, its data and the measure settings come from a trial spec: --spec
 names the trial.json that "flatsweep train" writes next to weights.safetensors
-(or a file holding a bare trial spec as JSON). Without --trial the spec stored
+(or a file holding a bare trial spec as JSON). Without --spec the spec stored
 in the weights' metadata by "flatsweep train" is used. The measures are taken
 over the spec's curvature examples (curvature.examples, or --examples).
 
@@ -69,7 +69,9 @@ Bad input (missing or mismatched files, invalid settings) exits with status 2.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.weights, "weights", "", "safetensors file of the model (required)")
-	fl.StringVar(&f.trial, "trial", "", "trial.json written by train, or a trial spec as JSON (default: the spec in the weights' metadata)")
+	fl.StringVar(&f.trial, "spec", "", "trial.json written by train, or a trial spec as JSON (default: the spec in the weights' metadata)")
+	fl.StringVar(&f.trial, "trial", "", "the former name of --spec")
+	_ = fl.MarkDeprecated("trial", "use --spec (--trial names a trial of a sweep in train)")
 	fl.StringVar(&f.measures, "measures", "", `measures to compute, comma-separated, or "all" (default: the spec's curvature.measures)`)
 	fl.StringVar(&f.format, "format", "table", "output format: table or json")
 	fl.StringVar(&f.alphaScale, "alpha-scale", "", "K:ALPHA applies Dinh's α-scaling to Dense layers K and K+1 before measuring")
@@ -319,7 +321,7 @@ func hessianSpec(f *hessianFlags, wb []byte) (spec.Trial, string, error) {
 		}
 		js, ok := meta["flatsweep.spec"]
 		if !ok {
-			return spec.Trial{}, "", usagef("--weights %s: no trial spec in the metadata; give --trial (the trial.json written by train)", f.weights)
+			return spec.Trial{}, "", usagef("--weights %s: no trial spec in the metadata; give --spec (the trial.json written by train)", f.weights)
 		}
 		t, err := spec.DecodeTrial([]byte(js))
 		if err != nil {
@@ -329,16 +331,16 @@ func hessianSpec(f *hessianFlags, wb []byte) (spec.Trial, string, error) {
 	}
 	b, err := os.ReadFile(f.trial)
 	if err != nil {
-		return spec.Trial{}, "", usageError{fmt.Errorf("--trial: %w", err)}
+		return spec.Trial{}, "", usageError{fmt.Errorf("--spec: %w", err)}
 	}
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(b, &probe); err != nil {
-		return spec.Trial{}, "", usageError{fmt.Errorf("--trial %s: %w", f.trial, err)}
+		return spec.Trial{}, "", usageError{fmt.Errorf("--spec %s: %w", f.trial, err)}
 	}
 	if raw, ok := probe["spec"]; ok { // a sweeps.Trial, as train writes it
 		t, err := spec.DecodeTrial(raw)
 		if err != nil {
-			return spec.Trial{}, "", usageError{fmt.Errorf("--trial %s: spec: %w", f.trial, err)}
+			return spec.Trial{}, "", usageError{fmt.Errorf("--spec %s: spec: %w", f.trial, err)}
 		}
 		var tr sweeps.Trial
 		_ = json.Unmarshal(b, &tr) // only the ID is wanted; the spec decoded strictly above
@@ -349,7 +351,7 @@ func hessianSpec(f *hessianFlags, wb []byte) (spec.Trial, string, error) {
 	}
 	t, err := spec.DecodeTrial(b)
 	if err != nil {
-		return spec.Trial{}, "", usageError{fmt.Errorf("--trial %s: %w", f.trial, err)}
+		return spec.Trial{}, "", usageError{fmt.Errorf("--spec %s: %w", f.trial, err)}
 	}
 	return t, spec.ID(t), nil
 }

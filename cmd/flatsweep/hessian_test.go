@@ -88,7 +88,7 @@ func TestHessianCommand(t *testing.T) {
 		t.Fatalf("result.json: %v", err)
 	}
 	weightsPath := filepath.Join(out, "weights.safetensors")
-	rep := hessianJSON(t, "--trial", filepath.Join(out, "trial.json"), "--weights", weightsPath)
+	rep := hessianJSON(t, "--spec", filepath.Join(out, "trial.json"), "--weights", weightsPath)
 	if len(rep.Measures) != len(res.Measures) || len(res.Measures) < 20 {
 		t.Errorf("hessian measures %v\ntrial measures %v", rep.Measures, res.Measures)
 	}
@@ -121,7 +121,7 @@ func TestHessianCommand(t *testing.T) {
 	if len(sub.Measures) != 7 || sub.Density != nil || sub.Measures["trace"] == res.Measures["trace"] {
 		t.Errorf("--measures top_k,trace: %v", sub.Measures)
 	}
-	table, err := runHessianCmd(t, "--trial", filepath.Join(out, "trial.json"), "--weights", weightsPath)
+	table, err := runHessianCmd(t, "--spec", filepath.Join(out, "trial.json"), "--weights", weightsPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestHessianCommand(t *testing.T) {
 // reparametrization-aware measures unchanged.
 func TestHessianAlphaScale(t *testing.T) {
 	out := trainOut(t, oneTrial)
-	args := []string{"--weights", filepath.Join(out, "weights.safetensors"), "--trial", filepath.Join(out, "trial.json"),
+	args := []string{"--weights", filepath.Join(out, "weights.safetensors"), "--spec", filepath.Join(out, "trial.json"),
 		"--measures", "top_k,trace,adaptive,relative,fisher_rao", "--k", "1", "--tol", "1e-8", "--trace-budget", "60"}
 	base := hessianJSON(t, args...)
 	scaled := hessianJSON(t, append(args, "--alpha-scale", "1:10")...)
@@ -182,11 +182,11 @@ func TestHessianBadInput(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		"no weights":         {[]string{"--trial", tr}, "--weights"},
+		"no weights":         {[]string{"--spec", tr}, "--weights"},
 		"missing weights":    {[]string{"--weights", filepath.Join(out, "nope.safetensors")}, "no such file"},
-		"missing trial":      {[]string{"--weights", w, "--trial", filepath.Join(out, "nope.json")}, "no such file"},
-		"bad trial json":     {[]string{"--weights", w, "--trial", badSpec}, "bogus"},
-		"shape mismatch":     {[]string{"--weights", filepath.Join(other, "weights.safetensors"), "--trial", tr}, "do not match the network"},
+		"missing trial":      {[]string{"--weights", w, "--spec", filepath.Join(out, "nope.json")}, "no such file"},
+		"bad trial json":     {[]string{"--weights", w, "--spec", badSpec}, "bogus"},
+		"shape mismatch":     {[]string{"--weights", filepath.Join(other, "weights.safetensors"), "--spec", tr}, "do not match the network"},
 		"k zero":             {[]string{"--weights", w, "--k", "0"}, "--k"},
 		"k > P":              {[]string{"--weights", w, "--k", "1000"}, "curvature.top_k.k = 1000"},
 		"tol zero":           {[]string{"--weights", w, "--tol", "0"}, "--tol"},
@@ -368,7 +368,7 @@ func TestHessianFlagsFromRegistry(t *testing.T) {
 	}
 	// Every flag of a measure setting comes from the registry: the command
 	// has no other flags than these and its own.
-	own := map[string]bool{"weights": true, "trial": true, "measures": true, "format": true, "alpha-scale": true, "examples": true, "help": true}
+	own := map[string]bool{"weights": true, "spec": true, "trial": true, "measures": true, "format": true, "alpha-scale": true, "examples": true, "help": true}
 	newHessianCmd().Flags().VisitAll(func(f *pflag.Flag) {
 		if !own[f.Name] && seen[f.Name] == "" {
 			t.Errorf("flag --%s is neither the command's own nor a registry setting", f.Name)

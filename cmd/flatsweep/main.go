@@ -8,20 +8,24 @@
 //	flatsweep run [SWEEP.yaml] [--workers N] [--db PATH]  # everything in one process
 //	flatsweep coordinator --listen ADDR --db PATH         # the cluster's coordinator
 //	flatsweep worker --coordinator ADDR [--slots N]       # one per machine
-//	flatsweep submit SWEEP.yaml                           # send a sweep to the coordinator
+//	flatsweep submit SWEEP.yaml [--priority P]            # send a sweep to the coordinator
 //	flatsweep status [SWEEP]                              # progress of every sweep
 //	flatsweep watch SWEEP                                 # live progress of one sweep
 //	flatsweep results SWEEP [--group-by AXES] [--where AXIS=V]  # grouped summaries
-//	flatsweep pause|resume|cancel SWEEP                   # steer a sweep
+//	flatsweep pause|resume|cancel SWEEP                   # steer a sweep (resume reopens a cancelled one)
 //	flatsweep backup COPY.db                              # hot backup of the coordinator's database
 //	flatsweep analyze SWEEP                               # B_opt, collapse onto g, τ and Ψ, Dinh
 //	flatsweep report SWEEP --out DIR                      # HTML, Markdown and figures
 //	flatsweep export SWEEP --out FILE.parquet|.csv        # one row per trial
-//	flatsweep train SWEEP.yaml --out DIR [--trial I]      # one trial locally, keeping its weights
-//	flatsweep hessian --weights FILE                      # curvature of one saved model
+//	flatsweep grid SWEEP.yaml                             # list the trials: index, ID, grid point
+//	flatsweep train SWEEP.yaml --out DIR [--trial I|ID]   # one trial locally, keeping its weights
+//	flatsweep hessian --weights FILE [--spec trial.json]  # curvature of one saved model
 //	flatsweep migrate --db PATH                           # content identity for an old database
 //	flatsweep db check|salvage --db PATH [--out NEW.db]   # find damage; copy every intact record
 //	flatsweep version                                     # what makes two builds give equal trials
+//
+// Commands that talk to a coordinator find it with --coordinator HOST:PORT,
+// else $FLATSWEEP_COORDINATOR, else 127.0.0.1:7070.
 //
 // Exit status: 0 on success, 2 for bad input (flags, sweep files), 1 otherwise.
 package main

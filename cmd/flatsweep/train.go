@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -23,8 +24,8 @@ const (
 
 func newTrainCmd() *cobra.Command {
 	var (
-		out   string
-		index int
+		out  string
+		pick string
 	)
 	cmd := &cobra.Command{
 		Use:   "train SWEEP.yaml --out DIR",
@@ -41,15 +42,19 @@ workers) and writes to --out:
 
 The sweep file is the same YAML as for run and submit. Its grid should have
 exactly one point (one batch size, learning rate and seed); for a larger grid
-pick the point with --trial I (0-based, in expansion order). A warm-start file
+pick the trial with --trial, by its index (0-based, in expansion order) or its
+trial ID, as flatsweep grid lists them. A warm-start file
 is hashed and its SHA-256 recorded in the spec. Per-epoch progress goes to
 stderr. Bad input (flags, the sweep file, an invalid trial) exits with status 2.`,
+		Example: `  flatsweep train sweeps/quickstart.yaml --trial 0 --out model/
+  flatsweep grid sweeps/quickstart.yaml                # which index is which point
+  flatsweep hessian --weights model/weights.safetensors`,
 		Args: exactArgs(1, "one sweep file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return usagef("--out: a directory for the weights and the result is required")
 			}
-			trial, err := pickTrial(args[0], index, cmd.Flags().Changed("trial"))
+			trial, err := pickTrial(args[0], pick)
 			if err != nil {
 				return err
 			}
@@ -57,25 +62,42 @@ stderr. Bad input (flags, the sweep file, an invalid trial) exits with status 2.
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "directory to write weights.safetensors, result.json and trial.json to (created if missing)")
-	cmd.Flags().IntVar(&index, "trial", 0, "index of the grid point to run when the grid has several (0-based, expansion order)")
+	cmd.Flags().StringVar(&pick, "trial", "", "the trial to run when the grid has several: its index (0-based, expansion order) or trial ID, as flatsweep grid lists them")
 	return cmd
 }
 
-// pickTrial loads the sweep file and returns the trial to run.
-func pickTrial(path string, index int, chosen bool) (sweeps.Trial, error) {
+// pickTrial loads the sweep file and returns the trial to run: the one
+// named by pick (an index or a trial ID), or the grid's only trial.
+func pickTrial(path, pick string) (sweeps.Trial, error) {
 	s, _, err := loadSweep(path)
 	if err != nil {
 		return sweeps.Trial{}, err
 	}
 	trials := sweeps.Expand(s)
-	switch {
-	case chosen && (index < 0 || index >= len(trials)):
-		return sweeps.Trial{}, usagef("--trial: %d is not a grid point of %s (0…%d)", index, path, len(trials)-1)
-	case !chosen && len(trials) != 1:
-		return sweeps.Trial{}, usagef("%s: the grid has %d points; train runs one (give --trial I, 0…%d, or a grid with one batch size, learning rate and seed)",
-			path, len(trials), len(trials)-1)
+	if pick == "" {
+		if len(trials) != 1 {
+			return sweeps.Trial{}, usagef("%s: the grid has %d trials and train runs one: give --trial with an index (0…%d) or a trial ID; `flatsweep grid %s` lists them (first: %s)",
+				path, len(trials), len(trials)-1, path, describeTrial(trials[0]))
+		}
+		return trials[0], nil
 	}
-	return trials[index], nil
+	if i, err := strconv.Atoi(pick); err == nil {
+		if i < 0 || i >= len(trials) {
+			return sweeps.Trial{}, usagef("--trial %d: not an index of %s, which has trials 0…%d (`flatsweep grid %s` lists them)", i, path, len(trials)-1, path)
+		}
+		return trials[i], nil
+	}
+	for _, t := range trials {
+		if t.ID == pick {
+			return t, nil
+		}
+	}
+	return sweeps.Trial{}, usagef("--trial %q: want an index (0…%d) or the ID of a trial of %s; `flatsweep grid %s` lists them", pick, len(trials)-1, path, path)
+}
+
+// describeTrial names a trial by index, ID and point.
+func describeTrial(t sweeps.Trial) string {
+	return fmt.Sprintf("%d = %s, %s", t.Index, t.ID, t.Point)
 }
 
 // trainTrial runs the trial and writes its outputs to dir.

@@ -137,6 +137,7 @@ func TestTrainBadInput(t *testing.T) {
 		"missing data":               {writeTrainSweep(t, strings.Replace(oneTrial, "name: synthetic, n: 256, n_test: 128", "name: mnist, dir: "+out+", n: 256, n_test: 128", 1)), "--out", out},
 		"no warm start":              {writeTrainSweep(t, strings.Replace(oneTrial, "  epochs: 3\n", "  epochs: 3\n  warm_start: {path: "+filepath.Join(out, "nope")+"}\n", 1)), "--out", out},
 		"two args":                   {good, good, "--out", out},
+		"trial not an index or ID":   {writeTrainSweep(t, strings.Replace(oneTrial, "seed: [1]", "seed: [1, 2]", 1)), "--out", out, "--trial", "t-nope"},
 	} {
 		_, err := runTrain(t, args...)
 		if err == nil || exitCode(err) != 2 {
@@ -148,9 +149,29 @@ func TestTrainBadInput(t *testing.T) {
 	if _, err := runTrain(t, two, "--out", filepath.Join(out, "t1"), "--trial", "1"); err != nil {
 		t.Errorf("--trial 1: %v", err)
 	}
+	// The error for a larger grid says how to pick and where the list is;
+	// grid lists the trials, and --trial takes an ID from it.
+	_, err := runTrain(t, two, "--out", out)
+	if err == nil || !strings.Contains(err.Error(), "the grid has 2 trials and train runs one: give --trial with an index (0…1) or a trial ID; `flatsweep grid "+two+"` lists them (first: 0 = t-") {
+		t.Errorf("two points without --trial: %v", err)
+	}
+	listing, errs, code := runCLI(t, "grid", two)
+	lines := strings.Split(strings.TrimSpace(listing), "\n")
+	if code != 0 || len(lines) != 3 || !regexpLine(listing, `^INDEX\s+TRIAL\s+batch_size\s+lr\s+seed$`) || !regexpLine(listing, `^1\s+t-[0-9a-f]+\s+32\s+0.05\s+2$`) {
+		t.Fatalf("grid: exit %d\n%s%s", code, listing, errs)
+	}
+	id := strings.Fields(lines[2])[1]
+	if _, err := runTrain(t, two, "--out", filepath.Join(out, "byid"), "--trial", id); err != nil {
+		t.Errorf("--trial %s: %v", id, err)
+	}
+	a, _ := os.ReadFile(filepath.Join(out, "t1", "trial.json"))
+	b, _ := os.ReadFile(filepath.Join(out, "byid", "trial.json"))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Errorf("--trial 1 and --trial %s ran different trials", id)
+	}
 	// The process exits with status 2.
 	cmd := exec.Command(binary, "train", good)
-	err := cmd.Run()
+	err = cmd.Run()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
 		t.Errorf("exit status: %v", err)

@@ -109,6 +109,14 @@ func TestCancelResubmitResume(t *testing.T) {
 	if out, _, _ := runCLIEnv(t, env, "pause", "e2e"); !strings.Contains(out, "[done]") {
 		t.Errorf("pause of a finished sweep: %s", out)
 	}
+	// A --where value outside the grid is an error, not an empty table.
+	_, errs, code = runCLIEnv(t, env, "results", "e2e", "--where", "lr=0.3")
+	if code != 2 || !strings.Contains(errs, "lr=0.3: no trial has lr 0.3; the sweep's values of lr are 0.05, 0.1") {
+		t.Errorf("results --where lr=0.3: exit %d, %s", code, errs)
+	}
+	if out, errs, code := runCLIEnv(t, env, "results", "e2e", "--where", "lr=1e-1,0.05"); code != 0 || !strings.Contains(out, "0.1") {
+		t.Errorf("results --where lr=1e-1,0.05: exit %d\n%s%s", code, out, errs)
+	}
 }
 
 // e2eSweep1 is e2eSweep with one epoch per trial.

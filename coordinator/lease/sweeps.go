@@ -185,8 +185,9 @@ func (c *Core) Fill(sw *pb.Sweep) {
 }
 
 // Progress reports how a sweep is going: trials finished per second over
-// the last minute, the time left at that rate (0 when unknown) and whether
-// every trial is finished. exists is false for an unknown sweep.
+// the last minute, the time left at that rate (0 when unknown, and while
+// the sweep is paused or cancelled) and whether every trial is finished.
+// exists is false for an unknown sweep.
 func (c *Core) Progress(id string) (rate float64, left time.Duration, done, exists bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -197,7 +198,7 @@ func (c *Core) Progress(id string) (rate float64, left time.Duration, done, exis
 	rate = st.rate(c.cfg.Clock.Now())
 	remaining := st.total - st.counts[pb.TrialState_TRIAL_STATE_SUCCEEDED] -
 		st.counts[pb.TrialState_TRIAL_STATE_DISCARDED] - st.counts[pb.TrialState_TRIAL_STATE_CANCELLED]
-	if rate > 0 {
+	if rate > 0 && !st.paused && !st.cancelled {
 		left = time.Duration(float64(remaining) / rate * float64(time.Second))
 	}
 	return rate, left, st.done(), true

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flatsweep/flatsweep/sweeps"
+)
+
+func newGridCmd() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "grid SWEEP.yaml",
+		Short: "List a sweep file's trials: index, trial ID and grid point, without running anything",
+		Long: `grid expands a sweep file as run and submit do and lists its trials in
+expansion order (the first axis varies slowest): the 0-based index that
+train --trial takes, the trial ID (the content hash of the trial's spec,
+which every stored result carries) and the trial's value on each swept axis.`,
+		Example: `  flatsweep grid sweeps/quickstart.yaml
+  flatsweep train sweeps/quickstart.yaml --trial 3 --out model/   # the fourth trial listed`,
+		Args: exactArgs(1, "one sweep file"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, _, err := loadSweep(args[0])
+			if err != nil {
+				return err
+			}
+			trials := sweeps.Expand(s)
+			out := cmd.OutOrStdout()
+			switch format {
+			case "table":
+				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				head := "INDEX\tTRIAL"
+				if len(trials) > 0 {
+					for _, c := range trials[0].Point {
+						head += "\t" + c.Axis
+					}
+				}
+				fmt.Fprintln(tw, head)
+				for _, t := range trials {
+					line := fmt.Sprintf("%d\t%s", t.Index, t.ID)
+					for _, c := range t.Point {
+						line += "\t" + c.Value
+					}
+					fmt.Fprintln(tw, line)
+				}
+				return tw.Flush()
+			case "jsonl":
+				enc := json.NewEncoder(out)
+				for _, t := range trials {
+					point := map[string]json.RawMessage{}
+					for _, c := range t.Point {
+						point[c.Axis] = json.RawMessage(c.Value)
+					}
+					if err := enc.Encode(struct {
+						Index int                        `json:"index"`
+						ID    string                     `json:"trial"`
+						Point map[string]json.RawMessage `json:"point"`
+					}{t.Index, t.ID, point}); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			return usagef("--format: want table or jsonl, got %q", format)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table or jsonl")
+	return cmd
+}
