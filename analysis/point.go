@@ -166,13 +166,11 @@ func (p Point) NoiseScale() float64 {
 //	g = ε/(1 − m) · (N/B − 1) ≈ εN / (B(1 − m))  (B ≪ N),
 //
 // which reduces to NoiseScale at m = 0 (the effective learning rate of
-// heavy-ball SGD is ε/(1 − m)). It returns NaN for B ≤ 0 or m ≥ 1; see
+// heavy-ball SGD is ε/(1 − m)), rounded as results.NoiseScaleOf says. It
+// returns NaN for B ≤ 0 or m ≥ 1; see
 // NoiseScaleApprox for the approximate form.
 func NoiseScaleMomentum(lr, n, b, m float64) float64 {
-	if !(b > 0) || !(m < 1) {
-		return math.NaN()
-	}
-	return lr / (1 - m) * (n/b - 1)
+	return results.NoiseScaleOf(lr, n, b, m)
 }
 
 // NoiseScaleApprox returns the large-N approximation of the noise scale with

@@ -79,12 +79,29 @@ func (r Record) Scalars() Scalars {
 // differential equation SGD approximates. It is 0 for full-batch gradient
 // descent (B = N) and NaN where it does not apply: Adam, whose update is not
 // a gradient step of size ε, and a batch-size schedule, under which B is not
-// one number.
+// one number. The value is NoiseScaleOf's, rounded as it says.
 func NoiseScale(t spec.Trial) float64 {
-	if t.Optimizer.Name == spec.OptimizerAdam || len(t.Schedule.Batch.Milestones) > 0 || t.BatchSize <= 0 || !(t.Optimizer.Momentum < 1) {
+	if t.Optimizer.Name == spec.OptimizerAdam || len(t.Schedule.Batch.Milestones) > 0 {
 		return math.NaN()
 	}
-	return t.LR / (1 - t.Optimizer.Momentum) * (float64(t.Dataset.N)/float64(t.BatchSize) - 1)
+	return NoiseScaleOf(t.LR, float64(t.Dataset.N), float64(t.BatchSize), t.Optimizer.Momentum)
+}
+
+// NoiseScaleOf returns g = ε/(1 − m) · (N/B − 1) for learning rate lr,
+// training-set size n, batch size b and momentum m, NaN for b ≤ 0 or
+// m ≥ 1. It is rounded to 12 significant digits: the axes are decimal
+// numbers, and without the rounding binary arithmetic would report g =
+// 0.1 · (512/10 − 1) as 5.0200000000000005 in every CSV and JSON file. The
+// rounding is far below any precision a fit of g could use.
+func NoiseScaleOf(lr, n, b, m float64) float64 {
+	if !(b > 0) || !(m < 1) {
+		return math.NaN()
+	}
+	g := lr / (1 - m) * (n/b - 1)
+	if r, err := strconv.ParseFloat(strconv.FormatFloat(g, 'g', 12, 64), 64); err == nil {
+		return r
+	}
+	return g
 }
 
 // AxisPath returns the trial field a grouping axis names: a grid axis name

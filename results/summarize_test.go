@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"maps"
 	"math"
+	"strconv"
 	"slices"
 	"testing"
 
@@ -217,4 +218,28 @@ func TestAggregateMatchesSummarize(t *testing.T) {
 func axisJSON(x float64) string {
 	b, _ := json.Marshal(x)
 	return string(b)
+}
+
+// TestNoiseScalePrintsAsDecimal: g of decimal axes prints as the decimal
+// its inputs give, not with the noise of binary arithmetic, and stays within
+// 1e-12 of the unrounded value.
+func TestNoiseScalePrintsAsDecimal(t *testing.T) {
+	for _, c := range []struct {
+		lr, n, b, m float64
+		want        string
+	}{
+		{0.1, 520, 10, 0, "5.1"},
+		{0.1, 512, 10, 0, "5.02"},
+		{0.3, 4000, 64, 0.9, "184.5"},
+		{0.05, 2048, 2048, 0, "0"},
+	} {
+		g := results.NoiseScaleOf(c.lr, c.n, c.b, c.m)
+		raw := c.lr / (1 - c.m) * (c.n/c.b - 1)
+		if got := strconv.FormatFloat(g, 'g', -1, 64); got != c.want || math.Abs(g-raw) > 1e-12*math.Max(1, math.Abs(raw)) {
+			t.Errorf("g(ε=%g, N=%g, B=%g, m=%g) = %s (unrounded %v), want %s", c.lr, c.n, c.b, c.m, got, raw, c.want)
+		}
+	}
+	if !math.IsNaN(results.NoiseScaleOf(0.1, 10, 0, 0)) || !math.IsNaN(results.NoiseScaleOf(0.1, 10, 1, 1)) {
+		t.Error("g of B = 0 or m = 1 is not NaN")
+	}
 }

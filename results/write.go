@@ -30,8 +30,9 @@ each cell is the mean ± sample std over the ok trials of its row ("(n=k)": fini
 //	batch_size  lr    g     ok  train_acc        test_acc         gap              lambda_max     diverged  failed  unfinished
 //	8           0.02  5.1   3   0.8936 ± 0.0015  …
 //
-// Accuracies and gaps are printed with 4 decimals, g and λ₁ with 4
-// significant digits; "-" marks a metric without a finite value.
+// Accuracies and gaps are printed with 4 decimals, g with 4 significant
+// digits, λ₁'s mean with 4 significant digits and its std with as many
+// decimals (SigDecimals); "-" marks a metric without a finite value.
 func WriteTable(w io.Writer, g Groups) error {
 	if len(g.Fixed) > 0 {
 		var parts []string
@@ -58,11 +59,11 @@ func WriteTable(w io.Writer, g Groups) error {
 		cells = append(cells, strconv.Itoa(gr.Counts.OK))
 		for _, m := range tableMetrics {
 			s, _ := g.Metric(i, m)
-			format := "%.4f"
+			decimals := 4
 			if m == MetricLambdaMax {
-				format = "%.4g"
+				decimals = SigDecimals(s.Mean, 4)
 			}
-			cells = append(cells, pm(s, gr.Counts.OK, format))
+			cells = append(cells, pm(s, gr.Counts.OK, decimals))
 		}
 		cells = append(cells, strconv.Itoa(gr.Counts.Diverged), strconv.Itoa(gr.Counts.Failed), strconv.Itoa(gr.Counts.Unfinished))
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
@@ -126,12 +127,24 @@ func formatG(g float64) string {
 	return fmt.Sprintf("%.4g", g)
 }
 
-// pm formats s as "mean ± std" with the verb format.
-func pm(s Summary, ok int, format string) string {
+// SigDecimals returns the number of decimals that shows x with sig
+// significant digits in fixed notation (0 for |x| ≥ 10^(sig−1)), capped at
+// 8; the table prints a mean and its std with the same decimals, so that
+// rows line up and "8.190 ± 0.267" sits beside "8.731 ± 0.624".
+func SigDecimals(x float64, sig int) int {
+	if x == 0 || math.IsNaN(x) || math.IsInf(x, 0) {
+		return sig - 1
+	}
+	d := sig - 1 - int(math.Floor(math.Log10(math.Abs(x))))
+	return max(0, min(d, 8))
+}
+
+// pm formats s as "mean ± std", both with the given decimals.
+func pm(s Summary, ok int, decimals int) string {
 	if s.Count == 0 {
 		return "-"
 	}
-	out := fmt.Sprintf(format+" ± "+format, s.Mean, s.Std)
+	out := fmt.Sprintf("%.*f ± %.*f", decimals, s.Mean, decimals, s.Std)
 	if s.Count < ok {
 		out += fmt.Sprintf(" (n=%d)", s.Count)
 	}
