@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"maps"
 	"math"
-	"strconv"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/flatsweep/flatsweep/analysis"
