@@ -426,33 +426,38 @@ func runPACBayes(ctx context.Context, e *measurer, s, _ any) error {
 	return nil
 }
 
-// AlphaScaleDense applies Dinh et al.'s α-scaling T_α to Dense layers k and
-// k+1 of m's network (counted from 1 at the input), which must be joined by
-// one ReLU: W_k ← α W_k, b_k ← α b_k, W_{k+1} ← W_{k+1}/α. It returns the
-// model at T_α θ and the largest absolute and relative changes of the
-// outputs over the model's examples (0 up to rounding, since T_α leaves the
-// function unchanged). Errors are *spec.FieldError values naming field.
-func AlphaScaleDense(m Model, k int, alpha float64, field string) (Model, float64, float64, error) {
+// AlphaScalePair applies Dinh et al.'s α-scaling T_α to the Dense–ReLU–Dense
+// pair number pair of m's network, counted from 0 at the input as
+// curvature.dinh.layer counts it (spec.Architecture.DinhPairs): with the
+// pair's Dense layers W₁, W₂, W₁ ← α W₁, b₁ ← α b₁, W₂ ← W₂/α. It returns
+// the model at T_α θ, the 1-based numbers of the pair's two Dense layers
+// among the network's Dense layers, and the largest absolute and relative
+// changes of the outputs over the model's examples (0 up to rounding, since
+// T_α leaves the function unchanged). Errors are *spec.FieldError values
+// naming field.
+func AlphaScalePair(m Model, pair int, alpha float64, field string) (_ Model, dense [2]int, abs, rel float64, err error) {
 	if !(alpha > 0) || math.IsInf(alpha, 0) {
-		return Model{}, 0, 0, invalid(field, alpha, "α must be finite and > 0")
+		return Model{}, dense, 0, 0, invalid(field, alpha, "α must be finite and > 0")
 	}
 	a := architectureOf(m.Net)
-	dense := a.DenseLayers()
-	if k < 1 || k >= len(dense) {
-		return Model{}, 0, 0, invalid(field, k, fmt.Sprintf("want a Dense layer 1…%d followed by another Dense layer (the network has %d)", len(dense)-1, len(dense)))
+	pairs := a.DinhPairs()
+	switch {
+	case len(pairs) == 0:
+		return Model{}, dense, 0, 0, invalid(field, pair, "the network has no two Dense layers joined by one ReLU")
+	case pair < 0 || pair >= len(pairs):
+		return Model{}, dense, 0, 0, invalid(field, pair, fmt.Sprintf("want a Dense–ReLU–Dense pair 0…%d, counted from 0 at the input as curvature.dinh.layer counts them (the network has %d)", len(pairs)-1, len(pairs)))
 	}
-	l1 := dense[k-1]
-	if !slices.Contains(a.DinhPairs(), l1) {
-		return Model{}, 0, 0, invalid(field, k, fmt.Sprintf("Dense layers %d and %d are not consecutive layers joined by a ReLU", k, k+1))
-	}
+	l1 := pairs[pair]
+	k := slices.Index(a.DenseLayers(), l1) + 1
+	dense = [2]int{k, k + 1}
 	scaled, err := flatness.AlphaScale(nil, m.Theta, m.Net, l1, l1+2, alpha)
 	if err != nil {
-		return Model{}, 0, 0, err
+		return Model{}, dense, 0, 0, err
 	}
-	abs, rel, err := flatness.OutputChange(m.Net, m.Theta, scaled, m.Examples.X)
+	abs, rel, err = flatness.OutputChange(m.Net, m.Theta, scaled, m.Examples.X)
 	if err != nil {
-		return Model{}, 0, 0, err
+		return Model{}, dense, 0, 0, err
 	}
 	m.Theta = scaled
-	return m, abs, rel, nil
+	return m, dense, abs, rel, nil
 }

@@ -57,9 +57,9 @@ section, overridden by the flags below (one per setting of each measure; a
 flag of a measure that is not selected is an error). docs/MEASURES.md defines
 every measure and setting.
 
---alpha-scale K:ALPHA applies Dinh et al.'s α-scaling T_α to Dense layers K
-and K+1 (counted from 1 at the input; they must be joined by one ReLU):
-W_K ← α W_K, b_K ← α b_K, W_{K+1} ← W_{K+1}/α. The network computes the same
+--alpha-scale P:ALPHA applies Dinh et al.'s α-scaling T_α to the
+Dense–ReLU–Dense pair P, counted from 0 at the input as curvature.dinh.layer
+counts them: W₁ ← α W₁, b₁ ← α b₁, W₂ ← W₂/α. The network computes the same
 function; the largest output change over the curvature examples is reported,
 and the measures are taken at T_α θ.
 
@@ -74,7 +74,7 @@ Bad input (missing or mismatched files, invalid settings) exits with status 2.`,
 	_ = fl.MarkDeprecated("trial", "use --spec (--trial names a trial of a sweep in train)")
 	fl.StringVar(&f.measures, "measures", "", `measures to compute, comma-separated, or "all" (default: the spec's curvature.measures)`)
 	fl.StringVar(&f.format, "format", "table", "output format: table or json")
-	fl.StringVar(&f.alphaScale, "alpha-scale", "", "K:ALPHA applies Dinh's α-scaling to Dense layers K and K+1 before measuring")
+	fl.StringVar(&f.alphaScale, "alpha-scale", "", "P:ALPHA applies Dinh's α-scaling to Dense–ReLU–Dense pair P (from 0, as curvature.dinh.layer) before measuring")
 	fl.IntVar(&f.examples, "examples", 0, "number of curvature examples M (curvature.examples; 0: whole training set)")
 	addSettingFlags(fl)
 	return cmd
@@ -204,7 +204,10 @@ type hessianReport struct {
 
 // alphaReport describes the α-scaling applied before measuring.
 type alphaReport struct {
-	Layer        int     `json:"layer"`
+	// Layer is the pair, counted from 0 as curvature.dinh.layer.
+	Layer int `json:"layer"`
+	// Dense are the pair's Dense layers, counted from 1 at the input.
+	Dense        [2]int  `json:"dense_layers"`
 	Alpha        float64 `json:"alpha"`
 	MaxAbsChange float64 `json:"max_abs_change"`
 	MaxRelChange float64 `json:"max_rel_change"`
@@ -356,21 +359,21 @@ func hessianSpec(f *hessianFlags, wb []byte) (spec.Trial, string, error) {
 	return t, spec.ID(t), nil
 }
 
-// alphaScale parses K:ALPHA and applies T_α to the model's θ (see
-// compute.AlphaScaleDense).
+// alphaScale parses P:ALPHA and applies T_α to the model's θ (see
+// compute.AlphaScalePair).
 func alphaScale(arg string, m *compute.Model) (*alphaReport, error) {
-	ks, as, ok := strings.Cut(arg, ":")
-	k, err1 := strconv.Atoi(ks)
+	ps, as, ok := strings.Cut(arg, ":")
+	pair, err1 := strconv.Atoi(ps)
 	alpha, err2 := strconv.ParseFloat(as, 64)
 	if !ok || err1 != nil || err2 != nil {
-		return nil, usagef("--alpha-scale: want K:ALPHA (Dense layer K ≥ 1 and a finite α > 0), got %q", arg)
+		return nil, usagef("--alpha-scale: want P:ALPHA (Dense–ReLU–Dense pair P ≥ 0, counted from 0 as curvature.dinh.layer, and a finite α > 0), got %q", arg)
 	}
-	scaled, abs, rel, err := compute.AlphaScaleDense(*m, k, alpha, "--alpha-scale")
+	scaled, dense, abs, rel, err := compute.AlphaScalePair(*m, pair, alpha, "--alpha-scale")
 	if err != nil {
 		return nil, usageError{err}
 	}
 	*m = scaled
-	return &alphaReport{Layer: k, Alpha: alpha, MaxAbsChange: abs, MaxRelChange: rel}, nil
+	return &alphaReport{Layer: pair, Dense: dense, Alpha: alpha, MaxAbsChange: abs, MaxRelChange: rel}, nil
 }
 
 // printHessian writes the report as a table.
@@ -385,8 +388,8 @@ func printHessian(w io.Writer, r hessianReport) error {
 	fmt.Fprintf(tw, "loss\t%.6g\n", r.Loss)
 	fmt.Fprintf(tw, "accuracy\t%.4f\n", r.Accuracy)
 	if a := r.AlphaScale; a != nil {
-		fmt.Fprintf(tw, "alpha-scale\tDense layers %d, %d by α = %g: max |Δf| = %.3g (relative %.3g)\n",
-			a.Layer, a.Layer+1, a.Alpha, a.MaxAbsChange, a.MaxRelChange)
+		fmt.Fprintf(tw, "alpha-scale\tpair %d (Dense layers %d and %d of the network) by α = %g: max |Δf| = %.3g (relative %.3g)\n",
+			a.Layer, a.Dense[0], a.Dense[1], a.Alpha, a.MaxAbsChange, a.MaxRelChange)
 	}
 	conv := "not converged"
 	if r.LambdaConverged {

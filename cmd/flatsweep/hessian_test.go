@@ -141,9 +141,9 @@ func TestHessianAlphaScale(t *testing.T) {
 	args := []string{"--weights", filepath.Join(out, "weights.safetensors"), "--spec", filepath.Join(out, "trial.json"),
 		"--measures", "top_k,trace,adaptive,relative,fisher_rao", "--k", "1", "--tol", "1e-8", "--trace-budget", "60"}
 	base := hessianJSON(t, args...)
-	scaled := hessianJSON(t, append(args, "--alpha-scale", "1:10")...)
+	scaled := hessianJSON(t, append(args, "--alpha-scale", "0:10")...) // pair 0, as curvature.dinh.layer 0
 	a := scaled.AlphaScale
-	if a == nil || a.Layer != 1 || a.Alpha != 10 || a.MaxRelChange > 1e-12 {
+	if a == nil || a.Layer != 0 || a.Dense != [2]int{1, 2} || a.Alpha != 10 || a.MaxRelChange > 1e-12 {
 		t.Fatalf("alpha scale %+v", a)
 	}
 	t.Logf("T_α, α = 10: max |Δf| = %.3g (relative %.3g)", a.MaxAbsChange, a.MaxRelChange)
@@ -195,10 +195,10 @@ func TestHessianBadInput(t *testing.T) {
 		"small hutchpp":      {[]string{"--weights", w, "--trace-budget", "2"}, "curvature.trace.budget = 2"},
 		"unknown measure":    {[]string{"--weights", w, "--measures", "trace,hessian"}, `unknown measure "hessian"`},
 		"format":             {[]string{"--weights", w, "--format", "xml"}, "--format"},
-		"alpha syntax":       {[]string{"--weights", w, "--alpha-scale", "1=10"}, "K:ALPHA"},
-		"alpha zero":         {[]string{"--weights", w, "--alpha-scale", "1:0"}, "--alpha-scale = 0: α must be finite and > 0"},
-		"alpha last layer":   {[]string{"--weights", w, "--alpha-scale", "2:10"}, "--alpha-scale = 2: want a Dense layer 1…1"},
-		"alpha without relu": {[]string{"--weights", filepath.Join(tanh, "weights.safetensors"), "--alpha-scale", "1:10"}, "ReLU"},
+		"alpha syntax":       {[]string{"--weights", w, "--alpha-scale", "0=10"}, "P:ALPHA"},
+		"alpha zero":         {[]string{"--weights", w, "--alpha-scale", "0:0"}, "--alpha-scale = 0: α must be finite and > 0"},
+		"alpha last layer":   {[]string{"--weights", w, "--alpha-scale", "1:10"}, "--alpha-scale = 1: want a Dense–ReLU–Dense pair 0…0, counted from 0 at the input as curvature.dinh.layer counts them"},
+		"alpha without relu": {[]string{"--weights", filepath.Join(tanh, "weights.safetensors"), "--alpha-scale", "0:10"}, "ReLU"},
 		"argument":           {[]string{"--weights", w, "extra"}, "no arguments"},
 	} {
 		_, err := runHessianCmd(t, c.args...)
