@@ -97,6 +97,7 @@ the SGD noise scale g = ε(N/B − 1) and to flatness.`,
 		newDBCmd(),
 		newVersionCmd(),
 	)
+	setExamples(root)
 	return root
 }
 
