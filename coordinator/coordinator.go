@@ -53,6 +53,12 @@ func New(st *store.Store, cfg Config) (*Coordinator, error) {
 // Core returns the lease core.
 func (c *Coordinator) Core() *lease.Core { return c.core }
 
+// SweepService returns the coordinator's SweepService for in-process
+// callers (the web dashboard): the calls remote clients make, without the
+// network and without the per-call authentication of the gRPC server, so
+// the caller checks its users' roles itself.
+func (c *Coordinator) SweepService() pb.SweepServiceServer { return &sweepServer{c: c} }
+
 // Register adds the SweepService, WorkerService and AdminService to a gRPC server.
 func (c *Coordinator) Register(s grpc.ServiceRegistrar) {
 	pb.RegisterSweepServiceServer(s, &sweepServer{c: c})

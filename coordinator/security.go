@@ -209,6 +209,24 @@ func (s Security) serverTLS() (*tls.Config, error) {
 	return cfg, nil
 }
 
+// HTTPTLSConfig returns the TLS configuration of the coordinator's HTTP
+// endpoints (the dashboard), nil without a certificate: the gRPC
+// certificate, with client certificates verified when given but not
+// required, so that a browser may sign in with a token instead.
+func (s Security) HTTPTLSConfig() (*tls.Config, error) {
+	if s.CertFile == "" {
+		return nil, nil
+	}
+	cfg, err := s.serverTLS()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ClientCAs != nil {
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return cfg, nil
+}
+
 // LoadCertPool reads PEM certificates from a file into a pool.
 func LoadCertPool(path string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(path)
@@ -254,6 +272,45 @@ func callerOf(ctx context.Context) string {
 // authorize authenticates a call — tokens compared in constant time — and
 // checks that its roles include the one the method needs. It returns the
 // context carrying the caller.
+// roleToken is one token and the roles it grants.
+type roleToken struct {
+	tok   string
+	roles Role
+	name  string
+}
+
+// tokens lists the configured tokens with their roles.
+func (s Security) tokens() []roleToken {
+	return []roleToken{{s.Token, RoleAdmin | RoleClient | RoleWorker, "admin"}, {s.WorkerToken, RoleWorker, "worker"}, {s.ClientToken, RoleClient, "client"}}
+}
+
+// TokenRoles returns the roles a bearer token grants, 0 for none (compared
+// in constant time).
+func (s Security) TokenRoles(tok string) Role {
+	var roles Role
+	for _, t := range s.tokens() {
+		if t.tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(t.tok)) == 1 {
+			roles |= t.roles
+		}
+	}
+	return roles
+}
+
+// CertRoles returns the roles a verified client certificate chain grants
+// through its OU entries (see Security), 0 without a client CA or a chain.
+func (s Security) CertRoles(chains [][]*x509.Certificate) Role {
+	var roles Role
+	if s.ClientCAFile == "" || len(chains) == 0 || len(chains[0]) == 0 {
+		return 0
+	}
+	for _, ou := range chains[0][0].Subject.OrganizationalUnit {
+		if r, err := ParseRole(ou); err == nil {
+			roles |= r
+		}
+	}
+	return roles
+}
+
 func (s Security) authorize(ctx context.Context, method string) (context.Context, error) {
 	need, ok := requiredRole(method)
 	if !ok {
@@ -267,11 +324,7 @@ func (s Security) authorize(ctx context.Context, method string) (context.Context
 		if !ok {
 			continue
 		}
-		for _, t := range []struct {
-			tok   string
-			roles Role
-			name  string
-		}{{s.Token, RoleAdmin | RoleClient | RoleWorker, "admin"}, {s.WorkerToken, RoleWorker, "worker"}, {s.ClientToken, RoleClient, "client"}} {
+		for _, t := range s.tokens() {
 			if t.tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(t.tok)) == 1 {
 				c.roles |= t.roles
 				ids = append(ids, "token:"+t.name)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/flatsweep/flatsweep/coordinator"
 	"github.com/flatsweep/flatsweep/coordinator/lease"
 	"github.com/flatsweep/flatsweep/coordinator/store"
+	"github.com/flatsweep/flatsweep/dashboard"
 	"github.com/flatsweep/flatsweep/internal/gctune"
 )
 
@@ -29,6 +31,7 @@ func newCoordinatorCmd() *cobra.Command {
 		clientFile  string
 		sec         coordinator.Security
 		metricsAddr string
+		httpAddr    string
 		heapFloor   int
 		maxEpochs   int
 		maxMessage  int
@@ -58,6 +61,11 @@ func newCoordinatorCmd() *cobra.Command {
 			}
 			if err := sec.CheckListen(listen); err != nil {
 				return usagef("--listen: %v", err)
+			}
+			if httpAddr != "" {
+				if err := sec.CheckListen(httpAddr); err != nil {
+					return usagef("--http: %v", err)
+				}
 			}
 			if maxEpochs < 1 {
 				return usagef("--max-curve-epochs: must be at least 1, got %d", maxEpochs)
@@ -105,6 +113,11 @@ func newCoordinatorCmd() *cobra.Command {
 					return err
 				}
 			}
+			if httpAddr != "" {
+				if err := serveDashboard(cmd.Context(), httpAddr, c, sec); err != nil {
+					return err
+				}
+			}
 			return c.Serve(cmd.Context(), lis, opts...)
 		},
 	}
@@ -123,6 +136,7 @@ func newCoordinatorCmd() *cobra.Command {
 	cmd.Flags().StringVar(&sec.CertFile, "tls-cert", "", "serve TLS with this certificate (PEM)")
 	cmd.Flags().StringVar(&sec.KeyFile, "tls-key", "", "key of --tls-cert (PEM)")
 	cmd.Flags().StringVar(&sec.ClientCAFile, "tls-client-ca", "", "require client certificates signed by these CAs (PEM); a certificate's OU=worker, OU=client or OU=admin names its role")
+	cmd.Flags().StringVar(&httpAddr, "http", "", "serve the web dashboard at http://ADDR/ (e.g. 127.0.0.1:8080; beyond loopback only with client authentication, as --listen; HTTPS with --tls-cert)")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9090)")
 	cmd.Flags().IntVar(&heapFloor, "heap-floor-mib", gctune.DefaultFloor>>20, "let the heap grow to this many MiB before the garbage collector runs (fewer collections, a shorter latency tail; 0 keeps Go's default)")
 	return cmd
@@ -131,6 +145,34 @@ func newCoordinatorCmd() *cobra.Command {
 // isLoopback reports whether a listen address is on loopback.
 func isLoopback(addr string) bool {
 	return coordinator.Security{}.CheckListen(addr) == nil
+}
+
+// serveDashboard serves the web dashboard until ctx ends.
+func serveDashboard(ctx context.Context, addr string, c *coordinator.Coordinator, sec coordinator.Security) error {
+	d, err := dashboard.New(c, dashboard.Options{Security: sec, Logger: slog.Default()})
+	if err != nil {
+		return err
+	}
+	tlsCfg, err := sec.HTTPTLSConfig()
+	if err != nil {
+		return usagef("TLS flags: %v", err)
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return usagef("--http %q: %v", addr, err)
+	}
+	scheme := "http"
+	if tlsCfg != nil {
+		lis, scheme = tls.NewListener(lis, tlsCfg), "https"
+	}
+	srv := &http.Server{Handler: d, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(lis) }()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	slog.Info("dashboard listening", "addr", lis.Addr().String(), "url", scheme+"://"+lis.Addr().String()+"/")
+	return nil
 }
 
 // serveMetrics serves the coordinator's Prometheus metrics until ctx ends.

@@ -126,3 +126,13 @@ var e2eSweep1 = fmt.Sprintf(e2eSweep, 1)
 func regexpLine(out, pattern string) bool {
 	return regexp.MustCompile("(?m)" + pattern).MatchString(out)
 }
+
+// TestDashboardListenRules: the dashboard follows the coordinator's rule —
+// beyond loopback only when callers are authenticated.
+func TestDashboardListenRules(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "c.db")
+	_, errs, code := runCLI(t, "coordinator", "--listen", "127.0.0.1:0", "--db", db, "--http", "0.0.0.0:0")
+	if code != 2 || !strings.Contains(errs, "--http: refusing to listen beyond loopback without authenticating clients") {
+		t.Errorf("--http 0.0.0.0:0 without tokens: exit %d, %s", code, errs)
+	}
+}

@@ -1,0 +1,193 @@
+package dashboard
+
+import (
+	"context"
+	"encoding/json"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flatsweep/flatsweep/coordinator"
+	"github.com/flatsweep/flatsweep/coordinator/lease"
+	"github.com/flatsweep/flatsweep/coordinator/store"
+	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/sweeps"
+)
+
+const testSweep = `name: s
+dataset: {name: synthetic, n: 64, n_test: 32, seed: 1}
+model: {arch: mlp, hidden: [4]}
+train: {epochs: 1}
+grid: {batch_size: [8, 16], lr: [0.1], seed: [1, 2]}
+`
+
+// serve returns a dashboard over a fresh coordinator with one sweep, one of
+// whose trials has a result.
+func serve(t *testing.T, sec coordinator.Security) (*httptest.Server, *coordinator.Coordinator) {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	quiet := slog.New(slog.DiscardHandler)
+	c, err := coordinator.New(st, coordinator.Config{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sweeps.Parse([]byte(testSweep), "s.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(s)
+	ctx := context.Background()
+	if _, err := c.SweepService().SubmitSweep(ctx, &pb.SubmitSweepRequest{SpecJson: string(js), SpecYaml: testSweep}); err != nil {
+		t.Fatal(err)
+	}
+	core := c.Core()
+	w, err := core.Register("w", 1, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _, err := core.TryAcquire(w)
+	if err != nil || l == nil {
+		t.Fatalf("acquire: %v %v", l, err)
+	}
+	res := &pb.TrialResult{TrainAcc: 0.9, TestAcc: 0.8, TrainLoss: 0.3, TestLoss: 0.5, LambdaMax: 4.5, LambdaConverged: true,
+		Curve: []*pb.EpochMetrics{{Epoch: 1, Step: 8, TrainLoss: 0.3, TrainAcc: 0.9, TestLoss: 0.5, TestAcc: 0.8}}}
+	if _, err := core.Complete(w, lease.Key{Sweep: l.SweepId, Trial: l.TrialId}, l.Token, res); err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(c, Options{Security: sec, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(d)
+	t.Cleanup(srv.Close)
+	return srv, c
+}
+
+// get fetches a path with optional headers and returns the status and body.
+func get(t *testing.T, srv *httptest.Server, path string, header ...string) (int, string, *http.Response) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", srv.URL+path, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp
+}
+
+// TestPages: every page renders what its sweep holds, the figures are SVG,
+// and bad requests get the status that says so.
+func TestPages(t *testing.T) {
+	srv, c := serve(t, coordinator.Security{})
+	if code, body, _ := get(t, srv, "/static/../dashboard.go"); code == 200 || strings.Contains(body, "package dashboard") {
+		t.Errorf("a path out of /static/ served a source file: %d", code)
+	}
+	code, body, _ := get(t, srv, "/")
+	if code != 200 || !strings.Contains(body, `data-sweep="s"`) || !strings.Contains(body, "1/4") || !strings.Contains(body, "active") {
+		t.Fatalf("sweeps page: %d\n%s", code, body)
+	}
+	code, body, _ = get(t, srv, "/sweeps/s?sort=test_acc&desc=1&by=batch_size")
+	if code != 200 || !strings.Contains(body, "succeeded 1") || !strings.Contains(body, "pending 3") ||
+		!strings.Contains(body, "batch_size  g") || !strings.Contains(body, "0.80000 ± 0.00000") && !strings.Contains(body, "0.8000 ± 0.0000") {
+		t.Fatalf("sweep page: %d\n%s", code, body)
+	}
+	// The trial with a result sorts first by test accuracy, descending.
+	first := strings.Index(body, "<tbody>\n<tr>")
+	if first < 0 || !strings.Contains(body[first:first+400], "succeeded") {
+		t.Errorf("sorted by test_acc desc, the first row is not the trial with a result:\n%s", body[first:min(len(body), first+400)])
+	}
+	resp, err := c.SweepService().QueryResults(context.Background(), &pb.QueryResultsRequest{SweepId: "s", State: pb.TrialState_TRIAL_STATE_SUCCEEDED})
+	if err != nil || len(resp.Trials) != 1 {
+		t.Fatal(err)
+	}
+	id := resp.Trials[0].Id
+	code, body, _ = get(t, srv, "/sweeps/s/trials/"+id)
+	if code != 200 || !strings.Contains(body, "batch_size=8") || !strings.Contains(body, "curve.svg") || !strings.Contains(html.UnescapeString(body), `"lr": 0.1`) {
+		t.Fatalf("trial page: %d\n%s", code, body)
+	}
+	for _, p := range []string{"/sweeps/s/figures/acc_vs_g.svg", "/sweeps/s/figures/heatmap_lambda_max.svg", "/sweeps/s/trials/" + id + "/curve.svg"} {
+		code, body, resp := get(t, srv, p)
+		if code != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(body, "<svg") {
+			t.Errorf("%s: %d %s", p, code, resp.Header.Get("Content-Type"))
+		}
+	}
+	code, body, _ = get(t, srv, "/workers")
+	if code != 200 || !strings.Contains(body, "<td>w</td>") {
+		t.Errorf("workers page: %d\n%s", code, body)
+	}
+	for path, want := range map[string]int{
+		"/sweeps/nope":               404,
+		"/sweeps/s/trials/t-nope":    404,
+		"/sweeps/s/figures/nope.svg": 404,
+		"/sweeps/s?by=colour":        400,
+		"/sweeps/s?where=lr%3D0.3":   400,
+		"/static/dash.js":            200,
+	} {
+		if code, _, _ := get(t, srv, path); code != want {
+			t.Errorf("%s: %d, want %d", path, code, want)
+		}
+	}
+}
+
+// TestAuthentication: with tokens configured, the dashboard opens for the
+// client and admin tokens (header or the cookie /login sets) and for
+// nobody else; a browser without credentials is sent to /login, which
+// sends it back only to a path of this site.
+func TestAuthentication(t *testing.T) {
+	sec := coordinator.Security{Token: "admin-tok", WorkerToken: "worker-tok", ClientToken: "client-tok"}
+	srv, _ := serve(t, sec)
+	if code, _, _ := get(t, srv, "/"); code != http.StatusUnauthorized {
+		t.Errorf("no credentials: %d, want 401", code)
+	}
+	if code, _, resp := get(t, srv, "/sweeps/s", "Accept", "text/html"); code != http.StatusSeeOther || resp.Header.Get("Location") != "/login?next=%2Fsweeps%2Fs" {
+		t.Errorf("browser without credentials: %d → %q", code, resp.Header.Get("Location"))
+	}
+	if code, _, _ := get(t, srv, "/", "Authorization", "Bearer worker-tok"); code != http.StatusForbidden {
+		t.Errorf("worker token: %d, want 403", code)
+	}
+	if code, _, _ := get(t, srv, "/", "Authorization", "Bearer wrong"); code != http.StatusUnauthorized {
+		t.Errorf("wrong token: %d, want 401", code)
+	}
+	for _, tok := range []string{"client-tok", "admin-tok"} {
+		if code, _, _ := get(t, srv, "/sweeps/s", "Authorization", "Bearer "+tok); code != 200 {
+			t.Errorf("%s: %d, want 200", tok, code)
+		}
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	login := func(tok, next string) *http.Response {
+		resp, err := client.PostForm(srv.URL+"/login", url.Values{"token": {tok}, "next": {next}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := login("worker-tok", "/"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login?failed=1") || len(resp.Cookies()) != 0 {
+		t.Errorf("login with the worker token: %d → %q, cookies %v", resp.StatusCode, resp.Header.Get("Location"), resp.Cookies())
+	}
+	resp := login("client-tok", "//evil.example/")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" || len(resp.Cookies()) != 1 || !resp.Cookies()[0].HttpOnly {
+		t.Fatalf("login with the client token: %d → %q, cookies %v", resp.StatusCode, resp.Header.Get("Location"), resp.Cookies())
+	}
+	if code, _, _ := get(t, srv, "/sweeps/s", "Cookie", cookieName+"="+resp.Cookies()[0].Value); code != 200 {
+		t.Errorf("with the login cookie: %d", code)
+	}
+	if code, _, _ := get(t, srv, "/static/dash.css"); code != 200 {
+		t.Errorf("static files need no token: %d", code)
+	}
+}
