@@ -114,6 +114,74 @@ func AccVsG(points []Point) *Figure {
 // PlotAccVsG draws AccVsG and saves it to stem.png and stem.svg.
 func PlotAccVsG(points []Point, stem string) (*Figure, error) { return saved(AccVsG(points), stem) }
 
+// LambdaVsB draws the seed-mean top Hessian eigenvalue λ₁ of every grid
+// point against its batch size B on log axes, one colour and line per
+// learning rate ε (points in order of B), with 95 % Student-t error bars
+// where a grid point has at least two seeds — Keskar et al.'s and Yao et
+// al.'s sharpness against batch size. The edge-of-stability limit 2/ε is not
+// drawn: λ₁ is measured at the end of training. Trials that did not succeed
+// are counted in the note; so are grid points without a positive λ₁ (a log
+// axis cannot place them).
+func LambdaVsB(points []Point) *Figure {
+	const title = "λ₁ vs batch size"
+	counts := CountPoints(points)
+	type pt struct {
+		b float64
+		s Summary
+	}
+	series := map[float64][]pt{}
+	var skipped int
+	for _, grp := range Aggregate(points) {
+		s := grp.Metric(MetricLambdaMax)
+		if s.Count == 0 {
+			continue
+		}
+		b, okB := grp.Axes[AxisB]
+		lr, okLR := grp.Axes[AxisLR]
+		if !okB || !okLR || !(b > 0) || !(s.Mean > 0) {
+			skipped++
+			continue
+		}
+		series[lr] = append(series[lr], pt{b, s})
+	}
+	var skipNote string
+	if skipped > 0 {
+		skipNote = fmt.Sprintf("%d grid points without a batch size or a positive λ₁ not shown", skipped)
+	}
+	note := joinNotes(skipNote, countsNote(counts))
+	if len(series) == 0 {
+		return emptyFigure(title, joinNotes(noDataNote(counts, "a finite λ₁"), skipNote))
+	}
+	p := plot.New()
+	p.Title.Text = titled(title, note)
+	p.X.Label.Text = "batch size B (examples)"
+	p.Y.Label.Text = metricLabel(MetricLambdaMax)
+	leg := plot.NewLegend()
+	var bs, ls []float64
+	for i, lr := range slices.Sorted(maps.Keys(series)) {
+		ps := series[lr]
+		slices.SortFunc(ps, func(a, b pt) int { return cmp.Compare(a.b, b.b) })
+		xys := make(plotter.XYs, len(ps))
+		errs := make(plotter.YErrors, len(ps))
+		for j, q := range ps {
+			xys[j] = plotter.XY{X: math.Log10(q.b), Y: math.Log10(q.s.Mean)}
+			// Error bars on the log axis: log10 of the interval's ends.
+			if lo, hi := q.s.Lo, q.s.Hi; finite(lo) && finite(hi) && lo > 0 {
+				errs[j] = struct{ Low, High float64 }{math.Log10(q.s.Mean) - math.Log10(lo), math.Log10(hi) - math.Log10(q.s.Mean)}
+			}
+			bs, ls = append(bs, q.b), append(ls, q.s.Mean)
+		}
+		leg.Add(fmt.Sprintf("ε = %g", lr), addSeries(p, i, xys, errs, false)...)
+	}
+	lo, hi := minMax(bs)
+	logAxis(&p.X, lo, hi)
+	lo, hi = minMax(ls)
+	logAxis(&p.Y, lo, hi)
+	f := legendFigure(p, &leg, title)
+	f.Note = note
+	return f
+}
+
 // heatGrid is a GridXYZ over categorical cells: column c, row r at (c, r).
 type heatGrid struct{ z [][]float64 } // z[r][c]
 

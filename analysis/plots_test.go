@@ -108,6 +108,7 @@ func TestPlots(t *testing.T) {
 		{"heat_acc", func(s string) (*Figure, error) { return PlotHeatMap(pts, MetricTestAcc, s) }},
 		{"heat_lambda", func(s string) (*Figure, error) { return PlotHeatMap(pts, MetricLambdaMax, s) }},
 		{"lambda_vs_gap", func(s string) (*Figure, error) { return PlotMeasureVsGap(pts, MetricLambdaMax, s) }},
+		{"lambda_vs_b", func(s string) (*Figure, error) { return saved(LambdaVsB(pts), s) }},
 		{"density", func(s string) (*Figure, error) { return PlotSpectralDensity(x, dens, s) }},
 		{"curves", func(s string) (*Figure, error) { return PlotTrainingCurves(few, MetricTestAcc, s) }},
 	} {
@@ -165,6 +166,9 @@ func TestPlotsDegenerate(t *testing.T) {
 		{"missing metric heat", func() (*Figure, error) { return HeatMap(one, "adaptive_sharpness"), nil }, true, "no trial with finite adaptive_sharpness"},
 		{"missing metric scatter", func() (*Figure, error) { return MeasureVsGap(one, "fisher_rao"), nil }, true, "no trial with"},
 		{"full batch acc_vs_g", func() (*Figure, error) { return AccVsG(fullBatch), nil }, true, "g ≤ 0"},
+		{"single lambda_vs_b", func() (*Figure, error) { return LambdaVsB(one), nil }, false, ""},
+		{"diverged lambda_vs_b", func() (*Figure, error) { return LambdaVsB(diverged), nil }, true, "2 diverged"},
+		{"no lambda lambda_vs_b", func() (*Figure, error) { return LambdaVsB(fullBatch), nil }, true, "no trial with"},
 		{"no trials", func() (*Figure, error) { return AccVsG(nil), nil }, true, "no trials"},
 		{"no curves", func() (*Figure, error) { return TrainingCurves(nil, MetricTestLoss), nil }, true, "no training curves"},
 		{"nan curve", func() (*Figure, error) {

@@ -96,6 +96,7 @@ func BuildReport(points []Point, opts ReportOptions) *Report {
 	add("acc_vs_g", "Seed-mean test accuracy of every grid point against the SGD noise scale g = ε(N/B − 1)/(1 − m) (log axis), one colour per learning rate ε, with 95 % intervals. Smith & Le predict a peak at an intermediate g and a collapse of the curves.", AccVsG(points))
 	add("heatmap_test_acc", "Mean test accuracy over batch size B × learning rate ε.", HeatMap(points, MetricTestAcc))
 	add("heatmap_lambda_max", "Mean top Hessian eigenvalue λ₁ over B × ε (Yao et al.: λ₁ rises with B).", HeatMap(points, MetricLambdaMax))
+	add("lambda_vs_b", "Seed-mean λ₁ of every grid point against its batch size B (log axes), one colour per learning rate ε, with 95 % intervals (Keskar et al., Yao et al.: λ₁ rises with B at a fixed budget of epochs).", LambdaVsB(points))
 	measures := FlatnessMeasures(okPoints(points))
 	for _, m := range measures {
 		add("measure_"+m+"_vs_gap", "Flatness measure "+m+" of every successful trial against its generalization gap, one colour per batch size, with Kendall's τ-b.", MeasureVsGap(points, m))

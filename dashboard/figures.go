@@ -8,9 +8,9 @@ import (
 )
 
 // figureNames are the figures of the sweep page, in order: the report's
-// accuracy against g, the heat maps of test accuracy and λ₁ over B × ε, and
+// accuracy against g, λ₁ against B, the heat maps of test accuracy and λ₁ over B × ε, and
 // the training curves.
-var figureNames = []string{"acc_vs_g", "heatmap_test_acc", "heatmap_lambda_max", "curves_test_acc", "curves_train_loss"}
+var figureNames = []string{"acc_vs_g", "lambda_vs_b", "heatmap_test_acc", "heatmap_lambda_max", "curves_test_acc", "curves_train_loss"}
 
 // maxCurves bounds the trials whose curves a figure draws.
 const maxCurves = 8
@@ -30,6 +30,8 @@ func (s *Server) figure(w http.ResponseWriter, r *http.Request) error {
 	switch name {
 	case "acc_vs_g":
 		f = analysis.AccVsG(points)
+	case "lambda_vs_b":
+		f = analysis.LambdaVsB(points)
 	case "heatmap_test_acc":
 		f = analysis.HeatMap(points, analysis.MetricTestAcc)
 	case "heatmap_lambda_max":

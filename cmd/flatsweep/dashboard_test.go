@@ -184,8 +184,8 @@ func TestDashboardInABrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if figures != 5 {
-		t.Errorf("%d of 5 figures loaded", figures)
+	if figures != 6 {
+		t.Errorf("%d of 6 figures loaded", figures)
 	}
 	b.visit(t, web+"/sweeps/e2e", "#trials table", "sweep-done.png")
 	if got := b.text(t, "#summary .state"); got != "done" {

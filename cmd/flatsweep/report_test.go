@@ -105,7 +105,7 @@ func TestReportRenders(t *testing.T) {
 	dir := runReport(t, "planted", db)
 	// acc_vs_g, two heat maps, three measures (lambda_max, sharp, trace) and
 	// two training-curve figures; no spectral densities.
-	figures := []string{"acc_vs_g", "heatmap_test_acc", "heatmap_lambda_max", "measure_lambda_max_vs_gap",
+	figures := []string{"acc_vs_g", "heatmap_test_acc", "heatmap_lambda_max", "lambda_vs_b", "measure_lambda_max_vs_gap",
 		"measure_sharp_vs_gap", "measure_trace_vs_gap", "curves_test_acc", "curves_train_loss"}
 	for _, f := range figures {
 		for _, ext := range []string{".png", ".svg"} {
