@@ -176,13 +176,15 @@ func TestDashboardInABrowser(t *testing.T) {
 		t.Fatalf("progress on screen went %v, want it to advance from 0/8 to 8/8 through intermediate counts", seen)
 	}
 	t.Logf("progress seen on screen: %v", seen)
-	if err := chromedp.Do(b.ctx, chromedp.Sleep(3*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	figures, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](
-		`Array.from(document.querySelectorAll("#figures img")).filter(i => i.complete && i.naturalWidth > 0).length`))
-	if err != nil {
-		t.Fatal(err)
+	// The figures follow the results: once the page has the final counts,
+	// every figure loads (each is drawn from the trials when asked for).
+	figures, err := 0, error(nil)
+	for deadline := time.Now().Add(30 * time.Second); figures != 6 && time.Now().Before(deadline); {
+		if figures, err = chromedp.Run(b.ctx, chromedp.Evaluate[int](
+			`Array.from(document.querySelectorAll("#figures img")).filter(i => i.complete && i.naturalWidth > 0).length`)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	if figures != 6 {
 		t.Errorf("%d of 6 figures loaded", figures)
