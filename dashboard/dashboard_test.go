@@ -117,7 +117,8 @@ func TestPages(t *testing.T) {
 	}
 	id := resp.Trials[0].Id
 	code, body, _ = get(t, srv, "/sweeps/s/trials/"+id)
-	if code != 200 || !strings.Contains(body, "batch_size=8") || !strings.Contains(body, "curve.svg") || !strings.Contains(html.UnescapeString(body), `"lr": 0.1`) {
+	if code != 200 || !strings.Contains(body, "batch_size=8") || !strings.Contains(body, "curve.svg") || !strings.Contains(html.UnescapeString(body), `"lr": 0.1`) ||
+		!strings.Contains(body, "<td>succeeded</td>") {
 		t.Fatalf("trial page: %d\n%s", code, body)
 	}
 	for _, p := range []string{"/sweeps/s/figures/acc_vs_g.svg", "/sweeps/s/figures/heatmap_lambda_max.svg", "/sweeps/s/trials/" + id + "/curve.svg"} {

@@ -377,11 +377,28 @@ func (s *Server) trialPage(w http.ResponseWriter, r *http.Request) error {
 		}
 		point = strings.Join(parts, " ")
 	}
+	var attempts []attemptView
+	for _, a := range t.Attempts {
+		v := attemptView{Attempt: a.Attempt, Worker: a.WorkerId, Start: a.GetStartTime().AsTime(), Outcome: a.Outcome, Error: a.Error}
+		if a.EndTime != nil {
+			v.End = a.EndTime.AsTime()
+		}
+		attempts = append(attempts, v)
+	}
 	return s.render(w, "trial.html", map[string]any{
-		"Title": id, "Sweep": sweep, "Trial": t, "Record": rec, "Spec": pretty.String(), "Point": point,
+		"Attempts": attempts,
+		"Title":    id, "Sweep": sweep, "Trial": t, "Record": rec, "Spec": pretty.String(), "Point": point,
 		"Measures": measures, "Epochs": t.Curve, "LeaseExpire": t.GetLeaseExpireTime().AsTime(),
 		"Updated": t.GetUpdateTime().AsTime(), "Version": fmt.Sprintf("%d-%d", len(t.Curve), t.State),
 	})
+}
+
+// attemptView is one attempt of the trial page.
+type attemptView struct {
+	Attempt        int32
+	Worker         string
+	Start, End     time.Time
+	Outcome, Error string
 }
 
 type measureRow struct {

@@ -188,6 +188,7 @@ func (c *Core) acquire(workerID string) (*pb.Lease, error) {
 			}
 			t.State = pb.TrialState_TRIAL_STATE_RUNNING
 			t.Attempt++
+			beginAttempt(t, workerID, now)
 			t.WorkerId = workerID
 			t.LeaseToken = l.token
 			t.LeaseExpireTime = timestamppb.New(l.expiry)
@@ -315,6 +316,7 @@ func (c *Core) Release(workerID string, k Key, token string) error {
 		if t.State != pb.TrialState_TRIAL_STATE_RUNNING || t.LeaseToken != token || t.WorkerId != workerID {
 			return errSkip
 		}
+		endAttempt(t, "handed back", "", now)
 		t.State = pb.TrialState_TRIAL_STATE_PENDING
 		t.Attempt--
 		t.LeaseToken, t.LeaseExpireTime, t.Curve = "", nil, nil

@@ -549,6 +549,7 @@ func (c *Core) Rescue() {
 				return errSkip
 			}
 			t.LastError = "lease expired (worker " + t.WorkerId + " stopped heartbeating)"
+			endAttempt(t, "lease expired", t.LastError, now)
 			t.LeaseToken, t.LeaseExpireTime = "", nil
 			t.UpdateTime = timestamppb.New(now)
 			if t.Attempt >= int32(c.cfg.MaxAttempts) {

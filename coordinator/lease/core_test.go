@@ -3,6 +3,7 @@ package lease
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -429,5 +430,56 @@ func TestRestartKeepsLeases(t *testing.T) {
 	}
 	if got := b.obs.changes; len(got) != 1 || got[0] != "pending→running" {
 		t.Errorf("the first core's observer heard %v, want the lease only (the heartbeat changes no state)", got)
+	}
+}
+
+// TestAttemptLog: every attempt is logged with its worker, its start and end
+// and how it ended — failed with its reason, handed back, expired,
+// succeeded — in order.
+func TestAttemptLog(t *testing.T) {
+	b := setup(t, 5)
+	w := b.worker(t)
+	l := b.acquire(t, w)
+	if _, err := b.core.Fail(w, key(l), l.Token, "boom", false); err != nil {
+		t.Fatal(err)
+	}
+	b.clock.advance(time.Minute)
+	b.core.Rescue() // the retry is due
+	var again *pb.Lease
+	for again == nil || again.TrialId != l.TrialId {
+		again = b.acquire(t, w)
+		if again.TrialId != l.TrialId {
+			if err := b.core.Release(w, key(again), again.Token); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := b.core.Release(w, key(again), again.Token); err != nil {
+		t.Fatal(err)
+	}
+	third := b.acquire(t, w)
+	for third.TrialId != l.TrialId {
+		third = b.acquire(t, w)
+	}
+	b.clock.advance(11 * time.Second) // past the TTL: the lease expires
+	b.core.Rescue()
+	last := b.acquire(t, w)
+	for last.TrialId != l.TrialId {
+		last = b.acquire(t, w)
+	}
+	if _, err := b.core.Complete(w, key(last), last.Token, result(0.5)); err != nil {
+		t.Fatal(err)
+	}
+	tr := b.state(t, l)
+	var got []string
+	for _, a := range tr.Attempts {
+		if a.WorkerId != w || a.StartTime == nil || a.EndTime == nil || a.EndTime.AsTime().Before(a.StartTime.AsTime()) {
+			t.Errorf("attempt %+v: worker or times missing", a)
+		}
+		got = append(got, fmt.Sprintf("%d %s %s", a.Attempt, a.Outcome, a.Error))
+	}
+	want := []string{"1 failed boom", "2 handed back ", "2 lease expired lease expired (worker " + w + " stopped heartbeating)", "3 succeeded "}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("attempt log\n got %q\nwant %q", got, want)
 	}
 }

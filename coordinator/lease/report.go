@@ -118,6 +118,7 @@ func (c *Core) Complete(workerID string, k Key, token string, res *pb.TrialResul
 		default:
 			return leaseLost(k)
 		}
+		endAttempt(t, "succeeded", "", now)
 		t.State = pb.TrialState_TRIAL_STATE_SUCCEEDED
 		t.Result = res
 		t.Curve = res.Curve
@@ -170,6 +171,7 @@ func (c *Core) Fail(workerID string, k Key, token, reason string, permanent bool
 		}
 		t.LastError = reason
 		t.PermanentFailure = permanent
+		endAttempt(t, "failed", reason, now)
 		t.LeaseToken, t.LeaseExpireTime = "", nil
 		t.UpdateTime = timestamppb.New(now)
 		if permanent || t.Attempt >= int32(c.cfg.MaxAttempts) {
@@ -196,4 +198,26 @@ func (c *Core) Fail(workerID string, k Key, token, reason string, permanent bool
 	c.log.Warn("trial attempt failed", "sweep", k.Sweep, "trial", k.Trial, "worker", workerID,
 		"attempt", t.Attempt, "state", store.StateName(t.State), "permanent", permanent, "err", reason)
 	return t.State, nil
+}
+
+// maxAttemptLog bounds Trial.attempts: the latest entries are kept.
+const maxAttemptLog = 32
+
+// beginAttempt logs the start of a trial's attempt under a new lease.
+func beginAttempt(t *pb.Trial, worker string, now time.Time) {
+	t.Attempts = append(t.Attempts, &pb.AttemptRecord{Attempt: t.Attempt, WorkerId: worker, StartTime: timestamppb.New(now)})
+	if n := len(t.Attempts); n > maxAttemptLog {
+		t.Attempts = append(t.Attempts[:0], t.Attempts[n-maxAttemptLog:]...)
+	}
+}
+
+// endAttempt logs how a trial's running attempt ended; it does nothing when
+// the log has no attempt running (a trial stored before the log existed).
+func endAttempt(t *pb.Trial, outcome, reason string, now time.Time) {
+	n := len(t.Attempts)
+	if n == 0 || t.Attempts[n-1].EndTime != nil {
+		return
+	}
+	a := t.Attempts[n-1]
+	a.EndTime, a.Outcome, a.Error = timestamppb.New(now), outcome, reason
 }

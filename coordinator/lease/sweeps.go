@@ -309,6 +309,7 @@ func (c *Core) Cancel(id string) (*pb.Sweep, error) {
 		switch t.State {
 		case pb.TrialState_TRIAL_STATE_PENDING, pb.TrialState_TRIAL_STATE_FAILED, pb.TrialState_TRIAL_STATE_RUNNING:
 			moved[t.State]++
+			endAttempt(t, "cancelled", "", now.AsTime())
 			t.State = pb.TrialState_TRIAL_STATE_CANCELLED
 			t.LeaseToken, t.LeaseExpireTime, t.RetryTime = "", nil, nil
 			t.UpdateTime = now

@@ -353,8 +353,11 @@ type Trial struct {
 	// The last failure was an error of the trial's input (an invalid spec,
 	// missing or malformed data): the trial was discarded without retries.
 	PermanentFailure bool `protobuf:"varint,18,opt,name=permanent_failure,json=permanentFailure,proto3" json:"permanent_failure,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The trial's attempts, oldest first: who ran each, when, and how it
+	// ended. At most 32 are kept, the latest.
+	Attempts      []*AttemptRecord `protobuf:"bytes,19,rep,name=attempts,proto3" json:"attempts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Trial) Reset() {
@@ -513,6 +516,105 @@ func (x *Trial) GetPermanentFailure() bool {
 	return false
 }
 
+func (x *Trial) GetAttempts() []*AttemptRecord {
+	if x != nil {
+		return x.Attempts
+	}
+	return nil
+}
+
+// AttemptRecord is one attempt at a trial, as the coordinator saw it.
+type AttemptRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The attempt's number (Trial.attempt when it was leased).
+	Attempt int32 `protobuf:"varint,1,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// The worker that held the lease.
+	WorkerId string `protobuf:"bytes,2,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	// When the lease was granted.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// When the attempt ended; unset while it runs.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// How it ended: "succeeded", "failed", "lease expired", "handed back" or
+	// "cancelled"; empty while it runs.
+	Outcome string `protobuf:"bytes,5,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// The attempt's error, for "failed" and "lease expired".
+	Error         string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttemptRecord) Reset() {
+	*x = AttemptRecord{}
+	mi := &file_flatsweep_v1_types_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttemptRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttemptRecord) ProtoMessage() {}
+
+func (x *AttemptRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_types_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttemptRecord.ProtoReflect.Descriptor instead.
+func (*AttemptRecord) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AttemptRecord) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *AttemptRecord) GetWorkerId() string {
+	if x != nil {
+		return x.WorkerId
+	}
+	return ""
+}
+
+func (x *AttemptRecord) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *AttemptRecord) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *AttemptRecord) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *AttemptRecord) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // EpochMetrics are the metrics after one epoch of training.
 type EpochMetrics struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -538,7 +640,7 @@ type EpochMetrics struct {
 
 func (x *EpochMetrics) Reset() {
 	*x = EpochMetrics{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[3]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -550,7 +652,7 @@ func (x *EpochMetrics) String() string {
 func (*EpochMetrics) ProtoMessage() {}
 
 func (x *EpochMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[3]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -563,7 +665,7 @@ func (x *EpochMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EpochMetrics.ProtoReflect.Descriptor instead.
 func (*EpochMetrics) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{3}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *EpochMetrics) GetEpoch() int32 {
@@ -663,7 +765,7 @@ type TrialResult struct {
 
 func (x *TrialResult) Reset() {
 	*x = TrialResult{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -675,7 +777,7 @@ func (x *TrialResult) String() string {
 func (*TrialResult) ProtoMessage() {}
 
 func (x *TrialResult) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -688,7 +790,7 @@ func (x *TrialResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrialResult.ProtoReflect.Descriptor instead.
 func (*TrialResult) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{4}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *TrialResult) GetTrainLoss() float64 {
@@ -817,7 +919,7 @@ type SpectralDensity struct {
 
 func (x *SpectralDensity) Reset() {
 	*x = SpectralDensity{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[5]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -829,7 +931,7 @@ func (x *SpectralDensity) String() string {
 func (*SpectralDensity) ProtoMessage() {}
 
 func (x *SpectralDensity) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[5]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -842,7 +944,7 @@ func (x *SpectralDensity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpectralDensity.ProtoReflect.Descriptor instead.
 func (*SpectralDensity) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{5}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SpectralDensity) GetParams() int64 {
@@ -872,7 +974,7 @@ type QuadratureRun struct {
 
 func (x *QuadratureRun) Reset() {
 	*x = QuadratureRun{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +986,7 @@ func (x *QuadratureRun) String() string {
 func (*QuadratureRun) ProtoMessage() {}
 
 func (x *QuadratureRun) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +999,7 @@ func (x *QuadratureRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuadratureRun.ProtoReflect.Descriptor instead.
 func (*QuadratureRun) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{6}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *QuadratureRun) GetNodes() []float64 {
@@ -935,7 +1037,7 @@ type Worker struct {
 
 func (x *Worker) Reset() {
 	*x = Worker{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -947,7 +1049,7 @@ func (x *Worker) String() string {
 func (*Worker) ProtoMessage() {}
 
 func (x *Worker) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -960,7 +1062,7 @@ func (x *Worker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Worker.ProtoReflect.Descriptor instead.
 func (*Worker) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{7}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Worker) GetId() string {
@@ -1032,7 +1134,7 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x06trials\x18\x02 \x01(\x05R\x06trials\x12\x1c\n" +
 	"\tpermanent\x18\x03 \x01(\bR\tpermanent\x12(\n" +
 	"\x10example_trial_id\x18\x04 \x01(\tR\x0eexampleTrialId\x12\x14\n" +
-	"\x05state\x18\x05 \x01(\tR\x05state\"\xb1\x05\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\"\xea\x05\n" +
 	"\x05Trial\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x1b\n" +
@@ -1057,7 +1159,16 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\av2_axes\x18\x10 \x03(\x01R\x06v2Axes\x12\x1f\n" +
 	"\vaxis_values\x18\x11 \x03(\tR\n" +
 	"axisValues\x12+\n" +
-	"\x11permanent_failure\x18\x12 \x01(\bR\x10permanentFailure\"\xdb\x01\n" +
+	"\x11permanent_failure\x18\x12 \x01(\bR\x10permanentFailure\x127\n" +
+	"\battempts\x18\x13 \x03(\v2\x1b.flatsweep.v1.AttemptRecordR\battempts\"\xe8\x01\n" +
+	"\rAttemptRecord\x12\x18\n" +
+	"\aattempt\x18\x01 \x01(\x05R\aattempt\x12\x1b\n" +
+	"\tworker_id\x18\x02 \x01(\tR\bworkerId\x129\n" +
+	"\n" +
+	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x18\n" +
+	"\aoutcome\x18\x05 \x01(\tR\aoutcome\x12\x14\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error\"\xdb\x01\n" +
 	"\fEpochMetrics\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x05R\x05epoch\x12\x1d\n" +
 	"\n" +
@@ -1131,43 +1242,47 @@ func file_flatsweep_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_flatsweep_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_flatsweep_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_flatsweep_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_flatsweep_v1_types_proto_goTypes = []any{
 	(TrialState)(0),               // 0: flatsweep.v1.TrialState
 	(*Sweep)(nil),                 // 1: flatsweep.v1.Sweep
 	(*FailureReason)(nil),         // 2: flatsweep.v1.FailureReason
 	(*Trial)(nil),                 // 3: flatsweep.v1.Trial
-	(*EpochMetrics)(nil),          // 4: flatsweep.v1.EpochMetrics
-	(*TrialResult)(nil),           // 5: flatsweep.v1.TrialResult
-	(*SpectralDensity)(nil),       // 6: flatsweep.v1.SpectralDensity
-	(*QuadratureRun)(nil),         // 7: flatsweep.v1.QuadratureRun
-	(*Worker)(nil),                // 8: flatsweep.v1.Worker
-	nil,                           // 9: flatsweep.v1.Sweep.StateCountsEntry
-	nil,                           // 10: flatsweep.v1.TrialResult.MeasuresEntry
-	nil,                           // 11: flatsweep.v1.Worker.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*AttemptRecord)(nil),         // 4: flatsweep.v1.AttemptRecord
+	(*EpochMetrics)(nil),          // 5: flatsweep.v1.EpochMetrics
+	(*TrialResult)(nil),           // 6: flatsweep.v1.TrialResult
+	(*SpectralDensity)(nil),       // 7: flatsweep.v1.SpectralDensity
+	(*QuadratureRun)(nil),         // 8: flatsweep.v1.QuadratureRun
+	(*Worker)(nil),                // 9: flatsweep.v1.Worker
+	nil,                           // 10: flatsweep.v1.Sweep.StateCountsEntry
+	nil,                           // 11: flatsweep.v1.TrialResult.MeasuresEntry
+	nil,                           // 12: flatsweep.v1.Worker.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
 }
 var file_flatsweep_v1_types_proto_depIdxs = []int32{
-	12, // 0: flatsweep.v1.Sweep.create_time:type_name -> google.protobuf.Timestamp
-	9,  // 1: flatsweep.v1.Sweep.state_counts:type_name -> flatsweep.v1.Sweep.StateCountsEntry
+	13, // 0: flatsweep.v1.Sweep.create_time:type_name -> google.protobuf.Timestamp
+	10, // 1: flatsweep.v1.Sweep.state_counts:type_name -> flatsweep.v1.Sweep.StateCountsEntry
 	2,  // 2: flatsweep.v1.Sweep.failures:type_name -> flatsweep.v1.FailureReason
 	0,  // 3: flatsweep.v1.Trial.state:type_name -> flatsweep.v1.TrialState
-	12, // 4: flatsweep.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
-	12, // 5: flatsweep.v1.Trial.retry_time:type_name -> google.protobuf.Timestamp
-	5,  // 6: flatsweep.v1.Trial.result:type_name -> flatsweep.v1.TrialResult
-	4,  // 7: flatsweep.v1.Trial.curve:type_name -> flatsweep.v1.EpochMetrics
-	12, // 8: flatsweep.v1.Trial.update_time:type_name -> google.protobuf.Timestamp
-	4,  // 9: flatsweep.v1.TrialResult.curve:type_name -> flatsweep.v1.EpochMetrics
-	10, // 10: flatsweep.v1.TrialResult.measures:type_name -> flatsweep.v1.TrialResult.MeasuresEntry
-	6,  // 11: flatsweep.v1.TrialResult.density:type_name -> flatsweep.v1.SpectralDensity
-	7,  // 12: flatsweep.v1.SpectralDensity.runs:type_name -> flatsweep.v1.QuadratureRun
-	11, // 13: flatsweep.v1.Worker.labels:type_name -> flatsweep.v1.Worker.LabelsEntry
-	12, // 14: flatsweep.v1.Worker.last_seen_time:type_name -> google.protobuf.Timestamp
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	13, // 4: flatsweep.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
+	13, // 5: flatsweep.v1.Trial.retry_time:type_name -> google.protobuf.Timestamp
+	6,  // 6: flatsweep.v1.Trial.result:type_name -> flatsweep.v1.TrialResult
+	5,  // 7: flatsweep.v1.Trial.curve:type_name -> flatsweep.v1.EpochMetrics
+	13, // 8: flatsweep.v1.Trial.update_time:type_name -> google.protobuf.Timestamp
+	4,  // 9: flatsweep.v1.Trial.attempts:type_name -> flatsweep.v1.AttemptRecord
+	13, // 10: flatsweep.v1.AttemptRecord.start_time:type_name -> google.protobuf.Timestamp
+	13, // 11: flatsweep.v1.AttemptRecord.end_time:type_name -> google.protobuf.Timestamp
+	5,  // 12: flatsweep.v1.TrialResult.curve:type_name -> flatsweep.v1.EpochMetrics
+	11, // 13: flatsweep.v1.TrialResult.measures:type_name -> flatsweep.v1.TrialResult.MeasuresEntry
+	7,  // 14: flatsweep.v1.TrialResult.density:type_name -> flatsweep.v1.SpectralDensity
+	8,  // 15: flatsweep.v1.SpectralDensity.runs:type_name -> flatsweep.v1.QuadratureRun
+	12, // 16: flatsweep.v1.Worker.labels:type_name -> flatsweep.v1.Worker.LabelsEntry
+	13, // 17: flatsweep.v1.Worker.last_seen_time:type_name -> google.protobuf.Timestamp
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_flatsweep_v1_types_proto_init() }
@@ -1181,7 +1296,7 @@ func file_flatsweep_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flatsweep_v1_types_proto_rawDesc), len(file_flatsweep_v1_types_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
