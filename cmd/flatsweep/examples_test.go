@@ -51,12 +51,14 @@ func parses(line string) error {
 // exists with flags it has and arguments it takes — README and --help
 // cannot drift apart.
 func TestExamplesParse(t *testing.T) {
+	examples := 0
 	var walk func(*cobra.Command)
 	walk = func(c *cobra.Command) {
 		if c.Runnable() && c.Name() != "help" && c.Name() != "completion" && c.Example == "" {
 			t.Errorf("%s: no example in its help", c.CommandPath())
 		}
 		for _, line := range commandLines(c.Example) {
+			examples++
 			if err := parses(line); err != nil {
 				t.Errorf("%s: example %q: %v", c.CommandPath(), line, err)
 			}
@@ -66,6 +68,7 @@ func TestExamplesParse(t *testing.T) {
 		}
 	}
 	walk(newRootCmd())
+	t.Logf("%d example lines parsed", examples)
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +88,7 @@ func TestExamplesParse(t *testing.T) {
 			t.Errorf("README.md: %q: %v", line, err)
 		}
 	}
+	t.Logf("%d flatsweep lines of README.md parsed", len(lines))
 	if err := parses("flatsweep status --no-such-flag"); err == nil {
 		t.Error("an unknown flag parses")
 	}
