@@ -59,6 +59,15 @@ func (c *Coordinator) Core() *lease.Core { return c.core }
 // the caller checks its users' roles itself.
 func (c *Coordinator) SweepService() pb.SweepServiceServer { return &sweepServer{c: c} }
 
+// SweepVersion returns a number that changes whenever a sweep's trials
+// change state or a bulk change touches them (it does not change for
+// heartbeats), for in-process caches of what is computed from them.
+func (c *Coordinator) SweepVersion(id string) int {
+	c.rows.mu.Lock()
+	defer c.rows.mu.Unlock()
+	return c.rows.version[id]
+}
+
 // Register adds the SweepService, WorkerService and AdminService to a gRPC server.
 func (c *Coordinator) Register(s grpc.ServiceRegistrar) {
 	pb.RegisterSweepServiceServer(s, &sweepServer{c: c})

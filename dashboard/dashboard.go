@@ -64,6 +64,7 @@ type Server struct {
 	opts   Options
 	tmpl   *template.Template
 	mux    *http.ServeMux
+	cache  sweepCache
 }
 
 // cookieName is the cookie that keeps the token entered at /login.
@@ -81,7 +82,8 @@ func New(c *coordinator.Coordinator, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dashboard templates: %w", err)
 	}
-	s := &Server{c: c, sweeps: c.SweepService(), opts: opts, tmpl: tmpl, mux: http.NewServeMux()}
+	s := &Server{c: c, sweeps: c.SweepService(), opts: opts, tmpl: tmpl, mux: http.NewServeMux(),
+		cache: sweepCache{entries: map[string]*cacheEntry{}}}
 	static, _ := fs.Sub(staticFS, "static")
 	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	s.mux.HandleFunc("GET /login", s.loginPage)

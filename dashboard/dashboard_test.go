@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flatsweep/flatsweep/coordinator"
 	"github.com/flatsweep/flatsweep/coordinator/lease"
@@ -30,6 +31,12 @@ grid: {batch_size: [8, 16], lr: [0.1], seed: [1, 2]}
 // serve returns a dashboard over a fresh coordinator with one sweep, one of
 // whose trials has a result.
 func serve(t *testing.T, sec coordinator.Security) (*httptest.Server, *coordinator.Coordinator) {
+	srv, c, _ := serveDashboard(t, sec)
+	return srv, c
+}
+
+// serveDashboard is serve that also returns the dashboard.
+func serveDashboard(t *testing.T, sec coordinator.Security) (*httptest.Server, *coordinator.Coordinator, *Server) {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "db"))
 	if err != nil {
@@ -70,7 +77,48 @@ func serve(t *testing.T, sec coordinator.Security) (*httptest.Server, *coordinat
 	}
 	srv := httptest.NewServer(d)
 	t.Cleanup(srv.Close)
-	return srv, c
+	return srv, c, d
+}
+
+// TestSweepCache: the data of a sweep page is computed once while the sweep
+// is unchanged, and again after a trial changed state once the recompute
+// window has passed — with the new result in it.
+func TestSweepCache(t *testing.T) {
+	_, c, d := serveDashboard(t, coordinator.Security{})
+	req := httptest.NewRequest("GET", "/sweeps/s", nil)
+	a, err := d.sweep(req, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := d.sweep(req, "s"); b != a {
+		t.Fatal("an unchanged sweep was computed again")
+	}
+	core := c.Core()
+	w, _ := core.Register("w2", 1, nil, "")
+	l, _, err := core.TryAcquire(w)
+	if err != nil || l == nil {
+		t.Fatal(err)
+	}
+	if _, err := core.Complete(w, lease.Key{Sweep: l.SweepId, Trial: l.TrialId}, l.Token, &pb.TrialResult{TrainAcc: 0.7, TestAcc: 0.6, LambdaMax: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := d.sweep(req, "s"); b != a {
+		t.Fatal("recomputed within the recompute window")
+	}
+	time.Sleep(minRecompute + 50*time.Millisecond)
+	b, err := d.sweep(req, "s")
+	if err != nil || b == a || b.version == a.version {
+		t.Fatalf("not recomputed after a change and the window: %v", err)
+	}
+	ok := 0
+	for _, r := range b.recs {
+		if r.Result != nil {
+			ok++
+		}
+	}
+	if ok != 2 {
+		t.Errorf("recomputed data has %d results, want 2", ok)
+	}
 }
 
 // get fetches a path with optional headers and returns the status and body.

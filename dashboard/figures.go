@@ -19,37 +19,40 @@ const maxCurves = 8
 // now (the page asks again, with a new version in the URL, when they
 // change).
 func (s *Server) figure(w http.ResponseWriter, r *http.Request) error {
-	name := r.PathValue("figure")
-	name = trimExt(name)
-	_, recs, err := s.records(r, r.PathValue("sweep"))
-	if err != nil {
-		return err
-	}
-	points := analysis.PointsFromRecords(recs)
-	var f *analysis.Figure
+	name := trimExt(r.PathValue("figure"))
+	var draw func([]analysis.Point) *analysis.Figure
 	switch name {
 	case "acc_vs_g":
-		f = analysis.AccVsG(points)
+		draw = analysis.AccVsG
 	case "lambda_vs_b":
-		f = analysis.LambdaVsB(points)
+		draw = analysis.LambdaVsB
 	case "heatmap_test_acc":
-		f = analysis.HeatMap(points, analysis.MetricTestAcc)
+		draw = func(p []analysis.Point) *analysis.Figure { return analysis.HeatMap(p, analysis.MetricTestAcc) }
 	case "heatmap_lambda_max":
-		f = analysis.HeatMap(points, analysis.MetricLambdaMax)
+		draw = func(p []analysis.Point) *analysis.Figure { return analysis.HeatMap(p, analysis.MetricLambdaMax) }
 	case "curves_test_acc", "curves_train_loss":
 		metric := analysis.MetricTestAcc
 		if name == "curves_train_loss" {
 			metric = analysis.MetricTrainLoss
 		}
-		sel := points
-		if len(sel) > maxCurves {
-			sel = sel[:maxCurves]
+		draw = func(p []analysis.Point) *analysis.Figure {
+			return analysis.TrainingCurves(analysis.CurvesFromPoints(p[:min(len(p), maxCurves)], metric), metric)
 		}
-		f = analysis.TrainingCurves(analysis.CurvesFromPoints(sel, metric), metric)
 	default:
 		return httpError{http.StatusNotFound, "no figure " + name}
 	}
-	return writeSVG(w, f)
+	data, err := s.sweep(r, r.PathValue("sweep"))
+	if err != nil {
+		return err
+	}
+	svg, err := data.figure(name, draw)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "no-store")
+	_, err = w.Write(svg)
+	return err
 }
 
 // trialCurve renders one trial's test accuracy and training loss per epoch.

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flatsweep/flatsweep/analysis"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 	"github.com/flatsweep/flatsweep/results"
 	"github.com/flatsweep/flatsweep/spec"
@@ -200,10 +199,11 @@ func (s *Server) sweepPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	view := viewOf(got.Sweep)
-	trials, recs, err := s.records(r, id)
+	data, err := s.sweep(r, id)
 	if err != nil {
 		return err
 	}
+	trials, recs := data.trials, data.recs
 	q := r.URL.Query()
 	varying, fixed := results.Varying(recs)
 	axes := spec.AxisNames()
@@ -265,17 +265,12 @@ func (s *Server) sweepPage(w http.ResponseWriter, r *http.Request) error {
 		shown = shown[:maxRows]
 	}
 
-	// The analysis, as analyze prints it.
-	var text bytes.Buffer
-	if err := analysis.WriteAnalysisTable(&text, analysis.Analyze(id, analysis.PointsFromRecords(recs))); err != nil {
-		return err
-	}
-	version := fmt.Sprintf("%d-%d-%d", view.Succeeded, view.Finished, view.Running)
+	version := fmt.Sprintf("%d-%d", data.version, data.computed.UnixMilli())
 	return s.render(w, "sweep.html", map[string]any{
 		"Title": id, "Sweep": view, "Query": q, "Axes": axes, "By": groups.By, "Varying": varying, "Fixed": fixed,
 		"Groups": table.String(), "Trials": shown, "TrialCount": len(rows), "MoreTrials": len(rows) - len(shown),
 		"Columns": trialColumns, "Sort": sortBy, "Desc": desc, "State": state, "States": stateOrder,
-		"Analysis": text.String(), "Figures": figureNames, "Version": version,
+		"Analysis": data.analysis, "Figures": figureNames, "Version": version, "AsOf": data.computed,
 	})
 }
 

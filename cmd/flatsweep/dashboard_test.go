@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -112,10 +113,13 @@ func (b *browser) visit(t *testing.T, url, sel, shot string) {
 	b.errors = nil
 }
 
-// text returns the text of the first element matching sel.
+// text returns the text of the first element matching sel, read in one
+// script evaluation: the page's own updates replace nodes while it runs,
+// so a query by node ID could find its node gone.
 func (b *browser) text(t *testing.T, sel string) string {
 	t.Helper()
-	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	js, _ := json.Marshal(sel)
+	s, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](fmt.Sprintf(`(document.querySelector(%s) || {textContent: ""}).textContent`, js)))
 	if err != nil {
 		t.Fatalf("text of %s: %v", sel, err)
 	}
@@ -193,11 +197,11 @@ func TestDashboardInABrowser(t *testing.T) {
 	if got := b.text(t, "#summary .state"); got != "done" {
 		t.Errorf("finished sweep shows %q", got)
 	}
-	href, err := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS("#trials tbody a"), "href"))
-	if err != nil || href.Value == "" {
-		t.Fatalf("trial link: %+v, %v", href, err)
+	href, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector("#trials tbody a").getAttribute("href")`))
+	if err != nil || href == "" {
+		t.Fatalf("trial link: %q, %v", href, err)
 	}
-	b.visit(t, web+href.Value, "#trial table.kv", "trial.png")
+	b.visit(t, web+href, "#trial table.kv", "trial.png")
 	if got := b.text(t, "#trial .st-succeeded"); got != "succeeded" {
 		t.Errorf("trial page state %q", got)
 	}
