@@ -88,7 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, jsonOut string, ke
 	fs.DurationVar(&cfg.LeaseTTL, "lease-ttl", cfg.LeaseTTL, "the coordinator's --lease-ttl")
 	fs.IntVar(&cfg.MaxAttempts, "max-attempts", cfg.MaxAttempts, "the coordinator's --max-attempts (high, so that faults do not discard trials by design)")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "longest time faults are injected (the phase ends earlier when the sweep is done)")
-	fs.DurationVar(&cfg.SettleTimeout, "settle-timeout", cfg.SettleTimeout, "how long the sweep may take to finish once the faults stop")
+	fs.DurationVar(&cfg.SettleTimeout, "settle-timeout", cfg.SettleTimeout, "how long the sweep may take to finish once the faults stop (a long run needs about as long as the trials left when the faults stop take fault-free: give the reference's duration)")
 	fs.DurationVar(&cfg.CutMax, "cut-max", cfg.CutMax, "longest partition or stall (each lasts between a quarter of this and this)")
 	fs.IntVar(&cfg.N, "n", cfg.N, "training examples of each trial")
 	fs.IntVar(&cfg.Hidden, "hidden", cfg.Hidden, "width of the two hidden layers")
