@@ -41,8 +41,8 @@ type connFlags struct {
 // addConnFlags adds --coordinator, the token and the TLS flags to a client command.
 func addConnFlags(cmd *cobra.Command, f *connFlags) {
 	cmd.Flags().StringVar(&f.addr, "coordinator", "", "coordinator address host:port (default $"+CoordinatorEnv+", else "+DefaultCoordinator+")")
-	cmd.Flags().StringVar(&f.token, "token", "", "shared token (default $FLATSWEEP_TOKEN)")
-	cmd.Flags().StringVar(&f.tokenFile, "token-file", "", "read the shared token from this file")
+	cmd.Flags().StringVar(&f.token, "token", "", "the token of your role: worker, client or admin (default $FLATSWEEP_TOKEN)")
+	cmd.Flags().StringVar(&f.tokenFile, "token-file", "", "read the token from this file")
 	cmd.Flags().StringVar(&f.caFile, "tls-ca", "", "connect with TLS, trusting these CA certificates (PEM)")
 	cmd.Flags().StringVar(&f.certFile, "tls-cert", "", "client certificate (PEM) for coordinators that require one")
 	cmd.Flags().StringVar(&f.keyFile, "tls-key", "", "client certificate key (PEM)")
