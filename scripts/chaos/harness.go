@@ -232,6 +232,14 @@ func run(ctx context.Context, cfg config, progress io.Writer) (rep *report, err 
 	}
 	if errors.Is(err, errTimeout) {
 		rep.Problems = append(rep.Problems, fmt.Sprintf("the sweep did not finish within -settle-timeout %s after the faults stopped", cfg.SettleTimeout))
+		// Freeze the unfinished sweep before checking it: with the workers
+		// stopped nothing changes, so the coordinator's counts, the backup
+		// and the file describe one state, and the trials not yet run show
+		// as lost (pending after 0 attempts), not as damage.
+		h.stopWorkers()
+		if sw, err = h.getSweep(ctx); err != nil {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("reading the sweep after stopping the workers: %v", err))
+		}
 	}
 	var counts map[string]int32
 	if sw != nil {
@@ -561,9 +569,29 @@ func (h *harness) heal(ctx context.Context) error {
 // stopAll ends the workers and the coordinator (SIGTERM, then SIGKILL) and
 // closes the proxies.
 func (h *harness) stopAll() {
+	h.stopWorkers()
+	h.mu.Lock()
+	coord := h.coord
+	h.mu.Unlock()
+	if coord != nil && !coord.terminate(15*time.Second) {
+		h.addProblem(fmt.Sprintf("coordinator %s did not stop within 15s of SIGTERM (log %s)", coord.name, coord.logPath))
+	}
+	for _, p := range h.proxies {
+		p.close()
+	}
+	h.mu.Lock()
+	if h.ctlConn != nil {
+		_ = h.ctlConn.Close()
+		h.ctlConn, h.ctlAddr = nil, ""
+	}
+	h.mu.Unlock()
+}
+
+// stopWorkers ends the workers (SIGTERM, then SIGKILL); stopping one that
+// has exited already does nothing.
+func (h *harness) stopWorkers() {
 	h.mu.Lock()
 	workers := append([]*child(nil), h.workers...)
-	coord := h.coord
 	h.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, w := range workers {
@@ -579,18 +607,6 @@ func (h *harness) stopAll() {
 		}()
 	}
 	wg.Wait()
-	if coord != nil && !coord.terminate(15*time.Second) {
-		h.addProblem(fmt.Sprintf("coordinator %s did not stop within 15s of SIGTERM (log %s)", coord.name, coord.logPath))
-	}
-	for _, p := range h.proxies {
-		p.close()
-	}
-	h.mu.Lock()
-	if h.ctlConn != nil {
-		_ = h.ctlConn.Close()
-		h.ctlConn, h.ctlAddr = nil, ""
-	}
-	h.mu.Unlock()
 }
 
 // cleanup kills whatever still runs (after an error).

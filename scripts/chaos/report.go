@@ -102,7 +102,8 @@ func (r *report) write(w io.Writer) error {
 	} {
 		row(m.label, fmt.Sprint(r.Events[m.msg]))
 	}
-	row("throughput", fmt.Sprintf("%.2f trials/s (%d trials in %.1fs from submission)", rate(r.grid(), r.TotalSeconds), r.grid(), r.TotalSeconds))
+	done := r.grid() - r.Lost // an unfinished run counts the trials it finished
+	row("throughput", fmt.Sprintf("%.2f trials/s (%d trials in %.1fs from submission)", rate(done, r.TotalSeconds), done, r.TotalSeconds))
 	row("  while faults ran", fmt.Sprintf("%.2f trials/s (%d trials in %.1fs)", rate(r.DoneInChaos, r.ChaosSeconds), r.DoneInChaos, r.ChaosSeconds))
 	if r.RefSeconds > 0 {
 		row("  reference, fault-free", fmt.Sprintf("%.2f trials/s (flatsweep run, %.1fs)", rate(r.grid(), r.RefSeconds), r.RefSeconds))
