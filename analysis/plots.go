@@ -47,6 +47,68 @@ func addSeries(p *plot.Plot, i int, xys plotter.XYs, errs plotter.YErrors, dashe
 	return []plot.Thumbnailer{line, pts}
 }
 
+// lrPoint is one grid point of a series by learning rate: its x and the
+// summary of the plotted metric.
+type lrPoint struct {
+	x float64
+	s Summary
+}
+
+// seriesByLR groups the grid points (Aggregate) that have metric into one
+// series per learning rate ε, at x = xOf(group, summary); a grid point xOf
+// refuses (ok false) is counted in skipped.
+func seriesByLR(points []Point, metric string, xOf func(Group, Summary) (x float64, ok bool)) (series map[float64][]lrPoint, skipped int) {
+	series = map[float64][]lrPoint{}
+	for _, grp := range Aggregate(points) {
+		s := grp.Metric(metric)
+		if s.Count == 0 {
+			continue
+		}
+		x, ok := xOf(grp, s)
+		lr, okLR := grp.Axes[AxisLR]
+		if !ok || !okLR {
+			skipped++
+			continue
+		}
+		series[lr] = append(series[lr], lrPoint{x, s})
+	}
+	return series, skipped
+}
+
+// drawByLR draws one line per learning rate, its points in order of x, on a
+// log x axis, with the 95 % intervals as error bars; logY puts the metric on
+// a log axis too (the bars then span log₁₀ of the interval's ends).
+func drawByLR(p *plot.Plot, leg *plot.Legend, series map[float64][]lrPoint, logY bool) {
+	var xs, ys []float64
+	for i, lr := range slices.Sorted(maps.Keys(series)) {
+		ps := series[lr]
+		slices.SortFunc(ps, func(a, b lrPoint) int { return cmp.Compare(a.x, b.x) })
+		xys := make(plotter.XYs, len(ps))
+		errs := make(plotter.YErrors, len(ps))
+		for j, q := range ps {
+			if logY {
+				xys[j] = plotter.XY{X: math.Log10(q.x), Y: math.Log10(q.s.Mean)}
+				if lo, hi := q.s.Lo, q.s.Hi; finite(lo) && finite(hi) && lo > 0 {
+					errs[j] = struct{ Low, High float64 }{math.Log10(q.s.Mean) - math.Log10(lo), math.Log10(hi) - math.Log10(q.s.Mean)}
+				}
+			} else {
+				xys[j] = plotter.XY{X: math.Log10(q.x), Y: q.s.Mean}
+				if h := q.s.Hi - q.s.Mean; finite(h) {
+					errs[j] = struct{ Low, High float64 }{h, h}
+				}
+			}
+			xs, ys = append(xs, q.x), append(ys, q.s.Mean)
+		}
+		leg.Add(fmt.Sprintf("ε = %g", lr), addSeries(p, i, xys, errs, false)...)
+	}
+	lo, hi := minMax(xs)
+	logAxis(&p.X, lo, hi)
+	if logY {
+		lo, hi = minMax(ys)
+		logAxis(&p.Y, lo, hi)
+	}
+}
+
 // AccVsG draws the seed-mean test accuracy of every grid point against its
 // noise scale g = ε(N/B − 1)/(1 − m) on a log axis, one colour and line per
 // learning rate ε (points in order of g), with 95 % Student-t error bars
@@ -56,25 +118,10 @@ func addSeries(p *plot.Plot, i int, xys plotter.XYs, errs plotter.YErrors, dashe
 func AccVsG(points []Point) *Figure {
 	const title = "Test accuracy vs SGD noise scale"
 	counts := CountPoints(points)
-	type pt struct {
-		g float64
-		s Summary
-	}
-	series := map[float64][]pt{}
-	var noG int
-	for _, grp := range Aggregate(points) {
-		s := grp.Metric(MetricTestAcc)
-		if s.Count == 0 {
-			continue
-		}
-		g := grp.NoiseScale()
-		lr, ok := grp.Axes[AxisLR]
-		if !(g > 0) || math.IsInf(g, 0) || !ok {
-			noG++
-			continue
-		}
-		series[lr] = append(series[lr], pt{g, s})
-	}
+	series, noG := seriesByLR(points, MetricTestAcc, func(g Group, _ Summary) (float64, bool) {
+		x := g.NoiseScale()
+		return x, x > 0 && !math.IsInf(x, 0)
+	})
 	var noGNote string
 	if noG > 0 {
 		noGNote = fmt.Sprintf("%d grid points with g ≤ 0 or undefined not shown", noG)
@@ -87,25 +134,8 @@ func AccVsG(points []Point) *Figure {
 	p.Title.Text = titled(title, note)
 	p.X.Label.Text = "noise scale g = ε(N/B − 1)/(1 − m) (learning-rate units)"
 	p.Y.Label.Text = metricLabel(MetricTestAcc)
-	lrs := slices.Sorted(maps.Keys(series))
 	leg := plot.NewLegend()
-	var gs []float64
-	for i, lr := range lrs {
-		ps := series[lr]
-		slices.SortFunc(ps, func(a, b pt) int { return cmp.Compare(a.g, b.g) })
-		xys := make(plotter.XYs, len(ps))
-		errs := make(plotter.YErrors, len(ps))
-		for j, q := range ps {
-			xys[j] = plotter.XY{X: math.Log10(q.g), Y: q.s.Mean}
-			if h := q.s.Hi - q.s.Mean; finite(h) {
-				errs[j] = struct{ Low, High float64 }{h, h}
-			}
-			gs = append(gs, q.g)
-		}
-		leg.Add(fmt.Sprintf("ε = %g", lr), addSeries(p, i, xys, errs, false)...)
-	}
-	lo, hi := minMax(gs)
-	logAxis(&p.X, lo, hi)
+	drawByLR(p, &leg, series, false)
 	f := legendFigure(p, &leg, title)
 	f.Note = note
 	return f
@@ -125,25 +155,10 @@ func PlotAccVsG(points []Point, stem string) (*Figure, error) { return saved(Acc
 func LambdaVsB(points []Point) *Figure {
 	const title = "λ₁ vs batch size"
 	counts := CountPoints(points)
-	type pt struct {
-		b float64
-		s Summary
-	}
-	series := map[float64][]pt{}
-	var skipped int
-	for _, grp := range Aggregate(points) {
-		s := grp.Metric(MetricLambdaMax)
-		if s.Count == 0 {
-			continue
-		}
-		b, okB := grp.Axes[AxisB]
-		lr, okLR := grp.Axes[AxisLR]
-		if !okB || !okLR || !(b > 0) || !(s.Mean > 0) {
-			skipped++
-			continue
-		}
-		series[lr] = append(series[lr], pt{b, s})
-	}
+	series, skipped := seriesByLR(points, MetricLambdaMax, func(g Group, s Summary) (float64, bool) {
+		b, ok := g.Axes[AxisB]
+		return b, ok && b > 0 && s.Mean > 0
+	})
 	var skipNote string
 	if skipped > 0 {
 		skipNote = fmt.Sprintf("%d grid points without a batch size or a positive λ₁ not shown", skipped)
@@ -157,26 +172,7 @@ func LambdaVsB(points []Point) *Figure {
 	p.X.Label.Text = "batch size B (examples)"
 	p.Y.Label.Text = metricLabel(MetricLambdaMax)
 	leg := plot.NewLegend()
-	var bs, ls []float64
-	for i, lr := range slices.Sorted(maps.Keys(series)) {
-		ps := series[lr]
-		slices.SortFunc(ps, func(a, b pt) int { return cmp.Compare(a.b, b.b) })
-		xys := make(plotter.XYs, len(ps))
-		errs := make(plotter.YErrors, len(ps))
-		for j, q := range ps {
-			xys[j] = plotter.XY{X: math.Log10(q.b), Y: math.Log10(q.s.Mean)}
-			// Error bars on the log axis: log10 of the interval's ends.
-			if lo, hi := q.s.Lo, q.s.Hi; finite(lo) && finite(hi) && lo > 0 {
-				errs[j] = struct{ Low, High float64 }{math.Log10(q.s.Mean) - math.Log10(lo), math.Log10(hi) - math.Log10(q.s.Mean)}
-			}
-			bs, ls = append(bs, q.b), append(ls, q.s.Mean)
-		}
-		leg.Add(fmt.Sprintf("ε = %g", lr), addSeries(p, i, xys, errs, false)...)
-	}
-	lo, hi := minMax(bs)
-	logAxis(&p.X, lo, hi)
-	lo, hi = minMax(ls)
-	logAxis(&p.Y, lo, hi)
+	drawByLR(p, &leg, series, true)
 	f := legendFigure(p, &leg, title)
 	f.Note = note
 	return f

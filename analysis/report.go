@@ -123,7 +123,7 @@ func BuildReport(points []Point, opts ReportOptions) *Report {
 	if n := len(dens); n > opts.MaxDensities {
 		r.Remarks = append(r.Remarks, fmt.Sprintf("%d of %d spectral densities are drawn.", opts.MaxDensities, n))
 	}
-	sel, note := selectCurvePoints(points, opts.MaxCurves)
+	sel, note := SelectCurvePoints(points, opts.MaxCurves)
 	caption := "Per-epoch curves of a few trials (diverged ones dashed). " + note
 	add("curves_test_acc", caption, TrainingCurves(CurvesFromPoints(sel, MetricTestAcc), MetricTestAcc))
 	add("curves_train_loss", caption, TrainingCurves(CurvesFromPoints(sel, MetricTrainLoss), MetricTrainLoss))
@@ -216,10 +216,10 @@ func uniqueStem(name string, used map[string]bool) string {
 	return out
 }
 
-// selectCurvePoints returns up to max points with a recorded curve: the one
+// SelectCurvePoints returns up to max points with a recorded curve: the one
 // of lowest seed of each grid point, grid points evenly spaced, and a
 // sentence saying what was selected.
-func selectCurvePoints(points []Point, max int) ([]Point, string) {
+func SelectCurvePoints(points []Point, max int) ([]Point, string) {
 	var firsts []Point
 	total := 0
 	for _, g := range Aggregate(points) {

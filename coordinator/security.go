@@ -288,12 +288,22 @@ func (s Security) tokens() []roleToken {
 // in constant time).
 func (s Security) TokenRoles(tok string) Role {
 	var roles Role
-	for _, t := range s.tokens() {
-		if t.tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(t.tok)) == 1 {
-			roles |= t.roles
-		}
+	for _, t := range s.matching(tok) {
+		roles |= t.roles
 	}
 	return roles
+}
+
+// matching returns the configured tokens equal to tok (compared in
+// constant time).
+func (s Security) matching(tok string) []roleToken {
+	var out []roleToken
+	for _, t := range s.tokens() {
+		if t.tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(t.tok)) == 1 {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // CertRoles returns the roles a verified client certificate chain grants
@@ -324,24 +334,17 @@ func (s Security) authorize(ctx context.Context, method string) (context.Context
 		if !ok {
 			continue
 		}
-		for _, t := range s.tokens() {
-			if t.tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(t.tok)) == 1 {
-				c.roles |= t.roles
-				ids = append(ids, "token:"+t.name)
-			}
+		for _, t := range s.matching(tok) {
+			c.roles |= t.roles
+			ids = append(ids, "token:"+t.name)
 		}
 	}
 	var certSubject string
 	if s.ClientCAFile != "" {
 		if p, ok := peer.FromContext(ctx); ok {
 			if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.VerifiedChains) > 0 && len(ti.State.VerifiedChains[0]) > 0 {
-				leaf := ti.State.VerifiedChains[0][0]
-				certSubject = leaf.Subject.String()
-				for _, ou := range leaf.Subject.OrganizationalUnit {
-					if r, err := ParseRole(ou); err == nil {
-						c.roles |= r
-					}
-				}
+				certSubject = ti.State.VerifiedChains[0][0].Subject.String()
+				c.roles |= s.CertRoles(ti.State.VerifiedChains)
 				ids = append([]string{"cert:" + certSubject}, ids...)
 			}
 		}

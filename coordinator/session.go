@@ -20,7 +20,7 @@ import (
 // and its retry is acknowledged as a duplicate.
 func (s *workerServer) Session(stream pb.WorkerService_SessionServer) error {
 	ctx, cancel := context.WithCancel(stream.Context())
-	ss := &session{w: s, stream: stream, calls: map[uint64]context.CancelFunc{}}
+	ss := &session{w: s, stream: stream, calls: map[uint64]context.CancelFunc{}, bound: map[string]bool{}}
 	// On the way out, calls still waiting are cancelled first, then waited
 	// for: a reply must not be sent after Session returns, nor a notice.
 	defer ss.close()
@@ -67,6 +67,20 @@ type session struct {
 
 	mu    sync.Mutex
 	calls map[uint64]context.CancelFunc // calls in flight, by ID
+	bound map[string]bool               // worker IDs whose notices come here
+}
+
+// bind routes a worker's notices to this stream, taking the registry's lock
+// only the first time the stream serves that worker: calls of the lease
+// path pay one map lookup under the session's own lock.
+func (ss *session) bind(worker string) {
+	ss.mu.Lock()
+	seen := ss.bound[worker]
+	ss.bound[worker] = true
+	ss.mu.Unlock()
+	if !seen {
+		ss.w.c.sessions.bind(worker, ss)
+	}
 }
 
 // begin registers a call in flight; false if its ID is in use.
@@ -113,7 +127,7 @@ func (ss *session) acquireNow(req *pb.SessionRequest) bool {
 	err := ss.w.owned(ss.stream.Context(), acq.WorkerId)
 	var l *pb.Lease
 	if err == nil {
-		ss.w.c.sessions.bind(acq.WorkerId, ss)
+		ss.bind(acq.WorkerId)
 		l, _, err = ss.w.c.core.TryAcquire(acq.WorkerId)
 		if l == nil && err == nil {
 			return false
@@ -202,7 +216,7 @@ func (ss *session) call(ctx context.Context, req *pb.SessionRequest) *pb.Session
 	} else if id := workerOf(req); id != "" {
 		// The call passed the owner check: notices for this worker's
 		// leases go to this stream.
-		s.c.sessions.bind(id, ss)
+		ss.bind(id)
 	}
 	return resp
 }

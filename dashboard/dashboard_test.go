@@ -151,7 +151,7 @@ func TestPages(t *testing.T) {
 	}
 	code, body, _ = get(t, srv, "/sweeps/s?sort=test_acc&desc=1&by=batch_size")
 	if code != 200 || !strings.Contains(body, "succeeded 1") || !strings.Contains(body, "pending 3") ||
-		!strings.Contains(body, "batch_size  g") || !strings.Contains(body, "0.80000 ± 0.00000") && !strings.Contains(body, "0.8000 ± 0.0000") {
+		!strings.Contains(body, "batch_size  g") || !strings.Contains(body, "0.9000 ± 0.0000  0.8000 ± 0.0000") {
 		t.Fatalf("sweep page: %d\n%s", code, body)
 	}
 	// The trial with a result sorts first by test accuracy, descending.

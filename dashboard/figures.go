@@ -3,59 +3,77 @@ package dashboard
 import (
 	"bytes"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/flatsweep/flatsweep/analysis"
 )
 
-// figureNames are the figures of the sweep page, in order: the report's
-// accuracy against g, λ₁ against B, the heat maps of test accuracy and λ₁ over B × ε, and
-// the training curves.
-var figureNames = []string{"acc_vs_g", "lambda_vs_b", "heatmap_test_acc", "heatmap_lambda_max", "curves_test_acc", "curves_train_loss"}
+// sweepFigure is one figure of the sweep page, drawn from the sweep's
+// points.
+type sweepFigure struct {
+	name string
+	draw func([]analysis.Point) *analysis.Figure
+}
 
-// maxCurves bounds the trials whose curves a figure draws.
+// maxCurves bounds the trials whose curves a figure draws (as the report's
+// default does).
 const maxCurves = 8
 
-// figure renders one figure of a sweep as SVG, from its trials as they are
-// now (the page asks again, with a new version in the URL, when they
+// sweepFigures returns the figures of the sweep page, in order: the report's
+// accuracy against g, λ₁ against B, the heat maps of test accuracy and λ₁
+// over B × ε, and the training curves of the trials the report would pick.
+func sweepFigures() []sweepFigure {
+	curves := func(metric string) func([]analysis.Point) *analysis.Figure {
+		return func(p []analysis.Point) *analysis.Figure {
+			sel, _ := analysis.SelectCurvePoints(p, maxCurves)
+			return analysis.TrainingCurves(analysis.CurvesFromPoints(sel, metric), metric)
+		}
+	}
+	heat := func(metric string) func([]analysis.Point) *analysis.Figure {
+		return func(p []analysis.Point) *analysis.Figure { return analysis.HeatMap(p, metric) }
+	}
+	return []sweepFigure{
+		{"acc_vs_g", analysis.AccVsG},
+		{"lambda_vs_b", analysis.LambdaVsB},
+		{"heatmap_test_acc", heat(analysis.MetricTestAcc)},
+		{"heatmap_lambda_max", heat(analysis.MetricLambdaMax)},
+		{"curves_test_acc", curves(analysis.MetricTestAcc)},
+		{"curves_train_loss", curves(analysis.MetricTrainLoss)},
+	}
+}
+
+// figureNames returns the names of the sweep page's figures.
+func figureNames() []string {
+	var names []string
+	for _, f := range sweepFigures() {
+		names = append(names, f.name)
+	}
+	return names
+}
+
+// figure serves one figure of a sweep as SVG, drawn from its trials as they
+// are now (the page asks again, with a new version in the URL, when they
 // change).
 func (s *Server) figure(w http.ResponseWriter, r *http.Request) error {
-	name := trimExt(r.PathValue("figure"))
-	var draw func([]analysis.Point) *analysis.Figure
-	switch name {
-	case "acc_vs_g":
-		draw = analysis.AccVsG
-	case "lambda_vs_b":
-		draw = analysis.LambdaVsB
-	case "heatmap_test_acc":
-		draw = func(p []analysis.Point) *analysis.Figure { return analysis.HeatMap(p, analysis.MetricTestAcc) }
-	case "heatmap_lambda_max":
-		draw = func(p []analysis.Point) *analysis.Figure { return analysis.HeatMap(p, analysis.MetricLambdaMax) }
-	case "curves_test_acc", "curves_train_loss":
-		metric := analysis.MetricTestAcc
-		if name == "curves_train_loss" {
-			metric = analysis.MetricTrainLoss
-		}
-		draw = func(p []analysis.Point) *analysis.Figure {
-			return analysis.TrainingCurves(analysis.CurvesFromPoints(p[:min(len(p), maxCurves)], metric), metric)
-		}
-	default:
+	name := strings.TrimSuffix(r.PathValue("figure"), ".svg")
+	figs := sweepFigures()
+	i := slices.IndexFunc(figs, func(f sweepFigure) bool { return f.name == name })
+	if i < 0 {
 		return httpError{http.StatusNotFound, "no figure " + name}
 	}
 	data, err := s.sweep(r, r.PathValue("sweep"))
 	if err != nil {
 		return err
 	}
-	svg, err := data.figure(name, draw)
+	svg, err := data.figure(name, figs[i].draw)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "image/svg+xml")
-	w.Header().Set("Cache-Control", "no-store")
-	_, err = w.Write(svg)
-	return err
+	return writeSVG(w, svg)
 }
 
-// trialCurve renders one trial's test accuracy and training loss per epoch.
+// trialCurve serves one trial's test accuracy per epoch as SVG.
 func (s *Server) trialCurve(w http.ResponseWriter, r *http.Request) error {
 	t, err := s.c.Core().Store().GetTrial(r.PathValue("sweep"), r.PathValue("trial"))
 	if err != nil {
@@ -67,25 +85,17 @@ func (s *Server) trialCurve(w http.ResponseWriter, r *http.Request) error {
 		acc = append(acc, e.TestAcc)
 	}
 	f := analysis.TrainingCurves([]analysis.Curve{{Label: t.Id, Epochs: epochs, Values: acc}}, analysis.MetricTestAcc)
-	return writeSVG(w, f)
-}
-
-// writeSVG writes a figure as an SVG response.
-func writeSVG(w http.ResponseWriter, f *analysis.Figure) error {
 	var b bytes.Buffer
 	if err := f.Write(&b, "svg"); err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "image/svg+xml")
-	w.Header().Set("Cache-Control", "no-store")
-	_, err := w.Write(b.Bytes())
-	return err
+	return writeSVG(w, b.Bytes())
 }
 
-// trimExt drops a figure name's ".svg".
-func trimExt(name string) string {
-	if len(name) > 4 && name[len(name)-4:] == ".svg" {
-		return name[:len(name)-4]
-	}
-	return name
+// writeSVG writes an SVG response.
+func writeSVG(w http.ResponseWriter, svg []byte) error {
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "no-store")
+	_, err := w.Write(svg)
+	return err
 }

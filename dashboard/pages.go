@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -14,76 +15,70 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 	"github.com/flatsweep/flatsweep/results"
 	"github.com/flatsweep/flatsweep/spec"
 )
 
-// stateOrder is the order trial states are shown in.
-var stateOrder = []string{"pending", "running", "succeeded", "failed", "discarded", "cancelled"}
-
-// funcs are the template functions.
-var funcs = template.FuncMap{
-	"pct": func(n, total int32) string {
-		if total == 0 {
-			return "0"
-		}
-		return strconv.FormatFloat(100*float64(n)/float64(total), 'f', 1, 64)
-	},
-	"ago": func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return time.Since(t).Round(time.Second).String() + " ago"
-	},
-	"when": func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return t.UTC().Format("2006-01-02 15:04:05 UTC")
-	},
-	"num": func(x float64) string {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return "—"
-		}
-		return strconv.FormatFloat(x, 'g', 5, 64)
-	},
-	"has": func(list []string, s string) bool { return slices.Contains(list, s) },
-	// flip is the desc parameter of a column's sort link: a second click on
-	// the column sorting it ascending sorts it descending.
-	"flip": func(current, column string, desc bool) string {
-		if current == column && !desc {
-			return "1"
-		}
-		return ""
-	},
-	"query": func(base url.Values, kv ...string) string {
-		q := url.Values{}
-		for k, v := range base {
-			q[k] = slices.Clone(v)
-		}
-		for i := 0; i+1 < len(kv); i += 2 {
-			if kv[i+1] == "" {
-				q.Del(kv[i])
-			} else {
-				q.Set(kv[i], kv[i+1])
+// funcs returns the template functions.
+func funcs() template.FuncMap {
+	return template.FuncMap{
+		"ago": func(t time.Time) string {
+			if t.IsZero() {
+				return "—"
 			}
-		}
-		if len(q) == 0 {
-			return "?"
-		}
-		return "?" + q.Encode()
-	},
+			return time.Since(t).Round(time.Second).String() + " ago"
+		},
+		"when": func(t time.Time) string {
+			if t.IsZero() {
+				return "—"
+			}
+			return t.UTC().Format("2006-01-02 15:04:05 UTC")
+		},
+		"num": func(x float64) string {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return "—"
+			}
+			return strconv.FormatFloat(x, 'g', 5, 64)
+		},
+		"has": func(list []string, s string) bool { return slices.Contains(list, s) },
+		// flip is the desc parameter of a column's sort link: a second click on
+		// the column sorting it ascending sorts it descending.
+		"flip": func(current, column string, desc bool) string {
+			if current == column && !desc {
+				return "1"
+			}
+			return ""
+		},
+		"query": func(base url.Values, kv ...string) string {
+			q := url.Values{}
+			for k, v := range base {
+				q[k] = slices.Clone(v)
+			}
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i+1] == "" {
+					q.Del(kv[i])
+				} else {
+					q.Set(kv[i], kv[i+1])
+				}
+			}
+			if len(q) == 0 {
+				return "?"
+			}
+			return "?" + q.Encode()
+		},
+	}
 }
 
 // sweepView is one sweep as the pages show it.
 type sweepView struct {
-	ID, State                                            string
-	Total, Finished, Succeeded, Running, Failed, Pending int32
-	Counts                                               []stateCount
-	Priority                                             int32
-	Created                                              time.Time
-	Failures                                             []results.Failure
+	ID, State                string
+	Total, Finished, Running int32
+	Counts                   []stateCount
+	Priority                 int32
+	Created                  time.Time
+	Failures                 []results.Failure
 	// Bar widths in percent of the sweep's trials: finished, running.
 	BarDone, BarRunning string
 }
@@ -96,24 +91,13 @@ type stateCount struct {
 // viewOf converts a sweep message.
 func viewOf(sw *pb.Sweep) sweepView {
 	c := sw.StateCounts
-	v := sweepView{ID: sw.Id, Total: sw.TrialCount, Priority: sw.Priority, Created: sw.GetCreateTime().AsTime(),
-		Succeeded: c["succeeded"], Running: c["running"], Failed: c["failed"], Pending: c["pending"],
+	v := sweepView{ID: sw.Id, State: wire.SweepState(sw), Total: sw.TrialCount, Finished: wire.Finished(sw),
+		Running: c["running"], Priority: sw.Priority, Created: sw.GetCreateTime().AsTime(),
 		Failures: results.FailuresFromProto(sw.Failures)}
-	v.Finished = c["succeeded"] + c["discarded"] + c["cancelled"]
-	for _, st := range stateOrder {
+	for _, st := range wire.StateNames() {
 		if n := c[st]; n > 0 {
 			v.Counts = append(v.Counts, stateCount{st, n})
 		}
-	}
-	switch {
-	case sw.Cancelled:
-		v.State = "cancelled"
-	case v.Finished == v.Total:
-		v.State = "done"
-	case sw.Paused:
-		v.State = "paused"
-	default:
-		v.State = "active"
 	}
 	pct := func(n int32) string {
 		if v.Total == 0 {
@@ -154,27 +138,7 @@ func (s *Server) sweepsPage(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) records(r *http.Request, sweep string) ([]*pb.Trial, []results.Record, error) {
 	c, cancel := ctx(r)
 	defer cancel()
-	var trials []*pb.Trial
-	var recs []results.Record
-	token := ""
-	for {
-		resp, err := s.sweeps.QueryResults(c, &pb.QueryResultsRequest{SweepId: sweep, PageToken: token})
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, t := range resp.Trials {
-			rec, err := results.FromTrial(t)
-			if err != nil {
-				return nil, nil, err
-			}
-			trials = append(trials, t)
-			recs = append(recs, rec)
-		}
-		if resp.NextPageToken == "" {
-			return trials, recs, nil
-		}
-		token = resp.NextPageToken
-	}
+	return results.Fetch(c, s.sweeps.QueryResults, sweep)
 }
 
 // trialRow is one trial of the sweep page's table.
@@ -240,15 +204,18 @@ func (s *Server) sweepPage(w http.ResponseWriter, r *http.Request) error {
 	desc := q.Get("desc") != ""
 	rows := make([]trialRow, 0, len(trials))
 	index := map[string]int{}
+	paths := make([]string, len(varying))
+	for j, a := range varying {
+		paths[j], _ = results.AxisPath(a)
+	}
 	for i, t := range trials {
-		if state != "" && stateName(t.State) != state {
+		if state != "" && wire.StateName(t.State) != state {
 			continue
 		}
 		index[t.Id] = int(t.Index)
 		row := trialRow{ID: t.Id, State: recs[i].State, Worker: t.WorkerId, Attempt: t.Attempt, Error: results.FirstLine(t.LastError, 120),
 			TestAcc: math.NaN(), TrainAcc: math.NaN(), Gap: math.NaN(), Lambda: math.NaN(), Seconds: math.NaN()}
-		for _, a := range varying {
-			p, _ := results.AxisPath(a)
+		for _, p := range paths {
 			v, _ := spec.GetJSON(recs[i].Spec, p)
 			row.Values = append(row.Values, v)
 		}
@@ -269,15 +236,9 @@ func (s *Server) sweepPage(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, "sweep.html", map[string]any{
 		"Title": id, "Sweep": view, "Query": q, "Axes": axes, "By": groups.By, "Varying": varying, "Fixed": fixed,
 		"Groups": table.String(), "Trials": shown, "TrialCount": len(rows), "MoreTrials": len(rows) - len(shown),
-		"Columns": trialColumns, "Sort": sortBy, "Desc": desc, "State": state, "States": stateOrder,
-		"Analysis": data.analysis, "Figures": figureNames, "Version": version, "AsOf": data.computed,
+		"Columns": trialColumns, "Sort": sortBy, "Desc": desc, "State": state, "States": wire.StateNames(),
+		"Analysis": data.analysis, "Figures": figureNames(), "Version": version, "AsOf": data.computed,
 	})
-}
-
-// stateName returns the short name of a trial state.
-func stateName(st pb.TrialState) string {
-	name := strings.ToLower(strings.TrimPrefix(st.String(), "TRIAL_STATE_"))
-	return name
 }
 
 // sortRows sorts the trial rows by a column (an axis, one of trialColumns,
@@ -358,20 +319,17 @@ func (s *Server) trialPage(w http.ResponseWriter, r *http.Request) error {
 	_ = json.Indent(&pretty, []byte(t.SpecJson), "", "  ")
 	var measures []measureRow
 	if res := rec.Result; res != nil {
-		for _, k := range slices.Sorted(mapsKeys(res.Measures)) {
+		for _, k := range slices.Sorted(maps.Keys(res.Measures)) {
 			measures = append(measures, measureRow{k, res.Measures[k]})
 		}
 	}
-	point := ""
-	if s, err := spec.DecodeTrial([]byte(t.SpecJson)); err == nil {
-		var parts []string
-		for _, a := range spec.AxisNames() {
-			p, _ := spec.AxisPath(a)
-			v, _ := spec.GetJSON(s, p)
-			parts = append(parts, a+"="+v)
-		}
-		point = strings.Join(parts, " ")
+	var parts []string
+	for _, a := range spec.AxisNames() {
+		p, _ := spec.AxisPath(a)
+		v, _ := spec.GetJSON(rec.Spec, p)
+		parts = append(parts, a+"="+v)
 	}
+	point := strings.Join(parts, " ")
 	var attempts []attemptView
 	for _, a := range t.Attempts {
 		v := attemptView{Attempt: a.Attempt, Worker: a.WorkerId, Start: a.GetStartTime().AsTime(), Outcome: a.Outcome, Error: a.Error}
@@ -399,17 +357,6 @@ type attemptView struct {
 type measureRow struct {
 	Name  string
 	Value float64
-}
-
-// mapsKeys returns the keys of a map of measures.
-func mapsKeys(m map[string]float64) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // workerView is one worker with the trials it runs.

@@ -4,6 +4,7 @@
 package results
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"time"
@@ -51,4 +52,33 @@ func FromTrial(t *pb.Trial) (Record, error) {
 		r.Duration = time.Duration(math.Round(t.Result.DurationSeconds * float64(time.Second)))
 	}
 	return r, nil
+}
+
+// QueryFunc is SweepService.QueryResults as a client or the coordinator's
+// own server offers it.
+type QueryFunc func(context.Context, *pb.QueryResultsRequest) (*pb.QueryResultsResponse, error)
+
+// Fetch pages through every trial of a sweep with query and returns the
+// trials with their Records (FromTrial), in trial-ID order.
+func Fetch(ctx context.Context, query QueryFunc, sweep string) ([]*pb.Trial, []Record, error) {
+	var trials []*pb.Trial
+	var recs []Record
+	req := &pb.QueryResultsRequest{SweepId: sweep}
+	for {
+		resp, err := query(ctx, req)
+		if err != nil {
+			return nil, nil, fmt.Errorf("query results of %s: %w", sweep, err)
+		}
+		for _, t := range resp.Trials {
+			rec, err := FromTrial(t)
+			if err != nil {
+				return nil, nil, err
+			}
+			trials, recs = append(trials, t), append(recs, rec)
+		}
+		if resp.NextPageToken == "" {
+			return trials, recs, nil
+		}
+		req = &pb.QueryResultsRequest{SweepId: sweep, PageToken: resp.NextPageToken}
+	}
 }

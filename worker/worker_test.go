@@ -216,10 +216,10 @@ func TestDrainTimeoutHandsTrialBack(t *testing.T) {
 	}
 }
 
-func TestCancelSweepStopsRunningTrial(t *testing.T) {
-	e := setup(t, 300*time.Millisecond)
-	g := newGate(0.8)
-	startWorker(t, e.addr, g, 0)
+// cancelRunning submits the sweep, cancels it once its trial runs under a
+// worker already started with g, and waits for the trial to be stopped.
+func cancelRunning(t *testing.T, e *env, g *gate) {
+	t.Helper()
 	e.submit(t)
 	waitClosed(t, g.started, "trial start")
 	if _, err := e.sweeps.CancelSweep(context.Background(), &pb.CancelSweepRequest{SweepId: "w"}); err != nil {
@@ -231,8 +231,15 @@ func TestCancelSweepStopsRunningTrial(t *testing.T) {
 			t.Fatalf("trial stopped with %v", err)
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatal("running trial was not stopped after its sweep was cancelled")
+		t.Fatal("the running trial was not stopped after its sweep was cancelled")
 	}
+}
+
+func TestCancelSweepStopsRunningTrial(t *testing.T) {
+	e := setup(t, 300*time.Millisecond)
+	g := newGate(0.8)
+	startWorker(t, e.addr, g, 0)
+	cancelRunning(t, e, g)
 	if tr := e.trial(t); tr.State != pb.TrialState_TRIAL_STATE_CANCELLED || tr.Result != nil {
 		t.Fatalf("trial %v", tr)
 	}
@@ -392,19 +399,7 @@ func TestCancelStopsTrialAtOnce(t *testing.T) {
 	g := newGate(0.8)
 	var logs syncBuffer
 	startWorkerLog(t, e.addr, g, 0, slog.New(slog.NewJSONHandler(&logs, nil)))
-	e.submit(t)
-	waitClosed(t, g.started, "trial start")
-	if _, err := e.sweeps.CancelSweep(context.Background(), &pb.CancelSweepRequest{SweepId: "w"}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-g.cause:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("trial ended with %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the running trial was not stopped after its sweep was cancelled")
-	}
+	cancelRunning(t, e, g)
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(logs.String(), "trial stopped: "+wire.CancelledReason) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)

@@ -196,25 +196,10 @@ func dialLoopback(addr string) (*grpc.ClientConn, error) {
 
 // fetchRecords pages through all trials of a sweep and converts them for analysis.
 func fetchRecords(ctx context.Context, c pb.SweepServiceClient, sweepID string) ([]analysis.Record, error) {
-	var out []analysis.Record
-	token := ""
-	for {
-		resp, err := c.QueryResults(ctx, &pb.QueryResultsRequest{SweepId: sweepID, PageToken: token})
-		if err != nil {
-			return nil, fmt.Errorf("query results of %s: %w", sweepID, err)
-		}
-		for _, t := range resp.Trials {
-			rec, err := results.FromTrial(t)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, rec)
-		}
-		if resp.NextPageToken == "" {
-			return out, nil
-		}
-		token = resp.NextPageToken
-	}
+	_, recs, err := results.Fetch(ctx, func(ctx context.Context, r *pb.QueryResultsRequest) (*pb.QueryResultsResponse, error) {
+		return c.QueryResults(ctx, r)
+	}, sweepID)
+	return recs, err
 }
 
 // rpcTimeout bounds a single unary call from the CLI.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 )
 
@@ -63,24 +64,5 @@ func newResumeCmd() *cobra.Command {
 
 // sweepLine summarizes a sweep's state in one line.
 func sweepLine(sw *pb.Sweep) string {
-	return fmt.Sprintf("%d trials: %s [%s]", sw.TrialCount, stateCounts(sw), sweepState(sw))
-}
-
-// sweepState names where a sweep stands: cancelled, paused, done (every
-// trial finished) or active.
-func sweepState(sw *pb.Sweep) string {
-	switch {
-	case sw.Cancelled:
-		return "cancelled"
-	case finished(sw) == sw.TrialCount:
-		return "done"
-	case sw.Paused:
-		return "paused"
-	}
-	return "active"
-}
-
-// finished counts a sweep's trials that will not run again.
-func finished(sw *pb.Sweep) int32 {
-	return sw.StateCounts["succeeded"] + sw.StateCounts["discarded"] + sw.StateCounts["cancelled"]
+	return fmt.Sprintf("%d trials: %s [%s]", sw.TrialCount, stateCounts(sw), wire.SweepState(sw))
 }

@@ -155,21 +155,7 @@ func client(t *testing.T, addr string) pb.SweepServiceClient {
 // runCLI runs a short flatsweep command and returns stdout, stderr and the exit code.
 func runCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return out.String(), errb.String(), 0
-	case errors.As(err, &ee):
-		return out.String(), errb.String(), ee.ExitCode()
-	}
-	t.Fatalf("%v: %v", args, err)
-	return "", "", -1
+	return runCLIEnv(t, nil, args...)
 }
 
 func writeSweep(t *testing.T, body string) string {

@@ -10,12 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 	"github.com/flatsweep/flatsweep/results"
 )
-
-// stateOrder is the order in which trial states are shown.
-var stateOrder = []string{"pending", "running", "succeeded", "failed", "discarded", "cancelled"}
 
 func newStatusCmd() *cobra.Command {
 	var conn connFlags
@@ -65,7 +63,7 @@ func newStatusCmd() *cobra.Command {
 // stateCounts formats a sweep's counts as "succeeded 10, running 2".
 func stateCounts(sw *pb.Sweep) string {
 	var parts []string
-	for _, s := range stateOrder {
+	for _, s := range wire.StateNames() {
 		if n := sw.StateCounts[s]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", s, n))
 		}
@@ -77,7 +75,7 @@ func writeStatus(w io.Writer, list []*pb.Sweep, workers []*pb.Worker, now time.T
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SWEEP\tSTATE\tTRIALS\tDONE\tTRIAL STATES")
 	for _, sw := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", sw.Id, sweepState(sw), sw.TrialCount, finished(sw), stateCounts(sw))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", sw.Id, wire.SweepState(sw), sw.TrialCount, wire.Finished(sw), stateCounts(sw))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 )
 
@@ -94,7 +95,7 @@ const (
 // limited and the bar has its full width.
 func progressLine(r *pb.WatchSweepResponse, columns int) string {
 	sw := r.Sweep
-	fin := int(finished(sw))
+	fin := int(wire.Finished(sw))
 	head := fmt.Sprintf("%s ", sw.Id)
 	tail := fmt.Sprintf(" %d/%d  %s", fin, sw.TrialCount, progressTail(r))
 	if c := watchCounts(sw); c != "" {
@@ -133,7 +134,7 @@ func watchCounts(sw *pb.Sweep) string {
 // paused, cancelled or finished sweep says so instead of a time left.
 func progressTail(r *pb.WatchSweepResponse) string {
 	sw := r.Sweep
-	switch st := sweepState(sw); st {
+	switch st := wire.SweepState(sw); st {
 	case "done", "cancelled":
 		return "[" + st + "]"
 	case "paused":
@@ -149,7 +150,7 @@ func progressTail(r *pb.WatchSweepResponse) string {
 // bar draws width cells: finished █, running ▒, pending ·.
 func bar(sw *pb.Sweep, width int) string {
 	total := max(int(sw.TrialCount), 1)
-	fin := int(finished(sw))
+	fin := int(wire.Finished(sw))
 	run := int(sw.StateCounts["running"])
 	nf := min(fin*width/total, width)
 	nr := min(run*width/total, width-nf)

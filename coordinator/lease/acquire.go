@@ -256,10 +256,8 @@ func (c *Core) liveLease(workerID string, k Key, token string) (*lease, error) {
 	defer c.mu.Unlock()
 	l := c.leases[k]
 	switch {
-	case l == nil && c.sweeps[k.Sweep] != nil && c.sweeps[k.Sweep].cancelled:
-		return nil, fmt.Errorf("%w: trial %s/%s", ErrCancelled, k.Sweep, k.Trial)
 	case l == nil || token == "" || l.token != token:
-		return nil, leaseLost(k)
+		return nil, c.leaseLostLocked(k)
 	case l.worker != workerID:
 		return nil, fmt.Errorf("%w: trial %s/%s is not leased to worker %q", ErrLeaseLost, k.Sweep, k.Trial, workerID)
 	case !now.Before(l.expiry):
@@ -325,7 +323,7 @@ func (c *Core) Release(workerID string, k Key, token string) error {
 	})
 	c.dropLease(k, token)
 	if errors.Is(err, errSkip) {
-		return leaseLost(k)
+		return c.leaseLost(k)
 	}
 	if err != nil {
 		return fmt.Errorf("release: %w", err)

@@ -37,8 +37,20 @@ var (
 	ErrNotFound = store.ErrNotFound
 )
 
-// leaseLost returns ErrLeaseLost naming the trial.
-func leaseLost(k Key) error {
+// leaseLost returns ErrLeaseLost naming the trial — ErrCancelled when the
+// trial's sweep is cancelled, so that its worker knows the stop was
+// deliberate, whichever call found the lease gone.
+func (c *Core) leaseLost(k Key) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.leaseLostLocked(k)
+}
+
+// leaseLostLocked is leaseLost for a caller holding c.mu.
+func (c *Core) leaseLostLocked(k Key) error {
+	if s := c.sweeps[k.Sweep]; s != nil && s.cancelled {
+		return fmt.Errorf("%w: trial %s/%s", ErrCancelled, k.Sweep, k.Trial)
+	}
 	return fmt.Errorf("%w: trial %s/%s is no longer leased under this token", ErrLeaseLost, k.Sweep, k.Trial)
 }
 

@@ -45,7 +45,7 @@ func (c *Core) Heartbeat(workerID string, k Key, token string, epochs []*pb.Epoc
 	})
 	if errors.Is(err, errSkip) {
 		c.dropLease(k, token)
-		return time.Time{}, leaseLost(k)
+		return time.Time{}, c.leaseLost(k)
 	}
 	if errors.Is(err, ErrInvalid) {
 		return time.Time{}, err
@@ -98,11 +98,8 @@ func (c *Core) Complete(workerID string, k Key, token string, res *pb.TrialResul
 	now := c.cfg.Clock.Now()
 	_, err = c.transition(k, func(t *pb.Trial) error {
 		duplicate = false
-		if t.State == pb.TrialState_TRIAL_STATE_CANCELLED {
-			return fmt.Errorf("%w: trial %s/%s", ErrCancelled, k.Sweep, k.Trial)
-		}
 		if t.LeaseToken != token || t.WorkerId != workerID {
-			return leaseLost(k)
+			return c.leaseLost(k)
 		}
 		switch t.State {
 		case pb.TrialState_TRIAL_STATE_SUCCEEDED:
@@ -116,7 +113,7 @@ func (c *Core) Complete(workerID string, k Key, token string, res *pb.TrialResul
 				return liveErr
 			}
 		default:
-			return leaseLost(k)
+			return c.leaseLost(k)
 		}
 		endAttempt(t, "succeeded", "", now)
 		t.State = pb.TrialState_TRIAL_STATE_SUCCEEDED
@@ -185,7 +182,7 @@ func (c *Core) Fail(workerID string, k Key, token, reason string, permanent bool
 	})
 	c.dropLease(k, token)
 	if errors.Is(err, errSkip) {
-		return 0, leaseLost(k)
+		return 0, c.leaseLost(k)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("record failure: %w", err)

@@ -40,3 +40,30 @@ func IsCancelled(err error) bool {
 	st, ok := status.FromError(err)
 	return ok && st.Code() == codes.FailedPrecondition && strings.Contains(st.Message(), CancelledReason)
 }
+
+// StateNames returns the trial states' short names in the order they are
+// shown: pending, running, succeeded, failed, discarded, cancelled.
+func StateNames() []string {
+	return []string{"pending", "running", "succeeded", "failed", "discarded", "cancelled"}
+}
+
+// Finished counts a sweep's trials that will not run again: succeeded,
+// discarded and cancelled.
+func Finished(sw *pb.Sweep) int32 {
+	c := sw.StateCounts
+	return c["succeeded"] + c["discarded"] + c["cancelled"]
+}
+
+// SweepState names where a sweep stands: "cancelled", "done" (every trial
+// finished), "paused" or "active".
+func SweepState(sw *pb.Sweep) string {
+	switch {
+	case sw.Cancelled:
+		return "cancelled"
+	case Finished(sw) == sw.TrialCount:
+		return "done"
+	case sw.Paused:
+		return "paused"
+	}
+	return "active"
+}

@@ -64,8 +64,9 @@ func (c *child) exited() bool {
 	}
 }
 
-// kill sends SIGKILL and waits for the process to end.
-func (c *child) kill() {
+// ending marks the process as ended on purpose and cancels a pending
+// SIGCONT of a stop.
+func (c *child) ending() {
 	c.mu.Lock()
 	c.killed = true
 	if c.cont != nil {
@@ -74,6 +75,11 @@ func (c *child) kill() {
 	}
 	c.stopped = false
 	c.mu.Unlock()
+}
+
+// kill sends SIGKILL and waits for the process to end.
+func (c *child) kill() {
+	c.ending()
 	_ = c.cmd.Process.Signal(syscall.SIGKILL)
 	<-c.done
 }
@@ -82,14 +88,7 @@ func (c *child) kill() {
 // to grace for the process to end, then kills it. It reports whether the
 // process ended by itself within grace.
 func (c *child) terminate(grace time.Duration) bool {
-	c.mu.Lock()
-	c.killed = true
-	if c.cont != nil {
-		c.cont.Stop()
-		c.cont = nil
-	}
-	c.stopped = false
-	c.mu.Unlock()
+	c.ending()
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	_ = c.cmd.Process.Signal(syscall.SIGCONT)
 	select {
