@@ -16,8 +16,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
-	"github.com/flatsweep/flatsweep/spec"
-	"github.com/flatsweep/flatsweep/sweeps"
 )
 
 // alphaSweep has 600 trials, enough for branch pages in its bucket.
@@ -42,27 +40,7 @@ grid: {batch_size: [8, 16], lr: [0.1], seed: [1]}
 func submit(t *testing.T, st *Store, yaml string) []*pb.Trial {
 	t.Helper()
 	s, js := parsed(t, yaml)
-	b := Base{Spec: s.Base()}
-	e := sweeps.NewExpander(s)
-	for _, a := range e.Axes {
-		b.Axes = append(b.Axes, a.Path)
-		if err := spec.SetJSON(&b.Spec, a.Path, "0"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bid, bjs, err := b.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var trials []*pb.Trial
-	e.Each(func(tr *sweeps.Trial) {
-		vals := make([]string, len(e.Axes))
-		for j := range e.Axes {
-			vals[j] = e.Values[j][e.Indexes[j]]
-		}
-		trials = append(trials, &pb.Trial{SweepId: s.Name, Id: tr.ID, State: pb.TrialState_TRIAL_STATE_PENDING,
-			Index: int32(tr.Index), BaseId: bid, AxisValues: vals, UpdateTime: timestamppb.Now()})
-	})
+	trials, bid, bjs := expandTrials(t, s, true)
 	sw := &pb.Sweep{Id: s.Name, SpecYaml: yaml, SpecJson: js, CreateTime: timestamppb.Now(), Priority: 3}
 	if _, _, err := st.PutSweep(sw, trials, map[string][]byte{bid: bjs}); err != nil {
 		t.Fatal(err)

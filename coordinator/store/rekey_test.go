@@ -46,24 +46,7 @@ grid: {batch_size: [10, 20], lr: [0.1], seed: [1, 2]}
 // no digest. It returns the stored trials.
 func putLegacy(t *testing.T, st *Store, s spec.Sweep) []*pb.Trial {
 	t.Helper()
-	e := sweeps.NewExpander(s)
-	base := Base{Spec: s.Base()}
-	for _, a := range e.Axes {
-		base.Axes = append(base.Axes, a.Path)
-	}
-	id, js, err := base.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var trials []*pb.Trial
-	e.Each(func(tr *sweeps.Trial) {
-		vals := make([]string, len(e.Axes))
-		for j := range e.Axes {
-			vals[j] = e.Values[j][e.Indexes[j]]
-		}
-		trials = append(trials, &pb.Trial{SweepId: s.Name, Id: tr.ID, State: pb.TrialState_TRIAL_STATE_PENDING,
-			Index: int32(tr.Index), BaseId: id, AxisValues: vals, UpdateTime: timestamppb.Now()})
-	})
+	trials, id, js := expandTrials(t, s, false)
 	canon, _ := json.Marshal(s)
 	if _, _, err := st.PutSweep(&pb.Sweep{Id: s.Name, SpecJson: string(canon)}, trials, map[string][]byte{id: js}); err != nil {
 		t.Fatal(err)
@@ -223,4 +206,35 @@ func TestMigrateContentIdentityMerges(t *testing.T) {
 	if err != nil || len(done) != 1 || done[0].Trials != 0 || done[0].Unresolved != 4 || !strings.Contains(done[0].Err.Error(), "dataset.dir") {
 		t.Fatalf("unreadable files: %+v, %v", done, err)
 	}
+}
+
+// expandTrials returns a sweep's trials as pending records over one base —
+// the sweep's spec with the paths of its swept axes, those fields set to 0
+// when zeroAxes (as the coordinator stores them) — with the base's ID and
+// encoding.
+func expandTrials(tb testing.TB, s spec.Sweep, zeroAxes bool) (trials []*pb.Trial, baseID string, baseJSON []byte) {
+	tb.Helper()
+	e := sweeps.NewExpander(s)
+	base := Base{Spec: s.Base()}
+	for _, a := range e.Axes {
+		base.Axes = append(base.Axes, a.Path)
+		if zeroAxes {
+			if err := spec.SetJSON(&base.Spec, a.Path, "0"); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	baseID, baseJSON, err := base.Encode()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.Each(func(tr *sweeps.Trial) {
+		vals := make([]string, len(e.Axes))
+		for j := range e.Axes {
+			vals[j] = e.Values[j][e.Indexes[j]]
+		}
+		trials = append(trials, &pb.Trial{SweepId: s.Name, Id: tr.ID, State: pb.TrialState_TRIAL_STATE_PENDING,
+			Index: int32(tr.Index), BaseId: baseID, AxisValues: vals, UpdateTime: timestamppb.Now()})
+	})
+	return trials, baseID, baseJSON
 }
