@@ -60,6 +60,76 @@ type Result struct {
 	// Density is the stochastic Lanczos quadrature of the Hessian's spectral
 	// density when the density measure is selected (nil otherwise).
 	Density *SpectralDensity `json:"density,omitempty"`
+	// Gradients is the number of minibatch gradient evaluations training
+	// took: Steps for SGD and Adam, 2·Steps with SAM or ASAM (the gradient
+	// at θ and the one at the perturbed point). Zero in results stored
+	// before it was counted.
+	Gradients int `json:"gradients,omitempty"`
+	// Sharpness is λ₁ along training, when Curvature.Track asks for it: one
+	// point per measurement, in training order (nil otherwise).
+	Sharpness []SharpnessPoint `json:"sharpness,omitempty"`
+	// Landscape is the loss landscape around the final θ, when
+	// Curvature.Landscape asks for it (nil otherwise).
+	Landscape *Landscape `json:"landscape,omitempty"`
+}
+
+// SharpnessPoint is one measurement of the curvature along training (see
+// Track): the top Hessian eigenvalue λ₁ of the loss over the tracking
+// examples at the parameters after Step updates, with the stability limit of
+// the update rule at the learning rate then in use.
+type SharpnessPoint struct {
+	// Epoch is the epoch in progress (or just completed) and Step the number
+	// of updates taken when the measurement was made (0: the initialization).
+	Epoch int `json:"epoch"`
+	Step  int `json:"step"`
+	// LR is the learning rate ε of the next update (that of the last one for
+	// the final point).
+	LR float64 `json:"lr"`
+	// LambdaMax is λ₁, with the residual ‖Hv − λ₁v‖ of its Ritz pair and
+	// whether it met the tracking tolerance.
+	LambdaMax       float64 `json:"lambda_max"`
+	LambdaResidual  float64 `json:"lambda_residual"`
+	LambdaConverged bool    `json:"lambda_converged"`
+	// TopK holds the k largest eigenvalues, largest first, when Track.TopK
+	// is ≥ 2 (TopK[0] = LambdaMax).
+	TopK []float64 `json:"top_k,omitempty"`
+	// Trace is Hutchinson's estimate of tr(H) when Track.TraceProbes > 0.
+	Trace float64 `json:"trace,omitempty"`
+	// HVPs is the number of Hessian-vector products the measurement took.
+	HVPs int `json:"hvps"`
+	// StabilityLimit is the largest λ₁ at which the update rule is stable on
+	// a quadratic with that curvature: 2/ε for SGD, (2 + 2β)/ε for heavy-ball
+	// momentum β and (2 + 2β)/((1 + 2β)ε) for Nesterov momentum (see
+	// StabilityLimit); 0 for Adam, whose limit depends on its preconditioner.
+	StabilityLimit float64 `json:"stability_limit,omitempty"`
+}
+
+// Landscape is the loss and accuracy on a 1-D or 2-D grid of parameters:
+// θ(a, b) = θ₀ + a·d₁ + b·d₂ for a in A and b in B (B empty for a 1-D
+// slice or line). Values are stored row-major with a varying fastest:
+// TrainLoss[j·len(A) + i] is the loss at (A[i], B[j]).
+type Landscape struct {
+	// Kind is "1d" or "2d" (filter-normalized random directions around a
+	// minimum, Li et al. 2018) or "line" (the straight line between two
+	// parameter vectors, θ(α) = (1 − α)θ₀ + αθ₁, Keskar et al. 2017).
+	Kind string    `json:"kind"`
+	A    []float64 `json:"a"`
+	B    []float64 `json:"b,omitempty"`
+	// TrainLoss, TrainAcc, TestLoss and TestAcc are the mean loss and the
+	// accuracy over Examples training and TestExamples test examples at each
+	// grid point.
+	TrainLoss []float64 `json:"train_loss"`
+	TrainAcc  []float64 `json:"train_acc"`
+	TestLoss  []float64 `json:"test_loss"`
+	TestAcc   []float64 `json:"test_acc"`
+	// Examples and TestExamples are the numbers of training and test
+	// examples evaluated (fixed subsets drawn from the trial seed when
+	// smaller than the sets).
+	Examples     int `json:"examples"`
+	TestExamples int `json:"test_examples"`
+	// Evaluations is the number of grid points evaluated, each a forward
+	// pass over Examples + TestExamples examples (the cost of the slice).
+	Evaluations int `json:"evaluations"`
 }
 
 // SpectralDensity is the stochastic Lanczos quadrature of the Hessian's
