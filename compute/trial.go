@@ -51,6 +51,8 @@ const (
 	streamRelative
 	streamFisherRao
 	streamPACBayes
+	streamTrackSubset
+	streamTrack
 )
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
@@ -201,6 +203,10 @@ func Run(ctx context.Context, t spec.Trial, progress func(spec.EpochMetrics)) (s
 	if progress != nil {
 		cb = func(m train.Metrics) { progress(epochMetrics(m)) }
 	}
+	track := newTracker(t, net, trainSet)
+	if track != nil {
+		cfg.Probe = track.probe()
+	}
 	tr, err := train.Train(ctx, trainNet, theta, trainSet, testSet, cfg, cb)
 	if err != nil {
 		return spec.Result{}, Trained{}, fmt.Errorf("training: %w", err)
@@ -213,6 +219,9 @@ func Run(ctx context.Context, t spec.Trial, progress func(spec.EpochMetrics)) (s
 	}
 	for _, m := range tr.Curve {
 		res.Curve = append(res.Curve, epochMetrics(m))
+	}
+	if track != nil {
+		res.Sharpness = track.points
 	}
 	out := Trained{Net: net, Theta: theta}
 	if tr.Diverged {

@@ -33,6 +33,9 @@ type Curvature struct {
 	// Dinh enables Dinh et al.'s reparametrization check (see Dinh); the zero
 	// value disables it.
 	Dinh Dinh `json:"dinh,omitzero"`
+	// Track measures λ₁ along training (see Track); the zero value measures
+	// at the end of training only.
+	Track Track `json:"track,omitzero"`
 
 	// unlisted names the measures whose settings blocks were decoded but
 	// that "measures" does not list (an error Validate reports).
@@ -218,7 +221,7 @@ func allZero(settings any) bool {
 }
 
 // curvatureFixed are the JSON names of Curvature's own fields, in order.
-var curvatureFixed = []string{"examples", "lanczos_steps", "tol", "measures", "dinh"}
+var curvatureFixed = []string{"examples", "lanczos_steps", "tol", "measures", "dinh", "track"}
 
 // MarshalJSON encodes c with its fields in declaration order, the measure
 // settings blocks (those not all zero) in canonical order after "measures".
@@ -261,6 +264,11 @@ func (c Curvature) MarshalJSON() ([]byte, error) {
 			return nil, err
 		}
 	}
+	if c.Track != (Track{}) {
+		if err := field("track", c.Track); err != nil {
+			return nil, err
+		}
+	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
 }
@@ -286,7 +294,7 @@ func (c *Curvature) UnmarshalJSON(b []byte) error {
 	for _, f := range []struct {
 		name string
 		dst  any
-	}{{"examples", &out.Examples}, {"lanczos_steps", &out.LanczosSteps}, {"tol", &out.Tol}, {"dinh", &out.Dinh}} {
+	}{{"examples", &out.Examples}, {"lanczos_steps", &out.LanczosSteps}, {"tol", &out.Tol}, {"dinh", &out.Dinh}, {"track", &out.Track}} {
 		if raw, ok := fields[f.name]; ok {
 			if err := strict(f.name, raw, f.dst); err != nil {
 				return err
@@ -316,7 +324,7 @@ func (c *Curvature) UnmarshalJSON(b []byte) error {
 		m, err := LookupMeasure(key)
 		if err != nil {
 			return &FieldError{Field: "curvature." + key, Problem: "unknown field; expected one of " +
-				strings.Join(append(slices.Clone(curvatureFixed[:4]), append(MeasureNames(), "dinh")...), ", ")}
+				strings.Join(append(slices.Clone(curvatureFixed[:4]), append(MeasureNames(), "dinh", "track")...), ", ")}
 		}
 		if !out.Measures.Has(key) {
 			out.unlisted = append(out.unlisted, key)
@@ -346,7 +354,8 @@ func (Curvature) SchemaType() reflect.Type {
 		fields = append(fields, reflect.StructField{Name: fmt.Sprintf("M%d", i), Type: reflect.TypeOf(m.Settings),
 			Tag: reflect.StructTag(`json:"` + m.Name + `"`)})
 	}
-	fields = append(fields, reflect.StructField{Name: "Dinh", Type: reflect.TypeFor[Dinh](), Tag: `json:"dinh"`})
+	fields = append(fields, reflect.StructField{Name: "Dinh", Type: reflect.TypeFor[Dinh](), Tag: `json:"dinh"`},
+		reflect.StructField{Name: "Track", Type: reflect.TypeFor[Track](), Tag: `json:"track"`})
 	return reflect.StructOf(fields)
 }
 

@@ -301,6 +301,9 @@ func (t Trial) validateCurvature(a Architecture) error {
 			return err
 		}
 	}
+	if err := c.Track.validate(n); err != nil {
+		return err
+	}
 	return c.Dinh.validate(a)
 }
 

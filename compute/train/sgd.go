@@ -87,6 +87,45 @@ type Config struct {
 	// a regularized objective (nn.Network.WithWeightDecay) while reporting
 	// the plain loss.
 	Eval *nn.Network
+	// Probe, if non-nil, is called with θ at measurement points along
+	// training (see Probe).
+	Probe *Probe
+}
+
+// Probe measures the parameters along training. Func is called with θ
+// (which it must not modify) before the first update, then every Every
+// units, and once more at the end of training unless the last call was at
+// the final parameters:
+//
+//   - with Steps false, after every Every-th completed epoch, once the
+//     epoch's metrics are evaluated;
+//   - with Steps true, before every Every-th update (and so at θ after
+//     k·Every updates), inside epochs.
+//
+// The calls are part of the run: they happen in a deterministic order and
+// an error from Func ends training with that error. A diverged run makes no
+// further calls.
+type Probe struct {
+	// Every is the interval, ≥ 1.
+	Every int
+	// Steps counts the interval in updates instead of epochs.
+	Steps bool
+	// Func measures θ at the point at.
+	Func func(ctx context.Context, at ProbePoint, theta []float64) error
+}
+
+// ProbePoint locates a probe call along training.
+type ProbePoint struct {
+	// Epoch is the epoch in progress (Steps probes) or just completed
+	// (epoch probes); 0 at the initialization.
+	Epoch int
+	// Step is the number of updates taken.
+	Step int
+	// LR is the learning rate of the next update (of the last one at the
+	// end of training).
+	LR float64
+	// Final marks the call at the end of training.
+	Final bool
 }
 
 // Metrics are the full-data-set metrics after an epoch (Epoch = 0 is the
@@ -133,6 +172,8 @@ func (cfg Config) validate(net *nn.Network, n, features int) error {
 		return fmt.Errorf("%w: want exactly one budget > 0, got epochs %d and steps %d", ErrConfig, cfg.Epochs, cfg.Steps)
 	case cfg.Rng == nil:
 		return fmt.Errorf("%w: nil Rng", ErrConfig)
+	case cfg.Probe != nil && (cfg.Probe.Every < 1 || cfg.Probe.Func == nil):
+		return fmt.Errorf("%w: probe every %d (want ≥ 1) with a nil function %t", ErrConfig, cfg.Probe.Every, cfg.Probe.Func == nil)
 	case cfg.Eval != nil && cfg.Eval.NumParams() != net.NumParams():
 		return fmt.Errorf("%w: evaluation network has %d parameters, training network %d",
 			ErrConfig, cfg.Eval.NumParams(), net.NumParams())
@@ -214,6 +255,20 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 		res.Diverged = true
 		return res, nil
 	}
+	probed := -1 // the step of the last probe call
+	probe := func(at ProbePoint) error {
+		if cfg.Probe == nil {
+			return nil
+		}
+		probed = at.Step
+		if err := cfg.Probe.Func(ctx, at, theta); err != nil {
+			return fmt.Errorf("epoch %d, step %d: %w", at.Epoch, at.Step, err)
+		}
+		return nil
+	}
+	if err := probe(ProbePoint{LR: cfg.LRSchedule.Rate(cfg.LR, 1, 0, total)}); err != nil {
+		return res, err
+	}
 	for epoch := 1; res.Steps < total; epoch++ {
 		B := cfg.BatchSchedule.Size(cfg.BatchSize, n, epoch)
 		m := Metrics{Epoch: epoch, BatchSize: B}
@@ -224,6 +279,11 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 		for lo := 0; lo+B <= n && res.Steps < total; lo += B {
 			if err := ctx.Err(); err != nil {
 				return res, fmt.Errorf("epoch %d, step %d: %w", epoch, res.Steps+1, err)
+			}
+			if p := cfg.Probe; p != nil && p.Steps && res.Steps > 0 && res.Steps%p.Every == 0 {
+				if err := probe(ProbePoint{Epoch: epoch, Step: res.Steps, LR: cfg.LRSchedule.Rate(cfg.LR, epoch, res.Steps, total)}); err != nil {
+					return res, err
+				}
 			}
 			for j, i := range perm[lo : lo+B] {
 				copy(xb[j*d:(j+1)*d], trainSet.Row(i))
@@ -251,6 +311,16 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 		res.Final = m
 		if progress != nil {
 			progress(m)
+		}
+		if p := cfg.Probe; p != nil && !p.Steps && epoch%p.Every == 0 && res.Steps < total {
+			if err := probe(ProbePoint{Epoch: epoch, Step: res.Steps, LR: cfg.LRSchedule.Rate(cfg.LR, epoch+1, res.Steps, total)}); err != nil {
+				return res, err
+			}
+		}
+	}
+	if probed != res.Steps {
+		if err := probe(ProbePoint{Epoch: res.Final.Epoch, Step: res.Steps, LR: res.Final.LR, Final: true}); err != nil {
+			return res, err
 		}
 	}
 	return res, nil

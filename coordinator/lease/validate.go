@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // Limits bound what a worker may report, so that no report — honest or
@@ -82,7 +83,7 @@ func (l Limits) ValidateResult(r *pb.TrialResult) error {
 	for _, c := range []struct {
 		name string
 		v    int64
-	}{{"hvps", r.Hvps}, {"params", r.Params}, {"steps", r.Steps}} {
+	}{{"hvps", r.Hvps}, {"params", r.Params}, {"steps", r.Steps}, {"gradients", r.Gradients}} {
 		if c.v < 0 {
 			return fmt.Errorf("%w: result.%s: must be ≥ 0, got %d", ErrInvalid, c.name, c.v)
 		}
@@ -126,6 +127,12 @@ func (l Limits) ValidateResult(r *pb.TrialResult) error {
 				}
 			}
 		}
+	}
+	if err := validateSharpness(r.Sharpness, l.MaxCurveEpochs); err != nil {
+		return err
+	}
+	if err := validateLandscape(r.Landscape, l.MaxDensityNodes); err != nil {
+		return err
 	}
 	if len(r.WarmStartSha256) > 64 {
 		return fmt.Errorf("%w: result.warm_start_sha256: %d characters, want a hex SHA-256 (64)", ErrInvalid, len(r.WarmStartSha256))
@@ -206,3 +213,88 @@ func truncate(s string, n int) string {
 	}
 	return s[:cut] + more
 }
+
+// validateSharpness checks λ₁ along training: at most max points (the curve
+// limit), in training order, with finite values and counts ≥ 0.
+func validateSharpness(ps []*pb.SharpnessPoint, max int) error {
+	if len(ps) > max {
+		return fmt.Errorf("%w: result.sharpness: %d points exceed the coordinator's limit of %d (--max-curve-epochs)", ErrInvalid, len(ps), max)
+	}
+	var last int64 = -1
+	for i, p := range ps {
+		f := fmt.Sprintf("result.sharpness[%d]", i)
+		switch {
+		case p.Step < last:
+			return fmt.Errorf("%w: %s.step: %d after step %d; points must be in training order", ErrInvalid, f, p.Step, last)
+		case p.Epoch < 0 || p.Hvps < 0:
+			return fmt.Errorf("%w: %s: epoch %d and hvps %d must be ≥ 0", ErrInvalid, f, p.Epoch, p.Hvps)
+		case len(p.TopK) > spec.MaxLanczosSteps:
+			return fmt.Errorf("%w: %s.top_k: %d values, at most %d", ErrInvalid, f, len(p.TopK), spec.MaxLanczosSteps)
+		}
+		last = p.Step
+		for _, c := range []struct {
+			name   string
+			v, min float64
+		}{{"lr", p.Lr, 0}, {"lambda_max", p.LambdaMax, math.Inf(-1)}, {"lambda_residual", p.LambdaResidual, 0},
+			{"trace", p.Trace, math.Inf(-1)}, {"stability_limit", p.StabilityLimit, 0}} {
+			if err := checkValue(f+"."+c.name, c.v, c.min, math.Inf(1)); err != nil {
+				return err
+			}
+		}
+		for j, v := range p.TopK {
+			if err := checkValue(fmt.Sprintf("%s.top_k[%d]", f, j), v, math.Inf(-1), math.Inf(1)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// validateLandscape checks a loss landscape: a known kind, at most max grid
+// points, one value of each metric per point, finite losses ≥ 0 (a
+// diverging point's loss is stored as its finite evaluation or not at all)
+// and accuracies in [0, 1].
+func validateLandscape(l *pb.Landscape, max int) error {
+	if l == nil {
+		return nil
+	}
+	if l.Kind != "1d" && l.Kind != "2d" && l.Kind != "line" {
+		return fmt.Errorf("%w: result.landscape.kind: %.20q, want 1d, 2d or line", ErrInvalid, l.Kind)
+	}
+	n := len(l.A) * max1(len(l.B))
+	if len(l.A) > max || n > max {
+		return fmt.Errorf("%w: result.landscape: %d×%d points exceed the limit of %d", ErrInvalid, len(l.A), len(l.B), max)
+	}
+	if l.Examples < 0 || l.TestExamples < 0 || l.Evaluations < 0 {
+		return fmt.Errorf("%w: result.landscape: counts must be ≥ 0", ErrInvalid)
+	}
+	for _, c := range []struct {
+		name     string
+		vs       []float64
+		min, max float64
+	}{{"a", l.A, math.Inf(-1), math.Inf(1)}, {"b", l.B, math.Inf(-1), math.Inf(1)}} {
+		for j, v := range c.vs {
+			if err := checkValue(fmt.Sprintf("result.landscape.%s[%d]", c.name, j), v, c.min, c.max); err != nil {
+				return err
+			}
+		}
+	}
+	for _, c := range []struct {
+		name     string
+		vs       []float64
+		min, max float64
+	}{{"train_loss", l.TrainLoss, 0, math.Inf(1)}, {"train_acc", l.TrainAcc, 0, 1},
+		{"test_loss", l.TestLoss, 0, math.Inf(1)}, {"test_acc", l.TestAcc, 0, 1}} {
+		if len(c.vs) != n {
+			return fmt.Errorf("%w: result.landscape.%s: %d values for %d grid points", ErrInvalid, c.name, len(c.vs), n)
+		}
+		for j, v := range c.vs {
+			if err := checkValue(fmt.Sprintf("result.landscape.%s[%d]", c.name, j), v, c.min, c.max); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func max1(n int) int { return max(n, 1) }

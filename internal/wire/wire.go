@@ -76,7 +76,48 @@ func ResultToProto(r spec.Result, d time.Duration) *pb.TrialResult {
 		Steps:           int64(r.Steps),
 		Density:         densityToProto(r.Density),
 		WarmStartSha256: r.WarmStartSHA256,
+		Gradients:       int64(r.Gradients),
+		Sharpness:       sharpnessToProto(r.Sharpness),
+		Landscape:       landscapeToProto(r.Landscape),
 	}
+}
+
+func sharpnessToProto(ps []spec.SharpnessPoint) []*pb.SharpnessPoint {
+	var out []*pb.SharpnessPoint
+	for _, p := range ps {
+		out = append(out, &pb.SharpnessPoint{Epoch: int32(p.Epoch), Step: int64(p.Step), Lr: p.LR,
+			LambdaMax: p.LambdaMax, LambdaResidual: p.LambdaResidual, LambdaConverged: p.LambdaConverged,
+			TopK: p.TopK, Trace: p.Trace, Hvps: int64(p.HVPs), StabilityLimit: p.StabilityLimit})
+	}
+	return out
+}
+
+func sharpnessFromProto(ps []*pb.SharpnessPoint) []spec.SharpnessPoint {
+	var out []spec.SharpnessPoint
+	for _, p := range ps {
+		out = append(out, spec.SharpnessPoint{Epoch: int(p.Epoch), Step: int(p.Step), LR: p.Lr,
+			LambdaMax: p.LambdaMax, LambdaResidual: p.LambdaResidual, LambdaConverged: p.LambdaConverged,
+			TopK: p.TopK, Trace: p.Trace, HVPs: int(p.Hvps), StabilityLimit: p.StabilityLimit})
+	}
+	return out
+}
+
+func landscapeToProto(l *spec.Landscape) *pb.Landscape {
+	if l == nil {
+		return nil
+	}
+	return &pb.Landscape{Kind: l.Kind, A: l.A, B: l.B, TrainLoss: l.TrainLoss, TrainAcc: l.TrainAcc,
+		TestLoss: l.TestLoss, TestAcc: l.TestAcc, Examples: int64(l.Examples), TestExamples: int64(l.TestExamples),
+		Evaluations: int64(l.Evaluations)}
+}
+
+func landscapeFromProto(l *pb.Landscape) *spec.Landscape {
+	if l == nil {
+		return nil
+	}
+	return &spec.Landscape{Kind: l.Kind, A: l.A, B: l.B, TrainLoss: l.TrainLoss, TrainAcc: l.TrainAcc,
+		TestLoss: l.TestLoss, TestAcc: l.TestAcc, Examples: int(l.Examples), TestExamples: int(l.TestExamples),
+		Evaluations: int(l.Evaluations)}
 }
 
 func densityToProto(d *spec.SpectralDensity) *pb.SpectralDensity {
@@ -123,5 +164,8 @@ func ResultFromProto(r *pb.TrialResult) *spec.Result {
 		Steps:           int(r.Steps),
 		Density:         densityFromProto(r.Density),
 		WarmStartSHA256: r.WarmStartSha256,
+		Gradients:       int(r.Gradients),
+		Sharpness:       sharpnessFromProto(r.Sharpness),
+		Landscape:       landscapeFromProto(r.Landscape),
 	}
 }

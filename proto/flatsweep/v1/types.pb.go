@@ -759,8 +759,14 @@ type TrialResult struct {
 	Density *SpectralDensity `protobuf:"bytes,15,opt,name=density,proto3" json:"density,omitempty"`
 	// SHA-256 digest of the warm-start file the trial read (empty without warm start).
 	WarmStartSha256 string `protobuf:"bytes,16,opt,name=warm_start_sha256,json=warmStartSha256,proto3" json:"warm_start_sha256,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Minibatch gradient evaluations of training (2 per update with SAM).
+	Gradients int64 `protobuf:"varint,17,opt,name=gradients,proto3" json:"gradients,omitempty"`
+	// λ₁ along training, when the trial's curvature.track asks for it.
+	Sharpness []*SharpnessPoint `protobuf:"bytes,18,rep,name=sharpness,proto3" json:"sharpness,omitempty"`
+	// Loss landscape around the final parameters, when curvature.landscape asks for it.
+	Landscape     *Landscape `protobuf:"bytes,19,opt,name=landscape,proto3" json:"landscape,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TrialResult) Reset() {
@@ -905,6 +911,282 @@ func (x *TrialResult) GetWarmStartSha256() string {
 	return ""
 }
 
+func (x *TrialResult) GetGradients() int64 {
+	if x != nil {
+		return x.Gradients
+	}
+	return 0
+}
+
+func (x *TrialResult) GetSharpness() []*SharpnessPoint {
+	if x != nil {
+		return x.Sharpness
+	}
+	return nil
+}
+
+func (x *TrialResult) GetLandscape() *Landscape {
+	if x != nil {
+		return x.Landscape
+	}
+	return nil
+}
+
+// SharpnessPoint is one measurement of the top Hessian eigenvalue along training.
+type SharpnessPoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Epoch in progress or just completed (0: the initialization).
+	Epoch int32 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// Parameter updates taken.
+	Step int64 `protobuf:"varint,2,opt,name=step,proto3" json:"step,omitempty"`
+	// Learning rate of the next update.
+	Lr float64 `protobuf:"fixed64,3,opt,name=lr,proto3" json:"lr,omitempty"`
+	// Top Hessian eigenvalue λ₁ over the tracking examples.
+	LambdaMax float64 `protobuf:"fixed64,4,opt,name=lambda_max,json=lambdaMax,proto3" json:"lambda_max,omitempty"`
+	// Residual estimate of the Ritz pair.
+	LambdaResidual float64 `protobuf:"fixed64,5,opt,name=lambda_residual,json=lambdaResidual,proto3" json:"lambda_residual,omitempty"`
+	// Whether λ₁ met the tracking tolerance.
+	LambdaConverged bool `protobuf:"varint,6,opt,name=lambda_converged,json=lambdaConverged,proto3" json:"lambda_converged,omitempty"`
+	// The k largest eigenvalues, largest first, when tracked.
+	TopK []float64 `protobuf:"fixed64,7,rep,packed,name=top_k,json=topK,proto3" json:"top_k,omitempty"`
+	// Hutchinson estimate of tr(H), when tracked.
+	Trace float64 `protobuf:"fixed64,8,opt,name=trace,proto3" json:"trace,omitempty"`
+	// Hessian-vector products of the measurement.
+	Hvps int64 `protobuf:"varint,9,opt,name=hvps,proto3" json:"hvps,omitempty"`
+	// Stability limit of the update rule at lr (2/ε for SGD; 0 for Adam).
+	StabilityLimit float64 `protobuf:"fixed64,10,opt,name=stability_limit,json=stabilityLimit,proto3" json:"stability_limit,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SharpnessPoint) Reset() {
+	*x = SharpnessPoint{}
+	mi := &file_flatsweep_v1_types_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SharpnessPoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SharpnessPoint) ProtoMessage() {}
+
+func (x *SharpnessPoint) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_types_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SharpnessPoint.ProtoReflect.Descriptor instead.
+func (*SharpnessPoint) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SharpnessPoint) GetEpoch() int32 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *SharpnessPoint) GetStep() int64 {
+	if x != nil {
+		return x.Step
+	}
+	return 0
+}
+
+func (x *SharpnessPoint) GetLr() float64 {
+	if x != nil {
+		return x.Lr
+	}
+	return 0
+}
+
+func (x *SharpnessPoint) GetLambdaMax() float64 {
+	if x != nil {
+		return x.LambdaMax
+	}
+	return 0
+}
+
+func (x *SharpnessPoint) GetLambdaResidual() float64 {
+	if x != nil {
+		return x.LambdaResidual
+	}
+	return 0
+}
+
+func (x *SharpnessPoint) GetLambdaConverged() bool {
+	if x != nil {
+		return x.LambdaConverged
+	}
+	return false
+}
+
+func (x *SharpnessPoint) GetTopK() []float64 {
+	if x != nil {
+		return x.TopK
+	}
+	return nil
+}
+
+func (x *SharpnessPoint) GetTrace() float64 {
+	if x != nil {
+		return x.Trace
+	}
+	return 0
+}
+
+func (x *SharpnessPoint) GetHvps() int64 {
+	if x != nil {
+		return x.Hvps
+	}
+	return 0
+}
+
+func (x *SharpnessPoint) GetStabilityLimit() float64 {
+	if x != nil {
+		return x.StabilityLimit
+	}
+	return 0
+}
+
+// Landscape is the loss and accuracy on a 1-D or 2-D grid of parameters
+// θ₀ + a·d₁ + b·d₂, values row-major with a varying fastest.
+type Landscape struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "1d", "2d" or "line".
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// Grid values along the first direction.
+	A []float64 `protobuf:"fixed64,2,rep,packed,name=a,proto3" json:"a,omitempty"`
+	// Grid values along the second direction (empty for 1-D).
+	B []float64 `protobuf:"fixed64,3,rep,packed,name=b,proto3" json:"b,omitempty"`
+	// Mean training loss at each grid point.
+	TrainLoss []float64 `protobuf:"fixed64,4,rep,packed,name=train_loss,json=trainLoss,proto3" json:"train_loss,omitempty"`
+	// Training accuracy at each grid point.
+	TrainAcc []float64 `protobuf:"fixed64,5,rep,packed,name=train_acc,json=trainAcc,proto3" json:"train_acc,omitempty"`
+	// Mean test loss at each grid point.
+	TestLoss []float64 `protobuf:"fixed64,6,rep,packed,name=test_loss,json=testLoss,proto3" json:"test_loss,omitempty"`
+	// Test accuracy at each grid point.
+	TestAcc []float64 `protobuf:"fixed64,7,rep,packed,name=test_acc,json=testAcc,proto3" json:"test_acc,omitempty"`
+	// Training examples evaluated.
+	Examples int64 `protobuf:"varint,8,opt,name=examples,proto3" json:"examples,omitempty"`
+	// Test examples evaluated.
+	TestExamples int64 `protobuf:"varint,9,opt,name=test_examples,json=testExamples,proto3" json:"test_examples,omitempty"`
+	// Grid points evaluated.
+	Evaluations   int64 `protobuf:"varint,10,opt,name=evaluations,proto3" json:"evaluations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Landscape) Reset() {
+	*x = Landscape{}
+	mi := &file_flatsweep_v1_types_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Landscape) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Landscape) ProtoMessage() {}
+
+func (x *Landscape) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_types_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Landscape.ProtoReflect.Descriptor instead.
+func (*Landscape) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Landscape) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Landscape) GetA() []float64 {
+	if x != nil {
+		return x.A
+	}
+	return nil
+}
+
+func (x *Landscape) GetB() []float64 {
+	if x != nil {
+		return x.B
+	}
+	return nil
+}
+
+func (x *Landscape) GetTrainLoss() []float64 {
+	if x != nil {
+		return x.TrainLoss
+	}
+	return nil
+}
+
+func (x *Landscape) GetTrainAcc() []float64 {
+	if x != nil {
+		return x.TrainAcc
+	}
+	return nil
+}
+
+func (x *Landscape) GetTestLoss() []float64 {
+	if x != nil {
+		return x.TestLoss
+	}
+	return nil
+}
+
+func (x *Landscape) GetTestAcc() []float64 {
+	if x != nil {
+		return x.TestAcc
+	}
+	return nil
+}
+
+func (x *Landscape) GetExamples() int64 {
+	if x != nil {
+		return x.Examples
+	}
+	return 0
+}
+
+func (x *Landscape) GetTestExamples() int64 {
+	if x != nil {
+		return x.TestExamples
+	}
+	return 0
+}
+
+func (x *Landscape) GetEvaluations() int64 {
+	if x != nil {
+		return x.Evaluations
+	}
+	return 0
+}
+
 // SpectralDensity is a stochastic Lanczos quadrature of the Hessian spectrum:
 // the density is P · mean over runs of Σ_j weight_j · N(node_j, σ²).
 type SpectralDensity struct {
@@ -919,7 +1201,7 @@ type SpectralDensity struct {
 
 func (x *SpectralDensity) Reset() {
 	*x = SpectralDensity{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -931,7 +1213,7 @@ func (x *SpectralDensity) String() string {
 func (*SpectralDensity) ProtoMessage() {}
 
 func (x *SpectralDensity) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -944,7 +1226,7 @@ func (x *SpectralDensity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpectralDensity.ProtoReflect.Descriptor instead.
 func (*SpectralDensity) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{6}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SpectralDensity) GetParams() int64 {
@@ -974,7 +1256,7 @@ type QuadratureRun struct {
 
 func (x *QuadratureRun) Reset() {
 	*x = QuadratureRun{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -986,7 +1268,7 @@ func (x *QuadratureRun) String() string {
 func (*QuadratureRun) ProtoMessage() {}
 
 func (x *QuadratureRun) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -999,7 +1281,7 @@ func (x *QuadratureRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuadratureRun.ProtoReflect.Descriptor instead.
 func (*QuadratureRun) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{7}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *QuadratureRun) GetNodes() []float64 {
@@ -1037,7 +1319,7 @@ type Worker struct {
 
 func (x *Worker) Reset() {
 	*x = Worker{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[8]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1049,7 +1331,7 @@ func (x *Worker) String() string {
 func (*Worker) ProtoMessage() {}
 
 func (x *Worker) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[8]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1062,7 +1344,7 @@ func (x *Worker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Worker.ProtoReflect.Descriptor instead.
 func (*Worker) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{8}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Worker) GetId() string {
@@ -1179,7 +1461,7 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x04step\x18\x06 \x01(\x03R\x04step\x12\x0e\n" +
 	"\x02lr\x18\a \x01(\x01R\x02lr\x12\x1d\n" +
 	"\n" +
-	"batch_size\x18\b \x01(\x05R\tbatchSize\"\x96\x05\n" +
+	"batch_size\x18\b \x01(\x05R\tbatchSize\"\xa7\x06\n" +
 	"\vTrialResult\x12\x1d\n" +
 	"\n" +
 	"train_loss\x18\x01 \x01(\x01R\ttrainLoss\x12\x1b\n" +
@@ -1199,10 +1481,39 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\bmeasures\x18\r \x03(\v2'.flatsweep.v1.TrialResult.MeasuresEntryR\bmeasures\x12\x14\n" +
 	"\x05steps\x18\x0e \x01(\x03R\x05steps\x127\n" +
 	"\adensity\x18\x0f \x01(\v2\x1d.flatsweep.v1.SpectralDensityR\adensity\x12*\n" +
-	"\x11warm_start_sha256\x18\x10 \x01(\tR\x0fwarmStartSha256\x1a;\n" +
+	"\x11warm_start_sha256\x18\x10 \x01(\tR\x0fwarmStartSha256\x12\x1c\n" +
+	"\tgradients\x18\x11 \x01(\x03R\tgradients\x12:\n" +
+	"\tsharpness\x18\x12 \x03(\v2\x1c.flatsweep.v1.SharpnessPointR\tsharpness\x125\n" +
+	"\tlandscape\x18\x13 \x01(\v2\x17.flatsweep.v1.LandscapeR\tlandscape\x1a;\n" +
 	"\rMeasuresEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"Z\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xa5\x02\n" +
+	"\x0eSharpnessPoint\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x05R\x05epoch\x12\x12\n" +
+	"\x04step\x18\x02 \x01(\x03R\x04step\x12\x0e\n" +
+	"\x02lr\x18\x03 \x01(\x01R\x02lr\x12\x1d\n" +
+	"\n" +
+	"lambda_max\x18\x04 \x01(\x01R\tlambdaMax\x12'\n" +
+	"\x0flambda_residual\x18\x05 \x01(\x01R\x0elambdaResidual\x12)\n" +
+	"\x10lambda_converged\x18\x06 \x01(\bR\x0flambdaConverged\x12\x13\n" +
+	"\x05top_k\x18\a \x03(\x01R\x04topK\x12\x14\n" +
+	"\x05trace\x18\b \x01(\x01R\x05trace\x12\x12\n" +
+	"\x04hvps\x18\t \x01(\x03R\x04hvps\x12'\n" +
+	"\x0fstability_limit\x18\n" +
+	" \x01(\x01R\x0estabilityLimit\"\x92\x02\n" +
+	"\tLandscape\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\f\n" +
+	"\x01a\x18\x02 \x03(\x01R\x01a\x12\f\n" +
+	"\x01b\x18\x03 \x03(\x01R\x01b\x12\x1d\n" +
+	"\n" +
+	"train_loss\x18\x04 \x03(\x01R\ttrainLoss\x12\x1b\n" +
+	"\ttrain_acc\x18\x05 \x03(\x01R\btrainAcc\x12\x1b\n" +
+	"\ttest_loss\x18\x06 \x03(\x01R\btestLoss\x12\x19\n" +
+	"\btest_acc\x18\a \x03(\x01R\atestAcc\x12\x1a\n" +
+	"\bexamples\x18\b \x01(\x03R\bexamples\x12#\n" +
+	"\rtest_examples\x18\t \x01(\x03R\ftestExamples\x12 \n" +
+	"\vevaluations\x18\n" +
+	" \x01(\x03R\vevaluations\"Z\n" +
 	"\x0fSpectralDensity\x12\x16\n" +
 	"\x06params\x18\x01 \x01(\x03R\x06params\x12/\n" +
 	"\x04runs\x18\x02 \x03(\v2\x1b.flatsweep.v1.QuadratureRunR\x04runs\"?\n" +
@@ -1242,7 +1553,7 @@ func file_flatsweep_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_flatsweep_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_flatsweep_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_flatsweep_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_flatsweep_v1_types_proto_goTypes = []any{
 	(TrialState)(0),               // 0: flatsweep.v1.TrialState
 	(*Sweep)(nil),                 // 1: flatsweep.v1.Sweep
@@ -1251,38 +1562,42 @@ var file_flatsweep_v1_types_proto_goTypes = []any{
 	(*AttemptRecord)(nil),         // 4: flatsweep.v1.AttemptRecord
 	(*EpochMetrics)(nil),          // 5: flatsweep.v1.EpochMetrics
 	(*TrialResult)(nil),           // 6: flatsweep.v1.TrialResult
-	(*SpectralDensity)(nil),       // 7: flatsweep.v1.SpectralDensity
-	(*QuadratureRun)(nil),         // 8: flatsweep.v1.QuadratureRun
-	(*Worker)(nil),                // 9: flatsweep.v1.Worker
-	nil,                           // 10: flatsweep.v1.Sweep.StateCountsEntry
-	nil,                           // 11: flatsweep.v1.TrialResult.MeasuresEntry
-	nil,                           // 12: flatsweep.v1.Worker.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*SharpnessPoint)(nil),        // 7: flatsweep.v1.SharpnessPoint
+	(*Landscape)(nil),             // 8: flatsweep.v1.Landscape
+	(*SpectralDensity)(nil),       // 9: flatsweep.v1.SpectralDensity
+	(*QuadratureRun)(nil),         // 10: flatsweep.v1.QuadratureRun
+	(*Worker)(nil),                // 11: flatsweep.v1.Worker
+	nil,                           // 12: flatsweep.v1.Sweep.StateCountsEntry
+	nil,                           // 13: flatsweep.v1.TrialResult.MeasuresEntry
+	nil,                           // 14: flatsweep.v1.Worker.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
 }
 var file_flatsweep_v1_types_proto_depIdxs = []int32{
-	13, // 0: flatsweep.v1.Sweep.create_time:type_name -> google.protobuf.Timestamp
-	10, // 1: flatsweep.v1.Sweep.state_counts:type_name -> flatsweep.v1.Sweep.StateCountsEntry
+	15, // 0: flatsweep.v1.Sweep.create_time:type_name -> google.protobuf.Timestamp
+	12, // 1: flatsweep.v1.Sweep.state_counts:type_name -> flatsweep.v1.Sweep.StateCountsEntry
 	2,  // 2: flatsweep.v1.Sweep.failures:type_name -> flatsweep.v1.FailureReason
 	0,  // 3: flatsweep.v1.Trial.state:type_name -> flatsweep.v1.TrialState
-	13, // 4: flatsweep.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
-	13, // 5: flatsweep.v1.Trial.retry_time:type_name -> google.protobuf.Timestamp
+	15, // 4: flatsweep.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
+	15, // 5: flatsweep.v1.Trial.retry_time:type_name -> google.protobuf.Timestamp
 	6,  // 6: flatsweep.v1.Trial.result:type_name -> flatsweep.v1.TrialResult
 	5,  // 7: flatsweep.v1.Trial.curve:type_name -> flatsweep.v1.EpochMetrics
-	13, // 8: flatsweep.v1.Trial.update_time:type_name -> google.protobuf.Timestamp
+	15, // 8: flatsweep.v1.Trial.update_time:type_name -> google.protobuf.Timestamp
 	4,  // 9: flatsweep.v1.Trial.attempts:type_name -> flatsweep.v1.AttemptRecord
-	13, // 10: flatsweep.v1.AttemptRecord.start_time:type_name -> google.protobuf.Timestamp
-	13, // 11: flatsweep.v1.AttemptRecord.end_time:type_name -> google.protobuf.Timestamp
+	15, // 10: flatsweep.v1.AttemptRecord.start_time:type_name -> google.protobuf.Timestamp
+	15, // 11: flatsweep.v1.AttemptRecord.end_time:type_name -> google.protobuf.Timestamp
 	5,  // 12: flatsweep.v1.TrialResult.curve:type_name -> flatsweep.v1.EpochMetrics
-	11, // 13: flatsweep.v1.TrialResult.measures:type_name -> flatsweep.v1.TrialResult.MeasuresEntry
-	7,  // 14: flatsweep.v1.TrialResult.density:type_name -> flatsweep.v1.SpectralDensity
-	8,  // 15: flatsweep.v1.SpectralDensity.runs:type_name -> flatsweep.v1.QuadratureRun
-	12, // 16: flatsweep.v1.Worker.labels:type_name -> flatsweep.v1.Worker.LabelsEntry
-	13, // 17: flatsweep.v1.Worker.last_seen_time:type_name -> google.protobuf.Timestamp
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	13, // 13: flatsweep.v1.TrialResult.measures:type_name -> flatsweep.v1.TrialResult.MeasuresEntry
+	9,  // 14: flatsweep.v1.TrialResult.density:type_name -> flatsweep.v1.SpectralDensity
+	7,  // 15: flatsweep.v1.TrialResult.sharpness:type_name -> flatsweep.v1.SharpnessPoint
+	8,  // 16: flatsweep.v1.TrialResult.landscape:type_name -> flatsweep.v1.Landscape
+	10, // 17: flatsweep.v1.SpectralDensity.runs:type_name -> flatsweep.v1.QuadratureRun
+	14, // 18: flatsweep.v1.Worker.labels:type_name -> flatsweep.v1.Worker.LabelsEntry
+	15, // 19: flatsweep.v1.Worker.last_seen_time:type_name -> google.protobuf.Timestamp
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_flatsweep_v1_types_proto_init() }
@@ -1296,7 +1611,7 @@ func file_flatsweep_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flatsweep_v1_types_proto_rawDesc), len(file_flatsweep_v1_types_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

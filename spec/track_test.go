@@ -1,0 +1,88 @@
+package spec_test
+
+import (
+	"encoding/json"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/flatsweep/flatsweep/spec"
+)
+
+// TestTrackValidate: every tracking setting is checked, and the error names
+// it and its value.
+func TestTrackValidate(t *testing.T) {
+	good := smallSpec()
+	good.Curvature.Track = spec.Track{Every: 2, Unit: spec.TrackStep, Examples: -1, TopK: 3, TraceProbes: 4}
+	if err := good.Validate(); err != nil {
+		t.Fatalf("valid tracking rejected: %v", err)
+	}
+	for _, c := range []struct {
+		field string
+		track spec.Track
+	}{
+		{"curvature.track.every", spec.Track{Every: 0, Unit: spec.TrackStep}},
+		{"curvature.track.every", spec.Track{Every: -1}},
+		{"curvature.track.unit", spec.Track{Every: 1, Unit: "epochs"}},
+		{"curvature.track.examples", spec.Track{Every: 1, Examples: -2}},
+		{"curvature.track.examples", spec.Track{Every: 1, Examples: 257}},
+		{"curvature.track.lanczos_steps", spec.Track{Every: 1, LanczosSteps: -1}},
+		{"curvature.track.tol", spec.Track{Every: 1, Tol: math.NaN()}},
+		{"curvature.track.tol", spec.Track{Every: 1, Tol: -1e-3}},
+		{"curvature.track.top_k", spec.Track{Every: 1, TopK: 1}},
+		{"curvature.track.trace_probes", spec.Track{Every: 1, TraceProbes: -1}},
+	} {
+		s := smallSpec()
+		s.Curvature.Track = c.track
+		checkField(t, c.field, c.field, s.Validate())
+	}
+}
+
+// TestTrackJSON: the track block round-trips, is left out when zero (so the
+// identity of a trial without it is unchanged), changes the identity when
+// given, and rejects unknown keys with the field named.
+func TestTrackJSON(t *testing.T) {
+	s := smallSpec()
+	base, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(base), "track") {
+		t.Errorf("zero track encoded: %s", base)
+	}
+	s.Curvature.Track = spec.Track{Every: 5, Unit: spec.TrackStep, TopK: 2}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"track":{"every":5,"unit":"step","top_k":2}`) {
+		t.Errorf("track encoding: %s", b)
+	}
+	var back spec.Trial
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back.Curvature.Track, s.Curvature.Track) {
+		t.Errorf("round trip: %v, %+v", err, back.Curvature.Track)
+	}
+	if spec.ID(smallSpec()) == spec.ID(s) {
+		t.Error("tracking does not change the trial ID")
+	}
+	bad := strings.Replace(string(b), `"top_k":2`, `"topk":2`, 1)
+	if err := json.Unmarshal([]byte(bad), &back); err == nil || !strings.Contains(err.Error(), "curvature.track") {
+		t.Errorf("unknown track key: %v", err)
+	}
+}
+
+// TestTrackDefaults: zero settings take their defaults, and the tracking
+// subset is capped at the training set (-1: all of it).
+func TestTrackDefaults(t *testing.T) {
+	k := spec.Track{Every: 1}.WithDefaults(1000)
+	if k.Unit != spec.TrackEpoch || k.Examples != spec.DefaultTrackExamples || k.LanczosSteps != spec.DefaultTrackLanczosSteps || k.Tol != spec.DefaultTrackTol {
+		t.Errorf("defaults: %+v", k)
+	}
+	if n := (spec.Track{Every: 1}).WithDefaults(100).Examples; n != 100 {
+		t.Errorf("default examples with N = 100: %d", n)
+	}
+	if n := (spec.Track{Every: 1, Examples: -1}).WithDefaults(5000).Examples; n != 5000 {
+		t.Errorf("examples -1 with N = 5000: %d", n)
+	}
+}
