@@ -8,8 +8,8 @@ package spec
 // (with omitempty, or omitzero for structs) but never renamed. Every field
 // added after the first release is optional and its zero value means the
 // original behaviour (plain SGD, constant schedules, no augmentation, fresh
-// initialization, cross-entropy), so the identity of a spec that does not use
-// it is unchanged.
+// initialization, cross-entropy, no SAM, no weight averaging), so the
+// identity of a spec that does not use it is unchanged.
 type Trial struct {
 	// Dataset selects the training and test data.
 	Dataset Dataset `json:"dataset"`
