@@ -17,7 +17,8 @@
 //	data       the seeded synthetic task, IDX and CIFAR-10 readers, subsets, standardization
 //	nn         networks on a flat parameter vector: backprop, R-operator Hessian-vector
 //	           products, Gauss–Newton products
-//	train      minibatch SGD (heavy-ball, Nesterov), Adam, schedules, augmentation
+//	train      minibatch SGD (heavy-ball, Nesterov), Adam, schedules, augmentation,
+//	           SAM/ASAM/m-sharpness and stochastic weight averaging
 //	curvature  Lanczos (λ₁, top-k), Hutchinson and Hutch++ traces, stochastic
 //	           Lanczos quadrature
 //	flatness   the flatness measures: Keskar sharpness, adaptive sharpness, relative

@@ -168,6 +168,11 @@ type Trained struct {
 // the measures at Dinh et al.'s α-scaled T_α θ, which computes the same
 // function, storing them as "<name>@dinh" (see spec.Dinh).
 //
+// With t.SAM the updates use the sharpness-aware gradient (train.SAM), and
+// Result.Gradients counts two batch gradients per update instead of one;
+// with t.SWA the final metrics, λ₁ and every measure are those of the
+// averaged parameters θ_swa (train.SWA), which Trained.Theta holds.
+//
 // Curvature and the measures are skipped for a diverged run. A cancelled ctx
 // stops the trial between updates or Lanczos steps and RunTrial returns an
 // error wrapping ctx.Err(). The result is a deterministic function of the
@@ -214,7 +219,7 @@ func Run(ctx context.Context, t spec.Trial, progress func(spec.EpochMetrics)) (s
 	res := spec.Result{
 		TrainLoss: tr.Final.TrainLoss, TrainAcc: tr.Final.TrainAcc,
 		TestLoss: tr.Final.TestLoss, TestAcc: tr.Final.TestAcc,
-		Diverged: tr.Diverged, Params: net.NumParams(), Steps: tr.Steps,
+		Diverged: tr.Diverged, Params: net.NumParams(), Steps: tr.Steps, Gradients: tr.Gradients,
 		Curve: make([]spec.EpochMetrics, 0, len(tr.Curve)), WarmStartSHA256: digest,
 	}
 	for _, m := range tr.Curve {
@@ -249,6 +254,8 @@ func trainConfig(t spec.Trial, net *nn.Network, features int, shape spec.Image) 
 		BatchSchedule: train.BatchSchedule{Milestones: t.Schedule.Batch.Milestones, Factor: t.Schedule.Batch.Factor},
 		LRSchedule: train.LRSchedule{Milestones: t.Schedule.LR.Milestones, Gamma: t.Schedule.LR.Gamma,
 			Floor: t.Schedule.LR.Floor},
+		SAM: train.SAM{Rho: t.SAM.Rho, Adaptive: t.SAM.Adaptive, Eta: t.SAM.Eta, M: t.SAM.M},
+		SWA: train.SWA{Start: t.SWA.Start},
 	}
 	if rows < ChunkRows {
 		cfg.MaxRows = rows

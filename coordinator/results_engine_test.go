@@ -224,7 +224,7 @@ func checkOneEngine(t *testing.T, b *bundle) results.Groups {
 			t.Errorf("group %v has no grid point", g.Key)
 			continue
 		}
-		if want := []string{"batch_size", "lr", "momentum", "n", "weight_decay"}; !slices.Equal(slices.Sorted(maps.Keys(gp.Axes)), want) {
+		if want := []string{"batch_size", "lr", "momentum", "n", "sam_m", "sam_rho", "weight_decay"}; !slices.Equal(slices.Sorted(maps.Keys(gp.Axes)), want) {
 			t.Errorf("grid point %v: axes %v, want %v", g.Key, slices.Sorted(maps.Keys(gp.Axes)), want)
 		}
 		if gp.Counts != g.Counts || !sameFloat(gp.G, g.NoiseScale) {

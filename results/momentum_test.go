@@ -65,7 +65,7 @@ func TestMomentumTrialsAreNotPooled(t *testing.T) {
 	if !slices.Equal(g.By, []string{"momentum", "batch_size"}) {
 		t.Fatalf("by %v, want momentum, batch_size", g.By)
 	}
-	if want := map[string]string{"n": "2048", "lr": "0.1", "weight_decay": "0"}; !maps.Equal(g.Fixed, want) {
+	if want := map[string]string{"n": "2048", "lr": "0.1", "weight_decay": "0", "sam_rho": "0", "sam_m": "0"}; !maps.Equal(g.Fixed, want) {
 		t.Errorf("fixed %v, want %v", g.Fixed, want)
 	}
 	// g = 0.1·(2048/32 − 1) = 6.3 and 0.1·(2048/128 − 1) = 1.5 at m = 0,
@@ -107,7 +107,7 @@ func TestMomentumTrialsAreNotPooled(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(b.String(), "\n")
-	if lines[0] != "fixed: lr=0.1 n=2048 weight_decay=0" ||
+	if lines[0] != "fixed: lr=0.1 n=2048 sam_m=0 sam_rho=0 weight_decay=0" ||
 		strings.Join(strings.Fields(lines[1]), " ") != "momentum batch_size g ok train_acc test_acc gap lambda_max diverged failed unfinished" {
 		t.Errorf("table head:\n%s", b.String())
 	}
@@ -167,7 +167,7 @@ func TestWeightDecayTrialsAreNotPooled(t *testing.T) {
 	if !slices.Equal(g.By, []string{"weight_decay"}) || len(g.Groups) != 2 {
 		t.Fatalf("by %v, %d groups; want weight_decay, 2", g.By, len(g.Groups))
 	}
-	if want := map[string]string{"n": "2048", "lr": "0.1", "momentum": "0", "batch_size": "32"}; !maps.Equal(g.Fixed, want) {
+	if want := map[string]string{"n": "2048", "lr": "0.1", "momentum": "0", "batch_size": "32", "sam_rho": "0", "sam_m": "0"}; !maps.Equal(g.Fixed, want) {
 		t.Errorf("fixed %v, want %v", g.Fixed, want)
 	}
 	for i, w := range []struct {

@@ -21,7 +21,7 @@ func TestSummarize(t *testing.T) {
 	if !slices.Equal(g.By, []string{"n", "batch_size", "lr"}) {
 		t.Fatalf("by %v, want n, batch_size, lr", g.By)
 	}
-	if want := map[string]string{"momentum": "0", "weight_decay": "0"}; !maps.Equal(g.Fixed, want) {
+	if want := map[string]string{"momentum": "0", "weight_decay": "0", "sam_rho": "0", "sam_m": "0"}; !maps.Equal(g.Fixed, want) {
 		t.Errorf("fixed %v, want %v", g.Fixed, want)
 	}
 	if !slices.Equal(g.Metrics[:len(results.BaseMetrics())], results.BaseMetrics()) || len(g.Metrics) != len(results.BaseMetrics()) {

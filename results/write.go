@@ -26,7 +26,7 @@ each cell is the mean ± sample std over the ok trials of its row ("(n=k)": fini
 // WriteTable writes the groups as an aligned text table, one line per group,
 // preceded by the axes held fixed and followed by TableLegend:
 //
-//	fixed: n=2048 momentum=0 weight_decay=0
+//	fixed: n=2048 momentum=0 sam_m=0 sam_rho=0 weight_decay=0
 //	batch_size  lr    g     ok  train_acc        test_acc         gap              lambda_max     diverged  failed  unfinished
 //	8           0.02  5.1   3   0.8936 ± 0.0015  …
 //

@@ -34,7 +34,7 @@ func TestWriteTable(t *testing.T) {
 	if len(lines) != 7 {
 		t.Fatalf("got %d lines, want fixed + header + 5:\n%s", len(lines), out)
 	}
-	if lines[0] != "fixed: momentum=0 weight_decay=0" {
+	if lines[0] != "fixed: momentum=0 sam_m=0 sam_rho=0 weight_decay=0" {
 		t.Errorf("fixed line = %q", lines[0])
 	}
 	if got := strings.Fields(lines[1]); strings.Join(got, " ") != "n batch_size lr g ok train_acc test_acc gap lambda_max diverged failed unfinished" {

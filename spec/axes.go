@@ -28,9 +28,10 @@ type Axis struct {
 type axisDef struct{ name, path string }
 
 // gridAxes lists the grid's axes in expansion order, slowest first: the
-// optional axes n, momentum and weight_decay, then batch_size, lr and seed.
+// optional axes n, momentum, weight_decay, sam_rho and sam_m, then
+// batch_size, lr and seed.
 var gridAxes = []axisDef{{"n", "dataset.n"}, {"momentum", "optimizer.momentum"}, {"weight_decay", "weight_decay"},
-	{"batch_size", "batch_size"}, {"lr", "lr"}, {"seed", "seed"}}
+	{"sam_rho", "sam.rho"}, {"sam_m", "sam.m"}, {"batch_size", "batch_size"}, {"lr", "lr"}, {"seed", "seed"}}
 
 // AxisNames returns the names of the grid axes in expansion order.
 func AxisNames() []string {
@@ -57,6 +58,7 @@ func AxisPath(name string) (string, bool) {
 func (g Grid) Axes() []Axis {
 	lists := map[string][]any{
 		"n": anys(g.N), "momentum": anys(g.Momentum), "weight_decay": anys(g.WeightDecay),
+		"sam_rho": anys(g.SAMRho), "sam_m": anys(g.SAMM),
 		"batch_size": anys(g.BatchSize), "lr": anys(g.LR), "seed": anys(g.Seed),
 	}
 	out := make([]Axis, 0, len(gridAxes))

@@ -9,8 +9,8 @@ package spec
 //     curvature.tol 1e-3;
 //   - defaults that are left out of it, so that writing them changes no
 //     identity: optimizer.name "sgd", schedule.lr.kind "constant",
-//     model.loss "ce" and every measure setting equal to its default (see
-//     Measure), which are stored as their zero value.
+//     model.loss "ce", sam.eta 0.01 and every measure setting equal to its
+//     default (see Measure), which are stored as their zero value.
 //
 // Adam's β₁ 0.9, β₂ 0.999 and eps 1e-8 apply to zero values when a trial
 // runs (Trial.WithDefaults) and are never stored.
@@ -23,6 +23,7 @@ const (
 	DefaultBeta1        = 0.9
 	DefaultBeta2        = 0.999
 	DefaultAdamEps      = 1e-8
+	DefaultSAMEta       = 0.01
 )
 
 // Resolved returns the trial in canonical form: the defaults that are part
@@ -47,11 +48,15 @@ func (t Trial) Resolved() Trial {
 	if t.Model.Loss == LossCE {
 		t.Model.Loss = ""
 	}
+	if t.SAM.Adaptive && t.SAM.Eta == DefaultSAMEta {
+		t.SAM.Eta = 0
+	}
 	return t
 }
 
 // WithDefaults returns the trial with every default filled in, as it runs:
-// Resolved, then Adam's β₁, β₂ and eps for an Adam optimizer, and the names
+// Resolved, then Adam's β₁, β₂ and eps for an Adam optimizer, ASAM's η for
+// adaptive SAM, and the names
 // of the defaults left out of the canonical form (optimizer "sgd", schedule
 // "constant", loss "ce"). Measure settings keep their zero values: use
 // SettingsOf, which applies their defaults.
@@ -64,6 +69,9 @@ func (t Trial) WithDefaults() Trial {
 		t.Optimizer.Beta1 = or(t.Optimizer.Beta1, DefaultBeta1)
 		t.Optimizer.Beta2 = or(t.Optimizer.Beta2, DefaultBeta2)
 		t.Optimizer.Eps = or(t.Optimizer.Eps, DefaultAdamEps)
+	}
+	if t.SAM.Adaptive {
+		t.SAM.Eta = or(t.SAM.Eta, DefaultSAMEta)
 	}
 	return t
 }

@@ -46,10 +46,11 @@ type Train struct {
 
 // Grid holds the axes of a sweep. Each axis is free of duplicates; the sweep
 // runs every combination (see Axes for the order). BatchSize, LR and Seed
-// are required and non-empty; N, Momentum and WeightDecay are optional (an
-// omitted axis takes its single value from the fixed settings: dataset.n,
-// train.optimizer.momentum, train.weight_decay). Values are kept exactly as
-// written: integers as integers, floats as the float64 nearest the decimal.
+// are required and non-empty; N, Momentum, WeightDecay, SAMRho and SAMM are
+// optional (an omitted axis takes its single value from the fixed settings:
+// dataset.n, train.optimizer.momentum, train.weight_decay, train.sam.rho,
+// train.sam.m). Values are kept exactly as written: integers as integers,
+// floats as the float64 nearest the decimal.
 type Grid struct {
 	// BatchSize lists the minibatch sizes B, each in 1…N.
 	BatchSize []int `json:"batch_size"`
@@ -64,6 +65,12 @@ type Grid struct {
 	Momentum []float64 `json:"momentum,omitempty"`
 	// WeightDecay lists L2 coefficients λ ≥ 0 (replacing train.weight_decay).
 	WeightDecay []float64 `json:"weight_decay,omitempty"`
+	// SAMRho lists SAM radii ρ ≥ 0 (replacing train.sam.rho; 0 is plain
+	// training).
+	SAMRho []float64 `json:"sam_rho,omitempty"`
+	// SAMM lists m-sharpness sub-batch sizes m ≥ 0 (replacing train.sam.m;
+	// 0 is the whole batch), each dividing every batch size.
+	SAMM []int `json:"sam_m,omitempty"`
 }
 
 // Len returns the number of grid points, the product of the axis lengths
@@ -93,12 +100,18 @@ func (s Sweep) Base() Trial {
 func (s Sweep) Resolved() Sweep {
 	t := s.Base().Resolved()
 	s.Dataset, s.Model, s.Curvature = t.Dataset, t.Model, t.Curvature
-	s.Train.Optimizer, s.Train.Schedule = t.Optimizer, t.Schedule
+	s.Train.Optimizer, s.Train.Schedule, s.Train.SAM = t.Optimizer, t.Schedule, t.SAM
 	if len(s.Grid.N) > 0 {
 		s.Dataset.N = 0
 	}
 	if len(s.Grid.Momentum) > 0 {
 		s.Train.Optimizer.Momentum = 0
+	}
+	if len(s.Grid.SAMRho) > 0 {
+		s.Train.SAM.Rho = 0
+	}
+	if len(s.Grid.SAMM) > 0 {
+		s.Train.SAM.M = 0
 	}
 	return s
 }
@@ -168,7 +181,9 @@ func (t Trial) problems() []error {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	for _, check := range []func() error{t.validateTraining, t.validateOptimizer, t.validateSchedule} {
+	// m against the batch sizes is the grid's check (validateGrid): it
+	// covers every batch size of the grid, not just the first.
+	for _, check := range []func() error{t.validateTraining, t.validateOptimizer, t.validateSchedule, t.validateSAM} {
 		if err := check(); err != nil {
 			errs = append(errs, err)
 		}
@@ -272,6 +287,19 @@ func (s Sweep) validateGrid() []error {
 		}
 		errs = append(errs, distinct("grid.weight_decay", g.WeightDecay)...)
 	}
+	if g.SAMRho != nil && axis("sam_rho", len(g.SAMRho), "SAM radii such as [0, 0.05, 0.1]") {
+		for i, r := range g.SAMRho {
+			each("sam_rho", i, r >= 0 && !math.IsInf(r, 0), r, "must be finite and ≥ 0 (the SAM radius ρ; 0 disables SAM)")
+		}
+		errs = append(errs, distinct("grid.sam_rho", g.SAMRho)...)
+	}
+	if g.SAMM != nil && axis("sam_m", len(g.SAMM), "m-sharpness sub-batch sizes such as [4, 16]") {
+		for i, m := range g.SAMM {
+			each("sam_m", i, m >= 0, m, "must be ≥ 0 (the m-sharpness sub-batch size; 0: the whole batch)")
+		}
+		errs = append(errs, distinct("grid.sam_m", g.SAMM)...)
+	}
+	errs = append(errs, s.validateSubBatches()...)
 	// Each axis is at most MaxSpecBytes long, so the product fits in a
 	// float64 exactly enough to compare with MaxTrials.
 	total, desc := 1.0, ""
@@ -283,13 +311,46 @@ func (s Sweep) validateGrid() []error {
 			n    int
 			name string
 		}{{len(g.BatchSize), "batch sizes"}, {len(g.LR), "learning rates"}, {len(g.Seed), "seeds"},
-			{len(g.N), "training-set sizes"}, {len(g.Momentum), "momenta"}, {len(g.WeightDecay), "weight decays"}} {
+			{len(g.N), "training-set sizes"}, {len(g.Momentum), "momenta"}, {len(g.WeightDecay), "weight decays"},
+			{len(g.SAMRho), "SAM radii"}, {len(g.SAMM), "m-sharpness sizes"}} {
 			if a.n > 0 {
 				desc += fmt.Sprintf(" × %d %s", a.n, a.name)
 			}
 		}
 		errs = append(errs, &FieldError{Field: "grid", Problem: fmt.Sprintf("expands to %.0f trials (%s); at most %d allowed",
 			total, strings.TrimPrefix(desc, " × "), MaxTrials)})
+	}
+	return errs
+}
+
+// validateSubBatches checks that every m-sharpness sub-batch size of the
+// sweep (grid.sam_m, or train.sam.m) divides every batch size of every
+// trial: each of grid.batch_size and its scheduled sizes, for each
+// training-set size. It reports the first misfit of each m.
+func (s Sweep) validateSubBatches() []error {
+	g := s.Grid
+	ms, field := []int{s.Train.SAM.M}, func(int) string { return "train.sam.m" }
+	if len(g.SAMM) > 0 {
+		ms, field = g.SAMM, func(j int) string { return fmt.Sprintf("grid.sam_m[%d]", j) }
+	}
+	ns := []int{s.Dataset.N}
+	if len(g.N) > 0 {
+		ns = g.N
+	}
+	var errs []error
+	for j, m := range ms {
+	search:
+		for _, n := range ns {
+			for i, b := range g.BatchSize {
+				if b < 1 || n < 1 || b > n {
+					continue
+				}
+				if bad, ok := subBatchMisfit(m, b, n, s.Train.Schedule.Batch); !ok {
+					errs = append(errs, invalid(field(j), m, fmt.Sprintf("grid.batch_size[%d] = %d: %s", i, b, notDividing(bad, b))))
+					break search
+				}
+			}
+		}
 	}
 	return errs
 }

@@ -8,8 +8,8 @@ package spec
 // (with omitempty, or omitzero for structs) but never renamed. Every field
 // added after the first release is optional and its zero value means the
 // original behaviour (plain SGD, constant schedules, no augmentation, fresh
-// initialization, cross-entropy), so the identity of a spec that does not use
-// it is unchanged.
+// initialization, cross-entropy, no SAM, no weight averaging), so the
+// identity of a spec that does not use it is unchanged.
 type Trial struct {
 	// Dataset selects the training and test data.
 	Dataset Dataset `json:"dataset"`
@@ -36,7 +36,7 @@ type Trial struct {
 // fields a sweep's train section shares with its trials. Every field is
 // optional and its zero value means the original behaviour (a budget in
 // epochs, no weight decay, plain SGD, constant schedules, no augmentation,
-// fresh initialization).
+// fresh initialization, no SAM, no weight averaging).
 type Training struct {
 	// Steps is the training budget in parameter updates, the alternative to
 	// Epochs: exactly one of the two is > 0.
@@ -56,6 +56,12 @@ type Training struct {
 	// WarmStart starts training from saved weights instead of a fresh
 	// initialization (zero value: fresh initialization from Seed).
 	WarmStart WarmStart `json:"warm_start,omitzero"`
+	// SAM selects sharpness-aware minimization (zero value: off, the update
+	// uses the minibatch gradient).
+	SAM SAM `json:"sam,omitzero"`
+	// SWA selects stochastic weight averaging (zero value: off, the final
+	// parameters are the last iterate).
+	SWA SWA `json:"swa,omitzero"`
 }
 
 // Dataset names accepted in Dataset.Name.
@@ -271,4 +277,50 @@ type WarmStart struct {
 	Path string `json:"path,omitempty"`
 	// SHA256 is the lowercase hex SHA-256 digest of the file's content.
 	SHA256 string `json:"sha256,omitempty"`
+}
+
+// SAM selects sharpness-aware minimization (Foret, Kleiner, Mobahi &
+// Neyshabur 2021, arXiv 2010.01412), its adaptive variant ASAM (Kwon, Kim,
+// Park & Choi 2021, arXiv 2102.11600) and m-sharpness. The zero value is
+// off. With ρ > 0 every update evaluates two gradients of its batch β and
+// passes the second to the optimizer's update rule (SGD, momentum, Adam),
+// which is otherwise unchanged:
+//
+//	g = ∇L_β(θ),   θ ← update(θ, ∇L_β(θ + e), ε)
+//	SAM:   e = ρ g / ‖g‖₂
+//	ASAM:  e = ρ T² g / ‖T g‖₂,   T = diag(|θ_i| + η) on weights, 1 on biases
+//
+// with e = 0 when the norm is 0. With m-sharpness (M = m > 0) the batch of B
+// examples is split into B/m consecutive sub-batches of m examples, each
+// with its own e_k from its own gradient, and the update uses the mean of
+// the B/m gradients at θ + e_k; m must divide every batch size of the trial
+// (batch_size and, under a batch-size schedule, every scheduled size,
+// clamped to N). Weight decay is part of L_β, so of both gradients. Each
+// update costs two batch gradients (Result.Gradients = 2·Steps).
+type SAM struct {
+	// Rho is the neighbourhood radius ρ ≥ 0; ρ > 0 enables SAM (Foret et al.
+	// use ρ ≈ 0.05; ASAM needs larger radii, ρ ≈ 0.5–2).
+	Rho float64 `json:"rho,omitempty"`
+	// Adaptive selects ASAM (needs ρ > 0).
+	Adaptive bool `json:"adaptive,omitempty"`
+	// Eta is ASAM's η > 0 (0: default 0.01; only with Adaptive).
+	Eta float64 `json:"eta,omitempty"`
+	// M is the m-sharpness sub-batch size m ≥ 0 (0: the whole batch, i.e.
+	// ordinary SAM; needs ρ > 0).
+	M int `json:"m,omitempty"`
+}
+
+// SWA selects stochastic weight averaging (Izmailov, Podoprikhin, Garipov,
+// Vetrov & Wilson 2018, arXiv 1803.05407). With Start = s ≥ 1 the trial's
+// final parameters are the mean of the iterates at the ends of epochs
+// s, s+1, …, E (the last, partial epoch of a step budget included):
+//
+//	θ_swa = (1/(E − s + 1)) Σ_{e=s}^{E} θ_e.
+//
+// The final metrics and every curvature measure are those of θ_swa; the
+// per-epoch curve keeps the iterates'. The networks have no batch
+// normalization, so no statistics are recomputed at θ_swa.
+type SWA struct {
+	// Start is the first averaged epoch s, in 1…epochs (0: off).
+	Start int `json:"start,omitempty"`
 }

@@ -30,7 +30,7 @@ func (t Trial) Validate() error {
 	if err != nil {
 		return err
 	}
-	for _, check := range []func() error{t.validateTraining, t.validateOptimizer, t.validateSchedule} {
+	for _, check := range []func() error{t.validateTraining, t.validateOptimizer, t.validateSchedule, t.validateSAM, t.samDivides} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -271,6 +271,113 @@ func (t Trial) validateSchedule() error {
 		return err
 	}
 	return milestones("schedule.batch.milestones", b.Milestones)
+}
+
+// validateSAM checks the sam and swa settings on their own; samDivides
+// checks m against the batch sizes.
+func (t Trial) validateSAM() error {
+	s := t.SAM
+	switch {
+	case !finite(s.Rho) || s.Rho < 0:
+		return invalid("sam.rho", s.Rho, "must be finite and ≥ 0 (the SAM radius ρ, such as 0.05; 0 disables SAM)")
+	case !finite(s.Eta) || s.Eta < 0:
+		return invalid("sam.eta", s.Eta, fmt.Sprintf("must be finite and > 0 (ASAM's η; 0: default %g)", DefaultSAMEta))
+	case s.M < 0:
+		return invalid("sam.m", s.M, "must be ≥ 0 (the m-sharpness sub-batch size; 0: the whole batch)")
+	case s.Adaptive && s.Rho == 0:
+		return invalid("sam.adaptive", s.Adaptive, "needs sam.rho > 0 (ASAM's radius, such as 0.5)")
+	case s.Eta != 0 && !s.Adaptive:
+		return invalid("sam.eta", s.Eta, "only for adaptive SAM (sam.adaptive: true)")
+	case s.M != 0 && s.Rho == 0:
+		return invalid("sam.m", s.M, "needs sam.rho > 0 (m-sharpness is a form of SAM)")
+	case t.SWA.Start < 0:
+		return invalid("swa.start", t.SWA.Start, "must be ≥ 1 (the first averaged epoch; 0 disables SWA)")
+	case t.Epochs > 0 && t.SWA.Start > t.Epochs:
+		return invalid("swa.start", t.SWA.Start, fmt.Sprintf("must be ≤ epochs (%d): the first averaged epoch", t.Epochs))
+	}
+	if t.Steps > 0 && t.SWA.Start > 0 && t.BatchSize >= 1 && t.BatchSize <= t.Dataset.N {
+		if e := t.budgetEpochs(); t.SWA.Start > e {
+			return invalid("swa.start", t.SWA.Start, fmt.Sprintf("must be ≤ %d, the number of epochs %d steps take (the last one partial or not)", e, t.Steps))
+		}
+	}
+	return nil
+}
+
+// budgetEpochs returns the number of epochs a step budget runs, the last one
+// possibly partial: ⌊N/B_e⌋ updates per epoch, B_e constant between the
+// milestones of the batch-size schedule.
+func (t Trial) budgetEpochs() int {
+	n, ms := t.Dataset.N, t.Schedule.Batch.Milestones
+	sizes := batchSizes(t.BatchSize, n, t.Schedule.Batch)
+	left, done := t.Steps, 0 // updates still to take; epochs completed
+	for i, b := range sizes {
+		per := n / b
+		need := left / per
+		if left%per != 0 {
+			need++
+		}
+		if i >= len(ms) || i+1 >= len(sizes) || need <= ms[i]-done {
+			return done + need
+		}
+		left -= (ms[i] - done) * per
+		done = ms[i]
+	}
+	return done
+}
+
+// samDivides checks that the m-sharpness sub-batch size divides the trial's
+// batch size and every size of its batch-size schedule.
+func (t Trial) samDivides() error {
+	if b, ok := subBatchMisfit(t.SAM.M, t.BatchSize, t.Dataset.N, t.Schedule.Batch); !ok {
+		return invalid("sam.m", t.SAM.M, notDividing(b, t.BatchSize))
+	}
+	return nil
+}
+
+// notDividing is the problem of an m-sharpness sub-batch size that does not
+// divide the batch size b (scheduled from batch_size b0).
+func notDividing(b, b0 int) string {
+	what := fmt.Sprintf("batch size %d", b)
+	if b != b0 {
+		what += fmt.Sprintf(" (batch_size %d under schedule.batch)", b0)
+	}
+	return "does not divide the " + what + "; m-sharpness splits every batch into sub-batches of m examples, so m must divide every batch size"
+}
+
+// batchSizes returns the batch sizes of the epochs of a trial with initial
+// batch size b0, n training examples and batch-size schedule s, whatever its
+// budget: b0 and, after the k-th milestone, b0·factor^k clamped to n (as
+// train.BatchSchedule.Size).
+func batchSizes(b0, n int, s BatchSchedule) []int {
+	out := []int{min(b0, n)}
+	b := b0
+	for range s.Milestones {
+		if s.Factor < 2 {
+			break
+		}
+		if b > n/s.Factor {
+			b = n
+		} else {
+			b *= s.Factor
+		}
+		out = append(out, min(b, n))
+	}
+	return out
+}
+
+// subBatchMisfit reports whether the m-sharpness sub-batch size m divides
+// every batch size of batchSizes(b0, n, s) (always when m ≤ 0) and, when it
+// does not, returns the first size it does not divide.
+func subBatchMisfit(m, b0, n int, s BatchSchedule) (int, bool) {
+	if m <= 0 {
+		return 0, true
+	}
+	for _, b := range batchSizes(b0, n, s) {
+		if b%m != 0 {
+			return b, false
+		}
+	}
+	return 0, true
 }
 
 func milestones(field string, ms []int) error {

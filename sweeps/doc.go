@@ -31,8 +31,9 @@
 // field path (for example grid.batch_size[2]) and the value as written.
 //
 // Expand returns the Cartesian product of the grid's swept axes: the
-// optional axes n, momentum, weight_decay outermost (in that order, when the
-// grid lists them), then batch_size, lr and seed (innermost), each trial
+// optional axes n, momentum, weight_decay, sam_rho, sam_m outermost (in that
+// order, when the grid lists them), then batch_size, lr and seed
+// (innermost), each trial
 // identified by spec.ID: resubmitting a sweep, or declaring the same trial in
 // another sweep, yields the same ID. ForEachTrial and Expander walk very
 // large grids without a spec per trial, splicing each trial's identity from

@@ -20,9 +20,9 @@ type Trial struct {
 
 // Expand returns the trials of the sweep: the Cartesian product of the swept
 // axes (spec.Grid.Swept) in a fixed order, the first axis varying slowest:
-// the optional axes n, momentum and weight_decay (when the grid lists them),
-// then batch_size, lr, and seed innermost, each in the order written. A
-// sweep without optional axes has trial i at
+// the optional axes n, momentum, weight_decay, sam_rho and sam_m (when the
+// grid lists them), then batch_size, lr, and seed innermost, each in the
+// order written. A sweep without optional axes has trial i at
 //
 //	batch_size = BatchSize[(i / (|lr|·|seed|)) mod |batch_size|]
 //	lr         = LR[(i / |seed|) mod |lr|]

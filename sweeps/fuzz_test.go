@@ -35,7 +35,7 @@ func FuzzParse(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	for _, y := range []string{full, measuresSweep, dinhSweep, aliasBomb} {
+	for _, y := range []string{full, measuresSweep, dinhSweep, aliasBomb, samSweep} {
 		f.Add([]byte(y))
 	}
 	f.Add([]byte("name: x\ngrid: {lr: [.nan]}\n"))

@@ -15,7 +15,7 @@ import (
 // TestExampleSweeps: the shipped paper sweeps parse, expand as documented and
 // every trial validates.
 func TestExampleSweeps(t *testing.T) {
-	for file, want := range map[string]int{"smith-le-mnist.yaml": 21, "keskar-f1.yaml": 10} {
+	for file, want := range map[string]int{"smith-le-mnist.yaml": 21, "keskar-f1.yaml": 10, "sam-mnist.yaml": 9} {
 		s, err := Load(file)
 		if err != nil {
 			t.Fatalf("%s: %v", file, err)
@@ -33,6 +33,11 @@ func TestExampleSweeps(t *testing.T) {
 	k, _ := Load("keskar-f1.yaml")
 	if o := k.Train.Optimizer; o.Name != "adam" || o.Beta1 != 0.9 || k.Grid.BatchSize[1] != k.Dataset.N/10 {
 		t.Errorf("keskar-f1: optimizer %+v, LB %d for N %d", o, k.Grid.BatchSize[1], k.Dataset.N)
+	}
+	sam, _ := Load("sam-mnist.yaml")
+	if tr := Expand(sam); len(tr) != 9 || tr[0].Spec.SAM.Rho != 0 || tr[3].Spec.SAM.Rho != 0.05 || tr[8].Spec.SAM.Rho != 0.1 ||
+		tr[8].Spec.Optimizer.Momentum != 0.9 || tr[8].Spec.Dataset.Dir != "data/mnist" {
+		t.Errorf("sam-mnist: %d trials %+v", len(tr), tr)
 	}
 	s, _ := Load("smith-le-mnist.yaml")
 	if m := s.Model; m.Arch != "mlp" || len(m.Hidden) != 1 || m.Hidden[0] != 800 || m.Activation != "relu" || s.Dataset.Dir != "data/mnist" {

@@ -96,6 +96,13 @@ func (p presence) check(s *spec.Sweep) {
 	if p.has("grid.weight_decay") && p.has("train.weight_decay") {
 		p.bad("grid.weight_decay", "give the weight decay in train.weight_decay or as the grid axis grid.weight_decay, not both")
 	}
+	if p.has("grid.sam_rho") && p.has("train.sam.rho") {
+		p.bad("grid.sam_rho", "give the SAM radius in train.sam.rho or as the grid axis grid.sam_rho, not both")
+	}
+	if p.has("grid.sam_m") && p.has("train.sam.m") {
+		p.bad("grid.sam_m", "give the m-sharpness sub-batch size in train.sam.m or as the grid axis grid.sam_m, not both")
+	}
+	p.notZero("train.sam.eta", s.Train.SAM.Eta, fmt.Sprintf("must be > 0 (ASAM's η; omit the field for its default %g)", spec.DefaultSAMEta))
 }
 
 // measureDefaults rejects a measure setting that has a default written as

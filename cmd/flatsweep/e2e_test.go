@@ -280,7 +280,7 @@ func TestClusterOfProcesses(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("results: code %d:\n%s%s", code, out, errs)
 	}
-	checkTable(t, out, "fixed: momentum=0 n=512 weight_decay=0", "batch_size lr", [][]string{
+	checkTable(t, out, "fixed: momentum=0 n=512 sam_m=0 sam_rho=0 weight_decay=0", "batch_size lr", [][]string{
 		{"16", "0.05", "1.55"}, {"16", "0.1", "3.1"}, {"64", "0.05", "0.35"}, {"64", "0.1", "0.7"}}, 2)
 	out, _, code = runCLI(t, "status", "--coordinator", addr)
 	if code != 0 || !strings.Contains(out, "succeeded 8") || !strings.Contains(out, "one") || !strings.Contains(out, "two") {
@@ -384,7 +384,7 @@ func TestRunPrintsGroupedTable(t *testing.T) {
 		t.Errorf("run progress:\n%s", errs)
 	}
 	// g = 0.05·(512/16 − 1) = 1.55, 0.05·(512/64 − 1) = 0.35; ×10 at m = 0.9.
-	checkTable(t, out, "fixed: lr=0.05 n=512 weight_decay=0", "momentum batch_size", [][]string{
+	checkTable(t, out, "fixed: lr=0.05 n=512 sam_m=0 sam_rho=0 weight_decay=0", "momentum batch_size", [][]string{
 		{"0", "16", "1.55"}, {"0", "64", "0.35"}, {"0.9", "16", "15.5"}, {"0.9", "64", "3.5"}}, 2)
 
 	offline, errs, code := runCLI(t, "analyze", "e2e", "--db", db, "--format", "json")
@@ -482,6 +482,10 @@ func TestBadInputExitsTwoAndStoresNothing(t *testing.T) {
 		{"batch size above n", sweepArgs(strings.Replace(good, "[16, 64]", "[16, 4096]", 1)), "grid.batch_size[1] = 4096"},
 		{"nan learning rate", sweepArgs(strings.Replace(good, "[0.05, 0.1]", "[.nan, 0.1]", 1)), "grid.lr[0] = .nan"},
 		{"infinite learning rate", sweepArgs(strings.Replace(good, "[0.05, 0.1]", "[0.05, .inf]", 1)), "grid.lr[1] = .inf"},
+		{"negative sam rho", sweepArgs(strings.Replace(good, "train: {epochs: 1}", "train: {epochs: 1, sam: {rho: -1}}", 1)), "train.sam.rho = -1: must be finite and ≥ 0"},
+		{"sam m not dividing the batch size", sweepArgs(strings.Replace(good, "train: {epochs: 1}", "train: {epochs: 1, sam: {rho: 0.05, m: 32}}", 1)),
+			"train.sam.m = 32: grid.batch_size[0] = 16: does not divide the batch size 16"},
+		{"swa start beyond the epochs", sweepArgs(strings.Replace(good, "train: {epochs: 1}", "train: {epochs: 1, swa: {start: 2}}", 1)), "train.swa.start = 2"},
 		{"zero workers", func(string) []string { return []string{"run", "--workers", "0"} }, "--workers"},
 		{"bad format", func(string) []string { return []string{"run", "--format", "xml"} }, "--format"},
 		{"unknown flag", func(string) []string { return []string{"run", "--wokers", "2"} }, "wokers"},

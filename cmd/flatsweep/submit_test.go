@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -175,5 +176,16 @@ func TestSubmittedWarmStartIsHashed(t *testing.T) {
 		if slices.Contains(ids, tr.ID) {
 			t.Errorf("changed file: trial %d (%s) kept the ID %s", i, tr.Point, tr.ID)
 		}
+	}
+}
+
+// TestSubmitBadSAMExitsTwo: submit checks the sweep file before it dials the
+// coordinator: a negative SAM radius is a usage error (exit status 2) naming
+// the field, with no coordinator listening.
+func TestSubmitBadSAMExitsTwo(t *testing.T) {
+	body := strings.Replace(fmt.Sprintf(e2eSweep, 1), "train: {epochs: 1}", "train: {epochs: 1, sam: {rho: -1}}", 1)
+	_, errs, code := runCLI(t, "submit", writeSweep(t, body), "--coordinator", "127.0.0.1:1")
+	if code != 2 || !strings.Contains(errs, "train.sam.rho = -1: must be finite and ≥ 0") {
+		t.Errorf("exit status %d, want 2 naming train.sam.rho; stderr:\n%s", code, errs)
 	}
 }

@@ -121,6 +121,17 @@ func (s BatchSchedule) validate() error {
 	return checkMilestones(s.Milestones)
 }
 
+// starts returns the epochs at which the batch size may change: 1 and the
+// epoch after each milestone.
+func (s BatchSchedule) starts() []int {
+	out := make([]int, 0, len(s.Milestones)+1)
+	out = append(out, 1)
+	for _, m := range s.Milestones {
+		out = append(out, m+1)
+	}
+	return out
+}
+
 // Size returns the batch size used during epoch (1-based) for the initial
 // size b0 and n training examples: b0·Factor^k clamped to n, where k is the
 // number of milestones before epoch.

@@ -1,8 +1,12 @@
 // Package train trains a network by minibatch stochastic optimization: SGD
 // with optional heavy-ball or Nesterov momentum, or Adam (see Optimizer), with
 // learning-rate and batch-size schedules (LRSchedule, BatchSchedule), a budget
-// in epochs or in updates, and optional random-shift augmentation of image
-// batches (Augment).
+// in epochs or in updates, optional random-shift augmentation of image
+// batches (Augment), and two ways of seeking flat minima: sharpness-aware
+// minimization with its adaptive and m-sharpness variants (SAM), which
+// changes the gradient each update uses, and stochastic weight averaging
+// (SWA), which replaces the final parameters by the mean of the iterates at
+// the ends of the last epochs.
 //
 // # Batches
 //
@@ -32,6 +36,9 @@
 //
 // A run diverges when a batch loss or an epoch loss is NaN or ±Inf. Divergence
 // is a result, not an error: training stops and Result.Diverged is set.
+//
+// With SWA the final metrics are those of the averaged parameters θ_swa,
+// which Train leaves in θ; the per-epoch metrics are the iterates'.
 //
 // Everything is deterministic: the same inputs, Rng state and Augment seed give
 // bit-identical parameters and metrics.
@@ -90,6 +97,12 @@ type Config struct {
 	// Probe, if non-nil, is called with θ at measurement points along
 	// training (see Probe).
 	Probe *Probe
+	// SAM replaces the minibatch gradient of every update by the
+	// sharpness-aware one (zero value: off).
+	SAM SAM
+	// SWA averages the iterates of the last epochs into the final
+	// parameters (zero value: off).
+	SWA SWA
 }
 
 // Probe measures the parameters along training. Func is called with θ
@@ -102,7 +115,8 @@ type Config struct {
 //   - with Steps true, before every Every-th update (and so at θ after
 //     k·Every updates), inside epochs.
 //
-// The calls are part of the run: they happen in a deterministic order and
+// With SWA the call at the end measures the averaged parameters. The calls
+// are part of the run: they happen in a deterministic order and
 // an error from Func ends training with that error. A diverged run makes no
 // further calls.
 type Probe struct {
@@ -152,14 +166,22 @@ type Result struct {
 	// Curve holds the metrics of every completed epoch with finite losses
 	// (and of the final partial epoch of a step budget).
 	Curve []Metrics
-	// Final are the metrics at the end of training; after divergence they
-	// are those of the last finite state (the last Curve entry, or the
+	// Final are the metrics at the end of training (with SWA, at θ_swa; its
+	// Epoch, Step, LR and BatchSize are the last epoch's); after divergence
+	// they are those of the last finite state (the last Curve entry, or the
 	// initialization when the first epoch diverged).
 	Final Metrics
 	// Diverged reports a NaN/±Inf batch or epoch loss.
 	Diverged bool
 	// Steps is the number of updates performed.
 	Steps int
+	// Gradients is the number of minibatch gradient evaluations of the
+	// updates performed: Steps, or 2·Steps with SAM (an evaluation on the
+	// B/m sub-batches of m-sharpness counts as one).
+	Gradients int
+	// Averaged is the number of iterates averaged into the final θ by SWA
+	// (0 without SWA, after divergence or when cancelled).
+	Averaged int
 }
 
 func (cfg Config) validate(net *nn.Network, n, features int) error {
@@ -178,8 +200,48 @@ func (cfg Config) validate(net *nn.Network, n, features int) error {
 		return fmt.Errorf("%w: evaluation network has %d parameters, training network %d",
 			ErrConfig, cfg.Eval.NumParams(), net.NumParams())
 	}
-	return errors.Join(cfg.Optimizer.validate(), cfg.LRSchedule.validate(),
-		cfg.BatchSchedule.validate(), cfg.Augment.validate(features))
+	if err := errors.Join(cfg.Optimizer.validate(), cfg.LRSchedule.validate(), cfg.BatchSchedule.validate(),
+		cfg.Augment.validate(features), cfg.SAM.validate(), cfg.SWA.validate()); err != nil {
+		return err
+	}
+	if m := cfg.SAM.M; m > 0 {
+		for _, e := range cfg.BatchSchedule.starts() {
+			if b := cfg.BatchSchedule.Size(cfg.BatchSize, n, e); b%m != 0 {
+				return fmt.Errorf("%w: m-sharpness sub-batch size m = %d does not divide the batch size %d of epoch %d",
+					ErrConfig, m, b, e)
+			}
+		}
+	}
+	if s := cfg.SWA.Start; s > 0 {
+		if e := cfg.epochs(n); s > e {
+			return fmt.Errorf("%w: SWA start epoch %d is beyond the %d epochs of the run", ErrConfig, s, e)
+		}
+	}
+	return nil
+}
+
+// epochs returns the number of epochs the budget runs, counting the last,
+// partial one of a step budget that ends inside an epoch. The batch size is
+// constant between milestones, so a step budget is walked milestone by
+// milestone.
+func (cfg Config) epochs(n int) int {
+	if cfg.Steps <= 0 {
+		return cfg.Epochs
+	}
+	left, done := cfg.Steps, 0 // updates still to take; epochs completed
+	ms := cfg.BatchSchedule.Milestones
+	for i := 0; ; i++ {
+		per := n / cfg.BatchSchedule.Size(cfg.BatchSize, n, done+1) // ≥ 1
+		need := left / per
+		if left%per != 0 {
+			need++
+		}
+		if i >= len(ms) || need <= ms[i]-done {
+			return done + need
+		}
+		left -= (ms[i] - done) * per
+		done = ms[i]
+	}
 }
 
 // totalSteps returns the number of updates of the budget.
@@ -196,9 +258,9 @@ func (cfg Config) totalSteps(n int) int {
 
 // maxBatch returns the largest batch size of the run.
 func (cfg Config) maxBatch(n int) int {
-	b := cfg.BatchSize
-	for i := range cfg.BatchSchedule.Milestones {
-		b = max(b, cfg.BatchSchedule.Size(cfg.BatchSize, n, cfg.BatchSchedule.Milestones[i]+1))
+	b := 0
+	for _, e := range cfg.BatchSchedule.starts() {
+		b = max(b, cfg.BatchSchedule.Size(cfg.BatchSize, n, e))
 	}
 	return b
 }
@@ -241,6 +303,15 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 		evalWS = cfg.Eval.NewWorkspace(evalRows)
 	}
 	grad := make([]float64, net.NumParams())
+	var sam *sharpness
+	perStep := 1
+	if cfg.SAM.on() {
+		sam, perStep = newSharpness(cfg.SAM, net), 2
+	}
+	var swa *averager
+	if cfg.SWA.Start > 0 {
+		swa = &averager{mean: make([]float64, len(theta))}
+	}
 	xb, yb := make([]float64, maxB*d), make([]int, maxB)
 	perm := make([]int, n)
 	aug := newAugmenter(cfg.Augment)
@@ -292,7 +363,12 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 			if aug != nil {
 				aug.apply(xb, B, res.Steps)
 			}
-			loss, _ := ws.LossGrad(grad, theta, xb[:B*d], yb[:B])
+			var loss float64
+			if sam != nil {
+				loss = sam.gradient(ws, grad, theta, xb[:B*d], yb[:B], d)
+			} else {
+				loss, _ = ws.LossGrad(grad, theta, xb[:B*d], yb[:B])
+			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				res.Diverged = true
 				return res, nil
@@ -300,6 +376,7 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 			m.LR = cfg.LRSchedule.Rate(cfg.LR, epoch, res.Steps, total)
 			upd.Step(theta, grad, m.LR)
 			res.Steps++
+			res.Gradients += perStep
 		}
 		m.Step = res.Steps
 		m = evaluate(m)
@@ -317,8 +394,21 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 				return res, err
 			}
 		}
+		if swa != nil && epoch >= cfg.SWA.Start {
+			swa.add(theta)
+		}
 	}
-	if probed != res.Steps {
+	if swa != nil && swa.k > 0 {
+		copy(theta, swa.mean)
+		res.Averaged = swa.k
+		if m := evaluate(res.Final); m.finite() {
+			res.Final = m
+		} else {
+			res.Diverged = true
+			return res, nil
+		}
+	}
+	if probed != res.Steps || swa != nil {
 		if err := probe(ProbePoint{Epoch: res.Final.Epoch, Step: res.Steps, LR: res.Final.LR, Final: true}); err != nil {
 			return res, err
 		}
