@@ -72,12 +72,16 @@ func TestLeaseTokensStayWithTheirWorker(t *testing.T) {
 	if leaked != "" {
 		t.Errorf("QueryResults returned the running trial's lease token %q", leaked)
 	}
+	guess := "0" + l.Token[1:] // a guess that differs from the token in its first character
+	if guess == l.Token {
+		guess = "1" + l.Token[1:]
+	}
 	forged := goodResult(0.999, 1)
 	forged.LambdaMax = 42
 	for _, try := range []struct{ worker, token string }{
 		{thief, l.Token},            // the victim's token under the thief's ID
 		{victim, leaked},            // whatever the query gave, under the victim's ID
-		{victim, "0" + l.Token[1:]}, // a guess
+		{victim, guess},
 	} {
 		k := &pb.CompleteTrialRequest{WorkerId: try.worker, SweepId: l.SweepId, TrialId: l.TrialId, Token: try.token, Result: forged}
 		if _, err := b.work.CompleteTrial(ctx, k); status.Code(err) != codes.FailedPrecondition && status.Code(err) != codes.InvalidArgument {
