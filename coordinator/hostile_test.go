@@ -79,8 +79,8 @@ func TestLeaseTokensStayWithTheirWorker(t *testing.T) {
 	forged := goodResult(0.999, 1)
 	forged.LambdaMax = 42
 	for _, try := range []struct{ worker, token string }{
-		{thief, l.Token},            // the victim's token under the thief's ID
-		{victim, leaked},            // whatever the query gave, under the victim's ID
+		{thief, l.Token}, // the victim's token under the thief's ID
+		{victim, leaked}, // whatever the query gave, under the victim's ID
 		{victim, guess},
 	} {
 		k := &pb.CompleteTrialRequest{WorkerId: try.worker, SweepId: l.SweepId, TrialId: l.TrialId, Token: try.token, Result: forged}
