@@ -528,23 +528,10 @@ func CurvesFromPoints(points []Point, metric string) []Curve {
 			withCurve = append(withCurve, p)
 		}
 	}
-	axes := varyingAxes(withCurve)
-	seeds := Aggregate(withCurve, AxisSeed)
-	if len(seeds) < len(withCurve) {
-		axes = append(axes, AxisSeed)
-	}
+	labels := curveLabels(withCurve)
 	var out []Curve
-	for _, p := range withCurve {
-		var parts []string
-		for _, a := range axes {
-			if v, ok := p.Axes[a]; ok {
-				parts = append(parts, fmt.Sprintf("%s=%g", a, v))
-			}
-		}
-		label := strings.Join(parts, ", ")
-		if label == "" {
-			label = p.ID
-		}
+	for i, p := range withCurve {
+		label := labels[i]
 		c := Curve{Label: label, Diverged: p.Status == StatusDiverged}
 		if c.Diverged {
 			c.Label += " (diverged)"
@@ -554,6 +541,30 @@ func CurvesFromPoints(points []Point, metric string) []Curve {
 			c.Values = append(c.Values, epochMetric(e, metric))
 		}
 		out = append(out, c)
+	}
+	return out
+}
+
+// curveLabels labels each point by the axes that vary among the points (the
+// seed included), e.g. "batch_size=32, lr=0.1, seed=2", or by its ID when
+// none varies.
+func curveLabels(points []Point) []string {
+	axes := varyingAxes(points)
+	if seeds := Aggregate(points, AxisSeed); len(seeds) < len(points) {
+		axes = append(axes, AxisSeed)
+	}
+	out := make([]string, len(points))
+	for i, p := range points {
+		var parts []string
+		for _, a := range axes {
+			if v, ok := p.Axes[a]; ok {
+				parts = append(parts, fmt.Sprintf("%s=%g", a, v))
+			}
+		}
+		out[i] = strings.Join(parts, ", ")
+		if out[i] == "" {
+			out[i] = p.ID
+		}
 	}
 	return out
 }

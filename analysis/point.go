@@ -120,6 +120,8 @@ type Point struct {
 	Metrics map[string]float64
 	// Curve holds the per-epoch metrics, if recorded.
 	Curve []spec.EpochMetrics
+	// Sharpness holds λ₁ along training, if tracked (spec.Track).
+	Sharpness []spec.SharpnessPoint
 	// State is the trial's state as stored, and Error and Permanent the
 	// error of its last failed attempt and whether that error is one of its
 	// input (see results.Record); they say why a StatusFailed point failed.
@@ -232,6 +234,7 @@ func PointsFromRecords(recs []Record) []Point {
 			p.Metrics[MetricGap] = res.TrainAcc - res.TestAcc
 			p.Metrics[MetricLossGap] = res.TestLoss - res.TrainLoss
 			p.Curve = res.Curve
+			p.Sharpness = res.Sharpness
 		}
 		out = append(out, p)
 	}

@@ -127,6 +127,9 @@ func BuildReport(points []Point, opts ReportOptions) *Report {
 	caption := "Per-epoch curves of a few trials (diverged ones dashed). " + note
 	add("curves_test_acc", caption, TrainingCurves(CurvesFromPoints(sel, MetricTestAcc), MetricTestAcc))
 	add("curves_train_loss", caption, TrainingCurves(CurvesFromPoints(sel, MetricTrainLoss), MetricTrainLoss))
+	if sh := SharpnessFromPoints(sel); len(sh) > 0 {
+		add("sharpness", "Top Hessian eigenvalue λ₁ along training (curvature.track) of the same trials, with each trial's stability limit dashed: 2/ε for SGD, (2 + 2β)/ε with momentum β. Under full-batch gradient descent λ₁ rises to the limit and hovers there (the edge of stability, Cohen et al. 2021); with SGD it levels off below it. "+note, SharpnessAlongTraining(sh))
+	}
 	return r
 }
 

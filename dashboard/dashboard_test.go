@@ -67,7 +67,9 @@ func serveDashboard(t *testing.T, sec coordinator.Security) (*httptest.Server, *
 		t.Fatalf("acquire: %v %v", l, err)
 	}
 	res := &pb.TrialResult{TrainAcc: 0.9, TestAcc: 0.8, TrainLoss: 0.3, TestLoss: 0.5, LambdaMax: 4.5, LambdaConverged: true,
-		Curve: []*pb.EpochMetrics{{Epoch: 1, Step: 8, TrainLoss: 0.3, TrainAcc: 0.9, TestLoss: 0.5, TestAcc: 0.8}}}
+		Curve: []*pb.EpochMetrics{{Epoch: 1, Step: 8, TrainLoss: 0.3, TrainAcc: 0.9, TestLoss: 0.5, TestAcc: 0.8}},
+		Sharpness: []*pb.SharpnessPoint{{Step: 0, Lr: 0.1, LambdaMax: 2.5, StabilityLimit: 20, Hvps: 10},
+			{Epoch: 1, Step: 8, Lr: 0.1, LambdaMax: 4.5, StabilityLimit: 20, Hvps: 3, LambdaConverged: true}}}
 	if _, err := core.Complete(w, lease.Key{Sweep: l.SweepId, Trial: l.TrialId}, l.Token, res); err != nil {
 		t.Fatal(err)
 	}
@@ -164,12 +166,21 @@ func TestPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := resp.Trials[0].Id
+	if !strings.Contains(body, "figures/sharpness.svg") {
+		t.Errorf("sweep page of a sweep that tracks λ₁ has no λ₁-along-training figure")
+	}
 	code, body, _ = get(t, srv, "/sweeps/s/trials/"+id)
 	if code != 200 || !strings.Contains(body, "batch_size=8") || !strings.Contains(body, "curve.svg") || !strings.Contains(html.UnescapeString(body), `"lr": 0.1`) ||
 		!strings.Contains(body, "<td>succeeded</td>") {
 		t.Fatalf("trial page: %d\n%s", code, body)
 	}
-	for _, p := range []string{"/sweeps/s/figures/acc_vs_g.svg", "/sweeps/s/figures/heatmap_lambda_max.svg", "/sweeps/s/trials/" + id + "/curve.svg"} {
+	// λ₁ along training: the figure and a row per measurement with λ₁/limit.
+	if !strings.Contains(body, "λ₁ along training") || !strings.Contains(body, "sharpness.svg") ||
+		!strings.Contains(body, `<td class="n">4.5</td><td class="n">20</td><td class="n">0.225</td>`) {
+		t.Errorf("trial page without λ₁ along training:\n%s", body)
+	}
+	for _, p := range []string{"/sweeps/s/figures/acc_vs_g.svg", "/sweeps/s/figures/heatmap_lambda_max.svg", "/sweeps/s/trials/" + id + "/curve.svg",
+		"/sweeps/s/trials/" + id + "/sharpness.svg", "/sweeps/s/figures/sharpness.svg"} {
 		code, body, resp := get(t, srv, p)
 		if code != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(body, "<svg") {
 			t.Errorf("%s: %d %s", p, code, resp.Header.Get("Content-Type"))

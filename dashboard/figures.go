@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/flatsweep/flatsweep/analysis"
+	"github.com/flatsweep/flatsweep/results"
 )
 
 // sweepFigure is one figure of the sweep page, drawn from the sweep's
@@ -40,7 +41,25 @@ func sweepFigures() []sweepFigure {
 		{"heatmap_lambda_max", heat(analysis.MetricLambdaMax)},
 		{"curves_test_acc", curves(analysis.MetricTestAcc)},
 		{"curves_train_loss", curves(analysis.MetricTrainLoss)},
+		{sharpnessFigure, func(p []analysis.Point) *analysis.Figure {
+			sel, _ := analysis.SelectCurvePoints(p, maxCurves)
+			return analysis.SharpnessAlongTraining(analysis.SharpnessFromPoints(sel))
+		}},
 	}
+}
+
+// sharpnessFigure is the figure of λ₁ along training, shown only for sweeps
+// that track it.
+const sharpnessFigure = "sharpness"
+
+// pageFigures returns the names of the figures the sweep page shows for
+// its points: every figure, λ₁ along training only when a trial tracked it.
+func pageFigures(points []analysis.Point) []string {
+	names := figureNames()
+	if !slices.ContainsFunc(points, func(p analysis.Point) bool { return len(p.Sharpness) > 0 }) {
+		names = slices.DeleteFunc(names, func(n string) bool { return n == sharpnessFigure })
+	}
+	return names
 }
 
 // figureNames returns the names of the sweep page's figures.
@@ -87,6 +106,28 @@ func (s *Server) trialCurve(w http.ResponseWriter, r *http.Request) error {
 	f := analysis.TrainingCurves([]analysis.Curve{{Label: t.Id, Epochs: epochs, Values: acc}}, analysis.MetricTestAcc)
 	var b bytes.Buffer
 	if err := f.Write(&b, "svg"); err != nil {
+		return err
+	}
+	return writeSVG(w, b.Bytes())
+}
+
+// trialSharpness serves one trial's λ₁ along training, with its stability
+// limit, as SVG.
+func (s *Server) trialSharpness(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.c.Core().Store().GetTrial(r.PathValue("sweep"), r.PathValue("trial"))
+	if err != nil {
+		return err
+	}
+	rec, err := results.FromTrial(t)
+	if err != nil {
+		return err
+	}
+	p := analysis.Point{ID: t.Id, Status: analysis.StatusOK}
+	if rec.Result != nil {
+		p.Sharpness = rec.Result.Sharpness
+	}
+	var b bytes.Buffer
+	if err := analysis.SharpnessAlongTraining(analysis.SharpnessFromPoints([]analysis.Point{p})).Write(&b, "svg"); err != nil {
 		return err
 	}
 	return writeSVG(w, b.Bytes())

@@ -237,7 +237,7 @@ func (s *Server) sweepPage(w http.ResponseWriter, r *http.Request) error {
 		"Title": id, "Sweep": view, "Query": q, "Axes": axes, "By": groups.By, "Varying": varying, "Fixed": fixed,
 		"Groups": table.String(), "Trials": shown, "TrialCount": len(rows), "MoreTrials": len(rows) - len(shown),
 		"Columns": trialColumns, "Sort": sortBy, "Desc": desc, "State": state, "States": wire.StateNames(),
-		"Analysis": data.analysis, "Figures": figureNames(), "Version": version, "AsOf": data.computed,
+		"Analysis": data.analysis, "Figures": pageFigures(data.points), "Version": version, "AsOf": data.computed,
 	})
 }
 
@@ -341,9 +341,32 @@ func (s *Server) trialPage(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, "trial.html", map[string]any{
 		"Attempts": attempts,
 		"Title":    id, "Sweep": sweep, "Trial": t, "Record": rec, "Spec": pretty.String(), "Point": point,
-		"Measures": measures, "Epochs": t.Curve, "LeaseExpire": t.GetLeaseExpireTime().AsTime(),
+		"Measures": measures, "Epochs": t.Curve, "Sharpness": sharpnessRows(rec.Result), "LeaseExpire": t.GetLeaseExpireTime().AsTime(),
 		"Updated": t.GetUpdateTime().AsTime(), "Version": fmt.Sprintf("%d-%d", len(t.Curve), t.State),
 	})
+}
+
+// sharpnessRow is one measurement of λ₁ along training on the trial page.
+type sharpnessRow struct {
+	spec.SharpnessPoint
+	// Ratio is λ₁ over the stability limit (NaN without a limit).
+	Ratio float64
+}
+
+// sharpnessRows returns the λ₁ measurements of a result (none for nil).
+func sharpnessRows(res *spec.Result) []sharpnessRow {
+	if res == nil {
+		return nil
+	}
+	out := make([]sharpnessRow, 0, len(res.Sharpness))
+	for _, p := range res.Sharpness {
+		r := sharpnessRow{SharpnessPoint: p, Ratio: math.NaN()}
+		if p.StabilityLimit > 0 {
+			r.Ratio = p.LambdaMax / p.StabilityLimit
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // attemptView is one attempt of the trial page.
