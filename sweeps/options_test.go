@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // TestExampleSweeps: the shipped paper sweeps parse, expand as documented and
 // every trial validates.
 func TestExampleSweeps(t *testing.T) {
-	for file, want := range map[string]int{"smith-le-mnist.yaml": 21, "keskar-f1.yaml": 10, "sam-mnist.yaml": 9} {
+	for file, want := range map[string]int{"smith-le-mnist.yaml": 21, "keskar-f1.yaml": 10, "sam-mnist.yaml": 9, "edge-of-stability.yaml": 6} {
 		s, err := Load(file)
 		if err != nil {
 			t.Fatalf("%s: %v", file, err)
@@ -38,6 +40,13 @@ func TestExampleSweeps(t *testing.T) {
 	if tr := Expand(sam); len(tr) != 9 || tr[0].Spec.SAM.Rho != 0 || tr[3].Spec.SAM.Rho != 0.05 || tr[8].Spec.SAM.Rho != 0.1 ||
 		tr[8].Spec.Optimizer.Momentum != 0.9 || tr[8].Spec.Dataset.Dir != "data/mnist" {
 		t.Errorf("sam-mnist: %d trials %+v", len(tr), tr)
+	}
+	eos, _ := Load("edge-of-stability.yaml")
+	for _, tr := range Expand(eos) {
+		if s := tr.Spec; s.BatchSize != s.Dataset.N || s.Curvature.Track != (spec.Track{Every: 50, Unit: spec.TrackStep, Examples: -1, LanczosSteps: 20, Tol: 1e-3}) {
+			t.Errorf("edge-of-stability: trial %d is not full-batch gradient descent tracked every 50 updates: B = %d, N = %d, track %+v",
+				tr.Index, s.BatchSize, s.Dataset.N, s.Curvature.Track)
+		}
 	}
 	s, _ := Load("smith-le-mnist.yaml")
 	if m := s.Model; m.Arch != "mlp" || len(m.Hidden) != 1 || m.Hidden[0] != 800 || m.Activation != "relu" || s.Dataset.Dir != "data/mnist" {
