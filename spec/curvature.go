@@ -33,6 +33,10 @@ type Curvature struct {
 	// Dinh enables Dinh et al.'s reparametrization check (see Dinh); the zero
 	// value disables it.
 	Dinh Dinh `json:"dinh,omitzero"`
+	// Landscape asks for the loss landscape around the final θ along
+	// filter-normalized random directions (see LandscapeSettings); the zero
+	// value disables it.
+	Landscape LandscapeSettings `json:"landscape,omitzero"`
 
 	// unlisted names the measures whose settings blocks were decoded but
 	// that "measures" does not list (an error Validate reports).
@@ -218,7 +222,7 @@ func allZero(settings any) bool {
 }
 
 // curvatureFixed are the JSON names of Curvature's own fields, in order.
-var curvatureFixed = []string{"examples", "lanczos_steps", "tol", "measures", "dinh"}
+var curvatureFixed = []string{"examples", "lanczos_steps", "tol", "measures", "dinh", "landscape"}
 
 // MarshalJSON encodes c with its fields in declaration order, the measure
 // settings blocks (those not all zero) in canonical order after "measures".
@@ -261,6 +265,11 @@ func (c Curvature) MarshalJSON() ([]byte, error) {
 			return nil, err
 		}
 	}
+	if c.Landscape != (LandscapeSettings{}) {
+		if err := field("landscape", c.Landscape); err != nil {
+			return nil, err
+		}
+	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
 }
@@ -286,7 +295,8 @@ func (c *Curvature) UnmarshalJSON(b []byte) error {
 	for _, f := range []struct {
 		name string
 		dst  any
-	}{{"examples", &out.Examples}, {"lanczos_steps", &out.LanczosSteps}, {"tol", &out.Tol}, {"dinh", &out.Dinh}} {
+	}{{"examples", &out.Examples}, {"lanczos_steps", &out.LanczosSteps}, {"tol", &out.Tol}, {"dinh", &out.Dinh},
+		{"landscape", &out.Landscape}} {
 		if raw, ok := fields[f.name]; ok {
 			if err := strict(f.name, raw, f.dst); err != nil {
 				return err
@@ -316,7 +326,7 @@ func (c *Curvature) UnmarshalJSON(b []byte) error {
 		m, err := LookupMeasure(key)
 		if err != nil {
 			return &FieldError{Field: "curvature." + key, Problem: "unknown field; expected one of " +
-				strings.Join(append(slices.Clone(curvatureFixed[:4]), append(MeasureNames(), "dinh")...), ", ")}
+				strings.Join(append(slices.Clone(curvatureFixed[:4]), append(MeasureNames(), "dinh", "landscape")...), ", ")}
 		}
 		if !out.Measures.Has(key) {
 			out.unlisted = append(out.unlisted, key)
@@ -347,6 +357,7 @@ func (Curvature) SchemaType() reflect.Type {
 			Tag: reflect.StructTag(`json:"` + m.Name + `"`)})
 	}
 	fields = append(fields, reflect.StructField{Name: "Dinh", Type: reflect.TypeFor[Dinh](), Tag: `json:"dinh"`})
+	fields = append(fields, reflect.StructField{Name: "Landscape", Type: reflect.TypeFor[LandscapeSettings](), Tag: `json:"landscape"`})
 	return reflect.StructOf(fields)
 }
 

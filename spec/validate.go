@@ -301,6 +301,9 @@ func (t Trial) validateCurvature(a Architecture) error {
 			return err
 		}
 	}
+	if err := c.Landscape.Validate(n, t.Dataset.NTest); err != nil {
+		return err
+	}
 	return c.Dinh.validate(a)
 }
 
