@@ -33,8 +33,13 @@ const MaxWorkers = 2
 type Options struct {
 	// Rows is the number of examples per chunk (default DefaultRows).
 	Rows int
-	// Workers is the number of goroutines evaluating grid points: 0 means
-	// min(MaxWorkers, GOMAXPROCS); it is capped at both.
+	// Workers is the number of goroutines evaluating grid points, capped
+	// at MaxWorkers and GOMAXPROCS; 0 means 1. The values do not depend on
+	// it. One is the default because the products of a point are already
+	// parallel: gonum's Dgemm splits them over GOMAXPROCS goroutines and
+	// OpenBLAS over its threads; on the reference model two workers were
+	// slower with gonum (114 against 85 ms per point on 2 cores) and no
+	// faster with single-threaded OpenBLAS (see docs/BENCHMARKS.md).
 	Workers int
 	// Direct turns off the shared first layer: every grid point runs the
 	// whole network on its parameters (for checks and benchmarks).
@@ -43,10 +48,7 @@ type Options struct {
 
 // workers returns the number of goroutines to use for n points.
 func (o Options) workers(n int) int {
-	w := o.Workers
-	if w <= 0 {
-		w = MaxWorkers
-	}
+	w := max(o.Workers, 1)
 	return max(1, min(w, MaxWorkers, runtime.GOMAXPROCS(0), n))
 }
 

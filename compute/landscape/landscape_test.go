@@ -86,7 +86,7 @@ func TestSliceMatchesDirect(t *testing.T) {
 				t.Fatal(err)
 			}
 			as, bs := landscape.Grid(-1, 1, 5), landscape.Grid(-0.5, 0.5, 3)
-			opt := landscape.Options{Rows: 8} // several chunks, the last partial
+			opt := landscape.Options{Rows: 8, Workers: 2} // several chunks, the last partial
 			l, err := landscape.Slice(ctx, net, theta, d1, d2, as, bs, train, test, opt)
 			if err != nil {
 				t.Fatal(err)
