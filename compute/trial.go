@@ -51,6 +51,8 @@ const (
 	streamRelative
 	streamFisherRao
 	streamPACBayes
+	// The loss landscape's example subsets and directions.
+	streamLandscape
 )
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
@@ -166,7 +168,11 @@ type Trained struct {
 // the measures at Dinh et al.'s α-scaled T_α θ, which computes the same
 // function, storing them as "<name>@dinh" (see spec.Dinh).
 //
-// Curvature and the measures are skipped for a diverged run. A cancelled ctx
+// With Curvature.Landscape it finally evaluates the loss landscape around θ
+// along filter-normalized random directions drawn from t.Seed (see
+// Landscape), stored in Result.Landscape.
+//
+// Curvature, the measures and the landscape are skipped for a diverged run. A cancelled ctx
 // stops the trial between updates or Lanczos steps and RunTrial returns an
 // error wrapping ctx.Err(). The result is a deterministic function of the
 // spec (whose identity covers the contents of its files).
@@ -224,6 +230,11 @@ func Run(ctx context.Context, t spec.Trial, progress func(spec.EpochMetrics)) (s
 	}
 	res.LambdaMax, res.LambdaResidual, res.LambdaConverged, res.HVPs = m.LambdaMax, m.LambdaResidual, m.LambdaConverged, m.HVPs
 	res.Measures, res.Density = m.Measures, m.Density
+	if t.Curvature.Landscape != (spec.LandscapeSettings{}) {
+		if res.Landscape, err = Landscape(ctx, t, net, theta, trainSet, testSet); err != nil {
+			return spec.Result{}, Trained{}, err
+		}
+	}
 	return res, out, nil
 }
 
