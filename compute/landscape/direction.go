@@ -60,8 +60,8 @@
 // so the three products are computed once per chunk of examples and each
 // grid point's first-layer output costs two axpys; only the later layers
 // run per point. The result differs from the direct evaluation only by
-// rounding (a relative 1e-12 or less on the loss). Grid points can be
-// shared out to two goroutines (Options.Workers, at most GOMAXPROCS); each
+// rounding (a relative 1e-12 or less on the loss). Grid points are shared
+// out to two goroutines (Options.Workers, at most GOMAXPROCS); each
 // point is computed by one goroutine with its own workspace and its chunks
 // are summed in order, so every value is independent of the scheduling.
 package landscape

@@ -33,13 +33,13 @@ const MaxWorkers = 2
 type Options struct {
 	// Rows is the number of examples per chunk (default DefaultRows).
 	Rows int
-	// Workers is the number of goroutines evaluating grid points, capped
-	// at MaxWorkers and GOMAXPROCS; 0 means 1. The values do not depend on
-	// it. One is the default because the products of a point are already
-	// parallel: gonum's Dgemm splits them over GOMAXPROCS goroutines and
-	// OpenBLAS over its threads; on the reference model two workers were
-	// slower with gonum (114 against 85 ms per point on 2 cores) and no
-	// faster with single-threaded OpenBLAS (see docs/BENCHMARKS.md).
+	// Workers is the number of goroutines evaluating grid points: 0 means
+	// MaxWorkers; it is capped at MaxWorkers and GOMAXPROCS. The values do
+	// not depend on it. Two workers pay when the BLAS runs each product on
+	// one thread (OpenBLAS with --blas-threads 1: 16.6 against 25.6 ms per
+	// point of the reference model on 2 cores) and are about even when it
+	// is parallel already (gonum's Dgemm over GOMAXPROCS goroutines, 61
+	// against 65 ms; see docs/BENCHMARKS.md).
 	Workers int
 	// Direct turns off the shared first layer: every grid point runs the
 	// whole network on its parameters (for checks and benchmarks).
@@ -48,7 +48,10 @@ type Options struct {
 
 // workers returns the number of goroutines to use for n points.
 func (o Options) workers(n int) int {
-	w := max(o.Workers, 1)
+	w := o.Workers
+	if w <= 0 {
+		w = MaxWorkers
+	}
 	return max(1, min(w, MaxWorkers, runtime.GOMAXPROCS(0), n))
 }
 
