@@ -379,8 +379,8 @@ func printLandscape(w io.Writer, r landscapeReport, total float64) error {
 	fmt.Fprintf(tw, "examples\t%d train, %d test\n", l.Examples, l.TestExamples)
 	fmt.Fprintf(tw, "evaluations\t%d grid points × %d examples = %d example forward passes\n",
 		l.Evaluations, l.Examples+l.TestExamples, l.Evaluations*(l.Examples+l.TestExamples))
-	fmt.Fprintf(tw, "wall time\t%.1f s evaluating (%.2f s per point), %.1f s in all\n",
-		r.WallSeconds, r.WallSeconds/float64(max(l.Evaluations, 1)), total)
+	fmt.Fprintf(tw, "wall time\t%.1f s evaluating (%.1f ms per point), %.1f s in all\n",
+		r.WallSeconds, 1e3*r.WallSeconds/float64(max(l.Evaluations, 1)), total)
 	for _, f := range r.Files {
 		fmt.Fprintf(tw, "wrote\t%s\n", f)
 	}
