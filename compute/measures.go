@@ -47,27 +47,46 @@ func curvatureSet(t spec.Trial, trainSet data.Set) data.Set {
 // examples are the spec's curvature examples. A file that does not fit the
 // network gives an error wrapping weights.ErrMismatch.
 func LoadModel(t spec.Trial, r io.Reader) (Model, error) {
+	m, _, _, err := LoadModelSets(t, r)
+	return m, err
+}
+
+// LoadModelSets is LoadModel that also returns the trial's training and
+// test sets (a landscape is evaluated on subsets of both; see Landscape).
+func LoadModelSets(t spec.Trial, r io.Reader) (m Model, trainSet, testSet data.Set, err error) {
+	fail := func(err error) (Model, data.Set, data.Set, error) { return Model{}, data.Set{}, data.Set{}, err }
 	if err := t.Validate(); err != nil {
-		return Model{}, err
+		return fail(err)
 	}
-	trainSet, _, shape, err := loadData(t.Dataset)
+	trainSet, testSet, shape, err := loadData(t.Dataset)
 	if err != nil {
-		return Model{}, err
+		return fail(err)
 	}
 	net, err := buildNetwork(t.Model, trainSet.Features, trainSet.Classes, shape)
 	if err != nil {
-		return Model{}, fmt.Errorf("model: %w", err)
+		return fail(fmt.Errorf("model: %w", err))
 	}
+	theta, err := ReadTheta(r, net)
+	if err != nil {
+		return fail(err)
+	}
+	return Model{Net: net, Theta: theta, Examples: curvatureSet(t, trainSet)}, trainSet, testSet, nil
+}
+
+// ReadTheta reads θ for net from a safetensors file as ReadWeights does and
+// checks that every entry is finite. A file that does not fit net, or holds
+// a value that is not finite, gives an error wrapping weights.ErrMismatch.
+func ReadTheta(r io.Reader, net *nn.Network) ([]float64, error) {
 	theta, _, err := ReadWeights(r, net)
 	if err != nil {
-		return Model{}, fmt.Errorf("reading θ: %w", err)
+		return nil, fmt.Errorf("reading θ: %w", err)
 	}
 	for i, x := range theta {
 		if !finite(x) {
-			return Model{}, fmt.Errorf("reading θ: %w: θ[%d] = %v is not finite", weights.ErrMismatch, i, x)
+			return nil, fmt.Errorf("reading θ: %w: θ[%d] = %v is not finite", weights.ErrMismatch, i, x)
 		}
 	}
-	return Model{Net: net, Theta: theta, Examples: curvatureSet(t, trainSet)}, nil
+	return theta, nil
 }
 
 // Measure computes at m.Theta what RunTrial computes after training: λ₁

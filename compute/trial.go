@@ -53,6 +53,8 @@ const (
 	streamPACBayes
 	streamTrackSubset
 	streamTrack
+	// The loss landscape's example subsets and directions.
+	streamLandscape
 )
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
@@ -171,9 +173,15 @@ type Trained struct {
 // With t.SAM the updates use the sharpness-aware gradient (train.SAM), and
 // Result.Gradients counts two batch gradients per update instead of one;
 // with t.SWA the final metrics, λ₁ and every measure are those of the
-// averaged parameters θ_swa (train.SWA), which Trained.Theta holds.
+// averaged parameters θ_swa (train.SWA), which Trained.Theta holds. With
+// Curvature.Track it measures λ₁ along training (see spec.Track), stored in
+// Result.Sharpness.
 //
-// Curvature and the measures are skipped for a diverged run. A cancelled ctx
+// With Curvature.Landscape it finally evaluates the loss landscape around θ
+// along filter-normalized random directions drawn from t.Seed (see
+// Landscape), stored in Result.Landscape.
+//
+// Curvature, the measures and the landscape are skipped for a diverged run. A cancelled ctx
 // stops the trial between updates or Lanczos steps and RunTrial returns an
 // error wrapping ctx.Err(). The result is a deterministic function of the
 // spec (whose identity covers the contents of its files).
@@ -238,6 +246,11 @@ func Run(ctx context.Context, t spec.Trial, progress func(spec.EpochMetrics)) (s
 	}
 	res.LambdaMax, res.LambdaResidual, res.LambdaConverged, res.HVPs = m.LambdaMax, m.LambdaResidual, m.LambdaConverged, m.HVPs
 	res.Measures, res.Density = m.Measures, m.Density
+	if t.Curvature.Landscape != (spec.LandscapeSettings{}) {
+		if res.Landscape, err = Landscape(ctx, t, net, theta, trainSet, testSet); err != nil {
+			return spec.Result{}, Trained{}, err
+		}
+	}
 	return res, out, nil
 }
 

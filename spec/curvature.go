@@ -36,6 +36,10 @@ type Curvature struct {
 	// Track measures λ₁ along training (see Track); the zero value measures
 	// at the end of training only.
 	Track Track `json:"track,omitzero"`
+	// Landscape asks for the loss landscape around the final θ along
+	// filter-normalized random directions (see LandscapeSettings); the zero
+	// value disables it.
+	Landscape LandscapeSettings `json:"landscape,omitzero"`
 
 	// unlisted names the measures whose settings blocks were decoded but
 	// that "measures" does not list (an error Validate reports).
@@ -221,7 +225,7 @@ func allZero(settings any) bool {
 }
 
 // curvatureFixed are the JSON names of Curvature's own fields, in order.
-var curvatureFixed = []string{"examples", "lanczos_steps", "tol", "measures", "dinh", "track"}
+var curvatureFixed = []string{"examples", "lanczos_steps", "tol", "measures", "dinh", "track", "landscape"}
 
 // MarshalJSON encodes c with its fields in declaration order, the measure
 // settings blocks (those not all zero) in canonical order after "measures".
@@ -269,6 +273,11 @@ func (c Curvature) MarshalJSON() ([]byte, error) {
 			return nil, err
 		}
 	}
+	if c.Landscape != (LandscapeSettings{}) {
+		if err := field("landscape", c.Landscape); err != nil {
+			return nil, err
+		}
+	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
 }
@@ -294,7 +303,8 @@ func (c *Curvature) UnmarshalJSON(b []byte) error {
 	for _, f := range []struct {
 		name string
 		dst  any
-	}{{"examples", &out.Examples}, {"lanczos_steps", &out.LanczosSteps}, {"tol", &out.Tol}, {"dinh", &out.Dinh}, {"track", &out.Track}} {
+	}{{"examples", &out.Examples}, {"lanczos_steps", &out.LanczosSteps}, {"tol", &out.Tol}, {"dinh", &out.Dinh},
+		{"track", &out.Track}, {"landscape", &out.Landscape}} {
 		if raw, ok := fields[f.name]; ok {
 			if err := strict(f.name, raw, f.dst); err != nil {
 				return err
@@ -324,7 +334,7 @@ func (c *Curvature) UnmarshalJSON(b []byte) error {
 		m, err := LookupMeasure(key)
 		if err != nil {
 			return &FieldError{Field: "curvature." + key, Problem: "unknown field; expected one of " +
-				strings.Join(append(slices.Clone(curvatureFixed[:4]), append(MeasureNames(), "dinh", "track")...), ", ")}
+				strings.Join(append(slices.Clone(curvatureFixed[:4]), append(MeasureNames(), "dinh", "track", "landscape")...), ", ")}
 		}
 		if !out.Measures.Has(key) {
 			out.unlisted = append(out.unlisted, key)
@@ -356,6 +366,7 @@ func (Curvature) SchemaType() reflect.Type {
 	}
 	fields = append(fields, reflect.StructField{Name: "Dinh", Type: reflect.TypeFor[Dinh](), Tag: `json:"dinh"`},
 		reflect.StructField{Name: "Track", Type: reflect.TypeFor[Track](), Tag: `json:"track"`})
+	fields = append(fields, reflect.StructField{Name: "Landscape", Type: reflect.TypeFor[LandscapeSettings](), Tag: `json:"landscape"`})
 	return reflect.StructOf(fields)
 }
 

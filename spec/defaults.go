@@ -9,8 +9,10 @@ package spec
 //     curvature.tol 1e-3;
 //   - defaults that are left out of it, so that writing them changes no
 //     identity: optimizer.name "sgd", schedule.lr.kind "constant",
-//     model.loss "ce", sam.eta 0.01 and every measure setting equal to its
-//     default (see Measure), which are stored as their zero value.
+//     model.loss "ce", sam.eta 0.01, every measure setting equal to its
+//     default (see Measure) and every curvature.landscape setting equal to
+//     its default (see LandscapeSettings), which are stored as their zero
+//     value.
 //
 // Adam's β₁ 0.9, β₂ 0.999 and eps 1e-8 apply to zero values when a trial
 // runs (Trial.WithDefaults) and are never stored.
@@ -39,6 +41,7 @@ func (t Trial) Resolved() Trial {
 	t.Curvature.LanczosSteps = or(t.Curvature.LanczosSteps, DefaultLanczosSteps)
 	t.Curvature.Tol = or(t.Curvature.Tol, DefaultTol)
 	t.Curvature.Measures = t.Curvature.Measures.Normalized()
+	t.Curvature.Landscape = t.Curvature.Landscape.Normalized()
 	if t.Optimizer.Name == OptimizerSGD {
 		t.Optimizer.Name = ""
 	}

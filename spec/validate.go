@@ -411,6 +411,9 @@ func (t Trial) validateCurvature(a Architecture) error {
 	if err := c.Track.validate(n); err != nil {
 		return err
 	}
+	if err := c.Landscape.Validate(n, t.Dataset.NTest); err != nil {
+		return err
+	}
 	return c.Dinh.validate(a)
 }
 

@@ -184,3 +184,64 @@ func TestBadDinh(t *testing.T) {
 		}
 	}
 }
+
+// landscapeSweep is measuresSweep with a loss landscape (curvature.landscape
+// at line 11).
+var landscapeSweep = strings.Replace(measuresSweep, "grid:", "  landscape: {dims: 2, points: 5, extent: 0.5}\ngrid:", 1)
+
+// TestLandscapeSection parses curvature.landscape: the settings reach the
+// trial spec, defaults written out keep the ID, the block changes it, and
+// bad values (a grid of zero or negative extent among them) are errors
+// naming the file, line and field.
+func TestLandscapeSection(t *testing.T) {
+	s, err := Parse([]byte(landscapeSweep), "l.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := Expand(s)[0].Spec
+	if l := sp.Curvature.Landscape; l != (spec.LandscapeSettings{Dims: 2, Points: 5, Extent: 0.5}) {
+		t.Errorf("landscape = %+v", l)
+	}
+	same, err := Parse([]byte(strings.Replace(landscapeSweep, "extent: 0.5}", "extent: 0.5, bias: zero, examples: 1000}", 1)), "l.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := Parse([]byte(measuresSweep), "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := Expand(s)[0].ID, Expand(same)[0].ID; a != b {
+		t.Errorf("defaults written out change the ID: %s vs %s", a, b)
+	}
+	if a, b := Expand(s)[0].ID, Expand(plain)[0].ID; a == b {
+		t.Error("the landscape does not change the ID")
+	}
+	const from = "{dims: 2, points: 5, extent: 0.5}"
+	for _, tc := range []struct {
+		to       string
+		contains []string
+	}{
+		{"{dims: 2, extent: 0}", []string{"l.yaml:11:", "curvature.landscape.extent = 0", "zero extent"}},
+		{"{dims: 2, extent: -1}", []string{"l.yaml:11:", "curvature.landscape.extent = -1", "zero or negative extent"}},
+		{"{dims: 2, extent: .nan}", []string{"curvature.landscape.extent", "finite"}},
+		{"{dims: 3}", []string{"curvature.landscape.dims = 3", "1 or 2"}},
+		{"{dims: 0}", []string{"curvature.landscape.dims = 0", "1 or 2"}},
+		{"{points: 5}", []string{"curvature.landscape.dims", "required field is missing"}},
+		{"{}", []string{"curvature.landscape.dims", "required field is missing"}},
+		{"{dims: 1, points: 1}", []string{"curvature.landscape.points = 1"}},
+		{"{dims: 1, points: 0}", []string{"curvature.landscape.points = 0"}},
+		{"{dims: 1, bias: some}", []string{`curvature.landscape.bias = "some"`}},
+		{"{dims: 1, size: 3}", []string{"curvature.landscape.size", "unknown field"}},
+	} {
+		_, err := Parse([]byte(strings.Replace(landscapeSweep, from, tc.to, 1)), "l.yaml")
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v", tc.to, err)
+			continue
+		}
+		for _, c := range tc.contains {
+			if !strings.Contains(err.Error(), c) {
+				t.Errorf("%s: %q lacks %q", tc.to, err, c)
+			}
+		}
+	}
+}

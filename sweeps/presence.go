@@ -86,6 +86,9 @@ func (p presence) check(s *spec.Sweep) {
 	if p.has("curvature.dinh") && p.required("curvature.dinh.alpha", "the scale α of T_α (finite, > 0 and ≠ 1), such as 10") {
 		p.notZero("curvature.dinh.alpha", s.Curvature.Dinh.Alpha, "must be finite and > 0 (the scale α of T_α)")
 	}
+	if p.has("curvature.landscape") {
+		p.landscape(s.Curvature.Landscape)
+	}
 	for _, axis := range []string{"batch_size", "lr", "seed"} {
 		p.required("grid."+axis, "a list of "+map[string]string{"batch_size": "batch sizes such as [16, 64, 256]",
 			"lr": "learning rates such as [0.05, 0.2]", "seed": "seeds such as [1, 2]"}[axis])
@@ -103,6 +106,20 @@ func (p presence) check(s *spec.Sweep) {
 		p.bad("grid.sam_m", "give the m-sharpness sub-batch size in train.sam.m or as the grid axis grid.sam_m, not both")
 	}
 	p.notZero("train.sam.eta", s.Train.SAM.Eta, fmt.Sprintf("must be > 0 (ASAM's η; omit the field for its default %g)", spec.DefaultSAMEta))
+}
+
+// landscape checks a curvature.landscape block: dims is required, and a
+// setting written as zero (which would mean its default) is a mistake.
+func (p presence) landscape(l spec.LandscapeSettings) {
+	const f = "curvature.landscape."
+	if p.required(f+"dims", "1 (a line along one direction) or 2 (a plane along two)") {
+		p.notZero(f+"dims", l.Dims, "must be 1 or 2")
+	}
+	p.notZero(f+"points", l.Points, "must be ≥ 2 (the grid values per axis; omit the field for its default)")
+	p.notZero(f+"extent", l.Extent, "must be finite and > 0: a grid of zero extent has no points (omit the field for its default 1)")
+	p.notZero(f+"examples", l.Examples, "must be > 0 (the training examples evaluated; omit the field for its default)")
+	p.notZero(f+"test_examples", l.TestExamples, "must be > 0 (the test examples evaluated; omit the field for its default)")
+	p.notZero(f+"bias", l.Bias, `must be "zero" or "normalize" (omit the field for its default "zero")`)
 }
 
 // measureDefaults rejects a measure setting that has a default written as

@@ -20,6 +20,7 @@
 //	flatsweep grid SWEEP.yaml                             # list the trials: index, ID, grid point
 //	flatsweep train SWEEP.yaml --out DIR [--trial I|ID]   # one trial locally, keeping its weights
 //	flatsweep hessian --weights FILE [--spec trial.json]  # curvature of one saved model
+//	flatsweep landscape --weights FILE [--to FILE2]       # loss along a line or a plane in parameter space
 //	flatsweep migrate --db PATH                           # content identity for an old database
 //	flatsweep db check|salvage --db PATH [--out NEW.db]   # find damage; copy every intact record
 //	flatsweep version                                     # what makes two builds give equal trials

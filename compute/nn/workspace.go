@@ -292,3 +292,64 @@ func (ws *Workspace) Outputs(z, theta, x []float64) {
 		copy(z[lo*k:hi*k], ws.bufs[last].A[:(hi-lo)*k])
 	})
 }
+
+// LayerForward sets out to the output of layer l alone for the n rows of in,
+// the row-major n×InSize activations at its input (boundary l; the data for
+// l = 0), with the parameters of θ: out = f_l(in; θ_l), n×OutSize, computed
+// in chunks of Rows rows exactly as the forward pass of Loss computes them.
+// A layer that is linear in its parameters (Dense, Conv2D) gives
+// f_l(in; c₀v₀ + c₁v₁) = c₀ f_l(in; v₀) + c₁ f_l(in; v₁) up to rounding, so
+// the outputs for a few parameter vectors can stand for those of every
+// combination of them (see EvalFrom).
+func (ws *Workspace) LayerForward(l int, theta, in, out []float64) {
+	net := ws.net
+	ly := net.layers[l]
+	is, os := ly.InSize(), ly.OutSize()
+	if len(theta) != net.NumParams() || len(in)%is != 0 || len(out) != len(in)/is*os {
+		panic(fmt.Sprintf("nn: LayerForward(%d): len(theta) = %d, len(in) = %d, len(out) = %d for P = %d, %d→%d",
+			l, len(theta), len(in), len(out), net.NumParams(), is, os))
+	}
+	p := net.LayerParams(theta, l)
+	ws.chunks(len(in)/is, func(lo, hi int) {
+		src := Buf{A: in[lo*is : hi*is]}
+		dst := ws.bufs[l+1]
+		dst.A = out[lo*os : hi*os]
+		ly.Forward(hi-lo, p, &src, &dst)
+	})
+}
+
+// EvalFrom runs the layers from, from+1, …, last of the network on the
+// n = len(y) rows of a, the row-major n×w activations at boundary from (the
+// input of layer from, w = Layers()[from].InSize(); for from = 0, the data),
+// in chunks of Rows rows, and returns the summed loss Σᵢ ℓᵢ(θ) and the number
+// of rows whose output argmax is the label, without the weight-decay
+// penalty. Chunk by chunk it does what the forward pass of Loss does after
+// boundary from, and it sums the chunks in the same order, so
+// EvalFrom(0, θ, x, y) is n times Loss(θ, x, y)'s mean before the division
+// (bit for bit), and the loss of a network whose first layers' output is
+// known (see LayerForward) costs only the later layers.
+func (ws *Workspace) EvalFrom(from int, theta, a []float64, y []int) (sum float64, correct int) {
+	net := ws.net
+	if from < 0 || from >= len(net.layers) {
+		panic(fmt.Sprintf("nn: EvalFrom(%d) for a network of %d layers", from, len(net.layers)))
+	}
+	w := net.layers[from].InSize()
+	if len(theta) != net.NumParams() || len(a) != len(y)*w {
+		panic(fmt.Sprintf("nn: EvalFrom(%d): len(theta) = %d, len(a) = %d for P = %d, %d rows × %d",
+			from, len(theta), len(a), net.NumParams(), len(y), w))
+	}
+	last := len(net.layers)
+	ws.chunks(len(y), func(lo, hi int) {
+		n := hi - lo
+		in := ws.bufs[from] // a copy: the workspace keeps its own boundary memory
+		in.A = a[lo*w : hi*w]
+		net.layers[from].Forward(n, net.LayerParams(theta, from), &in, &ws.bufs[from+1])
+		for l := from + 1; l < last; l++ {
+			net.layers[l].Forward(n, net.LayerParams(theta, l), &ws.bufs[l], &ws.bufs[l+1])
+		}
+		s, c := net.loss.Eval(n, net.OutSize(), ws.bufs[last].A, y[lo:hi], 0, nil)
+		sum += s
+		correct += c
+	})
+	return sum, correct
+}

@@ -80,6 +80,7 @@ one flag per setting (given below).
 		fmt.Fprintf(&b, "Under Dinh's α-scaling: %s — %s\n", m.Invariance, m.InvarianceNote)
 	}
 	b.WriteString(dinhSection)
+	b.WriteString(landscapeSection)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -99,6 +100,36 @@ the input), records the relative change of its outputs as
 again at T_α θ with the same seeds, as ` + "`lambda_max@dinh`" + `, ` + "`trace@dinh`" + `, …. A
 measure is reparametrization-aware when its value does not change; ` + "`flatsweep\nanalyze`" + ` compares the two across the sweep. The spectral density is not
 redone.
+`
+
+const landscapeSection = `
+## Loss landscape (curvature.landscape)
+
+With ` + "`curvature.landscape: {dims: 2}`" + ` every trial also records, after the measures
+(and not for a diverged run), the mean loss and the accuracy on a training and
+a test subset at θ + a·d₁ (` + "`dims: 1`" + `) or θ + a·d₁ + b·d₂ (` + "`dims: 2`" + `) for a and b on
+an equally spaced grid over [−extent, extent], with d₁ and d₂ Li et al.'s
+filter-normalized random directions drawn from the trial seed (docs/SCIENCE.md,
+section 9, defines them). It is stored as the result's ` + "`landscape`" + `: the grid ` + "`a`" + `
+(and ` + "`b`" + `), ` + "`train_loss`" + `, ` + "`train_acc`" + `, ` + "`test_loss`" + ` and ` + "`test_acc`" + ` row-major with a
+fastest (entry j·len(a) + i is (a[i], b[j])), the numbers of examples and the
+evaluations (grid points). ` + "`flatsweep landscape`" + ` takes the same slices of one saved
+model, and the line between two models, with one flag per setting.
+
+| setting | default | allowed | flag | meaning |
+| --- | --- | --- | --- | --- |
+| ` + "`dims`" + ` | required | 1, 2 | ` + "`--dims`" + ` | a line along d₁, or the plane of d₁ and d₂ |
+| ` + "`points`" + ` | 51 (dims 1), 21 (dims 2) | 2…201 | ` + "`--points`" + ` | grid values per axis (a 2-D grid has points² evaluations) |
+| ` + "`extent`" + ` | 1 | > 0, finite | ` + "`--extent`" + ` | the grid spans [−extent, extent]; at ±1 each filter of the perturbation is as long as θ's |
+| ` + "`examples`" + ` | 1000 | 1…dataset.n | ` + "`--examples`" + ` | training examples (a fixed subset drawn from the seed; the whole set when smaller) |
+| ` + "`test_examples`" + ` | 1000 | 1…dataset.n_test | ` + "`--test-examples`" + ` | test examples, likewise |
+| ` + "`bias`" + ` | zero | zero, normalize | ` + "`--bias`" + ` | the directions' biases: 0, or each layer's bias vector rescaled as one filter |
+
+A setting written with its default value does not change the trial's identity;
+a setting written as 0 (which would mean the default) is an error, and so is a
+grid of zero or negative extent. Each grid point costs one forward pass over
+both subsets; the first layer's products are shared by all points
+(docs/BENCHMARKS.md gives the cost).
 `
 
 // anchor is the Markdown heading anchor of a measure's section.
