@@ -122,6 +122,9 @@ type Point struct {
 	Curve []spec.EpochMetrics
 	// Sharpness holds λ₁ along training, if tracked (spec.Track).
 	Sharpness []spec.SharpnessPoint
+	// Landscape is the loss landscape around the final θ, if measured
+	// (spec.LandscapeSettings).
+	Landscape *spec.Landscape
 	// State is the trial's state as stored, and Error and Permanent the
 	// error of its last failed attempt and whether that error is one of its
 	// input (see results.Record); they say why a StatusFailed point failed.
@@ -235,6 +238,7 @@ func PointsFromRecords(recs []Record) []Point {
 			p.Metrics[MetricLossGap] = res.TestLoss - res.TrainLoss
 			p.Curve = res.Curve
 			p.Sharpness = res.Sharpness
+			p.Landscape = res.Landscape
 		}
 		out = append(out, p)
 	}

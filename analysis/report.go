@@ -127,11 +127,29 @@ func BuildReport(points []Point, opts ReportOptions) *Report {
 	caption := "Per-epoch curves of a few trials (diverged ones dashed). " + note
 	add("curves_test_acc", caption, TrainingCurves(CurvesFromPoints(sel, MetricTestAcc), MetricTestAcc))
 	add("curves_train_loss", caption, TrainingCurves(CurvesFromPoints(sel, MetricTrainLoss), MetricTrainLoss))
-	if sh := SharpnessFromPoints(sel); len(sh) > 0 {
-		add("sharpness", "Top Hessian eigenvalue λ₁ along training (curvature.track) of the same trials, with each trial's stability limit dashed: 2/ε for SGD, (2 + 2β)/ε with momentum β. Under full-batch gradient descent λ₁ rises to the limit and hovers there (the edge of stability, Cohen et al. 2021); with SGD it levels off below it. "+note, SharpnessAlongTraining(sh))
+	withLandscape, landNote := selectPoints(points, maxLandscapes, "a loss landscape", func(p Point) bool { return p.Landscape != nil })
+	labels := curveLabels(withLandscape)
+	for i, p := range withLandscape {
+		l := *p.Landscape
+		what := fmt.Sprintf("%s landscape of %s (%d training and %d test examples, %d grid points evaluated)", l.Kind, labels[i], l.Examples, l.TestExamples, l.Evaluations)
+		add(fmt.Sprintf("landscape_%d_loss", i+1), "Loss along the first direction of the "+what+": θ + a·d₁ with d₁ a filter-normalized random direction (Li et al. 2018), a = 0 being the trained θ.", LandscapeCurves(l, "loss"))
+		if len(l.B) > 0 {
+			add(fmt.Sprintf("landscape_%d_contour", i+1), "Training loss over the plane θ + a·d₁ + b·d₂ of the "+what+".", LandscapeContour(l, "train"))
+		}
+	}
+	if len(withLandscape) > 0 {
+		r.Remarks = append(r.Remarks, "Loss landscapes: "+landNote)
+	}
+	selSharp, sharpNote := selectPoints(points, opts.MaxCurves, "λ₁ tracked along training", func(p Point) bool { return len(p.Sharpness) > 0 })
+	if sh := SharpnessFromPoints(selSharp); len(sh) > 0 {
+		note := sharpNote
+		add("sharpness", "Top Hessian eigenvalue λ₁ along training (curvature.track), with each trial's stability limit dashed: 2/ε for SGD, (2 + 2β)/ε with momentum β. Under full-batch gradient descent λ₁ rises to the limit and hovers there (the edge of stability, Cohen et al. 2021); with SGD it levels off below it. "+note, SharpnessAlongTraining(sh))
 	}
 	return r
 }
+
+// maxLandscapes bounds the trials whose loss landscapes a report draws.
+const maxLandscapes = 3
 
 // DinhScatter scatters a measure m at the trained θ (x) against its value at
 // Dinh's α-scaled T_α θ (y, metric m + DinhSuffix) over the StatusOK trials
@@ -223,12 +241,18 @@ func uniqueStem(name string, used map[string]bool) string {
 // of lowest seed of each grid point, grid points evenly spaced, and a
 // sentence saying what was selected.
 func SelectCurvePoints(points []Point, max int) ([]Point, string) {
+	return selectPoints(points, max, "a recorded curve", func(p Point) bool { return len(p.Curve) > 0 })
+}
+
+// selectPoints is SelectCurvePoints for the points that have what has
+// reports (described as what in the note).
+func selectPoints(points []Point, max int, what string, has func(Point) bool) ([]Point, string) {
 	var firsts []Point
 	total := 0
 	for _, g := range Aggregate(points) {
 		var best *Point
 		for i, p := range g.Points {
-			if len(p.Curve) == 0 {
+			if !has(p) {
 				continue
 			}
 			total++
@@ -241,13 +265,13 @@ func SelectCurvePoints(points []Point, max int) ([]Point, string) {
 		}
 	}
 	if len(firsts) <= max {
-		return firsts, fmt.Sprintf("Shown: %d of %d trials with a recorded curve (the lowest seed of each grid point).", len(firsts), total)
+		return firsts, fmt.Sprintf("Shown: %d of %d trials with %s (the lowest seed of each grid point).", len(firsts), total, what)
 	}
 	sel := make([]Point, 0, max)
 	for i := range max {
 		sel = append(sel, firsts[i*(len(firsts)-1)/(max-1)])
 	}
-	return sel, fmt.Sprintf("Shown: %d of %d trials with a recorded curve (the lowest seed of %d evenly spaced grid points out of %d).", len(sel), total, max, len(firsts))
+	return sel, fmt.Sprintf("Shown: %d of %d trials with %s (the lowest seed of %d evenly spaced grid points out of %d).", len(sel), total, what, max, len(firsts))
 }
 
 // Save writes the report to dir (created if needed): every figure as

@@ -119,3 +119,40 @@ func TestAnalysisSaysWhyTrialsFailed(t *testing.T) {
 		}
 	}
 }
+
+// TestReportWithTrackingAndLandscapes: a sweep whose trials tracked λ₁ and
+// measured a landscape gets the λ₁-along-training figure and each shown
+// trial's landscape figures (a contour map for a 2-D slice); one without
+// gets neither.
+func TestReportWithTrackingAndLandscapes(t *testing.T) {
+	names := func(rep *Report) string {
+		var out []string
+		for _, f := range rep.Figures {
+			if f.Err != "" || len(f.PNG) == 0 {
+				t.Errorf("figure %s: %s", f.Name, f.Err)
+			}
+			out = append(out, f.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	plain := names(BuildReport(PointsFromRecords(fixture()), ReportOptions{Sweep: "fx"}))
+	if strings.Contains(plain, "sharpness") || strings.Contains(plain, "landscape") {
+		t.Errorf("figures of a sweep without tracking or landscapes: %s", plain)
+	}
+	recs := fixture()
+	for i := range recs {
+		if recs[i].Result == nil {
+			continue
+		}
+		recs[i].Result.Sharpness = []spec.SharpnessPoint{{Step: 0, LambdaMax: 1, StabilityLimit: 20}, {Step: 5, LambdaMax: 3, StabilityLimit: 20}}
+		recs[i].Result.Landscape = &spec.Landscape{Kind: "2d", A: []float64{-1, 0, 1}, B: []float64{-1, 1},
+			TrainLoss: []float64{3, 1, 2, 4, 2, 3}, TrainAcc: []float64{0.1, 0.9, 0.5, 0.1, 0.5, 0.4},
+			TestLoss: []float64{3, 1.2, 2, 4, 2, 3}, TestAcc: []float64{0.1, 0.8, 0.5, 0.1, 0.5, 0.4}, Examples: 10, TestExamples: 10, Evaluations: 6}
+	}
+	got := names(BuildReport(PointsFromRecords(recs), ReportOptions{Sweep: "fx"}))
+	for _, want := range []string{"sharpness", "landscape_1_loss", "landscape_1_contour"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("figures %s: no %s", got, want)
+		}
+	}
+}

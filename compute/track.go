@@ -26,6 +26,10 @@ type tracker struct {
 	rng      *rand.Rand // the first start vector and the trace probes
 	start    []float64  // the previous top Ritz vector (nil before the first run)
 	points   []spec.SharpnessPoint
+	// h and work are the Hessian operator and the Lanczos memory, kept
+	// between measurements so that they allocate nothing once warm.
+	h    *nn.Hessian
+	work curvature.Workspace
 }
 
 // newTracker returns the tracker of t for net over trainSet, or nil when t
@@ -54,7 +58,12 @@ func (tr *tracker) probe() *train.Probe {
 // measure takes one measurement at θ.
 func (tr *tracker) measure(ctx context.Context, at train.ProbePoint, theta []float64) error {
 	k := tr.settings
-	h := nn.NewHessian(tr.net, theta, tr.set.X, tr.set.Y, tr.rows)
+	if tr.h == nil {
+		tr.h = nn.NewHessian(tr.net, theta, tr.set.X, tr.set.Y, tr.rows)
+	} else {
+		tr.h.Reset(theta)
+	}
+	h := tr.h
 	p := h.Dim()
 	if tr.start == nil {
 		tr.start = make([]float64, p)
@@ -77,7 +86,7 @@ func (tr *tracker) measure(ctx context.Context, at train.ProbePoint, theta []flo
 		copy(tr.start, top.Vector)
 	} else {
 		eig, err := curvature.Lanczos(ctx, p, h.Apply, tr.start, curvature.Settings{
-			Steps: k.LanczosSteps, Tol: k.Tol, Which: curvature.LargestAlgebraic,
+			Steps: k.LanczosSteps, Tol: k.Tol, Which: curvature.LargestAlgebraic, Work: &tr.work,
 		})
 		if err != nil {
 			return fmt.Errorf("curvature.track: %w", err)

@@ -96,6 +96,7 @@ func New(c *coordinator.Coordinator, opts Options) (*Server, error) {
 	s.mux.Handle("GET /sweeps/{sweep}/trials/{trial}", s.auth(s.trialPage))
 	s.mux.Handle("GET /sweeps/{sweep}/trials/{trial}/curve.svg", s.auth(s.trialCurve))
 	s.mux.Handle("GET /sweeps/{sweep}/trials/{trial}/sharpness.svg", s.auth(s.trialSharpness))
+	s.mux.Handle("GET /sweeps/{sweep}/trials/{trial}/landscape/{figure}", s.auth(s.trialLandscape))
 	return s, nil
 }
 

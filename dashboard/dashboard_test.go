@@ -69,7 +69,10 @@ func serveDashboard(t *testing.T, sec coordinator.Security) (*httptest.Server, *
 	res := &pb.TrialResult{TrainAcc: 0.9, TestAcc: 0.8, TrainLoss: 0.3, TestLoss: 0.5, LambdaMax: 4.5, LambdaConverged: true,
 		Curve: []*pb.EpochMetrics{{Epoch: 1, Step: 8, TrainLoss: 0.3, TrainAcc: 0.9, TestLoss: 0.5, TestAcc: 0.8}},
 		Sharpness: []*pb.SharpnessPoint{{Step: 0, Lr: 0.1, LambdaMax: 2.5, StabilityLimit: 20, Hvps: 10},
-			{Epoch: 1, Step: 8, Lr: 0.1, LambdaMax: 4.5, StabilityLimit: 20, Hvps: 3, LambdaConverged: true}}}
+			{Epoch: 1, Step: 8, Lr: 0.1, LambdaMax: 4.5, StabilityLimit: 20, Hvps: 3, LambdaConverged: true}},
+		Landscape: &pb.Landscape{Kind: "2d", A: []float64{-1, 0, 1}, B: []float64{-1, 1}, TrainLoss: []float64{3, 1, 2, 4, 2, 3},
+			TrainAcc: []float64{0.1, 0.9, 0.5, 0.1, 0.5, 0.4}, TestLoss: []float64{3, 1.2, 2, 4, 2, 3},
+			TestAcc: []float64{0.1, 0.8, 0.5, 0.1, 0.5, 0.4}, Examples: 10, TestExamples: 12, Evaluations: 6}}
 	if _, err := core.Complete(w, lease.Key{Sweep: l.SweepId, Trial: l.TrialId}, l.Token, res); err != nil {
 		t.Fatal(err)
 	}
@@ -179,8 +182,12 @@ func TestPages(t *testing.T) {
 		!strings.Contains(body, `<td class="n">4.5</td><td class="n">20</td><td class="n">0.225</td>`) {
 		t.Errorf("trial page without λ₁ along training:\n%s", body)
 	}
+	if !strings.Contains(body, "Loss landscape") || !strings.Contains(body, "landscape/train-contour.svg") || !strings.Contains(body, "6 grid points, each over 10 training and 12 test") {
+		t.Errorf("trial page without its loss landscape:\n%s", body)
+	}
 	for _, p := range []string{"/sweeps/s/figures/acc_vs_g.svg", "/sweeps/s/figures/heatmap_lambda_max.svg", "/sweeps/s/trials/" + id + "/curve.svg",
-		"/sweeps/s/trials/" + id + "/sharpness.svg", "/sweeps/s/figures/sharpness.svg"} {
+		"/sweeps/s/trials/" + id + "/sharpness.svg", "/sweeps/s/figures/sharpness.svg",
+		"/sweeps/s/trials/" + id + "/landscape/loss.svg", "/sweeps/s/trials/" + id + "/landscape/test-contour.svg"} {
 		code, body, resp := get(t, srv, p)
 		if code != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(body, "<svg") {
 			t.Errorf("%s: %d %s", p, code, resp.Header.Get("Content-Type"))
@@ -191,12 +198,13 @@ func TestPages(t *testing.T) {
 		t.Errorf("workers page: %d\n%s", code, body)
 	}
 	for path, want := range map[string]int{
-		"/sweeps/nope":               404,
-		"/sweeps/s/trials/t-nope":    404,
-		"/sweeps/s/figures/nope.svg": 404,
-		"/sweeps/s?by=colour":        400,
-		"/sweeps/s?where=lr%3D0.3":   400,
-		"/static/dash.js":            200,
+		"/sweeps/nope":                               404,
+		"/sweeps/s/trials/t-nope":                    404,
+		"/sweeps/s/figures/nope.svg":                 404,
+		"/sweeps/s/trials/t-nope/landscape/loss.svg": 404,
+		"/sweeps/s?by=colour":                        400,
+		"/sweeps/s?where=lr%3D0.3":                   400,
+		"/static/dash.js":                            200,
 	} {
 		if code, _, _ := get(t, srv, path); code != want {
 			t.Errorf("%s: %d, want %d", path, code, want)

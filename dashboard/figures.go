@@ -8,6 +8,7 @@ import (
 
 	"github.com/flatsweep/flatsweep/analysis"
 	"github.com/flatsweep/flatsweep/results"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // sweepFigure is one figure of the sweep page, drawn from the sweep's
@@ -42,6 +43,7 @@ func sweepFigures() []sweepFigure {
 		{"curves_test_acc", curves(analysis.MetricTestAcc)},
 		{"curves_train_loss", curves(analysis.MetricTrainLoss)},
 		{sharpnessFigure, func(p []analysis.Point) *analysis.Figure {
+			p = slices.DeleteFunc(slices.Clone(p), func(p analysis.Point) bool { return len(p.Sharpness) == 0 })
 			sel, _ := analysis.SelectCurvePoints(p, maxCurves)
 			return analysis.SharpnessAlongTraining(analysis.SharpnessFromPoints(sel))
 		}},
@@ -128,6 +130,39 @@ func (s *Server) trialSharpness(w http.ResponseWriter, r *http.Request) error {
 	}
 	var b bytes.Buffer
 	if err := analysis.SharpnessAlongTraining(analysis.SharpnessFromPoints([]analysis.Point{p})).Write(&b, "svg"); err != nil {
+		return err
+	}
+	return writeSVG(w, b.Bytes())
+}
+
+// landscapeFigures are the figures of a trial's loss landscape, by the name
+// its URL gives.
+var landscapeFigures = map[string]func(spec.Landscape) *analysis.Figure{
+	"loss":          func(l spec.Landscape) *analysis.Figure { return analysis.LandscapeCurves(l, "loss") },
+	"accuracy":      func(l spec.Landscape) *analysis.Figure { return analysis.LandscapeCurves(l, "acc") },
+	"train-contour": func(l spec.Landscape) *analysis.Figure { return analysis.LandscapeContour(l, "train") },
+	"test-contour":  func(l spec.Landscape) *analysis.Figure { return analysis.LandscapeContour(l, "test") },
+}
+
+// trialLandscape serves one figure of a trial's loss landscape as SVG.
+func (s *Server) trialLandscape(w http.ResponseWriter, r *http.Request) error {
+	draw, ok := landscapeFigures[strings.TrimSuffix(r.PathValue("figure"), ".svg")]
+	if !ok {
+		return httpError{http.StatusNotFound, "no landscape figure " + r.PathValue("figure")}
+	}
+	t, err := s.c.Core().Store().GetTrial(r.PathValue("sweep"), r.PathValue("trial"))
+	if err != nil {
+		return err
+	}
+	rec, err := results.FromTrial(t)
+	if err != nil {
+		return err
+	}
+	if rec.Result == nil || rec.Result.Landscape == nil {
+		return httpError{http.StatusNotFound, "trial " + t.Id + " has no loss landscape"}
+	}
+	var b bytes.Buffer
+	if err := draw(*rec.Result.Landscape).Write(&b, "svg"); err != nil {
 		return err
 	}
 	return writeSVG(w, b.Bytes())

@@ -14,9 +14,9 @@ const (
 // Defaults of Track's settings, applied when a field is zero (and left out
 // of the canonical form, so writing them changes no identity).
 const (
-	DefaultTrackExamples     = 256
+	DefaultTrackExamples     = 128
 	DefaultTrackLanczosSteps = 10
-	DefaultTrackTol          = 1e-2
+	DefaultTrackTol          = 5e-2
 )
 
 // Track configures the curvature measured along training: the top Hessian
@@ -48,14 +48,14 @@ type Track struct {
 	// completed epoch, or before every Every-th update.
 	Unit string `json:"unit,omitempty"`
 	// Examples is the number of training examples of the tracking subset,
-	// drawn once from the trial seed (default 256, capped at dataset.n;
+	// drawn once from the trial seed (default 128, capped at dataset.n;
 	// -1 means the whole training set).
 	Examples int `json:"examples,omitempty"`
 	// LanczosSteps is the maximum number of Hessian-vector products per
 	// measurement (default 10).
 	LanczosSteps int `json:"lanczos_steps,omitempty"`
 	// Tol is the relative residual tolerance of a measurement (default
-	// 1e-2).
+	// 5e-2).
 	Tol float64 `json:"tol,omitempty"`
 	// TopK, if ≥ 2, also tracks the k largest eigenvalues (block-free
 	// Lanczos for k eigenpairs, warm-started from the previous top vector).

@@ -1,6 +1,9 @@
 package nn
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+)
 
 // HessianCacheBytes bounds the memory NewHessian and NewGaussNewton spend on
 // caching the forward (and backward) state of every chunk; above it each
@@ -35,6 +38,12 @@ func (h *Hessian) Products() int { return h.op.products }
 
 // Apply sets hv = ∇²L(θ) v. hv must not alias v.
 func (h *Hessian) Apply(hv, v []float64) { h.op.apply(hv, v) }
+
+// Reset moves h to the parameters θ (copied; len(θ) must be Dim()) over the
+// same examples, reusing its memory, and sets Products to 0. Products after
+// a Reset are bitwise identical to those of a new Hessian at θ; use it to
+// take the Hessian at many points along training without allocating.
+func (h *Hessian) Reset(theta []float64) { h.op.reset(theta) }
 
 // GaussNewton is the linear operator v ↦ G v of the generalized Gauss–Newton
 // matrix G = (1/M) Σᵢ J_iᵀ (∇²_z ℓᵢ) J_i (+ λ M for weight decay) of the mean
@@ -96,15 +105,33 @@ func (op *operator) init(net *Network, theta, x []float64, y []int, rows int, gn
 	for c := 1; c < nChunks; c++ {
 		op.ws = append(op.ws, net.newWorkspace(rows, ws))
 	}
+	op.prepare()
+}
+
+// prepare computes the cached forward (and, for the Hessian, backward)
+// state of every chunk at op.theta.
+func (op *operator) prepare() {
+	n, rows, d := len(op.y), op.rows, op.net.InSize()
 	s := 1 / float64(n)
-	d := net.InSize()
-	ws.chunks(n, func(lo, hi int) {
+	op.ws[0].chunks(n, func(lo, hi int) {
 		w := op.ws[lo/rows]
-		w.forward(op.theta, x[lo*d:hi*d], hi-lo)
-		if !gn {
-			w.backward(op.theta, y[lo:hi], hi-lo, s, nil)
+		w.forward(op.theta, op.x[lo*d:hi*d], hi-lo)
+		if !op.gn {
+			w.backward(op.theta, op.y[lo:hi], hi-lo, s, nil)
 		}
 	})
+}
+
+// reset moves the operator to θ, reusing its memory.
+func (op *operator) reset(theta []float64) {
+	if len(theta) != len(op.theta) {
+		panic(fmt.Sprintf("nn: Reset with %d parameters, want %d", len(theta), len(op.theta)))
+	}
+	copy(op.theta, theta)
+	op.products = 0
+	if op.cached {
+		op.prepare()
+	}
 }
 
 func (op *operator) apply(dst, v []float64) {
