@@ -270,3 +270,39 @@ func TestCancel(t *testing.T) {
 		t.Errorf("err = %v after %d calls", err, calls)
 	}
 }
+
+// TestWorkspace: runs that share a Workspace give bitwise the results of
+// runs without one, also when a later run needs more steps than the
+// workspace held; and with clustered eigenvalues below an isolated λ₁ = 3,
+// where orthogonality matters, the run finds λ₁ with a small explicit
+// residual.
+func TestWorkspace(t *testing.T) {
+	lambda := make([]float64, 60)
+	for i := range lambda {
+		lambda[i] = 1 + float64(i%7)*1e-3 // clusters: orthogonality matters
+	}
+	lambda[59] = 3
+	op, a := spectral(t, lambda, 9)
+	var ws curvature.Workspace
+	for _, steps := range []int{5, 40, 12} {
+		s := curvature.Settings{Steps: steps, Tol: 1e-10, Verify: true}
+		want, err := curvature.Lanczos(context.Background(), 60, op, start(60, uint64(steps)), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Work = &ws
+		got, err := curvature.Lanczos(context.Background(), 60, op, start(60, uint64(steps)), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Value != want.Value || got.Residual != want.Residual || !slices.Equal(got.Vector, want.Vector) || got.Steps != want.Steps {
+			t.Errorf("steps %d: with a workspace λ = %v (residual %v), without %v (%v)", steps, got.Value, got.Residual, want.Value, want.Residual)
+		}
+		if steps == 40 {
+			checkPair(t, a, got, 1e-8)
+			if math.Abs(got.Value-3) > 1e-10 {
+				t.Errorf("λ₁ = %.15g, want 3", got.Value)
+			}
+		}
+	}
+}
