@@ -130,8 +130,9 @@ func norm2(v []float64) float64 { return math.Sqrt(floats.Dot(v, v)) }
 // w ← w − Q_j(Q_jᵀ w), with two matrix–vector products that read Q_j once
 // each, and repeats it when the first pass cancelled most of w (‖w‖ fell
 // below ‖w₀‖/√2: Daniel, Gragg, Kaufman & Stewart 1976), which keeps w
-// orthogonal to Q_j to working precision ("twice is enough").
-func (ws *Workspace) reorthogonalize(w []float64, j, n int) {
+// orthogonal to Q_j to working precision ("twice is enough"). It returns
+// the final ‖w‖.
+func (ws *Workspace) reorthogonalize(w []float64, j, n int) float64 {
 	q := blas64.General{Rows: j, Cols: n, Stride: n, Data: ws.basis[:j*n]}
 	h := blas64.Vector{N: j, Inc: 1, Data: vector(&ws.h, j)}
 	wv := blas64.Vector{N: n, Inc: 1, Data: w}
@@ -140,11 +141,12 @@ func (ws *Workspace) reorthogonalize(w []float64, j, n int) {
 		blas64.Gemv(blas.NoTrans, 1, q, wv, 0, h)
 		blas64.Gemv(blas.Trans, -1, q, h, 1, wv)
 		after := norm2(w)
-		if after > before/math.Sqrt2 {
-			return
+		if after > before/math.Sqrt2 || pass == 1 {
+			return after
 		}
 		before = after
 	}
+	panic("unreachable")
 }
 
 // Eigen is a Ritz approximation (Value, Vector) to an eigenpair.
@@ -231,8 +233,7 @@ func Lanczos(ctx context.Context, n int, op Operator, start []float64, s Setting
 		}
 		a := floats.Dot(qj, w)
 		floats.AddScaled(w, -a, qj)
-		ws.reorthogonalize(w, j+1, n)
-		b := norm2(w)
+		b := ws.reorthogonalize(w, j+1, n)
 		alpha = append(alpha, a)
 		anorm = max(anorm, math.Abs(a)+b+lastOr0(beta))
 		beta = append(beta, b)
