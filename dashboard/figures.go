@@ -105,31 +105,41 @@ func (s *Server) trialCurve(w http.ResponseWriter, r *http.Request) error {
 		epochs = append(epochs, float64(e.Epoch))
 		acc = append(acc, e.TestAcc)
 	}
-	f := analysis.TrainingCurves([]analysis.Curve{{Label: t.Id, Epochs: epochs, Values: acc}}, analysis.MetricTestAcc)
-	var b bytes.Buffer
-	if err := f.Write(&b, "svg"); err != nil {
-		return err
-	}
-	return writeSVG(w, b.Bytes())
+	return writeFigure(w, analysis.TrainingCurves([]analysis.Curve{{Label: t.Id, Epochs: epochs, Values: acc}}, analysis.MetricTestAcc))
 }
 
 // trialSharpness serves one trial's λ₁ along training, with its stability
 // limit, as SVG.
 func (s *Server) trialSharpness(w http.ResponseWriter, r *http.Request) error {
-	t, err := s.c.Core().Store().GetTrial(r.PathValue("sweep"), r.PathValue("trial"))
+	id, res, err := s.trialResult(r)
 	if err != nil {
 		return err
+	}
+	p := analysis.Point{ID: id, Status: analysis.StatusOK}
+	if res != nil {
+		p.Sharpness = res.Sharpness
+	}
+	return writeFigure(w, analysis.SharpnessAlongTraining(analysis.SharpnessFromPoints([]analysis.Point{p})))
+}
+
+// trialResult returns the ID and the result (nil if none yet) of the trial
+// a request names.
+func (s *Server) trialResult(r *http.Request) (string, *spec.Result, error) {
+	t, err := s.c.Core().Store().GetTrial(r.PathValue("sweep"), r.PathValue("trial"))
+	if err != nil {
+		return "", nil, err
 	}
 	rec, err := results.FromTrial(t)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
-	p := analysis.Point{ID: t.Id, Status: analysis.StatusOK}
-	if rec.Result != nil {
-		p.Sharpness = rec.Result.Sharpness
-	}
+	return t.Id, rec.Result, nil
+}
+
+// writeFigure writes a figure as an SVG response.
+func writeFigure(w http.ResponseWriter, f *analysis.Figure) error {
 	var b bytes.Buffer
-	if err := analysis.SharpnessAlongTraining(analysis.SharpnessFromPoints([]analysis.Point{p})).Write(&b, "svg"); err != nil {
+	if err := f.Write(&b, "svg"); err != nil {
 		return err
 	}
 	return writeSVG(w, b.Bytes())
@@ -150,22 +160,14 @@ func (s *Server) trialLandscape(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return httpError{http.StatusNotFound, "no landscape figure " + r.PathValue("figure")}
 	}
-	t, err := s.c.Core().Store().GetTrial(r.PathValue("sweep"), r.PathValue("trial"))
+	id, res, err := s.trialResult(r)
 	if err != nil {
 		return err
 	}
-	rec, err := results.FromTrial(t)
-	if err != nil {
-		return err
+	if res == nil || res.Landscape == nil {
+		return httpError{http.StatusNotFound, "trial " + id + " has no loss landscape"}
 	}
-	if rec.Result == nil || rec.Result.Landscape == nil {
-		return httpError{http.StatusNotFound, "trial " + t.Id + " has no loss landscape"}
-	}
-	var b bytes.Buffer
-	if err := draw(*rec.Result.Landscape).Write(&b, "svg"); err != nil {
-		return err
-	}
-	return writeSVG(w, b.Bytes())
+	return writeFigure(w, draw(*res.Landscape))
 }
 
 // writeSVG writes an SVG response.
