@@ -33,11 +33,13 @@ func newTrainCmd() *cobra.Command {
 		Long: `train runs one trial of a sweep file in this process (no coordinator, no
 workers) and writes to --out:
 
-  weights.safetensors  the trained parameters (safetensors, F64; an MLP loads
-                       into the equivalent PyTorch nn.Sequential; residual and
-                       convolutional networks are stored as one flat tensor
-                       "theta" in flatsweep's parameter layout)
-  result.json          the trial's result: final metrics, per-epoch curve, λ₁
+  weights.safetensors  the trained parameters (safetensors, F64, under the
+                       state_dict names of the equivalent PyTorch module:
+                       mlp, resmlp and cnn alike; with train.swa the averaged
+                       parameters)
+  result.json          the trial's result: final metrics, per-epoch curve, λ₁,
+                       and λ₁ along training or the loss landscape when the
+                       spec's curvature section asks for them
   trial.json           the trial's ID, grid point and complete spec
 
 The sweep file is the same YAML as for run and submit. Its grid should have
