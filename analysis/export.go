@@ -60,6 +60,8 @@ func trialColumns() []Column {
 		{MetricTestLoss, KindFloat}, {MetricGap, KindFloat}, {MetricLossGap, KindFloat},
 		{MetricLambdaMax, KindFloat}, {"lambda_residual", KindFloat}, {"lambda_converged", KindBool},
 		{"hvps", KindInt}, {"params", KindInt}, {"steps", KindInt},
+		{"sam_rho", KindFloat}, {"sam_m", KindInt}, {"sam_adaptive", KindBool}, {"swa_start", KindInt}, {"gradients", KindInt},
+		{"tracked_points", KindInt}, {"tracked_lambda_max", KindFloat}, {"stability_limit", KindFloat},
 	}
 }
 
@@ -70,8 +72,12 @@ func trialColumns() []Column {
 // not mend — both missing when no attempt failed), its axes (seed, batch_size, lr, n, momentum) and noise scale
 // g, a few settings (optimizer, weight_decay, epochs, max_steps — the step
 // budget —, dataset, arch), the final metrics (accuracies, losses, gaps,
-// lambda_max with its residual and convergence, hvps, params, steps taken)
-// and then one float column per flatness measure key present in any result,
+// lambda_max with its residual and convergence, hvps, params, steps taken),
+// the SAM and SWA settings (sam_rho, sam_m, sam_adaptive, swa_start) with
+// the gradient evaluations training took (gradients, missing in results
+// stored before they were counted), λ₁ along training (tracked_points, and
+// the last point's tracked_lambda_max and stability_limit; missing without
+// curvature.track) and then one float column per flatness measure key present in any result,
 // sorted by name (a key equal to a fixed column name gets the prefix
 // "measure_").
 func TrialTableFromRecords(recs []Record) TrialTable {
@@ -121,6 +127,22 @@ func TrialTableFromRecords(recs []Record) TrialTable {
 		}
 		if res := r.Result; res != nil {
 			row = append(row, int64(res.HVPs), int64(res.Params), int64(res.Steps))
+		} else {
+			row = append(row, nil, nil, nil)
+		}
+		row = append(row, fcell(s.SAM.Rho), int64(s.SAM.M), s.SAM.Adaptive, int64(s.SWA.Start))
+		if res := r.Result; res != nil && res.Gradients > 0 {
+			row = append(row, int64(res.Gradients))
+		} else {
+			row = append(row, nil)
+		}
+		if res := r.Result; res != nil && len(res.Sharpness) > 0 {
+			last := res.Sharpness[len(res.Sharpness)-1]
+			limit := any(nil) // none for Adam
+			if last.StabilityLimit > 0 {
+				limit = fcell(last.StabilityLimit)
+			}
+			row = append(row, int64(len(res.Sharpness)), fcell(last.LambdaMax), limit)
 		} else {
 			row = append(row, nil, nil, nil)
 		}

@@ -74,6 +74,9 @@ func TestReportWithDensities(t *testing.T) {
 func TestTrialTableMissingValues(t *testing.T) {
 	recs := fixture()
 	recs[0].Result.Measures = map[string]float64{"trace": 3, "gap": 1}
+	recs[0].Spec.SAM = spec.SAM{Rho: 0.05, M: 8}
+	recs[0].Result.Gradients = 40
+	recs[0].Result.Sharpness = []spec.SharpnessPoint{{LambdaMax: 2, StabilityLimit: 20}, {Step: 9, LambdaMax: 7.5, StabilityLimit: 20}}
 	tab := TrialTableFromRecords(recs)
 	idx := map[string]int{}
 	for i, c := range tab.Columns {
@@ -84,6 +87,13 @@ func TestTrialTableMissingValues(t *testing.T) {
 	}
 	if len(tab.Rows) != len(recs) || tab.Rows[0][idx["trace"]] != 3.0 || tab.Rows[1][idx["trace"]] != nil {
 		t.Errorf("trace cells %v, %v", tab.Rows[0][idx["trace"]], tab.Rows[1][idx["trace"]])
+	}
+	if r := tab.Rows[0]; r[idx["sam_rho"]] != 0.05 || r[idx["sam_m"]] != int64(8) || r[idx["gradients"]] != int64(40) ||
+		r[idx["tracked_points"]] != int64(2) || r[idx["tracked_lambda_max"]] != 7.5 || r[idx["stability_limit"]] != 20.0 {
+		t.Errorf("SAM and tracking cells: %v", r)
+	}
+	if r := tab.Rows[1]; r[idx["gradients"]] != nil || r[idx["tracked_lambda_max"]] != nil || r[idx["sam_rho"]] != 0.0 {
+		t.Errorf("cells of a trial without SAM, counted gradients or tracking: %v", r)
 	}
 	var csvOut, pq bytes.Buffer
 	if err := tab.WriteCSV(&csvOut); err != nil {
