@@ -62,6 +62,7 @@ func trialColumns() []Column {
 		{"hvps", KindInt}, {"params", KindInt}, {"steps", KindInt},
 		{"sam_rho", KindFloat}, {"sam_m", KindInt}, {"sam_adaptive", KindBool}, {"swa_start", KindInt}, {"gradients", KindInt},
 		{"tracked_points", KindInt}, {"tracked_lambda_max", KindFloat}, {"stability_limit", KindFloat},
+		{"target_reached", KindBool},
 	}
 }
 
@@ -77,7 +78,8 @@ func trialColumns() []Column {
 // the gradient evaluations training took (gradients, missing in results
 // stored before they were counted), λ₁ along training (tracked_points, and
 // the last point's tracked_lambda_max and stability_limit; missing without
-// curvature.track) and then one float column per flatness measure key present in any result,
+// curvature.track), target_reached (whether training stopped at the fit
+// target of train.stop; missing without one) and then one float column per flatness measure key present in any result,
 // sorted by name (a key equal to a fixed column name gets the prefix
 // "measure_").
 func TrialTableFromRecords(recs []Record) TrialTable {
@@ -145,6 +147,11 @@ func TrialTableFromRecords(recs []Record) TrialTable {
 			row = append(row, int64(len(res.Sharpness)), fcell(last.LambdaMax), limit)
 		} else {
 			row = append(row, nil, nil, nil)
+		}
+		if res := r.Result; res != nil && s.Stop.Enabled() {
+			row = append(row, res.TargetReached)
+		} else {
+			row = append(row, nil)
 		}
 		for _, k := range keys {
 			v := math.NaN()

@@ -167,3 +167,29 @@ func TestStabilityLimit(t *testing.T) {
 		t.Error("Adam has no fixed stability limit")
 	}
 }
+
+// TestStopTrial: a trial with a fit target stops there, records it, and
+// measures λ₁ along training up to the point it stopped at.
+func TestStopTrial(t *testing.T) {
+	ts := spec.Trial{
+		Dataset:   spec.Dataset{Name: "synthetic", N: 256, NTest: 64, Seed: 1},
+		Model:     spec.Model{Arch: "mlp", Hidden: []int{32}, Activation: "relu"},
+		BatchSize: 32, LR: 0.1, Epochs: 200, Seed: 1,
+		Training:  spec.Training{Stop: spec.Stop{TrainAcc: 0.9}},
+		Curvature: spec.Curvature{LanczosSteps: 5, Track: spec.Track{Every: 5}},
+	}
+	res, err := RunTrial(context.Background(), ts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := res.Curve[len(res.Curve)-1]
+	if !res.TargetReached || last.TrainAcc < 0.9 || len(res.Curve) >= ts.Epochs || res.Steps != last.Step {
+		t.Fatalf("reached %v at epoch %d (train accuracy %.3f, %d steps)", res.TargetReached, last.Epoch, last.TrainAcc, res.Steps)
+	}
+	if before := res.Curve[len(res.Curve)-2]; before.TrainAcc >= 0.9 {
+		t.Errorf("the epoch before the stop already met the target: %.3f", before.TrainAcc)
+	}
+	if p := res.Sharpness[len(res.Sharpness)-1]; p.Step != res.Steps {
+		t.Errorf("last λ₁ measurement at step %d, training stopped at %d", p.Step, res.Steps)
+	}
+}

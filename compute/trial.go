@@ -227,7 +227,7 @@ func Run(ctx context.Context, t spec.Trial, progress func(spec.EpochMetrics)) (s
 	res := spec.Result{
 		TrainLoss: tr.Final.TrainLoss, TrainAcc: tr.Final.TrainAcc,
 		TestLoss: tr.Final.TestLoss, TestAcc: tr.Final.TestAcc,
-		Diverged: tr.Diverged, Params: net.NumParams(), Steps: tr.Steps, Gradients: tr.Gradients,
+		Diverged: tr.Diverged, Params: net.NumParams(), Steps: tr.Steps, Gradients: tr.Gradients, TargetReached: tr.TargetReached,
 		Curve: make([]spec.EpochMetrics, 0, len(tr.Curve)), WarmStartSHA256: digest,
 	}
 	for _, m := range tr.Curve {
@@ -267,8 +267,9 @@ func trainConfig(t spec.Trial, net *nn.Network, features int, shape spec.Image) 
 		BatchSchedule: train.BatchSchedule{Milestones: t.Schedule.Batch.Milestones, Factor: t.Schedule.Batch.Factor},
 		LRSchedule: train.LRSchedule{Milestones: t.Schedule.LR.Milestones, Gamma: t.Schedule.LR.Gamma,
 			Floor: t.Schedule.LR.Floor},
-		SAM: train.SAM{Rho: t.SAM.Rho, Adaptive: t.SAM.Adaptive, Eta: t.SAM.Eta, M: t.SAM.M},
-		SWA: train.SWA{Start: t.SWA.Start},
+		SAM:    train.SAM{Rho: t.SAM.Rho, Adaptive: t.SAM.Adaptive, Eta: t.SAM.Eta, M: t.SAM.M},
+		SWA:    train.SWA{Start: t.SWA.Start},
+		Target: train.Target{TrainLoss: t.Stop.TrainLoss, TrainAcc: t.Stop.TrainAcc},
 	}
 	if rows < ChunkRows {
 		cfg.MaxRows = rows

@@ -71,6 +71,10 @@ type Result struct {
 	// Landscape is the loss landscape around the final θ, when
 	// Curvature.Landscape asks for it (nil otherwise).
 	Landscape *Landscape `json:"landscape,omitempty"`
+	// TargetReached reports that training stopped at the targets of the
+	// trial's Stop (false without targets, or when the budget ran out
+	// first).
+	TargetReached bool `json:"target_reached,omitempty"`
 }
 
 // SharpnessPoint is one measurement of the curvature along training (see

@@ -86,3 +86,25 @@ func TestTrackDefaults(t *testing.T) {
 		t.Errorf("examples -1 with N = 5000: %d", n)
 	}
 }
+
+// TestStopValidate: fit targets are checked, and the error names the field.
+func TestStopValidate(t *testing.T) {
+	s := smallSpec()
+	s.Stop = spec.Stop{TrainLoss: 0.01, TrainAcc: 0.99}
+	if err := s.Validate(); err != nil {
+		t.Fatalf("valid targets rejected: %v", err)
+	}
+	for _, c := range []struct {
+		field string
+		stop  spec.Stop
+	}{
+		{"stop.train_loss", spec.Stop{TrainLoss: -1}},
+		{"stop.train_loss", spec.Stop{TrainLoss: math.Inf(1)}},
+		{"stop.train_acc", spec.Stop{TrainAcc: 1.01}},
+		{"stop.train_acc", spec.Stop{TrainAcc: math.NaN()}},
+	} {
+		s := smallSpec()
+		s.Stop = c.stop
+		checkField(t, c.field, c.field, s.Validate())
+	}
+}

@@ -62,6 +62,9 @@ type Training struct {
 	// SWA selects stochastic weight averaging (zero value: off, the final
 	// parameters are the last iterate).
 	SWA SWA `json:"swa,omitzero"`
+	// Stop ends training early at a fit target, the budget capping it (zero
+	// value: train for the whole budget).
+	Stop Stop `json:"stop,omitzero"`
 }
 
 // Dataset names accepted in Dataset.Name.

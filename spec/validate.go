@@ -276,6 +276,9 @@ func (t Trial) validateSchedule() error {
 // validateSAM checks the sam and swa settings on their own; samDivides
 // checks m against the batch sizes.
 func (t Trial) validateSAM() error {
+	if err := t.Stop.validate(); err != nil {
+		return err
+	}
 	s := t.SAM
 	switch {
 	case !finite(s.Rho) || s.Rho < 0:

@@ -103,6 +103,26 @@ type Config struct {
 	// SWA averages the iterates of the last epochs into the final
 	// parameters (zero value: off).
 	SWA SWA
+	// Target ends training early at a fit (zero value: never).
+	Target Target
+}
+
+// Target is a fit at which training stops: after an epoch's evaluation
+// (including the partial last epoch of a step budget) at which every given
+// target holds — mean training loss ≤ TrainLoss, training accuracy ≥
+// TrainAcc (a zero field is no target). The budget caps the run, and
+// Result.TargetReached tells whether it stopped at the target.
+type Target struct {
+	TrainLoss, TrainAcc float64
+}
+
+// met reports whether m meets every given target of t (false when t has
+// none).
+func (t Target) met(m Metrics) bool {
+	if t == (Target{}) {
+		return false
+	}
+	return (t.TrainLoss == 0 || m.TrainLoss <= t.TrainLoss) && (t.TrainAcc == 0 || m.TrainAcc >= t.TrainAcc)
 }
 
 // Probe measures the parameters along training. Func is called with θ
@@ -182,6 +202,8 @@ type Result struct {
 	// Averaged is the number of iterates averaged into the final θ by SWA
 	// (0 without SWA, after divergence or when cancelled).
 	Averaged int
+	// TargetReached reports that training stopped at Config.Target.
+	TargetReached bool
 }
 
 func (cfg Config) validate(net *nn.Network, n, features int) error {
@@ -194,6 +216,8 @@ func (cfg Config) validate(net *nn.Network, n, features int) error {
 		return fmt.Errorf("%w: want exactly one budget > 0, got epochs %d and steps %d", ErrConfig, cfg.Epochs, cfg.Steps)
 	case cfg.Rng == nil:
 		return fmt.Errorf("%w: nil Rng", ErrConfig)
+	case !(cfg.Target.TrainLoss >= 0) || math.IsInf(cfg.Target.TrainLoss, 0) || !(cfg.Target.TrainAcc >= 0 && cfg.Target.TrainAcc <= 1):
+		return fmt.Errorf("%w: target train loss %v (want finite ≥ 0) and accuracy %v (want in [0, 1])", ErrConfig, cfg.Target.TrainLoss, cfg.Target.TrainAcc)
 	case cfg.Probe != nil && (cfg.Probe.Every < 1 || cfg.Probe.Func == nil):
 		return fmt.Errorf("%w: probe every %d (want ≥ 1) with a nil function %t", ErrConfig, cfg.Probe.Every, cfg.Probe.Func == nil)
 	case cfg.Eval != nil && cfg.Eval.NumParams() != net.NumParams():
@@ -396,6 +420,10 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 		}
 		if swa != nil && epoch >= cfg.SWA.Start {
 			swa.add(theta)
+		}
+		if cfg.Target.met(m) {
+			res.TargetReached = true
+			break
 		}
 	}
 	if swa != nil && swa.k > 0 {

@@ -79,6 +79,7 @@ func ResultToProto(r spec.Result, d time.Duration) *pb.TrialResult {
 		Gradients:       int64(r.Gradients),
 		Sharpness:       sharpnessToProto(r.Sharpness),
 		Landscape:       landscapeToProto(r.Landscape),
+		TargetReached:   r.TargetReached,
 	}
 }
 
@@ -167,5 +168,6 @@ func ResultFromProto(r *pb.TrialResult) *spec.Result {
 		Gradients:       int(r.Gradients),
 		Sharpness:       sharpnessFromProto(r.Sharpness),
 		Landscape:       landscapeFromProto(r.Landscape),
+		TargetReached:   r.TargetReached,
 	}
 }

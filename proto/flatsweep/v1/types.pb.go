@@ -764,7 +764,9 @@ type TrialResult struct {
 	// λ₁ along training, when the trial's curvature.track asks for it.
 	Sharpness []*SharpnessPoint `protobuf:"bytes,18,rep,name=sharpness,proto3" json:"sharpness,omitempty"`
 	// Loss landscape around the final parameters, when curvature.landscape asks for it.
-	Landscape     *Landscape `protobuf:"bytes,19,opt,name=landscape,proto3" json:"landscape,omitempty"`
+	Landscape *Landscape `protobuf:"bytes,19,opt,name=landscape,proto3" json:"landscape,omitempty"`
+	// Whether training stopped at the trial's fit target (train.stop).
+	TargetReached bool `protobuf:"varint,20,opt,name=target_reached,json=targetReached,proto3" json:"target_reached,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -930,6 +932,13 @@ func (x *TrialResult) GetLandscape() *Landscape {
 		return x.Landscape
 	}
 	return nil
+}
+
+func (x *TrialResult) GetTargetReached() bool {
+	if x != nil {
+		return x.TargetReached
+	}
+	return false
 }
 
 // SharpnessPoint is one measurement of the top Hessian eigenvalue along training.
@@ -1461,7 +1470,7 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x04step\x18\x06 \x01(\x03R\x04step\x12\x0e\n" +
 	"\x02lr\x18\a \x01(\x01R\x02lr\x12\x1d\n" +
 	"\n" +
-	"batch_size\x18\b \x01(\x05R\tbatchSize\"\xa7\x06\n" +
+	"batch_size\x18\b \x01(\x05R\tbatchSize\"\xce\x06\n" +
 	"\vTrialResult\x12\x1d\n" +
 	"\n" +
 	"train_loss\x18\x01 \x01(\x01R\ttrainLoss\x12\x1b\n" +
@@ -1484,7 +1493,8 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x11warm_start_sha256\x18\x10 \x01(\tR\x0fwarmStartSha256\x12\x1c\n" +
 	"\tgradients\x18\x11 \x01(\x03R\tgradients\x12:\n" +
 	"\tsharpness\x18\x12 \x03(\v2\x1c.flatsweep.v1.SharpnessPointR\tsharpness\x125\n" +
-	"\tlandscape\x18\x13 \x01(\v2\x17.flatsweep.v1.LandscapeR\tlandscape\x1a;\n" +
+	"\tlandscape\x18\x13 \x01(\v2\x17.flatsweep.v1.LandscapeR\tlandscape\x12%\n" +
+	"\x0etarget_reached\x18\x14 \x01(\bR\rtargetReached\x1a;\n" +
 	"\rMeasuresEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xa5\x02\n" +
