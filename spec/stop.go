@@ -1,7 +1,5 @@
 package spec
 
-
-
 // Stop ends training once the model fits: at the first evaluation (the end
 // of an epoch, or of the partial last epoch of a step budget) at which every
 // given target holds for the full training set — the mean loss at most
