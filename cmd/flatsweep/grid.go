@@ -18,7 +18,11 @@ func newGridCmd() *cobra.Command {
 		Long: `grid expands a sweep file as run and submit do and lists its trials in
 expansion order (the first axis varies slowest): the 0-based index that
 train --trial takes, the trial ID (the content hash of the trial's spec,
-which every stored result carries) and the trial's value on each swept axis.`,
+which every stored result carries), the trial's value on each swept axis,
+and the updates of its first epoch with the examples the epoch leaves out
+(training drops the partial last batch, N mod B examples, so that every
+update averages B examples). A note on stderr names the batch sizes that
+leave out a tenth of the training set or more.`,
 		Example: `  flatsweep grid sweeps/quickstart.yaml
   flatsweep train sweeps/quickstart.yaml --trial 3 --out model/   # the fourth trial listed`,
 		Args: exactArgs(1, "one sweep file"),
@@ -29,6 +33,9 @@ which every stored result carries) and the trial's value on each swept axis.`,
 			}
 			trials := sweeps.Expand(s)
 			out := cmd.OutOrStdout()
+			if note := sweeps.PartialBatchNote(trials); note != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), note)
+			}
 			switch format {
 			case "table":
 				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
@@ -38,13 +45,14 @@ which every stored result carries) and the trial's value on each swept axis.`,
 						head += "\t" + c.Axis
 					}
 				}
-				fmt.Fprintln(tw, head)
+				fmt.Fprintln(tw, head+"\tSTEPS/EPOCH\tDROPPED")
 				for _, t := range trials {
 					line := fmt.Sprintf("%d\t%s", t.Index, t.ID)
 					for _, c := range t.Point {
 						line += "\t" + c.Value
 					}
-					fmt.Fprintln(tw, line)
+					steps, dropped := sweeps.StepsPerEpoch(t)
+					fmt.Fprintf(tw, "%s\t%d\t%d\n", line, steps, dropped)
 				}
 				return tw.Flush()
 			case "jsonl":
@@ -54,11 +62,14 @@ which every stored result carries) and the trial's value on each swept axis.`,
 					for _, c := range t.Point {
 						point[c.Axis] = json.RawMessage(c.Value)
 					}
+					steps, dropped := sweeps.StepsPerEpoch(t)
 					if err := enc.Encode(struct {
-						Index int                        `json:"index"`
-						ID    string                     `json:"trial"`
-						Point map[string]json.RawMessage `json:"point"`
-					}{t.Index, t.ID, point}); err != nil {
+						Index         int                        `json:"index"`
+						ID            string                     `json:"trial"`
+						Point         map[string]json.RawMessage `json:"point"`
+						StepsPerEpoch int                        `json:"steps_per_epoch"`
+						Dropped       int                        `json:"dropped"`
+					}{t.Index, t.ID, point, steps, dropped}); err != nil {
 						return err
 					}
 				}

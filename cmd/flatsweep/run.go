@@ -155,6 +155,9 @@ func runSweep(ctx context.Context, o runOptions) error {
 	sweepID := resp.Sweep.Id
 	fmt.Fprintf(o.progress, "sweep %s: %d trials (%d new), %d workers, database %s\n",
 		sweepID, resp.Sweep.TrialCount, resp.TrialsAdded, o.workers, dbPath)
+	if note := sweeps.PartialBatchNote(sweeps.Expand(o.sweep)); note != "" {
+		fmt.Fprintln(o.progress, note)
+	}
 
 	for i := 0; i < o.workers; i++ {
 		wconn, err := dialLoopback(addr)

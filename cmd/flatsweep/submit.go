@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/sweeps"
 )
 
 func newSubmitCmd() *cobra.Command {
@@ -52,6 +53,9 @@ priority again.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "sweep %s %s: %d trials, %d added\n",
 				resp.Sweep.Id, verb, resp.Sweep.TrialCount, resp.TrialsAdded)
+			if note := sweeps.PartialBatchNote(sweeps.Expand(s)); note != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), note)
+			}
 			switch {
 			case resp.Sweep.Cancelled:
 				fmt.Fprintf(cmd.OutOrStdout(), "the sweep is cancelled: its trials wait until `flatsweep resume %s` reopens it\n", resp.Sweep.Id)

@@ -157,7 +157,7 @@ func TestTrainBadInput(t *testing.T) {
 	}
 	listing, errs, code := runCLI(t, "grid", two)
 	lines := strings.Split(strings.TrimSpace(listing), "\n")
-	if code != 0 || len(lines) != 3 || !regexpLine(listing, `^INDEX\s+TRIAL\s+batch_size\s+lr\s+seed$`) || !regexpLine(listing, `^1\s+t-[0-9a-f]+\s+32\s+0.05\s+2$`) {
+	if code != 0 || len(lines) != 3 || !regexpLine(listing, `^INDEX\s+TRIAL\s+batch_size\s+lr\s+seed\s+STEPS/EPOCH\s+DROPPED$`) || !regexpLine(listing, `^1\s+t-[0-9a-f]+\s+32\s+0.05\s+2\s+8\s+0$`) || errs != "" {
 		t.Fatalf("grid: exit %d\n%s%s", code, listing, errs)
 	}
 	id := strings.Fields(lines[2])[1]
