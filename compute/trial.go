@@ -267,9 +267,10 @@ func trainConfig(t spec.Trial, net *nn.Network, features int, shape spec.Image) 
 		BatchSchedule: train.BatchSchedule{Milestones: t.Schedule.Batch.Milestones, Factor: t.Schedule.Batch.Factor},
 		LRSchedule: train.LRSchedule{Milestones: t.Schedule.LR.Milestones, Gamma: t.Schedule.LR.Gamma,
 			Floor: t.Schedule.LR.Floor},
-		SAM:    train.SAM{Rho: t.SAM.Rho, Adaptive: t.SAM.Adaptive, Eta: t.SAM.Eta, M: t.SAM.M},
-		SWA:    train.SWA{Start: t.SWA.Start},
-		Target: train.Target{TrainLoss: t.Stop.TrainLoss, TrainAcc: t.Stop.TrainAcc},
+		SAM:         train.SAM{Rho: t.SAM.Rho, Adaptive: t.SAM.Adaptive, Eta: t.SAM.Eta, M: t.SAM.M},
+		SWA:         train.SWA{Start: t.SWA.Start},
+		Target:      train.Target{TrainLoss: t.Stop.TrainLoss, TrainAcc: t.Stop.TrainAcc},
+		KeepPartial: t.PartialBatch == spec.PartialKeep, EvalEvery: t.EvalEvery,
 	}
 	if rows < ChunkRows {
 		cfg.MaxRows = rows

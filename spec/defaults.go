@@ -9,10 +9,10 @@ package spec
 //     curvature.tol 1e-3;
 //   - defaults that are left out of it, so that writing them changes no
 //     identity: optimizer.name "sgd", schedule.lr.kind "constant",
-//     model.loss "ce", sam.eta 0.01, every measure setting equal to its
-//     default (see Measure) and every curvature.landscape setting equal to
-//     its default (see LandscapeSettings), which are stored as their zero
-//     value.
+//     model.loss "ce", partial_batch "drop", eval_every 1, sam.eta 0.01,
+//     every measure setting equal to its default (see Measure) and every
+//     curvature.landscape setting equal to its default (see
+//     LandscapeSettings), which are stored as their zero value.
 //
 // Adam's β₁ 0.9, β₂ 0.999 and eps 1e-8 apply to zero values when a trial
 // runs (Trial.WithDefaults) and are never stored.
@@ -53,6 +53,12 @@ func (t Trial) Resolved() Trial {
 	}
 	if t.SAM.Adaptive && t.SAM.Eta == DefaultSAMEta {
 		t.SAM.Eta = 0
+	}
+	if t.PartialBatch == PartialDrop {
+		t.PartialBatch = ""
+	}
+	if t.EvalEvery == 1 {
+		t.EvalEvery = 0
 	}
 	return t
 }

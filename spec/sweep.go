@@ -101,6 +101,7 @@ func (s Sweep) Resolved() Sweep {
 	t := s.Base().Resolved()
 	s.Dataset, s.Model, s.Curvature = t.Dataset, t.Model, t.Curvature
 	s.Train.Optimizer, s.Train.Schedule, s.Train.SAM = t.Optimizer, t.Schedule, t.SAM
+	s.Train.PartialBatch, s.Train.EvalEvery = t.PartialBatch, t.EvalEvery
 	if len(s.Grid.N) > 0 {
 		s.Dataset.N = 0
 	}

@@ -108,3 +108,33 @@ func TestStopValidate(t *testing.T) {
 		checkField(t, c.field, c.field, s.Validate())
 	}
 }
+
+// TestPartialBatchAndEvalEvery: the settings are checked with the field
+// named, and their defaults written out keep the trial's ID.
+func TestPartialBatchAndEvalEvery(t *testing.T) {
+	for _, c := range []struct {
+		field string
+		edit  func(*spec.Trial)
+	}{
+		{"partial_batch", func(s *spec.Trial) { s.PartialBatch = "pad" }},
+		{"partial_batch", func(s *spec.Trial) { s.PartialBatch, s.SAM = spec.PartialKeep, spec.SAM{Rho: 0.05, M: 8} }},
+		{"eval_every", func(s *spec.Trial) { s.EvalEvery = -2 }},
+	} {
+		s := smallSpec()
+		c.edit(&s)
+		checkField(t, c.field, c.field, s.Validate())
+	}
+	keep := smallSpec()
+	keep.PartialBatch, keep.EvalEvery = spec.PartialKeep, 5
+	if err := keep.Validate(); err != nil {
+		t.Fatalf("valid settings rejected: %v", err)
+	}
+	written := smallSpec()
+	written.PartialBatch, written.EvalEvery = spec.PartialDrop, 1
+	if spec.ID(written.Resolved()) != spec.ID(smallSpec().Resolved()) {
+		t.Error(`writing the defaults partial_batch "drop" and eval_every 1 changes the trial ID`)
+	}
+	if spec.ID(keep) == spec.ID(smallSpec()) {
+		t.Error("partial_batch keep does not change the trial ID")
+	}
+}

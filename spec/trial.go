@@ -65,7 +65,25 @@ type Training struct {
 	// Stop ends training early at a fit target, the budget capping it (zero
 	// value: train for the whole budget).
 	Stop Stop `json:"stop,omitzero"`
+	// PartialBatch says what an epoch does with the last N mod B examples
+	// of its shuffle: "drop" (the default: ⌊N/B⌋ updates of exactly B
+	// examples, so that the noise scale is the same at every update) or
+	// "keep" (one more update on those examples, ⌈N/B⌉ per epoch; not with
+	// m-sharpness).
+	PartialBatch string `json:"partial_batch,omitempty"`
+	// EvalEvery evaluates the full training and test sets (the per-epoch
+	// curve and the Stop targets) after every EvalEvery-th epoch and the last
+	// one instead of after every epoch (0 or 1), for long runs of short
+	// epochs such as full-batch gradient descent, where an epoch is one
+	// update.
+	EvalEvery int `json:"eval_every,omitempty"`
 }
+
+// Values of Training.PartialBatch.
+const (
+	PartialDrop = "drop"
+	PartialKeep = "keep"
+)
 
 // Dataset names accepted in Dataset.Name.
 const (

@@ -279,6 +279,14 @@ func (t Trial) validateSAM() error {
 	if err := t.Stop.validate(); err != nil {
 		return err
 	}
+	switch {
+	case t.PartialBatch != "" && t.PartialBatch != PartialDrop && t.PartialBatch != PartialKeep:
+		return invalid("partial_batch", t.PartialBatch, `must be "drop" (the default: every update averages B examples) or "keep" (one more, smaller update per epoch)`)
+	case t.PartialBatch == PartialKeep && t.SAM.M > 0:
+		return invalid("partial_batch", t.PartialBatch, fmt.Sprintf("cannot keep the partial batch with m-sharpness (sam.m = %d): it need not split into sub-batches of m", t.SAM.M))
+	case t.EvalEvery < 0:
+		return invalid("eval_every", t.EvalEvery, "must be ≥ 1: evaluate after every k-th epoch and the last (0 or 1: every epoch)")
+	}
 	s := t.SAM
 	switch {
 	case !finite(s.Rho) || s.Rho < 0:
@@ -315,6 +323,9 @@ func (t Trial) budgetEpochs() int {
 	left, done := t.Steps, 0 // updates still to take; epochs completed
 	for i, b := range sizes {
 		per := n / b
+		if t.PartialBatch == PartialKeep {
+			per = (n + b - 1) / b
+		}
 		need := left / per
 		if left%per != 0 {
 			need++

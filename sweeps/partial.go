@@ -3,6 +3,8 @@ package sweeps
 import (
 	"fmt"
 	"strings"
+
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // DroppedFraction is the share of the training set a trial may leave out of
@@ -11,13 +13,16 @@ import (
 const DroppedFraction = 0.1
 
 // StepsPerEpoch returns the updates of a trial's first epoch, ⌊N/B⌋ (B
-// clamped to N), and the examples the epoch leaves out, N mod B: training
-// drops the partial last batch so that every update averages exactly B
-// examples.
+// clamped to N), and the examples the epoch leaves out, N mod B: by default
+// training drops the partial last batch so that every update averages
+// exactly B examples. With partial_batch "keep" they are ⌈N/B⌉ and 0.
 func StepsPerEpoch(t Trial) (steps, dropped int) {
 	n, b := t.Spec.Dataset.N, min(t.Spec.BatchSize, t.Spec.Dataset.N)
-	if n < 1 || b < 1 {
+	switch {
+	case n < 1 || b < 1:
 		return 0, 0
+	case t.Spec.PartialBatch == spec.PartialKeep:
+		return (n + b - 1) / b, 0
 	}
 	return n / b, n % b
 }
@@ -42,5 +47,5 @@ func PartialBatchNote(trials []Trial) string {
 	if len(parts) == 0 {
 		return ""
 	}
-	return "note: " + strings.Join(parts, "; ") + " (the partial last batch is dropped, so that every update averages B examples)"
+	return "note: " + strings.Join(parts, "; ") + ` (the partial last batch is dropped, so that every update averages B examples; train.partial_batch: keep makes it an update)`
 }

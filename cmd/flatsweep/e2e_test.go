@@ -484,6 +484,7 @@ func TestBadInputExitsTwoAndStoresNothing(t *testing.T) {
 		{"infinite learning rate", sweepArgs(strings.Replace(good, "[0.05, 0.1]", "[0.05, .inf]", 1)), "grid.lr[1] = .inf"},
 		{"negative sam rho", sweepArgs(strings.Replace(good, "train: {epochs: 1}", "train: {epochs: 1, sam: {rho: -1}}", 1)), "train.sam.rho = -1: must be finite and ≥ 0"},
 		{"accuracy target above 1", sweepArgs(strings.Replace(good, "train: {epochs: 1}", "train: {epochs: 1, stop: {train_acc: 1.5}}", 1)), "train.stop.train_acc = 1.5: must be in (0, 1]"},
+		{"unknown partial batch", sweepArgs(strings.Replace(good, "train: {epochs: 1}", "train: {epochs: 1, partial_batch: pad}", 1)), `train.partial_batch = "pad": must be "drop"`},
 		{"negative loss target", sweepArgs(strings.Replace(good, "train: {epochs: 1}", "train: {epochs: 1, stop: {train_loss: -0.01}}", 1)), "train.stop.train_loss = -0.01: must be finite and > 0"},
 		{"sam m not dividing the batch size", sweepArgs(strings.Replace(good, "train: {epochs: 1}", "train: {epochs: 1, sam: {rho: 0.05, m: 32}}", 1)),
 			"train.sam.m = 32: grid.batch_size[0] = 16: does not divide the batch size 16"},

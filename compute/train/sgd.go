@@ -23,13 +23,16 @@
 // permutation changes every epoch, every example is still used with equal
 // probability. The same rule holds under a batch-size schedule: an epoch
 // with B_e = 5B₀ takes ⌊N/(5B₀)⌋ steps and drops the N mod 5B₀ remaining
-// examples (B_e is clamped to N, so at least one step is taken).
+// examples (B_e is clamped to N, so at least one step is taken). With
+// Config.KeepPartial the last N mod B_e examples instead make one more,
+// smaller update (⌈N/B_e⌉ per epoch), whose gradient averages only them.
 //
 // # Budget and metrics
 //
 // The budget is either Epochs full passes or Steps updates. After every
-// completed epoch the mean loss and accuracy over the full training and test
-// sets are measured and passed to the progress callback; with a step budget
+// completed epoch (every Config.EvalEvery-th, and the last) the mean loss and
+// accuracy over the full training and test sets are measured and passed to
+// the progress callback; with a step budget
 // that ends inside an epoch, the run stops after the last update and one more
 // evaluation is reported for that partial epoch (Metrics.Epoch is the number
 // of the epoch in progress, Metrics.Step the number of updates).
@@ -105,6 +108,25 @@ type Config struct {
 	SWA SWA
 	// Target ends training early at a fit (zero value: never).
 	Target Target
+	// KeepPartial makes the last N mod B_e examples of every epoch's
+	// permutation an update of its own (⌈N/B_e⌉ updates per epoch, the last
+	// averaging fewer examples); the default drops them (⌊N/B_e⌋ updates,
+	// each of exactly B_e examples). It cannot be combined with
+	// m-sharpness.
+	KeepPartial bool
+	// EvalEvery evaluates the full training and test sets (the curve, the
+	// progress callback and the Target check) after every EvalEvery-th
+	// epoch and after the last one; 0 or 1 is every epoch.
+	EvalEvery int
+}
+
+// perEpoch returns the updates of an epoch with batch size b over n
+// examples.
+func (cfg Config) perEpoch(n, b int) int {
+	if cfg.KeepPartial {
+		return (n + b - 1) / b
+	}
+	return n / b
 }
 
 // Target is a fit at which training stops: after an epoch's evaluation
@@ -218,6 +240,10 @@ func (cfg Config) validate(net *nn.Network, n, features int) error {
 		return fmt.Errorf("%w: nil Rng", ErrConfig)
 	case !(cfg.Target.TrainLoss >= 0) || math.IsInf(cfg.Target.TrainLoss, 0) || !(cfg.Target.TrainAcc >= 0 && cfg.Target.TrainAcc <= 1):
 		return fmt.Errorf("%w: target train loss %v (want finite ≥ 0) and accuracy %v (want in [0, 1])", ErrConfig, cfg.Target.TrainLoss, cfg.Target.TrainAcc)
+	case cfg.EvalEvery < 0:
+		return fmt.Errorf("%w: evaluation interval %d epochs (want ≥ 1, or 0 for every epoch)", ErrConfig, cfg.EvalEvery)
+	case cfg.KeepPartial && cfg.SAM.M > 0:
+		return fmt.Errorf("%w: m-sharpness (m = %d) needs every batch to split into sub-batches of m, which a kept partial batch need not", ErrConfig, cfg.SAM.M)
 	case cfg.Probe != nil && (cfg.Probe.Every < 1 || cfg.Probe.Func == nil):
 		return fmt.Errorf("%w: probe every %d (want ≥ 1) with a nil function %t", ErrConfig, cfg.Probe.Every, cfg.Probe.Func == nil)
 	case cfg.Eval != nil && cfg.Eval.NumParams() != net.NumParams():
@@ -275,7 +301,7 @@ func (cfg Config) totalSteps(n int) int {
 	}
 	t := 0
 	for e := 1; e <= cfg.Epochs; e++ {
-		t += n / cfg.BatchSchedule.Size(cfg.BatchSize, n, e)
+		t += cfg.perEpoch(n, cfg.BatchSchedule.Size(cfg.BatchSize, n, e))
 	}
 	return t
 }
@@ -371,7 +397,11 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 			perm[i] = i
 		}
 		cfg.Rng.Shuffle(n, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
-		for lo := 0; lo+B <= n && res.Steps < total; lo += B {
+		for lo := 0; lo < n && res.Steps < total; lo += B {
+			b := min(B, n-lo) // the batch: B examples, fewer for a kept partial batch
+			if b < B && !cfg.KeepPartial {
+				break
+			}
 			if err := ctx.Err(); err != nil {
 				return res, fmt.Errorf("epoch %d, step %d: %w", epoch, res.Steps+1, err)
 			}
@@ -380,18 +410,18 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 					return res, err
 				}
 			}
-			for j, i := range perm[lo : lo+B] {
+			for j, i := range perm[lo : lo+b] {
 				copy(xb[j*d:(j+1)*d], trainSet.Row(i))
 				yb[j] = trainSet.Y[i]
 			}
 			if aug != nil {
-				aug.apply(xb, B, res.Steps)
+				aug.apply(xb, b, res.Steps)
 			}
 			var loss float64
 			if sam != nil {
-				loss = sam.gradient(ws, grad, theta, xb[:B*d], yb[:B], d)
+				loss = sam.gradient(ws, grad, theta, xb[:b*d], yb[:b], d)
 			} else {
-				loss, _ = ws.LossGrad(grad, theta, xb[:B*d], yb[:B])
+				loss, _ = ws.LossGrad(grad, theta, xb[:b*d], yb[:b])
 			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				res.Diverged = true
@@ -403,15 +433,18 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 			res.Gradients += perStep
 		}
 		m.Step = res.Steps
-		m = evaluate(m)
-		if !m.finite() {
-			res.Diverged = true
-			return res, nil
-		}
-		res.Curve = append(res.Curve, m)
-		res.Final = m
-		if progress != nil {
-			progress(m)
+		evaluated := cfg.EvalEvery <= 1 || epoch%cfg.EvalEvery == 0 || res.Steps >= total
+		if evaluated {
+			m = evaluate(m)
+			if !m.finite() {
+				res.Diverged = true
+				return res, nil
+			}
+			res.Curve = append(res.Curve, m)
+			res.Final = m
+			if progress != nil {
+				progress(m)
+			}
 		}
 		if p := cfg.Probe; p != nil && !p.Steps && epoch%p.Every == 0 && res.Steps < total {
 			if err := probe(ProbePoint{Epoch: epoch, Step: res.Steps, LR: cfg.LRSchedule.Rate(cfg.LR, epoch+1, res.Steps, total)}); err != nil {
@@ -421,7 +454,7 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 		if swa != nil && epoch >= cfg.SWA.Start {
 			swa.add(theta)
 		}
-		if cfg.Target.met(m) {
+		if evaluated && cfg.Target.met(m) {
 			res.TargetReached = true
 			break
 		}
