@@ -470,9 +470,9 @@ func (a SweepAnalysis) tables() []table {
 func (a SweepAnalysis) countsTable() table {
 	c := a.Counts
 	t := table{id: "counts", title: "Trials",
-		intro: "Diverged (NaN/Inf loss), failed and unfinished trials are never dropped silently: they are counted here and left out of the numbers below.",
-		head:  []string{"total", "ok", "diverged", "failed", "unfinished"},
-		rows:  [][]string{{fmt.Sprint(c.Trials), fmt.Sprint(c.OK), fmt.Sprint(c.Diverged), fmt.Sprint(c.Failed), fmt.Sprint(c.Unfinished)}}}
+		intro: fmt.Sprintf("Diverged (NaN/Inf loss), not fitted (a missed train.stop target, or a training accuracy at most %g above chance), failed and unfinished trials are never dropped silently: they are counted here and left out of the numbers below.", results.ChanceMargin),
+		head:  []string{"total", "ok", "diverged", "not_fitted", "failed", "unfinished"},
+		rows:  [][]string{{fmt.Sprint(c.Trials), fmt.Sprint(c.OK), fmt.Sprint(c.Diverged), fmt.Sprint(c.NotFitted), fmt.Sprint(c.Failed), fmt.Sprint(c.Unfinished)}}}
 	for _, f := range a.Failures {
 		kind := ""
 		if f.Permanent {

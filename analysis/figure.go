@@ -171,7 +171,7 @@ func notOK(c Counts) string {
 	for _, p := range []struct {
 		n    int
 		what string
-	}{{c.Diverged, "diverged"}, {c.Failed, "failed"}, {c.Unfinished, "unfinished"}} {
+	}{{c.Diverged, "diverged"}, {c.NotFitted, "not fitted"}, {c.Failed, "failed"}, {c.Unfinished, "unfinished"}} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
 		}

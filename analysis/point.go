@@ -95,6 +95,7 @@ const (
 	StatusDiverged   = results.StatusDiverged
 	StatusFailed     = results.StatusFailed
 	StatusUnfinished = results.StatusUnfinished
+	StatusNotFitted  = results.StatusNotFitted
 )
 
 // Point is one trial in generic form: its hyperparameters as named axis values

@@ -37,6 +37,7 @@ func axisIndex(name string) (int, bool) {
 type row struct {
 	axes   []string // canonical JSON of the trial's value on each of axisNames
 	g      float64  // noise scale (results.NoiseScale)
+	fit    results.Fit
 	status results.Status
 	values []float64 // by metric index of the sweep's rowCache; NaN where absent
 	fail   *failure  // why it failed, when status is results.StatusFailed
@@ -100,7 +101,10 @@ func (rc *rowCache) metric(name string) int {
 func (rc *rowCache) setResult(r *row, t *pb.Trial) {
 	res := t.Result
 	state := wire.StateName(t.State)
-	r.status = results.ClassifyState(state, res != nil, res != nil && res.Diverged)
+	r.status = results.ClassifyState(state, false, false)
+	if res != nil {
+		r.status = r.fit.Classify(state, res.Diverged, res.TrainAcc, res.TargetReached)
+	}
 	r.fail = nil
 	if r.status == results.StatusFailed {
 		r.fail = &failure{state: state, reason: results.FailureReason(state, t.LastError), permanent: t.PermanentFailure}
@@ -122,7 +126,7 @@ func (rc *rowCache) put(r *row, i int, v float64) {
 
 // add builds and stores a trial's row from its spec.
 func (rc *rowCache) add(t *pb.Trial, st spec.Trial) error {
-	r := &row{axes: make([]string, len(axisNames)), g: results.NoiseScale(st)}
+	r := &row{axes: make([]string, len(axisNames)), g: results.NoiseScale(st), fit: results.FitOf(st)}
 	for i, name := range axisNames {
 		path, _ := spec.AxisPath(name)
 		v, err := spec.GetJSON(st, path)

@@ -175,7 +175,7 @@ func (b *bundle) acquire(t *testing.T, worker string) *pb.Lease {
 func (b *bundle) complete(worker string, l *pb.Lease, acc float64) (*pb.CompleteTrialResponse, error) {
 	return b.work.CompleteTrial(context.Background(), &pb.CompleteTrialRequest{
 		WorkerId: worker, SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token,
-		Result: &pb.TrialResult{TestAcc: acc},
+		Result: &pb.TrialResult{TrainAcc: 0.99, TestAcc: acc},
 	})
 }
 

@@ -110,6 +110,9 @@ type Counts struct {
 	OK int `json:"ok"`
 	// Diverged trials recorded a NaN or infinite training loss.
 	Diverged int `json:"diverged"`
+	// NotFitted trials finished with a finite result that did not fit their
+	// training set (see Fit): left out of the summaries like diverged ones.
+	NotFitted int `json:"not_fitted"`
 	// Failed trials ended without a result (failed, discarded, cancelled).
 	Failed int `json:"failed"`
 	// Unfinished trials are pending or running.
@@ -124,6 +127,8 @@ func (c *Counts) Add(s Status) {
 		c.OK++
 	case StatusDiverged:
 		c.Diverged++
+	case StatusNotFitted:
+		c.NotFitted++
 	case StatusFailed:
 		c.Failed++
 	default:
@@ -299,8 +304,12 @@ func (s *Summary) UnmarshalJSON(b []byte) error {
 }
 
 // String returns a sentence such as "12 trials: 9 ok, 2 diverged, 1 failed,
-// 0 unfinished".
+// 0 unfinished" (with "k not fitted" after the diverged ones when k > 0).
 func (c Counts) String() string {
-	return fmt.Sprintf("%d trials: %d ok, %d diverged, %d failed, %d unfinished",
-		c.Trials, c.OK, c.Diverged, c.Failed, c.Unfinished)
+	nf := ""
+	if c.NotFitted > 0 {
+		nf = fmt.Sprintf(", %d not fitted", c.NotFitted)
+	}
+	return fmt.Sprintf("%d trials: %d ok, %d diverged%s, %d failed, %d unfinished",
+		c.Trials, c.OK, c.Diverged, nf, c.Failed, c.Unfinished)
 }

@@ -15,7 +15,7 @@ func ExampleSummarize() {
 		t := spec.Trial{Dataset: spec.Dataset{Name: spec.DatasetSynthetic, N: 1000}, BatchSize: 100, LR: 0.1,
 			Seed: int64(i % 2), Training: spec.Training{Optimizer: spec.Optimizer{Momentum: m}}}
 		recs = append(recs, results.Record{TrialID: fmt.Sprint(i), Spec: t, State: results.StateSucceeded,
-			Result: &spec.Result{TestAcc: 0.7 + 0.1*float64(i)}})
+			Result: &spec.Result{TrainAcc: 0.9, TestAcc: 0.7 + 0.1*float64(i)}})
 	}
 	g, err := results.Summarize(recs, nil)
 	if err != nil {

@@ -108,7 +108,7 @@ func TestMomentumTrialsAreNotPooled(t *testing.T) {
 	}
 	lines := strings.Split(b.String(), "\n")
 	if lines[0] != "fixed: lr=0.1 n=2048 sam_m=0 sam_rho=0 weight_decay=0" ||
-		strings.Join(strings.Fields(lines[1]), " ") != "momentum batch_size g ok train_acc test_acc gap lambda_max diverged failed unfinished" {
+		strings.Join(strings.Fields(lines[1]), " ") != "momentum batch_size g ok train_acc test_acc gap lambda_max diverged not_fitted failed unfinished" {
 		t.Errorf("table head:\n%s", b.String())
 	}
 	cells := regexp.MustCompile(`\s{2,}`)

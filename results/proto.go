@@ -13,8 +13,8 @@ func (g Groups) ToProto() *pb.AggregateResultsResponse {
 		Groups: make([]*pb.ResultGroup, len(g.Groups)), Failures: FailuresToProto(g.Failures)}
 	for i, gr := range g.Groups {
 		pg := &pb.ResultGroup{KeyJson: gr.Key, Key: make([]float64, len(gr.Key)), NoiseScale: gr.NoiseScale,
-			Trials: int32(gr.Counts.Trials), Succeeded: int32(gr.Counts.OK + gr.Counts.Diverged),
-			Diverged: int32(gr.Counts.Diverged), Failed: int32(gr.Counts.Failed), Unfinished: int32(gr.Counts.Unfinished),
+			Trials: int32(gr.Counts.Trials), Succeeded: int32(gr.Counts.OK + gr.Counts.Diverged + gr.Counts.NotFitted),
+			Diverged: int32(gr.Counts.Diverged), NotFitted: int32(gr.Counts.NotFitted), Failed: int32(gr.Counts.Failed), Unfinished: int32(gr.Counts.Unfinished),
 			Metrics: make([]*pb.MetricSummary, len(gr.Metrics))}
 		for j, k := range gr.Key {
 			pg.Key[j] = number(k)
@@ -36,7 +36,7 @@ func GroupsFromProto(r *pb.AggregateResultsResponse) Groups {
 	}
 	for i, pg := range r.Groups {
 		g := Group{Key: pg.KeyJson, NoiseScale: pg.NoiseScale, Metrics: make([]Summary, len(pg.Metrics)),
-			Counts: Counts{Trials: int(pg.Trials), OK: int(pg.Succeeded - pg.Diverged), Diverged: int(pg.Diverged),
+			Counts: Counts{Trials: int(pg.Trials), OK: int(pg.Succeeded - pg.Diverged - pg.NotFitted), Diverged: int(pg.Diverged), NotFitted: int(pg.NotFitted),
 				Failed: int(pg.Failed), Unfinished: int(pg.Unfinished)}}
 		if len(g.Key) == 0 && len(pg.Key) > 0 {
 			for _, k := range pg.Key {

@@ -18,7 +18,8 @@ var tableMetrics = []string{MetricTrainAcc, MetricTestAcc, MetricGap, MetricLamb
 
 // TableLegend explains the columns of WriteTable.
 const TableLegend = `g = ε(N/B − 1)/(1 − m), the SGD noise scale ("-": it does not apply, e.g. Adam);
-ok = trials that succeeded without diverging, the ones each cell averages;
+ok = trials that succeeded without diverging and fit their training set, the ones each cell averages;
+not_fitted = trials that missed their train.stop target or ended within 0.05 of chance training accuracy;
 gap = train_acc − test_acc; lambda_max = λ₁, the top Hessian eigenvalue of the training loss;
 each cell is the mean ± sample std over the ok trials of its row ("(n=k)": finite for k of them).
 `
@@ -27,7 +28,7 @@ each cell is the mean ± sample std over the ok trials of its row ("(n=k)": fini
 // preceded by the axes held fixed and followed by TableLegend:
 //
 //	fixed: n=2048 momentum=0 sam_m=0 sam_rho=0 weight_decay=0
-//	batch_size  lr    g     ok  train_acc        test_acc         gap              lambda_max     diverged  failed  unfinished
+//	batch_size  lr    g     ok  train_acc        test_acc         gap              lambda_max     diverged  not_fitted  failed  unfinished
 //	8           0.02  5.1   3   0.8936 ± 0.0015  …
 //
 // Accuracies and gaps are printed with 4 decimals, g with 4 significant
@@ -49,7 +50,7 @@ func WriteTable(w io.Writer, g Groups) error {
 	}
 	head = append(head, "ok")
 	head = append(head, tableMetrics...)
-	head = append(head, "diverged", "failed", "unfinished")
+	head = append(head, "diverged", "not_fitted", "failed", "unfinished")
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for i, gr := range g.Groups {
 		cells := slices.Clone(gr.Key)
@@ -65,7 +66,7 @@ func WriteTable(w io.Writer, g Groups) error {
 			}
 			cells = append(cells, pm(s, gr.Counts.OK, decimals))
 		}
-		cells = append(cells, strconv.Itoa(gr.Counts.Diverged), strconv.Itoa(gr.Counts.Failed), strconv.Itoa(gr.Counts.Unfinished))
+		cells = append(cells, strconv.Itoa(gr.Counts.Diverged), strconv.Itoa(gr.Counts.NotFitted), strconv.Itoa(gr.Counts.Failed), strconv.Itoa(gr.Counts.Unfinished))
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
@@ -152,13 +153,13 @@ func pm(s Summary, ok int, decimals int) string {
 }
 
 // WriteCSV writes the groups as CSV: the grouping axes, g, trials, ok,
-// diverged, failed, unfinished, then for every metric m its m_count,
+// diverged, not_fitted, failed, unfinished, then for every metric m its m_count,
 // m_mean, m_std, m_min, m_max, m_ci95_low and m_ci95_high. Numbers are in
 // shortest round-trip form; an undefined one is an empty cell.
 func WriteCSV(w io.Writer, g Groups) error {
 	cw := csv.NewWriter(w)
 	head := slices.Clone(g.By)
-	head = append(head, "g", "trials", "ok", "diverged", "failed", "unfinished")
+	head = append(head, "g", "trials", "ok", "diverged", "not_fitted", "failed", "unfinished")
 	for _, m := range g.Metrics {
 		head = append(head, m+"_count", m+"_mean", m+"_std", m+"_min", m+"_max", m+"_ci95_low", m+"_ci95_high")
 	}
@@ -169,7 +170,7 @@ func WriteCSV(w io.Writer, g Groups) error {
 		c := gr.Counts
 		rec := slices.Clone(gr.Key)
 		rec = append(rec, ftoa(gr.NoiseScale), strconv.Itoa(c.Trials), strconv.Itoa(c.OK), strconv.Itoa(c.Diverged),
-			strconv.Itoa(c.Failed), strconv.Itoa(c.Unfinished))
+			strconv.Itoa(c.NotFitted), strconv.Itoa(c.Failed), strconv.Itoa(c.Unfinished))
 		for _, s := range gr.Metrics {
 			rec = append(rec, strconv.Itoa(s.Count), ftoa(s.Mean), ftoa(s.Std), ftoa(s.Min), ftoa(s.Max), ftoa(s.Lo), ftoa(s.Hi))
 		}

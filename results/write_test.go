@@ -37,16 +37,16 @@ func TestWriteTable(t *testing.T) {
 	if lines[0] != "fixed: momentum=0 sam_m=0 sam_rho=0 weight_decay=0" {
 		t.Errorf("fixed line = %q", lines[0])
 	}
-	if got := strings.Fields(lines[1]); strings.Join(got, " ") != "n batch_size lr g ok train_acc test_acc gap lambda_max diverged failed unfinished" {
+	if got := strings.Fields(lines[1]); strings.Join(got, " ") != "n batch_size lr g ok train_acc test_acc gap lambda_max diverged not_fitted failed unfinished" {
 		t.Errorf("header = %q", lines[1])
 	}
 	cells := regexp.MustCompile(`\s{2,}`)
 	for i, want := range []string{
-		"500|10|0.1|4.9|1|0.9900 ± 0.0000|0.5000 ± 0.0000|0.4900 ± 0.0000|10.00 ± 0.00|0|0|0",
-		"1000|10|0.05|4.95|2|0.9000 ± 0.0707|0.7000 ± 0.0707|0.2000 ± 0.0000|3.000 ± 0.000 (n=1)|0|0|0",
-		"1000|10|0.1|9.9|3|0.9000 ± 0.1000|0.7000 ± 0.1000|0.2000 ± 0.0000|5.000 ± 3.606|1|2|1",
-		"1000|100|0.1|0.9|0|-|-|-|-|2|0|0",
-		"1000|1000|0.1|0|1|0.5000 ± 0.0000|0.4500 ± 0.0000|0.0500 ± 0.0000|0.2500 ± 0.0000|0|0|0",
+		"500|10|0.1|4.9|1|0.9900 ± 0.0000|0.5000 ± 0.0000|0.4900 ± 0.0000|10.00 ± 0.00|0|0|0|0",
+		"1000|10|0.05|4.95|2|0.9000 ± 0.0707|0.7000 ± 0.0707|0.2000 ± 0.0000|3.000 ± 0.000 (n=1)|0|0|0|0",
+		"1000|10|0.1|9.9|3|0.9000 ± 0.1000|0.7000 ± 0.1000|0.2000 ± 0.0000|5.000 ± 3.606|1|0|2|1",
+		"1000|100|0.1|0.9|0|-|-|-|-|2|0|0|0",
+		"1000|1000|0.1|0|1|0.5000 ± 0.0000|0.4500 ± 0.0000|0.0500 ± 0.0000|0.2500 ± 0.0000|0|0|0|0",
 	} {
 		if got := strings.Join(cells.Split(strings.TrimSpace(lines[i+2]), -1), "|"); got != want {
 			t.Errorf("row %d\n got %s\nwant %s", i, got, want)
@@ -89,7 +89,7 @@ func TestWriteCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantHeader := "n,batch_size,lr,g,trials,ok,diverged,failed,unfinished"
+	wantHeader := "n,batch_size,lr,g,trials,ok,diverged,not_fitted,failed,unfinished"
 	for _, m := range results.BaseMetrics() {
 		for _, s := range []string{"count", "mean", "std", "min", "max", "ci95_low", "ci95_high"} {
 			wantHeader += "," + m + "_" + s
@@ -98,7 +98,7 @@ func TestWriteCSV(t *testing.T) {
 	if got := strings.Join(recs[0], ","); got != wantHeader {
 		t.Errorf("header\n got %s\nwant %s", got, wantHeader)
 	}
-	if !strings.HasPrefix(wantHeader, "n,batch_size,lr,g,trials,ok,diverged,failed,unfinished,train_acc_count,train_acc_mean,train_acc_std,") {
+	if !strings.HasPrefix(wantHeader, "n,batch_size,lr,g,trials,ok,diverged,not_fitted,failed,unfinished,train_acc_count,train_acc_mean,train_acc_std,") {
 		t.Errorf("base metrics %v do not start with train_acc", results.BaseMetrics())
 	}
 	if len(recs) != 1+len(g.Groups) {

@@ -270,7 +270,7 @@ func TestClusterOfProcesses(t *testing.T) {
 	if code != 0 || strings.Count(strings.TrimSpace(out), "\n") != 4 {
 		t.Fatalf("results csv: code %d, want a header and 4 rows:\n%s%s", code, out, errs)
 	}
-	if head, _, _ := strings.Cut(out, "\n"); !strings.HasPrefix(head, "batch_size,lr,g,trials,ok,diverged,failed,unfinished,train_acc_count,train_acc_mean,") {
+	if head, _, _ := strings.Cut(out, "\n"); !strings.HasPrefix(head, "batch_size,lr,g,trials,ok,diverged,not_fitted,failed,unfinished,train_acc_count,train_acc_mean,") {
 		t.Errorf("results csv header %q", head)
 	}
 	// The default table: the axes held fixed, then one row per batch size
@@ -348,21 +348,21 @@ func checkTable(t *testing.T, out, fixed, axes string, rows [][]string, trials i
 	if lines[0] != fixed {
 		t.Errorf("fixed line %q, want %q", lines[0], fixed)
 	}
-	if got, want := strings.Join(strings.Fields(lines[1]), " "), axes+" g ok train_acc test_acc gap lambda_max diverged failed unfinished"; got != want {
+	if got, want := strings.Join(strings.Fields(lines[1]), " "), axes+" g ok train_acc test_acc gap lambda_max diverged not_fitted failed unfinished"; got != want {
 		t.Errorf("header %q, want %q", got, want)
 	}
 	for i, want := range rows {
 		cells := tableCells.Split(strings.TrimSpace(lines[2+i]), -1)
-		if len(cells) != len(want)+8 || !slices.Equal(cells[:len(want)], want) {
+		if len(cells) != len(want)+9 || !slices.Equal(cells[:len(want)], want) {
 			t.Errorf("row %d = %q, want it to start with %q", i, cells, want)
 			continue
 		}
-		// ok, then the four metrics, then diverged, failed, unfinished.
-		var n [4]int
-		for j, k := range []int{len(want), len(want) + 5, len(want) + 6, len(want) + 7} {
+		// ok, then the four metrics, then diverged, not fitted, failed, unfinished.
+		var n [5]int
+		for j, k := range []int{len(want), len(want) + 5, len(want) + 6, len(want) + 7, len(want) + 8} {
 			n[j], _ = strconv.Atoi(cells[k])
 		}
-		if n[0]+n[1]+n[2] != trials || n[3] != 0 || (n[0] > 0 && !strings.Contains(cells[len(want)+2], " ± ")) {
+		if n[0]+n[1]+n[2]+n[3] != trials || n[4] != 0 || (n[0] > 0 && !strings.Contains(cells[len(want)+2], " ± ")) {
 			t.Errorf("row %d = %q: want %d finished trials, the test accuracy as mean ± std", i, cells, trials)
 		}
 	}

@@ -356,7 +356,7 @@ type ResultGroup struct {
 	Key []float64 `protobuf:"fixed64,1,rep,packed,name=key,proto3" json:"key,omitempty"`
 	// Trials in the group.
 	Trials int32 `protobuf:"varint,2,opt,name=trials,proto3" json:"trials,omitempty"`
-	// Succeeded trials (including diverged ones).
+	// Succeeded trials (including diverged and not fitted ones).
 	Succeeded int32 `protobuf:"varint,3,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
 	// Succeeded trials flagged diverged (excluded from the metrics).
 	Diverged int32 `protobuf:"varint,4,opt,name=diverged,proto3" json:"diverged,omitempty"`
@@ -371,7 +371,11 @@ type ResultGroup struct {
 	KeyJson []string `protobuf:"bytes,8,rep,name=key_json,json=keyJson,proto3" json:"key_json,omitempty"`
 	// The SGD noise scale g = ε(N/B − 1)/(1 − m) the group's trials share; NaN
 	// where it does not apply (Adam) or they do not share it.
-	NoiseScale    float64 `protobuf:"fixed64,9,opt,name=noise_scale,json=noiseScale,proto3" json:"noise_scale,omitempty"`
+	NoiseScale float64 `protobuf:"fixed64,9,opt,name=noise_scale,json=noiseScale,proto3" json:"noise_scale,omitempty"`
+	// Succeeded trials with a finite result that did not fit their training
+	// set: they missed their fit target or stayed near chance accuracy
+	// (excluded from the metrics).
+	NotFitted     int32 `protobuf:"varint,10,opt,name=not_fitted,json=notFitted,proto3" json:"not_fitted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -465,6 +469,13 @@ func (x *ResultGroup) GetKeyJson() []string {
 func (x *ResultGroup) GetNoiseScale() float64 {
 	if x != nil {
 		return x.NoiseScale
+	}
+	return 0
+}
+
+func (x *ResultGroup) GetNotFitted() int32 {
+	if x != nil {
+		return x.NotFitted
 	}
 	return 0
 }
@@ -1493,7 +1504,7 @@ const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"\x03min\x18\x04 \x01(\x01R\x03min\x12\x10\n" +
 	"\x03max\x18\x05 \x01(\x01R\x03max\x12\x19\n" +
 	"\bci95_low\x18\x06 \x01(\x01R\aci95Low\x12\x1b\n" +
-	"\tci95_high\x18\a \x01(\x01R\bci95High\"\x9c\x02\n" +
+	"\tci95_high\x18\a \x01(\x01R\bci95High\"\xbb\x02\n" +
 	"\vResultGroup\x12\x10\n" +
 	"\x03key\x18\x01 \x03(\x01R\x03key\x12\x16\n" +
 	"\x06trials\x18\x02 \x01(\x05R\x06trials\x12\x1c\n" +
@@ -1506,7 +1517,10 @@ const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"\ametrics\x18\a \x03(\v2\x1b.flatsweep.v1.MetricSummaryR\ametrics\x12\x19\n" +
 	"\bkey_json\x18\b \x03(\tR\akeyJson\x12\x1f\n" +
 	"\vnoise_scale\x18\t \x01(\x01R\n" +
-	"noiseScale\"\xbe\x02\n" +
+	"noiseScale\x12\x1d\n" +
+	"\n" +
+	"not_fitted\x18\n" +
+	" \x01(\x05R\tnotFitted\"\xbe\x02\n" +
 	"\x18AggregateResultsResponse\x12\x19\n" +
 	"\bgroup_by\x18\x01 \x03(\tR\agroupBy\x121\n" +
 	"\x06groups\x18\x02 \x03(\v2\x19.flatsweep.v1.ResultGroupR\x06groups\x12\x18\n" +
