@@ -62,7 +62,7 @@ func trialColumns() []Column {
 		{"hvps", KindInt}, {"params", KindInt}, {"steps", KindInt},
 		{"sam_rho", KindFloat}, {"sam_m", KindInt}, {"sam_adaptive", KindBool}, {"swa_start", KindInt}, {"gradients", KindInt},
 		{"tracked_points", KindInt}, {"tracked_lambda_max", KindFloat}, {"stability_limit", KindFloat},
-		{"target_reached", KindBool},
+		{"target_reached", KindBool}, {"curvature_examples", KindInt},
 	}
 }
 
@@ -79,7 +79,9 @@ func trialColumns() []Column {
 // stored before they were counted), λ₁ along training (tracked_points, and
 // the last point's tracked_lambda_max and stability_limit; missing without
 // curvature.track), target_reached (whether training stopped at the fit
-// target of train.stop; missing without one) and then one float column per flatness measure key present in any result,
+// target of train.stop; missing without one), curvature_examples (the
+// number of training examples the curvature was taken over; missing in
+// results stored before it was recorded) and then one float column per flatness measure key present in any result,
 // sorted by name (a key equal to a fixed column name gets the prefix
 // "measure_").
 func TrialTableFromRecords(recs []Record) TrialTable {
@@ -150,6 +152,11 @@ func TrialTableFromRecords(recs []Record) TrialTable {
 		}
 		if res := r.Result; res != nil && s.Stop.Enabled() {
 			row = append(row, res.TargetReached)
+		} else {
+			row = append(row, nil)
+		}
+		if res := r.Result; res != nil && res.CurvatureExamples > 0 {
+			row = append(row, int64(res.CurvatureExamples))
 		} else {
 			row = append(row, nil)
 		}

@@ -29,13 +29,24 @@ type Model struct {
 	Examples data.Set
 }
 
+// CurvatureIndices returns the indices into a training set of n examples of
+// the curvature examples of t, in increasing order: nil for the whole set
+// (Curvature.Examples 0 or ≥ n), else Curvature.Examples indices drawn
+// without replacement from t.Seed.
+func CurvatureIndices(t spec.Trial, n int) []int {
+	m := t.Curvature.Examples
+	if m <= 0 || m >= n {
+		return nil
+	}
+	idx := pcg(t.Seed, streamCurvatureSubset).Perm(n)[:m]
+	slices.Sort(idx)
+	return idx
+}
+
 // curvatureSet returns the curvature examples of t drawn from trainSet: all
-// of it, or Curvature.Examples examples drawn without replacement from
-// t.Seed (in their original order).
+// of it, or the subset CurvatureIndices names (in their original order).
 func curvatureSet(t spec.Trial, trainSet data.Set) data.Set {
-	if m := t.Curvature.Examples; m > 0 && m < trainSet.Len() {
-		idx := pcg(t.Seed, streamCurvatureSubset).Perm(trainSet.Len())[:m]
-		slices.Sort(idx)
+	if idx := CurvatureIndices(t, trainSet.Len()); idx != nil {
 		return trainSet.Subset(idx)
 	}
 	return trainSet

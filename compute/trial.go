@@ -240,7 +240,10 @@ func Run(ctx context.Context, t spec.Trial, progress func(spec.EpochMetrics)) (s
 	if tr.Diverged {
 		return res, out, nil
 	}
-	m, err := Measure(ctx, t, Model{Net: net, Theta: theta, Examples: curvatureSet(t, trainSet)})
+	res.CurvatureIndices = CurvatureIndices(t, trainSet.Len())
+	examples := curvatureSet(t, trainSet)
+	res.CurvatureExamples = examples.Len()
+	m, err := Measure(ctx, t, Model{Net: net, Theta: theta, Examples: examples})
 	if err != nil {
 		return spec.Result{}, Trained{}, err
 	}

@@ -75,6 +75,12 @@ type Result struct {
 	// trial's Stop (false without targets, or when the budget ran out
 	// first).
 	TargetReached bool `json:"target_reached,omitempty"`
+	// CurvatureExamples is the number M of training examples λ₁ and the
+	// measures were taken over, and CurvatureIndices their indices into the
+	// training set in increasing order when they are a subset (nil for the
+	// whole set). Zero and nil in results stored before they were recorded.
+	CurvatureExamples int   `json:"curvature_examples,omitempty"`
+	CurvatureIndices  []int `json:"curvature_indices,omitempty"`
 }
 
 // SharpnessPoint is one measurement of the curvature along training (see

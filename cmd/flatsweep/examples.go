@@ -28,7 +28,8 @@ func examples() map[string]string {
 		"flatsweep report": `  flatsweep report quickstart --db sweep.db --out report/`,
 		"flatsweep hessian": `  flatsweep hessian --weights model/weights.safetensors
   flatsweep hessian --weights model/weights.safetensors --spec model/trial.json --measures all --format json
-  flatsweep hessian --weights model/weights.safetensors --alpha-scale 0:10   # Dinh's T_α on pair 0`,
+  flatsweep hessian --weights model/weights.safetensors --alpha-scale 0:10   # Dinh's T_α on pair 0
+  flatsweep hessian --weights model/weights.safetensors --examples-file model/result.json   # the trial's own curvature examples`,
 		"flatsweep migrate": `  flatsweep migrate --db sweeps.db --data-root /data`,
 		"flatsweep db": `  flatsweep db check --db copy.db
   flatsweep db salvage --db bad.db --out new.db`,

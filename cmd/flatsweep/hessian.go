@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -33,6 +34,7 @@ var defaultHessianMeasures = []string{"top_k", "trace", "density"}
 type hessianFlags struct {
 	weights, trial, measures, format, alphaScale string
 	examples                                     int
+	examplesFile                                 string
 }
 
 func newHessianCmd() *cobra.Command {
@@ -48,7 +50,11 @@ The model, its data and the measure settings come from a trial spec: --spec
 names the trial.json that "flatsweep train" writes next to weights.safetensors
 (or a file holding a bare trial spec as JSON). Without --spec the spec stored
 in the weights' metadata by "flatsweep train" is used. The measures are taken
-over the spec's curvature examples (curvature.examples, or --examples).
+over the spec's curvature examples (curvature.examples, or --examples), or
+over the training examples --examples-file names by index: a result.json
+(the curvature_indices every trial records, so that a saved model is
+measured on exactly the examples its trial was), a JSON array or plain
+integers.
 
 --measures selects the measures (comma-separated: ` + strings.Join(spec.MeasureNames(), ", ") + `,
 or "all"), replacing the spec's list (when neither selects any: top_k, trace
@@ -76,6 +82,7 @@ Bad input (missing or mismatched files, invalid settings) exits with status 2.`,
 	fl.StringVar(&f.format, "format", "table", "output format: table or json")
 	fl.StringVar(&f.alphaScale, "alpha-scale", "", "P:ALPHA applies Dinh's α-scaling to Dense–ReLU–Dense pair P (from 0, as curvature.dinh.layer) before measuring")
 	fl.IntVar(&f.examples, "examples", 0, "number of curvature examples M (curvature.examples; 0: whole training set)")
+	fl.StringVar(&f.examplesFile, "examples-file", "", "file naming the curvature examples by their indices into the training set: a result.json (its curvature_indices), a JSON array or whitespace-separated integers")
 	addSettingFlags(fl)
 	return cmd
 }
@@ -191,6 +198,7 @@ type hessianReport struct {
 	Weights         string             `json:"weights"`
 	Params          int                `json:"params"`
 	Examples        int                `json:"examples"`
+	ExamplesFile    string             `json:"examples_file,omitempty"`
 	Loss            float64            `json:"loss"`
 	Accuracy        float64            `json:"accuracy"`
 	AlphaScale      *alphaReport       `json:"alpha_scale,omitempty"`
@@ -241,14 +249,24 @@ func runHessian(cmd *cobra.Command, f *hessianFlags) error {
 	if err := t.Validate(); err != nil {
 		return usageError{flagged(cmd.Flags(), err)}
 	}
-	model, err := compute.LoadModel(t, bytes.NewReader(wb))
+	if f.examplesFile != "" && cmd.Flags().Changed("examples") {
+		return usagef("--examples-file: give the examples by count (--examples) or by index (--examples-file), not both")
+	}
+	model, trainSet, _, err := compute.LoadModelSets(t, bytes.NewReader(wb))
 	if errors.Is(err, spec.ErrInvalid) || errors.Is(err, weights.ErrMismatch) || errors.Is(err, weights.ErrUnsupported) {
 		return usageError{fmt.Errorf("%s: %w", f.weights, flagged(cmd.Flags(), err))}
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.weights, err)
 	}
-	rep := hessianReport{TrialID: id, Weights: f.weights, Params: model.Net.NumParams(), Examples: model.Examples.Len()}
+	if f.examplesFile != "" {
+		idx, err := readIndices(f.examplesFile, trainSet.Len())
+		if err != nil {
+			return usageError{fmt.Errorf("--examples-file %s: %w", f.examplesFile, err)}
+		}
+		model.Examples = trainSet.Subset(idx)
+	}
+	rep := hessianReport{TrialID: id, Weights: f.weights, Params: model.Net.NumParams(), Examples: model.Examples.Len(), ExamplesFile: f.examplesFile}
 	if f.alphaScale != "" {
 		if rep.AlphaScale, err = alphaScale(f.alphaScale, &model); err != nil {
 			return err
@@ -411,4 +429,68 @@ func printHessian(w io.Writer, r hessianReport) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// readIndices reads the indices of curvature examples from path — a
+// result.json (its "curvature_indices", or the whole set when it has none
+// and names its "curvature_examples"), a JSON array, or integers separated by
+// white space or commas — and checks them against a training set of n
+// examples: each in 0…n−1, none twice. They are returned in increasing
+// order, the order the curvature examples take.
+func readIndices(path string, n int) ([]int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var idx []int
+	text := strings.TrimSpace(string(b))
+	switch {
+	case strings.HasPrefix(text, "{"):
+		var res struct {
+			Indices  []int `json:"curvature_indices"`
+			Examples int   `json:"curvature_examples"`
+			Result   *struct {
+				Indices  []int `json:"curvature_indices"`
+				Examples int   `json:"curvature_examples"`
+			} `json:"result"`
+		}
+		if err := json.Unmarshal(b, &res); err != nil {
+			return nil, fmt.Errorf("not a result: %w", err)
+		}
+		if res.Result != nil {
+			res.Indices, res.Examples = res.Result.Indices, res.Result.Examples
+		}
+		idx = res.Indices
+		if idx == nil && res.Examples > 0 {
+			idx = make([]int, res.Examples)
+			for i := range idx {
+				idx[i] = i
+			}
+		}
+	case strings.HasPrefix(text, "["):
+		if err := json.Unmarshal(b, &idx); err != nil {
+			return nil, fmt.Errorf("not a JSON array of indices: %w", err)
+		}
+	default:
+		for _, f := range strings.FieldsFunc(text, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+			i, err := strconv.Atoi(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an index", f)
+			}
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return nil, errors.New("no indices (want a result.json with curvature_indices, a JSON array or integers)")
+	}
+	slices.Sort(idx)
+	for j, i := range idx {
+		switch {
+		case i < 0 || i >= n:
+			return nil, fmt.Errorf("index %d outside the training set (0…%d)", i, n-1)
+		case j > 0 && idx[j-1] == i:
+			return nil, fmt.Errorf("index %d given twice", i)
+		}
+	}
+	return idx, nil
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -168,12 +169,49 @@ func TestHessianAlphaScale(t *testing.T) {
 	}
 }
 
+// TestHessianExamplesFile: the curvature examples a trial records in its
+// result.json, given back to hessian by --examples-file, reproduce the
+// trial's λ₁ bit for bit; a list of indices selects those examples.
+func TestHessianExamplesFile(t *testing.T) {
+	out := trainOut(t, strings.Replace(oneTrial, "curvature: {lanczos_steps: 5}", "curvature: {lanczos_steps: 5, examples: 100}", 1))
+	var r spec.Result
+	b, err := os.ReadFile(filepath.Join(out, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.CurvatureExamples != 100 || len(r.CurvatureIndices) != 100 || !slices.IsSorted(r.CurvatureIndices) {
+		t.Fatalf("result records %d curvature examples, %d indices", r.CurvatureExamples, len(r.CurvatureIndices))
+	}
+	w := filepath.Join(out, "weights.safetensors")
+	rep := hessianJSON(t, "--weights", w, "--examples-file", filepath.Join(out, "result.json"), "--measures", "trace")
+	if rep.LambdaMax != r.LambdaMax || rep.Examples != 100 {
+		t.Errorf("λ₁ over the recorded examples %v (%d examples), the trial's %v", rep.LambdaMax, rep.Examples, r.LambdaMax)
+	}
+	list := filepath.Join(t.TempDir(), "idx.txt")
+	if err := os.WriteFile(list, []byte("5\n1\n9\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if rep := hessianJSON(t, "--weights", w, "--examples-file", list, "--measures", "trace"); rep.Examples != 3 || rep.LambdaMax == r.LambdaMax {
+		t.Errorf("three listed examples: %d examples, λ₁ %v", rep.Examples, rep.LambdaMax)
+	}
+}
+
 // TestHessianBadInput: bad input is a usage error with exit status 2.
 func TestHessianBadInput(t *testing.T) {
 	out := trainOut(t, oneTrial)
 	w, tr := filepath.Join(out, "weights.safetensors"), filepath.Join(out, "trial.json")
 	other := trainOut(t, strings.Replace(oneTrial, "hidden: [12]", "hidden: [13]", 1))
 	tanh := trainOut(t, strings.Replace(oneTrial, "hidden: [12]", "hidden: [12], activation: tanh", 1))
+	idxFile := func(text string) string {
+		p := filepath.Join(t.TempDir(), "idx.txt")
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	badSpec := filepath.Join(t.TempDir(), "bad.json")
 	if err := os.WriteFile(badSpec, []byte(`{"dataset": {"name": "synthetic"}, "bogus": 1}`), 0o644); err != nil {
 		t.Fatal(err)
@@ -200,6 +238,11 @@ func TestHessianBadInput(t *testing.T) {
 		"alpha last layer":   {[]string{"--weights", w, "--alpha-scale", "1:10"}, "--alpha-scale = 1: want a Dense–ReLU–Dense pair 0…0, counted from 0 at the input as curvature.dinh.layer counts them"},
 		"alpha without relu": {[]string{"--weights", filepath.Join(tanh, "weights.safetensors"), "--alpha-scale", "0:10"}, "ReLU"},
 		"argument":           {[]string{"--weights", w, "extra"}, "no arguments"},
+		"index out of range": {[]string{"--weights", w, "--examples-file", idxFile("1 2 256")}, "index 256 outside the training set (0…255)"},
+		"index twice":        {[]string{"--weights", w, "--examples-file", idxFile("[3, 1, 3]")}, "index 3 given twice"},
+		"not an index":       {[]string{"--weights", w, "--examples-file", idxFile("1, two")}, `"two" is not an index`},
+		"no indices":         {[]string{"--weights", w, "--examples-file", idxFile("[]")}, "--examples-file"},
+		"count and indices":  {[]string{"--weights", w, "--examples", "10", "--examples-file", idxFile("1")}, "not both"},
 	} {
 		_, err := runHessianCmd(t, c.args...)
 		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), c.msg) {

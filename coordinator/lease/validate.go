@@ -83,7 +83,7 @@ func (l Limits) ValidateResult(r *pb.TrialResult) error {
 	for _, c := range []struct {
 		name string
 		v    int64
-	}{{"hvps", r.Hvps}, {"params", r.Params}, {"steps", r.Steps}, {"gradients", r.Gradients}} {
+	}{{"hvps", r.Hvps}, {"params", r.Params}, {"steps", r.Steps}, {"gradients", r.Gradients}, {"curvature_examples", r.CurvatureExamples}} {
 		if c.v < 0 {
 			return fmt.Errorf("%w: result.%s: must be ≥ 0, got %d", ErrInvalid, c.name, c.v)
 		}
@@ -127,6 +127,9 @@ func (l Limits) ValidateResult(r *pb.TrialResult) error {
 				}
 			}
 		}
+	}
+	if err := validateIndices(r.CurvatureIndices, r.CurvatureExamples); err != nil {
+		return err
 	}
 	if err := validateSharpness(r.Sharpness, l.MaxCurveEpochs); err != nil {
 		return err
@@ -298,3 +301,24 @@ func validateLandscape(l *pb.Landscape, max int) error {
 }
 
 func max1(n int) int { return max(n, 1) }
+
+// maxCurvatureIndices bounds the curvature example indices of a result (a
+// training set of a million examples).
+const maxCurvatureIndices = 1_000_000
+
+// validateIndices checks the curvature example indices: at most
+// maxCurvatureIndices and the recorded count, non-negative and strictly
+// increasing.
+func validateIndices(idx []int64, count int64) error {
+	if len(idx) > maxCurvatureIndices || int64(len(idx)) > count {
+		return fmt.Errorf("%w: result.curvature_indices: %d indices for %d curvature examples (at most %d)", ErrInvalid, len(idx), count, maxCurvatureIndices)
+	}
+	last := int64(-1)
+	for i, x := range idx {
+		if x <= last {
+			return fmt.Errorf("%w: result.curvature_indices[%d] = %d: indices must be ≥ 0 and increasing", ErrInvalid, i, x)
+		}
+		last = x
+	}
+	return nil
+}

@@ -60,27 +60,52 @@ func CurveFromProto(c []*pb.EpochMetrics) []spec.EpochMetrics {
 // ResultToProto converts a trial result; d is the trial's wall-clock duration.
 func ResultToProto(r spec.Result, d time.Duration) *pb.TrialResult {
 	return &pb.TrialResult{
-		TrainLoss:       r.TrainLoss,
-		TrainAcc:        r.TrainAcc,
-		TestLoss:        r.TestLoss,
-		TestAcc:         r.TestAcc,
-		Diverged:        r.Diverged,
-		LambdaMax:       r.LambdaMax,
-		LambdaResidual:  r.LambdaResidual,
-		LambdaConverged: r.LambdaConverged,
-		Hvps:            int64(r.HVPs),
-		Params:          int64(r.Params),
-		Curve:           CurveToProto(r.Curve),
-		DurationSeconds: d.Seconds(),
-		Measures:        r.Measures,
-		Steps:           int64(r.Steps),
-		Density:         densityToProto(r.Density),
-		WarmStartSha256: r.WarmStartSHA256,
-		Gradients:       int64(r.Gradients),
-		Sharpness:       sharpnessToProto(r.Sharpness),
-		Landscape:       landscapeToProto(r.Landscape),
-		TargetReached:   r.TargetReached,
+		TrainLoss:         r.TrainLoss,
+		TrainAcc:          r.TrainAcc,
+		TestLoss:          r.TestLoss,
+		TestAcc:           r.TestAcc,
+		Diverged:          r.Diverged,
+		LambdaMax:         r.LambdaMax,
+		LambdaResidual:    r.LambdaResidual,
+		LambdaConverged:   r.LambdaConverged,
+		Hvps:              int64(r.HVPs),
+		Params:            int64(r.Params),
+		Curve:             CurveToProto(r.Curve),
+		DurationSeconds:   d.Seconds(),
+		Measures:          r.Measures,
+		Steps:             int64(r.Steps),
+		Density:           densityToProto(r.Density),
+		WarmStartSha256:   r.WarmStartSHA256,
+		Gradients:         int64(r.Gradients),
+		Sharpness:         sharpnessToProto(r.Sharpness),
+		Landscape:         landscapeToProto(r.Landscape),
+		TargetReached:     r.TargetReached,
+		CurvatureExamples: int64(r.CurvatureExamples),
+		CurvatureIndices:  ints64(r.CurvatureIndices),
 	}
+}
+
+// ints64 and intsOf convert index lists (nil stays nil).
+func ints64(xs []int) []int64 {
+	if xs == nil {
+		return nil
+	}
+	out := make([]int64, len(xs))
+	for i, x := range xs {
+		out[i] = int64(x)
+	}
+	return out
+}
+
+func intsOf(xs []int64) []int {
+	if xs == nil {
+		return nil
+	}
+	out := make([]int, len(xs))
+	for i, x := range xs {
+		out[i] = int(x)
+	}
+	return out
 }
 
 func sharpnessToProto(ps []spec.SharpnessPoint) []*pb.SharpnessPoint {
@@ -150,24 +175,26 @@ func ResultFromProto(r *pb.TrialResult) *spec.Result {
 		return nil
 	}
 	return &spec.Result{
-		TrainLoss:       r.TrainLoss,
-		TrainAcc:        r.TrainAcc,
-		TestLoss:        r.TestLoss,
-		TestAcc:         r.TestAcc,
-		Diverged:        r.Diverged,
-		LambdaMax:       r.LambdaMax,
-		LambdaResidual:  r.LambdaResidual,
-		LambdaConverged: r.LambdaConverged,
-		HVPs:            int(r.Hvps),
-		Params:          int(r.Params),
-		Curve:           CurveFromProto(r.Curve),
-		Measures:        r.Measures,
-		Steps:           int(r.Steps),
-		Density:         densityFromProto(r.Density),
-		WarmStartSHA256: r.WarmStartSha256,
-		Gradients:       int(r.Gradients),
-		Sharpness:       sharpnessFromProto(r.Sharpness),
-		Landscape:       landscapeFromProto(r.Landscape),
-		TargetReached:   r.TargetReached,
+		TrainLoss:         r.TrainLoss,
+		TrainAcc:          r.TrainAcc,
+		TestLoss:          r.TestLoss,
+		TestAcc:           r.TestAcc,
+		Diverged:          r.Diverged,
+		LambdaMax:         r.LambdaMax,
+		LambdaResidual:    r.LambdaResidual,
+		LambdaConverged:   r.LambdaConverged,
+		HVPs:              int(r.Hvps),
+		Params:            int(r.Params),
+		Curve:             CurveFromProto(r.Curve),
+		Measures:          r.Measures,
+		Steps:             int(r.Steps),
+		Density:           densityFromProto(r.Density),
+		WarmStartSHA256:   r.WarmStartSha256,
+		Gradients:         int(r.Gradients),
+		Sharpness:         sharpnessFromProto(r.Sharpness),
+		Landscape:         landscapeFromProto(r.Landscape),
+		TargetReached:     r.TargetReached,
+		CurvatureExamples: int(r.CurvatureExamples),
+		CurvatureIndices:  intsOf(r.CurvatureIndices),
 	}
 }

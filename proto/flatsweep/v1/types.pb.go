@@ -767,8 +767,12 @@ type TrialResult struct {
 	Landscape *Landscape `protobuf:"bytes,19,opt,name=landscape,proto3" json:"landscape,omitempty"`
 	// Whether training stopped at the trial's fit target (train.stop).
 	TargetReached bool `protobuf:"varint,20,opt,name=target_reached,json=targetReached,proto3" json:"target_reached,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Training examples the curvature was measured over.
+	CurvatureExamples int64 `protobuf:"varint,21,opt,name=curvature_examples,json=curvatureExamples,proto3" json:"curvature_examples,omitempty"`
+	// Their indices into the training set, increasing, when a subset.
+	CurvatureIndices []int64 `protobuf:"varint,22,rep,packed,name=curvature_indices,json=curvatureIndices,proto3" json:"curvature_indices,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *TrialResult) Reset() {
@@ -939,6 +943,20 @@ func (x *TrialResult) GetTargetReached() bool {
 		return x.TargetReached
 	}
 	return false
+}
+
+func (x *TrialResult) GetCurvatureExamples() int64 {
+	if x != nil {
+		return x.CurvatureExamples
+	}
+	return 0
+}
+
+func (x *TrialResult) GetCurvatureIndices() []int64 {
+	if x != nil {
+		return x.CurvatureIndices
+	}
+	return nil
 }
 
 // SharpnessPoint is one measurement of the top Hessian eigenvalue along training.
@@ -1470,7 +1488,7 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x04step\x18\x06 \x01(\x03R\x04step\x12\x0e\n" +
 	"\x02lr\x18\a \x01(\x01R\x02lr\x12\x1d\n" +
 	"\n" +
-	"batch_size\x18\b \x01(\x05R\tbatchSize\"\xce\x06\n" +
+	"batch_size\x18\b \x01(\x05R\tbatchSize\"\xaa\a\n" +
 	"\vTrialResult\x12\x1d\n" +
 	"\n" +
 	"train_loss\x18\x01 \x01(\x01R\ttrainLoss\x12\x1b\n" +
@@ -1494,7 +1512,9 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\tgradients\x18\x11 \x01(\x03R\tgradients\x12:\n" +
 	"\tsharpness\x18\x12 \x03(\v2\x1c.flatsweep.v1.SharpnessPointR\tsharpness\x125\n" +
 	"\tlandscape\x18\x13 \x01(\v2\x17.flatsweep.v1.LandscapeR\tlandscape\x12%\n" +
-	"\x0etarget_reached\x18\x14 \x01(\bR\rtargetReached\x1a;\n" +
+	"\x0etarget_reached\x18\x14 \x01(\bR\rtargetReached\x12-\n" +
+	"\x12curvature_examples\x18\x15 \x01(\x03R\x11curvatureExamples\x12+\n" +
+	"\x11curvature_indices\x18\x16 \x03(\x03R\x10curvatureIndices\x1a;\n" +
 	"\rMeasuresEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xa5\x02\n" +
