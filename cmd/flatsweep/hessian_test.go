@@ -411,7 +411,7 @@ func TestHessianFlagsFromRegistry(t *testing.T) {
 	}
 	// Every flag of a measure setting comes from the registry: the command
 	// has no other flags than these and its own.
-	own := map[string]bool{"weights": true, "spec": true, "trial": true, "measures": true, "format": true, "alpha-scale": true, "examples": true, "help": true}
+	own := map[string]bool{"weights": true, "spec": true, "trial": true, "measures": true, "format": true, "alpha-scale": true, "examples": true, "examples-file": true, "help": true}
 	newHessianCmd().Flags().VisitAll(func(f *pflag.Flag) {
 		if !own[f.Name] && seen[f.Name] == "" {
 			t.Errorf("flag --%s is neither the command's own nor a registry setting", f.Name)
