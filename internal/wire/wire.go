@@ -81,29 +81,19 @@ func ResultToProto(r spec.Result, d time.Duration) *pb.TrialResult {
 		Landscape:         landscapeToProto(r.Landscape),
 		TargetReached:     r.TargetReached,
 		CurvatureExamples: int64(r.CurvatureExamples),
-		CurvatureIndices:  ints64(r.CurvatureIndices),
+		CurvatureIndices:  convertInts[int64](r.CurvatureIndices),
 	}
 }
 
-// ints64 and intsOf convert index lists (nil stays nil).
-func ints64(xs []int) []int64 {
+// convertInts converts an index list between int and int64 (nil stays
+// nil).
+func convertInts[U, T int | int64](xs []T) []U {
 	if xs == nil {
 		return nil
 	}
-	out := make([]int64, len(xs))
+	out := make([]U, len(xs))
 	for i, x := range xs {
-		out[i] = int64(x)
-	}
-	return out
-}
-
-func intsOf(xs []int64) []int {
-	if xs == nil {
-		return nil
-	}
-	out := make([]int, len(xs))
-	for i, x := range xs {
-		out[i] = int(x)
+		out[i] = U(x)
 	}
 	return out
 }
@@ -195,6 +185,6 @@ func ResultFromProto(r *pb.TrialResult) *spec.Result {
 		Landscape:         landscapeFromProto(r.Landscape),
 		TargetReached:     r.TargetReached,
 		CurvatureExamples: int(r.CurvatureExamples),
-		CurvatureIndices:  intsOf(r.CurvatureIndices),
+		CurvatureIndices:  convertInts[int](r.CurvatureIndices),
 	}
 }
