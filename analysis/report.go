@@ -140,10 +140,8 @@ func BuildReport(points []Point, opts ReportOptions) *Report {
 	if len(withLandscape) > 0 {
 		r.Remarks = append(r.Remarks, "Loss landscapes: "+landNote)
 	}
-	selSharp, sharpNote := selectPoints(points, opts.MaxCurves, "λ₁ tracked along training", func(p Point) bool { return len(p.Sharpness) > 0 })
-	if sh := SharpnessFromPoints(selSharp); len(sh) > 0 {
-		note := sharpNote
-		add("sharpness", "Top Hessian eigenvalue λ₁ along training (curvature.track), with each trial's stability limit dashed: 2/ε for SGD, (2 + 2β)/ε with momentum β. Under full-batch gradient descent λ₁ rises to the limit and hovers there (the edge of stability, Cohen et al. 2021); with SGD it levels off below it. "+note, SharpnessAlongTraining(sh))
+	if f, note := SharpnessOf(points, opts.MaxCurves); f != nil {
+		add("sharpness", "Top Hessian eigenvalue λ₁ along training (curvature.track), with each trial's stability limit dashed: 2/ε for SGD, (2 + 2β)/ε with momentum β. Under full-batch gradient descent λ₁ rises to the limit and hovers there (the edge of stability, Cohen et al. 2021); with SGD it levels off below it. "+note, f)
 	}
 	return r
 }

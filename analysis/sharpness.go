@@ -50,6 +50,18 @@ func SharpnessFromPoints(points []Point) []SharpnessCurve {
 	return out
 }
 
+// SharpnessOf draws λ₁ along training (SharpnessAlongTraining) of up to max
+// of the points that tracked it, picked as SelectCurvePoints picks curves,
+// and returns a note saying which are shown; nil and "" when none tracked
+// it.
+func SharpnessOf(points []Point, max int) (*Figure, string) {
+	sel, note := selectPoints(points, max, "λ₁ tracked along training", func(p Point) bool { return len(p.Sharpness) > 0 })
+	if len(sel) == 0 {
+		return nil, ""
+	}
+	return SharpnessAlongTraining(SharpnessFromPoints(sel)), note
+}
+
 // SharpnessAlongTraining draws λ₁ of each curve against the number of
 // updates, one colour per trial, with its stability limit as a dashed line
 // of the same colour: under full-batch gradient descent λ₁ rises

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/flatsweep/flatsweep/compute/data"
 	"github.com/flatsweep/flatsweep/compute/landscape"
@@ -19,17 +18,8 @@ import (
 // drawn, so the draws that follow (the directions) depend only on the seed
 // and the sizes of the sets.
 func landscapeSubsets(r *rand.Rand, trainSet, testSet data.Set, m, mTest int) (data.Set, data.Set) {
-	pick := func(s data.Set, k int) data.Set {
-		perm := r.Perm(s.Len())
-		if k >= s.Len() {
-			return s
-		}
-		idx := perm[:k]
-		slices.Sort(idx)
-		return s.Subset(idx)
-	}
-	a := pick(trainSet, m)
-	return a, pick(testSet, mTest)
+	train := subset(trainSet, sampleIndices(r, trainSet.Len(), m))
+	return train, subset(testSet, sampleIndices(r, testSet.Len(), mTest))
 }
 
 // Landscape evaluates the loss landscape t.Curvature.Landscape asks for (its

@@ -34,22 +34,38 @@ type Model struct {
 // (Curvature.Examples 0 or ≥ n), else Curvature.Examples indices drawn
 // without replacement from t.Seed.
 func CurvatureIndices(t spec.Trial, n int) []int {
-	m := t.Curvature.Examples
-	if m <= 0 || m >= n {
+	if m := t.Curvature.Examples; m > 0 && m < n {
+		return sampleIndices(pcg(t.Seed, streamCurvatureSubset), n, m)
+	}
+	return nil
+}
+
+// sampleIndices draws m of n indices without replacement from r and
+// returns them in increasing order, or nil (all n) when m ≥ n. It draws one
+// permutation of n either way, so the draws that follow depend only on n.
+func sampleIndices(r *rand.Rand, n, m int) []int {
+	perm := r.Perm(n)
+	if m >= n {
 		return nil
 	}
-	idx := pcg(t.Seed, streamCurvatureSubset).Perm(n)[:m]
+	idx := perm[:m]
 	slices.Sort(idx)
 	return idx
 }
 
-// curvatureSet returns the curvature examples of t drawn from trainSet: all
-// of it, or the subset CurvatureIndices names (in their original order).
-func curvatureSet(t spec.Trial, trainSet data.Set) data.Set {
-	if idx := CurvatureIndices(t, trainSet.Len()); idx != nil {
-		return trainSet.Subset(idx)
+// subset returns the examples of s that idx names (in their original
+// order), or s itself for nil.
+func subset(s data.Set, idx []int) data.Set {
+	if idx == nil {
+		return s
 	}
-	return trainSet
+	return s.Subset(idx)
+}
+
+// curvatureSet returns the curvature examples of t drawn from trainSet: all
+// of it, or the subset CurvatureIndices names.
+func curvatureSet(t spec.Trial, trainSet data.Set) data.Set {
+	return subset(trainSet, CurvatureIndices(t, trainSet.Len()))
 }
 
 // LoadModel validates t, loads its data and builds its network as RunTrial

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/flatsweep/flatsweep/compute/curvature"
 	"github.com/flatsweep/flatsweep/compute/data"
@@ -40,12 +39,7 @@ func newTracker(t spec.Trial, net *nn.Network, trainSet data.Set) *tracker {
 		return nil
 	}
 	k = k.WithDefaults(trainSet.Len())
-	set := trainSet
-	if k.Examples < trainSet.Len() {
-		idx := pcg(t.Seed, streamTrackSubset).Perm(trainSet.Len())[:k.Examples]
-		slices.Sort(idx)
-		set = trainSet.Subset(idx)
-	}
+	set := subset(trainSet, sampleIndices(pcg(t.Seed, streamTrackSubset), trainSet.Len(), k.Examples))
 	return &tracker{net: net, set: set, settings: k, opt: t.WithDefaults().Optimizer, rows: chunkRows(net),
 		rng: pcg(t.Seed, streamTrack)}
 }

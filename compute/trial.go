@@ -241,7 +241,7 @@ func Run(ctx context.Context, t spec.Trial, progress func(spec.EpochMetrics)) (s
 		return res, out, nil
 	}
 	res.CurvatureIndices = CurvatureIndices(t, trainSet.Len())
-	examples := curvatureSet(t, trainSet)
+	examples := subset(trainSet, res.CurvatureIndices)
 	res.CurvatureExamples = examples.Len()
 	m, err := Measure(ctx, t, Model{Net: net, Theta: theta, Examples: examples})
 	if err != nil {

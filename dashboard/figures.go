@@ -43,9 +43,10 @@ func sweepFigures() []sweepFigure {
 		{"curves_test_acc", curves(analysis.MetricTestAcc)},
 		{"curves_train_loss", curves(analysis.MetricTrainLoss)},
 		{sharpnessFigure, func(p []analysis.Point) *analysis.Figure {
-			p = slices.DeleteFunc(slices.Clone(p), func(p analysis.Point) bool { return len(p.Sharpness) == 0 })
-			sel, _ := analysis.SelectCurvePoints(p, maxCurves)
-			return analysis.SharpnessAlongTraining(analysis.SharpnessFromPoints(sel))
+			if f, _ := analysis.SharpnessOf(p, maxCurves); f != nil {
+				return f
+			}
+			return analysis.SharpnessAlongTraining(nil) // says that no trial tracked λ₁
 		}},
 	}
 }

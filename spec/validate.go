@@ -314,6 +314,22 @@ func (t Trial) validateSAM() error {
 	return nil
 }
 
+// UpdatesPerEpoch returns the updates an epoch of the trial takes at batch
+// size b (clamped to N) and the training examples it leaves out: ⌊N/b⌋ and
+// N mod b when the partial last batch is dropped (the default), ⌈N/b⌉ and 0
+// with partial_batch "keep"; 0 and 0 for sizes out of range.
+func (t Trial) UpdatesPerEpoch(b int) (updates, dropped int) {
+	n := t.Dataset.N
+	b = min(b, n)
+	switch {
+	case n < 1 || b < 1:
+		return 0, 0
+	case t.PartialBatch == PartialKeep:
+		return (n + b - 1) / b, 0
+	}
+	return n / b, n % b
+}
+
 // budgetEpochs returns the number of epochs a step budget runs, the last one
 // possibly partial: ⌊N/B_e⌋ updates per epoch, B_e constant between the
 // milestones of the batch-size schedule.
@@ -322,10 +338,7 @@ func (t Trial) budgetEpochs() int {
 	sizes := batchSizes(t.BatchSize, n, t.Schedule.Batch)
 	left, done := t.Steps, 0 // updates still to take; epochs completed
 	for i, b := range sizes {
-		per := n / b
-		if t.PartialBatch == PartialKeep {
-			per = (n + b - 1) / b
-		}
+		per, _ := t.UpdatesPerEpoch(b)
 		need := left / per
 		if left%per != 0 {
 			need++

@@ -202,7 +202,7 @@ func TestLandscapeSection(t *testing.T) {
 	if l := sp.Curvature.Landscape; l != (spec.LandscapeSettings{Dims: 2, Points: 5, Extent: 0.5}) {
 		t.Errorf("landscape = %+v", l)
 	}
-	same, err := Parse([]byte(strings.Replace(landscapeSweep, "extent: 0.5}", "extent: 0.5, bias: zero, examples: 1000}", 1)), "l.yaml")
+	same, err := Parse([]byte(strings.Replace(landscapeSweep, "extent: 0.5}", "extent: 0.5, bias: zero}", 1)), "l.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,6 +212,14 @@ func TestLandscapeSection(t *testing.T) {
 	}
 	if a, b := Expand(s)[0].ID, Expand(same)[0].ID; a != b {
 		t.Errorf("defaults written out change the ID: %s vs %s", a, b)
+	}
+	// A value is checked as written, default or not: the default 1000
+	// examples written out on a training set of 128 is an error, as 999 is.
+	for _, m := range []string{"1000", "999"} {
+		_, err := Parse([]byte(strings.Replace(landscapeSweep, "extent: 0.5}", "extent: 0.5, examples: "+m+"}", 1)), "l.yaml")
+		if err == nil || !strings.Contains(err.Error(), "curvature.landscape.examples = "+m) {
+			t.Errorf("examples %s on 128 training examples: %v", m, err)
+		}
 	}
 	if a, b := Expand(s)[0].ID, Expand(plain)[0].ID; a == b {
 		t.Error("the landscape does not change the ID")

@@ -3,8 +3,6 @@ package sweeps
 import (
 	"fmt"
 	"strings"
-
-	"github.com/flatsweep/flatsweep/spec"
 )
 
 // DroppedFraction is the share of the training set a trial may leave out of
@@ -12,19 +10,12 @@ import (
 // PartialBatchNote mentions it.
 const DroppedFraction = 0.1
 
-// StepsPerEpoch returns the updates of a trial's first epoch, ⌊N/B⌋ (B
-// clamped to N), and the examples the epoch leaves out, N mod B: by default
-// training drops the partial last batch so that every update averages
-// exactly B examples. With partial_batch "keep" they are ⌈N/B⌉ and 0.
+// StepsPerEpoch returns the updates of a trial's first epoch and the
+// examples the epoch leaves out (spec.Trial.UpdatesPerEpoch at its batch
+// size): by default training drops the partial last batch so that every
+// update averages exactly B examples.
 func StepsPerEpoch(t Trial) (steps, dropped int) {
-	n, b := t.Spec.Dataset.N, min(t.Spec.BatchSize, t.Spec.Dataset.N)
-	switch {
-	case n < 1 || b < 1:
-		return 0, 0
-	case t.Spec.PartialBatch == spec.PartialKeep:
-		return (n + b - 1) / b, 0
-	}
-	return n / b, n % b
+	return t.Spec.UpdatesPerEpoch(t.Spec.BatchSize)
 }
 
 // PartialBatchNote returns a sentence naming the batch sizes whose trials

@@ -73,7 +73,10 @@ func Parse(data []byte, source string) (spec.Sweep, error) {
 		return spec.Sweep{}, sc.err()
 	}
 	presence{sc}.check(&s)
-	s = s.Resolved()
+	// Validated as written, before Resolved sets the settings equal to
+	// their defaults to zero: a value is checked whether or not it is the
+	// default (curvature.landscape.examples: 1000 on 256 examples is an
+	// error, as 999 is).
 	if err := s.Validate(); err != nil {
 		// A problem at a field whose writing was faulted already is left
 		// out (schema.add keeps one problem per field).
@@ -84,7 +87,7 @@ func Parse(data []byte, source string) (spec.Sweep, error) {
 	if err := sc.err(); err != nil {
 		return spec.Sweep{}, sc.sorted()
 	}
-	return s, nil
+	return s.Resolved(), nil
 }
 
 // unjoin returns the errors joined in err (or err itself).

@@ -446,23 +446,13 @@ func readIndices(path string, n int) ([]int, error) {
 	text := strings.TrimSpace(string(b))
 	switch {
 	case strings.HasPrefix(text, "{"):
-		var res struct {
-			Indices  []int `json:"curvature_indices"`
-			Examples int   `json:"curvature_examples"`
-			Result   *struct {
-				Indices  []int `json:"curvature_indices"`
-				Examples int   `json:"curvature_examples"`
-			} `json:"result"`
-		}
+		var res spec.Result
 		if err := json.Unmarshal(b, &res); err != nil {
 			return nil, fmt.Errorf("not a result: %w", err)
 		}
-		if res.Result != nil {
-			res.Indices, res.Examples = res.Result.Indices, res.Result.Examples
-		}
-		idx = res.Indices
-		if idx == nil && res.Examples > 0 {
-			idx = make([]int, res.Examples)
+		idx = res.CurvatureIndices
+		if idx == nil && res.CurvatureExamples > 0 { // the whole training set
+			idx = make([]int, res.CurvatureExamples)
 			for i := range idx {
 				idx[i] = i
 			}

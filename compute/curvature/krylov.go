@@ -81,25 +81,31 @@ func runKrylov(ctx context.Context, n int, op Operator, q1 []float64, steps int,
 }
 
 // orthogonalize removes from w its components along the orthonormal vectors q
-// by modified Gram–Schmidt, repeated once when the first pass cancelled
-// most of w (‖w‖ fell below ‖w₀‖/√2, the criterion of Daniel, Gragg,
-// Kaufman & Stewart 1976). One pass suffices when w is far from span(q), as
-// a Lanczos residual is until convergence, and a second one restores
-// orthogonality to working precision when it is not ("twice is enough").
-// Each pass reads every vector of q twice, so skipping the unneeded second
-// pass halves the O(j·P) cost of step j.
+// by modified Gram–Schmidt, repeated when needed (see twiceIfNeeded).
 func orthogonalize(w []float64, q [][]float64) {
-	before := floats.Norm(w, 2)
-	for pass := 0; pass < 2; pass++ {
+	twiceIfNeeded(w, func() {
 		for _, qi := range q {
 			floats.AddScaled(w, -floats.Dot(qi, w), qi)
 		}
-		after := floats.Norm(w, 2)
-		if after > before/math.Sqrt2 {
-			return
-		}
-		before = after
+	})
+}
+
+// twiceIfNeeded runs one Gram–Schmidt pass over w, and a second one when the
+// first cancelled most of w (‖w‖ fell below ‖w₀‖/√2, the criterion of
+// Daniel, Gragg, Kaufman & Stewart 1976). One pass suffices when w is far
+// from the span, as a Lanczos residual is until convergence, and a second
+// restores orthogonality to working precision when it is not ("twice is
+// enough"); skipping the unneeded one halves the O(j·P) cost of step j. It
+// returns the final ‖w‖.
+func twiceIfNeeded(w []float64, pass func()) float64 {
+	before := norm2(w)
+	pass()
+	after := norm2(w)
+	if after <= before/math.Sqrt2 {
+		pass()
+		after = norm2(w)
 	}
+	return after
 }
 
 // freshVector fills dst with a random unit vector orthogonal to q; it reports

@@ -127,26 +127,16 @@ func norm2(v []float64) float64 { return math.Sqrt(floats.Dot(v, v)) }
 
 // reorthogonalize removes from w its components along the first j basis
 // vectors Q_j (orthonormal, of length n) by classical Gram–Schmidt,
-// w ← w − Q_j(Q_jᵀ w), with two matrix–vector products that read Q_j once
-// each, and repeats it when the first pass cancelled most of w (‖w‖ fell
-// below ‖w₀‖/√2: Daniel, Gragg, Kaufman & Stewart 1976), which keeps w
-// orthogonal to Q_j to working precision ("twice is enough"). It returns
-// the final ‖w‖.
+// w ← w − Q_j(Q_jᵀ w), as two matrix–vector products that read Q_j once
+// each, repeated when needed (see twiceIfNeeded). It returns the final ‖w‖.
 func (ws *Workspace) reorthogonalize(w []float64, j, n int) float64 {
 	q := blas64.General{Rows: j, Cols: n, Stride: n, Data: ws.basis[:j*n]}
 	h := blas64.Vector{N: j, Inc: 1, Data: vector(&ws.h, j)}
 	wv := blas64.Vector{N: n, Inc: 1, Data: w}
-	before := norm2(w)
-	for pass := 0; pass < 2; pass++ {
+	return twiceIfNeeded(w, func() {
 		blas64.Gemv(blas.NoTrans, 1, q, wv, 0, h)
 		blas64.Gemv(blas.Trans, -1, q, h, 1, wv)
-		after := norm2(w)
-		if after > before/math.Sqrt2 || pass == 1 {
-			return after
-		}
-		before = after
-	}
-	panic("unreachable")
+	})
 }
 
 // Eigen is a Ritz approximation (Value, Vector) to an eigenpair.
