@@ -152,6 +152,17 @@ func (s Sweep) Validate() error {
 			seen[fe.Field] = true
 			errs = append(errs, fe)
 		}
+		// The base trial has the first batch size; a rule that depends on
+		// the batch size is checked at every one.
+		for i, b := range s.Grid.BatchSize[min(1, len(s.Grid.BatchSize)):] {
+			t.BatchSize = b
+			if err := t.validateSWABudget(); err != nil && !seen["train.swa.start"] {
+				fe := err.(*FieldError)
+				fe.Field, fe.Problem = s.sweepPath(fe.Field), fmt.Sprintf("grid.batch_size[%d] = %d: %s", i+1, b, fe.Problem)
+				seen[fe.Field] = true
+				errs = append(errs, fe)
+			}
+		}
 	}
 	errs = append(errs, gridErrs...)
 	slices.SortStableFunc(errs, func(a, b error) int { return sectionOrder(a) - sectionOrder(b) })

@@ -306,9 +306,15 @@ func (t Trial) validateSAM() error {
 	case t.Epochs > 0 && t.SWA.Start > t.Epochs:
 		return invalid("swa.start", t.SWA.Start, fmt.Sprintf("must be ≤ epochs (%d): the first averaged epoch", t.Epochs))
 	}
+	return t.validateSWABudget()
+}
+
+// validateSWABudget checks that SWA starts within the epochs a step budget
+// runs at the trial's batch size.
+func (t Trial) validateSWABudget() error {
 	if t.Steps > 0 && t.SWA.Start > 0 && t.BatchSize >= 1 && t.BatchSize <= t.Dataset.N {
 		if e := t.budgetEpochs(); t.SWA.Start > e {
-			return invalid("swa.start", t.SWA.Start, fmt.Sprintf("must be ≤ %d, the number of epochs %d steps take (the last one partial or not)", e, t.Steps))
+			return invalid("swa.start", t.SWA.Start, fmt.Sprintf("must be ≤ %d, the number of epochs %d steps take at batch size %d (the last one partial or not)", e, t.Steps, t.BatchSize))
 		}
 	}
 	return nil

@@ -134,3 +134,23 @@ func TestBadSAM(t *testing.T) {
 		})
 	}
 }
+
+// TestSWABudgetAtEveryBatchSize: the SWA start is checked against the
+// epochs a step budget runs at every batch size of the grid, not only the
+// first: 4 updates at N = 64 are 4 epochs at B = 64 but 1 at B = 8.
+func TestSWABudgetAtEveryBatchSize(t *testing.T) {
+	const sweep = `name: swa
+dataset: {name: synthetic, n: 64, n_test: 16, seed: 1}
+model: {arch: mlp, hidden: [4]}
+train: {steps: 4, swa: {start: 3}}
+curvature: {lanczos_steps: 2}
+grid: {batch_size: [64, 8], lr: [0.1], seed: [1]}
+`
+	_, err := Parse([]byte(sweep), "swa.yaml")
+	if err == nil || !strings.Contains(err.Error(), "train.swa.start = 3") || !strings.Contains(err.Error(), "grid.batch_size[1] = 8") {
+		t.Errorf("SWA from epoch 3 of a 1-epoch trial: %v", err)
+	}
+	if _, err := Parse([]byte(strings.Replace(sweep, "[64, 8]", "[64, 48]", 1)), "swa.yaml"); err != nil {
+		t.Errorf("SWA from epoch 3 of 4 at both batch sizes: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package train_test
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -79,5 +80,22 @@ func TestEvalEvery(t *testing.T) {
 	want := []train.Metrics{full.Curve[2], full.Curve[5], full.Curve[8], full.Curve[9]}
 	if !slices.Equal(sparse.Curve, want) || !slices.Equal(seen, []int{3, 6, 9, 10}) || !slices.Equal(a, b) || sparse.Final != full.Final {
 		t.Errorf("evaluated epochs %v, curve equal %v, θ equal %v", seen, slices.Equal(sparse.Curve, want), slices.Equal(a, b))
+	}
+}
+
+// TestKeepPartialEpochs: a step budget counts the kept partial batches when
+// it works out how many epochs it runs: 60 updates at N = 200, B = 30 are 9
+// epochs of 7 (the last partial), so SWA may start at epoch 9 but not 10.
+func TestKeepPartialEpochs(t *testing.T) {
+	net, theta0, tr, te := setup(t)
+	cfg := func(start int) train.Config {
+		return train.Config{BatchSize: 30, LR: 0.1, Steps: 60, Rng: rand.New(rand.NewPCG(2, 2)), KeepPartial: true, SWA: train.SWA{Start: start}}
+	}
+	res, err := train.Train(context.Background(), net, slices.Clone(theta0), tr, te, cfg(9), nil)
+	if err != nil || res.Averaged != 1 || len(res.Curve) != 9 {
+		t.Errorf("SWA from epoch 9 of 9: %v, %d iterates averaged over %d epochs", err, res.Averaged, len(res.Curve))
+	}
+	if _, err := train.Train(context.Background(), net, slices.Clone(theta0), tr, te, cfg(10), nil); !errors.Is(err, train.ErrConfig) {
+		t.Errorf("SWA from epoch 10 of 9: %v, want ErrConfig", err)
 	}
 }

@@ -281,7 +281,7 @@ func (cfg Config) epochs(n int) int {
 	left, done := cfg.Steps, 0 // updates still to take; epochs completed
 	ms := cfg.BatchSchedule.Milestones
 	for i := 0; ; i++ {
-		per := n / cfg.BatchSchedule.Size(cfg.BatchSize, n, done+1) // ≥ 1
+		per := cfg.perEpoch(n, cfg.BatchSchedule.Size(cfg.BatchSize, n, done+1)) // ≥ 1
 		need := left / per
 		if left%per != 0 {
 			need++
