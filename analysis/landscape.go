@@ -16,7 +16,7 @@ import (
 
 // landscapeAxis names the coordinate of a landscape's first axis.
 func landscapeAxis(l spec.Landscape) string {
-	if l.Kind == "line" {
+	if l.Kind == spec.LandscapeLine {
 		return "α: (1 − α)·θ_A + α·θ_B"
 	}
 	return "a: θ + a·d₁ (filter-normalized)"
@@ -26,17 +26,8 @@ func landscapeAxis(l spec.Landscape) string {
 // whole of a line or 1-D slice, the row of a 2-D slice whose b is nearest
 // to 0 (with that b).
 func landscapeRow(l spec.Landscape, vals []float64) ([]float64, float64) {
-	if len(l.B) == 0 {
-		return vals, 0
-	}
-	j := 0
-	for k, b := range l.B {
-		if math.Abs(b) < math.Abs(l.B[j]) {
-			j = k
-		}
-	}
-	n := len(l.A)
-	return vals[j*n : (j+1)*n], l.B[j]
+	off, b := l.ZeroRow()
+	return vals[off : off+len(l.A)], b
 }
 
 // LandscapeCurves draws the loss (metric "loss") or the accuracy (metric
@@ -48,7 +39,7 @@ func LandscapeCurves(l spec.Landscape, metric string) *Figure {
 	if metric == "acc" {
 		train, test, label = l.TrainAcc, l.TestAcc, "accuracy"
 	}
-	title := fmt.Sprintf("%s along the %s", label, map[bool]string{true: "line between two models", false: "filter-normalized direction"}[l.Kind == "line"])
+	title := fmt.Sprintf("%s along the %s", label, map[bool]string{true: "line between two models", false: "filter-normalized direction"}[l.Kind == spec.LandscapeLine])
 	if len(l.A) == 0 || len(train) < len(l.A) {
 		return emptyFigure(title, "no landscape values")
 	}

@@ -88,9 +88,9 @@ func TestTrialLandscape(t *testing.T) {
 	}
 }
 
-// TestLandscapeLineOfTrial: the line between a trial's initialization and
-// its trained θ, through compute.LandscapeLine, gives the trained model's
-// loss at α = 1 and the initialization's at α = 0.
+// TestLandscapeLineOfTrial: the line from θ = 0 to a trial's trained θ,
+// through compute.LandscapeLine, gives the trained model's loss at α = 1
+// and, at α = 0, the loss of uniform outputs, log 4 over the 4 classes.
 func TestLandscapeLineOfTrial(t *testing.T) {
 	ctx := context.Background()
 	ts := smallSpec()

@@ -249,10 +249,8 @@ func Run(ctx context.Context, t spec.Trial, progress func(spec.EpochMetrics)) (s
 	}
 	res.LambdaMax, res.LambdaResidual, res.LambdaConverged, res.HVPs = m.LambdaMax, m.LambdaResidual, m.LambdaConverged, m.HVPs
 	res.Measures, res.Density = m.Measures, m.Density
-	if t.Curvature.Landscape != (spec.LandscapeSettings{}) {
-		if res.Landscape, err = Landscape(ctx, t, net, theta, trainSet, testSet); err != nil {
-			return spec.Result{}, Trained{}, err
-		}
+	if res.Landscape, err = Landscape(ctx, t, net, theta, trainSet, testSet); err != nil { // nil without curvature.landscape
+		return spec.Result{}, Trained{}, err
 	}
 	return res, out, nil
 }

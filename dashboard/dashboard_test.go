@@ -164,6 +164,20 @@ func TestPages(t *testing.T) {
 	if first < 0 || !strings.Contains(body[first:first+400], "succeeded") {
 		t.Errorf("sorted by test_acc desc, the first row is not the trial with a result:\n%s", body[first:min(len(body), first+400)])
 	}
+	// The direction of a sort: by expansion index, ascending and descending
+	// put different trials first (the test accuracy above cannot show it:
+	// one trial has a result, and missing values go last either way).
+	firstRow := func(query string) string {
+		_, b, _ := get(t, srv, "/sweeps/s?"+query)
+		i := strings.Index(b, "<tbody>\n<tr>")
+		if i < 0 {
+			t.Fatalf("%s: no rows", query)
+		}
+		return b[i : i+min(300, len(b)-i)]
+	}
+	if asc, desc := firstRow("sort=index"), firstRow("sort=index&desc=1"); asc == desc {
+		t.Errorf("sorting by index ascending and descending put the same trial first:\n%s", asc)
+	}
 	resp, err := c.SweepService().QueryResults(context.Background(), &pb.QueryResultsRequest{SweepId: "s", State: pb.TrialState_TRIAL_STATE_SUCCEEDED})
 	if err != nil || len(resp.Trials) != 1 {
 		t.Fatal(err)

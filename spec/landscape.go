@@ -1,9 +1,6 @@
 package spec
 
-import (
-	"fmt"
-	"math"
-)
+import "fmt"
 
 // Bias modes of a filter-normalized direction (see LandscapeSettings.Bias).
 const (
@@ -134,7 +131,7 @@ func (s LandscapeSettings) Validate(n, nTest int) error {
 	case s.Points < 0 || s.Points == 1 || s.Points > MaxLandscapePoints:
 		return invalid(f+"points", s.Points, fmt.Sprintf("must be in [2, %d] (0: default %d for dims 1, %d for dims 2)",
 			MaxLandscapePoints, DefaultLandscapePoints1D, DefaultLandscapePoints2D))
-	case math.IsNaN(s.Extent) || math.IsInf(s.Extent, 0) || s.Extent < 0:
+	case !finite(s.Extent) || s.Extent < 0:
 		return invalid(f+"extent", s.Extent, fmt.Sprintf("must be finite and > 0: a grid of zero or negative extent has no points (0: default %g)", DefaultLandscapeExtent))
 	case s.Examples < 0 || (n > 0 && s.Examples > n):
 		return invalid(f+"examples", s.Examples, fmt.Sprintf("must be in 0…dataset.n (%d); 0 means %d or the whole training set when smaller", n, DefaultLandscapeExamples))

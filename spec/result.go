@@ -114,6 +114,13 @@ type SharpnessPoint struct {
 	StabilityLimit float64 `json:"stability_limit,omitempty"`
 }
 
+// Kinds of Landscape.
+const (
+	Landscape1D   = "1d"
+	Landscape2D   = "2d"
+	LandscapeLine = "line"
+)
+
 // Landscape is the loss and accuracy on a 1-D or 2-D grid of parameters:
 // θ(a, b) = θ₀ + a·d₁ + b·d₂ for a in A and b in B (B empty for a 1-D
 // slice or line). Values are stored row-major with a varying fastest:
@@ -197,4 +204,20 @@ func (d SpectralDensity) Histogram(n int) []Bin {
 		}
 	}
 	return bins
+}
+
+// ZeroRow returns where the values of the landscape's row nearest b = 0
+// start (j·len(A) for the b_j of least |b_j|) and that b_j: 0 and 0 for a
+// line or 1-D slice, whose one row is all of it.
+func (l Landscape) ZeroRow() (offset int, b float64) {
+	if len(l.B) == 0 {
+		return 0, 0
+	}
+	j := 0
+	for k, bk := range l.B {
+		if math.Abs(bk) < math.Abs(l.B[j]) {
+			j = k
+		}
+	}
+	return j * len(l.A), l.B[j]
 }

@@ -239,7 +239,7 @@ func runHessian(cmd *cobra.Command, f *hessianFlags) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--weights: %w", err)}
 	}
-	t, id, err := hessianSpec(f, wb)
+	t, id, err := hessianSpec(f.weights, f.trial, wb)
 	if err != nil {
 		return err
 	}
@@ -332,47 +332,62 @@ func selectMeasures(fl *pflag.FlagSet, f *hessianFlags, c *spec.Curvature) error
 	return applySettingFlags(fl, c)
 }
 
+// specFromMetadata returns the trial spec that "flatsweep train" stores in
+// the metadata of the safetensors file b (read from path, given by flag),
+// and whether there is one; a file or spec that cannot be read is a usage
+// error naming the flag.
+func specFromMetadata(flag, path string, b []byte) (spec.Trial, bool, error) {
+	_, meta, err := weights.Read(bytes.NewReader(b))
+	if err != nil {
+		return spec.Trial{}, false, usageError{fmt.Errorf("%s %s: %w", flag, path, err)}
+	}
+	js, ok := meta["flatsweep.spec"]
+	if !ok {
+		return spec.Trial{}, false, nil
+	}
+	t, err := spec.DecodeTrial([]byte(js))
+	if err != nil {
+		return spec.Trial{}, false, usageError{fmt.Errorf("%s %s: metadata: %w", flag, path, err)}
+	}
+	return t, true, nil
+}
+
 // hessianSpec returns the trial spec (and ID, if known) from --trial or the
 // weights' metadata.
-func hessianSpec(f *hessianFlags, wb []byte) (spec.Trial, string, error) {
-	if f.trial == "" {
-		_, meta, err := weights.Read(bytes.NewReader(wb))
-		if err != nil {
-			return spec.Trial{}, "", usageError{fmt.Errorf("--weights %s: %w", f.weights, err)}
-		}
-		js, ok := meta["flatsweep.spec"]
-		if !ok {
-			return spec.Trial{}, "", usagef("--weights %s: no trial spec in the metadata; give --spec (the trial.json written by train)", f.weights)
-		}
-		t, err := spec.DecodeTrial([]byte(js))
-		if err != nil {
-			return spec.Trial{}, "", usageError{fmt.Errorf("--weights %s: metadata: %w", f.weights, err)}
+func hessianSpec(weightsPath, specPath string, wb []byte) (spec.Trial, string, error) {
+	if specPath == "" {
+		t, ok, err := specFromMetadata("--weights", weightsPath, wb)
+		switch {
+		case err != nil:
+			return spec.Trial{}, "", err
+		case !ok:
+			return spec.Trial{}, "", usagef("--weights %s: no trial spec in the metadata; give --spec (the trial.json written by train)", weightsPath)
 		}
 		return t, spec.ID(t), nil
 	}
-	b, err := os.ReadFile(f.trial)
+	b, err := os.ReadFile(specPath)
 	if err != nil {
 		return spec.Trial{}, "", usageError{fmt.Errorf("--spec: %w", err)}
 	}
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(b, &probe); err != nil {
-		return spec.Trial{}, "", usageError{fmt.Errorf("--spec %s: %w", f.trial, err)}
+		return spec.Trial{}, "", usageError{fmt.Errorf("--spec %s: %w", specPath, err)}
 	}
 	if raw, ok := probe["spec"]; ok { // a sweeps.Trial, as train writes it
 		t, err := spec.DecodeTrial(raw)
 		if err != nil {
-			return spec.Trial{}, "", usageError{fmt.Errorf("--spec %s: spec: %w", f.trial, err)}
+			return spec.Trial{}, "", usageError{fmt.Errorf("--spec %s: spec: %w", specPath, err)}
 		}
 		var tr sweeps.Trial
 		_ = json.Unmarshal(b, &tr) // only the ID is wanted; the spec decoded strictly above
 		if id := spec.ID(t); tr.ID != id {
-			slog.Warn("trial.json names another ID than its spec has (written by an older flatsweep?); reporting the spec's", "file", f.trial, "written", tr.ID, "id", id)
+			slog.Warn("trial.json names another ID than its spec has (written by an older flatsweep?); reporting the spec's", "file", specPath, "written", tr.ID, "id", id)
 		}
 		return t, spec.ID(t), nil
 	}
 	t, err := spec.DecodeTrial(b)
 	if err != nil {
-		return spec.Trial{}, "", usageError{fmt.Errorf("--spec %s: %w", f.trial, err)}
+		return spec.Trial{}, "", usageError{fmt.Errorf("--spec %s: %w", specPath, err)}
 	}
 	return t, spec.ID(t), nil
 }

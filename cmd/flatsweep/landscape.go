@@ -218,7 +218,7 @@ func runLandscape(cmd *cobra.Command, f *landscapeFlags) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--weights: %w", err)}
 	}
-	t, id, err := hessianSpec(&hessianFlags{weights: f.weights, trial: f.trial}, wb)
+	t, id, err := hessianSpec(f.weights, f.trial, wb)
 	if err != nil {
 		return err
 	}
@@ -304,15 +304,11 @@ func secondModel(f *landscapeFlags, t spec.Trial, first compute.Model) ([]float6
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--to: %w", err)}
 	}
-	_, meta, err := weights.Read(bytes.NewReader(b))
+	other, ok, err := specFromMetadata("--to", f.to, b)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--to %s: %w", f.to, err)}
+		return nil, err
 	}
-	if js, ok := meta["flatsweep.spec"]; ok {
-		other, err := spec.DecodeTrial([]byte(js))
-		if err != nil {
-			return nil, usageError{fmt.Errorf("--to %s: metadata: %w", f.to, err)}
-		}
+	if ok {
 		if a, b := t.Resolved().Model, other.Resolved().Model; !reflect.DeepEqual(a, b) {
 			ja, _ := json.Marshal(a)
 			jb, _ := json.Marshal(b)
@@ -363,15 +359,15 @@ func printLandscape(w io.Writer, r landscapeReport, total float64) error {
 	fmt.Fprintf(tw, "parameters\t%d\n", r.Params)
 	n := len(l.A)
 	switch l.Kind {
-	case landscape.KindLine:
+	case spec.LandscapeLine:
 		fmt.Fprintf(tw, "to\t%s\n", r.To)
 		fmt.Fprintf(tw, "line\t(1 − α)·θ_A + α·θ_B, α from %g to %g, %d points\n", l.A[0], l.A[n-1], n)
-	case landscape.Kind2D:
+	case spec.Landscape2D:
 		fmt.Fprintf(tw, "plane\tθ + a·d₁ + b·d₂, %d × %d points over [−%g, %g]²\n", n, len(l.B), r.Extent, r.Extent)
 	default:
 		fmt.Fprintf(tw, "slice\tθ + a·d₁, %d points over [−%g, %g]\n", n, r.Extent, r.Extent)
 	}
-	if l.Kind != landscape.KindLine {
+	if l.Kind != spec.LandscapeLine {
 		fmt.Fprintf(tw, "directions\tfilter-normalized, bias %s, seed %d\n", r.Bias, r.Seed)
 	} else {
 		fmt.Fprintf(tw, "subsets\tseed %d\n", r.Seed)
@@ -390,19 +386,12 @@ func printLandscape(w io.Writer, r landscapeReport, total float64) error {
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	coord := "a"
-	if l.Kind == landscape.KindLine {
+	if l.Kind == spec.LandscapeLine {
 		coord = "α"
 	}
-	off := 0
+	off, b := l.ZeroRow()
 	if len(l.B) > 0 {
-		j := 0
-		for k, b := range l.B {
-			if math.Abs(b) < math.Abs(l.B[j]) {
-				j = k
-			}
-		}
-		off = j * n
-		fmt.Fprintf(w, "row b = %g:\n", l.B[j])
+		fmt.Fprintf(w, "row b = %g:\n", b)
 	}
 	fmt.Fprintf(tw, "%s\ttrain loss\ttrain acc\ttest loss\ttest acc\t\n", coord)
 	step := max(1, (n-1+19)/20)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -18,13 +17,7 @@ import (
 // runLandscapeCmd runs `flatsweep landscape args...` in process.
 func runLandscapeCmd(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	root := newRootCmd()
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs(append([]string{"landscape"}, args...))
-	err := root.ExecuteContext(context.Background())
-	return out.String(), err
+	return runCmd(t, append([]string{"landscape"}, args...)...)
 }
 
 func landscapeJSON(t *testing.T, args ...string) landscapeReport {

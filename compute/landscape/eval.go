@@ -14,13 +14,6 @@ import (
 	"github.com/flatsweep/flatsweep/spec"
 )
 
-// Kinds of spec.Landscape.
-const (
-	Kind1D   = "1d"
-	Kind2D   = "2d"
-	KindLine = "line"
-)
-
 // DefaultRows is the chunk size of the evaluation when Options.Rows is 0.
 const DefaultRows = 512
 
@@ -69,14 +62,14 @@ func Slice(ctx context.Context, net *nn.Network, theta, d1, d2, as, bs []float64
 		return nil, errors.New("landscape: no grid values")
 	}
 	basis := [][]float64{theta, d1}
-	kind := Kind1D
+	kind := spec.Landscape1D
 	var coef [][]float64
 	if len(bs) == 0 {
 		for _, a := range as {
 			coef = append(coef, []float64{1, a})
 		}
 	} else {
-		kind = Kind2D
+		kind = spec.Landscape2D
 		basis = append(basis, d2)
 		for _, b := range bs {
 			for _, a := range as {
@@ -110,7 +103,7 @@ func Line(ctx context.Context, net *nn.Network, theta0, theta1, alphas []float64
 	if err != nil {
 		return nil, err
 	}
-	l.Kind, l.A = KindLine, append([]float64(nil), alphas...)
+	l.Kind, l.A = spec.LandscapeLine, append([]float64(nil), alphas...)
 	return l, nil
 }
 

@@ -261,7 +261,7 @@ func validateLandscape(l *pb.Landscape, max int) error {
 	if l == nil {
 		return nil
 	}
-	if l.Kind != "1d" && l.Kind != "2d" && l.Kind != "line" {
+	if l.Kind != spec.Landscape1D && l.Kind != spec.Landscape2D && l.Kind != spec.LandscapeLine {
 		return fmt.Errorf("%w: result.landscape.kind: %.20q, want 1d, 2d or line", ErrInvalid, l.Kind)
 	}
 	n := len(l.A) * max1(len(l.B))
