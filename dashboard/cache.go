@@ -69,6 +69,13 @@ func (s *Server) sweep(r *http.Request, id string) (*sweepData, error) {
 	start := time.Now()
 	trials, recs, err := s.records(r, id)
 	if err != nil {
+		if e.data == nil { // never computed (an unknown sweep): keep no entry for it
+			s.cache.mu.Lock()
+			if s.cache.entries[id] == e {
+				delete(s.cache.entries, id)
+			}
+			s.cache.mu.Unlock()
+		}
 		return nil, err
 	}
 	points := analysis.PointsFromRecords(recs)

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"log/slog"
@@ -97,6 +98,15 @@ func TestSweepCache(t *testing.T) {
 	}
 	if b, _ := d.sweep(req, "s"); b != a {
 		t.Fatal("an unchanged sweep was computed again")
+	}
+	// Asking for sweeps that do not exist leaves no entries behind.
+	for i := range 3 {
+		if _, err := d.sweep(req, fmt.Sprintf("nope-%d", i)); err == nil {
+			t.Fatal("an unknown sweep has data")
+		}
+	}
+	if n := len(d.cache.entries); n != 1 {
+		t.Errorf("%d cache entries after asking for 3 unknown sweeps, want 1 (s)", n)
 	}
 	core := c.Core()
 	w, _ := core.Register("w2", 1, nil, "")

@@ -135,38 +135,30 @@ func (s *sharpness) gradient(ws *nn.Workspace, grad, theta, x []float64, y []int
 // ∇L(θ) on the same rows, and returns L(θ) + L(θ + e).
 func (s *sharpness) perturbed(ws *nn.Workspace, g, theta, x []float64, y []int) float64 {
 	loss, _ := ws.LossGrad(g, theta, x, y)
+	// pert ← T²g and sq = ‖Tg‖² in one pass (T = I for SAM), then
+	// pert ← θ + ρ·T²g/‖Tg‖.
 	var sq float64
-	if s.bias == nil {
-		for _, v := range g {
-			sq += v * v
-		}
-	} else {
-		for i, v := range g {
-			tg := s.scale(theta, i) * v
-			sq += tg * tg
-		}
+	for i, v := range g {
+		t := s.scale(theta, i)
+		tg := t * v
+		sq += tg * tg
+		s.pert[i] = t * tg
 	}
-	copy(s.pert, theta)
-	if norm := math.Sqrt(sq); norm > 0 {
-		c := s.cfg.Rho / norm
-		if s.bias == nil {
-			for i, v := range g {
-				s.pert[i] += c * v
-			}
-		} else {
-			for i, v := range g {
-				t := s.scale(theta, i)
-				s.pert[i] += c * t * t * v
-			}
-		}
+	c := 0.0
+	if sq > 0 {
+		c = s.cfg.Rho / math.Sqrt(sq)
+	}
+	for i, p := range s.pert {
+		s.pert[i] = theta[i] + c*p
 	}
 	lp, _ := ws.LossGrad(g, s.pert, x, y)
 	return loss + lp
 }
 
-// scale returns ASAM's t_i: |θ_i| + η for a weight, 1 for a bias.
+// scale returns ASAM's t_i: |θ_i| + η for a weight, 1 for a bias, and 1
+// for every parameter of plain SAM.
 func (s *sharpness) scale(theta []float64, i int) float64 {
-	if s.bias[i] {
+	if s.bias == nil || s.bias[i] {
 		return 1
 	}
 	return math.Abs(theta[i]) + s.eta
