@@ -116,27 +116,48 @@ func drawByLR(p *plot.Plot, leg *plot.Legend, series map[float64][]lrPoint, logY
 // batch) cannot be placed on a log axis and are left out and counted in the
 // note, as are trials that did not succeed.
 func AccVsG(points []Point) *Figure {
-	const title = "Test accuracy vs SGD noise scale"
+	return lrFigure{
+		title: "Test accuracy vs SGD noise scale", metric: MetricTestAcc,
+		xLabel: "noise scale g = ε(N/B − 1)/(1 − m) (learning-rate units)",
+		skip:   "grid points with g ≤ 0 or undefined not shown", needs: "finite test accuracy and g > 0",
+		xOf: func(g Group, _ Summary) (float64, bool) {
+			x := g.NoiseScale()
+			return x, x > 0 && !math.IsInf(x, 0)
+		},
+	}.draw(points)
+}
+
+// lrFigure is a figure of one metric of every grid point against an x of
+// its group, one series per learning rate (AccVsG, LambdaVsB).
+type lrFigure struct {
+	title, metric, xLabel string
+	// skip describes the grid points xOf refuses ("%d " is put before it),
+	// needs what a point must have to be drawn.
+	skip, needs string
+	logY        bool
+	xOf         func(Group, Summary) (float64, bool)
+}
+
+// draw draws the figure of points, with the counts of what it leaves out in
+// its note.
+func (c lrFigure) draw(points []Point) *Figure {
 	counts := CountPoints(points)
-	series, noG := seriesByLR(points, MetricTestAcc, func(g Group, _ Summary) (float64, bool) {
-		x := g.NoiseScale()
-		return x, x > 0 && !math.IsInf(x, 0)
-	})
-	var noGNote string
-	if noG > 0 {
-		noGNote = fmt.Sprintf("%d grid points with g ≤ 0 or undefined not shown", noG)
+	series, skipped := seriesByLR(points, c.metric, c.xOf)
+	var skipNote string
+	if skipped > 0 {
+		skipNote = fmt.Sprintf("%d %s", skipped, c.skip)
 	}
-	note := joinNotes(noGNote, countsNote(counts))
+	note := joinNotes(skipNote, countsNote(counts))
 	if len(series) == 0 {
-		return emptyFigure(title, joinNotes(noDataNote(counts, "finite test accuracy and g > 0"), noGNote))
+		return emptyFigure(c.title, joinNotes(noDataNote(counts, c.needs), skipNote))
 	}
 	p := plot.New()
-	p.Title.Text = titled(title, note)
-	p.X.Label.Text = "noise scale g = ε(N/B − 1)/(1 − m) (learning-rate units)"
-	p.Y.Label.Text = metricLabel(MetricTestAcc)
+	p.Title.Text = titled(c.title, note)
+	p.X.Label.Text = c.xLabel
+	p.Y.Label.Text = metricLabel(c.metric)
 	leg := plot.NewLegend()
-	drawByLR(p, &leg, series, false)
-	f := legendFigure(p, &leg, title)
+	drawByLR(p, &leg, series, c.logY)
+	f := legendFigure(p, &leg, c.title)
 	f.Note = note
 	return f
 }
@@ -153,29 +174,14 @@ func PlotAccVsG(points []Point, stem string) (*Figure, error) { return saved(Acc
 // are counted in the note; so are grid points without a positive λ₁ (a log
 // axis cannot place them).
 func LambdaVsB(points []Point) *Figure {
-	const title = "λ₁ vs batch size"
-	counts := CountPoints(points)
-	series, skipped := seriesByLR(points, MetricLambdaMax, func(g Group, s Summary) (float64, bool) {
-		b, ok := g.Axes[AxisB]
-		return b, ok && b > 0 && s.Mean > 0
-	})
-	var skipNote string
-	if skipped > 0 {
-		skipNote = fmt.Sprintf("%d grid points without a batch size or a positive λ₁ not shown", skipped)
-	}
-	note := joinNotes(skipNote, countsNote(counts))
-	if len(series) == 0 {
-		return emptyFigure(title, joinNotes(noDataNote(counts, "a finite λ₁"), skipNote))
-	}
-	p := plot.New()
-	p.Title.Text = titled(title, note)
-	p.X.Label.Text = "batch size B (examples)"
-	p.Y.Label.Text = metricLabel(MetricLambdaMax)
-	leg := plot.NewLegend()
-	drawByLR(p, &leg, series, true)
-	f := legendFigure(p, &leg, title)
-	f.Note = note
-	return f
+	return lrFigure{
+		title: "λ₁ vs batch size", metric: MetricLambdaMax, xLabel: "batch size B (examples)", logY: true,
+		skip: "grid points without a batch size or a positive λ₁ not shown", needs: "a finite λ₁",
+		xOf: func(g Group, s Summary) (float64, bool) {
+			b, ok := g.Axes[AxisB]
+			return b, ok && b > 0 && s.Mean > 0
+		},
+	}.draw(points)
 }
 
 // heatGrid is a GridXYZ over categorical cells: column c, row r at (c, r).
