@@ -176,8 +176,8 @@ func (s *Server) sweepPage(w http.ResponseWriter, r *http.Request) error {
 	// the seed), through the coordinator's AggregateResults.
 	by := q["by"]
 	for _, a := range by {
-		if !slices.Contains(axes, a) {
-			return httpError{http.StatusBadRequest, fmt.Sprintf("by=%s: want axes among %s", a, strings.Join(axes, ", "))}
+		if _, err := results.AxisPath(a); err != nil && !slices.Contains(axes, a) {
+			return httpError{http.StatusBadRequest, fmt.Sprintf("by=%s: want axes among %s (or the path of an axis of the sweep)", a, strings.Join(axes, ", "))}
 		}
 	}
 	req := &pb.AggregateResultsRequest{SweepId: id, GroupBy: by}

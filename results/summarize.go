@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,8 +119,43 @@ func AxisPath(axis string) (string, error) {
 
 // Varying returns the grid axes (spec.AxisNames) on which the records take
 // more than one value, in expansion order, and the value of each of the
-// others.
+// others; then, by their JSON paths (spec.LeafPaths, such as model.hidden
+// or schedule.lr.kind), the other fields on which the records differ, as
+// the field axes, linked axes and random draws of a sweep make them
+// differ, except the paths of the data files and their digests.
 func Varying(recs []Record) (varying []string, fixed map[string]string) {
+	varying, fixed = varyingNamed(recs)
+	if len(recs) < 2 {
+		return varying, fixed
+	}
+	named := map[string]bool{}
+	for _, name := range spec.AxisNames() {
+		p, _ := spec.AxisPath(name)
+		named[p] = true
+	}
+	first := reflect.ValueOf(recs[0].Spec)
+	for _, p := range spec.LeafPaths() {
+		if named[p] || strings.HasPrefix(p, "dataset.") && p != "dataset.label_noise" && p != "dataset.standardize" && p != "dataset.seed" ||
+			strings.HasPrefix(p, "warm_start.") {
+			continue
+		}
+		idx, err := spec.FieldIndex(p)
+		if err != nil {
+			continue
+		}
+		v0 := first.FieldByIndex(idx).Interface()
+		for _, r := range recs[1:] {
+			if !reflect.DeepEqual(reflect.ValueOf(r.Spec).FieldByIndex(idx).Interface(), v0) {
+				varying = append(varying, p)
+				break
+			}
+		}
+	}
+	return varying, fixed
+}
+
+// varyingNamed is Varying over the named grid axes.
+func varyingNamed(recs []Record) (varying []string, fixed map[string]string) {
 	fixed = map[string]string{}
 	for _, name := range spec.AxisNames() {
 		path, _ := spec.AxisPath(name)

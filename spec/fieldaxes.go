@@ -185,3 +185,33 @@ func pathsOverlap(a, b string) bool {
 	inside := func(x, y string) bool { return strings.HasPrefix(x, y+".") || strings.HasPrefix(x, y+"[") }
 	return a == b || inside(a, b) || inside(b, a)
 }
+
+// LeafPaths returns the JSON paths of the trial's leaf fields (numbers,
+// strings, booleans and lists: every field that is not a struct), in
+// declaration order: the fields a trial of a sweep may differ in. The
+// curvature measures' settings, which are not struct fields, are not
+// among them.
+func LeafPaths() []string {
+	var out []string
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+				walk(f.Type, prefix)
+				continue
+			}
+			if name == "" || name == "-" || !f.IsExported() {
+				continue
+			}
+			if f.Type.Kind() == reflect.Struct {
+				walk(f.Type, prefix+name+".")
+				continue
+			}
+			out = append(out, prefix+name)
+		}
+	}
+	walk(reflect.TypeFor[Trial](), "")
+	return out
+}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flatsweep/flatsweep/results"
+	"github.com/flatsweep/flatsweep/spec"
 	"github.com/flatsweep/flatsweep/sweeps"
 )
 
@@ -49,7 +51,7 @@ leave out a tenth of the training set or more.`,
 				for _, t := range trials {
 					line := fmt.Sprintf("%d\t%s", t.Index, t.ID)
 					for _, c := range t.Point {
-						line += "\t" + c.Value
+						line += "\t" + shownValue(t.Spec, c)
 					}
 					steps, dropped := sweeps.StepsPerEpoch(t)
 					fmt.Fprintf(tw, "%s\t%d\t%d\n", line, steps, dropped)
@@ -80,4 +82,20 @@ leave out a tenth of the training set or more.`,
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table or jsonl")
 	return cmd
+}
+
+// shownValue renders a trial's value on an axis for the table
+// (results.ShowValue), a default left out of the spec ("" for the
+// optimizer, the loss, …) as the value it stands for ("sgd", "ce", …).
+func shownValue(t spec.Trial, c spec.Coordinate) string {
+	if c.Value == `""` {
+		path, ok := spec.AxisPath(c.Axis)
+		if !ok {
+			path = c.Axis
+		}
+		if v, err := spec.GetJSON(t.WithDefaults(), path); err == nil && v != `""` {
+			return results.ShowValue(v)
+		}
+	}
+	return results.ShowValue(c.Value)
 }
