@@ -241,8 +241,8 @@ func TestRandomReproducible(t *testing.T) {
 		t.Fatalf("%d trials, want 20 configurations × 2 activations × 2 seeds", len(trials))
 	}
 	want := map[int]string{
-		0: "t-4d3f59e8b2a91c4e388ce777b439d541 lr=0.00417045 batch_size=19 optimizer.momentum=0.385 model.hidden=[8] curvature.examples=2 model.activation=\"relu\" seed=1",
-		1: "t-8e473204ae6eeb1b65374c4161e52523 lr=0.00417045 batch_size=19 optimizer.momentum=0.385 model.hidden=[8] curvature.examples=2 model.activation=\"relu\" seed=2",
+		0:  "t-4d3f59e8b2a91c4e388ce777b439d541 lr=0.00417045 batch_size=19 optimizer.momentum=0.385 model.hidden=[8] curvature.examples=2 model.activation=\"relu\" seed=1",
+		1:  "t-8e473204ae6eeb1b65374c4161e52523 lr=0.00417045 batch_size=19 optimizer.momentum=0.385 model.hidden=[8] curvature.examples=2 model.activation=\"relu\" seed=2",
 		79: "t-f8f9c133ebbd7e6a6ff8e19a19dabdf3 lr=0.256665 batch_size=9 optimizer.momentum=0.724 model.hidden=[32] curvature.examples=2 model.activation=\"tanh\" seed=2",
 	}
 	for i, w := range want {
@@ -334,4 +334,3 @@ func TestAxesBadInput(t *testing.T) {
 		})
 	}
 }
-
