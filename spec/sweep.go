@@ -218,8 +218,9 @@ func (s Sweep) Validate() error {
 	}
 	reported := map[string]bool{}
 	seen := map[string]bool{}
+	base := s.Base()
 	for _, a := range s.optionalCombinations() {
-		t := s.Base()
+		t := base
 		for _, c := range a {
 			_ = c.axis.set(&t, c.index)
 		}

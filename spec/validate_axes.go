@@ -155,7 +155,7 @@ func (s Sweep) validateAxes() ([]error, bool) {
 				sound = false
 			}
 		}
-		if sound && r.Count <= MaxTrials {
+		if sound && s.total() <= MaxTrials {
 			if err := s.distinctDraws(); err != nil {
 				errs = append(errs, err)
 				sound = false
@@ -406,4 +406,15 @@ func (s Sweep) validateAxisTrials(reported map[string]bool) []error {
 		}
 	}
 	return slices.Clip(errs)
+}
+
+// total returns the number of trials of the sweep as a float64, which does
+// not overflow (each dimension is at most MaxSpecBytes long).
+func (s Sweep) total() float64 {
+	_, dims := s.Layout()
+	n := 1.0
+	for _, d := range dims {
+		n *= float64(d.Len)
+	}
+	return n
 }

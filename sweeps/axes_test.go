@@ -3,6 +3,8 @@ package sweeps
 import (
 	"encoding/json"
 	"errors"
+	"path/filepath"
+	"slices"
 	"reflect"
 	"strings"
 	"testing"
@@ -332,5 +334,34 @@ func TestAxesBadInput(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestShippedSweepFiles: every sweep file of the repository parses,
+// validates and expands to trials with distinct IDs (the example files of
+// linked axes and random search among them).
+func TestShippedSweepFiles(t *testing.T) {
+	files, err := filepath.Glob("*.yaml")
+	if err != nil || len(files) < 7 {
+		t.Fatalf("%d sweep files (%v)", len(files), err)
+	}
+	for _, want := range []string{"matched-noise.yaml", "random-search.yaml"} {
+		if !slices.Contains(files, want) {
+			t.Errorf("no %s", want)
+		}
+	}
+	for _, f := range files {
+		s, err := Load(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		ids := map[string]bool{}
+		for _, tr := range Expand(s) {
+			ids[tr.ID] = true
+		}
+		if len(ids) != s.Len() || len(ids) == 0 {
+			t.Errorf("%s: %d distinct IDs for %d trials", f, len(ids), s.Len())
+		}
 	}
 }

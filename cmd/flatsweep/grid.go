@@ -85,15 +85,16 @@ leave out a tenth of the training set or more.`,
 }
 
 // shownValue renders a trial's value on an axis for the table
-// (results.ShowValue), a default left out of the spec ("" for the
-// optimizer, the loss, …) as the value it stands for ("sgd", "ce", …).
+// (results.ShowValue), a default left out of the spec ("" or {} for the
+// optimizer, the loss, a schedule, …) as the value it stands for ("sgd",
+// "ce", {kind: constant}, …).
 func shownValue(t spec.Trial, c spec.Coordinate) string {
-	if c.Value == `""` {
+	if c.Value == `""` || c.Value == "{}" {
 		path, ok := spec.AxisPath(c.Axis)
 		if !ok {
 			path = c.Axis
 		}
-		if v, err := spec.GetJSON(t.WithDefaults(), path); err == nil && v != `""` {
+		if v, err := spec.GetJSON(t.WithDefaults(), path); err == nil && v != c.Value {
 			return results.ShowValue(v)
 		}
 	}
