@@ -385,7 +385,8 @@ func (s Sweep) validateAxisTrials(reported map[string]bool) []error {
 			report(t, fmt.Sprintf("%s[%d]", a.Source, i), a.Path, value)
 		}
 	}
-	if n := s.Len(); n <= FullCheck {
+	if s.total() <= FullCheck {
+		n := s.Len()
 		f := s.fixed()
 		for i := range n {
 			t, p := trialAt(f, axes, dims, i)
