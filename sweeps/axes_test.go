@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
-	"slices"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
