@@ -45,6 +45,30 @@ type Dim struct {
 	Len int
 	// Random is true for the configurations of random search.
 	Random bool
+	// Sample, for a sample of the grid (Random.Sample), lists the grid's
+	// dimensions it samples points of: value j of the dimension is point
+	// SamplePoint(seed, j, Π Len) of their product (see Indexes); Axes then
+	// lists all their axes.
+	Sample []Dim
+
+	seed int64
+}
+
+// Indexes returns the index on each dimension of d.Sample of sample j,
+// the last varying fastest.
+func (d Dim) Indexes(j int) []int {
+	n := 1
+	for _, sd := range d.Sample {
+		n *= sd.Len
+	}
+	p := SamplePoint(d.seed, j, n)
+	out := make([]int, len(d.Sample))
+	for k := len(d.Sample) - 1; k >= 0; k-- {
+		l := max(d.Sample[k].Len, 1)
+		out[k] = p % l
+		p /= l
+	}
+	return out
 }
 
 // axisDef names a grid axis and the trial field it sets.
@@ -118,7 +142,7 @@ func (s Sweep) Sets(path string) bool {
 // generic reports whether the sweep has field axes, linked axes or random
 // draws: axes beyond the named ones.
 func (s Sweep) generic() bool {
-	return len(s.Grid.Fields) > 0 || len(s.Grid.Linked) > 0 || s.Random.Count != 0 || len(s.Random.Draws) > 0
+	return len(s.Grid.Fields) > 0 || len(s.Grid.Linked) > 0 || s.Random.Count != 0 || len(s.Random.Draws) > 0 || s.Random.Sample != 0
 }
 
 // named returns the named axes; a required one is swept when listed or
@@ -189,7 +213,9 @@ func (s Sweep) Swept() []Axis {
 // Layout returns the swept axes (see Swept) and the dimensions of the
 // sweep's trials, slowest first: the configurations of random search, each
 // field axis, each linked group, then each swept named axis. Trial i is at
-// index (i / Π_{d' > d} Len_{d'}) mod Len_d of dimension d.
+// index (i / Π_{d' > d} Len_{d'}) mod Len_d of dimension d. With a sample
+// of the grid (Random.Sample) the dimensions but the seed's are one, of
+// Random.Sample values (see Dim.Sample), followed by the seed's.
 func (s Sweep) Layout() ([]Axis, []Dim) {
 	var axes []Axis
 	var dims []Dim
@@ -255,6 +281,22 @@ func (s Sweep) Layout() ([]Axis, []Dim) {
 			dims = append(dims, Dim{Axes: []int{len(axes)}, Len: len(a.Values)})
 			axes = append(axes, a)
 		}
+	}
+	if s.Random.Sample != 0 {
+		// A sample of the grid's points but the seed, each at every seed.
+		var sampled, rest []Dim
+		for _, d := range dims {
+			if len(d.Axes) == 1 && axes[d.Axes[0]].Source == "grid.seed" || d.Random {
+				rest = append(rest, d)
+			} else {
+				sampled = append(sampled, d)
+			}
+		}
+		sd := Dim{Len: s.Random.Sample, Sample: sampled, seed: s.Random.Seed}
+		for _, d := range sampled {
+			sd.Axes = append(sd.Axes, d.Axes...)
+		}
+		dims = append([]Dim{sd}, rest...)
 	}
 	return axes, dims
 }

@@ -34,13 +34,57 @@ const DefaultDigits = 6
 // so trial i is computed without the trials before it, the same file gives
 // the same trials and IDs on every machine, and adding a draw or raising
 // Count keeps the values the others had.
+//
+// Sample, the alternative to Count and Draws, runs a sample of the grid
+// instead of all of it: Sample points of the grid (its dimensions but the
+// seed axis) drawn without replacement, each run at every seed of
+// grid.seed, Sample × |seed| trials. Sample j is point π(j) of the grid in
+// its expansion order, π a permutation of the grid's points seeded by Seed
+// (see SamplePoint), so that it too is computed on its own.
 type Random struct {
 	// Seed seeds the draws (any integer).
 	Seed int64 `json:"seed"`
 	// Count is the number of configurations drawn, ≥ 1.
-	Count int `json:"count"`
+	Count int `json:"count,omitempty"`
 	// Draws are the drawn fields, by JSON path, in the order written.
-	Draws Draws `json:"draws"`
+	Draws Draws `json:"draws,omitempty"`
+	// Sample is the number of grid points sampled without replacement (0:
+	// the whole grid).
+	Sample int `json:"sample,omitempty"`
+}
+
+// SamplePoint returns π(j), the grid point of sample j among n points under
+// seed: a permutation of {0, …, n−1} (n ≤ 2⁶²), a twelve-round Feistel
+// network on the smallest even number of bits that holds n, each round
+// keyed by SHA-256 of (seed, round, half), walked until it lands below n.
+func SamplePoint(seed int64, j, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	half := (bits.Len64(uint64(n-1)) + 1) / 2
+	mask := uint64(1)<<half - 1
+	x := uint64(j)
+	for {
+		l, r := x>>half, x&mask
+		for round := range 12 {
+			l, r = r, l^feistel(seed, round, r)&mask
+		}
+		x = l<<half | r
+		if x < uint64(n) {
+			return int(x)
+		}
+	}
+}
+
+// feistel is the round function of SamplePoint.
+func feistel(seed int64, round int, v uint64) uint64 {
+	var buf [8 + 1 + 8 + 24]byte
+	copy(buf[17:], "flatsweep/sample/v1")
+	binary.LittleEndian.PutUint64(buf[:8], uint64(seed))
+	buf[8] = byte(round)
+	binary.LittleEndian.PutUint64(buf[9:17], v)
+	sum := sha256.Sum256(buf[:])
+	return binary.BigEndian.Uint64(sum[:8])
 }
 
 // Draw is one drawn field: its JSON path and its distribution.

@@ -431,6 +431,10 @@ func (s Sweep) validateGrid() []error {
 				desc += fmt.Sprintf(" × %d random configurations", d.Len)
 				continue
 			}
+			if d.Sample != nil {
+				desc += fmt.Sprintf(" × %d sampled grid points", d.Len)
+				continue
+			}
 			if len(d.Axes) == 0 {
 				continue
 			}

@@ -139,7 +139,32 @@ func (s Sweep) validateAxes() ([]error, bool) {
 			}
 		}
 	}
-	if r := s.Random; r.Count != 0 || len(r.Draws) > 0 {
+	r := s.Random
+	switch {
+	case r.Sample != 0 && (r.Count != 0 || len(r.Draws) > 0):
+		bad("random.sample", fmt.Sprint(r.Sample), "give random.sample (a sample of the grid) or random.count and random.draws (random search), not both")
+		sound = false
+	case r.Sample < 0:
+		bad("random.sample", fmt.Sprint(r.Sample), "must be ≥ 1 (the number of grid points run, drawn without replacement)")
+		sound = false
+	case r.Sample > 0:
+		points := 1.0
+		_, dims := s.Layout()
+		for _, d := range dims[0].Sample {
+			points *= float64(d.Len)
+		}
+		if points > 1<<62 {
+			bad("random.sample", fmt.Sprint(r.Sample), fmt.Sprintf("the grid has %.3g points besides the seed; at most 2⁶² can be sampled", points))
+			sound = false
+		} else if float64(r.Sample) > points {
+			bad("random.sample", fmt.Sprint(r.Sample), fmt.Sprintf("the grid has %.0f points besides the seed: at most that many can be drawn without replacement", points))
+			sound = false
+		}
+	case r.Count == 0 && len(r.Draws) == 0 && s.Random.Seed != 0:
+		bad("random", "{…}", "expected random.count and random.draws (random search) or random.sample (a sample of the grid)")
+		sound = false
+	}
+	if r.Count != 0 || len(r.Draws) > 0 {
 		if r.Count < 1 {
 			bad("random.count", fmt.Sprint(r.Count), "must be ≥ 1 (the number of configurations drawn)")
 			sound = false
@@ -269,10 +294,21 @@ func (s Sweep) distinctDraws() error {
 func trialAt(f Trial, axes []Axis, dims []Dim, i int) (Trial, Point) {
 	t := f
 	p := make(Point, len(axes))
+	var flat []Dim
+	var at []int
 	for d := len(dims) - 1; d >= 0; d-- {
 		dim := dims[d]
 		k := i % max(dim.Len, 1)
 		i /= max(dim.Len, 1)
+		if dim.Sample != nil {
+			flat = append(flat, dim.Sample...)
+			at = append(at, dim.Indexes(k)...)
+			continue
+		}
+		flat, at = append(flat, dim), append(at, k)
+	}
+	for d, dim := range flat {
+		k := at[d]
 		for _, a := range dim.Axes {
 			v := any(nil)
 			if axes[a].Random != nil {
@@ -305,6 +341,14 @@ func (s Sweep) Trial(i int) (Trial, Point) {
 func (s Sweep) validateAxisTrials(reported map[string]bool) []error {
 	var errs []error
 	axes, dims := s.Layout()
+	var flat []Dim // the dimensions, a sample's dimensions in its place
+	for _, d := range dims {
+		if d.Sample != nil {
+			flat = append(flat, d.Sample...)
+		} else {
+			flat = append(flat, d)
+		}
+	}
 	base := s.Base()
 	report := func(t Trial, field, path, value string) {
 		for _, err := range t.problems() {
@@ -325,7 +369,7 @@ func (s Sweep) validateAxisTrials(reported map[string]bool) []error {
 			errs = append(errs, &FieldError{Field: field, Value: value, Problem: "makes an invalid trial: " + err.Error()})
 		}
 	}
-	for _, dim := range dims {
+	for _, dim := range flat {
 		for _, k := range dim.Axes {
 			a := axes[k]
 			if a.Random == nil || a.Random.Dist == DistChoice {

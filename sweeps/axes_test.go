@@ -100,6 +100,7 @@ grid: {batch_size: [32], lr: [0.05], seed: [1]}
 // of every kind, for the checks that hold for every sweep.
 var genericSweeps = map[string]string{
 	"nested": nestedLinked,
+	"sample": sampleSweep,
 	"schedules": `name: schedules
 dataset: {name: synthetic, n: 512, n_test: 128, seed: 1}
 model: {arch: mlp, hidden: [8]}
@@ -362,6 +363,93 @@ func TestShippedSweepFiles(t *testing.T) {
 		}
 		if len(ids) != s.Len() || len(ids) == 0 {
 			t.Errorf("%s: %d distinct IDs for %d trials", f, len(ids), s.Len())
+		}
+	}
+}
+
+// sampleSweep is a 3 × 3 × 3 × 3 grid (81 points) besides its two seeds.
+const sampleSweep = `name: sample
+dataset: {name: synthetic, n: 512, n_test: 64, seed: 1}
+model: {arch: mlp}
+train: {epochs: 1}
+grid:
+  batch_size: [16, 32, 64]
+  lr: [0.05, 0.1, 0.2]
+  seed: [1, 2]
+  axes:
+    model.hidden: [[8], [16], [32]]
+    weight_decay: [0, 0.0001, 0.001]
+random:
+  seed: 4
+  sample: 5
+`
+
+// TestSampleGrid: random.sample runs that many distinct points of the grid,
+// each at every seed, reproducibly (pinned IDs); sampling all 81 points is
+// the whole grid in another order; more points than the grid has is an
+// error.
+func TestSampleGrid(t *testing.T) {
+	whole, err := Parse([]byte(strings.Replace(sampleSweep, "random:\n  seed: 4\n  sample: 5\n", "", 1)), "whole.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := map[string]int{}
+	for _, tr := range Expand(whole) {
+		all[tr.ID] = tr.Index
+	}
+	s, err := Parse([]byte(sampleSweep), "sample.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials := Expand(s)
+	if len(trials) != 10 {
+		t.Fatalf("%d trials, want 5 points × 2 seeds", len(trials))
+	}
+	want := []string{
+		"t-72bf412f2cb021c01d4ace3669d2b1a4 model.hidden=[8] weight_decay=0 batch_size=64 lr=0.05 seed=1",
+		"t-550d311de1bfd31ae0ca2d7f6f733f7e model.hidden=[8] weight_decay=0 batch_size=64 lr=0.05 seed=2",
+		"t-9d85b1c91110499a05a22fae76857434 model.hidden=[16] weight_decay=0.001 batch_size=64 lr=0.2 seed=1",
+	}
+	for i, w := range want {
+		if got := trials[i].ID + " " + trials[i].Point.String(); got != w {
+			t.Errorf("trial %d: %s, want %s", i, got, w)
+		}
+	}
+	seen := map[string]bool{}
+	for i, tr := range trials {
+		if _, ok := all[tr.ID]; !ok || seen[tr.ID] {
+			t.Errorf("trial %d (%s) is not a new point of the grid", i, tr.Point)
+		}
+		seen[tr.ID] = true
+		if v, _ := tr.Point.Value("seed"); v != []string{"1", "2"}[i%2] {
+			t.Errorf("trial %d: seed %s", i, v)
+		}
+		if i%2 == 1 && strings.TrimSuffix(tr.Point.String(), " seed=2") != strings.TrimSuffix(trials[i-1].Point.String(), " seed=1") {
+			t.Errorf("trials %d and %d: %s, %s; want one point at both seeds", i-1, i, trials[i-1].Point, tr.Point)
+		}
+	}
+	full, err := Parse([]byte(strings.Replace(sampleSweep, "sample: 5", "sample: 81", 1)), "full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, tr := range Expand(full) {
+		got[tr.ID] = true
+	}
+	if len(got) != len(all) || len(all) != 162 {
+		t.Errorf("sampling all 81 points gives %d distinct trials, the grid %d", len(got), len(all))
+	}
+	for id := range all {
+		if !got[id] {
+			t.Errorf("trial %s of the grid not sampled", id)
+		}
+	}
+	for y, msg := range map[string]string{
+		strings.Replace(sampleSweep, "sample: 5", "sample: 82", 1):                                                             "sample.yaml:14: random.sample = 82: the grid has 81 points besides the seed: at most that many can be drawn without replacement",
+		strings.Replace(sampleSweep, "sample: 5", "sample: 5\n  count: 3\n  draws: {epochs: {dist: int, low: 1, high: 3}}", 1): "random.sample = 5: give random.sample (a sample of the grid) or random.count and random.draws (random search), not both",
+	} {
+		if _, err := Parse([]byte(y), "sample.yaml"); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("error %v, want %q", err, msg)
 		}
 	}
 }

@@ -159,19 +159,30 @@ func (e *Expander) move(i int) {
 		n := max(dim.Len, 1)
 		j := r % n
 		r /= n
-		for _, k := range dim.Axes {
-			a := &e.Axes[k]
-			switch {
-			case a.Random != nil && a.Random.Dist == spec.DistChoice:
-				_, c := a.Draw(j)
-				e.Indexes[k], e.cur[k], e.val[k] = c, e.Values[k][c], a.Values[c]
-			case a.Random != nil:
-				v, _ := a.Draw(j)
-				js, _ := json.Marshal(v)
-				e.Indexes[k], e.cur[k], e.val[k] = j, string(js), v
-			default:
-				e.Indexes[k], e.cur[k], e.val[k] = j, e.Values[k][j], a.Values[j]
+		if dim.Sample != nil {
+			for s, at := range dim.Indexes(j) {
+				e.moveDim(dim.Sample[s], at)
 			}
+			continue
+		}
+		e.moveDim(dim, j)
+	}
+}
+
+// moveDim sets the axes of one dimension to its j-th value.
+func (e *Expander) moveDim(dim spec.Dim, j int) {
+	for _, k := range dim.Axes {
+		a := &e.Axes[k]
+		switch {
+		case a.Random != nil && a.Random.Dist == spec.DistChoice:
+			_, c := a.Draw(j)
+			e.Indexes[k], e.cur[k], e.val[k] = c, e.Values[k][c], a.Values[c]
+		case a.Random != nil:
+			v, _ := a.Draw(j)
+			js, _ := json.Marshal(v)
+			e.Indexes[k], e.cur[k], e.val[k] = j, string(js), v
+		default:
+			e.Indexes[k], e.cur[k], e.val[k] = j, e.Values[k][j], a.Values[j]
 		}
 	}
 }
