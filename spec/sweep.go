@@ -86,14 +86,10 @@ type Grid struct {
 }
 
 // Len returns the number of grid points, the product of the axis lengths
-// (an omitted optional axis counts 1).
-func (g Grid) Len() int {
-	n := 1
-	for _, a := range g.Swept() {
-		n *= len(a.Values)
-	}
-	return n
-}
+// (an omitted optional axis counts 1, a linked group the length of its
+// axes). A sweep's trials are Sweep.Len: with random search, Len grid
+// points for each configuration.
+func (g Grid) Len() int { return Sweep{Grid: g}.Len() }
 
 // Base returns the trial spec the sweep's fixed settings describe, with the
 // axes at the first grid point (or, for an empty axis, their fixed values)

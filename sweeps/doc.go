@@ -34,7 +34,8 @@
 // path (model.hidden: [[512, 512], [1024]]), grid.linked groups axes that
 // vary together (a zip of equally long lists), and a random section draws
 // random.count configurations of the fields in random.draws from seeded
-// uniform, log_uniform, int and choice distributions (docs/SWEEPS.md).
+// uniform, log_uniform, int and choice distributions, or random.sample
+// runs that many grid points drawn without replacement (docs/SWEEPS.md).
 //
 // Expand returns the Cartesian product of the sweep's dimensions: the
 // random configurations, the field axes and the linked groups outermost,

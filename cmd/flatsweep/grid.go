@@ -20,12 +20,15 @@ func newGridCmd() *cobra.Command {
 		Long: `grid expands a sweep file as run and submit do and lists its trials in
 expansion order (the first axis varies slowest): the 0-based index that
 train --trial takes, the trial ID (the content hash of the trial's spec,
-which every stored result carries), the trial's value on each swept axis,
+which every stored result carries), the trial's value on each swept axis
+(field axes, linked axes and random draws named by their paths, values as
+in a sweep file: [512,512], adam, {kind:step,milestones:[10],gamma:0.1}),
 and the updates of its first epoch with the examples the epoch leaves out
 (training drops the partial last batch, N mod B examples, so that every
 update averages B examples). A note on stderr names the batch sizes that
 leave out a tenth of the training set or more.`,
 		Example: `  flatsweep grid sweeps/quickstart.yaml
+  flatsweep grid sweeps/random-search.yaml          # random search: drawn values are columns too
   flatsweep train sweeps/quickstart.yaml --trial 3 --out model/   # the fourth trial listed`,
 		Args: exactArgs(1, "one sweep file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
