@@ -55,6 +55,10 @@ func (a FieldAxes) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON decodes an object of axes, keeping the order of its keys.
 // A key given twice is an error.
 func (a *FieldAxes) UnmarshalJSON(b []byte) error {
+	if string(bytes.TrimSpace(b)) == "null" {
+		*a = nil
+		return nil
+	}
 	var out FieldAxes
 	err := orderedObject(b, func(key string, raw json.RawMessage) error {
 		if slices.ContainsFunc(out, func(x FieldAxis) bool { return x.Path == key }) {

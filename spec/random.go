@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -120,6 +121,10 @@ func (d Draws) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON decodes an object of draws strictly, keeping the order of
 // its keys. A key given twice is an error.
 func (d *Draws) UnmarshalJSON(b []byte) error {
+	if string(bytes.TrimSpace(b)) == "null" {
+		*d = nil
+		return nil
+	}
 	var out Draws
 	err := orderedObject(b, func(key string, raw json.RawMessage) error {
 		if slices.ContainsFunc(out, func(x Draw) bool { return x.Path == key }) {
