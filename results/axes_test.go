@@ -75,3 +75,22 @@ func TestGroupByFieldAxis(t *testing.T) {
 		t.Fatalf("filtered: %v %+v", err, g.Groups)
 	}
 }
+
+// TestParseFilterValues: list values keep their commas, strings need no
+// quotes.
+func TestParseFilterValues(t *testing.T) {
+	for in, want := range map[string][]string{
+		"model.hidden=[512, 512],[1024]": {"[512,512]", "[1024]"},
+		"optimizer.name=adam,\"sgd\"":    {`"adam"`, `"sgd"`},
+		"lr=1e-1,0.2":                    {"0.1", "0.2"},
+		`schedule.lr={"kind":"step","milestones":[1,2],"gamma":0.5}`: {`{"kind":"step","milestones":[1,2],"gamma":0.5}`},
+	} {
+		f, err := results.ParseFilter(in)
+		if err != nil || !slices.Equal(f.Values, want) {
+			t.Errorf("%s: %v (%v), want %v", in, f.Values, err, want)
+		}
+	}
+	if _, err := results.ParseFilter("model.hidden=[1,x]"); err == nil {
+		t.Error("a bad list value was accepted")
+	}
+}

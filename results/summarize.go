@@ -191,6 +191,9 @@ type Filter struct {
 
 // ParseFilter parses "AXIS=V1,V2" into a Filter with the values in canonical
 // JSON form of the axis's field (so "1e-1" matches a learning rate of 0.1).
+// AXIS is a grid axis name or the path of any trial field; a value may be a
+// list or an object ("model.hidden=[512,512],[1024]") and a string may be
+// written without its quotes ("optimizer.name=adam").
 func ParseFilter(s string) (Filter, error) {
 	axis, vals, ok := strings.Cut(s, "=")
 	if !ok {
@@ -201,15 +204,43 @@ func ParseFilter(s string) (Filter, error) {
 		return Filter{}, err
 	}
 	f := Filter{Axis: axis}
-	for _, v := range strings.Split(vals, ",") {
+	for _, v := range splitValues(vals) {
 		var t spec.Trial
-		if err := spec.SetJSON(&t, path, strings.TrimSpace(v)); err != nil {
-			return Filter{}, fmt.Errorf("%q: %q is not a value of %s", s, v, axis)
+		v = strings.TrimSpace(v)
+		if err := spec.SetJSON(&t, path, v); err != nil {
+			// A string may be written without its quotes (adam, tanh).
+			if spec.SetJSON(&t, path, strconv.Quote(v)) != nil {
+				return Filter{}, fmt.Errorf("%q: %q is not a value of %s", s, v, axis)
+			}
 		}
 		c, _ := spec.GetJSON(t, path)
 		f.Values = append(f.Values, c)
 	}
 	return f, nil
+}
+
+// splitValues splits "V1,V2" at the commas outside brackets, braces and
+// quotes, so that a list value ([512,512]) or an object is one value.
+func splitValues(s string) []string {
+	var out []string
+	depth, quoted, start := 0, false, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quoted && c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '[' || c == '{':
+			depth++
+		case c == ']' || c == '}':
+			depth--
+		case c == ',' && depth == 0:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
 }
 
 // Keep reports whether a trial whose value on the filter's axis is v passes.
