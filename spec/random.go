@@ -158,8 +158,9 @@ func (d *Draws) UnmarshalJSON(b []byte) error {
 //	              field.
 //
 // Floats are then rounded to Digits significant decimal digits (default 6)
-// and clamped to [low, high], so a drawn value reads well in a table and is
-// the same decimal on every machine.
+// and clamped to [low, high], so a drawn value reads well in a table. Every
+// step is plain float64 arithmetic (exp and log included, see portableExp),
+// so a draw is the same on every machine.
 type Distribution struct {
 	// Dist is the kind: "uniform", "log_uniform", "int" or "choice".
 	Dist string `json:"dist"`
@@ -210,8 +211,8 @@ func (d Distribution) draw(seed int64, j int, path string, typ fieldKind, choice
 		lo, hi := int64(d.Low), int64(d.High)
 		var k int64
 		if d.Log {
-			a, b := math.Log(float64(lo)-0.5), math.Log(float64(hi)+0.5)
-			k = int64(math.Floor(math.Exp(a+float64((b-a)*u)) + 0.5))
+			a, b := portableLog(float64(lo)-0.5), portableLog(float64(hi)+0.5)
+			k = int64(math.Floor(portableExp(a+float64((b-a)*u)) + 0.5))
 			k = min(max(k, lo), hi)
 		} else {
 			off, _ := bits.Mul64(w, uint64(hi-lo)+1)
@@ -224,8 +225,8 @@ func (d Distribution) draw(seed int64, j int, path string, typ fieldKind, choice
 	}
 	var x float64
 	if d.Dist == DistLogUniform {
-		a, b := math.Log(d.Low), math.Log(d.High)
-		x = math.Exp(a + float64((b-a)*u))
+		a, b := portableLog(d.Low), portableLog(d.High)
+		x = portableExp(a + float64((b-a)*u))
 	} else {
 		x = d.Low + float64((d.High-d.Low)*u)
 	}
