@@ -9,7 +9,9 @@ import (
 // within 2 ulp (each is within 1 ulp of the exact value) over the range of the draws (|x| ≤ 700 for exp, 10⁻³⁰⁰ to
 // 10³⁰⁰ for log).
 func TestPortableExpLog(t *testing.T) {
-	ulps := func(a, b float64) float64 { return math.Abs(a-b) / (math.Nextafter(math.Abs(b), math.Inf(1)) - math.Abs(b)) }
+	ulps := func(a, b float64) float64 {
+		return math.Abs(a-b) / (math.Nextafter(math.Abs(b), math.Inf(1)) - math.Abs(b))
+	}
 	for i := range 200001 {
 		x := -700 + 1400*float64(i)/200000
 		if d := ulps(portableExp(x), math.Exp(x)); d > 2 {
