@@ -106,12 +106,13 @@ func orderedObject(b []byte, fn func(key string, raw json.RawMessage) error) err
 	return err
 }
 
-// notAxes are the trial fields no axis may set: the files a trial reads,
-// whose content digests are the sweep's (see Sweep.ResolveFiles), and so
-// the sections that hold them.
+// notAxes are the trial fields no axis may set: the data set's files, whose
+// content digest is the sweep's (see Sweep.ResolveFiles), and so the
+// section that holds them, and a warm start's digest without its file (an
+// axis over warm_start.path or warm_start gets its digests from the files).
 var notAxes = []string{"dataset", "dataset.name", "dataset.dir", "dataset.train_images", "dataset.train_labels",
 	"dataset.test_images", "dataset.test_labels", "dataset.train_batches", "dataset.test_batches", "dataset.sha256",
-	"warm_start", "warm_start.path", "warm_start.sha256"}
+	"warm_start.sha256"}
 
 // AxisFieldType returns the Go type of the trial field at path that a
 // field axis, a linked axis or a random draw may set, or an error saying
@@ -122,7 +123,10 @@ func AxisFieldType(path string) (reflect.Type, error) {
 		return nil, fmt.Errorf("no trial field %q; expected the JSON path of a trial field such as model.hidden, optimizer.name, epochs or schedule.lr.kind", path)
 	}
 	if slices.Contains(notAxes, path) {
-		return nil, fmt.Errorf("%s cannot be an axis: the files a trial reads are identified by their content, one digest per sweep (run one sweep per dataset or warm start)", path)
+		if path == "warm_start.sha256" {
+			return nil, fmt.Errorf("%s cannot be an axis: a warm start's digest is its file's (give warm_start.path as the axis)", path)
+		}
+		return nil, fmt.Errorf("%s cannot be an axis: the data set is identified by the content of its files, one digest per sweep (run one sweep per data set)", path)
 	}
 	return f.Type, nil
 }

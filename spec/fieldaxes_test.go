@@ -59,17 +59,17 @@ func TestSweepJSONUnchanged(t *testing.T) {
 	}
 }
 
-// TestAxisFieldType: any trial field may be an axis but the files a trial
-// reads.
+// TestAxisFieldType: any trial field may be an axis but the data set's
+// files and a warm start's digest alone.
 func TestAxisFieldType(t *testing.T) {
 	for path, kind := range map[string]string{"model.hidden": "[]int", "optimizer.name": "string", "schedule.lr": "spec.LRSchedule",
-		"epochs": "int", "sam.adaptive": "bool", "curvature.tol": "float64", "dataset.label_noise": "float64"} {
+		"epochs": "int", "sam.adaptive": "bool", "curvature.tol": "float64", "dataset.label_noise": "float64", "warm_start.path": "string"} {
 		typ, err := spec.AxisFieldType(path)
 		if err != nil || typ.String() != kind {
 			t.Errorf("%s: %v %v, want %s", path, typ, err, kind)
 		}
 	}
-	for _, path := range []string{"model.hiden", "dataset.dir", "warm_start.path", "dataset", "curvature.measures", "model.hidden.x", ""} {
+	for _, path := range []string{"model.hiden", "dataset.dir", "warm_start.sha256", "dataset", "curvature.measures", "model.hidden.x", ""} {
 		if _, err := spec.AxisFieldType(path); err == nil {
 			t.Errorf("%s accepted", path)
 		}

@@ -3,6 +3,7 @@ package sweeps
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -451,5 +452,63 @@ func TestSampleGrid(t *testing.T) {
 		if _, err := Parse([]byte(y), "sample.yaml"); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("error %v, want %q", err, msg)
 		}
+	}
+}
+
+// TestWarmStartAxis: an axis over warm_start.path identifies each trial's
+// warm start by its file's content: after ResolveFiles the axis is over
+// warm_start with each file's digest, the IDs do not depend on where the
+// files are, and a changed file changes its trials' IDs only.
+func TestWarmStartAxis(t *testing.T) {
+	write := func(dir, name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ids := func(a, b string) ([]string, spec.Sweep) {
+		t.Helper()
+		s, err := Parse([]byte("name: w\ndataset: {name: synthetic, n: 64, n_test: 16, seed: 1}\nmodel: {arch: mlp, hidden: [4]}\ntrain: {epochs: 1}\n"+
+			"grid:\n  batch_size: [8]\n  lr: [0.1]\n  seed: [1]\n  axes:\n    warm_start.path: ["+a+", "+b+"]\n"), "w.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ResolveFiles(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, tr := range Expand(s) {
+			if tr.Spec.WarmStart.SHA256 == "" || tr.ID != spec.ID(tr.Spec) {
+				t.Fatalf("trial %d: warm start %+v", tr.Index, tr.Spec.WarmStart)
+			}
+			out = append(out, tr.ID)
+		}
+		return out, s
+	}
+	d1, d2 := t.TempDir(), t.TempDir()
+	a1, b1 := write(d1, "a.safetensors", "a"), write(d1, "b.safetensors", "b")
+	a2, b2 := write(d2, "a.safetensors", "a"), write(d2, "b.safetensors", "b")
+	first, s := ids(a1, b1)
+	if s.Grid.Fields[0].Path != "warm_start" || len(first) != 2 || first[0] == first[1] {
+		t.Fatalf("axes %+v, IDs %v", s.Grid.Fields, first)
+	}
+	if moved, _ := ids(a2, b2); !slices.Equal(moved, first) {
+		t.Errorf("moved files: %v, want %v", moved, first)
+	}
+	write(d2, "b.safetensors", "changed")
+	if changed, _ := ids(a2, b2); changed[0] != first[0] || changed[1] == first[1] {
+		t.Errorf("changed b: %v, was %v", changed, first)
+	}
+	s2, err := Parse([]byte("name: w\ndataset: {name: synthetic, n: 64, n_test: 16, seed: 1}\nmodel: {arch: mlp, hidden: [4]}\ntrain: {epochs: 1}\n"+
+		"grid:\n  batch_size: [8]\n  lr: [0.1]\n  seed: [1]\n  axes:\n    warm_start.path: [missing.safetensors]\n"), "w.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.ResolveFiles(); err == nil || !strings.Contains(err.Error(), "grid.axes.warm_start.path[0]") {
+		t.Errorf("missing file: %v", err)
 	}
 }

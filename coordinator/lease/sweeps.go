@@ -102,6 +102,16 @@ func requireDigests(s spec.Sweep) error {
 	if w := s.Train.WarmStart; w.Path != "" && w.SHA256 == "" {
 		return &spec.FieldError{Field: "train.warm_start.sha256", Problem: "required: a warm start is identified by the digest of its file (flatsweep submit computes it where the file is)"}
 	}
+	for _, a := range s.Swept() {
+		if a.Path != "warm_start" && a.Path != "warm_start.path" {
+			continue
+		}
+		for i, v := range a.Values {
+			if w, ok := v.(spec.WarmStart); !ok || w.Path != "" && w.SHA256 == "" {
+				return &spec.FieldError{Field: fmt.Sprintf("%s[%d]", a.Source, i), Problem: "required: the digest of the warm-start file, {path, sha256} (flatsweep submit computes it where the file is)"}
+			}
+		}
+	}
 	return nil
 }
 
