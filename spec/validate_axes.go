@@ -60,9 +60,9 @@ func (s Sweep) validateAxes() ([]error, bool) {
 		paths = append(paths, claimed{path, source})
 		return typ, true
 	}
-	// values checks a list of values of the field at path and returns their
+	// check checks a list of values of the field at path and returns their
 	// canonical JSON (nil if one is bad).
-	values := func(path, source string, raw []json.RawMessage) []string {
+	check := func(path, source string, raw []json.RawMessage) []string {
 		if len(raw) == 0 {
 			bad(source, "[]", "empty list; expected at least one value")
 			return nil
@@ -91,7 +91,7 @@ func (s Sweep) validateAxes() ([]error, bool) {
 	}
 	sound := true
 	for _, fa := range s.Grid.Fields {
-		if _, ok := claim(fa.Path, "grid.axes."+fa.Path); !ok || values(fa.Path, "grid.axes."+fa.Path, fa.Values) == nil {
+		if _, ok := claim(fa.Path, "grid.axes."+fa.Path); !ok || check(fa.Path, "grid.axes."+fa.Path, fa.Values) == nil {
 			sound = false
 		}
 	}
@@ -111,12 +111,12 @@ func (s Sweep) validateAxes() ([]error, bool) {
 				continue
 			}
 			if i > 0 && len(fa.Values) != len(group[0].Values) {
-				bad(src, "", fmt.Sprintf("%d values, but %s.%s has %d: linked axes vary together (the i-th value of each), so they need equally many values",
-					len(fa.Values), at, group[0].Path, len(group[0].Values)))
+				bad(src, "", fmt.Sprintf("%s, but %s.%s has %d: linked axes vary together (the i-th value of each), so they need equally many values",
+					values(len(fa.Values)), at, group[0].Path, len(group[0].Values)))
 				sound, lengthOK = false, false
 				continue
 			}
-			canon := values(fa.Path, src, fa.Values)
+			canon := check(fa.Path, src, fa.Values)
 			if canon == nil {
 				sound, lengthOK = false, false
 				continue
@@ -176,7 +176,7 @@ func (s Sweep) validateAxes() ([]error, bool) {
 		for _, d := range r.Draws {
 			src := "random.draws." + d.Path
 			typ, ok := claim(d.Path, src)
-			if !ok || !s.validateDist(d, typ, src, bad, func(raw []json.RawMessage) bool { return values(d.Path, src+".values", raw) != nil }) {
+			if !ok || !s.validateDist(d, typ, src, bad, func(raw []json.RawMessage) bool { return check(d.Path, src+".values", raw) != nil }) {
 				sound = false
 			}
 		}
@@ -462,4 +462,12 @@ func (s Sweep) total() float64 {
 		n *= float64(d.Len)
 	}
 	return n
+}
+
+// values returns "1 value" or "n values".
+func values(n int) string {
+	if n == 1 {
+		return "1 value"
+	}
+	return fmt.Sprintf("%d values", n)
 }

@@ -27,7 +27,7 @@ func TestAxesBadInputCLI(t *testing.T) {
 		{"unknown field", "grid:\n  batch_size: [16]\n  lr: [0.1]\n  seed: [1]\n  axes:\n    model.hiden: [[8]]\n",
 			`:10: grid.axes.model.hiden: no trial field "model.hiden"; expected the JSON path of a trial field`},
 		{"linked lengths", "grid:\n  seed: [1]\n  axes: {model.hidden: [[8]]}\n  linked:\n    - lr: [0.1, 0.2]\n      batch_size: [16]\n",
-			`:10: grid.linked[0].batch_size = […]: 1 values, but grid.linked[0].lr has 2`},
+			`:10: grid.linked[0].batch_size = […]: 1 value, but grid.linked[0].lr has 2`},
 		{"wrong type", "grid:\n  batch_size: [16]\n  lr: [0.1]\n  seed: [1]\n  axes:\n    model.hidden: [512, \"x\"]\n",
 			`:10: grid.axes.model.hidden[0] = 512: expected a list such as [1, 2], got an integer`},
 		{"low ≥ high", "grid: {batch_size: [16], seed: [1], axes: {model.hidden: [[8]]}}\nrandom:\n  count: 3\n  draws:\n    lr: {dist: log_uniform, low: 1, high: 0.5}\n",
