@@ -217,7 +217,7 @@ func (s *Server) sweepPage(w http.ResponseWriter, r *http.Request) error {
 			TestAcc: math.NaN(), TrainAcc: math.NaN(), Gap: math.NaN(), Lambda: math.NaN(), Seconds: math.NaN()}
 		for _, p := range paths {
 			v, _ := spec.GetJSON(recs[i].Spec, p)
-			row.Values = append(row.Values, v)
+			row.Values = append(row.Values, results.ShowValue(v))
 		}
 		if res := recs[i].Result; res != nil {
 			row.TestAcc, row.TrainAcc, row.Gap, row.Lambda = res.TestAcc, res.TrainAcc, res.TrainAcc-res.TestAcc, res.LambdaMax
