@@ -512,3 +512,15 @@ func TestWarmStartAxis(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// TestAxisAliasBomb: an axis over a list field whose values repeat an
+// alias of a long list is refused once the walk passes its bound, quickly.
+func TestAxisAliasBomb(t *testing.T) {
+	long := "[" + strings.Repeat("1, ", 9999) + "1]"
+	y := "name: bomb\ndataset: {name: synthetic, n: 64, n_test: 16}\nmodel: {arch: mlp}\ntrain: {epochs: 1}\n" +
+		"grid:\n  batch_size: [8]\n  lr: [0.1]\n  seed: [1]\n  x: &a " + long + "\n  axes:\n    model.hidden: [" + strings.TrimSuffix(strings.Repeat("*a, ", 110), ", ") + "]\n"
+	_, err := Parse([]byte(y), "bomb.yaml")
+	if err == nil || !strings.Contains(err.Error(), "expands, through its aliases, to more than") {
+		t.Fatalf("error %v", err)
+	}
+}

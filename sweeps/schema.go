@@ -29,10 +29,11 @@ const maxErrors = 20
 // not, and records the node of every field path it saw so that later
 // validation can cite lines and values as written.
 //
-// The walk descends only where the schema has a field and every list holds
-// scalars, so an alias is expanded at most once per position of the schema it
-// appears in: the work is linear in the size of the document, whatever its
-// aliasing.
+// The walk descends only where the schema has a field, so an alias is
+// expanded at most once per position of the schema it appears in; the
+// values of an axis over a list field (lists of lists) may repeat an alias
+// of a long list, so the walk also stops after maxWalk nodes: the work is
+// bounded whatever the document's aliasing.
 type schema struct {
 	source  string
 	nodes   map[string]*yaml.Node
@@ -255,6 +256,9 @@ func (s *schema) walkSlice(n *yaml.Node, t reflect.Type, path string) {
 		return
 	}
 	for i, e := range n.Content {
+		if s.walked > maxWalk {
+			return
+		}
 		s.walk(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
 	}
 }
@@ -349,6 +353,9 @@ func (s *schema) walkFieldAxes(n *yaml.Node, path string) {
 			return
 		}
 		for i, e := range v.Content {
+			if s.walked > maxWalk {
+				return
+			}
 			s.walk(e, t, fmt.Sprintf("%s[%d]", sub, i))
 		}
 	})
