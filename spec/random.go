@@ -197,7 +197,7 @@ func Uniform(seed int64, j int, path string) (u float64, word uint64) {
 	return float64(word>>11) / (1 << 53), word
 }
 
-// Draw returns the value of configuration j for the field at path (of Go
+// draw returns the value of configuration j for the field at path (of Go
 // type kind: int, int64, float64, or a choice's decoded values) and, for a
 // choice, the index of the value chosen (j otherwise). choices are the
 // decoded Values of a choice distribution.
