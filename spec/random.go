@@ -31,7 +31,7 @@ const DefaultDigits = 6
 // Count × Grid points trials, configuration j's at indexes j·G … j·G+G−1.
 //
 // The draws are counter-based: the value of field p in configuration j is a
-// function of (Seed, j, p) alone (SHA-256 of them, see Distribution.Draw),
+// function of (Seed, j, p) alone (SHA-256 of them, see Uniform),
 // so trial i is computed without the trials before it, the same file gives
 // the same trials and IDs on every machine, and adding a draw or raising
 // Count keeps the values the others had.
@@ -145,7 +145,7 @@ func (d *Draws) UnmarshalJSON(b []byte) error {
 }
 
 // Distribution is the distribution of a drawn field. With u uniform on
-// [0, 1) (53 bits from SHA-256, see Draw):
+// [0, 1) (53 bits from SHA-256, see Uniform):
 //
 //	uniform:      x = low + (high − low)·u, a float field;
 //	log_uniform:  x = exp(ln low + (ln high − ln low)·u), low > 0, a float
