@@ -198,7 +198,8 @@ func classify(r Record) Status { return results.Classify(r) }
 // PointsFromRecords converts records to points, one per record, in order.
 // Axes: every grid axis (spec.AxisNames: AxisN, AxisMomentum,
 // AxisWeightDecay, AxisB, AxisLR and AxisSeed) as numbers and, exactly, as
-// Values; momentum is 0 for plain SGD and for Adam, whose β₁ is not a
+// Values, and, by JSON path, every other field on which the records differ
+// (a field axis, linked axis or random draw: see fieldAxes); momentum is 0 for plain SGD and for Adam, whose β₁ is not a
 // heavy-ball momentum, and NoG marks the trials whose noise scale does not
 // apply. Metrics, when the record has a result: the final
 // accuracies and losses, MetricGap = train_acc − test_acc and MetricLossGap =
@@ -210,6 +211,7 @@ func classify(r Record) Status { return results.Classify(r) }
 // metric names above is ignored: the built-in value wins.
 func PointsFromRecords(recs []Record) []Point {
 	out := make([]Point, 0, len(recs))
+	extra := fieldAxes(recs)
 	for _, r := range recs {
 		p := Point{
 			ID:      r.TrialID,
@@ -225,6 +227,10 @@ func PointsFromRecords(recs []Record) []Point {
 			v, _ := spec.GetJSON(r.Spec, path)
 			x, _ := strconv.ParseFloat(v, 64)
 			p.Axes[name], p.Values[name] = x, v
+		}
+		for _, fa := range extra {
+			v, _ := spec.GetJSON(r.Spec, fa.path)
+			p.Axes[fa.path], p.Values[fa.path] = fa.code[v], v
 		}
 		if res := r.Result; res != nil {
 			if !res.Diverged {
@@ -242,6 +248,51 @@ func PointsFromRecords(recs []Record) []Point {
 			p.Landscape = res.Landscape
 		}
 		out = append(out, p)
+	}
+	return out
+}
+
+// fieldAxis is a trial field other than the named grid axes on which
+// records differ, with the number that stands for each of its values.
+type fieldAxis struct {
+	path string
+	code map[string]float64 // canonical JSON → the value if a number, else its rank among the values
+}
+
+// fieldAxes returns the fields other than the named grid axes on which the
+// records differ (results.Varying: the field axes, linked axes and random
+// draws of their sweep). A numeric field's values stand for themselves; any
+// other field's values (strings, lists, objects) are numbered 0, 1, … in
+// the order of their canonical JSON, so that points group by them.
+func fieldAxes(recs []Record) []fieldAxis {
+	varying, _ := results.Varying(recs)
+	var out []fieldAxis
+	for _, path := range varying {
+		if _, named := spec.AxisPath(path); named {
+			continue
+		}
+		fa := fieldAxis{path: path, code: map[string]float64{}}
+		var vals []string
+		numeric := true
+		for _, r := range recs {
+			v, _ := spec.GetJSON(r.Spec, path)
+			if _, seen := fa.code[v]; !seen {
+				fa.code[v] = 0
+				vals = append(vals, v)
+				if _, err := strconv.ParseFloat(v, 64); err != nil {
+					numeric = false
+				}
+			}
+		}
+		slices.Sort(vals)
+		for i, v := range vals {
+			x, _ := strconv.ParseFloat(v, 64)
+			if !numeric {
+				x = float64(i)
+			}
+			fa.code[v] = x
+		}
+		out = append(out, fa)
 	}
 	return out
 }

@@ -598,9 +598,12 @@ func DensitiesFromRecords(recs []Record, n int) []Density {
 func densityLabel(r Record, axes []string) string {
 	parts := make([]string, 0, len(axes))
 	for _, a := range axes {
-		path, _ := spec.AxisPath(a)
+		path, err := results.AxisPath(a)
+		if err != nil {
+			continue
+		}
 		v, _ := spec.GetJSON(r.Spec, path)
-		parts = append(parts, a+"="+v)
+		parts = append(parts, a+"="+results.ShowValue(v))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -19,23 +19,46 @@ import (
 	"github.com/flatsweep/flatsweep/spec"
 )
 
-// axisNames are the grid axes a row keeps (spec.AxisNames, in expansion
-// order): the axes results can be grouped and filtered by here.
+// axisNames are the grid axes every row keeps (spec.AxisNames, in
+// expansion order): the axes results can be grouped and filtered by here,
+// with the field axes, linked axes and random draws of each sweep (see
+// sweepAxes).
 var axisNames = spec.AxisNames()
 
-// Axes returns the names of the trial spec values that results can be
-// filtered and grouped by.
+// Axes returns the names of the trial spec values that results of every
+// sweep can be filtered and grouped by.
 func Axes() []string { return slices.Clone(axisNames) }
 
-// axisIndex maps an axis name to its position in row.axes.
-func axisIndex(name string) (int, bool) {
-	i := slices.Index(axisNames, name)
+// axisIndex maps an axis name to its position in the cache's row.axes.
+func (rc *rowCache) axisIndex(name string) (int, bool) {
+	i := slices.Index(rc.axes, name)
 	return i, i >= 0
+}
+
+// sweepAxes returns the axes of a sweep's rows: the named grid axes, then
+// the paths of the sweep's other axes (field axes, linked axes, random
+// draws), as its latest submission lists them.
+func sweepAxes(st *store.Store, id string) []string {
+	axes := slices.Clone(axisNames)
+	sw, err := st.GetSweep(id)
+	if err != nil {
+		return axes
+	}
+	s, err := spec.DecodeSweep([]byte(sw.SpecJson))
+	if err != nil {
+		return axes
+	}
+	for _, a := range s.Swept() {
+		if _, named := spec.AxisPath(a.Name); !named && !slices.Contains(axes, a.Path) {
+			axes = append(axes, a.Path)
+		}
+	}
+	return axes
 }
 
 // row is the compact view of a trial that aggregation works on.
 type row struct {
-	axes   []string // canonical JSON of the trial's value on each of axisNames
+	axes   []string // canonical JSON of the trial's value on each of the cache's axes
 	g      float64  // noise scale (results.NoiseScale)
 	fit    results.Fit
 	status results.Status
@@ -59,10 +82,11 @@ type rowCache struct {
 	names  []string // metric names: results.BaseMetrics, then measures as they come
 	index  map[string]int
 	intern map[string]string // axis values, shared by the rows
+	axes   []string          // the axes of the rows: names of grid axes, or paths
 }
 
-func newRowCache() *rowCache {
-	rc := &rowCache{rows: map[string]*row{}, index: map[string]int{}, intern: map[string]string{}}
+func newRowCache(axes []string) *rowCache {
+	rc := &rowCache{rows: map[string]*row{}, index: map[string]int{}, intern: map[string]string{}, axes: axes}
 	for _, m := range results.BaseMetrics() {
 		rc.metric(m)
 	}
@@ -126,9 +150,12 @@ func (rc *rowCache) put(r *row, i int, v float64) {
 
 // add builds and stores a trial's row from its spec.
 func (rc *rowCache) add(t *pb.Trial, st spec.Trial) error {
-	r := &row{axes: make([]string, len(axisNames)), g: results.NoiseScale(st), fit: results.FitOf(st)}
-	for i, name := range axisNames {
-		path, _ := spec.AxisPath(name)
+	r := &row{axes: make([]string, len(rc.axes)), g: results.NoiseScale(st), fit: results.FitOf(st)}
+	for i, name := range rc.axes {
+		path, ok := spec.AxisPath(name)
+		if !ok {
+			path = name
+		}
 		v, err := spec.GetJSON(st, path)
 		if err != nil {
 			return fmt.Errorf("trial %s: %w", t.Id, err)
@@ -175,7 +202,7 @@ func (a *aggregator) sweepRows(id string) (*rowCache, error) {
 		if rc != nil {
 			return rc, nil
 		}
-		rc = newRowCache()
+		rc = newRowCache(sweepAxes(a.store, id))
 		var addErr error
 		err := a.store.RawTrials(id, func(t *pb.Trial) bool {
 			st, err := a.store.Spec(t)
@@ -237,12 +264,16 @@ func (a *aggregator) Changed(id string) {
 // request names, or by default by every grid axis that varies among the
 // trials except the seed.
 func (s *sweepServer) AggregateResults(_ context.Context, req *pb.AggregateResultsRequest) (*pb.AggregateResultsResponse, error) {
+	rc, err := s.c.rows.sweepRows(req.SweepId)
+	if err != nil {
+		return nil, statusOf(err)
+	}
 	var filters []results.Filter
 	var fidx []int
 	for _, pf := range req.Filters {
-		i, ok := axisIndex(pf.Axis)
+		i, ok := rc.axisIndex(pf.Axis)
 		if !ok {
-			return nil, status.Errorf(codes.InvalidArgument, "filters: unknown axis %q; want one of %s", pf.Axis, strings.Join(axisNames, ", "))
+			return nil, status.Errorf(codes.InvalidArgument, "filters: unknown axis %q; want one of %s", pf.Axis, strings.Join(rc.axes, ", "))
 		}
 		f, err := results.FilterFromProto(pf)
 		if err != nil {
@@ -252,15 +283,11 @@ func (s *sweepServer) AggregateResults(_ context.Context, req *pb.AggregateResul
 	}
 	var gidx []int
 	for _, a := range req.GroupBy {
-		i, ok := axisIndex(a)
+		i, ok := rc.axisIndex(a)
 		if !ok {
-			return nil, status.Errorf(codes.InvalidArgument, "group_by: unknown axis %q; want one of %s", a, strings.Join(axisNames, ", "))
+			return nil, status.Errorf(codes.InvalidArgument, "group_by: unknown axis %q; want one of %s", a, strings.Join(rc.axes, ", "))
 		}
 		gidx = append(gidx, i)
-	}
-	rc, err := s.c.rows.sweepRows(req.SweepId)
-	if err != nil {
-		return nil, statusOf(err)
 	}
 	s.c.rows.mu.Lock()
 	defer s.c.rows.mu.Unlock()
@@ -290,18 +317,18 @@ func (s *sweepServer) AggregateResults(_ context.Context, req *pb.AggregateResul
 			}
 		}
 	}
-	varying, fixed := varyingAxes(kept)
+	varying, fixed := varyingAxes(rc.axes, kept)
 	if len(gidx) == 0 {
 		for _, i := range varying {
-			if axisNames[i] != "seed" {
+			if rc.axes[i] != "seed" {
 				gidx = append(gidx, i)
 			}
 		}
 	}
 	by := make([]string, len(gidx))
 	for j, i := range gidx {
-		by[j] = axisNames[i]
-		delete(fixed, axisNames[i])
+		by[j] = rc.axes[i]
+		delete(fixed, rc.axes[i])
 	}
 	names, idx := rc.metricOrder()
 	gr := results.NewGrouper(names)
@@ -362,9 +389,9 @@ func (c *Coordinator) withFailures(sw *pb.Sweep) error {
 
 // varyingAxes returns the indices of the axes on which the rows take more
 // than one value, and the value of each other axis.
-func varyingAxes(rows []*row) (varying []int, fixed map[string]string) {
+func varyingAxes(axes []string, rows []*row) (varying []int, fixed map[string]string) {
 	fixed = map[string]string{}
-	for i, name := range axisNames {
+	for i, name := range axes {
 		var first string
 		varies := false
 		for k, r := range rows {

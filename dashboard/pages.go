@@ -176,8 +176,8 @@ func (s *Server) sweepPage(w http.ResponseWriter, r *http.Request) error {
 	// the seed), through the coordinator's AggregateResults.
 	by := q["by"]
 	for _, a := range by {
-		if !slices.Contains(axes, a) {
-			return httpError{http.StatusBadRequest, fmt.Sprintf("by=%s: want axes among %s", a, strings.Join(axes, ", "))}
+		if _, err := results.AxisPath(a); err != nil && !slices.Contains(axes, a) {
+			return httpError{http.StatusBadRequest, fmt.Sprintf("by=%s: want axes among %s (or the path of an axis of the sweep)", a, strings.Join(axes, ", "))}
 		}
 	}
 	req := &pb.AggregateResultsRequest{SweepId: id, GroupBy: by}
@@ -217,7 +217,7 @@ func (s *Server) sweepPage(w http.ResponseWriter, r *http.Request) error {
 			TestAcc: math.NaN(), TrainAcc: math.NaN(), Gap: math.NaN(), Lambda: math.NaN(), Seconds: math.NaN()}
 		for _, p := range paths {
 			v, _ := spec.GetJSON(recs[i].Spec, p)
-			row.Values = append(row.Values, v)
+			row.Values = append(row.Values, results.ShowValue(v))
 		}
 		if res := recs[i].Result; res != nil {
 			row.TestAcc, row.TrainAcc, row.Gap, row.Lambda = res.TestAcc, res.TrainAcc, res.TrainAcc-res.TestAcc, res.LambdaMax

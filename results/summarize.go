@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,8 +119,43 @@ func AxisPath(axis string) (string, error) {
 
 // Varying returns the grid axes (spec.AxisNames) on which the records take
 // more than one value, in expansion order, and the value of each of the
-// others.
+// others; then, by their JSON paths (spec.LeafPaths, such as model.hidden
+// or schedule.lr.kind), the other fields on which the records differ, as
+// the field axes, linked axes and random draws of a sweep make them
+// differ, except the paths of the data files and their digests.
 func Varying(recs []Record) (varying []string, fixed map[string]string) {
+	varying, fixed = varyingNamed(recs)
+	if len(recs) < 2 {
+		return varying, fixed
+	}
+	named := map[string]bool{}
+	for _, name := range spec.AxisNames() {
+		p, _ := spec.AxisPath(name)
+		named[p] = true
+	}
+	first := reflect.ValueOf(recs[0].Spec)
+	for _, p := range spec.LeafPaths() {
+		if named[p] || strings.HasPrefix(p, "dataset.") && p != "dataset.label_noise" && p != "dataset.standardize" && p != "dataset.seed" ||
+			strings.HasPrefix(p, "warm_start.") {
+			continue
+		}
+		idx, err := spec.FieldIndex(p)
+		if err != nil {
+			continue
+		}
+		v0 := first.FieldByIndex(idx).Interface()
+		for _, r := range recs[1:] {
+			if !reflect.DeepEqual(reflect.ValueOf(r.Spec).FieldByIndex(idx).Interface(), v0) {
+				varying = append(varying, p)
+				break
+			}
+		}
+	}
+	return varying, fixed
+}
+
+// varyingNamed is Varying over the named grid axes.
+func varyingNamed(recs []Record) (varying []string, fixed map[string]string) {
 	fixed = map[string]string{}
 	for _, name := range spec.AxisNames() {
 		path, _ := spec.AxisPath(name)
@@ -155,6 +191,9 @@ type Filter struct {
 
 // ParseFilter parses "AXIS=V1,V2" into a Filter with the values in canonical
 // JSON form of the axis's field (so "1e-1" matches a learning rate of 0.1).
+// AXIS is a grid axis name or the path of any trial field; a value may be a
+// list or an object ("model.hidden=[512,512],[1024]") and a string may be
+// written without its quotes ("optimizer.name=adam").
 func ParseFilter(s string) (Filter, error) {
 	axis, vals, ok := strings.Cut(s, "=")
 	if !ok {
@@ -165,15 +204,43 @@ func ParseFilter(s string) (Filter, error) {
 		return Filter{}, err
 	}
 	f := Filter{Axis: axis}
-	for _, v := range strings.Split(vals, ",") {
+	for _, v := range splitValues(vals) {
 		var t spec.Trial
-		if err := spec.SetJSON(&t, path, strings.TrimSpace(v)); err != nil {
-			return Filter{}, fmt.Errorf("%q: %q is not a value of %s", s, v, axis)
+		v = strings.TrimSpace(v)
+		if err := spec.SetJSON(&t, path, v); err != nil {
+			// A string may be written without its quotes (adam, tanh).
+			if spec.SetJSON(&t, path, strconv.Quote(v)) != nil {
+				return Filter{}, fmt.Errorf("%q: %q is not a value of %s", s, v, axis)
+			}
 		}
 		c, _ := spec.GetJSON(t, path)
 		f.Values = append(f.Values, c)
 	}
 	return f, nil
+}
+
+// splitValues splits "V1,V2" at the commas outside brackets, braces and
+// quotes, so that a list value ([512,512]) or an object is one value.
+func splitValues(s string) []string {
+	var out []string
+	depth, quoted, start := 0, false, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quoted && c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '[' || c == '{':
+			depth++
+		case c == ']' || c == '}':
+			depth--
+		case c == ',' && depth == 0:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
 }
 
 // Keep reports whether a trial whose value on the filter's axis is v passes.

@@ -38,7 +38,7 @@ func WriteTable(w io.Writer, g Groups) error {
 	if len(g.Fixed) > 0 {
 		var parts []string
 		for _, name := range slices.Sorted(maps.Keys(g.Fixed)) {
-			parts = append(parts, name+"="+g.Fixed[name])
+			parts = append(parts, name+"="+ShowValue(g.Fixed[name]))
 		}
 		fmt.Fprintf(w, "fixed: %s\n", strings.Join(parts, " "))
 	}
@@ -53,7 +53,10 @@ func WriteTable(w io.Writer, g Groups) error {
 	head = append(head, "diverged", "not_fitted", "failed", "unfinished")
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for i, gr := range g.Groups {
-		cells := slices.Clone(gr.Key)
+		cells := make([]string, len(gr.Key))
+		for j, k := range gr.Key {
+			cells[j] = ShowValue(k)
+		}
 		if showG {
 			cells = append(cells, formatG(gr.NoiseScale))
 		}

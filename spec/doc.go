@@ -19,6 +19,18 @@
 // file changes them. Grid values are kept exactly, integers as integers of
 // any size (a seed of 2⁵³ + 1 stays 2⁵³ + 1).
 //
+// # Axes
+//
+// A sweep's trials vary along its axes (Sweep.Layout): the named grid axes
+// (Grid.Axes), axes over any trial field by JSON path (Grid.Fields, key
+// "axes"), linked axes that vary together (Grid.Linked) and random search
+// (Random: seeded draws from uniform, log-uniform, integer and choice
+// distributions, or a sample of the grid without replacement). Trial i is
+// computed on its own (Sweep.Trial): the draws are counter-based (Uniform,
+// SamplePoint), so a sweep of millions of trials is laid out lazily and the
+// same file gives the same trials and IDs everywhere. A sweep without the
+// new axes expands exactly as before.
+//
 // # Defaults
 //
 // Every default is written once, in defaults.go (the Default constants) and,

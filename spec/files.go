@@ -3,10 +3,12 @@ package spec
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // File is one file a dataset reads, with its role: "train_images",
@@ -137,9 +139,76 @@ func (t *Trial) ResolveFiles() error {
 }
 
 // ResolveFiles fills in the content digests of the files the sweep's
-// trials read (see Trial.ResolveFiles).
+// trials read (see Trial.ResolveFiles). An axis over warm_start.path (a
+// field axis, a linked axis or a random choice) becomes an axis over
+// warm_start whose values are the files with their digests, {"path": p,
+// "sha256": …}, in its place; an axis over warm_start gets the digests its
+// values lack.
 func (s *Sweep) ResolveFiles() error {
-	return resolveFiles(&s.Dataset, &s.Train.WarmStart, "train.")
+	if err := resolveFiles(&s.Dataset, &s.Train.WarmStart, "train."); err != nil {
+		return err
+	}
+	resolve := func(path string, raw []json.RawMessage, source string) (string, []json.RawMessage, error) {
+		if path != "warm_start.path" && path != "warm_start" {
+			return path, raw, nil
+		}
+		out := make([]json.RawMessage, len(raw))
+		for i, r := range raw {
+			var w WarmStart
+			var err error
+			if path == "warm_start" {
+				err = json.Unmarshal(r, &w)
+			} else {
+				err = json.Unmarshal(r, &w.Path)
+			}
+			if err != nil {
+				return "", nil, fmt.Errorf("%s[%d]: %w", source, i, err)
+			}
+			if w.Path != "" && w.SHA256 == "" {
+				if w.SHA256, err = FileDigest(w.Path); err != nil {
+					return "", nil, fmt.Errorf("%s[%d]: %w (the file's digest is part of its trials' identity: submit where the file is)", source, i, err)
+				}
+			}
+			if out[i], err = json.Marshal(w); err != nil {
+				return "", nil, err
+			}
+		}
+		return "warm_start", out, nil
+	}
+	groups := append([]*FieldAxes{&s.Grid.Fields}, make([]*FieldAxes, len(s.Grid.Linked))...)
+	for g := range s.Grid.Linked {
+		groups[g+1] = &s.Grid.Linked[g]
+	}
+	for g, group := range groups {
+		fa := slices.Clone(*group)
+		for i, a := range fa {
+			source := "grid.axes." + a.Path
+			if g > 0 {
+				source = fmt.Sprintf("grid.linked[%d].%s", g-1, a.Path)
+			}
+			p, vs, err := resolve(a.Path, a.Values, source)
+			if err != nil {
+				return err
+			}
+			fa[i] = FieldAxis{Path: p, Values: vs}
+		}
+		*group = fa
+	}
+	draws := slices.Clone(s.Random.Draws)
+	for i, d := range draws {
+		if d.Dist != DistChoice {
+			continue
+		}
+		p, vs, err := resolve(d.Path, d.Values, "random.draws."+d.Path+".values")
+		if err != nil {
+			return err
+		}
+		draws[i].Path, draws[i].Values = p, vs
+	}
+	if draws != nil {
+		s.Random.Draws = draws
+	}
+	return nil
 }
 
 func resolveFiles(d *Dataset, w *WarmStart, trainPrefix string) error {

@@ -108,6 +108,10 @@ func FuzzDecodeSweep(f *testing.F) {
 	}
 	f.Add([]byte(`{"name":"x","grid":{"batch_size":[1],"lr":[1],"seed":[1],"n":[0]}}`))
 	f.Add([]byte(`{"name":"x","train":{"epochs":1,"steps":1}}`))
+	f.Add([]byte(`{"name":"g","dataset":{"name":"synthetic","n":64,"n_test":8,"seed":1},"model":{"arch":"mlp","hidden":null,"activation":"relu"},` +
+		`"train":{"epochs":1},"curvature":{"lanczos_steps":20,"tol":0.001},"grid":{"batch_size":[8],"lr":null,"seed":[1],` +
+		`"axes":{"model.hidden":[[4],[8,8]]},"linked":[{"lr":[0.1,0.2],"optimizer.name":["","adam"]}]},` +
+		`"random":{"seed":3,"count":2,"draws":{"weight_decay":{"dist":"log_uniform","low":0.0001,"high":0.01}}}}`))
 	f.Add([]byte(`{"name":1}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, b []byte) {

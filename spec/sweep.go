@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -32,6 +33,9 @@ type Sweep struct {
 	Curvature Curvature `json:"curvature"`
 	// Grid lists the values of the swept axes.
 	Grid Grid `json:"grid"`
+	// Random is random search over the fields it draws (zero value: none;
+	// see Random).
+	Random Random `json:"random,omitzero"`
 }
 
 // Train is the training budget and procedure shared by the trials of a sweep:
@@ -71,32 +75,55 @@ type Grid struct {
 	// SAMM lists m-sharpness sub-batch sizes m ≥ 0 (replacing train.sam.m;
 	// 0 is the whole batch), each dividing every batch size.
 	SAMM []int `json:"sam_m,omitempty"`
+	// Fields are axes over any trial field (key "axes"), by JSON path, in the order
+	// written (see FieldAxes); they vary slowest, in that order.
+	Fields FieldAxes `json:"axes,omitempty"`
+	// Linked are groups of axes that vary together: the i-th trial value of
+	// every axis of a group is its i-th value (a zip, not a product), so the
+	// axes of a group have equally many values. They vary after Axes and
+	// before the named axes.
+	Linked []FieldAxes `json:"linked,omitempty"`
 }
 
 // Len returns the number of grid points, the product of the axis lengths
-// (an omitted optional axis counts 1).
-func (g Grid) Len() int {
-	n := 1
-	for _, a := range g.Swept() {
-		n *= len(a.Values)
-	}
-	return n
-}
+// (an omitted optional axis counts 1, a linked group the length of its
+// axes). A sweep's trials are Sweep.Len: with random search, Len grid
+// points for each configuration.
+func (g Grid) Len() int { return Sweep{Grid: g}.Len() }
 
 // Base returns the trial spec the sweep's fixed settings describe, with the
-// axes at the first grid point (or, for an empty axis, their fixed values).
+// axes at the first grid point (or, for an empty axis, their fixed values)
+// and the random draws at their first configuration.
 func (s Sweep) Base() Trial {
-	t := Trial{Dataset: s.Dataset, Model: s.Model, Epochs: s.Train.Epochs, Curvature: s.Curvature, Training: s.Train.Training}
-	for _, a := range s.Grid.Axes() {
-		if len(a.Values) > 0 {
+	t := s.fixed()
+	axes, _ := s.Layout()
+	for _, a := range axes {
+		switch {
+		case a.Random != nil:
+			v, _ := a.Draw(0)
+			_ = setValue(&t, a.Path, v)
+		case len(a.Values) > 0:
 			_ = a.set(&t, 0)
 		}
 	}
 	return t
 }
 
+// fixed returns the trial the fixed settings describe, without the axes.
+func (s Sweep) fixed() Trial {
+	return Trial{Dataset: s.Dataset, Model: s.Model, Epochs: s.Train.Epochs, Curvature: s.Curvature, Training: s.Train.Training}
+}
+
+// setFixed sets the fixed settings to those of t.
+func (s *Sweep) setFixed(t Trial) {
+	s.Dataset, s.Model, s.Train.Epochs, s.Curvature, s.Train.Training = t.Dataset, t.Model, t.Epochs, t.Curvature, t.Training
+}
+
 // Resolved returns the sweep in canonical form: every fixed setting as
-// Trial.Resolved leaves it.
+// Trial.Resolved leaves it, the fixed settings an axis sets left out, and
+// every value of a field axis, a linked axis and a random choice in the
+// canonical form it has in its trial (a default such as "sgd" or
+// {"kind": "constant"} written out is normalized away).
 func (s Sweep) Resolved() Sweep {
 	t := s.Base().Resolved()
 	s.Dataset, s.Model, s.Curvature = t.Dataset, t.Model, t.Curvature
@@ -114,6 +141,51 @@ func (s Sweep) Resolved() Sweep {
 	if len(s.Grid.SAMM) > 0 {
 		s.Train.SAM.M = 0
 	}
+	if !s.generic() {
+		return s
+	}
+	f := s.fixed()
+	canon := func(path string, raw []json.RawMessage) []json.RawMessage {
+		out := make([]json.RawMessage, len(raw))
+		for i, r := range raw {
+			out[i] = r
+			if v, err := decodeValue(path, r); err == nil {
+				_, js := canonicalValue(t, path, v)
+				out[i] = json.RawMessage(js)
+			}
+		}
+		return out
+	}
+	resolve := func(fa FieldAxes) FieldAxes {
+		out := make(FieldAxes, len(fa))
+		for i, a := range fa {
+			_ = setValue(&f, a.Path, nil)
+			out[i] = FieldAxis{Path: a.Path, Values: canon(a.Path, a.Values)}
+		}
+		return out
+	}
+	if s.Grid.Fields != nil {
+		s.Grid.Fields = resolve(s.Grid.Fields)
+	}
+	if s.Grid.Linked != nil {
+		linked := make([]FieldAxes, len(s.Grid.Linked))
+		for i, g := range s.Grid.Linked {
+			linked[i] = resolve(g)
+		}
+		s.Grid.Linked = linked
+	}
+	if s.Random.Draws != nil {
+		draws := make(Draws, len(s.Random.Draws))
+		for i, d := range s.Random.Draws {
+			_ = setValue(&f, d.Path, nil)
+			if d.Values != nil {
+				d.Values = canon(d.Path, d.Values)
+			}
+			draws[i] = d
+		}
+		s.Random.Draws = draws
+	}
+	s.setFixed(f)
 	return s
 }
 
@@ -134,22 +206,35 @@ func (s Sweep) Validate() error {
 		errs = append(errs, invalid("name", s.Name, fmt.Sprintf("must be a slug of at most %d characters matching [a-z0-9][a-z0-9._-]*", maxNameLen)))
 	}
 	gridErrs := s.validateGrid()
+	generic := s.generic()
+	var axisErrs []error
+	sound := true
+	if generic {
+		axisErrs, sound = s.validateAxes()
+	}
+	reported := map[string]bool{}
 	seen := map[string]bool{}
+	base := s.Base()
 	for _, a := range s.optionalCombinations() {
-		t := s.Base()
+		t := base
 		for _, c := range a {
 			_ = c.axis.set(&t, c.index)
 		}
 		for _, err := range t.problems() {
 			fe := err.(*FieldError)
+			trialField := fe.Field
 			fe.Field = s.sweepPath(fe.Field)
 			// The grid's own checks cover the axes' values; a trial's
 			// problem at one of them would repeat theirs.
+			if generic && s.Sets(trialField) {
+				continue // reported at the axis value (validateAxisTrials)
+			}
 			if seen[fe.Field] || (len(gridErrs) > 0 && strings.HasPrefix(fe.Field, "grid.")) ||
 				fe.Field == "grid.batch_size" || fe.Field == "grid.lr" || fe.Field == "grid.n" {
 				continue
 			}
 			seen[fe.Field] = true
+			reported[(&FieldError{Field: trialField, Value: fe.Value, Problem: fe.Problem}).Error()] = true
 			errs = append(errs, fe)
 		}
 		// The base trial has the first batch size; a rule that depends on
@@ -165,6 +250,10 @@ func (s Sweep) Validate() error {
 		}
 	}
 	errs = append(errs, gridErrs...)
+	errs = append(errs, axisErrs...)
+	if generic && sound && len(gridErrs) == 0 {
+		errs = append(errs, s.validateAxisTrials(reported)...)
+	}
 	slices.SortStableFunc(errs, func(a, b error) int { return sectionOrder(a) - sectionOrder(b) })
 	return errors.Join(errs...)
 }
@@ -175,12 +264,12 @@ func sectionOrder(err error) int {
 	if !errors.As(err, &fe) {
 		return 0
 	}
-	for i, p := range []string{"name", "dataset", "model", "train", "curvature", "grid"} {
+	for i, p := range []string{"name", "dataset", "model", "train", "curvature", "grid", "random"} {
 		if fe.Field == p || strings.HasPrefix(fe.Field, p+".") || strings.HasPrefix(fe.Field, p+"[") {
 			return i
 		}
 	}
-	return 6
+	return 7
 }
 
 // problems returns the first problem of every section of the trial.
@@ -266,19 +355,19 @@ func (s Sweep) validateGrid() []error {
 			errs = append(errs, invalid(fmt.Sprintf("grid.%s[%d]", name, k), v, problem))
 		}
 	}
-	if axis("batch_size", len(g.BatchSize), "batch sizes such as [16, 64, 256]") {
+	if (len(g.BatchSize) > 0 || !s.Sets("batch_size")) && axis("batch_size", len(g.BatchSize), "batch sizes such as [16, 64, 256]") {
 		for i, b := range g.BatchSize {
 			each("batch_size", i, b >= 1 && (n < 1 || b <= n), b, fmt.Sprintf("batch size must be an integer in 1…dataset.n (%d)", n))
 		}
 		errs = append(errs, distinct("grid.batch_size", g.BatchSize)...)
 	}
-	if axis("lr", len(g.LR), "learning rates such as [0.05, 0.2]") {
+	if (len(g.LR) > 0 || !s.Sets("lr")) && axis("lr", len(g.LR), "learning rates such as [0.05, 0.2]") {
 		for i, lr := range g.LR {
 			each("lr", i, lr > 0 && !math.IsInf(lr, 0), lr, "learning rate must be finite and > 0")
 		}
 		errs = append(errs, distinct("grid.lr", g.LR)...)
 	}
-	if axis("seed", len(g.Seed), "seeds such as [1, 2]") {
+	if (len(g.Seed) > 0 || !s.Sets("seed")) && axis("seed", len(g.Seed), "seeds such as [1, 2]") {
 		errs = append(errs, distinct("grid.seed", g.Seed)...)
 	}
 	if g.N != nil && axis("n", len(g.N), "training-set sizes such as [1000, 4000]") {
@@ -315,8 +404,12 @@ func (s Sweep) validateGrid() []error {
 	// Each axis is at most MaxSpecBytes long, so the product fits in a
 	// float64 exactly enough to compare with MaxTrials.
 	total, desc := 1.0, ""
-	for _, a := range g.Swept() {
-		total *= float64(len(a.Values))
+	axes, dims := s.Layout()
+	for _, d := range dims {
+		total *= float64(d.Len)
+	}
+	if len(axes) > MaxAxes {
+		errs = append(errs, &FieldError{Field: "grid", Problem: fmt.Sprintf("%d swept axes; at most %d allowed", len(axes), MaxAxes)})
 	}
 	if total > MaxTrials {
 		for _, a := range []struct {
@@ -327,6 +420,25 @@ func (s Sweep) validateGrid() []error {
 			{len(g.SAMRho), "SAM radii"}, {len(g.SAMM), "m-sharpness sizes"}} {
 			if a.n > 0 {
 				desc += fmt.Sprintf(" × %d %s", a.n, a.name)
+			}
+		}
+		for _, d := range dims {
+			if d.Random {
+				desc += fmt.Sprintf(" × %d random configurations", d.Len)
+				continue
+			}
+			if d.Sample != nil {
+				desc += fmt.Sprintf(" × %d sampled grid points", d.Len)
+				continue
+			}
+			if len(d.Axes) == 0 {
+				continue
+			}
+			switch a := axes[d.Axes[0]]; {
+			case len(d.Axes) > 1:
+				desc += fmt.Sprintf(" × %d values of %s", d.Len, strings.TrimSuffix(a.Source, "."+a.Path))
+			case a.Source != "grid."+a.Name:
+				desc += fmt.Sprintf(" × %d values of %s", d.Len, a.Source)
 			}
 		}
 		errs = append(errs, &FieldError{Field: "grid", Problem: fmt.Sprintf("expands to %.0f trials (%s); at most %d allowed",

@@ -30,8 +30,16 @@
 // wraps ErrInvalid and, as a *FieldError, names the file, the line, the
 // field path (for example grid.batch_size[2]) and the value as written.
 //
-// Expand returns the Cartesian product of the grid's swept axes: the
-// optional axes n, momentum, weight_decay, sam_rho, sam_m outermost (in that
+// Besides the named axes, grid.axes sweeps any trial field by its JSON
+// path (model.hidden: [[512, 512], [1024]]), grid.linked groups axes that
+// vary together (a zip of equally long lists), and a random section draws
+// random.count configurations of the fields in random.draws from seeded
+// uniform, log_uniform, int and choice distributions, or random.sample
+// runs that many grid points drawn without replacement (docs/SWEEPS.md).
+//
+// Expand returns the Cartesian product of the sweep's dimensions: the
+// random configurations, the field axes and the linked groups outermost,
+// then the optional axes n, momentum, weight_decay, sam_rho, sam_m (in that
 // order, when the grid lists them), then batch_size, lr and seed
 // (innermost), each trial
 // identified by spec.ID: resubmitting a sweep, or declaring the same trial in

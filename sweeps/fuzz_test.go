@@ -38,6 +38,10 @@ func FuzzParse(f *testing.F) {
 	for _, y := range []string{full, measuresSweep, dinhSweep, aliasBomb, samSweep} {
 		f.Add([]byte(y))
 	}
+	for _, y := range genericSweeps {
+		f.Add([]byte(y))
+	}
+	f.Add([]byte(nestedLinked))
 	f.Add([]byte("name: x\ngrid: {lr: [.nan]}\n"))
 	f.Add([]byte("a: &a [*a, *a]\n"))
 	f.Add([]byte("name: x\nname: y\n"))

@@ -43,27 +43,34 @@ func (p presence) notZero(path string, v any, problem string) {
 	}
 }
 
-// check runs the checks on the decoded sweep s.
+// check runs the checks on the decoded sweep s. A field that an axis or a
+// random draw sets (spec.Sweep.Sets) counts as present.
 func (p presence) check(s *spec.Sweep) {
+	required := func(path, trialPath, what string) bool {
+		if s.Sets(trialPath) {
+			return true
+		}
+		return p.required(path, what)
+	}
 	p.required("name", `a slug such as "quickstart"`)
 	p.required("dataset.name", `"synthetic", "mnist", "fashion-mnist", "kmnist" or "cifar10"`)
 	switch {
 	case p.has("grid.n") && p.has("dataset.n"):
 		p.bad("dataset.n", "give the training-set size in dataset.n or as the grid axis grid.n, not both")
 	case !p.has("grid.n"):
-		p.required("dataset.n", "the number of training examples N > 0 (or a grid.n axis)")
+		required("dataset.n", "dataset.n", "the number of training examples N > 0 (or a grid.n axis)")
 	}
 	p.required("dataset.n_test", "the number of test examples > 0")
 	p.notZero("dataset.features", s.Dataset.Features, "must be > 0 (the input dimension; omit the field for its default)")
 	p.notZero("dataset.classes", s.Dataset.Classes, "must be ≥ 2 (the number of classes; omit the field for its default)")
-	if p.required("model.arch", `"mlp", "resmlp" or "cnn"`) {
+	if required("model.arch", "model.arch", `"mlp", "resmlp" or "cnn"`) {
 		switch s.Model.Arch {
 		case spec.ArchMLP:
-			p.required("model.hidden", "a list of hidden layer widths such as [64, 64]")
+			required("model.hidden", "model.hidden", "a list of hidden layer widths such as [64, 64]")
 		case spec.ArchResMLP:
-			p.required("model.width", "the residual stream width")
+			required("model.width", "model.width", "the residual stream width")
 		case spec.ArchCNN:
-			p.required("model.conv", "a list of convolution filter counts such as [16, 32]")
+			required("model.conv", "model.conv", "a list of convolution filter counts such as [16, 32]")
 		}
 	}
 	switch {
@@ -71,7 +78,8 @@ func (p presence) check(s *spec.Sweep) {
 		p.bad("train.steps", "give the budget in train.epochs or in train.steps, not both")
 	case p.has("train.steps"):
 		p.notZero("train.steps", s.Train.Steps, "must be > 0 (the number of parameter updates)")
-	case p.required("train.epochs", "a positive number of epochs (or train.steps)"):
+	case s.Sets("steps"):
+	case required("train.epochs", "epochs", "a positive number of epochs (or train.steps)"):
 		p.notZero("train.epochs", s.Train.Epochs, "must be > 0 (the number of passes over the training set)")
 	}
 	if p.has("train.warm_start") {
@@ -90,7 +98,7 @@ func (p presence) check(s *spec.Sweep) {
 		p.landscape(s.Curvature.Landscape)
 	}
 	for _, axis := range []string{"batch_size", "lr", "seed"} {
-		p.required("grid."+axis, "a list of "+map[string]string{"batch_size": "batch sizes such as [16, 64, 256]",
+		required("grid."+axis, axis, "a list of "+map[string]string{"batch_size": "batch sizes such as [16, 64, 256]",
 			"lr": "learning rates such as [0.05, 0.2]", "seed": "seeds such as [1, 2]"}[axis])
 	}
 	if p.has("grid.momentum") && p.has("train.optimizer.momentum") {

@@ -140,10 +140,10 @@ func (s *schema) value(n *yaml.Node) any {
 	}
 	switch n.Kind {
 	case yaml.MappingNode:
-		m := map[string]any{}
+		var m object
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if v := n.Content[i+1]; !isNull(v) && !s.nonFinite[v] {
-				m[n.Content[i].Value] = s.value(v)
+				m = append(m, member{n.Content[i].Value, s.value(v)})
 			}
 		}
 		return m
@@ -196,4 +196,33 @@ func yamlError(source string, err error) error {
 		e.Problem = "malformed YAML: " + m[2]
 	}
 	return e
+}
+
+// object is a mapping as its JSON object, members in document order (the
+// order of field axes and random draws is their expansion order).
+type object []member
+
+type member struct {
+	key   string
+	value any
+}
+
+// MarshalJSON encodes the members in order.
+func (o object) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, m := range o {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k, err := json.Marshal(m.key)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(m.value)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(append(b, k...), ':'), v...)
+	}
+	return append(b, '}'), nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // integral matches a plain decimal integer, which yaml.v3 resolves to a float
@@ -27,10 +29,11 @@ const maxErrors = 20
 // not, and records the node of every field path it saw so that later
 // validation can cite lines and values as written.
 //
-// The walk descends only where the schema has a field and every list holds
-// scalars, so an alias is expanded at most once per position of the schema it
-// appears in: the work is linear in the size of the document, whatever its
-// aliasing.
+// The walk descends only where the schema has a field, so an alias is
+// expanded at most once per position of the schema it appears in; the
+// values of an axis over a list field (lists of lists) may repeat an alias
+// of a long list, so the walk also stops after maxWalk nodes: the work is
+// bounded whatever the document's aliasing.
 type schema struct {
 	source  string
 	nodes   map[string]*yaml.Node
@@ -40,7 +43,12 @@ type schema struct {
 	// nonFinite holds the NaN and infinite numbers found: problems that do
 	// not stop the checks, their values left out of the decoded sweep.
 	nonFinite map[*yaml.Node]bool
+	walked    int // nodes walked, at most maxWalk
 }
+
+// maxWalk bounds the nodes walked: a value list of an axis over a list
+// field may repeat an alias of a long list many times.
+const maxWalk = 1 << 20
 
 func newSchema(source string) *schema {
 	return &schema{source: source, nodes: map[string]*yaml.Node{}, fields: map[string]bool{}, nonFinite: map[*yaml.Node]bool{}}
@@ -145,7 +153,21 @@ func (s *schema) walk(n *yaml.Node, t reflect.Type, path string) {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
+	if s.walked++; s.walked > maxWalk {
+		if s.walked == maxWalk+1 {
+			s.fail(n, path, fmt.Sprintf("the document expands, through its aliases, to more than %d values", maxWalk))
+		}
+		return
+	}
 	s.nodes[path] = n
+	switch t {
+	case reflect.TypeFor[spec.FieldAxes]():
+		s.walkFieldAxes(n, path)
+		return
+	case reflect.TypeFor[spec.Draws]():
+		s.walkDraws(n, path)
+		return
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		s.walkStruct(n, t, path)
@@ -234,6 +256,9 @@ func (s *schema) walkSlice(n *yaml.Node, t reflect.Type, path string) {
 		return
 	}
 	for i, e := range n.Content {
+		if s.walked > maxWalk {
+			return
+		}
 		s.walk(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
 	}
 }
@@ -283,4 +308,94 @@ func (s *schema) walkScalar(n *yaml.Node, t reflect.Type, path string) {
 	if err := n.Decode(reflect.New(t).Interface()); err != nil {
 		s.fail(n, path, fmt.Sprintf("expected %s in the range of a %s", want, t))
 	}
+}
+
+// axisKeys walks a mapping whose keys are the JSON paths of trial fields
+// (grid.axes, a group of grid.linked, random.draws), calling fn with each
+// key's field type, path in the file and value node.
+func (s *schema) axisKeys(n *yaml.Node, path, example string, fn func(t reflect.Type, sub string, v *yaml.Node)) {
+	if n.Kind != yaml.MappingNode {
+		s.fail(n, path, "expected a mapping of trial fields (JSON paths) to values, such as "+example+", got "+kindName(n))
+		return
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		for v.Kind == yaml.AliasNode && v.Alias != nil {
+			v = v.Alias
+		}
+		if k.Kind != yaml.ScalarNode {
+			s.fail(k, path, "expected the JSON path of a trial field, got "+kindName(k))
+			continue
+		}
+		sub := path + "." + k.Value
+		t, err := spec.AxisFieldType(k.Value)
+		if err != nil {
+			s.add(&FieldError{Source: s.source, Line: k.Line, Field: sub, Problem: err.Error()})
+			continue
+		}
+		if line, dup := seen[k.Value]; dup {
+			s.add(&FieldError{Source: s.source, Line: k.Line, Field: sub, Problem: fmt.Sprintf("field given twice (first at line %d)", line)})
+			continue
+		}
+		seen[k.Value] = k.Line
+		s.nodes[sub] = v
+		fn(t, sub, v)
+	}
+}
+
+// walkFieldAxes checks a mapping of field axes: each key the JSON path of a
+// trial field, each value a list of values of the field's type.
+func (s *schema) walkFieldAxes(n *yaml.Node, path string) {
+	s.axisKeys(n, path, `{model.hidden: [[64], [128, 128]]}`, func(t reflect.Type, sub string, v *yaml.Node) {
+		if v.Kind != yaml.SequenceNode {
+			s.fail(v, sub, "expected the list of the axis's values, such as ["+example(t)+"], got "+kindName(v))
+			return
+		}
+		for i, e := range v.Content {
+			if s.walked > maxWalk {
+				return
+			}
+			s.walk(e, t, fmt.Sprintf("%s[%d]", sub, i))
+		}
+	})
+}
+
+// walkDraws checks a mapping of random draws: each key the JSON path of a
+// trial field, each value a distribution whose choices are values of the
+// field's type.
+func (s *schema) walkDraws(n *yaml.Node, path string) {
+	s.axisKeys(n, path, `{lr: {dist: log_uniform, low: 0.001, high: 1}}`, func(t reflect.Type, sub string, v *yaml.Node) {
+		s.walk(v, distSchema(t), sub)
+	})
+}
+
+// distSchema is the shape of a spec.Distribution whose choices are values
+// of type t.
+func distSchema(t reflect.Type) reflect.Type {
+	return reflect.StructOf([]reflect.StructField{
+		{Name: "Dist", Type: reflect.TypeFor[string](), Tag: `json:"dist"`},
+		{Name: "Low", Type: reflect.TypeFor[float64](), Tag: `json:"low"`},
+		{Name: "High", Type: reflect.TypeFor[float64](), Tag: `json:"high"`},
+		{Name: "Log", Type: reflect.TypeFor[bool](), Tag: `json:"log"`},
+		{Name: "Digits", Type: reflect.TypeFor[int](), Tag: `json:"digits"`},
+		{Name: "Values", Type: reflect.SliceOf(t), Tag: `json:"values"`},
+	})
+}
+
+// example returns an example value of a field of type t, as YAML.
+func example(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64:
+		return "1, 2"
+	case reflect.Float64:
+		return "0.1, 0.2"
+	case reflect.String:
+		return "a, b"
+	case reflect.Bool:
+		return "false, true"
+	case reflect.Slice:
+		return "[1, 2], [3]"
+	}
+	return "{…}, {…}"
 }

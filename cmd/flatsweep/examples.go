@@ -17,7 +17,8 @@ func examples() map[string]string {
 		"flatsweep status": `  flatsweep status                                # every sweep and worker
   flatsweep status quickstart --coordinator coord-host:7070`,
 		"flatsweep results": `  flatsweep results quickstart
-  flatsweep results quickstart --group-by batch_size --where lr=0.1,0.2 --format csv`,
+  flatsweep results quickstart --group-by batch_size --where lr=0.1,0.2 --format csv
+  flatsweep results random-search --group-by model.hidden      # an axis of any trial field, by its path`,
 		"flatsweep cancel": `  flatsweep cancel quickstart                      # results already recorded are kept
   flatsweep resume quickstart                      # reopens it later`,
 		"flatsweep pause":  `  flatsweep pause quickstart`,

@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flatsweep/flatsweep/results"
+	"github.com/flatsweep/flatsweep/spec"
 	"github.com/flatsweep/flatsweep/sweeps"
 )
 
@@ -18,12 +20,15 @@ func newGridCmd() *cobra.Command {
 		Long: `grid expands a sweep file as run and submit do and lists its trials in
 expansion order (the first axis varies slowest): the 0-based index that
 train --trial takes, the trial ID (the content hash of the trial's spec,
-which every stored result carries), the trial's value on each swept axis,
+which every stored result carries), the trial's value on each swept axis
+(field axes, linked axes and random draws named by their paths, values as
+in a sweep file: [512,512], adam, {kind:step,milestones:[10],gamma:0.1}),
 and the updates of its first epoch with the examples the epoch leaves out
 (training drops the partial last batch, N mod B examples, so that every
 update averages B examples). A note on stderr names the batch sizes that
 leave out a tenth of the training set or more.`,
 		Example: `  flatsweep grid sweeps/quickstart.yaml
+  flatsweep grid sweeps/random-search.yaml          # random search: drawn values are columns too
   flatsweep train sweeps/quickstart.yaml --trial 3 --out model/   # the fourth trial listed`,
 		Args: exactArgs(1, "one sweep file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -49,7 +54,7 @@ leave out a tenth of the training set or more.`,
 				for _, t := range trials {
 					line := fmt.Sprintf("%d\t%s", t.Index, t.ID)
 					for _, c := range t.Point {
-						line += "\t" + c.Value
+						line += "\t" + shownValue(t.Spec, c)
 					}
 					steps, dropped := sweeps.StepsPerEpoch(t)
 					fmt.Fprintf(tw, "%s\t%d\t%d\n", line, steps, dropped)
@@ -80,4 +85,21 @@ leave out a tenth of the training set or more.`,
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table or jsonl")
 	return cmd
+}
+
+// shownValue renders a trial's value on an axis for the table
+// (results.ShowValue), a default left out of the spec ("" or {} for the
+// optimizer, the loss, a schedule, …) as the value it stands for ("sgd",
+// "ce", {kind: constant}, …).
+func shownValue(t spec.Trial, c spec.Coordinate) string {
+	if c.Value == `""` || c.Value == "{}" {
+		path, ok := spec.AxisPath(c.Axis)
+		if !ok {
+			path = c.Axis
+		}
+		if v, err := spec.GetJSON(t.WithDefaults(), path); err == nil && v != c.Value {
+			return results.ShowValue(v)
+		}
+	}
+	return results.ShowValue(c.Value)
 }

@@ -28,7 +28,8 @@ func newResultsCmd() *cobra.Command {
 that succeeded without diverging, counting the others. By default the groups
 are every combination of the grid axes that vary in the sweep except the seed,
 so trials are averaged over seeds and over nothing else; --group-by names the
-axes instead (` + strings.Join(spec.AxisNames(), ", ") + `), and --where
+axes instead (` + strings.Join(spec.AxisNames(), ", ") + `, or the path of a
+field axis, linked axis or random draw of the sweep, such as model.hidden), and --where
 keeps the trials whose axis takes one of the given values. The coordinator
 computes the groups with the same engine (package results) that run's table,
 analyze and report use. --format jsonl writes one JSON object per group.
@@ -49,8 +50,8 @@ Why failed trials failed follows the table (and is the "failures" list of
 				req.Filters = append(req.Filters, f.ToProto())
 			}
 			for _, a := range groupBy {
-				if _, ok := spec.AxisPath(a); !ok {
-					return usagef("--group-by %q: want axes among %s", a, strings.Join(spec.AxisNames(), ", "))
+				if _, err := results.AxisPath(a); err != nil {
+					return usagef("--group-by: %v", err)
 				}
 			}
 			cc, err := conn.dial()

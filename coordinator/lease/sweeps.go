@@ -102,6 +102,16 @@ func requireDigests(s spec.Sweep) error {
 	if w := s.Train.WarmStart; w.Path != "" && w.SHA256 == "" {
 		return &spec.FieldError{Field: "train.warm_start.sha256", Problem: "required: a warm start is identified by the digest of its file (flatsweep submit computes it where the file is)"}
 	}
+	for _, a := range s.Swept() {
+		if a.Path != "warm_start" && a.Path != "warm_start.path" {
+			continue
+		}
+		for i, v := range a.Values {
+			if w, ok := v.(spec.WarmStart); !ok || w.Path != "" && w.SHA256 == "" {
+				return &spec.FieldError{Field: fmt.Sprintf("%s[%d]", a.Source, i), Problem: "required: the digest of the warm-start file, {path, sha256} (flatsweep submit computes it where the file is)"}
+			}
+		}
+	}
 	return nil
 }
 
@@ -111,7 +121,7 @@ func requireDigests(s spec.Sweep) error {
 // index. A trial's spec rebuilt from base and values is its expanded spec,
 // field for field: the values are the canonical JSON of the grid's values.
 func buildTrials(s spec.Sweep, now *timestamppb.Timestamp) ([]*pb.Trial, [][2]float64, map[string][]byte, error) {
-	total := s.Grid.Len()
+	total := s.Len()
 	trials := make([]*pb.Trial, total)
 	feats := make([][2]float64, total)
 	structs := make([]pb.Trial, total) // one allocation for all trials
@@ -121,7 +131,7 @@ func buildTrials(s spec.Sweep, now *timestamppb.Timestamp) ([]*pb.Trial, [][2]fl
 	base := store.Base{Spec: s.Base()}
 	for _, a := range e.Axes {
 		base.Axes = append(base.Axes, a.Path)
-		if err := spec.SetJSON(&base.Spec, a.Path, "0"); err != nil {
+		if err := spec.SetJSON(&base.Spec, a.Path, "null"); err != nil { // the field's zero value
 			return nil, nil, nil, err
 		}
 	}
@@ -136,7 +146,7 @@ func buildTrials(s spec.Sweep, now *timestamppb.Timestamp) ([]*pb.Trial, [][2]fl
 		pt.BaseId = baseID
 		pt.AxisValues = values[t.Index*k : (t.Index+1)*k : (t.Index+1)*k]
 		for j := range e.Axes {
-			pt.AxisValues[j] = e.Values[j][e.Indexes[j]]
+			pt.AxisValues[j] = e.Value(j)
 		}
 		trials[t.Index] = pt
 		feats[t.Index] = costFeatures(t.Spec, p)

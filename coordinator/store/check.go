@@ -1116,9 +1116,9 @@ func sweepBase(sw *pb.Sweep) (Base, []byte, string, error) {
 		return Base{}, nil, "", err
 	}
 	b := Base{Spec: s.Base()}
-	for _, a := range s.Grid.Swept() {
+	for _, a := range s.Swept() {
 		b.Axes = append(b.Axes, a.Path)
-		if err := spec.SetJSON(&b.Spec, a.Path, "0"); err != nil {
+		if err := spec.SetJSON(&b.Spec, a.Path, "null"); err != nil { // the field's zero value
 			return Base{}, nil, "", err
 		}
 	}

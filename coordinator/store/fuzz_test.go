@@ -41,7 +41,7 @@ func FuzzDecodeTrialRecord(f *testing.F) {
 		}
 		vals := make([]string, len(e.Axes))
 		for j := range e.Axes {
-			vals[j] = e.Values[j][e.Indexes[j]]
+			vals[j] = e.Value(j)
 		}
 		rec := &pb.Trial{SweepId: s.Name, Id: tr.ID, State: pb.TrialState_TRIAL_STATE_SUCCEEDED,
 			Index: int32(tr.Index), BaseId: id, AxisValues: vals, Result: &pb.TrialResult{TestAcc: 0.5}}

@@ -231,7 +231,7 @@ func expandTrials(tb testing.TB, s spec.Sweep, zeroAxes bool) (trials []*pb.Tria
 	e.Each(func(tr *sweeps.Trial) {
 		vals := make([]string, len(e.Axes))
 		for j := range e.Axes {
-			vals[j] = e.Values[j][e.Indexes[j]]
+			vals[j] = e.Value(j)
 		}
 		trials = append(trials, &pb.Trial{SweepId: s.Name, Id: tr.ID, State: pb.TrialState_TRIAL_STATE_PENDING,
 			Index: int32(tr.Index), BaseId: baseID, AxisValues: vals, UpdateTime: timestamppb.Now()})
