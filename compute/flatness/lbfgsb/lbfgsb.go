@@ -44,7 +44,9 @@
 //     pair that fails that test, so B stays positive definite.
 //
 //  4. The pair (s_k, y_k) is stored (dropping the oldest beyond Memory) and
-//     θ = y_kᵀy_k / s_kᵀy_k.
+//     θ = y_kᵀy_k / s_kᵀy_k, or θ kept at θ₀ with Settings.KeepScale: B is
+//     then the L-BFGS update of the fixed B₀ = θ₀I, still positive definite,
+//     with the curvature along the stored steps only.
 //
 // Before the first accepted pair B₀ = θ₀I, with θ₀ = 1 as in Byrd et al.
 // unless Settings.Scale0 says otherwise. If the direction is not one of
@@ -100,6 +102,10 @@ type Settings struct {
 	// projected path the model is minimized at t = 1/θ₀ before any bound is
 	// met, so a small θ₀ carries the first Cauchy point to the box's faces.
 	Scale0 func(g []float64) float64
+	// KeepScale keeps θ = θ₀ for the whole run instead of setting
+	// θ = yᵀy/sᵀy at every stored pair; the pairs then carry all the
+	// curvature of the model (see the package documentation).
+	KeepScale bool
 }
 
 // Status says why Minimize stopped.
@@ -343,7 +349,9 @@ func (sv *solver) update(s, y []float64) bool {
 	sv.sy = growGram(sv.sy, sv.s, sv.y)
 	sv.ss = growGram(sv.ss, sv.s, sv.s)
 	sv.yy = growGram(sv.yy, sv.y, sv.y)
-	sv.theta = yty / sty
+	if !sv.set.KeepScale {
+		sv.theta = yty / sty
+	}
 	sv.formM()
 	return true
 }
