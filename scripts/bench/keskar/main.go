@@ -11,11 +11,13 @@
 // The trained weights are cached in -cache (trained once, then read). For
 // every space (full, and a random subspace of -p columns) and ε it runs
 // L-BFGS-B and the projected ascent with -iterations iterations, in
-// alternating order, and prints one line per run: φ, the oracle calls (loss
-// and gradient evaluations) and the seconds. For the subspace it also times
+// alternating order (then, with -lbfgsb-iterations, L-BFGS-B with that many
+// iterations), and prints one line per run: φ, the oracle calls (loss and
+// gradient evaluations), the iterations, the seconds and the solver's status. For the subspace it also times
 // the random matrix's draw, A⁺θ by the corrected semi-normal equations (the
-// method KeskarSharpness uses) and by the thin SVD (the earlier method), and
-// their largest relative difference.
+// method KeskarSharpness uses) and by the thin SVD (the earlier method),
+// their largest relative difference, and the two products with A (Ay and
+// Aᵀg) that every evaluation in the subspace adds to the oracle call.
 //
 //	go run -tags openblas ./scripts/bench/keskar -setting mnist -data data/mnist
 //	go run -tags openblas ./scripts/bench/keskar -setting synthetic
@@ -53,6 +55,7 @@ func main() {
 	p := flag.Int("p", 100, "random subspace dimension")
 	threads := flag.Int("threads", 2, "BLAS threads (OpenBLAS only)")
 	pinv := flag.Bool("pinv", true, "also time A⁺θ by the SVD and by the semi-normal equations")
+	more := flag.Int("lbfgsb-iterations", 0, "if > 0, also run L-BFGS-B with this many iterations")
 	flag.Parse()
 	blas.SetThreads(*threads)
 	var eps []float64
@@ -63,7 +66,7 @@ func main() {
 		}
 		eps = append(eps, e)
 	}
-	if err := run(*setting, *dir, *cache, eps, *iters, *p, *pinv); err != nil {
+	if err := run(*setting, *dir, *cache, eps, *iters, *more, *p, *pinv); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -87,7 +90,7 @@ func trial(setting, dir string) (spec.Trial, error) {
 	return t, nil
 }
 
-func run(setting, dir, cache string, eps []float64, iters, p int, pinv bool) error {
+func run(setting, dir, cache string, eps []float64, iters, more, p int, pinv bool) error {
 	ctx := context.Background()
 	t, err := trial(setting, dir)
 	if err != nil {
@@ -134,15 +137,23 @@ func run(setting, dir, cache string, eps []float64, iters, p int, pinv bool) err
 	tg := time.Since(start)
 	fmt.Printf("oracle: loss %.3f s, gradient %.3f s\n", tl.Seconds(), tg.Seconds())
 	fmt.Printf("%-5s %-7s %-16s %12s %6s %6s %6s %8s  %s\n", "space", "eps", "solver", "phi", "loss", "grad", "iters", "seconds", "status")
-	solvers := []flatness.KeskarSolver{flatness.KeskarLBFGSB, flatness.KeskarProjectedAscent}
+	type runSpec struct {
+		solver flatness.KeskarSolver
+		iters  int
+	}
+	solvers := []runSpec{{flatness.KeskarLBFGSB, iters}, {flatness.KeskarProjectedAscent, iters}}
 	for _, sub := range []int{0, p} {
 		for i, e := range eps {
 			order := solvers
 			if i%2 == 1 {
-				order = []flatness.KeskarSolver{solvers[1], solvers[0]}
+				order = []runSpec{solvers[1], solvers[0]}
 			}
-			for _, sv := range order {
-				s := flatness.KeskarSettings{Epsilon: e, Subspace: sub, Iterations: iters, Solver: sv}
+			if more > 0 {
+				order = append(order, runSpec{flatness.KeskarLBFGSB, more})
+			}
+			for _, rs := range order {
+				sv := rs.solver
+				s := flatness.KeskarSettings{Epsilon: e, Subspace: sub, Iterations: rs.iters, Solver: sv}
 				start := time.Now()
 				r, err := flatness.KeskarSharpness(ctx, o, m.Theta, rand.New(rand.NewPCG(uint64(t.Seed), 4)), s)
 				if err != nil {
@@ -214,11 +225,21 @@ func timePinv(theta []float64, p int) error {
 	w.MulVec(&v, &utx)
 	tSVD := time.Since(start)
 
+	// The two products of every evaluation in the subspace: δ = Ay, Aᵀ∇L.
+	yv, gv := mat.NewVecDense(p, nil), mat.NewVecDense(P, nil)
+	start = time.Now()
+	const reps = 5
+	for range reps {
+		gv.MulVec(a, &z)
+		yv.MulVec(a.T(), gv)
+	}
+	tProd := time.Since(start) / reps
+
 	var worst float64
 	for i := 0; i < p; i++ {
 		worst = max(worst, math.Abs(z.AtVec(i)-w.AtVec(i))/max(math.Abs(w.AtVec(i)), 1e-300))
 	}
-	fmt.Printf("A (%d×%d): draw %.2f s; A⁺θ by semi-normal equations %.2f s, by thin SVD %.2f s (ratio %.1f); cond(AᵀA) %.4g; max relative difference %.2g\n",
-		P, p, tDraw.Seconds(), tCSNE.Seconds(), tSVD.Seconds(), tSVD.Seconds()/tCSNE.Seconds(), ch.Cond(), worst)
+	fmt.Printf("A (%d×%d): draw %.2f s; A⁺θ by semi-normal equations %.2f s, by thin SVD %.2f s (ratio %.1f); cond(AᵀA) %.4g; max relative difference %.2g; Ay and Aᵀg %.3f s per evaluation\n",
+		P, p, tDraw.Seconds(), tCSNE.Seconds(), tSVD.Seconds(), tSVD.Seconds()/tCSNE.Seconds(), ch.Cond(), worst, tProd.Seconds())
 	return nil
 }
