@@ -191,7 +191,7 @@ func timePinv(theta []float64, p int) error {
 	g.SymOuterK(1, a.T())
 	var ch mat.Cholesky
 	if !ch.Factorize(&g) {
-		return fmt.Errorf("Cholesky of AᵀA failed")
+		return fmt.Errorf("the Cholesky factorization of AᵀA failed")
 	}
 	x := mat.NewVecDense(P, theta)
 	var atx, z, res, corr mat.VecDense
