@@ -130,48 +130,110 @@ type KeskarResult struct {
 // the two can stop at different ones.
 //
 // The projected ascent (KeskarProjectedAscent) is described at Ascent.
+//
+// KeskarSharpness builds the space with NewKeskarSpace and measures in it; to
+// measure several ε in the same random subspace, build the space once and
+// call KeskarSpace.Sharpness for each.
 func KeskarSharpness(ctx context.Context, o Oracle, theta []float64, rng *rand.Rand, s KeskarSettings) (KeskarResult, error) {
 	if err := checkTheta(o, theta); err != nil {
 		return KeskarResult{}, err
 	}
-	if err := positive("epsilon", s.Epsilon); err != nil {
+	if err := s.check(); err != nil {
 		return KeskarResult{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return KeskarResult{}, fmt.Errorf("keskar: %w", err)
+	}
+	sp, err := NewKeskarSpace(theta, rng, s.Subspace)
+	if err != nil {
+		return KeskarResult{}, err
+	}
+	return sp.Sharpness(ctx, o, rng, s)
+}
+
+// check validates the settings that do not depend on θ.
+func (s KeskarSettings) check() error {
+	if err := positive("epsilon", s.Epsilon); err != nil {
+		return err
 	}
 	if err := atLeast("iterations", s.Iterations, 1); err != nil {
-		return KeskarResult{}, err
-	}
-	p := len(theta)
-	if s.Subspace < 0 || s.Subspace > p {
-		return KeskarResult{}, fmt.Errorf("%w: subspace = %d, want 0 (full) or 1…P = %d", ErrInvalid, s.Subspace, p)
+		return err
 	}
 	if s.Solver != KeskarLBFGSB && s.Solver != KeskarProjectedAscent {
-		return KeskarResult{}, fmt.Errorf("%w: solver = %v, want lbfgsb or projected-ascent", ErrInvalid, s.Solver)
+		return fmt.Errorf("%w: solver = %v, want lbfgsb or projected-ascent", ErrInvalid, s.Solver)
 	}
-	if rng == nil && (s.Subspace > 0 || s.RandomStart) {
+	return nil
+}
+
+// KeskarSpace is the space of Keskar's maximization at one θ: A = I, or a
+// random P×p matrix A with A⁺θ, drawn and solved once (see KeskarSharpness)
+// and shared by every ε measured in it. It retains θ and holds P·p values.
+type KeskarSpace struct {
+	theta    []float64
+	subspace int
+	a        *mat.Dense // nil for the full space
+	coords   []float64  // A⁺θ
+}
+
+// NewKeskarSpace returns the full space (subspace = 0) or draws the P×p
+// matrix A of standard Gaussians from rng (row-major, row by row) and
+// computes A⁺θ, as KeskarSharpness does. theta is retained, not copied.
+func NewKeskarSpace(theta []float64, rng *rand.Rand, subspace int) (*KeskarSpace, error) {
+	p := len(theta)
+	switch {
+	case p == 0:
+		return nil, fmt.Errorf("%w: empty theta", ErrInvalid)
+	case subspace < 0 || subspace > p:
+		return nil, fmt.Errorf("%w: subspace = %d, want 0 (full) or 1…P = %d", ErrInvalid, subspace, p)
+	case subspace == 0:
+		return &KeskarSpace{theta: theta, coords: theta}, nil
+	case rng == nil:
+		return nil, fmt.Errorf("%w: nil rng", ErrInvalid)
+	}
+	raw := make([]float64, p*subspace) // row-major: the draw order of A
+	for i := range raw {
+		raw[i] = rng.NormFloat64()
+	}
+	am := mat.NewDense(p, subspace, raw)
+	coords, err := leastSquares(am, theta)
+	if err != nil {
+		return nil, err
+	}
+	return &KeskarSpace{theta: theta, subspace: subspace, a: am, coords: coords}, nil
+}
+
+// Subspace returns p, or 0 for the full space.
+func (sp *KeskarSpace) Subspace() int { return sp.subspace }
+
+// Sharpness computes φ(θ, ε, A) in the space (see KeskarSharpness) with the
+// settings s, whose Subspace must be the space's. rng is used only for a
+// random start.
+func (sp *KeskarSpace) Sharpness(ctx context.Context, o Oracle, rng *rand.Rand, s KeskarSettings) (KeskarResult, error) {
+	theta := sp.theta
+	if err := checkTheta(o, theta); err != nil {
+		return KeskarResult{}, err
+	}
+	if err := s.check(); err != nil {
+		return KeskarResult{}, err
+	}
+	if s.Subspace != sp.subspace {
+		return KeskarResult{}, fmt.Errorf("%w: subspace = %d, but the space has %d", ErrInvalid, s.Subspace, sp.subspace)
+	}
+	if rng == nil && s.RandomStart {
 		return KeskarResult{}, fmt.Errorf("%w: nil rng", ErrInvalid)
 	}
 	if err := ctx.Err(); err != nil {
 		return KeskarResult{}, fmt.Errorf("keskar: %w", err)
 	}
+	p := len(theta)
 	a := &ascent{o: o, theta: theta}
-	var coords []float64 // A⁺θ
-	if s.Subspace == 0 {
+	coords := sp.coords
+	if sp.a == nil {
 		a.dim = p
-		coords = theta
 		a.toDelta = func(dst, u []float64) { copy(dst, u) }
 		a.adjoint = func(dst, g []float64) { copy(dst, g) }
 	} else {
-		k := s.Subspace
-		raw := make([]float64, p*k) // row-major: the draw order of A
-		for i := range raw {
-			raw[i] = rng.NormFloat64()
-		}
-		am := mat.NewDense(p, k, raw)
-		var err error
-		coords, err = leastSquares(am, theta)
-		if err != nil {
-			return KeskarResult{}, err
-		}
+		k, am := sp.subspace, sp.a
 		a.dim = k
 		a.toDelta = func(dst, u []float64) {
 			mat.NewVecDense(p, dst).MulVec(am, mat.NewVecDense(k, u))

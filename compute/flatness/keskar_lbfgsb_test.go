@@ -2,6 +2,7 @@ package flatness_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -163,5 +164,39 @@ func TestKeskarDeterministic(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestKeskarSharedSpace: measuring several ε in one KeskarSpace gives
+// bit-identical values to KeskarSharpness with a fresh generator per ε (the
+// same A), and a mismatched Subspace setting is refused.
+func TestKeskarSharedSpace(t *testing.T) {
+	_, theta, o := tinyNet(t, 4, []int{6}, 3, 30, 4)
+	ctx := context.Background()
+	for _, p := range []int{0, 9} {
+		sp, err := flatness.NewKeskarSpace(theta, rand.New(rand.NewPCG(6, 6)), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, eps := range []float64{1e-3, 5e-4, 2.5e-3} {
+			s := flatness.KeskarSettings{Epsilon: eps, Subspace: p, Iterations: 10}
+			shared, err := sp.Sharpness(ctx, o, nil, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fresh, err := flatness.KeskarSharpness(ctx, o, theta, rand.New(rand.NewPCG(6, 6)), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Float64bits(shared.Sharpness) != math.Float64bits(fresh.Sharpness) || shared.Evaluations != fresh.Evaluations {
+				t.Errorf("p = %d ε = %g: shared %v (%d), fresh %v (%d)", p, eps, shared.Sharpness, shared.Evaluations, fresh.Sharpness, fresh.Evaluations)
+			}
+		}
+		if _, err := sp.Sharpness(ctx, o, nil, flatness.KeskarSettings{Epsilon: 1e-3, Subspace: p + 1, Iterations: 10}); !errors.Is(err, flatness.ErrInvalid) {
+			t.Errorf("p = %d: mismatched subspace accepted: %v", p, err)
+		}
+	}
+	if _, err := flatness.NewKeskarSpace(theta, nil, 3); !errors.Is(err, flatness.ErrInvalid) {
+		t.Errorf("nil rng: %v", err)
 	}
 }
