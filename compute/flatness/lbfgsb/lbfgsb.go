@@ -469,11 +469,13 @@ func (sv *solver) cauchy(xc, x, g []float64) []float64 {
 		return cmp.Compare(a, b)
 	})
 	var tOld float64
+	passed := 0
 	for _, b := range order {
 		dt := tb[b] - tOld
 		if dtMin < dt {
 			break
 		}
+		passed++
 		// Variable b reaches its bound: the path turns.
 		if d[b] > 0 {
 			xc[b] = sv.u[b]
@@ -501,6 +503,11 @@ func (sv *solver) cauchy(xc, x, g []float64) []float64 {
 		d[b] = 0
 		tOld = tb[b]
 		dtMin = -fp / fpp
+	}
+	if passed == len(order) {
+		// Every breakpoint passed: the path stops at the last one (the
+		// variables left have g_i = 0), whatever the model's slope says.
+		dtMin = 0
 	}
 	dtMin = max(dtMin, 0)
 	tOld += dtMin

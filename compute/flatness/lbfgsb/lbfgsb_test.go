@@ -300,3 +300,42 @@ func TestInvalid(t *testing.T) {
 		}
 	}
 }
+
+// TestIgnoredCoordinates: coordinates on which f does not depend (zero
+// gradient throughout, like the weights of a network's constant inputs) stay
+// where they start while the others reach the minimizer of a separable
+// quadratic, (x_i − c_i)², clipped to the box [−1, 1] (to 1e-9); the stored
+// pairs make the Cauchy point pass every breakpoint with such coordinates
+// still free.
+func TestIgnoredCoordinates(t *testing.T) {
+	const n = 12
+	c := []float64{0.5, -2, 3, 0.25, -0.75, 2, 0, 0, 0, 0, 0, 0}
+	a := []float64{1, 3, 0.5, 2, 1.5, 1, 0, 0, 0, 0, 0, 0}
+	l, u, x0 := make([]float64, n), make([]float64, n), make([]float64, n)
+	for i := range l {
+		l[i], u[i], x0[i] = -1, 1, 0.1*float64(i%5)-0.2
+	}
+	f := func(g, x []float64) float64 {
+		var s float64
+		for i := range x {
+			d := x[i] - c[i]
+			g[i] = 2 * a[i] * d
+			s += a[i] * d * d
+		}
+		return s
+	}
+	res, err := lbfgsb.Minimize(context.Background(), boxed(t, f, l, u), x0, l, u, lbfgsb.Settings{PGTol: 1e-12, MaxIterations: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d iterations, %d evaluations, %d updates (%v)", res.Iterations, res.Evaluations, res.Updates, res.Status)
+	for i := range c {
+		want := max(-1, min(1, c[i]))
+		if a[i] == 0 {
+			want = x0[i]
+		}
+		if math.Abs(res.X[i]-want) > 1e-9 {
+			t.Errorf("x[%d] = %v, want %v", i, res.X[i], want)
+		}
+	}
+}
