@@ -199,9 +199,12 @@ type solver struct {
 	l, u []float64
 	set  Settings
 
-	// Correction pairs, oldest first, and their inner products
+	// The k stored correction pairs, row-major with stride m so that a row
+	// w_i of W is contiguous: the j-th oldest pair is column slot[j],
+	// s_j[i] = sbuf[i·m + slot[j]] (likewise y). Their inner products are
 	// sy[i][j] = s_iᵀy_j, ss[i][j] = s_iᵀs_j, yy[i][j] = y_iᵀy_j.
-	s, y       [][]float64
+	sbuf, ybuf []float64
+	slot       []int
 	sy, ss, yy [][]float64
 	theta      float64
 	mInv       *mat.Dense // M (2k×2k), nil when k = 0
@@ -259,7 +262,7 @@ func (sv *solver) run(ctx context.Context, x0 []float64) (Result, error) {
 			if sv.set.MaxEvaluations > 0 && sv.evals >= sv.set.MaxEvaluations {
 				return done(EvaluationLimit)
 			}
-			if len(sv.s) > 0 { // restart from the steepest-descent model
+			if len(sv.slot) > 0 { // restart from the steepest-descent model
 				sv.reset()
 				continue
 			}
@@ -334,8 +337,14 @@ func (sv *solver) update(s, y []float64) bool {
 	if !(sty > 0x1p-52*yty) {
 		return false
 	}
-	if len(sv.s) == sv.m {
-		sv.s, sv.y = sv.s[1:], sv.y[1:]
+	n, m := sv.n, sv.m
+	if sv.sbuf == nil {
+		sv.sbuf, sv.ybuf = make([]float64, n*m), make([]float64, n*m)
+	}
+	var col int
+	if len(sv.slot) == m { // drop the oldest pair and reuse its column
+		col = sv.slot[0]
+		sv.slot = append(sv.slot[1:], col)
 		for _, g := range []*[][]float64{&sv.sy, &sv.ss, &sv.yy} {
 			rows := (*g)[1:]
 			for i := range rows {
@@ -343,12 +352,29 @@ func (sv *solver) update(s, y []float64) bool {
 			}
 			*g = rows
 		}
+	} else {
+		col = len(sv.slot)
+		sv.slot = append(sv.slot, col)
 	}
-	sv.s, sv.y = append(sv.s, s), append(sv.y, y)
-	// s_iᵀy_j: new row (i = k−1) and column (j = k−1).
-	sv.sy = growGram(sv.sy, sv.s, sv.y)
-	sv.ss = growGram(sv.ss, sv.s, sv.s)
-	sv.yy = growGram(sv.yy, sv.y, sv.y)
+	k := len(sv.slot)
+	// One pass: store the pair and form its inner products with every pair,
+	// itself included (the last entries).
+	sNewY, sNewS, yNewY, sOldYNew := make([]float64, k), make([]float64, k), make([]float64, k), make([]float64, k)
+	for i := 0; i < n; i++ {
+		base := i * m
+		si, yi := s[i], y[i]
+		sv.sbuf[base+col], sv.ybuf[base+col] = si, yi
+		for j, c := range sv.slot {
+			sj, yj := sv.sbuf[base+c], sv.ybuf[base+c]
+			sNewY[j] += si * yj
+			sNewS[j] += si * sj
+			yNewY[j] += yi * yj
+			sOldYNew[j] += sj * yi
+		}
+	}
+	sv.sy = growGram(sv.sy, sOldYNew, sNewY)
+	sv.ss = growGram(sv.ss, sNewS, sNewS)
+	sv.yy = growGram(sv.yy, yNewY, yNewY)
 	if !sv.set.KeepScale {
 		sv.theta = yty / sty
 	}
@@ -356,30 +382,26 @@ func (sv *solver) update(s, y []float64) bool {
 	return true
 }
 
-// growGram extends g[i][j] = a_iᵀb_j, known for i, j < k−1, to k×k, where
-// k = len(a) = len(b).
-func growGram(g [][]float64, a, b [][]float64) [][]float64 {
-	k := len(a)
+// growGram extends the (k−1)×(k−1) matrix g to k×k with the new column
+// g[i][k−1] = col[i] (i < k−1) and the new row g[k−1][j] = row[j].
+func growGram(g [][]float64, col, row []float64) [][]float64 {
+	k := len(row)
 	for i := 0; i < k-1; i++ {
-		g[i] = append(g[i], dot(a[i], b[k-1]))
-	}
-	row := make([]float64, k)
-	for j := 0; j < k; j++ {
-		row[j] = dot(a[k-1], b[j])
+		g[i] = append(g[i], col[i])
 	}
 	return append(g, row)
 }
 
 // reset discards the correction pairs; θ keeps its value.
 func (sv *solver) reset() {
-	sv.s, sv.y, sv.sy, sv.ss, sv.yy, sv.mInv = nil, nil, nil, nil, nil, nil
+	sv.slot, sv.sy, sv.ss, sv.yy, sv.mInv = sv.slot[:0], nil, nil, nil, nil
 }
 
 // formM sets M = [[−D, Lᵀ], [L, θSᵀS]]⁻¹. The middle matrix is nonsingular
 // when every stored pair has sᵀy > 0; if rounding makes the inversion fail
 // the memory is discarded.
 func (sv *solver) formM() {
-	k := len(sv.s)
+	k := len(sv.slot)
 	km := mat.NewDense(2*k, 2*k, nil)
 	for i := 0; i < k; i++ {
 		km.Set(i, i, -sv.sy[i][i])
@@ -401,10 +423,29 @@ func (sv *solver) formM() {
 
 // wRow sets dst = w_i, row i of W = [Y θS].
 func (sv *solver) wRow(dst []float64, i int) {
-	k := len(sv.s)
-	for j := 0; j < k; j++ {
-		dst[j] = sv.y[j][i]
-		dst[k+j] = sv.theta * sv.s[j][i]
+	k, base := len(sv.slot), i*sv.m
+	for j, c := range sv.slot {
+		dst[j] = sv.ybuf[base+c]
+		dst[k+j] = sv.theta * sv.sbuf[base+c]
+	}
+}
+
+// wTimes sets dst = Wᵀv = [Yᵀv, θSᵀv].
+func (sv *solver) wTimes(dst, v []float64) {
+	k := len(sv.slot)
+	clear(dst)
+	for i, vi := range v {
+		if vi == 0 {
+			continue
+		}
+		base := i * sv.m
+		for j, c := range sv.slot {
+			dst[j] += sv.ybuf[base+c] * vi
+			dst[k+j] += sv.sbuf[base+c] * vi
+		}
+	}
+	for j := k; j < 2*k; j++ {
+		dst[j] *= sv.theta
 	}
 }
 
@@ -424,11 +465,14 @@ func (sv *solver) mulM(dst, v []float64) {
 // cauchy sets xc to the generalized Cauchy point from x with gradient g and
 // returns c = Wᵀ(xc − x).
 func (sv *solver) cauchy(xc, x, g []float64) []float64 {
-	n, k := sv.n, len(sv.s)
+	n, k := sv.n, len(sv.slot)
 	copy(xc, x)
-	tb := make([]float64, n)
 	d := make([]float64, n)
-	var order []int
+	type breakpoint struct {
+		t float64
+		i int
+	}
+	var order []breakpoint
 	var fp float64
 	for i := 0; i < n; i++ {
 		t := math.Inf(1)
@@ -438,12 +482,11 @@ func (sv *solver) cauchy(xc, x, g []float64) []float64 {
 		case g[i] > 0:
 			t = (x[i] - sv.l[i]) / g[i]
 		}
-		tb[i] = t
 		if t > 0 {
 			d[i] = -g[i]
 			fp -= d[i] * d[i]
 			if !math.IsInf(t, 1) {
-				order = append(order, i)
+				order = append(order, breakpoint{t, i})
 			}
 		}
 	}
@@ -454,24 +497,23 @@ func (sv *solver) cauchy(xc, x, g []float64) []float64 {
 	}
 	mp, mc, wb, mwb := make([]float64, k2), make([]float64, k2), make([]float64, k2), make([]float64, k2)
 	if k > 0 {
-		for j := 0; j < k; j++ {
-			p[j], p[k+j] = dot(sv.y[j], d), sv.theta*dot(sv.s[j], d)
-		}
+		sv.wTimes(p, d)
 		sv.mulM(mp, p)
 	}
 	fpp := -sv.theta*fp - dot(p, mp)
 	fpp0 := fpp
 	dtMin := -fp / fpp
-	slices.SortFunc(order, func(a, b int) int {
-		if c := cmp.Compare(tb[a], tb[b]); c != 0 {
+	slices.SortFunc(order, func(a, b breakpoint) int {
+		if c := cmp.Compare(a.t, b.t); c != 0 {
 			return c
 		}
-		return cmp.Compare(a, b)
+		return cmp.Compare(a.i, b.i)
 	})
 	var tOld float64
 	passed := 0
-	for _, b := range order {
-		dt := tb[b] - tOld
+	for _, bp := range order {
+		b := bp.i
+		dt := bp.t - tOld
 		if dtMin < dt {
 			break
 		}
@@ -501,7 +543,7 @@ func (sv *solver) cauchy(xc, x, g []float64) []float64 {
 		}
 		fpp = max(0x1p-52*fpp0, fpp)
 		d[b] = 0
-		tOld = tb[b]
+		tOld = bp.t
 		dtMin = -fp / fpp
 	}
 	if passed == len(order) {
@@ -526,7 +568,7 @@ func (sv *solver) cauchy(xc, x, g []float64) []float64 {
 // subspace sets xbar to the result of the subspace minimization from the
 // Cauchy point xc (direct primal method, back-tracked to the box).
 func (sv *solver) subspace(xbar, xc, x, g, c []float64) {
-	n, k := sv.n, len(sv.s)
+	n, k := sv.n, len(sv.slot)
 	copy(xbar, xc)
 	var free []int
 	for i := 0; i < n; i++ {
@@ -605,7 +647,7 @@ func (sv *solver) subspace(xbar, xc, x, g, c []float64) {
 // freeGram returns WᵀZZᵀW = Σ_{i ∈ free} w_i w_iᵀ, summing over the free
 // variables or subtracting the fixed ones from WᵀW, whichever is fewer.
 func (sv *solver) freeGram(free []int, wb []float64) *mat.Dense {
-	k := len(sv.s)
+	k := len(sv.slot)
 	k2 := 2 * k
 	out := mat.NewDense(k2, k2, nil)
 	add := func(i int, sign float64) {
