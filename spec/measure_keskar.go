@@ -46,7 +46,9 @@ curvature to the model. One iteration costs one gradient evaluation when its
 first trial step is accepted; the value is a lower bound of the maximum (a
 local maximum when the iteration converges). A⁺θ comes from the corrected semi-normal equations (AᵀA by one
 rank-p update and its Cholesky factor; the thin SVD if AᵀA is ill-conditioned).
-ε is formatted as 1e-3, 5e-4, 2.5e-3. The random matrix takes P·p·8 bytes.`,
+ε is formatted as 1e-3, 5e-4, 2.5e-3. The random matrix takes P·p·8 bytes;
+L-BFGS-B's 10 correction pairs up to 160 bytes per coordinate (P in the full
+space, p in the subspace).`,
 	Settings: KeskarSettings{},
 	Records: func(s any) []string {
 		k := s.(KeskarSettings)

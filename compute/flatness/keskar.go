@@ -103,7 +103,8 @@ type KeskarResult struct {
 // L-BFGS-B (package lbfgsb: Byrd, Lu, Nocedal & Zhu 1995, the solver of
 // Keskar et al.) minimizes −L(θ + A(r∘z)) over the cube z ∈ [−1, 1]^p, the
 // box C_ε in the coordinates z_i = y_i/r_i (a diagonal change of variables
-// that makes B₀ = θ₀I isotropic over the box), with memory 10 and no
+// that makes B₀ = θ₀I isotropic over the box), with memory 10 (up to 20
+// vectors of length p, allocated at the first stored pair) and no
 // tolerance stops other than an exact KKT point (a vertex where every
 // component of the gradient points out of the box). Two choices adapt it to
 // a maximization over a small box around a minimum, where L is convex in
