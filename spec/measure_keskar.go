@@ -44,8 +44,9 @@ y_i/ε(|(A⁺θ)_i| + 1) where the box is a cube, with the initial scaling
 linear model) kept fixed, so that only steps along which L is concave add
 curvature to the model. One iteration costs one gradient evaluation when its
 first trial step is accepted; the value is a lower bound of the maximum (a
-local maximum when the iteration converges). A⁺θ comes from the corrected semi-normal equations (AᵀA by one
-rank-p update and its Cholesky factor; the thin SVD if AᵀA is ill-conditioned).
+local maximum when the iteration converges). A⁺θ comes from the normal
+equations refined once (AᵀA by one rank-p update and its Cholesky factor; the
+thin SVD if AᵀA is ill-conditioned).
 ε is formatted as 1e-3, 5e-4, 2.5e-3. The random matrix takes P·p·8 bytes;
 L-BFGS-B's 10 correction pairs up to 160 bytes per coordinate (P in the full
 space, p in the subspace).`,

@@ -87,9 +87,10 @@ type KeskarResult struct {
 // with A = I_P (Subspace = 0) or A a P×p matrix of independent standard
 // Gaussians drawn from rng (row-major, row by row), A⁺ its Moore–Penrose
 // pseudo-inverse. A⁺θ is the least-squares solution of A z = θ, computed by
-// the corrected semi-normal equations (Björck 1987): the Gram matrix
-// G = AᵀA by one symmetric rank-p update (P·p² flops, BLAS level 3), its
-// Cholesky factor, z = G⁻¹Aᵀθ and one correction z ← z + G⁻¹Aᵀ(θ − Az).
+// the normal equations with one step of iterative refinement: the Gram
+// matrix G = AᵀA by one symmetric rank-p update (P·p² flops, BLAS level 3),
+// its Cholesky factor, z = G⁻¹Aᵀθ and one correction
+// z ← z + G⁻¹Aᵀ(θ − Az) from the residual.
 // This is accurate when κ(A)²·ε_mach ≪ 1, which holds with overwhelming
 // probability for a Gaussian A with P ≫ p (κ(A) ≈ (1 + √(p/P))/(1 − √(p/P)));
 // when the Cholesky factorization fails or cond(G) > 1/√ε_mach it falls back
@@ -327,8 +328,8 @@ func (a *ascent) lbfgsb(ctx context.Context, u, r []float64, iters int) (Ascent,
 	return out, first, res.Status.String(), nil
 }
 
-// leastSquares returns A⁺x for A of full column rank by the corrected
-// semi-normal equations, falling back to the SVD (see KeskarSharpness).
+// leastSquares returns A⁺x for A of full column rank by the refined normal
+// equations, falling back to the SVD (see KeskarSharpness).
 func leastSquares(a *mat.Dense, x []float64) ([]float64, error) {
 	rows, k := a.Dims()
 	var g mat.SymDense

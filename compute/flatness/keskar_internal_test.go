@@ -8,7 +8,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// TestLeastSquaresAgainstSVD: A⁺x by the corrected semi-normal equations
+// TestLeastSquaresAgainstSVD: A⁺x by the refined normal equations
 // agrees with the thin-SVD pseudo-inverse to 1e-10 (relative, in ∞-norm) for
 // tall Gaussian matrices, including a square one (P = p, κ(A) in the
 // hundreds); for a matrix with two nearly equal columns (cond(AᵀA) > 2²⁶)

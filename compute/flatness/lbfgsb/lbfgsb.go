@@ -233,6 +233,7 @@ func (sv *solver) run(ctx context.Context, x0 []float64) (Result, error) {
 	res := Result{}
 	xc, xbar, d := make([]float64, n), make([]float64, n), make([]float64, n)
 	xt, gt := make([]float64, n), make([]float64, n)
+	sk, yk := make([]float64, n), make([]float64, n)
 	done := func(st Status) (Result, error) {
 		res.X, res.F, res.Evaluations, res.Status = x, fx, sv.evals, st
 		return res, nil
@@ -270,7 +271,6 @@ func (sv *solver) run(ctx context.Context, x0 []float64) (Result, error) {
 		}
 		res.Iterations++
 		// s = xt − x, y = gt − g, then x ← xt, g ← gt.
-		sk, yk := make([]float64, n), make([]float64, n)
 		for i := range sk {
 			sk[i], yk[i] = xt[i]-x[i], gt[i]-g[i]
 		}

@@ -14,7 +14,7 @@
 // alternating order (then, with -lbfgsb-iterations, L-BFGS-B with that many
 // iterations), and prints one line per run: φ, the oracle calls (loss and
 // gradient evaluations), the iterations, the seconds and the solver's status. For the subspace it also times
-// the random matrix's draw, A⁺θ by the corrected semi-normal equations (the
+// the random matrix's draw, A⁺θ by the normal equations refined once (the
 // method KeskarSharpness uses) and by the thin SVD (the earlier method),
 // their largest relative difference, and the two products with A (Ay and
 // Aᵀg) that every evaluation in the subspace adds to the oracle call.
@@ -54,7 +54,7 @@ func main() {
 	iters := flag.Int("iterations", 10, "solver iterations")
 	p := flag.Int("p", 100, "random subspace dimension")
 	threads := flag.Int("threads", 2, "BLAS threads (OpenBLAS only)")
-	pinv := flag.Bool("pinv", true, "also time A⁺θ by the SVD and by the semi-normal equations")
+	pinv := flag.Bool("pinv", true, "also time A⁺θ by the SVD and by the refined normal equations")
 	more := flag.Int("lbfgsb-iterations", 0, "if > 0, also run L-BFGS-B with this many iterations")
 	flag.Parse()
 	blas.SetThreads(*threads)
@@ -239,7 +239,7 @@ func timePinv(theta []float64, p int) error {
 	for i := 0; i < p; i++ {
 		worst = max(worst, math.Abs(z.AtVec(i)-w.AtVec(i))/max(math.Abs(w.AtVec(i)), 1e-300))
 	}
-	fmt.Printf("A (%d×%d): draw %.2f s; A⁺θ by semi-normal equations %.2f s, by thin SVD %.2f s (ratio %.1f); cond(AᵀA) %.4g; max relative difference %.2g; Ay and Aᵀg %.3f s per evaluation\n",
+	fmt.Printf("A (%d×%d): draw %.2f s; A⁺θ by refined normal equations %.2f s, by thin SVD %.2f s (ratio %.1f); cond(AᵀA) %.4g; max relative difference %.2g; Ay and Aᵀg %.3f s per evaluation\n",
 		P, p, tDraw.Seconds(), tCSNE.Seconds(), tSVD.Seconds(), tSVD.Seconds()/tCSNE.Seconds(), ch.Cond(), worst, tProd.Seconds())
 	return nil
 }
