@@ -339,3 +339,24 @@ func TestIgnoredCoordinates(t *testing.T) {
 		}
 	}
 }
+
+// TestCancelMidRun: a context cancelled during the run (here by the
+// objective itself, at its third evaluation) stops the solver before the
+// next evaluation with an error wrapping context.Canceled.
+func TestCancelMidRun(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls := 0
+	f := func(g, x []float64) float64 {
+		calls++
+		if calls == 3 {
+			cancel()
+		}
+		return rosenbrock(g, x)
+	}
+	l, u := []float64{-2, -2}, []float64{2, 2}
+	_, err := lbfgsb.Minimize(ctx, f, []float64{-1.2, 1}, l, u, lbfgsb.Settings{})
+	if !errors.Is(err, context.Canceled) || calls != 3 {
+		t.Errorf("err = %v after %d calls, want context.Canceled after 3", err, calls)
+	}
+}
