@@ -26,7 +26,7 @@ type KeskarSettings struct {
 	Epsilons   []float64 `json:"epsilons,omitempty" default:"1e-3,5e-4" range:"(0,inf)" flag:"epsilons" doc:"box sizes ε, distinct, at most 4"`
 	Space      string    `json:"space,omitempty" default:"both" enum:"both,full,subspace" doc:"full space (A = I), a random subspace, or both"`
 	Subspace   int       `json:"subspace,omitempty" default:"100" range:"[1,1048576]" doc:"dimension p of the random subspace (the default is capped at P)"`
-	Iterations int       `json:"iterations,omitempty" default:"10" range:"[1,1048576]" doc:"projected gradient ascent iterations"`
+	Iterations int       `json:"iterations,omitempty" default:"10" range:"[1,1048576]" doc:"L-BFGS-B iterations (Keskar et al.: 10)"`
 }
 
 var keskarMeasure = Measure{
@@ -34,12 +34,22 @@ var keskarMeasure = Measure{
 	Summary: "Keskar et al.'s ε-sharpness, in the full space and a random subspace",
 	Doc: `Keskar et al. (2017): on the box C_ε = { z : |z_i| ≤ ε(|(A⁺θ)_i| + 1) },
 φ(θ, ε, A) = 100·[max_{y ∈ C_ε} L(θ + Ay) − L(θ)] / (1 + L(θ)), with A = I (the
-full space, "keskar_full_<ε>") or a random P×p Gaussian matrix ("keskar_sub_<ε>";
-the same A, drawn from the trial seed, for every ε). The paper maximized with 10
-iterations of L-BFGS-B; flatsweep uses iterations steps of projected gradient
-ascent from y = 0, a bounded ascent as the definition allows, so the value is a
-lower bound of the maximum. ε is formatted as 1e-3, 5e-4, 2.5e-3. The random
-matrix takes P·p·8 bytes and its thin SVD (for A⁺θ) as much again.`,
+full space, "keskar_full_<ε>") or a random P×p matrix of standard Gaussians
+("keskar_sub_<ε>"; the same A, drawn from the trial seed, for every ε). Like
+the paper, flatsweep maximizes with iterations (10) iterations of L-BFGS-B
+(Byrd, Lu, Nocedal & Zhu 1995: generalized Cauchy point, subspace
+minimization, backtracking line search) from y = 0, in the coordinates
+y_i/ε(|(A⁺θ)_i| + 1) where the box is a cube, with the initial scaling
+θ₀ = √ε_mach·‖g₀‖_∞ (so the first step reaches the vertex that maximizes the
+linear model) kept fixed, so that only steps along which L is concave add
+curvature to the model. One iteration costs one gradient evaluation when its
+first trial step is accepted; the value is a lower bound of the maximum (a
+local maximum when the iteration converges). A⁺θ comes from the normal
+equations refined once (AᵀA by one rank-p update and its Cholesky factor; the
+thin SVD if AᵀA is ill-conditioned).
+ε is formatted as 1e-3, 5e-4, 2.5e-3. The random matrix takes P·p·8 bytes;
+L-BFGS-B's 10 correction pairs up to 160 bytes per coordinate (P in the full
+space, p in the subspace).`,
 	Settings: KeskarSettings{},
 	Records: func(s any) []string {
 		k := s.(KeskarSettings)

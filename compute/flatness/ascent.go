@@ -9,14 +9,16 @@ import (
 )
 
 // Ascent reports a bounded maximization of L(θ + δ(u)) over a convex set of
-// u by projected gradient ascent.
+// u: by projected gradient ascent (see ascent), or by L-BFGS-B for
+// KeskarSharpness's default solver.
 type Ascent struct {
 	// MaxLoss is the largest loss found, L(θ + δ(u*)), and Delta = δ(u*) the
 	// perturbation attaining it.
 	MaxLoss float64
 	Delta   []float64
-	// Iterations is the number of ascent iterations run (each one gradient
-	// plus a line search), LossEvals and Gradients the oracle calls.
+	// Iterations is the number of iterations run (for the projected ascent
+	// each is one gradient plus a line search), LossEvals and Gradients the
+	// oracle calls.
 	Iterations, LossEvals, Gradients int
 }
 

@@ -37,8 +37,8 @@ func TestKeskarQuadratic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("ε = %g: φ = %.10g, closed form %.10g (relative %.2g), %d iterations, %d loss evaluations",
-			eps, res.Sharpness, want, relDiff(res.Sharpness, want), res.Iterations, res.LossEvals)
+		t.Logf("ε = %g: φ = %.10g, closed form %.10g (relative %.2g), %d iterations, %d evaluations",
+			eps, res.Sharpness, want, relDiff(res.Sharpness, want), res.Iterations, res.Evaluations)
 		if relDiff(res.Sharpness, want) > 1e-12 {
 			t.Errorf("φ = %v, want %v", res.Sharpness, want)
 		}
@@ -146,6 +146,7 @@ func TestKeskarInvalid(t *testing.T) {
 		"epsilon":    {Epsilon: 0, Iterations: 10},
 		"iterations": {Epsilon: 1e-3, Iterations: 0},
 		"subspace":   {Epsilon: 1e-3, Iterations: 10, Subspace: 3},
+		"solver":     {Epsilon: 1e-3, Iterations: 10, Solver: 7},
 	} {
 		if _, err := flatness.KeskarSharpness(ctx, o, theta, rand.New(rand.NewPCG(1, 1)), s); !errors.Is(err, flatness.ErrInvalid) {
 			t.Errorf("%s: %v", name, err)

@@ -27,8 +27,8 @@ func TestOnNetwork(t *testing.T) {
 		for i := range pt {
 			pt[i] = theta[i] + r.Delta[i]
 		}
-		t.Logf("p = %d: φ = %.5g (L = %.4g → %.4g), %d iterations, %d loss evaluations",
-			p, r.Sharpness, r.Loss, r.MaxLoss, r.Iterations, r.LossEvals)
+		t.Logf("p = %d: φ = %.5g (L = %.4g → %.4g), %d iterations, %d evaluations",
+			p, r.Sharpness, r.Loss, r.MaxLoss, r.Iterations, r.Evaluations)
 		if !(r.Sharpness >= 0) || r.Sharpness != r2.Sharpness || relDiff(o.Loss(pt), r.MaxLoss) > 1e-12 {
 			t.Errorf("p = %d: %+v", p, r)
 		}

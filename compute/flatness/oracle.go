@@ -4,7 +4,7 @@
 //   - Evidence: the Laplace-approximation Bayesian evidence and Occam factor
 //     of Smith & Le (2018) with a stochastic-Lanczos log-determinant;
 //   - KeskarSharpness: the ε-sharpness of Keskar et al. (2017), full space or
-//     random subspace, by projected gradient ascent on the box C_ε;
+//     random subspace, by L-BFGS-B on the box C_ε (package lbfgsb);
 //   - AlphaScale, LayerScale, OutputChange: the α-scale reparametrization of
 //     Dinh et al. (2017), which changes raw flatness without changing the
 //     function;

@@ -1,0 +1,245 @@
+// Command keskar compares the two maximizers of Keskar et al.'s ε-sharpness
+// (compute/flatness.KeskarSharpness) side by side in one process, and the two
+// ways of computing A⁺θ for the random subspace, on one trained network:
+//
+//	mnist      the keskar-f1 setting (sweeps/keskar-f1.yaml: MNIST N = 8,000
+//	           from -data, a 784-512-512-10 ReLU MLP, Adam lr 1e-3, batch
+//	           256, 20 epochs, seed 1; 2,000 curvature examples);
+//	synthetic  the embedded synthetic data set (N = 2,000), a 128-128 ReLU
+//	           MLP trained the same way, all 2,000 examples.
+//
+// The trained weights are cached in -cache (trained once, then read). For
+// every space (full, and a random subspace of -p columns) and ε it runs
+// L-BFGS-B and the projected ascent with -iterations iterations, in
+// alternating order (then, with -lbfgsb-iterations, L-BFGS-B with that many
+// iterations), and prints one line per run: φ, the oracle calls (loss and
+// gradient evaluations), the iterations, the seconds and the solver's status. For the subspace it also times
+// the random matrix's draw, A⁺θ by the normal equations refined once (the
+// method KeskarSharpness uses) and by the thin SVD (the earlier method),
+// their largest relative difference, and the two products with A (Ay and
+// Aᵀg) that every evaluation in the subspace adds to the oracle call.
+//
+//	go run -tags openblas ./scripts/bench/keskar -setting mnist -data data/mnist
+//	go run -tags openblas ./scripts/bench/keskar -setting synthetic
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flatsweep/flatsweep/compute"
+	"github.com/flatsweep/flatsweep/compute/blas"
+	"github.com/flatsweep/flatsweep/compute/flatness"
+	"github.com/flatsweep/flatsweep/spec"
+	"gonum.org/v1/gonum/mat"
+)
+
+func main() {
+	setting := flag.String("setting", "mnist", "mnist (keskar-f1) or synthetic")
+	dir := flag.String("data", "data/mnist", "MNIST directory (IDX files) for -setting mnist")
+	cache := flag.String("cache", os.TempDir(), "directory for the trained weights")
+	epsList := flag.String("eps", "1e-3,5e-4", "box sizes ε, comma-separated")
+	iters := flag.Int("iterations", 10, "solver iterations")
+	p := flag.Int("p", 100, "random subspace dimension")
+	threads := flag.Int("threads", 2, "BLAS threads (OpenBLAS only)")
+	pinv := flag.Bool("pinv", true, "also time A⁺θ by the SVD and by the refined normal equations")
+	more := flag.Int("lbfgsb-iterations", 0, "if > 0, also run L-BFGS-B with this many iterations")
+	flag.Parse()
+	blas.SetThreads(*threads)
+	var eps []float64
+	for _, s := range strings.Split(*epsList, ",") {
+		e, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || !(e > 0) {
+			log.Fatalf("-eps: %q is not a positive number", s)
+		}
+		eps = append(eps, e)
+	}
+	if err := run(*setting, *dir, *cache, eps, *iters, *more, *p, *pinv); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func trial(setting, dir string) (spec.Trial, error) {
+	t := spec.Trial{
+		Model:     spec.Model{Arch: spec.ArchMLP, Hidden: []int{512, 512}, Activation: "relu"},
+		BatchSize: 256, LR: 0.001, Epochs: 20, Seed: 1,
+		Training:  spec.Training{Optimizer: spec.Optimizer{Name: spec.OptimizerAdam}},
+		Curvature: spec.Curvature{Examples: 2000, LanczosSteps: 1},
+	}
+	switch setting {
+	case "mnist":
+		t.Dataset = spec.Dataset{Name: spec.DatasetMNIST, Dir: dir, N: 8000, NTest: 2000, Seed: 1}
+	case "synthetic":
+		t.Dataset = spec.Dataset{Name: spec.DatasetSynthetic, N: 2000, NTest: 500, Seed: 1}
+		t.Model.Hidden = []int{128, 128}
+	default:
+		return spec.Trial{}, fmt.Errorf("-setting %q: want mnist or synthetic", setting)
+	}
+	return t, nil
+}
+
+func run(setting, dir, cache string, eps []float64, iters, more, p int, pinv bool) error {
+	ctx := context.Background()
+	t, err := trial(setting, dir)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(cache, "flatsweep-keskar-"+setting+".safetensors")
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		start := time.Now()
+		res, tr, err := compute.Run(ctx, t, nil)
+		if err != nil {
+			return fmt.Errorf("training: %w", err)
+		}
+		fmt.Printf("trained in %.1f s: train loss %.4g, accuracy %.4f, test accuracy %.4f\n",
+			time.Since(start).Seconds(), res.TrainLoss, res.TrainAcc, res.TestAcc)
+		var buf bytes.Buffer
+		if err := compute.WriteWeights(&buf, tr.Net, tr.Theta, nil); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			return err
+		}
+		raw = buf.Bytes()
+	} else if err != nil {
+		return err
+	}
+	m, err := compute.LoadModel(t, bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	o, err := flatness.NewNetOracle(m.Net, m.Examples.X, m.Examples.Y, compute.ChunkRows)
+	if err != nil {
+		return err
+	}
+	P := len(m.Theta)
+	fmt.Printf("setting %s: P = %d, M = %d curvature examples, backend %s, L(θ) = %.6g\n", setting, P, m.Examples.Len(), blas.Name, o.Loss(m.Theta))
+	// One loss and one gradient evaluation, timed, to price the oracle calls.
+	g := make([]float64, P)
+	start := time.Now()
+	o.Loss(m.Theta)
+	tl := time.Since(start)
+	start = time.Now()
+	o.Grad(g, m.Theta)
+	tg := time.Since(start)
+	fmt.Printf("oracle: loss %.3f s, gradient %.3f s\n", tl.Seconds(), tg.Seconds())
+	fmt.Printf("%-5s %-7s %-16s %12s %6s %6s %6s %8s  %s\n", "space", "eps", "solver", "phi", "loss", "grad", "iters", "seconds", "status")
+	type runSpec struct {
+		solver flatness.KeskarSolver
+		iters  int
+	}
+	solvers := []runSpec{{flatness.KeskarLBFGSB, iters}, {flatness.KeskarProjectedAscent, iters}}
+	for _, sub := range []int{0, p} {
+		for i, e := range eps {
+			order := solvers
+			if i%2 == 1 {
+				order = []runSpec{solvers[1], solvers[0]}
+			}
+			if more > 0 {
+				order = append(order, runSpec{flatness.KeskarLBFGSB, more})
+			}
+			for _, rs := range order {
+				sv := rs.solver
+				s := flatness.KeskarSettings{Epsilon: e, Subspace: sub, Iterations: rs.iters, Solver: sv}
+				start := time.Now()
+				r, err := flatness.KeskarSharpness(ctx, o, m.Theta, rand.New(rand.NewPCG(uint64(t.Seed), 4)), s)
+				if err != nil {
+					return err
+				}
+				space := "full"
+				if sub > 0 {
+					space = "sub"
+				}
+				fmt.Printf("%-5s %-7s %-16s %12.6g %6d %6d %6d %8.2f  %s\n", space, spec.EpsilonName(e), sv, r.Sharpness,
+					r.LossEvals, r.Gradients, r.Iterations, time.Since(start).Seconds(), r.Status)
+			}
+		}
+	}
+	if pinv {
+		return timePinv(m.Theta, p)
+	}
+	return nil
+}
+
+// timePinv draws A as KeskarSharpness does and times A⁺θ both ways.
+func timePinv(theta []float64, p int) error {
+	P := len(theta)
+	rng := rand.New(rand.NewPCG(1, 4))
+	start := time.Now()
+	raw := make([]float64, P*p)
+	for i := range raw {
+		raw[i] = rng.NormFloat64()
+	}
+	a := mat.NewDense(P, p, raw)
+	tDraw := time.Since(start)
+
+	start = time.Now()
+	var g mat.SymDense
+	g.SymOuterK(1, a.T())
+	var ch mat.Cholesky
+	if !ch.Factorize(&g) {
+		return fmt.Errorf("the Cholesky factorization of AᵀA failed")
+	}
+	x := mat.NewVecDense(P, theta)
+	var atx, z, res, corr mat.VecDense
+	atx.MulVec(a.T(), x)
+	if err := ch.SolveVecTo(&z, &atx); err != nil {
+		return err
+	}
+	res.MulVec(a, &z)
+	res.SubVec(x, &res)
+	atx.MulVec(a.T(), &res)
+	if err := ch.SolveVecTo(&corr, &atx); err != nil {
+		return err
+	}
+	z.AddVec(&z, &corr)
+	tCSNE := time.Since(start)
+
+	start = time.Now()
+	var svd mat.SVD
+	if !svd.Factorize(a, mat.SVDThin) {
+		return fmt.Errorf("SVD failed")
+	}
+	sv := svd.Values(nil)
+	var u, v mat.Dense
+	svd.UTo(&u)
+	svd.VTo(&v)
+	var utx, w mat.VecDense
+	utx.MulVec(u.T(), x)
+	for i, s := range sv {
+		utx.SetVec(i, utx.AtVec(i)/s)
+	}
+	w.MulVec(&v, &utx)
+	tSVD := time.Since(start)
+
+	// The two products of every evaluation in the subspace: δ = Ay, Aᵀ∇L.
+	yv, gv := mat.NewVecDense(p, nil), mat.NewVecDense(P, nil)
+	start = time.Now()
+	const reps = 5
+	for range reps {
+		gv.MulVec(a, &z)
+		yv.MulVec(a.T(), gv)
+	}
+	tProd := time.Since(start) / reps
+
+	var worst float64
+	for i := 0; i < p; i++ {
+		worst = max(worst, math.Abs(z.AtVec(i)-w.AtVec(i))/max(math.Abs(w.AtVec(i)), 1e-300))
+	}
+	fmt.Printf("A (%d×%d): draw %.2f s; A⁺θ by refined normal equations %.2f s, by thin SVD %.2f s (ratio %.1f); cond(AᵀA) %.4g; max relative difference %.2g; Ay and Aᵀg %.3f s per evaluation\n",
+		P, p, tDraw.Seconds(), tCSNE.Seconds(), tSVD.Seconds(), tSVD.Seconds()/tCSNE.Seconds(), ch.Cond(), worst, tProd.Seconds())
+	return nil
+}
