@@ -117,7 +117,7 @@ func (op *operator) prepare() {
 		w := op.ws[lo/rows]
 		w.forward(op.theta, op.x[lo*d:hi*d], hi-lo)
 		if !op.gn {
-			w.backward(op.theta, op.y[lo:hi], hi-lo, s, nil)
+			w.backward(op.theta, op.y[lo:hi], hi-lo, s, nil, false)
 		}
 	})
 }
