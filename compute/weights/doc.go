@@ -18,12 +18,14 @@
 // count (the product of its shape; 1 for shape []) times the dtype size; and
 // the tensors, ordered by offset, cover the data section exactly, without
 // overlaps, holes or trailing bytes. Supported dtypes are F64 and F32 (read
-// into float64); other dtypes are reported as ErrUnsupported.
+// into float64) and I64 (integer tensors such as BatchNorm's
+// num_batches_tracked, read into float64 and marked Tensor.Dtype = I64);
+// other dtypes are reported as ErrUnsupported.
 //
 // The writer produces the same bytes as the reference implementation
-// (huggingface/safetensors): tensors are stored in name order (they share one
-// dtype, so the reference order of descending alignment, then name, reduces to
-// name order), the header is compact JSON with "__metadata__" first (its keys
+// (huggingface/safetensors): tensors are stored in the reference order of
+// descending alignment, then name (name order when they all have 8-byte
+// elements, F64 and I64; I64 tensors first in an F32 file), the header is compact JSON with "__metadata__" first (its keys
 // sorted) and each tensor's fields in the order dtype, shape, data_offsets, and
 // the header is padded with spaces to a multiple of 8 bytes so that the data
 // of every tensor is aligned for its dtype.

@@ -1,0 +1,114 @@
+package compute_test
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"reflect"
+	"testing"
+
+	"github.com/flatsweep/flatsweep/compute"
+	"github.com/flatsweep/flatsweep/compute/curvature"
+	"github.com/flatsweep/flatsweep/compute/nn"
+	"github.com/flatsweep/flatsweep/spec"
+)
+
+// normSpec is smallSpec with batch normalization and dropout 0.3 and two
+// measures.
+func normSpec() spec.Trial {
+	t := smallSpec()
+	t.Model.BatchNorm, t.Model.Dropout = true, 0.3
+	ms, err := spec.SelectMeasures("trace", "keskar")
+	if err != nil {
+		panic(err)
+	}
+	t.Curvature.Measures = ms
+	return t
+}
+
+// TestRunTrialBatchNormDropout: a trial with batch normalization and
+// dropout runs end to end, twice with bit-identical results (the same
+// dropout masks and running statistics); the run's λ₁ is that of the
+// Hessian in evaluation mode with the final running statistics (Lanczos on
+// Trained.Net, whose buffers are those statistics, agrees to Lanczos
+// precision); the final training metrics are evaluation-mode metrics on
+// Trained.Net; a written model reads back to the same θ and statistics.
+// The model's measures in LoadModel's network equal the run's.
+func TestRunTrialBatchNormDropout(t *testing.T) {
+	ts := normSpec()
+	a, tr, err := compute.Run(context.Background(), ts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := compute.RunTrial(context.Background(), ts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("two runs of the same trial differ:\n%+v\n%+v", a, b)
+	}
+	if a.Diverged || !(a.LambdaMax > 0) || a.Measures["trace"] == 0 {
+		t.Fatalf("diverged %t, λ₁ = %v, measures %v", a.Diverged, a.LambdaMax, a.Measures)
+	}
+	if got, want := a.Params, 16*16+16+2*16+16*16+16+2*16+16*4+4; got != want { // 16 features, 4 classes
+		t.Errorf("P = %d, want %d", got, want)
+	}
+	bufs := tr.Net.Buffers()
+	if steps := float64(a.Steps); bufs[2*16] != steps || bufs[len(bufs)-1] != steps {
+		t.Errorf("batch counts %v and %v, want %d", bufs[2*16], bufs[len(bufs)-1], a.Steps)
+	}
+	var buf bytes.Buffer
+	if err := compute.WriteWeights(&buf, tr.Net, tr.Theta, nil); err != nil {
+		t.Fatal(err)
+	}
+	m, trainSet, _, err := compute.LoadModelSets(ts, bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(m.Theta, tr.Theta) || !reflect.DeepEqual(m.Net.Buffers(), bufs) {
+		t.Errorf("the written model reads back to other parameters or statistics")
+	}
+	loss, acc := tr.Net.NewWorkspace(512).Loss(tr.Theta, trainSet.X, trainSet.Y)
+	if loss != a.TrainLoss || acc != a.TrainAcc {
+		t.Errorf("reported train loss %v, acc %v; evaluation mode on Trained.Net %v, %v", a.TrainLoss, a.TrainAcc, loss, acc)
+	}
+	ex := trainSet.Subset(a.CurvatureIndices)
+	h := nn.NewHessian(tr.Net, tr.Theta, ex.X, ex.Y, 512)
+	start := make([]float64, h.Dim())
+	for i := range start {
+		start[i] = math.Sin(float64(i + 1))
+	}
+	eig, err := curvature.Lanczos(context.Background(), h.Dim(), h.Apply, start,
+		curvature.Settings{Steps: 60, Tol: 1e-8, Which: curvature.LargestAlgebraic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel := math.Abs(eig.Value-a.LambdaMax) / eig.Value; rel > 1e-2 {
+		t.Errorf("λ₁ = %v; evaluation-mode Hessian's top eigenvalue %v (relative %.3g)", a.LambdaMax, eig.Value, rel)
+	}
+	init := make([]float64, tr.Net.NumBuffers())
+	tr.Net.InitBuffers(init)
+	fresh, err := tr.Net.WithBuffers(init)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := fresh.NewWorkspace(512).Loss(tr.Theta, trainSet.X, trainSet.Y); l == loss {
+		t.Errorf("the running statistics do not change the evaluation-mode loss")
+	}
+	mm, err := compute.Measure(context.Background(), ts, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mm.LambdaMax != a.LambdaMax || !reflect.DeepEqual(mm.Measures, a.Measures) {
+		t.Errorf("measures of the read model: λ₁ %v, %v; the run's %v, %v", mm.LambdaMax, mm.Measures, a.LambdaMax, a.Measures)
+	}
+	// Another seed gives other masks, so another result.
+	ts.Seed++
+	c, err := compute.RunTrial(context.Background(), ts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TrainLoss == a.TrainLoss {
+		t.Errorf("another seed gives the same training loss %v", c.TrainLoss)
+	}
+}
