@@ -23,6 +23,7 @@ func normSpec() spec.Trial {
 		panic(err)
 	}
 	t.Curvature.Measures = ms
+	t.Curvature.Landscape = spec.LandscapeSettings{Dims: 1, Points: 5}
 	return t
 }
 
@@ -33,7 +34,8 @@ func normSpec() spec.Trial {
 // Trained.Net, whose buffers are those statistics, agrees to Lanczos
 // precision); the final training metrics are evaluation-mode metrics on
 // Trained.Net; a written model reads back to the same θ and statistics.
-// The model's measures in LoadModel's network equal the run's.
+// The model's measures in LoadModel's network equal the run's, and the
+// centre of the loss landscape has the reported training loss.
 func TestRunTrialBatchNormDropout(t *testing.T) {
 	ts := normSpec()
 	a, tr, err := compute.Run(context.Background(), ts, nil)
@@ -94,6 +96,12 @@ func TestRunTrialBatchNormDropout(t *testing.T) {
 	}
 	if l, _ := fresh.NewWorkspace(512).Loss(tr.Theta, trainSet.X, trainSet.Y); l == loss {
 		t.Errorf("the running statistics do not change the evaluation-mode loss")
+	}
+	// The landscape is in evaluation mode too: its centre is θ, whose loss
+	// over the whole training set (256 examples, fewer than the default
+	// 1000) is the reported one.
+	if l := a.Landscape; l == nil || l.Examples != trainSet.Len() || math.Abs(l.TrainLoss[2]-a.TrainLoss) > 1e-12*a.TrainLoss {
+		t.Errorf("landscape %+v: centre loss, want %v", l, a.TrainLoss)
 	}
 	mm, err := compute.Measure(context.Background(), ts, m)
 	if err != nil {

@@ -115,7 +115,10 @@ type Filter struct {
 
 // Filters returns the filters of net's parameter layout in order: for every
 // Dense layer its Out weight rows then its bias vector, for every Conv2D
-// layer its F output channels then its bias vector, for a Residual block
+// layer its F output channels then its bias vector, for every BatchNorm its
+// γ and its β, both marked Bias (so that the default BiasZero leaves the
+// batch-norm parameters unperturbed, as Li et al.'s code does), for a
+// Residual block
 // those of its body; layers without parameters have none. Every parameter
 // belongs to exactly one filter. A layer with parameters of another kind is
 // an error.
@@ -146,6 +149,8 @@ func layerFilters(ly nn.Layer, off int) ([]Filter, error) {
 		return rows(l.Out, l.In), nil
 	case *nn.Conv2D:
 		return rows(l.F, l.C*l.K*l.K), nil
+	case *nn.BatchNorm: // γ and β are treated as biases, as Li et al. do ("biasbn")
+		return []Filter{{Lo: off, Hi: off + l.C, Bias: true}, {Lo: off + l.C, Hi: off + 2*l.C, Bias: true}}, nil
 	case *nn.Residual:
 		var out []Filter
 		for k, sl := range l.Body {
