@@ -88,3 +88,31 @@ func TestTrainBatchNormDropout(t *testing.T) {
 		t.Errorf("dropout 1: err %v (exit %d), want a usage error naming model.dropout", err, exitCode(err))
 	}
 }
+
+// TestKeskarF1BatchNormSweep: the shipped sweep with Keskar et al.'s batch
+// normalization and dropout expands to its 10 trials, each valid, with the
+// architecture Linear → BatchNorm → ReLU → Dropout per hidden layer.
+func TestKeskarF1BatchNormSweep(t *testing.T) {
+	s, err := sweeps.Load("../../sweeps/keskar-f1-bn.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials := sweeps.Expand(s)
+	if len(trials) != 10 {
+		t.Fatalf("%d trials, want 10", len(trials))
+	}
+	for _, tr := range trials {
+		if err := tr.Spec.Validate(); err != nil {
+			t.Errorf("trial %d: %v", tr.Index, err)
+		}
+	}
+	a, err := trials[0].Spec.Architecture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []spec.LayerKind{spec.LayerDense, spec.LayerBatchNorm, spec.LayerReLU, spec.LayerDropout,
+		spec.LayerDense, spec.LayerBatchNorm, spec.LayerReLU, spec.LayerDropout, spec.LayerDense}
+	if !slices.Equal(a.Kinds(), want) || a.Params != 784*512+512+2*512+512*512+512+2*512+512*10+10 {
+		t.Errorf("layers %v, P = %d", a.Kinds(), a.Params)
+	}
+}
