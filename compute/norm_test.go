@@ -120,3 +120,29 @@ func TestRunTrialBatchNormDropout(t *testing.T) {
 		t.Errorf("another seed gives the same training loss %v", c.TrainLoss)
 	}
 }
+
+// TestTrackBatchNorm: λ₁ along training is taken in evaluation mode with
+// the running statistics of each point: over the whole training set, the
+// last point (the final θ and statistics) agrees with the run's λ₁ to
+// Lanczos precision.
+func TestTrackBatchNorm(t *testing.T) {
+	ts := normSpec()
+	ts.Curvature.Measures = spec.Measures{}
+	ts.Curvature.Landscape = spec.LandscapeSettings{}
+	ts.Curvature.Examples = 0 // the whole training set
+	ts.Curvature.LanczosSteps = 40
+	ts.Curvature.Tol = 1e-6
+	ts.Curvature.Track = spec.Track{Every: 1, Examples: ts.Dataset.N, LanczosSteps: 40, Tol: 1e-6}
+	res, err := compute.RunTrial(context.Background(), ts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts := res.Sharpness
+	if len(pts) != ts.Epochs+1 {
+		t.Fatalf("%d sharpness points, want %d", len(pts), ts.Epochs+1)
+	}
+	last := pts[len(pts)-1]
+	if rel := math.Abs(last.LambdaMax-res.LambdaMax) / res.LambdaMax; rel > 1e-4 {
+		t.Errorf("last tracked λ₁ %v, the run's %v (relative %.3g)", last.LambdaMax, res.LambdaMax, rel)
+	}
+}
