@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -144,5 +146,36 @@ func TestTrackBatchNorm(t *testing.T) {
 	last := pts[len(pts)-1]
 	if rel := math.Abs(last.LambdaMax-res.LambdaMax) / res.LambdaMax; rel > 1e-4 {
 		t.Errorf("last tracked λ₁ %v, the run's %v (relative %.3g)", last.LambdaMax, res.LambdaMax, rel)
+	}
+}
+
+// TestWarmStartBatchNorm: a warm start from a written model starts from its
+// running statistics too: the batch count goes on from the file's.
+func TestWarmStartBatchNorm(t *testing.T) {
+	ts := normSpec()
+	ts.Curvature.Measures = spec.Measures{}
+	ts.Curvature.Landscape = spec.LandscapeSettings{}
+	first, tr, err := compute.Run(context.Background(), ts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "w.safetensors")
+	var buf bytes.Buffer
+	if err := compute.WriteWeights(&buf, tr.Net, tr.Theta, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	warm := ts
+	warm.Epochs = 1
+	warm.WarmStart = spec.WarmStart{Path: path}
+	second, tr2, err := compute.Run(context.Background(), warm, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := tr2.Net.Buffers()
+	if got, want := b[len(b)-1], float64(first.Steps+second.Steps); got != want {
+		t.Errorf("batch count after the warm start %v, want %v", got, want)
 	}
 }
