@@ -189,6 +189,13 @@ type Trained struct {
 // Curvature.Track it measures λ₁ along training (see spec.Track), stored in
 // Result.Sharpness.
 //
+// With Model.BatchNorm or Model.Dropout the updates use training-mode
+// gradients (batch statistics, dropout masks drawn from t.Seed and the
+// update; see package train) and everything measured — the metrics, λ₁,
+// the measures, the tracked curvature and the landscape — is in evaluation
+// mode with the running statistics of that point (the final ones in
+// Trained.Net).
+//
 // With Curvature.Landscape it finally evaluates the loss landscape around θ
 // along filter-normalized random directions drawn from t.Seed (see
 // Landscape), stored in Result.Landscape.
