@@ -179,3 +179,20 @@ func TestWarmStartBatchNorm(t *testing.T) {
 		t.Errorf("batch count after the warm start %v, want %v", got, want)
 	}
 }
+
+// TestSWABatchNorm: a trial with batch norm and SWA recomputes the running
+// statistics at θ_swa (one pass of ⌊N/B⌋ batches) and measures there.
+func TestSWABatchNorm(t *testing.T) {
+	ts := normSpec()
+	ts.Curvature.Measures = spec.Measures{}
+	ts.Curvature.Landscape = spec.LandscapeSettings{}
+	ts.SWA = spec.SWA{Start: 2}
+	res, tr, err := compute.Run(context.Background(), ts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := tr.Net.Buffers()
+	if want := float64(ts.Dataset.N / ts.BatchSize); b[len(b)-1] != want || !(res.LambdaMax > 0) {
+		t.Errorf("batch count %v (want %v), λ₁ %v", b[len(b)-1], want, res.LambdaMax)
+	}
+}

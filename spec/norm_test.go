@@ -49,6 +49,11 @@ func TestArchitectureBatchNormDropout(t *testing.T) {
 			t.Errorf("%s: valid spec rejected: %v", c.name, err)
 		}
 	}
+	swa := mlp
+	swa.SWA.Start = 2
+	if err := swa.Validate(); err != nil {
+		t.Errorf("batch norm with swa rejected: %v", err)
+	}
 }
 
 // TestValidateBatchNormDropout: the errors name model.dropout and
@@ -68,7 +73,6 @@ func TestValidateBatchNormDropout(t *testing.T) {
 			s.Model = spec.Model{Arch: "resmlp", Width: 8, Blocks: 1, BatchNorm: true}
 		}},
 		{"model.batchnorm", "batch_size ≥ 2", func(s *spec.Trial) { s.Model.BatchNorm, s.BatchSize = true, 1 }},
-		{"model.batchnorm", "swa", func(s *spec.Trial) { s.Model.BatchNorm, s.SWA.Start = true, 2 }},
 	} {
 		s := smallSpec()
 		c.mutate(&s)

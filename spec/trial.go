@@ -212,7 +212,8 @@ type Model struct {
 	// BatchNorm1d/2d, ε = 1e-5, momentum 0.1). Training normalizes by the
 	// batch's statistics and updates the running ones; the metrics, the
 	// curvature and every measure use evaluation mode, with the running
-	// statistics. It needs batch_size ≥ 2 and excludes swa.
+	// statistics (with swa, recomputed at the averaged parameters). It
+	// needs batch_size ≥ 2.
 	BatchNorm bool `json:"batchnorm,omitempty"`
 	// Dropout is the probability p ∈ [0, 1) of inverted dropout after the
 	// activation of every hidden dense layer (not after convolutions; mlp

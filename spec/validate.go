@@ -168,8 +168,6 @@ func (t Trial) validateModel() (Architecture, error) {
 		return Architecture{}, invalid("model.batchnorm", true, "only for mlp and cnn")
 	case m.BatchNorm && t.BatchSize == 1:
 		return Architecture{}, invalid("model.batchnorm", true, "needs batch_size ≥ 2 (batch statistics of a single example are undefined)")
-	case m.BatchNorm && t.SWA.Start != 0:
-		return Architecture{}, invalid("model.batchnorm", true, "cannot be combined with swa (the running statistics would need recomputing at the averaged parameters)")
 	}
 	for i, h := range m.Hidden {
 		if h < 1 || h > maxWidth {

@@ -31,12 +31,13 @@
 // A filter of θ with zero norm gets d_f = 0.
 //
 // Biases follow the bias mode. BiasZero (the default, as in Li et al., who
-// also zero the batch-normalization components; flatsweep's networks have
-// no batch normalization) sets every bias entry of d to 0, so the slice
-// moves the weights only. BiasNormalize treats the bias vector b of each
+// also zero the batch-normalization components, which count as biases
+// here) sets every bias entry of d to 0, so the slice moves the weights
+// only. BiasNormalize treats the bias vector b of each
 // Dense or Conv2D layer as one more filter: d_b ← d_b/‖d_b‖·‖θ_b‖ (all
 // Out entries together, so a layer whose biases are all zero, as at
-// initialization, again gets d_b = 0). Li et al.'s published code, when
+// initialization, again gets d_b = 0), and a BatchNorm's γ and β each as
+// one filter. Li et al.'s published code, when
 // told not to ignore biases, copies θ_b into d_b instead; BiasNormalize is
 // the filter-wise rule applied to the bias vector.
 //

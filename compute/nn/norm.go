@@ -33,6 +33,9 @@ type TrainCtx struct {
 	Rng *rand.Rand
 	// Update folds the batch statistics into the running statistics (out.B).
 	Update bool
+	// Cumulative makes the update a cumulative average instead of an
+	// exponential one (PyTorch's momentum=None; see BatchNorm).
+	Cumulative bool
 }
 
 // Trainer is implemented by layers that compute differently while training
@@ -92,7 +95,11 @@ type Trainer interface {
 //	num_batches_tracked ← num_batches_tracked + 1
 //
 // (the running variance is unbiased; with m = 1 it is left unchanged, where
-// PyTorch refuses such a batch).
+// PyTorch refuses such a batch). With TrainCtx.Cumulative the update uses
+// ρ = 1/(num_batches_tracked + 1) instead, as PyTorch's momentum=None does,
+// so that from the initial buffers after k batches μ and σ² are the plain
+// means of the k batch means and unbiased batch variances (the statistics
+// SWA's update_bn recomputes).
 type BatchNorm struct {
 	// C is the number of channels, HW the positions per channel (≥ 1).
 	C, HW int
@@ -321,6 +328,9 @@ func (b *BatchNorm) ForwardTrain(n int, p []float64, in, out *Buf, tc *TrainCtx)
 	}
 	mu, v, cnt := b.bufs(out.B)
 	rho := b.momentum()
+	if tc.Cumulative {
+		rho = 1 / (cnt[0] + 1)
+	}
 	for c := range mu {
 		mu[c] = (1-rho)*mu[c] + rho*mean[c]
 		if m > 1 {

@@ -111,6 +111,9 @@ func stateWidth(ly Layer) int {
 	return w
 }
 
+// Network returns the workspace's network.
+func (ws *Workspace) Network() *Network { return ws.net }
+
 // Rows returns the chunk size of the workspace.
 func (ws *Workspace) Rows() int { return ws.rows }
 
@@ -273,6 +276,8 @@ type Training struct {
 	// Update folds the batch statistics of every BatchNorm into the
 	// workspace's running statistics (see BatchNorm).
 	Update bool
+	// Cumulative makes that update a cumulative average (see TrainCtx).
+	Cumulative bool
 }
 
 // TrainGrad is LossGrad in training mode: BatchNorm layers normalize by the
@@ -292,7 +297,7 @@ func (ws *Workspace) TrainGrad(grad, theta, x []float64, y []int, tr Training) (
 		return 0, 0
 	}
 	ws.pcg.Seed(tr.Seed, tr.Stream)
-	ws.tc = TrainCtx{Rng: ws.rng, Update: tr.Update}
+	ws.tc = TrainCtx{Rng: ws.rng, Update: tr.Update, Cumulative: tr.Cumulative}
 	s := 1 / float64(n)
 	var sum float64
 	correct := 0

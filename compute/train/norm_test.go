@@ -2,7 +2,7 @@ package train_test
 
 import (
 	"context"
-	"errors"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -99,13 +99,59 @@ func TestBatchNormDropoutTraining(t *testing.T) {
 	}
 }
 
-// TestBatchNormSWARejected: SWA would need the running statistics
-// recomputed at θ_swa.
-func TestBatchNormSWARejected(t *testing.T) {
+// TestBatchNormSWA: with SWA the running statistics are recomputed at
+// θ_swa (update_bn): for the first BatchNorm, whose input z is the first
+// Dense layer's output at θ_swa, the running mean and variance are the
+// means over the ⌊N/B⌋ consecutive batches of the batch means and unbiased
+// batch variances of z (closed form, relative error ≤ 1e-12), the batch
+// count is ⌊N/B⌋, and the final metrics are evaluation-mode metrics with
+// those statistics.
+func TestBatchNormSWA(t *testing.T) {
 	net, theta, tr, te := bnSetup(t)
-	_, err := train.Train(context.Background(), net, theta, tr, te, train.Config{
-		BatchSize: 20, LR: 0.05, Epochs: 3, Rng: rand.New(rand.NewPCG(2, 2)), SWA: train.SWA{Start: 2}}, nil)
-	if !errors.Is(err, train.ErrConfig) {
-		t.Errorf("SWA with batch norm: err = %v, want ErrConfig", err)
+	const B = 20
+	res, err := train.Train(context.Background(), net, theta, tr, te, train.Config{
+		BatchSize: B, LR: 0.05, Epochs: 3, Rng: rand.New(rand.NewPCG(2, 2)), MaskSeed: 4,
+		SWA: train.SWA{Start: 2}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Averaged != 2 {
+		t.Fatalf("averaged %d iterates, want 2", res.Averaged)
+	}
+	const h = 32 // the first hidden width
+	n := tr.Len()
+	J := n / B
+	z := make([]float64, n*h)
+	net.NewWorkspace(n).LayerForward(0, theta, tr.X, z)
+	mean, vari := make([]float64, h), make([]float64, h)
+	for j := range J {
+		for c := range h {
+			var s, ss float64
+			for i := j * B; i < (j+1)*B; i++ {
+				s += z[i*h+c]
+			}
+			m := s / B
+			for i := j * B; i < (j+1)*B; i++ {
+				ss += (z[i*h+c] - m) * (z[i*h+c] - m)
+			}
+			mean[c] += m / float64(J)
+			vari[c] += ss / (B - 1) / float64(J)
+		}
+	}
+	got := res.Buffers
+	for c := range h {
+		if math.Abs(got[c]-mean[c]) > 1e-12*math.Abs(mean[c]) || math.Abs(got[h+c]-vari[c]) > 1e-12*vari[c] {
+			t.Fatalf("channel %d: running mean, variance %v, %v; want %v, %v", c, got[c], got[h+c], mean[c], vari[c])
+		}
+	}
+	if got[2*h] != float64(J) {
+		t.Errorf("batch count %v, want %d", got[2*h], J)
+	}
+	enet, err := net.WithBuffers(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := enet.NewWorkspace(512).Loss(theta, tr.X, tr.Y); l != res.Final.TrainLoss {
+		t.Errorf("final train loss %v, evaluation mode at θ_swa with the recomputed statistics %v", res.Final.TrainLoss, l)
 	}
 }

@@ -188,9 +188,14 @@ func (s *sharpness) scale(theta []float64, i int) float64 {
 //
 // updated as θ_swa ← θ_swa + (θ_e − θ_swa)/k at the k-th averaged epoch. At
 // the end of training θ is replaced by θ_swa: Result.Final holds the metrics
-// at θ_swa, while Result.Curve keeps those of the iterates θ_e. Networks
-// with batch normalization (nn.BatchNorm), whose running statistics would
-// have to be recomputed at θ_swa, are rejected. A run that diverges or is cancelled is not averaged.
+// at θ_swa, while Result.Curve keeps those of the iterates θ_e. With batch
+// normalization (nn.BatchNorm) the running statistics of the iterates do
+// not fit θ_swa, so they are recomputed at θ_swa, as PyTorch's
+// torch.optim.swa_utils.update_bn does: reset, then one training-mode pass
+// over the training set (consecutive batches of the last epoch's batch
+// size, in index order, the last N mod B examples left out; dropout
+// active, with the masks of the updates that would follow) with the
+// cumulative average of the batch statistics (momentum=None). A run that diverges or is cancelled is not averaged.
 type SWA struct {
 	// Start is the first averaged epoch s (1-based; 0: off). It must not
 	// exceed the number of epochs of the run.

@@ -55,7 +55,9 @@
 // is a result, not an error: training stops and Result.Diverged is set.
 //
 // With SWA the final metrics are those of the averaged parameters θ_swa,
-// which Train leaves in θ; the per-epoch metrics are the iterates'.
+// which Train leaves in θ; the per-epoch metrics are the iterates'. With
+// batch normalization the running statistics of θ_swa are recomputed first
+// (see SWA).
 //
 // Everything is deterministic: the same inputs, Rng state and Augment seed give
 // bit-identical parameters and metrics.
@@ -279,8 +281,6 @@ func (cfg Config) validate(net *nn.Network, n, features int) error {
 			ErrConfig, cfg.Eval.NumParams(), cfg.Eval.NumBuffers(), net.NumParams(), net.NumBuffers())
 	case cfg.Buffers != nil && len(cfg.Buffers) != net.NumBuffers():
 		return fmt.Errorf("%w: %d initial buffer values for a network with %d", ErrConfig, len(cfg.Buffers), net.NumBuffers())
-	case cfg.SWA.Start > 0 && net.NumBuffers() > 0:
-		return fmt.Errorf("%w: SWA with batch normalization would need the running statistics recomputed at the averaged parameters, which is not supported", ErrConfig)
 	}
 	if err := errors.Join(cfg.Optimizer.validate(), cfg.LRSchedule.validate(), cfg.BatchSchedule.validate(),
 		cfg.Augment.validate(features), cfg.SAM.validate(), cfg.SWA.validate()); err != nil {
@@ -345,6 +345,28 @@ func (cfg Config) maxBatch(n int) int {
 		b = max(b, cfg.BatchSchedule.Size(cfg.BatchSize, n, e))
 	}
 	return b
+}
+
+// recomputeStats sets the running statistics of ws to those of θ (SWA's
+// update_bn): it resets them and runs training-mode passes over the
+// consecutive batches of b examples of trainSet in index order (the last
+// N mod b left out, as in training), folding each batch's statistics into a
+// cumulative average; the dropout masks of batch j are those of update
+// steps + j. grad is scratch.
+func recomputeStats(ctx context.Context, ws *nn.Workspace, grad, theta []float64, trainSet data.Set, b, steps int, seed uint64) error {
+	b = max(b, 1)
+	buf := ws.Buffers()
+	net := ws.Network()
+	net.InitBuffers(buf)
+	d := trainSet.Features
+	for j, lo := 0, 0; lo+b <= trainSet.Len(); j, lo = j+1, lo+b {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("SWA statistics, batch %d: %w", j+1, err)
+		}
+		ws.TrainGrad(grad, theta, trainSet.X[lo*d:(lo+b)*d], trainSet.Y[lo:lo+b],
+			nn.Training{Seed: seed, Stream: uint64(steps+j) << 20, Update: true, Cumulative: true})
+	}
+	return nil
 }
 
 // SGD trains θ in place; it is Train, kept as the package's original entry
@@ -522,6 +544,11 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 	if swa != nil && swa.k > 0 {
 		copy(theta, swa.mean)
 		res.Averaged = swa.k
+		if buffers != nil {
+			if err := recomputeStats(ctx, ws, grad, theta, trainSet, res.Final.BatchSize, res.Steps, cfg.MaskSeed); err != nil {
+				return res, err
+			}
+		}
 		if m := evaluate(res.Final); m.finite() {
 			res.Final = m
 		} else {

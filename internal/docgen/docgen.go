@@ -155,11 +155,13 @@ fixed affine map per channel, y = γ(x − μ)/√(σ² + ε) + β, and dropout 
 the loss is a smooth function of θ and the Hessian-vector products are exact (the
 R-operator through that map). The learnable γ and β are parameters, part of θ, of the
 Hessian and of P; the running statistics are buffers, not parameters, fixed while
-measuring. Weight files hold them under PyTorch's state_dict names (` + "`<i>.running_mean`" + `,
+measuring. With ` + "`train.swa`" + ` the statistics of the iterates do not fit the averaged
+parameters, so they are recomputed there as PyTorch's ` + "`update_bn`" + ` does: one
+training-mode pass over the training set (consecutive batches of the last batch size)
+averaging the batch statistics. Weight files hold them under PyTorch's state_dict names (` + "`<i>.running_mean`" + `,
 ` + "`<i>.running_var`" + `, ` + "`<i>.num_batches_tracked`" + ` as int64), and ` + "`flatsweep hessian`" + ` and
 ` + "`flatsweep landscape`" + ` measure a saved model with its saved statistics. Batch
-normalization needs ` + "`batch_size`" + ` ≥ 2 and excludes ` + "`train.swa`" + ` (the statistics would
-need recomputing at the averaged parameters); neither key is available for resmlp.
+normalization needs ` + "`batch_size`" + ` ≥ 2; neither key is available for resmlp.
 With SAM both gradients of an update use the same dropout masks and only the first
 updates the statistics.
 `
