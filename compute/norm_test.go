@@ -196,3 +196,23 @@ func TestSWABatchNorm(t *testing.T) {
 		t.Errorf("batch count %v (want %v), λ₁ %v", b[len(b)-1], want, res.LambdaMax)
 	}
 }
+
+// TestResMLPBatchNormDropout: a residual MLP with batch norm and dropout
+// trains twice to bit-identical results and measures λ₁.
+func TestResMLPBatchNormDropout(t *testing.T) {
+	ts := normSpec()
+	ts.Model = spec.Model{Arch: "resmlp", Width: 12, Blocks: 2, BatchNorm: true, Dropout: 0.3}
+	ts.Curvature.Measures = spec.Measures{}
+	ts.Curvature.Landscape = spec.LandscapeSettings{Dims: 1, Points: 3}
+	a, err := compute.RunTrial(context.Background(), ts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := compute.RunTrial(context.Background(), ts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) || a.Diverged || !(a.LambdaMax > 0) {
+		t.Errorf("runs equal %t, diverged %t, λ₁ %v", reflect.DeepEqual(a, b), a.Diverged, a.LambdaMax)
+	}
+}

@@ -86,10 +86,7 @@ func buildNetwork(m spec.Model, features, classes int, shape spec.Image) (*nn.Ne
 	opt := nn.Options{BatchNorm: m.BatchNorm, Dropout: m.Dropout}
 	switch m.Arch {
 	case spec.ArchResMLP:
-		if opt != (nn.Options{}) {
-			return nil, fmt.Errorf("%w: batch normalization and dropout are not supported by resmlp", nn.ErrShape)
-		}
-		net, err = nn.NewResMLP(features, m.Width, m.Blocks, classes, act)
+		net, err = nn.NewResMLPWith(features, m.Width, m.Blocks, classes, act, opt)
 	case spec.ArchCNN:
 		net, err = nn.NewCNNWith(shape.C, shape.H, shape.W, m.Conv, m.Hidden, classes, act, opt)
 	default:

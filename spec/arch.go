@@ -129,9 +129,17 @@ func (t Trial) Architecture() (Architecture, error) {
 	case ArchResMLP:
 		w := m.Width
 		dense(prev, w)
+		bn := 0.0 // the parameters of a batch norm over w features
+		if m.BatchNorm {
+			bn = 2 * float64(w)
+			add(LayerBatchNorm, w, w, bn)
+		}
 		add(act, w, w, 0)
+		if m.Dropout > 0 {
+			add(LayerDropout, w, w, 0)
+		}
 		for range m.Blocks {
-			add(LayerResidual, w, w, 2*(float64(w)*float64(w)+float64(w)))
+			add(LayerResidual, w, w, 2*(float64(w)*float64(w)+float64(w))+bn)
 		}
 		prev = w
 	case ArchCNN:

@@ -25,6 +25,8 @@ func TestArchitectureBatchNormDropout(t *testing.T) {
 	)
 	mlp := smallSpec() // 16 features, 4 classes
 	mlp.Model.BatchNorm, mlp.Model.Dropout = true, 0.5
+	resmlp := smallSpec()
+	resmlp.Model = spec.Model{Arch: "resmlp", Width: 12, Blocks: 2, BatchNorm: true, Dropout: 0.5}
 	cnn := idxSpec("d") // 1×28×28, conv [3], hidden [8], 10 classes
 	cnn.Model.BatchNorm, cnn.Model.Dropout = true, 0.25
 	for _, c := range []struct {
@@ -35,6 +37,8 @@ func TestArchitectureBatchNormDropout(t *testing.T) {
 	}{
 		{"mlp", mlp, []L{{dense, 16, 16, 272}, {bn, 16, 16, 32}, {relu, 16, 16, 0}, {drop, 16, 16, 0},
 			{dense, 16, 16, 272}, {bn, 16, 16, 32}, {relu, 16, 16, 0}, {drop, 16, 16, 0}, {dense, 16, 4, 68}}, 676},
+		{"resmlp", resmlp, []L{{dense, 16, 12, 204}, {bn, 12, 12, 24}, {relu, 12, 12, 0}, {drop, 12, 12, 0},
+			{spec.LayerResidual, 12, 12, 336}, {spec.LayerResidual, 12, 12, 336}, {dense, 12, 4, 52}}, 952},
 		{"cnn", cnn, []L{{conv, 784, 3 * 784, 78}, {bn, 3 * 784, 3 * 784, 6}, {relu, 3 * 784, 3 * 784, 0}, {pool, 3 * 784, 3 * 196, 0},
 			{dense, 588, 8, 4712}, {bn, 8, 8, 16}, {relu, 8, 8, 0}, {drop, 8, 8, 0}, {dense, 8, 10, 90}}, 4902},
 	} {
@@ -66,12 +70,6 @@ func TestValidateBatchNormDropout(t *testing.T) {
 		{"model.dropout", "[0, 1)", func(s *spec.Trial) { s.Model.Dropout = 1 }},
 		{"model.dropout", "[0, 1)", func(s *spec.Trial) { s.Model.Dropout = -0.1 }},
 		{"model.dropout", "[0, 1)", func(s *spec.Trial) { s.Model.Dropout = math.NaN() }},
-		{"model.dropout", "only for mlp and cnn", func(s *spec.Trial) {
-			s.Model = spec.Model{Arch: "resmlp", Width: 8, Blocks: 1, Dropout: 0.5}
-		}},
-		{"model.batchnorm", "only for mlp and cnn", func(s *spec.Trial) {
-			s.Model = spec.Model{Arch: "resmlp", Width: 8, Blocks: 1, BatchNorm: true}
-		}},
 		{"model.batchnorm", "batch_size ≥ 2", func(s *spec.Trial) { s.Model.BatchNorm, s.BatchSize = true, 1 }},
 	} {
 		s := smallSpec()

@@ -162,10 +162,6 @@ func (t Trial) validateModel() (Architecture, error) {
 		return Architecture{}, invalid("model.conv", literal("[]"), "cnn needs at least one convolution stage")
 	case !(m.Dropout >= 0 && m.Dropout < 1):
 		return Architecture{}, invalid("model.dropout", m.Dropout, "must be in [0, 1) (the probability of dropping a hidden unit while training; 0: none)")
-	case m.Arch == ArchResMLP && m.Dropout != 0:
-		return Architecture{}, invalid("model.dropout", m.Dropout, "only for mlp and cnn")
-	case m.Arch == ArchResMLP && m.BatchNorm:
-		return Architecture{}, invalid("model.batchnorm", true, "only for mlp and cnn")
 	case m.BatchNorm && t.BatchSize == 1:
 		return Architecture{}, invalid("model.batchnorm", true, "needs batch_size ≥ 2 (batch statistics of a single example are undefined)")
 	}

@@ -111,7 +111,7 @@
 //
 // # Batch normalization and dropout
 //
-// BatchNorm and Dropout (added by NewMLPWith and NewCNNWith) are Trainer
+// BatchNorm and Dropout (added by NewMLPWith, NewCNNWith and NewResMLPWith) are Trainer
 // layers: they compute differently while training. Every method of
 // Workspace except TrainGrad, and the Hessian and GaussNewton operators,
 // evaluate the network in evaluation mode, as PyTorch's model.eval() and
@@ -130,8 +130,9 @@
 // γ and β are parameters. A Network holds the buffers its evaluation mode
 // uses (those of fresh layers, μ = 0, σ² = 1, unless set by WithBuffers); a
 // Workspace copies them and its training-mode passes update its copy
-// (Workspace.Buffers). Composite layers (Residual) take no Buffered or
-// Trainer sub-layers.
+// (Workspace.Buffers). A composite layer with such sub-layers must itself be
+// Buffered and a Trainer, as Residual is: its buffers are its sub-layers'
+// in order, and its training mode runs theirs.
 //
 // # Weight decay
 //

@@ -114,6 +114,10 @@ func modelCases() []modelCase {
 			net, err := nn.NewCNNWith(2, 8, 8, []int{3}, []int{5}, 3, nn.ActReLU, nn.Options{BatchNorm: true})
 			return withRandomBuffers(t, must(t, net, err))
 		}},
+		modelCase{"resmlp-bn-dropout/relu", func(t testing.TB) *nn.Network {
+			net, err := nn.NewResMLPWith(5, 6, 2, 3, nn.ActReLU, nn.Options{BatchNorm: true, Dropout: 0.3})
+			return withRandomBuffers(t, must(t, net, err))
+		}},
 		modelCase{"resmlp-decay/tanh", func(t testing.TB) *nn.Network {
 			net, err := nn.NewResMLP(5, 6, 1, 3, nn.ActTanh)
 			net = must(t, net, err)

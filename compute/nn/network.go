@@ -83,33 +83,58 @@ func New(loss LossFunc, layers ...Layer) (*Network, error) {
 				ErrShape, l-1, layers[l-1].OutSize(), l, ly.InSize())
 		}
 		offs[l+1] = offs[l] + ly.NumParams()
-		if c, ok := ly.(Composite); ok {
-			for k, sl := range c.Sublayers() {
-				if _, ok := sl.(Buffered); ok {
-					return nil, fmt.Errorf("%w: layer %d: sub-layer %d (%T) has buffers, which composite layers do not support", ErrShape, l, k, sl)
-				}
-				if _, ok := sl.(Trainer); ok {
-					return nil, fmt.Errorf("%w: layer %d: sub-layer %d (%T) has a training mode, which composite layers do not support", ErrShape, l, k, sl)
-				}
-			}
+		if c, ok := ly.(Composite); ok && !composes(c) {
+			return nil, fmt.Errorf("%w: layer %d (%T) has sub-layers with buffers or a training mode but is not Buffered and a Trainer",
+				ErrShape, l, ly)
 		}
 	}
 	net := &Network{layers: layers, loss: loss, offs: offs, boffs: make([]int, len(layers)+1)}
 	for l, ly := range layers {
-		net.boffs[l+1] = net.boffs[l]
-		if b, ok := ly.(Buffered); ok {
-			net.boffs[l+1] += b.NumBuffers()
-		}
-		if _, ok := ly.(Trainer); ok {
-			net.trains = true
-		}
-		if _, ok := ly.(*BatchNorm); ok {
-			net.coupled = true
-		}
+		net.boffs[l+1] = net.boffs[l] + numBuffers(ly)
+		net.trains = net.trains || walkLayers(ly, func(ly Layer) bool {
+			_, t := ly.(Trainer)
+			_, c := ly.(Composite)
+			return t && !c
+		})
+		net.coupled = net.coupled || walkLayers(ly, func(ly Layer) bool { _, ok := ly.(*BatchNorm); return ok })
 	}
 	net.buffers = make([]float64, net.NumBuffers())
 	net.InitBuffers(net.buffers)
 	return net, nil
+}
+
+// walkLayers reports whether f holds for ly or, recursively, one of its
+// sub-layers.
+func walkLayers(ly Layer, f func(Layer) bool) bool {
+	if f(ly) {
+		return true
+	}
+	if c, ok := ly.(Composite); ok {
+		for _, sl := range c.Sublayers() {
+			if walkLayers(sl, f) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// composes reports whether the composite layer c can hold its sub-layers:
+// when some (recursively) has buffers or a training mode, c must be
+// Buffered and a Trainer itself, to lay out their buffers and run their
+// training mode.
+func composes(c Composite) bool {
+	special := false
+	for _, sl := range c.Sublayers() {
+		special = special || walkLayers(sl, func(ly Layer) bool {
+			_, b := ly.(Buffered)
+			_, t := ly.(Trainer)
+			return b || t
+		})
+	}
+	_, b := c.(Buffered)
+	_, t := c.(Trainer)
+	return !special || (b && t)
 }
 
 // NumBuffers returns the length of the network's buffer vector: the buffers
@@ -152,8 +177,9 @@ func (net *Network) WithBuffers(b []float64) (*Network, error) {
 	return &c, nil
 }
 
-// Trains reports whether some layer computes differently in training mode
-// (BatchNorm, Dropout; see Trainer and Workspace.TrainGrad).
+// Trains reports whether some layer, or sub-layer of a composite layer,
+// computes differently in training mode (BatchNorm, Dropout; see Trainer
+// and Workspace.TrainGrad).
 func (net *Network) Trains() bool { return net.trains }
 
 // Coupled reports whether a training-mode pass couples the rows of a batch
@@ -173,8 +199,8 @@ func hiddenAct(act Activation, width int) (Layer, float64, error) {
 	return nil, 0, fmt.Errorf("%w: unknown activation %d", ErrShape, act)
 }
 
-// Options adds batch normalization and dropout to the networks of NewMLPWith
-// and NewCNNWith. The zero value adds neither.
+// Options adds batch normalization and dropout to the networks of
+// NewMLPWith, NewCNNWith and NewResMLPWith. The zero value adds neither.
 type Options struct {
 	// BatchNorm inserts a BatchNorm after every hidden Dense layer (over its
 	// features, PyTorch's BatchNorm1d) and every convolution (over its

@@ -15,7 +15,9 @@ func trainCases(t testing.TB) map[string]*nn.Network {
 	mlp = must(t, mlp, err)
 	cnn, err := nn.NewCNNWith(2, 8, 8, []int{3}, []int{5}, 3, nn.ActTanh, nn.Options{BatchNorm: true, Dropout: 0.5})
 	cnn = must(t, cnn, err)
-	return map[string]*nn.Network{"mlp": mlp, "cnn": cnn}
+	res, err := nn.NewResMLPWith(5, 6, 2, 3, nn.ActTanh, nn.Options{BatchNorm: true, Dropout: 0.3})
+	res = must(t, res, err)
+	return map[string]*nn.Network{"mlp": mlp, "cnn": cnn, "resmlp": res}
 }
 
 // TestTrainGradFD: the training-mode gradient, in which the batch
@@ -249,8 +251,9 @@ func TestNormErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, _ := nn.NewResidual(&nn.Dense{In: 3, Out: 3, Gain: 1}, &nn.BatchNorm{C: 3, HW: 1})
-	if _, err := nn.New(nn.SoftmaxCrossEntropy{}, res); err == nil {
-		t.Error("BatchNorm inside a residual block accepted")
+	rnet, err := nn.New(nn.SoftmaxCrossEntropy{}, &nn.Dense{In: 2, Out: 3, Gain: 1}, res)
+	if err != nil || rnet.NumBuffers() != 7 || rnet.BufferOffset(1) != 0 || !rnet.Coupled() || !rnet.Trains() {
+		t.Errorf("BatchNorm inside a residual block: err %v, %d buffers", err, rnet.NumBuffers())
 	}
 	net, err := nn.NewMLPWith(5, []int{4}, 3, nn.ActReLU, nn.Options{BatchNorm: true})
 	net = must(t, net, err)

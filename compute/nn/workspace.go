@@ -48,7 +48,7 @@ func (net *Network) newWorkspace(rows int, share *Workspace) *Workspace {
 			sh = &share.bufs[j]
 		}
 		ws.bufs[j] = newBuf(net.layers[j-1], rows, sh)
-		ws.bufs[j].B = net.LayerBuffers(ws.stats, j-1)
+		assignBuffers(net.layers[j-1], &ws.bufs[j], net.LayerBuffers(ws.stats, j-1))
 	}
 	ws.gbufs = gnBufs(ws.bufs)
 	return ws
@@ -85,6 +85,20 @@ func newBuf(ly Layer, rows int, share *Buf) Buf {
 		}
 	}
 	return b
+}
+
+// assignBuffers sets the B field of ly's output boundary to b, and those of
+// the inner boundaries of a composite layer to its sub-layers' slices of b.
+func assignBuffers(ly Layer, buf *Buf, b []float64) {
+	buf.B = b
+	if c, ok := ly.(Composite); ok {
+		off := 0
+		for k, sl := range c.Sublayers() {
+			n := numBuffers(sl)
+			assignBuffers(sl, &buf.Sub[k+1], b[off:off+n:off+n])
+			off += n
+		}
+	}
 }
 
 // gnBufs returns a copy of bufs with D replaced by RD, recursively.

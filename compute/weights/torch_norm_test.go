@@ -37,6 +37,14 @@ from torch import nn
 
 torch.set_num_threads(1)
 
+class Residual(nn.Module):
+    def __init__(self, *body):
+        super().__init__()
+        self.body = nn.Sequential(*body)
+
+    def forward(self, x):
+        return x + self.body(x)
+
 def load(path):
     b = open(path, "rb").read()
     n = struct.unpack("<Q", b[:8])[0]
@@ -87,17 +95,29 @@ print(json.dumps(out))
 func normBuffers(net *nn.Network, seed uint64) []float64 {
 	rng := rand.New(rand.NewPCG(seed, 3))
 	b := make([]float64, net.NumBuffers())
+	var fill func(ly nn.Layer, lb []float64)
+	fill = func(ly nn.Layer, lb []float64) {
+		switch l := ly.(type) {
+		case *nn.BatchNorm:
+			for c := range l.C {
+				lb[c] = 0.5 * rng.NormFloat64()
+				lb[l.C+c] = 0.5 + rng.Float64()
+			}
+			lb[2*l.C] = 3
+		case *nn.Residual: // the body's buffers, in order
+			off := 0
+			for _, sl := range l.Body {
+				n := 0
+				if bl, ok := sl.(nn.Buffered); ok {
+					n = bl.NumBuffers()
+				}
+				fill(sl, lb[off:off+n])
+				off += n
+			}
+		}
+	}
 	for l, ly := range net.Layers() {
-		bn, ok := ly.(*nn.BatchNorm)
-		if !ok {
-			continue
-		}
-		lb := net.LayerBuffers(b, l)
-		for c := range bn.C {
-			lb[c] = 0.5 * rng.NormFloat64()
-			lb[bn.C+c] = 0.5 + rng.Float64()
-		}
-		lb[2*bn.C] = 3
+		fill(ly, net.LayerBuffers(b, l))
 	}
 	return b
 }
@@ -157,6 +177,18 @@ func TestPyTorchBatchNormDropout(t *testing.T) {
 		{"mlp-bn", build(nn.NewMLPWith(6, []int{5, 4}, 3, nn.ActReLU, bn)),
 			`nn.Sequential(nn.Linear(6, 5), nn.BatchNorm1d(5), nn.ReLU(),
 				nn.Linear(5, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 3))`,
+			"[-1, 6]", true},
+		{"resmlp-bn-dropout", build(nn.NewResMLPWith(6, 5, 2, 3, nn.ActTanh, bnd)),
+			`nn.Sequential(nn.Linear(6, 5), nn.BatchNorm1d(5), nn.Tanh(), nn.Dropout(0.5),
+				Residual(nn.Linear(5, 5), nn.BatchNorm1d(5), nn.Tanh(), nn.Dropout(0.5), nn.Linear(5, 5)),
+				Residual(nn.Linear(5, 5), nn.BatchNorm1d(5), nn.Tanh(), nn.Dropout(0.5), nn.Linear(5, 5)),
+				nn.Linear(5, 3))`,
+			"[-1, 6]", false},
+		{"resmlp-bn", build(nn.NewResMLPWith(6, 5, 2, 3, nn.ActReLU, bn)),
+			`nn.Sequential(nn.Linear(6, 5), nn.BatchNorm1d(5), nn.ReLU(),
+				Residual(nn.Linear(5, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Linear(5, 5)),
+				Residual(nn.Linear(5, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Linear(5, 5)),
+				nn.Linear(5, 3))`,
 			"[-1, 6]", true},
 		{"cnn-bn-dropout", build(nn.NewCNNWith(2, 8, 6, []int{3, 4}, []int{5}, 3, nn.ActReLU, bnd)),
 			`nn.Sequential(
