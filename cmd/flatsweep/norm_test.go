@@ -82,6 +82,20 @@ func TestTrainBatchNormDropout(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(offline), &a) != nil || len(a.GridPoints) != 1 || a.GridPoints[0].Counts.Trials != 1 {
 		t.Errorf("analyze: code %d, %s%s", code, offline, errs)
 	}
+	// The hessian of the saved model is the trial's λ₁, bit for bit (its
+	// running statistics come with it); a landscape line between two
+	// models with batch norm is a usage error naming --to.
+	stdout, err := runCmd(t, "hessian", "--weights", filepath.Join(out, "weights.safetensors"), "--format", "json")
+	var hr struct {
+		LambdaMax float64 `json:"lambda_max"`
+	}
+	if err != nil || json.Unmarshal([]byte(stdout), &hr) != nil || hr.LambdaMax != res.LambdaMax {
+		t.Errorf("hessian: λ₁ %v (err %v), the trial's %v", hr.LambdaMax, err, res.LambdaMax)
+	}
+	w := filepath.Join(out, "weights.safetensors")
+	if _, err := runLandscapeCmd(t, "--weights", w, "--to", w); err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--to") {
+		t.Errorf("landscape --to with batch norm: err %v (exit %d), want a usage error naming --to", err, exitCode(err))
+	}
 	// Bad input: exit status 2 and the field named.
 	bad := writeTrainSweep(t, strings.Replace(normTrial, "dropout: 0.5", "dropout: 1", 1))
 	if _, err := runTrain(t, bad, "--out", t.TempDir()); err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "model.dropout") {

@@ -169,7 +169,8 @@ the first updates the statistics. Batch normalization needs ` + "`batch_size`" +
 
 Weight files hold the statistics under PyTorch's state_dict names (` + "`<i>.running_mean`" + `,
 ` + "`<i>.running_var`" + `, ` + "`<i>.num_batches_tracked`" + ` as int64), and ` + "`flatsweep hessian`" + ` and
-` + "`flatsweep landscape`" + ` measure a saved model with its saved statistics.
+` + "`flatsweep landscape`" + ` measure a saved model with its saved statistics (a line between two
+such models, ` + "`--to`" + `, is refused: each has its own statistics).
 `
 
 // anchor is the Markdown heading anchor of a measure's section.
