@@ -93,9 +93,14 @@ func LoadModelSets(t spec.Trial, r io.Reader) (m Model, trainSet, testSet data.S
 	if err != nil {
 		return fail(fmt.Errorf("model: %w", err))
 	}
-	theta, err := ReadTheta(r, net)
+	theta, buffers, err := readThetaState(r, net)
 	if err != nil {
 		return fail(err)
+	}
+	if net.NumBuffers() > 0 { // evaluation mode with the saved running statistics
+		if net, err = net.WithBuffers(buffers); err != nil {
+			return fail(err)
+		}
 	}
 	return Model{Net: net, Theta: theta, Examples: curvatureSet(t, trainSet)}, trainSet, testSet, nil
 }
@@ -104,16 +109,28 @@ func LoadModelSets(t spec.Trial, r io.Reader) (m Model, trainSet, testSet data.S
 // checks that every entry is finite. A file that does not fit net, or holds
 // a value that is not finite, gives an error wrapping weights.ErrMismatch.
 func ReadTheta(r io.Reader, net *nn.Network) ([]float64, error) {
-	theta, _, err := ReadWeights(r, net)
+	theta, _, err := readThetaState(r, net)
+	return theta, err
+}
+
+// readThetaState is ReadTheta that also returns the file's buffers (see
+// ReadState), checked finite too.
+func readThetaState(r io.Reader, net *nn.Network) (theta, buffers []float64, err error) {
+	theta, buffers, _, err = ReadState(r, net)
 	if err != nil {
-		return nil, fmt.Errorf("reading θ: %w", err)
+		return nil, nil, fmt.Errorf("reading θ: %w", err)
 	}
 	for i, x := range theta {
 		if !finite(x) {
-			return nil, fmt.Errorf("reading θ: %w: θ[%d] = %v is not finite", weights.ErrMismatch, i, x)
+			return nil, nil, fmt.Errorf("reading θ: %w: θ[%d] = %v is not finite", weights.ErrMismatch, i, x)
 		}
 	}
-	return theta, nil
+	for i, x := range buffers {
+		if !finite(x) {
+			return nil, nil, fmt.Errorf("reading θ: %w: buffer %d = %v is not finite", weights.ErrMismatch, i, x)
+		}
+	}
+	return theta, buffers, nil
 }
 
 // Measure computes at m.Theta what RunTrial computes after training: λ₁

@@ -52,9 +52,18 @@ func (tr *tracker) probe() *train.Probe {
 // measure takes one measurement at θ.
 func (tr *tracker) measure(ctx context.Context, at train.ProbePoint, theta []float64) error {
 	k := tr.settings
-	if tr.h == nil {
+	switch {
+	case tr.h == nil && at.Buffers != nil: // evaluation mode with the running statistics of this point
+		net, err := tr.net.WithBuffers(at.Buffers)
+		if err != nil {
+			return fmt.Errorf("curvature.track: %w", err)
+		}
+		tr.h = nn.NewHessian(net, theta, tr.set.X, tr.set.Y, tr.rows)
+	case tr.h == nil:
 		tr.h = nn.NewHessian(tr.net, theta, tr.set.X, tr.set.Y, tr.rows)
-	} else {
+	case at.Buffers != nil:
+		tr.h.ResetBuffers(theta, at.Buffers)
+	default:
 		tr.h.Reset(theta)
 	}
 	h := tr.h

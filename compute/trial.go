@@ -55,6 +55,8 @@ const (
 	streamTrack
 	// The loss landscape's example subsets and directions.
 	streamLandscape
+	// The dropout masks of training (model.dropout).
+	streamDropout
 )
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
@@ -81,13 +83,14 @@ func buildNetwork(m spec.Model, features, classes int, shape spec.Image) (*nn.Ne
 		return nil, err
 	}
 	var net *nn.Network
+	opt := nn.Options{BatchNorm: m.BatchNorm, Dropout: m.Dropout}
 	switch m.Arch {
 	case spec.ArchResMLP:
-		net, err = nn.NewResMLP(features, m.Width, m.Blocks, classes, act)
+		net, err = nn.NewResMLPWith(features, m.Width, m.Blocks, classes, act, opt)
 	case spec.ArchCNN:
-		net, err = nn.NewCNN(shape.C, shape.H, shape.W, m.Conv, m.Hidden, classes, act)
+		net, err = nn.NewCNNWith(shape.C, shape.H, shape.W, m.Conv, m.Hidden, classes, act, opt)
 	default:
-		net, err = nn.NewMLP(features, m.Hidden, classes, act)
+		net, err = nn.NewMLPWith(features, m.Hidden, classes, act, opt)
 	}
 	if err != nil || m.Loss == "" || m.Loss == spec.LossCE {
 		return net, err
@@ -118,6 +121,10 @@ func architectureOf(net *nn.Network) spec.Architecture {
 			kind = spec.LayerMaxPool
 		case *nn.Residual:
 			kind = spec.LayerResidual
+		case *nn.BatchNorm:
+			kind = spec.LayerBatchNorm
+		case *nn.Dropout:
+			kind = spec.LayerDropout
 		default:
 			kind = spec.LayerKind(fmt.Sprintf("%T", ly))
 		}
@@ -141,7 +148,9 @@ func chunkRows(net *nn.Network) int {
 // Trained is the state at the end of a trial's training.
 type Trained struct {
 	// Net is the trial's network with its loss and without weight decay (the
-	// network on which metrics and curvature are measured).
+	// network on which metrics and curvature are measured), in evaluation
+	// mode with the running statistics training left (see
+	// nn.Network.WithBuffers; for a network with batch normalization).
 	Net *nn.Network
 	// Theta holds the final parameters (the state at divergence for a
 	// diverged run, possibly non-finite).
@@ -177,6 +186,13 @@ type Trained struct {
 // Curvature.Track it measures λ₁ along training (see spec.Track), stored in
 // Result.Sharpness.
 //
+// With Model.BatchNorm or Model.Dropout the updates use training-mode
+// gradients (batch statistics, dropout masks drawn from t.Seed and the
+// update; see package train) and everything measured — the metrics, λ₁,
+// the measures, the tracked curvature and the landscape — is in evaluation
+// mode with the running statistics of that point (the final ones in
+// Trained.Net).
+//
 // With Curvature.Landscape it finally evaluates the loss landscape around θ
 // along filter-normalized random directions drawn from t.Seed (see
 // Landscape), stored in Result.Landscape.
@@ -204,7 +220,7 @@ func Run(ctx context.Context, t spec.Trial, progress func(spec.EpochMetrics)) (s
 	if err != nil {
 		return spec.Result{}, Trained{}, fmt.Errorf("model: %w", err)
 	}
-	theta, digest, err := initialParams(t, net)
+	theta, buffers, digest, err := initialState(t, net)
 	if err != nil {
 		return spec.Result{}, Trained{}, err
 	}
@@ -212,6 +228,7 @@ func Run(ctx context.Context, t spec.Trial, progress func(spec.EpochMetrics)) (s
 	if err != nil {
 		return spec.Result{}, Trained{}, err
 	}
+	cfg.Buffers = buffers
 	var cb func(train.Metrics)
 	if progress != nil {
 		cb = func(m train.Metrics) { progress(epochMetrics(m)) }
@@ -235,6 +252,11 @@ func Run(ctx context.Context, t spec.Trial, progress func(spec.EpochMetrics)) (s
 	}
 	if track != nil {
 		res.Sharpness = track.points
+	}
+	if tr.Buffers != nil { // measure in evaluation mode with the final running statistics
+		if net, err = net.WithBuffers(tr.Buffers); err != nil {
+			return spec.Result{}, Trained{}, err
+		}
 	}
 	out := Trained{Net: net, Theta: theta}
 	if tr.Diverged {
@@ -263,7 +285,7 @@ func trainConfig(t spec.Trial, net *nn.Network, features int, shape spec.Image) 
 	o := t.Optimizer
 	cfg := train.Config{
 		BatchSize: t.BatchSize, LR: t.LR, Epochs: t.Epochs, Steps: t.Steps,
-		Rng: pcg(t.Seed, streamBatches), EvalRows: rows,
+		Rng: pcg(t.Seed, streamBatches), EvalRows: rows, MaskSeed: uint64(t.Seed) ^ streamDropout,
 		Optimizer:     train.Optimizer{Momentum: o.Momentum, Nesterov: o.Nesterov, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps},
 		BatchSchedule: train.BatchSchedule{Milestones: t.Schedule.Batch.Milestones, Factor: t.Schedule.Batch.Factor},
 		LRSchedule: train.LRSchedule{Milestones: t.Schedule.LR.Milestones, Gamma: t.Schedule.LR.Gamma,
@@ -306,26 +328,37 @@ func trainConfig(t spec.Trial, net *nn.Network, features int, shape spec.Image) 
 // initialParams returns θ₀: a fresh initialization from t.Seed, or the
 // warm-start weights together with the file's SHA-256 digest.
 func initialParams(t spec.Trial, net *nn.Network) ([]float64, string, error) {
+	theta, _, digest, err := initialState(t, net)
+	return theta, digest, err
+}
+
+// initialState is initialParams that also returns the initial buffers (nil
+// for fresh ones; the file's running statistics for a warm start of a
+// network with batch normalization).
+func initialState(t spec.Trial, net *nn.Network) ([]float64, []float64, string, error) {
 	w := t.WarmStart
 	if w.Path == "" {
 		theta := make([]float64, net.NumParams())
 		net.Init(theta, pcg(t.Seed, streamInit))
-		return theta, "", nil
+		return theta, nil, "", nil
 	}
 	b, err := os.ReadFile(w.Path)
 	if err != nil {
-		return nil, "", fmt.Errorf("warm_start.path: %w", err)
+		return nil, nil, "", fmt.Errorf("warm_start.path: %w", err)
 	}
 	sum := sha256.Sum256(b)
 	digest := hex.EncodeToString(sum[:])
 	if w.SHA256 != "" && w.SHA256 != digest {
-		return nil, "", invalid("warm_start.sha256", w.SHA256, fmt.Sprintf("%s has SHA-256 %s", w.Path, digest))
+		return nil, nil, "", invalid("warm_start.sha256", w.SHA256, fmt.Sprintf("%s has SHA-256 %s", w.Path, digest))
 	}
-	theta, _, err := ReadWeights(bytes.NewReader(b), net)
+	theta, buffers, _, err := ReadState(bytes.NewReader(b), net)
 	if err != nil {
-		return nil, "", fmt.Errorf("warm_start.path %s: %w", w.Path, err)
+		return nil, nil, "", fmt.Errorf("warm_start.path %s: %w", w.Path, err)
 	}
-	return theta, digest, nil
+	if net.NumBuffers() == 0 {
+		buffers = nil
+	}
+	return theta, buffers, digest, nil
 }
 
 // FlatTensor is the name of the single tensor of shape [P] holding all of θ,
@@ -351,21 +384,31 @@ func WriteWeights(w io.Writer, net *nn.Network, theta []float64, meta map[string
 // read as θ itself. A file that does not fit net gives an error wrapping
 // weights.ErrMismatch that lists every missing, extra and misshapen tensor.
 func ReadWeights(r io.Reader, net *nn.Network) ([]float64, map[string]string, error) {
+	theta, _, meta, err := ReadState(r, net)
+	return theta, meta, err
+}
+
+// ReadState is ReadWeights that also returns the buffers of net read from
+// the file (the running statistics of batch normalization, length
+// net.NumBuffers(); those of net for a FlatTensor file): use
+// net.WithBuffers on them to evaluate θ in evaluation mode as it was
+// saved.
+func ReadState(r io.Reader, net *nn.Network) (theta, buffers []float64, meta map[string]string, err error) {
 	ts, meta, err := weights.Read(r)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	if len(ts) == 1 && ts[0].Name == FlatTensor {
+	if len(ts) == 1 && ts[0].Name == FlatTensor && net.NumBuffers() == 0 {
 		if !slices.Equal(ts[0].Shape, []int{net.NumParams()}) {
-			return nil, nil, fmt.Errorf("%w: tensor %q has shape %v, want [%d]", weights.ErrMismatch, FlatTensor, ts[0].Shape, net.NumParams())
+			return nil, nil, nil, fmt.Errorf("%w: tensor %q has shape %v, want [%d]", weights.ErrMismatch, FlatTensor, ts[0].Shape, net.NumParams())
 		}
-		return ts[0].Data, meta, nil
+		return ts[0].Data, net.Buffers(), meta, nil
 	}
-	theta, err := weights.Import(net, ts)
+	theta, buffers, err = weights.ImportState(net, ts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return theta, meta, nil
+	return theta, buffers, meta, nil
 }
 
 func epochMetrics(m train.Metrics) spec.EpochMetrics {

@@ -110,6 +110,12 @@ func archSpecs() map[string]spec.Trial {
 	cifar := mnist(spec.Model{Arch: "cnn", Conv: []int{2, 3}, Hidden: []int{4}, Activation: "relu"})
 	cifar.Dataset.Name = "cifar10"
 	out["cnn cifar10"] = cifar
+	out["mlp batchnorm dropout"] = base(spec.Model{Arch: "mlp", Hidden: []int{6, 4}, Activation: "relu", BatchNorm: true, Dropout: 0.5})
+	out["mlp dropout"] = base(spec.Model{Arch: "mlp", Hidden: []int{5}, Activation: "tanh", Dropout: 0.2})
+	out["cnn batchnorm dropout"] = mnist(spec.Model{Arch: "cnn", Conv: []int{2, 3}, Hidden: []int{4}, BatchNorm: true, Dropout: 0.5})
+	out["resmlp batchnorm dropout"] = base(spec.Model{Arch: "resmlp", Width: 6, Blocks: 2, Activation: "tanh", BatchNorm: true, Dropout: 0.2})
+	out["resmlp batchnorm"] = base(spec.Model{Arch: "resmlp", Width: 5, Blocks: 1, BatchNorm: true})
+	out["cnn batchnorm"] = mnist(spec.Model{Arch: "cnn", Conv: []int{2}, Activation: "tanh", BatchNorm: true})
 	return out
 }
 

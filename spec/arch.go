@@ -50,6 +50,10 @@ const (
 	LayerConv     LayerKind = "conv"
 	LayerMaxPool  LayerKind = "maxpool"
 	LayerResidual LayerKind = "residual"
+	// LayerBatchNorm is batch normalization (model.batchnorm), LayerDropout
+	// dropout (model.dropout).
+	LayerBatchNorm LayerKind = "batchnorm"
+	LayerDropout   LayerKind = "dropout"
 )
 
 // CNNKernel is the convolution kernel size of the cnn architecture; its
@@ -125,9 +129,17 @@ func (t Trial) Architecture() (Architecture, error) {
 	case ArchResMLP:
 		w := m.Width
 		dense(prev, w)
+		bn := 0.0 // the parameters of a batch norm over w features
+		if m.BatchNorm {
+			bn = 2 * float64(w)
+			add(LayerBatchNorm, w, w, bn)
+		}
 		add(act, w, w, 0)
+		if m.Dropout > 0 {
+			add(LayerDropout, w, w, 0)
+		}
 		for range m.Blocks {
-			add(LayerResidual, w, w, 2*(float64(w)*float64(w)+float64(w)))
+			add(LayerResidual, w, w, 2*(float64(w)*float64(w)+float64(w))+bn)
 		}
 		prev = w
 	case ArchCNN:
@@ -138,6 +150,9 @@ func (t Trial) Architecture() (Architecture, error) {
 					fmt.Sprintf("the %d×%d image is too small for another 2×2 pooling stage", h, w))
 			}
 			add(LayerConv, c*h*w, f*h*w, float64(f)*float64(c)*CNNKernel*CNNKernel+float64(f))
+			if m.BatchNorm {
+				add(LayerBatchNorm, f*h*w, f*h*w, 2*float64(f))
+			}
 			add(act, f*h*w, f*h*w, 0)
 			add(LayerMaxPool, f*h*w, f*(h/2)*(w/2), 0)
 			c, h, w = f, h/2, w/2
@@ -147,7 +162,13 @@ func (t Trial) Architecture() (Architecture, error) {
 	default:
 		for _, hw := range m.Hidden {
 			dense(prev, hw)
+			if m.BatchNorm {
+				add(LayerBatchNorm, hw, hw, 2*float64(hw))
+			}
 			add(act, hw, hw, 0)
+			if m.Dropout > 0 {
+				add(LayerDropout, hw, hw, 0)
+			}
 			prev = hw
 		}
 	}

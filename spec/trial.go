@@ -207,6 +207,21 @@ type Model struct {
 	// Loss is the per-example loss: "ce" (softmax cross-entropy, also the
 	// meaning of "") or "mse" (½‖z − e_y‖² on the one-hot target).
 	Loss string `json:"loss,omitempty"`
+	// BatchNorm inserts batch normalization after every hidden dense layer
+	// and every convolution, before the activation (for resmlp: after the
+	// stem's dense layer and the first dense layer of every block; PyTorch's
+	// BatchNorm1d/2d, ε = 1e-5, momentum 0.1). Training normalizes by the
+	// batch's statistics and updates the running ones; the metrics, the
+	// curvature and every measure use evaluation mode, with the running
+	// statistics (with swa, recomputed at the averaged parameters). It
+	// needs batch_size ≥ 2.
+	BatchNorm bool `json:"batchnorm,omitempty"`
+	// Dropout is the probability p ∈ [0, 1) of inverted dropout after the
+	// activation of every hidden dense layer (not after convolutions; for
+	// resmlp after the stem's and every block's activation), applied while
+	// training only, with masks drawn from the trial's seed and the update;
+	// 0 is none.
+	Dropout float64 `json:"dropout,omitempty"`
 }
 
 // Optimizer names accepted in Optimizer.Name.

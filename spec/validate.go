@@ -160,6 +160,10 @@ func (t Trial) validateModel() (Architecture, error) {
 		return Architecture{}, invalid("model.arch", m.Arch, fmt.Sprintf("needs an image dataset, not %q", t.Dataset.Name))
 	case m.Arch == ArchCNN && len(m.Conv) == 0:
 		return Architecture{}, invalid("model.conv", literal("[]"), "cnn needs at least one convolution stage")
+	case !(m.Dropout >= 0 && m.Dropout < 1):
+		return Architecture{}, invalid("model.dropout", m.Dropout, "must be in [0, 1) (the probability of dropping a hidden unit while training; 0: none)")
+	case m.BatchNorm && t.BatchSize == 1:
+		return Architecture{}, invalid("model.batchnorm", true, "needs batch_size ≥ 2 (batch statistics of a single example are undefined)")
 	}
 	for i, h := range m.Hidden {
 		if h < 1 || h > maxWidth {

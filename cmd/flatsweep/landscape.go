@@ -298,8 +298,13 @@ func firstNonZero(vals ...int) int {
 // secondModel reads the θ of --to for the network of the first model. The
 // two must be the same network: a spec in --to's metadata must name the
 // same model, and the file must fit the network (the same tensors and
-// parameter count); otherwise it is a usage error naming --to.
+// parameter count); otherwise it is a usage error naming --to. A network
+// with batch normalization has no line (each model has its own running
+// statistics).
 func secondModel(f *landscapeFlags, t spec.Trial, first compute.Model) ([]float64, error) {
+	if first.Net.NumBuffers() > 0 {
+		return nil, usagef("--to %s: the network has batch normalization, whose running statistics are those of one model: the line between two models has none in between", f.to)
+	}
 	b, err := os.ReadFile(f.to)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--to: %w", err)}

@@ -31,12 +31,13 @@
 // A filter of θ with zero norm gets d_f = 0.
 //
 // Biases follow the bias mode. BiasZero (the default, as in Li et al., who
-// also zero the batch-normalization components; flatsweep's networks have
-// no batch normalization) sets every bias entry of d to 0, so the slice
-// moves the weights only. BiasNormalize treats the bias vector b of each
+// also zero the batch-normalization components, which count as biases
+// here) sets every bias entry of d to 0, so the slice moves the weights
+// only. BiasNormalize treats the bias vector b of each
 // Dense or Conv2D layer as one more filter: d_b ← d_b/‖d_b‖·‖θ_b‖ (all
 // Out entries together, so a layer whose biases are all zero, as at
-// initialization, again gets d_b = 0). Li et al.'s published code, when
+// initialization, again gets d_b = 0), and a BatchNorm's γ and β each as
+// one filter. Li et al.'s published code, when
 // told not to ignore biases, copies θ_b into d_b instead; BiasNormalize is
 // the filter-wise rule applied to the bias vector.
 //
@@ -115,7 +116,10 @@ type Filter struct {
 
 // Filters returns the filters of net's parameter layout in order: for every
 // Dense layer its Out weight rows then its bias vector, for every Conv2D
-// layer its F output channels then its bias vector, for a Residual block
+// layer its F output channels then its bias vector, for every BatchNorm its
+// γ and its β, both marked Bias (so that the default BiasZero leaves the
+// batch-norm parameters unperturbed, as Li et al.'s code does), for a
+// Residual block
 // those of its body; layers without parameters have none. Every parameter
 // belongs to exactly one filter. A layer with parameters of another kind is
 // an error.
@@ -146,6 +150,8 @@ func layerFilters(ly nn.Layer, off int) ([]Filter, error) {
 		return rows(l.Out, l.In), nil
 	case *nn.Conv2D:
 		return rows(l.F, l.C*l.K*l.K), nil
+	case *nn.BatchNorm: // γ and β are treated as biases, as Li et al. do ("biasbn")
+		return []Filter{{Lo: off, Hi: off + l.C, Bias: true}, {Lo: off + l.C, Hi: off + 2*l.C, Bias: true}}, nil
 	case *nn.Residual:
 		var out []Filter
 		for k, sl := range l.Body {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/flatsweep/flatsweep/compute/data"
@@ -326,5 +327,40 @@ func TestGrid(t *testing.T) {
 	}
 	if g := landscape.Grid(-1, 2, 31); g[10] != 0 || g[20] != 1 || g[30] != 2 {
 		t.Errorf("line grid %v", g)
+	}
+}
+
+// TestFiltersBatchNorm: a BatchNorm's γ and β are two bias filters, so the
+// default BiasZero leaves them unperturbed.
+func TestFiltersBatchNorm(t *testing.T) {
+	net, err := nn.NewMLPWith(3, []int{4}, 2, nn.ActReLU, nn.Options{BatchNorm: true, Dropout: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := landscape.Filters(net)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Dense 4×3: 4 rows + bias [12, 16); BatchNorm: γ [16, 20), β [20, 24);
+	// Dense 2×4: 2 rows + bias.
+	want := []landscape.Filter{{Lo: 0, Hi: 3}, {Lo: 3, Hi: 6}, {Lo: 6, Hi: 9}, {Lo: 9, Hi: 12}, {Lo: 12, Hi: 16, Bias: true},
+		{Lo: 16, Hi: 20, Bias: true}, {Lo: 20, Hi: 24, Bias: true},
+		{Lo: 24, Hi: 28}, {Lo: 28, Hi: 32}, {Lo: 32, Hi: 34, Bias: true}}
+	if !slices.Equal(fs, want) {
+		t.Errorf("filters %v, want %v", fs, want)
+	}
+	theta := make([]float64, net.NumParams())
+	net.Init(theta, rand.New(rand.NewPCG(1, 2)))
+	d := make([]float64, len(theta))
+	for i := range d {
+		d[i] = 1
+	}
+	if err := landscape.Normalize(d, net, theta, landscape.BiasZero); err != nil {
+		t.Fatal(err)
+	}
+	for i := 12; i < 24; i++ {
+		if d[i] != 0 {
+			t.Fatalf("direction entry %d (bias or batch norm) = %v, want 0", i, d[i])
+		}
 	}
 }

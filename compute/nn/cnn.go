@@ -24,6 +24,18 @@ const (
 // activation's Kaiming gain, the output layer gain 1. It returns an error when
 // a size is not positive or the image becomes smaller than 2×2 before a pool.
 func NewCNN(channels, height, width int, conv, dense []int, classes int, act Activation) (*Network, error) {
+	return NewCNNWith(channels, height, width, conv, dense, classes, act, Options{})
+}
+
+// NewCNNWith is NewCNN with batch normalization and dropout: every stage is
+// Conv2D → BatchNorm over the filters (with o.BatchNorm) → act → MaxPool2D,
+// every hidden dense layer Dense → BatchNorm (with o.BatchNorm) → act →
+// Dropout (with o.Dropout > 0). Dropout acts on the dense classifier only,
+// as in AlexNet and VGG; the convolution stages have none.
+func NewCNNWith(channels, height, width int, conv, dense []int, classes int, act Activation, o Options) (*Network, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
 	if channels <= 0 || height <= 0 || width <= 0 || classes <= 0 {
 		return nil, fmt.Errorf("%w: NewCNN(%d×%d×%d, classes=%d)", ErrShape, channels, height, width, classes)
 	}
@@ -41,7 +53,9 @@ func NewCNN(channels, height, width int, conv, dense []int, classes int, act Act
 		if err != nil {
 			return nil, err
 		}
-		layers = append(layers, cv, a, &MaxPool2D{C: f, H: h, W: w, Size: 2})
+		layers = append(layers, cv)
+		layers = append(layers, o.hidden(a, f, h*w, false)...)
+		layers = append(layers, &MaxPool2D{C: f, H: h, W: w, Size: 2})
 		c, h, w = f, h/2, w/2
 	}
 	prev := c * h * w
@@ -50,7 +64,8 @@ func NewCNN(channels, height, width int, conv, dense []int, classes int, act Act
 			return nil, fmt.Errorf("%w: NewCNN dense width %d", ErrShape, d)
 		}
 		a, gain, _ := hiddenAct(act, d)
-		layers = append(layers, &Dense{In: prev, Out: d, Gain: gain}, a)
+		layers = append(layers, &Dense{In: prev, Out: d, Gain: gain})
+		layers = append(layers, o.hidden(a, d, 1, true)...)
 		prev = d
 	}
 	layers = append(layers, &Dense{In: prev, Out: classes, Gain: 1})

@@ -109,6 +109,31 @@
 // the bilinear weight couplings (the D_Zᵀ R{A} and D_Z V terms of Dense), which
 // do not come from the activation; tanh adds −2Y ⊙ D ⊙ R{Y} on top.
 //
+// # Batch normalization and dropout
+//
+// BatchNorm and Dropout (added by NewMLPWith, NewCNNWith and NewResMLPWith) are Trainer
+// layers: they compute differently while training. Every method of
+// Workspace except TrainGrad, and the Hessian and GaussNewton operators,
+// evaluate the network in evaluation mode, as PyTorch's model.eval() and
+// PyHessian do: BatchNorm is the fixed affine map Y = γ (A − μ)/√(σ² + ε) + β
+// of each channel with the running statistics μ, σ² (so Hv, Gv and the
+// gradient are exact for that map; its R-operator recurrences are those of
+// a diagonal Dense layer, given with the type) and Dropout is the identity.
+// TrainGrad is the training-mode gradient: BatchNorm normalizes by the
+// statistics of the batch (which depend on θ, and couple the rows) and
+// updates the running statistics, Dropout drops values with masks drawn
+// from a seeded generator (see Training).
+//
+// The running statistics are buffers (Buffered), not parameters: they have
+// their own flat vector, laid out layer by layer like θ (Network.NumBuffers,
+// LayerBuffers), which is not part of θ, of the gradient or of the Hessian.
+// γ and β are parameters. A Network holds the buffers its evaluation mode
+// uses (those of fresh layers, μ = 0, σ² = 1, unless set by WithBuffers); a
+// Workspace copies them and its training-mode passes update its copy
+// (Workspace.Buffers). A composite layer with such sub-layers must itself be
+// Buffered and a Trainer, as Residual is: its buffers are its sub-layers'
+// in order, and its training mode runs theirs.
+//
 // # Weight decay
 //
 // Network.WithWeightDecay(λ, biases) adds (λ/2) Σ m_i θ_i² to the objective

@@ -45,6 +45,17 @@ func (h *Hessian) Apply(hv, v []float64) { h.op.apply(hv, v) }
 // take the Hessian at many points along training without allocating.
 func (h *Hessian) Reset(theta []float64) { h.op.reset(theta) }
 
+// ResetBuffers is Reset that also moves h to the buffers b (copied; length
+// Network.NumBuffers()), the running statistics its evaluation mode uses:
+// products after it are bitwise identical to those of a new Hessian of
+// Network.WithBuffers(b) at θ.
+func (h *Hessian) ResetBuffers(theta, b []float64) {
+	for _, ws := range h.op.ws {
+		ws.SetBuffers(b)
+	}
+	h.op.reset(theta)
+}
+
 // GaussNewton is the linear operator v ↦ G v of the generalized Gauss–Newton
 // matrix G = (1/M) Σᵢ J_iᵀ (∇²_z ℓᵢ) J_i (+ λ M for weight decay) of the mean
 // loss over a fixed set of M examples at a fixed θ (see Workspace.GNVP). G is
@@ -117,7 +128,7 @@ func (op *operator) prepare() {
 		w := op.ws[lo/rows]
 		w.forward(op.theta, op.x[lo*d:hi*d], hi-lo)
 		if !op.gn {
-			w.backward(op.theta, op.y[lo:hi], hi-lo, s, nil)
+			w.backward(op.theta, op.y[lo:hi], hi-lo, s, nil, false)
 		}
 	})
 }

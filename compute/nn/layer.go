@@ -24,10 +24,17 @@ import (
 // Composite layer (Sub[0] is free for the layer to alias its input, Sub[k] for
 // k ≥ 1 is the output boundary of sub-layer k−1, with its own Sub and S), and S
 // is the temporary scratch of a Scratcher (contents undefined between calls).
+//
+// B and T belong to the layer that writes this boundary too: B is the layer's
+// view of the Workspace's buffers (the running statistics of a BatchNorm,
+// see Buffered), read in evaluation mode and updated by training-mode
+// passes; T is the state a Trainer keeps from ForwardTrain to BackwardTrain
+// within one training-mode pass (batch statistics, dropout masks).
 type Buf struct {
 	A, D, RA, RD []float64
 	Sub          []Buf
 	S            []float64
+	B, T         []float64
 }
 
 // Composite is implemented by layers built from a chain of sub-layers (such as

@@ -41,6 +41,19 @@ func must(t testing.TB, net *nn.Network, err error) *nn.Network {
 	return net
 }
 
+// withRandomBuffers returns net whose evaluation mode uses buffers drawn
+// from U(0.5, 1.5) (running means and variances away from 0 and 1).
+func withRandomBuffers(t testing.TB, net *nn.Network) *nn.Network {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(5, 6))
+	b := make([]float64, net.NumBuffers())
+	for i := range b {
+		b[i] = 0.5 + rng.Float64()
+	}
+	net, err := net.WithBuffers(b)
+	return must(t, net, err)
+}
+
 // modelCase is a small network of one of the new kinds.
 type modelCase struct {
 	name string
@@ -80,6 +93,30 @@ func modelCases() []modelCase {
 				&nn.Conv2D{C: 2, H: 7, W: 6, F: 3, K: 3, Gain: 1}, &nn.Tanh{Size: 60}, res,
 				&nn.MaxPool2D{C: 3, H: 5, W: 4, Size: 2}, &nn.Dense{In: 12, Out: 3, Gain: 1})
 			return must(t, net, err)
+		}},
+		// Batch norm in evaluation mode with running statistics away from
+		// the initial ones, and dropout (the identity in evaluation mode).
+		modelCase{"mlp-bn-dropout/relu", func(t testing.TB) *nn.Network {
+			net, err := nn.NewMLPWith(5, []int{7, 6}, 3, nn.ActReLU, nn.Options{BatchNorm: true, Dropout: 0.3})
+			return withRandomBuffers(t, must(t, net, err))
+		}},
+		modelCase{"mlp-bn/tanh-mse", func(t testing.TB) *nn.Network {
+			net, err := nn.NewMLPWith(5, []int{7, 6}, 3, nn.ActTanh, nn.Options{BatchNorm: true})
+			net = must(t, net, err)
+			net, err = net.WithLoss(nn.MeanSquaredError{})
+			return withRandomBuffers(t, must(t, net, err))
+		}},
+		modelCase{"cnn-bn-dropout/tanh", func(t testing.TB) *nn.Network {
+			net, err := nn.NewCNNWith(2, 8, 8, []int{3, 4}, []int{5}, 3, nn.ActTanh, nn.Options{BatchNorm: true, Dropout: 0.5})
+			return withRandomBuffers(t, must(t, net, err))
+		}},
+		modelCase{"cnn-bn/relu", func(t testing.TB) *nn.Network {
+			net, err := nn.NewCNNWith(2, 8, 8, []int{3}, []int{5}, 3, nn.ActReLU, nn.Options{BatchNorm: true})
+			return withRandomBuffers(t, must(t, net, err))
+		}},
+		modelCase{"resmlp-bn-dropout/relu", func(t testing.TB) *nn.Network {
+			net, err := nn.NewResMLPWith(5, 6, 2, 3, nn.ActReLU, nn.Options{BatchNorm: true, Dropout: 0.3})
+			return withRandomBuffers(t, must(t, net, err))
 		}},
 		modelCase{"resmlp-decay/tanh", func(t testing.TB) *nn.Network {
 			net, err := nn.NewResMLP(5, 6, 1, 3, nn.ActTanh)

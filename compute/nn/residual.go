@@ -21,6 +21,11 @@ import (
 //
 // i.e. the identity branch contributes J = I, whose R-derivative is zero, so
 // all second-order terms come from the Body layers.
+//
+// Its buffers are those of its Body layers in Body order (Buffered), and in
+// training mode (Trainer) it runs ForwardTrain and BackwardTrain of its
+// Trainer Body layers (BatchNorm, Dropout) and Forward and Backward of the
+// others; the Body layers keep their own training state.
 type Residual struct {
 	// Body is the residual branch g; its sizes must chain and map width w to w.
 	Body []Layer
@@ -174,6 +179,75 @@ func (r *Residual) RBackward(n int, p, v, hv []float64, in, out *Buf) {
 	}
 }
 
+// numBuffers returns the buffer count of ly (0 when it is not Buffered).
+func numBuffers(ly Layer) int {
+	if b, ok := ly.(Buffered); ok {
+		return b.NumBuffers()
+	}
+	return 0
+}
+
+// NumBuffers returns the sum of the Body layers' buffer counts.
+func (r *Residual) NumBuffers() int {
+	n := 0
+	for _, ly := range r.Body {
+		n += numBuffers(ly)
+	}
+	return n
+}
+
+// InitBuffers initializes the buffers of each Buffered Body layer on its
+// slice, in order.
+func (r *Residual) InitBuffers(b []float64) {
+	off := 0
+	for _, ly := range r.Body {
+		k := numBuffers(ly)
+		if bl, ok := ly.(Buffered); ok {
+			bl.InitBuffers(b[off : off+k])
+		}
+		off += k
+	}
+}
+
+// TrainLen returns 0: the Body layers keep their own training state.
+func (r *Residual) TrainLen(int) int { return 0 }
+
+// ForwardTrain is Forward in training mode.
+func (r *Residual) ForwardTrain(n int, p []float64, in, out *Buf, tc *TrainCtx) {
+	sub := out.Sub
+	sub[0] = *in
+	for k, ly := range r.Body {
+		if tr, ok := ly.(Trainer); ok {
+			tr.ForwardTrain(n, r.part(p, k), &sub[k], &sub[k+1], tc)
+		} else {
+			ly.Forward(n, r.part(p, k), &sub[k], &sub[k+1])
+		}
+	}
+	m := n * r.OutSize()
+	a, u, y := in.A[:m], sub[len(r.Body)].A[:m], out.A[:m]
+	for i, x := range a {
+		y[i] = x + u[i]
+	}
+}
+
+// BackwardTrain is Backward after ForwardTrain.
+func (r *Residual) BackwardTrain(n int, p, grad []float64, in, out *Buf) {
+	sub := out.Sub
+	sub[0] = *in
+	m := n * r.OutSize()
+	copy(sub[len(r.Body)].D[:m], out.D[:m])
+	for k := len(r.Body) - 1; k >= 0; k-- {
+		if tr, ok := r.Body[k].(Trainer); ok {
+			tr.BackwardTrain(n, r.part(p, k), r.part(grad, k), &sub[k], &sub[k+1])
+		} else {
+			r.Body[k].Backward(n, r.part(p, k), r.part(grad, k), &sub[k], &sub[k+1])
+		}
+	}
+	if in.D != nil {
+		addTo(in.D[:m], out.D[:m])
+	}
+}
+
 // addTo sets dst += src elementwise.
 func addTo(dst, src []float64) {
 	src = src[:len(dst)]
@@ -194,6 +268,18 @@ func addTo(dst, src []float64) {
 // O(1) at initialization; the output layer uses gain 1. blocks may be 0 (a
 // one-hidden-layer MLP).
 func NewResMLP(in, width, blocks, out int, act Activation) (*Network, error) {
+	return NewResMLPWith(in, width, blocks, out, act, Options{})
+}
+
+// NewResMLPWith is NewResMLP with batch normalization and dropout: the stem
+// is Dense → BatchNorm (with o.BatchNorm) → act → Dropout (with o.Dropout >
+// 0) and each block's body Dense → BatchNorm → act → Dropout → Dense, the
+// second Dense without batch normalization, so that each block still adds
+// W₂ h + b₂ to the stream.
+func NewResMLPWith(in, width, blocks, out int, act Activation, o Options) (*Network, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
 	if in <= 0 || width <= 0 || out <= 0 || blocks < 0 {
 		return nil, fmt.Errorf("%w: NewResMLP(in=%d, width=%d, blocks=%d, out=%d)", ErrShape, in, width, blocks, out)
 	}
@@ -201,12 +287,11 @@ func NewResMLP(in, width, blocks, out int, act Activation) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	layers := []Layer{&Dense{In: in, Out: width, Gain: gain}, stemAct}
+	layers := append([]Layer{&Dense{In: in, Out: width, Gain: gain}}, o.hidden(stemAct, width, 1, true)...)
 	for b := 0; b < blocks; b++ {
 		a, _, _ := hiddenAct(act, width)
-		blk, err := NewResidual(
-			&Dense{In: width, Out: width, Gain: gain}, a,
-			&Dense{In: width, Out: width, Gain: 1 / math.Sqrt(float64(blocks))})
+		body := append([]Layer{&Dense{In: width, Out: width, Gain: gain}}, o.hidden(a, width, 1, true)...)
+		blk, err := NewResidual(append(body, &Dense{In: width, Out: width, Gain: 1 / math.Sqrt(float64(blocks))})...)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,10 @@
 package nn
 
-import "fmt"
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+)
 
 // Workspace holds the scratch memory for evaluating a Network on batches of up
 // to Rows examples at a time. Longer inputs are processed in consecutive
@@ -17,6 +21,12 @@ type Workspace struct {
 	// aliasing RD (recursively for composite layers), so that a plain backward
 	// pass over gbufs propagates R{D} without second-order terms.
 	gbufs []Buf
+	// stats is the workspace's copy of the network's buffers (Buf.B views
+	// into it); pcg and rng draw the dropout masks of training-mode passes.
+	stats []float64
+	pcg   *rand.PCG
+	rng   *rand.Rand
+	tc    TrainCtx
 }
 
 // NewWorkspace allocates a workspace for chunks of at most rows examples
@@ -29,13 +39,16 @@ func (net *Network) NewWorkspace(rows int) *Workspace {
 // buffers (RA, RD) and the temporary scratch (S) are taken from share instead
 // of being allocated, while the forward and backward state (A, D) is private.
 func (net *Network) newWorkspace(rows int, share *Workspace) *Workspace {
-	ws := &Workspace{net: net, rows: rows, bufs: make([]Buf, len(net.layers)+1)}
+	ws := &Workspace{net: net, rows: rows, bufs: make([]Buf, len(net.layers)+1), stats: slices.Clone(net.buffers)}
+	ws.pcg = rand.NewPCG(0, 0)
+	ws.rng = rand.New(ws.pcg)
 	for j := 1; j <= len(net.layers); j++ {
 		var sh *Buf
 		if share != nil {
 			sh = &share.bufs[j]
 		}
 		ws.bufs[j] = newBuf(net.layers[j-1], rows, sh)
+		assignBuffers(net.layers[j-1], &ws.bufs[j], net.LayerBuffers(ws.stats, j-1))
 	}
 	ws.gbufs = gnBufs(ws.bufs)
 	return ws
@@ -53,6 +66,12 @@ func newBuf(ly Layer, rows int, share *Buf) Buf {
 		if sc, ok := ly.(Scratcher); ok {
 			b.S = make([]float64, sc.ScratchLen(rows))
 		}
+		if tr, ok := ly.(Trainer); ok {
+			b.T = make([]float64, tr.TrainLen(rows))
+		}
+	}
+	if share != nil {
+		b.T = share.T
 	}
 	if c, ok := ly.(Composite); ok {
 		sub := c.Sublayers()
@@ -68,6 +87,20 @@ func newBuf(ly Layer, rows int, share *Buf) Buf {
 	return b
 }
 
+// assignBuffers sets the B field of ly's output boundary to b, and those of
+// the inner boundaries of a composite layer to its sub-layers' slices of b.
+func assignBuffers(ly Layer, buf *Buf, b []float64) {
+	buf.B = b
+	if c, ok := ly.(Composite); ok {
+		off := 0
+		for k, sl := range c.Sublayers() {
+			n := numBuffers(sl)
+			assignBuffers(sl, &buf.Sub[k+1], b[off:off+n:off+n])
+			off += n
+		}
+	}
+}
+
 // gnBufs returns a copy of bufs with D replaced by RD, recursively.
 func gnBufs(bufs []Buf) []Buf {
 	if bufs == nil {
@@ -75,7 +108,7 @@ func gnBufs(bufs []Buf) []Buf {
 	}
 	g := make([]Buf, len(bufs))
 	for j, b := range bufs {
-		g[j] = Buf{A: b.A, D: b.RD, S: b.S, Sub: gnBufs(b.Sub)}
+		g[j] = Buf{A: b.A, D: b.RD, S: b.S, B: b.B, T: b.T, Sub: gnBufs(b.Sub)}
 	}
 	return g
 }
@@ -91,6 +124,9 @@ func stateWidth(ly Layer) int {
 	}
 	return w
 }
+
+// Network returns the workspace's network.
+func (ws *Workspace) Network() *Network { return ws.net }
 
 // Rows returns the chunk size of the workspace.
 func (ws *Workspace) Rows() int { return ws.rows }
@@ -119,9 +155,24 @@ func (ws *Workspace) forward(theta, x []float64, n int) {
 	}
 }
 
+// trainForward runs the training-mode forward pass on the n×d chunk x:
+// ForwardTrain for Trainer layers, Forward for the others.
+func (ws *Workspace) trainForward(theta, x []float64, n int, tc *TrainCtx) {
+	ws.bufs[0].A = x
+	for l, ly := range ws.net.layers {
+		p := ws.net.LayerParams(theta, l)
+		if tr, ok := ly.(Trainer); ok {
+			tr.ForwardTrain(n, p, &ws.bufs[l], &ws.bufs[l+1], tc)
+		} else {
+			ly.Forward(n, p, &ws.bufs[l], &ws.bufs[l+1])
+		}
+	}
+}
+
 // backward evaluates the loss with scale s on the last forward pass, sets every
-// D and, when grad is non-nil, adds s·Σᵢ∇ℓᵢ to grad.
-func (ws *Workspace) backward(theta []float64, y []int, n int, s float64, grad []float64) (float64, int) {
+// D and, when grad is non-nil, adds s·Σᵢ∇ℓᵢ to grad. With train set it
+// follows a training-mode forward pass (BackwardTrain for Trainer layers).
+func (ws *Workspace) backward(theta []float64, y []int, n int, s float64, grad []float64, train bool) (float64, int) {
 	net := ws.net
 	last := len(net.layers)
 	sum, correct := net.loss.Eval(n, net.OutSize(), ws.bufs[last].A, y, s, ws.bufs[last].D)
@@ -130,7 +181,12 @@ func (ws *Workspace) backward(theta []float64, y []int, n int, s float64, grad [
 		if grad != nil {
 			g = net.LayerParams(grad, l)
 		}
-		net.layers[l].Backward(n, net.LayerParams(theta, l), g, &ws.bufs[l], &ws.bufs[l+1])
+		p := net.LayerParams(theta, l)
+		if tr, ok := net.layers[l].(Trainer); ok && train {
+			tr.BackwardTrain(n, p, g, &ws.bufs[l], &ws.bufs[l+1])
+		} else {
+			net.layers[l].Backward(n, p, g, &ws.bufs[l], &ws.bufs[l+1])
+		}
 	}
 	return sum, correct
 }
@@ -217,11 +273,69 @@ func (ws *Workspace) LossGrad(grad, theta, x []float64, y []int) (loss, acc floa
 	correct := 0
 	ws.chunks(n, func(lo, hi int) {
 		ws.forward(theta, x[lo*d:hi*d], hi-lo)
-		ls, c := ws.backward(theta, y[lo:hi], hi-lo, s, grad)
+		ls, c := ws.backward(theta, y[lo:hi], hi-lo, s, grad, false)
 		sum += ls
 		correct += c
 	})
 	return sum/float64(n) + ws.net.penalty(theta, grad), float64(correct) / float64(n)
+}
+
+// Training selects the dropout masks of a training-mode pass and whether it
+// updates the running statistics.
+type Training struct {
+	// Seed and Stream seed the PCG generator of the pass's dropout masks,
+	// drawn layer by layer in network order, chunk after chunk: the same
+	// (Seed, Stream) gives the same masks.
+	Seed, Stream uint64
+	// Update folds the batch statistics of every BatchNorm into the
+	// workspace's running statistics (see BatchNorm).
+	Update bool
+	// Cumulative makes that update a cumulative average (see TrainCtx).
+	Cumulative bool
+}
+
+// TrainGrad is LossGrad in training mode: BatchNorm layers normalize by the
+// statistics of the batch (and, with tr.Update, update the workspace's
+// running statistics, see Buffers) and Dropout layers drop values with the
+// masks of tr; for a network without Trainer layers it equals LossGrad.
+// Batch statistics couple the rows, so for a Coupled network the n = len(y)
+// rows must fit one chunk (n ≤ Rows; it panics otherwise).
+func (ws *Workspace) TrainGrad(grad, theta, x []float64, y []int, tr Training) (loss, acc float64) {
+	ws.check(theta, x, y, grad)
+	n, d := len(y), ws.net.InSize()
+	if ws.net.coupled && n > ws.rows {
+		panic(fmt.Sprintf("nn: TrainGrad of %d rows with batch normalization in a workspace of %d rows", n, ws.rows))
+	}
+	clear(grad)
+	if n == 0 {
+		return 0, 0
+	}
+	ws.pcg.Seed(tr.Seed, tr.Stream)
+	ws.tc = TrainCtx{Rng: ws.rng, Update: tr.Update, Cumulative: tr.Cumulative}
+	s := 1 / float64(n)
+	var sum float64
+	correct := 0
+	ws.chunks(n, func(lo, hi int) {
+		ws.trainForward(theta, x[lo*d:hi*d], hi-lo, &ws.tc)
+		ls, c := ws.backward(theta, y[lo:hi], hi-lo, s, grad, true)
+		sum += ls
+		correct += c
+	})
+	return sum/float64(n) + ws.net.penalty(theta, grad), float64(correct) / float64(n)
+}
+
+// Buffers returns the workspace's buffers (the running statistics its
+// evaluation-mode passes use and its training-mode passes update; initially
+// the network's): a view, valid until the next call that changes them.
+func (ws *Workspace) Buffers() []float64 { return ws.stats }
+
+// SetBuffers sets the workspace's buffers to b (copied; length
+// Network.NumBuffers()).
+func (ws *Workspace) SetBuffers(b []float64) {
+	if len(b) != len(ws.stats) {
+		panic(fmt.Sprintf("nn: SetBuffers with %d values, want %d", len(b), len(ws.stats)))
+	}
+	copy(ws.stats, b)
 }
 
 // HVP sets hv = ∇²L(θ) v, the exact Hessian-vector product of the mean loss
@@ -239,7 +353,7 @@ func (ws *Workspace) HVP(hv, theta, v, x []float64, y []int) (loss float64) {
 	var sum float64
 	ws.chunks(n, func(lo, hi int) {
 		ws.forward(theta, x[lo*d:hi*d], hi-lo)
-		ls, _ := ws.backward(theta, y[lo:hi], hi-lo, s, nil)
+		ls, _ := ws.backward(theta, y[lo:hi], hi-lo, s, nil, false)
 		ws.rpass(theta, v, hv, y[lo:hi], hi-lo, s)
 		sum += ls
 	})

@@ -10,6 +10,12 @@ import (
 // DefaultEta is ASAM's η, used when SAM.Eta is zero (Kwon et al.'s value).
 const DefaultEta = 0.01
 
+// gradFunc sets g to the minibatch gradient at θ on the rows x, y (sub-batch
+// k of m-sharpness, 0 otherwise) and returns the loss; first marks the
+// gradient at the unperturbed θ, the one whose batch statistics update the
+// running statistics of batch normalization.
+type gradFunc func(g, theta, x []float64, y []int, k int, first bool) float64
+
 // SAM configures sharpness-aware minimization (Foret, Kleiner, Mobahi &
 // Neyshabur 2021, arXiv 2010.01412) and its adaptive variant ASAM (Kwon,
 // Kim, Park & Choi 2021, arXiv 2102.11600). The zero value is off: the
@@ -47,6 +53,13 @@ const DefaultEta = 0.01
 //
 // Each update costs two gradient evaluations of a batch, whatever m
 // (Result.Gradients counts them).
+//
+// With training-mode layers (nn.Trainer) both gradients of a (sub-)batch
+// are training-mode gradients with the same dropout masks, and only the
+// first, at θ, updates the running statistics of batch normalization (as
+// the common PyTorch implementations do by disabling the update during the
+// second pass); each sub-batch of m-sharpness is normalized by its own
+// statistics.
 type SAM struct {
 	// Rho is the neighbourhood radius ρ ≥ 0 (0: SAM off). Foret et al. use
 	// ρ ≈ 0.05, Kwon et al. ρ ≈ 0.5–2 for ASAM.
@@ -110,16 +123,16 @@ func newSharpness(cfg SAM, net *nn.Network) *sharpness {
 // losses it evaluated, at θ and at the perturbed points: finite if and only
 // if every one of them is (barring overflow of the sum, itself a sign of
 // divergence).
-func (s *sharpness) gradient(ws *nn.Workspace, grad, theta, x []float64, y []int, d int) float64 {
+func (s *sharpness) gradient(lg gradFunc, grad, theta, x []float64, y []int, d int) float64 {
 	b := len(y)
 	m := s.cfg.M
 	if m == 0 || m == b {
-		return s.perturbed(ws, grad, theta, x, y)
+		return s.perturbed(lg, 0, grad, theta, x, y)
 	}
 	clear(grad)
 	var sum float64
 	for lo := 0; lo < b; lo += m {
-		sum += s.perturbed(ws, s.g, theta, x[lo*d:(lo+m)*d], y[lo:lo+m])
+		sum += s.perturbed(lg, lo/m, s.g, theta, x[lo*d:(lo+m)*d], y[lo:lo+m])
 		for i, v := range s.g {
 			grad[i] += v
 		}
@@ -131,10 +144,10 @@ func (s *sharpness) gradient(ws *nn.Workspace, grad, theta, x []float64, y []int
 	return sum
 }
 
-// perturbed sets g to ∇L(θ + e) on the rows x, y, with e computed from
-// ∇L(θ) on the same rows, and returns L(θ) + L(θ + e).
-func (s *sharpness) perturbed(ws *nn.Workspace, g, theta, x []float64, y []int) float64 {
-	loss, _ := ws.LossGrad(g, theta, x, y)
+// perturbed sets g to ∇L(θ + e) on the rows x, y (sub-batch k), with e
+// computed from ∇L(θ) on the same rows, and returns L(θ) + L(θ + e).
+func (s *sharpness) perturbed(lg gradFunc, k int, g, theta, x []float64, y []int) float64 {
+	loss := lg(g, theta, x, y, k, true)
 	// pert ← T²g and sq = ‖Tg‖² in one pass (T = I for SAM), then
 	// pert ← θ + ρ·T²g/‖Tg‖.
 	var sq float64
@@ -151,7 +164,7 @@ func (s *sharpness) perturbed(ws *nn.Workspace, g, theta, x []float64, y []int) 
 	for i, p := range s.pert {
 		s.pert[i] = theta[i] + c*p
 	}
-	lp, _ := ws.LossGrad(g, s.pert, x, y)
+	lp := lg(g, s.pert, x, y, k, false)
 	return loss + lp
 }
 
@@ -175,9 +188,14 @@ func (s *sharpness) scale(theta []float64, i int) float64 {
 //
 // updated as θ_swa ← θ_swa + (θ_e − θ_swa)/k at the k-th averaged epoch. At
 // the end of training θ is replaced by θ_swa: Result.Final holds the metrics
-// at θ_swa, while Result.Curve keeps those of the iterates θ_e. The networks
-// of package nn have no batch normalization, so no statistics need to be
-// recomputed for θ_swa. A run that diverges or is cancelled is not averaged.
+// at θ_swa, while Result.Curve keeps those of the iterates θ_e. With batch
+// normalization (nn.BatchNorm) the running statistics of the iterates do
+// not fit θ_swa, so they are recomputed at θ_swa, as PyTorch's
+// torch.optim.swa_utils.update_bn does: reset, then one training-mode pass
+// over the training set (consecutive batches of the last epoch's batch
+// size, in index order, the last N mod B examples left out; dropout
+// active, with the masks of the updates that would follow) with the
+// cumulative average of the batch statistics (momentum=None). A run that diverges or is cancelled is not averaged.
 type SWA struct {
 	// Start is the first averaged epoch s (1-based; 0: off). It must not
 	// exceed the number of epochs of the run.

@@ -37,11 +37,27 @@
 // evaluation is reported for that partial epoch (Metrics.Epoch is the number
 // of the epoch in progress, Metrics.Step the number of updates).
 //
+// # Batch normalization and dropout
+//
+// For a network with training-mode layers (nn.Network.Trains: nn.BatchNorm,
+// nn.Dropout) every update uses the training-mode gradient
+// (nn.Workspace.TrainGrad): batch normalization normalizes by the batch's
+// statistics and updates the running statistics, and dropout drops values
+// with the masks of update t (0-based, over the whole run) drawn from a
+// PCG generator seeded with (Config.MaskSeed, t·2²⁰ + k), k the sub-batch of
+// m-sharpness (0 otherwise), so they depend only on the seed and the step.
+// A batch is one chunk for batch normalization, whatever MaxRows. The
+// metrics, the probes and everything measured afterwards are in evaluation
+// mode, with the running statistics at that point (Result.Buffers at the
+// end, ProbePoint.Buffers along training).
+//
 // A run diverges when a batch loss or an epoch loss is NaN or ±Inf. Divergence
 // is a result, not an error: training stops and Result.Diverged is set.
 //
 // With SWA the final metrics are those of the averaged parameters θ_swa,
-// which Train leaves in θ; the per-epoch metrics are the iterates'.
+// which Train leaves in θ; the per-epoch metrics are the iterates'. With
+// batch normalization the running statistics of θ_swa are recomputed first
+// (see SWA).
 //
 // Everything is deterministic: the same inputs, Rng state and Augment seed give
 // bit-identical parameters and metrics.
@@ -53,6 +69,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/flatsweep/flatsweep/compute/data"
 	"github.com/flatsweep/flatsweep/compute/nn"
@@ -118,6 +135,12 @@ type Config struct {
 	// progress callback and the Target check) after every EvalEvery-th
 	// epoch and after the last one; 0 or 1 is every epoch.
 	EvalEvery int
+	// MaskSeed seeds the dropout masks of a network with training-mode
+	// layers (see the package documentation).
+	MaskSeed uint64
+	// Buffers, if non-nil, are the running statistics training starts
+	// from (length net.NumBuffers()); nil starts from the network's.
+	Buffers []float64
 }
 
 // perEpoch returns the updates of an epoch with batch size b over n
@@ -182,6 +205,10 @@ type ProbePoint struct {
 	LR float64
 	// Final marks the call at the end of training.
 	Final bool
+	// Buffers are the running statistics at this point (nil for a network
+	// without buffers): the evaluation mode in which to measure θ. Func
+	// must not modify or keep them.
+	Buffers []float64
 }
 
 // Metrics are the full-data-set metrics after an epoch (Epoch = 0 is the
@@ -226,6 +253,9 @@ type Result struct {
 	Averaged int
 	// TargetReached reports that training stopped at Config.Target.
 	TargetReached bool
+	// Buffers are the running statistics at the end of training (nil for
+	// a network without buffers), those of the metrics in Final.
+	Buffers []float64
 }
 
 func (cfg Config) validate(net *nn.Network, n, features int) error {
@@ -246,9 +276,11 @@ func (cfg Config) validate(net *nn.Network, n, features int) error {
 		return fmt.Errorf("%w: m-sharpness (m = %d) needs every batch to split into sub-batches of m, which a kept partial batch need not", ErrConfig, cfg.SAM.M)
 	case cfg.Probe != nil && (cfg.Probe.Every < 1 || cfg.Probe.Func == nil):
 		return fmt.Errorf("%w: probe every %d (want ≥ 1) with a nil function %t", ErrConfig, cfg.Probe.Every, cfg.Probe.Func == nil)
-	case cfg.Eval != nil && cfg.Eval.NumParams() != net.NumParams():
-		return fmt.Errorf("%w: evaluation network has %d parameters, training network %d",
-			ErrConfig, cfg.Eval.NumParams(), net.NumParams())
+	case cfg.Eval != nil && (cfg.Eval.NumParams() != net.NumParams() || cfg.Eval.NumBuffers() != net.NumBuffers()):
+		return fmt.Errorf("%w: evaluation network has %d parameters and %d buffers, training network %d and %d",
+			ErrConfig, cfg.Eval.NumParams(), cfg.Eval.NumBuffers(), net.NumParams(), net.NumBuffers())
+	case cfg.Buffers != nil && len(cfg.Buffers) != net.NumBuffers():
+		return fmt.Errorf("%w: %d initial buffer values for a network with %d", ErrConfig, len(cfg.Buffers), net.NumBuffers())
 	}
 	if err := errors.Join(cfg.Optimizer.validate(), cfg.LRSchedule.validate(), cfg.BatchSchedule.validate(),
 		cfg.Augment.validate(features), cfg.SAM.validate(), cfg.SWA.validate()); err != nil {
@@ -315,6 +347,28 @@ func (cfg Config) maxBatch(n int) int {
 	return b
 }
 
+// recomputeStats sets the running statistics of ws to those of θ (SWA's
+// update_bn): it resets them and runs training-mode passes over the
+// consecutive batches of b examples of trainSet in index order (the last
+// N mod b left out, as in training), folding each batch's statistics into a
+// cumulative average; the dropout masks of batch j are those of update
+// steps + j. grad is scratch.
+func recomputeStats(ctx context.Context, ws *nn.Workspace, grad, theta []float64, trainSet data.Set, b, steps int, seed uint64) error {
+	b = max(b, 1)
+	buf := ws.Buffers()
+	net := ws.Network()
+	net.InitBuffers(buf)
+	d := trainSet.Features
+	for j, lo := 0, 0; lo+b <= trainSet.Len(); j, lo = j+1, lo+b {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("SWA statistics, batch %d: %w", j+1, err)
+		}
+		ws.TrainGrad(grad, theta, trainSet.X[lo*d:(lo+b)*d], trainSet.Y[lo:lo+b],
+			nn.Training{Seed: seed, Stream: uint64(steps+j) << 20, Update: true, Cumulative: true})
+	}
+	return nil
+}
+
 // SGD trains θ in place; it is Train, kept as the package's original entry
 // point (with the zero Optimizer it is plain minibatch SGD).
 func SGD(ctx context.Context, net *nn.Network, theta []float64, trainSet, testSet data.Set,
@@ -329,7 +383,7 @@ func SGD(ctx context.Context, net *nn.Network, theta []float64, trainSet, testSe
 // documentation). It checks ctx between updates and returns the partial
 // result with the wrapped ctx.Err() when cancelled.
 func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, testSet data.Set,
-	cfg Config, progress func(Metrics)) (Result, error) {
+	cfg Config, progress func(Metrics)) (res Result, err error) {
 	n, d := trainSet.Len(), trainSet.Features
 	if err := cfg.validate(net, n, d); err != nil {
 		return Result{}, err
@@ -347,10 +401,29 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 	if cfg.MaxRows > 0 {
 		rows = min(rows, max(cfg.MaxRows, evalRows))
 	}
+	if net.Coupled() {
+		rows = max(rows, maxB) // batch statistics need the batch in one chunk
+	}
 	ws := net.NewWorkspace(rows)
+	if cfg.Buffers != nil {
+		ws.SetBuffers(cfg.Buffers)
+	}
 	evalWS := ws
 	if cfg.Eval != nil {
 		evalWS = cfg.Eval.NewWorkspace(evalRows)
+	}
+	trains := net.Trains()
+	lossGrad := func(g, th, x []float64, y []int, k int, first bool) float64 {
+		if !trains {
+			l, _ := ws.LossGrad(g, th, x, y)
+			return l
+		}
+		l, _ := ws.TrainGrad(g, th, x, y, nn.Training{Seed: cfg.MaskSeed, Stream: uint64(res.Steps)<<20 | uint64(k), Update: first})
+		return l
+	}
+	var buffers []float64 // the running statistics, nil without
+	if net.NumBuffers() > 0 {
+		buffers = ws.Buffers()
 	}
 	grad := make([]float64, net.NumParams())
 	var sam *sharpness
@@ -367,11 +440,19 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 	aug := newAugmenter(cfg.Augment)
 
 	evaluate := func(m Metrics) Metrics {
+		if evalWS != ws && buffers != nil {
+			evalWS.SetBuffers(buffers)
+		}
 		m.TrainLoss, m.TrainAcc = evalWS.Loss(theta, trainSet.X, trainSet.Y)
 		m.TestLoss, m.TestAcc = evalWS.Loss(theta, testSet.X, testSet.Y)
 		return m
 	}
-	res := Result{Final: evaluate(Metrics{})}
+	res.Final = evaluate(Metrics{})
+	defer func() {
+		if buffers != nil {
+			res.Buffers = slices.Clone(buffers)
+		}
+	}()
 	if !res.Final.finite() {
 		res.Diverged = true
 		return res, nil
@@ -382,6 +463,7 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 			return nil
 		}
 		probed = at.Step
+		at.Buffers = buffers
 		if err := cfg.Probe.Func(ctx, at, theta); err != nil {
 			return fmt.Errorf("epoch %d, step %d: %w", at.Epoch, at.Step, err)
 		}
@@ -419,9 +501,9 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 			}
 			var loss float64
 			if sam != nil {
-				loss = sam.gradient(ws, grad, theta, xb[:b*d], yb[:b], d)
+				loss = sam.gradient(lossGrad, grad, theta, xb[:b*d], yb[:b], d)
 			} else {
-				loss, _ = ws.LossGrad(grad, theta, xb[:b*d], yb[:b])
+				loss = lossGrad(grad, theta, xb[:b*d], yb[:b], 0, true)
 			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				res.Diverged = true
@@ -462,6 +544,11 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 	if swa != nil && swa.k > 0 {
 		copy(theta, swa.mean)
 		res.Averaged = swa.k
+		if buffers != nil {
+			if err := recomputeStats(ctx, ws, grad, theta, trainSet, res.Final.BatchSize, res.Steps, cfg.MaskSeed); err != nil {
+				return res, err
+			}
+		}
 		if m := evaluate(res.Final); m.finite() {
 			res.Final = m
 		} else {

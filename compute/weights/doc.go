@@ -18,12 +18,14 @@
 // count (the product of its shape; 1 for shape []) times the dtype size; and
 // the tensors, ordered by offset, cover the data section exactly, without
 // overlaps, holes or trailing bytes. Supported dtypes are F64 and F32 (read
-// into float64); other dtypes are reported as ErrUnsupported.
+// into float64) and I64 (integer tensors such as BatchNorm's
+// num_batches_tracked, read into float64 and marked Tensor.Dtype = I64);
+// other dtypes are reported as ErrUnsupported.
 //
 // The writer produces the same bytes as the reference implementation
-// (huggingface/safetensors): tensors are stored in name order (they share one
-// dtype, so the reference order of descending alignment, then name, reduces to
-// name order), the header is compact JSON with "__metadata__" first (its keys
+// (huggingface/safetensors): tensors are stored in the reference order of
+// descending alignment, then name (name order when they all have 8-byte
+// elements, F64 and I64; I64 tensors first in an F32 file), the header is compact JSON with "__metadata__" first (its keys
 // sorted) and each tensor's fields in the order dtype, shape, data_offsets, and
 // the header is padded with spaces to a multiple of 8 bytes so that the data
 // of every tensor is aligned for its dtype.
@@ -41,7 +43,19 @@
 //	*nn.Conv2D{C, F, K, Pad} (stride 1)   nn.Conv2d(C, F, K, padding=Pad)    "<i>.weight" [F, C, K, K], "<i>.bias" [F]
 //	*nn.MaxPool2D{Size: s}                nn.MaxPool2d(s)                    none
 //	*nn.ReLU, *nn.Tanh                    nn.ReLU(), nn.Tanh()               none
+//	*nn.Dropout{P: p}                     nn.Dropout(p)                      none
+//	*nn.BatchNorm{C, HW: 1} on flat rows  nn.BatchNorm1d(C)                  (below)
+//	*nn.BatchNorm{C, HW} on images        nn.BatchNorm2d(C)                  (below)
 //	*nn.Residual{Body: b}                 Residual(b...) (below)             "<i>.body.<j>.…" for module j of b
+//
+// A BatchNorm module has the parameters "<i>.weight" [C] (γ) and "<i>.bias"
+// [C] (β) and the buffers "<i>.running_mean" [C], "<i>.running_var" [C]
+// (F64, like the parameters) and "<i>.num_batches_tracked" [] (I64), its
+// state_dict in PyTorch; Export takes the buffers from Network.Buffers (the
+// running statistics of evaluation mode) and ImportState returns them. The
+// default ε = 1e-5 and momentum 0.1 are PyTorch's too. A BatchNorm is
+// BatchNorm2d when it acts on images (after a convolution or pool, or with
+// HW > 1) and BatchNorm1d on flat rows.
 //
 // where <i> is the module's position. The weight layouts are those of
 // flatsweep's θ, so each tensor is a contiguous block of θ: nn.Dense stores W
@@ -117,6 +131,18 @@
 //	    nn.Linear(64, 10))
 //
 // applied to x.view(-1, 1, 28, 28).
+//
+// With batch normalization and dropout (nn.NewMLPWith, nn.NewCNNWith),
+// nn.NewMLPWith(784, []int{128}, 10, nn.ActReLU, nn.Options{BatchNorm: true,
+// Dropout: 0.5}) has the layers Dense, BatchNorm, ReLU, Dropout, Dense and
+// the state_dict of
+//
+//	nn.Sequential(nn.Linear(784, 128), nn.BatchNorm1d(128), nn.ReLU(), nn.Dropout(0.5),
+//	    nn.Linear(128, 10))
+//
+// ("0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean",
+// "1.running_var", "1.num_batches_tracked", "4.weight", "4.bias"); a CNN
+// stage becomes nn.Conv2d, nn.BatchNorm2d, activation, nn.MaxPool2d.
 //
 // Such a module loads a file written by Save with model.load_state_dict(sd,
 // strict=True), where sd holds the file's tensors (safetensors.torch.load_file

@@ -124,7 +124,7 @@ func parseInfo(dec *json.Decoder, name string) (tensorInfo, error) {
 	}
 	size := in.dtype.size()
 	if size == 0 {
-		return tensorInfo{}, fmt.Errorf("%w: tensor %q has dtype %q (want F64 or F32)", ErrUnsupported, name, in.dtype)
+		return tensorInfo{}, fmt.Errorf("%w: tensor %q has dtype %q (want F64, F32 or I64)", ErrUnsupported, name, in.dtype)
 	}
 	off := *raw.DataOffsets
 	if len(off) != 2 {

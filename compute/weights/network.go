@@ -11,11 +11,14 @@ import (
 	"github.com/flatsweep/flatsweep/compute/nn"
 )
 
-// param is one named block of θ: the tensor name, its shape and its position.
+// param is one named block of θ or of the buffer vector: the tensor name,
+// its shape and its position.
 type param struct {
 	name   string
 	shape  []int
-	offset int // start in θ
+	offset int   // start in θ, or in the buffers when buffer is set
+	buffer bool  // a buffer (running statistic), not a parameter
+	dtype  Dtype // I64 for an integer buffer, else empty
 }
 
 // form is the layout of the activations between two layers as PyTorch sees
@@ -31,30 +34,39 @@ const (
 	formImage             // (N, C, H, W), the input and output of nn.Conv2d and nn.MaxPool2d
 )
 
-// layout returns the named parameter blocks of net in θ order (see the
-// package documentation for the naming).
+// layout returns the named parameter blocks of net in θ order, followed by
+// its buffer blocks in buffer order (see the package documentation for the
+// naming).
 func layout(net *nn.Network) ([]param, error) {
 	var lw layoutWalker
 	if _, err := lw.walk(net.Layers(), "", formAny); err != nil {
 		return nil, err
 	}
-	if lw.offset != net.NumParams() { // a layer's NumParams disagrees with its fields
-		return nil, fmt.Errorf("%w: the named tensors cover %d of the network's %d parameters",
-			ErrUnsupported, lw.offset, net.NumParams())
+	if lw.offset != net.NumParams() || lw.boffset != net.NumBuffers() { // a layer's sizes disagree with its fields
+		return nil, fmt.Errorf("%w: the named tensors cover %d of the network's %d parameters and %d of its %d buffers",
+			ErrUnsupported, lw.offset, net.NumParams(), lw.boffset, net.NumBuffers())
 	}
-	return lw.params, nil
+	return append(lw.params, lw.buffers...), nil
 }
 
-// layoutWalker accumulates the parameter blocks of a chain of layers.
+// layoutWalker accumulates the parameter and buffer blocks of a chain of
+// layers.
 type layoutWalker struct {
-	params []param
-	offset int // start in θ of the next layer's parameters
+	params, buffers []param
+	offset, boffset int // start in θ (in the buffers) of the next layer's parameters (buffers)
 }
 
 // add appends the block name of the given shape at the current offset.
 func (lw *layoutWalker) add(name string, shape ...int) {
 	lw.params = append(lw.params, param{name: name, shape: shape, offset: lw.offset})
 	lw.offset += numel(shape)
+}
+
+// addBuffer appends the buffer block name of the given dtype and shape at
+// the current buffer offset.
+func (lw *layoutWalker) addBuffer(name string, dtype Dtype, shape ...int) {
+	lw.buffers = append(lw.buffers, param{name: name, shape: shape, offset: lw.boffset, buffer: true, dtype: dtype})
+	lw.boffset += numel(shape)
 }
 
 // walk names the parameters of layers, the modules of an nn.Sequential whose
@@ -85,6 +97,17 @@ func (lw *layoutWalker) walk(layers []nn.Layer, prefix string, in form) (form, e
 			lw.add(name+".bias", ly.F)
 		case *nn.MaxPool2D:
 			at(formImage)
+		case *nn.BatchNorm: // BatchNorm1d on flat rows, BatchNorm2d on images
+			want := formFlat
+			if ly.HW > 1 || cur == formImage {
+				want = formImage
+			}
+			name := at(want)
+			lw.add(name+".weight", ly.C)
+			lw.add(name+".bias", ly.C)
+			lw.addBuffer(name+".running_mean", "", ly.C)
+			lw.addBuffer(name+".running_var", "", ly.C)
+			lw.addBuffer(name+".num_batches_tracked", I64)
 		case *nn.Residual:
 			name := at(cur)
 			out, err := lw.walk(ly.Body, name+".body.", cur)
@@ -95,9 +118,9 @@ func (lw *layoutWalker) walk(layers []nn.Layer, prefix string, in form) (form, e
 				return 0, fmt.Errorf("%w: residual block %s mixes flat and image activations", ErrUnsupported, name)
 			}
 			cur = out
-		default: // ReLU, Tanh: elementwise, any form
+		default: // ReLU, Tanh, Dropout: elementwise, any form
 			if name := at(cur); ly.NumParams() != 0 {
-				return 0, fmt.Errorf("%w: module %s (%T) has parameters but is not *nn.Dense, *nn.Conv2D or *nn.Residual",
+				return 0, fmt.Errorf("%w: module %s (%T) has parameters but is not *nn.Dense, *nn.Conv2D, *nn.BatchNorm or *nn.Residual",
 					ErrUnsupported, name, ly)
 			}
 		}
@@ -116,9 +139,12 @@ func numel(shape []int) int {
 
 // Export returns the parameters θ of net as tensors named and shaped like the
 // state_dict of the equivalent PyTorch nn.Sequential ("0.weight", "0.bias",
-// "2.body.0.weight", …; see the package documentation), in θ order. The
-// tensors hold copies of the values. A layer with parameters that is not an
-// *nn.Dense, *nn.Conv2D or *nn.Residual (of such layers) gives ErrUnsupported.
+// "2.body.0.weight", …; see the package documentation), in θ order, followed
+// by the network's buffers (net.Buffers(): the running statistics of its
+// BatchNorm layers, "<i>.running_mean", …) in buffer order. The tensors hold
+// copies of the values. A layer with parameters that is not an *nn.Dense,
+// *nn.Conv2D, *nn.BatchNorm or *nn.Residual (of such layers) gives
+// ErrUnsupported.
 func Export(net *nn.Network, theta []float64) ([]Tensor, error) {
 	if len(theta) != net.NumParams() {
 		return nil, fmt.Errorf("%w: θ has %d values but the network has %d parameters",
@@ -128,22 +154,36 @@ func Export(net *nn.Network, theta []float64) ([]Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
+	bufs := net.Buffers()
 	ts := make([]Tensor, len(ps))
 	for i, p := range ps {
+		src := theta
+		if p.buffer {
+			src = bufs
+		}
 		ts[i] = Tensor{Name: p.name, Shape: slices.Clone(p.shape),
-			Data: slices.Clone(theta[p.offset : p.offset+numel(p.shape)])}
+			Data: slices.Clone(src[p.offset : p.offset+numel(p.shape)]), Dtype: p.dtype}
 	}
 	return ts, nil
 }
 
 // Import assembles θ for net from tensors named and shaped as by Export, in
-// any order. Every parameter tensor of the network must be present with its
-// exact shape, and no other tensor may be present; otherwise the error
-// (ErrMismatch) lists every missing, misshapen, duplicate and extra tensor.
+// any order. Every parameter and buffer tensor of the network must be
+// present with its exact shape, and no other tensor may be present;
+// otherwise the error (ErrMismatch) lists every missing, misshapen,
+// duplicate and extra tensor. The buffers are checked but not returned (see
+// ImportState).
 func Import(net *nn.Network, tensors []Tensor) ([]float64, error) {
+	theta, _, err := ImportState(net, tensors)
+	return theta, err
+}
+
+// ImportState is Import that also returns the buffers (the running
+// statistics, length net.NumBuffers(); empty for a network without).
+func ImportState(net *nn.Network, tensors []Tensor) (theta, buffers []float64, err error) {
 	ps, err := layout(net)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	byName := make(map[string]Tensor, len(tensors))
 	var problems []string
@@ -153,8 +193,13 @@ func Import(net *nn.Network, tensors []Tensor) ([]float64, error) {
 		}
 		byName[t.Name] = t
 	}
-	theta := make([]float64, net.NumParams())
+	theta = make([]float64, net.NumParams())
+	buffers = make([]float64, net.NumBuffers())
 	for _, p := range ps {
+		dst := theta
+		if p.buffer {
+			dst = buffers
+		}
 		t, ok := byName[p.name]
 		delete(byName, p.name)
 		switch {
@@ -165,16 +210,16 @@ func Import(net *nn.Network, tensors []Tensor) ([]float64, error) {
 		case len(t.Data) != numel(p.shape):
 			problems = append(problems, fmt.Sprintf("tensor %q has %d values, want %d", p.name, len(t.Data), numel(p.shape)))
 		default:
-			copy(theta[p.offset:], t.Data)
+			copy(dst[p.offset:], t.Data)
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(byName)) {
 		problems = append(problems, fmt.Sprintf("extra tensor %q (shape %v)", name, byName[name].Shape))
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("%w: %s", ErrMismatch, strings.Join(problems, "; "))
+		return nil, nil, fmt.Errorf("%w: %s", ErrMismatch, strings.Join(problems, "; "))
 	}
-	return theta, nil
+	return theta, buffers, nil
 }
 
 // Save writes the parameters θ of net to w as an F64 safetensors file with the

@@ -133,7 +133,9 @@ func TestImportMismatch(t *testing.T) {
 	}{
 		{"missing", edit(func(c []Tensor) []Tensor { return slices.Delete(c, 3, 4) }),
 			[]string{`missing tensor "2.bias" of shape [3]`}},
-		{"extra", edit(func(c []Tensor) []Tensor { return append(c, Tensor{"6.weight", []int{1}, []float64{0}}) }),
+		{"extra", edit(func(c []Tensor) []Tensor {
+			return append(c, Tensor{Name: "6.weight", Shape: []int{1}, Data: []float64{0}})
+		}),
 			[]string{`extra tensor "6.weight"`}},
 		{"transposed", edit(func(c []Tensor) []Tensor { c[0].Shape = []int{5, 4}; return c }),
 			[]string{`tensor "0.weight" has shape [5 4], want [4 5]`}},

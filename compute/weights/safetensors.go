@@ -22,7 +22,7 @@ var (
 	// length beyond the file, invalid or duplicated JSON, inconsistent shapes
 	// and offsets, or a data section not covered exactly by the tensors.
 	ErrFormat = errors.New("weights: malformed safetensors data")
-	// ErrUnsupported is returned for a dtype other than F64 and F32, or for a
+	// ErrUnsupported is returned for a dtype other than F64, F32 and I64, or for a
 	// network layer that has parameters but is not an *nn.Dense, an
 	// *nn.Conv2D or an *nn.Residual of such layers (or a residual block whose
 	// body changes between flat and image activations).
@@ -63,12 +63,13 @@ type Dtype string
 const (
 	F64 Dtype = "F64" // IEEE 754 binary64, little-endian
 	F32 Dtype = "F32" // IEEE 754 binary32, little-endian
+	I64 Dtype = "I64" // two's-complement int64, little-endian (counters such as num_batches_tracked)
 )
 
 // size returns the bytes per element of a supported dtype, or 0.
 func (d Dtype) size() int {
 	switch d {
-	case F64:
+	case F64, I64:
 		return 8
 	case F32:
 		return 4
@@ -78,11 +79,27 @@ func (d Dtype) size() int {
 
 // Tensor is a named tensor of the given Shape whose elements are stored
 // row-major in Data (len(Data) is the product of Shape, 1 for a scalar with
-// Shape []).
+// Shape []). Dtype is I64 for an integer tensor (Read sets it; Write stores
+// such a tensor as int64, its values integers of magnitude ≤ 2⁵³) and empty
+// for a floating-point one (F64 or F32 in the file).
 type Tensor struct {
 	Name  string
 	Shape []int
 	Data  []float64
+	Dtype Dtype
+}
+
+// maxExactInt is 2⁵³, the largest magnitude up to which every integer is a
+// float64.
+const maxExactInt = 1 << 53
+
+// dtypeIn returns the element type of t in a file of floating-point type
+// dtype.
+func (t Tensor) dtypeIn(dtype Dtype) Dtype {
+	if t.Dtype == I64 {
+		return I64
+	}
+	return dtype
 }
 
 // numElements returns the product of shape, or an error on a negative
@@ -112,17 +129,24 @@ func Write(w io.Writer, tensors []Tensor, meta map[string]string) error {
 // range is an error (ErrTensor) rather than a silent infinity.
 func WriteAs(w io.Writer, dtype Dtype, tensors []Tensor, meta map[string]string) error {
 	size := dtype.size()
-	if size == 0 {
+	if dtype != F64 && dtype != F32 {
 		return fmt.Errorf("%w: dtype %q (want F64 or F32)", ErrUnsupported, dtype)
 	}
 	sorted := slices.Clone(tensors)
-	slices.SortFunc(sorted, func(a, b Tensor) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(sorted, func(a, b Tensor) int { // descending alignment, then name
+		return cmp.Or(cmp.Compare(b.dtypeIn(dtype).size(), a.dtypeIn(dtype).size()), cmp.Compare(a.Name, b.Name))
+	})
 	for i, t := range sorted {
 		if t.Name == metadataKey {
 			return fmt.Errorf("%w: the name %q is reserved", ErrTensor, metadataKey)
 		}
-		if i > 0 && sorted[i-1].Name == t.Name {
-			return fmt.Errorf("%w: duplicate name %q", ErrTensor, t.Name)
+		for j := range i {
+			if sorted[j].Name == t.Name {
+				return fmt.Errorf("%w: duplicate name %q", ErrTensor, t.Name)
+			}
+		}
+		if t.Dtype != "" && t.Dtype != I64 {
+			return fmt.Errorf("%w: %q has dtype %q (want I64 or empty)", ErrTensor, t.Name, t.Dtype)
 		}
 		n, err := numElements(t.Shape, math.MaxInt/size)
 		if err != nil {
@@ -131,7 +155,13 @@ func WriteAs(w io.Writer, dtype Dtype, tensors []Tensor, meta map[string]string)
 		if n != len(t.Data) {
 			return fmt.Errorf("%w: %q has shape %v (%d elements) but %d values", ErrTensor, t.Name, t.Shape, n, len(t.Data))
 		}
-		if dtype == F32 {
+		if t.Dtype == I64 {
+			for _, v := range t.Data {
+				if v != math.Trunc(v) || math.Abs(v) > maxExactInt {
+					return fmt.Errorf("%w: integer tensor %q holds %g", ErrTensor, t.Name, v)
+				}
+			}
+		} else if dtype == F32 {
 			for _, v := range t.Data {
 				if math.Abs(v) > math.MaxFloat32 && !math.IsInf(v, 0) && math.IsInf(float64(float32(v)), 0) {
 					return fmt.Errorf("%w: %q holds %g, beyond the float32 range", ErrTensor, t.Name, v)
@@ -145,13 +175,17 @@ func WriteAs(w io.Writer, dtype Dtype, tensors []Tensor, meta map[string]string)
 	bw.Write(header)
 	var buf [8]byte
 	for _, t := range sorted {
+		dt := t.dtypeIn(dtype)
 		for _, v := range t.Data {
-			if dtype == F32 {
+			switch dt {
+			case F32:
 				binary.LittleEndian.PutUint32(buf[:], math.Float32bits(float32(v)))
-			} else {
+			case I64:
+				binary.LittleEndian.PutUint64(buf[:], uint64(int64(v)))
+			default:
 				binary.LittleEndian.PutUint64(buf[:], math.Float64bits(v))
 			}
-			bw.Write(buf[:size])
+			bw.Write(buf[:dt.size()])
 		}
 	}
 	if err := bw.Flush(); err != nil { // bufio keeps the first write error
@@ -180,15 +214,16 @@ func encodeHeader(sorted []Tensor, meta map[string]string, dtype Dtype) []byte {
 		if i > 0 || len(meta) > 0 {
 			h = append(h, ',')
 		}
+		dt := t.dtypeIn(dtype)
 		h = append(appendJSONString(h, t.Name), `:{"dtype":"`...)
-		h = append(append(h, dtype...), `","shape":[`...)
+		h = append(append(h, dt...), `","shape":[`...)
 		for j, d := range t.Shape {
 			if j > 0 {
 				h = append(h, ',')
 			}
 			h = strconv.AppendInt(h, int64(d), 10)
 		}
-		end := off + len(t.Data)*dtype.size()
+		end := off + len(t.Data)*dt.size()
 		h = append(h, `],"data_offsets":[`...)
 		h = append(strconv.AppendInt(h, int64(off), 10), ',')
 		h = append(strconv.AppendInt(h, int64(end), 10), "]}"...)
@@ -327,18 +362,25 @@ func decodeData(infos []tensorInfo, meta map[string]string, data []byte) ([]Tens
 	tensors := make([]Tensor, len(infos))
 	for i, in := range infos {
 		tensors[i] = Tensor{Name: in.name, Shape: in.shape, Data: decodeValues(in.dtype, data[in.begin:in.end])}
+		if in.dtype == I64 {
+			tensors[i].Dtype = I64
+		}
 	}
 	return tensors, meta, nil
 }
 
-// decodeValues converts little-endian F64 or F32 bytes to float64.
+// decodeValues converts little-endian F64, F32 or I64 bytes to float64
+// (integers beyond 2⁵³ are rounded).
 func decodeValues(dtype Dtype, b []byte) []float64 {
 	size := dtype.size()
 	out := make([]float64, len(b)/size)
 	for i := range out {
-		if dtype == F32 {
+		switch dtype {
+		case F32:
 			out[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:])))
-		} else {
+		case I64:
+			out[i] = float64(int64(binary.LittleEndian.Uint64(b[8*i:])))
+		default:
 			out[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
 		}
 	}

@@ -337,12 +337,15 @@ func TestWriteInvalid(t *testing.T) {
 		err     error
 		want    string
 	}{
-		{"duplicate", F64, []Tensor{{"a", []int{1}, one}, {"a", []int{1}, one}}, ErrTensor, `duplicate name "a"`},
-		{"reserved", F64, []Tensor{{"__metadata__", []int{1}, one}}, ErrTensor, "reserved"},
-		{"length", F64, []Tensor{{"a", []int{2}, one}}, ErrTensor, "2 elements) but 1 values"},
-		{"negative", F64, []Tensor{{"a", []int{-1}, nil}}, ErrTensor, "negative dimension"},
-		{"f32 overflow", F32, []Tensor{{"a", []int{1}, []float64{1e300}}}, ErrTensor, "float32 range"},
+		{"duplicate", F64, []Tensor{{Name: "a", Shape: []int{1}, Data: one}, {Name: "a", Shape: []int{1}, Data: one}}, ErrTensor, `duplicate name "a"`},
+		{"reserved", F64, []Tensor{{Name: "__metadata__", Shape: []int{1}, Data: one}}, ErrTensor, "reserved"},
+		{"length", F64, []Tensor{{Name: "a", Shape: []int{2}, Data: one}}, ErrTensor, "2 elements) but 1 values"},
+		{"negative", F64, []Tensor{{Name: "a", Shape: []int{-1}}}, ErrTensor, "negative dimension"},
+		{"f32 overflow", F32, []Tensor{{Name: "a", Shape: []int{1}, Data: []float64{1e300}}}, ErrTensor, "float32 range"},
 		{"dtype", "F16", nil, ErrUnsupported, `"F16"`},
+		{"file dtype I64", I64, nil, ErrUnsupported, `"I64"`},
+		{"tensor dtype", F64, []Tensor{{Name: "a", Shape: []int{1}, Data: one, Dtype: F32}}, ErrTensor, `dtype "F32"`},
+		{"fractional int", F64, []Tensor{{Name: "a", Shape: []int{1}, Data: []float64{0.5}, Dtype: I64}}, ErrTensor, "integer tensor"},
 	}
 	for _, c := range cases {
 		var buf bytes.Buffer
@@ -354,12 +357,12 @@ func TestWriteInvalid(t *testing.T) {
 			t.Errorf("%s: %d bytes written before the error", c.name, buf.Len())
 		}
 	}
-	if err := Write(failWriter{}, []Tensor{{"a", []int{1}, one}}, nil); !errors.Is(err, errDiskFull) {
+	if err := Write(failWriter{}, []Tensor{{Name: "a", Shape: []int{1}, Data: one}}, nil); !errors.Is(err, errDiskFull) {
 		t.Errorf("writer error: %v", err)
 	}
 	// Infinities and NaN are values, not range errors, in F32 too.
 	var buf bytes.Buffer
-	in := []Tensor{{"a", []int{3}, []float64{math.Inf(1), math.NaN(), math.Copysign(0, -1)}}}
+	in := []Tensor{{Name: "a", Shape: []int{3}, Data: []float64{math.Inf(1), math.NaN(), math.Copysign(0, -1)}}}
 	if err := WriteAs(&buf, F32, in, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -81,6 +81,7 @@ one flag per setting (given below).
 	}
 	b.WriteString(dinhSection)
 	b.WriteString(landscapeSection)
+	b.WriteString(normSection)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -130,6 +131,46 @@ a setting written as 0 (which would mean the default) is an error, and so is a
 grid of zero or negative extent. Each grid point costs one forward pass over
 both subsets; the first layer's products are shared by all points
 (docs/BENCHMARKS.md gives the cost).
+`
+
+const normSection = `
+## Batch normalization and dropout
+
+With ` + "`model: {arch: mlp, hidden: [512, 512], batchnorm: true, dropout: 0.5}`" + ` every
+hidden layer is Dense → BatchNorm → activation → Dropout and, for cnn, every
+convolution stage Conv → BatchNorm → activation → MaxPool (dropout only in the dense
+classifier, as in AlexNet and VGG); a resmlp's stem is Dense → BatchNorm → activation →
+Dropout and each block a + (Dense → BatchNorm → activation → Dropout → Dense)(a).
+These are PyTorch's BatchNorm1d/BatchNorm2d (ε = 1e-5, momentum 0.1) and inverted
+Dropout(p), as in Keskar et al.'s and Yao et al.'s networks.
+
+Training uses training mode: batch normalization normalizes each channel by the
+batch's mean and biased variance and updates the running statistics
+(μ ← 0.9μ + 0.1μ_B, σ² ← 0.9σ² + 0.1·σ²_B·m/(m − 1), the unbiased batch variance over
+its m values); dropout zeroes each hidden unit with probability p and scales the others
+by 1/(1 − p), with masks drawn from the trial seed and the update, so a trial is
+bit-for-bit reproducible. Everything measured is in **evaluation mode** with the
+running statistics at that point, as PyHessian and PyTorch's ` + "`model.eval()`" + ` do: the
+per-epoch and final training and test metrics, λ₁, every measure above, the loss
+landscape and ` + "`curvature.track`" + `. In evaluation mode batch normalization is a fixed
+affine map per channel, y = γ(x − μ)/√(σ² + ε) + β, and dropout the identity, so the
+loss is a deterministic function of θ and the Hessian-vector products are exact (the
+R-operator through that map). The learnable γ and β are parameters, part of θ, of the
+Hessian and of P; the running statistics are buffers, not parameters, fixed while
+measuring. The landscape's directions leave γ and β at zero with ` + "`bias: zero`" + `, as
+Li et al. do. Dinh's check needs a Dense–ReLU–Dense pair, which these networks do not
+have.
+
+With ` + "`train.swa`" + ` the statistics of the iterates do not fit the averaged parameters, so
+they are recomputed there as PyTorch's ` + "`update_bn`" + ` does: one training-mode pass over the
+training set (consecutive batches of the last batch size) averaging the batch
+statistics. With SAM both gradients of an update use the same dropout masks and only
+the first updates the statistics. Batch normalization needs ` + "`batch_size`" + ` ≥ 2.
+
+Weight files hold the statistics under PyTorch's state_dict names (` + "`<i>.running_mean`" + `,
+` + "`<i>.running_var`" + `, ` + "`<i>.num_batches_tracked`" + ` as int64), and ` + "`flatsweep hessian`" + ` and
+` + "`flatsweep landscape`" + ` measure a saved model with its saved statistics (a line between two
+such models, ` + "`--to`" + `, is refused: each has its own statistics).
 `
 
 // anchor is the Markdown heading anchor of a measure's section.
