@@ -32,6 +32,9 @@ type Sweep struct {
 	Curvature Curvature `json:"curvature"`
 	// Grid lists the values of the swept axes.
 	Grid Grid `json:"grid"`
+	// Command runs every trial as an external program (see Command); zero
+	// value: flatsweep trains the model itself.
+	Command Command `json:"command,omitzero"`
 }
 
 // Train is the training budget and procedure shared by the trials of a sweep:
@@ -86,7 +89,7 @@ func (g Grid) Len() int {
 // Base returns the trial spec the sweep's fixed settings describe, with the
 // axes at the first grid point (or, for an empty axis, their fixed values).
 func (s Sweep) Base() Trial {
-	t := Trial{Dataset: s.Dataset, Model: s.Model, Epochs: s.Train.Epochs, Curvature: s.Curvature, Training: s.Train.Training}
+	t := Trial{Dataset: s.Dataset, Model: s.Model, Epochs: s.Train.Epochs, Curvature: s.Curvature, Training: s.Train.Training, Command: s.Command}
 	for _, a := range s.Grid.Axes() {
 		if len(a.Values) > 0 {
 			_ = a.set(&t, 0)
@@ -175,12 +178,12 @@ func sectionOrder(err error) int {
 	if !errors.As(err, &fe) {
 		return 0
 	}
-	for i, p := range []string{"name", "dataset", "model", "train", "curvature", "grid"} {
+	for i, p := range []string{"name", "dataset", "model", "train", "curvature", "grid", "command"} {
 		if fe.Field == p || strings.HasPrefix(fe.Field, p+".") || strings.HasPrefix(fe.Field, p+"[") {
 			return i
 		}
 	}
-	return 6
+	return 7
 }
 
 // problems returns the first problem of every section of the trial.
@@ -190,7 +193,7 @@ func (t Trial) problems() []error {
 		errs = append(errs, err)
 	}
 	a, err := t.validateModel()
-	if err != nil {
+	if err != nil && !t.modelOptional() {
 		errs = append(errs, err)
 	}
 	// m against the batch sizes is the grid's check (validateGrid): it
@@ -200,10 +203,13 @@ func (t Trial) problems() []error {
 			errs = append(errs, err)
 		}
 	}
-	if len(errs) == 0 {
+	if len(errs) == 0 && !t.modelOptional() {
 		if err := t.validateCurvature(a); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := t.validateCommand(); err != nil {
+		errs = append(errs, err)
 	}
 	return errs
 }
@@ -216,7 +222,8 @@ func (s Sweep) sweepPath(field string) string {
 		}
 	}
 	switch {
-	case field == "", strings.HasPrefix(field, "dataset."), strings.HasPrefix(field, "model."), strings.HasPrefix(field, "curvature."):
+	case field == "", strings.HasPrefix(field, "dataset."), strings.HasPrefix(field, "model."), strings.HasPrefix(field, "curvature."),
+		field == "command", strings.HasPrefix(field, "command."):
 		return field
 	}
 	return "train." + field

@@ -10,6 +10,7 @@ import (
 
 	"github.com/flatsweep/flatsweep/coordinator/store"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // MaxAcquireWait caps how long Acquire waits for a pending trial.
@@ -29,7 +30,17 @@ const (
 // than one slot (or more than 4096), a name longer than 256 bytes or more
 // than 64 labels.
 func (c *Core) Register(name string, slots int32, labels map[string]string, owner string) (string, error) {
+	return c.RegisterWithGPUs(name, slots, labels, 0, owner)
+}
+
+// RegisterWithGPUs is Register for a worker that has gpus GPUs: it is
+// leased the trials of sweeps whose commands need at most as many
+// (command.gpus), and no others. It fails with ErrInvalid for a negative
+// count or one above spec.MaxCommandGPUs.
+func (c *Core) RegisterWithGPUs(name string, slots int32, labels map[string]string, gpus int32, owner string) (string, error) {
 	switch {
+	case gpus < 0 || gpus > spec.MaxCommandGPUs:
+		return "", fmt.Errorf("%w: gpus: must be from 0 to %d, got %d", ErrInvalid, spec.MaxCommandGPUs, gpus)
 	case slots < 1 || slots > maxWorkerSlots:
 		return "", fmt.Errorf("%w: slots: must be from 1 to %d, got %d", ErrInvalid, maxWorkerSlots, slots)
 	case len(name) > maxWorkerName:
@@ -40,13 +51,13 @@ func (c *Core) Register(name string, slots int32, labels map[string]string, owne
 	id := "w-" + newToken()[:12]
 	c.mu.Lock()
 	c.workers[id] = &workerInfo{
-		pb:       &pb.Worker{Id: id, Name: name, Slots: slots, Labels: labels},
+		pb:       &pb.Worker{Id: id, Name: name, Slots: slots, Labels: labels, Gpus: gpus},
 		lastSeen: c.cfg.Clock.Now(),
 		owner:    owner,
 	}
 	c.sweepWorkersLocked(c.cfg.Clock.Now())
 	c.mu.Unlock()
-	c.log.Info("worker registered", "worker", id, "name", name, "slots", slots)
+	c.log.Info("worker registered", "worker", id, "name", name, "slots", slots, "gpus", gpus)
 	return id, nil
 }
 
@@ -147,7 +158,11 @@ func (c *Core) TryAcquire(workerID string) (*pb.Lease, <-chan struct{}, error) {
 func (c *Core) acquire(workerID string) (*pb.Lease, error) {
 	for {
 		c.mu.Lock()
-		s := c.pickSweepLocked()
+		var gpus int32
+		if w := c.workers[workerID]; w != nil {
+			gpus = w.pb.Gpus
+		}
+		s := c.pickSweepLocked(gpus)
 		if s == nil {
 			c.mu.Unlock()
 			return nil, nil

@@ -145,6 +145,7 @@ type sweepState struct {
 	reordered time.Time // time of the last re-order
 	running   int
 	finished  []time.Time // finish times within the last minute, for throughput
+	gpus      int32       // GPUs each trial needs (command.gpus)
 }
 
 func newSweepState(id string) *sweepState {
@@ -226,13 +227,14 @@ func (s *sweepState) done() bool {
 	return c[pb.TrialState_TRIAL_STATE_SUCCEEDED]+c[pb.TrialState_TRIAL_STATE_DISCARDED]+c[pb.TrialState_TRIAL_STATE_CANCELLED] == s.total
 }
 
-// pickSweepLocked chooses the sweep to lease from: the highest priority among
-// sweeps with leasable trials, and among equals the one holding the fewest
-// running trials (fair sharing), then the smallest ID.
-func (c *Core) pickSweepLocked() *sweepState {
+// pickSweepLocked chooses the sweep to lease from for a worker with gpus
+// GPUs: the highest priority among sweeps with leasable trials that need at
+// most gpus GPUs, and among equals the one holding the fewest running
+// trials (fair sharing), then the smallest ID.
+func (c *Core) pickSweepLocked(gpus int32) *sweepState {
 	var best *sweepState
 	for _, s := range c.sweeps {
-		if s.paused || s.cancelled || len(s.queue) == 0 {
+		if s.paused || s.cancelled || len(s.queue) == 0 || s.gpus > gpus {
 			continue
 		}
 		if best == nil || s.priority > best.priority ||

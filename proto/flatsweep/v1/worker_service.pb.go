@@ -650,7 +650,10 @@ type RegisterWorkerRequest struct {
 	// Trials it runs at once.
 	Slots int32 `protobuf:"varint,2,opt,name=slots,proto3" json:"slots,omitempty"`
 	// Free-form labels.
-	Labels        map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Labels map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// GPUs the worker has: trials of commands that need GPUs are leased only
+	// to workers with at least as many.
+	Gpus          int32 `protobuf:"varint,40,opt,name=gpus,proto3" json:"gpus,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -704,6 +707,13 @@ func (x *RegisterWorkerRequest) GetLabels() map[string]string {
 		return x.Labels
 	}
 	return nil
+}
+
+func (x *RegisterWorkerRequest) GetGpus() int32 {
+	if x != nil {
+		return x.Gpus
+	}
+	return 0
 }
 
 // RegisterWorkerResponse assigns the worker its ID and lease timing.
@@ -1102,7 +1112,9 @@ type CompleteTrialRequest struct {
 	// Lease token.
 	Token string `protobuf:"bytes,4,opt,name=token,proto3" json:"token,omitempty"`
 	// The result.
-	Result        *TrialResult `protobuf:"bytes,5,opt,name=result,proto3" json:"result,omitempty"`
+	Result *TrialResult `protobuf:"bytes,5,opt,name=result,proto3" json:"result,omitempty"`
+	// The output of a command trial's attempt, stored with the result.
+	Log           *CommandLog `protobuf:"bytes,40,opt,name=log,proto3" json:"log,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1172,6 +1184,13 @@ func (x *CompleteTrialRequest) GetResult() *TrialResult {
 	return nil
 }
 
+func (x *CompleteTrialRequest) GetLog() *CommandLog {
+	if x != nil {
+		return x.Log
+	}
+	return nil
+}
+
 // CompleteTrialResponse acknowledges a result.
 type CompleteTrialResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1233,7 +1252,9 @@ type FailTrialRequest struct {
 	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
 	// The error is one of the trial's input — an invalid spec, missing or
 	// malformed data — which no retry can mend: the trial is discarded at once.
-	Permanent     bool `protobuf:"varint,6,opt,name=permanent,proto3" json:"permanent,omitempty"`
+	Permanent bool `protobuf:"varint,6,opt,name=permanent,proto3" json:"permanent,omitempty"`
+	// The output of a command trial's attempt, stored with the failure.
+	Log           *CommandLog `protobuf:"bytes,40,opt,name=log,proto3" json:"log,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1308,6 +1329,13 @@ func (x *FailTrialRequest) GetPermanent() bool {
 		return x.Permanent
 	}
 	return false
+}
+
+func (x *FailTrialRequest) GetLog() *CommandLog {
+	if x != nil {
+		return x.Log
+	}
+	return nil
 }
 
 // FailTrialResponse acknowledges a failure.
@@ -1394,11 +1422,12 @@ const file_flatsweep_v1_worker_service_proto_rawDesc = "" +
 	"\bsweep_id\x18\x02 \x01(\tR\asweepId\x12\x19\n" +
 	"\btrial_id\x18\x03 \x01(\tR\atrialId\x12\x14\n" +
 	"\x05token\x18\x04 \x01(\tR\x05token\"\x16\n" +
-	"\x14ReleaseTrialResponse\"\xc5\x01\n" +
+	"\x14ReleaseTrialResponse\"\xd9\x01\n" +
 	"\x15RegisterWorkerRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05slots\x18\x02 \x01(\x05R\x05slots\x12G\n" +
-	"\x06labels\x18\x03 \x03(\v2/.flatsweep.v1.RegisterWorkerRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\x03 \x03(\v2/.flatsweep.v1.RegisterWorkerRequest.LabelsEntryR\x06labels\x12\x12\n" +
+	"\x04gpus\x18( \x01(\x05R\x04gpus\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb7\x01\n" +
@@ -1428,22 +1457,24 @@ const file_flatsweep_v1_worker_service_proto_rawDesc = "" +
 	"newMetrics\"P\n" +
 	"\x11HeartbeatResponse\x12;\n" +
 	"\vexpire_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\xb2\x01\n" +
+	"expireTime\"\xde\x01\n" +
 	"\x14CompleteTrialRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x19\n" +
 	"\bsweep_id\x18\x02 \x01(\tR\asweepId\x12\x19\n" +
 	"\btrial_id\x18\x03 \x01(\tR\atrialId\x12\x14\n" +
 	"\x05token\x18\x04 \x01(\tR\x05token\x121\n" +
-	"\x06result\x18\x05 \x01(\v2\x19.flatsweep.v1.TrialResultR\x06result\"5\n" +
+	"\x06result\x18\x05 \x01(\v2\x19.flatsweep.v1.TrialResultR\x06result\x12*\n" +
+	"\x03log\x18( \x01(\v2\x18.flatsweep.v1.CommandLogR\x03log\"5\n" +
 	"\x15CompleteTrialResponse\x12\x1c\n" +
-	"\tduplicate\x18\x01 \x01(\bR\tduplicate\"\xaf\x01\n" +
+	"\tduplicate\x18\x01 \x01(\bR\tduplicate\"\xdb\x01\n" +
 	"\x10FailTrialRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x19\n" +
 	"\bsweep_id\x18\x02 \x01(\tR\asweepId\x12\x19\n" +
 	"\btrial_id\x18\x03 \x01(\tR\atrialId\x12\x14\n" +
 	"\x05token\x18\x04 \x01(\tR\x05token\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12\x1c\n" +
-	"\tpermanent\x18\x06 \x01(\bR\tpermanent\"C\n" +
+	"\tpermanent\x18\x06 \x01(\bR\tpermanent\x12*\n" +
+	"\x03log\x18( \x01(\v2\x18.flatsweep.v1.CommandLogR\x03log\"C\n" +
 	"\x11FailTrialResponse\x12.\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x18.flatsweep.v1.TrialStateR\x05state2\xdc\x04\n" +
 	"\rWorkerService\x12[\n" +
@@ -1492,7 +1523,8 @@ var file_flatsweep_v1_worker_service_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil),  // 20: google.protobuf.Timestamp
 	(*EpochMetrics)(nil),           // 21: flatsweep.v1.EpochMetrics
 	(*TrialResult)(nil),            // 22: flatsweep.v1.TrialResult
-	(TrialState)(0),                // 23: flatsweep.v1.TrialState
+	(*CommandLog)(nil),             // 23: flatsweep.v1.CommandLog
+	(TrialState)(0),                // 24: flatsweep.v1.TrialState
 }
 var file_flatsweep_v1_worker_service_proto_depIdxs = []int32{
 	9,  // 0: flatsweep.v1.SessionRequest.acquire:type_name -> flatsweep.v1.AcquireTrialRequest
@@ -1517,26 +1549,28 @@ var file_flatsweep_v1_worker_service_proto_depIdxs = []int32{
 	21, // 19: flatsweep.v1.HeartbeatRequest.new_metrics:type_name -> flatsweep.v1.EpochMetrics
 	20, // 20: flatsweep.v1.HeartbeatResponse.expire_time:type_name -> google.protobuf.Timestamp
 	22, // 21: flatsweep.v1.CompleteTrialRequest.result:type_name -> flatsweep.v1.TrialResult
-	23, // 22: flatsweep.v1.FailTrialResponse.state:type_name -> flatsweep.v1.TrialState
-	7,  // 23: flatsweep.v1.WorkerService.RegisterWorker:input_type -> flatsweep.v1.RegisterWorkerRequest
-	9,  // 24: flatsweep.v1.WorkerService.AcquireTrial:input_type -> flatsweep.v1.AcquireTrialRequest
-	12, // 25: flatsweep.v1.WorkerService.Heartbeat:input_type -> flatsweep.v1.HeartbeatRequest
-	14, // 26: flatsweep.v1.WorkerService.CompleteTrial:input_type -> flatsweep.v1.CompleteTrialRequest
-	16, // 27: flatsweep.v1.WorkerService.FailTrial:input_type -> flatsweep.v1.FailTrialRequest
-	5,  // 28: flatsweep.v1.WorkerService.ReleaseTrial:input_type -> flatsweep.v1.ReleaseTrialRequest
-	0,  // 29: flatsweep.v1.WorkerService.Session:input_type -> flatsweep.v1.SessionRequest
-	8,  // 30: flatsweep.v1.WorkerService.RegisterWorker:output_type -> flatsweep.v1.RegisterWorkerResponse
-	10, // 31: flatsweep.v1.WorkerService.AcquireTrial:output_type -> flatsweep.v1.AcquireTrialResponse
-	13, // 32: flatsweep.v1.WorkerService.Heartbeat:output_type -> flatsweep.v1.HeartbeatResponse
-	15, // 33: flatsweep.v1.WorkerService.CompleteTrial:output_type -> flatsweep.v1.CompleteTrialResponse
-	17, // 34: flatsweep.v1.WorkerService.FailTrial:output_type -> flatsweep.v1.FailTrialResponse
-	6,  // 35: flatsweep.v1.WorkerService.ReleaseTrial:output_type -> flatsweep.v1.ReleaseTrialResponse
-	2,  // 36: flatsweep.v1.WorkerService.Session:output_type -> flatsweep.v1.SessionResponse
-	30, // [30:37] is the sub-list for method output_type
-	23, // [23:30] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	23, // 22: flatsweep.v1.CompleteTrialRequest.log:type_name -> flatsweep.v1.CommandLog
+	23, // 23: flatsweep.v1.FailTrialRequest.log:type_name -> flatsweep.v1.CommandLog
+	24, // 24: flatsweep.v1.FailTrialResponse.state:type_name -> flatsweep.v1.TrialState
+	7,  // 25: flatsweep.v1.WorkerService.RegisterWorker:input_type -> flatsweep.v1.RegisterWorkerRequest
+	9,  // 26: flatsweep.v1.WorkerService.AcquireTrial:input_type -> flatsweep.v1.AcquireTrialRequest
+	12, // 27: flatsweep.v1.WorkerService.Heartbeat:input_type -> flatsweep.v1.HeartbeatRequest
+	14, // 28: flatsweep.v1.WorkerService.CompleteTrial:input_type -> flatsweep.v1.CompleteTrialRequest
+	16, // 29: flatsweep.v1.WorkerService.FailTrial:input_type -> flatsweep.v1.FailTrialRequest
+	5,  // 30: flatsweep.v1.WorkerService.ReleaseTrial:input_type -> flatsweep.v1.ReleaseTrialRequest
+	0,  // 31: flatsweep.v1.WorkerService.Session:input_type -> flatsweep.v1.SessionRequest
+	8,  // 32: flatsweep.v1.WorkerService.RegisterWorker:output_type -> flatsweep.v1.RegisterWorkerResponse
+	10, // 33: flatsweep.v1.WorkerService.AcquireTrial:output_type -> flatsweep.v1.AcquireTrialResponse
+	13, // 34: flatsweep.v1.WorkerService.Heartbeat:output_type -> flatsweep.v1.HeartbeatResponse
+	15, // 35: flatsweep.v1.WorkerService.CompleteTrial:output_type -> flatsweep.v1.CompleteTrialResponse
+	17, // 36: flatsweep.v1.WorkerService.FailTrial:output_type -> flatsweep.v1.FailTrialResponse
+	6,  // 37: flatsweep.v1.WorkerService.ReleaseTrial:output_type -> flatsweep.v1.ReleaseTrialResponse
+	2,  // 38: flatsweep.v1.WorkerService.Session:output_type -> flatsweep.v1.SessionResponse
+	32, // [32:39] is the sub-list for method output_type
+	25, // [25:32] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_flatsweep_v1_worker_service_proto_init() }

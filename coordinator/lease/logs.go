@@ -1,0 +1,48 @@
+package lease
+
+import (
+	"fmt"
+	"strings"
+
+	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/spec"
+)
+
+// ValidateLog checks an attempt's log (nil passes): each of its output
+// tails at most MaxLogBytes, byte counts ≥ 0. Its outcome is truncated to
+// MaxErrorBytes, as a failure's reason is.
+func (l Limits) ValidateLog(log *pb.CommandLog) error {
+	if log == nil {
+		return nil
+	}
+	switch {
+	case len(log.Stdout) > l.MaxLogBytes:
+		return fmt.Errorf("%w: log.stdout: %d bytes exceed the limit of %d", ErrInvalid, len(log.Stdout), l.MaxLogBytes)
+	case len(log.Stderr) > l.MaxLogBytes:
+		return fmt.Errorf("%w: log.stderr: %d bytes exceed the limit of %d", ErrInvalid, len(log.Stderr), l.MaxLogBytes)
+	case log.StdoutDropped < 0 || log.StderrDropped < 0:
+		return fmt.Errorf("%w: log: dropped byte counts must be ≥ 0", ErrInvalid)
+	case len(log.WorkerId) > maxWorkerName:
+		return fmt.Errorf("%w: log.worker_id: at most %d bytes", ErrInvalid, maxWorkerName)
+	}
+	log.Outcome = truncate(strings.ToValidUTF8(log.Outcome, "\uFFFD"), l.MaxErrorBytes)
+	return nil
+}
+
+// Logs returns the stored logs of a trial's attempts (one attempt's when
+// attempt > 0); ErrNotFound (wrapped) when the trial does not exist.
+func (c *Core) Logs(k Key, attempt int32) ([]*pb.CommandLog, error) {
+	if _, err := c.store.GetTrial(k.Sweep, k.Trial); err != nil {
+		return nil, err
+	}
+	return c.store.Logs(k.Sweep, k.Trial, attempt)
+}
+
+// gpusOf returns the GPUs a stored sweep's trials need (its command.gpus).
+func gpusOf(sw *pb.Sweep) int32 {
+	s, err := spec.DecodeSweep([]byte(sw.SpecJson))
+	if err != nil {
+		return 0
+	}
+	return int32(s.Command.GPUs)
+}
