@@ -20,6 +20,7 @@ epochs = int(t.get("epochs", 3))
 assert t.get("lr") == lr, (t.get("lr"), lr)
 assert t.get("batch_size") == b, (t.get("batch_size"), b)
 print("standin: trial %s attempt %d lr=%g b=%d" % (t.trial_id, t.attempt, lr, b))
+print("CUDA_VISIBLE_DEVICES=%s" % os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"))
 sys.stdout.flush()
 
 if mode == "fail":
