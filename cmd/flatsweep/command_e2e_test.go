@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -361,5 +362,73 @@ func TestCommandBadInput(t *testing.T) {
 	}
 	if len(resp.Sweeps) != 0 {
 		t.Errorf("%d sweeps stored after rejected submissions, want none", len(resp.Sweeps))
+	}
+}
+
+// torchPython is the interpreter with PyTorch (Debian's python3-torch
+// installs into the system Python), skipping where there is none.
+func torchPython(t *testing.T) string {
+	t.Helper()
+	const py = "/usr/bin/python3"
+	if out, err := exec.Command(py, "-c", "import torch").CombinedOutput(); err != nil {
+		t.Skipf("PyTorch example skipped: %s cannot import torch (install python3-torch): %v %s", py, err, out)
+	}
+	return py
+}
+
+// TestPyTorchExample: examples/pytorch/train_mlp.py, swept on a worker
+// process, trains on the data flatsweep hands it, and flatsweep measures
+// the curvature of the weights it wrote: λ₁ is stored with the result and
+// is exactly what `flatsweep hessian` measures on the same weights file.
+func TestPyTorchExample(t *testing.T) {
+	py := torchPython(t)
+	dir := t.TempDir()
+	work := filepath.Join(dir, "work")
+	_, addr := startCoordinator(t, filepath.Join(dir, "c.db"), "")
+	start(t, "worker", "--coordinator", addr, "--name", "torch", "--keep-work", "--work-dir", work)
+	submitBody(t, addr, fmt.Sprintf(`name: cmd-torch
+dataset: {name: synthetic, n: 256, n_test: 256, seed: 2}
+model: {arch: mlp, hidden: [16]}
+train: {epochs: 3}
+curvature: {examples: 0, lanczos_steps: 30, measures: [trace]}
+command:
+  argv: [%q, %q]
+  data: true
+  timeout: 5m
+grid: {batch_size: [32], lr: [0.1], seed: [1]}
+`, py, abs(t, "../../examples/pytorch/train_mlp.py")))
+	c := client(t, addr)
+	waitDone(t, c, "cmd-torch", 4*time.Minute)
+	tr := allTrials(t, c, "cmd-torch")[0]
+	r := tr.Result
+	if tr.State != pb.TrialState_TRIAL_STATE_SUCCEEDED || r == nil {
+		t.Fatalf("state %v, last error %q", tr.State, tr.LastError)
+	}
+	// 16·16 + 16 + 16·4 + 4 parameters; whole batches of 32 from 256.
+	if !r.External || r.Params != 340 || r.Steps != 24 || len(r.Curve) != 3 || r.Hvps == 0 || !(r.LambdaMax > 0) || r.Measures["trace"] == 0 {
+		t.Fatalf("result: external %v, params %d, steps %d, %d epochs, λ₁ %v after %d products, trace %v",
+			r.External, r.Params, r.Steps, len(r.Curve), r.LambdaMax, r.Hvps, r.Measures["trace"])
+	}
+	if r.Measures["torch_seconds"] <= 0 {
+		t.Errorf("the program's own metric torch_seconds = %v, want > 0", r.Measures["torch_seconds"])
+	}
+	specFile := filepath.Join(dir, "trial.json")
+	if err := os.WriteFile(specFile, []byte(tr.SpecJson), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	weightsFile := filepath.Join(work, "cmd-torch", tr.Id, "attempt-1", "weights.safetensors")
+	out, errs, code := runCLI(t, "hessian", "--weights", weightsFile, "--spec", specFile, "--format", "json")
+	if code != 0 {
+		t.Fatalf("hessian: exit %d: %s", code, errs)
+	}
+	var h struct {
+		LambdaMax float64 `json:"lambda_max"`
+		Params    int64   `json:"params"`
+	}
+	if err := json.Unmarshal([]byte(out), &h); err != nil {
+		t.Fatalf("hessian output %q: %v", out, err)
+	}
+	if h.LambdaMax != r.LambdaMax || h.Params != r.Params {
+		t.Errorf("hessian on the program's weights: λ₁ %v (P = %d); the trial stored %v (P = %d): want the same bits", h.LambdaMax, h.Params, r.LambdaMax, r.Params)
 	}
 }
