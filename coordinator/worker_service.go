@@ -25,7 +25,7 @@ func (s *workerServer) owned(ctx context.Context, workerID string) error {
 }
 
 func (s *workerServer) RegisterWorker(ctx context.Context, req *pb.RegisterWorkerRequest) (*pb.RegisterWorkerResponse, error) {
-	id, err := s.c.core.RegisterWithGPUs(req.Name, req.Slots, req.Labels, req.Gpus, callerOf(ctx))
+	id, err := s.c.core.RegisterWith(req.Name, req.Slots, req.Labels, lease.Capabilities{GPUs: req.Gpus, Commands: req.Commands}, callerOf(ctx))
 	if err != nil {
 		return nil, statusOf(err)
 	}

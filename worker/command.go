@@ -27,6 +27,10 @@ import (
 // CommandConfig configures how a worker runs command trials (trials whose
 // spec has a command section, see spec.Command).
 type CommandConfig struct {
+	// Allow lets the worker run command trials: it registers as running
+	// them, and only such workers are leased them. A command trial runs
+	// any program its sweep names, with the worker's user and environment.
+	Allow bool
 	// WorkDir holds the attempts' directories, WorkDir/<sweep>/<trial>/attempt-<n>
 	// (default: flatsweep-work under the system's temporary directory).
 	WorkDir string
@@ -146,6 +150,9 @@ func (p *gpuPool) give(idx []int) {
 func (w *Worker) runTrial(ctx context.Context, l *pb.Lease, st spec.Trial, progress func(spec.EpochMetrics)) (spec.Result, error) {
 	if !st.IsCommand() {
 		return w.run(ctx, st, progress)
+	}
+	if !w.cfg.Command.Allow {
+		return spec.Result{}, errors.New("this worker does not run command trials (start it with flatsweep worker --allow-commands)")
 	}
 	res, log, err := w.runCommand(ctx, l, st, progress)
 	if log != nil {

@@ -187,7 +187,8 @@ func (w *Worker) register(ctx context.Context, stale string) (string, error) {
 	if w.id != "" && w.id != stale {
 		return w.id, nil
 	}
-	req := &pb.RegisterWorkerRequest{Name: w.cfg.Name, Slots: int32(w.cfg.Slots), Labels: w.cfg.Labels, Gpus: int32(w.cfg.Command.GPUs)}
+	req := &pb.RegisterWorkerRequest{Name: w.cfg.Name, Slots: int32(w.cfg.Slots), Labels: w.cfg.Labels, Gpus: int32(w.cfg.Command.GPUs),
+		Commands: w.cfg.Command.Allow}
 	for attempt := 0; ; attempt++ {
 		resp, err := w.client.RegisterWorker(ctx, req)
 		if err == nil {

@@ -88,11 +88,20 @@ func logsOf(t *testing.T, c pb.SweepServiceClient, sweep, trial string) []*pb.Co
 func TestCommandSweepCompletes(t *testing.T) {
 	dir := t.TempDir()
 	coord, addr := startCoordinator(t, filepath.Join(dir, "c.db"), "")
-	for _, name := range []string{"one", "two"} {
-		start(t, "worker", "--coordinator", addr, "--name", name, "--slots", "2")
-	}
+	// A worker that does not run commands is leased none.
+	plain := start(t, "worker", "--coordinator", addr, "--name", "plain")
+	plain.waitLog(t, "registered with coordinator", 20*time.Second)
 	submitBody(t, addr, commandSweep(t, "cmd-ok", "ok", 4, ""))
 	c := client(t, addr)
+	time.Sleep(2 * time.Second)
+	for _, tr := range allTrials(t, c, "cmd-ok") {
+		if tr.State != pb.TrialState_TRIAL_STATE_PENDING {
+			t.Fatalf("trial %s is %v with only a worker without --allow-commands, want pending", tr.Id, tr.State)
+		}
+	}
+	for _, name := range []string{"one", "two"} {
+		start(t, "worker", "--coordinator", addr, "--allow-commands", "--name", name, "--slots", "2")
+	}
 	waitDone(t, c, "cmd-ok", 2*time.Minute)
 	trials := allTrials(t, c, "cmd-ok")
 	if len(trials) != 4 {
@@ -164,7 +173,7 @@ func TestCommandSweepCompletes(t *testing.T) {
 	if tr := allTrials(t, c, "cmd-gpu"); tr[0].State != pb.TrialState_TRIAL_STATE_PENDING {
 		t.Fatalf("GPU trial is %v on workers without GPUs, want pending", tr[0].State)
 	}
-	start(t, "worker", "--coordinator", addr, "--name", "gpu", "--gpus", "2")
+	start(t, "worker", "--coordinator", addr, "--allow-commands", "--name", "gpu", "--gpus", "2")
 	waitDone(t, c, "cmd-gpu", 2*time.Minute)
 	tr := allTrials(t, c, "cmd-gpu")[0]
 	logs := logsOf(t, c, "cmd-gpu", tr.Id)
@@ -185,7 +194,7 @@ func TestCommandFailures(t *testing.T) {
 	dir := t.TempDir()
 	_, addr := startCoordinator(t, filepath.Join(dir, "c.db"), "", "--max-attempts", "2")
 	for _, name := range []string{"one", "two"} {
-		start(t, "worker", "--coordinator", addr, "--name", name, "--slots", "2", "--kill-grace", "1s")
+		start(t, "worker", "--coordinator", addr, "--allow-commands", "--name", name, "--slots", "2", "--kill-grace", "1s")
 	}
 	cases := []struct {
 		name, mode, extra string
@@ -271,7 +280,7 @@ func processGone(pid int) bool {
 func TestCommandCancelStopsProcessGroup(t *testing.T) {
 	dir := t.TempDir()
 	_, addr := startCoordinator(t, filepath.Join(dir, "c.db"), "")
-	w := start(t, "worker", "--coordinator", addr, "--name", "one", "--kill-grace", "2s")
+	w := start(t, "worker", "--coordinator", addr, "--allow-commands", "--name", "one", "--kill-grace", "2s")
 	body := commandSweep(t, "cmd-cancel", "grandchild", 1, "")
 	submitBody(t, addr, body)
 	marker := markerDir(body)
@@ -314,7 +323,7 @@ func TestCommandCancelStopsProcessGroup(t *testing.T) {
 func TestCommandKilledWithWorker(t *testing.T) {
 	dir := t.TempDir()
 	coord, addr := startCoordinator(t, filepath.Join(dir, "c.db"), "", "--lease-ttl", "1s")
-	doomed := start(t, "worker", "--coordinator", addr, "--name", "doomed")
+	doomed := start(t, "worker", "--coordinator", addr, "--allow-commands", "--name", "doomed")
 	doomed.waitLog(t, "registered with coordinator", 20*time.Second)
 	submitBody(t, addr, commandSweep(t, "cmd-kill", "slow", 1, ""))
 	doomed.waitLog(t, "trial started", 20*time.Second)
@@ -323,7 +332,7 @@ func TestCommandKilledWithWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	coord.waitLog(t, "lease expired", 20*time.Second)
-	start(t, "worker", "--coordinator", addr, "--name", "rescuer")
+	start(t, "worker", "--coordinator", addr, "--allow-commands", "--name", "rescuer")
 	c := client(t, addr)
 	waitDone(t, c, "cmd-kill", 2*time.Minute)
 	trials := allTrials(t, c, "cmd-kill")
@@ -385,7 +394,7 @@ func TestPyTorchExample(t *testing.T) {
 	dir := t.TempDir()
 	work := filepath.Join(dir, "work")
 	_, addr := startCoordinator(t, filepath.Join(dir, "c.db"), "")
-	start(t, "worker", "--coordinator", addr, "--name", "torch", "--keep-work", "--work-dir", work)
+	start(t, "worker", "--coordinator", addr, "--allow-commands", "--name", "torch", "--keep-work", "--work-dir", work)
 	submitBody(t, addr, fmt.Sprintf(`name: cmd-torch
 dataset: {name: synthetic, n: 256, n_test: 256, seed: 2}
 model: {arch: mlp, hidden: [16]}

@@ -73,6 +73,7 @@ func newWorkerCmd() *cobra.Command {
 	cmd.Flags().IntVar(&slots, "slots", 1, "trials to run at once")
 	cmd.Flags().StringArrayVar(&labels, "label", nil, "label key=value (repeatable)")
 	cmd.Flags().DurationVar(&drain, "drain-timeout", time.Minute, "on SIGTERM, how long running trials may finish before they are handed back (a second signal hands them back at once)")
+	cmd.Flags().BoolVar(&cmdCfg.Allow, "allow-commands", false, "run command trials: programs a sweep names (command.argv), with this worker's user and environment; without it the worker is leased none")
 	cmd.Flags().IntVar(&cmdCfg.GPUs, "gpus", 0, "GPUs this worker has: command trials needing GPUs (command.gpus) run only on workers with enough, each given free indices in CUDA_VISIBLE_DEVICES")
 	cmd.Flags().StringVar(&cmdCfg.WorkDir, "work-dir", "", "where command trials' attempt directories are made (default: flatsweep-work in the temporary directory)")
 	cmd.Flags().BoolVar(&cmdCfg.KeepWork, "keep-work", false, "keep each command attempt's directory (result, weights, params) after it is reported")

@@ -30,14 +30,25 @@ const (
 // than one slot (or more than 4096), a name longer than 256 bytes or more
 // than 64 labels.
 func (c *Core) Register(name string, slots int32, labels map[string]string, owner string) (string, error) {
-	return c.RegisterWithGPUs(name, slots, labels, 0, owner)
+	return c.RegisterWith(name, slots, labels, Capabilities{}, owner)
 }
 
-// RegisterWithGPUs is Register for a worker that has gpus GPUs: it is
-// leased the trials of sweeps whose commands need at most as many
-// (command.gpus), and no others. It fails with ErrInvalid for a negative
-// count or one above spec.MaxCommandGPUs.
-func (c *Core) RegisterWithGPUs(name string, slots int32, labels map[string]string, gpus int32, owner string) (string, error) {
+// Capabilities are what a worker offers besides its slots: it is leased
+// only the trials it can run.
+type Capabilities struct {
+	// GPUs is the number of GPUs it has: trials of sweeps whose command needs
+	// more (command.gpus) are not leased to it.
+	GPUs int32
+	// Commands reports that it runs command trials; without it, trials of
+	// sweeps with a command are not leased to it.
+	Commands bool
+}
+
+// RegisterWith is Register for a worker with the given capabilities. It
+// fails with ErrInvalid for a negative GPU count or one above
+// spec.MaxCommandGPUs.
+func (c *Core) RegisterWith(name string, slots int32, labels map[string]string, caps Capabilities, owner string) (string, error) {
+	gpus := caps.GPUs
 	switch {
 	case gpus < 0 || gpus > spec.MaxCommandGPUs:
 		return "", fmt.Errorf("%w: gpus: must be from 0 to %d, got %d", ErrInvalid, spec.MaxCommandGPUs, gpus)
@@ -51,13 +62,13 @@ func (c *Core) RegisterWithGPUs(name string, slots int32, labels map[string]stri
 	id := "w-" + newToken()[:12]
 	c.mu.Lock()
 	c.workers[id] = &workerInfo{
-		pb:       &pb.Worker{Id: id, Name: name, Slots: slots, Labels: labels, Gpus: gpus},
+		pb:       &pb.Worker{Id: id, Name: name, Slots: slots, Labels: labels, Gpus: gpus, Commands: caps.Commands},
 		lastSeen: c.cfg.Clock.Now(),
 		owner:    owner,
 	}
 	c.sweepWorkersLocked(c.cfg.Clock.Now())
 	c.mu.Unlock()
-	c.log.Info("worker registered", "worker", id, "name", name, "slots", slots, "gpus", gpus)
+	c.log.Info("worker registered", "worker", id, "name", name, "slots", slots, "gpus", gpus, "commands", caps.Commands)
 	return id, nil
 }
 
@@ -158,11 +169,11 @@ func (c *Core) TryAcquire(workerID string) (*pb.Lease, <-chan struct{}, error) {
 func (c *Core) acquire(workerID string) (*pb.Lease, error) {
 	for {
 		c.mu.Lock()
-		var gpus int32
+		var caps Capabilities
 		if w := c.workers[workerID]; w != nil {
-			gpus = w.pb.Gpus
+			caps = Capabilities{GPUs: w.pb.Gpus, Commands: w.pb.Commands}
 		}
-		s := c.pickSweepLocked(gpus)
+		s := c.pickSweepLocked(caps)
 		if s == nil {
 			c.mu.Unlock()
 			return nil, nil

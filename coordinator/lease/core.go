@@ -180,7 +180,7 @@ func New(st *store.Store, cfg Config) (*Core, error) {
 	for _, sw := range sws {
 		s := newSweepState(sw.Id)
 		s.priority, s.paused, s.cancelled = sw.Priority, sw.Paused, sw.Cancelled
-		s.gpus = gpusOf(sw)
+		s.gpus, s.command = needsOf(sw)
 		c.sweeps[sw.Id] = s
 	}
 	now := cfg.Clock.Now()

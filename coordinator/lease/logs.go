@@ -38,11 +38,12 @@ func (c *Core) Logs(k Key, attempt int32) ([]*pb.CommandLog, error) {
 	return c.store.Logs(k.Sweep, k.Trial, attempt)
 }
 
-// gpusOf returns the GPUs a stored sweep's trials need (its command.gpus).
-func gpusOf(sw *pb.Sweep) int32 {
+// needsOf returns what the workers of a stored sweep's trials need: its
+// command's GPUs, and whether they run a command.
+func needsOf(sw *pb.Sweep) (gpus int32, command bool) {
 	s, err := spec.DecodeSweep([]byte(sw.SpecJson))
 	if err != nil {
-		return 0
+		return 0, false
 	}
-	return int32(s.Command.GPUs)
+	return int32(s.Command.GPUs), len(s.Command.Argv) > 0
 }

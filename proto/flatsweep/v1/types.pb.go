@@ -1353,7 +1353,9 @@ type Worker struct {
 	Running int32 `protobuf:"varint,6,opt,name=running,proto3" json:"running,omitempty"`
 	// GPUs it advertises (`flatsweep worker --gpus`): it is leased only
 	// trials that need at most as many.
-	Gpus          int32 `protobuf:"varint,40,opt,name=gpus,proto3" json:"gpus,omitempty"`
+	Gpus int32 `protobuf:"varint,40,opt,name=gpus,proto3" json:"gpus,omitempty"`
+	// Whether it runs command trials (`flatsweep worker --allow-commands`).
+	Commands      bool `protobuf:"varint,41,opt,name=commands,proto3" json:"commands,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1435,6 +1437,13 @@ func (x *Worker) GetGpus() int32 {
 		return x.Gpus
 	}
 	return 0
+}
+
+func (x *Worker) GetCommands() bool {
+	if x != nil {
+		return x.Commands
+	}
+	return false
 }
 
 // CommandLog is the output of one attempt of a command trial: the last bytes
@@ -1682,7 +1691,7 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x04runs\x18\x02 \x03(\v2\x1b.flatsweep.v1.QuadratureRunR\x04runs\"?\n" +
 	"\rQuadratureRun\x12\x14\n" +
 	"\x05nodes\x18\x01 \x03(\x01R\x05nodes\x12\x18\n" +
-	"\aweights\x18\x02 \x03(\x01R\aweights\"\xa7\x02\n" +
+	"\aweights\x18\x02 \x03(\x01R\aweights\"\xc3\x02\n" +
 	"\x06Worker\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -1690,7 +1699,8 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x06labels\x18\x04 \x03(\v2 .flatsweep.v1.Worker.LabelsEntryR\x06labels\x12@\n" +
 	"\x0elast_seen_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\flastSeenTime\x12\x18\n" +
 	"\arunning\x18\x06 \x01(\x05R\arunning\x12\x12\n" +
-	"\x04gpus\x18( \x01(\x05R\x04gpus\x1a9\n" +
+	"\x04gpus\x18( \x01(\x05R\x04gpus\x12\x1a\n" +
+	"\bcommands\x18) \x01(\bR\bcommands\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf8\x01\n" +

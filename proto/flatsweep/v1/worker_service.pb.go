@@ -653,7 +653,10 @@ type RegisterWorkerRequest struct {
 	Labels map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// GPUs the worker has: trials of commands that need GPUs are leased only
 	// to workers with at least as many.
-	Gpus          int32 `protobuf:"varint,40,opt,name=gpus,proto3" json:"gpus,omitempty"`
+	Gpus int32 `protobuf:"varint,40,opt,name=gpus,proto3" json:"gpus,omitempty"`
+	// The worker runs command trials (flatsweep worker --allow-commands):
+	// only such workers are leased the trials of sweeps with a command.
+	Commands      bool `protobuf:"varint,41,opt,name=commands,proto3" json:"commands,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -714,6 +717,13 @@ func (x *RegisterWorkerRequest) GetGpus() int32 {
 		return x.Gpus
 	}
 	return 0
+}
+
+func (x *RegisterWorkerRequest) GetCommands() bool {
+	if x != nil {
+		return x.Commands
+	}
+	return false
 }
 
 // RegisterWorkerResponse assigns the worker its ID and lease timing.
@@ -1422,12 +1432,13 @@ const file_flatsweep_v1_worker_service_proto_rawDesc = "" +
 	"\bsweep_id\x18\x02 \x01(\tR\asweepId\x12\x19\n" +
 	"\btrial_id\x18\x03 \x01(\tR\atrialId\x12\x14\n" +
 	"\x05token\x18\x04 \x01(\tR\x05token\"\x16\n" +
-	"\x14ReleaseTrialResponse\"\xd9\x01\n" +
+	"\x14ReleaseTrialResponse\"\xf5\x01\n" +
 	"\x15RegisterWorkerRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05slots\x18\x02 \x01(\x05R\x05slots\x12G\n" +
 	"\x06labels\x18\x03 \x03(\v2/.flatsweep.v1.RegisterWorkerRequest.LabelsEntryR\x06labels\x12\x12\n" +
-	"\x04gpus\x18( \x01(\x05R\x04gpus\x1a9\n" +
+	"\x04gpus\x18( \x01(\x05R\x04gpus\x12\x1a\n" +
+	"\bcommands\x18) \x01(\bR\bcommands\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb7\x01\n" +
