@@ -401,7 +401,7 @@ model: {arch: mlp, hidden: [16]}
 train: {epochs: 3}
 curvature: {examples: 0, lanczos_steps: 30, measures: [trace]}
 command:
-  argv: [%q, %q]
+  argv: [%q, %q, "--lr", "{lr}", "--batch-size", "{batch_size}"]
   data: true
   timeout: 5m
 grid: {batch_size: [32], lr: [0.1], seed: [1]}

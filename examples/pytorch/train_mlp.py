@@ -97,13 +97,17 @@ def evaluate(model, loss_fn, x, y):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mnist", help="directory of MNIST IDX files (when the sweep does not hand over its data)")
+    ap.add_argument("--lr", type=float, help="learning rate (default: the trial's lr)")
+    ap.add_argument("--batch-size", type=int, help="batch size (default: the trial's batch_size)")
+    ap.add_argument("--epochs", type=int, help="epochs (default: the trial's epochs)")
+    ap.add_argument("--seed", type=int, help="seed (default: the trial's seed)")
     args = ap.parse_args()
 
     t = fs.trial()
-    lr = float(t.get("lr", 0.1))
-    b = int(t.get("batch_size", 32))
-    seed = int(t.get("seed", 1))
-    epochs = int(t.get("epochs", 10))
+    lr = args.lr if args.lr is not None else float(t.get("lr", 0.1))
+    b = args.batch_size if args.batch_size is not None else int(t.get("batch_size", 32))
+    seed = args.seed if args.seed is not None else int(t.get("seed", 1))
+    epochs = args.epochs if args.epochs is not None else int(t.get("epochs", 10))
     hidden = t.get("model.hidden") or [64, 64]
     act = {"relu": nn.ReLU, "tanh": nn.Tanh}[t.get("model.activation") or "relu"]
     momentum = float(t.get("momentum", 0) or 0)
