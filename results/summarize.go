@@ -292,6 +292,11 @@ recs:
 	}
 	out := gr.Groups(by)
 	out.Failures = FailuresOf(kept)
+	for _, r := range kept {
+		if r.Result != nil && r.Result.External {
+			out.External++
+		}
+	}
 	_, out.Fixed = Varying(kept)
 	for _, a := range by {
 		delete(out.Fixed, a)

@@ -142,6 +142,10 @@ func TestCommandSweepCompletes(t *testing.T) {
 	if _, errs, code := runCLI(t, "logs", "t-nonesuch", "--coordinator", addr); code != 2 || !strings.Contains(errs, `trial "t-nonesuch": not found`) {
 		t.Errorf("flatsweep logs of an unknown trial: exit %d, %q; want 2 naming it", code, errs)
 	}
+	out, errs, code = runCLI(t, "results", "cmd-ok", "--coordinator", addr)
+	if code != 0 || !strings.Contains(out, "note: 4 trials are results of an external program") {
+		t.Errorf("flatsweep results: exit %d, stdout %q, stderr %q; want the external note", code, out, errs)
+	}
 	out, errs, code = runCLI(t, "export", "cmd-ok", "--coordinator", addr, "--out", filepath.Join(dir, "t.csv"))
 	if code != 0 {
 		t.Fatalf("export: %s %s", out, errs)

@@ -606,9 +606,13 @@ type AggregateResultsResponse struct {
 	Fixed map[string]string `protobuf:"bytes,4,rep,name=fixed,proto3" json:"fixed,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Why the failed and discarded trials among the filtered ones failed,
 	// most frequent first.
-	Failures      []*FailureReason `protobuf:"bytes,5,rep,name=failures,proto3" json:"failures,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Failures []*FailureReason `protobuf:"bytes,5,rep,name=failures,proto3" json:"failures,omitempty"`
+	// Trials among those summarized whose result came from an external
+	// program (command trials): their metrics are the program's, which
+	// flatsweep cannot promise to be bit-identical across retries.
+	ExternalTrials int32 `protobuf:"varint,40,opt,name=external_trials,json=externalTrials,proto3" json:"external_trials,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *AggregateResultsResponse) Reset() {
@@ -674,6 +678,13 @@ func (x *AggregateResultsResponse) GetFailures() []*FailureReason {
 		return x.Failures
 	}
 	return nil
+}
+
+func (x *AggregateResultsResponse) GetExternalTrials() int32 {
+	if x != nil {
+		return x.ExternalTrials
+	}
+	return 0
 }
 
 // CancelSweepRequest names a sweep.
@@ -1636,13 +1647,14 @@ const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"noiseScale\x12\x1d\n" +
 	"\n" +
 	"not_fitted\x18\n" +
-	" \x01(\x05R\tnotFitted\"\xbe\x02\n" +
+	" \x01(\x05R\tnotFitted\"\xe7\x02\n" +
 	"\x18AggregateResultsResponse\x12\x19\n" +
 	"\bgroup_by\x18\x01 \x03(\tR\agroupBy\x121\n" +
 	"\x06groups\x18\x02 \x03(\v2\x19.flatsweep.v1.ResultGroupR\x06groups\x12\x18\n" +
 	"\ametrics\x18\x03 \x03(\tR\ametrics\x12G\n" +
 	"\x05fixed\x18\x04 \x03(\v21.flatsweep.v1.AggregateResultsResponse.FixedEntryR\x05fixed\x127\n" +
-	"\bfailures\x18\x05 \x03(\v2\x1b.flatsweep.v1.FailureReasonR\bfailures\x1a8\n" +
+	"\bfailures\x18\x05 \x03(\v2\x1b.flatsweep.v1.FailureReasonR\bfailures\x12'\n" +
+	"\x0fexternal_trials\x18( \x01(\x05R\x0eexternalTrials\x1a8\n" +
 	"\n" +
 	"FixedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
