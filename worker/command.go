@@ -491,20 +491,23 @@ loop:
 	return nil
 }
 
-// startError explains why a program could not be started.
+// startError explains why a program could not be started. The cause is
+// quoted, not wrapped: a program missing on this worker may be present on
+// another, so the failure must not read as one of the trial's input
+// (compute.IsInputError), which is never retried.
 func startError(prog, dir string, err error) error {
 	switch {
 	case errors.Is(err, exec.ErrNotFound):
-		return fmt.Errorf("command %q not found on this worker (not in its PATH): %w", prog, err)
+		return fmt.Errorf("command %q not found on this worker (not in its PATH): %v", prog, err)
 	case errors.Is(err, fs.ErrNotExist):
 		if _, serr := os.Stat(dir); serr != nil {
-			return fmt.Errorf("command.dir %q does not exist on this worker: %w", dir, err)
+			return fmt.Errorf("command.dir %q does not exist on this worker: %v", dir, err)
 		}
-		return fmt.Errorf("command %q does not exist on this worker: %w", prog, err)
+		return fmt.Errorf("command %q does not exist on this worker: %v", prog, err)
 	case errors.Is(err, fs.ErrPermission):
-		return fmt.Errorf("command %q is not executable on this worker: %w", prog, err)
+		return fmt.Errorf("command %q is not executable on this worker: %v", prog, err)
 	}
-	return fmt.Errorf("command %q could not be started: %w", prog, err)
+	return fmt.Errorf("command %q could not be started: %v", prog, err)
 }
 
 // exitDescription describes how a program that failed ended.

@@ -2,13 +2,16 @@ package worker
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/flatsweep/flatsweep/compute"
 	"github.com/flatsweep/flatsweep/compute/weights"
 	"github.com/flatsweep/flatsweep/spec"
 )
@@ -153,5 +156,45 @@ fs.write_safetensors(sys.argv[2], {"1.bias": [0.25, -1.5], "0.weight": [[1, 2], 
 	if len(ts) != 2 || ts[0].Name != "0.weight" || !slices.Equal(ts[0].Shape, []int{3, 2}) || !slices.Equal(ts[0].Data, []float64{1, 2, 3, 4, 5, 6}) ||
 		ts[1].Name != "1.bias" || !slices.Equal(ts[1].Data, []float64{0.25, -1.5}) {
 		t.Errorf("read back %+v", ts)
+	}
+}
+
+// TestAttemptOutcomes: a program that cannot start, exits non-zero or runs
+// past its timeout fails with a reason saying so (and quoting its standard
+// error); none of these reads as an error of the trial's input, so the
+// trial is retried.
+func TestAttemptOutcomes(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	cfg := CommandConfig{}
+	cfg.setDefaults()
+	cfg.KillGrace = time.Second
+	run := func(argv []string, timeout time.Duration) (*attempt, error) {
+		a := &attempt{cfg: cfg, argv: argv, dir: t.TempDir(), env: os.Environ(), timeout: timeout,
+			stdout: newTail(1 << 10), stderr: newTail(1 << 10)}
+		return a, a.run(context.Background())
+	}
+	for _, c := range []struct {
+		argv    []string
+		timeout time.Duration
+		want    string
+		exit    int
+	}{
+		{[]string{"/nonexistent/flatsweep-prog"}, 0, `command "/nonexistent/flatsweep-prog" does not exist on this worker`, -1},
+		{[]string{"flatsweep-no-such-prog"}, 0, `command "flatsweep-no-such-prog" not found on this worker (not in its PATH)`, -1},
+		{[]string{sh, "-c", "echo out; echo oops >&2; exit 7"}, 0, "exited with status 7; its standard error ends:\noops", 7},
+		{[]string{sh, "-c", "sleep 30"}, 200 * time.Millisecond, "timed out after 200ms (command.timeout)", -1},
+		{[]string{sh, "-c", "kill -9 $$"}, 0, "ended by signal: killed", -1},
+	} {
+		a, err := run(c.argv, c.timeout)
+		if err == nil || !strings.Contains(err.Error(), c.want) || compute.IsInputError(err) || a.exitCode != c.exit {
+			t.Errorf("%q: error %v (input error %v), exit %d; want one saying %q, exit %d", c.argv, err, compute.IsInputError(err), a.exitCode, c.want, c.exit)
+		}
+	}
+	a, err := run([]string{sh, "-c", "echo hello; printf '%s\\n' '{\"epoch\": 1, \"train_loss\": 1, \"train_acc\": 0.5, \"test_loss\": 1, \"test_acc\": 0.5}' >&3"}, 0)
+	if err != nil || a.exitCode != 0 || string(a.stdout.bytes()) != "hello\n" || len(a.curve) != 1 {
+		t.Errorf("good program: %v, exit %d, stdout %q, curve %v", err, a.exitCode, a.stdout.bytes(), a.curve)
 	}
 }

@@ -445,3 +445,27 @@ grid: {batch_size: [32], lr: [0.1], seed: [1]}
 		t.Errorf("hessian on the program's weights: λ₁ %v (P = %d); the trial stored %v (P = %d): want the same bits", h.LambdaMax, h.Params, r.LambdaMax, r.Params)
 	}
 }
+
+// TestCommandDrain: a worker told to stop (SIGTERM) lets its program run
+// for --drain-timeout, then stops it and hands the trial back without
+// counting the attempt; another worker runs it.
+func TestCommandDrain(t *testing.T) {
+	dir := t.TempDir()
+	coord, addr := startCoordinator(t, filepath.Join(dir, "c.db"), "")
+	w := start(t, "worker", "--coordinator", addr, "--allow-commands", "--name", "drained", "--drain-timeout", "300ms", "--kill-grace", "1s")
+	w.waitLog(t, "registered with coordinator", 20*time.Second)
+	submitBody(t, addr, commandSweep(t, "cmd-drain", "slow", 1, ""))
+	w.waitLog(t, "trial started", 20*time.Second)
+	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	w.waitLog(t, "trial handed back unfinished", 30*time.Second)
+	start(t, "worker", "--coordinator", addr, "--allow-commands", "--name", "rescuer")
+	c := client(t, addr)
+	waitDone(t, c, "cmd-drain", 2*time.Minute)
+	trials := allTrials(t, c, "cmd-drain")
+	succeededOnce(t, []*proc{coord}, trials)
+	if trials[0].Attempt != 1 {
+		t.Errorf("attempt %d, want 1 (a hand-back is not counted)", trials[0].Attempt)
+	}
+}
