@@ -187,6 +187,16 @@ func TestCommandSweepCompletes(t *testing.T) {
 	if w := tr.Attempts[len(tr.Attempts)-1].WorkerId; logs[0].WorkerId != w {
 		t.Errorf("GPU trial ran on %s, log says %s", w, logs[0].WorkerId)
 	}
+	out, errs, code = runCLI(t, "status", "--coordinator", addr)
+	caps := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 5 && strings.HasPrefix(f[0], "w-") {
+			caps[f[1]] = f[3] + " " + f[4]
+		}
+	}
+	if code != 0 || caps["plain"] != "0 no" || caps["one"] != "0 yes" || caps["gpu"] != "2 yes" {
+		t.Errorf("status: exit %d, workers' GPUS COMMANDS %v, want plain 0 no, one 0 yes, gpu 2 yes\n%s%s", code, caps, out, errs)
+	}
 }
 
 // TestCommandFailures: a program that exits non-zero, hangs past its

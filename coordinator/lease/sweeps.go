@@ -372,7 +372,7 @@ func (c *Core) Workers() []*pb.Worker {
 	for id, w := range c.workers {
 		out = append(out, &pb.Worker{
 			Id: id, Name: w.pb.Name, Slots: w.pb.Slots, Labels: w.pb.Labels,
-			LastSeenTime: timestamppb.New(w.lastSeen), Running: running[id],
+			LastSeenTime: timestamppb.New(w.lastSeen), Running: running[id], Gpus: w.pb.Gpus, Commands: w.pb.Commands,
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Id < out[j].Id })
