@@ -341,13 +341,28 @@ func TestCommandKilledWithWorker(t *testing.T) {
 	doomed.waitLog(t, "registered with coordinator", 20*time.Second)
 	submitBody(t, addr, commandSweep(t, "cmd-kill", "slow", 1, ""))
 	doomed.waitLog(t, "trial started", 20*time.Second)
-	time.Sleep(300 * time.Millisecond)
+	// The program's epochs reach the coordinator with the heartbeats, while
+	// it runs.
+	c := client(t, addr)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		tr := allTrials(t, c, "cmd-kill")[0]
+		if tr.State == pb.TrialState_TRIAL_STATE_RUNNING && len(tr.Curve) > 0 {
+			if tr.Curve[0].Epoch != 1 || tr.Curve[0].Step != 10 {
+				t.Fatalf("streamed epoch %v, want epoch 1 at step 10", tr.Curve[0])
+			}
+			break
+		}
+		if tr.State != pb.TrialState_TRIAL_STATE_RUNNING || time.Now().After(deadline) {
+			t.Fatalf("trial %v with curve %v: no epoch streamed while it ran", tr.State, tr.Curve)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if err := doomed.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	coord.waitLog(t, "lease expired", 20*time.Second)
 	start(t, "worker", "--coordinator", addr, "--allow-commands", "--name", "rescuer")
-	c := client(t, addr)
 	waitDone(t, c, "cmd-kill", 2*time.Minute)
 	trials := allTrials(t, c, "cmd-kill")
 	succeededOnce(t, []*proc{coord}, trials)

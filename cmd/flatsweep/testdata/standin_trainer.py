@@ -49,7 +49,7 @@ for e in range(1, epochs + 1):
     loss = 1.0 / (1 + e * lr * 10)
     fs.report_epoch(e, loss, 1 - loss / 2, loss * 1.1, 1 - loss / 1.8, step=e * 10, lr=lr, batch_size=b)
     if mode == "slow":
-        time.sleep(0.5)
+        time.sleep(1.0)
 
 if mode == "noresult":
     sys.exit(0)
