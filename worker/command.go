@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/flatsweep/flatsweep/compute"
 	"github.com/flatsweep/flatsweep/compute/weights"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
@@ -177,6 +179,19 @@ func (w *Worker) logFor(l *pb.Lease) *pb.CommandLog {
 	return w.logs[l.Token]
 }
 
+// failedLog returns the log of an attempt that fails with cause (nil for a
+// trial that is not a command): its outcome is the cause, also when the
+// program succeeded but its report was refused.
+func (w *Worker) failedLog(l *pb.Lease, cause error) *pb.CommandLog {
+	cl := w.logFor(l)
+	if cl == nil {
+		return nil
+	}
+	out := proto.Clone(cl).(*pb.CommandLog)
+	out.Outcome = cause.Error()
+	return out
+}
+
 // forgetLog drops the log of an attempt once it is reported.
 func (w *Worker) forgetLog(l *pb.Lease) {
 	w.mu.Lock()
@@ -228,8 +243,14 @@ func (w *Worker) runCommand(ctx context.Context, l *pb.Lease, st spec.Trial, pro
 	if err != nil {
 		return spec.Result{}, nil, err
 	}
+	workDir := dir
+	if cmdSpec.Dir != "" {
+		if workDir, err = filepath.Abs(cmdSpec.Dir); err != nil {
+			return spec.Result{}, nil, fmt.Errorf("command.dir %q: %w", cmdSpec.Dir, err)
+		}
+	}
 	run := &attempt{
-		cfg: w.cfg.Command, argv: cmdSpec.Argv, dir: cmp(cmdSpec.Dir, dir), env: env,
+		cfg: w.cfg.Command, argv: cmdSpec.Argv, dir: workDir, env: env,
 		timeout: cmdSpec.TimeoutDuration(), progress: progress,
 		stdout: newTail(w.cfg.Command.LogTailBytes), stderr: newTail(w.cfg.Command.LogTailBytes),
 	}
@@ -252,14 +273,6 @@ func (w *Worker) runCommand(ctx context.Context, l *pb.Lease, st spec.Trial, pro
 		}
 	}
 	return res, log, nil
-}
-
-// cmp returns a, or b when a is empty.
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // attemptEnv writes the attempt's parameters (and data, with command.data)

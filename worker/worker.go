@@ -432,7 +432,7 @@ func (w *Worker) fail(ctx context.Context, l *pb.Lease, cause error, permanent b
 		id, _ := w.identity()
 		_, err := w.sess.FailTrial(ctx, &pb.FailTrialRequest{
 			WorkerId: id, SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token, Error: cause.Error(), Permanent: permanent,
-			Log: w.logFor(l),
+			Log: w.failedLog(l, cause),
 		})
 		if err == nil || !retryable(err) {
 			return

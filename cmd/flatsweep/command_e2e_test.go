@@ -353,7 +353,8 @@ func TestCommandKilledWithWorker(t *testing.T) {
 			}
 			break
 		}
-		if tr.State != pb.TrialState_TRIAL_STATE_RUNNING || time.Now().After(deadline) {
+		// (Pending until the lease's write-behind lands.)
+		if (tr.State != pb.TrialState_TRIAL_STATE_RUNNING && tr.State != pb.TrialState_TRIAL_STATE_PENDING) || time.Now().After(deadline) {
 			t.Fatalf("trial %v with curve %v: no epoch streamed while it ran", tr.State, tr.Curve)
 		}
 		time.Sleep(20 * time.Millisecond)
