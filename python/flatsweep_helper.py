@@ -228,13 +228,21 @@ def write_safetensors(path, tensors, dtype="F32", metadata=None):
     return path
 
 
-def save_weights(tensors, dtype="F32"):
+def save_weights(tensors, dtype="F32", metadata=None):
     """Write the network's weights where the worker looks for them
     (FLATSWEEP_WEIGHTS), under PyTorch's state_dict names: with a model
-    section in the sweep, flatsweep measures their curvature."""
+    section in the sweep, flatsweep measures their curvature. Under a
+    worker the trial's spec goes into the file's metadata
+    ("flatsweep.spec"), so that ``flatsweep hessian --weights FILE`` measures
+    it again without --spec."""
     path = os.environ.get("FLATSWEEP_WEIGHTS") or os.path.join(
         os.environ.get("FLATSWEEP_OUTPUT_DIR", "."), "weights.safetensors")
-    return write_safetensors(path, tensors, dtype=dtype)
+    meta = dict(metadata or {})
+    params = os.environ.get("FLATSWEEP_PARAMS")
+    if params and "flatsweep.spec" not in meta:
+        with open(params, encoding="utf-8") as f:
+            meta["flatsweep.spec"] = json.dumps(json.load(f)["spec"], separators=(",", ":"))
+    return write_safetensors(path, tensors, dtype=dtype, metadata=meta)
 
 
 def read_safetensors(path):

@@ -470,6 +470,15 @@ grid: {batch_size: [32], lr: [0.1], seed: [1]}
 	if h.LambdaMax != r.LambdaMax || h.Params != r.Params {
 		t.Errorf("hessian on the program's weights: λ₁ %v (P = %d); the trial stored %v (P = %d): want the same bits", h.LambdaMax, h.Params, r.LambdaMax, r.Params)
 	}
+	// The helper put the trial's spec into the file: no --spec needed.
+	out, errs, code = runCLI(t, "hessian", "--weights", weightsFile, "--format", "json")
+	if code != 0 {
+		t.Fatalf("hessian without --spec: exit %d: %s", code, errs)
+	}
+	h.LambdaMax = 0
+	if err := json.Unmarshal([]byte(out), &h); err != nil || h.LambdaMax != r.LambdaMax {
+		t.Errorf("hessian with the spec of the weights' metadata: λ₁ %v (%v), want %v", h.LambdaMax, err, r.LambdaMax)
+	}
 }
 
 // TestCommandDrain: a worker told to stop (SIGTERM) lets its program run
