@@ -3,6 +3,7 @@ package worker
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/flatsweep/flatsweep/compute"
 	"github.com/flatsweep/flatsweep/compute/weights"
+	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 	"github.com/flatsweep/flatsweep/spec"
 )
 
@@ -196,5 +198,43 @@ func TestAttemptOutcomes(t *testing.T) {
 	a, err := run([]string{sh, "-c", "echo hello; printf '%s\\n' '{\"epoch\": 1, \"train_loss\": 1, \"train_acc\": 0.5, \"test_loss\": 1, \"test_acc\": 0.5}' >&3"}, 0)
 	if err != nil || a.exitCode != 0 || string(a.stdout.bytes()) != "hello\n" || len(a.curve) != 1 {
 		t.Errorf("good program: %v, exit %d, stdout %q, curve %v", err, a.exitCode, a.stdout.bytes(), a.curve)
+	}
+}
+
+// TestCommandTrialInProcess: a worker (in this process, for the race
+// detector) runs a command trial leased from a coordinator on a loopback
+// socket: its epochs, result and log reach the coordinator, the result
+// marked external.
+func TestCommandTrialInProcess(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	e := setup(t, 2*time.Second)
+	script := `echo "lr=$1"; for e in 1 2; do printf '{"epoch": %d, "train_loss": 0.5, "train_acc": 0.8, "test_loss": 0.6, "test_acc": 0.7}\n' $e >&3; done; ` +
+		`printf '{"train_loss": 0.5, "train_acc": 0.8, "test_loss": 0.6, "test_acc": 0.7, "metrics": {"m": 2}}' > "$FLATSWEEP_RESULT"`
+	script = strings.NewReplacer("{", "{{", "}", "}}").Replace(script) // literal braces in a template
+	yaml := fmt.Sprintf(`name: w
+dataset: {name: synthetic, n: 64, n_test: 32, seed: 1}
+train: {epochs: 2}
+command: {argv: [%q, "-c", %q, "sh", "{lr}"]}
+grid: {batch_size: [8], lr: [0.1], seed: [1]}
+`, sh, script)
+	if _, err := e.sweeps.SubmitSweep(context.Background(), submitRequest(t, yaml)); err != nil {
+		t.Fatal(err)
+	}
+	w := New(dialT(t, e.addr), Config{Name: "t", AcquireWait: 200 * time.Millisecond, Logger: quiet,
+		Command: CommandConfig{Allow: true, WorkDir: t.TempDir()}})
+	ctx, cancel := context.WithCancel(context.Background())
+	exited := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(exited) }()
+	t.Cleanup(func() { cancel(); <-exited })
+	tr := e.waitState(t, pb.TrialState_TRIAL_STATE_SUCCEEDED)
+	if r := tr.Result; !r.External || len(r.Curve) != 2 || r.Measures["m"] != 2 || r.TestAcc != 0.7 {
+		t.Errorf("result %v", r)
+	}
+	resp, err := e.sweeps.Logs(context.Background(), &pb.LogsRequest{SweepId: "w", TrialId: tr.Id})
+	if err != nil || len(resp.Logs) != 1 || string(resp.Logs[0].Stdout) != "lr=0.1\n" || resp.Logs[0].Outcome != "succeeded" {
+		t.Errorf("logs %v, %v", resp.GetLogs(), err)
 	}
 }
