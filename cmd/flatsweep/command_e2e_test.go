@@ -272,6 +272,19 @@ func TestCommandFailures(t *testing.T) {
 			}
 		})
 	}
+	// The logs are in the database: a copy has them.
+	copyDB := filepath.Join(dir, "copy.db")
+	if _, errs, code := runCLI(t, "backup", copyDB, "--coordinator", addr); code != 0 {
+		t.Fatalf("backup: %s", errs)
+	}
+	flaky := allTrials(t, c, "cmd-flaky")[0].Id
+	out, errs, code := runCLI(t, "logs", flaky, "--db", copyDB, "--attempt", "1", "--stream", "stderr")
+	if code != 0 || out != "standin: first attempt fails\n" {
+		t.Errorf("logs --db --attempt 1 --stream stderr: exit %d, %q, %q", code, out, errs)
+	}
+	if _, errs, code := runCLI(t, "logs", flaky, "--db", copyDB, "--stream", "all"); code != 2 || !strings.Contains(errs, "--stream") {
+		t.Errorf("logs --stream all: exit %d, %q; want 2 naming the flag", code, errs)
+	}
 }
 
 // processGone reports whether pid no longer runs (exited, or a zombie

@@ -340,8 +340,9 @@ func (c *Core) transitionLog(k Key, log *pb.CommandLog, fn func(*pb.Trial) error
 		if err := fn(t); err != nil {
 			return err
 		}
-		// The log is the attempt's that the transition ends.
-		log.Attempt = t.Attempt
+		// The log is the attempt's that the transition ends, run by the
+		// worker that held its lease (whatever the report says).
+		log.Attempt, log.WorkerId = t.Attempt, t.WorkerId
 		return nil
 	}, log, func(t *pb.Trial) { c.counted(k, from, t) })
 }
