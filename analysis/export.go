@@ -127,7 +127,7 @@ func TrialTableFromRecords(recs []Record) TrialTable {
 		for _, m := range []string{MetricTrainAcc, MetricTestAcc, MetricTrainLoss, MetricTestLoss, MetricGap, MetricLossGap, MetricLambdaMax} {
 			row = append(row, fcell(p.Metric(m)))
 		}
-		if res := r.Result; res != nil && !res.Diverged {
+		if res := r.Result; res != nil && res.CurvatureMeasured() {
 			row = append(row, fcell(res.LambdaResidual), res.LambdaConverged)
 		} else {
 			row = append(row, nil, nil)
