@@ -91,3 +91,13 @@ func (s *workerServer) ReleaseTrial(ctx context.Context, req *pb.ReleaseTrialReq
 	s.c.log.Info("trial handed back", "sweep", req.SweepId, "trial", req.TrialId, "worker", req.WorkerId)
 	return &pb.ReleaseTrialResponse{}, nil
 }
+
+func (s *workerServer) LogAttempt(ctx context.Context, req *pb.LogAttemptRequest) (*pb.LogAttemptResponse, error) {
+	if err := s.owned(ctx, req.WorkerId); err != nil {
+		return nil, err
+	}
+	if err := s.c.core.LogAttempt(req.WorkerId, lease.Key{Sweep: req.SweepId, Trial: req.TrialId}, req.Log); err != nil {
+		return nil, statusOf(err)
+	}
+	return &pb.LogAttemptResponse{}, nil
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"math"
 	"os"
 	"os/exec"
@@ -18,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flatsweep/flatsweep/compute"
@@ -190,6 +193,34 @@ func (w *Worker) failedLog(l *pb.Lease, cause error) *pb.CommandLog {
 	out := proto.Clone(cl).(*pb.CommandLog)
 	out.Outcome = cause.Error()
 	return out
+}
+
+// uploadLog sends the log of a command trial's attempt that ends without a
+// report (a cancel, a lost lease), with outcome as its outcome, retrying
+// for a while: the coordinator takes it once the attempt has ended on its
+// side too.
+func (w *Worker) uploadLog(ctx context.Context, l *pb.Lease, outcome string, log *slog.Logger) {
+	cl := w.logFor(l)
+	if cl == nil {
+		return
+	}
+	cl = proto.Clone(cl).(*pb.CommandLog)
+	cl.Outcome = outcome
+	for attempt := 0; attempt < 8; attempt++ {
+		id, _ := w.identity()
+		_, err := w.client.LogAttempt(ctx, &pb.LogAttemptRequest{WorkerId: id, SweepId: l.SweepId, TrialId: l.TrialId, Log: cl})
+		if err == nil {
+			return
+		}
+		if !retryable(err) && status.Code(err) != codes.FailedPrecondition {
+			log.Warn("the attempt's log was not stored", "err", err)
+			return
+		}
+		if sleep(ctx, max(w.backoff(attempt), 200*time.Millisecond)) != nil {
+			break
+		}
+	}
+	log.Warn("the attempt's log was not stored: the coordinator did not take it")
 }
 
 // forgetLog drops the log of an attempt once it is reported.

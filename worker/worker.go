@@ -305,8 +305,10 @@ func (w *Worker) runLease(ctx context.Context, l *pb.Lease) {
 	switch {
 	case errors.Is(context.Cause(trialCtx), errCancelled):
 		log.Info("trial stopped: " + wire.CancelledReason)
+		w.uploadLog(rctx, l, "stopped: "+wire.CancelledReason, log)
 	case errors.Is(context.Cause(trialCtx), errLeaseLost):
 		log.Warn("trial abandoned: lease lost")
+		w.uploadLog(rctx, l, "stopped: its lease was lost", log)
 	case errors.As(context.Cause(trialCtx), &rejected):
 		w.fail(rctx, l, rejected, true, log)
 	case ctx.Err() != nil:

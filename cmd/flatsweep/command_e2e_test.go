@@ -339,9 +339,25 @@ func TestCommandCancelStopsProcessGroup(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	tr := allTrials(t, client(t, addr), "cmd-cancel")[0]
+	c := client(t, addr)
+	tr := allTrials(t, c, "cmd-cancel")[0]
 	if tr.State != pb.TrialState_TRIAL_STATE_CANCELLED {
 		t.Errorf("state %v, want cancelled", tr.State)
+	}
+	// The stopped attempt's output is stored all the same.
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		logs := logsOf(t, c, "cmd-cancel", tr.Id)
+		if len(logs) == 1 {
+			if logs[0].Attempt != 1 || logs[0].Outcome != "stopped: "+wire.CancelledReason || !strings.Contains(string(logs[0].Stdout), "standin: trial "+tr.Id) {
+				t.Errorf("log of the cancelled attempt: %v", logs[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log of the cancelled attempt within 20 s: %v", logs)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -28,9 +28,9 @@ func newLogsCmd() *cobra.Command {
 		Long: `logs prints what a command trial's program wrote to its standard output
 and standard error, attempt by attempt: the tails (at most the worker's
 --log-tail-bytes each, 1 MiB by default) that the worker uploaded with each
-attempt's report, stored by the coordinator, so they outlive the worker
-machine. An attempt whose worker died, or that was stopped by a cancel, has
-no log. TRIAL is a trial ID (flatsweep grid, status and results list them);
+attempt's report (or, for an attempt stopped by a cancel or a lost lease,
+once it was stopped), stored by the coordinator, so they outlive the worker
+machine. Only an attempt whose worker died has no log. TRIAL is a trial ID (flatsweep grid, status and results list them);
 --sweep names its sweep when the trial ID is in several. --stream stdout or
 --stream stderr prints that stream alone, without headers.`,
 		Example: `  flatsweep logs t-3f2a9c --sweep lr-sweep

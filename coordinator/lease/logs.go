@@ -47,3 +47,38 @@ func needsOf(sw *pb.Sweep) (gpus int32, command bool) {
 	}
 	return int32(s.Command.GPUs), len(s.Command.Argv) > 0
 }
+
+// LogAttempt stores the log of a command trial's attempt that ended without
+// a report carrying it: stopped by a cancel, or after its lease was lost.
+// It is accepted once, from the worker the attempt's record names, once
+// that attempt has ended; otherwise it fails with ErrLeaseLost (another
+// worker's attempt, or one still running) or ErrInvalid.
+func (c *Core) LogAttempt(workerID string, k Key, log *pb.CommandLog) error {
+	if log == nil || log.Attempt < 1 {
+		return fmt.Errorf("%w: log: required, with its attempt (≥ 1)", ErrInvalid)
+	}
+	if err := c.cfg.Limits.ValidateLog(log); err != nil {
+		return err
+	}
+	c.touch(workerID)
+	log.WorkerId = workerID
+	_, err := c.store.PutAttemptLog(k.Sweep, k.Trial, log, func(t *pb.Trial) error {
+		for _, a := range t.Attempts {
+			if a.Attempt != log.Attempt {
+				continue
+			}
+			switch {
+			case a.WorkerId != workerID:
+				return fmt.Errorf("%w: attempt %d of trial %s/%s ran on worker %q", ErrLeaseLost, log.Attempt, k.Sweep, k.Trial, a.WorkerId)
+			case a.EndTime == nil:
+				return fmt.Errorf("%w: attempt %d of trial %s/%s is still running: its report carries its log", ErrLeaseLost, log.Attempt, k.Sweep, k.Trial)
+			}
+			return nil
+		}
+		return fmt.Errorf("%w: trial %s/%s has no record of attempt %d", ErrLeaseLost, k.Sweep, k.Trial, log.Attempt)
+	})
+	if err != nil {
+		return fmt.Errorf("log attempt: %w", err)
+	}
+	return nil
+}

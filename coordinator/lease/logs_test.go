@@ -100,3 +100,37 @@ grid: {batch_size: [8], lr: [0.1], seed: [1]}
 		t.Errorf("negative GPUs: %v", err)
 	}
 }
+
+// TestLogAttempt: the log of an attempt that ended without a report is
+// taken once, from the worker that ran it, after the attempt ended.
+func TestLogAttempt(t *testing.T) {
+	b := setup(t, 3)
+	w, other := b.worker(t), b.worker(t)
+	l := b.acquire(t, w)
+	k := key(l)
+	log := func(out string) *pb.CommandLog { return &pb.CommandLog{Attempt: 1, Stdout: []byte(out)} }
+	if err := b.core.LogAttempt(w, k, log("early")); !errors.Is(err, ErrLeaseLost) || !strings.Contains(err.Error(), "still running") {
+		t.Fatalf("log of a running attempt: %v", err)
+	}
+	if _, err := b.core.Cancel("s"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.core.LogAttempt(other, k, log("not mine")); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("log from another worker: %v", err)
+	}
+	if err := b.core.LogAttempt(w, k, &pb.CommandLog{Attempt: 2}); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("log of an attempt never made: %v", err)
+	}
+	if err := b.core.LogAttempt(w, k, nil); !errors.Is(err, ErrInvalid) {
+		t.Errorf("no log: %v", err)
+	}
+	for _, out := range []string{"first", "second"} {
+		if err := b.core.LogAttempt(w, k, log(out)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs, err := b.core.Logs(k, 1)
+	if err != nil || len(logs) != 1 || string(logs[0].Stdout) != "first" || logs[0].WorkerId != w {
+		t.Errorf("stored %v, %v; want the first upload alone, from %s", logs, err, w)
+	}
+}

@@ -112,3 +112,40 @@ func (s *Store) Logs(sweepID, trialID string, attempt int32) ([]*pb.CommandLog, 
 	})
 	return out, err
 }
+
+// PutAttemptLog stores the log of an attempt that ended without one (a
+// cancel, a lost lease), in one transaction, if check accepts the trial
+// (the attempt's record) and no log of that attempt is stored yet; it
+// reports whether it stored it.
+func (s *Store) PutAttemptLog(sweepID, trialID string, log *pb.CommandLog, check func(*pb.Trial) error) (bool, error) {
+	stored := false
+	err := s.write(func(tx *bolt.Tx) error {
+		t, err := getTrial(tx, sweepID, trialID)
+		if err != nil {
+			return err
+		}
+		if err := check(t); err != nil {
+			return err
+		}
+		if root := tx.Bucket(bucketLogs); root != nil {
+			if lb := root.Bucket([]byte(sweepID)); lb != nil && lb.Get(logKey(trialID, log.Attempt)) != nil {
+				return nil // already stored: a retried upload, or the attempt's report had it
+			}
+		}
+		b, err := proto.Marshal(log)
+		if err != nil {
+			return fmt.Errorf("encode log: %w", err)
+		}
+		root, err := tx.CreateBucketIfNotExists(bucketLogs)
+		if err != nil {
+			return err
+		}
+		lb, err := root.CreateBucketIfNotExists([]byte(sweepID))
+		if err != nil {
+			return err
+		}
+		stored = true
+		return lb.Put(logKey(trialID, log.Attempt), b)
+	}, nil)
+	return stored && err == nil, err
+}
