@@ -302,6 +302,9 @@ func Analyze(sweep string, points []Point) SweepAnalysis {
 	}
 	a.Dinh = AnalyzeDinh(points)
 	a.Notes = a.notes()
+	if n := externalPoints(points); n > 0 {
+		a.Notes = append(a.Notes, fmt.Sprintf("%d of %d trials are results of an external program (command trials): their metrics and curves are the program's, which flatsweep cannot promise to be bit-identical across retries; λ₁ and the measures are flatsweep's own, taken on the weights the program wrote.", n, len(points)))
+	}
 	return a
 }
 
@@ -327,6 +330,18 @@ func orderedMetrics(points []Point) []string {
 		}
 	}
 	return append(append(out, FlatnessMeasures(points)...), DinhMetrics(points)...)
+}
+
+// externalPoints counts the points whose result came from an external
+// program.
+func externalPoints(points []Point) int {
+	n := 0
+	for _, p := range points {
+		if p.External {
+			n++
+		}
+	}
+	return n
 }
 
 // notes returns the sentences describing what limits the analysis.

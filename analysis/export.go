@@ -62,7 +62,7 @@ func trialColumns() []Column {
 		{"hvps", KindInt}, {"params", KindInt}, {"steps", KindInt},
 		{"sam_rho", KindFloat}, {"sam_m", KindInt}, {"sam_adaptive", KindBool}, {"swa_start", KindInt}, {"gradients", KindInt},
 		{"tracked_points", KindInt}, {"tracked_lambda_max", KindFloat}, {"stability_limit", KindFloat},
-		{"target_reached", KindBool}, {"curvature_examples", KindInt},
+		{"target_reached", KindBool}, {"curvature_examples", KindInt}, {"external", KindBool},
 	}
 }
 
@@ -81,7 +81,10 @@ func trialColumns() []Column {
 // curvature.track), target_reached (whether training stopped at the fit
 // target of train.stop; missing without one), curvature_examples (the
 // number of training examples the curvature was taken over; missing in
-// results stored before it was recorded) and then one float column per flatness measure key present in any result,
+// results stored before it was recorded), external (whether the result
+// came from an external program, a command trial, whose metrics flatsweep
+// cannot promise to be bit-identical across retries; missing without a
+// result) and then one float column per flatness measure key present in any result,
 // sorted by name (a key equal to a fixed column name gets the prefix
 // "measure_").
 func TrialTableFromRecords(recs []Record) TrialTable {
@@ -124,7 +127,7 @@ func TrialTableFromRecords(recs []Record) TrialTable {
 		for _, m := range []string{MetricTrainAcc, MetricTestAcc, MetricTrainLoss, MetricTestLoss, MetricGap, MetricLossGap, MetricLambdaMax} {
 			row = append(row, fcell(p.Metric(m)))
 		}
-		if res := r.Result; res != nil && !res.Diverged {
+		if res := r.Result; res != nil && res.CurvatureMeasured() {
 			row = append(row, fcell(res.LambdaResidual), res.LambdaConverged)
 		} else {
 			row = append(row, nil, nil)
@@ -157,6 +160,11 @@ func TrialTableFromRecords(recs []Record) TrialTable {
 		}
 		if res := r.Result; res != nil && res.CurvatureExamples > 0 {
 			row = append(row, int64(res.CurvatureExamples))
+		} else {
+			row = append(row, nil)
+		}
+		if res := r.Result; res != nil {
+			row = append(row, res.External)
 		} else {
 			row = append(row, nil)
 		}

@@ -104,6 +104,9 @@ const (
 type Point struct {
 	// ID identifies the trial.
 	ID string
+	// External marks a result produced by an external program (a command
+	// trial, see spec.Command).
+	External bool
 	// Status classifies the trial; only StatusOK points are analysed.
 	Status Status
 	// Axes holds the hyperparameters by name (AxisB, AxisLR, AxisN,
@@ -233,11 +236,14 @@ func PointsFromRecords(recs []Record) []Point {
 			p.Axes[fa.path], p.Values[fa.path] = fa.code[v], v
 		}
 		if res := r.Result; res != nil {
+			p.External = res.External
 			if !res.Diverged {
 				for name, v := range res.Measures {
 					p.Metrics[name] = v
 				}
-				p.Metrics[MetricLambdaMax] = res.LambdaMax
+				if res.CurvatureMeasured() {
+					p.Metrics[MetricLambdaMax] = res.LambdaMax
+				}
 			}
 			p.Metrics[MetricTrainAcc], p.Metrics[MetricTestAcc] = res.TrainAcc, res.TestAcc
 			p.Metrics[MetricTrainLoss], p.Metrics[MetricTestLoss] = res.TrainLoss, res.TestLoss

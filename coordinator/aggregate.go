@@ -58,12 +58,13 @@ func sweepAxes(st *store.Store, id string) []string {
 
 // row is the compact view of a trial that aggregation works on.
 type row struct {
-	axes   []string // canonical JSON of the trial's value on each of the cache's axes
-	g      float64  // noise scale (results.NoiseScale)
-	fit    results.Fit
-	status results.Status
-	values []float64 // by metric index of the sweep's rowCache; NaN where absent
-	fail   *failure  // why it failed, when status is results.StatusFailed
+	axes     []string // canonical JSON of the trial's value on each of the cache's axes
+	g        float64  // noise scale (results.NoiseScale)
+	fit      results.Fit
+	status   results.Status
+	values   []float64 // by metric index of the sweep's rowCache; NaN where absent
+	fail     *failure  // why it failed, when status is results.StatusFailed
+	external bool      // its result came from an external program
 }
 
 // failure is what a row records of a trial without a result.
@@ -133,11 +134,16 @@ func (rc *rowCache) setResult(r *row, t *pb.Trial) {
 	if r.status == results.StatusFailed {
 		r.fail = &failure{state: state, reason: results.FailureReason(state, t.LastError), permanent: t.PermanentFailure}
 	}
+	r.external = res != nil && res.External
 	if res == nil {
 		return
 	}
+	lambda := res.LambdaMax
+	if res.External && (res.Diverged || res.Hvps == 0) {
+		lambda = math.NaN() // not measured, as results.Record.Scalars has it
+	}
 	sc := results.Scalars{TrainAcc: res.TrainAcc, TestAcc: res.TestAcc, TrainLoss: res.TrainLoss, TestLoss: res.TestLoss,
-		LambdaMax: res.LambdaMax, Duration: res.DurationSeconds, Measures: res.Measures}
+		LambdaMax: lambda, Duration: res.DurationSeconds, Measures: res.Measures}
 	sc.Each(func(name string, v float64) { rc.put(r, rc.metric(name), v) })
 }
 
@@ -302,6 +308,7 @@ func (s *sweepServer) AggregateResults(_ context.Context, req *pb.AggregateResul
 	}
 	kept := make([]*row, 0, len(rc.order))
 	var fails results.FailureTally
+	external := 0
 	for k, r := range rc.order {
 		keep := true
 		for j, f := range filters {
@@ -314,6 +321,9 @@ func (s *sweepServer) AggregateResults(_ context.Context, req *pb.AggregateResul
 			kept = append(kept, r)
 			if f := r.fail; f != nil {
 				fails.Add(f.state, f.reason, f.permanent, rc.ids[k])
+			}
+			if r.external {
+				external++
 			}
 		}
 	}
@@ -349,6 +359,7 @@ func (s *sweepServer) AggregateResults(_ context.Context, req *pb.AggregateResul
 	groups := gr.Groups(by)
 	groups.Fixed = fixed
 	groups.Failures = fails.Failures(0)
+	groups.External = external
 	return groups.ToProto(), nil
 }
 

@@ -25,7 +25,7 @@ func (s *workerServer) owned(ctx context.Context, workerID string) error {
 }
 
 func (s *workerServer) RegisterWorker(ctx context.Context, req *pb.RegisterWorkerRequest) (*pb.RegisterWorkerResponse, error) {
-	id, err := s.c.core.Register(req.Name, req.Slots, req.Labels, callerOf(ctx))
+	id, err := s.c.core.RegisterWith(req.Name, req.Slots, req.Labels, lease.Capabilities{GPUs: req.Gpus, Commands: req.Commands}, callerOf(ctx))
 	if err != nil {
 		return nil, statusOf(err)
 	}
@@ -63,7 +63,7 @@ func (s *workerServer) CompleteTrial(ctx context.Context, req *pb.CompleteTrialR
 	if err := s.owned(ctx, req.WorkerId); err != nil {
 		return nil, err
 	}
-	dup, err := s.c.core.Complete(req.WorkerId, lease.Key{Sweep: req.SweepId, Trial: req.TrialId}, req.Token, req.Result)
+	dup, err := s.c.core.CompleteWithLog(req.WorkerId, lease.Key{Sweep: req.SweepId, Trial: req.TrialId}, req.Token, req.Result, req.Log)
 	if err != nil {
 		return nil, statusOf(err)
 	}
@@ -74,7 +74,7 @@ func (s *workerServer) FailTrial(ctx context.Context, req *pb.FailTrialRequest) 
 	if err := s.owned(ctx, req.WorkerId); err != nil {
 		return nil, err
 	}
-	st, err := s.c.core.Fail(req.WorkerId, lease.Key{Sweep: req.SweepId, Trial: req.TrialId}, req.Token, req.Error, req.Permanent)
+	st, err := s.c.core.FailWithLog(req.WorkerId, lease.Key{Sweep: req.SweepId, Trial: req.TrialId}, req.Token, req.Error, req.Permanent, req.Log)
 	if err != nil {
 		return nil, statusOf(err)
 	}
@@ -90,4 +90,14 @@ func (s *workerServer) ReleaseTrial(ctx context.Context, req *pb.ReleaseTrialReq
 	}
 	s.c.log.Info("trial handed back", "sweep", req.SweepId, "trial", req.TrialId, "worker", req.WorkerId)
 	return &pb.ReleaseTrialResponse{}, nil
+}
+
+func (s *workerServer) LogAttempt(ctx context.Context, req *pb.LogAttemptRequest) (*pb.LogAttemptResponse, error) {
+	if err := s.owned(ctx, req.WorkerId); err != nil {
+		return nil, err
+	}
+	if err := s.c.core.LogAttempt(req.WorkerId, lease.Key{Sweep: req.SweepId, Trial: req.TrialId}, req.Log); err != nil {
+		return nil, statusOf(err)
+	}
+	return &pb.LogAttemptResponse{}, nil
 }

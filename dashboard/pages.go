@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flatsweep/flatsweep/coordinator/lease"
 	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 	"github.com/flatsweep/flatsweep/results"
@@ -338,12 +339,47 @@ func (s *Server) trialPage(w http.ResponseWriter, r *http.Request) error {
 		}
 		attempts = append(attempts, v)
 	}
+	logs, err := s.c.Core().Logs(lease.Key{Sweep: sweep, Trial: id}, 0)
+	if err != nil {
+		return err
+	}
 	return s.render(w, "trial.html", map[string]any{
-		"Attempts": attempts,
-		"Title":    id, "Sweep": sweep, "Trial": t, "Record": rec, "Spec": pretty.String(), "Point": point,
+		"Attempts": attempts, "Logs": logViews(logs),
+		"Title": id, "Sweep": sweep, "Trial": t, "Record": rec, "Spec": pretty.String(), "Point": point,
 		"Measures": measures, "Epochs": t.Curve, "Sharpness": sharpnessRows(rec.Result), "LeaseExpire": t.GetLeaseExpireTime().AsTime(),
 		"Updated": t.GetUpdateTime().AsTime(), "Version": fmt.Sprintf("%d-%d", len(t.Curve), t.State),
 	})
+}
+
+// logShown is how much of each stored output tail the trial page shows.
+const logShown = 8 << 10
+
+// logView is one attempt's output on the trial page: the ends of its tails.
+type logView struct {
+	Attempt              int32
+	Worker               string
+	Exit                 int32
+	Stdout, Stderr       string
+	StdoutCut, StderrCut bool
+	Shown                int
+}
+
+// logViews returns the trial page's view of stored attempt logs.
+func logViews(logs []*pb.CommandLog) []logView {
+	end := func(b []byte) (string, bool) {
+		if len(b) > logShown {
+			return strings.ToValidUTF8(string(b[len(b)-logShown:]), "\uFFFD"), true
+		}
+		return strings.ToValidUTF8(string(b), "\uFFFD"), false
+	}
+	var out []logView
+	for _, l := range logs {
+		v := logView{Attempt: l.Attempt, Worker: l.WorkerId, Exit: l.ExitCode, Shown: logShown}
+		v.Stdout, v.StdoutCut = end(l.Stdout)
+		v.Stderr, v.StderrCut = end(l.Stderr)
+		out = append(out, v)
+	}
+	return out
 }
 
 // sharpnessRow is one measurement of λ₁ along training on the trial page.

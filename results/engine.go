@@ -178,6 +178,9 @@ type Groups struct {
 	// Failures says why the trials counted failed have no result, most
 	// frequent reason first.
 	Failures []Failure `json:"failures,omitempty"`
+	// External counts the summarized trials whose result came from an
+	// external program (command trials; see spec.Result.External).
+	External int `json:"external,omitempty"`
 }
 
 // Grouper is the engine: it takes trials one at a time, as a key, a status,

@@ -10,7 +10,7 @@ import (
 // ToProto converts groups into an AggregateResultsResponse.
 func (g Groups) ToProto() *pb.AggregateResultsResponse {
 	out := &pb.AggregateResultsResponse{GroupBy: g.By, Metrics: g.Metrics, Fixed: g.Fixed,
-		Groups: make([]*pb.ResultGroup, len(g.Groups)), Failures: FailuresToProto(g.Failures)}
+		Groups: make([]*pb.ResultGroup, len(g.Groups)), Failures: FailuresToProto(g.Failures), ExternalTrials: int32(g.External)}
 	for i, gr := range g.Groups {
 		pg := &pb.ResultGroup{KeyJson: gr.Key, Key: make([]float64, len(gr.Key)), NoiseScale: gr.NoiseScale,
 			Trials: int32(gr.Counts.Trials), Succeeded: int32(gr.Counts.OK + gr.Counts.Diverged + gr.Counts.NotFitted),
@@ -30,7 +30,7 @@ func (g Groups) ToProto() *pb.AggregateResultsResponse {
 
 // GroupsFromProto converts an AggregateResultsResponse back.
 func GroupsFromProto(r *pb.AggregateResultsResponse) Groups {
-	out := Groups{By: r.GroupBy, Metrics: r.Metrics, Fixed: r.Fixed, Groups: make([]Group, len(r.Groups))}
+	out := Groups{By: r.GroupBy, Metrics: r.Metrics, Fixed: r.Fixed, Groups: make([]Group, len(r.Groups)), External: int(r.ExternalTrials)}
 	if len(r.Failures) > 0 {
 		out.Failures = FailuresFromProto(r.Failures)
 	}

@@ -67,8 +67,12 @@ func (r Record) Scalars() Scalars {
 		return Scalars{}
 	}
 	res := r.Result
+	lambda := res.LambdaMax
+	if res.External && !res.CurvatureMeasured() {
+		lambda = math.NaN() // not measured: the program wrote no weights flatsweep read
+	}
 	return Scalars{TrainAcc: res.TrainAcc, TestAcc: res.TestAcc, TrainLoss: res.TrainLoss, TestLoss: res.TestLoss,
-		LambdaMax: res.LambdaMax, Duration: r.Duration.Seconds(), Measures: res.Measures}
+		LambdaMax: lambda, Duration: r.Duration.Seconds(), Measures: res.Measures}
 }
 
 // NoiseScale returns the SGD noise scale of Smith & Le (2018) of a trial,
@@ -355,6 +359,11 @@ recs:
 	}
 	out := gr.Groups(by)
 	out.Failures = FailuresOf(kept)
+	for _, r := range kept {
+		if r.Result != nil && r.Result.External {
+			out.External++
+		}
+	}
 	_, out.Fixed = Varying(kept)
 	for _, a := range by {
 		delete(out.Fixed, a)

@@ -81,6 +81,9 @@ func WriteTable(w io.Writer, g Groups) error {
 			return err
 		}
 	}
+	if g.External > 0 {
+		fmt.Fprintf(w, "\n%s\n", ExternalNote(g.External))
+	}
 	_, err := fmt.Fprint(w, "\n"+TableLegend)
 	return err
 }
@@ -244,6 +247,11 @@ func (g Groups) jsonGroups() []jsonGroup {
 	return out
 }
 
+// ExternalNote says that n trials are results of an external program.
+func ExternalNote(n int) string {
+	return fmt.Sprintf("note: %d trials are results of an external program (command trials): their metrics are the program's, which flatsweep cannot promise to be bit-identical across retries.", n)
+}
+
 // WriteJSON writes the groups as one indented JSON document: the grouping
 // axes, the fixed axes, the groups, each with its key (axis → exact
 // value), g, counts and the summary of every metric it has (undefined
@@ -254,7 +262,8 @@ func WriteJSON(w io.Writer, g Groups) error {
 		Fixed    map[string]string `json:"fixed"`
 		Groups   []jsonGroup       `json:"groups"`
 		Failures []Failure         `json:"failures"`
-	}{g.By, g.Fixed, g.jsonGroups(), g.Failures}
+		External int               `json:"external_trials,omitempty"`
+	}{g.By, g.Fixed, g.jsonGroups(), g.Failures, g.External}
 	if doc.Failures == nil {
 		doc.Failures = []Failure{}
 	}

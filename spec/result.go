@@ -81,6 +81,19 @@ type Result struct {
 	// whole set). Zero and nil in results stored before they were recorded.
 	CurvatureExamples int   `json:"curvature_examples,omitempty"`
 	CurvatureIndices  []int `json:"curvature_indices,omitempty"`
+	// External marks a result produced by an external program (a command
+	// trial, see Command): its metrics and curve are the program's, which
+	// flatsweep cannot promise to be bit-identical across retries (the
+	// curvature it measures on the program's weights is a deterministic
+	// function of those weights).
+	External bool `json:"external,omitempty"`
+}
+
+// CurvatureMeasured reports whether the result's λ₁ was measured: always for
+// flatsweep's own trials (unless diverged), and for an external result only
+// when flatsweep measured the weights the program wrote (HVPs > 0).
+func (r Result) CurvatureMeasured() bool {
+	return !r.Diverged && (!r.External || r.HVPs > 0)
 }
 
 // SharpnessPoint is one measurement of the curvature along training (see

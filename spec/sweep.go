@@ -36,6 +36,9 @@ type Sweep struct {
 	// Random is random search over the fields it draws (zero value: none;
 	// see Random).
 	Random Random `json:"random,omitzero"`
+	// Command runs every trial as an external program (see Command); zero
+	// value: flatsweep trains the model itself.
+	Command Command `json:"command,omitzero"`
 }
 
 // Train is the training budget and procedure shared by the trials of a sweep:
@@ -111,12 +114,12 @@ func (s Sweep) Base() Trial {
 
 // fixed returns the trial the fixed settings describe, without the axes.
 func (s Sweep) fixed() Trial {
-	return Trial{Dataset: s.Dataset, Model: s.Model, Epochs: s.Train.Epochs, Curvature: s.Curvature, Training: s.Train.Training}
+	return Trial{Dataset: s.Dataset, Model: s.Model, Epochs: s.Train.Epochs, Curvature: s.Curvature, Training: s.Train.Training, Command: s.Command}
 }
 
 // setFixed sets the fixed settings to those of t.
 func (s *Sweep) setFixed(t Trial) {
-	s.Dataset, s.Model, s.Train.Epochs, s.Curvature, s.Train.Training = t.Dataset, t.Model, t.Epochs, t.Curvature, t.Training
+	s.Dataset, s.Model, s.Train.Epochs, s.Curvature, s.Train.Training, s.Command = t.Dataset, t.Model, t.Epochs, t.Curvature, t.Training, t.Command
 }
 
 // Resolved returns the sweep in canonical form: every fixed setting as
@@ -264,7 +267,7 @@ func sectionOrder(err error) int {
 	if !errors.As(err, &fe) {
 		return 0
 	}
-	for i, p := range []string{"name", "dataset", "model", "train", "curvature", "grid", "random"} {
+	for i, p := range []string{"name", "dataset", "model", "train", "curvature", "grid", "random", "command"} {
 		if fe.Field == p || strings.HasPrefix(fe.Field, p+".") || strings.HasPrefix(fe.Field, p+"[") {
 			return i
 		}
@@ -279,7 +282,7 @@ func (t Trial) problems() []error {
 		errs = append(errs, err)
 	}
 	a, err := t.validateModel()
-	if err != nil {
+	if err != nil && !t.modelOptional() {
 		errs = append(errs, err)
 	}
 	// m against the batch sizes is the grid's check (validateGrid): it
@@ -289,10 +292,13 @@ func (t Trial) problems() []error {
 			errs = append(errs, err)
 		}
 	}
-	if len(errs) == 0 {
+	if len(errs) == 0 && !t.modelOptional() {
 		if err := t.validateCurvature(a); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := t.validateCommand(); err != nil {
+		errs = append(errs, err)
 	}
 	return errs
 }
@@ -305,7 +311,8 @@ func (s Sweep) sweepPath(field string) string {
 		}
 	}
 	switch {
-	case field == "", strings.HasPrefix(field, "dataset."), strings.HasPrefix(field, "model."), strings.HasPrefix(field, "curvature."):
+	case field == "", strings.HasPrefix(field, "dataset."), strings.HasPrefix(field, "model."), strings.HasPrefix(field, "curvature."),
+		field == "command", strings.HasPrefix(field, "command."):
 		return field
 	}
 	return "train." + field

@@ -30,6 +30,9 @@ type Trial struct {
 	// Training holds the rest of the training procedure (its fields are
 	// the trial's own in JSON: "steps", "weight_decay", "optimizer", …).
 	Training
+	// Command runs an external program instead of flatsweep's trainer
+	// (zero value: flatsweep trains the model itself); see Command.
+	Command Command `json:"command,omitzero"`
 }
 
 // Training is the training procedure besides the budget in epochs: the

@@ -27,7 +27,7 @@ func (t Trial) Validate() error {
 		return err
 	}
 	a, err := t.validateModel()
-	if err != nil {
+	if err != nil && !t.modelOptional() {
 		return err
 	}
 	for _, check := range []func() error{t.validateTraining, t.validateOptimizer, t.validateSchedule, t.validateSAM, t.samDivides} {
@@ -35,8 +35,18 @@ func (t Trial) Validate() error {
 			return err
 		}
 	}
-	return t.validateCurvature(a)
+	if !t.modelOptional() {
+		if err := t.validateCurvature(a); err != nil {
+			return err
+		}
+	}
+	return t.validateCommand()
 }
+
+// modelOptional reports whether the trial is a command trial without a
+// model section: the program's weights are then not measured, and the
+// model and curvature sections are not checked.
+func (t Trial) modelOptional() bool { return t.IsCommand() && t.Model.Arch == "" }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 

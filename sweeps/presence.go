@@ -63,7 +63,12 @@ func (p presence) check(s *spec.Sweep) {
 	p.required("dataset.n_test", "the number of test examples > 0")
 	p.notZero("dataset.features", s.Dataset.Features, "must be > 0 (the input dimension; omit the field for its default)")
 	p.notZero("dataset.classes", s.Dataset.Classes, "must be ≥ 2 (the number of classes; omit the field for its default)")
-	if required("model.arch", "model.arch", `"mlp", "resmlp" or "cnn"`) {
+	// A command trial's model section is optional: it names the
+	// architecture of the weights the program writes, when it writes them.
+	if p.has("command") {
+		p.required("command.argv", `the program and its arguments, such as ["python3", "train.py", "--lr", "{lr}"]`)
+	}
+	if (p.has("command") && !p.has("model")) || required("model.arch", "model.arch", `"mlp", "resmlp" or "cnn"`) {
 		switch s.Model.Arch {
 		case spec.ArchMLP:
 			required("model.hidden", "model.hidden", "a list of hidden layer widths such as [64, 64]")

@@ -54,6 +54,8 @@ type Config struct {
 	DrainTimeout time.Duration
 	// Logger receives structured logs (default slog.Default()).
 	Logger *slog.Logger
+	// Command configures the running of command trials (see CommandConfig).
+	Command CommandConfig
 }
 
 // Worker runs trials leased from one coordinator.
@@ -66,7 +68,9 @@ type Worker struct {
 	mu        sync.Mutex
 	id        string
 	heartbeat time.Duration
-	running   map[string]runningTrial // by sweep/trial
+	running   map[string]runningTrial   // by sweep/trial
+	logs      map[string]*pb.CommandLog // command trials' logs, by lease token
+	gpus      *gpuPool
 
 	abortOnce sync.Once
 	abort     chan struct{}
@@ -92,8 +96,9 @@ func New(conn grpc.ClientConnInterface, cfg Config) *Worker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.Command.setDefaults()
 	return &Worker{cfg: cfg, client: pb.NewWorkerServiceClient(conn), log: cfg.Logger, abort: make(chan struct{}),
-		running: map[string]runningTrial{}}
+		running: map[string]runningTrial{}, logs: map[string]*pb.CommandLog{}, gpus: newGPUPool(cfg.Command.GPUs)}
 }
 
 // runningTrial is a trial a slot runs: its lease token and how to stop it.
@@ -182,7 +187,8 @@ func (w *Worker) register(ctx context.Context, stale string) (string, error) {
 	if w.id != "" && w.id != stale {
 		return w.id, nil
 	}
-	req := &pb.RegisterWorkerRequest{Name: w.cfg.Name, Slots: int32(w.cfg.Slots), Labels: w.cfg.Labels}
+	req := &pb.RegisterWorkerRequest{Name: w.cfg.Name, Slots: int32(w.cfg.Slots), Labels: w.cfg.Labels, Gpus: int32(w.cfg.Command.GPUs),
+		Commands: w.cfg.Command.Allow}
 	for attempt := 0; ; attempt++ {
 		resp, err := w.client.RegisterWorker(ctx, req)
 		if err == nil {
@@ -275,6 +281,7 @@ func (w *Worker) runLease(ctx context.Context, l *pb.Lease) {
 	trialCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	defer w.track(l, cancel)()
+	defer w.forgetLog(l)
 
 	hb := newHeartbeater(w, l, cancel, log)
 	hbDone := make(chan struct{})
@@ -285,7 +292,7 @@ func (w *Worker) runLease(ctx context.Context, l *pb.Lease) {
 
 	log.Info("trial started")
 	start := time.Now()
-	res, err := w.run(trialCtx, st, hb.add)
+	res, err := w.runTrial(trialCtx, l, st, hb.add)
 	elapsed := time.Since(start)
 	cancel(nil)
 	<-hbDone
@@ -298,8 +305,10 @@ func (w *Worker) runLease(ctx context.Context, l *pb.Lease) {
 	switch {
 	case errors.Is(context.Cause(trialCtx), errCancelled):
 		log.Info("trial stopped: " + wire.CancelledReason)
+		w.uploadLog(rctx, l, "stopped: "+wire.CancelledReason, log)
 	case errors.Is(context.Cause(trialCtx), errLeaseLost):
 		log.Warn("trial abandoned: lease lost")
+		w.uploadLog(rctx, l, "stopped: its lease was lost", log)
 	case errors.As(context.Cause(trialCtx), &rejected):
 		w.fail(rctx, l, rejected, true, log)
 	case ctx.Err() != nil:
@@ -390,7 +399,7 @@ func (w *Worker) complete(ctx context.Context, l *pb.Lease, res *pb.TrialResult,
 	for attempt := 0; ; attempt++ {
 		id, _ := w.identity()
 		resp, err := w.sess.CompleteTrial(ctx, &pb.CompleteTrialRequest{
-			WorkerId: id, SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token, Result: res,
+			WorkerId: id, SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token, Result: res, Log: w.logFor(l),
 		})
 		if err == nil {
 			if resp.Duplicate {
@@ -425,6 +434,7 @@ func (w *Worker) fail(ctx context.Context, l *pb.Lease, cause error, permanent b
 		id, _ := w.identity()
 		_, err := w.sess.FailTrial(ctx, &pb.FailTrialRequest{
 			WorkerId: id, SweepId: l.SweepId, TrialId: l.TrialId, Token: l.Token, Error: cause.Error(), Permanent: permanent,
+			Log: w.failedLog(l, cause),
 		})
 		if err == nil || !retryable(err) {
 			return

@@ -13,7 +13,8 @@ func examples() map[string]string {
 		"flatsweep coordinator": `  flatsweep coordinator --listen 127.0.0.1:7070 --db sweeps.db
   flatsweep coordinator --listen 0.0.0.0:7070 --db sweeps.db --worker-token-file worker.token --client-token-file client.token --token-file admin.token`,
 		"flatsweep worker": `  flatsweep worker --coordinator coord-host:7070 --slots 2 --token-file worker.token
-  flatsweep worker --label gpu=a100 --drain-timeout 5m`,
+  flatsweep worker --label gpu=a100 --drain-timeout 5m
+  flatsweep worker --allow-commands --gpus 2 --work-dir /scratch/flatsweep   # also runs command trials (docs/COMMANDS.md)`,
 		"flatsweep status": `  flatsweep status                                # every sweep and worker
   flatsweep status quickstart --coordinator coord-host:7070`,
 		"flatsweep results": `  flatsweep results quickstart

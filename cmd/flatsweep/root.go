@@ -97,6 +97,7 @@ the SGD noise scale g = ε(N/B − 1) and to flatness.`,
 		newMigrateCmd(),
 		newDBCmd(),
 		newVersionCmd(),
+		newLogsCmd(),
 	)
 	setExamples(root)
 	return root

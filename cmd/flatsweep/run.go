@@ -165,7 +165,8 @@ func runSweep(ctx context.Context, o runOptions) error {
 			return err
 		}
 		conns = append(conns, wconn)
-		w := worker.New(wconn, worker.Config{Name: fmt.Sprintf("local-%d", i+1), Slots: 1, DrainTimeout: 0, Logger: slog.Default()})
+		w := worker.New(wconn, worker.Config{Name: fmt.Sprintf("local-%d", i+1), Slots: 1, DrainTimeout: 0, Logger: slog.Default(),
+			Command: worker.CommandConfig{Allow: true}})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

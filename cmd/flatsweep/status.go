@@ -90,10 +90,14 @@ func writeStatus(w io.Writer, list []*pb.Sweep, workers []*pb.Worker, now time.T
 		}
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "WORKER\tNAME\tSLOTS\tRUNNING\tLAST SEEN")
+	fmt.Fprintln(tw, "WORKER\tNAME\tSLOTS\tGPUS\tCOMMANDS\tRUNNING\tLAST SEEN")
 	for _, wk := range workers {
 		ago := now.Sub(wk.LastSeenTime.AsTime()).Round(time.Second)
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s ago\n", wk.Id, wk.Name, wk.Slots, wk.Running, ago)
+		commands := "no"
+		if wk.Commands {
+			commands = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%d\t%s ago\n", wk.Id, wk.Name, wk.Slots, wk.Gpus, commands, wk.Running, ago)
 	}
 	return tw.Flush()
 }

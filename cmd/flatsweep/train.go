@@ -60,6 +60,9 @@ stderr. Bad input (flags, the sweep file, an invalid trial) exits with status 2.
 			if err != nil {
 				return err
 			}
+			if trial.Spec.IsCommand() {
+				return usagef("%s: its trials run a command (command.argv); train runs flatsweep's own trainer: run the sweep with `flatsweep run %s` or on workers, or run the program yourself", args[0], args[0])
+			}
 			return trainTrial(cmd, trial, out)
 		},
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flatsweep/flatsweep/coordinator/lease"
+	"github.com/flatsweep/flatsweep/spec"
 	"github.com/flatsweep/flatsweep/worker"
 )
 
@@ -20,6 +22,7 @@ func newWorkerCmd() *cobra.Command {
 		slots  int
 		labels []string
 		drain  time.Duration
+		cmdCfg worker.CommandConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -28,6 +31,15 @@ func newWorkerCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if slots < 1 {
 				return usagef("--slots: must be at least 1, got %d", slots)
+			}
+			if cmdCfg.GPUs < 0 || cmdCfg.GPUs > spec.MaxCommandGPUs {
+				return usagef("--gpus: must be from 0 to %d, got %d", spec.MaxCommandGPUs, cmdCfg.GPUs)
+			}
+			if cmdCfg.LogTailBytes < 1 || cmdCfg.LogTailBytes > lease.DefaultMaxLogBytes {
+				return usagef("--log-tail-bytes: must be from 1 to %d (the coordinator's limit), got %d", lease.DefaultMaxLogBytes, cmdCfg.LogTailBytes)
+			}
+			if cmdCfg.KillGrace <= 0 {
+				return usagef("--kill-grace: must be > 0, got %s", cmdCfg.KillGrace)
 			}
 			lm := map[string]string{}
 			for _, l := range labels {
@@ -42,7 +54,7 @@ func newWorkerCmd() *cobra.Command {
 				return err
 			}
 			defer cc.Close()
-			w := worker.New(cc, worker.Config{Name: name, Slots: slots, Labels: lm, DrainTimeout: drain, Logger: slog.Default()})
+			w := worker.New(cc, worker.Config{Name: name, Slots: slots, Labels: lm, DrainTimeout: drain, Logger: slog.Default(), Command: cmdCfg})
 			// The first SIGTERM/SIGINT (which ends cmd.Context()) drains; a
 			// second one hands the running trials back at once.
 			go func() {
@@ -61,5 +73,11 @@ func newWorkerCmd() *cobra.Command {
 	cmd.Flags().IntVar(&slots, "slots", 1, "trials to run at once")
 	cmd.Flags().StringArrayVar(&labels, "label", nil, "label key=value (repeatable)")
 	cmd.Flags().DurationVar(&drain, "drain-timeout", time.Minute, "on SIGTERM, how long running trials may finish before they are handed back (a second signal hands them back at once)")
+	cmd.Flags().BoolVar(&cmdCfg.Allow, "allow-commands", false, "run command trials: programs a sweep names (command.argv), with this worker's user and environment; without it the worker is leased none")
+	cmd.Flags().IntVar(&cmdCfg.GPUs, "gpus", 0, "GPUs this worker has: command trials needing GPUs (command.gpus) run only on workers with enough, each given free indices in CUDA_VISIBLE_DEVICES")
+	cmd.Flags().StringVar(&cmdCfg.WorkDir, "work-dir", "", "where command trials' attempt directories are made (default: flatsweep-work in the temporary directory)")
+	cmd.Flags().BoolVar(&cmdCfg.KeepWork, "keep-work", false, "keep each command attempt's directory (result, weights, params) after it is reported")
+	cmd.Flags().IntVar(&cmdCfg.LogTailBytes, "log-tail-bytes", 1<<20, "bytes of a command's standard output and of its standard error kept per attempt (the tails) and uploaded with its report")
+	cmd.Flags().DurationVar(&cmdCfg.KillGrace, "kill-grace", 10*time.Second, "how long a stopped command's process group has after SIGTERM before SIGKILL")
 	return cmd
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/flatsweep/flatsweep/coordinator/store"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // MaxAcquireWait caps how long Acquire waits for a pending trial.
@@ -29,7 +30,28 @@ const (
 // than one slot (or more than 4096), a name longer than 256 bytes or more
 // than 64 labels.
 func (c *Core) Register(name string, slots int32, labels map[string]string, owner string) (string, error) {
+	return c.RegisterWith(name, slots, labels, Capabilities{}, owner)
+}
+
+// Capabilities are what a worker offers besides its slots: it is leased
+// only the trials it can run.
+type Capabilities struct {
+	// GPUs is the number of GPUs it has: trials of sweeps whose command needs
+	// more (command.gpus) are not leased to it.
+	GPUs int32
+	// Commands reports that it runs command trials; without it, trials of
+	// sweeps with a command are not leased to it.
+	Commands bool
+}
+
+// RegisterWith is Register for a worker with the given capabilities. It
+// fails with ErrInvalid for a negative GPU count or one above
+// spec.MaxCommandGPUs.
+func (c *Core) RegisterWith(name string, slots int32, labels map[string]string, caps Capabilities, owner string) (string, error) {
+	gpus := caps.GPUs
 	switch {
+	case gpus < 0 || gpus > spec.MaxCommandGPUs:
+		return "", fmt.Errorf("%w: gpus: must be from 0 to %d, got %d", ErrInvalid, spec.MaxCommandGPUs, gpus)
 	case slots < 1 || slots > maxWorkerSlots:
 		return "", fmt.Errorf("%w: slots: must be from 1 to %d, got %d", ErrInvalid, maxWorkerSlots, slots)
 	case len(name) > maxWorkerName:
@@ -40,13 +62,13 @@ func (c *Core) Register(name string, slots int32, labels map[string]string, owne
 	id := "w-" + newToken()[:12]
 	c.mu.Lock()
 	c.workers[id] = &workerInfo{
-		pb:       &pb.Worker{Id: id, Name: name, Slots: slots, Labels: labels},
+		pb:       &pb.Worker{Id: id, Name: name, Slots: slots, Labels: labels, Gpus: gpus, Commands: caps.Commands},
 		lastSeen: c.cfg.Clock.Now(),
 		owner:    owner,
 	}
 	c.sweepWorkersLocked(c.cfg.Clock.Now())
 	c.mu.Unlock()
-	c.log.Info("worker registered", "worker", id, "name", name, "slots", slots)
+	c.log.Info("worker registered", "worker", id, "name", name, "slots", slots, "gpus", gpus, "commands", caps.Commands)
 	return id, nil
 }
 
@@ -147,7 +169,11 @@ func (c *Core) TryAcquire(workerID string) (*pb.Lease, <-chan struct{}, error) {
 func (c *Core) acquire(workerID string) (*pb.Lease, error) {
 	for {
 		c.mu.Lock()
-		s := c.pickSweepLocked()
+		var caps Capabilities
+		if w := c.workers[workerID]; w != nil {
+			caps = Capabilities{GPUs: w.pb.Gpus, Commands: w.pb.Commands}
+		}
+		s := c.pickSweepLocked(caps)
 		if s == nil {
 			c.mu.Unlock()
 			return nil, nil

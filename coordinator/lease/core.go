@@ -180,6 +180,7 @@ func New(st *store.Store, cfg Config) (*Core, error) {
 	for _, sw := range sws {
 		s := newSweepState(sw.Id)
 		s.priority, s.paused, s.cancelled = sw.Priority, sw.Paused, sw.Cancelled
+		s.gpus, s.command = needsOf(sw)
 		c.sweeps[sw.Id] = s
 	}
 	now := cfg.Clock.Now()
@@ -325,6 +326,25 @@ func (c *Core) transition(k Key, fn func(*pb.Trial) error) (*pb.Trial, error) {
 		from = t.State
 		return fn(t)
 	}, func(t *pb.Trial) { c.counted(k, from, t) })
+}
+
+// transitionLog is transition that also stores an attempt's log (nil: none)
+// in the same transaction.
+func (c *Core) transitionLog(k Key, log *pb.CommandLog, fn func(*pb.Trial) error) (*pb.Trial, error) {
+	if log == nil {
+		return c.transition(k, fn)
+	}
+	var from pb.TrialState
+	return c.store.UpdateTrialWithLog(k.Sweep, k.Trial, func(t *pb.Trial) error {
+		from = t.State
+		if err := fn(t); err != nil {
+			return err
+		}
+		// The log is the attempt's that the transition ends, run by the
+		// worker that held its lease (whatever the report says).
+		log.Attempt, log.WorkerId = t.Attempt, t.WorkerId
+		return nil
+	}, log, func(t *pb.Trial) { c.counted(k, from, t) })
 }
 
 // transitionLater is transition without waiting for durability (see

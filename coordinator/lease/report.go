@@ -87,16 +87,27 @@ func newEpochs(curve, add []*pb.EpochMetrics) []*pb.EpochMetrics {
 // live lease held by workerID is ErrLeaseLost; a result that fails
 // Limits.ValidateResult is ErrInvalid, and nothing is stored.
 func (c *Core) Complete(workerID string, k Key, token string, res *pb.TrialResult) (duplicate bool, err error) {
+	return c.CompleteWithLog(workerID, k, token, res, nil)
+}
+
+// CompleteWithLog is Complete that also stores log, the output of a command
+// trial's attempt, with the result in one transaction (nothing of either is
+// stored when the result is refused). A log is checked against
+// Limits.MaxLogBytes.
+func (c *Core) CompleteWithLog(workerID string, k Key, token string, res *pb.TrialResult, log *pb.CommandLog) (duplicate bool, err error) {
 	if token == "" {
 		return false, fmt.Errorf("%w: token: required", ErrInvalid)
 	}
 	if err := c.cfg.Limits.ValidateResult(res); err != nil {
 		return false, err
 	}
+	if err := c.cfg.Limits.ValidateLog(log); err != nil {
+		return false, err
+	}
 	c.touch(workerID)
 	_, liveErr := c.liveLease(workerID, k, token)
 	now := c.cfg.Clock.Now()
-	_, err = c.transition(k, func(t *pb.Trial) error {
+	_, err = c.transitionLog(k, log, func(t *pb.Trial) error {
 		duplicate = false
 		if t.LeaseToken != token || t.WorkerId != workerID {
 			return c.leaseLost(k)
@@ -152,6 +163,16 @@ func (c *Core) Complete(workerID string, k Key, token string, res *pb.TrialResul
 // truncated to Limits.MaxErrorBytes. It returns the trial's new state (failed
 // or discarded).
 func (c *Core) Fail(workerID string, k Key, token, reason string, permanent bool) (pb.TrialState, error) {
+	return c.FailWithLog(workerID, k, token, reason, permanent, nil)
+}
+
+// FailWithLog is Fail that also stores log, the output of a command trial's
+// attempt, with the failure in one transaction. A log is checked against
+// Limits.MaxLogBytes.
+func (c *Core) FailWithLog(workerID string, k Key, token, reason string, permanent bool, log *pb.CommandLog) (pb.TrialState, error) {
+	if err := c.cfg.Limits.ValidateLog(log); err != nil {
+		return 0, err
+	}
 	c.touch(workerID)
 	if _, err := c.liveLease(workerID, k, token); err != nil {
 		return 0, err
@@ -162,7 +183,7 @@ func (c *Core) Fail(workerID string, k Key, token, reason string, permanent bool
 	u := c.jitter.Float64()
 	c.mu.Unlock()
 	var retryAt time.Time
-	t, err := c.transition(k, func(t *pb.Trial) error {
+	t, err := c.transitionLog(k, log, func(t *pb.Trial) error {
 		if t.State != pb.TrialState_TRIAL_STATE_RUNNING || t.LeaseToken != token || t.WorkerId != workerID {
 			return errSkip
 		}

@@ -145,6 +145,8 @@ type sweepState struct {
 	reordered time.Time // time of the last re-order
 	running   int
 	finished  []time.Time // finish times within the last minute, for throughput
+	gpus      int32       // GPUs each trial needs (command.gpus)
+	command   bool        // its trials run a command
 }
 
 func newSweepState(id string) *sweepState {
@@ -226,13 +228,15 @@ func (s *sweepState) done() bool {
 	return c[pb.TrialState_TRIAL_STATE_SUCCEEDED]+c[pb.TrialState_TRIAL_STATE_DISCARDED]+c[pb.TrialState_TRIAL_STATE_CANCELLED] == s.total
 }
 
-// pickSweepLocked chooses the sweep to lease from: the highest priority among
-// sweeps with leasable trials, and among equals the one holding the fewest
+// pickSweepLocked chooses the sweep to lease from for a worker with the
+// given capabilities: the highest priority among sweeps with leasable
+// trials it can run (a command only on a worker that runs commands, and
+// needing at most its GPUs), and among equals the one holding the fewest
 // running trials (fair sharing), then the smallest ID.
-func (c *Core) pickSweepLocked() *sweepState {
+func (c *Core) pickSweepLocked(caps Capabilities) *sweepState {
 	var best *sweepState
 	for _, s := range c.sweeps {
-		if s.paused || s.cancelled || len(s.queue) == 0 {
+		if s.paused || s.cancelled || len(s.queue) == 0 || s.gpus > caps.GPUs || (s.command && !caps.Commands) {
 			continue
 		}
 		if best == nil || s.priority > best.priority ||

@@ -68,6 +68,7 @@ func (c *Core) Submit(s spec.Sweep, yaml string, priority int32) (Submitted, err
 		}
 		if err == nil {
 			st.priority = priority
+			st.gpus, st.command = int32(s.Command.GPUs), len(s.Command.Argv) > 0
 		}
 		st.pushAll(queued)
 		st.counts[pb.TrialState_TRIAL_STATE_PENDING] += int32(len(added))
@@ -381,7 +382,7 @@ func (c *Core) Workers() []*pb.Worker {
 	for id, w := range c.workers {
 		out = append(out, &pb.Worker{
 			Id: id, Name: w.pb.Name, Slots: w.pb.Slots, Labels: w.pb.Labels,
-			LastSeenTime: timestamppb.New(w.lastSeen), Running: running[id],
+			LastSeenTime: timestamppb.New(w.lastSeen), Running: running[id], Gpus: w.pb.Gpus, Commands: w.pb.Commands,
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Id < out[j].Id })

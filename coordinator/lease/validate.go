@@ -24,6 +24,9 @@ type Limits struct {
 	MaxDensityNodes int
 	// MaxErrorBytes truncates a failure message (default 4,096 bytes).
 	MaxErrorBytes int
+	// MaxLogBytes bounds each of the standard output and standard error
+	// tails of a command trial's attempt log (default 1 MiB).
+	MaxLogBytes int
 }
 
 // Default limits (see Limits).
@@ -32,6 +35,7 @@ const (
 	DefaultMaxMeasures     = 256
 	DefaultMaxDensityNodes = 100_000
 	DefaultMaxErrorBytes   = 4096
+	DefaultMaxLogBytes     = 1 << 20
 )
 
 func (l *Limits) setDefaults() {
@@ -46,6 +50,9 @@ func (l *Limits) setDefaults() {
 	}
 	if l.MaxErrorBytes <= 0 {
 		l.MaxErrorBytes = DefaultMaxErrorBytes
+	}
+	if l.MaxLogBytes <= 0 {
+		l.MaxLogBytes = DefaultMaxLogBytes
 	}
 }
 

@@ -996,6 +996,8 @@ func (sc *scan) run() {
 	for _, name := range slices.Sorted(maps.Keys(top)) {
 		switch name {
 		case string(bucketMeta), string(bucketSweeps), string(bucketBases), string(bucketTrials), string(bucketGone), string(bucketAliases):
+		case string(bucketLogs):
+			sc.rep.Notes = append(sc.rep.Notes, "bucket \"logs\": the output of command trials' attempts; not checked, and not copied by a salvage")
 		default:
 			sc.rep.Notes = append(sc.rep.Notes, fmt.Sprintf("bucket %q: not a flatsweep bucket; not checked, left out", name))
 		}

@@ -82,6 +82,7 @@ func ResultToProto(r spec.Result, d time.Duration) *pb.TrialResult {
 		TargetReached:     r.TargetReached,
 		CurvatureExamples: int64(r.CurvatureExamples),
 		CurvatureIndices:  convertInts[int64](r.CurvatureIndices),
+		External:          r.External,
 	}
 }
 
@@ -186,5 +187,6 @@ func ResultFromProto(r *pb.TrialResult) *spec.Result {
 		TargetReached:     r.TargetReached,
 		CurvatureExamples: int(r.CurvatureExamples),
 		CurvatureIndices:  convertInts[int](r.CurvatureIndices),
+		External:          r.GetExternal(),
 	}
 }

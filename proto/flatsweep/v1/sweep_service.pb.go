@@ -22,6 +22,116 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// LogsRequest names a trial and optionally one attempt.
+type LogsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sweep ID.
+	SweepId string `protobuf:"bytes,1,opt,name=sweep_id,json=sweepId,proto3" json:"sweep_id,omitempty"`
+	// Trial ID.
+	TrialId string `protobuf:"bytes,2,opt,name=trial_id,json=trialId,proto3" json:"trial_id,omitempty"`
+	// Attempt number; 0 for every stored attempt.
+	Attempt       int32 `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogsRequest) Reset() {
+	*x = LogsRequest{}
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogsRequest) ProtoMessage() {}
+
+func (x *LogsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
+func (*LogsRequest) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *LogsRequest) GetSweepId() string {
+	if x != nil {
+		return x.SweepId
+	}
+	return ""
+}
+
+func (x *LogsRequest) GetTrialId() string {
+	if x != nil {
+		return x.TrialId
+	}
+	return ""
+}
+
+func (x *LogsRequest) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+// LogsResponse holds the stored logs, by attempt.
+type LogsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One entry per stored attempt, in attempt order.
+	Logs          []*CommandLog `protobuf:"bytes,1,rep,name=logs,proto3" json:"logs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogsResponse) Reset() {
+	*x = LogsResponse{}
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogsResponse) ProtoMessage() {}
+
+func (x *LogsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogsResponse.ProtoReflect.Descriptor instead.
+func (*LogsResponse) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *LogsResponse) GetLogs() []*CommandLog {
+	if x != nil {
+		return x.Logs
+	}
+	return nil
+}
+
 // AnalyzeSweepRequest names a sweep.
 type AnalyzeSweepRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -33,7 +143,7 @@ type AnalyzeSweepRequest struct {
 
 func (x *AnalyzeSweepRequest) Reset() {
 	*x = AnalyzeSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[0]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -45,7 +155,7 @@ func (x *AnalyzeSweepRequest) String() string {
 func (*AnalyzeSweepRequest) ProtoMessage() {}
 
 func (x *AnalyzeSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[0]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -58,7 +168,7 @@ func (x *AnalyzeSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnalyzeSweepRequest.ProtoReflect.Descriptor instead.
 func (*AnalyzeSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{0}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *AnalyzeSweepRequest) GetSweepId() string {
@@ -81,7 +191,7 @@ type AnalyzeSweepResponse struct {
 
 func (x *AnalyzeSweepResponse) Reset() {
 	*x = AnalyzeSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[1]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -93,7 +203,7 @@ func (x *AnalyzeSweepResponse) String() string {
 func (*AnalyzeSweepResponse) ProtoMessage() {}
 
 func (x *AnalyzeSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[1]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -106,7 +216,7 @@ func (x *AnalyzeSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnalyzeSweepResponse.ProtoReflect.Descriptor instead.
 func (*AnalyzeSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{1}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *AnalyzeSweepResponse) GetAnalysisJson() string {
@@ -133,7 +243,7 @@ type AxisFilter struct {
 
 func (x *AxisFilter) Reset() {
 	*x = AxisFilter{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[2]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -145,7 +255,7 @@ func (x *AxisFilter) String() string {
 func (*AxisFilter) ProtoMessage() {}
 
 func (x *AxisFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[2]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -158,7 +268,7 @@ func (x *AxisFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AxisFilter.ProtoReflect.Descriptor instead.
 func (*AxisFilter) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{2}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AxisFilter) GetAxis() string {
@@ -198,7 +308,7 @@ type AggregateResultsRequest struct {
 
 func (x *AggregateResultsRequest) Reset() {
 	*x = AggregateResultsRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[3]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -210,7 +320,7 @@ func (x *AggregateResultsRequest) String() string {
 func (*AggregateResultsRequest) ProtoMessage() {}
 
 func (x *AggregateResultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[3]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -223,7 +333,7 @@ func (x *AggregateResultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggregateResultsRequest.ProtoReflect.Descriptor instead.
 func (*AggregateResultsRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{3}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AggregateResultsRequest) GetSweepId() string {
@@ -271,7 +381,7 @@ type MetricSummary struct {
 
 func (x *MetricSummary) Reset() {
 	*x = MetricSummary{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -283,7 +393,7 @@ func (x *MetricSummary) String() string {
 func (*MetricSummary) ProtoMessage() {}
 
 func (x *MetricSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -296,7 +406,7 @@ func (x *MetricSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricSummary.ProtoReflect.Descriptor instead.
 func (*MetricSummary) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{4}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *MetricSummary) GetCount() int32 {
@@ -382,7 +492,7 @@ type ResultGroup struct {
 
 func (x *ResultGroup) Reset() {
 	*x = ResultGroup{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[5]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -394,7 +504,7 @@ func (x *ResultGroup) String() string {
 func (*ResultGroup) ProtoMessage() {}
 
 func (x *ResultGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[5]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -407,7 +517,7 @@ func (x *ResultGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultGroup.ProtoReflect.Descriptor instead.
 func (*ResultGroup) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{5}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ResultGroup) GetKey() []float64 {
@@ -496,14 +606,18 @@ type AggregateResultsResponse struct {
 	Fixed map[string]string `protobuf:"bytes,4,rep,name=fixed,proto3" json:"fixed,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Why the failed and discarded trials among the filtered ones failed,
 	// most frequent first.
-	Failures      []*FailureReason `protobuf:"bytes,5,rep,name=failures,proto3" json:"failures,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Failures []*FailureReason `protobuf:"bytes,5,rep,name=failures,proto3" json:"failures,omitempty"`
+	// Trials among those summarized whose result came from an external
+	// program (command trials): their metrics are the program's, which
+	// flatsweep cannot promise to be bit-identical across retries.
+	ExternalTrials int32 `protobuf:"varint,40,opt,name=external_trials,json=externalTrials,proto3" json:"external_trials,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *AggregateResultsResponse) Reset() {
 	*x = AggregateResultsResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -515,7 +629,7 @@ func (x *AggregateResultsResponse) String() string {
 func (*AggregateResultsResponse) ProtoMessage() {}
 
 func (x *AggregateResultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -528,7 +642,7 @@ func (x *AggregateResultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggregateResultsResponse.ProtoReflect.Descriptor instead.
 func (*AggregateResultsResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{6}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AggregateResultsResponse) GetGroupBy() []string {
@@ -566,6 +680,13 @@ func (x *AggregateResultsResponse) GetFailures() []*FailureReason {
 	return nil
 }
 
+func (x *AggregateResultsResponse) GetExternalTrials() int32 {
+	if x != nil {
+		return x.ExternalTrials
+	}
+	return 0
+}
+
 // CancelSweepRequest names a sweep.
 type CancelSweepRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -577,7 +698,7 @@ type CancelSweepRequest struct {
 
 func (x *CancelSweepRequest) Reset() {
 	*x = CancelSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -589,7 +710,7 @@ func (x *CancelSweepRequest) String() string {
 func (*CancelSweepRequest) ProtoMessage() {}
 
 func (x *CancelSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -602,7 +723,7 @@ func (x *CancelSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelSweepRequest.ProtoReflect.Descriptor instead.
 func (*CancelSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{7}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CancelSweepRequest) GetSweepId() string {
@@ -623,7 +744,7 @@ type CancelSweepResponse struct {
 
 func (x *CancelSweepResponse) Reset() {
 	*x = CancelSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[8]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -635,7 +756,7 @@ func (x *CancelSweepResponse) String() string {
 func (*CancelSweepResponse) ProtoMessage() {}
 
 func (x *CancelSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[8]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -648,7 +769,7 @@ func (x *CancelSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelSweepResponse.ProtoReflect.Descriptor instead.
 func (*CancelSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{8}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CancelSweepResponse) GetSweep() *Sweep {
@@ -669,7 +790,7 @@ type PauseSweepRequest struct {
 
 func (x *PauseSweepRequest) Reset() {
 	*x = PauseSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[9]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -681,7 +802,7 @@ func (x *PauseSweepRequest) String() string {
 func (*PauseSweepRequest) ProtoMessage() {}
 
 func (x *PauseSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[9]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -694,7 +815,7 @@ func (x *PauseSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseSweepRequest.ProtoReflect.Descriptor instead.
 func (*PauseSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{9}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PauseSweepRequest) GetSweepId() string {
@@ -715,7 +836,7 @@ type PauseSweepResponse struct {
 
 func (x *PauseSweepResponse) Reset() {
 	*x = PauseSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[10]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -727,7 +848,7 @@ func (x *PauseSweepResponse) String() string {
 func (*PauseSweepResponse) ProtoMessage() {}
 
 func (x *PauseSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[10]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -740,7 +861,7 @@ func (x *PauseSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseSweepResponse.ProtoReflect.Descriptor instead.
 func (*PauseSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{10}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PauseSweepResponse) GetSweep() *Sweep {
@@ -761,7 +882,7 @@ type ResumeSweepRequest struct {
 
 func (x *ResumeSweepRequest) Reset() {
 	*x = ResumeSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[11]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +894,7 @@ func (x *ResumeSweepRequest) String() string {
 func (*ResumeSweepRequest) ProtoMessage() {}
 
 func (x *ResumeSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[11]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +907,7 @@ func (x *ResumeSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeSweepRequest.ProtoReflect.Descriptor instead.
 func (*ResumeSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{11}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ResumeSweepRequest) GetSweepId() string {
@@ -807,7 +928,7 @@ type ResumeSweepResponse struct {
 
 func (x *ResumeSweepResponse) Reset() {
 	*x = ResumeSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[12]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -819,7 +940,7 @@ func (x *ResumeSweepResponse) String() string {
 func (*ResumeSweepResponse) ProtoMessage() {}
 
 func (x *ResumeSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[12]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -832,7 +953,7 @@ func (x *ResumeSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeSweepResponse.ProtoReflect.Descriptor instead.
 func (*ResumeSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{12}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ResumeSweepResponse) GetSweep() *Sweep {
@@ -853,7 +974,7 @@ type WatchSweepRequest struct {
 
 func (x *WatchSweepRequest) Reset() {
 	*x = WatchSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[13]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -865,7 +986,7 @@ func (x *WatchSweepRequest) String() string {
 func (*WatchSweepRequest) ProtoMessage() {}
 
 func (x *WatchSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[13]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -878,7 +999,7 @@ func (x *WatchSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchSweepRequest.ProtoReflect.Descriptor instead.
 func (*WatchSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{13}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WatchSweepRequest) GetSweepId() string {
@@ -903,7 +1024,7 @@ type WatchSweepResponse struct {
 
 func (x *WatchSweepResponse) Reset() {
 	*x = WatchSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[14]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +1036,7 @@ func (x *WatchSweepResponse) String() string {
 func (*WatchSweepResponse) ProtoMessage() {}
 
 func (x *WatchSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[14]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1049,7 @@ func (x *WatchSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchSweepResponse.ProtoReflect.Descriptor instead.
 func (*WatchSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{14}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WatchSweepResponse) GetSweep() *Sweep {
@@ -972,7 +1093,7 @@ type SubmitSweepRequest struct {
 
 func (x *SubmitSweepRequest) Reset() {
 	*x = SubmitSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[15]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -984,7 +1105,7 @@ func (x *SubmitSweepRequest) String() string {
 func (*SubmitSweepRequest) ProtoMessage() {}
 
 func (x *SubmitSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[15]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -997,7 +1118,7 @@ func (x *SubmitSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitSweepRequest.ProtoReflect.Descriptor instead.
 func (*SubmitSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{15}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SubmitSweepRequest) GetSpecYaml() string {
@@ -1043,7 +1164,7 @@ type SubmitSweepResponse struct {
 
 func (x *SubmitSweepResponse) Reset() {
 	*x = SubmitSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[16]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1055,7 +1176,7 @@ func (x *SubmitSweepResponse) String() string {
 func (*SubmitSweepResponse) ProtoMessage() {}
 
 func (x *SubmitSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[16]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1068,7 +1189,7 @@ func (x *SubmitSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitSweepResponse.ProtoReflect.Descriptor instead.
 func (*SubmitSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{16}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SubmitSweepResponse) GetSweep() *Sweep {
@@ -1103,7 +1224,7 @@ type GetSweepRequest struct {
 
 func (x *GetSweepRequest) Reset() {
 	*x = GetSweepRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[17]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1115,7 +1236,7 @@ func (x *GetSweepRequest) String() string {
 func (*GetSweepRequest) ProtoMessage() {}
 
 func (x *GetSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[17]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1128,7 +1249,7 @@ func (x *GetSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSweepRequest.ProtoReflect.Descriptor instead.
 func (*GetSweepRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{17}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetSweepRequest) GetSweepId() string {
@@ -1149,7 +1270,7 @@ type GetSweepResponse struct {
 
 func (x *GetSweepResponse) Reset() {
 	*x = GetSweepResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[18]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1161,7 +1282,7 @@ func (x *GetSweepResponse) String() string {
 func (*GetSweepResponse) ProtoMessage() {}
 
 func (x *GetSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[18]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1174,7 +1295,7 @@ func (x *GetSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSweepResponse.ProtoReflect.Descriptor instead.
 func (*GetSweepResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{18}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetSweepResponse) GetSweep() *Sweep {
@@ -1193,7 +1314,7 @@ type ListSweepsRequest struct {
 
 func (x *ListSweepsRequest) Reset() {
 	*x = ListSweepsRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[19]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1205,7 +1326,7 @@ func (x *ListSweepsRequest) String() string {
 func (*ListSweepsRequest) ProtoMessage() {}
 
 func (x *ListSweepsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[19]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1218,7 +1339,7 @@ func (x *ListSweepsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSweepsRequest.ProtoReflect.Descriptor instead.
 func (*ListSweepsRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{19}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{21}
 }
 
 // ListSweepsResponse holds the sweeps, by ID.
@@ -1232,7 +1353,7 @@ type ListSweepsResponse struct {
 
 func (x *ListSweepsResponse) Reset() {
 	*x = ListSweepsResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[20]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1365,7 @@ func (x *ListSweepsResponse) String() string {
 func (*ListSweepsResponse) ProtoMessage() {}
 
 func (x *ListSweepsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[20]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1378,7 @@ func (x *ListSweepsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSweepsResponse.ProtoReflect.Descriptor instead.
 func (*ListSweepsResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{20}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListSweepsResponse) GetSweeps() []*Sweep {
@@ -1284,7 +1405,7 @@ type QueryResultsRequest struct {
 
 func (x *QueryResultsRequest) Reset() {
 	*x = QueryResultsRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[21]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1296,7 +1417,7 @@ func (x *QueryResultsRequest) String() string {
 func (*QueryResultsRequest) ProtoMessage() {}
 
 func (x *QueryResultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[21]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1309,7 +1430,7 @@ func (x *QueryResultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResultsRequest.ProtoReflect.Descriptor instead.
 func (*QueryResultsRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{21}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *QueryResultsRequest) GetSweepId() string {
@@ -1353,7 +1474,7 @@ type QueryResultsResponse struct {
 
 func (x *QueryResultsResponse) Reset() {
 	*x = QueryResultsResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[22]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1365,7 +1486,7 @@ func (x *QueryResultsResponse) String() string {
 func (*QueryResultsResponse) ProtoMessage() {}
 
 func (x *QueryResultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[22]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1378,7 +1499,7 @@ func (x *QueryResultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResultsResponse.ProtoReflect.Descriptor instead.
 func (*QueryResultsResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{22}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *QueryResultsResponse) GetTrials() []*Trial {
@@ -1404,7 +1525,7 @@ type ListWorkersRequest struct {
 
 func (x *ListWorkersRequest) Reset() {
 	*x = ListWorkersRequest{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[23]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +1537,7 @@ func (x *ListWorkersRequest) String() string {
 func (*ListWorkersRequest) ProtoMessage() {}
 
 func (x *ListWorkersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[23]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1429,7 +1550,7 @@ func (x *ListWorkersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkersRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkersRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{23}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{25}
 }
 
 // ListWorkersResponse holds the workers.
@@ -1443,7 +1564,7 @@ type ListWorkersResponse struct {
 
 func (x *ListWorkersResponse) Reset() {
 	*x = ListWorkersResponse{}
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[24]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1455,7 +1576,7 @@ func (x *ListWorkersResponse) String() string {
 func (*ListWorkersResponse) ProtoMessage() {}
 
 func (x *ListWorkersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[24]
+	mi := &file_flatsweep_v1_sweep_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1468,7 +1589,7 @@ func (x *ListWorkersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkersResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkersResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{24}
+	return file_flatsweep_v1_sweep_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListWorkersResponse) GetWorkers() []*Worker {
@@ -1482,7 +1603,13 @@ var File_flatsweep_v1_sweep_service_proto protoreflect.FileDescriptor
 
 const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"\n" +
-	" flatsweep/v1/sweep_service.proto\x12\fflatsweep.v1\x1a\x18flatsweep/v1/types.proto\x1a\x1egoogle/protobuf/duration.proto\"0\n" +
+	" flatsweep/v1/sweep_service.proto\x12\fflatsweep.v1\x1a\x18flatsweep/v1/types.proto\x1a\x1egoogle/protobuf/duration.proto\"]\n" +
+	"\vLogsRequest\x12\x19\n" +
+	"\bsweep_id\x18\x01 \x01(\tR\asweepId\x12\x19\n" +
+	"\btrial_id\x18\x02 \x01(\tR\atrialId\x12\x18\n" +
+	"\aattempt\x18\x03 \x01(\x05R\aattempt\"<\n" +
+	"\fLogsResponse\x12,\n" +
+	"\x04logs\x18\x01 \x03(\v2\x18.flatsweep.v1.CommandLogR\x04logs\"0\n" +
 	"\x13AnalyzeSweepRequest\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\";\n" +
 	"\x14AnalyzeSweepResponse\x12#\n" +
@@ -1520,13 +1647,14 @@ const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"noiseScale\x12\x1d\n" +
 	"\n" +
 	"not_fitted\x18\n" +
-	" \x01(\x05R\tnotFitted\"\xbe\x02\n" +
+	" \x01(\x05R\tnotFitted\"\xe7\x02\n" +
 	"\x18AggregateResultsResponse\x12\x19\n" +
 	"\bgroup_by\x18\x01 \x03(\tR\agroupBy\x121\n" +
 	"\x06groups\x18\x02 \x03(\v2\x19.flatsweep.v1.ResultGroupR\x06groups\x12\x18\n" +
 	"\ametrics\x18\x03 \x03(\tR\ametrics\x12G\n" +
 	"\x05fixed\x18\x04 \x03(\v21.flatsweep.v1.AggregateResultsResponse.FixedEntryR\x05fixed\x127\n" +
-	"\bfailures\x18\x05 \x03(\v2\x1b.flatsweep.v1.FailureReasonR\bfailures\x1a8\n" +
+	"\bfailures\x18\x05 \x03(\v2\x1b.flatsweep.v1.FailureReasonR\bfailures\x12'\n" +
+	"\x0fexternal_trials\x18( \x01(\x05R\x0eexternalTrials\x1a8\n" +
 	"\n" +
 	"FixedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -1576,7 +1704,7 @@ const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x14\n" +
 	"\x12ListWorkersRequest\"E\n" +
 	"\x13ListWorkersResponse\x12.\n" +
-	"\aworkers\x18\x01 \x03(\v2\x14.flatsweep.v1.WorkerR\aworkers2\xaf\a\n" +
+	"\aworkers\x18\x01 \x03(\v2\x14.flatsweep.v1.WorkerR\aworkers2\xee\a\n" +
 	"\fSweepService\x12R\n" +
 	"\vSubmitSweep\x12 .flatsweep.v1.SubmitSweepRequest\x1a!.flatsweep.v1.SubmitSweepResponse\x12I\n" +
 	"\bGetSweep\x12\x1d.flatsweep.v1.GetSweepRequest\x1a\x1e.flatsweep.v1.GetSweepResponse\x12O\n" +
@@ -1591,7 +1719,8 @@ const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"\n" +
 	"WatchSweep\x12\x1f.flatsweep.v1.WatchSweepRequest\x1a .flatsweep.v1.WatchSweepResponse0\x01\x12a\n" +
 	"\x10AggregateResults\x12%.flatsweep.v1.AggregateResultsRequest\x1a&.flatsweep.v1.AggregateResultsResponse\x12U\n" +
-	"\fAnalyzeSweep\x12!.flatsweep.v1.AnalyzeSweepRequest\x1a\".flatsweep.v1.AnalyzeSweepResponseB?Z=github.com/flatsweep/flatsweep/proto/flatsweep/v1;flatsweepv1b\x06proto3"
+	"\fAnalyzeSweep\x12!.flatsweep.v1.AnalyzeSweepRequest\x1a\".flatsweep.v1.AnalyzeSweepResponse\x12=\n" +
+	"\x04Logs\x12\x19.flatsweep.v1.LogsRequest\x1a\x1a.flatsweep.v1.LogsResponseB?Z=github.com/flatsweep/flatsweep/proto/flatsweep/v1;flatsweepv1b\x06proto3"
 
 var (
 	file_flatsweep_v1_sweep_service_proto_rawDescOnce sync.Once
@@ -1605,85 +1734,91 @@ func file_flatsweep_v1_sweep_service_proto_rawDescGZIP() []byte {
 	return file_flatsweep_v1_sweep_service_proto_rawDescData
 }
 
-var file_flatsweep_v1_sweep_service_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_flatsweep_v1_sweep_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_flatsweep_v1_sweep_service_proto_goTypes = []any{
-	(*AnalyzeSweepRequest)(nil),      // 0: flatsweep.v1.AnalyzeSweepRequest
-	(*AnalyzeSweepResponse)(nil),     // 1: flatsweep.v1.AnalyzeSweepResponse
-	(*AxisFilter)(nil),               // 2: flatsweep.v1.AxisFilter
-	(*AggregateResultsRequest)(nil),  // 3: flatsweep.v1.AggregateResultsRequest
-	(*MetricSummary)(nil),            // 4: flatsweep.v1.MetricSummary
-	(*ResultGroup)(nil),              // 5: flatsweep.v1.ResultGroup
-	(*AggregateResultsResponse)(nil), // 6: flatsweep.v1.AggregateResultsResponse
-	(*CancelSweepRequest)(nil),       // 7: flatsweep.v1.CancelSweepRequest
-	(*CancelSweepResponse)(nil),      // 8: flatsweep.v1.CancelSweepResponse
-	(*PauseSweepRequest)(nil),        // 9: flatsweep.v1.PauseSweepRequest
-	(*PauseSweepResponse)(nil),       // 10: flatsweep.v1.PauseSweepResponse
-	(*ResumeSweepRequest)(nil),       // 11: flatsweep.v1.ResumeSweepRequest
-	(*ResumeSweepResponse)(nil),      // 12: flatsweep.v1.ResumeSweepResponse
-	(*WatchSweepRequest)(nil),        // 13: flatsweep.v1.WatchSweepRequest
-	(*WatchSweepResponse)(nil),       // 14: flatsweep.v1.WatchSweepResponse
-	(*SubmitSweepRequest)(nil),       // 15: flatsweep.v1.SubmitSweepRequest
-	(*SubmitSweepResponse)(nil),      // 16: flatsweep.v1.SubmitSweepResponse
-	(*GetSweepRequest)(nil),          // 17: flatsweep.v1.GetSweepRequest
-	(*GetSweepResponse)(nil),         // 18: flatsweep.v1.GetSweepResponse
-	(*ListSweepsRequest)(nil),        // 19: flatsweep.v1.ListSweepsRequest
-	(*ListSweepsResponse)(nil),       // 20: flatsweep.v1.ListSweepsResponse
-	(*QueryResultsRequest)(nil),      // 21: flatsweep.v1.QueryResultsRequest
-	(*QueryResultsResponse)(nil),     // 22: flatsweep.v1.QueryResultsResponse
-	(*ListWorkersRequest)(nil),       // 23: flatsweep.v1.ListWorkersRequest
-	(*ListWorkersResponse)(nil),      // 24: flatsweep.v1.ListWorkersResponse
-	nil,                              // 25: flatsweep.v1.AggregateResultsResponse.FixedEntry
-	(*FailureReason)(nil),            // 26: flatsweep.v1.FailureReason
-	(*Sweep)(nil),                    // 27: flatsweep.v1.Sweep
-	(*durationpb.Duration)(nil),      // 28: google.protobuf.Duration
-	(TrialState)(0),                  // 29: flatsweep.v1.TrialState
-	(*Trial)(nil),                    // 30: flatsweep.v1.Trial
-	(*Worker)(nil),                   // 31: flatsweep.v1.Worker
+	(*LogsRequest)(nil),              // 0: flatsweep.v1.LogsRequest
+	(*LogsResponse)(nil),             // 1: flatsweep.v1.LogsResponse
+	(*AnalyzeSweepRequest)(nil),      // 2: flatsweep.v1.AnalyzeSweepRequest
+	(*AnalyzeSweepResponse)(nil),     // 3: flatsweep.v1.AnalyzeSweepResponse
+	(*AxisFilter)(nil),               // 4: flatsweep.v1.AxisFilter
+	(*AggregateResultsRequest)(nil),  // 5: flatsweep.v1.AggregateResultsRequest
+	(*MetricSummary)(nil),            // 6: flatsweep.v1.MetricSummary
+	(*ResultGroup)(nil),              // 7: flatsweep.v1.ResultGroup
+	(*AggregateResultsResponse)(nil), // 8: flatsweep.v1.AggregateResultsResponse
+	(*CancelSweepRequest)(nil),       // 9: flatsweep.v1.CancelSweepRequest
+	(*CancelSweepResponse)(nil),      // 10: flatsweep.v1.CancelSweepResponse
+	(*PauseSweepRequest)(nil),        // 11: flatsweep.v1.PauseSweepRequest
+	(*PauseSweepResponse)(nil),       // 12: flatsweep.v1.PauseSweepResponse
+	(*ResumeSweepRequest)(nil),       // 13: flatsweep.v1.ResumeSweepRequest
+	(*ResumeSweepResponse)(nil),      // 14: flatsweep.v1.ResumeSweepResponse
+	(*WatchSweepRequest)(nil),        // 15: flatsweep.v1.WatchSweepRequest
+	(*WatchSweepResponse)(nil),       // 16: flatsweep.v1.WatchSweepResponse
+	(*SubmitSweepRequest)(nil),       // 17: flatsweep.v1.SubmitSweepRequest
+	(*SubmitSweepResponse)(nil),      // 18: flatsweep.v1.SubmitSweepResponse
+	(*GetSweepRequest)(nil),          // 19: flatsweep.v1.GetSweepRequest
+	(*GetSweepResponse)(nil),         // 20: flatsweep.v1.GetSweepResponse
+	(*ListSweepsRequest)(nil),        // 21: flatsweep.v1.ListSweepsRequest
+	(*ListSweepsResponse)(nil),       // 22: flatsweep.v1.ListSweepsResponse
+	(*QueryResultsRequest)(nil),      // 23: flatsweep.v1.QueryResultsRequest
+	(*QueryResultsResponse)(nil),     // 24: flatsweep.v1.QueryResultsResponse
+	(*ListWorkersRequest)(nil),       // 25: flatsweep.v1.ListWorkersRequest
+	(*ListWorkersResponse)(nil),      // 26: flatsweep.v1.ListWorkersResponse
+	nil,                              // 27: flatsweep.v1.AggregateResultsResponse.FixedEntry
+	(*CommandLog)(nil),               // 28: flatsweep.v1.CommandLog
+	(*FailureReason)(nil),            // 29: flatsweep.v1.FailureReason
+	(*Sweep)(nil),                    // 30: flatsweep.v1.Sweep
+	(*durationpb.Duration)(nil),      // 31: google.protobuf.Duration
+	(TrialState)(0),                  // 32: flatsweep.v1.TrialState
+	(*Trial)(nil),                    // 33: flatsweep.v1.Trial
+	(*Worker)(nil),                   // 34: flatsweep.v1.Worker
 }
 var file_flatsweep_v1_sweep_service_proto_depIdxs = []int32{
-	2,  // 0: flatsweep.v1.AggregateResultsRequest.filters:type_name -> flatsweep.v1.AxisFilter
-	4,  // 1: flatsweep.v1.ResultGroup.metrics:type_name -> flatsweep.v1.MetricSummary
-	5,  // 2: flatsweep.v1.AggregateResultsResponse.groups:type_name -> flatsweep.v1.ResultGroup
-	25, // 3: flatsweep.v1.AggregateResultsResponse.fixed:type_name -> flatsweep.v1.AggregateResultsResponse.FixedEntry
-	26, // 4: flatsweep.v1.AggregateResultsResponse.failures:type_name -> flatsweep.v1.FailureReason
-	27, // 5: flatsweep.v1.CancelSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	27, // 6: flatsweep.v1.PauseSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	27, // 7: flatsweep.v1.ResumeSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	27, // 8: flatsweep.v1.WatchSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	28, // 9: flatsweep.v1.WatchSweepResponse.remaining:type_name -> google.protobuf.Duration
-	27, // 10: flatsweep.v1.SubmitSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	27, // 11: flatsweep.v1.GetSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	27, // 12: flatsweep.v1.ListSweepsResponse.sweeps:type_name -> flatsweep.v1.Sweep
-	29, // 13: flatsweep.v1.QueryResultsRequest.state:type_name -> flatsweep.v1.TrialState
-	30, // 14: flatsweep.v1.QueryResultsResponse.trials:type_name -> flatsweep.v1.Trial
-	31, // 15: flatsweep.v1.ListWorkersResponse.workers:type_name -> flatsweep.v1.Worker
-	15, // 16: flatsweep.v1.SweepService.SubmitSweep:input_type -> flatsweep.v1.SubmitSweepRequest
-	17, // 17: flatsweep.v1.SweepService.GetSweep:input_type -> flatsweep.v1.GetSweepRequest
-	19, // 18: flatsweep.v1.SweepService.ListSweeps:input_type -> flatsweep.v1.ListSweepsRequest
-	21, // 19: flatsweep.v1.SweepService.QueryResults:input_type -> flatsweep.v1.QueryResultsRequest
-	23, // 20: flatsweep.v1.SweepService.ListWorkers:input_type -> flatsweep.v1.ListWorkersRequest
-	7,  // 21: flatsweep.v1.SweepService.CancelSweep:input_type -> flatsweep.v1.CancelSweepRequest
-	9,  // 22: flatsweep.v1.SweepService.PauseSweep:input_type -> flatsweep.v1.PauseSweepRequest
-	11, // 23: flatsweep.v1.SweepService.ResumeSweep:input_type -> flatsweep.v1.ResumeSweepRequest
-	13, // 24: flatsweep.v1.SweepService.WatchSweep:input_type -> flatsweep.v1.WatchSweepRequest
-	3,  // 25: flatsweep.v1.SweepService.AggregateResults:input_type -> flatsweep.v1.AggregateResultsRequest
-	0,  // 26: flatsweep.v1.SweepService.AnalyzeSweep:input_type -> flatsweep.v1.AnalyzeSweepRequest
-	16, // 27: flatsweep.v1.SweepService.SubmitSweep:output_type -> flatsweep.v1.SubmitSweepResponse
-	18, // 28: flatsweep.v1.SweepService.GetSweep:output_type -> flatsweep.v1.GetSweepResponse
-	20, // 29: flatsweep.v1.SweepService.ListSweeps:output_type -> flatsweep.v1.ListSweepsResponse
-	22, // 30: flatsweep.v1.SweepService.QueryResults:output_type -> flatsweep.v1.QueryResultsResponse
-	24, // 31: flatsweep.v1.SweepService.ListWorkers:output_type -> flatsweep.v1.ListWorkersResponse
-	8,  // 32: flatsweep.v1.SweepService.CancelSweep:output_type -> flatsweep.v1.CancelSweepResponse
-	10, // 33: flatsweep.v1.SweepService.PauseSweep:output_type -> flatsweep.v1.PauseSweepResponse
-	12, // 34: flatsweep.v1.SweepService.ResumeSweep:output_type -> flatsweep.v1.ResumeSweepResponse
-	14, // 35: flatsweep.v1.SweepService.WatchSweep:output_type -> flatsweep.v1.WatchSweepResponse
-	6,  // 36: flatsweep.v1.SweepService.AggregateResults:output_type -> flatsweep.v1.AggregateResultsResponse
-	1,  // 37: flatsweep.v1.SweepService.AnalyzeSweep:output_type -> flatsweep.v1.AnalyzeSweepResponse
-	27, // [27:38] is the sub-list for method output_type
-	16, // [16:27] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	28, // 0: flatsweep.v1.LogsResponse.logs:type_name -> flatsweep.v1.CommandLog
+	4,  // 1: flatsweep.v1.AggregateResultsRequest.filters:type_name -> flatsweep.v1.AxisFilter
+	6,  // 2: flatsweep.v1.ResultGroup.metrics:type_name -> flatsweep.v1.MetricSummary
+	7,  // 3: flatsweep.v1.AggregateResultsResponse.groups:type_name -> flatsweep.v1.ResultGroup
+	27, // 4: flatsweep.v1.AggregateResultsResponse.fixed:type_name -> flatsweep.v1.AggregateResultsResponse.FixedEntry
+	29, // 5: flatsweep.v1.AggregateResultsResponse.failures:type_name -> flatsweep.v1.FailureReason
+	30, // 6: flatsweep.v1.CancelSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	30, // 7: flatsweep.v1.PauseSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	30, // 8: flatsweep.v1.ResumeSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	30, // 9: flatsweep.v1.WatchSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	31, // 10: flatsweep.v1.WatchSweepResponse.remaining:type_name -> google.protobuf.Duration
+	30, // 11: flatsweep.v1.SubmitSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	30, // 12: flatsweep.v1.GetSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	30, // 13: flatsweep.v1.ListSweepsResponse.sweeps:type_name -> flatsweep.v1.Sweep
+	32, // 14: flatsweep.v1.QueryResultsRequest.state:type_name -> flatsweep.v1.TrialState
+	33, // 15: flatsweep.v1.QueryResultsResponse.trials:type_name -> flatsweep.v1.Trial
+	34, // 16: flatsweep.v1.ListWorkersResponse.workers:type_name -> flatsweep.v1.Worker
+	17, // 17: flatsweep.v1.SweepService.SubmitSweep:input_type -> flatsweep.v1.SubmitSweepRequest
+	19, // 18: flatsweep.v1.SweepService.GetSweep:input_type -> flatsweep.v1.GetSweepRequest
+	21, // 19: flatsweep.v1.SweepService.ListSweeps:input_type -> flatsweep.v1.ListSweepsRequest
+	23, // 20: flatsweep.v1.SweepService.QueryResults:input_type -> flatsweep.v1.QueryResultsRequest
+	25, // 21: flatsweep.v1.SweepService.ListWorkers:input_type -> flatsweep.v1.ListWorkersRequest
+	9,  // 22: flatsweep.v1.SweepService.CancelSweep:input_type -> flatsweep.v1.CancelSweepRequest
+	11, // 23: flatsweep.v1.SweepService.PauseSweep:input_type -> flatsweep.v1.PauseSweepRequest
+	13, // 24: flatsweep.v1.SweepService.ResumeSweep:input_type -> flatsweep.v1.ResumeSweepRequest
+	15, // 25: flatsweep.v1.SweepService.WatchSweep:input_type -> flatsweep.v1.WatchSweepRequest
+	5,  // 26: flatsweep.v1.SweepService.AggregateResults:input_type -> flatsweep.v1.AggregateResultsRequest
+	2,  // 27: flatsweep.v1.SweepService.AnalyzeSweep:input_type -> flatsweep.v1.AnalyzeSweepRequest
+	0,  // 28: flatsweep.v1.SweepService.Logs:input_type -> flatsweep.v1.LogsRequest
+	18, // 29: flatsweep.v1.SweepService.SubmitSweep:output_type -> flatsweep.v1.SubmitSweepResponse
+	20, // 30: flatsweep.v1.SweepService.GetSweep:output_type -> flatsweep.v1.GetSweepResponse
+	22, // 31: flatsweep.v1.SweepService.ListSweeps:output_type -> flatsweep.v1.ListSweepsResponse
+	24, // 32: flatsweep.v1.SweepService.QueryResults:output_type -> flatsweep.v1.QueryResultsResponse
+	26, // 33: flatsweep.v1.SweepService.ListWorkers:output_type -> flatsweep.v1.ListWorkersResponse
+	10, // 34: flatsweep.v1.SweepService.CancelSweep:output_type -> flatsweep.v1.CancelSweepResponse
+	12, // 35: flatsweep.v1.SweepService.PauseSweep:output_type -> flatsweep.v1.PauseSweepResponse
+	14, // 36: flatsweep.v1.SweepService.ResumeSweep:output_type -> flatsweep.v1.ResumeSweepResponse
+	16, // 37: flatsweep.v1.SweepService.WatchSweep:output_type -> flatsweep.v1.WatchSweepResponse
+	8,  // 38: flatsweep.v1.SweepService.AggregateResults:output_type -> flatsweep.v1.AggregateResultsResponse
+	3,  // 39: flatsweep.v1.SweepService.AnalyzeSweep:output_type -> flatsweep.v1.AnalyzeSweepResponse
+	1,  // 40: flatsweep.v1.SweepService.Logs:output_type -> flatsweep.v1.LogsResponse
+	29, // [29:41] is the sub-list for method output_type
+	17, // [17:29] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_flatsweep_v1_sweep_service_proto_init() }
@@ -1698,7 +1833,7 @@ func file_flatsweep_v1_sweep_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flatsweep_v1_sweep_service_proto_rawDesc), len(file_flatsweep_v1_sweep_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,6 +30,7 @@ const (
 	SweepService_WatchSweep_FullMethodName       = "/flatsweep.v1.SweepService/WatchSweep"
 	SweepService_AggregateResults_FullMethodName = "/flatsweep.v1.SweepService/AggregateResults"
 	SweepService_AnalyzeSweep_FullMethodName     = "/flatsweep.v1.SweepService/AnalyzeSweep"
+	SweepService_Logs_FullMethodName             = "/flatsweep.v1.SweepService/Logs"
 )
 
 // SweepServiceClient is the client API for SweepService service.
@@ -66,6 +67,10 @@ type SweepServiceClient interface {
 	// AnalyzeSweep runs the noise-scale and flatness analysis of a sweep on the
 	// coordinator: the document `flatsweep analyze --format json` prints.
 	AnalyzeSweep(ctx context.Context, in *AnalyzeSweepRequest, opts ...grpc.CallOption) (*AnalyzeSweepResponse, error)
+	// Logs returns the stored output of a command trial's attempts (the tails
+	// of standard output and standard error the worker uploaded with each
+	// attempt's report).
+	Logs(ctx context.Context, in *LogsRequest, opts ...grpc.CallOption) (*LogsResponse, error)
 }
 
 type sweepServiceClient struct {
@@ -195,6 +200,16 @@ func (c *sweepServiceClient) AnalyzeSweep(ctx context.Context, in *AnalyzeSweepR
 	return out, nil
 }
 
+func (c *sweepServiceClient) Logs(ctx context.Context, in *LogsRequest, opts ...grpc.CallOption) (*LogsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LogsResponse)
+	err := c.cc.Invoke(ctx, SweepService_Logs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SweepServiceServer is the server API for SweepService service.
 // All implementations must embed UnimplementedSweepServiceServer
 // for forward compatibility.
@@ -229,6 +244,10 @@ type SweepServiceServer interface {
 	// AnalyzeSweep runs the noise-scale and flatness analysis of a sweep on the
 	// coordinator: the document `flatsweep analyze --format json` prints.
 	AnalyzeSweep(context.Context, *AnalyzeSweepRequest) (*AnalyzeSweepResponse, error)
+	// Logs returns the stored output of a command trial's attempts (the tails
+	// of standard output and standard error the worker uploaded with each
+	// attempt's report).
+	Logs(context.Context, *LogsRequest) (*LogsResponse, error)
 	mustEmbedUnimplementedSweepServiceServer()
 }
 
@@ -271,6 +290,9 @@ func (UnimplementedSweepServiceServer) AggregateResults(context.Context, *Aggreg
 }
 func (UnimplementedSweepServiceServer) AnalyzeSweep(context.Context, *AnalyzeSweepRequest) (*AnalyzeSweepResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AnalyzeSweep not implemented")
+}
+func (UnimplementedSweepServiceServer) Logs(context.Context, *LogsRequest) (*LogsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Logs not implemented")
 }
 func (UnimplementedSweepServiceServer) mustEmbedUnimplementedSweepServiceServer() {}
 func (UnimplementedSweepServiceServer) testEmbeddedByValue()                      {}
@@ -484,6 +506,24 @@ func _SweepService_AnalyzeSweep_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SweepService_Logs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LogsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SweepServiceServer).Logs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SweepService_Logs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SweepServiceServer).Logs(ctx, req.(*LogsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SweepService_ServiceDesc is the grpc.ServiceDesc for SweepService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -530,6 +570,10 @@ var SweepService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AnalyzeSweep",
 			Handler:    _SweepService_AnalyzeSweep_Handler,
+		},
+		{
+			MethodName: "Logs",
+			Handler:    _SweepService_Logs_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

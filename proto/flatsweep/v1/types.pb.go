@@ -771,8 +771,12 @@ type TrialResult struct {
 	CurvatureExamples int64 `protobuf:"varint,21,opt,name=curvature_examples,json=curvatureExamples,proto3" json:"curvature_examples,omitempty"`
 	// Their indices into the training set, increasing, when a subset.
 	CurvatureIndices []int64 `protobuf:"varint,22,rep,packed,name=curvature_indices,json=curvatureIndices,proto3" json:"curvature_indices,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Produced by an external program (a command trial): its metrics are the
+	// program's, which flatsweep cannot promise to be bit-identical across
+	// retries; curvature measured by flatsweep on the weights it wrote is.
+	External      bool `protobuf:"varint,40,opt,name=external,proto3" json:"external,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TrialResult) Reset() {
@@ -957,6 +961,13 @@ func (x *TrialResult) GetCurvatureIndices() []int64 {
 		return x.CurvatureIndices
 	}
 	return nil
+}
+
+func (x *TrialResult) GetExternal() bool {
+	if x != nil {
+		return x.External
+	}
+	return false
 }
 
 // SharpnessPoint is one measurement of the top Hessian eigenvalue along training.
@@ -1339,7 +1350,12 @@ type Worker struct {
 	// Last time the coordinator heard from it.
 	LastSeenTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_seen_time,json=lastSeenTime,proto3" json:"last_seen_time,omitempty"`
 	// Trials it currently holds.
-	Running       int32 `protobuf:"varint,6,opt,name=running,proto3" json:"running,omitempty"`
+	Running int32 `protobuf:"varint,6,opt,name=running,proto3" json:"running,omitempty"`
+	// GPUs it advertises (`flatsweep worker --gpus`): it is leased only
+	// trials that need at most as many.
+	Gpus int32 `protobuf:"varint,40,opt,name=gpus,proto3" json:"gpus,omitempty"`
+	// Whether it runs command trials (`flatsweep worker --allow-commands`).
+	Commands      bool `protobuf:"varint,41,opt,name=commands,proto3" json:"commands,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1416,6 +1432,131 @@ func (x *Worker) GetRunning() int32 {
 	return 0
 }
 
+func (x *Worker) GetGpus() int32 {
+	if x != nil {
+		return x.Gpus
+	}
+	return 0
+}
+
+func (x *Worker) GetCommands() bool {
+	if x != nil {
+		return x.Commands
+	}
+	return false
+}
+
+// CommandLog is the output of one attempt of a command trial: the last bytes
+// of its standard output and standard error (each capped by the worker), and
+// how the program ended.
+type CommandLog struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Attempt number, from 1.
+	Attempt int32 `protobuf:"varint,1,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// Worker that ran the attempt.
+	WorkerId string `protobuf:"bytes,2,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	// The tail of the program's standard output.
+	Stdout []byte `protobuf:"bytes,3,opt,name=stdout,proto3" json:"stdout,omitempty"`
+	// The tail of the program's standard error.
+	Stderr []byte `protobuf:"bytes,4,opt,name=stderr,proto3" json:"stderr,omitempty"`
+	// Bytes of standard output cut from the front to keep the tail.
+	StdoutDropped int64 `protobuf:"varint,5,opt,name=stdout_dropped,json=stdoutDropped,proto3" json:"stdout_dropped,omitempty"`
+	// Bytes of standard error cut from the front to keep the tail.
+	StderrDropped int64 `protobuf:"varint,6,opt,name=stderr_dropped,json=stderrDropped,proto3" json:"stderr_dropped,omitempty"`
+	// Exit status; -1 when the program was ended by a signal or never started.
+	ExitCode int32 `protobuf:"varint,7,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	// How the attempt ended: "succeeded" or the reason it failed.
+	Outcome       string `protobuf:"bytes,8,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommandLog) Reset() {
+	*x = CommandLog{}
+	mi := &file_flatsweep_v1_types_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommandLog) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommandLog) ProtoMessage() {}
+
+func (x *CommandLog) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_types_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommandLog.ProtoReflect.Descriptor instead.
+func (*CommandLog) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CommandLog) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *CommandLog) GetWorkerId() string {
+	if x != nil {
+		return x.WorkerId
+	}
+	return ""
+}
+
+func (x *CommandLog) GetStdout() []byte {
+	if x != nil {
+		return x.Stdout
+	}
+	return nil
+}
+
+func (x *CommandLog) GetStderr() []byte {
+	if x != nil {
+		return x.Stderr
+	}
+	return nil
+}
+
+func (x *CommandLog) GetStdoutDropped() int64 {
+	if x != nil {
+		return x.StdoutDropped
+	}
+	return 0
+}
+
+func (x *CommandLog) GetStderrDropped() int64 {
+	if x != nil {
+		return x.StderrDropped
+	}
+	return 0
+}
+
+func (x *CommandLog) GetExitCode() int32 {
+	if x != nil {
+		return x.ExitCode
+	}
+	return 0
+}
+
+func (x *CommandLog) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
 var File_flatsweep_v1_types_proto protoreflect.FileDescriptor
 
 const file_flatsweep_v1_types_proto_rawDesc = "" +
@@ -1488,7 +1629,7 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x04step\x18\x06 \x01(\x03R\x04step\x12\x0e\n" +
 	"\x02lr\x18\a \x01(\x01R\x02lr\x12\x1d\n" +
 	"\n" +
-	"batch_size\x18\b \x01(\x05R\tbatchSize\"\xaa\a\n" +
+	"batch_size\x18\b \x01(\x05R\tbatchSize\"\xc6\a\n" +
 	"\vTrialResult\x12\x1d\n" +
 	"\n" +
 	"train_loss\x18\x01 \x01(\x01R\ttrainLoss\x12\x1b\n" +
@@ -1514,7 +1655,8 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\tlandscape\x18\x13 \x01(\v2\x17.flatsweep.v1.LandscapeR\tlandscape\x12%\n" +
 	"\x0etarget_reached\x18\x14 \x01(\bR\rtargetReached\x12-\n" +
 	"\x12curvature_examples\x18\x15 \x01(\x03R\x11curvatureExamples\x12+\n" +
-	"\x11curvature_indices\x18\x16 \x03(\x03R\x10curvatureIndices\x1a;\n" +
+	"\x11curvature_indices\x18\x16 \x03(\x03R\x10curvatureIndices\x12\x1a\n" +
+	"\bexternal\x18( \x01(\bR\bexternal\x1a;\n" +
 	"\rMeasuresEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xa5\x02\n" +
@@ -1549,17 +1691,29 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x04runs\x18\x02 \x03(\v2\x1b.flatsweep.v1.QuadratureRunR\x04runs\"?\n" +
 	"\rQuadratureRun\x12\x14\n" +
 	"\x05nodes\x18\x01 \x03(\x01R\x05nodes\x12\x18\n" +
-	"\aweights\x18\x02 \x03(\x01R\aweights\"\x93\x02\n" +
+	"\aweights\x18\x02 \x03(\x01R\aweights\"\xc3\x02\n" +
 	"\x06Worker\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
 	"\x05slots\x18\x03 \x01(\x05R\x05slots\x128\n" +
 	"\x06labels\x18\x04 \x03(\v2 .flatsweep.v1.Worker.LabelsEntryR\x06labels\x12@\n" +
 	"\x0elast_seen_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\flastSeenTime\x12\x18\n" +
-	"\arunning\x18\x06 \x01(\x05R\arunning\x1a9\n" +
+	"\arunning\x18\x06 \x01(\x05R\arunning\x12\x12\n" +
+	"\x04gpus\x18( \x01(\x05R\x04gpus\x12\x1a\n" +
+	"\bcommands\x18) \x01(\bR\bcommands\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\xc4\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf8\x01\n" +
+	"\n" +
+	"CommandLog\x12\x18\n" +
+	"\aattempt\x18\x01 \x01(\x05R\aattempt\x12\x1b\n" +
+	"\tworker_id\x18\x02 \x01(\tR\bworkerId\x12\x16\n" +
+	"\x06stdout\x18\x03 \x01(\fR\x06stdout\x12\x16\n" +
+	"\x06stderr\x18\x04 \x01(\fR\x06stderr\x12%\n" +
+	"\x0estdout_dropped\x18\x05 \x01(\x03R\rstdoutDropped\x12%\n" +
+	"\x0estderr_dropped\x18\x06 \x01(\x03R\rstderrDropped\x12\x1b\n" +
+	"\texit_code\x18\a \x01(\x05R\bexitCode\x12\x18\n" +
+	"\aoutcome\x18\b \x01(\tR\aoutcome*\xc4\x01\n" +
 	"\n" +
 	"TrialState\x12\x1b\n" +
 	"\x17TRIAL_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -1583,7 +1737,7 @@ func file_flatsweep_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_flatsweep_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_flatsweep_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_flatsweep_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_flatsweep_v1_types_proto_goTypes = []any{
 	(TrialState)(0),               // 0: flatsweep.v1.TrialState
 	(*Sweep)(nil),                 // 1: flatsweep.v1.Sweep
@@ -1597,32 +1751,33 @@ var file_flatsweep_v1_types_proto_goTypes = []any{
 	(*SpectralDensity)(nil),       // 9: flatsweep.v1.SpectralDensity
 	(*QuadratureRun)(nil),         // 10: flatsweep.v1.QuadratureRun
 	(*Worker)(nil),                // 11: flatsweep.v1.Worker
-	nil,                           // 12: flatsweep.v1.Sweep.StateCountsEntry
-	nil,                           // 13: flatsweep.v1.TrialResult.MeasuresEntry
-	nil,                           // 14: flatsweep.v1.Worker.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*CommandLog)(nil),            // 12: flatsweep.v1.CommandLog
+	nil,                           // 13: flatsweep.v1.Sweep.StateCountsEntry
+	nil,                           // 14: flatsweep.v1.TrialResult.MeasuresEntry
+	nil,                           // 15: flatsweep.v1.Worker.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
 }
 var file_flatsweep_v1_types_proto_depIdxs = []int32{
-	15, // 0: flatsweep.v1.Sweep.create_time:type_name -> google.protobuf.Timestamp
-	12, // 1: flatsweep.v1.Sweep.state_counts:type_name -> flatsweep.v1.Sweep.StateCountsEntry
+	16, // 0: flatsweep.v1.Sweep.create_time:type_name -> google.protobuf.Timestamp
+	13, // 1: flatsweep.v1.Sweep.state_counts:type_name -> flatsweep.v1.Sweep.StateCountsEntry
 	2,  // 2: flatsweep.v1.Sweep.failures:type_name -> flatsweep.v1.FailureReason
 	0,  // 3: flatsweep.v1.Trial.state:type_name -> flatsweep.v1.TrialState
-	15, // 4: flatsweep.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
-	15, // 5: flatsweep.v1.Trial.retry_time:type_name -> google.protobuf.Timestamp
+	16, // 4: flatsweep.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
+	16, // 5: flatsweep.v1.Trial.retry_time:type_name -> google.protobuf.Timestamp
 	6,  // 6: flatsweep.v1.Trial.result:type_name -> flatsweep.v1.TrialResult
 	5,  // 7: flatsweep.v1.Trial.curve:type_name -> flatsweep.v1.EpochMetrics
-	15, // 8: flatsweep.v1.Trial.update_time:type_name -> google.protobuf.Timestamp
+	16, // 8: flatsweep.v1.Trial.update_time:type_name -> google.protobuf.Timestamp
 	4,  // 9: flatsweep.v1.Trial.attempts:type_name -> flatsweep.v1.AttemptRecord
-	15, // 10: flatsweep.v1.AttemptRecord.start_time:type_name -> google.protobuf.Timestamp
-	15, // 11: flatsweep.v1.AttemptRecord.end_time:type_name -> google.protobuf.Timestamp
+	16, // 10: flatsweep.v1.AttemptRecord.start_time:type_name -> google.protobuf.Timestamp
+	16, // 11: flatsweep.v1.AttemptRecord.end_time:type_name -> google.protobuf.Timestamp
 	5,  // 12: flatsweep.v1.TrialResult.curve:type_name -> flatsweep.v1.EpochMetrics
-	13, // 13: flatsweep.v1.TrialResult.measures:type_name -> flatsweep.v1.TrialResult.MeasuresEntry
+	14, // 13: flatsweep.v1.TrialResult.measures:type_name -> flatsweep.v1.TrialResult.MeasuresEntry
 	9,  // 14: flatsweep.v1.TrialResult.density:type_name -> flatsweep.v1.SpectralDensity
 	7,  // 15: flatsweep.v1.TrialResult.sharpness:type_name -> flatsweep.v1.SharpnessPoint
 	8,  // 16: flatsweep.v1.TrialResult.landscape:type_name -> flatsweep.v1.Landscape
 	10, // 17: flatsweep.v1.SpectralDensity.runs:type_name -> flatsweep.v1.QuadratureRun
-	14, // 18: flatsweep.v1.Worker.labels:type_name -> flatsweep.v1.Worker.LabelsEntry
-	15, // 19: flatsweep.v1.Worker.last_seen_time:type_name -> google.protobuf.Timestamp
+	15, // 18: flatsweep.v1.Worker.labels:type_name -> flatsweep.v1.Worker.LabelsEntry
+	16, // 19: flatsweep.v1.Worker.last_seen_time:type_name -> google.protobuf.Timestamp
 	20, // [20:20] is the sub-list for method output_type
 	20, // [20:20] is the sub-list for method input_type
 	20, // [20:20] is the sub-list for extension type_name
@@ -1641,7 +1796,7 @@ func file_flatsweep_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flatsweep_v1_types_proto_rawDesc), len(file_flatsweep_v1_types_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

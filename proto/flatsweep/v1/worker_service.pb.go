@@ -23,6 +23,116 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// LogAttemptRequest carries an ended attempt's log.
+type LogAttemptRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Worker ID.
+	WorkerId string `protobuf:"bytes,1,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	// Sweep of the trial.
+	SweepId string `protobuf:"bytes,2,opt,name=sweep_id,json=sweepId,proto3" json:"sweep_id,omitempty"`
+	// Trial ID.
+	TrialId string `protobuf:"bytes,3,opt,name=trial_id,json=trialId,proto3" json:"trial_id,omitempty"`
+	// The log; its attempt field names the attempt.
+	Log           *CommandLog `protobuf:"bytes,4,opt,name=log,proto3" json:"log,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogAttemptRequest) Reset() {
+	*x = LogAttemptRequest{}
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogAttemptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogAttemptRequest) ProtoMessage() {}
+
+func (x *LogAttemptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogAttemptRequest.ProtoReflect.Descriptor instead.
+func (*LogAttemptRequest) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *LogAttemptRequest) GetWorkerId() string {
+	if x != nil {
+		return x.WorkerId
+	}
+	return ""
+}
+
+func (x *LogAttemptRequest) GetSweepId() string {
+	if x != nil {
+		return x.SweepId
+	}
+	return ""
+}
+
+func (x *LogAttemptRequest) GetTrialId() string {
+	if x != nil {
+		return x.TrialId
+	}
+	return ""
+}
+
+func (x *LogAttemptRequest) GetLog() *CommandLog {
+	if x != nil {
+		return x.Log
+	}
+	return nil
+}
+
+// LogAttemptResponse acknowledges a stored log.
+type LogAttemptResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogAttemptResponse) Reset() {
+	*x = LogAttemptResponse{}
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogAttemptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogAttemptResponse) ProtoMessage() {}
+
+func (x *LogAttemptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogAttemptResponse.ProtoReflect.Descriptor instead.
+func (*LogAttemptResponse) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{1}
+}
+
 // SessionRequest is one call of a worker session.
 type SessionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -46,7 +156,7 @@ type SessionRequest struct {
 
 func (x *SessionRequest) Reset() {
 	*x = SessionRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[0]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -58,7 +168,7 @@ func (x *SessionRequest) String() string {
 func (*SessionRequest) ProtoMessage() {}
 
 func (x *SessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[0]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -71,7 +181,7 @@ func (x *SessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionRequest.ProtoReflect.Descriptor instead.
 func (*SessionRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{0}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *SessionRequest) GetCallId() uint64 {
@@ -197,7 +307,7 @@ type CancelCallRequest struct {
 
 func (x *CancelCallRequest) Reset() {
 	*x = CancelCallRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[1]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -209,7 +319,7 @@ func (x *CancelCallRequest) String() string {
 func (*CancelCallRequest) ProtoMessage() {}
 
 func (x *CancelCallRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[1]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -222,7 +332,7 @@ func (x *CancelCallRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelCallRequest.ProtoReflect.Descriptor instead.
 func (*CancelCallRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{1}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{3}
 }
 
 // SessionResponse is the reply to one call of a worker session, or, with
@@ -253,7 +363,7 @@ type SessionResponse struct {
 
 func (x *SessionResponse) Reset() {
 	*x = SessionResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[2]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -265,7 +375,7 @@ func (x *SessionResponse) String() string {
 func (*SessionResponse) ProtoMessage() {}
 
 func (x *SessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[2]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -278,7 +388,7 @@ func (x *SessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionResponse.ProtoReflect.Descriptor instead.
 func (*SessionResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{2}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SessionResponse) GetCallId() uint64 {
@@ -423,7 +533,7 @@ type LeasesRevoked struct {
 
 func (x *LeasesRevoked) Reset() {
 	*x = LeasesRevoked{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[3]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -435,7 +545,7 @@ func (x *LeasesRevoked) String() string {
 func (*LeasesRevoked) ProtoMessage() {}
 
 func (x *LeasesRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[3]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -448,7 +558,7 @@ func (x *LeasesRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeasesRevoked.ProtoReflect.Descriptor instead.
 func (*LeasesRevoked) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{3}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *LeasesRevoked) GetLeases() []*RevokedLease {
@@ -476,7 +586,7 @@ type RevokedLease struct {
 
 func (x *RevokedLease) Reset() {
 	*x = RevokedLease{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -488,7 +598,7 @@ func (x *RevokedLease) String() string {
 func (*RevokedLease) ProtoMessage() {}
 
 func (x *RevokedLease) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[4]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -501,7 +611,7 @@ func (x *RevokedLease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokedLease.ProtoReflect.Descriptor instead.
 func (*RevokedLease) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{4}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RevokedLease) GetSweepId() string {
@@ -549,7 +659,7 @@ type ReleaseTrialRequest struct {
 
 func (x *ReleaseTrialRequest) Reset() {
 	*x = ReleaseTrialRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[5]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -561,7 +671,7 @@ func (x *ReleaseTrialRequest) String() string {
 func (*ReleaseTrialRequest) ProtoMessage() {}
 
 func (x *ReleaseTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[5]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -574,7 +684,7 @@ func (x *ReleaseTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseTrialRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseTrialRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{5}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ReleaseTrialRequest) GetWorkerId() string {
@@ -614,7 +724,7 @@ type ReleaseTrialResponse struct {
 
 func (x *ReleaseTrialResponse) Reset() {
 	*x = ReleaseTrialResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -626,7 +736,7 @@ func (x *ReleaseTrialResponse) String() string {
 func (*ReleaseTrialResponse) ProtoMessage() {}
 
 func (x *ReleaseTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -639,7 +749,7 @@ func (x *ReleaseTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseTrialResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseTrialResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{6}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{8}
 }
 
 // RegisterWorkerRequest describes a worker.
@@ -650,14 +760,20 @@ type RegisterWorkerRequest struct {
 	// Trials it runs at once.
 	Slots int32 `protobuf:"varint,2,opt,name=slots,proto3" json:"slots,omitempty"`
 	// Free-form labels.
-	Labels        map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Labels map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// GPUs the worker has: trials of commands that need GPUs are leased only
+	// to workers with at least as many.
+	Gpus int32 `protobuf:"varint,40,opt,name=gpus,proto3" json:"gpus,omitempty"`
+	// The worker runs command trials (flatsweep worker --allow-commands):
+	// only such workers are leased the trials of sweeps with a command.
+	Commands      bool `protobuf:"varint,41,opt,name=commands,proto3" json:"commands,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RegisterWorkerRequest) Reset() {
 	*x = RegisterWorkerRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -669,7 +785,7 @@ func (x *RegisterWorkerRequest) String() string {
 func (*RegisterWorkerRequest) ProtoMessage() {}
 
 func (x *RegisterWorkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -682,7 +798,7 @@ func (x *RegisterWorkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorkerRequest.ProtoReflect.Descriptor instead.
 func (*RegisterWorkerRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{7}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RegisterWorkerRequest) GetName() string {
@@ -706,6 +822,20 @@ func (x *RegisterWorkerRequest) GetLabels() map[string]string {
 	return nil
 }
 
+func (x *RegisterWorkerRequest) GetGpus() int32 {
+	if x != nil {
+		return x.Gpus
+	}
+	return 0
+}
+
+func (x *RegisterWorkerRequest) GetCommands() bool {
+	if x != nil {
+		return x.Commands
+	}
+	return false
+}
+
 // RegisterWorkerResponse assigns the worker its ID and lease timing.
 type RegisterWorkerResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -721,7 +851,7 @@ type RegisterWorkerResponse struct {
 
 func (x *RegisterWorkerResponse) Reset() {
 	*x = RegisterWorkerResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[8]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +863,7 @@ func (x *RegisterWorkerResponse) String() string {
 func (*RegisterWorkerResponse) ProtoMessage() {}
 
 func (x *RegisterWorkerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[8]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +876,7 @@ func (x *RegisterWorkerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorkerResponse.ProtoReflect.Descriptor instead.
 func (*RegisterWorkerResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{8}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RegisterWorkerResponse) GetWorkerId() string {
@@ -783,7 +913,7 @@ type AcquireTrialRequest struct {
 
 func (x *AcquireTrialRequest) Reset() {
 	*x = AcquireTrialRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[9]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -795,7 +925,7 @@ func (x *AcquireTrialRequest) String() string {
 func (*AcquireTrialRequest) ProtoMessage() {}
 
 func (x *AcquireTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[9]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -808,7 +938,7 @@ func (x *AcquireTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireTrialRequest.ProtoReflect.Descriptor instead.
 func (*AcquireTrialRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{9}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AcquireTrialRequest) GetWorkerId() string {
@@ -836,7 +966,7 @@ type AcquireTrialResponse struct {
 
 func (x *AcquireTrialResponse) Reset() {
 	*x = AcquireTrialResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[10]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -848,7 +978,7 @@ func (x *AcquireTrialResponse) String() string {
 func (*AcquireTrialResponse) ProtoMessage() {}
 
 func (x *AcquireTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[10]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -861,7 +991,7 @@ func (x *AcquireTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireTrialResponse.ProtoReflect.Descriptor instead.
 func (*AcquireTrialResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{10}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AcquireTrialResponse) GetLease() *Lease {
@@ -892,7 +1022,7 @@ type Lease struct {
 
 func (x *Lease) Reset() {
 	*x = Lease{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[11]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -904,7 +1034,7 @@ func (x *Lease) String() string {
 func (*Lease) ProtoMessage() {}
 
 func (x *Lease) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[11]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -917,7 +1047,7 @@ func (x *Lease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lease.ProtoReflect.Descriptor instead.
 func (*Lease) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{11}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Lease) GetSweepId() string {
@@ -981,7 +1111,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[12]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -993,7 +1123,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[12]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1006,7 +1136,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{12}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *HeartbeatRequest) GetWorkerId() string {
@@ -1055,7 +1185,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[13]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1067,7 +1197,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[13]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1080,7 +1210,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{13}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HeartbeatResponse) GetExpireTime() *timestamppb.Timestamp {
@@ -1102,14 +1232,16 @@ type CompleteTrialRequest struct {
 	// Lease token.
 	Token string `protobuf:"bytes,4,opt,name=token,proto3" json:"token,omitempty"`
 	// The result.
-	Result        *TrialResult `protobuf:"bytes,5,opt,name=result,proto3" json:"result,omitempty"`
+	Result *TrialResult `protobuf:"bytes,5,opt,name=result,proto3" json:"result,omitempty"`
+	// The output of a command trial's attempt, stored with the result.
+	Log           *CommandLog `protobuf:"bytes,40,opt,name=log,proto3" json:"log,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CompleteTrialRequest) Reset() {
 	*x = CompleteTrialRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[14]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1253,7 @@ func (x *CompleteTrialRequest) String() string {
 func (*CompleteTrialRequest) ProtoMessage() {}
 
 func (x *CompleteTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[14]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1266,7 @@ func (x *CompleteTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTrialRequest.ProtoReflect.Descriptor instead.
 func (*CompleteTrialRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{14}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CompleteTrialRequest) GetWorkerId() string {
@@ -1172,6 +1304,13 @@ func (x *CompleteTrialRequest) GetResult() *TrialResult {
 	return nil
 }
 
+func (x *CompleteTrialRequest) GetLog() *CommandLog {
+	if x != nil {
+		return x.Log
+	}
+	return nil
+}
+
 // CompleteTrialResponse acknowledges a result.
 type CompleteTrialResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1183,7 +1322,7 @@ type CompleteTrialResponse struct {
 
 func (x *CompleteTrialResponse) Reset() {
 	*x = CompleteTrialResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[15]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1195,7 +1334,7 @@ func (x *CompleteTrialResponse) String() string {
 func (*CompleteTrialResponse) ProtoMessage() {}
 
 func (x *CompleteTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[15]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1208,7 +1347,7 @@ func (x *CompleteTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTrialResponse.ProtoReflect.Descriptor instead.
 func (*CompleteTrialResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{15}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CompleteTrialResponse) GetDuplicate() bool {
@@ -1233,14 +1372,16 @@ type FailTrialRequest struct {
 	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
 	// The error is one of the trial's input — an invalid spec, missing or
 	// malformed data — which no retry can mend: the trial is discarded at once.
-	Permanent     bool `protobuf:"varint,6,opt,name=permanent,proto3" json:"permanent,omitempty"`
+	Permanent bool `protobuf:"varint,6,opt,name=permanent,proto3" json:"permanent,omitempty"`
+	// The output of a command trial's attempt, stored with the failure.
+	Log           *CommandLog `protobuf:"bytes,40,opt,name=log,proto3" json:"log,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FailTrialRequest) Reset() {
 	*x = FailTrialRequest{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[16]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1252,7 +1393,7 @@ func (x *FailTrialRequest) String() string {
 func (*FailTrialRequest) ProtoMessage() {}
 
 func (x *FailTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[16]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1265,7 +1406,7 @@ func (x *FailTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailTrialRequest.ProtoReflect.Descriptor instead.
 func (*FailTrialRequest) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{16}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *FailTrialRequest) GetWorkerId() string {
@@ -1310,6 +1451,13 @@ func (x *FailTrialRequest) GetPermanent() bool {
 	return false
 }
 
+func (x *FailTrialRequest) GetLog() *CommandLog {
+	if x != nil {
+		return x.Log
+	}
+	return nil
+}
+
 // FailTrialResponse acknowledges a failure.
 type FailTrialResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1321,7 +1469,7 @@ type FailTrialResponse struct {
 
 func (x *FailTrialResponse) Reset() {
 	*x = FailTrialResponse{}
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[17]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1333,7 +1481,7 @@ func (x *FailTrialResponse) String() string {
 func (*FailTrialResponse) ProtoMessage() {}
 
 func (x *FailTrialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[17]
+	mi := &file_flatsweep_v1_worker_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1346,7 +1494,7 @@ func (x *FailTrialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailTrialResponse.ProtoReflect.Descriptor instead.
 func (*FailTrialResponse) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{17}
+	return file_flatsweep_v1_worker_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *FailTrialResponse) GetState() TrialState {
@@ -1360,7 +1508,13 @@ var File_flatsweep_v1_worker_service_proto protoreflect.FileDescriptor
 
 const file_flatsweep_v1_worker_service_proto_rawDesc = "" +
 	"\n" +
-	"!flatsweep/v1/worker_service.proto\x12\fflatsweep.v1\x1a\x18flatsweep/v1/types.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa2\x03\n" +
+	"!flatsweep/v1/worker_service.proto\x12\fflatsweep.v1\x1a\x18flatsweep/v1/types.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x92\x01\n" +
+	"\x11LogAttemptRequest\x12\x1b\n" +
+	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x19\n" +
+	"\bsweep_id\x18\x02 \x01(\tR\asweepId\x12\x19\n" +
+	"\btrial_id\x18\x03 \x01(\tR\atrialId\x12*\n" +
+	"\x03log\x18\x04 \x01(\v2\x18.flatsweep.v1.CommandLogR\x03log\"\x14\n" +
+	"\x12LogAttemptResponse\"\xa2\x03\n" +
 	"\x0eSessionRequest\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\x04R\x06callId\x12=\n" +
 	"\aacquire\x18\x02 \x01(\v2!.flatsweep.v1.AcquireTrialRequestH\x00R\aacquire\x12>\n" +
@@ -1394,11 +1548,13 @@ const file_flatsweep_v1_worker_service_proto_rawDesc = "" +
 	"\bsweep_id\x18\x02 \x01(\tR\asweepId\x12\x19\n" +
 	"\btrial_id\x18\x03 \x01(\tR\atrialId\x12\x14\n" +
 	"\x05token\x18\x04 \x01(\tR\x05token\"\x16\n" +
-	"\x14ReleaseTrialResponse\"\xc5\x01\n" +
+	"\x14ReleaseTrialResponse\"\xf5\x01\n" +
 	"\x15RegisterWorkerRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05slots\x18\x02 \x01(\x05R\x05slots\x12G\n" +
-	"\x06labels\x18\x03 \x03(\v2/.flatsweep.v1.RegisterWorkerRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\x03 \x03(\v2/.flatsweep.v1.RegisterWorkerRequest.LabelsEntryR\x06labels\x12\x12\n" +
+	"\x04gpus\x18( \x01(\x05R\x04gpus\x12\x1a\n" +
+	"\bcommands\x18) \x01(\bR\bcommands\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb7\x01\n" +
@@ -1428,24 +1584,26 @@ const file_flatsweep_v1_worker_service_proto_rawDesc = "" +
 	"newMetrics\"P\n" +
 	"\x11HeartbeatResponse\x12;\n" +
 	"\vexpire_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\xb2\x01\n" +
+	"expireTime\"\xde\x01\n" +
 	"\x14CompleteTrialRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x19\n" +
 	"\bsweep_id\x18\x02 \x01(\tR\asweepId\x12\x19\n" +
 	"\btrial_id\x18\x03 \x01(\tR\atrialId\x12\x14\n" +
 	"\x05token\x18\x04 \x01(\tR\x05token\x121\n" +
-	"\x06result\x18\x05 \x01(\v2\x19.flatsweep.v1.TrialResultR\x06result\"5\n" +
+	"\x06result\x18\x05 \x01(\v2\x19.flatsweep.v1.TrialResultR\x06result\x12*\n" +
+	"\x03log\x18( \x01(\v2\x18.flatsweep.v1.CommandLogR\x03log\"5\n" +
 	"\x15CompleteTrialResponse\x12\x1c\n" +
-	"\tduplicate\x18\x01 \x01(\bR\tduplicate\"\xaf\x01\n" +
+	"\tduplicate\x18\x01 \x01(\bR\tduplicate\"\xdb\x01\n" +
 	"\x10FailTrialRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x19\n" +
 	"\bsweep_id\x18\x02 \x01(\tR\asweepId\x12\x19\n" +
 	"\btrial_id\x18\x03 \x01(\tR\atrialId\x12\x14\n" +
 	"\x05token\x18\x04 \x01(\tR\x05token\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12\x1c\n" +
-	"\tpermanent\x18\x06 \x01(\bR\tpermanent\"C\n" +
+	"\tpermanent\x18\x06 \x01(\bR\tpermanent\x12*\n" +
+	"\x03log\x18( \x01(\v2\x18.flatsweep.v1.CommandLogR\x03log\"C\n" +
 	"\x11FailTrialResponse\x12.\n" +
-	"\x05state\x18\x01 \x01(\x0e2\x18.flatsweep.v1.TrialStateR\x05state2\xdc\x04\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x18.flatsweep.v1.TrialStateR\x05state2\xad\x05\n" +
 	"\rWorkerService\x12[\n" +
 	"\x0eRegisterWorker\x12#.flatsweep.v1.RegisterWorkerRequest\x1a$.flatsweep.v1.RegisterWorkerResponse\x12U\n" +
 	"\fAcquireTrial\x12!.flatsweep.v1.AcquireTrialRequest\x1a\".flatsweep.v1.AcquireTrialResponse\x12L\n" +
@@ -1453,7 +1611,9 @@ const file_flatsweep_v1_worker_service_proto_rawDesc = "" +
 	"\rCompleteTrial\x12\".flatsweep.v1.CompleteTrialRequest\x1a#.flatsweep.v1.CompleteTrialResponse\x12L\n" +
 	"\tFailTrial\x12\x1e.flatsweep.v1.FailTrialRequest\x1a\x1f.flatsweep.v1.FailTrialResponse\x12U\n" +
 	"\fReleaseTrial\x12!.flatsweep.v1.ReleaseTrialRequest\x1a\".flatsweep.v1.ReleaseTrialResponse\x12J\n" +
-	"\aSession\x12\x1c.flatsweep.v1.SessionRequest\x1a\x1d.flatsweep.v1.SessionResponse(\x010\x01B?Z=github.com/flatsweep/flatsweep/proto/flatsweep/v1;flatsweepv1b\x06proto3"
+	"\aSession\x12\x1c.flatsweep.v1.SessionRequest\x1a\x1d.flatsweep.v1.SessionResponse(\x010\x01\x12O\n" +
+	"\n" +
+	"LogAttempt\x12\x1f.flatsweep.v1.LogAttemptRequest\x1a .flatsweep.v1.LogAttemptResponseB?Z=github.com/flatsweep/flatsweep/proto/flatsweep/v1;flatsweepv1b\x06proto3"
 
 var (
 	file_flatsweep_v1_worker_service_proto_rawDescOnce sync.Once
@@ -1467,76 +1627,84 @@ func file_flatsweep_v1_worker_service_proto_rawDescGZIP() []byte {
 	return file_flatsweep_v1_worker_service_proto_rawDescData
 }
 
-var file_flatsweep_v1_worker_service_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_flatsweep_v1_worker_service_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_flatsweep_v1_worker_service_proto_goTypes = []any{
-	(*SessionRequest)(nil),         // 0: flatsweep.v1.SessionRequest
-	(*CancelCallRequest)(nil),      // 1: flatsweep.v1.CancelCallRequest
-	(*SessionResponse)(nil),        // 2: flatsweep.v1.SessionResponse
-	(*LeasesRevoked)(nil),          // 3: flatsweep.v1.LeasesRevoked
-	(*RevokedLease)(nil),           // 4: flatsweep.v1.RevokedLease
-	(*ReleaseTrialRequest)(nil),    // 5: flatsweep.v1.ReleaseTrialRequest
-	(*ReleaseTrialResponse)(nil),   // 6: flatsweep.v1.ReleaseTrialResponse
-	(*RegisterWorkerRequest)(nil),  // 7: flatsweep.v1.RegisterWorkerRequest
-	(*RegisterWorkerResponse)(nil), // 8: flatsweep.v1.RegisterWorkerResponse
-	(*AcquireTrialRequest)(nil),    // 9: flatsweep.v1.AcquireTrialRequest
-	(*AcquireTrialResponse)(nil),   // 10: flatsweep.v1.AcquireTrialResponse
-	(*Lease)(nil),                  // 11: flatsweep.v1.Lease
-	(*HeartbeatRequest)(nil),       // 12: flatsweep.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),      // 13: flatsweep.v1.HeartbeatResponse
-	(*CompleteTrialRequest)(nil),   // 14: flatsweep.v1.CompleteTrialRequest
-	(*CompleteTrialResponse)(nil),  // 15: flatsweep.v1.CompleteTrialResponse
-	(*FailTrialRequest)(nil),       // 16: flatsweep.v1.FailTrialRequest
-	(*FailTrialResponse)(nil),      // 17: flatsweep.v1.FailTrialResponse
-	nil,                            // 18: flatsweep.v1.RegisterWorkerRequest.LabelsEntry
-	(*durationpb.Duration)(nil),    // 19: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),  // 20: google.protobuf.Timestamp
-	(*EpochMetrics)(nil),           // 21: flatsweep.v1.EpochMetrics
-	(*TrialResult)(nil),            // 22: flatsweep.v1.TrialResult
-	(TrialState)(0),                // 23: flatsweep.v1.TrialState
+	(*LogAttemptRequest)(nil),      // 0: flatsweep.v1.LogAttemptRequest
+	(*LogAttemptResponse)(nil),     // 1: flatsweep.v1.LogAttemptResponse
+	(*SessionRequest)(nil),         // 2: flatsweep.v1.SessionRequest
+	(*CancelCallRequest)(nil),      // 3: flatsweep.v1.CancelCallRequest
+	(*SessionResponse)(nil),        // 4: flatsweep.v1.SessionResponse
+	(*LeasesRevoked)(nil),          // 5: flatsweep.v1.LeasesRevoked
+	(*RevokedLease)(nil),           // 6: flatsweep.v1.RevokedLease
+	(*ReleaseTrialRequest)(nil),    // 7: flatsweep.v1.ReleaseTrialRequest
+	(*ReleaseTrialResponse)(nil),   // 8: flatsweep.v1.ReleaseTrialResponse
+	(*RegisterWorkerRequest)(nil),  // 9: flatsweep.v1.RegisterWorkerRequest
+	(*RegisterWorkerResponse)(nil), // 10: flatsweep.v1.RegisterWorkerResponse
+	(*AcquireTrialRequest)(nil),    // 11: flatsweep.v1.AcquireTrialRequest
+	(*AcquireTrialResponse)(nil),   // 12: flatsweep.v1.AcquireTrialResponse
+	(*Lease)(nil),                  // 13: flatsweep.v1.Lease
+	(*HeartbeatRequest)(nil),       // 14: flatsweep.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),      // 15: flatsweep.v1.HeartbeatResponse
+	(*CompleteTrialRequest)(nil),   // 16: flatsweep.v1.CompleteTrialRequest
+	(*CompleteTrialResponse)(nil),  // 17: flatsweep.v1.CompleteTrialResponse
+	(*FailTrialRequest)(nil),       // 18: flatsweep.v1.FailTrialRequest
+	(*FailTrialResponse)(nil),      // 19: flatsweep.v1.FailTrialResponse
+	nil,                            // 20: flatsweep.v1.RegisterWorkerRequest.LabelsEntry
+	(*CommandLog)(nil),             // 21: flatsweep.v1.CommandLog
+	(*durationpb.Duration)(nil),    // 22: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),  // 23: google.protobuf.Timestamp
+	(*EpochMetrics)(nil),           // 24: flatsweep.v1.EpochMetrics
+	(*TrialResult)(nil),            // 25: flatsweep.v1.TrialResult
+	(TrialState)(0),                // 26: flatsweep.v1.TrialState
 }
 var file_flatsweep_v1_worker_service_proto_depIdxs = []int32{
-	9,  // 0: flatsweep.v1.SessionRequest.acquire:type_name -> flatsweep.v1.AcquireTrialRequest
-	12, // 1: flatsweep.v1.SessionRequest.heartbeat:type_name -> flatsweep.v1.HeartbeatRequest
-	14, // 2: flatsweep.v1.SessionRequest.complete:type_name -> flatsweep.v1.CompleteTrialRequest
-	16, // 3: flatsweep.v1.SessionRequest.fail:type_name -> flatsweep.v1.FailTrialRequest
-	5,  // 4: flatsweep.v1.SessionRequest.release:type_name -> flatsweep.v1.ReleaseTrialRequest
-	1,  // 5: flatsweep.v1.SessionRequest.cancel:type_name -> flatsweep.v1.CancelCallRequest
-	10, // 6: flatsweep.v1.SessionResponse.acquire:type_name -> flatsweep.v1.AcquireTrialResponse
-	13, // 7: flatsweep.v1.SessionResponse.heartbeat:type_name -> flatsweep.v1.HeartbeatResponse
-	15, // 8: flatsweep.v1.SessionResponse.complete:type_name -> flatsweep.v1.CompleteTrialResponse
-	17, // 9: flatsweep.v1.SessionResponse.fail:type_name -> flatsweep.v1.FailTrialResponse
-	6,  // 10: flatsweep.v1.SessionResponse.release:type_name -> flatsweep.v1.ReleaseTrialResponse
-	3,  // 11: flatsweep.v1.SessionResponse.revoked:type_name -> flatsweep.v1.LeasesRevoked
-	4,  // 12: flatsweep.v1.LeasesRevoked.leases:type_name -> flatsweep.v1.RevokedLease
-	18, // 13: flatsweep.v1.RegisterWorkerRequest.labels:type_name -> flatsweep.v1.RegisterWorkerRequest.LabelsEntry
-	19, // 14: flatsweep.v1.RegisterWorkerResponse.lease_ttl:type_name -> google.protobuf.Duration
-	19, // 15: flatsweep.v1.RegisterWorkerResponse.heartbeat_interval:type_name -> google.protobuf.Duration
-	19, // 16: flatsweep.v1.AcquireTrialRequest.wait:type_name -> google.protobuf.Duration
-	11, // 17: flatsweep.v1.AcquireTrialResponse.lease:type_name -> flatsweep.v1.Lease
-	20, // 18: flatsweep.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
-	21, // 19: flatsweep.v1.HeartbeatRequest.new_metrics:type_name -> flatsweep.v1.EpochMetrics
-	20, // 20: flatsweep.v1.HeartbeatResponse.expire_time:type_name -> google.protobuf.Timestamp
-	22, // 21: flatsweep.v1.CompleteTrialRequest.result:type_name -> flatsweep.v1.TrialResult
-	23, // 22: flatsweep.v1.FailTrialResponse.state:type_name -> flatsweep.v1.TrialState
-	7,  // 23: flatsweep.v1.WorkerService.RegisterWorker:input_type -> flatsweep.v1.RegisterWorkerRequest
-	9,  // 24: flatsweep.v1.WorkerService.AcquireTrial:input_type -> flatsweep.v1.AcquireTrialRequest
-	12, // 25: flatsweep.v1.WorkerService.Heartbeat:input_type -> flatsweep.v1.HeartbeatRequest
-	14, // 26: flatsweep.v1.WorkerService.CompleteTrial:input_type -> flatsweep.v1.CompleteTrialRequest
-	16, // 27: flatsweep.v1.WorkerService.FailTrial:input_type -> flatsweep.v1.FailTrialRequest
-	5,  // 28: flatsweep.v1.WorkerService.ReleaseTrial:input_type -> flatsweep.v1.ReleaseTrialRequest
-	0,  // 29: flatsweep.v1.WorkerService.Session:input_type -> flatsweep.v1.SessionRequest
-	8,  // 30: flatsweep.v1.WorkerService.RegisterWorker:output_type -> flatsweep.v1.RegisterWorkerResponse
-	10, // 31: flatsweep.v1.WorkerService.AcquireTrial:output_type -> flatsweep.v1.AcquireTrialResponse
-	13, // 32: flatsweep.v1.WorkerService.Heartbeat:output_type -> flatsweep.v1.HeartbeatResponse
-	15, // 33: flatsweep.v1.WorkerService.CompleteTrial:output_type -> flatsweep.v1.CompleteTrialResponse
-	17, // 34: flatsweep.v1.WorkerService.FailTrial:output_type -> flatsweep.v1.FailTrialResponse
-	6,  // 35: flatsweep.v1.WorkerService.ReleaseTrial:output_type -> flatsweep.v1.ReleaseTrialResponse
-	2,  // 36: flatsweep.v1.WorkerService.Session:output_type -> flatsweep.v1.SessionResponse
-	30, // [30:37] is the sub-list for method output_type
-	23, // [23:30] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	21, // 0: flatsweep.v1.LogAttemptRequest.log:type_name -> flatsweep.v1.CommandLog
+	11, // 1: flatsweep.v1.SessionRequest.acquire:type_name -> flatsweep.v1.AcquireTrialRequest
+	14, // 2: flatsweep.v1.SessionRequest.heartbeat:type_name -> flatsweep.v1.HeartbeatRequest
+	16, // 3: flatsweep.v1.SessionRequest.complete:type_name -> flatsweep.v1.CompleteTrialRequest
+	18, // 4: flatsweep.v1.SessionRequest.fail:type_name -> flatsweep.v1.FailTrialRequest
+	7,  // 5: flatsweep.v1.SessionRequest.release:type_name -> flatsweep.v1.ReleaseTrialRequest
+	3,  // 6: flatsweep.v1.SessionRequest.cancel:type_name -> flatsweep.v1.CancelCallRequest
+	12, // 7: flatsweep.v1.SessionResponse.acquire:type_name -> flatsweep.v1.AcquireTrialResponse
+	15, // 8: flatsweep.v1.SessionResponse.heartbeat:type_name -> flatsweep.v1.HeartbeatResponse
+	17, // 9: flatsweep.v1.SessionResponse.complete:type_name -> flatsweep.v1.CompleteTrialResponse
+	19, // 10: flatsweep.v1.SessionResponse.fail:type_name -> flatsweep.v1.FailTrialResponse
+	8,  // 11: flatsweep.v1.SessionResponse.release:type_name -> flatsweep.v1.ReleaseTrialResponse
+	5,  // 12: flatsweep.v1.SessionResponse.revoked:type_name -> flatsweep.v1.LeasesRevoked
+	6,  // 13: flatsweep.v1.LeasesRevoked.leases:type_name -> flatsweep.v1.RevokedLease
+	20, // 14: flatsweep.v1.RegisterWorkerRequest.labels:type_name -> flatsweep.v1.RegisterWorkerRequest.LabelsEntry
+	22, // 15: flatsweep.v1.RegisterWorkerResponse.lease_ttl:type_name -> google.protobuf.Duration
+	22, // 16: flatsweep.v1.RegisterWorkerResponse.heartbeat_interval:type_name -> google.protobuf.Duration
+	22, // 17: flatsweep.v1.AcquireTrialRequest.wait:type_name -> google.protobuf.Duration
+	13, // 18: flatsweep.v1.AcquireTrialResponse.lease:type_name -> flatsweep.v1.Lease
+	23, // 19: flatsweep.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
+	24, // 20: flatsweep.v1.HeartbeatRequest.new_metrics:type_name -> flatsweep.v1.EpochMetrics
+	23, // 21: flatsweep.v1.HeartbeatResponse.expire_time:type_name -> google.protobuf.Timestamp
+	25, // 22: flatsweep.v1.CompleteTrialRequest.result:type_name -> flatsweep.v1.TrialResult
+	21, // 23: flatsweep.v1.CompleteTrialRequest.log:type_name -> flatsweep.v1.CommandLog
+	21, // 24: flatsweep.v1.FailTrialRequest.log:type_name -> flatsweep.v1.CommandLog
+	26, // 25: flatsweep.v1.FailTrialResponse.state:type_name -> flatsweep.v1.TrialState
+	9,  // 26: flatsweep.v1.WorkerService.RegisterWorker:input_type -> flatsweep.v1.RegisterWorkerRequest
+	11, // 27: flatsweep.v1.WorkerService.AcquireTrial:input_type -> flatsweep.v1.AcquireTrialRequest
+	14, // 28: flatsweep.v1.WorkerService.Heartbeat:input_type -> flatsweep.v1.HeartbeatRequest
+	16, // 29: flatsweep.v1.WorkerService.CompleteTrial:input_type -> flatsweep.v1.CompleteTrialRequest
+	18, // 30: flatsweep.v1.WorkerService.FailTrial:input_type -> flatsweep.v1.FailTrialRequest
+	7,  // 31: flatsweep.v1.WorkerService.ReleaseTrial:input_type -> flatsweep.v1.ReleaseTrialRequest
+	2,  // 32: flatsweep.v1.WorkerService.Session:input_type -> flatsweep.v1.SessionRequest
+	0,  // 33: flatsweep.v1.WorkerService.LogAttempt:input_type -> flatsweep.v1.LogAttemptRequest
+	10, // 34: flatsweep.v1.WorkerService.RegisterWorker:output_type -> flatsweep.v1.RegisterWorkerResponse
+	12, // 35: flatsweep.v1.WorkerService.AcquireTrial:output_type -> flatsweep.v1.AcquireTrialResponse
+	15, // 36: flatsweep.v1.WorkerService.Heartbeat:output_type -> flatsweep.v1.HeartbeatResponse
+	17, // 37: flatsweep.v1.WorkerService.CompleteTrial:output_type -> flatsweep.v1.CompleteTrialResponse
+	19, // 38: flatsweep.v1.WorkerService.FailTrial:output_type -> flatsweep.v1.FailTrialResponse
+	8,  // 39: flatsweep.v1.WorkerService.ReleaseTrial:output_type -> flatsweep.v1.ReleaseTrialResponse
+	4,  // 40: flatsweep.v1.WorkerService.Session:output_type -> flatsweep.v1.SessionResponse
+	1,  // 41: flatsweep.v1.WorkerService.LogAttempt:output_type -> flatsweep.v1.LogAttemptResponse
+	34, // [34:42] is the sub-list for method output_type
+	26, // [26:34] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_flatsweep_v1_worker_service_proto_init() }
@@ -1545,7 +1713,7 @@ func file_flatsweep_v1_worker_service_proto_init() {
 		return
 	}
 	file_flatsweep_v1_types_proto_init()
-	file_flatsweep_v1_worker_service_proto_msgTypes[0].OneofWrappers = []any{
+	file_flatsweep_v1_worker_service_proto_msgTypes[2].OneofWrappers = []any{
 		(*SessionRequest_Acquire)(nil),
 		(*SessionRequest_Heartbeat)(nil),
 		(*SessionRequest_Complete)(nil),
@@ -1553,7 +1721,7 @@ func file_flatsweep_v1_worker_service_proto_init() {
 		(*SessionRequest_Release)(nil),
 		(*SessionRequest_Cancel)(nil),
 	}
-	file_flatsweep_v1_worker_service_proto_msgTypes[2].OneofWrappers = []any{
+	file_flatsweep_v1_worker_service_proto_msgTypes[4].OneofWrappers = []any{
 		(*SessionResponse_Acquire)(nil),
 		(*SessionResponse_Heartbeat)(nil),
 		(*SessionResponse_Complete)(nil),
@@ -1567,7 +1735,7 @@ func file_flatsweep_v1_worker_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flatsweep_v1_worker_service_proto_rawDesc), len(file_flatsweep_v1_worker_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

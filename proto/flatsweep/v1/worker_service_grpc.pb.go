@@ -26,6 +26,7 @@ const (
 	WorkerService_FailTrial_FullMethodName      = "/flatsweep.v1.WorkerService/FailTrial"
 	WorkerService_ReleaseTrial_FullMethodName   = "/flatsweep.v1.WorkerService/ReleaseTrial"
 	WorkerService_Session_FullMethodName        = "/flatsweep.v1.WorkerService/Session"
+	WorkerService_LogAttempt_FullMethodName     = "/flatsweep.v1.WorkerService/LogAttempt"
 )
 
 // WorkerServiceClient is the client API for WorkerService service.
@@ -60,6 +61,10 @@ type WorkerServiceClient interface {
 	// once. Workers use Session: it spares every call the setup of a new HTTP/2
 	// stream, which is most of a lease cycle's cost.
 	Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SessionRequest, SessionResponse], error)
+	// LogAttempt stores the output of a command trial's attempt that ended
+	// without a report of its own — stopped by a cancel, or after its lease
+	// was lost — once, for the worker that ran it.
+	LogAttempt(ctx context.Context, in *LogAttemptRequest, opts ...grpc.CallOption) (*LogAttemptResponse, error)
 }
 
 type workerServiceClient struct {
@@ -143,6 +148,16 @@ func (c *workerServiceClient) Session(ctx context.Context, opts ...grpc.CallOpti
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type WorkerService_SessionClient = grpc.BidiStreamingClient[SessionRequest, SessionResponse]
 
+func (c *workerServiceClient) LogAttempt(ctx context.Context, in *LogAttemptRequest, opts ...grpc.CallOption) (*LogAttemptResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LogAttemptResponse)
+	err := c.cc.Invoke(ctx, WorkerService_LogAttempt_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkerServiceServer is the server API for WorkerService service.
 // All implementations must embed UnimplementedWorkerServiceServer
 // for forward compatibility.
@@ -175,6 +190,10 @@ type WorkerServiceServer interface {
 	// once. Workers use Session: it spares every call the setup of a new HTTP/2
 	// stream, which is most of a lease cycle's cost.
 	Session(grpc.BidiStreamingServer[SessionRequest, SessionResponse]) error
+	// LogAttempt stores the output of a command trial's attempt that ended
+	// without a report of its own — stopped by a cancel, or after its lease
+	// was lost — once, for the worker that ran it.
+	LogAttempt(context.Context, *LogAttemptRequest) (*LogAttemptResponse, error)
 	mustEmbedUnimplementedWorkerServiceServer()
 }
 
@@ -205,6 +224,9 @@ func (UnimplementedWorkerServiceServer) ReleaseTrial(context.Context, *ReleaseTr
 }
 func (UnimplementedWorkerServiceServer) Session(grpc.BidiStreamingServer[SessionRequest, SessionResponse]) error {
 	return status.Error(codes.Unimplemented, "method Session not implemented")
+}
+func (UnimplementedWorkerServiceServer) LogAttempt(context.Context, *LogAttemptRequest) (*LogAttemptResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LogAttempt not implemented")
 }
 func (UnimplementedWorkerServiceServer) mustEmbedUnimplementedWorkerServiceServer() {}
 func (UnimplementedWorkerServiceServer) testEmbeddedByValue()                       {}
@@ -342,6 +364,24 @@ func _WorkerService_Session_Handler(srv interface{}, stream grpc.ServerStream) e
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type WorkerService_SessionServer = grpc.BidiStreamingServer[SessionRequest, SessionResponse]
 
+func _WorkerService_LogAttempt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LogAttemptRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkerServiceServer).LogAttempt(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkerService_LogAttempt_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkerServiceServer).LogAttempt(ctx, req.(*LogAttemptRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // WorkerService_ServiceDesc is the grpc.ServiceDesc for WorkerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -372,6 +412,10 @@ var WorkerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReleaseTrial",
 			Handler:    _WorkerService_ReleaseTrial_Handler,
+		},
+		{
+			MethodName: "LogAttempt",
+			Handler:    _WorkerService_LogAttempt_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

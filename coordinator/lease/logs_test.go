@@ -1,0 +1,136 @@
+package lease
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/sweeps"
+)
+
+// TestLogsStoredWithReports: an attempt's log is stored with its failure or
+// result, under the attempt the report ends; a refused report stores
+// neither; an oversized log is refused.
+func TestLogsStoredWithReports(t *testing.T) {
+	b := setup(t, 3)
+	w := b.worker(t)
+	l := b.acquire(t, w)
+	k := key(l)
+	if _, err := b.core.FailWithLog(w, k, l.Token, "boom", false, &pb.CommandLog{Stderr: []byte("trace\n"), ExitCode: 2, Outcome: "boom"}); err != nil {
+		t.Fatal(err)
+	}
+	b.clock.advance(2 * b.core.cfg.BackoffBase)
+	b.core.Rescue()
+	l2 := b.acquire(t, w)
+	for l2.TrialId != l.TrialId { // the other trial first: finish it without a log
+		if _, err := b.core.Complete(w, key(l2), l2.Token, result(0.5)); err != nil {
+			t.Fatal(err)
+		}
+		l2 = b.acquire(t, w)
+	}
+	// Refused: a curve that is not valid; nothing of the report is stored.
+	bad := result(0.5)
+	bad.Curve = []*pb.EpochMetrics{{Epoch: 2}}
+	if _, err := b.core.CompleteWithLog(w, k, l2.Token, bad, &pb.CommandLog{Stdout: []byte("x")}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("invalid result: %v", err)
+	}
+	huge := &pb.CommandLog{Stdout: make([]byte, DefaultMaxLogBytes+1)}
+	if _, err := b.core.CompleteWithLog(w, k, l2.Token, result(0.5), huge); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "log.stdout") {
+		t.Fatalf("oversized log: %v", err)
+	}
+	logs, err := b.core.Logs(k, 0)
+	if err != nil || len(logs) != 1 || logs[0].Attempt != 1 || string(logs[0].Stderr) != "trace\n" || logs[0].ExitCode != 2 {
+		t.Fatalf("after the refusals: %v, %v; want attempt 1's log alone", logs, err)
+	}
+	if _, err := b.core.CompleteWithLog(w, k, l2.Token, result(0.7), &pb.CommandLog{Stdout: []byte("done\n"), Outcome: "succeeded"}); err != nil {
+		t.Fatal(err)
+	}
+	logs, err = b.core.Logs(k, 0)
+	if err != nil || len(logs) != 2 || logs[1].Attempt != 2 || string(logs[1].Stdout) != "done\n" {
+		t.Fatalf("logs %v, %v; want attempts 1 and 2", logs, err)
+	}
+	if one, err := b.core.Logs(k, 2); err != nil || len(one) != 1 || one[0].Outcome != "succeeded" {
+		t.Errorf("attempt 2 alone: %v, %v", one, err)
+	}
+	if _, err := b.core.Logs(Key{"s", "t-none"}, 0); err == nil {
+		t.Error("logs of an unknown trial: no error")
+	}
+}
+
+// TestCapabilitiesMatchSweeps: command sweeps are leased only to workers
+// that run commands, and those needing GPUs only to workers with enough.
+func TestCapabilitiesMatchSweeps(t *testing.T) {
+	b := setup(t, 3)
+	const cmdYAML = `name: c
+dataset: {name: synthetic, n: 64, n_test: 16}
+train: {epochs: 1}
+command: {argv: [train, "{lr}"], gpus: 2}
+grid: {batch_size: [8], lr: [0.1], seed: [1]}
+`
+	s, err := sweeps.Parse([]byte(cmdYAML), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.core.Submit(s, cmdYAML, 10); err != nil { // higher priority than sweep s
+		t.Fatal(err)
+	}
+	lease := func(caps Capabilities) string {
+		t.Helper()
+		id, err := b.core.RegisterWith("w", 1, nil, caps, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _, err := b.core.TryAcquire(id)
+		if err != nil || l == nil {
+			t.Fatalf("acquire: %v, %v", l, err)
+		}
+		return l.SweepId
+	}
+	if got := lease(Capabilities{GPUs: 8}); got != "s" {
+		t.Errorf("a worker without --allow-commands got a trial of %q, want s", got)
+	}
+	if got := lease(Capabilities{GPUs: 1, Commands: true}); got != "s" {
+		t.Errorf("a worker with 1 GPU got a trial of %q, want s (c needs 2)", got)
+	}
+	if got := lease(Capabilities{GPUs: 2, Commands: true}); got != "c" {
+		t.Errorf("a worker with 2 GPUs got a trial of %q, want c (priority 10)", got)
+	}
+	if _, err := b.core.RegisterWith("w", 1, nil, Capabilities{GPUs: -1}, ""); !errors.Is(err, ErrInvalid) {
+		t.Errorf("negative GPUs: %v", err)
+	}
+}
+
+// TestLogAttempt: the log of an attempt that ended without a report is
+// taken once, from the worker that ran it, after the attempt ended.
+func TestLogAttempt(t *testing.T) {
+	b := setup(t, 3)
+	w, other := b.worker(t), b.worker(t)
+	l := b.acquire(t, w)
+	k := key(l)
+	log := func(out string) *pb.CommandLog { return &pb.CommandLog{Attempt: 1, Stdout: []byte(out)} }
+	if err := b.core.LogAttempt(w, k, log("early")); !errors.Is(err, ErrLeaseLost) || !strings.Contains(err.Error(), "still running") {
+		t.Fatalf("log of a running attempt: %v", err)
+	}
+	if _, err := b.core.Cancel("s"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.core.LogAttempt(other, k, log("not mine")); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("log from another worker: %v", err)
+	}
+	if err := b.core.LogAttempt(w, k, &pb.CommandLog{Attempt: 2}); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("log of an attempt never made: %v", err)
+	}
+	if err := b.core.LogAttempt(w, k, nil); !errors.Is(err, ErrInvalid) {
+		t.Errorf("no log: %v", err)
+	}
+	for _, out := range []string{"first", "second"} {
+		if err := b.core.LogAttempt(w, k, log(out)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs, err := b.core.Logs(k, 1)
+	if err != nil || len(logs) != 1 || string(logs[0].Stdout) != "first" || logs[0].WorkerId != w {
+		t.Errorf("stored %v, %v; want the first upload alone, from %s", logs, err, w)
+	}
+}
