@@ -42,11 +42,13 @@ static: ## build bin/flatsweep-static: pure Go, no cgo, the build of the contain
 
 IMAGE ?= flatsweep
 TAG   ?= latest
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+DOCKER_BUILD_ARGS ?=
 image: ## build the container image $(IMAGE):$(TAG) (static, pure-Go BLAS; deploy/docker/Dockerfile)
-	docker build -f deploy/docker/Dockerfile -t $(IMAGE):$(TAG) .
+	docker build -f deploy/docker/Dockerfile --build-arg REVISION=$(REVISION) $(DOCKER_BUILD_ARGS) -t $(IMAGE):$(TAG) .
 
-image-openblas: ## build the container image $(IMAGE):$(TAG)-openblas (Debian slim + OpenBLAS)
-	docker build -f deploy/docker/Dockerfile.openblas -t $(IMAGE):$(TAG)-openblas .
+image-openblas: ## build the container image $(IMAGE):$(TAG)-openblas (Debian slim + OpenBLAS; deploy/docker/Dockerfile.openblas)
+	docker build -f deploy/docker/Dockerfile.openblas --build-arg REVISION=$(REVISION) $(DOCKER_BUILD_ARGS) -t $(IMAGE):$(TAG)-openblas .
 
 demo: build ## run the quickstart sweep on one machine (embedded data, no servers)
 	./bin/flatsweep run sweeps/quickstart.yaml --workers 2
