@@ -16,7 +16,7 @@ K8S_OPENAPI_MODULE         := k8s.io/client-go@v0.37.2
 
 GOFLAGS_TEST ?= -race -count=1 -timeout 20m
 
-.PHONY: help build demo test vet lint fuzz proto proto-check tools bench clean blas test-openblas bench-compare docs static image image-openblas k8s-check slurm-test
+.PHONY: help build demo test vet lint fuzz proto proto-check tools bench clean blas test-openblas bench-compare docs static image image-openblas k8s-check systemd-check slurm-test
 
 # BLAS backend (see compute/blas): OpenBLAS through cgo (-tags openblas) when
 # the library is installed (pkg-config, or libopenblas.so known to ldconfig),
@@ -138,6 +138,14 @@ $(BIN)/kubeconform:
 $(K8S_SCHEMAS): scripts/k8s-schemas/main.go
 	dir=$$(cd / && $(GO) mod download -json $(K8S_OPENAPI_MODULE) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p') && \
 		test -n "$$dir" && $(GO) run ./scripts/k8s-schemas -openapi "$$dir/openapi/openapitest/testdata" -out $@
+
+systemd-check: static ## check deploy/systemd's units with systemd-analyze verify (skipped without it)
+	@command -v systemd-analyze >/dev/null || { echo "systemd-analyze not found: units not checked"; exit 0; }; \
+	d=$$(mktemp -d); for u in deploy/systemd/*.service; do \
+		sed "s|/usr/local/bin/flatsweep|$(CURDIR)/bin/flatsweep-static|" $$u > $$d/$${u##*/}; done; \
+	out=$$(SYSTEMD_UNIT_PATH=$$d:/lib/systemd/system systemd-analyze verify --man=no $$d/*.service 2>&1); rc=$$?; rm -rf $$d; \
+	if [ $$rc != 0 ] || [ -n "$$out" ]; then echo "$$out"; exit 1; fi; \
+	echo "systemd-analyze verify: deploy/systemd/*.service clean"
 
 slurm-test: static ## run a sweep on a one-node Slurm cluster started here (root; slurmctld, slurmd, munge)
 	FLATSWEEP_BIN=$(CURDIR)/bin/flatsweep-static scripts/slurm/test.sh
