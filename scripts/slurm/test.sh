@@ -161,7 +161,11 @@ wait_for() {
 
 run=$tmp/run
 # Submitted from the repository, as the scripts' comments show.
+# Workers dial the node's host name, as on a real cluster, if it resolves here.
+coord_host=$(hostname)
+getent hosts "$coord_host" >/dev/null || coord_host=127.0.0.1
 job=$(FLATSWEEP_BIN=$bin FLATSWEEP_DIR=$run FLATSWEEP_WORKERS=2 FLATSWEEP_PORT=$coord_port FLATSWEEP_STAY=1 \
+  FLATSWEEP_HOST=$coord_host \
   FLATSWEEP_WORKER_ARGS="--cpus-per-task=1 --time=10" \
   sbatch --parsable --output="$tmp/log/sweep-job.log" --time=20 \
   "$root/scripts/slurm/flatsweep-sweep.sbatch" "$(sweep first 1)")
