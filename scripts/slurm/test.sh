@@ -226,9 +226,10 @@ scancel --signal=TERM "$workers_job"
 ended() { [ -z "$(squeue -h -j "$1" -t PD,CF,R,S,CG -o %i 2>/dev/null)" ]; }
 wait_for 60 "the first worker array ends" ended "$workers_job"
 "$bin" submit "$(sweep second 3)" | grep -q "8 added" || fail "submit of the second sweep"
-added=$(FLATSWEEP_BIN=$bin FLATSWEEP_WORKER_TOKEN_FILE=$run/worker.token \
+# As documented: the address and the worker token's file come from the env file.
+added=$(FLATSWEEP_BIN=$bin \
   sbatch --parsable --array=1-2 --cpus-per-task=1 --time=10 --output="$tmp/log/added-%A_%a.log" \
-  "$root/scripts/slurm/flatsweep-workers.sbatch" "$FLATSWEEP_COORDINATOR")
+  "$root/scripts/slurm/flatsweep-workers.sbatch")
 added=${added%%;*}
 echo "submitted flatsweep-workers.sbatch: job array $added"
 wait_for 300 "sweep second finishes" eval 'alive "$job" && finished second'
