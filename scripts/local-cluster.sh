@@ -38,7 +38,7 @@ done
 while :; do
   line=$("$bin" status "$name" --coordinator "$addr" | awk -v n="$name" '$1 == n')
   echo "$line"
-  read -r _ total done _ <<<"$line"
+  read -r _ _ total done _ <<<"$line"
   [ "$total" = "$done" ] && break
   sleep 2
 done

@@ -64,8 +64,16 @@ type proc struct {
 // start runs `flatsweep args...` with JSON logs on stderr.
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startWrapped(t, nil, args...)
+}
+
+// startWrapped runs `wrapper... flatsweep args...` (e.g. with the wrapper
+// `ip netns exec NS`, which execs flatsweep in place) with JSON logs on stderr.
+func startWrapped(t *testing.T, wrapper []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{done: make(chan struct{})}
-	p.cmd = exec.Command(binary, append(args, "--log-format", "json", "--log-level", "info")...)
+	argv := append(append(slices.Clone(wrapper), binary), append(args, "--log-format", "json", "--log-level", "info")...)
+	p.cmd = exec.Command(argv[0], argv[1:]...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
