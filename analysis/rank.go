@@ -204,6 +204,12 @@ func metricValues(points []Point, name string) []float64 {
 	return out
 }
 
+// MinRankTrials is the fewest trials from which ScoreMeasures gives
+// Kendall's τ over all trials: with n trials τ moves in steps of
+// 2/(n(n − 1)), and τ = ±1 from two trials or from four (p ≈ 0.08) is no
+// evidence; from five on a perfect τ is significant at 5 %.
+const MinRankTrials = 5
+
 // MeasureScore judges a flatness measure as a predictor of generalization
 // (Jiang et al. 2020): its rank correlations with the generalization gap and
 // with test accuracy over all StatusOK trials, and its granulated Ψ against
@@ -215,16 +221,28 @@ type MeasureScore struct {
 	Measure string `json:"measure"`
 	// N is the number of StatusOK trials with a finite measure.
 	N int `json:"n"`
-	// TauGap is τ-b(measure, MetricGap) over all trials.
+	// TauGap is τ-b(measure, MetricGap) over all trials (NaN with fewer
+	// than MinRankTrials).
 	TauGap float64 `json:"tau_gap"`
 	// TauTestAcc is τ-b(measure, MetricTestAcc) over all trials.
 	TauTestAcc float64 `json:"tau_test_acc"`
 	// Granulated is Ψ of the measure against MetricGap.
 	Granulated Granulated `json:"granulated"`
+	// TauGapCI and TauTestAccCI are bootstrap intervals of TauGap and
+	// TauTestAcc (trials resampled with replacement); PsiCI of Ψ (the seeds
+	// of every grid point resampled, undefined with one seed each).
+	TauGapCI     Interval `json:"tau_gap_ci"`
+	TauTestAccCI Interval `json:"tau_test_acc_ci"`
+	PsiCI        Interval `json:"psi_ci"`
+	// Robust is the measure's score over Dziugaite et al.'s environments
+	// against the gap: its average and its worst case.
+	Robust RobustScore `json:"robust"`
 }
 
 // ScoreMeasures returns a MeasureScore for every flatness measure present in
-// the points (FlatnessMeasures), with Ψ over axes (see GranulatedTau), and the
+// the points (FlatnessMeasures), with Ψ over axes (see GranulatedTau), the
+// bootstrap intervals of τ and Ψ, the worst case over environments
+// (Robust), and the
 // counts of the points given: diverged, failed and unfinished trials take no
 // part in the correlations but are reported.
 func ScoreMeasures(points []Point, axes []string) ([]MeasureScore, Counts) {
@@ -240,7 +258,19 @@ func ScoreMeasures(points []Point, axes []string) ([]MeasureScore, Counts) {
 		}
 		s.TauGap, _, _ = KendallTauB(vals, metricValues(ok, MetricGap))
 		s.TauTestAcc, _, _ = KendallTauB(vals, metricValues(ok, MetricTestAcc))
+		s.TauGapCI, s.TauTestAccCI = undefinedInterval("bootstrap"), undefinedInterval("bootstrap")
+		if s.N < MinRankTrials {
+			s.TauGap, s.TauTestAcc = math.NaN(), math.NaN()
+		} else {
+			s.TauGapCI = tauInterval(vals, metricValues(ok, MetricGap))
+			s.TauTestAccCI = tauInterval(vals, metricValues(ok, MetricTestAcc))
+		}
 		s.Granulated, _ = GranulatedTau(ok, m, MetricGap, axes)
+		s.PsiCI = undefinedInterval("bootstrap")
+		if finite(s.Granulated.Psi) {
+			s.PsiCI = psiInterval(ok, m, MetricGap, axes)
+		}
+		s.Robust = Robust(ok, m, MetricGap)
 		out = append(out, s)
 	}
 	return out, CountPoints(points)
