@@ -100,6 +100,9 @@ type SweepAnalysis struct {
 	Failures []results.Failure `json:"failures"`
 	// Notes lists, as sentences, the conditions that limit the analysis.
 	Notes []string `json:"notes"`
+	// Selection lists the filters that selected the trials analysed
+	// (flatsweep's --where and --exclude, as given), if any.
+	Selection []string `json:"selection,omitempty"`
 	// Axes lists every axis; VaryingAxes those with two or more values among
 	// the successful trials (the seed excluded).
 	Axes        []string `json:"axes"`
@@ -327,6 +330,19 @@ func Analyze(sweep string, points []Point) SweepAnalysis {
 	}
 	a.Notes = a.notes()
 	return a
+}
+
+// NoteSelection records that the trials were selected by filters (as the
+// user gave them, e.g. "--exclude lr=2") which left out left of all
+// trials: a note says so first, and Selection keeps the filters. Nothing
+// is noted without filters.
+func (a *SweepAnalysis) NoteSelection(filters []string, left, all int) {
+	if len(filters) == 0 {
+		return
+	}
+	a.Selection = filters
+	n := fmt.Sprintf("Trials selected by %s: %d of %d trials of the sweep left out before the analysis (not counted below).", strings.Join(filters, " "), left, all)
+	a.Notes = append([]string{n}, a.Notes...)
 }
 
 // nonNil returns s, or an empty slice for nil (so JSON shows [] not null).

@@ -11,6 +11,7 @@ import (
 func newAnalyzeCmd() *cobra.Command {
 	var (
 		src    sourceFlags
+		filter filterFlags
 		format string
 	)
 	cmd := &cobra.Command{
@@ -26,14 +27,22 @@ counted, never dropped silently; a degenerate sweep is explained, not an error.
 
 The trials come from a coordinator (--coordinator) or, offline, from a copy of
 its database file (--db PATH, opened read-only; a running coordinator holds an
-exclusive lock on its own file, so copy it first).`,
+exclusive lock on its own file, so copy it first).
+
+` + filterHelp + `
+The analysis says which trials the filters left out.`,
+		Example: `  flatsweep analyze quickstart --db sweep.db
+  flatsweep analyze quickstart --db sweep.db --exclude lr=2 --format json`,
 		Args: exactArgs(1, "one sweep name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			write, err := analysisWriter(format)
 			if err != nil {
 				return err
 			}
-			if format == "json" && src.db == "" {
+			if _, err := filter.parse(); err != nil {
+				return err
+			}
+			if format == "json" && src.db == "" && !filter.set() {
 				// The coordinator runs the analysis itself (AnalyzeSweep).
 				return src.serverAnalysis(cmd, args[0])
 			}
@@ -41,10 +50,17 @@ exclusive lock on its own file, so copy it first).`,
 			if err != nil {
 				return err
 			}
-			return write(cmd.OutOrStdout(), analysis.Analyze(args[0], analysis.PointsFromRecords(recs)))
+			all := len(recs)
+			if recs, err = filter.apply(recs); err != nil {
+				return err
+			}
+			a := analysis.Analyze(args[0], analysis.PointsFromRecords(recs))
+			a.NoteSelection(filter.describe(), all-len(recs), all)
+			return write(cmd.OutOrStdout(), a)
 		},
 	}
 	addSourceFlags(cmd, &src)
+	addFilterFlags(cmd, &filter)
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
 	return cmd
 }

@@ -11,8 +11,9 @@ import (
 
 func newReportCmd() *cobra.Command {
 	var (
-		src sourceFlags
-		out string
+		src    sourceFlags
+		filter filterFlags
+		out    string
 	)
 	cmd := &cobra.Command{
 		Use:   "report SWEEP --out DIR",
@@ -28,7 +29,8 @@ copied anywhere; DIR/report.md shows the same with links to the figure files
 DIR/<figure>.png and DIR/<figure>.svg. A degenerate sweep (no trials, one grid
 point, every trial diverged, missing metrics) gives a report that says so.
 
-Sources as for analyze: --coordinator, or --db PATH (a copy of the database).`,
+Sources as for analyze: --coordinator, or --db PATH (a copy of the database).
+` + filterHelp,
 		Args: exactArgs(1, "one sweep name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
@@ -38,8 +40,13 @@ Sources as for analyze: --coordinator, or --db PATH (a copy of the database).`,
 			if err != nil {
 				return err
 			}
+			all := len(recs)
+			if recs, err = filter.apply(recs); err != nil {
+				return err
+			}
 			rep := analysis.BuildReport(analysis.PointsFromRecords(recs), analysis.ReportOptions{
 				Sweep: args[0], Densities: analysis.DensitiesFromRecords(recs, 3)})
+			rep.Analysis.NoteSelection(filter.describe(), all-len(recs), all)
 			paths, err := rep.Save(out)
 			if err != nil {
 				return err
@@ -56,6 +63,7 @@ Sources as for analyze: --coordinator, or --db PATH (a copy of the database).`,
 		},
 	}
 	addSourceFlags(cmd, &src)
+	addFilterFlags(cmd, &filter)
 	cmd.Flags().StringVar(&out, "out", "", "output directory (created if needed)")
 	return cmd
 }
