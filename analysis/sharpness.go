@@ -7,7 +7,6 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -119,7 +118,7 @@ func SharpnessAlongTraining(curves []SharpnessCurve) *Figure {
 		drawn++
 		if len(lim) > 0 {
 			if l, err := plotter.NewLine(lim); err == nil {
-				l.Color = plotutil.Color(i)
+				l.Color = seriesColor(i)
 				l.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
 				p.Add(l)
 				limits++
