@@ -58,11 +58,9 @@ type ScalingFit struct {
 	// CI is the 95 % Student-t interval of the slope on the fit's residual
 	// degrees of freedom.
 	CI Interval `json:"ci"`
-	// Bootstrap is the 95 % percentile interval of the slope over
-	// BootstrapResamples stratified resamples of the seeds of every grid
-	// point (B_opt located and the line fitted anew in each); undefined with
-	// one seed per grid point or when too many resamples leave too few
-	// interior optima to fit.
+	// Bootstrap is the 95 % residual bootstrap-t interval of the slope over
+	// BootstrapResamples resamples (see residualBootstrapT); undefined
+	// without a fit.
 	Bootstrap Interval `json:"bootstrap"`
 	// Deviation is (slope − Predicted)/SE, NaN without a standard error.
 	Deviation float64 `json:"deviation"`
@@ -308,7 +306,7 @@ func Analyze(sweep string, points []Point) SweepAnalysis {
 	}
 	okCells := cells(ok)
 	for _, axis := range fitAxes {
-		a.Fits = append(a.Fits, scalingFit(opts, okCells, axis))
+		a.Fits = append(a.Fits, scalingFit(opts, axis))
 	}
 	a.Collapse, err = Collapse(points, MetricTestAcc, 2)
 	if err != nil {
@@ -432,7 +430,7 @@ func (a SweepAnalysis) notes() []string {
 		notes = append(notes, fmt.Sprintf("%d of %d optimal batch sizes lie at the edge of the batch-size grid (marked edge): the optimum may lie beyond the sweep, so they are left out of every slope.", edge, located))
 	}
 	if c.OK > 0 && a.seeds == 1 {
-		notes = append(notes, "Every grid point has one successful seed: no interval over seeds can be given; test accuracy intervals hold the test set's binomial error alone, and no bootstrap interval is given for Ψ or the slopes.")
+		notes = append(notes, "Every grid point has one successful seed: no interval over seeds can be given; test accuracy intervals hold the test set's binomial error alone.")
 	}
 	if d := a.Dinh; d.Trials > 0 && !(d.MaxOutputChange <= DinhInvariantTol) {
 		notes = append(notes, fmt.Sprintf("Dinh's α-scaling changed the network outputs by up to %s (relative), more than %g: the reparametrization did not preserve the function.", num(d.MaxOutputChange), DinhInvariantTol))
@@ -655,7 +653,7 @@ func (a SweepAnalysis) fitsTable() table {
 	t := table{id: "fits", title: "Scaling of B_opt (log–log fits)",
 		intro: fmt.Sprintf("ln B_opt = a + s ln x, pooled within slices (settings of the other axes); Smith & Le predict s = 1 for x = ε, N and 1/(1 − m). "+
 			"Only interior (parabola-refined) optima enter; edge optima are left out. A slope is given only with at least %d residual degrees of freedom (df = optima − slices − 1), "+
-			"with its 95 %% Student-t interval and a 95 %% bootstrap interval over the seeds of every grid point.", MinFitDF),
+			"with its 95 %% Student-t interval and a 95 %% residual bootstrap-t interval (%d resamples, seed %d).", MinFitDF, BootstrapResamples, BootstrapSeed),
 		head: []string{"x", "slope s", "95% CI (t)", "95% CI (bootstrap)", "SE", "R²", "(s − 1)/SE", "optima", "slices", "df", "edge", "excluded"}}
 	for _, f := range a.Fits {
 		x := f.Axis
@@ -672,7 +670,7 @@ func (a SweepAnalysis) fitsTable() table {
 		t.rows = append(t.rows, []string{x, num(ft.Slope), intervalCell(f.CI), intervalCell(f.Bootstrap), num(ft.SlopeSE), num(ft.R2), num(f.Deviation),
 			fmt.Sprint(ft.N), fmt.Sprint(ft.Slices), fmt.Sprint(ft.DF), fmt.Sprint(ft.Edge), fmt.Sprint(ft.Excluded)})
 		if !f.Bootstrap.Finite() {
-			t.notes = append(t.notes, fmt.Sprintf("Fit against %s: no bootstrap interval (%s).", x, bootstrapWhy(f.Bootstrap, a.seeds)))
+			t.notes = append(t.notes, fmt.Sprintf("Fit against %s: no bootstrap interval (the residuals are all zero, or %d of %d resamples gave a slope).", x, f.Bootstrap.Defined, f.Bootstrap.Resamples))
 		}
 	}
 	return t
@@ -684,14 +682,6 @@ func intervalCell(iv Interval) string {
 		return "-"
 	}
 	return "[" + num(iv.Lo) + ", " + num(iv.Hi) + "]"
-}
-
-// bootstrapWhy says why a bootstrap interval is undefined.
-func bootstrapWhy(iv Interval, seeds int) string {
-	if seeds < 2 || iv.Resamples == 0 {
-		return "every grid point has one seed, so there is nothing to resample"
-	}
-	return fmt.Sprintf("only %d of %d resamples gave a value", iv.Defined, iv.Resamples)
 }
 
 func (a SweepAnalysis) collapseTable() table {
@@ -715,7 +705,7 @@ func (a SweepAnalysis) scoresTable() table {
 	axes := a.VaryingAxes
 	t := table{id: "measures", title: "Flatness measures as predictors of generalization",
 		intro: fmt.Sprintf("Kendall τ-b over all successful trials with the generalization gap (train − test accuracy) and with test accuracy (given from %d trials on), "+
-			"Jiang et al.'s granulated Ψ against the gap (ψ per varied axis), each with a 95 %% bootstrap interval (%d resamples, seed %d: trials resampled for τ, the seeds of every grid point for Ψ), "+
+			"Jiang et al.'s granulated Ψ against the gap (ψ per varied axis), each with a 95 %% bootstrap interval (%d resamples, seed %d: trials resampled for τ, the groups of each axis for Ψ), "+
 			"and the worst case over Dziugaite et al.'s environments, pairs of grid points differing in one hyperparameter: "+
 			"score = mean sign(Δmeasure)·sign(Δgap) over their pairs of trials (+1: the measure orders the pair as the gap does); "+
 			"environments whose gaps differ by less than twice the test sets' binomial error are too close to call and left out. '-': undefined.",

@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 )
 
 // scalingFit fits B_opt against axis over the optima (FitBatchScaling), with
-// its t interval and its bootstrap interval over the seeds of the grid
-// points cs, and a message for a reader when there is no fit.
-func scalingFit(opts []BatchOptimum, cs [][]Point, axis string) ScalingFit {
+// its t interval and its residual bootstrap-t interval, and a message for a
+// reader when there is no fit.
+func scalingFit(opts []BatchOptimum, axis string) ScalingFit {
 	f := ScalingFit{Axis: axis, Predicted: PredictedSlope, Deviation: math.NaN(),
 		CI: undefinedInterval("t"), Bootstrap: undefinedInterval("bootstrap")}
 	var err error
@@ -24,20 +25,74 @@ func scalingFit(opts []BatchOptimum, cs [][]Point, axis string) ScalingFit {
 	if f.Fit.SlopeSE > 0 {
 		f.Deviation = f.Fit.Deviation(PredictedSlope)
 	}
-	if maxSeeds(cs) >= 2 {
-		f.Bootstrap = bootstrap(BootstrapResamples, BootstrapSeed, func(r *rand.Rand) float64 {
-			o, err := OptimalBatches(resampleSeeds(cs, r), MetricTestAcc)
-			if err != nil {
-				return math.NaN()
-			}
-			ft, err := FitBatchScaling(o, axis)
-			if err != nil {
-				return math.NaN()
-			}
-			return ft.Slope
-		})
-	}
+	f.Bootstrap = residualBootstrapT(f.Fit)
 	return f
+}
+
+// residualBootstrapT returns the 95 % residual bootstrap-t interval of the
+// slope of fit (Davison & Hinkley 1997, §6.3): with ŷᵢ the fitted values and
+// rᵢ = (yᵢ − ŷᵢ)/sqrt(1 − hᵢ) the residuals adjusted for their leverage
+// hᵢ = 1/n_j + x̃ᵢ²/S_xx and centred, each resample is y*ᵢ = ŷᵢ + r*ᵢ (r*
+// drawn with replacement from all of them), refitted to s* and SE*; the
+// interval is
+//
+//	[s − q_{0.975}(t*)·SE, s − q_{0.025}(t*)·SE],  t* = (s* − s)/SE*,
+//
+// studentized, so that it does not shrink with the few residual degrees of
+// freedom a sweep has (a percentile interval of s* does). Undefined when
+// the fit is.
+func residualBootstrapT(fit PowerLawFit) Interval {
+	if !finite(fit.SlopeSE) || !(fit.SlopeSE > 0) || len(fit.groups) == 0 {
+		return undefinedInterval("bootstrap-t")
+	}
+	s, se, sxx := pooledSlope(fit.groups)
+	type obs struct {
+		g, i int
+		yhat float64
+	}
+	var fitted []obs
+	var res []float64
+	for gi, g := range fit.groups {
+		var mx, my float64
+		for _, p := range g {
+			mx, my = mx+p.x, my+p.y
+		}
+		mx /= float64(len(g))
+		my /= float64(len(g))
+		for i, p := range g {
+			yhat := my + s*(p.x-mx)
+			h := 1/float64(len(g)) + (p.x-mx)*(p.x-mx)/sxx
+			fitted = append(fitted, obs{gi, i, yhat})
+			res = append(res, (p.y-yhat)/math.Sqrt(max(1-h, 1e-12)))
+		}
+	}
+	var mean float64
+	for _, r := range res {
+		mean += r
+	}
+	mean /= float64(len(res))
+	for i := range res {
+		res[i] -= mean
+	}
+	star := make([][]logXY, len(fit.groups))
+	for gi, g := range fit.groups {
+		star[gi] = slices.Clone(g)
+	}
+	iv := bootstrap(BootstrapResamples, BootstrapSeed, func(r *rand.Rand) float64 {
+		for _, o := range fitted {
+			star[o.g][o.i].y = o.yhat + res[r.IntN(len(res))]
+		}
+		ss, sse, _ := pooledSlope(star)
+		if !(sse > 0) {
+			return math.NaN()
+		}
+		return (ss - s) / sse
+	})
+	out := Interval{Lo: math.NaN(), Hi: math.NaN(), Method: "bootstrap-t", Resamples: iv.Resamples, Defined: iv.Defined}
+	if iv.Finite() {
+		out.Lo, out.Hi = s-iv.Hi*se, s-iv.Lo*se
+	}
+	return out
 }
 
 // fitMessage says why a fit of B_opt has no slope, with the counts.

@@ -192,6 +192,40 @@ type PowerLawFit struct {
 	// Edge counts the optima among Excluded at the edge of the batch sweep
 	// (RefineEdge or RefineSingle).
 	Edge int `json:"edge"`
+
+	// groups holds the fitted points (ln x, ln B_opt) of each slice.
+	groups [][]logXY
+}
+
+// logXY is a fitted point (ln x, ln B_opt).
+type logXY struct{ x, y float64 }
+
+// pooledSlope returns the pooled within-slice least-squares slope of
+// groups (see PowerLawFit), its standard error on df = n − J − 1, and
+// S_xx = Σ x̃².
+func pooledSlope(groups [][]logXY) (slope, se, sxx float64) {
+	var sxy, syy float64
+	n := 0
+	for _, g := range groups {
+		var mx, my float64
+		for _, p := range g {
+			mx, my = mx+p.x, my+p.y
+		}
+		mx /= float64(len(g))
+		my /= float64(len(g))
+		for _, p := range g {
+			sxx += (p.x - mx) * (p.x - mx)
+			sxy += (p.x - mx) * (p.y - my)
+			syy += (p.y - my) * (p.y - my)
+		}
+		n += len(g)
+	}
+	df := n - len(groups) - 1
+	if !(sxx > 0) || df < 1 {
+		return math.NaN(), math.NaN(), sxx
+	}
+	slope = sxy / sxx
+	return slope, math.Sqrt(max(syy-slope*sxy, 0) / float64(df) / sxx), sxx
 }
 
 // MinFitDF is the fewest residual degrees of freedom n − J − 1 with which
@@ -232,9 +266,8 @@ func (f PowerLawFit) Deviation(want float64) float64 { return (f.Slope - want) /
 // without an error bar.
 func FitBatchScaling(opts []BatchOptimum, axis string) (PowerLawFit, error) {
 	fit := PowerLawFit{Axis: axis, Intercept: math.NaN(), SlopeSE: math.NaN(), R2: math.NaN(), Slope: math.NaN()}
-	type xy struct{ x, y float64 }
 	index := map[string]int{}
-	var groups [][]xy
+	var groups [][]logXY
 	for _, o := range opts {
 		v, ok := o.Axes[axis]
 		if axis == AxisMomentum && ok {
@@ -254,7 +287,7 @@ func FitBatchScaling(opts []BatchOptimum, axis string) (PowerLawFit, error) {
 			index[k] = i
 			groups = append(groups, nil)
 		}
-		groups[i] = append(groups[i], xy{math.Log(v), math.Log(o.B)})
+		groups[i] = append(groups[i], logXY{math.Log(v), math.Log(o.B)})
 	}
 	var sxx, sxy, syy float64
 	var xs, ys []float64
@@ -278,6 +311,7 @@ func FitBatchScaling(opts []BatchOptimum, axis string) (PowerLawFit, error) {
 		}
 		fit.Slices++
 		fit.N += len(g)
+		fit.groups = append(fit.groups, g)
 	}
 	if fit.Slices == 0 || !(sxx > 0) {
 		return fit, fmt.Errorf("fit B_opt against %s: %d optima, %d excluded: %w", axis, len(opts), fit.Excluded, ErrTooFewPoints)

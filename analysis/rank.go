@@ -119,37 +119,13 @@ func GranulatedTau(points []Point, measure, target string, axes []string) (Granu
 	out := Granulated{Psi: math.NaN()}
 	var sum float64
 	var used int
-	for _, axis := range axes {
-		at := AxisTau{Axis: axis, Psi: math.NaN()}
-		index := map[string]int{}
-		var groups [][]Point
-		for _, p := range ok {
-			if _, has := p.Axes[axis]; !has {
-				continue
-			}
-			k := axesKey(p, axis)
-			i, seen := index[k]
-			if !seen {
-				i = len(groups)
-				index[k] = i
-				groups = append(groups, nil)
-			}
-			groups[i] = append(groups[i], p)
-		}
-		var s float64
-		for _, g := range groups {
-			if len(g) < 2 {
-				continue
-			}
-			tau, _, err := KendallTauB(metricValues(g, measure), metricValues(g, target))
-			if err != nil {
-				at.Undefined++
-				continue
-			}
-			s += tau
-			at.Groups++
-		}
+	for k, taus := range groupTaus(ok, measure, target, axes) {
+		at := AxisTau{Axis: axes[k], Psi: math.NaN(), Groups: len(taus.defined), Undefined: taus.undefined}
 		if at.Groups > 0 {
+			var s float64
+			for _, tau := range taus.defined {
+				s += tau
+			}
 			at.Psi = s / float64(at.Groups)
 			sum += at.Psi
 			used++
@@ -161,6 +137,48 @@ func GranulatedTau(points []Point, measure, target string, axes []string) (Granu
 	}
 	out.Psi = sum / float64(used)
 	return out, nil
+}
+
+// axisTaus are the τ-b of the groups of one axis of Ψ: the defined ones, and
+// the number of groups of two or more trials whose τ is undefined.
+type axisTaus struct {
+	defined   []float64
+	undefined int
+}
+
+// groupTaus returns, per axis, the τ-b(measure, target) of every group of
+// the points that share every axis value but that axis (see Granulated).
+func groupTaus(ok []Point, measure, target string, axes []string) []axisTaus {
+	out := make([]axisTaus, len(axes))
+	for k, axis := range axes {
+		index := map[string]int{}
+		var groups [][]Point
+		for _, p := range ok {
+			if _, has := p.Axes[axis]; !has {
+				continue
+			}
+			key := axesKey(p, axis)
+			i, seen := index[key]
+			if !seen {
+				i = len(groups)
+				index[key] = i
+				groups = append(groups, nil)
+			}
+			groups[i] = append(groups[i], p)
+		}
+		for _, g := range groups {
+			if len(g) < 2 {
+				continue
+			}
+			tau, _, err := KendallTauB(metricValues(g, measure), metricValues(g, target))
+			if err != nil {
+				out[k].undefined++
+				continue
+			}
+			out[k].defined = append(out[k].defined, tau)
+		}
+	}
+	return out
 }
 
 // okPoints returns the StatusOK points.
@@ -229,8 +247,8 @@ type MeasureScore struct {
 	// Granulated is Ψ of the measure against MetricGap.
 	Granulated Granulated `json:"granulated"`
 	// TauGapCI and TauTestAccCI are bootstrap intervals of TauGap and
-	// TauTestAcc (trials resampled with replacement); PsiCI of Ψ (the seeds
-	// of every grid point resampled, undefined with one seed each).
+	// TauTestAcc (trials resampled with replacement); PsiCI of Ψ (the groups
+	// of each axis resampled; see psiInterval).
 	TauGapCI     Interval `json:"tau_gap_ci"`
 	TauTestAccCI Interval `json:"tau_test_acc_ci"`
 	PsiCI        Interval `json:"psi_ci"`

@@ -179,106 +179,40 @@ func tauInterval(x, y []float64) Interval {
 	})
 }
 
-// slotDesign is the fixed structure of the stratified seed bootstrap of Ψ:
-// every trial slot (grid point c, position j) and, per axis, the groups of
-// slots that Ψ compares (equal position j, equal axes but the one varied).
-type slotDesign struct {
-	cellOf  []int     // slot → cell
-	members [][]int   // cell → indices of its trials in the point list
-	groups  [][][]int // axis → groups of slots
-}
+// MinPsiGroups is the fewest groups (over all axes) from which psiInterval
+// gives a bootstrap interval of Ψ.
+const MinPsiGroups = 5
 
-// newSlotDesign builds the slot design of points over axes.
-func newSlotDesign(points []Point, axes []string) slotDesign {
-	var d slotDesign
-	index := map[string]int{}
-	var slotKeys []Point
-	for i, p := range points {
-		k := axesKey(p, AxisSeed)
-		c, ok := index[k]
-		if !ok {
-			c = len(d.members)
-			index[k] = c
-			d.members = append(d.members, nil)
-		}
-		q := Point{Axes: axesExcept(p, AxisSeed)}
-		q.Axes[AxisSeed] = float64(len(d.members[c]))
-		d.members[c] = append(d.members[c], i)
-		d.cellOf = append(d.cellOf, c)
-		slotKeys = append(slotKeys, q)
-	}
-	for _, axis := range axes {
-		gi := map[string]int{}
-		var gs [][]int
-		for s, q := range slotKeys {
-			if _, has := q.Axes[axis]; !has {
-				continue
-			}
-			k := axesKey(q, axis)
-			g, ok := gi[k]
-			if !ok {
-				g = len(gs)
-				gi[k] = g
-				gs = append(gs, nil)
-			}
-			gs[g] = append(gs[g], s)
-		}
-		d.groups = append(d.groups, gs)
-	}
-	return d
-}
-
-// psiInterval is the bootstrap interval of Ψ of measure against target: the
-// seeds of every grid point resampled with replacement (resampleSeeds), Ψ
-// recomputed over the same groups. Undefined with one seed per grid point.
+// psiInterval is the 95 % bootstrap interval of Ψ of measure against target
+// over the StatusOK points: Ψ is the mean over axes of ψ_i, each the mean of
+// τ over the groups of axis i, so the groups are the units resampled — in
+// every axis its groups with replacement, ψ*_i and Ψ* recomputed. Undefined
+// with fewer than MinPsiGroups groups, or an axis with a single group (whose
+// ψ cannot vary).
 func psiInterval(points []Point, measure, target string, axes []string) Interval {
 	if len(axes) == 0 {
 		axes = varyingAxes(points)
 	}
-	d := newSlotDesign(points, axes)
-	seeds := 0
-	for _, m := range d.members {
-		seeds = max(seeds, len(m))
+	var used [][]float64
+	total := 0
+	for _, at := range groupTaus(points, measure, target, axes) {
+		if len(at.defined) > 0 {
+			used = append(used, at.defined)
+			total += len(at.defined)
+		}
 	}
-	if seeds < 2 || len(axes) == 0 {
+	if total < MinPsiGroups || slices.ContainsFunc(used, func(t []float64) bool { return len(t) < 2 }) {
 		return undefinedInterval("bootstrap")
 	}
-	mv, tv := metricValues(points, measure), metricValues(points, target)
-	pick := make([]int, len(d.cellOf))
-	var gx, gy []float64
 	return bootstrap(BootstrapResamples, BootstrapSeed, func(r *rand.Rand) float64 {
-		for s, c := range d.cellOf {
-			m := d.members[c]
-			pick[s] = m[r.IntN(len(m))]
-		}
 		var sum float64
-		used := 0
-		for _, gs := range d.groups {
+		for _, taus := range used {
 			var s float64
-			n := 0
-			for _, g := range gs {
-				if len(g) < 2 {
-					continue
-				}
-				gx, gy = gx[:0], gy[:0]
-				for _, slot := range g {
-					gx, gy = append(gx, mv[pick[slot]]), append(gy, tv[pick[slot]])
-				}
-				tau, _, err := KendallTauB(gx, gy)
-				if err != nil {
-					continue
-				}
-				s += tau
-				n++
+			for range taus {
+				s += taus[r.IntN(len(taus))]
 			}
-			if n > 0 {
-				sum += s / float64(n)
-				used++
-			}
+			sum += s / float64(len(taus))
 		}
-		if used == 0 {
-			return math.NaN()
-		}
-		return sum / float64(used)
+		return sum / float64(len(used))
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -161,15 +160,6 @@ func quantileSorted(xs []float64, q float64) float64 {
 	return xs[i]*(1-f) + xs[i+1]*f
 }
 
-// resampleTrials returns n points drawn with replacement from points.
-func resampleTrials(points []Point, r *rand.Rand) []Point {
-	out := make([]Point, len(points))
-	for i := range out {
-		out[i] = points[r.IntN(len(points))]
-	}
-	return out
-}
-
 // cells groups points by their axes other than the seed (the grid points),
 // in order of first appearance.
 func cells(points []Point) [][]Point {
@@ -195,30 +185,4 @@ func maxSeeds(cs [][]Point) int {
 		m = max(m, len(c))
 	}
 	return m
-}
-
-// resampleSeeds draws, in every grid point (cell) of k trials, k trials
-// with replacement, and relabels the j-th draw as seed j: a stratified
-// bootstrap over seeds that keeps the design (every grid point keeps its
-// number of trials, and trials of equal seed label stay comparable across
-// grid points as Ψ compares them).
-func resampleSeeds(cs [][]Point, r *rand.Rand) []Point {
-	var out []Point
-	for _, c := range cs {
-		for j := range c {
-			p := c[r.IntN(len(c))]
-			q := p
-			q.Axes = make(map[string]float64, len(p.Axes))
-			for k, v := range p.Axes {
-				q.Axes[k] = v
-			}
-			q.Values = make(map[string]string, len(p.Values))
-			for k, v := range p.Values {
-				q.Values[k] = v
-			}
-			q.Axes[AxisSeed], q.Values[AxisSeed] = float64(j+1), strconv.Itoa(j+1)
-			out = append(out, q)
-		}
-	}
-	return out
 }
