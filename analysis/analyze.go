@@ -669,8 +669,12 @@ func (a SweepAnalysis) fitsTable() table {
 		}
 		t.rows = append(t.rows, []string{x, num(ft.Slope), intervalCell(f.CI), intervalCell(f.Bootstrap), num(ft.SlopeSE), num(ft.R2), num(f.Deviation),
 			fmt.Sprint(ft.N), fmt.Sprint(ft.Slices), fmt.Sprint(ft.DF), fmt.Sprint(ft.Edge), fmt.Sprint(ft.Excluded)})
-		if !f.Bootstrap.Finite() {
-			t.notes = append(t.notes, fmt.Sprintf("Fit against %s: no bootstrap interval (the residuals are all zero, or %d of %d resamples gave a slope).", x, f.Bootstrap.Defined, f.Bootstrap.Resamples))
+		switch {
+		case f.Bootstrap.Finite():
+		case f.Bootstrap.Resamples == 0:
+			t.notes = append(t.notes, fmt.Sprintf("Fit against %s: the optima lie exactly on the line; there are no residuals to resample.", x))
+		default:
+			t.notes = append(t.notes, fmt.Sprintf("Fit against %s: no bootstrap interval (only %d of %d resamples gave a slope with a standard error).", x, f.Bootstrap.Defined, f.Bootstrap.Resamples))
 		}
 	}
 	return t

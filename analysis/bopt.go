@@ -3,8 +3,10 @@ package analysis
 import (
 	"fmt"
 	"image/color"
+	"maps"
 	"math"
 	"slices"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -64,7 +66,7 @@ func BOptVs(a SweepAnalysis, axis string) *Figure {
 		if !seen {
 			i = len(slicesOf)
 			index[k] = i
-			slicesOf = append(slicesOf, slice{label: describeAxes(o.Axes, axis)})
+			slicesOf = append(slicesOf, slice{label: symbolAxes(o.Axes, axis, a.VaryingAxes)})
 		}
 		q := pt{math.Log10(v), math.Log10(o.B)}
 		switch o.Refinement {
@@ -216,4 +218,16 @@ func fitAxesDrawn(a SweepAnalysis) []string {
 		}
 	}
 	return out
+}
+
+// symbolAxes names the values of the axes in only other than skip, in
+// their symbols (axisSymbol): "N=1000, m=0.9".
+func symbolAxes(axes map[string]float64, skip string, only []string) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(axes)) {
+		if k != skip && slices.Contains(only, k) {
+			parts = append(parts, fmt.Sprintf("%s=%g", axisSymbol(k), axes[k]))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -84,6 +84,7 @@ func Robust(points []Point, measure, target string) RobustScore {
 		cl.p = Describe(acc).Mean
 		cs = append(cs, cl)
 	}
+	varying := varyingAxes(okPoints(points))
 	var sum float64
 	for i := range cs {
 		for j := i + 1; j < len(cs); j++ {
@@ -102,7 +103,7 @@ func Robust(points []Point, measure, target string) RobustScore {
 					continue
 				}
 			}
-			e := Environment{Axis: axis, From: a.axes[axis], To: b.axes[axis], At: describeAxes(a.axes, axis)}
+			e := Environment{Axis: axis, From: a.axes[axis], To: b.axes[axis], At: describeAxes(a.axes, axis, varying)}
 			var s float64
 			for x := range a.m {
 				for y := range b.m {
@@ -142,11 +143,12 @@ func differInOne(a, b map[string]float64) (string, bool) {
 	return axis, n == 1 && len(a) == len(b)
 }
 
-// describeAxes names the values of the axes other than skip, in name order.
-func describeAxes(axes map[string]float64, skip string) string {
+// describeAxes names the values of the axes other than skip, in name order
+// (only those in only, when only is given).
+func describeAxes(axes map[string]float64, skip string, only ...[]string) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(axes)) {
-		if k != skip {
+		if k != skip && (len(only) == 0 || slices.Contains(only[0], k)) {
 			parts = append(parts, fmt.Sprintf("%s=%g", k, axes[k]))
 		}
 	}
