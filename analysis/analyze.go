@@ -662,7 +662,11 @@ func (a SweepAnalysis) fitsTable() table {
 		}
 		ft := f.Fit
 		if f.Error != "" {
-			t.rows = append(t.rows, []string{x, "not enough data", "-", "-", "-", "-", "-",
+			what := "not enough data"
+			if strings.HasPrefix(f.Error, "not applicable") {
+				what = "n/a"
+			}
+			t.rows = append(t.rows, []string{x, what, "-", "-", "-", "-", "-",
 				fmt.Sprint(ft.N), fmt.Sprint(ft.Slices), fmt.Sprint(ft.DF), fmt.Sprint(ft.Edge), fmt.Sprint(ft.Excluded)})
 			t.notes = append(t.notes, fmt.Sprintf("Fit against %s: %s.", x, f.Error))
 			continue

@@ -17,6 +17,16 @@ func scalingFit(opts []BatchOptimum, axis string) ScalingFit {
 		CI: undefinedInterval("t"), Bootstrap: undefinedInterval("bootstrap")}
 	var err error
 	f.Fit, err = FitBatchScaling(opts, axis)
+	var vals []float64
+	for _, o := range opts {
+		if v, ok := o.Axes[axis]; ok {
+			vals = append(vals, v)
+		}
+	}
+	if distinct(vals) < 2 {
+		f.Error = fmt.Sprintf("not applicable: %s takes %d value(s) in this sweep", axisSymbol(axis), distinct(vals))
+		return f
+	}
 	if err != nil {
 		f.Error = fitMessage(f.Fit, len(opts))
 		return f

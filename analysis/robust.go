@@ -59,12 +59,10 @@ func (r RobustScore) MarshalJSON() ([]byte, error) { return marshalFinite(r) }
 func Robust(points []Point, measure, target string) RobustScore {
 	out := RobustScore{Mean: math.NaN(), Worst: math.NaN()}
 	type cell struct {
-		axes     map[string]float64
-		m, t     []float64
-		p        float64
-		nTest    int
-		key      string
-		hasValue bool
+		axes  map[string]float64
+		m, t  []float64
+		p     float64
+		nTest int
 	}
 	var cs []cell
 	for _, c := range cells(okPoints(points)) {
