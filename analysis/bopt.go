@@ -97,8 +97,9 @@ func BOptVs(a SweepAnalysis, axis string) *Figure {
 	if edges > 0 {
 		edgeNote = fmt.Sprintf("hollow: %d optima at the grid's edge, left out", edges)
 	}
+	left := countsNote(a.Counts)
 	p := plot.New()
-	p.Title.Text = titled(title, joinNotes(fitNote, edgeNote))
+	p.Title.Text = titledLines(title, fitNote, joinNotes(edgeNote, left))
 	p.X.Label.Text = xlabel
 	p.Y.Label.Text = "optimal batch size B_opt (examples, log scale)"
 	leg := plot.NewLegend()
@@ -187,8 +188,9 @@ func BOptVs(a SweepAnalysis, axis string) *Figure {
 	lo, hi = minMax(ys)
 	logAxis(&p.Y, lo, hi)
 	f := legendFigure(p, &leg, title)
+	f.Note = left
 	if !haveFit {
-		f.Note = fitNote
+		f.Note = joinNotes(fitNote, left)
 	}
 	return f
 }

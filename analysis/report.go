@@ -141,6 +141,9 @@ func BuildReport(points []Point, opts ReportOptions) *Report {
 	}
 	sel, note := SelectCurvePoints(points, opts.MaxCurves)
 	caption := "Per-epoch curves of a few grid points: the mean over successful seeds with its 95 % band (a grid point whose trials all diverged shows one diverged trial, dashed). " + note
+	if left := countsNote(r.Analysis.Counts); left != "" {
+		caption += " Of the sweep, " + left + "."
+	}
 	add("curves_test_acc", caption, TrainingCurves(CurvesFromPoints(sel, MetricTestAcc), MetricTestAcc))
 	add("curves_train_loss", caption, TrainingCurves(CurvesFromPoints(sel, MetricTrainLoss), MetricTrainLoss))
 	withLandscape, landNote := selectPoints(points, maxLandscapes, "a loss landscape", func(p Point) bool { return p.Landscape != nil })

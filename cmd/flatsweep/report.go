@@ -20,9 +20,13 @@ func newReportCmd() *cobra.Command {
 		Short: "Write a sweep's report: one self-contained HTML file, Markdown, and every figure as PNG and SVG",
 		Long: `report writes to --out DIR the analysis of a sweep (the numbers of
 'flatsweep analyze') with its figures: test accuracy against the noise scale g
-coloured by ε, heat maps of test accuracy and λ₁ over B × ε, every flatness
-measure against the generalization gap, Hessian spectral densities when the
-trials carry them, and training curves.
+coloured by ε, with bands of its 95 % interval (against B where g does not
+apply, as for Adam); heat maps of test accuracy and λ₁ over B × ε with the best
+B of each ε outlined; B_opt against ε and N with the fitted line, its band and
+the slope 1 Smith & Le predict; λ₁ and every flatness measure against B and
+against the generalization gap; Hessian spectral densities when the trials
+carry them; and training curves as seed means with bands. PNGs are drawn at
+200 dpi (1260 × 866 pixels), SVGs beside them.
 
 DIR/report.html is self-contained (figures embedded), so the single file can be
 copied anywhere; DIR/report.md shows the same with links to the figure files
