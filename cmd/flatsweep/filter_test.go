@@ -96,7 +96,7 @@ func TestReportDegenerateInBrowser(t *testing.T) {
 	}{
 		{"one", singleLR[:1], []string{"single grid point"}},
 		{"diverged", []trialRec{div(8), div(32)}, []string{"All 2 trials diverged"}},
-		{"singlelr", singleLR, []string{"No verdict: not enough data: 1 setting(s) of (ε, N, m)", "Fit against lr: not enough data"}},
+		{"singlelr", singleLR, []string{"No verdict: not enough data: 1 setting(s) of (ε, N, m)", "Fit against lr: not applicable: ε takes 1 value(s)"}},
 		{"adam", adam, []string{"it does not apply to these trials (Adam)", "test accuracy is drawn against B instead of g"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
