@@ -448,3 +448,41 @@ func TestPsiBootstrapCoverage(t *testing.T) {
 		t.Errorf("coverage %.3f, want 0.95 ± %.3f", share, tolerance)
 	}
 }
+
+// TestKendallKnightMatchesPairs: Knight's O(n log n) τ-b equals the
+// definition's count over all pairs, with many ties in x, in y and in both.
+func TestKendallKnightMatchesPairs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	for rep := range 50 {
+		n := 2 + rep*3
+		x, y := make([]float64, n), make([]float64, n)
+		for i := range x {
+			x[i], y[i] = float64(rng.IntN(5)), float64(rng.IntN(4))+0.5*x[i]*float64(rep%2)
+		}
+		var nc, nd, tx, ty float64
+		for i := range n {
+			for j := i + 1; j < n; j++ {
+				sx, sy := sign(x[j]-x[i]), sign(y[j]-y[i])
+				switch {
+				case sx == 0 && sy == 0:
+					tx++
+					ty++
+				case sx == 0:
+					tx++
+				case sy == 0:
+					ty++
+				case sx == sy:
+					nc++
+				default:
+					nd++
+				}
+			}
+		}
+		n0 := float64(n*(n-1)) / 2
+		want := (nc - nd) / math.Sqrt((n0-tx)*(n0-ty))
+		got, _, err := KendallTauB(x, y)
+		if (err == nil) != finite(want) || (err == nil && math.Abs(got-want) > 1e-12) {
+			t.Fatalf("n = %d: τ-b %v (%v), by pairs %v", n, got, err, want)
+		}
+	}
+}
