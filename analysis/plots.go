@@ -798,8 +798,8 @@ func gridLabels(points []Point) []string {
 }
 
 // curveLabels labels each point by the axes that vary among the points (the
-// seed included), e.g. "batch_size=32, lr=0.1, seed=2", or by its ID when
-// none varies.
+// seed included), in their symbols (axisSymbol), e.g. "B=32, ε=0.1,
+// seed=2", or by its ID when none varies.
 func curveLabels(points []Point) []string {
 	axes := varyingAxes(points)
 	if seeds := Aggregate(points, AxisSeed); len(seeds) < len(points) {
@@ -810,7 +810,7 @@ func curveLabels(points []Point) []string {
 		var parts []string
 		for _, a := range axes {
 			if v, ok := p.Axes[a]; ok {
-				parts = append(parts, fmt.Sprintf("%s=%g", a, v))
+				parts = append(parts, fmt.Sprintf("%s=%g", axisSymbol(a), v))
 			}
 		}
 		out[i] = strings.Join(parts, ", ")

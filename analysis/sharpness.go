@@ -138,7 +138,7 @@ func SharpnessAlongTraining(curves []SharpnessCurve) *Figure {
 		notes = append(notes, fmt.Sprintf("stability limit (dashed) drawn for %d of %d trials", limits, drawn))
 	}
 	note := joinNotes(notes...)
-	p.Title.Text = titled(title+"; dashed: stability limit 2/ε (momentum: (2+2β)/ε)", note)
+	p.Title.Text = titledLines(title, "dashed: stability limit 2/ε (momentum β: (2 + 2β)/ε)", note)
 	f := legendFigure(p, &leg, title)
 	f.Note = note
 	return f
