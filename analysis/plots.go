@@ -711,11 +711,12 @@ type Curve struct {
 // MetricTrainAcc, MetricTestLoss or MetricTrainLoss) of every grid point
 // with a recorded curve: the mean over its successful seeds at each epoch
 // (the epochs every such seed reached) with the 95 % Student-t band,
-// labelled by the axes that vary among the grid points, e.g.
-// "batch_size=32, lr=0.1 (3 seeds)". A grid point none of whose trials
-// succeeded shows the curve of its diverged trial of lowest seed, dashed
-// and marked, so that it stays visible; its other trials that did not
-// succeed are left out (the figure's note counts them).
+// labelled by the axes that vary among the grid points, e.g. "B=32, ε=0.1"
+// (with "(3 seeds)" when grid points differ in their number of seeds). A
+// grid point none of whose trials succeeded shows the curve of its
+// diverged trial of lowest seed, dashed and marked, so that it stays
+// visible; its other trials that did not succeed are left out (the report
+// counts them).
 func CurvesFromPoints(points []Point, metric string) []Curve {
 	var groups [][]Point
 	var reps []Point
@@ -739,6 +740,12 @@ func CurvesFromPoints(points []Point, metric string) []Curve {
 		}
 	}
 	labels := gridLabels(reps)
+	sameSeeds := true // every averaged curve has as many seeds: the title says how many
+	for _, g := range groups {
+		if g[0].Status == StatusOK && len(g) != len(groups[0]) {
+			sameSeeds = false
+		}
+	}
 	out := make([]Curve, 0, len(groups))
 	for i, g := range groups {
 		c := Curve{Label: labels[i], Seeds: len(g), Diverged: g[0].Status == StatusDiverged}
@@ -751,7 +758,7 @@ func CurvesFromPoints(points []Point, metric string) []Curve {
 			out = append(out, c)
 			continue
 		}
-		if len(g) > 1 {
+		if len(g) > 1 && !sameSeeds {
 			c.Label += fmt.Sprintf(" (%d seeds)", len(g))
 		}
 		epochs := len(g[0].Curve)
@@ -912,6 +919,19 @@ func TrainingCurves(curves []Curve, metric string) *Figure {
 	band := ""
 	if banded > 0 {
 		band = "mean over seeds, band: 95 % interval"
+		seeds := 0
+		for _, c := range curves {
+			if !c.Diverged && c.Seeds > 1 {
+				if seeds == 0 {
+					seeds = c.Seeds
+				} else if seeds != c.Seeds {
+					seeds = -1
+				}
+			}
+		}
+		if seeds > 1 {
+			band = fmt.Sprintf("mean over %d seeds, band: 95 %% interval", seeds)
+		}
 	}
 	p.Title.Text = titled(title, joinNotes(band, note))
 	f := legendFigure(p, &leg, title)
