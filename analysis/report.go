@@ -146,7 +146,7 @@ func BuildReport(points []Point, opts ReportOptions) *Report {
 	}
 	add("curves_test_acc", caption, TrainingCurves(CurvesFromPoints(sel, MetricTestAcc), MetricTestAcc))
 	add("curves_train_loss", caption, TrainingCurves(CurvesFromPoints(sel, MetricTrainLoss), MetricTrainLoss))
-	withLandscape, landNote := selectPoints(points, maxLandscapes, "a loss landscape", func(p Point) bool { return p.Landscape != nil })
+	withLandscape, landNote := selectPoints(points, maxLandscapes, "a loss landscape", func(p Point) bool { return p.Landscape != nil && p.Status == StatusOK })
 	labels := curveLabels(withLandscape)
 	for i, p := range withLandscape {
 		l := *p.Landscape

@@ -486,3 +486,26 @@ func TestKendallKnightMatchesPairs(t *testing.T) {
 		}
 	}
 }
+
+// TestNotFittedLeftOutOfFigures: a trial that did not fit its training set
+// enters no figure's data: not the λ₁-along-training selection, not the
+// training curves, not the heat map's cells.
+func TestNotFittedLeftOutOfFigures(t *testing.T) {
+	track := []spec.SharpnessPoint{{Step: 0, LambdaMax: 1, StabilityLimit: 20}, {Step: 5, LambdaMax: 2, StabilityLimit: 20}}
+	curve := []spec.EpochMetrics{{Epoch: 1, TestAcc: 0.5}, {Epoch: 2, TestAcc: 0.6}}
+	pts := []Point{
+		{ID: "ok", Status: StatusOK, Axes: map[string]float64{AxisB: 8, AxisLR: 0.1, AxisSeed: 1}, Sharpness: track, Curve: curve,
+			Metrics: map[string]float64{MetricTestAcc: 0.6}},
+		{ID: "dead", Status: StatusNotFitted, Axes: map[string]float64{AxisB: 8, AxisLR: 2, AxisSeed: 1}, Sharpness: track, Curve: curve,
+			Metrics: map[string]float64{MetricTestAcc: 0.1}},
+	}
+	if f, note := SharpnessOf(pts, 8); f == nil || !strings.Contains(note, "1 of 1 trials") {
+		t.Errorf("λ₁ along training: %q", note)
+	}
+	if cs := CurvesFromPoints(pts, MetricTestAcc); len(cs) != 1 {
+		t.Errorf("training curves of %d grid points, want 1: %+v", len(cs), cs)
+	}
+	if f := HeatMap(pts, MetricTestAcc); !strings.Contains(f.Note, "1 of 2 trials not shown (1 not fitted)") {
+		t.Errorf("heat map note %q", f.Note)
+	}
+}

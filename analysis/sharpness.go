@@ -54,7 +54,11 @@ func SharpnessFromPoints(points []Point) []SharpnessCurve {
 // and returns a note saying which are shown; nil and "" when none tracked
 // it.
 func SharpnessOf(points []Point, max int) (*Figure, string) {
-	sel, note := selectPoints(points, max, "λ₁ tracked along training", func(p Point) bool { return len(p.Sharpness) > 0 })
+	// Successful trials, and diverged ones (marked): a trial that did not fit
+	// its training set is left out, as everywhere.
+	sel, note := selectPoints(points, max, "λ₁ tracked along training", func(p Point) bool {
+		return len(p.Sharpness) > 0 && (p.Status == StatusOK || p.Status == StatusDiverged)
+	})
 	if len(sel) == 0 {
 		return nil, ""
 	}
