@@ -30,6 +30,12 @@ type GridPoint struct {
 	// Metrics summarizes every metric (mean, std and 95 % interval) over the
 	// StatusOK trials.
 	Metrics map[string]Summary `json:"metrics"`
+	// TestAcc is the 95 % interval of the mean test accuracy with the test
+	// set's binomial error (AccInterval).
+	TestAcc AccuracyInterval `json:"test_acc_ci"`
+	// NoG is true when the noise scale does not apply to the grid point's
+	// trials (Adam, a batch-size schedule).
+	NoG bool `json:"no_g"`
 }
 
 // Metric returns the summary of metric name, with Count = 0 and NaN values
@@ -49,9 +55,16 @@ type ScalingFit struct {
 	Predicted float64 `json:"predicted"`
 	// Fit is the fit; its numbers are NaN when Error is set.
 	Fit PowerLawFit `json:"fit"`
+	// CI is the 95 % Student-t interval of the slope on the fit's residual
+	// degrees of freedom.
+	CI Interval `json:"ci"`
+	// Bootstrap is the 95 % residual bootstrap-t interval of the slope over
+	// BootstrapResamples resamples (see residualBootstrapT); undefined
+	// without a fit.
+	Bootstrap Interval `json:"bootstrap"`
 	// Deviation is (slope − Predicted)/SE, NaN without a standard error.
 	Deviation float64 `json:"deviation"`
-	// Error says why the fit is missing or incomplete ("" when it is fine).
+	// Error says, for a reader, why the fit is missing ("" when it is fine).
 	Error string `json:"error,omitempty"`
 }
 
@@ -85,6 +98,9 @@ type SweepAnalysis struct {
 	Failures []results.Failure `json:"failures"`
 	// Notes lists, as sentences, the conditions that limit the analysis.
 	Notes []string `json:"notes"`
+	// Selection lists the filters that selected the trials analysed
+	// (flatsweep's --where and --exclude, as given), if any.
+	Selection []string `json:"selection,omitempty"`
 	// Axes lists every axis; VaryingAxes those with two or more values among
 	// the successful trials (the seed excluded).
 	Axes        []string `json:"axes"`
@@ -114,6 +130,11 @@ type SweepAnalysis struct {
 	// Dinh is Dinh's reparametrization check of every measure recorded
 	// before and after α-scaling (empty when no trial ran it).
 	Dinh DinhAnalysis `json:"dinh"`
+
+	// optimizers and seeds feed the notes: the optimizer names of the
+	// successful trials, and the most successful seeds of a grid point.
+	optimizers []string
+	seeds      int
 }
 
 // DinhInvariantTol is the threshold of Dinh's check: a measure is judged
@@ -210,8 +231,11 @@ func dinhMeasure(m string, before, after []float64) DinhMeasure {
 	dm := DinhMeasure{Measure: m, Tau: math.NaN(), MaxRelChange: math.NaN(), MedianRelChange: math.NaN(), MedianRatio: math.NaN()}
 	r, err := DinhCheck(before, after)
 	dm.N, dm.Tau, dm.MaxRelChange, dm.MedianRatio = r.N, r.Tau, r.MaxRelChange, r.MedianRatio
-	if err != nil {
-		dm.Error = err.Error()
+	switch {
+	case r.N == 0:
+		dm.Error = "no successful trial has both values finite"
+	case err != nil:
+		dm.Error = "τ undefined: fewer than two trials, or one side constant"
 	}
 	if r.N == 0 {
 		return dm
@@ -266,46 +290,60 @@ func Analyze(sweep string, points []Point) SweepAnalysis {
 		a.Coverage = append(a.Coverage, c)
 	}
 	for _, g := range Aggregate(points) {
-		a.GridPoints = append(a.GridPoints, GridPoint{Axes: g.Axes, G: g.NoiseScale(), Counts: g.Counts, Metrics: g.Metrics})
+		a.GridPoints = append(a.GridPoints, GridPoint{Axes: g.Axes, G: g.NoiseScale(), Counts: g.Counts, Metrics: g.Metrics,
+			TestAcc: AccInterval(g.Metric(MetricTestAcc), testExamples(g.Points)), NoG: allNoG(g.Points)})
 	}
 	opts, err := OptimalBatches(points, MetricTestAcc)
 	if opts != nil {
 		a.Optima = opts
 	}
 	if err != nil {
-		a.OptimaError = err.Error()
+		a.OptimaError = "no setting of the other axes has a successful trial with a finite test accuracy"
 	}
 	fitAxes := []string{AxisLR, AxisN}
 	if slices.Contains(a.VaryingAxes, AxisMomentum) {
 		fitAxes = append(fitAxes, AxisMomentum)
 	}
+	okCells := cells(ok)
 	for _, axis := range fitAxes {
-		f := ScalingFit{Axis: axis, Predicted: PredictedSlope, Deviation: math.NaN()}
-		f.Fit, err = FitBatchScaling(opts, axis)
-		if err != nil {
-			f.Error = err.Error()
-		} else if finite(f.Fit.SlopeSE) && f.Fit.SlopeSE > 0 {
-			f.Deviation = f.Fit.Deviation(PredictedSlope)
-		}
-		if err == nil && math.IsNaN(f.Fit.SlopeSE) {
-			f.Error = fmt.Sprintf("no residual degrees of freedom (%d optima in %d slices): slope without standard error", f.Fit.N, f.Fit.Slices)
-		}
-		a.Fits = append(a.Fits, f)
+		a.Fits = append(a.Fits, scalingFit(opts, axis))
 	}
 	a.Collapse, err = Collapse(points, MetricTestAcc, 2)
 	if err != nil {
-		a.CollapseError = err.Error()
+		a.CollapseError = collapseMessage(a.Collapse, err)
+		c := &a.Collapse
+		c.VarG, c.VarSeparate, c.Ratio, c.R2G, c.R2Separate = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
+		c.BICG, c.BICSeparate, c.DeltaBIC = math.NaN(), math.NaN(), math.NaN()
 	}
 	scores, _ := ScoreMeasures(points, nil)
 	if scores != nil {
 		a.Scores = scores
 	}
 	a.Dinh = AnalyzeDinh(points)
+	a.seeds = maxSeeds(okCells)
+	for _, p := range ok {
+		if name := cmpOr(p.Optimizer, "sgd"); !slices.Contains(a.optimizers, name) {
+			a.optimizers = append(a.optimizers, name)
+		}
+	}
 	a.Notes = a.notes()
 	if n := externalPoints(points); n > 0 {
 		a.Notes = append(a.Notes, fmt.Sprintf("%d of %d trials are results of an external program (command trials): their metrics and curves are the program's, which flatsweep cannot promise to be bit-identical across retries; λ₁ and the measures are flatsweep's own, taken on the weights the program wrote.", n, len(points)))
 	}
 	return a
+}
+
+// NoteSelection records that the trials were selected by filters (as the
+// user gave them, e.g. "--exclude lr=2") which left out left of all
+// trials: a note says so first, and Selection keeps the filters. Nothing
+// is noted without filters.
+func (a *SweepAnalysis) NoteSelection(filters []string, left, all int) {
+	if len(filters) == 0 {
+		return
+	}
+	a.Selection = filters
+	n := fmt.Sprintf("Trials selected by %s: %d of %d trials of the sweep left out before the analysis (not counted below).", strings.Join(filters, " "), left, all)
+	a.Notes = append([]string{n}, a.Notes...)
 }
 
 // nonNil returns s, or an empty slice for nil (so JSON shows [] not null).
@@ -379,6 +417,35 @@ func (a SweepAnalysis) notes() []string {
 		case len(a.Measures) == 1 && a.Measures[0] == MetricLambdaMax:
 			notes = append(notes, "Only λ₁ (lambda_max) was recorded: no other flatness measure to compare.")
 		}
+	}
+	noG := 0
+	for _, g := range a.GridPoints {
+		if g.NoG {
+			noG++
+		}
+	}
+	switch {
+	case len(a.GridPoints) > 0 && noG == len(a.GridPoints):
+		notes = append(notes, "The noise scale g = ε(N/B − 1)/(1 − m) describes SGD (with heavy-ball momentum m); it does not apply to these trials ("+
+			optimizerNames(a.optimizers)+"), so no g is given and collapse onto g is not tested.")
+	case noG > 0:
+		notes = append(notes, fmt.Sprintf("The noise scale g applies to SGD only: it is given for %d of %d grid points, not for the others (Adam or a batch-size schedule).", len(a.GridPoints)-noG, len(a.GridPoints)))
+	}
+	edge, located := 0, 0
+	for _, o := range a.Optima {
+		switch o.Refinement {
+		case RefineEdge, RefineSingle:
+			edge++
+			located++
+		case RefineParabola:
+			located++
+		}
+	}
+	if edge > 0 {
+		notes = append(notes, fmt.Sprintf("%d of %d optimal batch sizes lie at the edge of the batch-size grid (marked edge): the optimum may lie beyond the sweep, so they are left out of every slope.", edge, located))
+	}
+	if c.OK > 0 && a.seeds == 1 {
+		notes = append(notes, "Every grid point has one successful seed: no interval over seeds can be given; test accuracy intervals hold the test set's binomial error alone.")
 	}
 	if d := a.Dinh; d.Trials > 0 && !(d.MaxOutputChange <= DinhInvariantTol) {
 		notes = append(notes, fmt.Sprintf("Dinh's α-scaling changed the network outputs by up to %s (relative), more than %g: the reparametrization did not preserve the function.", num(d.MaxOutputChange), DinhInvariantTol))
@@ -535,10 +602,14 @@ func axisCells(axes map[string]float64, names []string) []string {
 func (a SweepAnalysis) gridTable() table {
 	axes := a.gridAxes()
 	t := table{id: "grid", title: "Grid points: every metric over seeds",
-		intro: "mean, sample std and 95 % Student-t interval of the mean over the successful seeds of each grid point; g = ε(N/B − 1)/(1 − m).",
+		intro: "mean, sample std and 95 % interval of the mean over the successful seeds of each grid point: Student-t over seeds; for test_acc combined with the test set's binomial error, sqrt(h_seed² + h_test²), and clipped to [0, 1] (docs/SCIENCE.md). g = ε(N/B − 1)/(1 − m) for SGD, n/a where it does not apply (Adam, a batch-size schedule).",
 		head:  append(append([]string{}, axes...), "g", "trials", "ok", "diverged", "failed", "unfinished", "metric", "n", "mean", "std", "95% CI")}
 	for _, g := range a.GridPoints {
-		base := append(axisCells(g.Axes, axes), num(g.G), fmt.Sprint(g.Counts.Trials), fmt.Sprint(g.Counts.OK),
+		gCell := num(g.G)
+		if g.NoG {
+			gCell = "n/a"
+		}
+		base := append(axisCells(g.Axes, axes), gCell, fmt.Sprint(g.Counts.Trials), fmt.Sprint(g.Counts.OK),
 			fmt.Sprint(g.Counts.Diverged), fmt.Sprint(g.Counts.Failed), fmt.Sprint(g.Counts.Unfinished))
 		if len(g.Metrics) == 0 {
 			t.rows = append(t.rows, append(base, "(none)", "0", "-", "-", "-"))
@@ -549,6 +620,9 @@ func (a SweepAnalysis) gridTable() table {
 			ci := "-"
 			if finite(s.Lo) {
 				ci = "[" + num(s.Lo) + ", " + num(s.Hi) + "]"
+			}
+			if m == MetricTestAcc && finite(g.TestAcc.Lo) {
+				ci = "[" + num(g.TestAcc.Lo) + ", " + num(g.TestAcc.Hi) + "]"
 			}
 			t.rows = append(t.rows, append(slices.Clone(base), m, fmt.Sprint(s.Count), num(s.Mean), num(s.Std), ci))
 		}
@@ -567,60 +641,114 @@ func (a SweepAnalysis) optimaTable() table {
 		}
 	}
 	t := table{id: "optima", title: "Optimal batch size B_opt of test accuracy",
-		intro: "Per setting of the other axes: the grid B of best mean test accuracy, refined by a parabola in ln B through it and its neighbours (edge: best B at the end of the sweep, the optimum may lie beyond it).",
+		intro: "Per setting of the other axes: the grid B of best mean test accuracy, refined by a parabola in ln B through it and its neighbours. edge: the best B is the smallest or largest of the grid, so the optimum may lie beyond the sweep; such optima are shown as ≤ or ≥ that B and left out of every slope. none: no successful trial.",
 		head:  append(append([]string{}, axes...), "B_opt", "grid B", "best test_acc", "refinement", "B values", "ok", "not ok")}
 	for _, o := range a.Optima {
-		t.rows = append(t.rows, append(axisCells(o.Axes, axes), num(o.B), num(o.GridB), num(o.Best), string(o.Refinement),
+		b := num(o.B)
+		if o.Refinement == RefineEdge && len(o.Curve) > 0 {
+			if o.GridB == o.Curve[0].B {
+				b = "≤ " + b
+			} else {
+				b = "≥ " + b
+			}
+		}
+		t.rows = append(t.rows, append(axisCells(o.Axes, axes), b, num(o.GridB), num(o.Best), string(o.Refinement),
 			fmt.Sprint(len(o.Curve)), fmt.Sprint(o.Counts.OK), fmt.Sprint(o.Counts.Trials-o.Counts.OK)))
 	}
 	if a.OptimaError != "" {
 		t.notes = append(t.notes, "No optimum: "+a.OptimaError+".")
+	}
+	if a.Counts.OK < a.Counts.Trials {
+		t.notes = append(t.notes, "Only successful trials enter the means; 'not ok' counts the others (diverged, not fitted, failed, unfinished).")
 	}
 	return t
 }
 
 func (a SweepAnalysis) fitsTable() table {
 	t := table{id: "fits", title: "Scaling of B_opt (log–log fits)",
-		intro: "ln B_opt = a + s ln x, pooled within slices of the other axes; Smith & Le predict s = 1 for x = ε, N and 1/(1 − m). Only parabola-refined optima enter.",
-		head:  []string{"x", "slope s", "SE", "R²", "(s − 1)/SE", "optima", "slices", "df", "excluded"}}
+		intro: fmt.Sprintf("ln B_opt = a + s ln x, pooled within slices (settings of the other axes); Smith & Le predict s = 1 for x = ε, N and 1/(1 − m). "+
+			"Only interior (parabola-refined) optima enter; edge optima are left out. A slope is given only with at least %d residual degrees of freedom (df = optima − slices − 1), "+
+			"with its 95 %% Student-t interval and a 95 %% residual bootstrap-t interval (%d resamples, seed %d).", MinFitDF, BootstrapResamples, BootstrapSeed),
+		head: []string{"x", "slope s", "95% CI (t)", "95% CI (bootstrap)", "SE", "R²", "(s − 1)/SE", "optima", "slices", "df", "edge", "excluded"}}
 	for _, f := range a.Fits {
 		x := f.Axis
 		if x == AxisMomentum {
 			x = "1/(1−m)"
 		}
 		ft := f.Fit
-		t.rows = append(t.rows, []string{x, num(ft.Slope), num(ft.SlopeSE), num(ft.R2), num(f.Deviation),
-			fmt.Sprint(ft.N), fmt.Sprint(ft.Slices), fmt.Sprint(ft.DF), fmt.Sprint(ft.Excluded)})
 		if f.Error != "" {
+			what := "not enough data"
+			if strings.HasPrefix(f.Error, "not applicable") {
+				what = "n/a"
+			}
+			t.rows = append(t.rows, []string{x, what, "-", "-", "-", "-", "-",
+				fmt.Sprint(ft.N), fmt.Sprint(ft.Slices), fmt.Sprint(ft.DF), fmt.Sprint(ft.Edge), fmt.Sprint(ft.Excluded)})
 			t.notes = append(t.notes, fmt.Sprintf("Fit against %s: %s.", x, f.Error))
+			continue
+		}
+		t.rows = append(t.rows, []string{x, num(ft.Slope), intervalCell(f.CI), intervalCell(f.Bootstrap), num(ft.SlopeSE), num(ft.R2), num(f.Deviation),
+			fmt.Sprint(ft.N), fmt.Sprint(ft.Slices), fmt.Sprint(ft.DF), fmt.Sprint(ft.Edge), fmt.Sprint(ft.Excluded)})
+		switch {
+		case f.Bootstrap.Finite():
+		case f.Bootstrap.Resamples == 0:
+			t.notes = append(t.notes, fmt.Sprintf("Fit against %s: the optima lie exactly on the line; there are no residuals to resample.", x))
+		default:
+			t.notes = append(t.notes, fmt.Sprintf("Fit against %s: no bootstrap interval (only %d of %d resamples gave a slope with a standard error).", x, f.Bootstrap.Defined, f.Bootstrap.Resamples))
 		}
 	}
 	return t
 }
 
+// intervalCell formats an interval as "[lo, hi]", "-" when undefined.
+func intervalCell(iv Interval) string {
+	if !iv.Finite() {
+		return "-"
+	}
+	return "[" + num(iv.Lo) + ", " + num(iv.Hi) + "]"
+}
+
 func (a SweepAnalysis) collapseTable() table {
 	c := a.Collapse
 	t := table{id: "collapse", title: "Collapse of test accuracy onto g",
-		intro: "Quadratic least-squares fits of the grid-point mean test accuracy in ln g alone and in the separate hyperparameters; ratio = residual variance (g) / residual variance (separate): ≈ 1 or below means the curves collapse; ΔBIC < 0 favours g alone.",
-		head:  []string{"grid points", "excluded", "separate axes", "var (g)", "var (separate)", "ratio", "R² (g)", "R² (separate)", "ΔBIC"},
-		rows: [][]string{{fmt.Sprint(c.Points), fmt.Sprint(c.Excluded), strings.Join(c.SeparateAxes, ", "), num(c.VarG), num(c.VarSeparate),
-			num(c.Ratio), num(c.R2G), num(c.R2Separate), num(c.DeltaBIC)}}}
+		intro: "Quadratic least-squares fits of the grid-point mean test accuracy in ln g alone and in the separate hyperparameters; ratio = residual variance (g) / residual variance (separate): ≈ 1 or below means the curves collapse; ΔBIC < 0 favours g alone. " +
+			"Tested only where at least two settings of (ε, N, m) cover overlapping ranges of g; successful trials only.",
+		head: []string{"grid points", "excluded", "settings (ε, N, m)", "overlapping", "separate axes", "var (g)", "var (separate)", "ratio", "R² (g)", "R² (separate)", "ΔBIC"}}
+	row := []string{fmt.Sprint(c.Points), fmt.Sprint(c.Excluded), fmt.Sprint(c.Curves), fmt.Sprint(c.Overlapping), strings.Join(c.SeparateAxes, ", ")}
 	if a.CollapseError != "" {
-		t.notes = append(t.notes, "Incomplete: "+a.CollapseError+".")
+		row = append(row, "no verdict", "-", "-", "-", "-", "-")
+		t.notes = append(t.notes, "No verdict: "+a.CollapseError+".")
+	} else {
+		row = append(row, num(c.VarG), num(c.VarSeparate), num(c.Ratio), num(c.R2G), num(c.R2Separate), num(c.DeltaBIC))
 	}
+	t.rows = [][]string{row}
 	return t
 }
 
 func (a SweepAnalysis) scoresTable() table {
 	axes := a.VaryingAxes
 	t := table{id: "measures", title: "Flatness measures as predictors of generalization",
-		intro: "Kendall τ-b over all successful trials with the generalization gap (train − test accuracy) and with test accuracy, and Jiang et al.'s granulated Ψ against the gap (ψ per varied axis; '-' undefined).",
-		head:  []string{"measure", "trials", "τ gap", "τ test_acc", "Ψ"}}
+		intro: fmt.Sprintf("Kendall τ-b over all successful trials with the generalization gap (train − test accuracy) and with test accuracy (given from %d trials on), "+
+			"Jiang et al.'s granulated Ψ against the gap (ψ per varied axis), each with a 95 %% bootstrap interval (%d resamples, seed %d: trials resampled for τ, the groups of each axis for Ψ), "+
+			"and the worst case over Dziugaite et al.'s environments, pairs of grid points differing in one hyperparameter: "+
+			"score = mean sign(Δmeasure)·sign(Δgap) over their pairs of trials (+1: the measure orders the pair as the gap does); "+
+			"environments whose gaps differ by less than twice the test sets' binomial error are too close to call and left out. '-': undefined.",
+			MinRankTrials, BootstrapResamples, BootstrapSeed),
+		head: []string{"measure", "trials", "τ gap", "95% CI", "τ test_acc", "95% CI", "Ψ", "95% CI", "environments", "mean score", "worst score", "worst environment", "failing"}}
 	for _, ax := range axes {
 		t.head = append(t.head, "ψ "+ax)
 	}
 	for _, s := range a.Scores {
-		row := []string{s.Measure, fmt.Sprint(s.N), num(s.TauGap), num(s.TauTestAcc), num(s.Granulated.Psi)}
+		r := s.Robust
+		worst := "-"
+		if r.WorstEnv != nil {
+			worst = fmt.Sprintf("%s %g → %g at %s", r.WorstEnv.Axis, r.WorstEnv.From, r.WorstEnv.To, cmpOr(r.WorstEnv.At, "-"))
+		}
+		tauGap, tauAcc := num(s.TauGap), num(s.TauTestAcc)
+		if s.N < MinRankTrials {
+			tauGap, tauAcc = fmt.Sprintf("not enough data (%d trials)", s.N), "-"
+		}
+		row := []string{s.Measure, fmt.Sprint(s.N), tauGap, intervalCell(s.TauGapCI), tauAcc, intervalCell(s.TauTestAccCI),
+			num(s.Granulated.Psi), intervalCell(s.PsiCI), fmt.Sprint(r.Environments), num(r.Mean), num(r.Worst), worst, fmt.Sprint(r.Failing)}
 		for _, ax := range axes {
 			v := math.NaN()
 			for _, at := range s.Granulated.Axes {
@@ -631,6 +759,12 @@ func (a SweepAnalysis) scoresTable() table {
 			row = append(row, num(v))
 		}
 		t.rows = append(t.rows, row)
+		if r.TooClose > 0 {
+			t.notes = append(t.notes, fmt.Sprintf("%s: %d environments too close to call left out.", s.Measure, r.TooClose))
+		}
+		if r.Failing > 0 {
+			t.notes = append(t.notes, fmt.Sprintf("%s fails in %d of %d environments (score < 0): it does not order the gap of every single-hyperparameter change.", s.Measure, r.Failing, r.Environments))
+		}
 	}
 	if len(a.Scores) == 0 {
 		t.notes = append(t.notes, "No flatness measure was recorded.")
@@ -661,4 +795,52 @@ func (a SweepAnalysis) dinhTable() table {
 		t.notes = append(t.notes, "No measure was recorded at T_α θ.")
 	}
 	return t
+}
+
+// testExamples returns the test-set size of the successful points (the
+// first one known; 0 when none is).
+func testExamples(points []Point) int {
+	for _, p := range points {
+		if p.Status == StatusOK && p.TestExamples > 0 {
+			return p.TestExamples
+		}
+	}
+	return 0
+}
+
+// allNoG reports whether the noise scale applies to none of the points.
+func allNoG(points []Point) bool {
+	for _, p := range points {
+		if !p.NoG {
+			return false
+		}
+	}
+	return len(points) > 0
+}
+
+// cmpOr returns s, or def when s is empty.
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// optimizerNames names the optimizers for a sentence ("adam"; "a batch-size
+// schedule" when every trial is SGD).
+func optimizerNames(names []string) string {
+	var out []string
+	for _, n := range names {
+		switch n {
+		case "adam":
+			out = append(out, "Adam")
+		case "sgd":
+		default:
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return "a batch-size schedule"
+	}
+	return strings.Join(out, ", ")
 }

@@ -66,12 +66,25 @@ type CollapseResult struct {
 	DFSeparate int `json:"df_separate"`
 	// Counts tallies the trials given by status.
 	Counts Counts `json:"counts"`
+	// Curves is the number of settings of (ε, N, m) among the grid points
+	// fitted (each a curve of the metric against g, traced by B), and
+	// Overlapping the number of them whose range [min g, max g] overlaps
+	// another's. The test needs Overlapping ≥ 2: with one setting g is only
+	// a rescaling of B, and curves that share no g cannot be seen to
+	// coincide.
+	Curves      int `json:"curves"`
+	Overlapping int `json:"overlapping"`
+	// NoG is true when g does not apply to any grid point with a finite
+	// mean (Adam, a batch-size schedule).
+	NoG bool `json:"no_g"`
 }
 
 // Collapse fits the collapse and separate models of CollapseResult for metric
 // with polynomial degree deg (2 when deg < 1). It returns ErrNoData when no
-// grid point has a finite mean, and ErrTooFewPoints when either fit has no
-// residual degree of freedom.
+// grid point has a finite mean, and ErrTooFewPoints (with every number NaN)
+// when g does not apply, when fewer than two settings of (ε, N, m) have
+// overlapping ranges of g (see Curves), or when either fit has no residual
+// degree of freedom.
 func Collapse(points []Point, metric string, deg int) (CollapseResult, error) {
 	if deg < 1 {
 		deg = 2
@@ -82,7 +95,8 @@ func Collapse(points []Point, metric string, deg int) (CollapseResult, error) {
 	var y, lg []float64
 	axes := []string{AxisB, AxisLR, AxisN, AxisMomentum}
 	vars := make([][]float64, len(axes))
-	seenAny := false
+	seenAny, withG := false, 0
+	ranges := map[[3]float64][2]float64{}
 	for _, g := range Aggregate(points, AxisSeed) {
 		s := g.Metric(metric)
 		if s.Count == 0 {
@@ -91,9 +105,18 @@ func Collapse(points []Point, metric string, deg int) (CollapseResult, error) {
 		seenAny = true
 		gs := g.NoiseScale()
 		row, ok := separateRow(g.Axes)
+		if !math.IsNaN(gs) {
+			withG++
+		}
 		if !(gs > 0) || math.IsInf(gs, 0) || !ok {
 			res.Excluded++
 			continue
+		}
+		k := [3]float64{row[1], row[2], row[3]}
+		if r, seen := ranges[k]; seen {
+			ranges[k] = [2]float64{min(r[0], gs), max(r[1], gs)}
+		} else {
+			ranges[k] = [2]float64{gs, gs}
 		}
 		y, lg = append(y, s.Mean), append(lg, math.Log(gs))
 		for k := range axes {
@@ -104,6 +127,11 @@ func Collapse(points []Point, metric string, deg int) (CollapseResult, error) {
 		return res, fmt.Errorf("collapse of %s over %s: %w", metric, res.Counts, ErrNoData)
 	}
 	res.Points = len(y)
+	res.NoG = withG == 0
+	res.Curves, res.Overlapping = len(ranges), overlapping(ranges)
+	if res.NoG || res.Overlapping < 2 {
+		return res, fmt.Errorf("collapse of %s: %d settings of (ε, N, m), %d with overlapping ranges of g: %w", metric, res.Curves, res.Overlapping, ErrTooFewPoints)
+	}
 	var sep [][]float64
 	for k, name := range axes {
 		// B and ε always enter; N and m only when they vary.
@@ -147,4 +175,19 @@ func separateRow(axes map[string]float64) ([4]float64, bool) {
 		return [4]float64{}, false
 	}
 	return [4]float64{math.Log(b), math.Log(lr), math.Log(n), -math.Log(1 - m)}, true
+}
+
+// overlapping counts the ranges that overlap another range in an interval
+// of positive length (lo_i < hi_j and lo_j < hi_i).
+func overlapping(ranges map[[3]float64][2]float64) int {
+	n := 0
+	for ki, ri := range ranges {
+		for kj, rj := range ranges {
+			if ki != kj && ri[0] < rj[1] && rj[0] < ri[1] {
+				n++
+				break
+			}
+		}
+	}
+	return n
 }

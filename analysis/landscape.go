@@ -6,7 +6,6 @@ import (
 	"math"
 
 	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/palette/moreland"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -89,7 +88,8 @@ func (g landscapeGrid) Y(r int) float64    { return g.b[r] }
 // "train") or test (set "test") subset over the (a, b) plane: a colour map
 // with contour lines at 12 equally spaced levels, of log₁₀ of the loss when
 // the loss spans two decades or more (the colour bar says so). The minimum
-// θ is at (0, 0). A landscape that is not 2-D gives an empty figure.
+// θ is at (0, 0). The colour map is viridis (sequential: a loss has no
+// midpoint). A landscape that is not 2-D gives an empty figure.
 func LandscapeContour(l spec.Landscape, set string) *Figure {
 	vals := l.TrainLoss
 	if set == "test" {
@@ -115,9 +115,7 @@ func LandscapeContour(l spec.Landscape, set string) *Figure {
 		lo, hi = lo-d, hi+d
 	}
 	g := landscapeGrid{a: l.A, b: l.B, z: z}
-	cmap := moreland.SmoothBlueRed()
-	cmap.SetMin(lo)
-	cmap.SetMax(hi)
+	cmap := newViridis(lo, hi)
 	h := plotter.NewHeatMap(g, cmap.Palette(255))
 	h.Min, h.Max = lo, hi
 	h.NaN = color.Gray{Y: 200}
@@ -129,6 +127,9 @@ func LandscapeContour(l spec.Landscape, set string) *Figure {
 	c.Min, c.Max = lo, hi
 	for i := range c.LineStyles {
 		c.LineStyles[i].Color = color.Black
+		if bg, err := cmap.At(levels[i]); err == nil {
+			c.LineStyles[i].Color = labelColor(bg) // readable on the colour under it
+		}
 		c.LineStyles[i].Width = vg.Points(0.6)
 	}
 	note := fmt.Sprintf("%d × %d grid; %d training and %d test examples", len(l.A), len(l.B), l.Examples, l.TestExamples)

@@ -189,6 +189,67 @@ type PowerLawFit struct {
 	// without any finite mean (RefineNone),
 	// without the axis or with a non-positive value, or alone in their slice.
 	Excluded int `json:"excluded"`
+	// Edge counts the optima among Excluded at the edge of the batch sweep
+	// (RefineEdge or RefineSingle).
+	Edge int `json:"edge"`
+
+	// groups holds the fitted points (ln x, ln B_opt) of each slice.
+	groups [][]logXY
+}
+
+// logXY is a fitted point (ln x, ln B_opt).
+type logXY struct{ x, y float64 }
+
+// pooledSlope returns the pooled within-slice least-squares slope of
+// groups (see PowerLawFit), its standard error on df = n − J − 1, and
+// S_xx = Σ x̃².
+func pooledSlope(groups [][]logXY) (slope, se, sxx float64) {
+	var sxy, syy float64
+	n := 0
+	for _, g := range groups {
+		var mx, my float64
+		for _, p := range g {
+			mx, my = mx+p.x, my+p.y
+		}
+		mx /= float64(len(g))
+		my /= float64(len(g))
+		for _, p := range g {
+			sxx += (p.x - mx) * (p.x - mx)
+			sxy += (p.x - mx) * (p.y - my)
+			syy += (p.y - my) * (p.y - my)
+		}
+		n += len(g)
+	}
+	df := n - len(groups) - 1
+	if !(sxx > 0) || df < 1 {
+		return math.NaN(), math.NaN(), sxx
+	}
+	slope = sxy / sxx
+	return slope, math.Sqrt(max(syy-slope*sxy, 0) / float64(df) / sxx), sxx
+}
+
+// MinFitDF is the fewest residual degrees of freedom n − J − 1 with which
+// FitBatchScaling reports a slope: below it a slope is "not enough data".
+// With df = 0 a line through two points has R² = 1 and no error at all;
+// with df = 1 the 95 % t-quantile is 12.7 and the interval says nothing.
+// Two degrees of freedom (four optima in one slice) is the least a slope
+// with an interval can be read from.
+const MinFitDF = 2
+
+// MinFitOptima returns the fewest interior optima a fit over j slices
+// needs: j + 1 + MinFitDF.
+func MinFitOptima(j int) int { return max(j, 1) + 1 + MinFitDF }
+
+// CI returns the 95 % Student-t interval of the slope, s ∓ t_{0.975, df}·SE
+// (undefined without a standard error).
+func (f PowerLawFit) CI() Interval {
+	iv := undefinedInterval("t")
+	if !finite(f.SlopeSE) || f.DF < 1 {
+		return iv
+	}
+	h := tQuantile(f.DF) * f.SlopeSE
+	iv.Lo, iv.Hi = f.Slope-h, f.Slope+h
+	return iv
 }
 
 // Deviation returns (Slope − want)/SlopeSE: how many standard errors the slope
@@ -199,13 +260,14 @@ func (f PowerLawFit) Deviation(want float64) float64 { return (f.Slope - want) /
 // value of axis, except for AxisMomentum where x = 1/(1 − m). Slices are the
 // settings of the axes other than axis. Only optima refined by a parabola
 // enter; the others (at the edge of the sweep, single, none) are excluded and
-// counted. It returns ErrTooFewPoints when no slice has two
-// distinct x values.
+// counted. It returns ErrTooFewPoints, with the counts filled but every
+// number NaN, when no slice has two distinct x values or the fit would have
+// fewer than MinFitDF residual degrees of freedom: a slope is never given
+// without an error bar.
 func FitBatchScaling(opts []BatchOptimum, axis string) (PowerLawFit, error) {
 	fit := PowerLawFit{Axis: axis, Intercept: math.NaN(), SlopeSE: math.NaN(), R2: math.NaN(), Slope: math.NaN()}
-	type xy struct{ x, y float64 }
 	index := map[string]int{}
-	var groups [][]xy
+	var groups [][]logXY
 	for _, o := range opts {
 		v, ok := o.Axes[axis]
 		if axis == AxisMomentum && ok {
@@ -213,6 +275,9 @@ func FitBatchScaling(opts []BatchOptimum, axis string) (PowerLawFit, error) {
 		}
 		if !ok || !(v > 0) || math.IsInf(v, 0) || o.Refinement != RefineParabola || !(o.B > 0) {
 			fit.Excluded++
+			if o.Refinement == RefineEdge || o.Refinement == RefineSingle {
+				fit.Edge++
+			}
 			continue
 		}
 		k := axesKey(Point{Axes: o.Axes}, axis)
@@ -222,7 +287,7 @@ func FitBatchScaling(opts []BatchOptimum, axis string) (PowerLawFit, error) {
 			index[k] = i
 			groups = append(groups, nil)
 		}
-		groups[i] = append(groups[i], xy{math.Log(v), math.Log(o.B)})
+		groups[i] = append(groups[i], logXY{math.Log(v), math.Log(o.B)})
 	}
 	var sxx, sxy, syy float64
 	var xs, ys []float64
@@ -246,16 +311,19 @@ func FitBatchScaling(opts []BatchOptimum, axis string) (PowerLawFit, error) {
 		}
 		fit.Slices++
 		fit.N += len(g)
+		fit.groups = append(fit.groups, g)
 	}
 	if fit.Slices == 0 || !(sxx > 0) {
 		return fit, fmt.Errorf("fit B_opt against %s: %d optima, %d excluded: %w", axis, len(opts), fit.Excluded, ErrTooFewPoints)
 	}
+	fit.DF = fit.N - fit.Slices - 1
+	if fit.DF < MinFitDF {
+		return fit, fmt.Errorf("fit B_opt against %s: %d optima in %d slices, %d residual degrees of freedom, want %d: %w",
+			axis, fit.N, fit.Slices, fit.DF, MinFitDF, ErrTooFewPoints)
+	}
 	fit.Slope = sxy / sxx
 	ssr := max(syy-fit.Slope*sxy, 0)
-	fit.DF = fit.N - fit.Slices - 1
-	if fit.DF > 0 {
-		fit.SlopeSE = math.Sqrt(ssr / float64(fit.DF) / sxx)
-	}
+	fit.SlopeSE = math.Sqrt(ssr / float64(fit.DF) / sxx)
 	if syy > 0 {
 		fit.R2 = 1 - ssr/syy
 	}

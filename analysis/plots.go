@@ -10,30 +10,32 @@ import (
 	"strings"
 
 	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/palette/moreland"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/flatsweep/flatsweep/spec"
 )
 
-// errXYs is a series with symmetric y error bars.
+// errXYs is a series with y error bars.
 type errXYs struct {
 	plotter.XYs
 	plotter.YErrors
 }
 
-// addSeries adds points xys as a line with glyphs in style i and, when errs
-// is non-nil, error bars; it returns the thumbnails for the legend.
+// addSeries adds points xys as a line with glyphs in style i (seriesColor,
+// seriesShape, seriesDashes) and, when errs is non-nil, error bars; dashed
+// forces a dashed line. It returns the thumbnails for the legend.
 func addSeries(p *plot.Plot, i int, xys plotter.XYs, errs plotter.YErrors, dashed bool) []plot.Thumbnailer {
 	line, pts, err := plotter.NewLinePoints(xys)
 	if err != nil { // only non-finite values, which callers filter out
 		return nil
 	}
-	c := plotutil.Color(i)
-	line.Color, pts.Color, pts.Shape = c, c, plotutil.Shape(i)
+	c := seriesColor(i)
+	line.Color, pts.Color, pts.Shape = c, c, seriesShape(i)
+	line.Width = vg.Points(1.5)
+	line.Dashes = seriesDashes(i)
 	if dashed {
 		line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 	}
@@ -47,16 +49,52 @@ func addSeries(p *plot.Plot, i int, xys plotter.XYs, errs plotter.YErrors, dashe
 	return []plot.Thumbnailer{line, pts}
 }
 
-// lrPoint is one grid point of a series by learning rate: its x and the
-// summary of the plotted metric.
+// addBand adds a translucent band of the colour of series i between lo and
+// hi at xs (the points with finite bounds; a band needs two).
+func addBand(p *plot.Plot, i int, xs, lo, hi []float64) {
+	var upper, lower plotter.XYs
+	for k := range xs {
+		if finite(xs[k]) && finite(lo[k]) && finite(hi[k]) {
+			upper = append(upper, plotter.XY{X: xs[k], Y: hi[k]})
+			lower = append(lower, plotter.XY{X: xs[k], Y: lo[k]})
+		}
+	}
+	if len(upper) < 2 {
+		return
+	}
+	ring := append(plotter.XYs{}, upper...)
+	for k := len(lower) - 1; k >= 0; k-- {
+		ring = append(ring, lower[k])
+	}
+	if poly, err := plotter.NewPolygon(ring); err == nil {
+		poly.Color = withAlpha(seriesColor(i), 0.18)
+		poly.LineStyle.Width = 0
+		p.Add(poly)
+	}
+}
+
+// isAccuracy reports whether metric is an accuracy, a fraction in [0, 1].
+func isAccuracy(metric string) bool { return metric == MetricTestAcc || metric == MetricTrainAcc }
+
+// clipAccuracyAxis limits an accuracy axis to [0, 1] around the values lo…hi.
+func clipAccuracyAxis(a *plot.Axis, lo, hi float64) {
+	pad := max(0.05*(hi-lo), 0.01)
+	a.Min, a.Max = max(lo-pad, 0), min(hi+pad, 1)
+}
+
+// lrPoint is one grid point of a series by learning rate: its x, the
+// summary of the plotted metric and its 95 % interval [lo, hi].
 type lrPoint struct {
-	x float64
-	s Summary
+	x      float64
+	s      Summary
+	lo, hi float64
 }
 
 // seriesByLR groups the grid points (Aggregate) that have metric into one
 // series per learning rate ε, at x = xOf(group, summary); a grid point xOf
-// refuses (ok false) is counted in skipped.
+// refuses (ok false) is counted in skipped. The interval of an accuracy is
+// AccInterval's (seeds and the test set's binomial error, clipped to
+// [0, 1]); of any other metric the Student-t interval over seeds.
 func seriesByLR(points []Point, metric string, xOf func(Group, Summary) (x float64, ok bool)) (series map[float64][]lrPoint, skipped int) {
 	series = map[float64][]lrPoint{}
 	for _, grp := range Aggregate(points) {
@@ -70,55 +108,83 @@ func seriesByLR(points []Point, metric string, xOf func(Group, Summary) (x float
 			skipped++
 			continue
 		}
-		series[lr] = append(series[lr], lrPoint{x, s})
+		q := lrPoint{x: x, s: s, lo: s.Lo, hi: s.Hi}
+		if isAccuracy(metric) {
+			nTest := 0
+			if metric == MetricTestAcc {
+				nTest = testExamples(grp.Points)
+			}
+			iv := AccInterval(s, nTest)
+			q.lo, q.hi = iv.Lo, iv.Hi
+		}
+		series[lr] = append(series[lr], q)
 	}
 	return series, skipped
 }
 
 // drawByLR draws one line per learning rate, its points in order of x, on a
-// log x axis, with the 95 % intervals as error bars; logY puts the metric on
-// a log axis too (the bars then span log₁₀ of the interval's ends).
-func drawByLR(p *plot.Plot, leg *plot.Legend, series map[float64][]lrPoint, logY bool) {
+// log x axis, with the 95 % intervals as a translucent band (linear y) or
+// error bars (logY: the metric on a log axis too, the bars spanning log₁₀
+// of the interval's ends where the lower end is positive). An accuracy's
+// axis is clipped to [0, 1].
+func drawByLR(p *plot.Plot, leg *plot.Legend, series map[float64][]lrPoint, logY bool, metric string) {
 	var xs, ys []float64
 	for i, lr := range slices.Sorted(maps.Keys(series)) {
 		ps := series[lr]
 		slices.SortFunc(ps, func(a, b lrPoint) int { return cmp.Compare(a.x, b.x) })
 		xys := make(plotter.XYs, len(ps))
-		errs := make(plotter.YErrors, len(ps))
+		var errs plotter.YErrors
+		bx, blo, bhi := make([]float64, len(ps)), make([]float64, len(ps)), make([]float64, len(ps))
 		for j, q := range ps {
 			if logY {
 				xys[j] = plotter.XY{X: math.Log10(q.x), Y: math.Log10(q.s.Mean)}
-				if lo, hi := q.s.Lo, q.s.Hi; finite(lo) && finite(hi) && lo > 0 {
+				errs = append(errs, struct{ Low, High float64 }{})
+				if lo, hi := q.lo, q.hi; finite(lo) && finite(hi) && lo > 0 {
 					errs[j] = struct{ Low, High float64 }{math.Log10(q.s.Mean) - math.Log10(lo), math.Log10(hi) - math.Log10(q.s.Mean)}
+					ys = append(ys, lo, hi)
 				}
 			} else {
 				xys[j] = plotter.XY{X: math.Log10(q.x), Y: q.s.Mean}
-				if h := q.s.Hi - q.s.Mean; finite(h) {
-					errs[j] = struct{ Low, High float64 }{h, h}
+				bx[j], blo[j], bhi[j] = xys[j].X, q.lo, q.hi
+				if finite(q.lo) && finite(q.hi) {
+					ys = append(ys, q.lo, q.hi)
 				}
 			}
 			xs, ys = append(xs, q.x), append(ys, q.s.Mean)
+		}
+		if !logY {
+			addBand(p, i, bx, blo, bhi)
 		}
 		leg.Add(fmt.Sprintf("ε = %g", lr), addSeries(p, i, xys, errs, false)...)
 	}
 	lo, hi := minMax(xs)
 	logAxis(&p.X, lo, hi)
-	if logY {
-		lo, hi = minMax(ys)
+	lo, hi = minMax(ys)
+	switch {
+	case logY:
 		logAxis(&p.Y, lo, hi)
+	case isAccuracy(metric):
+		clipAccuracyAxis(&p.Y, lo, hi)
 	}
 }
 
 // AccVsG draws the seed-mean test accuracy of every grid point against its
 // noise scale g = ε(N/B − 1)/(1 − m) on a log axis, one colour and line per
-// learning rate ε (points in order of g), with 95 % Student-t error bars
-// where a grid point has at least two seeds. Grid points with g ≤ 0 (full
-// batch) cannot be placed on a log axis and are left out and counted in the
-// note, as are trials that did not succeed.
+// learning rate ε (points in order of g), with a band of the 95 % interval
+// of each point (seeds and the test set's binomial error, AccInterval) on
+// an axis clipped to [0, 1]. Grid points with g ≤ 0 (full batch) cannot be
+// placed on a log axis and are left out and counted in the note, as are
+// trials that did not succeed. When g applies to no trial (Adam, a
+// batch-size schedule) the figure says so instead.
 func AccVsG(points []Point) *Figure {
+	const title = "Test accuracy vs SGD noise scale"
+	ok := okPoints(points)
+	if len(ok) > 0 && allNoG(ok) {
+		return emptyFigure(title, "the noise scale g describes SGD: it does not apply to these trials (Adam or a batch-size schedule)")
+	}
 	return lrFigure{
-		title: "Test accuracy vs SGD noise scale", metric: MetricTestAcc,
-		xLabel: "noise scale g = ε(N/B − 1)/(1 − m) (learning-rate units)",
+		title: title, metric: MetricTestAcc,
+		xLabel: "noise scale g = ε(N/B − 1)/(1 − m) (learning-rate units, log scale)",
 		skip:   "grid points with g ≤ 0 or undefined not shown", needs: "finite test accuracy and g > 0",
 		xOf: func(g Group, _ Summary) (float64, bool) {
 			x := g.NoiseScale()
@@ -127,8 +193,23 @@ func AccVsG(points []Point) *Figure {
 	}.draw(points)
 }
 
+// AccVsB draws the seed-mean test accuracy of every grid point against its
+// batch size B on a log axis, one colour and line per learning rate ε, with
+// the band of AccInterval on an axis clipped to [0, 1]: the figure for
+// sweeps whose noise scale does not apply (Adam).
+func AccVsB(points []Point) *Figure {
+	return lrFigure{
+		title: "Test accuracy vs batch size", metric: MetricTestAcc, xLabel: "batch size B (examples, log scale)",
+		skip: "grid points without a batch size not shown", needs: "finite test accuracy",
+		xOf: func(g Group, _ Summary) (float64, bool) {
+			b, ok := g.Axes[AxisB]
+			return b, ok && b > 0
+		},
+	}.draw(points)
+}
+
 // lrFigure is a figure of one metric of every grid point against an x of
-// its group, one series per learning rate (AccVsG, LambdaVsB).
+// its group, one series per learning rate (AccVsG, MeasureVsB).
 type lrFigure struct {
 	title, metric, xLabel string
 	// skip describes the grid points xOf refuses ("%d " is put before it),
@@ -156,7 +237,7 @@ func (c lrFigure) draw(points []Point) *Figure {
 	p.X.Label.Text = c.xLabel
 	p.Y.Label.Text = metricLabel(c.metric)
 	leg := plot.NewLegend()
-	drawByLR(p, &leg, series, c.logY)
+	drawByLR(p, &leg, series, c.logY, c.metric)
 	f := legendFigure(p, &leg, c.title)
 	f.Note = note
 	return f
@@ -165,21 +246,35 @@ func (c lrFigure) draw(points []Point) *Figure {
 // PlotAccVsG draws AccVsG and saves it to stem.png and stem.svg.
 func PlotAccVsG(points []Point, stem string) (*Figure, error) { return saved(AccVsG(points), stem) }
 
-// LambdaVsB draws the seed-mean top Hessian eigenvalue λ₁ of every grid
-// point against its batch size B on log axes, one colour and line per
+// LambdaVsB is MeasureVsB of λ₁: Keskar et al.'s and Yao et al.'s
+// sharpness against batch size.
+func LambdaVsB(points []Point) *Figure { return MeasureVsB(points, MetricLambdaMax) }
+
+// MeasureVsB draws the seed-mean of a flatness measure of every grid point
+// against its batch size B on a log x axis, one colour and line per
 // learning rate ε (points in order of B), with 95 % Student-t error bars
-// where a grid point has at least two seeds — Keskar et al.'s and Yao et
-// al.'s sharpness against batch size. The edge-of-stability limit 2/ε is not
-// drawn: λ₁ is measured at the end of training. Trials that did not succeed
-// are counted in the note; so are grid points without a positive λ₁ (a log
-// axis cannot place them).
-func LambdaVsB(points []Point) *Figure {
+// where a grid point has at least two seeds. The y axis is logarithmic too
+// when every mean is positive (λ₁, a trace); otherwise linear. For λ₁ the
+// edge-of-stability limit 2/ε is not drawn: λ₁ is measured at the end of
+// training. Trials that did not succeed are counted in the note; so are
+// grid points without a batch size (or, on a log axis, a positive mean).
+func MeasureVsB(points []Point, measure string) *Figure {
+	logY := true
+	for _, g := range Aggregate(okPoints(points)) {
+		if s := g.Metric(measure); s.Count > 0 && !(s.Mean > 0) {
+			logY = false
+		}
+	}
+	skip := "grid points without a batch size not shown"
+	if logY {
+		skip = "grid points without a batch size or a positive value not shown"
+	}
 	return lrFigure{
-		title: "λ₁ vs batch size", metric: MetricLambdaMax, xLabel: "batch size B (examples)", logY: true,
-		skip: "grid points without a batch size or a positive λ₁ not shown", needs: "a finite λ₁",
+		title: metricShort(measure) + " vs batch size", metric: measure, xLabel: "batch size B (examples, log scale)", logY: logY,
+		skip: skip, needs: "a finite " + measure,
 		xOf: func(g Group, s Summary) (float64, bool) {
 			b, ok := g.Axes[AxisB]
-			return b, ok && b > 0 && s.Mean > 0
+			return b, ok && b > 0 && (!logY || s.Mean > 0)
 		},
 	}.draw(points)
 }
@@ -195,10 +290,13 @@ func (g heatGrid) Y(r int) float64    { return float64(r) }
 // HeatMap draws the mean of metric over B (columns) × ε (rows), both as
 // categorical axes in increasing order, with a colour bar. Each cell averages
 // the StatusOK trials at its (B, ε) over seeds and over every other axis that
-// varies (named in the note). A metric whose finite values are positive and
-// span two decades or more (typically λ₁) is coloured by log₁₀ of its value;
-// the colour bar says so. Cells without a finite value are grey; up to 12×12
-// cells are labelled with their value.
+// varies (named in the note). The colour map is viridis, sequential (none of
+// these quantities has a midpoint a diverging map would mark); a metric whose
+// finite values are positive and span two decades or more (typically λ₁) is
+// coloured by log₁₀ of its value, and the colour bar says so. Cells without a
+// finite value are grey; up to 12×12 cells are labelled with their value, in
+// black or white by the cell's luminance. In every row the cell of best mean
+// test accuracy — B_opt on the grid at that ε — is outlined.
 func HeatMap(points []Point, metric string) *Figure {
 	title := metricShort(metric) + " over batch size × learning rate"
 	counts := CountPoints(points)
@@ -209,7 +307,7 @@ func HeatMap(points []Point, metric string) *Figure {
 		}
 	}
 	var bs, lrs []float64
-	type cell struct{ b, lr, v float64 }
+	type cell struct{ b, lr, v, acc float64 }
 	var cells []cell
 	for _, g := range Aggregate(points, over...) {
 		b, okB := g.Axes[AxisB]
@@ -218,7 +316,7 @@ func HeatMap(points []Point, metric string) *Figure {
 		if !okB || !okLR || s.Count == 0 {
 			continue
 		}
-		cells = append(cells, cell{b, lr, s.Mean})
+		cells = append(cells, cell{b, lr, s.Mean, g.Metric(MetricTestAcc).Mean})
 		if !slices.Contains(bs, b) {
 			bs = append(bs, b)
 		}
@@ -232,16 +330,23 @@ func HeatMap(points []Point, metric string) *Figure {
 	slices.Sort(bs)
 	slices.Sort(lrs)
 	z := make([][]float64, len(lrs))
+	best := make([]int, len(lrs)) // column of best test accuracy per row, −1 if none
+	bestAcc := make([]float64, len(lrs))
 	for r := range z {
 		z[r] = make([]float64, len(bs))
 		for c := range z[r] {
 			z[r][c] = math.NaN()
 		}
+		best[r], bestAcc[r] = -1, math.Inf(-1)
 	}
 	var vals []float64
 	for _, c := range cells {
-		z[slices.Index(lrs, c.lr)][slices.Index(bs, c.b)] = c.v
+		r, col := slices.Index(lrs, c.lr), slices.Index(bs, c.b)
+		z[r][col] = c.v
 		vals = append(vals, c.v)
+		if finite(c.acc) && (c.acc > bestAcc[r] || (c.acc == bestAcc[r] && col < best[r])) {
+			best[r], bestAcc[r] = col, c.acc
+		}
 	}
 	grid := heatGrid{z}
 	lo, hi := minMax(vals)
@@ -280,36 +385,60 @@ func HeatMap(points []Point, metric string) *Figure {
 			varied = "mean over " + strings.Join(others, ", ")
 		}
 	}
+	marked := ""
+	if len(bs) > 1 && slices.ContainsFunc(best, func(c int) bool { return c >= 0 }) {
+		marked = "outlined: best test accuracy at each ε"
+	}
 	note := joinNotes(missing, varied, countsNote(counts))
 
-	cmap := moreland.SmoothBlueRed()
-	cmap.SetMin(lo)
-	cmap.SetMax(hi)
+	cmap := newViridis(lo, hi)
 	h := plotter.NewHeatMap(colour, cmap.Palette(255))
 	h.Min, h.Max = lo, hi
 	h.NaN = color.Gray{Y: 200}
 	p := plot.New()
-	p.Title.Text = titled(title, note)
+	p.Title.Text = titled(title, joinNotes(marked, note))
 	p.Add(h)
 	p.X.Label.Text = "batch size B (examples)"
 	p.Y.Label.Text = "learning rate ε"
 	p.X.Tick.Marker = categoricalTicks(bs)
 	p.Y.Tick.Marker = categoricalTicks(lrs)
+	if marked != "" {
+		for r, c := range best {
+			if c < 0 {
+				continue
+			}
+			x, y := float64(c), float64(r)
+			box := plotter.XYs{{X: x - 0.46, Y: y - 0.46}, {X: x + 0.46, Y: y - 0.46}, {X: x + 0.46, Y: y + 0.46}, {X: x - 0.46, Y: y + 0.46}, {X: x - 0.46, Y: y - 0.46}}
+			for _, st := range []struct {
+				c color.Color
+				w vg.Length
+			}{{color.White, 4}, {color.Black, 2}} {
+				if l, err := plotter.NewLine(box); err == nil {
+					l.Color, l.Width = st.c, st.w
+					p.Add(l)
+				}
+			}
+		}
+	}
 	if len(bs)*len(lrs) <= 144 {
 		var xys plotter.XYs
 		var labels []string
+		var styles []text.Style
 		for r := range lrs {
 			for c := range bs {
 				if v := grid.Z(c, r); finite(v) {
 					xys = append(xys, plotter.XY{X: float64(c), Y: float64(r)})
 					labels = append(labels, fmt.Sprintf("%.3g", v))
+					st := textStyle(10)
+					if bg, err := cmap.At(min(max(colour.Z(c, r), lo), hi)); err == nil {
+						st.Color = labelColor(bg)
+					}
+					styles = append(styles, st)
 				}
 			}
 		}
 		if l, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: labels}); err == nil {
-			for i := range l.TextStyle {
-				l.TextStyle[i] = textStyle(8)
-			}
+			copy(l.TextStyle, styles)
 			p.Add(l)
 		}
 	}
@@ -346,38 +475,79 @@ func categoricalTicks(vals []float64) plot.ConstantTicks {
 	return ticks
 }
 
+// batchLR keys a scatter series: a batch size B and a learning rate ε
+// (NaN where the point has none).
+type batchLR struct{ b, lr float64 }
+
 // seriesByBatch collects (x, y) = (metric mx, metric my) over the StatusOK
-// points with both finite, split by batch size B (NaN where the point has
-// none), and returns all the xs and ys too.
-func seriesByBatch(points []Point, mx, my string) (series map[float64]plotter.XYs, xs, ys []float64) {
-	series = map[float64]plotter.XYs{}
+// points with both finite, split by batch size B and learning rate ε, and
+// returns all the xs and ys too.
+func seriesByBatch(points []Point, mx, my string) (series map[batchLR]plotter.XYs, xs, ys []float64) {
+	series = map[batchLR]plotter.XYs{}
 	for _, q := range okPoints(points) {
 		x, y := q.Metric(mx), q.Metric(my)
 		if !finite(x) || !finite(y) {
 			continue
 		}
-		b, ok := q.Axes[AxisB]
-		if !ok {
-			b = math.NaN()
+		k := batchLR{math.NaN(), math.NaN()}
+		if b, ok := q.Axes[AxisB]; ok {
+			k.b = b
 		}
-		series[b] = append(series[b], plotter.XY{X: x, Y: y})
+		if lr, ok := q.Axes[AxisLR]; ok {
+			k.lr = lr
+		}
+		series[k] = append(series[k], plotter.XY{X: x, Y: y})
 		xs, ys = append(xs, x), append(ys, y)
 	}
 	return series, xs, ys
 }
 
-// addBatchScatters draws one scatter per batch size, in increasing B, with
-// its own colour and shape and a legend entry "B = …".
-func addBatchScatters(p *plot.Plot, leg *plot.Legend, series map[float64]plotter.XYs) {
-	for i, b := range slices.Sorted(maps.Keys(series)) {
-		sc, err := plotter.NewScatter(series[b])
+// addBatchScatters draws one scatter per (B, ε): its colour says the batch
+// size (one Okabe–Ito colour per B, in increasing B) and its glyph the
+// learning rate, so that neither effect hides in the other; the legend has
+// an entry "B = …" per batch size and, with two or more ε, "ε = …" per
+// learning rate (in grey).
+func addBatchScatters(p *plot.Plot, leg *plot.Legend, series map[batchLR]plotter.XYs) {
+	var bs, lrs []float64
+	for k := range series {
+		if !slices.Contains(bs, k.b) {
+			bs = append(bs, k.b)
+		}
+		if !slices.Contains(lrs, k.lr) {
+			lrs = append(lrs, k.lr)
+		}
+	}
+	slices.Sort(bs)
+	slices.Sort(lrs)
+	keys := slices.Collect(maps.Keys(series))
+	slices.SortFunc(keys, func(a, b batchLR) int { return cmp.Or(cmp.Compare(a.b, b.b), cmp.Compare(a.lr, b.lr)) })
+	for _, k := range keys {
+		sc, err := plotter.NewScatter(series[k])
 		if err != nil {
 			continue
 		}
-		sc.Color, sc.Shape = plotutil.Color(i), plotutil.Shape(i)
+		sc.Color, sc.Shape = seriesColor(slices.Index(bs, k.b)), seriesShape(slices.Index(lrs, k.lr))
+		sc.Radius = vg.Points(3)
 		p.Add(sc)
-		leg.Add(fmt.Sprintf("B = %g", b), sc)
 	}
+	for i, b := range bs {
+		th := draw.GlyphStyle{Color: seriesColor(i), Shape: draw.CircleGlyph{}, Radius: vg.Points(3)}
+		leg.Add(fmt.Sprintf("B = %g", b), glyphThumb(th))
+	}
+	if len(lrs) > 1 {
+		for j, lr := range lrs {
+			th := draw.GlyphStyle{Color: color.Gray{Y: 90}, Shape: seriesShape(j), Radius: vg.Points(3)}
+			leg.Add(fmt.Sprintf("ε = %g", lr), glyphThumb(th))
+		}
+	}
+}
+
+// glyphThumb is a legend thumbnail drawing one glyph.
+type glyphThumb draw.GlyphStyle
+
+// Thumbnail implements plot.Thumbnailer.
+func (g glyphThumb) Thumbnail(c *draw.Canvas) {
+	c.DrawGlyph(draw.GlyphStyle(g), c.Center())
 }
 
 // MeasureVsGap scatters a flatness measure (x) against the generalization gap
@@ -394,12 +564,19 @@ func MeasureVsGap(points []Point, measure string) *Figure {
 	}
 	tau, n, err := KendallTauB(xs, ys)
 	tauNote := fmt.Sprintf("Kendall τ-b = %.3f over %d trials", tau, n)
-	if err != nil {
+	switch {
+	case err != nil:
 		tauNote = fmt.Sprintf("Kendall τ-b undefined over %d trials", n)
+	case n < MinRankTrials:
+		tauNote = fmt.Sprintf("Kendall τ-b: not enough data (%d trials, want %d)", n, MinRankTrials)
+	default:
+		if iv := tauInterval(xs, ys); iv.Finite() {
+			tauNote += fmt.Sprintf(", 95%% CI [%.2f, %.2f]", iv.Lo, iv.Hi)
+		}
 	}
 	note := countsNote(counts)
 	p := plot.New()
-	p.Title.Text = titled(title, joinNotes(tauNote, note))
+	p.Title.Text = titledLines(title, tauNote, note)
 	p.X.Label.Text = metricLabel(measure)
 	p.Y.Label.Text = metricLabel(MetricGap)
 	lo, hi := minMax(xs)
@@ -487,7 +664,7 @@ func SpectralDensity(x, density []float64) (*Figure, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spectral density: %w", err)
 	}
-	l.Color = plotutil.Color(0)
+	l.Color = seriesColor(0)
 	p.Add(l)
 	f := newFigure(p, title)
 	f.Note = note
@@ -512,48 +689,124 @@ func yValues(xys plotter.XYs) []float64 {
 	return ys
 }
 
-// Curve is one training curve: a metric per epoch of one trial.
+// Curve is one training curve: a metric per epoch of one grid point, the
+// mean over its seeds with a 95 % band, or of one trial.
 type Curve struct {
-	// Label names the trial in the legend.
+	// Label names the grid point (or trial) in the legend.
 	Label string
-	// Epochs and Values are the x and y values; non-finite pairs are skipped.
+	// Epochs and Values are the x and y values (the seed mean); non-finite
+	// pairs are skipped.
 	Epochs, Values []float64
-	// Diverged marks a trial whose loss diverged: drawn dashed.
+	// Lo and Hi bound the 95 % Student-t interval of the mean at each epoch
+	// (clipped to [0, 1] for an accuracy; NaN with one seed); nil for a
+	// single trial.
+	Lo, Hi []float64
+	// Seeds is the number of trials averaged (0 or 1 for a single trial).
+	Seeds int
+	// Diverged marks the curve of a trial whose loss diverged: drawn dashed.
 	Diverged bool
 }
 
 // CurvesFromPoints returns the per-epoch curve of metric (MetricTestAcc,
-// MetricTrainAcc, MetricTestLoss or MetricTrainLoss) of every point with a
-// recorded curve, labelled by the axes that vary among the points (the seed
-// included), e.g. "batch_size=32, lr=0.1, seed=2". Diverged trials are included and
-// marked.
+// MetricTrainAcc, MetricTestLoss or MetricTrainLoss) of every grid point
+// with a recorded curve: the mean over its successful seeds at each epoch
+// (the epochs every such seed reached) with the 95 % Student-t band,
+// labelled by the axes that vary among the grid points, e.g. "B=32, ε=0.1"
+// (with "(3 seeds)" when grid points differ in their number of seeds). A
+// grid point none of whose trials succeeded shows the curve of its
+// diverged trial of lowest seed, dashed and marked, so that it stays
+// visible; its other trials that did not succeed are left out (the report
+// counts them).
 func CurvesFromPoints(points []Point, metric string) []Curve {
-	var withCurve []Point
-	for _, p := range points {
-		if len(p.Curve) > 0 {
-			withCurve = append(withCurve, p)
+	var groups [][]Point
+	var reps []Point
+	for _, g := range Aggregate(points) {
+		var ok, div []Point
+		for _, p := range g.Points {
+			switch {
+			case len(p.Curve) == 0:
+			case p.Status == StatusOK:
+				ok = append(ok, p)
+			case p.Status == StatusDiverged:
+				div = append(div, p)
+			}
+		}
+		switch {
+		case len(ok) > 0:
+			groups, reps = append(groups, ok), append(reps, ok[0])
+		case len(div) > 0:
+			slices.SortFunc(div, func(a, b Point) int { return cmp.Compare(a.Axes[AxisSeed], b.Axes[AxisSeed]) })
+			groups, reps = append(groups, div[:1]), append(reps, div[0])
 		}
 	}
-	labels := curveLabels(withCurve)
-	var out []Curve
-	for i, p := range withCurve {
-		label := labels[i]
-		c := Curve{Label: label, Diverged: p.Status == StatusDiverged}
+	labels := gridLabels(reps)
+	sameSeeds := true // every averaged curve has as many seeds: the title says how many
+	for _, g := range groups {
+		if g[0].Status == StatusOK && len(g) != len(groups[0]) {
+			sameSeeds = false
+		}
+	}
+	out := make([]Curve, 0, len(groups))
+	for i, g := range groups {
+		c := Curve{Label: labels[i], Seeds: len(g), Diverged: g[0].Status == StatusDiverged}
 		if c.Diverged {
 			c.Label += " (diverged)"
+			for _, e := range g[0].Curve {
+				c.Epochs = append(c.Epochs, float64(e.Epoch))
+				c.Values = append(c.Values, epochMetric(e, metric))
+			}
+			out = append(out, c)
+			continue
 		}
-		for _, e := range p.Curve {
-			c.Epochs = append(c.Epochs, float64(e.Epoch))
-			c.Values = append(c.Values, epochMetric(e, metric))
+		if len(g) > 1 && !sameSeeds {
+			c.Label += fmt.Sprintf(" (%d seeds)", len(g))
+		}
+		epochs := len(g[0].Curve)
+		for _, p := range g {
+			epochs = min(epochs, len(p.Curve))
+		}
+		for e := range epochs {
+			vals := make([]float64, len(g))
+			for k, p := range g {
+				vals[k] = epochMetric(p.Curve[e], metric)
+			}
+			s := Describe(vals)
+			lo, hi := s.Lo, s.Hi
+			if isAccuracy(metric) && finite(lo) {
+				lo, hi = max(lo, 0), min(hi, 1)
+			}
+			c.Epochs = append(c.Epochs, float64(g[0].Curve[e].Epoch))
+			c.Values, c.Lo, c.Hi = append(c.Values, s.Mean), append(c.Lo, lo), append(c.Hi, hi)
 		}
 		out = append(out, c)
 	}
 	return out
 }
 
+// gridLabels labels each point by the axes other than the seed that vary
+// among the points, in their usual symbols ("B=32, ε=0.1"), or "all trials"
+// when none varies.
+func gridLabels(points []Point) []string {
+	axes := varyingAxes(points)
+	out := make([]string, len(points))
+	for i, p := range points {
+		var parts []string
+		for _, a := range axes {
+			if v, ok := p.Axes[a]; ok {
+				parts = append(parts, fmt.Sprintf("%s=%g", axisSymbol(a), v))
+			}
+		}
+		out[i] = strings.Join(parts, ", ")
+		if out[i] == "" {
+			out[i] = "all trials"
+		}
+	}
+	return out
+}
+
 // curveLabels labels each point by the axes that vary among the points (the
-// seed included), e.g. "batch_size=32, lr=0.1, seed=2", or by its ID when
-// none varies.
+// seed included), in their symbols (axisSymbol), e.g. "B=32, ε=0.1,
+// seed=2", or by its ID when none varies.
 func curveLabels(points []Point) []string {
 	axes := varyingAxes(points)
 	if seeds := Aggregate(points, AxisSeed); len(seeds) < len(points) {
@@ -564,7 +817,7 @@ func curveLabels(points []Point) []string {
 		var parts []string
 		for _, a := range axes {
 			if v, ok := p.Axes[a]; ok {
-				parts = append(parts, fmt.Sprintf("%s=%g", a, v))
+				parts = append(parts, fmt.Sprintf("%s=%g", axisSymbol(a), v))
 			}
 		}
 		out[i] = strings.Join(parts, ", ")
@@ -573,6 +826,24 @@ func curveLabels(points []Point) []string {
 		}
 	}
 	return out
+}
+
+// axisSymbol returns the usual symbol of an axis in a legend: B, ε, N, m,
+// λ (weight decay), or the axis name.
+func axisSymbol(a string) string {
+	switch a {
+	case AxisB:
+		return "B"
+	case AxisLR:
+		return "ε"
+	case AxisN:
+		return "N"
+	case AxisMomentum:
+		return "m"
+	case AxisWeightDecay:
+		return "λ"
+	}
+	return a
 }
 
 // epochMetric returns the named field of e, NaN for an unknown name.
@@ -590,11 +861,13 @@ func epochMetric(e spec.EpochMetrics, name string) float64 {
 	return math.NaN()
 }
 
-// TrainingCurves draws each curve against the epoch, one colour per curve,
-// diverged curves dashed, with the metric's label (MetricTestAcc when metric
-// is empty) on the y axis. Non-finite values are left out (a diverged curve
-// ends at its last finite epoch) and curves with no finite value are named in
-// the note.
+// TrainingCurves draws each curve against the epoch, one colour per curve
+// (Okabe–Ito colours, then dash patterns), with its 95 % band over seeds
+// where it has one, diverged curves dashed, with the metric's label
+// (MetricTestAcc when metric is empty) on the y axis (clipped to [0, 1] for
+// an accuracy). Non-finite values are left out (a diverged curve ends at
+// its last finite epoch) and curves with no finite value are named in the
+// note.
 func TrainingCurves(curves []Curve, metric string) *Figure {
 	if metric == "" {
 		metric = MetricTestAcc
@@ -605,29 +878,62 @@ func TrainingCurves(curves []Curve, metric string) *Figure {
 	p.Y.Label.Text = metricLabel(metric)
 	leg := plot.NewLegend()
 	var empty []string
-	drawn := 0
+	var all []float64
+	drawn, banded := 0, 0
 	for i, c := range curves {
 		var xys plotter.XYs
 		for j := range min(len(c.Epochs), len(c.Values)) {
 			if finite(c.Epochs[j]) && finite(c.Values[j]) {
 				xys = append(xys, plotter.XY{X: c.Epochs[j], Y: c.Values[j]})
+				all = append(all, c.Values[j])
 			}
 		}
 		if len(xys) == 0 {
 			empty = append(empty, c.Label)
 			continue
 		}
+		if len(c.Lo) == len(c.Epochs) && len(c.Hi) == len(c.Epochs) {
+			addBand(p, i, c.Epochs, c.Lo, c.Hi)
+			for j := range c.Lo {
+				if finite(c.Lo[j]) && finite(c.Hi[j]) {
+					all = append(all, c.Lo[j], c.Hi[j])
+					banded++
+				}
+			}
+		}
 		leg.Add(c.Label, addSeries(p, i, xys, nil, c.Diverged)...)
 		drawn++
 	}
-	var note string
+	var notes []string
 	if len(empty) > 0 {
-		note = fmt.Sprintf("%d curves without finite values: %s", len(empty), strings.Join(empty, "; "))
+		notes = append(notes, fmt.Sprintf("%d curves without finite values: %s", len(empty), strings.Join(empty, "; ")))
 	}
 	if drawn == 0 {
-		return emptyFigure(title, joinNotes("no training curves", note))
+		return emptyFigure(title, joinNotes(append([]string{"no training curves"}, notes...)...))
 	}
-	p.Title.Text = titled(title, note)
+	if isAccuracy(metric) {
+		lo, hi := minMax(all)
+		clipAccuracyAxis(&p.Y, lo, hi)
+	}
+	note := joinNotes(notes...)
+	band := ""
+	if banded > 0 {
+		band = "mean over seeds, band: 95 % interval"
+		seeds := 0
+		for _, c := range curves {
+			if !c.Diverged && c.Seeds > 1 {
+				if seeds == 0 {
+					seeds = c.Seeds
+				} else if seeds != c.Seeds {
+					seeds = -1
+				}
+			}
+		}
+		if seeds > 1 {
+			band = fmt.Sprintf("mean over %d seeds, band: 95 %% interval", seeds)
+		}
+	}
+	p.Title.Text = titled(title, joinNotes(band, note))
 	f := legendFigure(p, &leg, title)
 	f.Note = note
 	return f

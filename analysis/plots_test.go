@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -89,11 +90,15 @@ func TestPlots(t *testing.T) {
 	dir := t.TempDir()
 	pts := plotSweep()
 	curves := CurvesFromPoints(pts, MetricTestAcc)
-	if len(curves) != 3*6*2+1 || !curves[len(curves)-1].Diverged || !strings.Contains(curves[0].Label, "batch_size=16") {
-		t.Fatalf("curves: %d, last %+v, first %q", len(curves), curves[len(curves)-1], curves[0].Label)
+	// One curve per grid point, the mean of its 2 seeds with a band, and the
+	// diverged trial (alone in its grid point) dashed.
+	div := slices.IndexFunc(curves, func(c Curve) bool { return c.Diverged })
+	if len(curves) != 3*6+1 || div < 0 || curves[div].Seeds != 1 || !strings.Contains(curves[0].Label, "B=16") ||
+		curves[0].Seeds != 2 || len(curves[0].Lo) != 5 || !(curves[0].Lo[4] < curves[0].Values[4] && curves[0].Values[4] < curves[0].Hi[4]) {
+		t.Fatalf("curves: %d, diverged at %d, first %+v", len(curves), div, curves[0])
 	}
 	// A few curves, as a report would choose, including the diverged one.
-	few := []Curve{curves[0], curves[13], curves[len(curves)-1]}
+	few := []Curve{curves[0], curves[13], curves[div]}
 	x := make([]float64, 200)
 	dens := make([]float64, 200)
 	for i := range x {

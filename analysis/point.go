@@ -119,6 +119,13 @@ type Point struct {
 	// NoG marks a trial whose noise scale does not apply (Adam, a
 	// batch-size schedule; see results.NoiseScale).
 	NoG bool
+	// TestExamples is the size of the test set the accuracies were measured
+	// on (spec Dataset.NTest; 0 when unknown): the binomial error of an
+	// accuracy (see AccInterval).
+	TestExamples int
+	// Optimizer names the update rule ("sgd", "adam"; spec Optimizer.Name,
+	// "" for plain SGD).
+	Optimizer string
 	// Metrics holds the outcomes by name (MetricTestAcc, MetricGap, a flatness
 	// measure, …). A missing metric reads as NaN.
 	Metrics map[string]float64
@@ -217,13 +224,14 @@ func PointsFromRecords(recs []Record) []Point {
 	extra := fieldAxes(recs)
 	for _, r := range recs {
 		p := Point{
-			ID:      r.TrialID,
-			Status:  classify(r),
-			Axes:    map[string]float64{},
-			Values:  map[string]string{},
-			Metrics: map[string]float64{},
-			NoG:     math.IsNaN(results.NoiseScale(r.Spec)),
-			State:   r.State, Error: r.Error, Permanent: r.Permanent,
+			ID:           r.TrialID,
+			Status:       classify(r),
+			Axes:         map[string]float64{},
+			Values:       map[string]string{},
+			Metrics:      map[string]float64{},
+			NoG:          math.IsNaN(results.NoiseScale(r.Spec)),
+			TestExamples: r.Spec.Dataset.NTest, Optimizer: r.Spec.Optimizer.Name,
+			State: r.State, Error: r.Error, Permanent: r.Permanent,
 		}
 		for _, name := range spec.AxisNames() {
 			path, _ := spec.AxisPath(name)

@@ -22,7 +22,8 @@ var ErrUndefined = errors.New("analysis: rank correlation undefined")
 // x or y is neither concordant nor discordant. τ_b = 1 for a strictly
 // increasing relation and −1 for a strictly decreasing one, and it equals
 // Pearson's correlation of the sign matrices, so ties shrink the denominator
-// rather than bias τ towards 0 (as τ-a would). O(n²) time.
+// rather than bias τ towards 0 (as τ-a would). O(n log n) time (Knight's
+// algorithm, see kendallCounts), so that its bootstrap stays cheap.
 //
 // It returns NaN and ErrUndefined when n < 2 or one variable is constant, and
 // ErrLengthMismatch when len(x) ≠ len(y).
@@ -37,31 +38,105 @@ func KendallTauB(x, y []float64) (float64, int, error) {
 		}
 	}
 	n := len(xs)
-	var nc, nd, tx, ty float64 // concordant, discordant, pairs tied in x, in y
-	for i := range n {
-		for j := i + 1; j < n; j++ {
-			sx, sy := sign(xs[j]-xs[i]), sign(ys[j]-ys[i])
-			switch {
-			case sx == 0 && sy == 0:
-				tx++
-				ty++
-			case sx == 0:
-				tx++
-			case sy == 0:
-				ty++
-			case sx == sy:
-				nc++
-			default:
-				nd++
-			}
-		}
-	}
-	n0 := float64(n) * float64(n-1) / 2
-	den := math.Sqrt((n0 - tx) * (n0 - ty))
-	if n < 2 || den == 0 {
+	if n < 2 {
 		return math.NaN(), n, fmt.Errorf("kendall τ-b over %d pairs: %w", n, ErrUndefined)
 	}
-	return (nc - nd) / den, n, nil
+	num, n0, n1, n2 := kendallCounts(xs, ys)
+	den := math.Sqrt(float64(n0-n1) * float64(n0-n2))
+	if den == 0 {
+		return math.NaN(), n, fmt.Errorf("kendall τ-b over %d pairs: %w", n, ErrUndefined)
+	}
+	return float64(num) / den, n, nil
+}
+
+// kendallCounts returns, for finite pairs (xᵢ, yᵢ), n_c − n_d, n₀ and the
+// pairs tied in x (n₁) and in y (n₂), by Knight's (1966) O(n log n)
+// algorithm: sort by (x, y); count n₁ and the pairs tied in both (n₃); a
+// merge sort of y then counts the swaps S it makes, the discordant pairs;
+// after it count n₂. Then n_c − n_d = n₀ − n₁ − n₂ + n₃ − 2S.
+func kendallCounts(xs, ys []float64) (num, n0, n1, n2 int64) {
+	n := len(xs)
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		if c := cmpFloat(xs[a], xs[b]); c != 0 {
+			return c
+		}
+		return cmpFloat(ys[a], ys[b])
+	})
+	y := make([]float64, n)
+	for i, k := range idx {
+		y[i] = ys[k]
+	}
+	n0 = int64(n) * int64(n-1) / 2
+	var n3 int64
+	for i := 0; i < n; {
+		j, k := i, i
+		for j < n && xs[idx[j]] == xs[idx[i]] {
+			j++
+		}
+		n1 += int64(j-i) * int64(j-i-1) / 2
+		for k = i; k < j; {
+			l := k
+			for l < j && y[l] == y[k] {
+				l++
+			}
+			n3 += int64(l-k) * int64(l-k-1) / 2
+			k = l
+		}
+		i = j
+	}
+	swaps := mergeCount(y, make([]float64, n))
+	for i := 0; i < n; {
+		j := i
+		for j < n && y[j] == y[i] {
+			j++
+		}
+		n2 += int64(j-i) * int64(j-i-1) / 2
+		i = j
+	}
+	return n0 - n1 - n2 + n3 - 2*swaps, n0, n1, n2
+}
+
+// mergeCount sorts a by a stable merge sort (buf of the same length as
+// scratch) and returns the number of inversions, pairs i < j with
+// a[i] > a[j].
+func mergeCount(a, buf []float64) int64 {
+	n := len(a)
+	if n < 2 {
+		return 0
+	}
+	m := n / 2
+	s := mergeCount(a[:m], buf[:m]) + mergeCount(a[m:], buf[m:])
+	i, j, k := 0, m, 0
+	for i < m && j < n {
+		if a[j] < a[i] {
+			buf[k] = a[j]
+			s += int64(m - i)
+			j++
+		} else {
+			buf[k] = a[i]
+			i++
+		}
+		k++
+	}
+	k += copy(buf[k:], a[i:m])
+	copy(buf[k:], a[j:n])
+	copy(a, buf[:n])
+	return s
+}
+
+// cmpFloat orders finite floats.
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 func sign(v float64) int {
@@ -119,37 +194,13 @@ func GranulatedTau(points []Point, measure, target string, axes []string) (Granu
 	out := Granulated{Psi: math.NaN()}
 	var sum float64
 	var used int
-	for _, axis := range axes {
-		at := AxisTau{Axis: axis, Psi: math.NaN()}
-		index := map[string]int{}
-		var groups [][]Point
-		for _, p := range ok {
-			if _, has := p.Axes[axis]; !has {
-				continue
-			}
-			k := axesKey(p, axis)
-			i, seen := index[k]
-			if !seen {
-				i = len(groups)
-				index[k] = i
-				groups = append(groups, nil)
-			}
-			groups[i] = append(groups[i], p)
-		}
-		var s float64
-		for _, g := range groups {
-			if len(g) < 2 {
-				continue
-			}
-			tau, _, err := KendallTauB(metricValues(g, measure), metricValues(g, target))
-			if err != nil {
-				at.Undefined++
-				continue
-			}
-			s += tau
-			at.Groups++
-		}
+	for k, taus := range groupTaus(ok, measure, target, axes) {
+		at := AxisTau{Axis: axes[k], Psi: math.NaN(), Groups: len(taus.defined), Undefined: taus.undefined}
 		if at.Groups > 0 {
+			var s float64
+			for _, tau := range taus.defined {
+				s += tau
+			}
 			at.Psi = s / float64(at.Groups)
 			sum += at.Psi
 			used++
@@ -161,6 +212,48 @@ func GranulatedTau(points []Point, measure, target string, axes []string) (Granu
 	}
 	out.Psi = sum / float64(used)
 	return out, nil
+}
+
+// axisTaus are the τ-b of the groups of one axis of Ψ: the defined ones, and
+// the number of groups of two or more trials whose τ is undefined.
+type axisTaus struct {
+	defined   []float64
+	undefined int
+}
+
+// groupTaus returns, per axis, the τ-b(measure, target) of every group of
+// the points that share every axis value but that axis (see Granulated).
+func groupTaus(ok []Point, measure, target string, axes []string) []axisTaus {
+	out := make([]axisTaus, len(axes))
+	for k, axis := range axes {
+		index := map[string]int{}
+		var groups [][]Point
+		for _, p := range ok {
+			if _, has := p.Axes[axis]; !has {
+				continue
+			}
+			key := axesKey(p, axis)
+			i, seen := index[key]
+			if !seen {
+				i = len(groups)
+				index[key] = i
+				groups = append(groups, nil)
+			}
+			groups[i] = append(groups[i], p)
+		}
+		for _, g := range groups {
+			if len(g) < 2 {
+				continue
+			}
+			tau, _, err := KendallTauB(metricValues(g, measure), metricValues(g, target))
+			if err != nil {
+				out[k].undefined++
+				continue
+			}
+			out[k].defined = append(out[k].defined, tau)
+		}
+	}
+	return out
 }
 
 // okPoints returns the StatusOK points.
@@ -204,6 +297,12 @@ func metricValues(points []Point, name string) []float64 {
 	return out
 }
 
+// MinRankTrials is the fewest trials from which ScoreMeasures gives
+// Kendall's τ over all trials: with n trials τ moves in steps of
+// 2/(n(n − 1)), and τ = ±1 from two trials or from four (p ≈ 0.08) is no
+// evidence; from five on a perfect τ is significant at 5 %.
+const MinRankTrials = 5
+
 // MeasureScore judges a flatness measure as a predictor of generalization
 // (Jiang et al. 2020): its rank correlations with the generalization gap and
 // with test accuracy over all StatusOK trials, and its granulated Ψ against
@@ -215,16 +314,28 @@ type MeasureScore struct {
 	Measure string `json:"measure"`
 	// N is the number of StatusOK trials with a finite measure.
 	N int `json:"n"`
-	// TauGap is τ-b(measure, MetricGap) over all trials.
+	// TauGap is τ-b(measure, MetricGap) over all trials (NaN with fewer
+	// than MinRankTrials).
 	TauGap float64 `json:"tau_gap"`
 	// TauTestAcc is τ-b(measure, MetricTestAcc) over all trials.
 	TauTestAcc float64 `json:"tau_test_acc"`
 	// Granulated is Ψ of the measure against MetricGap.
 	Granulated Granulated `json:"granulated"`
+	// TauGapCI and TauTestAccCI are bootstrap intervals of TauGap and
+	// TauTestAcc (trials resampled with replacement); PsiCI of Ψ (the groups
+	// of each axis resampled; see psiInterval).
+	TauGapCI     Interval `json:"tau_gap_ci"`
+	TauTestAccCI Interval `json:"tau_test_acc_ci"`
+	PsiCI        Interval `json:"psi_ci"`
+	// Robust is the measure's score over Dziugaite et al.'s environments
+	// against the gap: its average and its worst case.
+	Robust RobustScore `json:"robust"`
 }
 
 // ScoreMeasures returns a MeasureScore for every flatness measure present in
-// the points (FlatnessMeasures), with Ψ over axes (see GranulatedTau), and the
+// the points (FlatnessMeasures), with Ψ over axes (see GranulatedTau), the
+// bootstrap intervals of τ and Ψ, the worst case over environments
+// (Robust), and the
 // counts of the points given: diverged, failed and unfinished trials take no
 // part in the correlations but are reported.
 func ScoreMeasures(points []Point, axes []string) ([]MeasureScore, Counts) {
@@ -240,7 +351,19 @@ func ScoreMeasures(points []Point, axes []string) ([]MeasureScore, Counts) {
 		}
 		s.TauGap, _, _ = KendallTauB(vals, metricValues(ok, MetricGap))
 		s.TauTestAcc, _, _ = KendallTauB(vals, metricValues(ok, MetricTestAcc))
+		s.TauGapCI, s.TauTestAccCI = undefinedInterval("bootstrap"), undefinedInterval("bootstrap")
+		if s.N < MinRankTrials {
+			s.TauGap, s.TauTestAcc = math.NaN(), math.NaN()
+		} else {
+			s.TauGapCI = tauInterval(vals, metricValues(ok, MetricGap))
+			s.TauTestAccCI = tauInterval(vals, metricValues(ok, MetricTestAcc))
+		}
 		s.Granulated, _ = GranulatedTau(ok, m, MetricGap, axes)
+		s.PsiCI = undefinedInterval("bootstrap")
+		if finite(s.Granulated.Psi) {
+			s.PsiCI = psiInterval(ok, m, MetricGap, axes)
+		}
+		s.Robust = Robust(ok, m, MetricGap)
 		out = append(out, s)
 	}
 	return out, CountPoints(points)

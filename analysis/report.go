@@ -76,8 +76,10 @@ type Report struct {
 }
 
 // BuildReport analyses points (Analyze) and draws the report's figures: test
-// accuracy against g coloured by ε; heat maps of test accuracy and of λ₁
-// over B × ε; each flatness measure against the gap; each measure of Dinh's
+// accuracy against g coloured by ε (against B where g does not apply); heat
+// maps of test accuracy and of λ₁ over B × ε with B_opt outlined; B_opt
+// against ε, N and 1/(1 − m) with the fitted line (BOptVs); each flatness
+// measure against B and against the gap; each measure of Dinh's
 // check before against after α-scaling (DinhScatter); the spectral densities
 // given; training curves of test accuracy and of training loss. Figures are
 // rendered in memory; a figure that fails to render is kept with its error.
@@ -93,13 +95,27 @@ func BuildReport(points []Point, opts ReportOptions) *Report {
 	add := func(name, caption string, f *Figure) {
 		r.Figures = append(r.Figures, renderFigure(uniqueStem(name, used), caption, f))
 	}
-	add("acc_vs_g", "Seed-mean test accuracy of every grid point against the SGD noise scale g = ε(N/B − 1)/(1 − m) (log axis), one colour per learning rate ε, with 95 % intervals. Smith & Le predict a peak at an intermediate g and a collapse of the curves.", AccVsG(points))
-	add("heatmap_test_acc", "Mean test accuracy over batch size B × learning rate ε.", HeatMap(points, MetricTestAcc))
-	add("heatmap_lambda_max", "Mean top Hessian eigenvalue λ₁ over B × ε (Yao et al.: λ₁ rises with B).", HeatMap(points, MetricLambdaMax))
-	add("lambda_vs_b", "Seed-mean λ₁ of every grid point against its batch size B (log axes), one colour per learning rate ε, with 95 % intervals (Keskar et al., Yao et al.: λ₁ rises with B at a fixed budget of epochs).", LambdaVsB(points))
-	measures := FlatnessMeasures(okPoints(points))
+	ok := okPoints(points)
+	if len(ok) > 0 && allNoG(ok) {
+		r.Remarks = append(r.Remarks, "The noise scale g describes SGD and does not apply to these trials (Adam or a batch-size schedule): test accuracy is drawn against B instead of g.")
+		add("acc_vs_b", "Seed-mean test accuracy of every grid point against its batch size B (log axis), one colour per learning rate ε, with the 95 % interval as a band (seeds and the test set's binomial error, clipped to [0, 1]).", AccVsB(points))
+	} else {
+		add("acc_vs_g", "Seed-mean test accuracy of every grid point against the SGD noise scale g = ε(N/B − 1)/(1 − m) (log axis), one colour per learning rate ε, with the 95 % interval as a band (seeds and the test set's binomial error, clipped to [0, 1]). Smith & Le predict a peak at an intermediate g and a collapse of the curves.", AccVsG(points))
+	}
+	add("heatmap_test_acc", "Mean test accuracy over batch size B × learning rate ε (viridis); the outlined cell of each row is the grid's best B at that ε.", HeatMap(points, MetricTestAcc))
+	add("heatmap_lambda_max", "Mean top Hessian eigenvalue λ₁ over B × ε (viridis; Yao et al.: λ₁ rises with B); outlined: the B of best test accuracy at each ε.", HeatMap(points, MetricLambdaMax))
+	for _, axis := range fitAxesDrawn(r.Analysis) {
+		add("bopt_vs_"+axis, "Optimal batch size B_opt of test accuracy against "+axis+" (log–log), one colour per setting of the other axes: filled interior optima, hollow ones at the edge of the batch-size grid (left out of the fit); the fitted line with its 95 % confidence band and, dashed, the slope 1 Smith & Le predict.", BOptVs(r.Analysis, axis))
+	}
+	add("lambda_vs_b", "Seed-mean λ₁ of every grid point against its batch size B (log axes), one colour per learning rate ε, with 95 % intervals over seeds (Keskar et al., Yao et al.: λ₁ rises with B at a fixed budget of epochs).", LambdaVsB(points))
+	measures := FlatnessMeasures(ok)
 	for _, m := range measures {
-		add("measure_"+m+"_vs_gap", "Flatness measure "+m+" of every successful trial against its generalization gap, one colour per batch size, with Kendall's τ-b.", MeasureVsGap(points, m))
+		if m != MetricLambdaMax {
+			add("measure_"+m+"_vs_b", "Seed-mean "+m+" of every grid point against its batch size B (log x axis; log y when every mean is positive), one colour per learning rate ε, with 95 % intervals over seeds.", MeasureVsB(points, m))
+		}
+	}
+	for _, m := range measures {
+		add("measure_"+m+"_vs_gap", "Flatness measure "+m+" of every successful trial against its generalization gap: colour by batch size B, glyph by learning rate ε, with Kendall's τ-b and its bootstrap interval.", MeasureVsGap(points, m))
 	}
 	if len(measures) == 0 {
 		r.Remarks = append(r.Remarks, "No flatness measure was recorded, so there is no measure-against-gap figure.")
@@ -124,10 +140,13 @@ func BuildReport(points []Point, opts ReportOptions) *Report {
 		r.Remarks = append(r.Remarks, fmt.Sprintf("%d of %d spectral densities are drawn.", opts.MaxDensities, n))
 	}
 	sel, note := SelectCurvePoints(points, opts.MaxCurves)
-	caption := "Per-epoch curves of a few trials (diverged ones dashed). " + note
+	caption := "Per-epoch curves of a few grid points: the mean over successful seeds with its 95 % band (a grid point whose trials all diverged shows one diverged trial, dashed). " + note
+	if left := countsNote(r.Analysis.Counts); left != "" {
+		caption += " Of the sweep, " + left + "."
+	}
 	add("curves_test_acc", caption, TrainingCurves(CurvesFromPoints(sel, MetricTestAcc), MetricTestAcc))
 	add("curves_train_loss", caption, TrainingCurves(CurvesFromPoints(sel, MetricTrainLoss), MetricTrainLoss))
-	withLandscape, landNote := selectPoints(points, maxLandscapes, "a loss landscape", func(p Point) bool { return p.Landscape != nil })
+	withLandscape, landNote := selectPoints(points, maxLandscapes, "a loss landscape", func(p Point) bool { return p.Landscape != nil && p.Status == StatusOK })
 	labels := curveLabels(withLandscape)
 	for i, p := range withLandscape {
 		l := *p.Landscape
@@ -235,11 +254,32 @@ func uniqueStem(name string, used map[string]bool) string {
 	return out
 }
 
-// SelectCurvePoints returns up to max points with a recorded curve: the one
-// of lowest seed of each grid point, grid points evenly spaced, and a
-// sentence saying what was selected.
+// SelectCurvePoints returns the trials (every seed) of up to max grid
+// points with a recorded curve, grid points evenly spaced, and a sentence
+// saying what was selected; CurvesFromPoints averages them over seeds.
 func SelectCurvePoints(points []Point, max int) ([]Point, string) {
-	return selectPoints(points, max, "a recorded curve", func(p Point) bool { return len(p.Curve) > 0 })
+	var with [][]Point
+	total := 0
+	for _, g := range Aggregate(points) {
+		var c []Point
+		for _, p := range g.Points {
+			if len(p.Curve) > 0 {
+				c = append(c, p)
+			}
+		}
+		if len(c) > 0 {
+			with = append(with, c)
+			total += len(c)
+		}
+	}
+	if len(with) <= max {
+		return slices.Concat(with...), fmt.Sprintf("Shown: all %d grid points with a recorded curve (%d trials), each as the mean over its successful seeds with a 95 %% band.", len(with), total)
+	}
+	var sel []Point
+	for i := range max {
+		sel = append(sel, with[i*(len(with)-1)/(max-1)]...)
+	}
+	return sel, fmt.Sprintf("Shown: %d evenly spaced of %d grid points with a recorded curve, each as the mean over its successful seeds with a 95 %% band.", max, len(with))
 }
 
 // selectPoints is SelectCurvePoints for the points that have what has

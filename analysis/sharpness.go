@@ -7,7 +7,6 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -55,7 +54,11 @@ func SharpnessFromPoints(points []Point) []SharpnessCurve {
 // and returns a note saying which are shown; nil and "" when none tracked
 // it.
 func SharpnessOf(points []Point, max int) (*Figure, string) {
-	sel, note := selectPoints(points, max, "λ₁ tracked along training", func(p Point) bool { return len(p.Sharpness) > 0 })
+	// Successful trials, and diverged ones (marked): a trial that did not fit
+	// its training set is left out, as everywhere.
+	sel, note := selectPoints(points, max, "λ₁ tracked along training", func(p Point) bool {
+		return len(p.Sharpness) > 0 && (p.Status == StatusOK || p.Status == StatusDiverged)
+	})
 	if len(sel) == 0 {
 		return nil, ""
 	}
@@ -119,7 +122,7 @@ func SharpnessAlongTraining(curves []SharpnessCurve) *Figure {
 		drawn++
 		if len(lim) > 0 {
 			if l, err := plotter.NewLine(lim); err == nil {
-				l.Color = plotutil.Color(i)
+				l.Color = seriesColor(i)
 				l.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
 				p.Add(l)
 				limits++
@@ -139,7 +142,7 @@ func SharpnessAlongTraining(curves []SharpnessCurve) *Figure {
 		notes = append(notes, fmt.Sprintf("stability limit (dashed) drawn for %d of %d trials", limits, drawn))
 	}
 	note := joinNotes(notes...)
-	p.Title.Text = titled(title+"; dashed: stability limit 2/ε (momentum: (2+2β)/ε)", note)
+	p.Title.Text = titledLines(title, "dashed: stability limit 2/ε (momentum β: (2 + 2β)/ε)", note)
 	f := legendFigure(p, &leg, title)
 	f.Note = note
 	return f

@@ -22,7 +22,7 @@ func TestSharpnessAlongTraining(t *testing.T) {
 		{ID: "c", Status: StatusOK, Axes: map[string]float64{AxisLR: 0.3, AxisSeed: 1}, Curve: []spec.EpochMetrics{{Epoch: 1}}},
 	}
 	cs := SharpnessFromPoints(pts)
-	if len(cs) != 2 || cs[0].Label != "lr=0.1" || cs[1].Label != "lr=0.2" || len(cs[0].Steps) != 2 || cs[0].Limit[1] != 20 || cs[1].Lambda[1] != 4 {
+	if len(cs) != 2 || cs[0].Label != "ε=0.1" || cs[1].Label != "ε=0.2" || len(cs[0].Steps) != 2 || cs[0].Limit[1] != 20 || cs[1].Lambda[1] != 4 {
 		t.Fatalf("curves: %+v", cs)
 	}
 	f := SharpnessAlongTraining(cs)

@@ -276,16 +276,22 @@ func (s *sweepServer) AggregateResults(_ context.Context, req *pb.AggregateResul
 	}
 	var filters []results.Filter
 	var fidx []int
-	for _, pf := range req.Filters {
-		i, ok := rc.axisIndex(pf.Axis)
-		if !ok {
-			return nil, status.Errorf(codes.InvalidArgument, "filters: unknown axis %q; want one of %s", pf.Axis, strings.Join(rc.axes, ", "))
+	for _, list := range []struct {
+		name string
+		pfs  []*pb.AxisFilter
+		conv func(*pb.AxisFilter) (results.Filter, error)
+	}{{"filters", req.Filters, results.FilterFromProto}, {"exclude", req.Exclude, results.ExcludeFromProto}} {
+		for _, pf := range list.pfs {
+			i, ok := rc.axisIndex(pf.Axis)
+			if !ok {
+				return nil, status.Errorf(codes.InvalidArgument, "%s: unknown axis %q; want one of %s", list.name, pf.Axis, strings.Join(rc.axes, ", "))
+			}
+			f, err := list.conv(pf)
+			if err != nil {
+				return nil, status.Errorf(codes.InvalidArgument, "%s: %v", list.name, err)
+			}
+			filters, fidx = append(filters, f), append(fidx, i)
 		}
-		f, err := results.FilterFromProto(pf)
-		if err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "filters: %v", err)
-		}
-		filters, fidx = append(filters, f), append(fidx, i)
 	}
 	var gidx []int
 	for _, a := range req.GroupBy {

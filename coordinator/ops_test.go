@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/flatsweep/flatsweep/coordinator/store"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 	"github.com/flatsweep/flatsweep/spec"
@@ -93,6 +96,26 @@ func TestAggregateResults(t *testing.T) {
 	}
 	if len(resp.Groups) != 2 || metricOf(resp, resp.Groups[0], "test_acc").Mean != 0.161 || metricOf(resp, resp.Groups[1], "test_acc").Mean != 0.162 {
 		t.Fatalf("filtered groups: %v", resp.Groups)
+	}
+	// An exclusion drops that batch size: the groups by batch size are the
+	// others.
+	resp, err = b.sweeps.AggregateResults(context.Background(), &pb.AggregateResultsRequest{
+		SweepId: "unit", GroupBy: []string{"batch_size"}, Exclude: []*pb.AxisFilter{{Axis: "batch_size", Values: []float64{16}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range resp.Groups {
+		if g.Key[0] == 16 {
+			t.Fatalf("excluded batch size 16 in the groups: %v", resp.Groups)
+		}
+	}
+	if len(resp.Groups) == 0 {
+		t.Fatal("exclusion left no group")
+	}
+	if _, err := b.sweeps.AggregateResults(context.Background(), &pb.AggregateResultsRequest{
+		SweepId: "unit", Exclude: []*pb.AxisFilter{{Axis: "batch_size", Values: []float64{3}}}}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("exclusion of a value no trial has: %v", err)
 	}
 	if _, err := b.sweeps.AggregateResults(context.Background(), &pb.AggregateResultsRequest{SweepId: "unit", GroupBy: []string{"colour"}}); err == nil {
 		t.Fatal("unknown axis accepted")

@@ -54,13 +54,22 @@ func GroupsFromProto(r *pb.AggregateResultsResponse) Groups {
 	return out
 }
 
-// FilterToProto converts a filter.
+// ToProto converts a filter (its Exclude is carried by the list it goes
+// in: AggregateResultsRequest.filters or .exclude).
 func (f Filter) ToProto() *pb.AxisFilter {
 	pf := &pb.AxisFilter{Axis: f.Axis, ValueJson: f.Values}
 	for _, v := range f.Values {
 		pf.Values = append(pf.Values, number(v))
 	}
 	return pf
+}
+
+// ExcludeFromProto converts a filter of AggregateResultsRequest.exclude
+// back, as FilterFromProto does, into an excluding Filter.
+func ExcludeFromProto(pf *pb.AxisFilter) (Filter, error) {
+	f, err := FilterFromProto(pf)
+	f.Exclude = true
+	return f, err
 }
 
 // FilterFromProto converts a filter back, taking its numbers when it has no

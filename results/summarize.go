@@ -187,10 +187,13 @@ func DefaultBy(recs []Record) []string {
 	return slices.DeleteFunc(varying, func(a string) bool { return a == "seed" })
 }
 
-// Filter keeps the records whose value on Axis is one of Values.
+// Filter keeps the records whose value on Axis is one of Values or, with
+// Exclude, drops them and keeps the others (flatsweep's --where and
+// --exclude).
 type Filter struct {
-	Axis   string
-	Values []string
+	Axis    string
+	Values  []string
+	Exclude bool
 }
 
 // ParseFilter parses "AXIS=V1,V2" into a Filter with the values in canonical
@@ -247,8 +250,61 @@ func splitValues(s string) []string {
 	return append(out, s[start:])
 }
 
+// ParseExclude parses "AXIS=V1,V2" as ParseFilter does into a Filter that
+// drops the trials with one of the values (Exclude).
+func ParseExclude(s string) (Filter, error) {
+	f, err := ParseFilter(s)
+	f.Exclude = true
+	return f, err
+}
+
 // Keep reports whether a trial whose value on the filter's axis is v passes.
-func (f Filter) Keep(v string) bool { return slices.Contains(f.Values, v) }
+func (f Filter) Keep(v string) bool { return slices.Contains(f.Values, v) != f.Exclude }
+
+// String formats f as the flag that gives it: "where AXIS=V1,V2" or
+// "exclude AXIS=V1,V2".
+func (f Filter) String() string {
+	kind := "where"
+	if f.Exclude {
+		kind = "exclude"
+	}
+	return kind + " " + f.Axis + "=" + strings.Join(f.Values, ",")
+}
+
+// Select returns the records that pass every filter, in order. A filter
+// naming a value no record takes is an error (see Check), so that a typo
+// does not select nothing silently.
+func Select(recs []Record, filters ...Filter) ([]Record, error) {
+	paths := make([]string, len(filters))
+	for i, f := range filters {
+		p, err := AxisPath(f.Axis)
+		if err != nil {
+			return nil, err
+		}
+		paths[i] = p
+	}
+	for i, f := range filters {
+		has := map[string]bool{}
+		for _, r := range recs {
+			v, _ := spec.GetJSON(r.Spec, paths[i])
+			has[v] = true
+		}
+		if err := f.Check(has); err != nil {
+			return nil, err
+		}
+	}
+	kept := recs[:0:0]
+recs:
+	for _, r := range recs {
+		for i, f := range filters {
+			if v, _ := spec.GetJSON(r.Spec, paths[i]); !f.Keep(v) {
+				continue recs
+			}
+		}
+		kept = append(kept, r)
+	}
+	return kept, nil
+}
 
 // Check reports a value of the filter that no trial takes — a typo or a
 // value outside the grid, which would otherwise select nothing and print
@@ -286,33 +342,9 @@ func compareValues(a, b string) int {
 // Grouper). The metrics are the base metrics and every measure any record
 // has (kept or not, as the coordinator lists a sweep's metrics).
 func Summarize(recs []Record, by []string, filters ...Filter) (Groups, error) {
-	filterPaths := make([]string, len(filters))
-	for i, f := range filters {
-		p, err := AxisPath(f.Axis)
-		if err != nil {
-			return Groups{}, err
-		}
-		filterPaths[i] = p
-	}
-	for i, f := range filters {
-		has := map[string]bool{}
-		for _, r := range recs {
-			v, _ := spec.GetJSON(r.Spec, filterPaths[i])
-			has[v] = true
-		}
-		if err := f.Check(has); err != nil {
-			return Groups{}, err
-		}
-	}
-	kept := recs[:0:0]
-recs:
-	for _, r := range recs {
-		for i, f := range filters {
-			if v, _ := spec.GetJSON(r.Spec, filterPaths[i]); !f.Keep(v) {
-				continue recs
-			}
-		}
-		kept = append(kept, r)
+	kept, err := Select(recs, filters...)
+	if err != nil {
+		return Groups{}, err
 	}
 	// The default grouping is over the axes that vary among the trials
 	// kept, as the coordinator's AggregateResults groups them.

@@ -11,6 +11,7 @@ import (
 func newAnalyzeCmd() *cobra.Command {
 	var (
 		src    sourceFlags
+		filter filterFlags
 		format string
 	)
 	cmd := &cobra.Command{
@@ -21,19 +22,37 @@ func newAnalyzeCmd() *cobra.Command {
 accuracy per (ε, N, m) and its log–log fits against ε, N and 1/(1 − m) (Smith &
 Le predict slope 1); whether test accuracy collapses onto g = ε(N/B − 1)/(1 − m);
 and, for every flatness measure, Kendall's τ with the gap and with test accuracy
-and Jiang et al.'s granulated Ψ. Diverged, failed and unfinished trials are
-counted, never dropped silently; a degenerate sweep is explained, not an error.
+and Jiang et al.'s granulated Ψ, with bootstrap intervals and the worst case
+over environments (pairs of grid points differing in one hyperparameter).
+Diverged, not-fitted, failed and unfinished trials are counted, never dropped
+silently; a degenerate sweep is explained, not an error.
+
+A number is printed only with the data it needs, with its 95 % interval, and
+"not enough data" with the counts otherwise: a slope of B_opt needs two residual
+degrees of freedom (four interior optima along one axis), optima at the edge of
+the batch-size grid are marked and left out of slopes, the collapse test needs
+two settings of (ε, N, m) whose ranges of g overlap, and τ needs five trials.
+Test-accuracy intervals combine the seeds with the test set's binomial error
+(docs/SCIENCE.md, section 12). g is given for SGD only.
 
 The trials come from a coordinator (--coordinator) or, offline, from a copy of
 its database file (--db PATH, opened read-only; a running coordinator holds an
-exclusive lock on its own file, so copy it first).`,
+exclusive lock on its own file, so copy it first).
+
+` + filterHelp + `
+The analysis says which trials the filters left out.`,
+		Example: `  flatsweep analyze quickstart --db sweep.db
+  flatsweep analyze quickstart --db sweep.db --exclude lr=2 --format json`,
 		Args: exactArgs(1, "one sweep name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			write, err := analysisWriter(format)
 			if err != nil {
 				return err
 			}
-			if format == "json" && src.db == "" {
+			if _, err := filter.parse(); err != nil {
+				return err
+			}
+			if format == "json" && src.db == "" && !filter.set() {
 				// The coordinator runs the analysis itself (AnalyzeSweep).
 				return src.serverAnalysis(cmd, args[0])
 			}
@@ -41,10 +60,17 @@ exclusive lock on its own file, so copy it first).`,
 			if err != nil {
 				return err
 			}
-			return write(cmd.OutOrStdout(), analysis.Analyze(args[0], analysis.PointsFromRecords(recs)))
+			all := len(recs)
+			if recs, err = filter.apply(recs); err != nil {
+				return err
+			}
+			a := analysis.Analyze(args[0], analysis.PointsFromRecords(recs))
+			a.NoteSelection(filter.describe(), all-len(recs), all)
+			return write(cmd.OutOrStdout(), a)
 		},
 	}
 	addSourceFlags(cmd, &src)
+	addFilterFlags(cmd, &filter)
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
 	return cmd
 }

@@ -16,6 +16,7 @@ import (
 func newExportCmd() *cobra.Command {
 	var (
 		src         sourceFlags
+		filter      filterFlags
 		format, out string
 	)
 	cmd := &cobra.Command{
@@ -33,7 +34,8 @@ a Parquet null.
 --format is csv or parquet (default: from the --out extension, .csv or
 .parquet; another extension needs --format); --out - writes CSV to standard
 output. Sources as for analyze:
---coordinator, or --db PATH (a copy of the database).`,
+--coordinator, or --db PATH (a copy of the database).
+` + filterHelp,
 		Example: `  flatsweep export quickstart --db sweep.db --out trials.parquet
   flatsweep export quickstart --out - | head     # CSV from the coordinator`,
 		Args: exactArgs(1, "one sweep name"),
@@ -64,6 +66,9 @@ output. Sources as for analyze:
 			if err != nil {
 				return err
 			}
+			if recs, err = filter.apply(recs); err != nil {
+				return err
+			}
 			t := analysis.TrialTableFromRecords(recs)
 			if out == "-" {
 				return write(t, cmd.OutOrStdout())
@@ -76,6 +81,7 @@ output. Sources as for analyze:
 		},
 	}
 	addSourceFlags(cmd, &src)
+	addFilterFlags(cmd, &filter)
 	cmd.Flags().StringVar(&format, "format", "", "csv or parquet (default: from the --out extension, .csv or .parquet)")
 	cmd.Flags().StringVar(&out, "out", "", "output file, or - for standard output")
 	return cmd

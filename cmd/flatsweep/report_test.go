@@ -103,9 +103,11 @@ var imgTag = regexp.MustCompile(`<img src="data:image/png;base64,`)
 func TestReportRenders(t *testing.T) {
 	db := writeDB(t, "planted", plantedTrials())
 	dir := runReport(t, "planted", db)
-	// acc_vs_g, two heat maps, three measures (lambda_max, sharp, trace) and
-	// two training-curve figures; no spectral densities.
-	figures := []string{"acc_vs_g", "heatmap_test_acc", "heatmap_lambda_max", "lambda_vs_b", "measure_lambda_max_vs_gap",
+	// acc_vs_g, two heat maps, B_opt against ε and N, three measures
+	// (lambda_max, sharp, trace) against B and against the gap, and two
+	// training-curve figures; no spectral densities.
+	figures := []string{"acc_vs_g", "heatmap_test_acc", "heatmap_lambda_max", "bopt_vs_lr", "bopt_vs_n", "lambda_vs_b",
+		"measure_sharp_vs_b", "measure_trace_vs_b", "measure_lambda_max_vs_gap",
 		"measure_sharp_vs_gap", "measure_trace_vs_gap", "curves_test_acc", "curves_train_loss"}
 	for _, f := range figures {
 		for _, ext := range []string{".png", ".svg"} {

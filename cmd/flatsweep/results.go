@@ -18,7 +18,7 @@ func newResultsCmd() *cobra.Command {
 		conn    connFlags
 		format  string
 		groupBy []string
-		filters []string
+		filters filterFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "results SWEEP",
@@ -29,8 +29,9 @@ that succeeded without diverging, counting the others. By default the groups
 are every combination of the grid axes that vary in the sweep except the seed,
 so trials are averaged over seeds and over nothing else; --group-by names the
 axes instead (` + strings.Join(spec.AxisNames(), ", ") + `, or the path of a
-field axis, linked axis or random draw of the sweep, such as model.hidden), and --where
-keeps the trials whose axis takes one of the given values. The coordinator
+field axis, linked axis or random draw of the sweep, such as model.hidden).
+` + filterHelp + `
+The coordinator
 computes the groups with the same engine (package results) that run's table,
 analyze and report use. --format jsonl writes one JSON object per group.
 Why failed trials failed follows the table (and is the "failures" list of
@@ -42,12 +43,16 @@ Why failed trials failed follows the table (and is the "failures" list of
 				return usagef("--format: %v", err)
 			}
 			req := &pb.AggregateResultsRequest{SweepId: args[0], GroupBy: groupBy}
-			for _, w := range filters {
-				f, err := results.ParseFilter(w)
-				if err != nil {
-					return usagef("--where %v", err)
+			fs, err := filters.parse()
+			if err != nil {
+				return err
+			}
+			for _, f := range fs {
+				if f.Exclude {
+					req.Exclude = append(req.Exclude, f.ToProto())
+				} else {
+					req.Filters = append(req.Filters, f.ToProto())
 				}
-				req.Filters = append(req.Filters, f.ToProto())
 			}
 			for _, a := range groupBy {
 				if _, err := results.AxisPath(a); err != nil {
@@ -75,7 +80,7 @@ Why failed trials failed follows the table (and is the "failures" list of
 	addConnFlags(cmd, &conn)
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv, json or jsonl")
 	cmd.Flags().StringSliceVar(&groupBy, "group-by", nil, "axes to group by, e.g. batch_size,lr (default: every axis that varies, but seed)")
-	cmd.Flags().StringArrayVar(&filters, "where", nil, "keep trials whose AXIS is one of the values: AXIS=V1,V2 (repeatable)")
+	addFilterFlags(cmd, &filters)
 	return cmd
 }
 

@@ -119,6 +119,11 @@ func TestCancelResubmitResume(t *testing.T) {
 	if out, errs, code := runCLIEnv(t, env, "results", "e2e", "--where", "lr=1e-1,0.05"); code != 0 || !strings.Contains(out, "0.1") {
 		t.Errorf("results --where lr=1e-1,0.05: exit %d\n%s%s", code, out, errs)
 	}
+	// --exclude drops a learning rate: every group left is at the other one.
+	if out, errs, code := runCLIEnv(t, env, "results", "e2e", "--exclude", "lr=0.05", "--group-by", "lr", "--format", "csv"); code != 0 ||
+		strings.Contains(out, "\n0.05,") || !strings.Contains(out, "\n0.1,") {
+		t.Errorf("results --exclude lr=0.05: exit %d\n%s%s", code, out, errs)
+	}
 }
 
 // e2eSweep1 is e2eSweep with one epoch per trial.

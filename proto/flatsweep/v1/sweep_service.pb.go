@@ -301,7 +301,10 @@ type AggregateResultsRequest struct {
 	Filters []*AxisFilter `protobuf:"bytes,2,rep,name=filters,proto3" json:"filters,omitempty"`
 	// Axes to group by (default: every grid axis that varies among the
 	// trials except seed, i.e. aggregate over seeds and nothing else).
-	GroupBy       []string `protobuf:"bytes,3,rep,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
+	GroupBy []string `protobuf:"bytes,3,rep,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
+	// Exclusions: a trial whose axis takes one of an exclusion's values is
+	// dropped (applied with filters; flatsweep's --exclude).
+	Exclude       []*AxisFilter `protobuf:"bytes,70,rep,name=exclude,proto3" json:"exclude,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -353,6 +356,13 @@ func (x *AggregateResultsRequest) GetFilters() []*AxisFilter {
 func (x *AggregateResultsRequest) GetGroupBy() []string {
 	if x != nil {
 		return x.GroupBy
+	}
+	return nil
+}
+
+func (x *AggregateResultsRequest) GetExclude() []*AxisFilter {
+	if x != nil {
+		return x.Exclude
 	}
 	return nil
 }
@@ -1619,11 +1629,12 @@ const file_flatsweep_v1_sweep_service_proto_rawDesc = "" +
 	"\x04axis\x18\x01 \x01(\tR\x04axis\x12\x16\n" +
 	"\x06values\x18\x02 \x03(\x01R\x06values\x12\x1d\n" +
 	"\n" +
-	"value_json\x18\x03 \x03(\tR\tvalueJson\"\x83\x01\n" +
+	"value_json\x18\x03 \x03(\tR\tvalueJson\"\xb7\x01\n" +
 	"\x17AggregateResultsRequest\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\x122\n" +
 	"\afilters\x18\x02 \x03(\v2\x18.flatsweep.v1.AxisFilterR\afilters\x12\x19\n" +
-	"\bgroup_by\x18\x03 \x03(\tR\agroupBy\"\xa7\x01\n" +
+	"\bgroup_by\x18\x03 \x03(\tR\agroupBy\x122\n" +
+	"\aexclude\x18F \x03(\v2\x18.flatsweep.v1.AxisFilterR\aexclude\"\xa7\x01\n" +
 	"\rMetricSummary\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x05R\x05count\x12\x12\n" +
 	"\x04mean\x18\x02 \x01(\x01R\x04mean\x12\x10\n" +
@@ -1775,50 +1786,51 @@ var file_flatsweep_v1_sweep_service_proto_goTypes = []any{
 var file_flatsweep_v1_sweep_service_proto_depIdxs = []int32{
 	28, // 0: flatsweep.v1.LogsResponse.logs:type_name -> flatsweep.v1.CommandLog
 	4,  // 1: flatsweep.v1.AggregateResultsRequest.filters:type_name -> flatsweep.v1.AxisFilter
-	6,  // 2: flatsweep.v1.ResultGroup.metrics:type_name -> flatsweep.v1.MetricSummary
-	7,  // 3: flatsweep.v1.AggregateResultsResponse.groups:type_name -> flatsweep.v1.ResultGroup
-	27, // 4: flatsweep.v1.AggregateResultsResponse.fixed:type_name -> flatsweep.v1.AggregateResultsResponse.FixedEntry
-	29, // 5: flatsweep.v1.AggregateResultsResponse.failures:type_name -> flatsweep.v1.FailureReason
-	30, // 6: flatsweep.v1.CancelSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	30, // 7: flatsweep.v1.PauseSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	30, // 8: flatsweep.v1.ResumeSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	30, // 9: flatsweep.v1.WatchSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	31, // 10: flatsweep.v1.WatchSweepResponse.remaining:type_name -> google.protobuf.Duration
-	30, // 11: flatsweep.v1.SubmitSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	30, // 12: flatsweep.v1.GetSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
-	30, // 13: flatsweep.v1.ListSweepsResponse.sweeps:type_name -> flatsweep.v1.Sweep
-	32, // 14: flatsweep.v1.QueryResultsRequest.state:type_name -> flatsweep.v1.TrialState
-	33, // 15: flatsweep.v1.QueryResultsResponse.trials:type_name -> flatsweep.v1.Trial
-	34, // 16: flatsweep.v1.ListWorkersResponse.workers:type_name -> flatsweep.v1.Worker
-	17, // 17: flatsweep.v1.SweepService.SubmitSweep:input_type -> flatsweep.v1.SubmitSweepRequest
-	19, // 18: flatsweep.v1.SweepService.GetSweep:input_type -> flatsweep.v1.GetSweepRequest
-	21, // 19: flatsweep.v1.SweepService.ListSweeps:input_type -> flatsweep.v1.ListSweepsRequest
-	23, // 20: flatsweep.v1.SweepService.QueryResults:input_type -> flatsweep.v1.QueryResultsRequest
-	25, // 21: flatsweep.v1.SweepService.ListWorkers:input_type -> flatsweep.v1.ListWorkersRequest
-	9,  // 22: flatsweep.v1.SweepService.CancelSweep:input_type -> flatsweep.v1.CancelSweepRequest
-	11, // 23: flatsweep.v1.SweepService.PauseSweep:input_type -> flatsweep.v1.PauseSweepRequest
-	13, // 24: flatsweep.v1.SweepService.ResumeSweep:input_type -> flatsweep.v1.ResumeSweepRequest
-	15, // 25: flatsweep.v1.SweepService.WatchSweep:input_type -> flatsweep.v1.WatchSweepRequest
-	5,  // 26: flatsweep.v1.SweepService.AggregateResults:input_type -> flatsweep.v1.AggregateResultsRequest
-	2,  // 27: flatsweep.v1.SweepService.AnalyzeSweep:input_type -> flatsweep.v1.AnalyzeSweepRequest
-	0,  // 28: flatsweep.v1.SweepService.Logs:input_type -> flatsweep.v1.LogsRequest
-	18, // 29: flatsweep.v1.SweepService.SubmitSweep:output_type -> flatsweep.v1.SubmitSweepResponse
-	20, // 30: flatsweep.v1.SweepService.GetSweep:output_type -> flatsweep.v1.GetSweepResponse
-	22, // 31: flatsweep.v1.SweepService.ListSweeps:output_type -> flatsweep.v1.ListSweepsResponse
-	24, // 32: flatsweep.v1.SweepService.QueryResults:output_type -> flatsweep.v1.QueryResultsResponse
-	26, // 33: flatsweep.v1.SweepService.ListWorkers:output_type -> flatsweep.v1.ListWorkersResponse
-	10, // 34: flatsweep.v1.SweepService.CancelSweep:output_type -> flatsweep.v1.CancelSweepResponse
-	12, // 35: flatsweep.v1.SweepService.PauseSweep:output_type -> flatsweep.v1.PauseSweepResponse
-	14, // 36: flatsweep.v1.SweepService.ResumeSweep:output_type -> flatsweep.v1.ResumeSweepResponse
-	16, // 37: flatsweep.v1.SweepService.WatchSweep:output_type -> flatsweep.v1.WatchSweepResponse
-	8,  // 38: flatsweep.v1.SweepService.AggregateResults:output_type -> flatsweep.v1.AggregateResultsResponse
-	3,  // 39: flatsweep.v1.SweepService.AnalyzeSweep:output_type -> flatsweep.v1.AnalyzeSweepResponse
-	1,  // 40: flatsweep.v1.SweepService.Logs:output_type -> flatsweep.v1.LogsResponse
-	29, // [29:41] is the sub-list for method output_type
-	17, // [17:29] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	4,  // 2: flatsweep.v1.AggregateResultsRequest.exclude:type_name -> flatsweep.v1.AxisFilter
+	6,  // 3: flatsweep.v1.ResultGroup.metrics:type_name -> flatsweep.v1.MetricSummary
+	7,  // 4: flatsweep.v1.AggregateResultsResponse.groups:type_name -> flatsweep.v1.ResultGroup
+	27, // 5: flatsweep.v1.AggregateResultsResponse.fixed:type_name -> flatsweep.v1.AggregateResultsResponse.FixedEntry
+	29, // 6: flatsweep.v1.AggregateResultsResponse.failures:type_name -> flatsweep.v1.FailureReason
+	30, // 7: flatsweep.v1.CancelSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	30, // 8: flatsweep.v1.PauseSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	30, // 9: flatsweep.v1.ResumeSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	30, // 10: flatsweep.v1.WatchSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	31, // 11: flatsweep.v1.WatchSweepResponse.remaining:type_name -> google.protobuf.Duration
+	30, // 12: flatsweep.v1.SubmitSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	30, // 13: flatsweep.v1.GetSweepResponse.sweep:type_name -> flatsweep.v1.Sweep
+	30, // 14: flatsweep.v1.ListSweepsResponse.sweeps:type_name -> flatsweep.v1.Sweep
+	32, // 15: flatsweep.v1.QueryResultsRequest.state:type_name -> flatsweep.v1.TrialState
+	33, // 16: flatsweep.v1.QueryResultsResponse.trials:type_name -> flatsweep.v1.Trial
+	34, // 17: flatsweep.v1.ListWorkersResponse.workers:type_name -> flatsweep.v1.Worker
+	17, // 18: flatsweep.v1.SweepService.SubmitSweep:input_type -> flatsweep.v1.SubmitSweepRequest
+	19, // 19: flatsweep.v1.SweepService.GetSweep:input_type -> flatsweep.v1.GetSweepRequest
+	21, // 20: flatsweep.v1.SweepService.ListSweeps:input_type -> flatsweep.v1.ListSweepsRequest
+	23, // 21: flatsweep.v1.SweepService.QueryResults:input_type -> flatsweep.v1.QueryResultsRequest
+	25, // 22: flatsweep.v1.SweepService.ListWorkers:input_type -> flatsweep.v1.ListWorkersRequest
+	9,  // 23: flatsweep.v1.SweepService.CancelSweep:input_type -> flatsweep.v1.CancelSweepRequest
+	11, // 24: flatsweep.v1.SweepService.PauseSweep:input_type -> flatsweep.v1.PauseSweepRequest
+	13, // 25: flatsweep.v1.SweepService.ResumeSweep:input_type -> flatsweep.v1.ResumeSweepRequest
+	15, // 26: flatsweep.v1.SweepService.WatchSweep:input_type -> flatsweep.v1.WatchSweepRequest
+	5,  // 27: flatsweep.v1.SweepService.AggregateResults:input_type -> flatsweep.v1.AggregateResultsRequest
+	2,  // 28: flatsweep.v1.SweepService.AnalyzeSweep:input_type -> flatsweep.v1.AnalyzeSweepRequest
+	0,  // 29: flatsweep.v1.SweepService.Logs:input_type -> flatsweep.v1.LogsRequest
+	18, // 30: flatsweep.v1.SweepService.SubmitSweep:output_type -> flatsweep.v1.SubmitSweepResponse
+	20, // 31: flatsweep.v1.SweepService.GetSweep:output_type -> flatsweep.v1.GetSweepResponse
+	22, // 32: flatsweep.v1.SweepService.ListSweeps:output_type -> flatsweep.v1.ListSweepsResponse
+	24, // 33: flatsweep.v1.SweepService.QueryResults:output_type -> flatsweep.v1.QueryResultsResponse
+	26, // 34: flatsweep.v1.SweepService.ListWorkers:output_type -> flatsweep.v1.ListWorkersResponse
+	10, // 35: flatsweep.v1.SweepService.CancelSweep:output_type -> flatsweep.v1.CancelSweepResponse
+	12, // 36: flatsweep.v1.SweepService.PauseSweep:output_type -> flatsweep.v1.PauseSweepResponse
+	14, // 37: flatsweep.v1.SweepService.ResumeSweep:output_type -> flatsweep.v1.ResumeSweepResponse
+	16, // 38: flatsweep.v1.SweepService.WatchSweep:output_type -> flatsweep.v1.WatchSweepResponse
+	8,  // 39: flatsweep.v1.SweepService.AggregateResults:output_type -> flatsweep.v1.AggregateResultsResponse
+	3,  // 40: flatsweep.v1.SweepService.AnalyzeSweep:output_type -> flatsweep.v1.AnalyzeSweepResponse
+	1,  // 41: flatsweep.v1.SweepService.Logs:output_type -> flatsweep.v1.LogsResponse
+	30, // [30:42] is the sub-list for method output_type
+	18, // [18:30] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_flatsweep_v1_sweep_service_proto_init() }
