@@ -49,9 +49,12 @@ func cycles() uint64 {
 
 // TestFloorCollectsLessOften churns 512 MiB through a 1 MiB live heap with
 // and without a 128 MiB floor: the default goal (about 4 MiB, the runtime's
-// minimum) collects over a hundred times, the floor about 512/128 = 4 times
-// (not much less either: the goal is the floor, not far above it); stop
-// restores GOGC.
+// minimum) collects over a hundred times on an idle machine, the floor
+// about 512/128 = 4 times (not much less either: the goal is the floor, not
+// far above it); stop restores GOGC. On a loaded machine concurrent marking
+// lags the allocation and the default goal collects fewer times (28 measured
+// with the CPUs shared eightfold), so the test asks for a ratio, at least
+// four times as many cycles without the floor, not a count.
 func TestFloorCollectsLessOften(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	runtime.GC()
@@ -69,7 +72,7 @@ func TestFloorCollectsLessOften(t *testing.T) {
 		t.Errorf("GOGC after stop = %d, want 100", got)
 	}
 	t.Logf("GC cycles over 512 MiB of garbage: %d without the floor, %d with a 128 MiB floor", without, with)
-	if without < 50 || with < 2 || with > 6 {
-		t.Fatalf("GC cycles: %d without the floor (want ≥ 50), %d with it (want 2 to 6)", without, with)
+	if without < 4*with || with < 2 || with > 6 {
+		t.Fatalf("GC cycles: %d without the floor (want ≥ 4 × %d), %d with it (want 2 to 6)", without, with, with)
 	}
 }
