@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/flatsweep/flatsweep/compute/nn"
 	"github.com/flatsweep/flatsweep/compute/train"
@@ -220,7 +221,9 @@ func Run(ctx context.Context, t spec.Trial, progress func(spec.EpochMetrics)) (s
 	if track != nil {
 		cfg.Probe = track.probe()
 	}
+	clock := time.Now()
 	tr, err := train.Train(ctx, trainNet, theta, trainSet, testSet, cfg, cb)
+	trainSeconds := time.Since(clock).Seconds()
 	if err != nil {
 		return spec.Result{}, Trained{}, fmt.Errorf("training: %w", err)
 	}
@@ -229,6 +232,7 @@ func Run(ctx context.Context, t spec.Trial, progress func(spec.EpochMetrics)) (s
 		TestLoss: tr.Final.TestLoss, TestAcc: tr.Final.TestAcc,
 		Diverged: tr.Diverged, Params: net.NumParams(), Steps: tr.Steps, Gradients: tr.Gradients, TargetReached: tr.TargetReached,
 		Curve: make([]spec.EpochMetrics, 0, len(tr.Curve)), WarmStartSHA256: digest,
+		TrainSeconds: trainSeconds,
 	}
 	for _, m := range tr.Curve {
 		res.Curve = append(res.Curve, epochMetrics(m))
@@ -243,15 +247,21 @@ func Run(ctx context.Context, t spec.Trial, progress func(spec.EpochMetrics)) (s
 	res.CurvatureIndices = CurvatureIndices(t, trainSet.Len())
 	examples := subset(trainSet, res.CurvatureIndices)
 	res.CurvatureExamples = examples.Len()
+	clock = time.Now()
 	m, err := Measure(ctx, t, Model{Net: net, Theta: theta, Examples: examples})
 	if err != nil {
 		return spec.Result{}, Trained{}, err
 	}
 	res.LambdaMax, res.LambdaResidual, res.LambdaConverged, res.HVPs = m.LambdaMax, m.LambdaResidual, m.LambdaConverged, m.HVPs
-	res.Measures, res.Density = m.Measures, m.Density
+	res.Measures, res.Density, res.Costs = m.Measures, m.Density, m.Costs
+	landscape := time.Now()
 	if res.Landscape, err = Landscape(ctx, t, net, theta, trainSet, testSet); err != nil { // nil without curvature.landscape
 		return spec.Result{}, Trained{}, err
 	}
+	if l := res.Landscape; l != nil {
+		res.Costs = append(res.Costs, spec.MeasureCost{Measure: spec.CostLandscape, Losses: l.Evaluations, Seconds: time.Since(landscape).Seconds()})
+	}
+	res.CurvatureSeconds = time.Since(clock).Seconds()
 	return res, out, nil
 }
 
