@@ -45,7 +45,11 @@ set-up (` + "`hessian`" + `), λ₁'s own run (` + "`lambda_max`" + `, without t
 measure and the landscape, the Hessian-vector products, full-batch gradients
 and loss evaluations it applied, its seconds and the relative residuals of
 its iterative solves; ` + "`train_seconds`" + ` and ` + "`curvature_seconds`" + ` split the
-trial's time. ` + "`flatsweep hessian`" + ` prints the same cost table.
+trial's time. ` + "`flatsweep hessian`" + ` prints the same cost table, and
+` + "`flatsweep results SWEEP --costs`" + ` sums it over a sweep (also in
+` + "`flatsweep report`" + `, "Where the time went", and as the ` + "`train_seconds`" + `,
+` + "`curvature_seconds`" + `, ` + "`curvature_hvps`" + ` and ` + "`seconds_<name>`" + ` columns of
+` + "`flatsweep export`" + `).
 
 The measures below are selected with ` + "`curvature.measures`" + ` and configured by a
 block named after the measure; a setting left out takes its default, and a
