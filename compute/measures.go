@@ -120,19 +120,23 @@ func ReadTheta(r io.Reader, net *nn.Network) ([]float64, error) {
 
 // Measure computes at m.Theta what RunTrial computes after training: λ₁
 // (LambdaMax, LambdaResidual, LambdaConverged, HVPs) and the measures of
-// t.Curvature (Measures, Density), over m.Examples. It fills only those
-// fields and Params. Every random draw comes from a generator seeded with
+// t.Curvature (Measures, Density), over m.Examples, with the cost of each
+// piece of work (Costs). It fills only those fields and Params. With top_k
+// selected, λ₁ is the first value of top_k's Lanczos run, which also gives
+// the most negative eigenvalues (see measureWith). Every random draw comes from a generator seeded with
 // t.Seed and a stream constant of its own measure, so a measure's value does
-// not depend on which other measures are selected, and the result is a
-// deterministic function of t and m. A cancelled ctx stops it between
-// products with an error wrapping ctx.Err(). Invalid settings (including K or
+// not depend on which other measures are selected (λ₁ excepted, which with
+// top_k is top_k's first value, equal to λ₁ alone to the tolerances), and
+// the result but its seconds is a deterministic function of t and m. A
+// cancelled ctx stops it between products with an error wrapping ctx.Err(). Invalid settings (including K or
 // p larger than P, found only now for file datasets of other image sizes)
 // give a *spec.FieldError.
 //
 // With t.Curvature.Dinh set it then runs Dinh's check (see spec.Dinh): it
 // adds "dinh_output_change", "lambda_max@dinh" and m@dinh for every scalar m
-// of Measures, computed at T_α θ with the same seeds; LambdaMax, HVPs and the
-// other fields stay those at θ.
+// of Measures, computed at T_α θ with the same seeds, and the costs of that
+// work under the same names with "@dinh"; LambdaMax, HVPs and the other
+// fields stay those at θ.
 func Measure(ctx context.Context, t spec.Trial, m Model) (spec.Result, error) {
 	res, err := measureAt(ctx, t, m)
 	if err != nil || t.Curvature.Dinh == (spec.Dinh{}) {

@@ -161,7 +161,13 @@ type Trained struct {
 // examples drawn without replacement from t.Seed. Lanczos starts from a
 // random unit vector drawn from t.Seed, runs at most Curvature.LanczosSteps
 // steps until the relative residual is ≤ Curvature.Tol, and verifies the
-// final residual with one explicit product (counted in HVPs).
+// final residual with one explicit product (counted in HVPs); with the top_k
+// measure selected, λ₁ is instead the first value of top_k's run (see
+// Measure). Result.Costs records the products, evaluations, seconds and
+// residuals of every piece of the curvature work, and Result.TrainSeconds
+// and Result.CurvatureSeconds the wall-clock time of training and of the
+// curvature (the only parts of a result that are not a function of the
+// spec; see spec.Result.WithoutTimes).
 //
 // It then computes the measures selected in Curvature.Measures over the same
 // examples (see Measure and spec.Registry for their names and settings),

@@ -35,14 +35,17 @@ type Result struct {
 	// so a Result is always finite and JSON-encodable.
 	Diverged bool `json:"diverged"`
 	// LambdaMax is the top (largest algebraic) Hessian eigenvalue λ₁ of the
-	// training loss over the curvature examples, estimated by Lanczos.
+	// training loss over the curvature examples, estimated by Lanczos: with
+	// the top_k measure selected, the first value of its run ("lambda_1",
+	// bit for bit), which also meets Curvature.Tol.
 	LambdaMax float64 `json:"lambda_max"`
 	// LambdaResidual is ‖Hv − λ₁v‖ for the returned Ritz pair.
 	LambdaResidual float64 `json:"lambda_residual"`
 	// LambdaConverged reports whether the residual met the tolerance.
 	LambdaConverged bool `json:"lambda_converged"`
-	// HVPs is the number of Hessian-vector products used for λ₁ (Lanczos
-	// steps plus one product that verifies the final residual).
+	// HVPs is the number of Hessian-vector products of the Lanczos run that
+	// gave λ₁ (its steps plus one product that verifies λ₁'s residual); with
+	// top_k selected, that run also gave the top_k values.
 	HVPs int `json:"hvps"`
 	// Params is the number of trainable parameters P.
 	Params int `json:"params"`
