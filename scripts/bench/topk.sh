@@ -15,8 +15,9 @@
 #  1. a tight Lanczos run (flateigs, relative residual 1e-10) gives the
 #     reference eigenvalues;
 #  2. REPS times, alternately: torch_ref.py --eigs --seed i (PyHessian's
-#     power iteration, seeded i) and `flatsweep hessian --measures top_k
-#     --tol TOL --format json` on a trial spec with seed i (the seed draws
+#     power iteration, seeded i) and `flatsweep --blas-threads THREADS
+#     hessian --measures top_k --tol TOL --format json` (the same threads as
+#     PyTorch; flatsweep's default is 1) on a trial spec with seed i (the seed draws
 #     the Lanczos start vector). flatsweep's products and seconds are the
 #     ones its result reports ("costs": the Hessian's set-up and the one
 #     top_k run, λ₁ included); the command's whole wall time, with loading
@@ -75,7 +76,7 @@ EOF
 		--eigs --top-k 5 --tol 1e-3 --max-iter 100 --seed "$i" >"$E/torch.$i.txt"
 	sleep "$PAUSE"
 	t0=$(date +%s.%N)
-	"$OUT/flatsweep" hessian --weights "$OUT/model.safetensors" --spec "$E/trial.$i.json" \
+	"$OUT/flatsweep" --blas-threads "$THREADS" hessian --weights "$OUT/model.safetensors" --spec "$E/trial.$i.json" \
 		--measures top_k --tol "$TOL" --format json >"$E/flatsweep.$i.json"
 	t1=$(date +%s.%N)
 	echo "$t0 $t1" >"$E/wall.$i.txt"
