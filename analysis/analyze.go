@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/flatsweep/flatsweep/results"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // PredictedSlope is the exponent of B_opt ∝ x that Smith & Le (2018) predict
@@ -130,6 +131,9 @@ type SweepAnalysis struct {
 	// Dinh is Dinh's reparametrization check of every measure recorded
 	// before and after α-scaling (empty when no trial ran it).
 	Dinh DinhAnalysis `json:"dinh"`
+	// Costs is where the sweep's time went, over every trial that recorded
+	// its costs (results.CostTable; empty when none did).
+	Costs []results.CostRow `json:"costs,omitempty"`
 
 	// optimizers and seeds feed the notes: the optimizer names of the
 	// successful trials, and the most successful seeds of a grid point.
@@ -326,6 +330,7 @@ func Analyze(sweep string, points []Point) SweepAnalysis {
 			a.optimizers = append(a.optimizers, name)
 		}
 	}
+	a.Costs = costsOf(points)
 	a.Notes = a.notes()
 	if n := externalPoints(points); n > 0 {
 		a.Notes = append(a.Notes, fmt.Sprintf("%d of %d trials are results of an external program (command trials): their metrics and curves are the program's, which flatsweep cannot promise to be bit-identical across retries; λ₁ and the measures are flatsweep's own, taken on the weights the program wrote.", n, len(points)))
@@ -546,7 +551,36 @@ func (a SweepAnalysis) tables() []table {
 	if a.Dinh.Trials > 0 || len(a.Dinh.Measures) > 0 {
 		ts = append(ts, a.dinhTable())
 	}
+	if len(a.Costs) > 0 {
+		ts = append(ts, a.costsTable())
+	}
 	return ts
+}
+
+// costsTable shows where the sweep's time went (results.CostTable).
+func (a SweepAnalysis) costsTable() table {
+	t := table{id: "costs", title: "Where the time went",
+		intro: "Per piece of work, summed over the trials that recorded it: Hessian-vector products, full-batch gradients (training: minibatch gradients) and loss evaluations, wall-clock seconds, seconds per trial and share of the trials' training and curvature time. The indented rows are parts of the curvature.",
+		head:  []string{"work", "trials", "hvps", "gradients", "losses", "seconds", "s/trial", "share"}}
+	var total float64
+	for _, r := range a.Costs {
+		if r.Name == results.CostTraining || r.Name == results.CostCurvature {
+			total += r.Seconds
+		}
+	}
+	for _, r := range a.Costs {
+		name := r.Name
+		if name != results.CostTraining && name != results.CostCurvature {
+			name = "· " + name
+		}
+		share := "-"
+		if total > 0 {
+			share = fmt.Sprintf("%.1f%%", 100*r.Seconds/total)
+		}
+		t.rows = append(t.rows, []string{name, fmt.Sprint(r.Trials), fmt.Sprint(r.HVPs), fmt.Sprint(r.Gradients), fmt.Sprint(r.Losses),
+			fmt.Sprintf("%.2f", r.Seconds), fmt.Sprintf("%.3f", r.Seconds/float64(r.Trials)), share})
+	}
+	return t
 }
 
 func (a SweepAnalysis) countsTable() table {
@@ -843,4 +877,14 @@ func optimizerNames(names []string) string {
 		return "a batch-size schedule"
 	}
 	return strings.Join(out, ", ")
+}
+
+// costsOf sums the costs of every point that recorded them, whatever its
+// status (a diverged trial's training time was spent too).
+func costsOf(points []Point) []results.CostRow {
+	rs := make([]*spec.Result, 0, len(points))
+	for _, p := range points {
+		rs = append(rs, p.Cost)
+	}
+	return results.CostTable(rs)
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // ColumnKind is the type of an exported column.
@@ -63,6 +65,8 @@ func trialColumns() []Column {
 		{"sam_rho", KindFloat}, {"sam_m", KindInt}, {"sam_adaptive", KindBool}, {"swa_start", KindInt}, {"gradients", KindInt},
 		{"tracked_points", KindInt}, {"tracked_lambda_max", KindFloat}, {"stability_limit", KindFloat},
 		{"target_reached", KindBool}, {"curvature_examples", KindInt}, {"external", KindBool},
+		{"train_seconds", KindFloat}, {"curvature_seconds", KindFloat},
+		{"curvature_hvps", KindInt}, {"curvature_gradients", KindInt}, {"curvature_losses", KindInt},
 	}
 }
 
@@ -84,7 +88,12 @@ func trialColumns() []Column {
 // results stored before it was recorded), external (whether the result
 // came from an external program, a command trial, whose metrics flatsweep
 // cannot promise to be bit-identical across retries; missing without a
-// result) and then one float column per flatness measure key present in any result,
+// result), where the trial's time went
+// (train_seconds and curvature_seconds, and curvature_hvps,
+// curvature_gradients and curvature_losses summed over its costs; missing in
+// results stored before costs were recorded), then one float column
+// seconds_<name> per cost entry present in any result (spec.MeasureCost:
+// seconds_hessian, seconds_top_k, …) and then one float column per flatness measure key present in any result,
 // sorted by name (a key equal to a fixed column name gets the prefix
 // "measure_").
 func TrialTableFromRecords(recs []Record) TrialTable {
@@ -101,6 +110,20 @@ func TrialTableFromRecords(recs []Record) TrialTable {
 		}
 	}
 	slices.Sort(keys)
+	var costKeys []string
+	for _, r := range recs {
+		if r.Result == nil {
+			continue
+		}
+		for _, c := range r.Result.Costs {
+			if !slices.Contains(costKeys, c.Measure) {
+				costKeys = append(costKeys, c.Measure)
+			}
+		}
+	}
+	for _, k := range costKeys {
+		cols = append(cols, Column{"seconds_" + k, KindFloat})
+	}
 	for _, k := range keys {
 		name := k
 		if slices.ContainsFunc(cols, func(c Column) bool { return c.Name == name }) {
@@ -168,6 +191,7 @@ func TrialTableFromRecords(recs []Record) TrialTable {
 		} else {
 			row = append(row, nil)
 		}
+		row = append(row, costCells(r.Result, costKeys)...)
 		for _, k := range keys {
 			v := math.NaN()
 			if r.Result != nil {
@@ -304,4 +328,29 @@ func setCell(f reflect.Value, cell any) error {
 	p.Elem().Set(cv)
 	f.Set(p)
 	return nil
+}
+
+// costCells returns the cells of a result's time and costs: train_seconds,
+// curvature_seconds, the products, gradients and losses summed over its
+// costs, and the seconds of each cost entry in keys (missing where the
+// result has none; all missing without costs).
+func costCells(res *spec.Result, keys []string) []any {
+	cells := make([]any, 5+len(keys))
+	if res == nil || res.Costs == nil {
+		return cells
+	}
+	var hvps, grads, losses int
+	secs := map[string]float64{}
+	for _, c := range res.Costs {
+		hvps, grads, losses = hvps+c.HVPs, grads+c.Gradients, losses+c.Losses
+		secs[c.Measure] += c.Seconds
+	}
+	cells[0], cells[1] = fcell(res.TrainSeconds), fcell(res.CurvatureSeconds)
+	cells[2], cells[3], cells[4] = int64(hvps), int64(grads), int64(losses)
+	for i, k := range keys {
+		if v, ok := secs[k]; ok {
+			cells[5+i] = fcell(v)
+		}
+	}
+	return cells
 }

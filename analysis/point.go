@@ -141,6 +141,10 @@ type Point struct {
 	// input (see results.Record); they say why a StatusFailed point failed.
 	State, Error string
 	Permanent    bool
+	// Cost holds the result's training gradients, seconds and curvature
+	// costs (nil without a result that recorded them); see
+	// results.CostTable.
+	Cost *spec.Result
 }
 
 // Axis returns the value of axis name and whether it is set.
@@ -260,6 +264,10 @@ func PointsFromRecords(recs []Record) []Point {
 			p.Curve = res.Curve
 			p.Sharpness = res.Sharpness
 			p.Landscape = res.Landscape
+			if res.Costs != nil {
+				p.Cost = &spec.Result{Gradients: res.Gradients, TrainSeconds: res.TrainSeconds,
+					CurvatureSeconds: res.CurvatureSeconds, Costs: res.Costs}
+			}
 		}
 		out = append(out, p)
 	}

@@ -2,12 +2,14 @@ package compute
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/flatsweep/flatsweep/compute/curvature"
 	"github.com/flatsweep/flatsweep/compute/data"
@@ -135,19 +137,23 @@ func readThetaState(r io.Reader, net *nn.Network) (theta, buffers []float64, err
 
 // Measure computes at m.Theta what RunTrial computes after training: λ₁
 // (LambdaMax, LambdaResidual, LambdaConverged, HVPs) and the measures of
-// t.Curvature (Measures, Density), over m.Examples. It fills only those
-// fields and Params. Every random draw comes from a generator seeded with
+// t.Curvature (Measures, Density), over m.Examples, with the cost of each
+// piece of work (Costs). It fills only those fields and Params. With top_k
+// selected, λ₁ is the first value of top_k's Lanczos run, which also gives
+// the most negative eigenvalues (see measureWith). Every random draw comes from a generator seeded with
 // t.Seed and a stream constant of its own measure, so a measure's value does
-// not depend on which other measures are selected, and the result is a
-// deterministic function of t and m. A cancelled ctx stops it between
-// products with an error wrapping ctx.Err(). Invalid settings (including K or
+// not depend on which other measures are selected (λ₁ excepted, which with
+// top_k is top_k's first value, equal to λ₁ alone to the tolerances), and
+// the result but its seconds is a deterministic function of t and m. A
+// cancelled ctx stops it between products with an error wrapping ctx.Err(). Invalid settings (including K or
 // p larger than P, found only now for file datasets of other image sizes)
 // give a *spec.FieldError.
 //
 // With t.Curvature.Dinh set it then runs Dinh's check (see spec.Dinh): it
 // adds "dinh_output_change", "lambda_max@dinh" and m@dinh for every scalar m
-// of Measures, computed at T_α θ with the same seeds; LambdaMax, HVPs and the
-// other fields stay those at θ.
+// of Measures, computed at T_α θ with the same seeds, and the costs of that
+// work under the same names with "@dinh"; LambdaMax, HVPs and the other
+// fields stay those at θ.
 func Measure(ctx context.Context, t spec.Trial, m Model) (spec.Result, error) {
 	res, err := measureAt(ctx, t, m)
 	if err != nil || t.Curvature.Dinh == (spec.Dinh{}) {
@@ -205,6 +211,10 @@ func dinhCheck(ctx context.Context, t spec.Trial, m Model, res *spec.Result) err
 	for name, v := range r.Measures {
 		e.put(name+spec.DinhSuffix, v)
 	}
+	for _, c := range r.Costs {
+		c.Measure += spec.DinhSuffix
+		res.Costs = append(res.Costs, c)
+	}
 	return nil
 }
 
@@ -218,43 +228,149 @@ const densityName = "density"
 
 // measureAt is Measure without Dinh's check.
 func measureAt(ctx context.Context, t spec.Trial, m Model) (spec.Result, error) {
+	return measureWith(ctx, t, m, nil)
+}
+
+// measureWith is measureAt with every Hessian-vector product passed through
+// wrap (when non-nil), which tests use to count the operator's applications
+// independently of the costs reported.
+//
+// λ₁ comes from one Lanczos run: with top_k selected, the run of top_k (see
+// runExtremes), which also gives its most negative eigenvalues; else a run
+// of its own. Every piece of work is recorded in Result.Costs in the order it
+// ran: the Hessian's set-up, that run, then every other measure.
+func measureWith(ctx context.Context, t spec.Trial, m Model, wrap func(curvature.Operator) curvature.Operator) (spec.Result, error) {
 	net, theta, set := m.Net, m.Theta, m.Examples
 	rows := chunkRows(net)
 	res := spec.Result{Params: net.NumParams()}
+	clock := time.Now()
 	h := nn.NewHessian(net, theta, set.X, set.Y, rows)
+	e := &measurer{trial: t, m: m, h: h, wrap: wrap, rows: rows, res: &res, out: map[string]float64{}}
+	e.hv = e.counted(h.Apply)
+	e.costs = []spec.MeasureCost{{Measure: spec.CostHessian, Gradients: 1, Seconds: time.Since(clock).Seconds()}}
 	c := t.Resolved().Curvature // with the defaults of lanczos_steps and tol
 	start := make([]float64, net.NumParams())
 	curvature.RandomUnit(start, pcg(t.Seed, streamLanczos))
-	eig, err := curvature.Lanczos(ctx, h.Dim(), h.Apply, start, curvature.Settings{
-		Steps:  c.LanczosSteps,
-		Tol:    c.Tol,
-		Which:  curvature.LargestAlgebraic,
-		Verify: true,
-	})
-	if err != nil {
-		return spec.Result{}, fmt.Errorf("curvature: %w", err)
+	var err error
+	if sel, ok := selection(c.Measures, topKName); ok {
+		err = e.runExtremes(ctx, c, start, sel.Measure.WithDefaults(sel.Settings).(spec.TopKSettings), sel.Settings.(spec.TopKSettings))
+	} else {
+		err = e.runLambdaMax(ctx, c, start)
 	}
-	res.LambdaMax, res.LambdaResidual, res.LambdaConverged = eig.Value, eig.Residual, eig.Converged
-	res.HVPs = h.Products()
+	if err != nil {
+		return spec.Result{}, err
+	}
 	if c.Measures.Len() == 0 {
+		res.Costs = e.costs
 		return res, nil
 	}
 	oracle, err := flatness.NewNetOracle(net, set.X, set.Y, rows)
 	if err != nil {
 		return spec.Result{}, fmt.Errorf("curvature: %w", err)
 	}
-	e := &measurer{trial: t, m: m, h: h, o: oracle, rows: rows, res: &res, out: map[string]float64{}}
+	e.o = &countingOracle{NetOracle: oracle}
 	for _, sel := range c.Measures.List() {
 		run, ok := runners[sel.Measure.Name]
 		if !ok {
 			return spec.Result{}, fmt.Errorf("curvature.%s: this binary cannot take the measure", sel.Measure.Name)
 		}
+		before, clock := e.counts(), time.Now()
+		e.residuals = nil
 		if err := run(ctx, e, sel.Measure.WithDefaults(sel.Settings), sel.Settings); err != nil {
 			return spec.Result{}, fmt.Errorf("curvature.%s: %w", sel.Measure.Name, err)
 		}
+		if sel.Measure.Name == topKName { // its run was made, and costed, with λ₁
+			continue
+		}
+		cost := e.since(before)
+		cost.Measure, cost.Seconds, cost.Residuals = sel.Measure.Name, time.Since(clock).Seconds(), e.residuals
+		e.costs = append(e.costs, cost)
 	}
 	res.Measures = e.out
+	res.Costs = e.costs
 	return res, nil
+}
+
+// topKName is the name of the top_k measure, whose Lanczos run gives λ₁.
+const topKName = "top_k"
+
+// selection returns the selection of the named measure in ms.
+func selection(ms spec.Measures, name string) (spec.Selection, bool) {
+	for _, sel := range ms.List() {
+		if sel.Measure.Name == name {
+			return sel, true
+		}
+	}
+	return spec.Selection{}, false
+}
+
+// runLambdaMax estimates λ₁ alone, by Lanczos from start with the λ₁
+// settings of c and one verifying product, into e.res and e.costs.
+func (e *measurer) runLambdaMax(ctx context.Context, c spec.Curvature, start []float64) error {
+	before, clock := e.counts(), time.Now()
+	eig, err := curvature.Lanczos(ctx, e.h.Dim(), e.hv, start, curvature.Settings{
+		Steps:  c.LanczosSteps,
+		Tol:    c.Tol,
+		Which:  curvature.LargestAlgebraic,
+		Verify: true,
+	})
+	if err != nil {
+		return fmt.Errorf("curvature: %w", err)
+	}
+	e.res.LambdaMax, e.res.LambdaResidual, e.res.LambdaConverged = eig.Value, eig.Residual, eig.Converged
+	e.res.HVPs = eig.Products
+	cost := e.since(before)
+	cost.Measure, cost.Seconds = spec.CostLambdaMax, time.Since(clock).Seconds()
+	cost.Residuals = []float64{relative(eig.Residual, eig.Value)}
+	e.costs = append(e.costs, cost)
+	return nil
+}
+
+// runExtremes makes the one Lanczos run of λ₁ and top_k
+// (curvature.LanczosExtremes from start): the K largest and the Negative
+// most negative eigenvalues, at most max(lanczos_steps, top_k.steps) steps,
+// every wanted pair to top_k.tol and λ₁ to min(tol, top_k.tol), λ₁'s
+// residual verified with one explicit product. λ₁ is the run's first Ritz
+// value; the top_k values are kept in e.topk for runTopK. Restarts at an
+// invariant subspace draw from the top_k stream.
+func (e *measurer) runExtremes(ctx context.Context, c spec.Curvature, start []float64, t, given spec.TopKSettings) error {
+	p := e.h.Dim()
+	k, err := capAtP("curvature.top_k.k", t.K, given.K, p)
+	if err != nil {
+		return fmt.Errorf("curvature.top_k: %w", err)
+	}
+	neg, err := capAtP("curvature.top_k.negative", t.Negative, t.Negative, p)
+	if err != nil {
+		return fmt.Errorf("curvature.top_k: %w", err)
+	}
+	before, clock := e.counts(), time.Now()
+	r, err := curvature.LanczosExtremes(ctx, p, e.hv, start, curvature.ExtremesSettings{
+		Top: k, Bottom: neg, Steps: max(c.LanczosSteps, t.Steps), Tol: t.Tol, LeadTol: min(c.Tol, t.Tol),
+		VerifyLead: true, Restart: e.rng(streamTopK),
+	})
+	if err != nil {
+		return fmt.Errorf("curvature.top_k: %w", err)
+	}
+	lead := r.Top[0]
+	e.res.LambdaMax, e.res.LambdaResidual = lead.Value, lead.Residual
+	e.res.LambdaConverged = lead.Residual <= c.Tol*math.Abs(lead.Value)
+	e.res.HVPs = r.Products
+	e.topk = &r
+	cost := e.since(before)
+	cost.Measure, cost.Seconds = topKName, time.Since(clock).Seconds()
+	for _, eg := range append(slices.Clip(r.Top), r.Bottom...) {
+		cost.Residuals = append(cost.Residuals, relative(eg.Residual, eg.Value))
+	}
+	e.costs = append(e.costs, cost)
+	return nil
+}
+
+// relative returns r/|v|, or r when v is 0.
+func relative(r, v float64) float64 {
+	if v == 0 {
+		return r
+	}
+	return r / math.Abs(v)
 }
 
 // runner takes one measure with its settings (defaults applied) and, for
@@ -273,10 +389,75 @@ type measurer struct {
 	trial spec.Trial
 	m     Model
 	h     *nn.Hessian
-	o     *flatness.NetOracle
-	rows  int
-	res   *spec.Result
-	out   map[string]float64
+	// hv is the Hessian's product, counted in hvps (and passed through
+	// wrap, when set).
+	hv   curvature.Operator
+	wrap func(curvature.Operator) curvature.Operator
+	hvps int
+	o    *countingOracle
+	rows int
+	res  *spec.Result
+	out  map[string]float64
+	// topk is the run of λ₁ and top_k, when top_k is selected.
+	topk *curvature.ExtremesResult
+	// costs are the costs so far; residuals those the running measure
+	// reports for its entry.
+	costs     []spec.MeasureCost
+	residuals []float64
+}
+
+// counted returns op counting its applications in e.hvps, passed through
+// e.wrap when set.
+func (e *measurer) counted(op curvature.Operator) curvature.Operator {
+	if e.wrap != nil {
+		op = e.wrap(op)
+	}
+	return func(dst, v []float64) {
+		e.hvps++
+		op(dst, v)
+	}
+}
+
+// counts returns the products, gradients and losses so far.
+func (e *measurer) counts() spec.MeasureCost {
+	c := spec.MeasureCost{HVPs: e.hvps}
+	if e.o != nil {
+		c.HVPs += e.o.hvps
+		c.Gradients, c.Losses = e.o.grads, e.o.losses
+	}
+	return c
+}
+
+// since returns the counts since before (a value of counts).
+func (e *measurer) since(before spec.MeasureCost) spec.MeasureCost {
+	now := e.counts()
+	return spec.MeasureCost{HVPs: now.HVPs - before.HVPs, Gradients: now.Gradients - before.Gradients, Losses: now.Losses - before.Losses}
+}
+
+// countingOracle is a flatness.NetOracle that counts its evaluations: Loss
+// and Accuracy as losses, Grad as gradients, HVP as products. Its HVP
+// recomputes the network's state at θ, unlike the cached Hessian.
+type countingOracle struct {
+	*flatness.NetOracle
+	losses, grads, hvps int
+}
+
+// Loss implements flatness.Oracle.
+func (o *countingOracle) Loss(theta []float64) float64 { o.losses++; return o.NetOracle.Loss(theta) }
+
+// Grad implements flatness.Oracle.
+func (o *countingOracle) Grad(dst, theta []float64) float64 {
+	o.grads++
+	return o.NetOracle.Grad(dst, theta)
+}
+
+// HVP implements flatness.Oracle.
+func (o *countingOracle) HVP(dst, theta, v []float64) { o.hvps++; o.NetOracle.HVP(dst, theta, v) }
+
+// Accuracy implements flatness.Classifier.
+func (o *countingOracle) Accuracy(theta []float64) float64 {
+	o.losses++
+	return o.NetOracle.Accuracy(theta)
 }
 
 // put stores a finite value under name and drops a NaN or infinite one.
@@ -308,36 +489,27 @@ func capAtP(field string, v, given, p int) (int, error) {
 	return 0, &spec.FieldError{Field: field, Value: strconv.Itoa(v), Problem: fmt.Sprintf("must be ≤ P = %d, the number of parameters", p)}
 }
 
-func runTopK(ctx context.Context, e *measurer, s, given any) error {
-	t, g := s.(spec.TopKSettings), given.(spec.TopKSettings)
-	p := e.h.Dim()
-	run := func(k, givenK int, which curvature.Which, stream uint64, field, prefix, conv string) error {
-		k, err := capAtP(field, k, givenK, p)
-		if err != nil {
-			return err
-		}
-		rng := e.rng(stream)
-		start := make([]float64, p)
-		curvature.RandomUnit(start, rng)
-		r, err := curvature.LanczosTopK(ctx, p, e.h.Apply, start, curvature.TopKSettings{
-			K: k, Steps: t.Steps, Tol: t.Tol, Which: which, Verify: true, Restart: rng,
-		})
-		if err != nil {
-			return err
-		}
-		for i, eg := range r.Eigen {
+// runTopK records the values of the run that runExtremes made with λ₁:
+// "lambda_i" and "top_k_converged" (every top pair within tol), and with
+// negative > 0 "lambda_min_i" and "lambda_min_converged".
+func runTopK(_ context.Context, e *measurer, s, _ any) error {
+	t, r := s.(spec.TopKSettings), e.topk
+	if r == nil {
+		return errors.New("the run of λ₁ and top_k was not made")
+	}
+	put := func(es []curvature.Eigen, prefix, conv string) {
+		ok := true
+		for i, eg := range es {
 			e.put(prefix+strconv.Itoa(i+1), eg.Value)
+			ok = ok && eg.Residual <= t.Tol*math.Abs(eg.Value)
 		}
-		e.put(conv, b2f(r.Converged))
-		return nil
+		e.put(conv, b2f(ok))
 	}
-	if err := run(t.K, g.K, curvature.LargestAlgebraic, streamTopK, "curvature.top_k.k", "lambda_", "top_k_converged"); err != nil {
-		return err
+	put(r.Top, "lambda_", "top_k_converged")
+	if t.Negative > 0 {
+		put(r.Bottom, "lambda_min_", "lambda_min_converged")
 	}
-	if t.Negative == 0 {
-		return nil
-	}
-	return run(t.Negative, t.Negative, curvature.SmallestAlgebraic, streamTopKNegative, "curvature.top_k.negative", "lambda_min_", "lambda_min_converged")
+	return nil
 }
 
 func runTrace(ctx context.Context, e *measurer, s, _ any) error {
@@ -346,18 +518,19 @@ func runTrace(ctx context.Context, e *measurer, s, _ any) error {
 	if t.Method == spec.TraceHutchinson {
 		est = curvature.Hutchinson
 	}
-	r, err := est(ctx, e.h.Dim(), e.h.Apply, e.rng(streamTrace), curvature.TraceSettings{Budget: t.Budget, RelErr: t.RelErr})
+	r, err := est(ctx, e.h.Dim(), e.hv, e.rng(streamTrace), curvature.TraceSettings{Budget: t.Budget, RelErr: t.RelErr})
 	if err != nil {
 		return err
 	}
 	e.put("trace", r.Trace)
 	e.put("trace_se", r.StdErr)
+	e.residuals = []float64{relative(r.StdErr, r.Trace)}
 	return nil
 }
 
 func runDensity(ctx context.Context, e *measurer, s, _ any) error {
 	d := s.(spec.DensitySettings)
-	q, err := curvature.StochasticLanczosQuadrature(ctx, e.h.Dim(), e.h.Apply, e.rng(streamDensity),
+	q, err := curvature.StochasticLanczosQuadrature(ctx, e.h.Dim(), e.hv, e.rng(streamDensity),
 		curvature.SLQSettings{Runs: d.Runs, Steps: d.Steps})
 	if err != nil {
 		return err
@@ -368,10 +541,10 @@ func runDensity(ctx context.Context, e *measurer, s, _ any) error {
 
 func runEvidence(ctx context.Context, e *measurer, s, _ any) error {
 	ev := s.(spec.EvidenceSettings)
-	op := curvature.Operator(e.h.Apply)
+	op := e.hv
 	if ev.Operator == spec.OperatorGaussNewton {
 		set := e.m.Examples
-		op = nn.NewGaussNewton(e.m.Net, e.m.Theta, set.X, set.Y, e.rows).Apply
+		op = e.counted(nn.NewGaussNewton(e.m.Net, e.m.Theta, set.X, set.Y, e.rows).Apply)
 	}
 	r, err := flatness.Evidence(ctx, e.o.Loss(e.m.Theta), e.m.Theta, op, e.rng(streamEvidence),
 		flatness.EvidenceSettings{Lambda: ev.Lambda, Examples: e.m.Examples.Len(),
@@ -473,6 +646,7 @@ func runFisherRao(ctx context.Context, e *measurer, s, _ any) error {
 		return err
 	}
 	e.put("fisher_rao", r.Norm2)
+	e.o.grads++ // its M per-example gradients: one pass over the examples
 	return nil
 }
 

@@ -48,7 +48,7 @@ func TestRunTrialBatchNormDropout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(a, b) {
+	if !reflect.DeepEqual(a.WithoutTimes(), b.WithoutTimes()) {
 		t.Fatalf("two runs of the same trial differ:\n%+v\n%+v", a, b)
 	}
 	if a.Diverged || !(a.LambdaMax > 0) || a.Measures["trace"] == 0 {
@@ -212,7 +212,7 @@ func TestResMLPBatchNormDropout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(a, b) || a.Diverged || !(a.LambdaMax > 0) {
-		t.Errorf("runs equal %t, diverged %t, λ₁ %v", reflect.DeepEqual(a, b), a.Diverged, a.LambdaMax)
+	if !reflect.DeepEqual(a.WithoutTimes(), b.WithoutTimes()) || a.Diverged || !(a.LambdaMax > 0) {
+		t.Errorf("runs equal %t, diverged %t, λ₁ %v", reflect.DeepEqual(a.WithoutTimes(), b.WithoutTimes()), a.Diverged, a.LambdaMax)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/flatsweep/flatsweep/compute/nn"
 	"github.com/flatsweep/flatsweep/compute/train"
@@ -169,7 +170,13 @@ type Trained struct {
 // examples drawn without replacement from t.Seed. Lanczos starts from a
 // random unit vector drawn from t.Seed, runs at most Curvature.LanczosSteps
 // steps until the relative residual is ≤ Curvature.Tol, and verifies the
-// final residual with one explicit product (counted in HVPs).
+// final residual with one explicit product (counted in HVPs); with the top_k
+// measure selected, λ₁ is instead the first value of top_k's run (see
+// Measure). Result.Costs records the products, evaluations, seconds and
+// residuals of every piece of the curvature work, and Result.TrainSeconds
+// and Result.CurvatureSeconds the wall-clock time of training and of the
+// curvature (the only parts of a result that are not a function of the
+// spec; see spec.Result.WithoutTimes).
 //
 // It then computes the measures selected in Curvature.Measures over the same
 // examples (see Measure and spec.Registry for their names and settings),
@@ -237,7 +244,9 @@ func Run(ctx context.Context, t spec.Trial, progress func(spec.EpochMetrics)) (s
 	if track != nil {
 		cfg.Probe = track.probe()
 	}
+	clock := time.Now()
 	tr, err := train.Train(ctx, trainNet, theta, trainSet, testSet, cfg, cb)
+	trainSeconds := time.Since(clock).Seconds()
 	if err != nil {
 		return spec.Result{}, Trained{}, fmt.Errorf("training: %w", err)
 	}
@@ -246,6 +255,7 @@ func Run(ctx context.Context, t spec.Trial, progress func(spec.EpochMetrics)) (s
 		TestLoss: tr.Final.TestLoss, TestAcc: tr.Final.TestAcc,
 		Diverged: tr.Diverged, Params: net.NumParams(), Steps: tr.Steps, Gradients: tr.Gradients, TargetReached: tr.TargetReached,
 		Curve: make([]spec.EpochMetrics, 0, len(tr.Curve)), WarmStartSHA256: digest,
+		TrainSeconds: trainSeconds,
 	}
 	for _, m := range tr.Curve {
 		res.Curve = append(res.Curve, epochMetrics(m))
@@ -265,15 +275,21 @@ func Run(ctx context.Context, t spec.Trial, progress func(spec.EpochMetrics)) (s
 	res.CurvatureIndices = CurvatureIndices(t, trainSet.Len())
 	examples := subset(trainSet, res.CurvatureIndices)
 	res.CurvatureExamples = examples.Len()
+	clock = time.Now()
 	m, err := Measure(ctx, t, Model{Net: net, Theta: theta, Examples: examples})
 	if err != nil {
 		return spec.Result{}, Trained{}, err
 	}
 	res.LambdaMax, res.LambdaResidual, res.LambdaConverged, res.HVPs = m.LambdaMax, m.LambdaResidual, m.LambdaConverged, m.HVPs
-	res.Measures, res.Density = m.Measures, m.Density
+	res.Measures, res.Density, res.Costs = m.Measures, m.Density, m.Costs
+	landscape := time.Now()
 	if res.Landscape, err = Landscape(ctx, t, net, theta, trainSet, testSet); err != nil { // nil without curvature.landscape
 		return spec.Result{}, Trained{}, err
 	}
+	if l := res.Landscape; l != nil {
+		res.Costs = append(res.Costs, spec.MeasureCost{Measure: spec.CostLandscape, Losses: l.Evaluations, Seconds: time.Since(landscape).Seconds()})
+	}
+	res.CurvatureSeconds = time.Since(clock).Seconds()
 	return res, out, nil
 }
 

@@ -163,6 +163,12 @@ func TestResultsValidated(t *testing.T) {
 			r.Density = &pb.SpectralDensity{Params: 10, Runs: []*pb.QuadratureRun{{Nodes: []float64{1, 2}, Weights: []float64{1}}}}
 		}},
 		{"result.hvps", func(r *pb.TrialResult) { r.Hvps = -1 }},
+		{"result.curvature_seconds", func(r *pb.TrialResult) { r.CurvatureSeconds = -2 }},
+		{"result.costs[0].seconds", func(r *pb.TrialResult) { r.Costs = []*pb.MeasureCost{{Measure: "top_k", Seconds: nan}} }},
+		{"result.costs[1].residuals[0]", func(r *pb.TrialResult) {
+			r.Costs = []*pb.MeasureCost{{Measure: "hessian"}, {Measure: "top_k", Residuals: []float64{inf}}}
+		}},
+		{"result.costs[0]: hvps", func(r *pb.TrialResult) { r.Costs = []*pb.MeasureCost{{Measure: "trace", Hvps: -3}} }},
 		{"result: required", func(r *pb.TrialResult) { *r = pb.TrialResult{} }},
 	} {
 		r := goodResult(0.9, 1)

@@ -15,7 +15,12 @@ weights τ²_{r,j} (squared first components of the tridiagonal's eigenvectors,
 summing to 1). The density is ρ(t) = P·mean_r Σ_j τ²_{r,j} N(t; θ_{r,j}, σ²) with
 σ² = 1e-5·max(1, λ_max − λ_min), and tr f(H) ≈ P·mean_r Σ_j τ²_{r,j} f(θ_{r,j}). It
 is stored as Result.Density (nodes and weights per run), not as scalars, and is
-not recomputed by Dinh's check.`,
+not recomputed by Dinh's check. Its runs are its own and do not reuse the
+Lanczos run of λ₁ and top_k: that run starts from a random unit vector too
+(normalized Gaussian, an unbiased probe since E[vvᵀ] = I/P), but it stops
+once its Ritz pairs converge, usually before the steps a quadrature takes,
+continuing it would make the density depend on whether top_k is selected
+and on its tolerance, and it would save at most one run of runs.`,
 	Settings:       DensitySettings{},
 	Records:        func(any) []string { return nil },
 	Invariance:     NotInvariant,

@@ -35,14 +35,17 @@ type Result struct {
 	// so a Result is always finite and JSON-encodable.
 	Diverged bool `json:"diverged"`
 	// LambdaMax is the top (largest algebraic) Hessian eigenvalue λ₁ of the
-	// training loss over the curvature examples, estimated by Lanczos.
+	// training loss over the curvature examples, estimated by Lanczos: with
+	// the top_k measure selected, the first value of its run ("lambda_1",
+	// bit for bit), which also meets Curvature.Tol.
 	LambdaMax float64 `json:"lambda_max"`
 	// LambdaResidual is ‖Hv − λ₁v‖ for the returned Ritz pair.
 	LambdaResidual float64 `json:"lambda_residual"`
 	// LambdaConverged reports whether the residual met the tolerance.
 	LambdaConverged bool `json:"lambda_converged"`
-	// HVPs is the number of Hessian-vector products used for λ₁ (Lanczos
-	// steps plus one product that verifies the final residual).
+	// HVPs is the number of Hessian-vector products of the Lanczos run that
+	// gave λ₁ (its steps plus one product that verifies λ₁'s residual); with
+	// top_k selected, that run also gave the top_k values.
 	HVPs int `json:"hvps"`
 	// Params is the number of trainable parameters P.
 	Params int `json:"params"`
@@ -81,12 +84,73 @@ type Result struct {
 	// whole set). Zero and nil in results stored before they were recorded.
 	CurvatureExamples int   `json:"curvature_examples,omitempty"`
 	CurvatureIndices  []int `json:"curvature_indices,omitempty"`
+	// Costs account for the work of the curvature: one entry per piece of
+	// work, in the order it ran (see MeasureCost for the names). Nil in
+	// results stored before costs were recorded.
+	Costs []MeasureCost `json:"costs,omitempty"`
+	// TrainSeconds and CurvatureSeconds are the wall-clock seconds of
+	// training (including tracking along training) and of λ₁ with the
+	// measures (including Dinh's check and the landscape). Like every
+	// MeasureCost.Seconds they are measurements, not functions of the spec:
+	// WithoutTimes clears them for comparisons of results.
+	TrainSeconds     float64 `json:"train_seconds,omitempty"`
+	CurvatureSeconds float64 `json:"curvature_seconds,omitempty"`
 	// External marks a result produced by an external program (a command
 	// trial, see Command): its metrics and curve are the program's, which
 	// flatsweep cannot promise to be bit-identical across retries (the
 	// curvature it measures on the program's weights is a deterministic
 	// function of those weights).
 	External bool `json:"external,omitempty"`
+}
+
+// Names of MeasureCost entries that are not measures of the registry.
+const (
+	// CostHessian is the set-up of the cached Hessian operator: one forward
+	// and backward pass over the curvature examples (Gradients 1).
+	CostHessian = "hessian"
+	// CostLambdaMax is the Lanczos run of λ₁ when top_k is not selected.
+	// With top_k, λ₁ is the first value of the top_k run, whose entry then
+	// carries the work.
+	CostLambdaMax = "lambda_max"
+	// CostLandscape is the loss landscape (Losses: grid points evaluated).
+	CostLandscape = "landscape"
+)
+
+// MeasureCost is what one piece of a trial's curvature work cost: a measure
+// of the registry by its name (with spec.DinhSuffix when taken at T_α θ), or
+// CostHessian, CostLambdaMax or CostLandscape.
+type MeasureCost struct {
+	Measure string `json:"measure"`
+	// HVPs counts Hessian-vector products (or Gauss–Newton products, for
+	// evidence with operator gauss_newton), Gradients full-batch gradient
+	// evaluations and Losses full-batch loss (or accuracy) evaluations over
+	// the curvature examples, as applied, not as planned.
+	HVPs      int `json:"hvps,omitempty"`
+	Gradients int `json:"gradients,omitempty"`
+	Losses    int `json:"losses,omitempty"`
+	// Seconds is its wall-clock time (a measurement: see WithoutTimes).
+	Seconds float64 `json:"seconds"`
+	// Residuals are the relative convergence residuals of its iterative
+	// solves, where it has any: ‖Hy − θy‖/|θ| of every wanted Ritz pair
+	// (lambda_max: λ₁; top_k: λ₁ … λ_K, then the most negative ones), the
+	// relative standard error SE/|tr| of a trace estimate.
+	Residuals []float64 `json:"residuals,omitempty"`
+}
+
+// WithoutTimes returns r with its wall-clock seconds (TrainSeconds,
+// CurvatureSeconds and every MeasureCost.Seconds) set to 0: the part of a
+// result that is a deterministic function of its spec. It does not modify r.
+func (r Result) WithoutTimes() Result {
+	r.TrainSeconds, r.CurvatureSeconds = 0, 0
+	if r.Costs != nil {
+		costs := make([]MeasureCost, len(r.Costs))
+		for i, c := range r.Costs {
+			c.Seconds = 0
+			costs[i] = c
+		}
+		r.Costs = costs
+	}
+	return r
 }
 
 // CurvatureMeasured reports whether the result's λ₁ was measured: always for

@@ -29,6 +29,7 @@ import (
 	"github.com/flatsweep/flatsweep/coordinator/store"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 	"github.com/flatsweep/flatsweep/results"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 // binary is the flatsweep executable built once for the process tests.
@@ -297,6 +298,26 @@ func TestClusterOfProcesses(t *testing.T) {
 	out, errs, code = runCLI(t, "results", "e2e", "--coordinator", addr, "--group-by", "batch_size", "--format", "jsonl")
 	if code != 0 || strings.Count(out, "\n") != 2 || !strings.Contains(out, `"key":{"batch_size":16}`) || !strings.Contains(out, `"test_acc":{"count":4`) {
 		t.Fatalf("grouped results: code %d:\n%s%s", code, out, errs)
+	}
+	// Where the time went: the costs every worker reported, summed.
+	out, errs, code = runCLI(t, "results", "e2e", "--coordinator", addr, "--costs", "--format", "json")
+	var costs []results.CostRow
+	if code != 0 || json.Unmarshal([]byte(out), &costs) != nil {
+		t.Fatalf("results --costs: code %d:\n%s%s", code, out, errs)
+	}
+	byName := map[string]results.CostRow{}
+	for _, c := range costs {
+		byName[c.Name] = c
+	}
+	if tr, lm := byName[results.CostTraining], byName[spec.CostLambdaMax]; tr.Trials != 8 || !(tr.Seconds > 0) || tr.Gradients == 0 ||
+		lm.Trials != 8 || lm.HVPs == 0 || byName[results.CostCurvature].HVPs != lm.HVPs {
+		t.Errorf("costs %+v", costs)
+	}
+	if out, _, code = runCLI(t, "results", "e2e", "--coordinator", addr, "--costs"); code != 0 || !strings.Contains(out, "  lambda_max") || !strings.Contains(out, "share") {
+		t.Errorf("results --costs: code %d:\n%s", code, out)
+	}
+	if _, errs, code := runCLI(t, "results", "e2e", "--coordinator", addr, "--costs", "--group-by", "lr"); code != 2 || !strings.Contains(errs, "--costs") {
+		t.Errorf("--costs --group-by: exit %d: %s", code, errs)
 	}
 	out, _, code = runCLI(t, "watch", "e2e", "--coordinator", addr)
 	if code != 0 || !strings.Contains(out, "8/8") {

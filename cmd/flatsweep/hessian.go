@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 	"unicode"
 
 	"github.com/spf13/cobra"
@@ -68,6 +69,13 @@ Dense–ReLU–Dense pair P, counted from 0 at the input as curvature.dinh.layer
 counts them: W₁ ← α W₁, b₁ ← α b₁, W₂ ← W₂/α. The network computes the same
 function; the largest output change over the curvature examples is reported,
 and the measures are taken at T_α θ.
+
+With top_k selected, λ₁ is its first value: one Lanczos run gives λ₁, the
+top K and the most negative eigenvalues. The output ends with the cost of
+each piece of work (the Hessian's set-up, that run and every other measure):
+Hessian-vector products, full-batch gradients and loss evaluations, seconds
+and the largest relative residual ‖Hy − θy‖/|θ| of its solves ("costs" in
+--format json).
 
 Bad input (missing or mismatched files, invalid settings) exits with status 2.`,
 		Args: exactArgs(0, "no arguments (give --weights)"),
@@ -208,6 +216,10 @@ type hessianReport struct {
 	HVPs            int                `json:"hvps"`
 	Measures        map[string]float64 `json:"measures,omitempty"`
 	Density         *densityReport     `json:"density,omitempty"`
+	// Costs are the work of each piece of the measurement (spec.MeasureCost)
+	// and Seconds the wall-clock seconds of all of it.
+	Costs   []spec.MeasureCost `json:"costs,omitempty"`
+	Seconds float64            `json:"seconds"`
 }
 
 // alphaReport describes the α-scaling applied before measuring.
@@ -274,7 +286,9 @@ func runHessian(cmd *cobra.Command, f *hessianFlags) error {
 	}
 	x, y := model.Examples.X, model.Examples.Y
 	rep.Loss, rep.Accuracy = model.Net.NewWorkspace(min(len(y), compute.ChunkRows)).Loss(model.Theta, x, y)
+	clock := time.Now()
 	res, err := compute.Measure(cmd.Context(), t, model)
+	rep.Seconds = time.Since(clock).Seconds()
 	if errors.Is(err, spec.ErrInvalid) {
 		return usageError{err}
 	}
@@ -282,7 +296,7 @@ func runHessian(cmd *cobra.Command, f *hessianFlags) error {
 		return err
 	}
 	rep.LambdaMax, rep.LambdaResidual, rep.LambdaConverged, rep.HVPs = res.LambdaMax, res.LambdaResidual, res.LambdaConverged, res.HVPs
-	rep.Measures = res.Measures
+	rep.Measures, rep.Costs = res.Measures, res.Costs
 	if res.Density != nil {
 		rep.Density = &densityReport{SpectralDensity: *res.Density, Histogram: res.Density.Histogram(12)}
 	}
@@ -443,6 +457,29 @@ func printHessian(w io.Writer, r hessianReport) error {
 			fmt.Fprintf(tw, "  [%.4g, %.4g)\t%.4g\n", b.Lo, b.Hi, b.Count)
 		}
 	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return printCosts(w, r.Costs, r.Seconds)
+}
+
+// printCosts writes the cost of each piece of a measurement: its products,
+// gradients and loss evaluations, seconds and largest relative residual,
+// then the total seconds.
+func printCosts(w io.Writer, costs []spec.MeasureCost, seconds float64) error {
+	if len(costs) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "cost\tHVPs\tgradients\tlosses\tseconds\tmax residual\t\n")
+	for _, c := range costs {
+		res := "–"
+		if len(c.Residuals) > 0 {
+			res = fmt.Sprintf("%.2g", slices.Max(c.Residuals))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.3f\t%s\t\n", c.Measure, c.HVPs, c.Gradients, c.Losses, c.Seconds, res)
+	}
+	fmt.Fprintf(tw, "total\t\t\t\t%.3f\t\t\n", seconds)
 	return tw.Flush()
 }
 

@@ -104,6 +104,20 @@ func TestHessianCommand(t *testing.T) {
 	if rep.Density == nil || len(rep.Density.Histogram) != 12 {
 		t.Fatalf("density %+v", rep.Density)
 	}
+	// One λ₁, top_k's first value, whose run's products are the λ₁ products;
+	// a cost entry per piece of work, as the trial recorded them.
+	if rep.LambdaMax != rep.Measures["lambda_1"] || len(rep.Costs) != 10 || rep.Costs[1].Measure != "top_k" ||
+		rep.Costs[1].HVPs != rep.HVPs || !(rep.Seconds > 0) || len(res.Costs) != len(rep.Costs) {
+		t.Errorf("λ₁ %v, lambda_1 %v, %d products; costs %+v (trial: %d entries)", rep.LambdaMax, rep.Measures["lambda_1"], rep.HVPs, rep.Costs, len(res.Costs))
+	}
+	for i, c := range rep.Costs {
+		if r := res.Costs[i]; c.Measure != r.Measure || c.HVPs != r.HVPs || c.Gradients != r.Gradients || c.Losses != r.Losses {
+			t.Errorf("cost %d: hessian %+v, trial %+v", i, c, r)
+		}
+	}
+	if !(res.TrainSeconds > 0) || !(res.CurvatureSeconds > 0) {
+		t.Errorf("trial seconds: training %v, curvature %v", res.TrainSeconds, res.CurvatureSeconds)
+	}
 	var count float64
 	for _, bin := range rep.Density.Histogram {
 		count += bin.Count
@@ -126,7 +140,8 @@ func TestHessianCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"lambda_max", "lambda_1 ", "trace ", "keskar_full_1e-3", "fisher_rao", "density", "eigenvalue counts"} {
+	for _, want := range []string{"lambda_max", "lambda_1 ", "trace ", "keskar_full_1e-3", "fisher_rao", "density", "eigenvalue counts",
+		"max residual", "hessian", "top_k", "total"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -19,6 +20,7 @@ func newResultsCmd() *cobra.Command {
 		format  string
 		groupBy []string
 		filters filterFlags
+		costs   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "results SWEEP",
@@ -35,7 +37,15 @@ The coordinator
 computes the groups with the same engine (package results) that run's table,
 analyze and report use. --format jsonl writes one JSON object per group.
 Why failed trials failed follows the table (and is the "failures" list of
---format json; standard error for csv and jsonl).`,
+--format json; standard error for csv and jsonl).
+
+--costs prints instead where the sweep's time went: per piece of work
+(training, the curvature as a whole, then the Hessian's set-up, λ₁'s run and
+each measure), summed over the trials that recorded it, the Hessian-vector
+products, gradients and loss evaluations, the seconds, the seconds per trial
+and the share of the trials' time (--format json: the rows as JSON):
+
+  flatsweep results keskar-f1 --costs`,
 		Args: exactArgs(1, "one sweep name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			write, err := results.Writer(format)
@@ -64,6 +74,12 @@ Why failed trials failed follows the table (and is the "failures" list of
 				return err
 			}
 			defer cc.Close()
+			if costs && (len(groupBy) > 0 || filters.set()) {
+				return usagef("--costs: sums over every trial of the sweep; it takes no --group-by, --where or --exclude")
+			}
+			if costs {
+				return printSweepCosts(cmd, pb.NewSweepServiceClient(cc), args[0], format)
+			}
 			g, err := aggregate(cmd.Context(), pb.NewSweepServiceClient(cc), req)
 			if err != nil {
 				return err
@@ -81,7 +97,27 @@ Why failed trials failed follows the table (and is the "failures" list of
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv, json or jsonl")
 	cmd.Flags().StringSliceVar(&groupBy, "group-by", nil, "axes to group by, e.g. batch_size,lr (default: every axis that varies, but seed)")
 	addFilterFlags(cmd, &filters)
+	cmd.Flags().BoolVar(&costs, "costs", false, "print where the sweep's time went: products, evaluations and seconds per piece of work")
 	return cmd
+}
+
+// printSweepCosts writes the cost table of a sweep's results
+// (results.CostTable) as a table or, with --format json, as JSON.
+func printSweepCosts(cmd *cobra.Command, c pb.SweepServiceClient, sweep, format string) error {
+	if format != "table" && format != "json" {
+		return usagef("--format %s: --costs writes table or json", format)
+	}
+	recs, err := fetchRecords(cmd.Context(), c, sweep)
+	if err != nil {
+		return err
+	}
+	rows := results.CostTable(results.CostResults(recs))
+	if format == "json" {
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	return results.WriteCosts(cmd.OutOrStdout(), rows)
 }
 
 // aggregate asks the coordinator for a sweep's groups.

@@ -17,9 +17,12 @@ import (
 func FuzzValidateResult(f *testing.F) {
 	good := &pb.TrialResult{TrainLoss: 0.1, TrainAcc: 0.9, TestLoss: 0.3, TestAcc: 0.8, LambdaMax: 4, LambdaResidual: 1e-8,
 		Hvps: 21, Params: 100, Steps: 10, DurationSeconds: 2.5, Measures: map[string]float64{"trace": 12},
-		Curve:   []*pb.EpochMetrics{{Epoch: 1, TrainLoss: 0.5, TrainAcc: 0.6, TestLoss: 0.6, TestAcc: 0.5, Step: 10, Lr: 0.1, BatchSize: 8}},
-		Density: &pb.SpectralDensity{Params: 100, Runs: []*pb.QuadratureRun{{Nodes: []float64{1, 4}, Weights: []float64{0.5, 0.5}}}}}
-	for _, r := range []*pb.TrialResult{good, {}, {TrainLoss: math.NaN()}, {TestAcc: 2}, {Curve: []*pb.EpochMetrics{{Epoch: 2}}}} {
+		Curve:        []*pb.EpochMetrics{{Epoch: 1, TrainLoss: 0.5, TrainAcc: 0.6, TestLoss: 0.6, TestAcc: 0.5, Step: 10, Lr: 0.1, BatchSize: 8}},
+		Density:      &pb.SpectralDensity{Params: 100, Runs: []*pb.QuadratureRun{{Nodes: []float64{1, 4}, Weights: []float64{0.5, 0.5}}}},
+		Costs:        []*pb.MeasureCost{{Measure: "hessian", Gradients: 1, Seconds: 0.1}, {Measure: "top_k", Hvps: 17, Seconds: 4.5, Residuals: []float64{1e-9, 2e-4}}},
+		TrainSeconds: 2, CurvatureSeconds: 0.5}
+	for _, r := range []*pb.TrialResult{good, {}, {TrainLoss: math.NaN()}, {TestAcc: 2}, {Curve: []*pb.EpochMetrics{{Epoch: 2}}},
+		{Costs: []*pb.MeasureCost{{Measure: "trace", Seconds: math.Inf(1)}}}, {Costs: []*pb.MeasureCost{{Measure: "", Hvps: -1}}}} {
 		b, err := proto.Marshal(r)
 		if err != nil {
 			f.Fatal(err)
@@ -42,7 +45,8 @@ func FuzzValidateResult(f *testing.F) {
 			return
 		}
 		finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
-		for _, x := range []float64{r.TrainLoss, r.TestLoss, r.TrainAcc, r.TestAcc, r.LambdaMax, r.LambdaResidual, r.DurationSeconds} {
+		for _, x := range []float64{r.TrainLoss, r.TestLoss, r.TrainAcc, r.TestAcc, r.LambdaMax, r.LambdaResidual, r.DurationSeconds,
+			r.TrainSeconds, r.CurvatureSeconds} {
 			if !finite(x) {
 				t.Fatalf("accepted a result with %v", x)
 			}
@@ -61,6 +65,19 @@ func FuzzValidateResult(f *testing.F) {
 		for k, v := range r.Measures {
 			if !finite(v) || k == "" {
 				t.Fatalf("accepted measure %q = %v", k, v)
+			}
+		}
+		if r.TrainSeconds < 0 || r.CurvatureSeconds < 0 || len(r.Costs) > lim.MaxMeasures {
+			t.Fatalf("accepted seconds %v, %v and %d costs", r.TrainSeconds, r.CurvatureSeconds, len(r.Costs))
+		}
+		for _, c := range r.Costs {
+			if c.Measure == "" || c.Hvps < 0 || c.Gradients < 0 || c.Losses < 0 || !finite(c.Seconds) || c.Seconds < 0 {
+				t.Fatalf("accepted cost %v", c)
+			}
+			for _, v := range c.Residuals {
+				if !finite(v) || v < 0 {
+					t.Fatalf("accepted cost %v", c)
+				}
 			}
 		}
 	})

@@ -62,6 +62,7 @@ const maxMeasureName = 128
 // ValidateResult checks a reported result against what a trial can produce
 // and the limits: every loss, λ₁, residual, duration, measure and density
 // value finite (spec.Result is finite by construction, diverged or not);
+// the costs as validateCosts checks them;
 // accuracies in [0, 1]; losses, residual, duration and counts ≥ 0; the curve
 // with at most MaxCurveEpochs epochs numbered 1, 2, … in order, each valid as
 // for ValidateEpochs; measures and density within their limits, each density
@@ -81,6 +82,7 @@ func (l Limits) ValidateResult(r *pb.TrialResult) error {
 		{"train_acc", r.TrainAcc, 0, 1}, {"test_acc", r.TestAcc, 0, 1},
 		{"lambda_max", r.LambdaMax, -inf, inf}, {"lambda_residual", r.LambdaResidual, 0, inf},
 		{"duration_seconds", r.DurationSeconds, 0, inf},
+		{"train_seconds", r.TrainSeconds, 0, inf}, {"curvature_seconds", r.CurvatureSeconds, 0, inf},
 	}
 	for _, c := range checks {
 		if err := checkValue("result."+c.name, c.v, c.lo, c.hi); err != nil {
@@ -136,6 +138,9 @@ func (l Limits) ValidateResult(r *pb.TrialResult) error {
 		}
 	}
 	if err := validateIndices(r.CurvatureIndices, r.CurvatureExamples); err != nil {
+		return err
+	}
+	if err := validateCosts(r.Costs, l.MaxMeasures, l.MaxDensityNodes); err != nil {
 		return err
 	}
 	if err := validateSharpness(r.Sharpness, l.MaxCurveEpochs); err != nil {
@@ -222,6 +227,40 @@ func truncate(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + more
+}
+
+// validateCosts checks the costs of a result: at most maxEntries entries
+// (the measure limit), each named by 1 to maxMeasureName bytes of UTF-8,
+// with counts ≥ 0, finite seconds ≥ 0 and finite residuals ≥ 0, at most
+// maxResiduals residuals in all (the density-node limit).
+func validateCosts(cs []*pb.MeasureCost, maxEntries, maxResiduals int) error {
+	if len(cs) > maxEntries {
+		return fmt.Errorf("%w: result.costs: %d entries exceed the limit of %d", ErrInvalid, len(cs), maxEntries)
+	}
+	residuals := 0
+	for i, c := range cs {
+		f := fmt.Sprintf("result.costs[%d]", i)
+		switch {
+		case c == nil:
+			return fmt.Errorf("%w: %s: empty", ErrInvalid, f)
+		case c.Measure == "" || len(c.Measure) > maxMeasureName || !utf8.ValidString(c.Measure):
+			return fmt.Errorf("%w: %s.measure: %.40q: must be 1 to %d bytes of UTF-8", ErrInvalid, f, c.Measure, maxMeasureName)
+		case c.Hvps < 0 || c.Gradients < 0 || c.Losses < 0:
+			return fmt.Errorf("%w: %s: hvps %d, gradients %d and losses %d must be ≥ 0", ErrInvalid, f, c.Hvps, c.Gradients, c.Losses)
+		}
+		if err := checkValue(f+".seconds", c.Seconds, 0, math.Inf(1)); err != nil {
+			return err
+		}
+		if residuals += len(c.Residuals); residuals > maxResiduals {
+			return fmt.Errorf("%w: result.costs: more than %d residuals", ErrInvalid, maxResiduals)
+		}
+		for j, v := range c.Residuals {
+			if err := checkValue(fmt.Sprintf("%s.residuals[%d]", f, j), v, 0, math.Inf(1)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // validateSharpness checks λ₁ along training: at most max points (the curve

@@ -35,14 +35,29 @@ penalty: Lanczos on exact Hessian-vector products (Pearlmutter's R-operator),
 at most ` + "`curvature.lanczos_steps`" + ` steps (default 20) until the residual
 ‖Hv − λ₁v‖ ≤ tol·|λ₁| (` + "`curvature.tol`" + `, default 1e-3), the final residual
 verified with one more product. It is recorded as ` + "`lambda_max`" + ` with its
-residual, whether it converged and the products used.
+residual, whether it converged and the products used. With ` + "`top_k`" + `
+selected, λ₁ comes from top_k's run instead (one Lanczos run serves λ₁, the
+top K and the most negative eigenvalues; see below), so that a trial reports
+one λ₁, equal to ` + "`lambda_1`" + `.
+
+Every result accounts for its cost: ` + "`costs`" + ` lists, for the Hessian's
+set-up (` + "`hessian`" + `), λ₁'s own run (` + "`lambda_max`" + `, without top_k), every
+measure and the landscape, the Hessian-vector products, full-batch gradients
+and loss evaluations it applied, its seconds and the relative residuals of
+its iterative solves; ` + "`train_seconds`" + ` and ` + "`curvature_seconds`" + ` split the
+trial's time. ` + "`flatsweep hessian`" + ` prints the same cost table, and
+` + "`flatsweep results SWEEP --costs`" + ` sums it over a sweep (also in
+` + "`flatsweep report`" + `, "Where the time went", and as the ` + "`train_seconds`" + `,
+` + "`curvature_seconds`" + `, ` + "`curvature_hvps`" + ` and ` + "`seconds_<name>`" + ` columns of
+` + "`flatsweep export`" + `).
 
 The measures below are selected with ` + "`curvature.measures`" + ` and configured by a
 block named after the measure; a setting left out takes its default, and a
 setting written with its default value does not change the trial's identity.
 Each measure draws its random numbers from its own generator seeded with the
 trial seed, so its value does not depend on which other measures are
-selected. ` + "`flatsweep hessian`" + ` takes the same measures on one saved model, with
+selected (λ₁ excepted: with top_k it is top_k's first value, which agrees
+with λ₁'s own run to the tolerance). ` + "`flatsweep hessian`" + ` takes the same measures on one saved model, with
 one flag per setting (given below).
 
 `)

@@ -83,7 +83,28 @@ func ResultToProto(r spec.Result, d time.Duration) *pb.TrialResult {
 		CurvatureExamples: int64(r.CurvatureExamples),
 		CurvatureIndices:  convertInts[int64](r.CurvatureIndices),
 		External:          r.External,
+		Costs:             costsToProto(r.Costs),
+		TrainSeconds:      r.TrainSeconds,
+		CurvatureSeconds:  r.CurvatureSeconds,
 	}
+}
+
+func costsToProto(cs []spec.MeasureCost) []*pb.MeasureCost {
+	var out []*pb.MeasureCost
+	for _, c := range cs {
+		out = append(out, &pb.MeasureCost{Measure: c.Measure, Hvps: int64(c.HVPs), Gradients: int64(c.Gradients),
+			Losses: int64(c.Losses), Seconds: c.Seconds, Residuals: c.Residuals})
+	}
+	return out
+}
+
+func costsFromProto(cs []*pb.MeasureCost) []spec.MeasureCost {
+	var out []spec.MeasureCost
+	for _, c := range cs {
+		out = append(out, spec.MeasureCost{Measure: c.Measure, HVPs: int(c.Hvps), Gradients: int(c.Gradients),
+			Losses: int(c.Losses), Seconds: c.Seconds, Residuals: c.Residuals})
+	}
+	return out
 }
 
 // convertInts converts an index list between int and int64 (nil stays
@@ -188,5 +209,8 @@ func ResultFromProto(r *pb.TrialResult) *spec.Result {
 		CurvatureExamples: int(r.CurvatureExamples),
 		CurvatureIndices:  convertInts[int](r.CurvatureIndices),
 		External:          r.GetExternal(),
+		Costs:             costsFromProto(r.Costs),
+		TrainSeconds:      r.TrainSeconds,
+		CurvatureSeconds:  r.CurvatureSeconds,
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -246,11 +247,13 @@ func fakeTrials(n int) (map[string]*pb.Trial, map[string]*pb.Trial) {
 		id := "t-" + string(rune('a'+i))
 		res := func() *pb.TrialResult {
 			return &pb.TrialResult{TrainLoss: 0.1 * float64(i+1), TestAcc: 0.5, LambdaMax: 3, DurationSeconds: float64(i),
-				Measures: map[string]float64{"trace": 7}, Curve: []*pb.EpochMetrics{{Epoch: 1, TrainLoss: 1}}}
+				Measures: map[string]float64{"trace": 7}, Curve: []*pb.EpochMetrics{{Epoch: 1, TrainLoss: 1}},
+				Costs: []*pb.MeasureCost{{Measure: "lambda_max", Hvps: 9, Seconds: 0.5}}, TrainSeconds: 2, CurvatureSeconds: 1}
 		}
 		run[id] = &pb.Trial{Id: id, State: pb.TrialState_TRIAL_STATE_SUCCEEDED, Attempt: 1, LeaseToken: "k", Result: res()}
 		r := res()
-		r.DurationSeconds = 99 // wall time is not compared
+		r.DurationSeconds, r.TrainSeconds, r.CurvatureSeconds = 99, 98, 97 // wall time is not compared
+		r.Costs[0].Seconds = 96
 		ref[id] = &pb.Trial{Id: id, State: pb.TrialState_TRIAL_STATE_SUCCEEDED, Attempt: 1, LeaseToken: "k", Result: r}
 	}
 	return run, ref
@@ -328,6 +331,14 @@ func TestCompareCSVFindsOneBit(t *testing.T) {
 	}
 	if _, _, err := compareCSV([]byte("trial_id\nt-a\nt-a\n"), []byte(ref)); err == nil {
 		t.Error("a trial exported twice was not reported")
+	}
+	// Wall-clock seconds differ between runs and are not compared.
+	timed := "trial_id,train_seconds,curvature_seconds,seconds_top_k,curvature_hvps\nt-a,%s,%s,%s,21\n"
+	if diffs, _, _ := compareCSV([]byte(fmt.Sprintf(timed, "1.5", "2", "0.3")), []byte(fmt.Sprintf(timed, "9", "8", "7"))); len(diffs) != 0 {
+		t.Errorf("seconds compared: %v", diffs)
+	}
+	if diffs, _, _ := compareCSV([]byte(strings.Replace(fmt.Sprintf(timed, "1", "1", "1"), ",21", ",22", 1)), []byte(fmt.Sprintf(timed, "1", "1", "1"))); len(diffs) != 1 {
+		t.Errorf("products not compared: %v", diffs)
 	}
 }
 

@@ -774,9 +774,15 @@ type TrialResult struct {
 	// Produced by an external program (a command trial): its metrics are the
 	// program's, which flatsweep cannot promise to be bit-identical across
 	// retries; curvature measured by flatsweep on the weights it wrote is.
-	External      bool `protobuf:"varint,40,opt,name=external,proto3" json:"external,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	External bool `protobuf:"varint,40,opt,name=external,proto3" json:"external,omitempty"`
+	// What each piece of the curvature work cost, in the order it ran.
+	Costs []*MeasureCost `protobuf:"bytes,30,rep,name=costs,proto3" json:"costs,omitempty"`
+	// Wall-clock seconds of training (with tracking along training).
+	TrainSeconds float64 `protobuf:"fixed64,31,opt,name=train_seconds,json=trainSeconds,proto3" json:"train_seconds,omitempty"`
+	// Wall-clock seconds of λ₁, the measures and the landscape.
+	CurvatureSeconds float64 `protobuf:"fixed64,32,opt,name=curvature_seconds,json=curvatureSeconds,proto3" json:"curvature_seconds,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *TrialResult) Reset() {
@@ -970,6 +976,120 @@ func (x *TrialResult) GetExternal() bool {
 	return false
 }
 
+func (x *TrialResult) GetCosts() []*MeasureCost {
+	if x != nil {
+		return x.Costs
+	}
+	return nil
+}
+
+func (x *TrialResult) GetTrainSeconds() float64 {
+	if x != nil {
+		return x.TrainSeconds
+	}
+	return 0
+}
+
+func (x *TrialResult) GetCurvatureSeconds() float64 {
+	if x != nil {
+		return x.CurvatureSeconds
+	}
+	return 0
+}
+
+// MeasureCost is the work of one measure (or of the Hessian's set-up, the λ₁
+// run or the landscape) of a trial.
+type MeasureCost struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Measure name ("top_k", "trace", …; "hessian", "lambda_max", "landscape";
+	// with "@dinh" when taken at Dinh's T_α θ).
+	Measure string `protobuf:"bytes,1,opt,name=measure,proto3" json:"measure,omitempty"`
+	// Hessian-vector (or Gauss–Newton) products applied.
+	Hvps int64 `protobuf:"varint,2,opt,name=hvps,proto3" json:"hvps,omitempty"`
+	// Full-batch gradient evaluations over the curvature examples.
+	Gradients int64 `protobuf:"varint,3,opt,name=gradients,proto3" json:"gradients,omitempty"`
+	// Full-batch loss or accuracy evaluations.
+	Losses int64 `protobuf:"varint,4,opt,name=losses,proto3" json:"losses,omitempty"`
+	// Wall-clock seconds.
+	Seconds float64 `protobuf:"fixed64,5,opt,name=seconds,proto3" json:"seconds,omitempty"`
+	// Relative convergence residuals of its iterative solves (‖Hy − θy‖/|θ| per Ritz pair; SE/|tr| of a trace).
+	Residuals     []float64 `protobuf:"fixed64,6,rep,packed,name=residuals,proto3" json:"residuals,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MeasureCost) Reset() {
+	*x = MeasureCost{}
+	mi := &file_flatsweep_v1_types_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MeasureCost) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MeasureCost) ProtoMessage() {}
+
+func (x *MeasureCost) ProtoReflect() protoreflect.Message {
+	mi := &file_flatsweep_v1_types_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MeasureCost.ProtoReflect.Descriptor instead.
+func (*MeasureCost) Descriptor() ([]byte, []int) {
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *MeasureCost) GetMeasure() string {
+	if x != nil {
+		return x.Measure
+	}
+	return ""
+}
+
+func (x *MeasureCost) GetHvps() int64 {
+	if x != nil {
+		return x.Hvps
+	}
+	return 0
+}
+
+func (x *MeasureCost) GetGradients() int64 {
+	if x != nil {
+		return x.Gradients
+	}
+	return 0
+}
+
+func (x *MeasureCost) GetLosses() int64 {
+	if x != nil {
+		return x.Losses
+	}
+	return 0
+}
+
+func (x *MeasureCost) GetSeconds() float64 {
+	if x != nil {
+		return x.Seconds
+	}
+	return 0
+}
+
+func (x *MeasureCost) GetResiduals() []float64 {
+	if x != nil {
+		return x.Residuals
+	}
+	return nil
+}
+
 // SharpnessPoint is one measurement of the top Hessian eigenvalue along training.
 type SharpnessPoint struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -999,7 +1119,7 @@ type SharpnessPoint struct {
 
 func (x *SharpnessPoint) Reset() {
 	*x = SharpnessPoint{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1011,7 +1131,7 @@ func (x *SharpnessPoint) String() string {
 func (*SharpnessPoint) ProtoMessage() {}
 
 func (x *SharpnessPoint) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[6]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1024,7 +1144,7 @@ func (x *SharpnessPoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SharpnessPoint.ProtoReflect.Descriptor instead.
 func (*SharpnessPoint) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{6}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SharpnessPoint) GetEpoch() int32 {
@@ -1127,7 +1247,7 @@ type Landscape struct {
 
 func (x *Landscape) Reset() {
 	*x = Landscape{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1139,7 +1259,7 @@ func (x *Landscape) String() string {
 func (*Landscape) ProtoMessage() {}
 
 func (x *Landscape) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[7]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1152,7 +1272,7 @@ func (x *Landscape) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Landscape.ProtoReflect.Descriptor instead.
 func (*Landscape) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{7}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Landscape) GetKind() string {
@@ -1239,7 +1359,7 @@ type SpectralDensity struct {
 
 func (x *SpectralDensity) Reset() {
 	*x = SpectralDensity{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[8]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1251,7 +1371,7 @@ func (x *SpectralDensity) String() string {
 func (*SpectralDensity) ProtoMessage() {}
 
 func (x *SpectralDensity) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[8]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1264,7 +1384,7 @@ func (x *SpectralDensity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpectralDensity.ProtoReflect.Descriptor instead.
 func (*SpectralDensity) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{8}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SpectralDensity) GetParams() int64 {
@@ -1294,7 +1414,7 @@ type QuadratureRun struct {
 
 func (x *QuadratureRun) Reset() {
 	*x = QuadratureRun{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[9]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1306,7 +1426,7 @@ func (x *QuadratureRun) String() string {
 func (*QuadratureRun) ProtoMessage() {}
 
 func (x *QuadratureRun) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[9]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1319,7 +1439,7 @@ func (x *QuadratureRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuadratureRun.ProtoReflect.Descriptor instead.
 func (*QuadratureRun) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{9}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *QuadratureRun) GetNodes() []float64 {
@@ -1362,7 +1482,7 @@ type Worker struct {
 
 func (x *Worker) Reset() {
 	*x = Worker{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[10]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1374,7 +1494,7 @@ func (x *Worker) String() string {
 func (*Worker) ProtoMessage() {}
 
 func (x *Worker) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[10]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1387,7 +1507,7 @@ func (x *Worker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Worker.ProtoReflect.Descriptor instead.
 func (*Worker) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{10}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Worker) GetId() string {
@@ -1473,7 +1593,7 @@ type CommandLog struct {
 
 func (x *CommandLog) Reset() {
 	*x = CommandLog{}
-	mi := &file_flatsweep_v1_types_proto_msgTypes[11]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1485,7 +1605,7 @@ func (x *CommandLog) String() string {
 func (*CommandLog) ProtoMessage() {}
 
 func (x *CommandLog) ProtoReflect() protoreflect.Message {
-	mi := &file_flatsweep_v1_types_proto_msgTypes[11]
+	mi := &file_flatsweep_v1_types_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1498,7 +1618,7 @@ func (x *CommandLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandLog.ProtoReflect.Descriptor instead.
 func (*CommandLog) Descriptor() ([]byte, []int) {
-	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{11}
+	return file_flatsweep_v1_types_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CommandLog) GetAttempt() int32 {
@@ -1629,7 +1749,7 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x04step\x18\x06 \x01(\x03R\x04step\x12\x0e\n" +
 	"\x02lr\x18\a \x01(\x01R\x02lr\x12\x1d\n" +
 	"\n" +
-	"batch_size\x18\b \x01(\x05R\tbatchSize\"\xc6\a\n" +
+	"batch_size\x18\b \x01(\x05R\tbatchSize\"\xc9\b\n" +
 	"\vTrialResult\x12\x1d\n" +
 	"\n" +
 	"train_loss\x18\x01 \x01(\x01R\ttrainLoss\x12\x1b\n" +
@@ -1656,10 +1776,20 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x0etarget_reached\x18\x14 \x01(\bR\rtargetReached\x12-\n" +
 	"\x12curvature_examples\x18\x15 \x01(\x03R\x11curvatureExamples\x12+\n" +
 	"\x11curvature_indices\x18\x16 \x03(\x03R\x10curvatureIndices\x12\x1a\n" +
-	"\bexternal\x18( \x01(\bR\bexternal\x1a;\n" +
+	"\bexternal\x18( \x01(\bR\bexternal\x12/\n" +
+	"\x05costs\x18\x1e \x03(\v2\x19.flatsweep.v1.MeasureCostR\x05costs\x12#\n" +
+	"\rtrain_seconds\x18\x1f \x01(\x01R\ftrainSeconds\x12+\n" +
+	"\x11curvature_seconds\x18  \x01(\x01R\x10curvatureSeconds\x1a;\n" +
 	"\rMeasuresEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xa5\x02\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xa9\x01\n" +
+	"\vMeasureCost\x12\x18\n" +
+	"\ameasure\x18\x01 \x01(\tR\ameasure\x12\x12\n" +
+	"\x04hvps\x18\x02 \x01(\x03R\x04hvps\x12\x1c\n" +
+	"\tgradients\x18\x03 \x01(\x03R\tgradients\x12\x16\n" +
+	"\x06losses\x18\x04 \x01(\x03R\x06losses\x12\x18\n" +
+	"\aseconds\x18\x05 \x01(\x01R\aseconds\x12\x1c\n" +
+	"\tresiduals\x18\x06 \x03(\x01R\tresiduals\"\xa5\x02\n" +
 	"\x0eSharpnessPoint\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x05R\x05epoch\x12\x12\n" +
 	"\x04step\x18\x02 \x01(\x03R\x04step\x12\x0e\n" +
@@ -1737,7 +1867,7 @@ func file_flatsweep_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_flatsweep_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_flatsweep_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_flatsweep_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_flatsweep_v1_types_proto_goTypes = []any{
 	(TrialState)(0),               // 0: flatsweep.v1.TrialState
 	(*Sweep)(nil),                 // 1: flatsweep.v1.Sweep
@@ -1746,43 +1876,45 @@ var file_flatsweep_v1_types_proto_goTypes = []any{
 	(*AttemptRecord)(nil),         // 4: flatsweep.v1.AttemptRecord
 	(*EpochMetrics)(nil),          // 5: flatsweep.v1.EpochMetrics
 	(*TrialResult)(nil),           // 6: flatsweep.v1.TrialResult
-	(*SharpnessPoint)(nil),        // 7: flatsweep.v1.SharpnessPoint
-	(*Landscape)(nil),             // 8: flatsweep.v1.Landscape
-	(*SpectralDensity)(nil),       // 9: flatsweep.v1.SpectralDensity
-	(*QuadratureRun)(nil),         // 10: flatsweep.v1.QuadratureRun
-	(*Worker)(nil),                // 11: flatsweep.v1.Worker
-	(*CommandLog)(nil),            // 12: flatsweep.v1.CommandLog
-	nil,                           // 13: flatsweep.v1.Sweep.StateCountsEntry
-	nil,                           // 14: flatsweep.v1.TrialResult.MeasuresEntry
-	nil,                           // 15: flatsweep.v1.Worker.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*MeasureCost)(nil),           // 7: flatsweep.v1.MeasureCost
+	(*SharpnessPoint)(nil),        // 8: flatsweep.v1.SharpnessPoint
+	(*Landscape)(nil),             // 9: flatsweep.v1.Landscape
+	(*SpectralDensity)(nil),       // 10: flatsweep.v1.SpectralDensity
+	(*QuadratureRun)(nil),         // 11: flatsweep.v1.QuadratureRun
+	(*Worker)(nil),                // 12: flatsweep.v1.Worker
+	(*CommandLog)(nil),            // 13: flatsweep.v1.CommandLog
+	nil,                           // 14: flatsweep.v1.Sweep.StateCountsEntry
+	nil,                           // 15: flatsweep.v1.TrialResult.MeasuresEntry
+	nil,                           // 16: flatsweep.v1.Worker.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
 }
 var file_flatsweep_v1_types_proto_depIdxs = []int32{
-	16, // 0: flatsweep.v1.Sweep.create_time:type_name -> google.protobuf.Timestamp
-	13, // 1: flatsweep.v1.Sweep.state_counts:type_name -> flatsweep.v1.Sweep.StateCountsEntry
+	17, // 0: flatsweep.v1.Sweep.create_time:type_name -> google.protobuf.Timestamp
+	14, // 1: flatsweep.v1.Sweep.state_counts:type_name -> flatsweep.v1.Sweep.StateCountsEntry
 	2,  // 2: flatsweep.v1.Sweep.failures:type_name -> flatsweep.v1.FailureReason
 	0,  // 3: flatsweep.v1.Trial.state:type_name -> flatsweep.v1.TrialState
-	16, // 4: flatsweep.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
-	16, // 5: flatsweep.v1.Trial.retry_time:type_name -> google.protobuf.Timestamp
+	17, // 4: flatsweep.v1.Trial.lease_expire_time:type_name -> google.protobuf.Timestamp
+	17, // 5: flatsweep.v1.Trial.retry_time:type_name -> google.protobuf.Timestamp
 	6,  // 6: flatsweep.v1.Trial.result:type_name -> flatsweep.v1.TrialResult
 	5,  // 7: flatsweep.v1.Trial.curve:type_name -> flatsweep.v1.EpochMetrics
-	16, // 8: flatsweep.v1.Trial.update_time:type_name -> google.protobuf.Timestamp
+	17, // 8: flatsweep.v1.Trial.update_time:type_name -> google.protobuf.Timestamp
 	4,  // 9: flatsweep.v1.Trial.attempts:type_name -> flatsweep.v1.AttemptRecord
-	16, // 10: flatsweep.v1.AttemptRecord.start_time:type_name -> google.protobuf.Timestamp
-	16, // 11: flatsweep.v1.AttemptRecord.end_time:type_name -> google.protobuf.Timestamp
+	17, // 10: flatsweep.v1.AttemptRecord.start_time:type_name -> google.protobuf.Timestamp
+	17, // 11: flatsweep.v1.AttemptRecord.end_time:type_name -> google.protobuf.Timestamp
 	5,  // 12: flatsweep.v1.TrialResult.curve:type_name -> flatsweep.v1.EpochMetrics
-	14, // 13: flatsweep.v1.TrialResult.measures:type_name -> flatsweep.v1.TrialResult.MeasuresEntry
-	9,  // 14: flatsweep.v1.TrialResult.density:type_name -> flatsweep.v1.SpectralDensity
-	7,  // 15: flatsweep.v1.TrialResult.sharpness:type_name -> flatsweep.v1.SharpnessPoint
-	8,  // 16: flatsweep.v1.TrialResult.landscape:type_name -> flatsweep.v1.Landscape
-	10, // 17: flatsweep.v1.SpectralDensity.runs:type_name -> flatsweep.v1.QuadratureRun
-	15, // 18: flatsweep.v1.Worker.labels:type_name -> flatsweep.v1.Worker.LabelsEntry
-	16, // 19: flatsweep.v1.Worker.last_seen_time:type_name -> google.protobuf.Timestamp
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	15, // 13: flatsweep.v1.TrialResult.measures:type_name -> flatsweep.v1.TrialResult.MeasuresEntry
+	10, // 14: flatsweep.v1.TrialResult.density:type_name -> flatsweep.v1.SpectralDensity
+	8,  // 15: flatsweep.v1.TrialResult.sharpness:type_name -> flatsweep.v1.SharpnessPoint
+	9,  // 16: flatsweep.v1.TrialResult.landscape:type_name -> flatsweep.v1.Landscape
+	7,  // 17: flatsweep.v1.TrialResult.costs:type_name -> flatsweep.v1.MeasureCost
+	11, // 18: flatsweep.v1.SpectralDensity.runs:type_name -> flatsweep.v1.QuadratureRun
+	16, // 19: flatsweep.v1.Worker.labels:type_name -> flatsweep.v1.Worker.LabelsEntry
+	17, // 20: flatsweep.v1.Worker.last_seen_time:type_name -> google.protobuf.Timestamp
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_flatsweep_v1_types_proto_init() }
@@ -1796,7 +1928,7 @@ func file_flatsweep_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flatsweep_v1_types_proto_rawDesc), len(file_flatsweep_v1_types_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

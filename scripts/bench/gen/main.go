@@ -12,13 +12,18 @@
 // writes model.safetensors (the state_dict names of the equivalent PyTorch
 // nn.Sequential, see compute/weights) and inputs.safetensors with the tensors
 // x [n, 784], y [n] (labels as float64), v [P], grad [P] and hv [P], and the
-// loss and backend in its metadata.
+// loss and backend in its metadata. It also writes the n examples as the IDX
+// files idx/train-images-idx3-ubyte and idx/train-labels-idx1-ubyte, so that
+// a trial spec can name exactly them (scripts/bench/topk.sh measures the
+// model with flatsweep hessian over them).
 package main
 
 import (
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"log"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -108,8 +113,38 @@ func run(mnist, out string, n int, seed uint64) error {
 	}); err != nil {
 		return err
 	}
+	if err := writeIDX(filepath.Join(out, "idx"), x, y, n); err != nil {
+		return err
+	}
 	fmt.Printf("gen: wrote %s (P = %d, n = %d, loss %.17g, backend %s)\n", out, p, n, loss, blas.Name)
 	return nil
+}
+
+// writeIDX writes the n images x (28×28, pixels/255) and labels y as
+// uncompressed IDX files under dir.
+func writeIDX(dir string, x []float64, y []int, n int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	img := []byte{0, 0, 8, 3}
+	img = binary.BigEndian.AppendUint32(img, uint32(n))
+	img = binary.BigEndian.AppendUint32(img, 28)
+	img = binary.BigEndian.AppendUint32(img, 28)
+	for _, px := range x {
+		b := math.Round(px * 255)
+		if b < 0 || b > 255 || b/255 != px {
+			return fmt.Errorf("pixel %v is not a byte/255", px)
+		}
+		img = append(img, byte(b))
+	}
+	lab := binary.BigEndian.AppendUint32([]byte{0, 0, 8, 1}, uint32(n))
+	for _, c := range y {
+		lab = append(lab, byte(c))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "train-images-idx3-ubyte"), img, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "train-labels-idx1-ubyte"), lab, 0o644)
 }
 
 // writeFile creates path and calls write on it.
