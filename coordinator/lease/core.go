@@ -68,6 +68,12 @@ type Config struct {
 	// workers can be told at once rather than at their next heartbeat. It
 	// is called without the core's locks held and must not block.
 	Revoked func(worker string, leases []*pb.RevokedLease)
+	// AcceptSimulated lets workers that simulate trials (label
+	// wire.SimulatedLabel) register and their results (marked
+	// pb.TrialResult.simulated) be stored: for benchmark databases only.
+	// Without it both are refused with ErrInvalid, so that no simulated
+	// result enters a research database.
+	AcceptSimulated bool
 }
 
 func (c *Config) setDefaults() {

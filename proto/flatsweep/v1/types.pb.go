@@ -771,8 +771,13 @@ type TrialResult struct {
 	CurvatureExamples int64 `protobuf:"varint,21,opt,name=curvature_examples,json=curvatureExamples,proto3" json:"curvature_examples,omitempty"`
 	// Their indices into the training set, increasing, when a subset.
 	CurvatureIndices []int64 `protobuf:"varint,22,rep,packed,name=curvature_indices,json=curvatureIndices,proto3" json:"curvature_indices,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// True when no training ran: a simulated trial (`flatsweep worker
+	// --simulate`) that only slept, for benchmarks of the coordinator. Its
+	// measurements are zero and mean nothing. A coordinator refuses such
+	// results unless started with --accept-simulated.
+	Simulated     bool `protobuf:"varint,55,opt,name=simulated,proto3" json:"simulated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TrialResult) Reset() {
@@ -957,6 +962,13 @@ func (x *TrialResult) GetCurvatureIndices() []int64 {
 		return x.CurvatureIndices
 	}
 	return nil
+}
+
+func (x *TrialResult) GetSimulated() bool {
+	if x != nil {
+		return x.Simulated
+	}
+	return false
 }
 
 // SharpnessPoint is one measurement of the top Hessian eigenvalue along training.
@@ -1488,7 +1500,7 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x04step\x18\x06 \x01(\x03R\x04step\x12\x0e\n" +
 	"\x02lr\x18\a \x01(\x01R\x02lr\x12\x1d\n" +
 	"\n" +
-	"batch_size\x18\b \x01(\x05R\tbatchSize\"\xaa\a\n" +
+	"batch_size\x18\b \x01(\x05R\tbatchSize\"\xc8\a\n" +
 	"\vTrialResult\x12\x1d\n" +
 	"\n" +
 	"train_loss\x18\x01 \x01(\x01R\ttrainLoss\x12\x1b\n" +
@@ -1514,7 +1526,8 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\tlandscape\x18\x13 \x01(\v2\x17.flatsweep.v1.LandscapeR\tlandscape\x12%\n" +
 	"\x0etarget_reached\x18\x14 \x01(\bR\rtargetReached\x12-\n" +
 	"\x12curvature_examples\x18\x15 \x01(\x03R\x11curvatureExamples\x12+\n" +
-	"\x11curvature_indices\x18\x16 \x03(\x03R\x10curvatureIndices\x1a;\n" +
+	"\x11curvature_indices\x18\x16 \x03(\x03R\x10curvatureIndices\x12\x1c\n" +
+	"\tsimulated\x187 \x01(\bR\tsimulated\x1a;\n" +
 	"\rMeasuresEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xa5\x02\n" +
