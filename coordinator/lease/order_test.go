@@ -2,6 +2,7 @@ package lease
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -78,5 +79,25 @@ func TestCostOrderLongestFirst(t *testing.T) {
 	}
 	if sort.IntsAreSorted(bs) {
 		t.Errorf("ID order leased batch sizes %v in cost order", bs)
+	}
+}
+
+// TestPopReleasesTrials: a popped trial is no longer referenced by the
+// queue's backing array, so a sweep whose trials have all been leased holds
+// none of them in memory.
+func TestPopReleasesTrials(t *testing.T) {
+	s := newSweepState("s", false)
+	var ps []*pendingTrial
+	for i := range 100 {
+		ps = append(ps, &pendingTrial{key: Key{"s", fmt.Sprint(i)}, feat: [2]float64{float64(i), 1}})
+	}
+	s.pushAll(ps)
+	for range ps {
+		s.pop()
+	}
+	for i, p := range s.queue[:cap(s.queue)] {
+		if p != nil {
+			t.Fatalf("queue slot %d still references trial %s after every pop", i, p.key.Trial)
+		}
 	}
 }
