@@ -31,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,8 +55,9 @@ func main() {
 	drivers := flag.Int("drivers", 64, "goroutines leasing and completing trials")
 	dir := flag.String("dir", "/tmp/flatsweep-footprint", "directory for the database (emptied first)")
 	analyze := flag.Bool("analyze", true, "time AnalyzeSweep too")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the first AggregateResults (which builds the row cache) to this file")
 	flag.Parse()
-	if err := run(*n, *epochs, *drivers, *dir, *analyze); err != nil {
+	if err := run(*n, *epochs, *drivers, *dir, *analyze, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "footprint:", err)
 		os.Exit(1)
 	}
@@ -132,7 +134,7 @@ func result(i, epochs int) *pb.TrialResult {
 	return r
 }
 
-func run(n, epochs, drivers int, dir string, analyze bool) error {
+func run(n, epochs, drivers int, dir string, analyze bool, cpuProfile string) error {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	defer gctune.Floor(gctune.DefaultFloor)()
 	if err := os.RemoveAll(dir); err != nil {
@@ -144,7 +146,8 @@ func run(n, epochs, drivers int, dir string, analyze bool) error {
 	nseed := max(n/10000, 1)
 	n = 10000 * nseed
 	db := filepath.Join(dir, "big.db")
-	fmt.Printf("machine: %d CPUs (GOMAXPROCS %d), %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
+	fmt.Printf("machine: %d CPUs (GOMAXPROCS %d), %s; %s, load average %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(),
+		time.Now().UTC().Format(time.DateTime), loadavg())
 	fmt.Printf("== %d trials (100 B × 100 ε × %d seeds, %d epochs each), results through the lease core from %d goroutines\n", n, nseed, epochs, drivers)
 	fmt.Printf("start: %s\n", memory())
 
@@ -234,8 +237,20 @@ func run(n, epochs, drivers int, dir string, analyze bool) error {
 
 	req := &pb.AggregateResultsRequest{SweepId: "big", GroupBy: []string{"batch_size", "lr"}}
 	for i := 0; i < 3; i++ {
+		if i == 0 && cpuProfile != "" {
+			f, err := os.Create(cpuProfile)
+			if err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+		}
 		t0 = time.Now()
 		ar, err := sc.AggregateResults(ctx, req)
+		if i == 0 && cpuProfile != "" {
+			pprof.StopCPUProfile()
+		}
 		if err != nil {
 			return fmt.Errorf("aggregate: %w", err)
 		}
@@ -270,6 +285,7 @@ func run(n, epochs, drivers int, dir string, analyze bool) error {
 		return err
 	}
 	fmt.Printf("restart: store opened and coordinator state loaded in %.2f s; %s\n", time.Since(t0).Seconds(), memory())
+	fmt.Printf("end: load average %s\n", loadavg())
 	runtime.KeepAlive(c2)
 	return st.Close()
 }
@@ -297,4 +313,18 @@ func serve(c *coordinator.Coordinator) (string, func(), error) {
 		_ = c.Serve(ctx, lis, grpc.MaxRecvMsgSize(64<<20))
 	}()
 	return lis.Addr().String(), func() { cancel(); <-done }, nil
+}
+
+// loadavg returns the machine's 1-, 5- and 15-minute load averages
+// (/proc/loadavg), or "unknown".
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
