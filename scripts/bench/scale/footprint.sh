@@ -7,10 +7,11 @@
 # database (about 1–2 GB) goes to DIR.
 #
 #	scripts/bench/scale/footprint.sh
-#	N=100000 scripts/bench/scale/footprint.sh
+#	N=100000 ANALYZE=true scripts/bench/scale/footprint.sh
 #
 # Environment: N (1000000), EPOCHS (10, the curve length of each result),
+# ANALYZE (false: AnalyzeSweep too, which takes minutes at 100,000 trials),
 # DIR (/tmp/flatsweep-footprint).
 set -eu
 cd "$(dirname "$0")/../../.."
-go run ./scripts/bench/scale/footprint -n "${N:-1000000}" -epochs "${EPOCHS:-10}" -dir "${DIR:-/tmp/flatsweep-footprint}"
+go run ./scripts/bench/scale/footprint -n "${N:-1000000}" -epochs "${EPOCHS:-10}" -analyze="${ANALYZE:-false}" -dir "${DIR:-/tmp/flatsweep-footprint}"
