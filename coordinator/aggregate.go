@@ -29,6 +29,16 @@ var axisNames = spec.AxisNames()
 // sweep can be filtered and grouped by.
 func Axes() []string { return slices.Clone(axisNames) }
 
+// axisPathOf returns the trial field of one of a cache's axes: a named
+// grid axis's path, or the axis itself (a field, linked or random axis is
+// named by its path).
+func axisPathOf(name string) string {
+	if path, ok := spec.AxisPath(name); ok {
+		return path
+	}
+	return name
+}
+
 // axisIndex maps an axis name to its position in the cache's row.axes.
 func (rc *rowCache) axisIndex(name string) (int, bool) {
 	i := slices.Index(rc.axes, name)
@@ -154,17 +164,65 @@ func (rc *rowCache) put(r *row, i int, v float64) {
 	r.values[i] = v
 }
 
-// add builds and stores a trial's row from its spec.
-func (rc *rowCache) add(t *pb.Trial, st spec.Trial) error {
-	r := &row{axes: make([]string, len(rc.axes)), g: results.NoiseScale(st), fit: results.FitOf(st)}
-	for i, name := range rc.axes {
-		path, ok := spec.AxisPath(name)
-		if !ok {
-			path = name
+// baseAxes tells, for the trials of one stored base (store.Base), where
+// each of the cache's axes gets its canonical JSON without encoding the trial's
+// spec: from the trial's stored axis values when the base varies the axis,
+// else from the base's spec, encoded once.
+type baseAxes struct {
+	n     int      // the base's number of axes
+	from  []int    // by the cache's axes: index into Trial.axis_values, or -1 (fixed) or -2 (encode the trial's spec)
+	fixed []string // by the cache's axes: the base's value where from is -1
+}
+
+// newBaseAxes returns the baseAxes of b for a cache's axes. An axis whose path is a prefix of
+// one of the base's varied paths, or the other way round, is encoded from
+// each trial's spec.
+func newBaseAxes(b store.Base, axes []string) (*baseAxes, error) {
+	ba := &baseAxes{n: len(b.Axes), from: make([]int, len(axes)), fixed: make([]string, len(axes))}
+	for i, name := range axes {
+		path := axisPathOf(name)
+		ba.from[i] = -1
+		for j, q := range b.Axes {
+			switch {
+			case q == path:
+				ba.from[i] = j
+			case strings.HasPrefix(q, path+".") || strings.HasPrefix(path, q+"."):
+				ba.from[i] = -2
+			}
+			if ba.from[i] != -1 {
+				break
+			}
 		}
-		v, err := spec.GetJSON(st, path)
-		if err != nil {
-			return fmt.Errorf("trial %s: %w", t.Id, err)
+		if ba.from[i] == -1 {
+			v, err := spec.GetJSON(b.Spec, path)
+			if err != nil {
+				return nil, err
+			}
+			ba.fixed[i] = v
+		}
+	}
+	return ba, nil
+}
+
+// add builds and stores a trial's row from its spec; ba, if not nil, is
+// the baseAxes of the trial's base, which spares encoding the spec.
+func (rc *rowCache) add(t *pb.Trial, st spec.Trial, ba *baseAxes) error {
+	r := &row{axes: make([]string, len(rc.axes)), g: results.NoiseScale(st), fit: results.FitOf(st)}
+	if ba != nil && len(t.AxisValues) != ba.n {
+		ba = nil
+	}
+	for i, name := range rc.axes {
+		var v string
+		switch {
+		case ba != nil && ba.from[i] >= 0:
+			v = t.AxisValues[ba.from[i]]
+		case ba != nil && ba.from[i] == -1:
+			v = ba.fixed[i]
+		default:
+			var err error
+			if v, err = spec.GetJSON(st, axisPathOf(name)); err != nil {
+				return fmt.Errorf("trial %s: %w", t.Id, err)
+			}
 		}
 		if shared, ok := rc.intern[v]; ok {
 			v = shared
@@ -210,12 +268,20 @@ func (a *aggregator) sweepRows(id string) (*rowCache, error) {
 		}
 		rc = newRowCache(sweepAxes(a.store, id))
 		var addErr error
+		bases := map[string]*baseAxes{}
 		err := a.store.RawTrials(id, func(t *pb.Trial) bool {
 			st, err := a.store.Spec(t)
 			if err != nil {
 				return true // the store skips and reports records it cannot read; so do the rows
 			}
-			addErr = rc.add(t, st)
+			ba, seen := bases[t.BaseId]
+			if !seen && t.BaseId != "" {
+				if b, err := a.store.Base(t.BaseId); err == nil {
+					ba, _ = newBaseAxes(b, rc.axes) // nil on error: encode each trial's spec
+				}
+				bases[t.BaseId] = ba
+			}
+			addErr = rc.add(t, st, ba)
 			return addErr == nil
 		})
 		if err == nil {
@@ -249,7 +315,7 @@ func (a *aggregator) Transitioned(k lease.Key, _ pb.TrialState, t *pb.Trial) {
 	r := rc.rows[k.Trial]
 	if r == nil {
 		st, err := a.store.Spec(t)
-		if err != nil || rc.add(t, st) != nil {
+		if err != nil || rc.add(t, st, nil) != nil {
 			delete(a.rows, k.Sweep)
 		}
 		return

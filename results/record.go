@@ -35,6 +35,10 @@ type Record struct {
 	// Permanent reports that Error is one of the trial's input, which
 	// retrying cannot mend (the trial was discarded at once).
 	Permanent bool
+	// Simulated reports that the result came from a simulated trial (a
+	// worker started with --simulate, for benchmarks): no training ran and
+	// its measurements are zero.
+	Simulated bool
 }
 
 // FromTrial converts a trial message (with its spec_json, as the store and
@@ -45,7 +49,7 @@ func FromTrial(t *pb.Trial) (Record, error) {
 		return Record{}, fmt.Errorf("trial %s: %w", t.Id, err)
 	}
 	r := Record{TrialID: t.Id, Spec: st, State: wire.StateName(t.State), Result: wire.ResultFromProto(t.Result),
-		Error: t.LastError, Permanent: t.PermanentFailure}
+		Error: t.LastError, Permanent: t.PermanentFailure, Simulated: t.Result.GetSimulated()}
 	if t.Result != nil {
 		// Rounded, not truncated: a worker's whole nanoseconds d give
 		// d.Seconds(), whose product with 1e9 may fall just below d.

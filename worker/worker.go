@@ -56,6 +56,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Command configures the running of command trials (see CommandConfig).
 	Command CommandConfig
+	// Simulate, if not nil, replaces Run by a timed sleep and marks every
+	// result simulated (see Simulation): for benchmarks of the coordinator.
+	Simulate *Simulation
 }
 
 // Worker runs trials leased from one coordinator.
@@ -84,6 +87,7 @@ func New(conn grpc.ClientConnInterface, cfg Config) *Worker {
 	if cfg.Slots <= 0 {
 		cfg.Slots = 1
 	}
+	cfg.simulate()
 	if cfg.Run == nil {
 		cfg.Run = compute.RunTrial
 	}
@@ -316,7 +320,7 @@ func (w *Worker) runLease(ctx context.Context, l *pb.Lease) {
 	case err != nil:
 		w.fail(rctx, l, err, compute.IsInputError(err), log)
 	default:
-		if err := w.complete(rctx, l, wire.ResultToProto(res, elapsed), log); err != nil {
+		if err := w.complete(rctx, l, w.resultToProto(res, elapsed), log); err != nil {
 			w.fail(rctx, l, err, true, log)
 			return
 		}

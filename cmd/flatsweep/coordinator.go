@@ -35,6 +35,8 @@ func newCoordinatorCmd() *cobra.Command {
 		heapFloor   int
 		maxEpochs   int
 		maxMessage  int
+		acceptSim   bool
+		leaseOrder  string
 	)
 	cmd := &cobra.Command{
 		Use:   "coordinator",
@@ -103,8 +105,14 @@ func newCoordinatorCmd() *cobra.Command {
 			if err := migrateIdentities(st, "", nil, slog.Default()); err != nil {
 				return err
 			}
+			if leaseOrder != "cost" && leaseOrder != "id" {
+				return usagef("--lease-order: want cost or id, got %q", leaseOrder)
+			}
+			if acceptSim {
+				slog.Warn("accepting simulated trials: results from workers started with --simulate are stored, marked simulated; use this database for benchmarks only", "db", db)
+			}
 			c, err := coordinator.New(st, coordinator.Config{LeaseTTL: ttl, MaxAttempts: maxAttempts, Logger: slog.Default(),
-				Limits: lease.Limits{MaxCurveEpochs: maxEpochs}})
+				Limits: lease.Limits{MaxCurveEpochs: maxEpochs}, AcceptSimulated: acceptSim, IDOrder: leaseOrder == "id"})
 			if err != nil {
 				return err
 			}
@@ -138,6 +146,8 @@ func newCoordinatorCmd() *cobra.Command {
 	cmd.Flags().StringVar(&sec.ClientCAFile, "tls-client-ca", "", "require client certificates signed by these CAs (PEM); a certificate's OU=worker, OU=client or OU=admin names its role")
 	cmd.Flags().StringVar(&httpAddr, "http", "", "serve the web dashboard at http://ADDR/ (e.g. 127.0.0.1:8080; beyond loopback only with client authentication, as --listen; HTTPS with --tls-cert)")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9090)")
+	cmd.Flags().BoolVar(&acceptSim, "accept-simulated", false, "let workers started with --simulate register and store their (simulated, measurement-free) results: for benchmark databases only")
+	cmd.Flags().StringVar(&leaseOrder, "lease-order", "cost", "order of a sweep's pending trials: cost (longest predicted duration first, which shortens the makespan) or id (trial-ID order, unrelated to cost: a baseline for benchmarks)")
 	cmd.Flags().IntVar(&heapFloor, "heap-floor-mib", gctune.DefaultFloor>>20, "let the heap grow to this many MiB before the garbage collector runs (fewer collections, a shorter latency tail; 0 keeps Go's default)")
 	return cmd
 }

@@ -54,7 +54,8 @@ func (s *sourceFlags) serverAnalysis(cmd *cobra.Command, sweep string) error {
 	return err
 }
 
-func (s *sourceFlags) records(cmd *cobra.Command, sweep string) ([]analysis.Record, error) {
+func (s *sourceFlags) records(cmd *cobra.Command, sweep string) (recs []analysis.Record, err error) {
+	defer func() { warnSimulated(cmd, sweep, recs) }()
 	if s.db != "" {
 		if cmd.Flags().Changed("coordinator") {
 			return nil, usagef("--db and --coordinator: give one source, not both")
@@ -66,7 +67,7 @@ func (s *sourceFlags) records(cmd *cobra.Command, sweep string) ([]analysis.Reco
 		return nil, err
 	}
 	defer cc.Close()
-	recs, err := fetchRecords(cmd.Context(), pb.NewSweepServiceClient(cc), sweep)
+	recs, err = fetchRecords(cmd.Context(), pb.NewSweepServiceClient(cc), sweep)
 	if status.Code(err) == codes.NotFound {
 		return nil, usageError{fmt.Errorf("sweep %q: not found on coordinator %s: %w", sweep, s.conn.addr, err)}
 	}
@@ -108,4 +109,18 @@ func knownSweeps(st *store.Store) string {
 		ids[i] = sw.Id
 	}
 	return "sweeps: " + strings.Join(ids, ", ")
+}
+
+// warnSimulated warns on stderr when results of a sweep are simulated
+// (workers started with --simulate): they carry no measurements.
+func warnSimulated(cmd *cobra.Command, sweep string, recs []analysis.Record) {
+	n := 0
+	for _, r := range recs {
+		if r.Simulated {
+			n++
+		}
+	}
+	if n > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: sweep %s: %d of %d results are simulated (flatsweep worker --simulate): no training ran, their measurements are zero\n", sweep, n, len(recs))
+	}
 }

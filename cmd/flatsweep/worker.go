@@ -23,6 +23,8 @@ func newWorkerCmd() *cobra.Command {
 		labels []string
 		drain  time.Duration
 		cmdCfg worker.CommandConfig
+		simT   time.Duration
+		simU   time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -49,12 +51,21 @@ func newWorkerCmd() *cobra.Command {
 				}
 				lm[k] = v
 			}
+			if simT < 0 || simU < 0 {
+				return usagef("--simulate, --simulate-per-update: must be ≥ 0, got %s and %s", simT, simU)
+			}
+			var sim *worker.Simulation
+			if cmd.Flags().Changed("simulate") || cmd.Flags().Changed("simulate-per-update") {
+				sim = &worker.Simulation{PerTrial: simT, PerUpdate: simU}
+				slog.Warn("simulating trials: no training runs; results are marked simulated and carry no measurements",
+					"per_trial", simT, "per_update", simU)
+			}
 			cc, err := connf.dial()
 			if err != nil {
 				return err
 			}
 			defer cc.Close()
-			w := worker.New(cc, worker.Config{Name: name, Slots: slots, Labels: lm, DrainTimeout: drain, Logger: slog.Default(), Command: cmdCfg})
+			w := worker.New(cc, worker.Config{Name: name, Slots: slots, Labels: lm, DrainTimeout: drain, Logger: slog.Default(), Command: cmdCfg, Simulate: sim})
 			// The first SIGTERM/SIGINT (which ends cmd.Context()) drains; a
 			// second one hands the running trials back at once.
 			go func() {
@@ -72,6 +83,8 @@ func newWorkerCmd() *cobra.Command {
 	cmd.Flags().StringVar(&name, "name", "", "worker name (default: host name)")
 	cmd.Flags().IntVar(&slots, "slots", 1, "trials to run at once")
 	cmd.Flags().StringArrayVar(&labels, "label", nil, "label key=value (repeatable)")
+	cmd.Flags().DurationVar(&simT, "simulate", 0, "benchmark mode: run no training, sleep this long per trial (plus --simulate-per-update per parameter update) and report a result marked simulated, with no measurements; only a coordinator started with --accept-simulated takes such a worker (e.g. --simulate 1s)")
+	cmd.Flags().DurationVar(&simU, "simulate-per-update", 0, "benchmark mode: sleep this long per parameter update of the trial (its steps, or epochs·⌊N/B⌋), so small batch sizes take longer (e.g. --simulate-per-update 100us)")
 	cmd.Flags().DurationVar(&drain, "drain-timeout", time.Minute, "on SIGTERM, how long running trials may finish before they are handed back (a second signal hands them back at once)")
 	cmd.Flags().BoolVar(&cmdCfg.Allow, "allow-commands", false, "run command trials: programs a sweep names (command.argv), with this worker's user and environment; without it the worker is leased none")
 	cmd.Flags().IntVar(&cmdCfg.GPUs, "gpus", 0, "GPUs this worker has: command trials needing GPUs (command.gpus) run only on workers with enough, each given free indices in CUDA_VISIBLE_DEVICES")

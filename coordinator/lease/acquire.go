@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/flatsweep/flatsweep/coordinator/store"
+	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 	"github.com/flatsweep/flatsweep/spec"
 )
@@ -23,12 +24,18 @@ const (
 	maxWorkerSlots  = 4096
 )
 
+// errSimulated refuses a simulated worker or result on a coordinator that
+// does not accept them.
+var errSimulated = fmt.Errorf("%w: this coordinator does not accept simulated trials (a worker started with --simulate); "+
+	"benchmark with a coordinator of its own, started with --accept-simulated on a database of its own", ErrInvalid)
+
 // Register registers a worker with the given number of slots and returns its
 // ID. The worker ID is bound to owner, the identity its credentials
 // authenticate ("" without authentication): calls naming the ID under
 // another identity fail (CheckOwner). It fails with ErrInvalid for fewer
 // than one slot (or more than 4096), a name longer than 256 bytes or more
-// than 64 labels.
+// than 64 labels, and for a worker labelled wire.SimulatedLabel unless
+// Config.AcceptSimulated.
 func (c *Core) Register(name string, slots int32, labels map[string]string, owner string) (string, error) {
 	return c.RegisterWith(name, slots, labels, Capabilities{}, owner)
 }
@@ -58,6 +65,8 @@ func (c *Core) RegisterWith(name string, slots int32, labels map[string]string, 
 		return "", fmt.Errorf("%w: name: %d bytes, at most %d", ErrInvalid, len(name), maxWorkerName)
 	case len(labels) > maxWorkerLabels:
 		return "", fmt.Errorf("%w: labels: %d, at most %d", ErrInvalid, len(labels), maxWorkerLabels)
+	case labels[wire.SimulatedLabel] != "" && !c.cfg.AcceptSimulated:
+		return "", errSimulated
 	}
 	id := "w-" + newToken()[:12]
 	c.mu.Lock()

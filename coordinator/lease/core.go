@@ -68,6 +68,18 @@ type Config struct {
 	// workers can be told at once rather than at their next heartbeat. It
 	// is called without the core's locks held and must not block.
 	Revoked func(worker string, leases []*pb.RevokedLease)
+	// AcceptSimulated lets workers that simulate trials (label
+	// wire.SimulatedLabel) register and their results (marked
+	// pb.TrialResult.simulated) be stored: for benchmark databases only.
+	// Without it both are refused with ErrInvalid, so that no simulated
+	// result enters a research database.
+	AcceptSimulated bool
+	// IDOrder leases each sweep's pending trials in trial-ID order instead
+	// of longest-predicted-first: since a trial's ID is a hash of its spec,
+	// an order unrelated to the trials' costs, the baseline against which
+	// benchmarks measure the gain of the cost order. Priorities and fair
+	// sharing between sweeps are unchanged.
+	IDOrder bool
 }
 
 func (c *Config) setDefaults() {
@@ -178,7 +190,7 @@ func New(st *store.Store, cfg Config) (*Core, error) {
 		return nil, fmt.Errorf("load sweeps: %w", err)
 	}
 	for _, sw := range sws {
-		s := newSweepState(sw.Id)
+		s := newSweepState(sw.Id, cfg.IDOrder)
 		s.priority, s.paused, s.cancelled = sw.Priority, sw.Paused, sw.Cancelled
 		s.gpus, s.command = needsOf(sw)
 		c.sweeps[sw.Id] = s

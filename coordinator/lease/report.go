@@ -85,7 +85,8 @@ func newEpochs(curve, add []*pb.EpochMetrics) []*pb.EpochMetrics {
 // same token by the same worker (acknowledged and ignored). A different
 // result under that token is ErrConflict; a token that is not the trial's
 // live lease held by workerID is ErrLeaseLost; a result that fails
-// Limits.ValidateResult is ErrInvalid, and nothing is stored.
+// Limits.ValidateResult, or is simulated on a core without
+// Config.AcceptSimulated, is ErrInvalid, and nothing is stored.
 func (c *Core) Complete(workerID string, k Key, token string, res *pb.TrialResult) (duplicate bool, err error) {
 	return c.CompleteWithLog(workerID, k, token, res, nil)
 }
@@ -103,6 +104,9 @@ func (c *Core) CompleteWithLog(workerID string, k Key, token string, res *pb.Tri
 	}
 	if err := c.cfg.Limits.ValidateLog(log); err != nil {
 		return false, err
+	}
+	if res.Simulated && !c.cfg.AcceptSimulated {
+		return false, errSimulated
 	}
 	c.touch(workerID)
 	_, liveErr := c.liveLease(workerID, k, token)

@@ -46,6 +46,9 @@ func architectureParams(t spec.Trial) int {
 // b = 64: one update costs as much as 64 examples. Only the order of the
 // predictions matters for scheduling.
 type costModel struct {
+	// flat makes every prediction 0, for the trial-ID order (see
+	// Config.IDOrder).
+	flat bool
 	// Sums of the normal equations: Σw², Σwu, Σu², Σw·d, Σu·d.
 	sww, swu, suu, swd, sud float64
 	n                       int
@@ -56,7 +59,12 @@ type costModel struct {
 func newCostModel() costModel { return costModel{a: 1, b: 64} }
 
 // predict returns the modelled duration.
-func (m *costModel) predict(f [2]float64) float64 { return m.a*f[0] + m.b*f[1] }
+func (m *costModel) predict(f [2]float64) float64 {
+	if m.flat {
+		return 0
+	}
+	return m.a*f[0] + m.b*f[1]
+}
 
 // observe adds a finished trial's duration and refits.
 func (m *costModel) observe(f [2]float64, d time.Duration) {
@@ -127,6 +135,9 @@ func (q *costQueue) Push(x any)   { *q = append(*q, x.(*pendingTrial)) }
 func (q *costQueue) Pop() any {
 	old := *q
 	x := old[len(old)-1]
+	// The backing array outlives the pop: without this, it would keep every
+	// trial ever leased from the sweep (about 150 B each) reachable.
+	old[len(old)-1] = nil
 	*q = old[:len(old)-1]
 	return x
 }
@@ -149,8 +160,10 @@ type sweepState struct {
 	command   bool        // its trials run a command
 }
 
-func newSweepState(id string) *sweepState {
-	return &sweepState{id: id, model: newCostModel()}
+func newSweepState(id string, idOrder bool) *sweepState {
+	s := &sweepState{id: id, model: newCostModel()}
+	s.model.flat = idOrder
+	return s
 }
 
 // push queues a pending trial at its predicted cost.

@@ -63,7 +63,7 @@ func (c *Core) Submit(s spec.Sweep, yaml string, priority int32) (Submitted, err
 		c.mu.Lock()
 		st := c.sweeps[s.Name]
 		if st == nil {
-			st = newSweepState(s.Name)
+			st = newSweepState(s.Name, c.cfg.IDOrder)
 			c.sweeps[s.Name] = st
 		}
 		if err == nil {

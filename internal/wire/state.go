@@ -67,3 +67,10 @@ func SweepState(sw *pb.Sweep) string {
 	}
 	return "active"
 }
+
+// SimulatedLabel is the worker label by which a worker that runs simulated
+// trials (timed sleeps in place of training, for benchmarks of the
+// coordinator) announces itself when it registers. A coordinator refuses
+// such a worker, and any result marked simulated (pb.TrialResult.simulated),
+// unless it was started to accept them.
+const SimulatedLabel = "flatsweep.simulated"

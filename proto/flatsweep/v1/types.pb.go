@@ -771,18 +771,23 @@ type TrialResult struct {
 	CurvatureExamples int64 `protobuf:"varint,21,opt,name=curvature_examples,json=curvatureExamples,proto3" json:"curvature_examples,omitempty"`
 	// Their indices into the training set, increasing, when a subset.
 	CurvatureIndices []int64 `protobuf:"varint,22,rep,packed,name=curvature_indices,json=curvatureIndices,proto3" json:"curvature_indices,omitempty"`
-	// Produced by an external program (a command trial): its metrics are the
-	// program's, which flatsweep cannot promise to be bit-identical across
-	// retries; curvature measured by flatsweep on the weights it wrote is.
-	External bool `protobuf:"varint,40,opt,name=external,proto3" json:"external,omitempty"`
 	// What each piece of the curvature work cost, in the order it ran.
 	Costs []*MeasureCost `protobuf:"bytes,30,rep,name=costs,proto3" json:"costs,omitempty"`
 	// Wall-clock seconds of training (with tracking along training).
 	TrainSeconds float64 `protobuf:"fixed64,31,opt,name=train_seconds,json=trainSeconds,proto3" json:"train_seconds,omitempty"`
 	// Wall-clock seconds of λ₁, the measures and the landscape.
 	CurvatureSeconds float64 `protobuf:"fixed64,32,opt,name=curvature_seconds,json=curvatureSeconds,proto3" json:"curvature_seconds,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Produced by an external program (a command trial): its metrics are the
+	// program's, which flatsweep cannot promise to be bit-identical across
+	// retries; curvature measured by flatsweep on the weights it wrote is.
+	External bool `protobuf:"varint,40,opt,name=external,proto3" json:"external,omitempty"`
+	// True when no training ran: a simulated trial (`flatsweep worker
+	// --simulate`) that only slept, for benchmarks of the coordinator. Its
+	// measurements are zero and mean nothing. A coordinator refuses such
+	// results unless started with --accept-simulated.
+	Simulated     bool `protobuf:"varint,55,opt,name=simulated,proto3" json:"simulated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TrialResult) Reset() {
@@ -969,13 +974,6 @@ func (x *TrialResult) GetCurvatureIndices() []int64 {
 	return nil
 }
 
-func (x *TrialResult) GetExternal() bool {
-	if x != nil {
-		return x.External
-	}
-	return false
-}
-
 func (x *TrialResult) GetCosts() []*MeasureCost {
 	if x != nil {
 		return x.Costs
@@ -995,6 +993,20 @@ func (x *TrialResult) GetCurvatureSeconds() float64 {
 		return x.CurvatureSeconds
 	}
 	return 0
+}
+
+func (x *TrialResult) GetExternal() bool {
+	if x != nil {
+		return x.External
+	}
+	return false
+}
+
+func (x *TrialResult) GetSimulated() bool {
+	if x != nil {
+		return x.Simulated
+	}
+	return false
 }
 
 // MeasureCost is the work of one measure (or of the Hessian's set-up, the λ₁
@@ -1749,7 +1761,7 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x04step\x18\x06 \x01(\x03R\x04step\x12\x0e\n" +
 	"\x02lr\x18\a \x01(\x01R\x02lr\x12\x1d\n" +
 	"\n" +
-	"batch_size\x18\b \x01(\x05R\tbatchSize\"\xc9\b\n" +
+	"batch_size\x18\b \x01(\x05R\tbatchSize\"\xe7\b\n" +
 	"\vTrialResult\x12\x1d\n" +
 	"\n" +
 	"train_loss\x18\x01 \x01(\x01R\ttrainLoss\x12\x1b\n" +
@@ -1775,11 +1787,12 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\tlandscape\x18\x13 \x01(\v2\x17.flatsweep.v1.LandscapeR\tlandscape\x12%\n" +
 	"\x0etarget_reached\x18\x14 \x01(\bR\rtargetReached\x12-\n" +
 	"\x12curvature_examples\x18\x15 \x01(\x03R\x11curvatureExamples\x12+\n" +
-	"\x11curvature_indices\x18\x16 \x03(\x03R\x10curvatureIndices\x12\x1a\n" +
-	"\bexternal\x18( \x01(\bR\bexternal\x12/\n" +
+	"\x11curvature_indices\x18\x16 \x03(\x03R\x10curvatureIndices\x12/\n" +
 	"\x05costs\x18\x1e \x03(\v2\x19.flatsweep.v1.MeasureCostR\x05costs\x12#\n" +
 	"\rtrain_seconds\x18\x1f \x01(\x01R\ftrainSeconds\x12+\n" +
-	"\x11curvature_seconds\x18  \x01(\x01R\x10curvatureSeconds\x1a;\n" +
+	"\x11curvature_seconds\x18  \x01(\x01R\x10curvatureSeconds\x12\x1a\n" +
+	"\bexternal\x18( \x01(\bR\bexternal\x12\x1c\n" +
+	"\tsimulated\x187 \x01(\bR\tsimulated\x1a;\n" +
 	"\rMeasuresEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xa9\x01\n" +
