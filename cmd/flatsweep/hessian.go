@@ -58,8 +58,11 @@ measured on exactly the examples its trial was), a JSON array or plain
 integers.
 
 --measures selects the measures (comma-separated: ` + strings.Join(spec.MeasureNames(), ", ") + `,
-or "all"), replacing the spec's list (when neither selects any: top_k, trace
-and density, as PyHessian computes); their settings are the spec's curvature
+"all", or "none" for λ₁ alone), replacing the spec's list (when neither
+selects any: top_k, trace and density, as PyHessian computes). λ₁ is top_k's
+first value when top_k is selected and its own Lanczos run otherwise, as in a
+trial: a trial's λ₁ is reproduced bit for bit with the trial's measures
+(--measures none for a trial that took none). Their settings are the spec's curvature
 section, overridden by the flags below (one per setting of each measure; a
 flag of a measure that is not selected is an error). docs/MEASURES.md defines
 every measure and setting.
@@ -86,7 +89,7 @@ Bad input (missing or mismatched files, invalid settings) exits with status 2.`,
 	fl.StringVar(&f.trial, "spec", "", "trial.json written by train, or a trial spec as JSON (default: the spec in the weights' metadata)")
 	fl.StringVar(&f.trial, "trial", "", "the former name of --spec")
 	_ = fl.MarkDeprecated("trial", "use --spec (--trial names a trial of a sweep in train)")
-	fl.StringVar(&f.measures, "measures", "", `measures to compute, comma-separated, or "all" (default: the spec's curvature.measures)`)
+	fl.StringVar(&f.measures, "measures", "", `measures to compute, comma-separated, "all", or "none" for λ₁ alone (default: the spec's curvature.measures)`)
 	fl.StringVar(&f.format, "format", "table", "output format: table or json")
 	fl.StringVar(&f.alphaScale, "alpha-scale", "", "P:ALPHA applies Dinh's α-scaling to Dense–ReLU–Dense pair P (from 0, as curvature.dinh.layer) before measuring")
 	fl.IntVar(&f.examples, "examples", 0, "number of curvature examples M (curvature.examples; 0: whole training set)")
@@ -310,7 +313,8 @@ func runHessian(cmd *cobra.Command, f *hessianFlags) error {
 
 // selectMeasures applies --measures, --examples and the setting flags to c.
 func selectMeasures(fl *pflag.FlagSet, f *hessianFlags, c *spec.Curvature) error {
-	if fl.Changed("measures") {
+	none := fl.Changed("measures") && strings.TrimSpace(f.measures) == "none"
+	if fl.Changed("measures") && !none {
 		names := spec.MeasureNames()
 		if strings.TrimSpace(f.measures) != "all" {
 			names = strings.Split(f.measures, ",")
@@ -333,7 +337,10 @@ func selectMeasures(fl *pflag.FlagSet, f *hessianFlags, c *spec.Curvature) error
 		}
 		c.Measures = ms
 	}
-	if c.Measures.Len() == 0 {
+	switch {
+	case none:
+		c.Measures = spec.Measures{}
+	case c.Measures.Len() == 0:
 		ms, _ := spec.SelectMeasures(defaultHessianMeasures...)
 		c.Measures = ms
 	}
