@@ -578,10 +578,14 @@ func runKeskar(ctx context.Context, e *measurer, s, given any) error {
 		spaces = append(spaces, space{"sub", sub})
 	}
 	for _, sp := range spaces {
+		// One space for every ε: the subspace's A (drawn from the trial
+		// seed) and A⁺θ are computed once.
+		ks, err := flatness.NewKeskarSpace(e.m.Theta, e.rng(streamKeskar), sp.dim)
+		if err != nil {
+			return err
+		}
 		for _, eps := range k.Epsilons {
-			// A fresh generator per ε: every ε uses the same random subspace.
-			r, err := flatness.KeskarSharpness(ctx, e.o, e.m.Theta, e.rng(streamKeskar),
-				flatness.KeskarSettings{Epsilon: eps, Subspace: sp.dim, Iterations: k.Iterations})
+			r, err := ks.Sharpness(ctx, e.o, nil, flatness.KeskarSettings{Epsilon: eps, Subspace: sp.dim, Iterations: k.Iterations})
 			if err != nil {
 				return err
 			}
