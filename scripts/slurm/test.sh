@@ -211,7 +211,11 @@ check() {
   for w in $by; do
     grep -qx "$w" <<<"$ids" || fail "$sweep: a trial was recorded from worker $w, not one of job $job"
   done
-  "$bin" status "$sweep" | grep -q "succeeded 8" || fail "$sweep: status does not say succeeded 8: $("$bin" status "$sweep")"
+  # The output is read whole before grep looks at it: `cmd | grep -q` under
+  # pipefail fails when grep exits at the first match and cmd then writes.
+  local st
+  st=$("$bin" status "$sweep")
+  grep -q "succeeded 8" <<<"$st" || fail "$sweep: status does not say succeeded 8: $st"
   echo "$sweep: 8 trials, each recorded once, by $(wc -w <<<"$by") worker(s) of job $job"
 }
 
@@ -225,7 +229,8 @@ scancel --signal=TERM "$workers_job"
 # ended JOB: no task of the job is pending, running or completing.
 ended() { [ -z "$(squeue -h -j "$1" -t PD,CF,R,S,CG -o %i 2>/dev/null)" ]; }
 wait_for 60 "the first worker array ends" ended "$workers_job"
-"$bin" submit "$(sweep second 3)" | grep -q "8 added" || fail "submit of the second sweep"
+submitted=$("$bin" submit "$(sweep second 3)")
+grep -q "8 added" <<<"$submitted" || fail "submit of the second sweep: $submitted"
 # As documented: the address and the worker token's file come from the env file.
 added=$(FLATSWEEP_BIN=$bin \
   sbatch --parsable --array=1-2 --cpus-per-task=1 --time=10 --output="$tmp/log/added-%A_%a.log" \
@@ -234,7 +239,7 @@ added=${added%%;*}
 echo "submitted flatsweep-workers.sbatch: job array $added"
 wait_for 300 "sweep second finishes" eval 'alive "$job" && finished second'
 check second "$added"
-grep '"msg":"trial succeeded"' "$run/coordinator.log" | grep -q '"sweep":"first"' || fail "lost the first sweep"
+grep '"msg":"trial succeeded"' "$run/coordinator.log" | grep '"sweep":"first"' >/dev/null || fail "lost the first sweep"
 
 # Cancelling the coordinator's job stops the coordinator.
 scancel --signal=TERM "$added"
