@@ -134,3 +134,72 @@ func TestLogAttempt(t *testing.T) {
 		t.Errorf("stored %v, %v; want the first upload alone, from %s", logs, err, w)
 	}
 }
+
+// TestSlotsMatchSweeps: a trial occupying 4 slots (command.slots) is leased
+// only to a worker reporting at least 4 free slots; 1-slot trials go to
+// workers with fewer meanwhile, the skipped trial stays queued and is
+// leased later, and a worker that reports no count (an older one) gets
+// only 1-slot trials. Restarting the core keeps the sweep's slot count.
+func TestSlotsMatchSweeps(t *testing.T) {
+	b := setup(t, 3)
+	const bigYAML = `name: big
+dataset: {name: synthetic, n: 64, n_test: 16}
+train: {epochs: 1}
+command: {argv: [train, "{lr}"], slots: 4}
+grid: {batch_size: [8], lr: [0.1, 0.2], seed: [1]}
+`
+	s, err := sweeps.Parse([]byte(bigYAML), "big.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.core.Submit(s, bigYAML, 10); err != nil { // higher priority than sweep s
+		t.Fatal(err)
+	}
+	w, err := b.core.RegisterWith("w", 8, nil, Capabilities{Commands: true}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease := func(free int32) string {
+		t.Helper()
+		l, _, err := b.core.TryAcquireSlots(w, free)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l == nil {
+			return ""
+		}
+		return l.SweepId
+	}
+	for i, c := range []struct {
+		free int32
+		want string
+	}{
+		{2, "s"},   // big needs 4: the 1-slot trial flows around it
+		{0, "s"},   // an older worker: one slot
+		{3, ""},    // s is exhausted; big is skipped, not lost
+		{1, ""},    // still skipped
+		{4, "big"}, // leased to a worker with 4 free
+	} {
+		if got := lease(c.free); got != c.want {
+			t.Fatalf("acquire %d with %d free slots: got a trial of %q, want %q", i, c.free, got, c.want)
+		}
+	}
+	// The core restarted from the store still knows that big needs 4.
+	b.core, err = New(b.st, b.core.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, err = b.core.RegisterWith("w", 8, nil, Capabilities{Commands: true}, ""); err != nil {
+		t.Fatal(err)
+	}
+	// (Leases are written behind: the old core's may not have reached the
+	// store, so s may have trials pending again.)
+	for got := lease(3); got != ""; got = lease(3) {
+		if got != "s" {
+			t.Fatalf("after a restart, 3 free slots got a trial of %q, want s or none", got)
+		}
+	}
+	if got := lease(8); got != "big" {
+		t.Errorf("after a restart, 8 free slots got a trial of %q, want big", got)
+	}
+}

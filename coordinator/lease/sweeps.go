@@ -68,7 +68,7 @@ func (c *Core) Submit(s spec.Sweep, yaml string, priority int32) (Submitted, err
 		}
 		if err == nil {
 			st.priority = priority
-			st.gpus, st.command = int32(s.Command.GPUs), len(s.Command.Argv) > 0
+			st.needs = needsOfSpec(s)
 		}
 		st.pushAll(queued)
 		st.counts[pb.TrialState_TRIAL_STATE_PENDING] += int32(len(added))
