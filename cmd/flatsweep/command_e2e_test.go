@@ -418,6 +418,8 @@ func TestCommandBadInput(t *testing.T) {
 		{strings.Replace(good, `"{lr}"`, `"{lr"`, 1), `unterminated placeholder`},
 		{strings.Replace(good, "  env: [", "  timeout: soon\n  env: [", 1), `command.timeout`},
 		{strings.Replace(good, "  argv: [", "  argx: [", 1), `command.argx`},
+		{strings.Replace(good, "  env: [", "  slots: 0\n  env: [", 1), `command.slots = 0`},
+		{strings.Replace(good, "  env: [", "  slots: 2000\n  env: [", 1), `in 1…1024`},
 	} {
 		_, errs, code := runCLI(t, "submit", writeSweep(t, c.body), "--coordinator", addr)
 		if code != 2 || !strings.Contains(errs, c.want) {

@@ -116,13 +116,15 @@ func (c *Core) touch(id string) {
 // back, not returned. It fails with ErrUnknownWorker, ErrStopped, or ctx's
 // error. The worker is taken to have one free slot (see AcquireSlots).
 func (c *Core) Acquire(ctx context.Context, workerID string, wait time.Duration) (*pb.Lease, error) {
-	return c.AcquireSlots(ctx, workerID, wait, 1)
+	return c.AcquireSlots(ctx, workerID, wait, 0)
 }
 
 // AcquireSlots is Acquire for a worker with free slots free: only trials
 // occupying at most that many (command.slots) are leased to it; the others
 // stay queued for a worker with more. A count below 1 (a worker that does
-// not report it) counts as 1.
+// not report it) counts as 1. A worker that reports its free slots gets
+// nothing while a sweep of higher priority waits for more of them to be
+// free (see pickSweepLocked).
 func (c *Core) AcquireSlots(ctx context.Context, workerID string, wait time.Duration, free int32) (*pb.Lease, error) {
 	timer := time.NewTimer(max(min(wait, MaxAcquireWait), 0))
 	defer timer.Stop()
@@ -164,13 +166,12 @@ func (c *Core) AcquireSlots(ctx context.Context, workerID string, wait time.Dura
 // writes in order, so a result never overtakes its lease. The worker is
 // taken to have one free slot (see TryAcquireSlots).
 func (c *Core) TryAcquire(workerID string) (*pb.Lease, <-chan struct{}, error) {
-	return c.TryAcquireSlots(workerID, 1)
+	return c.TryAcquireSlots(workerID, 0)
 }
 
 // TryAcquireSlots is TryAcquire for a worker with free slots free (see
 // AcquireSlots).
 func (c *Core) TryAcquireSlots(workerID string, free int32) (*pb.Lease, <-chan struct{}, error) {
-	free = max(free, 1)
 	start := time.Now()
 	c.mu.Lock()
 	if !c.touchLocked(workerID) {
@@ -190,15 +191,18 @@ func (c *Core) TryAcquireSlots(workerID string, free int32) (*pb.Lease, <-chan s
 }
 
 // acquire leases the next trial chosen by the scheduler for a worker with
-// free slots free, or returns nil when none is leasable.
+// free slots free (0: not reported, see AcquireSlots), or returns nil when
+// none is leasable.
 func (c *Core) acquire(workerID string, free int32) (*pb.Lease, error) {
 	for {
 		c.mu.Lock()
 		var caps Capabilities
+		total := int32(1)
 		if w := c.workers[workerID]; w != nil {
 			caps = Capabilities{GPUs: w.pb.Gpus, Commands: w.pb.Commands}
+			total = w.pb.Slots
 		}
-		s := c.pickSweepLocked(caps, free)
+		s := c.pickSweepLocked(caps, max(free, 1), total, free > 0)
 		if s == nil {
 			c.mu.Unlock()
 			return nil, nil

@@ -247,10 +247,22 @@ func (s *sweepState) done() bool {
 // and among equals the one holding the fewest running trials (fair
 // sharing), then the smallest ID. A sweep skipped for want of free slots
 // keeps its queue, for a worker with more.
-func (c *Core) pickSweepLocked(caps Capabilities, free int32) *sweepState {
-	var best *sweepState
+//
+// With reserve (a worker that reports its free slots, of total slots in
+// all), a sweep that it could run once more of its slots are free keeps a
+// sweep of lower priority from them: it gets nothing, so that its slots
+// free up for the higher priority instead of being taken one by one by
+// smaller trials for ever.
+func (c *Core) pickSweepLocked(caps Capabilities, free, total int32, reserve bool) *sweepState {
+	var best, blocked *sweepState
 	for _, s := range c.sweeps {
-		if s.paused || s.cancelled || len(s.queue) == 0 || s.gpus > caps.GPUs || (s.command && !caps.Commands) || s.slots > free {
+		if s.paused || s.cancelled || len(s.queue) == 0 || s.gpus > caps.GPUs || (s.command && !caps.Commands) {
+			continue
+		}
+		if s.slots > free {
+			if reserve && s.slots <= total && (blocked == nil || s.priority > blocked.priority) {
+				blocked = s
+			}
 			continue
 		}
 		if best == nil || s.priority > best.priority ||
@@ -258,6 +270,9 @@ func (c *Core) pickSweepLocked(caps Capabilities, free int32) *sweepState {
 				(s.running == best.running && s.id < best.id))) {
 			best = s
 		}
+	}
+	if blocked != nil && best != nil && blocked.priority > best.priority {
+		return nil
 	}
 	return best
 }
