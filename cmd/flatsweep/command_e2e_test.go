@@ -433,6 +433,12 @@ func TestCommandBadInput(t *testing.T) {
 	if len(resp.Sweeps) != 0 {
 		t.Errorf("%d sweeps stored after rejected submissions, want none", len(resp.Sweeps))
 	}
+	// flatsweep run checks the sweep before it runs anything.
+	db := filepath.Join(dir, "run.db")
+	body := strings.Replace(good, "  env: [", "  slots: 0\n  env: [", 1)
+	if _, errs, code := runCLI(t, "run", writeSweep(t, body), "--db", db); code != 2 || !strings.Contains(errs, "command.slots = 0") {
+		t.Errorf("run: exit %d, stderr %q; want 2 naming command.slots", code, errs)
+	}
 }
 
 // torchPython is the interpreter with PyTorch (Debian's python3-torch
