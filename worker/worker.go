@@ -276,6 +276,12 @@ func (w *Worker) dispatch(ctx, hard context.Context, wg *sync.WaitGroup) {
 		switch {
 		case ctx.Err() != nil:
 			w.slots.give(free)
+			if l := resp.GetLease(); err == nil && l != nil {
+				// Leased as the worker began to drain: hand it back unrun.
+				rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), w.reportTimeout())
+				w.release(rctx, l, w.log.With("sweep", l.SweepId, "trial", l.TrialId))
+				rcancel()
+			}
 			return
 		case err != nil && withdrawn:
 			w.slots.give(free) // slots were freed meanwhile: ask again

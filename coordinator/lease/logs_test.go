@@ -243,3 +243,43 @@ grid: {batch_size: [8], lr: [0.1], seed: [1]}
 		}
 	}
 }
+
+// TestSlotsAndGPUs: a trial needing 2 GPUs and 2 slots goes only to a
+// worker with both: enough free slots without the GPUs, or the GPUs
+// without the free slots, gets the other sweep's trials.
+func TestSlotsAndGPUs(t *testing.T) {
+	b := setup(t, 3)
+	const gpuYAML = `name: g
+dataset: {name: synthetic, n: 64, n_test: 16}
+train: {epochs: 1}
+command: {argv: [train, "{lr}"], gpus: 2, slots: 2}
+grid: {batch_size: [8], lr: [0.1], seed: [1]}
+`
+	s, err := sweeps.Parse([]byte(gpuYAML), "g.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.core.Submit(s, gpuYAML, 10); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range []struct {
+		slots, gpus, free int32
+		want              string
+	}{
+		{8, 1, 8, "s"}, // free slots, too few GPUs
+		{1, 2, 1, "s"}, // the GPUs, but one slot in all
+		{4, 2, 2, "g"},
+	} {
+		w, err := b.core.RegisterWith("w", c.slots, nil, Capabilities{GPUs: c.gpus, Commands: true}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _, err := b.core.TryAcquireSlots(w, c.free)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := l.GetSweepId(); got != c.want {
+			t.Errorf("worker %d (%d slots, %d GPUs, %d free): got a trial of %q, want %q", i, c.slots, c.gpus, c.free, got, c.want)
+		}
+	}
+}
