@@ -128,7 +128,7 @@ func (ss *session) acquireNow(req *pb.SessionRequest) bool {
 	var l *pb.Lease
 	if err == nil {
 		ss.bind(acq.WorkerId)
-		l, _, err = ss.w.c.core.TryAcquire(acq.WorkerId)
+		l, _, err = ss.w.c.core.TryAcquireSlots(acq.WorkerId, acq.FreeSlots)
 		if l == nil && err == nil {
 			return false
 		}

@@ -41,7 +41,7 @@ func (s *workerServer) AcquireTrial(ctx context.Context, req *pb.AcquireTrialReq
 	if err := s.owned(ctx, req.WorkerId); err != nil {
 		return nil, err
 	}
-	l, err := s.c.core.Acquire(ctx, req.WorkerId, req.GetWait().AsDuration())
+	l, err := s.c.core.AcquireSlots(ctx, req.WorkerId, req.GetWait().AsDuration(), req.FreeSlots)
 	if err != nil {
 		return nil, statusOf(err)
 	}

@@ -38,6 +38,13 @@ type Command struct {
 	// that advertise at least as many (flatsweep worker --gpus), which
 	// assign it GPU indices through CUDA_VISIBLE_DEVICES.
 	GPUs int `json:"gpus,omitempty"`
+	// Slots is the number of a worker's slots (flatsweep worker --slots)
+	// one trial of the command occupies while it runs (default 1): a
+	// multi-threaded or multi-GPU program given k slots runs only on a worker
+	// with k free slots, and finds k in FLATSWEEP_SLOTS, to size its threads
+	// by. A trial needing more slots than any worker has never runs. Absent
+	// means 1; an explicit value must be in 1…MaxCommandSlots.
+	Slots *int `json:"slots,omitempty"`
 	// Data hands the trial's data set, as flatsweep loads it, to the program:
 	// the worker writes it to a safetensors file (tensors train_x, train_y,
 	// test_x, test_y) named by FLATSWEEP_DATA, so that the program trains
@@ -51,7 +58,18 @@ const (
 	maxCommandArg = 1 << 16
 	// MaxCommandGPUs bounds command.gpus.
 	MaxCommandGPUs = 1024
+	// MaxCommandSlots bounds command.slots.
+	MaxCommandSlots = 1024
 )
+
+// SlotsNeeded returns the number of worker slots one trial of the command
+// occupies: command.slots, 1 when absent.
+func (c Command) SlotsNeeded() int {
+	if c.Slots == nil {
+		return 1
+	}
+	return *c.Slots
+}
 
 // IsCommand reports whether the trial runs an external program.
 func (t Trial) IsCommand() bool { return len(t.Command.Argv) > 0 }
@@ -151,12 +169,12 @@ func placeholder(t Trial, name string) (string, error) {
 }
 
 // validateCommand checks the command section: a program, valid strings,
-// every placeholder resolvable, a valid timeout and GPU count.
+// every placeholder resolvable, a valid timeout, GPU and slot count.
 func (t Trial) validateCommand() error {
 	c := t.Command
 	switch {
 	case len(c.Argv) == 0:
-		if c.Dir != "" || len(c.Env) > 0 || c.Timeout != "" || c.GPUs != 0 || c.Data {
+		if c.Dir != "" || len(c.Env) > 0 || c.Timeout != "" || c.GPUs != 0 || c.Slots != nil || c.Data {
 			return missing("command.argv", `the program and its arguments, such as ["python3", "train.py", "--lr", "{lr}"]`)
 		}
 		return nil
@@ -166,6 +184,8 @@ func (t Trial) validateCommand() error {
 		return invalid("command.argv[0]", c.Argv[0], "the program must not be empty")
 	case c.GPUs < 0 || c.GPUs > MaxCommandGPUs:
 		return invalid("command.gpus", c.GPUs, fmt.Sprintf("must be in 0…%d", MaxCommandGPUs))
+	case c.Slots != nil && (*c.Slots < 1 || *c.Slots > MaxCommandSlots):
+		return invalid("command.slots", *c.Slots, fmt.Sprintf("the number of worker slots one trial occupies, in 1…%d (absent: 1)", MaxCommandSlots))
 	}
 	for i, a := range c.Argv {
 		if len(a) > maxCommandArg || strings.IndexByte(a, 0) >= 0 {

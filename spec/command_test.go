@@ -74,6 +74,9 @@ func TestCommandValidate(t *testing.T) {
 		{func(c *spec.Command) { c.Timeout = "2 hours" }, "command.timeout", "positive duration"},
 		{func(c *spec.Command) { c.Timeout = "-1s" }, "command.timeout", "positive duration"},
 		{func(c *spec.Command) { c.GPUs = -1 }, "command.gpus", "0…"},
+		{func(c *spec.Command) { c.Slots = new(int) }, "command.slots", "in 1…1024"},
+		{func(c *spec.Command) { n := 1025; c.Slots = &n }, "command.slots", "in 1…1024"},
+		{func(c *spec.Command) { n := 2; c.Argv, c.Slots = nil, &n }, "command.argv", "required field is missing"},
 		{func(c *spec.Command) { c.Argv[0] = "" }, "command.argv[0]", "must not be empty"},
 		{func(c *spec.Command) { c.Argv = nil; c.Timeout = "1m" }, "command.argv", "required field is missing"},
 	}

@@ -344,6 +344,7 @@ func (w *Worker) attemptEnv(l *pb.Lease, st spec.Trial, c spec.Command, dir stri
 		"FLATSWEEP_RESULT="+filepath.Join(dir, ResultFile),
 		"FLATSWEEP_WEIGHTS="+filepath.Join(dir, WeightsFile),
 		"FLATSWEEP_METRICS_FD="+strconv.Itoa(MetricsFD),
+		"FLATSWEEP_SLOTS="+strconv.Itoa(c.SlotsNeeded()),
 	)
 	if w.cfg.Command.GPUs > 0 {
 		ids := make([]string, len(gpus))

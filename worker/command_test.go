@@ -238,3 +238,85 @@ grid: {batch_size: [8], lr: [0.1], seed: [1]}
 		t.Errorf("logs %v, %v", resp.GetLogs(), err)
 	}
 }
+
+// TestCommandSlots: a worker with 4 slots runs command trials occupying 2
+// slots each (command.slots) at most two at a time, and each program finds
+// FLATSWEEP_SLOTS=2. Each program marks itself running in a shared
+// directory, waits (up to 10 s) to see a second one running and then
+// samples how many are, so that both too many at once and none side by
+// side would show.
+func TestCommandSlots(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	e := setup(t, 2*time.Second)
+	marks := t.TempDir()
+	script := `d=$1; id=$FLATSWEEP_TRIAL_ID; : > "$d/run-$id"; echo "$FLATSWEEP_SLOTS" > "$d/slots-$id"; ` +
+		`count() { ls "$d" | grep -c '^run-'; }; ` +
+		`i=0; while [ $i -lt 200 ] && [ "$(count)" -lt 2 ]; do sleep 0.05; i=$((i+1)); done; ` +
+		`j=0; while [ $j -lt 8 ]; do count >> "$d/seen-$id"; sleep 0.05; j=$((j+1)); done; ` +
+		`rm "$d/run-$id"; ` +
+		`printf '{"epoch": 1, "train_loss": 0.5, "train_acc": 0.8, "test_loss": 0.6, "test_acc": 0.7}\n' >&3; ` +
+		`printf '{"train_loss": 0.5, "train_acc": 0.8, "test_loss": 0.6, "test_acc": 0.7}' > "$FLATSWEEP_RESULT"`
+	script = strings.NewReplacer("{", "{{", "}", "}}").Replace(script) // literal braces in a template
+	yaml := fmt.Sprintf(`name: w
+dataset: {name: synthetic, n: 64, n_test: 32, seed: 1}
+train: {epochs: 1}
+command: {argv: [%q, "-c", %q, "sh", %q], slots: 2}
+grid: {batch_size: [8], lr: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], seed: [1]}
+`, sh, script, marks)
+	if _, err := e.sweeps.SubmitSweep(context.Background(), submitRequest(t, yaml)); err != nil {
+		t.Fatal(err)
+	}
+	w := New(dialT(t, e.addr), Config{Name: "t", Slots: 4, AcquireWait: 200 * time.Millisecond, Logger: quiet,
+		Command: CommandConfig{Allow: true, WorkDir: t.TempDir()}})
+	ctx, cancel := context.WithCancel(context.Background())
+	exited := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(exited) }()
+	t.Cleanup(func() { cancel(); <-exited })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := e.sweeps.QueryResults(context.Background(), &pb.QueryResultsRequest{SweepId: "w"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := 0
+		for _, tr := range resp.Trials {
+			if tr.State == pb.TrialState_TRIAL_STATE_SUCCEEDED {
+				done++
+			}
+		}
+		if done == 6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 6 trials succeeded", done)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	most := 0
+	files, _ := filepath.Glob(filepath.Join(marks, "seen-*"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range strings.Fields(string(b)) {
+			var n int
+			if _, err := fmt.Sscan(s, &n); err != nil {
+				t.Fatalf("%s: %q", f, b)
+			}
+			most = max(most, n)
+		}
+	}
+	if len(files) != 6 || most != 2 {
+		t.Errorf("%d programs sampled; at most %d ran at once, want 2 (4 slots, 2 per trial)", len(files), most)
+	}
+	slots, _ := filepath.Glob(filepath.Join(marks, "slots-*"))
+	for _, f := range slots {
+		if b, _ := os.ReadFile(f); strings.TrimSpace(string(b)) != "2" {
+			t.Errorf("%s: FLATSWEEP_SLOTS=%q, want 2", filepath.Base(f), b)
+		}
+	}
+}

@@ -1,7 +1,10 @@
-// Package worker pulls trials from a coordinator and runs them. Each of its
-// slots loops: acquire a lease (long-poll), run compute.RunTrial under a
-// context that is cancelled when the lease is lost, heartbeat the lease while
-// streaming per-epoch metrics, and report the result with the lease token.
+// Package worker pulls trials from a coordinator and runs them. While it has
+// a free slot it asks for a lease (long-poll), telling the coordinator how
+// many slots are free, and runs the leased trial — compute.RunTrial, or the
+// user's program for a command trial, which occupies command.slots of them —
+// under a context that is cancelled when the lease is lost, heartbeats the
+// lease while streaming per-epoch metrics, and reports the result with the
+// lease token.
 // The calls travel over one WorkerService.Session stream per worker (see
 // session.go). Lost connections are retried with capped exponential backoff,
 // and a worker that the coordinator no longer knows (after a coordinator
@@ -37,7 +40,8 @@ type RunFunc func(ctx context.Context, spec spec.Trial, progress func(spec.Epoch
 type Config struct {
 	// Name identifies the worker in the coordinator's listings (default: host name).
 	Name string
-	// Slots is the number of trials run at once (default 1).
+	// Slots is the number of slots (default 1): as many trials run at once,
+	// a command trial with command.slots = k counting k times.
 	Slots int
 	// Labels are free-form key/value labels.
 	Labels map[string]string
@@ -74,6 +78,7 @@ type Worker struct {
 	running   map[string]runningTrial   // by sweep/trial
 	logs      map[string]*pb.CommandLog // command trials' logs, by lease token
 	gpus      *gpuPool
+	slots     *slotPool
 
 	abortOnce sync.Once
 	abort     chan struct{}
@@ -102,7 +107,8 @@ func New(conn grpc.ClientConnInterface, cfg Config) *Worker {
 	}
 	cfg.Command.setDefaults()
 	return &Worker{cfg: cfg, client: pb.NewWorkerServiceClient(conn), log: cfg.Logger, abort: make(chan struct{}),
-		running: map[string]runningTrial{}, logs: map[string]*pb.CommandLog{}, gpus: newGPUPool(cfg.Command.GPUs)}
+		running: map[string]runningTrial{}, logs: map[string]*pb.CommandLog{}, gpus: newGPUPool(cfg.Command.GPUs),
+		slots: newSlotPool(cfg.Slots)}
 }
 
 // runningTrial is a trial a slot runs: its lease token and how to stop it.
@@ -172,13 +178,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		stopHard()
 	}()
 	var wg sync.WaitGroup
-	for i := 0; i < w.cfg.Slots; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w.slot(ctx, hard)
-		}()
-	}
+	w.dispatch(ctx, hard, &wg)
 	wg.Wait()
 	return nil
 }
@@ -245,33 +245,136 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// slot runs trials one after another until ctx ends; trials run under hard.
-func (w *Worker) slot(ctx, hard context.Context) {
+// dispatch leases trials until ctx ends, while slots are free, and starts
+// each under hard on wg. Each request reserves every free slot and tells
+// the coordinator their number; a trial leased gets the slots it occupies
+// (Slots of its command, 1 for others) until it ends, and the rest are
+// freed. A request waiting while a trial ends is withdrawn and made again
+// with the larger count, so that a trial needing more slots is not held
+// back by a stale count.
+func (w *Worker) dispatch(ctx, hard context.Context, wg *sync.WaitGroup) {
 	failures := 0
 	for ctx.Err() == nil {
+		free, freed, err := w.slots.takeAll(ctx)
+		if err != nil {
+			return
+		}
+		actx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-freed:
+				cancel()
+			case <-actx.Done():
+			}
+		}()
 		id, _ := w.identity()
-		resp, err := w.sess.AcquireTrial(ctx, &pb.AcquireTrialRequest{
-			WorkerId: id, Wait: durationpb.New(w.cfg.AcquireWait),
+		resp, err := w.sess.AcquireTrial(actx, &pb.AcquireTrialRequest{
+			WorkerId: id, Wait: durationpb.New(w.cfg.AcquireWait), FreeSlots: int32(free),
 		})
+		withdrawn := actx.Err() != nil
+		cancel()
 		switch {
 		case ctx.Err() != nil:
+			w.slots.give(free)
+			if l := resp.GetLease(); err == nil && l != nil {
+				// Leased as the worker began to drain: hand it back unrun.
+				rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), w.reportTimeout())
+				w.release(rctx, l, w.log.With("sweep", l.SweepId, "trial", l.TrialId))
+				rcancel()
+			}
 			return
+		case err != nil && withdrawn:
+			w.slots.give(free) // slots were freed meanwhile: ask again
+			continue
 		case status.Code(err) == codes.NotFound:
+			w.slots.give(free)
 			if _, err := w.register(ctx, id); err != nil {
 				return
 			}
 			continue
 		case err != nil:
+			w.slots.give(free)
 			w.log.Warn("acquire failed, retrying", "err", err)
 			_ = sleep(ctx, w.backoff(failures))
 			failures++
 			continue
 		}
 		failures = 0
-		if resp.Lease != nil {
-			w.runLease(hard, resp.Lease)
+		l := resp.Lease
+		if l == nil {
+			w.slots.give(free)
+			continue
+		}
+		need := leaseSlots(l)
+		if need > free {
+			// Only a coordinator that does not match free slots leases
+			// such a trial: it runs, and no other starts until enough end.
+			w.log.Warn("trial leased with fewer free slots than it occupies", "sweep", l.SweepId, "trial", l.TrialId,
+				"slots", need, "free", free)
+		}
+		w.slots.give(free - need)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer w.slots.give(need)
+			w.runLease(hard, l)
+		}()
+	}
+}
+
+// leaseSlots returns the slots a leased trial occupies: its command's
+// Slots, 1 for other trials and for a spec that does not decode (runLease
+// fails it).
+func leaseSlots(l *pb.Lease) int {
+	st, err := spec.DecodeTrial([]byte(l.SpecJson))
+	if err != nil || !st.IsCommand() {
+		return 1
+	}
+	return max(st.Command.SlotsNeeded(), 1)
+}
+
+// slotPool counts a worker's free slots.
+type slotPool struct {
+	mu    sync.Mutex
+	free  int           // below 0 while a trial over-commits (see dispatch)
+	freed chan struct{} // closed, and replaced, when slots are given back
+}
+
+func newSlotPool(n int) *slotPool { return &slotPool{free: n, freed: make(chan struct{})} }
+
+// takeAll waits until a slot is free, then takes every free slot; it
+// returns their number and a channel closed when more are given back.
+func (p *slotPool) takeAll(ctx context.Context) (int, <-chan struct{}, error) {
+	for {
+		p.mu.Lock()
+		n, freed := p.free, p.freed
+		if n > 0 {
+			p.free = 0
+		}
+		p.mu.Unlock()
+		if n > 0 {
+			return n, freed, nil
+		}
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return 0, nil, ctx.Err()
 		}
 	}
+}
+
+// give returns n slots (taking them when n < 0).
+func (p *slotPool) give(n int) {
+	if n == 0 {
+		return
+	}
+	p.mu.Lock()
+	p.free += n
+	if n > 0 {
+		close(p.freed)
+		p.freed = make(chan struct{})
+	}
+	p.mu.Unlock()
 }
 
 // runLease runs one leased trial and reports its outcome.

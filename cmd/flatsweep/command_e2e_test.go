@@ -418,6 +418,8 @@ func TestCommandBadInput(t *testing.T) {
 		{strings.Replace(good, `"{lr}"`, `"{lr"`, 1), `unterminated placeholder`},
 		{strings.Replace(good, "  env: [", "  timeout: soon\n  env: [", 1), `command.timeout`},
 		{strings.Replace(good, "  argv: [", "  argx: [", 1), `command.argx`},
+		{strings.Replace(good, "  env: [", "  slots: 0\n  env: [", 1), `command.slots = 0`},
+		{strings.Replace(good, "  env: [", "  slots: 2000\n  env: [", 1), `in 1…1024`},
 	} {
 		_, errs, code := runCLI(t, "submit", writeSweep(t, c.body), "--coordinator", addr)
 		if code != 2 || !strings.Contains(errs, c.want) {
@@ -430,6 +432,12 @@ func TestCommandBadInput(t *testing.T) {
 	}
 	if len(resp.Sweeps) != 0 {
 		t.Errorf("%d sweeps stored after rejected submissions, want none", len(resp.Sweeps))
+	}
+	// flatsweep run checks the sweep before it runs anything.
+	db := filepath.Join(dir, "run.db")
+	body := strings.Replace(good, "  env: [", "  slots: 0\n  env: [", 1)
+	if _, errs, code := runCLI(t, "run", writeSweep(t, body), "--db", db); code != 2 || !strings.Contains(errs, "command.slots = 0") {
+		t.Errorf("run: exit %d, stderr %q; want 2 naming command.slots", code, errs)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/flatsweep/flatsweep/internal/wire"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 	"github.com/flatsweep/flatsweep/results"
+	"github.com/flatsweep/flatsweep/spec"
 )
 
 func newStatusCmd() *cobra.Command {
@@ -71,6 +72,33 @@ func stateCounts(sw *pb.Sweep) string {
 	return strings.Join(parts, ", ")
 }
 
+// slotNotes warns of each unfinished sweep whose trials occupy more slots
+// (command.slots) than any listed worker that runs commands has: they are
+// leased to none until such a worker joins.
+func slotNotes(list []*pb.Sweep, workers []*pb.Worker) []string {
+	var most int32
+	for _, wk := range workers {
+		if wk.Commands {
+			most = max(most, wk.Slots)
+		}
+	}
+	var notes []string
+	for _, sw := range list {
+		if sw.SpecJson == "" || sw.Cancelled || wire.Finished(sw) >= sw.TrialCount {
+			continue
+		}
+		s, err := spec.DecodeSweep([]byte(sw.SpecJson))
+		if err != nil || len(s.Command.Argv) == 0 {
+			continue
+		}
+		if k := s.Command.SlotsNeeded(); int32(k) > most {
+			notes = append(notes, fmt.Sprintf("%s: its trials occupy %d slots each (command.slots), but no worker here that runs commands has that many (most: %d); they wait for a worker started with --allow-commands --slots %d or more",
+				sw.Id, k, most, k))
+		}
+	}
+	return notes
+}
+
 func writeStatus(w io.Writer, list []*pb.Sweep, workers []*pb.Worker, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SWEEP\tSTATE\tTRIALS\tDONE\tTRIAL STATES")
@@ -88,6 +116,9 @@ func writeStatus(w io.Writer, list []*pb.Sweep, workers []*pb.Worker, now time.T
 		if err := results.WriteFailures(w, results.FailuresFromProto(sw.Failures), 0); err != nil {
 			return err
 		}
+	}
+	for _, note := range slotNotes(list, workers) {
+		fmt.Fprintf(w, "\n%s\n", note)
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "WORKER\tNAME\tSLOTS\tGPUS\tCOMMANDS\tRUNNING\tLAST SEEN")

@@ -32,3 +32,29 @@ func TestStatusShowsFailureReasons(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusWarnsOfSlots: status warns of an unfinished sweep whose trials
+// occupy more slots than any worker that runs commands has, and of no other.
+func TestStatusWarnsOfSlots(t *testing.T) {
+	sweep := func(id, command string, done int32) *pb.Sweep {
+		return &pb.Sweep{Id: id, TrialCount: 2, StateCounts: map[string]int32{"succeeded": done, "pending": 2 - done},
+			SpecJson: `{"name": "` + id + `", "command": ` + command + `}`}
+	}
+	list := []*pb.Sweep{
+		sweep("big", `{"argv": ["train"], "slots": 4}`, 0),
+		sweep("fits", `{"argv": ["train"], "slots": 2}`, 0),
+		sweep("over", `{"argv": ["train"], "slots": 8}`, 2),
+	}
+	workers := []*pb.Worker{{Id: "w-1", Slots: 2, Commands: true}, {Id: "w-2", Slots: 16}}
+	var b bytes.Buffer
+	if err := writeStatus(&b, list, workers, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, "big: its trials occupy 4 slots each (command.slots), but no worker here that runs commands has that many (most: 2)") {
+		t.Errorf("status lacks the warning for big:\n%s", out)
+	}
+	if strings.Contains(out, "fits:") || strings.Contains(out, "over:") {
+		t.Errorf("status warns of a sweep that fits or is finished:\n%s", out)
+	}
+}

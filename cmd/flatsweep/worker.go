@@ -81,7 +81,7 @@ func newWorkerCmd() *cobra.Command {
 	}
 	addConnFlags(cmd, &connf)
 	cmd.Flags().StringVar(&name, "name", "", "worker name (default: host name)")
-	cmd.Flags().IntVar(&slots, "slots", 1, "trials to run at once")
+	cmd.Flags().IntVar(&slots, "slots", 1, "trials to run at once (a command trial with command.slots k counts k times)")
 	cmd.Flags().StringArrayVar(&labels, "label", nil, "label key=value (repeatable)")
 	cmd.Flags().DurationVar(&simT, "simulate", 0, "benchmark mode: run no training, sleep this long per trial (plus --simulate-per-update per parameter update) and report a result marked simulated, with no measurements; only a coordinator started with --accept-simulated takes such a worker (e.g. --simulate 1s)")
 	cmd.Flags().DurationVar(&simU, "simulate-per-update", 0, "benchmark mode: sleep this long per parameter update of the trial (its steps, or epochs·⌊N/B⌋), so small batch sizes take longer (e.g. --simulate-per-update 100us)")

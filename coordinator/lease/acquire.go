@@ -114,12 +114,22 @@ func (c *Core) touch(id string) {
 // MaxAcquireWait) for one to become pending; it returns no lease and no
 // error when none did. A lease granted after ctx was cancelled is handed
 // back, not returned. It fails with ErrUnknownWorker, ErrStopped, or ctx's
-// error.
+// error. The worker is taken to have one free slot (see AcquireSlots).
 func (c *Core) Acquire(ctx context.Context, workerID string, wait time.Duration) (*pb.Lease, error) {
+	return c.AcquireSlots(ctx, workerID, wait, 0)
+}
+
+// AcquireSlots is Acquire for a worker with free slots free: only trials
+// occupying at most that many (command.slots) are leased to it; the others
+// stay queued for a worker with more. A count below 1 (a worker that does
+// not report it) counts as 1. A worker that reports its free slots gets
+// nothing while a sweep of higher priority waits for more of them to be
+// free (see pickSweepLocked).
+func (c *Core) AcquireSlots(ctx context.Context, workerID string, wait time.Duration, free int32) (*pb.Lease, error) {
 	timer := time.NewTimer(max(min(wait, MaxAcquireWait), 0))
 	defer timer.Stop()
 	for {
-		l, wake, err := c.TryAcquire(workerID)
+		l, wake, err := c.TryAcquireSlots(workerID, free)
 		if err != nil {
 			return nil, err
 		}
@@ -153,8 +163,15 @@ func (c *Core) Acquire(ctx context.Context, workerID string, wait time.Duration)
 // pending again after the restart, and the worker's token is refused at its
 // next heartbeat or report — so no result is lost or counted twice. Results
 // (Complete) are durable before they are acknowledged, and the store applies
-// writes in order, so a result never overtakes its lease.
+// writes in order, so a result never overtakes its lease. The worker is
+// taken to have one free slot (see TryAcquireSlots).
 func (c *Core) TryAcquire(workerID string) (*pb.Lease, <-chan struct{}, error) {
+	return c.TryAcquireSlots(workerID, 0)
+}
+
+// TryAcquireSlots is TryAcquire for a worker with free slots free (see
+// AcquireSlots).
+func (c *Core) TryAcquireSlots(workerID string, free int32) (*pb.Lease, <-chan struct{}, error) {
 	start := time.Now()
 	c.mu.Lock()
 	if !c.touchLocked(workerID) {
@@ -163,7 +180,7 @@ func (c *Core) TryAcquire(workerID string) (*pb.Lease, <-chan struct{}, error) {
 	}
 	wake := c.wake
 	c.mu.Unlock()
-	l, err := c.acquire(workerID)
+	l, err := c.acquire(workerID, free)
 	if err != nil {
 		return nil, nil, fmt.Errorf("acquire: %w", err)
 	}
@@ -173,16 +190,19 @@ func (c *Core) TryAcquire(workerID string) (*pb.Lease, <-chan struct{}, error) {
 	return l, wake, nil
 }
 
-// acquire leases the next trial chosen by the scheduler, or returns nil when
+// acquire leases the next trial chosen by the scheduler for a worker with
+// free slots free (0: not reported, see AcquireSlots), or returns nil when
 // none is leasable.
-func (c *Core) acquire(workerID string) (*pb.Lease, error) {
+func (c *Core) acquire(workerID string, free int32) (*pb.Lease, error) {
 	for {
 		c.mu.Lock()
 		var caps Capabilities
+		total := int32(1)
 		if w := c.workers[workerID]; w != nil {
 			caps = Capabilities{GPUs: w.pb.Gpus, Commands: w.pb.Commands}
+			total = w.pb.Slots
 		}
-		s := c.pickSweepLocked(caps)
+		s := c.pickSweepLocked(caps, max(free, 1), total, free > 0)
 		if s == nil {
 			c.mu.Unlock()
 			return nil, nil

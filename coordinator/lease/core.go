@@ -192,7 +192,7 @@ func New(st *store.Store, cfg Config) (*Core, error) {
 	for _, sw := range sws {
 		s := newSweepState(sw.Id, cfg.IDOrder)
 		s.priority, s.paused, s.cancelled = sw.Priority, sw.Paused, sw.Cancelled
-		s.gpus, s.command = needsOf(sw)
+		s.needs = needsOf(sw)
 		c.sweeps[sw.Id] = s
 	}
 	now := cfg.Clock.Now()

@@ -38,14 +38,25 @@ func (c *Core) Logs(k Key, attempt int32) ([]*pb.CommandLog, error) {
 	return c.store.Logs(k.Sweep, k.Trial, attempt)
 }
 
-// needsOf returns what the workers of a stored sweep's trials need: its
-// command's GPUs, and whether they run a command.
-func needsOf(sw *pb.Sweep) (gpus int32, command bool) {
+// needs is what a worker must offer to run a sweep's trials.
+type needs struct {
+	gpus    int32 // GPUs each trial needs (command.gpus)
+	slots   int32 // worker slots each trial occupies (command.slots, ≥ 1)
+	command bool  // its trials run a command
+}
+
+// needsOfSpec returns what the workers of a sweep's trials need.
+func needsOfSpec(s spec.Sweep) needs {
+	return needs{gpus: int32(s.Command.GPUs), slots: int32(max(s.Command.SlotsNeeded(), 1)), command: len(s.Command.Argv) > 0}
+}
+
+// needsOf returns what the workers of a stored sweep's trials need.
+func needsOf(sw *pb.Sweep) needs {
 	s, err := spec.DecodeSweep([]byte(sw.SpecJson))
 	if err != nil {
-		return 0, false
+		return needs{slots: 1}
 	}
-	return int32(s.Command.GPUs), len(s.Command.Argv) > 0
+	return needsOfSpec(s)
 }
 
 // LogAttempt stores the log of a command trial's attempt that ended without

@@ -134,3 +134,152 @@ func TestLogAttempt(t *testing.T) {
 		t.Errorf("stored %v, %v; want the first upload alone, from %s", logs, err, w)
 	}
 }
+
+// TestSlotsMatchSweeps: a trial occupying 4 slots (command.slots) is leased
+// only to a worker reporting at least 4 free slots. 1-slot trials go to a
+// worker that can never fit it and to a worker that reports no count (an
+// older one, taken to have one slot), but not, while the 4-slot sweep of
+// higher priority waits, to a worker that could fit it once its slots are
+// free. The skipped trial stays queued and is leased later, also by a core
+// restarted from the store.
+func TestSlotsMatchSweeps(t *testing.T) {
+	b := setup(t, 3)
+	const bigYAML = `name: big
+dataset: {name: synthetic, n: 64, n_test: 16}
+train: {epochs: 1}
+command: {argv: [train, "{lr}"], slots: 4}
+grid: {batch_size: [8], lr: [0.1, 0.2], seed: [1]}
+`
+	s, err := sweeps.Parse([]byte(bigYAML), "big.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.core.Submit(s, bigYAML, 10); err != nil { // higher priority than sweep s
+		t.Fatal(err)
+	}
+	register := func(slots int32) string {
+		t.Helper()
+		id, err := b.core.RegisterWith("w", slots, nil, Capabilities{Commands: true}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	w8, w2 := register(8), register(2)
+	lease := func(w string, free int32) string {
+		t.Helper()
+		l, _, err := b.core.TryAcquireSlots(w, free)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l == nil {
+			return ""
+		}
+		return l.SweepId
+	}
+	for i, c := range []struct {
+		w    string
+		free int32
+		want string
+	}{
+		{w8, 3, ""},    // big waits for a fourth slot: s does not take the three
+		{w2, 2, "s"},   // a worker that can never run big: s flows around it
+		{w8, 0, "s"},   // an older worker: one slot, no reservation
+		{w8, 3, ""},    // s is exhausted; big is skipped, not lost
+		{w2, 2, ""},    // still skipped
+		{w8, 4, "big"}, // leased to a worker with 4 free
+	} {
+		if got := lease(c.w, c.free); got != c.want {
+			t.Fatalf("acquire %d with %d free slots: got a trial of %q, want %q", i, c.free, got, c.want)
+		}
+	}
+	// The core restarted from the store still knows that big needs 4.
+	b.core, err = New(b.st, b.core.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w8, w2 = register(8), register(2)
+	// (Leases are written behind: the old core's may not have reached the
+	// store, so s may have trials pending again.)
+	for got := lease(w2, 2); got != ""; got = lease(w2, 2) {
+		if got != "s" {
+			t.Fatalf("after a restart, a 2-slot worker got a trial of %q, want s or none", got)
+		}
+	}
+	if got := lease(w8, 8); got != "big" {
+		t.Errorf("after a restart, 8 free slots got a trial of %q, want big", got)
+	}
+}
+
+// TestSlotsEqualPriorityFlow: a 1-slot sweep of the same priority as a
+// waiting 4-slot one still takes a worker's free slots (no reservation
+// between equals).
+func TestSlotsEqualPriorityFlow(t *testing.T) {
+	b := setup(t, 3)
+	const bigYAML = `name: big
+dataset: {name: synthetic, n: 64, n_test: 16}
+train: {epochs: 1}
+command: {argv: [train, "{lr}"], slots: 4}
+grid: {batch_size: [8], lr: [0.1], seed: [1]}
+`
+	s, err := sweeps.Parse([]byte(bigYAML), "big.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.core.Submit(s, bigYAML, 0); err != nil {
+		t.Fatal(err)
+	}
+	w, err := b.core.RegisterWith("w", 8, nil, Capabilities{Commands: true}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"s", "s", ""} {
+		l, _, err := b.core.TryAcquireSlots(w, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := l.GetSweepId(); got != want {
+			t.Fatalf("acquire %d with 2 free slots: got a trial of %q, want %q", i, got, want)
+		}
+	}
+}
+
+// TestSlotsAndGPUs: a trial needing 2 GPUs and 2 slots goes only to a
+// worker with both: enough free slots without the GPUs, or the GPUs
+// without the free slots, gets the other sweep's trials.
+func TestSlotsAndGPUs(t *testing.T) {
+	b := setup(t, 3)
+	const gpuYAML = `name: g
+dataset: {name: synthetic, n: 64, n_test: 16}
+train: {epochs: 1}
+command: {argv: [train, "{lr}"], gpus: 2, slots: 2}
+grid: {batch_size: [8], lr: [0.1], seed: [1]}
+`
+	s, err := sweeps.Parse([]byte(gpuYAML), "g.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.core.Submit(s, gpuYAML, 10); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range []struct {
+		slots, gpus, free int32
+		want              string
+	}{
+		{8, 1, 8, "s"}, // free slots, too few GPUs
+		{1, 2, 1, "s"}, // the GPUs, but one slot in all
+		{4, 2, 2, "g"},
+	} {
+		w, err := b.core.RegisterWith("w", c.slots, nil, Capabilities{GPUs: c.gpus, Commands: true}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _, err := b.core.TryAcquireSlots(w, c.free)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := l.GetSweepId(); got != c.want {
+			t.Errorf("worker %d (%d slots, %d GPUs, %d free): got a trial of %q, want %q", i, c.slots, c.gpus, c.free, got, c.want)
+		}
+	}
+}

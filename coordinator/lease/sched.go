@@ -156,12 +156,11 @@ type sweepState struct {
 	reordered time.Time // time of the last re-order
 	running   int
 	finished  []time.Time // finish times within the last minute, for throughput
-	gpus      int32       // GPUs each trial needs (command.gpus)
-	command   bool        // its trials run a command
+	needs                 // what a worker must offer to run its trials
 }
 
 func newSweepState(id string, idOrder bool) *sweepState {
-	s := &sweepState{id: id, model: newCostModel()}
+	s := &sweepState{id: id, model: newCostModel(), needs: needs{slots: 1}}
 	s.model.flat = idOrder
 	return s
 }
@@ -242,14 +241,28 @@ func (s *sweepState) done() bool {
 }
 
 // pickSweepLocked chooses the sweep to lease from for a worker with the
-// given capabilities: the highest priority among sweeps with leasable
-// trials it can run (a command only on a worker that runs commands, and
-// needing at most its GPUs), and among equals the one holding the fewest
-// running trials (fair sharing), then the smallest ID.
-func (c *Core) pickSweepLocked(caps Capabilities) *sweepState {
-	var best *sweepState
+// given capabilities and free slots: the highest priority among sweeps with
+// leasable trials it can run (a command only on a worker that runs
+// commands, needing at most its GPUs and occupying at most its free slots),
+// and among equals the one holding the fewest running trials (fair
+// sharing), then the smallest ID. A sweep skipped for want of free slots
+// keeps its queue, for a worker with more.
+//
+// With reserve (a worker that reports its free slots, of total slots in
+// all), a sweep that it could run once more of its slots are free keeps a
+// sweep of lower priority from them: it gets nothing, so that its slots
+// free up for the higher priority instead of being taken one by one by
+// smaller trials for ever.
+func (c *Core) pickSweepLocked(caps Capabilities, free, total int32, reserve bool) *sweepState {
+	var best, blocked *sweepState
 	for _, s := range c.sweeps {
 		if s.paused || s.cancelled || len(s.queue) == 0 || s.gpus > caps.GPUs || (s.command && !caps.Commands) {
+			continue
+		}
+		if s.slots > free {
+			if reserve && s.slots <= total && (blocked == nil || s.priority > blocked.priority) {
+				blocked = s
+			}
 			continue
 		}
 		if best == nil || s.priority > best.priority ||
@@ -257,6 +270,9 @@ func (c *Core) pickSweepLocked(caps Capabilities) *sweepState {
 				(s.running == best.running && s.id < best.id))) {
 			best = s
 		}
+	}
+	if blocked != nil && best != nil && blocked.priority > best.priority {
+		return nil
 	}
 	return best
 }

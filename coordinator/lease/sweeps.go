@@ -68,7 +68,7 @@ func (c *Core) Submit(s spec.Sweep, yaml string, priority int32) (Submitted, err
 		}
 		if err == nil {
 			st.priority = priority
-			st.gpus, st.command = int32(s.Command.GPUs), len(s.Command.Argv) > 0
+			st.needs = needsOfSpec(s)
 		}
 		st.pushAll(queued)
 		st.counts[pb.TrialState_TRIAL_STATE_PENDING] += int32(len(added))
@@ -90,7 +90,27 @@ func (c *Core) Submit(s spec.Sweep, yaml string, priority int32) (Submitted, err
 		return Submitted{}, err
 	}
 	c.log.Info("sweep submitted", "sweep", s.Name, "created", created, "trials", len(trials), "added", len(added))
+	if n := needsOfSpec(s); n.slots > 1 {
+		if most := c.mostSlots(); most < n.slots {
+			c.log.Warn("no registered worker has the slots this sweep's trials occupy: they wait for one that does",
+				"sweep", s.Name, "command_slots", n.slots, "most_slots", most)
+		}
+	}
 	return Submitted{Sweep: out, Created: created, Added: len(added)}, nil
+}
+
+// mostSlots returns the most slots of a registered worker that runs
+// commands, 0 when there is none.
+func (c *Core) mostSlots() int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var most int32
+	for _, w := range c.workers {
+		if w.pb.Commands {
+			most = max(most, w.pb.Slots)
+		}
+	}
+	return most
 }
 
 // requireDigests checks that a sweep's files are identified by their

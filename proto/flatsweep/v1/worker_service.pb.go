@@ -906,7 +906,11 @@ type AcquireTrialRequest struct {
 	// Worker ID from RegisterWorker.
 	WorkerId string `protobuf:"bytes,1,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
 	// How long the coordinator may hold the call open waiting for a trial.
-	Wait          *durationpb.Duration `protobuf:"bytes,2,opt,name=wait,proto3" json:"wait,omitempty"`
+	Wait *durationpb.Duration `protobuf:"bytes,2,opt,name=wait,proto3" json:"wait,omitempty"`
+	// Slots the worker has free now: only a trial occupying at most as many
+	// (command.slots) is leased. 0 (a worker that does not send it) counts
+	// as 1.
+	FreeSlots     int32 `protobuf:"varint,40,opt,name=free_slots,json=freeSlots,proto3" json:"free_slots,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -953,6 +957,13 @@ func (x *AcquireTrialRequest) GetWait() *durationpb.Duration {
 		return x.Wait
 	}
 	return nil
+}
+
+func (x *AcquireTrialRequest) GetFreeSlots() int32 {
+	if x != nil {
+		return x.FreeSlots
+	}
+	return 0
 }
 
 // AcquireTrialResponse carries a lease, or none if no trial became available.
@@ -1561,10 +1572,12 @@ const file_flatsweep_v1_worker_service_proto_rawDesc = "" +
 	"\x16RegisterWorkerResponse\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x126\n" +
 	"\tlease_ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\bleaseTtl\x12H\n" +
-	"\x12heartbeat_interval\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\"a\n" +
+	"\x12heartbeat_interval\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\"\x80\x01\n" +
 	"\x13AcquireTrialRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12-\n" +
-	"\x04wait\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x04wait\"A\n" +
+	"\x04wait\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x04wait\x12\x1d\n" +
+	"\n" +
+	"free_slots\x18( \x01(\x05R\tfreeSlots\"A\n" +
 	"\x14AcquireTrialResponse\x12)\n" +
 	"\x05lease\x18\x01 \x01(\v2\x13.flatsweep.v1.LeaseR\x05lease\"\xc7\x01\n" +
 	"\x05Lease\x12\x19\n" +
