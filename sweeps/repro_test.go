@@ -22,12 +22,12 @@ func TestYaoBatchSpectrumSweeps(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, b := Expand(steps), Expand(epochs)
-	if len(a) != 8 || len(b) != len(a) {
-		t.Fatalf("%d and %d trials, want 8 each", len(a), len(b))
+	if len(a) != 12 || len(b) != len(a) {
+		t.Fatalf("%d and %d trials, want 12 each", len(a), len(b))
 	}
 	for i := range a {
 		s, e := a[i].Spec, b[i].Spec
-		if s.Steps != 1000 || s.Epochs != 0 || e.Epochs != 10 || e.Steps != 0 {
+		if s.Steps != 4096 || s.Epochs != 0 || e.Epochs != 16 || e.Steps != 0 {
 			t.Errorf("trial %d: steps %d epochs %d, and steps %d epochs %d in the fixed-epoch variant", i, s.Steps, s.Epochs, e.Steps, e.Epochs)
 		}
 		if s.BatchSize != e.BatchSize || s.LR != e.LR || s.Seed != e.Seed || s.Dataset.N%s.BatchSize != 0 ||
@@ -51,8 +51,8 @@ func TestIncreaseBatchVsDecayLRSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	trials := Expand(s)
-	if len(trials) != 9 {
-		t.Fatalf("%d trials, want 3 schedules × 3 seeds", len(trials))
+	if len(trials) != 15 {
+		t.Fatalf("%d trials, want 3 schedules × 5 seeds", len(trials))
 	}
 	// ratio returns ε/B at the given epoch (1-based) under the trial's schedules.
 	ratio := func(tr spec.Trial, epoch int) float64 {
@@ -69,8 +69,8 @@ func TestIncreaseBatchVsDecayLRSweep(t *testing.T) {
 		}
 		return lr / b
 	}
-	for seed := range 3 {
-		decay, grow, constant := trials[seed].Spec, trials[3+seed].Spec, trials[6+seed].Spec
+	for seed := range 5 {
+		decay, grow, constant := trials[seed].Spec, trials[5+seed].Spec, trials[10+seed].Spec
 		if decay.Schedule.LR.Kind != spec.ScheduleStep || grow.Schedule.Batch.Factor != 4 || len(constant.Schedule.LR.Milestones)+len(constant.Schedule.Batch.Milestones) != 0 {
 			t.Fatalf("seed %d: schedules %+v, %+v, %+v", seed, decay.Schedule, grow.Schedule, constant.Schedule)
 		}

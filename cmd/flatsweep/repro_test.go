@@ -19,7 +19,7 @@ var reproductions = []string{
 	"keskar-f1.yaml", "keskar-f1-bn.yaml",
 	"yao-batch-spectrum.yaml", "yao-batch-spectrum-epochs.yaml",
 	"increase-batch-vs-decay-lr.yaml",
-	"sam-mnist.yaml",
+	"sam-mnist.yaml", "sam-flatness.yaml",
 }
 
 // tinyProfile returns the sweep file at path with its data and network
@@ -85,7 +85,7 @@ func tinyProfile(t *testing.T, path string) []byte {
 // asks for (top_k's lambda_1 … lambda_5, keskar's full-space ε-sharpness).
 func TestReproductionsTinyProfile(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs six sweeps")
+		t.Skip("runs every reproduction sweep")
 	}
 	for _, file := range reproductions {
 		t.Run(strings.TrimSuffix(file, ".yaml"), func(t *testing.T) {
@@ -118,13 +118,13 @@ func TestReproductionsTinyProfile(t *testing.T) {
 			if len(rows)-1 != shipped.Len() {
 				t.Errorf("%d trials exported, the shipped sweep has %d", len(rows)-1, shipped.Len())
 			}
-			var want []string
-			if strings.HasPrefix(file, "yao-") {
-				want = []string{"lambda_1", "lambda_5", "top_k_converged"}
-			}
-			if strings.HasPrefix(file, "keskar-f1.") {
-				want = []string{"keskar_full_1e-3", "keskar_full_5e-4"}
-			}
+			want := map[string][]string{
+				"keskar-f1.yaml":                 {"keskar_full_1e-3", "keskar_full_5e-4"},
+				"keskar-f1-bn.yaml":              {"keskar_full_1e-3", "keskar_full_5e-4"},
+				"yao-batch-spectrum.yaml":        {"lambda_1", "lambda_5", "top_k_converged"},
+				"yao-batch-spectrum-epochs.yaml": {"lambda_1", "lambda_5", "top_k_converged"},
+				"sam-flatness.yaml":              {"keskar_full_1e-3"},
+			}[file]
 			ok := 0
 			for _, r := range rows[1:] {
 				status := r[col["status"]]
