@@ -4,21 +4,21 @@
 #
 #   scripts/reproduce.sh [SWEEP_NAME ...]
 #
-# Default: every reproduction, in the document's order (about 15 minutes on
+# Default: every reproduction, in the document's order (about 14 minutes on
 # two cores). Each sweep runs with `flatsweep run --workers $WORKERS` (default
 # 2) into $OUT/NAME.db (default OUT=out/reproduce); its `flatsweep analyze`
 # table goes to $OUT/NAME.analyze.txt, its grouped results to
 # $OUT/NAME.results.txt, its export to $OUT/NAME.csv and its report to
 # $OUT/NAME/. An existing database is reused: the trials it already holds are
 # not run again (delete it to start over). MNIST must be in data/mnist
-# (README.md, "Data").
+# (README.md says which files).  Wall times: docs/REPRODUCTION.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out=${OUT:-out/reproduce}
 workers=${WORKERS:-2}
 all=(keskar-f1 keskar-f1-bn yao-batch-spectrum yao-batch-spectrum-epochs
-  increase-batch-vs-decay-lr sam-mnist)
+  increase-batch-vs-decay-lr sam-mnist sam-flatness)
 if [ $# -gt 0 ]; then names=("$@"); else names=("${all[@]}"); fi
 mkdir -p "$out"
 

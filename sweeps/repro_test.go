@@ -27,7 +27,7 @@ func TestYaoBatchSpectrumSweeps(t *testing.T) {
 	}
 	for i := range a {
 		s, e := a[i].Spec, b[i].Spec
-		if s.Steps != 4096 || s.Epochs != 0 || e.Epochs != 16 || e.Steps != 0 {
+		if s.Steps != 2048 || s.Epochs != 0 || e.Epochs != 8 || e.Steps != 0 {
 			t.Errorf("trial %d: steps %d epochs %d, and steps %d epochs %d in the fixed-epoch variant", i, s.Steps, s.Epochs, e.Steps, e.Epochs)
 		}
 		if s.BatchSize != e.BatchSize || s.LR != e.LR || s.Seed != e.Seed || s.Dataset.N%s.BatchSize != 0 ||

@@ -22,6 +22,28 @@ var reproductions = []string{
 	"sam-mnist.yaml", "sam-flatness.yaml",
 }
 
+// TestReproduceScriptRunsEveryReproduction: scripts/reproduce.sh runs, by
+// default, exactly the reproductions above, in the same order.
+func TestReproduceScriptRunsEveryReproduction(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "scripts", "reproduce.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	i := strings.Index(text, "\nall=(")
+	j := strings.Index(text[i+1:], ")")
+	if i < 0 || j < 0 {
+		t.Fatal("scripts/reproduce.sh: no all=(…) list")
+	}
+	var want []string
+	for _, f := range reproductions {
+		want = append(want, strings.TrimSuffix(f, ".yaml"))
+	}
+	if got := strings.Fields(text[i+len("\nall=(") : i+1+j]); !slices.Equal(got, want) {
+		t.Errorf("scripts/reproduce.sh runs %v, want %v", got, want)
+	}
+}
+
 // tinyProfile returns the sweep file at path with its data and network
 // shrunk so that the whole sweep runs in seconds: the embedded synthetic task
 // with N = 1,024 training examples (at least every batch size of the shipped
