@@ -1,0 +1,170 @@
+package main
+
+import (
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/flatsweep/flatsweep/sweeps"
+)
+
+// reproductions are the shipped sweep files docs/REPRODUCTION.md runs, in
+// its order.
+var reproductions = []string{
+	"keskar-f1.yaml", "keskar-f1-bn.yaml",
+	"yao-batch-spectrum.yaml", "yao-batch-spectrum-epochs.yaml",
+	"increase-batch-vs-decay-lr.yaml",
+	"sam-mnist.yaml", "sam-flatness.yaml",
+}
+
+// TestReproduceScriptRunsEveryReproduction: scripts/reproduce.sh runs, by
+// default, exactly the reproductions above, in the same order.
+func TestReproduceScriptRunsEveryReproduction(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "scripts", "reproduce.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	i := strings.Index(text, "\nall=(")
+	j := strings.Index(text[i+1:], ")")
+	if i < 0 || j < 0 {
+		t.Fatal("scripts/reproduce.sh: no all=(…) list")
+	}
+	var want []string
+	for _, f := range reproductions {
+		want = append(want, strings.TrimSuffix(f, ".yaml"))
+	}
+	if got := strings.Fields(text[i+len("\nall=(") : i+1+j]); !slices.Equal(got, want) {
+		t.Errorf("scripts/reproduce.sh runs %v, want %v", got, want)
+	}
+}
+
+// tinyProfile returns the sweep file at path with its data and network
+// shrunk so that the whole sweep runs in seconds: the embedded synthetic task
+// with N = 1,024 training examples (at least every batch size of the shipped
+// reproductions) and 128 test examples in place of MNIST, every hidden layer
+// of width 8, and the curvature measured on 128 examples. Everything else —
+// the grid and its axes, the optimizer, the epochs or steps, the schedules,
+// SAM, batch norm, the measures and their settings — is the file's own, so
+// the tiny run has the same trials, one for one, as the shipped sweep.
+func tinyProfile(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	root := doc.Content[0]
+	set := func(m *yaml.Node, key, value string) {
+		var v yaml.Node
+		if err := yaml.Unmarshal([]byte(value), &v); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == key {
+				m.Content[i+1] = v.Content[0]
+				return
+			}
+		}
+		m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: key}, v.Content[0])
+	}
+	get := func(m *yaml.Node, key string) *yaml.Node {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == key {
+				return m.Content[i+1]
+			}
+		}
+		t.Fatalf("%s: no %q", path, key)
+		return nil
+	}
+	set(root, "dataset", "{name: synthetic, n: 1024, n_test: 128, seed: 1}")
+	hidden := get(get(root, "model"), "hidden")
+	for _, w := range hidden.Content {
+		w.Value = "8"
+	}
+	set(get(root, "curvature"), "examples", "128")
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestReproductionsTinyProfile runs every shipped reproduction in its tiny
+// profile (tinyProfile) with `flatsweep run`, in process, and checks that
+// every trial of the sweep finished with a result — ok, or not fitted where
+// a large batch took too few updates on the tiny task — and none failed,
+// diverged or was left unfinished; that the tiny sweep has as many trials as
+// the shipped one; and that each trial recorded the measures its sweep
+// asks for (top_k's lambda_1 … lambda_5, keskar's full-space ε-sharpness).
+func TestReproductionsTinyProfile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every reproduction sweep")
+	}
+	for _, file := range reproductions {
+		t.Run(strings.TrimSuffix(file, ".yaml"), func(t *testing.T) {
+			path := filepath.Join("..", "..", "sweeps", file)
+			shipped, err := sweeps.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			tiny := filepath.Join(dir, file)
+			if err := os.WriteFile(tiny, tinyProfile(t, path), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			db := filepath.Join(dir, "run.db")
+			if out, err := runCmd(t, "run", tiny, "--workers", "2", "--db", db); err != nil {
+				t.Fatalf("run: %v\n%s", err, out)
+			}
+			csvText, err := runCmd(t, "export", shipped.Name, "--db", db, "--out", "-")
+			if err != nil {
+				t.Fatalf("export: %v", err)
+			}
+			rows, err := csv.NewReader(strings.NewReader(csvText)).ReadAll()
+			if err != nil || len(rows) < 1 {
+				t.Fatalf("export: %v\n%s", err, csvText)
+			}
+			col := map[string]int{}
+			for i, h := range rows[0] {
+				col[h] = i
+			}
+			if len(rows)-1 != shipped.Len() {
+				t.Errorf("%d trials exported, the shipped sweep has %d", len(rows)-1, shipped.Len())
+			}
+			want := map[string][]string{
+				"keskar-f1.yaml":                 {"keskar_full_1e-3", "keskar_full_5e-4"},
+				"keskar-f1-bn.yaml":              {"keskar_full_1e-3", "keskar_full_5e-4"},
+				"yao-batch-spectrum.yaml":        {"lambda_1", "lambda_5", "top_k_converged"},
+				"yao-batch-spectrum-epochs.yaml": {"lambda_1", "lambda_5", "top_k_converged"},
+				"sam-flatness.yaml":              {"keskar_full_1e-3"},
+			}[file]
+			ok := 0
+			for _, r := range rows[1:] {
+				status := r[col["status"]]
+				if !slices.Contains([]string{"ok", "not_fitted"}, status) || r[col["state"]] != "succeeded" {
+					t.Errorf("trial %s: state %s, status %s, error %q", r[col["trial_id"]], r[col["state"]], status, r[col["error"]])
+				}
+				if status == "ok" {
+					ok++
+				}
+				for _, k := range want {
+					if i, has := col[k]; !has || r[i] == "" {
+						t.Errorf("trial %s: no %s", r[col["trial_id"]], k)
+					}
+				}
+			}
+			if ok == 0 {
+				t.Errorf("no trial is ok")
+			}
+		})
+	}
+}
