@@ -177,3 +177,37 @@ func TestTrainBadInput(t *testing.T) {
 		t.Errorf("exit status: %v", err)
 	}
 }
+
+// TestRunEvalEvery: a sweep with train.eval_every stores a curve with gaps
+// (epochs 2 and 4 of 4) and its trial succeeds; the coordinator once
+// refused such a result ("result.curve[0].epoch: 2, want 1").
+func TestRunEvalEvery(t *testing.T) {
+	sweep := writeTrainSweep(t, strings.Replace(oneTrial, "  epochs: 3\n", "  epochs: 4\n  eval_every: 2\n", 1))
+	db := filepath.Join(t.TempDir(), "run.db")
+	if stdout, errs, code := runCLI(t, "run", sweep, "--db", db); code != 0 || !strings.Contains(errs, "[  1/1]") {
+		t.Fatalf("run: code %d:\n%s%s", code, stdout, errs)
+	}
+	out, errs, code := runCLI(t, "analyze", "one", "--db", db, "--format", "json")
+	var a struct {
+		GridPoints []struct{ Counts struct{ Trials, OK int } } `json:"grid_points"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &a) != nil || len(a.GridPoints) != 1 || a.GridPoints[0].Counts.OK != 1 {
+		t.Fatalf("analyze: code %d, %s%s", code, out, errs)
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	if _, err := runTrain(t, sweep, "--out", dir); err != nil {
+		t.Fatal(err)
+	}
+	var res spec.Result
+	b, err := os.ReadFile(filepath.Join(dir, "result.json"))
+	if err != nil || json.Unmarshal(b, &res) != nil {
+		t.Fatalf("result.json: %v %s", err, b)
+	}
+	var epochs []int
+	for _, m := range res.Curve {
+		epochs = append(epochs, m.Epoch)
+	}
+	if !slices.Equal(epochs, []int{2, 4}) {
+		t.Errorf("curve epochs %v, want [2 4]", epochs)
+	}
+}

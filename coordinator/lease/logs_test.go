@@ -31,7 +31,7 @@ func TestLogsStoredWithReports(t *testing.T) {
 	}
 	// Refused: a curve that is not valid; nothing of the report is stored.
 	bad := result(0.5)
-	bad.Curve = []*pb.EpochMetrics{{Epoch: 2}}
+	bad.Curve = []*pb.EpochMetrics{{Epoch: 2}, {Epoch: 2}}
 	if _, err := b.core.CompleteWithLog(w, k, l2.Token, bad, &pb.CommandLog{Stdout: []byte("x")}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("invalid result: %v", err)
 	}

@@ -100,7 +100,7 @@ func (l Limits) ValidateResult(r *pb.TrialResult) error {
 	if len(r.Curve) > l.MaxCurveEpochs {
 		return fmt.Errorf("%w: result.curve: %d epochs exceed the coordinator's limit of %d (--max-curve-epochs)", ErrInvalid, len(r.Curve), l.MaxCurveEpochs)
 	}
-	if err := validateEpochs("result.curve", r.Curve, 0); err != nil {
+	if err := validateEpochs("result.curve", r.Curve); err != nil {
 		return err
 	}
 	if len(r.Measures) > l.MaxMeasures {
@@ -165,13 +165,14 @@ func (l Limits) ValidateEpochs(epochs []*pb.EpochMetrics, stored int) error {
 		return fmt.Errorf("%w: new_metrics: the curve would have %d epochs, more than the coordinator's limit of %d (--max-curve-epochs)",
 			ErrInvalid, stored+len(epochs), l.MaxCurveEpochs)
 	}
-	return validateEpochs("new_metrics", epochs, -1)
+	return validateEpochs("new_metrics", epochs)
 }
 
 // validateEpochs checks the metrics of each epoch — losses finite and ≥ 0,
 // accuracies and the learning rate finite, accuracies in [0, 1], epochs ≥ 1
-// and, when after ≥ 0, numbered after+1, after+2, … in order.
-func validateEpochs(field string, epochs []*pb.EpochMetrics, after int) error {
+// in increasing order. Gaps are allowed: with train.eval_every k a curve
+// holds every k-th epoch (and the last).
+func validateEpochs(field string, epochs []*pb.EpochMetrics) error {
 	last := int32(0)
 	for i, m := range epochs {
 		if m == nil {
@@ -180,9 +181,6 @@ func validateEpochs(field string, epochs []*pb.EpochMetrics, after int) error {
 		at := fmt.Sprintf("%s[%d]", field, i)
 		if m.Epoch < 1 || (i > 0 && m.Epoch <= last) {
 			return fmt.Errorf("%w: %s.epoch: %d, want epochs numbered from 1 in increasing order", ErrInvalid, at, m.Epoch)
-		}
-		if after >= 0 && m.Epoch != int32(after+i+1) {
-			return fmt.Errorf("%w: %s.epoch: %d, want %d", ErrInvalid, at, m.Epoch, after+i+1)
 		}
 		last = m.Epoch
 		for _, c := range []struct {
