@@ -140,9 +140,7 @@ func decodeValue(path string, raw json.RawMessage) (any, error) {
 		return nil, err
 	}
 	p := reflect.New(typ)
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(p.Interface()); err != nil {
+	if err := decodeStrict(raw, p.Interface()); err != nil {
 		return nil, fmt.Errorf("expected %s: %s", typeName(typ), jsonProblem(err))
 	}
 	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {

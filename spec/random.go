@@ -230,11 +230,7 @@ func (d Distribution) draw(seed int64, j int, path string, typ fieldKind, choice
 	} else {
 		x = d.Low + float64((d.High-d.Low)*u)
 	}
-	digits := d.Digits
-	if digits == 0 {
-		digits = DefaultDigits
-	}
-	x, _ = strconv.ParseFloat(strconv.FormatFloat(x, 'g', digits, 64), 64)
+	x, _ = strconv.ParseFloat(strconv.FormatFloat(x, 'g', or(d.Digits, DefaultDigits), 64), 64)
 	return min(max(x, d.Low), d.High), j
 }
 

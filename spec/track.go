@@ -1,9 +1,6 @@
 package spec
 
-import (
-	"fmt"
-	"math"
-)
+import "fmt"
 
 // Track units accepted in Track.Unit.
 const (
@@ -99,7 +96,7 @@ func (k Track) validate(n int) error {
 		return invalid(f+"examples", k.Examples, fmt.Sprintf("must be in 1…dataset.n (%d), or -1 for the whole training set (0: default %d)", n, DefaultTrackExamples))
 	case k.LanczosSteps < 0 || k.LanczosSteps > MaxLanczosSteps:
 		return invalid(f+"lanczos_steps", k.LanczosSteps, fmt.Sprintf("must be in [1, %d] (0: default %d)", MaxLanczosSteps, DefaultTrackLanczosSteps))
-	case math.IsNaN(k.Tol) || math.IsInf(k.Tol, 0) || k.Tol < 0:
+	case !finite(k.Tol) || k.Tol < 0:
 		return invalid(f+"tol", k.Tol, fmt.Sprintf("must be finite and > 0 (0: default %g)", DefaultTrackTol))
 	case k.TopK == 1 || k.TopK < 0 || k.TopK > MaxLanczosSteps:
 		return invalid(f+"top_k", k.TopK, fmt.Sprintf("must be in [2, %d] (λ₁ alone is always tracked; 0: off)", MaxLanczosSteps))

@@ -351,8 +351,8 @@ func (t Trial) UpdatesPerEpoch(b int) (updates, dropped int) {
 }
 
 // budgetEpochs returns the number of epochs a step budget runs, the last one
-// possibly partial: ⌊N/B_e⌋ updates per epoch, B_e constant between the
-// milestones of the batch-size schedule.
+// possibly partial: UpdatesPerEpoch(B_e) updates per epoch, B_e constant
+// between the milestones of the batch-size schedule.
 func (t Trial) budgetEpochs() int {
 	n, ms := t.Dataset.N, t.Schedule.Batch.Milestones
 	sizes := batchSizes(t.BatchSize, n, t.Schedule.Batch)

@@ -429,10 +429,9 @@ func (s Sweep) validateAxisTrials(reported map[string]bool) []error {
 			report(t, fmt.Sprintf("%s[%d]", a.Source, i), a.Path, value)
 		}
 	}
-	if s.total() <= FullCheck {
-		n := s.Len()
+	if n := product(dims); n <= FullCheck {
 		f := s.fixed()
-		for i := range n {
+		for i := range int(n) {
 			t, p := trialAt(f, axes, dims, i)
 			for _, err := range append(t.problems(), t.samDivides(), t.validateSWABudget()) {
 				if err == nil {
@@ -457,6 +456,11 @@ func (s Sweep) validateAxisTrials(reported map[string]bool) []error {
 // not overflow (each dimension is at most MaxSpecBytes long).
 func (s Sweep) total() float64 {
 	_, dims := s.Layout()
+	return product(dims)
+}
+
+// product returns the product of the dimensions' lengths as a float64.
+func product(dims []Dim) float64 {
 	n := 1.0
 	for _, d := range dims {
 		n *= float64(d.Len)

@@ -107,12 +107,8 @@ func NewExpander(s spec.Sweep) *Expander {
 		}
 		e.fields = append(e.fields, idx)
 		e.omits = append(e.omits, spec.OmitsZero(a.Path))
-		switch reflect.ValueOf(&e.base).Elem().FieldByIndex(idx).Kind() {
-		case reflect.Int, reflect.Int64, reflect.Float64:
-			e.splice = append(e.splice, true)
-		default:
-			e.splice = append(e.splice, false)
-		}
+		k := reflect.ValueOf(&e.base).Elem().FieldByIndex(idx).Kind()
+		e.splice = append(e.splice, k == reflect.Int || k == reflect.Int64 || k == reflect.Float64)
 	}
 	e.Indexes = make([]int, len(e.Axes))
 	e.cur = make([]string, len(e.Axes))

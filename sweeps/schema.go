@@ -371,16 +371,17 @@ func (s *schema) walkDraws(n *yaml.Node, path string) {
 }
 
 // distSchema is the shape of a spec.Distribution whose choices are values
-// of type t.
+// of type t: its fields, with Values a list of t.
 func distSchema(t reflect.Type) reflect.Type {
-	return reflect.StructOf([]reflect.StructField{
-		{Name: "Dist", Type: reflect.TypeFor[string](), Tag: `json:"dist"`},
-		{Name: "Low", Type: reflect.TypeFor[float64](), Tag: `json:"low"`},
-		{Name: "High", Type: reflect.TypeFor[float64](), Tag: `json:"high"`},
-		{Name: "Log", Type: reflect.TypeFor[bool](), Tag: `json:"log"`},
-		{Name: "Digits", Type: reflect.TypeFor[int](), Tag: `json:"digits"`},
-		{Name: "Values", Type: reflect.SliceOf(t), Tag: `json:"values"`},
-	})
+	d := reflect.TypeFor[spec.Distribution]()
+	fields := make([]reflect.StructField, d.NumField())
+	for i := range fields {
+		fields[i] = d.Field(i)
+		if fields[i].Name == "Values" {
+			fields[i].Type = reflect.SliceOf(t)
+		}
+	}
+	return reflect.StructOf(fields)
 }
 
 // example returns an example value of a field of type t, as YAML.
