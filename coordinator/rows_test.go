@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
@@ -38,6 +39,12 @@ func TestRowAxesFromStoredValues(t *testing.T) {
 	err = b.st.Trials("rows", "", func(tr *pb.Trial) bool {
 		if tr.BaseId == "" {
 			t.Errorf("trial %s has no base: the test checks nothing", tr.Id)
+		} else if base, err := b.st.Base(tr.BaseId); err != nil {
+			t.Errorf("trial %s: base: %v: the rows encoded each spec", tr.Id, err)
+		} else if ba, err := newBaseAxes(base, rc.axes); err != nil {
+			t.Errorf("trial %s: base axes: %v: the rows encoded each spec", tr.Id, err)
+		} else if !slices.Contains(ba.from, -1) || !slices.ContainsFunc(ba.from, func(j int) bool { return j >= 0 }) {
+			t.Errorf("trial %s: axes taken from %v: want some from the stored values and some from the base", tr.Id, ba.from)
 		}
 		st, err := spec.DecodeTrial([]byte(tr.SpecJson))
 		if err != nil {

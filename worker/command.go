@@ -639,12 +639,7 @@ func (a *attempt) readMetrics(r io.Reader, errc chan<- error) {
 // parseMetrics decodes one metrics line; last is the previous epoch.
 func parseMetrics(b []byte, last int) (spec.EpochMetrics, error) {
 	var m metricsLine
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil || dec.More() {
-		if err == nil {
-			err = errors.New("trailing data after the object")
-		}
+	if err := decodeObject(b, &m); err != nil {
 		return spec.EpochMetrics{}, fmt.Errorf("not a JSON object of epoch metrics (%v): %.80q", err, b)
 	}
 	if m.Epoch == nil {
@@ -663,6 +658,20 @@ func parseMetrics(b []byte, last int) (spec.EpochMetrics, error) {
 		return spec.EpochMetrics{}, errors.New(`"step", "lr" and "batch_size" must be finite and ≥ 0`)
 	}
 	return out, nil
+}
+
+// decodeObject decodes b, one JSON value, into v, refusing unknown fields
+// and trailing data.
+func decodeObject(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the object")
+	}
+	return nil
 }
 
 // metricNames are the four required metrics, in metricValues's order.
@@ -731,12 +740,7 @@ func readResult(path string, curve []spec.EpochMetrics) (spec.Result, error) {
 		return spec.Result{}, fmt.Errorf("%s: larger than %d bytes", ResultFile, maxResultBytes)
 	}
 	var rf resultFile
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&rf); err != nil || dec.More() {
-		if err == nil {
-			err = errors.New("trailing data after the object")
-		}
+	if err := decodeObject(b, &rf); err != nil {
 		return spec.Result{}, fmt.Errorf("%s is not valid JSON of a result: %w (expected an object with train_loss, train_acc, test_loss, test_acc and optionally diverged, steps, params, metrics)", ResultFile, err)
 	}
 	vals, err := metricValues(rf.TrainLoss, rf.TrainAcc, rf.TestLoss, rf.TestAcc, rf.Diverged)

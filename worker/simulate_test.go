@@ -2,8 +2,6 @@ package worker
 
 import (
 	"context"
-	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +10,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/flatsweep/flatsweep/coordinator"
-	"github.com/flatsweep/flatsweep/coordinator/store"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
 	"github.com/flatsweep/flatsweep/spec"
 )
@@ -21,25 +18,7 @@ import (
 // on a loopback socket.
 func serveSimulated(t *testing.T, accept bool) *env {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := coordinator.New(st, coordinator.Config{LeaseTTL: 3 * time.Second, Logger: quiet, AcceptSimulated: accept})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = c.Serve(ctx, lis) }()
-	e := &env{addr: lis.Addr().String(), st: st}
-	e.sweeps = pb.NewSweepServiceClient(dialT(t, e.addr))
-	t.Cleanup(func() { cancel(); <-done; st.Close() })
-	return e
+	return serve(t, coordinator.Config{LeaseTTL: 3 * time.Second, Logger: quiet, AcceptSimulated: accept})
 }
 
 // TestSimulationDuration: d = PerTrial + PerUpdate·u with u the step

@@ -305,7 +305,7 @@ func (w *Worker) dispatch(ctx, hard context.Context, wg *sync.WaitGroup) {
 			w.slots.give(free)
 			continue
 		}
-		need := leaseSlots(l)
+		st, need, specErr := leaseSpec(l)
 		if need > free {
 			// Only a coordinator that does not match free slots leases
 			// such a trial: it runs, and no other starts until enough end.
@@ -317,20 +317,20 @@ func (w *Worker) dispatch(ctx, hard context.Context, wg *sync.WaitGroup) {
 		go func() {
 			defer wg.Done()
 			defer w.slots.give(need)
-			w.runLease(hard, l)
+			w.runLease(hard, l, st, specErr)
 		}()
 	}
 }
 
-// leaseSlots returns the slots a leased trial occupies: its command's
-// Slots, 1 for other trials and for a spec that does not decode (runLease
-// fails it).
-func leaseSlots(l *pb.Lease) int {
+// leaseSpec decodes a leased trial's spec and returns it with the slots
+// the trial occupies: its command's Slots, 1 for other trials and for a
+// spec that does not decode (runLease fails it with the error).
+func leaseSpec(l *pb.Lease) (spec.Trial, int, error) {
 	st, err := spec.DecodeTrial([]byte(l.SpecJson))
 	if err != nil || !st.IsCommand() {
-		return 1
+		return st, 1, err
 	}
-	return max(st.Command.SlotsNeeded(), 1)
+	return st, max(st.Command.SlotsNeeded(), 1), nil
 }
 
 // slotPool counts a worker's free slots.
@@ -377,10 +377,10 @@ func (p *slotPool) give(n int) {
 	p.mu.Unlock()
 }
 
-// runLease runs one leased trial and reports its outcome.
-func (w *Worker) runLease(ctx context.Context, l *pb.Lease) {
+// runLease runs one leased trial, whose spec st decoded with error err
+// (see leaseSpec), and reports its outcome.
+func (w *Worker) runLease(ctx context.Context, l *pb.Lease, st spec.Trial, err error) {
 	log := w.log.With("sweep", l.SweepId, "trial", l.TrialId, "attempt", l.Attempt)
-	st, err := spec.DecodeTrial([]byte(l.SpecJson))
 	if err != nil {
 		w.fail(ctx, l, fmt.Errorf("lease spec: %w", err), true, log)
 		return

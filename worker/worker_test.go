@@ -43,11 +43,18 @@ type env struct {
 
 func setup(t *testing.T, ttl time.Duration) *env {
 	t.Helper()
+	return serve(t, coordinator.Config{LeaseTTL: ttl, RescueInterval: 20 * time.Millisecond, Logger: quiet})
+}
+
+// serve serves a coordinator with the given configuration on a loopback
+// socket.
+func serve(t *testing.T, cfg coordinator.Config) *env {
+	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := coordinator.New(st, coordinator.Config{LeaseTTL: ttl, RescueInterval: 20 * time.Millisecond, Logger: quiet})
+	c, err := coordinator.New(st, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,23 +39,11 @@ func (s *Store) UpdateTrialWithLog(sweepID, trialID string, fn func(*pb.Trial) e
 		}
 		// fn may complete the log (its attempt number): it is encoded
 		// after fn, and both are written only once every check passed.
-		b, err := proto.Marshal(log)
-		if err != nil {
-			return fmt.Errorf("encode log: %w", err)
-		}
 		tb, err := trialBucket(tx, sweepID)
 		if err != nil {
 			return err
 		}
-		root, err := tx.CreateBucketIfNotExists(bucketLogs)
-		if err != nil {
-			return err
-		}
-		lb, err := root.CreateBucketIfNotExists([]byte(sweepID))
-		if err != nil {
-			return err
-		}
-		if err := lb.Put(logKey(trialID, log.Attempt), b); err != nil {
+		if err := putLog(tx, sweepID, trialID, log); err != nil {
 			return err
 		}
 		return putProto(tb, trialID, t)
@@ -132,20 +120,25 @@ func (s *Store) PutAttemptLog(sweepID, trialID string, log *pb.CommandLog, check
 				return nil // already stored: a retried upload, or the attempt's report had it
 			}
 		}
-		b, err := proto.Marshal(log)
-		if err != nil {
-			return fmt.Errorf("encode log: %w", err)
-		}
-		root, err := tx.CreateBucketIfNotExists(bucketLogs)
-		if err != nil {
-			return err
-		}
-		lb, err := root.CreateBucketIfNotExists([]byte(sweepID))
-		if err != nil {
-			return err
-		}
 		stored = true
-		return lb.Put(logKey(trialID, log.Attempt), b)
+		return putLog(tx, sweepID, trialID, log)
 	}, nil)
 	return stored && err == nil, err
+}
+
+// putLog encodes and stores the log of one of a trial's attempts.
+func putLog(tx *bolt.Tx, sweepID, trialID string, log *pb.CommandLog) error {
+	b, err := proto.Marshal(log)
+	if err != nil {
+		return fmt.Errorf("encode log: %w", err)
+	}
+	root, err := tx.CreateBucketIfNotExists(bucketLogs)
+	if err != nil {
+		return err
+	}
+	lb, err := root.CreateBucketIfNotExists([]byte(sweepID))
+	if err != nil {
+		return err
+	}
+	return lb.Put(logKey(trialID, log.Attempt), b)
 }
