@@ -37,8 +37,14 @@ build: ## build bin/flatsweep (with OpenBLAS when installed; BLAS=gonum for a pu
 # same command): pure-Go BLAS, no cgo, no paths of this machine in the binary.
 STATIC_BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o
 
-static: ## build bin/flatsweep-static: pure Go, no cgo, the build of the container image
-	$(STATIC_BUILD) bin/flatsweep-static ./cmd/flatsweep
+static: bin/flatsweep-static ## build bin/flatsweep-static: pure Go, no cgo, the build of the container image
+
+# A file target, so that systemd-check and slurm-test (one make run or two)
+# build it once; it is rebuilt when a Go or embedded file of cmd/flatsweep or
+# of a package it imports changes.
+STATIC_SRC = $(shell CGO_ENABLED=0 $(GO) list -deps -f '{{if not .Standard}}{{$$d := .Dir}}{{range .GoFiles}}{{$$d}}/{{.}} {{end}}{{range .EmbedFiles}}{{$$d}}/{{.}} {{end}}{{end}}' ./cmd/flatsweep)
+bin/flatsweep-static: $(STATIC_SRC) go.mod go.sum
+	$(STATIC_BUILD) $@ ./cmd/flatsweep
 
 IMAGE ?= flatsweep
 TAG   ?= latest
@@ -139,7 +145,7 @@ $(K8S_SCHEMAS): scripts/k8s-schemas/main.go
 	dir=$$(cd / && $(GO) mod download -json $(K8S_OPENAPI_MODULE) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p') && \
 		test -n "$$dir" && $(GO) run ./scripts/k8s-schemas -openapi "$$dir/openapi/openapitest/testdata" -out $@
 
-systemd-check: static ## check deploy/systemd's units with systemd-analyze verify (skipped without it)
+systemd-check: bin/flatsweep-static ## check deploy/systemd's units with systemd-analyze verify (skipped without it)
 	@command -v systemd-analyze >/dev/null || { echo "systemd-analyze not found: units not checked"; exit 0; }; \
 	d=$$(mktemp -d); for u in deploy/systemd/*.service; do \
 		sed "s|/usr/local/bin/flatsweep|$(CURDIR)/bin/flatsweep-static|" $$u > $$d/$${u##*/}; done; \
@@ -147,7 +153,7 @@ systemd-check: static ## check deploy/systemd's units with systemd-analyze verif
 	if [ $$rc != 0 ] || [ -n "$$out" ]; then echo "$$out"; exit 1; fi; \
 	echo "systemd-analyze verify: deploy/systemd/*.service clean"
 
-slurm-test: static ## run a sweep on a one-node Slurm cluster started here (root; slurmctld, slurmd, munge)
+slurm-test: bin/flatsweep-static ## run a sweep on a one-node Slurm cluster started here (root; slurmctld, slurmd, munge)
 	FLATSWEEP_BIN=$(CURDIR)/bin/flatsweep-static scripts/slurm/test.sh
 
 bench: ## run the Go benchmarks (with the BLAS backend `make blas` names)

@@ -19,19 +19,8 @@
 # iteration, several minutes).
 set -eu
 cd "$(dirname "$0")/../.."
-THREADS=${THREADS:-2}
 PAIRS=${PAIRS:-15}
-OUT=${OUT:-/tmp/flatsweep-bench}
-MNIST=${MNIST:-data/mnist}
-PYTHON=${PYTHON:-/usr/bin/python3}
-GO=${GO:-go}
-HAVE_OPENBLAS=
-if pkg-config --exists openblas 2>/dev/null || ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so '; then
-	HAVE_OPENBLAS=openblas
-fi
-TAGS=${TAGS-$HAVE_OPENBLAS}
-export OPENBLAS_NUM_THREADS="$THREADS" GOMAXPROCS="$THREADS"
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+. scripts/bench/common.sh
 
 mkdir -p "$OUT"
 for p in gen flatbench; do
@@ -44,7 +33,7 @@ $GO build -tags "$HAVE_OPENBLAS" -o "$OUT/dgemm" ./scripts/bench/dgemm
 "$PYTHON" scripts/bench/torch_ref.py --dir "$OUT" --mnist "$MNIST" --threads "$THREADS" --pairs "$PAIRS" \
 	--flatbench "$OUT/flatbench -dir $OUT -threads $THREADS -serve" >"$OUT/pairs.txt"
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+bench_machine
 echo "flatsweep backend: $(grep flatsweep_backend "$OUT/values.txt" | cut -d' ' -f2); $THREADS threads; PyTorch OMP_WAIT_POLICY=$OMP_WAIT_POLICY; $PAIRS alternating pairs per measurement"
 grep -E '^(torch_version|relerr|values_ok)' "$OUT/values.txt"
 grep -E '^dgemm_(backend|gflops|best_gflops)' "$OUT/dgemm.txt"

@@ -34,21 +34,10 @@
 # TAGS (auto: openblas when installed), OMP_WAIT_POLICY (PASSIVE), PAUSE (1).
 set -eu
 cd "$(dirname "$0")/../.."
-THREADS=${THREADS:-2}
 REPS=${REPS:-5}
 TOL=${TOL:-1e-3}
-OUT=${OUT:-/tmp/flatsweep-bench}
-MNIST=${MNIST:-data/mnist}
-PYTHON=${PYTHON:-/usr/bin/python3}
-GO=${GO:-go}
 PAUSE=${PAUSE:-1}
-HAVE_OPENBLAS=
-if pkg-config --exists openblas 2>/dev/null || ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so '; then
-	HAVE_OPENBLAS=openblas
-fi
-TAGS=${TAGS-$HAVE_OPENBLAS}
-export OPENBLAS_NUM_THREADS="$THREADS" GOMAXPROCS="$THREADS"
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+. scripts/bench/common.sh
 
 mkdir -p "$OUT"
 for p in gen flateigs; do
@@ -83,7 +72,7 @@ EOF
 	i=$((i + 1))
 done
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+bench_machine
 echo "flatsweep backend: $(grep flatsweep_backend "$E/ref.txt" | cut -d' ' -f2); $THREADS threads; PyTorch $(grep torch_version "$E/torch.1.txt" | cut -d' ' -f2), OMP_WAIT_POLICY=$OMP_WAIT_POLICY; $REPS alternating starts; flatsweep top_k.tol $TOL"
 grep -E '^(relerr_hv_norm|values_ok)' "$E/torch.1.txt"
 "$PYTHON" - "$E" "$REPS" <<'EOF'

@@ -46,6 +46,7 @@ import (
 	"github.com/flatsweep/flatsweep/coordinator/store"
 	"github.com/flatsweep/flatsweep/internal/gctune"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/scripts/bench/scale/loadavg"
 	"github.com/flatsweep/flatsweep/sweeps"
 )
 
@@ -147,7 +148,7 @@ func run(n, epochs, drivers int, dir string, analyze bool, cpuProfile string) er
 	n = 10000 * nseed
 	db := filepath.Join(dir, "big.db")
 	fmt.Printf("machine: %d CPUs (GOMAXPROCS %d), %s; %s, load average %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(),
-		time.Now().UTC().Format(time.DateTime), loadavg())
+		time.Now().UTC().Format(time.DateTime), loadavg.String())
 	fmt.Printf("== %d trials (100 B × 100 ε × %d seeds, %d epochs each), results through the lease core from %d goroutines\n", n, nseed, epochs, drivers)
 	fmt.Printf("start: %s\n", memory())
 
@@ -285,7 +286,7 @@ func run(n, epochs, drivers int, dir string, analyze bool, cpuProfile string) er
 		return err
 	}
 	fmt.Printf("restart: store opened and coordinator state loaded in %.2f s; %s\n", time.Since(t0).Seconds(), memory())
-	fmt.Printf("end: load average %s\n", loadavg())
+	fmt.Printf("end: load average %s\n", loadavg.String())
 	runtime.KeepAlive(c2)
 	return st.Close()
 }
@@ -313,18 +314,4 @@ func serve(c *coordinator.Coordinator) (string, func(), error) {
 		_ = c.Serve(ctx, lis, grpc.MaxRecvMsgSize(64<<20))
 	}()
 	return lis.Addr().String(), func() { cancel(); <-done }, nil
-}
-
-// loadavg returns the machine's 1-, 5- and 15-minute load averages
-// (/proc/loadavg), or "unknown".
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -36,7 +36,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
 	"syscall"
 	"time"
 
@@ -45,6 +44,7 @@ import (
 
 	"github.com/flatsweep/flatsweep/coordinator/store"
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
+	"github.com/flatsweep/flatsweep/scripts/bench/scale/loadavg"
 	"github.com/flatsweep/flatsweep/sweeps"
 )
 
@@ -195,7 +195,7 @@ func run(o opts, order string) error {
 	submitted := time.Since(t0)
 	total := int(resp.TrialsAdded)
 	fmt.Printf("== order %s: %d trials on %d workers × %d slots (submitted in %.2fs); %s, load average %s\n",
-		order, total, o.workers, o.slots, submitted.Seconds(), time.Now().UTC().Format(time.DateTime), loadavg())
+		order, total, o.workers, o.slots, submitted.Seconds(), time.Now().UTC().Format(time.DateTime), loadavg.String())
 	for {
 		g, err := client.GetSweep(ctx, &pb.GetSweepRequest{SweepId: sw.Name})
 		if err != nil {
@@ -210,7 +210,7 @@ func run(o opts, order string) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	wall := time.Since(t0)
-	fmt.Printf("done; load average %s\n", loadavg())
+	fmt.Printf("done; load average %s\n", loadavg.String())
 	var wcpu time.Duration
 	for _, w := range workers {
 		wcpu += stop(w)
@@ -340,18 +340,4 @@ func gapReport(byWorker map[string][][2]time.Time, s int) {
 	q := func(p float64) float64 { return 1000 * gaps[min(int(p*float64(len(gaps))), len(gaps)-1)] }
 	fmt.Printf("slot idle between trials (result stored → next lease granted): mean %.2f ms, p50 %.2f, p90 %.2f, p99 %.2f, max %.1f ms\n",
 		1000*mean, q(0.5), q(0.9), q(0.99), q(1))
-}
-
-// loadavg returns the machine's 1-, 5- and 15-minute load averages
-// (/proc/loadavg), or "unknown".
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
