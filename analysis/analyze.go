@@ -562,12 +562,7 @@ func (a SweepAnalysis) costsTable() table {
 	t := table{id: "costs", title: "Where the time went",
 		intro: "Per piece of work, summed over the trials that recorded it: Hessian-vector products, full-batch gradients (training: minibatch gradients) and loss evaluations, wall-clock seconds, seconds per trial and share of the trials' training and curvature time. The indented rows are parts of the curvature.",
 		head:  []string{"work", "trials", "hvps", "gradients", "losses", "seconds", "s/trial", "share"}}
-	var total float64
-	for _, r := range a.Costs {
-		if r.Name == results.CostTraining || r.Name == results.CostCurvature {
-			total += r.Seconds
-		}
-	}
+	total := results.CostSeconds(a.Costs)
 	for _, r := range a.Costs {
 		name := r.Name
 		if name != results.CostTraining && name != results.CostCurvature {

@@ -63,12 +63,7 @@ func residualBootstrapT(fit PowerLawFit) Interval {
 	var fitted []obs
 	var res []float64
 	for gi, g := range fit.groups {
-		var mx, my float64
-		for _, p := range g {
-			mx, my = mx+p.x, my+p.y
-		}
-		mx /= float64(len(g))
-		my /= float64(len(g))
+		mx, my := means(g)
 		for i, p := range g {
 			yhat := my + s*(p.x-mx)
 			h := 1/float64(len(g)) + (p.x-mx)*(p.x-mx)/sxx

@@ -8,7 +8,6 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/flatsweep/flatsweep/spec"
 )
@@ -110,10 +109,7 @@ func LandscapeContour(l spec.Landscape, set string) *Figure {
 		lo, hi = math.Log10(lo), math.Log10(hi)
 		barLabel = "log10 of " + barLabel
 	}
-	if lo == hi {
-		d := max(math.Abs(lo)*1e-3, 1e-9)
-		lo, hi = lo-d, hi+d
-	}
+	lo, hi = widened(lo, hi)
 	g := landscapeGrid{a: l.A, b: l.B, z: z}
 	cmap := newViridis(lo, hi)
 	h := plotter.NewHeatMap(g, cmap.Palette(255))
@@ -143,18 +139,8 @@ func LandscapeContour(l spec.Landscape, set string) *Figure {
 	p.X.Label.Text = "a (direction d₁)"
 	p.Y.Label.Text = "b (direction d₂)"
 
-	bar := plot.New()
-	bar.Add(&plotter.ColorBar{ColorMap: cmap, Vertical: true})
-	bar.HideX()
-	bar.Y.Padding = 0
-	bar.Y.Label.Text = barLabel
-	const barWidth = 3.2 * vg.Centimeter
 	f := &Figure{Title: title, Width: figHeight + barWidth + 2*vg.Centimeter, Height: figHeight}
-	f.draw = func(cv draw.Canvas) {
-		p.Draw(draw.Crop(cv, 0, -barWidth, 0, 0))
-		bc := draw.Crop(cv, cv.Max.X-cv.Min.X-barWidth+vg.Millimeter, 0, 0, 0)
-		bar.Draw(draw.Crop(bc, 0, -4*vg.Millimeter, 1.5*vg.Centimeter, -1*vg.Centimeter))
-	}
+	f.draw = withColourBar(p, colourBar(cmap, barLabel), vg.Centimeter)
 	return f
 }
 

@@ -200,6 +200,14 @@ type PowerLawFit struct {
 // logXY is a fitted point (ln x, ln B_opt).
 type logXY struct{ x, y float64 }
 
+// means returns the means of the x and of the y of g (non-empty).
+func means(g []logXY) (mx, my float64) {
+	for _, p := range g {
+		mx, my = mx+p.x, my+p.y
+	}
+	return mx / float64(len(g)), my / float64(len(g))
+}
+
 // pooledSlope returns the pooled within-slice least-squares slope of
 // groups (see PowerLawFit), its standard error on df = n − J − 1, and
 // S_xx = Σ x̃².
@@ -207,12 +215,7 @@ func pooledSlope(groups [][]logXY) (slope, se, sxx float64) {
 	var sxy, syy float64
 	n := 0
 	for _, g := range groups {
-		var mx, my float64
-		for _, p := range g {
-			mx, my = mx+p.x, my+p.y
-		}
-		mx /= float64(len(g))
-		my /= float64(len(g))
+		mx, my := means(g)
 		for _, p := range g {
 			sxx += (p.x - mx) * (p.x - mx)
 			sxy += (p.x - mx) * (p.y - my)
@@ -296,13 +299,7 @@ func FitBatchScaling(opts []BatchOptimum, axis string) (PowerLawFit, error) {
 			fit.Excluded += len(g)
 			continue
 		}
-		var mx, my float64
-		for _, p := range g {
-			mx += p.x
-			my += p.y
-		}
-		mx /= float64(len(g))
-		my /= float64(len(g))
+		mx, my := means(g)
 		for _, p := range g {
 			sxx += (p.x - mx) * (p.x - mx)
 			sxy += (p.x - mx) * (p.y - my)

@@ -363,10 +363,7 @@ func HeatMap(points []Point, metric string) *Figure {
 		lo, hi = math.Log10(lo), math.Log10(hi)
 		barLabel = "log10 of " + barLabel
 	}
-	if lo == hi { // one value: widen so the palette and colour bar have a range
-		d := max(math.Abs(lo)*1e-3, 1e-9)
-		lo, hi = lo-d, hi+d
-	}
+	lo, hi = widened(lo, hi)
 	var missing, varied string
 	if n := len(bs)*len(lrs) - len(cells); n > 0 {
 		missing = fmt.Sprintf("%d grey cells without data", n)
@@ -443,22 +440,46 @@ func HeatMap(points []Point, metric string) *Figure {
 		}
 	}
 
+	bar := colourBar(cmap, barLabel)
+	bar.Title.Text = titled(" ", strings.Repeat("\n", strings.Count(p.Title.Text, "\n")))
+	f := &Figure{Title: title, Note: note, Width: figWidth + barWidth, Height: figHeight}
+	f.draw = withColourBar(p, bar, 0)
+	return f
+}
+
+// widened returns lo, hi, or around a single value (lo == hi) a range
+// wide enough for a palette and a colour bar.
+func widened(lo, hi float64) (float64, float64) {
+	if lo == hi {
+		d := max(math.Abs(lo)*1e-3, 1e-9)
+		return lo - d, hi + d
+	}
+	return lo, hi
+}
+
+// barWidth is the strip a colour bar takes at the right of a figure
+// (withColourBar).
+const barWidth = 3.2 * vg.Centimeter
+
+// colourBar is a vertical colour bar of cmap, its axis labelled label.
+func colourBar(cmap *viridis, label string) *plot.Plot {
 	bar := plot.New()
 	bar.Add(&plotter.ColorBar{ColorMap: cmap, Vertical: true})
 	bar.HideX()
 	bar.Y.Padding = 0
-	bar.Y.Label.Text = barLabel
-	bar.Title.Text = titled(" ", strings.Repeat("\n", strings.Count(p.Title.Text, "\n")))
+	bar.Y.Label.Text = label
+	return bar
+}
 
-	const barWidth = 3.2 * vg.Centimeter
-	f := &Figure{Title: title, Note: note, Width: figWidth + barWidth, Height: figHeight}
-	f.draw = func(c draw.Canvas) {
+// withColourBar draws p with bar in a strip of width barWidth at its right,
+// the bar shortened to roughly p's data area (p's x axis below it, and top
+// more off its top).
+func withColourBar(p, bar *plot.Plot, top vg.Length) func(draw.Canvas) {
+	return func(c draw.Canvas) {
 		p.Draw(draw.Crop(c, 0, -barWidth, 0, 0))
 		bc := draw.Crop(c, c.Max.X-c.Min.X-barWidth+vg.Millimeter, 0, 0, 0)
-		// Shorten the bar to roughly the heat map's data area (no x axis).
-		bar.Draw(draw.Crop(bc, 0, -4*vg.Millimeter, 1.5*vg.Centimeter, 0))
+		bar.Draw(draw.Crop(bc, 0, -4*vg.Millimeter, 1.5*vg.Centimeter, -top))
 	}
-	return f
 }
 
 // PlotHeatMap draws HeatMap and saves it to stem.png and stem.svg.
@@ -790,18 +811,24 @@ func gridLabels(points []Point) []string {
 	axes := varyingAxes(points)
 	out := make([]string, len(points))
 	for i, p := range points {
-		var parts []string
-		for _, a := range axes {
-			if v, ok := p.Axes[a]; ok {
-				parts = append(parts, fmt.Sprintf("%s=%g", axisSymbol(a), v))
-			}
-		}
-		out[i] = strings.Join(parts, ", ")
+		out[i] = axesLabel(p, axes)
 		if out[i] == "" {
 			out[i] = "all trials"
 		}
 	}
 	return out
+}
+
+// axesLabel joins p's values of axes, in their symbols ("B=32, ε=0.1"),
+// skipping the axes p has no value for.
+func axesLabel(p Point, axes []string) string {
+	var parts []string
+	for _, a := range axes {
+		if v, ok := p.Axes[a]; ok {
+			parts = append(parts, fmt.Sprintf("%s=%g", axisSymbol(a), v))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // curveLabels labels each point by the axes that vary among the points (the
@@ -814,13 +841,7 @@ func curveLabels(points []Point) []string {
 	}
 	out := make([]string, len(points))
 	for i, p := range points {
-		var parts []string
-		for _, a := range axes {
-			if v, ok := p.Axes[a]; ok {
-				parts = append(parts, fmt.Sprintf("%s=%g", axisSymbol(a), v))
-			}
-		}
-		out[i] = strings.Join(parts, ", ")
+		out[i] = axesLabel(p, axes)
 		if out[i] == "" {
 			out[i] = p.ID
 		}

@@ -21,6 +21,8 @@ type sweepData struct {
 	recs     []results.Record
 	points   []analysis.Point
 	analysis string
+	varying  []string          // results.Varying of recs
+	fixed    map[string]string // of the named axes that do not vary
 
 	figMu   sync.Mutex
 	figures map[string][]byte // rendered SVG, by figure name
@@ -83,8 +85,9 @@ func (s *Server) sweep(r *http.Request, id string) (*sweepData, error) {
 	if err := analysis.WriteAnalysisTable(&text, analysis.Analyze(id, points)); err != nil {
 		return nil, err
 	}
+	varying, fixed := results.Varying(recs)
 	e.data = &sweepData{version: version, computed: start, cost: time.Since(start), trials: trials, recs: recs,
-		points: points, analysis: text.String(), figures: map[string][]byte{}}
+		points: points, analysis: text.String(), varying: varying, fixed: fixed, figures: map[string][]byte{}}
 	return e.data, nil
 }
 

@@ -170,7 +170,7 @@ func (s *Server) sweepPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	trials, recs := data.trials, data.recs
 	q := r.URL.Query()
-	varying, fixed := results.Varying(recs)
+	varying, fixed := data.varying, data.fixed
 	axes := spec.AxisNames()
 
 	// Grouped results, by the axes chosen (default: those that vary, but

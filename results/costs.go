@@ -84,6 +84,18 @@ func CostResults(recs []Record) []*spec.Result {
 	return out
 }
 
+// CostSeconds returns the trials' time of rows, the share of which each row
+// takes: the seconds of training plus those of the curvature as a whole.
+func CostSeconds(rows []CostRow) float64 {
+	var total float64
+	for _, r := range rows {
+		if r.Name == CostTraining || r.Name == CostCurvature {
+			total += r.Seconds
+		}
+	}
+	return total
+}
+
 // WriteCosts writes rows as a table: per row the trials, products,
 // gradients, losses, total seconds, seconds per trial and share of the
 // trials' time (training plus curvature). It writes a sentence instead
@@ -93,12 +105,7 @@ func WriteCosts(w io.Writer, rows []CostRow) error {
 		_, err := fmt.Fprintln(w, "no result records its costs (results stored before costs were recorded)")
 		return err
 	}
-	var total float64
-	for _, r := range rows {
-		if r.Name == CostTraining || r.Name == CostCurvature {
-			total += r.Seconds
-		}
-	}
+	total := CostSeconds(rows)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "cost\ttrials\tHVPs\tgradients\tlosses\tseconds\ts/trial\tshare\t")
 	for _, r := range rows {

@@ -275,18 +275,20 @@ func (f Filter) String() string {
 // naming a value no record takes is an error (see Check), so that a typo
 // does not select nothing silently.
 func Select(recs []Record, filters ...Filter) ([]Record, error) {
-	paths := make([]string, len(filters))
+	vals := make([][]string, len(filters)) // vals[i][j]: record j's value on filter i's axis
 	for i, f := range filters {
 		p, err := AxisPath(f.Axis)
 		if err != nil {
 			return nil, err
 		}
-		paths[i] = p
+		vals[i] = make([]string, len(recs))
+		for j, r := range recs {
+			vals[i][j], _ = spec.GetJSON(r.Spec, p)
+		}
 	}
 	for i, f := range filters {
 		has := map[string]bool{}
-		for _, r := range recs {
-			v, _ := spec.GetJSON(r.Spec, paths[i])
+		for _, v := range vals[i] {
 			has[v] = true
 		}
 		if err := f.Check(has); err != nil {
@@ -295,9 +297,9 @@ func Select(recs []Record, filters ...Filter) ([]Record, error) {
 	}
 	kept := recs[:0:0]
 recs:
-	for _, r := range recs {
+	for j, r := range recs {
 		for i, f := range filters {
-			if v, _ := spec.GetJSON(r.Spec, paths[i]); !f.Keep(v) {
+			if !f.Keep(vals[i][j]) {
 				continue recs
 			}
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -247,7 +248,7 @@ func runLandscape(cmd *cobra.Command, f *landscapeFlags) error {
 			points = f.points
 		}
 		s := t.Curvature.Landscape.WithDefaults()
-		examples, testExamples := firstNonZero(f.examples, s.Examples, spec.DefaultLandscapeExamples), firstNonZero(f.testExamples, s.TestExamples, spec.DefaultLandscapeExamples)
+		examples, testExamples := cmp.Or(f.examples, s.Examples, spec.DefaultLandscapeExamples), cmp.Or(f.testExamples, s.TestExamples, spec.DefaultLandscapeExamples)
 		evalStart = time.Now()
 		rep.Landscape, err = compute.LandscapeLine(cmd.Context(), t, model.Net, model.Theta, other,
 			landscape.Grid(f.from, f.until, points), trainSet, testSet, examples, testExamples)
@@ -283,16 +284,6 @@ func runLandscape(cmd *cobra.Command, f *landscapeFlags) error {
 		return enc.Encode(rep)
 	}
 	return printLandscape(cmd.OutOrStdout(), rep, time.Since(started).Seconds())
-}
-
-// firstNonZero returns the first non-zero value.
-func firstNonZero(vals ...int) int {
-	for _, v := range vals {
-		if v != 0 {
-			return v
-		}
-	}
-	return 0
 }
 
 // secondModel reads the θ of --to for the network of the first model. The
