@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-
-	"gonum.org/v1/gonum/floats"
 )
 
 // ExtremesSettings configure LanczosExtremes.
@@ -145,16 +143,8 @@ func LanczosExtremes(ctx context.Context, n int, op Operator, start []float64, s
 		if err := ctx.Err(); err != nil {
 			return ExtremesResult{}, fmt.Errorf("lanczos verification: %w", err)
 		}
-		y := make([]float64, n)
-		for r := 0; r < m; r++ {
-			floats.AddScaled(y, z[r*m+idx[0]], k.q[r])
-		}
-		floats.Scale(1/floats.Norm(y, 2), y)
-		w := make([]float64, n)
-		op(w, y)
+		lead[0].Residual = residualNorm(op, make([]float64, n), k.ritzVector(z, idx[0]), lead[0].Value)
 		res.Products++
-		floats.AddScaled(w, -lead[0].Value, y)
-		lead[0].Residual = floats.Norm(w, 2)
 	}
 	mark := func(es []Eigen, want int, leadEnd bool) bool {
 		ok := len(es) == want

@@ -80,6 +80,25 @@ func runKrylov(ctx context.Context, n int, op Operator, q1 []float64, steps int,
 	return k, nil
 }
 
+// ritzVector returns the unit Ritz vector Q_m s_i of the run, s_i column i
+// of the m×m row-major eigenvector matrix z of T_m (see tridiagEigen).
+func (k *krylov) ritzVector(z []float64, i int) []float64 {
+	m := len(k.alpha)
+	y := make([]float64, len(k.q[0]))
+	for r := 0; r < m; r++ {
+		floats.AddScaled(y, z[r*m+i], k.q[r])
+	}
+	floats.Scale(1/floats.Norm(y, 2), y)
+	return y
+}
+
+// residualNorm returns ‖op(y) − θ y‖, computing op(y) into w.
+func residualNorm(op Operator, w, y []float64, theta float64) float64 {
+	op(w, y)
+	floats.AddScaled(w, -theta, y)
+	return floats.Norm(w, 2)
+}
+
 // orthogonalize removes from w its components along the orthonormal vectors q
 // by modified Gram–Schmidt, repeated when needed (see twiceIfNeeded).
 func orthogonalize(w []float64, q [][]float64) {

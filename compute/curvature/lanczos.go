@@ -249,10 +249,8 @@ func Lanczos(ctx context.Context, n int, op Operator, start []float64, s Setting
 		if err := ctx.Err(); err != nil {
 			return Eigen{}, fmt.Errorf("lanczos verification: %w", err)
 		}
-		op(w, y)
+		resid = residualNorm(op, w, y, theta)
 		products++
-		floats.AddScaled(w, -theta, y)
-		resid = floats.Norm(w, 2)
 	}
 	return Eigen{Value: theta, Vector: y, Residual: resid,
 		Converged: resid <= s.Tol*math.Abs(theta), Steps: len(alpha), Products: products}, nil

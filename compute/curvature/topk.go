@@ -6,8 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-
-	"gonum.org/v1/gonum/floats"
 )
 
 // TopKSettings configure LanczosTopK.
@@ -121,19 +119,13 @@ func LanczosTopK(ctx context.Context, n int, op Operator, start []float64, s Top
 	for _, i := range idx {
 		e := Eigen{Value: vals[i], Residual: math.Abs(k.b * z[(m-1)*m+i]), Steps: m}
 		if s.Vectors || s.Verify {
-			y := make([]float64, n)
-			for r := 0; r < m; r++ {
-				floats.AddScaled(y, z[r*m+i], k.q[r])
-			}
-			floats.Scale(1/floats.Norm(y, 2), y)
+			y := k.ritzVector(z, i)
 			if s.Verify {
 				if err := ctx.Err(); err != nil {
 					return TopKResult{}, fmt.Errorf("lanczos verification: %w", err)
 				}
-				op(w, y)
+				e.Residual = residualNorm(op, w, y, e.Value)
 				res.Products++
-				floats.AddScaled(w, -e.Value, y)
-				e.Residual = floats.Norm(w, 2)
 			}
 			if s.Vectors {
 				e.Vector = y

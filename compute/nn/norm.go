@@ -56,6 +56,30 @@ type Trainer interface {
 	BackwardTrain(n int, p, grad []float64, in, out *Buf)
 }
 
+// forwardMode runs ly's forward pass in training mode (ForwardTrain) when
+// train is set and ly is a Trainer, in evaluation mode (Forward) otherwise.
+func forwardMode(train bool, ly Layer, n int, p []float64, in, out *Buf, tc *TrainCtx) {
+	if train {
+		if tr, ok := ly.(Trainer); ok {
+			tr.ForwardTrain(n, p, in, out, tc)
+			return
+		}
+	}
+	ly.Forward(n, p, in, out)
+}
+
+// backwardMode is Backward, or BackwardTrain when train is set and ly is a
+// Trainer (after the pass of forwardMode with the same train).
+func backwardMode(train bool, ly Layer, n int, p, grad []float64, in, out *Buf) {
+	if train {
+		if tr, ok := ly.(Trainer); ok {
+			tr.BackwardTrain(n, p, grad, in, out)
+			return
+		}
+	}
+	ly.Backward(n, p, grad, in, out)
+}
+
 // BatchNorm is batch normalization (Ioffe & Szegedy 2015) over C channels of
 // HW positions each: a row holds C·HW values, channel c at columns
 // [c·HW, (c+1)·HW) (HW = 1 for the features of a dense layer, PyTorch's

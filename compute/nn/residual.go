@@ -120,32 +120,12 @@ func (r *Residual) MarkBiases(isBias []bool) {
 }
 
 // Forward runs the Body on u₀ = in.A and sets out.A = in.A + u_L.
-func (r *Residual) Forward(n int, p []float64, in, out *Buf) {
-	sub := out.Sub
-	sub[0] = *in
-	for k, ly := range r.Body {
-		ly.Forward(n, r.part(p, k), &sub[k], &sub[k+1])
-	}
-	m := n * r.OutSize()
-	a, u, y := in.A[:m], sub[len(r.Body)].A[:m], out.A[:m]
-	for i, x := range a {
-		y[i] = x + u[i]
-	}
-}
+func (r *Residual) Forward(n int, p []float64, in, out *Buf) { r.forward(false, n, p, in, out, nil) }
 
 // Backward sets ∂L/∂u_L = out.D, runs the Body backward and, when in.D is
 // non-nil, adds the skip term: in.D = ∂L/∂u₀ + out.D.
 func (r *Residual) Backward(n int, p, grad []float64, in, out *Buf) {
-	sub := out.Sub
-	sub[0] = *in
-	m := n * r.OutSize()
-	copy(sub[len(r.Body)].D[:m], out.D[:m])
-	for k := len(r.Body) - 1; k >= 0; k-- {
-		r.Body[k].Backward(n, r.part(p, k), r.part(grad, k), &sub[k], &sub[k+1])
-	}
-	if in.D != nil {
-		addTo(in.D[:m], out.D[:m])
-	}
+	r.backward(false, n, p, grad, in, out)
 }
 
 // RForward runs the Body R-forward from R{u₀} = in.RA and sets
@@ -214,14 +194,21 @@ func (r *Residual) TrainLen(int) int { return 0 }
 
 // ForwardTrain is Forward in training mode.
 func (r *Residual) ForwardTrain(n int, p []float64, in, out *Buf, tc *TrainCtx) {
+	r.forward(true, n, p, in, out, tc)
+}
+
+// BackwardTrain is Backward after ForwardTrain.
+func (r *Residual) BackwardTrain(n int, p, grad []float64, in, out *Buf) {
+	r.backward(true, n, p, grad, in, out)
+}
+
+// forward is Forward, or ForwardTrain with train set: the Body layers in
+// that mode (see forwardMode), then the sum with the identity branch.
+func (r *Residual) forward(train bool, n int, p []float64, in, out *Buf, tc *TrainCtx) {
 	sub := out.Sub
 	sub[0] = *in
 	for k, ly := range r.Body {
-		if tr, ok := ly.(Trainer); ok {
-			tr.ForwardTrain(n, r.part(p, k), &sub[k], &sub[k+1], tc)
-		} else {
-			ly.Forward(n, r.part(p, k), &sub[k], &sub[k+1])
-		}
+		forwardMode(train, ly, n, r.part(p, k), &sub[k], &sub[k+1], tc)
 	}
 	m := n * r.OutSize()
 	a, u, y := in.A[:m], sub[len(r.Body)].A[:m], out.A[:m]
@@ -230,18 +217,14 @@ func (r *Residual) ForwardTrain(n int, p []float64, in, out *Buf, tc *TrainCtx) 
 	}
 }
 
-// BackwardTrain is Backward after ForwardTrain.
-func (r *Residual) BackwardTrain(n int, p, grad []float64, in, out *Buf) {
+// backward is Backward, or BackwardTrain with train set.
+func (r *Residual) backward(train bool, n int, p, grad []float64, in, out *Buf) {
 	sub := out.Sub
 	sub[0] = *in
 	m := n * r.OutSize()
 	copy(sub[len(r.Body)].D[:m], out.D[:m])
 	for k := len(r.Body) - 1; k >= 0; k-- {
-		if tr, ok := r.Body[k].(Trainer); ok {
-			tr.BackwardTrain(n, r.part(p, k), r.part(grad, k), &sub[k], &sub[k+1])
-		} else {
-			r.Body[k].Backward(n, r.part(p, k), r.part(grad, k), &sub[k], &sub[k+1])
-		}
+		backwardMode(train, r.Body[k], n, r.part(p, k), r.part(grad, k), &sub[k], &sub[k+1])
 	}
 	if in.D != nil {
 		addTo(in.D[:m], out.D[:m])

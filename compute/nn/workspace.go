@@ -148,24 +148,19 @@ func (ws *Workspace) check(theta, x []float64, y []int, vecs ...[]float64) {
 }
 
 // forward runs the forward pass on the n×d chunk x.
-func (ws *Workspace) forward(theta, x []float64, n int) {
-	ws.bufs[0].A = x
-	for l, ly := range ws.net.layers {
-		ly.Forward(n, ws.net.LayerParams(theta, l), &ws.bufs[l], &ws.bufs[l+1])
-	}
-}
+func (ws *Workspace) forward(theta, x []float64, n int) { ws.forwardIn(false, theta, x, n, nil) }
 
 // trainForward runs the training-mode forward pass on the n×d chunk x:
 // ForwardTrain for Trainer layers, Forward for the others.
 func (ws *Workspace) trainForward(theta, x []float64, n int, tc *TrainCtx) {
+	ws.forwardIn(true, theta, x, n, tc)
+}
+
+// forwardIn is forward, or trainForward with train set.
+func (ws *Workspace) forwardIn(train bool, theta, x []float64, n int, tc *TrainCtx) {
 	ws.bufs[0].A = x
 	for l, ly := range ws.net.layers {
-		p := ws.net.LayerParams(theta, l)
-		if tr, ok := ly.(Trainer); ok {
-			tr.ForwardTrain(n, p, &ws.bufs[l], &ws.bufs[l+1], tc)
-		} else {
-			ly.Forward(n, p, &ws.bufs[l], &ws.bufs[l+1])
-		}
+		forwardMode(train, ly, n, ws.net.LayerParams(theta, l), &ws.bufs[l], &ws.bufs[l+1], tc)
 	}
 }
 
@@ -181,12 +176,7 @@ func (ws *Workspace) backward(theta []float64, y []int, n int, s float64, grad [
 		if grad != nil {
 			g = net.LayerParams(grad, l)
 		}
-		p := net.LayerParams(theta, l)
-		if tr, ok := net.layers[l].(Trainer); ok && train {
-			tr.BackwardTrain(n, p, g, &ws.bufs[l], &ws.bufs[l+1])
-		} else {
-			net.layers[l].Backward(n, p, g, &ws.bufs[l], &ws.bufs[l+1])
-		}
+		backwardMode(train, net.layers[l], n, net.LayerParams(theta, l), g, &ws.bufs[l], &ws.bufs[l+1])
 	}
 	return sum, correct
 }

@@ -30,40 +30,7 @@ import (
 //     update.
 //
 // It prints them as JSON.
-const torchNormScript = `
-import json, struct, sys
-import torch
-from torch import nn
-
-torch.set_num_threads(1)
-
-class Residual(nn.Module):
-    def __init__(self, *body):
-        super().__init__()
-        self.body = nn.Sequential(*body)
-
-    def forward(self, x):
-        return x + self.body(x)
-
-def load(path):
-    b = open(path, "rb").read()
-    n = struct.unpack("<Q", b[:8])[0]
-    header = json.loads(b[8:8 + n])
-    data = b[8 + n:]
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = info["data_offsets"]
-        if info["dtype"] == "I64":
-            values = struct.unpack("<%dq" % ((end - begin) // 8), data[begin:end])
-            out[name] = torch.tensor(values, dtype=torch.int64).reshape(info["shape"])
-        else:
-            assert info["dtype"] == "F64", info
-            values = struct.unpack("<%dd" % ((end - begin) // 8), data[begin:end])
-            out[name] = torch.tensor(values, dtype=torch.float64).reshape(info["shape"])
-    return out
-
+const torchNormScript = torchPrelude + `
 model = eval(sys.argv[1]).double()
 sd = load(sys.argv[2])
 model.load_state_dict(sd, strict=True)
@@ -141,19 +108,10 @@ func maxRel(a, b []float64) float64 {
 // updates the running statistics and batch count as PyTorch does (≤ 1e-12).
 // It is skipped when python3 with torch is not installed.
 func TestPyTorchBatchNormDropout(t *testing.T) {
-	if _, err := os.Stat(python); err != nil {
-		t.Skipf("PyTorch cross-check skipped: %s not found", python)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, python, "-c", "import torch").CombinedOutput(); err != nil {
-		t.Skipf("PyTorch cross-check skipped: %s cannot import torch (install python3-torch): %v\n%s", python, err, out)
-	}
 	dir := t.TempDir()
-	script := filepath.Join(dir, "norm.py")
-	if err := os.WriteFile(script, []byte(torchNormScript), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	script := torchScriptFile(ctx, t, dir, "norm.py", torchNormScript)
 	build := func(net *nn.Network, err error) *nn.Network {
 		t.Helper()
 		if err != nil {

@@ -19,13 +19,11 @@ import (
 // into the system Python).
 const python = "/usr/bin/python3"
 
-// torchScript loads a file written by Save into the PyTorch module given as
-// an expression (argv[1]) with load_state_dict(strict=True), runs the inputs
-// of a second file (tensor "x", viewed as argv[4]) through it in float64 and
-// prints the outputs as a JSON list. It parses safetensors itself, so it
-// needs no safetensors package. Residual is the module documented in the
-// package documentation.
-const torchScript = `
+// torchPrelude is the start of the PyTorch scripts: imports, Residual (the
+// module documented in the package documentation) and load, which parses a
+// safetensors file (F64 tensors, I64 for num_batches_tracked) itself, so it
+// needs no safetensors package.
+const torchPrelude = `
 import json, struct, sys
 import torch
 from torch import nn
@@ -49,12 +47,22 @@ def load(path):
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        assert info["dtype"] == "F64", info
         begin, end = info["data_offsets"]
-        values = struct.unpack("<%dd" % ((end - begin) // 8), data[begin:end])
-        out[name] = torch.tensor(values, dtype=torch.float64).reshape(info["shape"])
+        if info["dtype"] == "I64":
+            values = struct.unpack("<%dq" % ((end - begin) // 8), data[begin:end])
+            out[name] = torch.tensor(values, dtype=torch.int64).reshape(info["shape"])
+        else:
+            assert info["dtype"] == "F64", info
+            values = struct.unpack("<%dd" % ((end - begin) // 8), data[begin:end])
+            out[name] = torch.tensor(values, dtype=torch.float64).reshape(info["shape"])
     return out
+`
 
+// torchScript loads a file written by Save into the PyTorch module given as
+// an expression (argv[1]) with load_state_dict(strict=True), runs the inputs
+// of a second file (tensor "x", viewed as argv[4]) through it in float64 and
+// prints the outputs as a JSON list.
+const torchScript = torchPrelude + `
 model = eval(sys.argv[1]).double()
 model.load_state_dict(load(sys.argv[2]), strict=True)
 x = load(sys.argv[3])["x"].reshape(json.loads(sys.argv[4]))
@@ -63,23 +71,31 @@ with torch.no_grad():
 print(json.dumps(y.reshape(-1).tolist()))
 `
 
+// torchScriptFile skips t when python3 with torch is not installed and
+// otherwise writes src to dir/name and returns its path.
+func torchScriptFile(ctx context.Context, t *testing.T, dir, name, src string) string {
+	t.Helper()
+	if _, err := os.Stat(python); err != nil {
+		t.Skipf("PyTorch cross-check skipped: %s not found", python)
+	}
+	if out, err := exec.CommandContext(ctx, python, "-c", "import torch").CombinedOutput(); err != nil {
+		t.Skipf("PyTorch cross-check skipped: %s cannot import torch (install python3-torch): %v\n%s", python, err, out)
+	}
+	script := filepath.Join(dir, name)
+	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return script
+}
+
 // TestPyTorchOutputs writes weights from Go, loads them into the documented
 // PyTorch modules with strict=True and checks that both compute the same
 // outputs. It is skipped when python3 with torch is not installed.
 func TestPyTorchOutputs(t *testing.T) {
-	if _, err := os.Stat(python); err != nil {
-		t.Skipf("PyTorch cross-check skipped: %s not found", python)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, python, "-c", "import torch").CombinedOutput(); err != nil {
-		t.Skipf("PyTorch cross-check skipped: %s cannot import torch (install python3-torch): %v\n%s", python, err, out)
-	}
 	dir := t.TempDir()
-	script := filepath.Join(dir, "check.py")
-	if err := os.WriteFile(script, []byte(torchScript), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	script := torchScriptFile(ctx, t, dir, "check.py", torchScript)
 	build := func(net *nn.Network, err error) *nn.Network {
 		t.Helper()
 		if err != nil {
