@@ -139,6 +139,14 @@ type SweepAnalysis struct {
 	// trial recorded its per-image results).
 	Paired []PairedDifference `json:"paired,omitempty"`
 
+	// AxisValues lists, for every axis whose values are not numbers (a
+	// field axis over strings, lists or objects), the values its codes
+	// stand for: code i (as in Axes, grid points and environments) is
+	// AxisValues[axis][i], written as in a sweep file.
+	AxisValues map[string][]string `json:"axis_values,omitempty"`
+
+	// labels names the codes of AxisValues for the tables.
+	labels AxisLabels
 	// optimizers and seeds feed the notes: the optimizer names of the
 	// successful trials, and the most successful seeds of a grid point.
 	optimizers []string
@@ -286,6 +294,19 @@ func Analyze(sweep string, points []Point) SweepAnalysis {
 		Fits: []ScalingFit{}, Scores: []MeasureScore{}, Coverage: []MetricCoverage{},
 	}
 	a.Metrics = orderedMetrics(ok)
+	a.labels = axisLabels(points)
+	for name, codes := range a.labels {
+		vals := make([]string, len(codes))
+		for x, label := range codes {
+			if i := int(x); float64(i) == x && i >= 0 && i < len(vals) {
+				vals[i] = label
+			}
+		}
+		if a.AxisValues == nil {
+			a.AxisValues = map[string][]string{}
+		}
+		a.AxisValues[name] = vals
+	}
 	for _, m := range a.Metrics {
 		c := MetricCoverage{Metric: m}
 		for _, p := range ok {
@@ -536,8 +557,6 @@ func num(x float64) string {
 	return fmt.Sprintf("%.4g", x)
 }
 
-// axisValue formats an axis value exactly (shortest round-trip form).
-func axisValue(x float64) string { return fmt.Sprint(x) }
 
 // failuresOf tallies why the StatusFailed points failed.
 func failuresOf(points []Point) []results.Failure {
@@ -589,7 +608,7 @@ func (a SweepAnalysis) pairedTable() table {
 			seeds += " *"
 			unknown++
 		}
-		t.rows = append(t.rows, []string{d.Axis, axisValue(d.From) + " → " + axisValue(d.To), cmpOr(d.At, "-"), seeds,
+		t.rows = append(t.rows, []string{d.Axis, a.labels.Label(d.Axis, d.From) + " → " + a.labels.Label(d.Axis, d.To), cmpOr(d.At, "-"), seeds,
 			fmt.Sprintf("%+.4f", d.Diff), fmt.Sprintf("[%+.4f, %+.4f]", d.Lo, d.Hi), test, num(d.UnpairedTestHalf),
 			fmt.Sprintf("%.1f %%", 100*d.Disagree), res})
 	}
@@ -661,11 +680,11 @@ func (a SweepAnalysis) gridAxes() []string {
 	return out
 }
 
-func axisCells(axes map[string]float64, names []string) []string {
+func (a SweepAnalysis) axisCells(axes map[string]float64, names []string) []string {
 	out := make([]string, len(names))
 	for i, n := range names {
 		if v, ok := axes[n]; ok {
-			out[i] = axisValue(v)
+			out[i] = a.labels.Label(n, v)
 		} else {
 			out[i] = "-"
 		}
@@ -683,7 +702,7 @@ func (a SweepAnalysis) gridTable() table {
 		if g.NoG {
 			gCell = "n/a"
 		}
-		base := append(axisCells(g.Axes, axes), gCell, fmt.Sprint(g.Counts.Trials), fmt.Sprint(g.Counts.OK),
+		base := append(a.axisCells(g.Axes, axes), gCell, fmt.Sprint(g.Counts.Trials), fmt.Sprint(g.Counts.OK),
 			fmt.Sprint(g.Counts.Diverged), fmt.Sprint(g.Counts.Failed), fmt.Sprint(g.Counts.Unfinished))
 		if len(g.Metrics) == 0 {
 			t.rows = append(t.rows, append(base, "(none)", "0", "-", "-", "-"))
@@ -726,7 +745,7 @@ func (a SweepAnalysis) optimaTable() table {
 				b = "≥ " + b
 			}
 		}
-		t.rows = append(t.rows, append(axisCells(o.Axes, axes), b, num(o.GridB), num(o.Best), string(o.Refinement),
+		t.rows = append(t.rows, append(a.axisCells(o.Axes, axes), b, num(o.GridB), num(o.Best), string(o.Refinement),
 			fmt.Sprint(len(o.Curve)), fmt.Sprint(o.Counts.OK), fmt.Sprint(o.Counts.Trials-o.Counts.OK)))
 	}
 	if a.OptimaError != "" {
@@ -815,7 +834,7 @@ func (a SweepAnalysis) scoresTable() table {
 		r := s.Robust
 		worst := "-"
 		if r.WorstEnv != nil {
-			worst = fmt.Sprintf("%s %g → %g at %s", r.WorstEnv.Axis, r.WorstEnv.From, r.WorstEnv.To, cmpOr(r.WorstEnv.At, "-"))
+			worst = fmt.Sprintf("%s %s → %s at %s", r.WorstEnv.Axis, a.labels.Label(r.WorstEnv.Axis, r.WorstEnv.From), a.labels.Label(r.WorstEnv.Axis, r.WorstEnv.To), cmpOr(r.WorstEnv.At, "-"))
 		}
 		tauGap, tauAcc := num(s.TauGap), num(s.TauTestAcc)
 		if s.N < MinRankTrials {

@@ -96,6 +96,7 @@ func PairedAccuracy(points []Point) []PairedDifference {
 		}
 	}
 	varying := varyingAxes(okPoints(points))
+	labels := axisLabels(points)
 	var out []PairedDifference
 	for _, axis := range varying {
 		lines := map[string][]int{}
@@ -128,7 +129,7 @@ func PairedAccuracy(points []Point) []PairedDifference {
 				}
 				d := pairedDifference(a.ps, b.ps)
 				d.Axis, d.From, d.To = axis, a.axes[axis], b.axes[axis]
-				d.At = describeAxes(a.axes, axis, varying)
+				d.At = describeAxes(a.axes, labels, axis, varying)
 				out = append(out, d)
 			}
 		}
