@@ -557,7 +557,6 @@ func num(x float64) string {
 	return fmt.Sprintf("%.4g", x)
 }
 
-
 // failuresOf tallies why the StatusFailed points failed.
 func failuresOf(points []Point) []results.Failure {
 	var t results.FailureTally
