@@ -18,7 +18,8 @@ cd "$(dirname "$0")/.."
 out=${OUT:-out/reproduce}
 workers=${WORKERS:-2}
 all=(keskar-f1 keskar-f1-bn yao-batch-spectrum yao-batch-spectrum-epochs
-  increase-batch-vs-decay-lr sam-mnist sam-flatness)
+  increase-batch-vs-decay-lr sam-mnist sam-flatness
+  smith-le-noise-scale dinh-reparametrization skip-connections occam-evidence)
 if [ $# -gt 0 ]; then names=("$@"); else names=("${all[@]}"); fi
 mkdir -p "$out"
 
