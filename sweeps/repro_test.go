@@ -82,3 +82,171 @@ func TestIncreaseBatchVsDecayLRSweep(t *testing.T) {
 		}
 	}
 }
+
+// TestSmithLeNoiseScaleSweep: Smith & Le's B × ε × N grid with a momentum
+// axis — every combination of 4 learning rates, 7 batch sizes dividing N, 2
+// training-set sizes and 2 momenta (0 and a heavy ball) at 3 seeds, plain
+// SGD at a fixed number of epochs — so that the noise scale
+// g = ε/(1 − m)·(N/B − 1) takes each value of εN/(B(1 − m)) at several
+// (ε, N, m) and B_opt can be fitted against each of them.
+func TestSmithLeNoiseScaleSweep(t *testing.T) {
+	s, err := Load("smith-le-noise-scale.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials := Expand(s)
+	type key struct {
+		n, b int
+		lr   float64
+		m    float64
+	}
+	seeds := map[key][]int64{}
+	lrs, bs, ns, ms := map[float64]bool{}, map[int]bool{}, map[int]bool{}, map[float64]bool{}
+	for _, tr := range trials {
+		sp := tr.Spec
+		if sp.Optimizer.Name != "" && sp.Optimizer.Name != "sgd" || sp.Epochs != trials[0].Spec.Epochs || sp.Epochs == 0 || sp.WeightDecay != 0 {
+			t.Errorf("trial %d: optimizer %+v, epochs %d, weight decay %v", tr.Index, sp.Optimizer, sp.Epochs, sp.WeightDecay)
+		}
+		if sp.Dataset.N%sp.BatchSize != 0 {
+			t.Errorf("trial %d: B = %d does not divide N = %d", tr.Index, sp.BatchSize, sp.Dataset.N)
+		}
+		k := key{sp.Dataset.N, sp.BatchSize, sp.LR, sp.Optimizer.Momentum}
+		seeds[k] = append(seeds[k], sp.Seed)
+		lrs[sp.LR], bs[sp.BatchSize], ns[sp.Dataset.N], ms[sp.Optimizer.Momentum] = true, true, true, true
+	}
+	if len(lrs) < 4 || len(bs) < 6 || len(ns) < 2 || len(ms) < 2 || !ms[0] {
+		t.Errorf("%d learning rates, %d batch sizes, %d training-set sizes, momenta %v: want ≥ 4, ≥ 6, ≥ 2 and {0, m}", len(lrs), len(bs), len(ns), ms)
+	}
+	if want := len(lrs) * len(bs) * len(ns) * len(ms); len(seeds) != want {
+		t.Errorf("%d grid points, want the full product %d", len(seeds), want)
+	}
+	for k, ss := range seeds {
+		if len(ss) < 3 {
+			t.Errorf("%+v: seeds %v, want ≥ 3", k, ss)
+		}
+	}
+}
+
+// TestDinhReparametrizationSweep: every trial runs Dinh's check at one α ≠ 1
+// on the first Dense–ReLU–Dense pair of a ReLU MLP, with the raw measures
+// (λ₁, the trace, Keskar's ε-sharpness) beside the reparametrization-aware
+// ones (adaptive sharpness, relative flatness, the Fisher–Rao norm); α is an
+// axis with values on both sides of 1, and each α repeats the same training
+// (the same batch sizes, learning rate and seeds).
+func TestDinhReparametrizationSweep(t *testing.T) {
+	s, err := Load("dinh-reparametrization.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials := Expand(s)
+	train := map[float64][]string{} // α → the training settings of its trials, in order
+	for _, tr := range trials {
+		sp := tr.Spec
+		a := sp.Curvature.Dinh.Alpha
+		if a <= 0 || a == 1 || sp.Curvature.Dinh.Layer != 0 || sp.Model.Arch != spec.ArchMLP || sp.Model.Activation != "relu" {
+			t.Errorf("trial %d: dinh %+v, model %+v", tr.Index, sp.Curvature.Dinh, sp.Model)
+		}
+		for _, m := range []string{"top_k", "trace", "keskar", "adaptive", "relative", "fisher_rao"} {
+			if _, ok := sp.Curvature.Measures.Settings(m); !ok {
+				t.Errorf("trial %d: no %s", tr.Index, m)
+			}
+		}
+		if set, _ := sp.Curvature.Measures.Settings("adaptive"); set.(spec.AdaptiveSettings).Plain {
+			t.Errorf("trial %d: plain (not adaptive) sharpness", tr.Index)
+		}
+		sp.Curvature = spec.Curvature{}
+		train[a] = append(train[a], spec.ID(sp))
+	}
+	below, above := false, false
+	var first []string
+	for a, ids := range train {
+		below, above = below || a < 1, above || a > 1
+		if first == nil {
+			first = ids
+		}
+		if !slices.Equal(ids, first) {
+			t.Errorf("α = %v trains other networks than the other α", a)
+		}
+	}
+	if len(train) < 3 || !below || !above || len(first) < 6 {
+		t.Errorf("α values %v, %d trainings each: want ≥ 3 values on both sides of 1, ≥ 6 trainings", len(train), len(first))
+	}
+}
+
+// TestSkipConnectionsSweep: plain ReLU MLPs against residual MLPs of the
+// same width and depth — a resmlp with k blocks has 2k + 2 Dense layers, as
+// an mlp with 2k + 1 hidden layers — at two depths, the same training for
+// every model, with the most negative Hessian eigenvalue beside λ₁ and a 2-D
+// filter-normalized landscape.
+func TestSkipConnectionsSweep(t *testing.T) {
+	s, err := Load("skip-connections.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials := Expand(s)
+	type depth struct{ dense, width int }
+	archs := map[depth]map[string]int{}
+	for _, tr := range trials {
+		sp := tr.Spec
+		d := depth{len(sp.Model.Hidden) + 1, 0}
+		if len(sp.Model.Hidden) > 0 {
+			d.width = sp.Model.Hidden[0]
+		}
+		if sp.Model.Arch == spec.ArchResMLP {
+			d = depth{2*sp.Model.Blocks + 2, sp.Model.Width}
+		}
+		for _, w := range sp.Model.Hidden {
+			if w != d.width {
+				t.Errorf("trial %d: hidden widths %v differ", tr.Index, sp.Model.Hidden)
+			}
+		}
+		if archs[d] == nil {
+			archs[d] = map[string]int{}
+		}
+		archs[d][sp.Model.Arch]++
+		set, ok := sp.Curvature.Measures.Settings("top_k")
+		if !ok || set.(spec.TopKSettings).Negative < 1 || sp.Curvature.Landscape.Dims != 2 {
+			t.Errorf("trial %d: top_k %+v (%v), landscape %+v", tr.Index, set, ok, sp.Curvature.Landscape)
+		}
+		if sp.BatchSize != trials[0].Spec.BatchSize || sp.LR != trials[0].Spec.LR || sp.Epochs != trials[0].Spec.Epochs || sp.Optimizer != trials[0].Spec.Optimizer {
+			t.Errorf("trial %d: trained otherwise than trial 0", tr.Index)
+		}
+	}
+	if len(archs) != 2 {
+		t.Errorf("depths %v, want two", archs)
+	}
+	for d, n := range archs {
+		if n[spec.ArchMLP] < 3 || n[spec.ArchMLP] != n[spec.ArchResMLP] {
+			t.Errorf("%d Dense layers of width %d: %v trials, want as many mlp as resmlp (≥ 3 seeds)", d.dense, d.width, n)
+		}
+	}
+}
+
+// TestOccamEvidenceSweep: the Laplace evidence (Gauss–Newton, one prior
+// precision for every trial) across label-noise levels that move the test
+// cross-entropy, at two batch sizes and three seeds, on the whole training
+// set (M = N).
+func TestOccamEvidenceSweep(t *testing.T) {
+	s, err := Load("occam-evidence.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials := Expand(s)
+	noise, lambda := map[float64]int{}, map[float64]bool{}
+	for _, tr := range trials {
+		sp := tr.Spec
+		set, ok := sp.Curvature.Measures.Settings("evidence")
+		if !ok {
+			t.Fatalf("trial %d: no evidence measure", tr.Index)
+		}
+		ev := set.(spec.EvidenceSettings)
+		if ev.Operator != "" && ev.Operator != spec.OperatorGaussNewton || sp.Curvature.Examples != 0 {
+			t.Errorf("trial %d: operator %q, %d curvature examples", tr.Index, ev.Operator, sp.Curvature.Examples)
+		}
+		lambda[ev.Lambda] = true
+		noise[sp.Dataset.LabelNoise]++
+	}
+	if len(lambda) != 1 || len(noise) < 3 || noise[0] == 0 || len(trials) < 12 {
+		t.Errorf("λ %v, label noise %v, %d trials: want one prior, ≥ 3 noise levels with 0, ≥ 12 trials", lambda, noise, len(trials))
+	}
+}

@@ -20,6 +20,8 @@ var reproductions = []string{
 	"yao-batch-spectrum.yaml", "yao-batch-spectrum-epochs.yaml",
 	"increase-batch-vs-decay-lr.yaml",
 	"sam-mnist.yaml", "sam-flatness.yaml",
+	"smith-le-noise-scale.yaml", "dinh-reparametrization.yaml",
+	"skip-connections.yaml", "occam-evidence.yaml",
 }
 
 // TestReproduceScriptRunsEveryReproduction: scripts/reproduce.sh runs, by
@@ -47,8 +49,11 @@ func TestReproduceScriptRunsEveryReproduction(t *testing.T) {
 // tinyProfile returns the sweep file at path with its data and network
 // shrunk so that the whole sweep runs in seconds: the embedded synthetic task
 // with N = 1,024 training examples (at least every batch size of the shipped
-// reproductions) and 128 test examples in place of MNIST, every hidden layer
-// of width 8, and the curvature measured on 128 examples. Everything else —
+// reproductions; the file's own N where it sweeps grid.n) and 128 test
+// examples in place of MNIST, every hidden layer
+// of width 8 (every model.hidden entry, or a resmlp's model.width; in each
+// value of a grid.axes.model axis when the file sweeps whole models), and the
+// curvature measured on 128 examples. Everything else —
 // the grid and its axes, the optimizer, the epochs or steps, the schedules,
 // SAM, batch norm, the measures and their settings — is the file's own, so
 // the tiny run has the same trials, one for one, as the shipped sweep.
@@ -76,19 +81,54 @@ func tinyProfile(t *testing.T, path string) []byte {
 		}
 		m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: key}, v.Content[0])
 	}
-	get := func(m *yaml.Node, key string) *yaml.Node {
+	find := func(m *yaml.Node, key string) *yaml.Node {
 		for i := 0; i+1 < len(m.Content); i += 2 {
 			if m.Content[i].Value == key {
 				return m.Content[i+1]
 			}
 		}
-		t.Fatalf("%s: no %q", path, key)
 		return nil
 	}
-	set(root, "dataset", "{name: synthetic, n: 1024, n_test: 128, seed: 1}")
-	hidden := get(get(root, "model"), "hidden")
-	for _, w := range hidden.Content {
-		w.Value = "8"
+	get := func(m *yaml.Node, key string) *yaml.Node {
+		v := find(m, key)
+		if v == nil {
+			t.Fatalf("%s: no %q", path, key)
+		}
+		return v
+	}
+	if find(get(root, "grid"), "n") != nil { // N is the file's grid.n axis
+		set(root, "dataset", "{name: synthetic, n_test: 128, seed: 1}")
+	} else {
+		set(root, "dataset", "{name: synthetic, n: 1024, n_test: 128, seed: 1}")
+	}
+	// shrink sets every hidden width (mlp: model.hidden) or the residual
+	// stream width (resmlp: model.width) of a model section to 8.
+	shrink := func(model *yaml.Node) {
+		shrunk := false
+		for i := 0; i+1 < len(model.Content); i += 2 {
+			switch v := model.Content[i+1]; model.Content[i].Value {
+			case "hidden":
+				for _, w := range v.Content {
+					w.Value = "8"
+				}
+				shrunk = true
+			case "width":
+				v.Value = "8"
+				shrunk = true
+			}
+		}
+		if !shrunk {
+			t.Fatalf("%s: a model without hidden or width", path)
+		}
+	}
+	// The model is the file's model section or, when the file sweeps whole
+	// models, each value of its grid.axes.model axis.
+	if axis := find(get(root, "grid"), "axes"); axis != nil && find(axis, "model") != nil {
+		for _, m := range find(axis, "model").Content {
+			shrink(m)
+		}
+	} else {
+		shrink(get(root, "model"))
 	}
 	set(get(root, "curvature"), "examples", "128")
 	out, err := yaml.Marshal(&doc)
@@ -146,6 +186,9 @@ func TestReproductionsTinyProfile(t *testing.T) {
 				"yao-batch-spectrum.yaml":        {"lambda_1", "lambda_5", "top_k_converged"},
 				"yao-batch-spectrum-epochs.yaml": {"lambda_1", "lambda_5", "top_k_converged"},
 				"sam-flatness.yaml":              {"keskar_full_1e-3"},
+				"dinh-reparametrization.yaml":    {"lambda_1@dinh", "keskar_full_1e-3@dinh", "relative_flatness@dinh", "fisher_rao@dinh", "dinh_output_change"},
+				"skip-connections.yaml":          {"lambda_1", "lambda_min_1", "lambda_min_converged"},
+				"occam-evidence.yaml":            {"log_evidence", "log_occam", "log_det"},
 			}[file]
 			ok := 0
 			for _, r := range rows[1:] {
