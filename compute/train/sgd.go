@@ -141,6 +141,9 @@ type Config struct {
 	// Buffers, if non-nil, are the running statistics training starts
 	// from (length net.NumBuffers()); nil starts from the network's.
 	Buffers []float64
+	// Precision is the arithmetic of the updates (zero value: Float64;
+	// see Precision for Float32).
+	Precision Precision
 }
 
 // perEpoch returns the updates of an epoch with batch size b over n
@@ -283,7 +286,7 @@ func (cfg Config) validate(net *nn.Network, n, features int) error {
 		return fmt.Errorf("%w: %d initial buffer values for a network with %d", ErrConfig, len(cfg.Buffers), net.NumBuffers())
 	}
 	if err := errors.Join(cfg.Optimizer.validate(), cfg.LRSchedule.validate(), cfg.BatchSchedule.validate(),
-		cfg.Augment.validate(features), cfg.SAM.validate(), cfg.SWA.validate()); err != nil {
+		cfg.Augment.validate(features), cfg.SAM.validate(), cfg.SWA.validate(), cfg.Precision.validate(cfg, net)); err != nil {
 		return err
 	}
 	if m := cfg.SAM.M; m > 0 {
@@ -408,6 +411,16 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 	if cfg.Buffers != nil {
 		ws.SetBuffers(cfg.Buffers)
 	}
+	var f32 *trainer32 // nil unless cfg.Precision is Float32
+	if cfg.Precision == Float32 {
+		rows32 := maxB
+		if cfg.MaxRows > 0 {
+			rows32 = min(maxB, cfg.MaxRows)
+		}
+		if f32, err = newTrainer32(net, theta, rows32, maxB, d, cfg.Optimizer); err != nil {
+			return Result{}, err
+		}
+	}
 	evalWS := ws
 	if cfg.Eval != nil {
 		evalWS = cfg.Eval.NewWorkspace(evalRows)
@@ -485,9 +498,11 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 				break
 			}
 			if err := ctx.Err(); err != nil {
+				f32.sync(theta)
 				return res, fmt.Errorf("epoch %d, step %d: %w", epoch, res.Steps+1, err)
 			}
 			if p := cfg.Probe; p != nil && p.Steps && res.Steps > 0 && res.Steps%p.Every == 0 {
+				f32.sync(theta)
 				if err := probe(ProbePoint{Epoch: epoch, Step: res.Steps, LR: cfg.LRSchedule.Rate(cfg.LR, epoch, res.Steps, total)}); err != nil {
 					return res, err
 				}
@@ -500,20 +515,29 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 				aug.apply(xb, b, res.Steps)
 			}
 			var loss float64
-			if sam != nil {
+			switch {
+			case f32 != nil:
+				loss = f32.lossGrad(xb[:b*d], yb[:b])
+			case sam != nil:
 				loss = sam.gradient(lossGrad, grad, theta, xb[:b*d], yb[:b], d)
-			} else {
+			default:
 				loss = lossGrad(grad, theta, xb[:b*d], yb[:b], 0, true)
 			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				f32.sync(theta)
 				res.Diverged = true
 				return res, nil
 			}
 			m.LR = cfg.LRSchedule.Rate(cfg.LR, epoch, res.Steps, total)
-			upd.Step(theta, grad, m.LR)
+			if f32 != nil {
+				f32.update(m.LR)
+			} else {
+				upd.Step(theta, grad, m.LR)
+			}
 			res.Steps++
 			res.Gradients += perStep
 		}
+		f32.sync(theta)
 		m.Step = res.Steps
 		evaluated := cfg.EvalEvery <= 1 || epoch%cfg.EvalEvery == 0 || res.Steps >= total
 		if evaluated {
