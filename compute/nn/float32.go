@@ -185,7 +185,7 @@ func (ws *Workspace32) LossGrad(grad, theta, x []float32, y []int) (loss, acc fl
 		ls, c := ws.lossGrad(hi-lo, y[lo:hi], s)
 		sum += ls
 		correct += c
-		ws.backward(theta, grad, x[lo*d:hi*d], hi-lo, lo == 0)
+		ws.backward(theta, grad, x[lo*d:hi*d], hi-lo, lo == 0, 0)
 	}
 	for k, dl := range n32.dense {
 		gb := grad[dl.off+dl.out*dl.in : dl.off+dl.out*dl.in+dl.out]
@@ -269,13 +269,52 @@ func (ws *Workspace32) lossGrad(n int, y []int, s float64) (float64, int) {
 	return sum, correct
 }
 
-// backward backpropagates the output gradient of the chunk x of n rows and
-// sets (first chunk) or adds (later chunks) ∇W to grad, and adds the bias
-// gradients to bsum.
-func (ws *Workspace32) backward(theta, grad, x []float32, n int, first bool) {
+// SGDStep takes one plain SGD step θ ← θ − ε ∇L(θ) in place on the batch
+// (x, y) with learning rate ε = lr (rounded to float32) and returns the loss
+// L(θ) before the step (as LossGrad does). A non-finite loss leaves θ
+// unchanged. When the batch fits one chunk and the network has no weight
+// decay the update is fused into the backward pass: each layer's D_A = D_Z W
+// is formed first, then W ← W − ε D_Zᵀ A in the same Sgemm that would
+// otherwise form ∇W (alpha = −ε, beta = 1), and b ← b − ε·1ᵀD_Z from the
+// float64 column sums, so the gradient is never stored and no separate
+// update pass runs; otherwise it is LossGrad into grad (length P, scratch)
+// followed by θ ← θ − ε ∇L (blas32 Saxpy). The two forms round differently
+// (each deterministically).
+func (ws *Workspace32) SGDStep(theta, grad, x []float32, y []int, lr float64) (loss float64) {
+	n32 := ws.net
+	n, d := len(y), n32.net.InSize()
+	if n32.mask != nil || n > ws.rows || n == 0 {
+		loss, _ = ws.LossGrad(grad, theta, x, y)
+		if !math.IsNaN(loss) && !math.IsInf(loss, 0) {
+			blas32.Implementation().Saxpy(len(theta), -float32(lr), grad, 1, theta, 1)
+		}
+		return loss
+	}
+	if len(theta) != n32.NumParams() || len(x) != n*d {
+		panic(fmt.Sprintf("nn: SGDStep: len(theta) = %d, len(x) = %d for P = %d and %d rows × %d",
+			len(theta), len(x), n32.NumParams(), n, d))
+	}
+	ws.forward(theta, x, n)
+	sum, _ := ws.lossGrad(n, y, 1/float64(n))
+	loss = sum / float64(n)
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return loss
+	}
+	ws.backward(theta, theta, x, n, true, float32(lr))
+	return loss
+}
+
+// backward backpropagates the output gradient of the chunk x of n rows.
+// With lr = 0 it sets (first chunk) or adds (later chunks) ∇W to grad and
+// adds the bias gradients to bsum; with lr > 0 (one chunk, grad = θ) it
+// updates θ in place instead: W ← W − lr ∇W, b ← b − lr ∇b.
+func (ws *Workspace32) backward(theta, grad, x []float32, n int, first bool, lr float32) {
 	impl := blas32.Implementation()
-	beta := float32(1)
-	if first {
+	alpha, beta := float32(1), float32(1)
+	switch {
+	case lr > 0:
+		alpha = -lr
+	case first:
 		beta = 0
 	}
 	for k := len(ws.net.dense) - 1; k >= 0; k-- {
@@ -294,16 +333,24 @@ func (ws *Workspace32) backward(theta, grad, x []float32, n int, first bool) {
 			in = ws.a[k-1][:n*dl.in]
 		}
 		w, _ := dl.split(theta)
-		gw, _ := dl.split(grad)
-		impl.Sgemm(blas.Trans, blas.NoTrans, dl.out, dl.in, n, 1, dz, dl.out, in, dl.in, beta, gw, dl.in)
+		if k > 0 { // D_A = D_Z W, before an in-place update changes W
+			impl.Sgemm(blas.NoTrans, blas.NoTrans, n, dl.in, dl.out, 1, dz, dl.out, w, dl.in, 0, ws.d[k-1][:n*dl.in], dl.in)
+		}
+		gw, gb := dl.split(grad)
+		impl.Sgemm(blas.Trans, blas.NoTrans, dl.out, dl.in, n, alpha, dz, dl.out, in, dl.in, beta, gw, dl.in)
 		bs := ws.bsum[k]
+		if lr > 0 {
+			clear(bs)
+		}
 		for i := 0; i < n; i++ {
 			for j, v := range dz[i*dl.out : (i+1)*dl.out] {
 				bs[j] += float64(v)
 			}
 		}
-		if k > 0 {
-			impl.Sgemm(blas.NoTrans, blas.NoTrans, n, dl.in, dl.out, 1, dz, dl.out, w, dl.in, 0, ws.d[k-1][:n*dl.in], dl.in)
+		if lr > 0 {
+			for j, v := range bs {
+				gb[j] -= lr * float32(v)
+			}
 		}
 	}
 }

@@ -201,3 +201,65 @@ func TestFloat32Unsupported(t *testing.T) {
 		}
 	}
 }
+
+// TestSGDStep checks the fused SGD step against LossGrad followed by
+// θ ← θ − ε∇L: to 1e-6 of ‖θ‖∞ when fused (one chunk, no weight decay:
+// the update is rounded differently), bit for bit when not (several chunks,
+// weight decay); and that a non-finite loss leaves θ unchanged.
+func TestSGDStep(t *testing.T) {
+	const lr = 0.05
+	for _, c := range []struct {
+		name   string
+		rows   int
+		lambda float64
+		exact  bool
+	}{{"fused", 40, 0, false}, {"chunks", 16, 0, true}, {"weight decay", 40, 0.01, true}} {
+		for _, a := range acts {
+			base, err := nn.NewMLP(5, []int{7, 6}, 3, a.act)
+			if err != nil {
+				t.Fatal(err)
+			}
+			net, err := base.WithWeightDecay(c.lambda, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, th32, x32 := problem32(netProblem(t, net, 40, 5))
+			n32, err := net.Float32()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws := n32.NewWorkspace(c.rows)
+			want := append([]float32(nil), th32...)
+			g := make([]float32, len(th32))
+			lw, _ := ws.LossGrad(g, want, x32, p.y)
+			for i := range want {
+				want[i] += -float32(lr) * g[i]
+			}
+			got := append([]float32(nil), th32...)
+			lg := ws.SGDStep(got, make([]float32, len(th32)), x32, p.y, lr)
+			if lg != lw {
+				t.Errorf("%s %s: loss %v, LossGrad %v", c.name, a.name, lg, lw)
+			}
+			var diff, norm float64
+			same := true
+			for i := range got {
+				diff = max(diff, math.Abs(float64(got[i]-want[i])))
+				norm = max(norm, math.Abs(float64(want[i])))
+				same = same && got[i] == want[i]
+			}
+			if c.exact && !same || diff > 1e-6*norm {
+				t.Errorf("%s %s: θ after the step differs by %.2e (‖θ‖∞ %.2e, exact %v)", c.name, a.name, diff, norm, c.exact)
+			}
+			x32[0] = float32(math.NaN())
+			before := append([]float32(nil), got...)
+			if l := ws.SGDStep(got, make([]float32, len(th32)), x32, p.y, lr); !math.IsNaN(l) {
+				t.Errorf("%s %s: loss %v with a NaN input", c.name, a.name, l)
+			}
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(before[i]) {
+					t.Fatalf("%s %s: θ[%d] changed by a step with a NaN loss", c.name, a.name, i)
+				}
+			}
+		}
+	}
+}

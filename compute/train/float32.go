@@ -16,7 +16,8 @@ import (
 // float32 activations, gradients and Sgemm products, with the per-row
 // losses, their sum and the bias gradients accumulated in float64), and the
 // update rule runs in float32 on float32 optimizer state, as in PyTorch's
-// float32 training. Everything else stays float64: at every evaluation,
+// float32 training (plain SGD is fused into the backward pass, see
+// nn.Workspace32.SGDStep). Everything else stays float64: at every evaluation,
 // probe, SWA average and at the end the float32 parameters are converted
 // exactly to the float64 θ of the caller, on which the metrics (the float64
 // network's Loss), the probes and everything measured afterwards are
@@ -77,17 +78,22 @@ func newTrainer32(net *nn.Network, theta []float64, rows, maxB, d int, opt Optim
 	return t, nil
 }
 
-// lossGrad sets the gradient of the batch (xb, yb), rounding xb to float32,
-// and returns the batch loss.
-func (t *trainer32) lossGrad(xb []float64, yb []int) float64 {
+// step takes one update with learning rate lr on the batch (xb, yb),
+// rounding xb to float32, and returns the batch loss before it; a
+// non-finite loss takes no update. Plain SGD uses the network's fused step
+// (nn.Workspace32.SGDStep), the other rules its gradient and updater32.
+func (t *trainer32) step(xb []float64, yb []int, lr float64) float64 {
 	x := t.x[:len(xb)]
 	nn.To32(x, xb)
+	if t.upd.plain() {
+		return t.ws.SGDStep(t.theta, t.grad, x, yb, lr)
+	}
 	l, _ := t.ws.LossGrad(t.grad, t.theta, x, yb)
+	if !math.IsNaN(l) && !math.IsInf(l, 0) {
+		t.upd.step(t.theta, t.grad, lr)
+	}
 	return l
 }
-
-// update applies the update rule with learning rate lr.
-func (t *trainer32) update(lr float64) { t.upd.step(t.theta, t.grad, lr) }
 
 // sync sets θ to the float32 parameters (exactly).
 func (t *trainer32) sync(theta []float64) {
@@ -126,6 +132,9 @@ func newUpdater32(opt Optimizer, p int) *updater32 {
 	}
 	return u
 }
+
+// plain reports whether the rule is plain SGD, θ ← θ − ε g.
+func (u *updater32) plain() bool { return !u.adam && !u.mom }
 
 // step updates θ with the gradient g and learning rate lr:
 //

@@ -514,10 +514,11 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 			if aug != nil {
 				aug.apply(xb, b, res.Steps)
 			}
+			rate := cfg.LRSchedule.Rate(cfg.LR, epoch, res.Steps, total)
 			var loss float64
 			switch {
-			case f32 != nil:
-				loss = f32.lossGrad(xb[:b*d], yb[:b])
+			case f32 != nil: // the gradient and the update (none for a non-finite loss)
+				loss = f32.step(xb[:b*d], yb[:b], rate)
 			case sam != nil:
 				loss = sam.gradient(lossGrad, grad, theta, xb[:b*d], yb[:b], d)
 			default:
@@ -528,10 +529,8 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 				res.Diverged = true
 				return res, nil
 			}
-			m.LR = cfg.LRSchedule.Rate(cfg.LR, epoch, res.Steps, total)
-			if f32 != nil {
-				f32.update(m.LR)
-			} else {
+			m.LR = rate
+			if f32 == nil {
 				upd.Step(theta, grad, m.LR)
 			}
 			res.Steps++
