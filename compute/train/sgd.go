@@ -59,6 +59,10 @@
 // batch normalization the running statistics of θ_swa are recomputed first
 // (see SWA).
 //
+// With Config.Precision Float32 the updates run in float32 and the metrics
+// are float64 evaluations of the float32 parameters, converted exactly (see
+// Precision).
+//
 // Everything is deterministic: the same inputs, Rng state and Augment seed give
 // bit-identical parameters and metrics.
 package train
