@@ -12,11 +12,11 @@ import (
 
 // TestRunTrialFloat32 runs a trial of the demo sweep (embedded synthetic
 // task) with precision float32 and float64: the float32 run trains to a
-// final training loss within 3% of the float64 one and a λ₁ within 10%, its
-// weights are float32 values, its metrics are the float64 evaluation of
-// them, and a repeat gives a bit-identical result. Writing "float64" out
-// (in canonical form, Trial.Resolved)
-// keeps the trial's ID; "float32" changes it.
+// final training loss within 1e-4 (relative) of the float64 one and a λ₁
+// within 1e-3 (Lanczos to tol 1e-3), its weights are float32 values, its
+// metrics are the float64 evaluation of them, and a repeat gives a
+// bit-identical result. Writing "float64" out keeps the trial's ID (in
+// canonical form, Trial.Resolved); "float32" changes it.
 func TestRunTrialFloat32(t *testing.T) {
 	base := demoSpec()
 	base.Epochs = 10
@@ -30,13 +30,14 @@ func TestRunTrialFloat32(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r32.Diverged || math.Abs(r32.TrainLoss-r64.TrainLoss) > 0.03*r64.TrainLoss {
+	t.Logf("training loss %.12g (float32), %.12g (float64); λ₁ %.10g, %.10g", r32.TrainLoss, r64.TrainLoss, r32.LambdaMax, r64.LambdaMax)
+	if r32.Diverged || math.Abs(r32.TrainLoss-r64.TrainLoss) > 1e-4*r64.TrainLoss {
 		t.Errorf("final training loss %v in float32, %v in float64", r32.TrainLoss, r64.TrainLoss)
 	}
 	if !(r32.TrainLoss < 0.7*r32.Curve[0].TrainLoss) {
 		t.Errorf("float32 run did not train: %v → %v", r32.Curve[0].TrainLoss, r32.TrainLoss)
 	}
-	if math.Abs(r32.LambdaMax-r64.LambdaMax) > 0.1*r64.LambdaMax {
+	if math.Abs(r32.LambdaMax-r64.LambdaMax) > 1e-3*r64.LambdaMax {
 		t.Errorf("λ₁ %v in float32, %v in float64", r32.LambdaMax, r64.LambdaMax)
 	}
 	for i, x := range tr32.Theta {

@@ -25,9 +25,10 @@ func isFloat32(v []float64) bool {
 // TestFloat32NearFloat64 trains the MLP of setup on the synthetic task in
 // float32 and in float64 from the same (float32-rounded) initialization
 // with every update rule, and checks that the float32 run reaches a final
-// training loss within 2% (relative) of the float64 one, with its
-// parameters float32 values and its metrics the float64 evaluation of
-// them.
+// training loss within 1e-4 (relative) of the float64 one (differences of
+// about 1e-7 are seen on both backends: float32 rounding perturbs each step
+// by that much and the runs do not drift apart), with its parameters float32
+// values and its metrics the float64 evaluation of them.
 func TestFloat32NearFloat64(t *testing.T) {
 	net, theta0, tr, te := setup(t)
 	for i, x := range theta0 {
@@ -59,8 +60,9 @@ func TestFloat32NearFloat64(t *testing.T) {
 		if r32.Diverged || !(l32 < 0.5*r32.Curve[0].TrainLoss) {
 			t.Errorf("%s: float32 run did not train: diverged %v, loss %v → %v", name, r32.Diverged, r32.Curve[0].TrainLoss, l32)
 		}
-		if math.Abs(l32-l64) > 0.02*l64 {
-			t.Errorf("%s: final training loss %v in float32, %v in float64 (more than 2%% apart)", name, l32, l64)
+		t.Logf("%s: final training loss %.12g in float32, %.12g in float64", name, l32, l64)
+		if math.Abs(l32-l64) > 1e-4*l64 {
+			t.Errorf("%s: final training loss %v in float32, %v in float64 (more than 1e-4 apart)", name, l32, l64)
 		}
 		if !isFloat32(th32) {
 			t.Errorf("%s: trained θ holds values that are not float32", name)
