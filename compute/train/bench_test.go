@@ -3,7 +3,9 @@ package train_test
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/flatsweep/flatsweep/compute/data"
 	"github.com/flatsweep/flatsweep/compute/nn"
@@ -54,8 +56,10 @@ func BenchmarkTrainStep(b *testing.B) {
 // reference network (784-512-512-512-10 ReLU MLP, cross-entropy, plain SGD
 // at B = 128) for 4 epochs of 16 updates over 2,048 random examples, with
 // its two float64 evaluations of the training and the 16 test examples (at
-// the start and the end, eval_every 4) included; it reports the training
-// examples per second (4·2,048 per run).
+// the start and the end, eval_every 4) included. Every iteration runs both,
+// float64 first, so that they see the same load; it reports each one's
+// median training examples per second (4·2,048 per run) and the median of
+// the per-iteration ratios float32/float64 (the speed-up).
 func BenchmarkTrainPrecision(b *testing.B) {
 	const n, d, B = 2048, 784, 128
 	net, err := nn.NewMLP(d, []int{512, 512, 512}, 10, nn.ActReLU)
@@ -76,21 +80,24 @@ func BenchmarkTrainPrecision(b *testing.B) {
 		return s
 	}
 	tr, te := set(n), set(16)
-	for _, p := range []struct {
-		name string
-		p    train.Precision
-	}{{"float64", train.Float64}, {"float32", train.Float32}} {
-		b.Run(p.name, func(b *testing.B) {
-			theta := make([]float64, len(theta0))
-			for b.Loop() {
-				copy(theta, theta0)
-				if _, err := train.Train(context.Background(), net, theta, tr, te, train.Config{
-					BatchSize: B, LR: 0.01, Epochs: 4, EvalEvery: 4, Rng: rand.New(rand.NewPCG(1, 1)), Precision: p.p,
-				}, nil); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(4*float64(n)*float64(b.N)/b.Elapsed().Seconds(), "examples/s")
-		})
+	theta := make([]float64, len(theta0))
+	run := func(p train.Precision) float64 {
+		copy(theta, theta0)
+		t0 := time.Now()
+		if _, err := train.Train(context.Background(), net, theta, tr, te, train.Config{
+			BatchSize: B, LR: 0.01, Epochs: 4, EvalEvery: 4, Rng: rand.New(rand.NewPCG(1, 1)), Precision: p,
+		}, nil); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0).Seconds()
 	}
+	var t64, t32, ratio []float64
+	for b.Loop() {
+		a, c := run(train.Float64), run(train.Float32)
+		t64, t32, ratio = append(t64, a), append(t32, c), append(ratio, a/c)
+	}
+	median := func(v []float64) float64 { slices.Sort(v); return v[len(v)/2] }
+	b.ReportMetric(4*n/median(t64), "f64-examples/s")
+	b.ReportMetric(4*n/median(t32), "f32-examples/s")
+	b.ReportMetric(median(ratio), "f32/f64")
 }
