@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/flatsweep/flatsweep/compute/nn"
+	"gonum.org/v1/gonum/blas/blas32"
 )
 
 // problem32 returns p with θ and x rounded to float32 (so that the float64
@@ -203,7 +204,7 @@ func TestFloat32Unsupported(t *testing.T) {
 }
 
 // TestSGDStep checks the fused SGD step against LossGrad followed by
-// θ ← θ − ε∇L: to 1e-6 of ‖θ‖∞ when fused (one chunk, no weight decay:
+// θ ← θ − ε∇L (blas32 Saxpy): to 1e-6 of ‖θ‖∞ when fused (one chunk, no weight decay:
 // the update is rounded differently), bit for bit when not (several chunks,
 // weight decay); and that a non-finite loss leaves θ unchanged.
 func TestSGDStep(t *testing.T) {
@@ -232,9 +233,7 @@ func TestSGDStep(t *testing.T) {
 			want := append([]float32(nil), th32...)
 			g := make([]float32, len(th32))
 			lw, _ := ws.LossGrad(g, want, x32, p.y)
-			for i := range want {
-				want[i] += -float32(lr) * g[i]
-			}
+			blas32.Implementation().Saxpy(len(want), -float32(lr), g, 1, want, 1)
 			got := append([]float32(nil), th32...)
 			lg := ws.SGDStep(got, make([]float32, len(th32)), x32, p.y, lr)
 			if lg != lw {
