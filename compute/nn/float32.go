@@ -185,7 +185,7 @@ func (ws *Workspace32) LossGrad(grad, theta, x []float32, y []int) (loss, acc fl
 		ls, c := ws.lossGrad(hi-lo, y[lo:hi], s)
 		sum += ls
 		correct += c
-		ws.backward(theta, grad, x[lo*d:hi*d], hi-lo, lo == 0, 0)
+		ws.backward(theta, grad, x[lo*d:hi*d], hi-lo, lo == 0, false, 0)
 	}
 	for k, dl := range n32.dense {
 		gb := grad[dl.off+dl.out*dl.in : dl.off+dl.out*dl.in+dl.out]
@@ -300,19 +300,19 @@ func (ws *Workspace32) SGDStep(theta, grad, x []float32, y []int, lr float64) (l
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return loss
 	}
-	ws.backward(theta, theta, x, n, true, float32(lr))
+	ws.backward(theta, theta, x, n, true, true, float32(lr))
 	return loss
 }
 
 // backward backpropagates the output gradient of the chunk x of n rows.
-// With lr = 0 it sets (first chunk) or adds (later chunks) ∇W to grad and
-// adds the bias gradients to bsum; with lr > 0 (one chunk, grad = θ) it
+// Without update it sets (first chunk) or adds (later chunks) ∇W to grad
+// and adds the bias gradients to bsum; with update (one chunk, grad = θ) it
 // updates θ in place instead: W ← W − lr ∇W, b ← b − lr ∇b.
-func (ws *Workspace32) backward(theta, grad, x []float32, n int, first bool, lr float32) {
+func (ws *Workspace32) backward(theta, grad, x []float32, n int, first, update bool, lr float32) {
 	impl := blas32.Implementation()
 	alpha, beta := float32(1), float32(1)
 	switch {
-	case lr > 0:
+	case update:
 		alpha = -lr
 	case first:
 		beta = 0
@@ -339,7 +339,7 @@ func (ws *Workspace32) backward(theta, grad, x []float32, n int, first bool, lr 
 		gw, gb := dl.split(grad)
 		impl.Sgemm(blas.Trans, blas.NoTrans, dl.out, dl.in, n, alpha, dz, dl.out, in, dl.in, beta, gw, dl.in)
 		bs := ws.bsum[k]
-		if lr > 0 {
+		if update {
 			clear(bs)
 		}
 		for i := 0; i < n; i++ {
@@ -347,7 +347,7 @@ func (ws *Workspace32) backward(theta, grad, x []float32, n int, first bool, lr 
 				bs[j] += float64(v)
 			}
 		}
-		if lr > 0 {
+		if update {
 			for j, v := range bs {
 				gb[j] -= lr * float32(v)
 			}

@@ -262,3 +262,24 @@ func TestSGDStep(t *testing.T) {
 		}
 	}
 }
+
+// TestSGDStepTinyRate: a learning rate that rounds to float32 zero leaves θ
+// unchanged (the fused step must not mistake it for a gradient pass).
+func TestSGDStepTinyRate(t *testing.T) {
+	net, err := nn.NewMLP(5, []int{7}, 3, nn.ActReLU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, th32, x32 := problem32(netProblem(t, net, 20, 9))
+	n32, err := net.Float32()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := append([]float32(nil), th32...)
+	n32.NewWorkspace(20).SGDStep(th32, make([]float32, len(th32)), x32, p.y, 1e-50)
+	for i := range th32 {
+		if th32[i] != before[i] {
+			t.Fatalf("θ[%d] changed from %v to %v with ε = 1e-50", i, before[i], th32[i])
+		}
+	}
+}
