@@ -201,6 +201,12 @@ type Trained struct {
 // mode with the running statistics of that point (the final ones in
 // Trained.Net).
 //
+// With Precision "float32" the updates run in float32 (train.Float32: θ₀,
+// fresh or warm-started, is rounded to float32 first), and the trained
+// float32 parameters, converted exactly to float64, are what Trained.Theta
+// holds and what the metrics, λ₁, the measures, the tracked curvature and
+// the landscape measure, all in float64.
+//
 // With Curvature.Landscape it finally evaluates the loss landscape around θ
 // along filter-normalized random directions drawn from t.Seed (see
 // Landscape), stored in Result.Landscape.
@@ -314,6 +320,9 @@ func trainConfig(t spec.Trial, net *nn.Network, features int, shape spec.Image) 
 		SWA:         train.SWA{Start: t.SWA.Start},
 		Target:      train.Target{TrainLoss: t.Stop.TrainLoss, TrainAcc: t.Stop.TrainAcc},
 		KeepPartial: t.PartialBatch == spec.PartialKeep, EvalEvery: t.EvalEvery,
+	}
+	if t.Precision == spec.PrecisionFloat32 {
+		cfg.Precision = train.Float32
 	}
 	if rows < ChunkRows {
 		cfg.MaxRows = rows

@@ -9,7 +9,8 @@ package spec
 //     curvature.tol 1e-3;
 //   - defaults that are left out of it, so that writing them changes no
 //     identity: optimizer.name "sgd", schedule.lr.kind "constant",
-//     model.loss "ce", partial_batch "drop", eval_every 1, sam.eta 0.01,
+//     model.loss "ce", partial_batch "drop", eval_every 1, precision
+//     "float64", sam.eta 0.01,
 //     every measure setting equal to its default (see Measure) and every
 //     curvature.landscape setting equal to its default (see
 //     LandscapeSettings), which are stored as their zero value.
@@ -59,6 +60,9 @@ func (t Trial) Resolved() Trial {
 	}
 	if t.EvalEvery == 1 {
 		t.EvalEvery = 0
+	}
+	if t.Precision == PrecisionFloat64 {
+		t.Precision = ""
 	}
 	return t
 }

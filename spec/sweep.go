@@ -131,7 +131,7 @@ func (s Sweep) Resolved() Sweep {
 	t := s.Base().Resolved()
 	s.Dataset, s.Model, s.Curvature = t.Dataset, t.Model, t.Curvature
 	s.Train.Optimizer, s.Train.Schedule, s.Train.SAM = t.Optimizer, t.Schedule, t.SAM
-	s.Train.PartialBatch, s.Train.EvalEvery = t.PartialBatch, t.EvalEvery
+	s.Train.PartialBatch, s.Train.EvalEvery, s.Train.Precision = t.PartialBatch, t.EvalEvery, t.Precision
 	if len(s.Grid.N) > 0 {
 		s.Dataset.N = 0
 	}
@@ -287,7 +287,7 @@ func (t Trial) problems() []error {
 	}
 	// m against the batch sizes is the grid's check (validateGrid): it
 	// covers every batch size of the grid, not just the first.
-	for _, check := range []func() error{t.validateTraining, t.validateOptimizer, t.validateSchedule, t.validateSAM} {
+	for _, check := range []func() error{t.validateTraining, t.validateOptimizer, t.validateSchedule, t.validateSAM, t.validatePrecision} {
 		if err := check(); err != nil {
 			errs = append(errs, err)
 		}

@@ -39,7 +39,7 @@ type Trial struct {
 // fields a sweep's train section shares with its trials. Every field is
 // optional and its zero value means the original behaviour (a budget in
 // epochs, no weight decay, plain SGD, constant schedules, no augmentation,
-// fresh initialization, no SAM, no weight averaging).
+// fresh initialization, no SAM, no weight averaging, float64 training).
 type Training struct {
 	// Steps is the training budget in parameter updates, the alternative to
 	// Epochs: exactly one of the two is > 0.
@@ -80,6 +80,17 @@ type Training struct {
 	// epochs such as full-batch gradient descent, where an epoch is one
 	// update.
 	EvalEvery int `json:"eval_every,omitempty"`
+	// Precision is the arithmetic of training: "float64" (the default, also
+	// the meaning of "") or "float32" (mlp only, without batch
+	// normalization, dropout or SAM). With "float32" the parameters, the
+	// activations, the gradients, the matrix products and the updates of
+	// training are float32 (the per-example losses, their sums and the bias
+	// gradients are accumulated in float64); the trained float32 weights
+	// are converted exactly to float64, and every reported quantity — the
+	// per-epoch and final losses and accuracies, λ₁, the measures, the
+	// tracked curvature, the landscape, the saved weights — is computed in
+	// float64 on them, as for a float64 trial.
+	Precision string `json:"precision,omitempty"`
 }
 
 // Values of Training.PartialBatch.

@@ -30,7 +30,7 @@ func (t Trial) Validate() error {
 	if err != nil && !t.modelOptional() {
 		return err
 	}
-	for _, check := range []func() error{t.validateTraining, t.validateOptimizer, t.validateSchedule, t.validateSAM, t.samDivides} {
+	for _, check := range []func() error{t.validateTraining, t.validateOptimizer, t.validateSchedule, t.validateSAM, t.samDivides, t.validatePrecision} {
 		if err := check(); err != nil {
 			return err
 		}

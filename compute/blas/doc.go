@@ -1,5 +1,6 @@
-// Package blas selects the BLAS implementation behind gonum's blas64, which
-// every level-3 call of package nn goes through.
+// Package blas selects the BLAS implementation behind gonum's blas64 and
+// blas32, which every level-3 call of package nn goes through (blas32 for the
+// single-precision training path, see nn.Net32).
 //
 // # Backends
 //
@@ -11,7 +12,8 @@
 //
 // links OpenBLAS through cgo (gonum.org/v1/netlib/blas/netlib, with
 // "#cgo LDFLAGS: -lopenblas"; on Debian/Ubuntu install libopenblas-dev) and
-// registers it with blas64.Use in this package's init function. Package nn
+// registers it with blas64.Use and blas32.Use in this package's init
+// function. Package nn
 // imports this package, so every program and test that uses nn gets the
 // backend chosen at build time; nothing is selected at run time.
 //

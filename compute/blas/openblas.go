@@ -8,6 +8,7 @@ package blas
 import "C"
 
 import (
+	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/netlib/blas/netlib"
 )
@@ -16,7 +17,10 @@ import (
 // "openblas".
 const Name = "openblas"
 
-func init() { blas64.Use(netlib.Implementation{}) }
+func init() {
+	blas64.Use(netlib.Implementation{})
+	blas32.Use(netlib.Implementation{})
+}
 
 // SetThreads sets the number of OpenBLAS threads (n ≥ 1), overriding
 // OPENBLAS_NUM_THREADS. It changes OpenBLAS's process-wide thread pool: call it

@@ -139,4 +139,13 @@
 // Network.WithWeightDecay(λ, biases) adds (λ/2) Σ m_i θ_i² to the objective
 // (m_i = 0 for bias entries when biases is false), so the gradient gains
 // λ m ⊙ θ and Hv and Gv gain λ m ⊙ v (exactly λI with biases included).
+//
+// # Single precision
+//
+// Network.Float32 returns a float32 path of the same network for training
+// (Net32: loss, gradient and a fused SGD step with float32 parameters,
+// activations and Sgemm products, the losses and bias gradients summed in
+// float64), for MLPs of Dense, ReLU and Tanh layers. Everything else —
+// evaluation, Hessian, Gauss–Newton — is float64: To64 converts float32
+// parameters to float64 exactly.
 package nn

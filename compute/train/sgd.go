@@ -59,6 +59,10 @@
 // batch normalization the running statistics of θ_swa are recomputed first
 // (see SWA).
 //
+// With Config.Precision Float32 the updates run in float32 and the metrics
+// are float64 evaluations of the float32 parameters, converted exactly (see
+// Precision).
+//
 // Everything is deterministic: the same inputs, Rng state and Augment seed give
 // bit-identical parameters and metrics.
 package train
@@ -141,6 +145,9 @@ type Config struct {
 	// Buffers, if non-nil, are the running statistics training starts
 	// from (length net.NumBuffers()); nil starts from the network's.
 	Buffers []float64
+	// Precision is the arithmetic of the updates (zero value: Float64;
+	// see Precision for Float32).
+	Precision Precision
 }
 
 // perEpoch returns the updates of an epoch with batch size b over n
@@ -283,7 +290,7 @@ func (cfg Config) validate(net *nn.Network, n, features int) error {
 		return fmt.Errorf("%w: %d initial buffer values for a network with %d", ErrConfig, len(cfg.Buffers), net.NumBuffers())
 	}
 	if err := errors.Join(cfg.Optimizer.validate(), cfg.LRSchedule.validate(), cfg.BatchSchedule.validate(),
-		cfg.Augment.validate(features), cfg.SAM.validate(), cfg.SWA.validate()); err != nil {
+		cfg.Augment.validate(features), cfg.SAM.validate(), cfg.SWA.validate(), cfg.Precision.validate(cfg, net)); err != nil {
 		return err
 	}
 	if m := cfg.SAM.M; m > 0 {
@@ -408,6 +415,16 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 	if cfg.Buffers != nil {
 		ws.SetBuffers(cfg.Buffers)
 	}
+	var f32 *trainer32 // nil unless cfg.Precision is Float32
+	if cfg.Precision == Float32 {
+		rows32 := maxB
+		if cfg.MaxRows > 0 {
+			rows32 = min(maxB, cfg.MaxRows)
+		}
+		if f32, err = newTrainer32(net, theta, rows32, maxB, d, cfg.Optimizer); err != nil {
+			return Result{}, err
+		}
+	}
 	evalWS := ws
 	if cfg.Eval != nil {
 		evalWS = cfg.Eval.NewWorkspace(evalRows)
@@ -485,9 +502,11 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 				break
 			}
 			if err := ctx.Err(); err != nil {
+				f32.sync(theta)
 				return res, fmt.Errorf("epoch %d, step %d: %w", epoch, res.Steps+1, err)
 			}
 			if p := cfg.Probe; p != nil && p.Steps && res.Steps > 0 && res.Steps%p.Every == 0 {
+				f32.sync(theta)
 				if err := probe(ProbePoint{Epoch: epoch, Step: res.Steps, LR: cfg.LRSchedule.Rate(cfg.LR, epoch, res.Steps, total)}); err != nil {
 					return res, err
 				}
@@ -499,21 +518,29 @@ func Train(ctx context.Context, net *nn.Network, theta []float64, trainSet, test
 			if aug != nil {
 				aug.apply(xb, b, res.Steps)
 			}
+			rate := cfg.LRSchedule.Rate(cfg.LR, epoch, res.Steps, total)
 			var loss float64
-			if sam != nil {
+			switch {
+			case f32 != nil: // the gradient and the update (none for a non-finite loss)
+				loss = f32.step(xb[:b*d], yb[:b], rate)
+			case sam != nil:
 				loss = sam.gradient(lossGrad, grad, theta, xb[:b*d], yb[:b], d)
-			} else {
+			default:
 				loss = lossGrad(grad, theta, xb[:b*d], yb[:b], 0, true)
 			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				f32.sync(theta)
 				res.Diverged = true
 				return res, nil
 			}
-			m.LR = cfg.LRSchedule.Rate(cfg.LR, epoch, res.Steps, total)
-			upd.Step(theta, grad, m.LR)
+			m.LR = rate
+			if f32 == nil {
+				upd.Step(theta, grad, m.LR)
+			}
 			res.Steps++
 			res.Gradients += perStep
 		}
+		f32.sync(theta)
 		m.Step = res.Steps
 		evaluated := cfg.EvalEvery <= 1 || epoch%cfg.EvalEvery == 0 || res.Steps >= total
 		if evaluated {

@@ -32,6 +32,12 @@ load that changes over seconds on a shared machine. Pairs: hvp_full vs
 Workspace.HVP, hvp_retained vs Hessian.Apply (cached), hvp_full vs
 Hessian.Apply, and train (set_to_none=True) vs flatsweep's SGD step.
 
+With --pairs N --train32 --flatbench CMD it alternates four training calls
+per round, N rounds: PyTorch float64, flatsweep float64 (train), PyTorch
+float32 (the same module and data converted with .float()) and flatsweep
+float32 (train32), and reports each one's median examples/s and the medians
+and interquartile ranges of the per-round ratios (scripts/bench/train32.sh).
+
 With --eigs it instead runs PyHessian's top-k eigensolver (hessian.eigenvalues
 of PyHessian, github.com/amirgholami/PyHessian, pyhessian/hessian.py; see
 pyhessian_eigenvalues below) on the Hessian of the same mean cross-entropy
@@ -157,6 +163,7 @@ def main():
     ap.add_argument("--flatbench", default="")
     ap.add_argument("--pause", type=float, default=0.3)
     ap.add_argument("--eigs", action="store_true")
+    ap.add_argument("--train32", action="store_true")
     ap.add_argument("--top-k", type=int, default=5)
     ap.add_argument("--tol", type=float, default=1e-3)
     ap.add_argument("--max-iter", type=int, default=100)
@@ -225,6 +232,9 @@ def main():
                 opt.step()
         return run
 
+    if args.train32:
+        train32(args, net, state, x, y, inp["grad"], steps * B)
+        return
     if args.pairs > 0:
         pairs(args, net, n, {"hvp_full": hvp_full, "hvp_retained": hvp_retained,
                              "train": epoch(True)}, steps * B)
@@ -333,6 +343,69 @@ def gemm_flops(net, n, first, rest):
     lin = [m for m in net if isinstance(m, torch.nn.Linear)]
     return sum(2 * n * m.in_features * m.out_features * (first if i == 0 else rest)
                for i, m in enumerate(lin))
+
+
+def train32(args, net, state, x, y, grad64, examples):
+    """Alternates PyTorch and flatsweep SGD epochs in float64 and float32
+    (see the module documentation) and prints the rates and ratios."""
+    B, steps = args.batch, examples // args.batch
+    x32 = x.float()
+    net32 = model(state).float()
+    # The float32 gradient at the float32 weights against the float64 one.
+    loss = F.cross_entropy(net32(x32), y)
+    g32 = flat(torch.autograd.grad(loss, list(net32.parameters()))).double()
+    print(f"relerr_torch_grad32_vs_float64 {relerr(g32, grad64)[0]:.3e}")
+
+    def epoch(dtype):
+        tnet = model(state) if dtype == torch.float64 else model(state).float()
+        opt = torch.optim.SGD(tnet.parameters(), lr=args.lr)
+        xs = x if dtype == torch.float64 else x32
+
+        def run():
+            for lo in range(0, steps * B, B):
+                opt.zero_grad(set_to_none=True)
+                F.cross_entropy(tnet(xs[lo:lo + B]), y[lo:lo + B]).backward()
+                opt.step()
+        return run
+
+    go = subprocess.Popen(shlex.split(args.flatbench), stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True, bufsize=1)
+    if go.stdout.readline().strip() != "ready":
+        sys.exit("torch_ref: flatbench -serve did not start")
+
+    def go_call(name):
+        go.stdin.write(name + "\n")
+        go.stdin.flush()
+        return float(go.stdout.readline())
+
+    def torch_call(f):
+        t0 = time.perf_counter()
+        f()
+        return time.perf_counter() - t0
+
+    t64, t32 = epoch(torch.float64), epoch(torch.float32)
+    t64()
+    t32()
+    calls = [("torch64", lambda: torch_call(t64)), ("flat64", lambda: go_call("train")),
+             ("torch32", lambda: torch_call(t32)), ("flat32", lambda: go_call("train32"))]
+    secs = {k: [] for k, _ in calls}
+    for _ in range(args.pairs):
+        for k, f in calls:
+            time.sleep(args.pause)
+            secs[k].append(f())
+    flops = gemm_flops(net, steps * B, 2, 3)
+    for k, _ in calls:
+        print(f"train_{k}_examples_per_s {steps * B / statistics.median(secs[k]):.1f}")
+        print(f"train_{k}_gflops {flops / statistics.median(secs[k]) / 1e9:.2f}")
+    # ratio a_vs_b: b's seconds over a's in the same round (a's speed-up).
+    for a, b in [("flat32", "flat64"), ("flat32", "torch32"), ("flat32", "torch64"),
+                 ("flat64", "torch64"), ("torch32", "torch64")]:
+        r = sorted(tb / ta for ta, tb in zip(secs[a], secs[b]))
+        q = len(r) // 4
+        print(f"ratio_{a}_vs_{b} {statistics.median(r):.3f}")
+        print(f"ratio_{a}_vs_{b}_iqr {r[q]:.3f} {r[-1 - q]:.3f}")
+    go.stdin.close()
+    go.wait()
 
 
 def pairs(args, net, n, torch_fns, train_examples):

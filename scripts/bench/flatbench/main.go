@@ -8,7 +8,12 @@
 //	              backward state cached, R passes only);
 //	train         plain SGD steps at batch size B (Workspace.LossGrad and
 //	              θ ← θ − ε∇L, the inner loop of compute/train) over the n
-//	              examples.
+//	              examples;
+//	train32       the same steps in float32 (train.precision: float32): the
+//	              batch rounded to float32 and Workspace32.SGDStep of the
+//	              network's float32 path (nn.Net32: forward, backward and
+//	              the update fused into it), as compute/train's Float32
+//	              runs plain SGD.
 //
 // Each is timed as the median of repeated calls after a warm-up call, and
 // reported with its GEMM flop count and achieved GFLOP/s. Output is one
@@ -18,7 +23,7 @@
 //
 // With -serve it sets everything up, warms each measurement once, prints
 // "ready" and then, for every line read from standard input naming a
-// measurement (hvp_full, hvp_cached or train), runs it once and prints the
+// measurement (hvp_full, hvp_cached, train or train32), runs it once and prints the
 // elapsed seconds: scripts/bench/torch_ref.py --pairs drives it so that
 // PyTorch and flatsweep calls alternate one by one on a noisy machine.
 package main
@@ -47,7 +52,7 @@ func main() {
 	batch := flag.Int("batch", 128, "SGD batch size")
 	lr := flag.Float64("lr", 0.01, "SGD learning rate")
 	minTime := flag.Duration("min-time", 3*time.Second, "minimum timed duration per measurement")
-	only := flag.String("only", "", "run only this measurement (hvp_full, hvp_cached or train)")
+	only := flag.String("only", "", "run only this measurement (hvp_full, hvp_cached, train or train32)")
 	serve := flag.Bool("serve", false, "run the measurements named on standard input, one call per line")
 	flag.Parse()
 	blas.SetThreads(*threads)
@@ -125,6 +130,13 @@ func run(dir string, rows, batch int, lr float64, minTime time.Duration, only st
 	tws := net.NewWorkspace(batch)
 	th := slices.Clone(theta)
 	grad := make([]float64, len(th))
+	n32, err := net.Float32()
+	if err != nil {
+		return err
+	}
+	tws32 := n32.NewWorkspace(batch)
+	th32, grad32, xb32 := make([]float32, len(theta)), make([]float32, len(theta)), make([]float32, batch*d0)
+	nn.To32(th32, theta)
 	type measure struct {
 		name  string
 		f     func()
@@ -141,6 +153,12 @@ func run(dir string, rows, batch int, lr float64, minTime time.Duration, only st
 				floats.AddScaled(th, -lr, grad)
 			}
 		}, gemmFlops(net, steps*batch, 2, 3), float64(steps * batch), "examples_per_s"},
+		{"train32", func() {
+			for lo := 0; lo < steps*batch; lo += batch {
+				nn.To32(xb32, x[lo*d0:(lo+batch)*d0])
+				tws32.SGDStep(th32, grad32, xb32, y[lo:lo+batch], lr)
+			}
+		}, gemmFlops(net, steps*batch, 2, 3), float64(steps * batch), "examples_per_s"},
 	}
 	if serve {
 		return serveLoop(measures, func(m measure) (string, func()) { return m.name, m.f })
@@ -155,6 +173,17 @@ func run(dir string, rows, batch int, lr float64, minTime time.Duration, only st
 		diff, norm = max(diff, math.Abs(hv[i]-ref[i])), max(norm, math.Abs(ref[i]))
 	}
 	fmt.Printf("relerr_hv_vs_gen %.3e\n", diff/norm)
+	// The float32 gradient at the float32-rounded weights against gen's
+	// float64 one, and the loss, on all n examples.
+	g32, x32 := make([]float32, len(theta)), make([]float32, len(x))
+	nn.To32(x32, x)
+	l32, _ := n32.NewWorkspace(rows).LossGrad(g32, th32, x32, y)
+	diff, norm = 0, 0
+	for i, g := range byName["grad"] {
+		diff, norm = max(diff, math.Abs(float64(g32[i])-g)), max(norm, math.Abs(g))
+	}
+	fmt.Printf("relerr_grad32_vs_gen %.3e\n", diff/norm)
+	fmt.Printf("loss32 %.9g\n", l32)
 	for _, m := range measures {
 		if only != "" && only != m.name {
 			continue
