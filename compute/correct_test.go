@@ -12,7 +12,8 @@ import (
 // TestResultTestCorrect: a trial records which test examples its final
 // model classifies correctly, and the bits add up to its test accuracy
 // exactly, for networks evaluated in different ways (plain, with weight
-// decay, with batch normalization and dropout, with squared error); with a
+// decay, with batch normalization and dropout, with squared error, trained
+// in float32); with a
 // different seed the model errs on other examples. A diverged run records
 // none.
 func TestResultTestCorrect(t *testing.T) {
@@ -25,11 +26,13 @@ func TestResultTestCorrect(t *testing.T) {
 	mse.Model.Loss = "mse"
 	reseeded := smallSpec()
 	reseeded.Seed = 12
+	single := smallSpec()
+	single.Precision = spec.PrecisionFloat32
 	var first []byte
 	for _, c := range []struct {
 		name string
 		t    spec.Trial
-	}{{"plain", plain}, {"weight decay", decay}, {"batch norm and dropout", bn}, {"mse", mse}, {"another seed", reseeded}} {
+	}{{"plain", plain}, {"weight decay", decay}, {"batch norm and dropout", bn}, {"mse", mse}, {"float32 training", single}, {"another seed", reseeded}} {
 		res, err := compute.RunTrial(context.Background(), c.t, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
