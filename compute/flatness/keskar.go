@@ -343,7 +343,9 @@ func (a *ascent) lbfgsb(ctx context.Context, u, r []float64, iters int, org *ori
 	}
 	evals := 0
 	shared = org != nil && org.sameOracle(a.o)
+	lastZ := make([]float64, a.dim) // the point of the last evaluation, whose δ is in delta
 	f := func(gz, z []float64) float64 {
+		copy(lastZ, z)
 		var l float64
 		switch {
 		case evals == 0 && shared:
@@ -381,14 +383,18 @@ func (a *ascent) lbfgsb(ctx context.Context, u, r []float64, iters int, org *ori
 	if err != nil {
 		return Ascent{}, 0, "", false, err
 	}
-	for i, zi := range res.X {
-		y[i] = r[i] * zi
-	}
 	out := Ascent{MaxLoss: -res.F, Delta: make([]float64, p), Iterations: res.Iterations, Gradients: res.Evaluations}
 	if shared {
 		out.Gradients--
 	}
-	a.toDelta(out.Delta, y)
+	if evals > 0 && slices.EqualFunc(res.X, lastZ, func(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }) {
+		copy(out.Delta, delta) // the solution is the last point evaluated: δ is known
+	} else {
+		for i, zi := range res.X {
+			y[i] = r[i] * zi
+		}
+		a.toDelta(out.Delta, y)
+	}
 	return out, first, res.Status.String(), shared, nil
 }
 
