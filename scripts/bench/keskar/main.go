@@ -26,10 +26,12 @@
 // first), and prints for each space the seconds of building the space (the
 // draw of A and A⁺θ), of the gradient calls and of the rest (the products
 // with A and the solver), the gradient calls, and the subspace-to-full
-// ratio of the seconds of each pair.
+// ratio of the seconds of each pair, and φ after every gradient call (the
+// solver's path: 100·(L − L(θ))/(1 + L(θ)) at each point it evaluates).
 //
 //	go run -tags openblas ./scripts/bench/keskar -setting mnist -data data/mnist
 //	go run -tags openblas ./scripts/bench/keskar -setting synthetic
+//	go run -tags openblas ./scripts/bench/keskar -setting mnist -data data/mnist -measure 4 -compare=false -pinv=false
 package main
 
 import (
@@ -195,10 +197,12 @@ func run(setting, dir, cache string, eps []float64, iters, more, p int, pinv, co
 }
 
 // timedOracle times and counts the gradient calls made through it.
+// It also records the loss of every call.
 type timedOracle struct {
 	flatness.Oracle
 	grads   int
 	seconds float64
+	losses  []float64
 }
 
 func (t *timedOracle) Grad(dst, theta []float64) float64 {
@@ -206,6 +210,7 @@ func (t *timedOracle) Grad(dst, theta []float64) float64 {
 	l := t.Oracle.Grad(dst, theta)
 	t.seconds += time.Since(start).Seconds()
 	t.grads++
+	t.losses = append(t.losses, l)
 	return l
 }
 
@@ -222,12 +227,18 @@ func timeMeasure(ctx context.Context, o flatness.Oracle, theta []float64, seed u
 			return cost{}, err
 		}
 		build := time.Since(start).Seconds()
-		var phis []string
+		var phis, paths []string
 		for _, e := range eps {
+			to.losses = to.losses[:0]
 			r, err := ks.Sharpness(ctx, to, nil, flatness.KeskarSettings{Epsilon: e, Subspace: sub, Iterations: iters})
 			if err != nil {
 				return cost{}, err
 			}
+			path := make([]string, len(to.losses))
+			for i, l := range to.losses {
+				path[i] = fmt.Sprintf("%.6g", 100*(l-r.Loss)/(1+r.Loss))
+			}
+			paths = append(paths, fmt.Sprintf("  φ after each gradient call, ε = %s: %s", spec.EpsilonName(e), strings.Join(path, " ")))
 			phis = append(phis, fmt.Sprintf("φ(%s) = %.6g (%d gradients, %d iterations, %s, origin shared %v)",
 				spec.EpsilonName(e), r.Sharpness, r.Gradients, r.Iterations, r.Status, r.OriginShared))
 		}
@@ -235,6 +246,7 @@ func timeMeasure(ctx context.Context, o flatness.Oracle, theta []float64, seed u
 		c := cost{build: build, grads: to.seconds, rest: total - build - to.seconds, total: total}
 		fmt.Printf("measure p=%-3d %6.2f s: space %.2f s, %d gradients %.2f s, products and solver %.2f s; %s\n",
 			sub, c.total, c.build, to.grads, c.grads, c.rest, strings.Join(phis, "; "))
+		fmt.Println(strings.Join(paths, "\n"))
 		return c, nil
 	}
 	var ratios []float64
