@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
+	"slices"
 
 	"github.com/flatsweep/flatsweep/compute/flatness/lbfgsb"
 	"gonum.org/v1/gonum/floats"
@@ -73,6 +75,11 @@ type KeskarResult struct {
 	Ascent
 	// Evaluations = LossEvals + Gradients, the oracle calls in all.
 	Evaluations int
+	// OriginShared reports that the evaluation at y = 0 (L(θ) and
+	// Aᵀ∇L(θ), the solver's first) was taken from an earlier measurement in
+	// the same KeskarSpace with the same oracle, so Gradients counts one
+	// call fewer than the solver's evaluations (see KeskarSpace.Sharpness).
+	OriginShared bool
 	// Status is the solver's reason for stopping (L-BFGS-B only; see
 	// lbfgsb.Status), e.g. "iteration limit" or "converged" at a vertex
 	// where every gradient component points out of the box.
@@ -169,12 +176,35 @@ func (s KeskarSettings) check() error {
 
 // KeskarSpace is the space of Keskar's maximization at one θ: A = I, or a
 // random P×p matrix A with A⁺θ, drawn and solved once (see KeskarSharpness)
-// and shared by every ε measured in it. It retains θ and holds P·p values.
+// and shared by every ε measured in it, together with the evaluation at the
+// origin y = 0 (see Sharpness). It retains θ and holds P·p values. A
+// KeskarSpace must not be used concurrently.
 type KeskarSpace struct {
 	theta    []float64
 	subspace int
 	a        *mat.Dense // nil for the full space
 	coords   []float64  // A⁺θ
+	origin   origin
+}
+
+// origin is the evaluation at y = 0 — L(θ) and Aᵀ∇L(θ), which do not
+// depend on ε — kept for the oracle o that made it (nil: none yet).
+type origin struct {
+	o    Oracle
+	loss float64
+	grad []float64
+}
+
+// sameOracle reports whether o is the oracle the origin was evaluated with:
+// the same comparable interface value (a pointer, for NetOracle).
+func (c *origin) sameOracle(o Oracle) bool {
+	if c.o == nil || o == nil {
+		return false
+	}
+	if tc, to := reflect.TypeOf(c.o), reflect.TypeOf(o); tc != to || !to.Comparable() {
+		return false
+	}
+	return c.o == o
 }
 
 // NewKeskarSpace returns the full space (subspace = 0) or draws the P×p
@@ -210,6 +240,15 @@ func (sp *KeskarSpace) Subspace() int { return sp.subspace }
 // Sharpness computes φ(θ, ε, A) in the space (see KeskarSharpness) with the
 // settings s, whose Subspace must be the space's. rng is used only for a
 // random start.
+//
+// Started at y = 0, L-BFGS-B first evaluates L(θ) and g₀ = Aᵀ∇L(θ), which do
+// not depend on ε. The space keeps them from its first such measurement
+// and reuses them in every later one with the same oracle (the same
+// comparable Oracle value, such as the same *NetOracle), saving one
+// gradient evaluation and one product with Aᵀ per extra ε; the values are
+// bit-identical to a fresh space's (the oracle must, as every Oracle here
+// does, return the same values for the same θ). KeskarResult.OriginShared
+// reports the reuse.
 func (sp *KeskarSpace) Sharpness(ctx context.Context, o Oracle, rng *rand.Rand, s KeskarSettings) (KeskarResult, error) {
 	theta := sp.theta
 	if err := checkTheta(o, theta); err != nil {
@@ -258,6 +297,7 @@ func (sp *KeskarSpace) Sharpness(ctx context.Context, o Oracle, rng *rand.Rand, 
 		asc    Ascent
 		l0     float64
 		status string
+		shared bool
 		err    error
 	)
 	if s.Solver == KeskarProjectedAscent {
@@ -266,7 +306,11 @@ func (sp *KeskarSpace) Sharpness(ctx context.Context, o Oracle, rng *rand.Rand, 
 		asc, err = a.run(ctx, u, s.Iterations)
 		asc.LossEvals++
 	} else {
-		asc, l0, status, err = a.lbfgsb(ctx, u, r, s.Iterations)
+		var org *origin
+		if !s.RandomStart {
+			org = &sp.origin
+		}
+		asc, l0, status, shared, err = a.lbfgsb(ctx, u, r, s.Iterations, org)
 		if s.RandomStart {
 			l0 = o.Loss(theta)
 			asc.LossEvals++
@@ -280,13 +324,16 @@ func (sp *KeskarSpace) Sharpness(ctx context.Context, o Oracle, rng *rand.Rand, 
 		clear(asc.Delta)
 	}
 	return KeskarResult{Sharpness: 100 * (asc.MaxLoss - l0) / (1 + l0), Loss: l0, Ascent: asc,
-		Evaluations: asc.LossEvals + asc.Gradients, Status: status}, nil
+		Evaluations: asc.LossEvals + asc.Gradients, Status: status, OriginShared: shared}, nil
 }
 
 // lbfgsb maximizes L(θ + M(r∘z)) over z ∈ [−1, 1]^dim from u = r∘z₀ by
 // L-BFGS-B (see KeskarSharpness) and returns the result with the loss at the
-// first point evaluated (L(θ) when u = 0) and the solver's status.
-func (a *ascent) lbfgsb(ctx context.Context, u, r []float64, iters int) (Ascent, float64, string, error) {
+// first point evaluated (L(θ) when u = 0) and the solver's status. org is nil
+// for a start u ≠ 0; for u = 0 it holds (or receives) the evaluation at the
+// origin, Mᵀ∇L(θ) and L(θ), used instead of an oracle call when it was made
+// with a.o, and the origin's product M·0 = 0 is skipped.
+func (a *ascent) lbfgsb(ctx context.Context, u, r []float64, iters int, org *origin) (asc Ascent, first float64, status string, shared bool, err error) {
 	p := len(a.theta)
 	delta, point, grad := make([]float64, p), make([]float64, p), make([]float64, p)
 	y, gy := make([]float64, a.dim), make([]float64, a.dim)
@@ -294,15 +341,31 @@ func (a *ascent) lbfgsb(ctx context.Context, u, r []float64, iters int) (Ascent,
 	for i := range z0 {
 		lower[i], upper[i], z0[i] = -1, 1, u[i]/r[i]
 	}
-	first, evals := 0.0, 0
+	evals := 0
+	shared = org != nil && org.sameOracle(a.o)
+	lastZ := make([]float64, a.dim) // the point of the last evaluation, whose δ is in delta
 	f := func(gz, z []float64) float64 {
-		for i, zi := range z {
-			y[i] = r[i] * zi
+		copy(lastZ, z)
+		var l float64
+		switch {
+		case evals == 0 && shared:
+			l = org.loss
+			copy(gy, org.grad)
+		case evals == 0 && org != nil:
+			// z = 0: δ = M·0 = 0, the point θ itself.
+			floats.AddTo(point, a.theta, delta)
+			l = a.o.Grad(grad, point)
+			a.adjoint(gy, grad)
+			*org = origin{o: a.o, loss: l, grad: slices.Clone(gy)}
+		default:
+			for i, zi := range z {
+				y[i] = r[i] * zi
+			}
+			a.toDelta(delta, y)
+			floats.AddTo(point, a.theta, delta)
+			l = a.o.Grad(grad, point)
+			a.adjoint(gy, grad)
 		}
-		a.toDelta(delta, y)
-		floats.AddTo(point, a.theta, delta)
-		l := a.o.Grad(grad, point)
-		a.adjoint(gy, grad)
 		for i := range gz {
 			gz[i] = -r[i] * gy[i]
 		}
@@ -318,14 +381,21 @@ func (a *ascent) lbfgsb(ctx context.Context, u, r []float64, iters int) (Ascent,
 		Scale0:        func(g []float64) float64 { return 0x1p-26 * floats.Norm(g, math.Inf(1)) },
 	})
 	if err != nil {
-		return Ascent{}, 0, "", err
-	}
-	for i, zi := range res.X {
-		y[i] = r[i] * zi
+		return Ascent{}, 0, "", false, err
 	}
 	out := Ascent{MaxLoss: -res.F, Delta: make([]float64, p), Iterations: res.Iterations, Gradients: res.Evaluations}
-	a.toDelta(out.Delta, y)
-	return out, first, res.Status.String(), nil
+	if shared {
+		out.Gradients--
+	}
+	if evals > 0 && slices.EqualFunc(res.X, lastZ, func(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }) {
+		copy(out.Delta, delta) // the solution is the last point evaluated: δ is known
+	} else {
+		for i, zi := range res.X {
+			y[i] = r[i] * zi
+		}
+		a.toDelta(out.Delta, y)
+	}
+	return out, first, res.Status.String(), shared, nil
 }
 
 // leastSquares returns A⁺x for A of full column rank by the refined normal

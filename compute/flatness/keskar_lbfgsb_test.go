@@ -169,30 +169,80 @@ func TestKeskarDeterministic(t *testing.T) {
 	}
 }
 
+// countingOracle counts the gradient calls made through it.
+type countingOracle struct {
+	flatness.Oracle
+	grads int
+}
+
+func (c *countingOracle) Grad(dst, theta []float64) float64 {
+	c.grads++
+	return c.Oracle.Grad(dst, theta)
+}
+
 // TestKeskarSharedSpace: measuring several ε in one KeskarSpace gives
-// bit-identical values to KeskarSharpness with a fresh generator per ε (the
-// same A), and a mismatched Subspace setting is refused.
+// bit-identical values (φ, the maximum, the perturbation, the iterations)
+// to KeskarSharpness with a fresh generator per ε (the same A); from the
+// second ε on, the evaluation at y = 0 comes from the space
+// (OriginShared), so each measurement makes exactly one gradient call fewer
+// than a fresh one, and Gradients counts the calls really made. Another
+// oracle in the same space, or a random start, does not use the shared
+// origin. A mismatched Subspace setting is refused.
 func TestKeskarSharedSpace(t *testing.T) {
-	_, theta, o := tinyNet(t, 4, []int{6}, 3, 30, 4)
+	_, theta, base := tinyNet(t, 4, []int{6}, 3, 30, 4)
+	_, _, other := tinyNet(t, 4, []int{6}, 3, 30, 5) // the same network on other data
 	ctx := context.Background()
 	for _, p := range []int{0, 9} {
 		sp, err := flatness.NewKeskarSpace(theta, rand.New(rand.NewPCG(6, 6)), p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, eps := range []float64{1e-3, 5e-4, 2.5e-3} {
+		o := &countingOracle{Oracle: base}
+		for k, eps := range []float64{1e-3, 5e-4, 2.5e-3} {
 			s := flatness.KeskarSettings{Epsilon: eps, Subspace: p, Iterations: 10}
+			before := o.grads
 			shared, err := sp.Sharpness(ctx, o, nil, s)
 			if err != nil {
 				t.Fatal(err)
 			}
-			fresh, err := flatness.KeskarSharpness(ctx, o, theta, rand.New(rand.NewPCG(6, 6)), s)
+			calls := o.grads - before
+			fresh, err := flatness.KeskarSharpness(ctx, base, theta, rand.New(rand.NewPCG(6, 6)), s)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if math.Float64bits(shared.Sharpness) != math.Float64bits(fresh.Sharpness) || shared.Evaluations != fresh.Evaluations {
-				t.Errorf("p = %d ε = %g: shared %v (%d), fresh %v (%d)", p, eps, shared.Sharpness, shared.Evaluations, fresh.Sharpness, fresh.Evaluations)
+			if math.Float64bits(shared.Sharpness) != math.Float64bits(fresh.Sharpness) ||
+				math.Float64bits(shared.MaxLoss) != math.Float64bits(fresh.MaxLoss) ||
+				!bitsEqual(shared.Delta, fresh.Delta) || shared.Iterations != fresh.Iterations {
+				t.Errorf("p = %d ε = %g: shared %v (%d iterations), fresh %v (%d)", p, eps, shared.Sharpness, shared.Iterations, fresh.Sharpness, fresh.Iterations)
 			}
+			wantShared, wantEvals := k > 0, fresh.Evaluations
+			if wantShared {
+				wantEvals--
+			}
+			if shared.OriginShared != wantShared || shared.Evaluations != wantEvals || shared.Gradients != calls {
+				t.Errorf("p = %d ε = %g: OriginShared %v, %d evaluations, %d gradients for %d calls; want %v, %d (fresh %d)",
+					p, eps, shared.OriginShared, shared.Evaluations, shared.Gradients, calls, wantShared, wantEvals, fresh.Evaluations)
+			}
+		}
+		s := flatness.KeskarSettings{Epsilon: 1e-3, Subspace: p, Iterations: 10}
+		got, err := sp.Sharpness(ctx, other, nil, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := flatness.KeskarSharpness(ctx, other, theta, rand.New(rand.NewPCG(6, 6)), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.OriginShared || math.Float64bits(got.Sharpness) != math.Float64bits(want.Sharpness) || got.Evaluations != want.Evaluations {
+			t.Errorf("p = %d, another oracle: %v (%d, shared %v), fresh %v (%d)", p, got.Sharpness, got.Evaluations, got.OriginShared, want.Sharpness, want.Evaluations)
+		}
+		s.RandomStart = true
+		rs, err := sp.Sharpness(ctx, other, rand.New(rand.NewPCG(1, 1)), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rs.OriginShared {
+			t.Errorf("p = %d: a random start used the shared origin", p)
 		}
 		if _, err := sp.Sharpness(ctx, o, nil, flatness.KeskarSettings{Epsilon: 1e-3, Subspace: p + 1, Iterations: 10}); !errors.Is(err, flatness.ErrInvalid) {
 			t.Errorf("p = %d: mismatched subspace accepted: %v", p, err)
@@ -201,4 +251,17 @@ func TestKeskarSharedSpace(t *testing.T) {
 	if _, err := flatness.NewKeskarSpace(theta, nil, 3); !errors.Is(err, flatness.ErrInvalid) {
 		t.Errorf("nil rng: %v", err)
 	}
+}
+
+// bitsEqual reports whether a and b are identical bit for bit.
+func bitsEqual(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+			return false
+		}
+	}
+	return true
 }

@@ -19,8 +19,19 @@
 // their largest relative difference, and the two products with A (Ay and
 // Aᵀg) that every evaluation in the subspace adds to the oracle call.
 //
+// With -measure N it then times the measure as a trial computes it
+// (compute/measures.go: one KeskarSpace per space, every ε measured in it
+// with -iterations iterations of L-BFGS-B, the evaluation at y = 0 shared
+// across the ε), N times in alternating order (full first, then subspace
+// first), and prints for each space the seconds of building the space (the
+// draw of A and A⁺θ), of the gradient calls and of the rest (the products
+// with A and the solver), the gradient calls, and the subspace-to-full
+// ratio of the seconds of each pair, and φ after every gradient call (the
+// solver's path: 100·(L − L(θ))/(1 + L(θ)) at each point it evaluates).
+//
 //	go run -tags openblas ./scripts/bench/keskar -setting mnist -data data/mnist
 //	go run -tags openblas ./scripts/bench/keskar -setting synthetic
+//	go run -tags openblas ./scripts/bench/keskar -setting mnist -data data/mnist -measure 4 -compare=false -pinv=false
 package main
 
 import (
@@ -35,6 +46,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +68,8 @@ func main() {
 	threads := flag.Int("threads", 2, "BLAS threads (OpenBLAS only)")
 	pinv := flag.Bool("pinv", true, "also time A⁺θ by the SVD and by the refined normal equations")
 	more := flag.Int("lbfgsb-iterations", 0, "if > 0, also run L-BFGS-B with this many iterations")
+	measure := flag.Int("measure", 0, "if > 0, time the measure as a trial runs it (both spaces, all ε) this many times")
+	compare := flag.Bool("compare", true, "run the solver comparison")
 	flag.Parse()
 	blas.SetThreads(*threads)
 	var eps []float64
@@ -66,7 +80,7 @@ func main() {
 		}
 		eps = append(eps, e)
 	}
-	if err := run(*setting, *dir, *cache, eps, *iters, *more, *p, *pinv); err != nil {
+	if err := run(*setting, *dir, *cache, eps, *iters, *more, *p, *pinv, *compare, *measure); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -90,7 +104,7 @@ func trial(setting, dir string) (spec.Trial, error) {
 	return t, nil
 }
 
-func run(setting, dir, cache string, eps []float64, iters, more, p int, pinv bool) error {
+func run(setting, dir, cache string, eps []float64, iters, more, p int, pinv, compare bool, measure int) error {
 	ctx := context.Background()
 	t, err := trial(setting, dir)
 	if err != nil {
@@ -136,6 +150,14 @@ func run(setting, dir, cache string, eps []float64, iters, more, p int, pinv boo
 	o.Grad(g, m.Theta)
 	tg := time.Since(start)
 	fmt.Printf("oracle: loss %.3f s, gradient %.3f s\n", tl.Seconds(), tg.Seconds())
+	if measure > 0 {
+		if err := timeMeasure(ctx, o, m.Theta, uint64(t.Seed), eps, iters, p, measure); err != nil {
+			return err
+		}
+	}
+	if !compare {
+		return nil
+	}
 	fmt.Printf("%-5s %-7s %-16s %12s %6s %6s %6s %8s  %s\n", "space", "eps", "solver", "phi", "loss", "grad", "iters", "seconds", "status")
 	type runSpec struct {
 		solver flatness.KeskarSolver
@@ -172,6 +194,98 @@ func run(setting, dir, cache string, eps []float64, iters, more, p int, pinv boo
 		return timePinv(m.Theta, p)
 	}
 	return nil
+}
+
+// timedOracle times and counts the gradient calls made through it.
+// It also records the loss of every call.
+type timedOracle struct {
+	flatness.Oracle
+	grads   int
+	seconds float64
+	losses  []float64
+}
+
+func (t *timedOracle) Grad(dst, theta []float64) float64 {
+	start := time.Now()
+	l := t.Oracle.Grad(dst, theta)
+	t.seconds += time.Since(start).Seconds()
+	t.grads++
+	t.losses = append(t.losses, l)
+	return l
+}
+
+// timeMeasure times the keskar measure as compute/measures.go runs it, reps
+// times per space in alternating order, and prints the breakdown of each run
+// and the subspace-to-full ratio of every pair.
+func timeMeasure(ctx context.Context, o flatness.Oracle, theta []float64, seed uint64, eps []float64, iters, p, reps int) error {
+	type cost struct{ build, grads, rest, total float64 }
+	one := func(sub int) (cost, error) {
+		to := &timedOracle{Oracle: o}
+		start := time.Now()
+		ks, err := flatness.NewKeskarSpace(theta, rand.New(rand.NewPCG(seed, 4)), sub)
+		if err != nil {
+			return cost{}, err
+		}
+		build := time.Since(start).Seconds()
+		var phis, paths []string
+		for _, e := range eps {
+			to.losses = to.losses[:0]
+			r, err := ks.Sharpness(ctx, to, nil, flatness.KeskarSettings{Epsilon: e, Subspace: sub, Iterations: iters})
+			if err != nil {
+				return cost{}, err
+			}
+			path := make([]string, len(to.losses))
+			for i, l := range to.losses {
+				path[i] = fmt.Sprintf("%.6g", 100*(l-r.Loss)/(1+r.Loss))
+			}
+			paths = append(paths, fmt.Sprintf("  φ after each gradient call, ε = %s: %s", spec.EpsilonName(e), strings.Join(path, " ")))
+			phis = append(phis, fmt.Sprintf("φ(%s) = %.6g (%d gradients, %d iterations, %s, origin shared %v)",
+				spec.EpsilonName(e), r.Sharpness, r.Gradients, r.Iterations, r.Status, r.OriginShared))
+		}
+		total := time.Since(start).Seconds()
+		c := cost{build: build, grads: to.seconds, rest: total - build - to.seconds, total: total}
+		fmt.Printf("measure p=%-3d %6.2f s: space %.2f s, %d gradients %.2f s, products and solver %.2f s; %s\n",
+			sub, c.total, c.build, to.grads, c.grads, c.rest, strings.Join(phis, "; "))
+		fmt.Println(strings.Join(paths, "\n"))
+		return c, nil
+	}
+	var ratios []float64
+	for k := range reps {
+		order := []int{0, p}
+		if k%2 == 1 {
+			order = []int{p, 0}
+		}
+		var full, sub cost
+		for _, d := range order {
+			c, err := one(d)
+			if err != nil {
+				return err
+			}
+			if d == 0 {
+				full = c
+			} else {
+				sub = c
+			}
+		}
+		ratios = append(ratios, sub.total/full.total)
+	}
+	slices.Sort(ratios)
+	fmt.Printf("measure: subspace/full seconds, median %.3f over %d pairs (min %.3f, max %.3f); load %s\n",
+		ratios[len(ratios)/2], reps, ratios[0], ratios[len(ratios)-1], loadavg())
+	return nil
+}
+
+// loadavg returns the 1-, 5- and 15-minute load averages, or "?".
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // timePinv draws A as KeskarSharpness does and times A⁺θ both ways.
