@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -20,6 +21,7 @@ var reproductions = []string{
 	"yao-batch-spectrum.yaml", "yao-batch-spectrum-epochs.yaml",
 	"increase-batch-vs-decay-lr.yaml",
 	"sam-mnist.yaml", "sam-flatness.yaml",
+	"which-measure-predicts.yaml",
 }
 
 // TestReproduceScriptRunsEveryReproduction: scripts/reproduce.sh runs, by
@@ -48,7 +50,9 @@ func TestReproduceScriptRunsEveryReproduction(t *testing.T) {
 // shrunk so that the whole sweep runs in seconds: the embedded synthetic task
 // with N = 1,024 training examples (at least every batch size of the shipped
 // reproductions) and 128 test examples in place of MNIST, every hidden layer
-// of width 8, and the curvature measured on 128 examples. Everything else —
+// of width 8 (with an axis over model.hidden, its k-th smallest width
+// becomes 8k, so that its values stay distinct), and the curvature measured
+// on 128 examples. Everything else —
 // the grid and its axes, the optimizer, the epochs or steps, the schedules,
 // SAM, batch norm, the measures and their settings — is the file's own, so
 // the tiny run has the same trials, one for one, as the shipped sweep.
@@ -76,19 +80,52 @@ func tinyProfile(t *testing.T, path string) []byte {
 		}
 		m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: key}, v.Content[0])
 	}
-	get := func(m *yaml.Node, key string) *yaml.Node {
+	lookup := func(m *yaml.Node, key string) *yaml.Node {
 		for i := 0; i+1 < len(m.Content); i += 2 {
 			if m.Content[i].Value == key {
 				return m.Content[i+1]
 			}
 		}
-		t.Fatalf("%s: no %q", path, key)
 		return nil
 	}
+	get := func(m *yaml.Node, key string) *yaml.Node {
+		v := lookup(m, key)
+		if v == nil {
+			t.Fatalf("%s: no %q", path, key)
+		}
+		return v
+	}
 	set(root, "dataset", "{name: synthetic, n: 1024, n_test: 128, seed: 1}")
-	hidden := get(get(root, "model"), "hidden")
-	for _, w := range hidden.Content {
-		w.Value = "8"
+	if h := lookup(get(root, "model"), "hidden"); h != nil {
+		for _, w := range h.Content {
+			w.Value = "8"
+		}
+	} else if axes := lookup(get(root, "grid"), "axes"); axes != nil && lookup(axes, "model.hidden") != nil {
+		// An axis over model.hidden keeps its values distinct: the k-th
+		// smallest width of the axis becomes 8k.
+		values := lookup(axes, "model.hidden").Content
+		width := func(w *yaml.Node) int {
+			n, err := strconv.Atoi(w.Value)
+			if err != nil {
+				t.Fatalf("%s: grid.axes.model.hidden: width %q: %v", path, w.Value, err)
+			}
+			return n
+		}
+		var widths []int
+		for _, h := range values {
+			for _, w := range h.Content {
+				widths = append(widths, width(w))
+			}
+		}
+		slices.Sort(widths)
+		widths = slices.Compact(widths)
+		for _, h := range values {
+			for _, w := range h.Content {
+				w.Value = strconv.Itoa(8 * (slices.Index(widths, width(w)) + 1))
+			}
+		}
+	} else {
+		t.Fatalf("%s: no model.hidden, fixed or as an axis", path)
 	}
 	set(get(root, "curvature"), "examples", "128")
 	out, err := yaml.Marshal(&doc)
@@ -146,6 +183,8 @@ func TestReproductionsTinyProfile(t *testing.T) {
 				"yao-batch-spectrum.yaml":        {"lambda_1", "lambda_5", "top_k_converged"},
 				"yao-batch-spectrum-epochs.yaml": {"lambda_1", "lambda_5", "top_k_converged"},
 				"sam-flatness.yaml":              {"keskar_full_1e-3"},
+				"which-measure-predicts.yaml": {"lambda_1", "trace", "log_evidence", "keskar_full_1e-3", "keskar_sub_1e-3",
+					"adaptive_sharpness", "relative_flatness", "fisher_rao", "pac_bayes_flatness"},
 			}[file]
 			ok := 0
 			for _, r := range rows[1:] {
