@@ -25,7 +25,7 @@ type MeasureClass struct {
 	// Measure is the registry measure that records it, or "lambda_max".
 	Measure string `json:"measure"`
 	// Invariance is the record's behaviour under T_α, resolved for the
-	// record where the measure's depends on its settings: adaptive
+	// record where the measure's invariance depends on its settings: adaptive
 	// sharpness (c = |θ|) is invariant, plain sharpness (c = 1) not.
 	Invariance spec.Invariance `json:"-"`
 	// InvarianceName is Invariance as text ("not invariant", "invariant",
