@@ -137,7 +137,19 @@ type SweepAnalysis struct {
 	// Costs is where the sweep's time went, over every trial that recorded
 	// its costs (results.CostTable; empty when none did).
 	Costs []results.CostRow `json:"costs,omitempty"`
+	// Paired compares the test accuracy of neighbouring grid points image
+	// by image on their shared test images (PairedAccuracy; empty when no
+	// trial recorded its per-image results).
+	Paired []PairedDifference `json:"paired,omitempty"`
 
+	// AxisValues lists, for every axis whose values are not numbers (a
+	// field axis over strings, lists or objects), the values its codes
+	// stand for: code i (as in Axes, grid points and environments) is
+	// AxisValues[axis][i], written as in a sweep file.
+	AxisValues map[string][]string `json:"axis_values,omitempty"`
+
+	// labels names the codes of AxisValues for the tables.
+	labels AxisLabels
 	// optimizers and seeds feed the notes: the optimizer names of the
 	// successful trials, and the most successful seeds of a grid point.
 	optimizers []string
@@ -285,6 +297,19 @@ func Analyze(sweep string, points []Point) SweepAnalysis {
 		Fits: []ScalingFit{}, Scores: []MeasureScore{}, Coverage: []MetricCoverage{},
 	}
 	a.Metrics = orderedMetrics(ok)
+	a.labels = axisLabels(points)
+	for name, codes := range a.labels {
+		vals := make([]string, len(codes))
+		for x, label := range codes {
+			if i := int(x); float64(i) == x && i >= 0 && i < len(vals) {
+				vals[i] = label
+			}
+		}
+		if a.AxisValues == nil {
+			a.AxisValues = map[string][]string{}
+		}
+		a.AxisValues[name] = vals
+	}
 	for _, m := range a.Metrics {
 		c := MetricCoverage{Metric: m}
 		for _, p := range ok {
@@ -335,6 +360,7 @@ func Analyze(sweep string, points []Point) SweepAnalysis {
 		}
 	}
 	a.Costs = costsOf(points)
+	a.Paired = PairedAccuracy(points)
 	a.Notes = a.notes()
 	if n := externalPoints(points); n > 0 {
 		a.Notes = append(a.Notes, fmt.Sprintf("%d of %d trials are results of an external program (command trials): their metrics and curves are the program's, which flatsweep cannot promise to be bit-identical across retries; λ₁ and the measures are flatsweep's own, taken on the weights the program wrote.", n, len(points)))
@@ -535,9 +561,6 @@ func num(x float64) string {
 	return fmt.Sprintf("%.4g", x)
 }
 
-// axisValue formats an axis value exactly (shortest round-trip form).
-func axisValue(x float64) string { return fmt.Sprint(x) }
-
 // failuresOf tallies why the StatusFailed points failed.
 func failuresOf(points []Point) []results.Failure {
 	var t results.FailureTally
@@ -558,10 +581,50 @@ func (a SweepAnalysis) tables() []table {
 	if a.Dinh.Trials > 0 || len(a.Dinh.Measures) > 0 {
 		ts = append(ts, a.dinhTable())
 	}
+	if len(a.Paired) > 0 {
+		ts = append(ts, a.pairedTable())
+	}
 	if len(a.Costs) > 0 {
 		ts = append(ts, a.costsTable())
 	}
 	return ts
+}
+
+// pairedTable shows the paired comparisons of test accuracy (PairedAccuracy).
+func (a SweepAnalysis) pairedTable() table {
+	t := table{id: "paired", title: "Paired test accuracy: neighbouring grid points on the same test images",
+		intro: "The difference of mean test accuracy between two grid points that differ in one axis (to − from), " +
+			"compared image by image on the test images both were scored on. Its 95 % interval combines the seeds' error " +
+			"(Welch) with the test images' paired error; \"unpaired\" is the test images' half-width an interval treating " +
+			"the two as independent test sets would use. \"resolved\" when the interval excludes 0.",
+		head: []string{"axis", "from → to", "at", "seeds", "Δ test acc", "95 % interval", "± test (paired)", "± test (unpaired)", "images differing", "resolved"}}
+	unknown, belowSeeds := 0, 0
+	for _, d := range a.Paired {
+		test := num(d.TestHalf)
+		if d.TestHalf == 0 && d.SeedsKnown {
+			test = "~0 †"
+			belowSeeds++
+		}
+		res := "no"
+		if d.Resolved() {
+			res = "yes"
+		}
+		seeds := fmt.Sprintf("%d, %d", d.SeedsFrom, d.SeedsTo)
+		if !d.SeedsKnown {
+			seeds += " *"
+			unknown++
+		}
+		t.rows = append(t.rows, []string{d.Axis, a.labels.Label(d.Axis, d.From) + " → " + a.labels.Label(d.Axis, d.To), cmpOr(d.At, "-"), seeds,
+			fmt.Sprintf("%+.4f", d.Diff), fmt.Sprintf("[%+.4f, %+.4f]", d.Lo, d.Hi), test, num(d.UnpairedTestHalf),
+			fmt.Sprintf("%.1f %%", 100*d.Disagree), res})
+	}
+	if unknown > 0 {
+		t.notes = append(t.notes, fmt.Sprintf("* %d comparisons have a single seed on one side: their interval leaves the seeds' error out and covers the test images only.", unknown))
+	}
+	if belowSeeds > 0 {
+		t.notes = append(t.notes, fmt.Sprintf("† In %d comparisons the spread of the per-image differences is no larger than the seeds' disagreement on single images accounts for: the test images add no error that the seeds' term (which contains that disagreement) does not already hold, and the interval is the seeds'.", belowSeeds))
+	}
+	return t
 }
 
 // costsTable shows where the sweep's time went (results.CostTable).
@@ -623,11 +686,11 @@ func (a SweepAnalysis) gridAxes() []string {
 	return out
 }
 
-func axisCells(axes map[string]float64, names []string) []string {
+func (a SweepAnalysis) axisCells(axes map[string]float64, names []string) []string {
 	out := make([]string, len(names))
 	for i, n := range names {
 		if v, ok := axes[n]; ok {
-			out[i] = axisValue(v)
+			out[i] = a.labels.Label(n, v)
 		} else {
 			out[i] = "-"
 		}
@@ -645,7 +708,7 @@ func (a SweepAnalysis) gridTable() table {
 		if g.NoG {
 			gCell = "n/a"
 		}
-		base := append(axisCells(g.Axes, axes), gCell, fmt.Sprint(g.Counts.Trials), fmt.Sprint(g.Counts.OK),
+		base := append(a.axisCells(g.Axes, axes), gCell, fmt.Sprint(g.Counts.Trials), fmt.Sprint(g.Counts.OK),
 			fmt.Sprint(g.Counts.Diverged), fmt.Sprint(g.Counts.Failed), fmt.Sprint(g.Counts.Unfinished))
 		if len(g.Metrics) == 0 {
 			t.rows = append(t.rows, append(base, "(none)", "0", "-", "-", "-"))
@@ -688,7 +751,7 @@ func (a SweepAnalysis) optimaTable() table {
 				b = "≥ " + b
 			}
 		}
-		t.rows = append(t.rows, append(axisCells(o.Axes, axes), b, num(o.GridB), num(o.Best), string(o.Refinement),
+		t.rows = append(t.rows, append(a.axisCells(o.Axes, axes), b, num(o.GridB), num(o.Best), string(o.Refinement),
 			fmt.Sprint(len(o.Curve)), fmt.Sprint(o.Counts.OK), fmt.Sprint(o.Counts.Trials-o.Counts.OK)))
 	}
 	if a.OptimaError != "" {
@@ -777,7 +840,7 @@ func (a SweepAnalysis) scoresTable() table {
 		r := s.Robust
 		worst := "-"
 		if r.WorstEnv != nil {
-			worst = fmt.Sprintf("%s %g → %g at %s", r.WorstEnv.Axis, r.WorstEnv.From, r.WorstEnv.To, cmpOr(r.WorstEnv.At, "-"))
+			worst = fmt.Sprintf("%s %s → %s at %s", r.WorstEnv.Axis, a.labels.Label(r.WorstEnv.Axis, r.WorstEnv.From), a.labels.Label(r.WorstEnv.Axis, r.WorstEnv.To), cmpOr(r.WorstEnv.At, "-"))
 		}
 		tauGap, tauAcc := num(s.TauGap), num(s.TauTestAcc)
 		if s.N < MinRankTrials {

@@ -825,7 +825,7 @@ func axesLabel(p Point, axes []string) string {
 	var parts []string
 	for _, a := range axes {
 		if v, ok := p.Axes[a]; ok {
-			parts = append(parts, fmt.Sprintf("%s=%g", axisSymbol(a), v))
+			parts = append(parts, axisSymbol(a)+"="+axisLabels([]Point{p}).Label(a, v))
 		}
 	}
 	return strings.Join(parts, ", ")

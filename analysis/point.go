@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -123,6 +124,13 @@ type Point struct {
 	// on (spec Dataset.NTest; 0 when unknown): the binomial error of an
 	// accuracy (see AccInterval).
 	TestExamples int
+	// TestCorrect marks which test examples the trial's final model
+	// classifies correctly (spec.Result.TestCorrect; nil when not
+	// recorded), and TestSet identifies the test set they index (the
+	// canonical JSON of the trial's dataset section), so that trials are
+	// compared image by image only on the same images (PairedAccuracy).
+	TestCorrect []byte
+	TestSet     string
 	// Optimizer names the update rule ("sgd", "adam"; spec Optimizer.Name,
 	// "" for plain SGD).
 	Optimizer string
@@ -249,6 +257,10 @@ func PointsFromRecords(recs []Record) []Point {
 		}
 		if res := r.Result; res != nil {
 			p.External = res.External
+			if res.TestExamples > 0 && res.TestExamples == r.Spec.Dataset.NTest {
+				ds, _ := json.Marshal(r.Spec.Dataset)
+				p.TestCorrect, p.TestSet = res.TestCorrect, string(ds)
+			}
 			if !res.Diverged {
 				for name, v := range res.Measures {
 					p.Metrics[name] = v
@@ -463,3 +475,40 @@ func compareAxes(a, b map[string]float64) int {
 
 // finite reports whether x is neither NaN nor ±Inf.
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// AxisLabels maps, for every axis whose values are not numbers (a field
+// axis over strings, lists or objects, which Point.Axes numbers 0, 1, … in
+// the order of their canonical JSON), each code to the value it stands for
+// as written in a sweep file (strings unquoted: relu, [64,64],
+// {kind:step,…}), from the points' Values.
+type AxisLabels map[string]map[float64]string
+
+// axisLabels collects the AxisLabels of points.
+func axisLabels(points []Point) AxisLabels {
+	out := AxisLabels{}
+	for _, p := range points {
+		for name, v := range p.Values {
+			if _, err := strconv.ParseFloat(v, 64); err == nil || v == "" {
+				continue
+			}
+			if out[name] == nil {
+				out[name] = map[float64]string{}
+			}
+			out[name][p.Axes[name]] = readableJSON(v)
+		}
+	}
+	return out
+}
+
+// Label returns axis name's value x as written: its label when the axis
+// is not numeric, the number otherwise.
+func (l AxisLabels) Label(name string, x float64) string {
+	if s, ok := l[name][x]; ok {
+		return s
+	}
+	return fmt.Sprint(x)
+}
+
+// readableJSON writes canonical JSON as a sweep file would: without the
+// quotes of strings (keys included).
+func readableJSON(v string) string { return strings.ReplaceAll(v, `"`, "") }

@@ -45,6 +45,9 @@ type ReportOptions struct {
 	MaxCurves int
 	// MaxDensities bounds the spectral densities drawn; 0 means 3.
 	MaxDensities int
+	// MaxLandscapes bounds the trials whose loss landscapes are drawn (the
+	// lowest seed of each grid point, grid points evenly spaced); 0 means 8.
+	MaxLandscapes int
 }
 
 // ReportFigure is a figure of a report, rendered.
@@ -89,6 +92,9 @@ func BuildReport(points []Point, opts ReportOptions) *Report {
 	}
 	if opts.MaxDensities <= 0 {
 		opts.MaxDensities = 3
+	}
+	if opts.MaxLandscapes <= 0 {
+		opts.MaxLandscapes = 8
 	}
 	r := &Report{Analysis: Analyze(opts.Sweep, points)}
 	used := map[string]bool{}
@@ -146,7 +152,7 @@ func BuildReport(points []Point, opts ReportOptions) *Report {
 	}
 	add("curves_test_acc", caption, TrainingCurves(CurvesFromPoints(sel, MetricTestAcc), MetricTestAcc))
 	add("curves_train_loss", caption, TrainingCurves(CurvesFromPoints(sel, MetricTrainLoss), MetricTrainLoss))
-	withLandscape, landNote := selectPoints(points, maxLandscapes, "a loss landscape", func(p Point) bool { return p.Landscape != nil && p.Status == StatusOK })
+	withLandscape, landNote := selectPoints(points, opts.MaxLandscapes, "a loss landscape", func(p Point) bool { return p.Landscape != nil && p.Status == StatusOK })
 	labels := curveLabels(withLandscape)
 	for i, p := range withLandscape {
 		l := *p.Landscape
@@ -164,9 +170,6 @@ func BuildReport(points []Point, opts ReportOptions) *Report {
 	}
 	return r
 }
-
-// maxLandscapes bounds the trials whose loss landscapes a report draws.
-const maxLandscapes = 3
 
 // DinhScatter scatters a measure m at the trained θ (x) against its value at
 // Dinh's α-scaled T_α θ (y, metric m + DinhSuffix) over the StatusOK trials

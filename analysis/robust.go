@@ -1,7 +1,6 @@
 package analysis
 
 import (
-	"fmt"
 	"maps"
 	"math"
 	"math/rand/v2"
@@ -83,6 +82,7 @@ func Robust(points []Point, measure, target string) RobustScore {
 		cs = append(cs, cl)
 	}
 	varying := varyingAxes(okPoints(points))
+	labels := axisLabels(points)
 	var sum float64
 	for i := range cs {
 		for j := i + 1; j < len(cs); j++ {
@@ -101,7 +101,7 @@ func Robust(points []Point, measure, target string) RobustScore {
 					continue
 				}
 			}
-			e := Environment{Axis: axis, From: a.axes[axis], To: b.axes[axis], At: describeAxes(a.axes, axis, varying)}
+			e := Environment{Axis: axis, From: a.axes[axis], To: b.axes[axis], At: describeAxes(a.axes, labels, axis, varying)}
 			var s float64
 			for x := range a.m {
 				for y := range b.m {
@@ -142,12 +142,12 @@ func differInOne(a, b map[string]float64) (string, bool) {
 }
 
 // describeAxes names the values of the axes other than skip, in name order
-// (only those in only, when only is given).
-func describeAxes(axes map[string]float64, skip string, only ...[]string) string {
+// (only those in only, when only is given), labelled by labels.
+func describeAxes(axes map[string]float64, labels AxisLabels, skip string, only ...[]string) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(axes)) {
 		if k != skip && (len(only) == 0 || slices.Contains(only[0], k)) {
-			parts = append(parts, fmt.Sprintf("%s=%g", k, axes[k]))
+			parts = append(parts, k+"="+labels.Label(k, axes[k]))
 		}
 	}
 	return strings.Join(parts, ", ")
