@@ -128,6 +128,9 @@ type SweepAnalysis struct {
 	// with test accuracy and by Jiang et al.'s granulated Ψ. The metrics of
 	// Dinh's check (IsDinhMetric) are not measures and have no score.
 	Scores []MeasureScore `json:"scores"`
+	// Classes compares the raw and the reparametrization-aware measures
+	// among Scores, each oriented by its direction (OrientScores).
+	Classes MeasureClasses `json:"measure_classes"`
 	// Dinh is Dinh's reparametrization check of every measure recorded
 	// before and after α-scaling (empty when no trial ran it).
 	Dinh DinhAnalysis `json:"dinh"`
@@ -348,6 +351,7 @@ func Analyze(sweep string, points []Point) SweepAnalysis {
 	if scores != nil {
 		a.Scores = scores
 	}
+	a.Classes.Scores, a.Classes.Summaries = OrientScores(points, a.Scores)
 	a.Dinh = AnalyzeDinh(points)
 	a.seeds = maxSeeds(okCells)
 	for _, p := range ok {
@@ -571,6 +575,9 @@ func failuresOf(points []Point) []results.Failure {
 // tables returns the sections of the analysis.
 func (a SweepAnalysis) tables() []table {
 	ts := []table{a.countsTable(), a.gridTable(), a.optimaTable(), a.fitsTable(), a.collapseTable(), a.scoresTable()}
+	if len(a.Classes.Scores) > 0 {
+		ts = append(ts, a.classesTable())
+	}
 	if a.Dinh.Trials > 0 || len(a.Dinh.Measures) > 0 {
 		ts = append(ts, a.dinhTable())
 	}

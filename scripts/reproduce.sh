@@ -4,7 +4,7 @@
 #
 #   scripts/reproduce.sh [SWEEP_NAME ...]
 #
-# Default: every reproduction, in the document's order (about 29 minutes on
+# Default: every reproduction, in the document's order (about 60 minutes on
 # two cores). Each sweep runs with `flatsweep run --workers $WORKERS` (default
 # 2) into $OUT/NAME.db (default OUT=out/reproduce); its `flatsweep analyze`
 # table goes to $OUT/NAME.analyze.txt, its grouped results to
@@ -19,7 +19,8 @@ out=${OUT:-out/reproduce}
 workers=${WORKERS:-2}
 all=(keskar-f1 keskar-f1-bn yao-batch-spectrum yao-batch-spectrum-epochs
   increase-batch-vs-decay-lr sam-mnist sam-flatness
-  smith-le-noise-scale dinh-reparametrization skip-connections occam-evidence)
+  smith-le-noise-scale dinh-reparametrization skip-connections occam-evidence
+  which-measure-predicts)
 if [ $# -gt 0 ]; then names=("$@"); else names=("${all[@]}"); fi
 mkdir -p "$out"
 

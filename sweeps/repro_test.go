@@ -250,3 +250,88 @@ func TestOccamEvidenceSweep(t *testing.T) {
 		t.Errorf("λ %v, label noise %v, %d trials: want one prior, ≥ 3 noise levels with 0, ≥ 12 trials", lambda, noise, len(trials))
 	}
 }
+
+// TestWhichMeasurePredictsSweep: the factorial study of Jiang et al. (2020)
+// in miniature — two values each of the batch size, the learning rate, the
+// width, the depth, the weight decay and the dropout rate, every
+// combination at every seed (at least three), at least 200 trials, every
+// trial trained to the same cross-entropy target and taking every measure of
+// the registry that records a scalar, raw and reparametrization-aware ones
+// alike, on the same curvature examples.
+func TestWhichMeasurePredictsSweep(t *testing.T) {
+	s, err := Load("which-measure-predicts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials := Expand(s)
+	if len(trials) < 200 {
+		t.Fatalf("%d trials, want at least 200", len(trials))
+	}
+	type config struct {
+		b, width, depth int
+		lr, wd, dropout float64
+	}
+	values := make([]map[any]bool, 6)
+	for i := range values {
+		values[i] = map[any]bool{}
+	}
+	seen := map[config]map[int64]bool{}
+	first := trials[0].Spec
+	for i, tr := range trials {
+		sp := tr.Spec
+		if len(sp.Model.Hidden) == 0 || slices.Min(sp.Model.Hidden) != slices.Max(sp.Model.Hidden) {
+			t.Fatalf("trial %d: hidden %v, want layers of one width", i, sp.Model.Hidden)
+		}
+		c := config{b: sp.BatchSize, width: sp.Model.Hidden[0], depth: len(sp.Model.Hidden), lr: sp.LR, wd: sp.WeightDecay, dropout: sp.Model.Dropout}
+		for k, v := range []any{c.b, c.width, c.depth, c.lr, c.wd, c.dropout} {
+			values[k][v] = true
+		}
+		if seen[c] == nil {
+			seen[c] = map[int64]bool{}
+		}
+		if seen[c][sp.Seed] {
+			t.Errorf("trial %d: %+v at seed %d twice", i, c, sp.Seed)
+		}
+		seen[c][sp.Seed] = true
+		if sp.Stop != (spec.Stop{TrainLoss: 0.01}) || sp.Epochs < 1 {
+			t.Errorf("trial %d: stop %+v, budget %d epochs; want train_loss 0.01 within a cap of epochs", i, sp.Stop, sp.Epochs)
+		}
+		if sp.Dataset.N%sp.BatchSize != 0 || sp.Optimizer.Momentum != first.Optimizer.Momentum ||
+			sp.Curvature.Examples != first.Curvature.Examples || sp.Curvature.Examples < 1 || sp.Curvature.Examples > sp.Dataset.N {
+			t.Errorf("trial %d: N %d, B %d, momentum %v, curvature examples %d", i, sp.Dataset.N, sp.BatchSize, sp.Optimizer.Momentum, sp.Curvature.Examples)
+		}
+		if !reflect.DeepEqual(sp.Curvature.Measures.Names(), first.Curvature.Measures.Names()) || !reflect.DeepEqual(sp.Dataset, first.Dataset) {
+			t.Errorf("trial %d: measures %v, data %+v, unlike trial 0's", i, sp.Curvature.Measures.Names(), sp.Dataset)
+		}
+	}
+	for k, name := range []string{"batch_size", "width", "depth", "lr", "weight_decay", "dropout"} {
+		if len(values[k]) != 2 {
+			t.Errorf("%s takes %d values, want 2", name, len(values[k]))
+		}
+	}
+	seeds := len(seen[config{b: first.BatchSize, width: first.Model.Hidden[0], depth: len(first.Model.Hidden), lr: first.LR, wd: first.WeightDecay, dropout: first.Model.Dropout}])
+	if len(seen) != 64 || seeds < 3 || len(trials) != 64*seeds {
+		t.Errorf("%d configurations with %d seeds in %d trials, want all 64 at every seed, at least 3", len(seen), seeds, len(trials))
+	}
+	for c, ss := range seen {
+		if len(ss) != seeds {
+			t.Errorf("%+v: %d seeds, want %d", c, len(ss), seeds)
+		}
+	}
+	invariance := map[bool]int{}
+	for _, m := range spec.Registry() {
+		settings, ok := first.Curvature.Measures.Settings(m.Name)
+		if !ok {
+			settings = m.Settings
+		}
+		if records := m.Records(m.WithDefaults(settings)); len(records) > 0 && !ok {
+			t.Errorf("measure %s (records %v) not selected", m.Name, records)
+		}
+		if ok {
+			invariance[m.Invariance == spec.NotInvariant]++
+		}
+	}
+	if invariance[true] == 0 || invariance[false] == 0 {
+		t.Errorf("%d raw and %d reparametrization-aware measures, want both", invariance[true], invariance[false])
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -22,6 +23,7 @@ var reproductions = []string{
 	"sam-mnist.yaml", "sam-flatness.yaml",
 	"smith-le-noise-scale.yaml", "dinh-reparametrization.yaml",
 	"skip-connections.yaml", "occam-evidence.yaml",
+	"which-measure-predicts.yaml",
 }
 
 // TestReproduceScriptRunsEveryReproduction: scripts/reproduce.sh runs, by
@@ -52,8 +54,10 @@ func TestReproduceScriptRunsEveryReproduction(t *testing.T) {
 // reproductions; the file's own N where it sweeps grid.n) and 128 test
 // examples in place of MNIST, every hidden layer
 // of width 8 (every model.hidden entry, or a resmlp's model.width; in each
-// value of a grid.axes.model axis when the file sweeps whole models), and the
-// curvature measured on 128 examples. Everything else —
+// value of a grid.axes.model axis when the file sweeps whole models; with an
+// axis over model.hidden, its k-th smallest width becomes 8k, so that its
+// values stay distinct), and the curvature measured on 128 examples.
+// Everything else —
 // the grid and its axes, the optimizer, the epochs or steps, the schedules,
 // SAM, batch norm, the measures and their settings — is the file's own, so
 // the tiny run has the same trials, one for one, as the shipped sweep.
@@ -123,11 +127,37 @@ func tinyProfile(t *testing.T, path string) []byte {
 	}
 	// The model is the file's model section or, when the file sweeps whole
 	// models, each value of its grid.axes.model axis.
-	if axis := find(get(root, "grid"), "axes"); axis != nil && find(axis, "model") != nil {
-		for _, m := range find(axis, "model").Content {
+	axes := find(get(root, "grid"), "axes")
+	switch {
+	case axes != nil && find(axes, "model") != nil:
+		for _, m := range find(axes, "model").Content {
 			shrink(m)
 		}
-	} else {
+	case axes != nil && find(axes, "model.hidden") != nil && find(get(root, "model"), "hidden") == nil:
+		// An axis over model.hidden keeps its values distinct: the k-th
+		// smallest width of the axis becomes 8k.
+		values := find(axes, "model.hidden").Content
+		width := func(w *yaml.Node) int {
+			n, err := strconv.Atoi(w.Value)
+			if err != nil {
+				t.Fatalf("%s: grid.axes.model.hidden: width %q: %v", path, w.Value, err)
+			}
+			return n
+		}
+		var widths []int
+		for _, h := range values {
+			for _, w := range h.Content {
+				widths = append(widths, width(w))
+			}
+		}
+		slices.Sort(widths)
+		widths = slices.Compact(widths)
+		for _, h := range values {
+			for _, w := range h.Content {
+				w.Value = strconv.Itoa(8 * (slices.Index(widths, width(w)) + 1))
+			}
+		}
+	default:
 		shrink(get(root, "model"))
 	}
 	set(get(root, "curvature"), "examples", "128")
@@ -189,6 +219,8 @@ func TestReproductionsTinyProfile(t *testing.T) {
 				"dinh-reparametrization.yaml":    {"lambda_1@dinh", "keskar_full_1e-3@dinh", "relative_flatness@dinh", "fisher_rao@dinh", "dinh_output_change"},
 				"skip-connections.yaml":          {"lambda_1", "lambda_min_1", "lambda_min_converged"},
 				"occam-evidence.yaml":            {"log_evidence", "log_occam", "log_det"},
+				"which-measure-predicts.yaml": {"lambda_1", "trace", "log_evidence", "keskar_full_1e-3", "keskar_sub_1e-3",
+					"adaptive_sharpness", "relative_flatness", "fisher_rao", "pac_bayes_flatness"},
 			}[file]
 			ok := 0
 			for _, r := range rows[1:] {
