@@ -204,17 +204,43 @@ func pairedDifference(from, to []Point) PairedDifference {
 	d.UnpairedTestHalf = zQuantile * math.Sqrt(pf*(1-pf)/nf+pt*(1-pt)/nf)
 	half := d.TestHalf
 	if len(from) >= 2 && len(to) >= 2 {
-		vf, vt := Describe(accFrom).Std, Describe(accTo).Std
-		a, b := vf*vf/sf, vt*vt/st
-		if se2 := a + b; se2 > 0 {
-			nu := se2 * se2 / (a*a/(sf-1) + b*b/(st-1))
-			d.SeedHalf = distuv.StudentsT{Mu: 0, Sigma: 1, Nu: nu}.Quantile((1+ConfidenceLevel)/2) * math.Sqrt(se2)
-		} else {
-			d.SeedHalf = 0
-		}
-		d.SeedsKnown = true
+		d.SeedHalf, d.SeedsKnown = welchHalf(accFrom, accTo), true
 		half = math.Hypot(d.SeedHalf, d.TestHalf)
 	}
 	d.Lo, d.Hi = d.Diff-half, d.Diff+half
 	return d
+}
+
+// welchHalf is the half-width of Welch's 95 % interval of the difference of
+// the means of x and y, t_ν·√(s²_x/n_x + s²_y/n_y) with ν the
+// Welch–Satterthwaite degrees of freedom (fractional): 0 when both samples
+// are constant or either has fewer than two values.
+func welchHalf(x, y []float64) float64 {
+	nx, ny := float64(len(x)), float64(len(y))
+	if nx < 2 || ny < 2 {
+		return 0
+	}
+	sx, sy := Describe(x).Std, Describe(y).Std
+	a, b := sx*sx/nx, sy*sy/ny
+	se2 := a + b
+	if !(se2 > 0) {
+		return 0
+	}
+	nu := se2 * se2 / (a*a/(nx-1) + b*b/(ny-1))
+	return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: nu}.Quantile((1+ConfidenceLevel)/2) * math.Sqrt(se2)
+}
+
+// pairable reports whether two groups of points can be compared image by
+// image: every point recorded its per-image results, all on one test set.
+func pairable(a, b []Point) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return false
+	}
+	all := append(append([]Point{}, a...), b...)
+	for _, p := range all {
+		if p.TestExamples == 0 || len(p.TestCorrect) != (p.TestExamples+7)/8 {
+			return false
+		}
+	}
+	return sameTestSet(all)
 }

@@ -158,3 +158,30 @@ func TestPairedNeighboursOnly(t *testing.T) {
 		t.Errorf("analysis table without the paired comparisons:\n%s", buf.String())
 	}
 }
+
+// TestRobustCallsEnvironmentsImageByImage: two grid points whose gaps
+// differ by half a point, on 2,000 shared test images with tight seeds, are
+// an environment the paired comparison can call, where the binomial
+// standard errors of two independent test sets (without per-image results)
+// leave it out as too close.
+func TestRobustCallsEnvironmentsImageByImage(t *testing.T) {
+	const n = 2000
+	var ps []Point
+	for s := 1; s <= 3; s++ {
+		flip := func(i int) bool { return i%997 == s } // seed-to-seed noise: 2 images
+		a := pairedPoint(32, s, n, func(i int) bool { return i%25 != 0 != flip(i) })
+		b := pairedPoint(64, s, n, func(i int) bool { return i%25 != 0 && i%200 != 1 != flip(i) })
+		a.Metrics["lambda_max"], b.Metrics["lambda_max"] = 1, 2
+		ps = append(ps, a, b)
+	}
+	r := Robust(ps, "lambda_max", MetricGap)
+	if r.Environments != 1 || r.TooClose != 0 || r.Worst != 1 {
+		t.Errorf("with per-image results: %+v, want one environment scored 1", r)
+	}
+	for i := range ps {
+		ps[i].TestCorrect = nil
+	}
+	if r := Robust(ps, "lambda_max", MetricGap); r.Environments != 0 || r.TooClose != 1 {
+		t.Errorf("without per-image results: %+v, want the environment too close", r)
+	}
+}

@@ -35,9 +35,14 @@ type Environment struct {
 type RobustScore struct {
 	// Environments is the number of environments scored; TooClose the
 	// number left out because the two grid points' mean gaps differ by less
-	// than twice the test sets' binomial standard error of that difference,
-	// 2·sqrt(p_a(1−p_a)/n_a + p_b(1−p_b)/n_b) with p the mean test accuracy
-	// (their order is noise; no measure can be asked to predict it).
+	// than their noise (their order is noise; no measure can be asked to
+	// predict it). Where every trial of both recorded its per-image test
+	// results on one test set, the noise is the half-width of the gaps'
+	// difference's 95 % interval: Welch's over the seeds combined with the
+	// test images' paired error (PairedDifference.TestHalf), √(h_seed² +
+	// h_test²). Otherwise it is twice the test sets' binomial standard error
+	// of that difference, 2·sqrt(p_a(1−p_a)/n_a + p_b(1−p_b)/n_b) with p the
+	// mean test accuracy.
 	Environments int `json:"environments"`
 	TooClose     int `json:"too_close"`
 	// Mean is the average Score; Worst the smallest, in WorstEnv; Failing
@@ -62,6 +67,7 @@ func Robust(points []Point, measure, target string) RobustScore {
 		m, t  []float64
 		p     float64
 		nTest int
+		ps    []Point
 	}
 	var cs []cell
 	for _, c := range cells(okPoints(points)) {
@@ -71,6 +77,7 @@ func Robust(points []Point, measure, target string) RobustScore {
 			m, t := p.Metric(measure), p.Metric(target)
 			if finite(m) && finite(t) {
 				cl.m, cl.t = append(cl.m, m), append(cl.t, t)
+				cl.ps = append(cl.ps, p)
 				acc = append(acc, p.Metric(MetricTestAcc))
 				cl.nTest = p.TestExamples
 			}
@@ -96,6 +103,12 @@ func Robust(points []Point, measure, target string) RobustScore {
 			}
 			if target == MetricGap && a.nTest > 0 && b.nTest > 0 && finite(a.p) && finite(b.p) {
 				noise := 2 * math.Sqrt(a.p*(1-a.p)/float64(a.nTest)+b.p*(1-b.p)/float64(b.nTest))
+				if pairable(a.ps, b.ps) {
+					// Image by image: the gaps' 95 % half-width, seeds
+					// (Welch) and the paired test images together.
+					d := pairedDifference(a.ps, b.ps)
+					noise = math.Hypot(welchHalf(a.t, b.t), d.TestHalf)
+				}
 				if math.Abs(Describe(a.t).Mean-Describe(b.t).Mean) <= noise {
 					out.TooClose++
 					continue
