@@ -826,13 +826,13 @@ func (a SweepAnalysis) collapseTable() table {
 func (a SweepAnalysis) scoresTable() table {
 	axes := a.VaryingAxes
 	t := table{id: "measures", title: "Flatness measures as predictors of generalization",
-		intro: fmt.Sprintf("Kendall τ-b over all successful trials with the generalization gap (train − test accuracy) and with test accuracy (given from %d trials on), "+
+		intro: fmt.Sprintf("Kendall τ-b over all successful trials with the generalization gap (train − test accuracy), with test accuracy and with the test loss (given from %d trials on), "+
 			"Jiang et al.'s granulated Ψ against the gap (ψ per varied axis), each with a 95 %% bootstrap interval (%d resamples, seed %d: trials resampled for τ, the groups of each axis for Ψ), "+
 			"and the worst case over Dziugaite et al.'s environments, pairs of grid points differing in one hyperparameter: "+
 			"score = mean sign(Δmeasure)·sign(Δgap) over their pairs of trials (+1: the measure orders the pair as the gap does); "+
-			"environments whose gaps differ by less than twice the test sets' binomial error are too close to call and left out. '-': undefined.",
+			"environments whose gaps differ by less than their noise (image by image where the trials recorded per-image test results: the seeds and the paired test images; otherwise twice the test sets' binomial error) are too close to call and left out. '-': undefined.",
 			MinRankTrials, BootstrapResamples, BootstrapSeed),
-		head: []string{"measure", "trials", "τ gap", "95% CI", "τ test_acc", "95% CI", "Ψ", "95% CI", "environments", "mean score", "worst score", "worst environment", "failing"}}
+		head: []string{"measure", "trials", "τ gap", "95% CI", "τ test_acc", "95% CI", "τ test_loss", "95% CI", "Ψ", "95% CI", "environments", "mean score", "worst score", "worst environment", "failing"}}
 	for _, ax := range axes {
 		t.head = append(t.head, "ψ "+ax)
 	}
@@ -842,11 +842,11 @@ func (a SweepAnalysis) scoresTable() table {
 		if r.WorstEnv != nil {
 			worst = fmt.Sprintf("%s %s → %s at %s", r.WorstEnv.Axis, a.labels.Label(r.WorstEnv.Axis, r.WorstEnv.From), a.labels.Label(r.WorstEnv.Axis, r.WorstEnv.To), cmpOr(r.WorstEnv.At, "-"))
 		}
-		tauGap, tauAcc := num(s.TauGap), num(s.TauTestAcc)
+		tauGap, tauAcc, tauLoss := num(s.TauGap), num(s.TauTestAcc), num(s.TauTestLoss)
 		if s.N < MinRankTrials {
-			tauGap, tauAcc = fmt.Sprintf("not enough data (%d trials)", s.N), "-"
+			tauGap, tauAcc, tauLoss = fmt.Sprintf("not enough data (%d trials)", s.N), "-", "-"
 		}
-		row := []string{s.Measure, fmt.Sprint(s.N), tauGap, intervalCell(s.TauGapCI), tauAcc, intervalCell(s.TauTestAccCI),
+		row := []string{s.Measure, fmt.Sprint(s.N), tauGap, intervalCell(s.TauGapCI), tauAcc, intervalCell(s.TauTestAccCI), tauLoss, intervalCell(s.TauTestLossCI),
 			num(s.Granulated.Psi), intervalCell(s.PsiCI), fmt.Sprint(r.Environments), num(r.Mean), num(r.Worst), worst, fmt.Sprint(r.Failing)}
 		for _, ax := range axes {
 			v := math.NaN()

@@ -319,14 +319,19 @@ type MeasureScore struct {
 	TauGap float64 `json:"tau_gap"`
 	// TauTestAcc is τ-b(measure, MetricTestAcc) over all trials.
 	TauTestAcc float64 `json:"tau_test_acc"`
+	// TauTestLoss is τ-b(measure, MetricTestLoss) over all trials: the
+	// target of measures that predict the test cross-entropy, such as the
+	// Bayesian evidence (Smith & Le 2018).
+	TauTestLoss float64 `json:"tau_test_loss"`
 	// Granulated is Ψ of the measure against MetricGap.
 	Granulated Granulated `json:"granulated"`
-	// TauGapCI and TauTestAccCI are bootstrap intervals of TauGap and
-	// TauTestAcc (trials resampled with replacement); PsiCI of Ψ (the groups
+	// TauGapCI, TauTestAccCI and TauTestLossCI are bootstrap intervals of
+	// the three τ (trials resampled with replacement); PsiCI of Ψ (the groups
 	// of each axis resampled; see psiInterval).
-	TauGapCI     Interval `json:"tau_gap_ci"`
-	TauTestAccCI Interval `json:"tau_test_acc_ci"`
-	PsiCI        Interval `json:"psi_ci"`
+	TauGapCI      Interval `json:"tau_gap_ci"`
+	TauTestAccCI  Interval `json:"tau_test_acc_ci"`
+	TauTestLossCI Interval `json:"tau_test_loss_ci"`
+	PsiCI         Interval `json:"psi_ci"`
 	// Robust is the measure's score over Dziugaite et al.'s environments
 	// against the gap: its average and its worst case.
 	Robust RobustScore `json:"robust"`
@@ -351,12 +356,14 @@ func ScoreMeasures(points []Point, axes []string) ([]MeasureScore, Counts) {
 		}
 		s.TauGap, _, _ = KendallTauB(vals, metricValues(ok, MetricGap))
 		s.TauTestAcc, _, _ = KendallTauB(vals, metricValues(ok, MetricTestAcc))
-		s.TauGapCI, s.TauTestAccCI = undefinedInterval("bootstrap"), undefinedInterval("bootstrap")
+		s.TauTestLoss, _, _ = KendallTauB(vals, metricValues(ok, MetricTestLoss))
+		s.TauGapCI, s.TauTestAccCI, s.TauTestLossCI = undefinedInterval("bootstrap"), undefinedInterval("bootstrap"), undefinedInterval("bootstrap")
 		if s.N < MinRankTrials {
-			s.TauGap, s.TauTestAcc = math.NaN(), math.NaN()
+			s.TauGap, s.TauTestAcc, s.TauTestLoss = math.NaN(), math.NaN(), math.NaN()
 		} else {
 			s.TauGapCI = tauInterval(vals, metricValues(ok, MetricGap))
 			s.TauTestAccCI = tauInterval(vals, metricValues(ok, MetricTestAcc))
+			s.TauTestLossCI = tauInterval(vals, metricValues(ok, MetricTestLoss))
 		}
 		s.Granulated, _ = GranulatedTau(ok, m, MetricGap, axes)
 		s.PsiCI = undefinedInterval("bootstrap")
