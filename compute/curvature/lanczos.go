@@ -48,6 +48,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -90,6 +91,11 @@ type Settings struct {
 	// once it has grown to their step count. Eigen.Vector then lives in
 	// Work: it is valid until the next run that uses Work.
 	Work *Workspace
+	// Basis, when non-nil, receives the run's Krylov basis Q_j and tr(T_j)
+	// for a trace estimate that reuses them (DeflatedHutchinson): views of
+	// the run's vectors when Work is nil, copies otherwise (Work's vectors
+	// are overwritten by its next run).
+	Basis *KrylovBasis
 }
 
 // Workspace is memory for Lanczos runs (see Settings.Work). The zero value
@@ -238,6 +244,16 @@ func Lanczos(ctx context.Context, n int, op Operator, start []float64, s Setting
 			break
 		}
 		floats.ScaleTo(ws.basisVector(j+1, n), 1/b, w)
+	}
+	if s.Basis != nil {
+		*s.Basis = KrylovBasis{Q: make([][]float64, len(alpha)), Trace: floats.Sum(alpha)}
+		for i := range alpha {
+			q := ws.basisVector(i, n)
+			if s.Work != nil {
+				q = slices.Clone(q)
+			}
+			s.Basis.Q[i] = q
+		}
 	}
 	y := vector(&ws.y, n)
 	clear(y)

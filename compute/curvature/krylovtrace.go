@@ -1,0 +1,92 @@
+package curvature
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"gonum.org/v1/gonum/floats"
+)
+
+// KrylovBasis is the orthonormal basis Q_m = [q₁ … q_m] of a Lanczos run
+// with full reorthogonalization, kept for a trace estimate that reuses it
+// (DeflatedHutchinson). Because H Q_m = Q_m T_m + β_m q_{m+1} e_mᵀ with
+// q_{m+1} ⊥ Q_m, Q_mᵀ H Q_m = T_m, so tr(Q_mᵀ H Q_m) = tr(T_m) = Σ α_j is
+// known without another product.
+type KrylovBasis struct {
+	// Q holds the m orthonormal basis vectors, each of the operator's
+	// dimension.
+	Q [][]float64
+	// Trace is tr(QᵀHQ) = Σ_j α_j, the trace of the run's tridiagonal T_m.
+	Trace float64
+}
+
+// basisOf returns the basis of the run k: its vectors (shared, not copied)
+// and the trace of its tridiagonal.
+func (k *krylov) basisOf() KrylovBasis {
+	return KrylovBasis{Q: k.q[:len(k.alpha)], Trace: floats.Sum(k.alpha)}
+}
+
+// DeflatedHutchinson estimates tr(H) from a Krylov basis Q of a Lanczos run
+// made for other purposes (λ₁, the top k), spending products only on the
+// part of H that Q does not capture:
+//
+//	tr(H) = tr(QᵀHQ) + tr((I−QQᵀ) H (I−QQᵀ)),
+//
+// an identity for any orthonormal Q. The first term is basis.Trace, exact
+// and free (see KrylovBasis); the second is estimated by Hutchinson with
+// Rademacher probes g, each costing one product of (I−QQᵀ)H(I−QQᵀ)g. This is
+// Hutch++ (Meyer, Musco, Musco & Woodruff 2021) with the Krylov space of the
+// Lanczos run in place of Hutch++'s sketch span{HS}, the idea of Chen &
+// Hallman's Krylov-aware trace estimation (2023): the sketch and its
+// projection, two thirds of Hutch++'s products, come for free, and the
+// Lanczos space, which has converged onto the top eigenvectors, deflates the
+// outlying eigenvalues of a network's Hessian at least as well as a sketch
+// of the same size. Q must not depend on the probes (a Lanczos run from its
+// own seeded start does not), so the estimate is unbiased conditional on Q;
+// its variance is 2(‖R‖²_F − Σ R_ii²)/probes for the remainder
+// R = (I−QQᵀ)H(I−QQᵀ).
+//
+// Budget is the number of probes (products); RelErr stops earlier as for
+// Hutchinson; Sketch is ignored. TraceEstimate.SketchRank is m = len(Q) and
+// StdErr that of the probes. When Q spans the whole space the estimate is
+// basis.Trace, exact, with no products.
+func DeflatedHutchinson(ctx context.Context, n int, op Operator, rng *rand.Rand, basis KrylovBasis, s TraceSettings) (TraceEstimate, error) {
+	if err := s.validate(n, op, rng); err != nil {
+		return TraceEstimate{}, err
+	}
+	for i, q := range basis.Q {
+		if len(q) != n {
+			return TraceEstimate{}, fmt.Errorf("%w: basis vector %d has length %d, want %d", ErrInvalid, i+1, len(q), n)
+		}
+	}
+	if len(basis.Q) > n {
+		return TraceEstimate{}, fmt.Errorf("%w: basis of %d vectors in dimension %d", ErrInvalid, len(basis.Q), n)
+	}
+	res := TraceEstimate{Trace: basis.Trace, SketchRank: len(basis.Q)}
+	if len(basis.Q) == n {
+		res.StdErr, res.Converged = 0, true
+		return res, nil
+	}
+	g, w := make([]float64, n), make([]float64, n)
+	var acc welford
+	for res.Products < s.Budget {
+		if err := ctx.Err(); err != nil {
+			return TraceEstimate{}, fmt.Errorf("deflated hutchinson probe %d: %w", res.Probes+1, err)
+		}
+		rademacher(g, rng)
+		orthogonalize1(g, basis.Q)
+		op(w, g)
+		res.Products++
+		res.Probes++
+		orthogonalize1(w, basis.Q)
+		acc.add(floats.Dot(g, w))
+		if s.RelErr > 0 && acc.n >= 2 && acc.stderr() <= s.RelErr*math.Abs(basis.Trace+acc.mean) {
+			res.Converged = true
+			break
+		}
+	}
+	res.Trace, res.StdErr = basis.Trace+acc.mean, acc.stderr()
+	return res, nil
+}
