@@ -6,8 +6,14 @@
 #
 #	before  the binary of BEFORE_REV (main), trace.method hutchpp at its
 #	        default budget 99 (sketch 33, projection 33, probes 33);
-#	after   this checkout's binary, trace.method krylov at budget 33 (the
-#	        Krylov basis of top_k's Lanczos run deflates for free; 33 probes).
+#	after   this checkout's binary, trace.method krylov at budget 50 (the
+#	        Krylov basis of top_k's Lanczos run deflates for free; 50 probes
+#	        of the deflated remainder, which on keskar-f1 give about the
+#	        standard error of Hutch++ at 99: its 33 probes of a remainder
+#	        deflated by 33 sketch columns against the 15 or so vectors of
+#	        top_k's run).
+#
+# BEFORE_TRACE and AFTER_TRACE override the two trace settings blocks.
 #
 #	scripts/bench/trial.sh
 #	BATCHES="256 800" OUT=/tmp/flatsweep-trial scripts/bench/trial.sh
@@ -21,7 +27,9 @@
 # standard error. Both sides train the same network bit for bit (same spec,
 # same trainer), so only the curvature work differs.
 #
-# Environment: BATCHES ("256 800"), BEFORE_REV (main), THREADS (2), OUT
+# Environment: BATCHES ("256 800"), BEFORE_REV (main), BEFORE_TRACE
+# ("{method: hutchpp, budget: 99}"), AFTER_TRACE ("{method: krylov, budget:
+# 50}"), THREADS (2), OUT
 # (/tmp/flatsweep-trial), MNIST (data/mnist), GO (go), TAGS (auto: openblas
 # when installed), PAUSE (1).
 set -eu
@@ -29,6 +37,8 @@ cd "$(dirname "$0")/../.."
 BATCHES=${BATCHES:-256 800}
 BEFORE_REV=${BEFORE_REV:-main}
 PAUSE=${PAUSE:-1}
+BEFORE_TRACE=${BEFORE_TRACE:-"{method: hutchpp, budget: 99}"}
+AFTER_TRACE=${AFTER_TRACE:-"{method: krylov, budget: 50}"}
 OUT=${OUT:-/tmp/flatsweep-trial}
 . scripts/bench/common.sh
 
@@ -61,8 +71,8 @@ EOF
 
 first=before
 for b in $BATCHES; do
-	sweep before "$b" "{method: hutchpp, budget: 99}"
-	sweep after "$b" "{method: krylov, budget: 33}"
+	sweep before "$b" "$BEFORE_TRACE"
+	sweep after "$b" "$AFTER_TRACE"
 	if [ "$first" = before ]; then order="before after"; else order="after before"; fi
 	for side in $order; do
 		sleep "$PAUSE"
@@ -73,7 +83,7 @@ for b in $BATCHES; do
 done
 
 bench_machine
-echo "backend tags: ${TAGS:-none}; $THREADS threads; before = $BEFORE_REV ($(git rev-parse --short "$BEFORE_REV")), after = $(git rev-parse --short HEAD)$(git diff --quiet || echo '+changes')"
+echo "backend tags: ${TAGS:-none}; $THREADS threads; before = $BEFORE_REV ($(git rev-parse --short "$BEFORE_REV")), trace $BEFORE_TRACE; after = $(git rev-parse --short HEAD)$(git diff --quiet || echo '+changes'), trace $AFTER_TRACE"
 python3 - "$OUT" $BATCHES <<'EOF'
 import json, math, os, sys
 
