@@ -541,6 +541,7 @@ func runTrace(ctx context.Context, e *measurer, s, _ any) error {
 		if e.basis == nil {
 			return errors.New("the Krylov basis of λ₁'s Lanczos run was not kept")
 		}
+		ts.Sketch = min(t.KrylovRank, len(e.basis.Q)+t.Budget-2) // extend the basis, leaving two probes for the SE
 		r, err = curvature.DeflatedHutchinson(ctx, e.h.Dim(), e.hv, e.rng(streamTrace), *e.basis, ts)
 		e.basis = nil // the basis's m·P floats are not needed any more
 	default:

@@ -18,7 +18,9 @@ import (
 // budget, and the two means agree within 3 combined standard errors; its
 // spread over the seeds is no larger than Hutch++'s at the same budget; it
 // reuses the basis of top_k's run when top_k is selected (rank = that run's
-// products) and of λ₁'s own run otherwise, spending only its budget; and two
+// products) and of λ₁'s own run otherwise, spending only its budget, and
+// continues it to krylov_rank = 18 vectors from that budget, still within 4 SE
+// of the exact trace; and two
 // runs of the same spec are bit-identical.
 func TestTraceKrylov(t *testing.T) {
 	ts := measureSpec()
@@ -91,6 +93,13 @@ func TestTraceKrylov(t *testing.T) {
 	if alone.Costs[1].Measure != spec.CostLambdaMax || alone.Measures["trace_krylov_rank"] != float64(alone.Costs[1].HVPs-1) ||
 		alone.Costs[2].HVPs != budget {
 		t.Errorf("without top_k: rank %v, costs %+v", alone.Measures["trace_krylov_rank"], alone.Costs)
+	}
+	ext := run(4, topk, spec.TraceSettings{Method: spec.TraceKrylov, Budget: budget, KrylovRank: 18})
+	if ext.Measures["trace_krylov_rank"] != 18 || ext.Costs[2].HVPs != budget {
+		t.Errorf("krylov_rank 18: rank %v, costs %+v", ext.Measures["trace_krylov_rank"], ext.Costs)
+	}
+	if d := ext.Measures["trace"] - exact; math.Abs(d) > 4*ext.Measures["trace_se"] {
+		t.Errorf("krylov_rank 18: trace %v ± %v, exact %v", ext.Measures["trace"], ext.Measures["trace_se"], exact)
 	}
 	a, b := run(5, topk, krylov), run(5, topk, krylov)
 	if !reflect.DeepEqual(a.WithoutTimes(), b.WithoutTimes()) {

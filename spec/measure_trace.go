@@ -12,6 +12,10 @@ type TraceSettings struct {
 	Method string  `json:"method,omitempty" default:"hutchpp" enum:"hutchpp,hutchinson,krylov" flag:"trace-method" doc:"estimator: Hutch++, Hutchinson, or krylov (Hutch++ deflated by the Krylov basis of λ₁'s Lanczos run, reused without products)"`
 	Budget int     `json:"budget,omitempty" default:"99" range:"[1,1048576]" flag:"trace-budget" doc:"Hessian-vector products (≥ 3 for Hutch++; for krylov the probes of the deflated remainder, 33 matching the probes of Hutch++ at 99)"`
 	RelErr float64 `json:"rel_err,omitempty" range:"[0,inf)" doc:"stop once trace_se ≤ rel_err·|trace| (0: spend the whole budget)"`
+	// KrylovRank is, for method krylov, the least number of vectors of the
+	// deflating basis: λ₁'s Lanczos run is continued to it, one product per
+	// vector, taken from the budget.
+	KrylovRank int `json:"krylov_rank,omitempty" range:"[0,10000]" doc:"krylov only: continue λ₁'s Lanczos run until its basis has this many vectors, one product each from the budget (at most budget − 2, leaving two probes for trace_se; 0: the run as it stopped)"`
 }
 
 var traceMeasure = Measure{
@@ -36,11 +40,15 @@ eigenvectors, so it deflates the outlying eigenvalues as Hutch++'s sketch
 does, without the sketch's two thirds of the products: at budget 33 it has
 the probes of Hutch++ at 99 for a third of the products. The estimate is
 unbiased given Q, which depends only on λ₁'s start vector, not on the
-probes. "trace_krylov_rank" is m, the number of basis vectors deflated
-(λ₁'s run stops when λ₁ converges, top_k's when every wanted pair has, so
-top_k's is usually the larger basis); the products are the trace's entry
-of the result's costs. Example (YAML): curvature: {measures: [top_k,
-trace], trace: {method: krylov, budget: 33}}.`,
+probes. With krylov_rank > m the run is first continued (from where it
+stopped, full reorthogonalization) until the basis has krylov_rank vectors,
+one product each, taken from the budget: a Lanczos vector deflates one more
+direction of the top of the spectrum for one product, where a Hutch++
+sketch column costs two. "trace_krylov_rank" is the number of basis vectors
+deflated (λ₁'s run stops when λ₁ converges, top_k's when every wanted pair
+has, so top_k's is usually the larger basis); the products are the trace's
+entry of the result's costs. Example (YAML): curvature: {measures: [top_k,
+trace], trace: {method: krylov, budget: 50, krylov_rank: 25}}.`,
 	Settings: TraceSettings{},
 	Records: func(s any) []string {
 		if s.(TraceSettings).Method == TraceKrylov {
@@ -54,6 +62,9 @@ trace], trace: {method: krylov, budget: 33}}.`,
 		t := s.(TraceSettings)
 		if t.Budget != 0 && t.Budget < 3 && (t.Method == "" || t.Method == TraceHutchPP) {
 			return invalid("budget", t.Budget, "Hutch++ needs at least 3 products (a sketch column, its projection and a probe)")
+		}
+		if t.KrylovRank > 0 && t.Method != TraceKrylov {
+			return invalid("krylov_rank", t.KrylovRank, "applies to method krylov only")
 		}
 		return nil
 	},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"gonum.org/v1/gonum/floats"
 )
@@ -20,12 +21,58 @@ type KrylovBasis struct {
 	Q [][]float64
 	// Trace is tr(QᵀHQ) = Σ_j α_j, the trace of the run's tridiagonal T_m.
 	Trace float64
+	// Next is the unit vector q_{m+1} and Beta the coupling β_m, with which
+	// the run can be continued (DeflatedHutchinson's TraceSettings.Sketch);
+	// Next is nil when the run ended at an invariant subspace.
+	Next []float64
+	Beta float64
 }
 
-// basisOf returns the basis of the run k: its vectors (shared, not copied)
-// and the trace of its tridiagonal.
+// basisOf returns the basis of the run k: its vectors (shared, not copied),
+// the trace of its tridiagonal and the next basis vector.
 func (k *krylov) basisOf() KrylovBasis {
-	return KrylovBasis{Q: k.q[:len(k.alpha)], Trace: floats.Sum(k.alpha)}
+	b := KrylovBasis{Q: k.q[:len(k.alpha)], Trace: floats.Sum(k.alpha)}
+	if k.b > 0 && k.w != nil {
+		b.Next, b.Beta = make([]float64, len(k.w)), k.b
+		floats.ScaleTo(b.Next, 1/k.b, k.w)
+	}
+	return b
+}
+
+// extend continues the Lanczos run of b by steps more steps (one product
+// each, full reorthogonalization), adding the new vectors to b.Q and their
+// α to b.Trace, so that QᵀHQ = T keeps holding. It stops early at an
+// invariant subspace. It returns the products spent.
+func (b *KrylovBasis) extend(ctx context.Context, n int, op Operator, steps int) (int, error) {
+	q := slices.Clip(b.Q) // never write into the run's own slice
+	w := make([]float64, n)
+	products := 0
+	var anorm float64
+	for ; products < steps && b.Next != nil && len(q) < n; products++ {
+		if err := ctx.Err(); err != nil {
+			return 0, fmt.Errorf("krylov basis step %d: %w", len(q)+1, err)
+		}
+		qj := b.Next
+		op(w, qj)
+		if len(q) > 0 {
+			floats.AddScaled(w, -b.Beta, q[len(q)-1])
+		}
+		a := floats.Dot(qj, w)
+		floats.AddScaled(w, -a, qj)
+		q = append(q, qj)
+		orthogonalize(w, q)
+		nrm := floats.Norm(w, 2)
+		anorm = max(anorm, math.Abs(a)+nrm+b.Beta)
+		b.Trace += a
+		if nrm <= 64*float64(n)*eps*anorm {
+			b.Next, b.Beta = nil, 0
+			continue
+		}
+		b.Next, b.Beta = make([]float64, n), nrm
+		floats.ScaleTo(b.Next, 1/nrm, w)
+	}
+	b.Q = q
+	return products, nil
 }
 
 // DeflatedHutchinson estimates tr(H) from a Krylov basis Q of a Lanczos run
@@ -48,10 +95,15 @@ func (k *krylov) basisOf() KrylovBasis {
 // its variance is 2(‖R‖²_F − Σ R_ii²)/probes for the remainder
 // R = (I−QQᵀ)H(I−QQᵀ).
 //
-// Budget is the number of probes (products); RelErr stops earlier as for
-// Hutchinson; Sketch is ignored. TraceEstimate.SketchRank is m = len(Q) and
-// StdErr that of the probes. When Q spans the whole space the estimate is
-// basis.Trace, exact, with no products.
+// Sketch, when it exceeds m = len(Q), first extends the basis to Sketch
+// vectors by continuing the Lanczos run (basis.Next), one product per
+// vector: each deflates one more direction of the top of the spectrum, where
+// a Hutch++ sketch column costs two products. Budget is the number of
+// products, those of the extension included, the rest going to probes;
+// RelErr stops earlier as for Hutchinson. TraceEstimate.SketchRank is the
+// final basis size and StdErr that of the probes. When Q spans the whole
+// space the estimate is the basis's trace, exact, with no probes. basis is
+// not modified.
 func DeflatedHutchinson(ctx context.Context, n int, op Operator, rng *rand.Rand, basis KrylovBasis, s TraceSettings) (TraceEstimate, error) {
 	if err := s.validate(n, op, rng); err != nil {
 		return TraceEstimate{}, err
@@ -64,14 +116,30 @@ func DeflatedHutchinson(ctx context.Context, n int, op Operator, rng *rand.Rand,
 	if len(basis.Q) > n {
 		return TraceEstimate{}, fmt.Errorf("%w: basis of %d vectors in dimension %d", ErrInvalid, len(basis.Q), n)
 	}
-	res := TraceEstimate{Trace: basis.Trace, SketchRank: len(basis.Q)}
+	extended := 0
+	if s.Sketch > len(basis.Q) {
+		if s.Sketch-len(basis.Q) >= s.Budget {
+			return TraceEstimate{}, fmt.Errorf("%w: budget = %d products cannot extend a basis of %d vectors to %d and leave a probe",
+				ErrInvalid, s.Budget, len(basis.Q), s.Sketch)
+		}
+		if basis.Next != nil && len(basis.Next) != n {
+			return TraceEstimate{}, fmt.Errorf("%w: next basis vector has length %d, want %d", ErrInvalid, len(basis.Next), n)
+		}
+		spent, err := basis.extend(ctx, n, op, s.Sketch-len(basis.Q))
+		if err != nil {
+			return TraceEstimate{}, err
+		}
+		s.Budget -= spent
+		extended = spent
+	}
+	res := TraceEstimate{Trace: basis.Trace, SketchRank: len(basis.Q), Products: extended}
 	if len(basis.Q) == n {
 		res.StdErr, res.Converged = 0, true
 		return res, nil
 	}
 	g, w := make([]float64, n), make([]float64, n)
 	var acc welford
-	for res.Products < s.Budget {
+	for res.Products < extended+s.Budget {
 		if err := ctx.Err(); err != nil {
 			return TraceEstimate{}, fmt.Errorf("deflated hutchinson probe %d: %w", res.Probes+1, err)
 		}

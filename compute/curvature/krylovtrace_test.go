@@ -40,8 +40,8 @@ func lanczosBasis(t *testing.T, n int, op curvature.Operator, k int, tol float64
 	return b
 }
 
-// TestKrylovBasis: the basis that Lanczos and LanczosExtremes return is
-// orthonormal to 1e-12 and its Trace is tr(QᵀAQ) computed densely, to 1e-12
+// TestKrylovBasis: the basis that Lanczos and LanczosExtremes return, with
+// its next vector, is orthonormal to 1e-12 and its Trace is tr(QᵀAQ) computed densely, to 1e-12
 // relative; with Work the basis survives the workspace's next run.
 func TestKrylovBasis(t *testing.T) {
 	n := 80
@@ -67,6 +67,14 @@ func TestKrylovBasis(t *testing.T) {
 			}
 			mat.NewVecDense(n, av).MulVec(a, mat.NewVecDense(n, qi))
 			direct += floats.Dot(qi, av)
+		}
+		if b.Next == nil || math.Abs(floats.Norm(b.Next, 2)-1) > 1e-12 || !(b.Beta > 0) {
+			t.Fatalf("%s: next vector %v, β %v", name, b.Next != nil, b.Beta)
+		}
+		for i, qi := range b.Q {
+			if d := floats.Dot(qi, b.Next); math.Abs(d) > 1e-12 {
+				t.Fatalf("%s: q%d·next = %v", name, i+1, d)
+			}
 		}
 		if math.Abs(b.Trace-direct) > 1e-12*math.Abs(direct) {
 			t.Errorf("%s: basis trace %.15g, tr(QᵀAQ) %.15g", name, b.Trace, direct)
@@ -107,7 +115,8 @@ func TestKrylovBasis(t *testing.T) {
 // reported SE agrees with the spread of the estimates within a factor 1.3;
 // and its
 // spread is below Hutch++'s at the same budget (Hutch++ spends two thirds
-// of it on its sketch).
+// of it on its sketch), also when the basis is first extended to 20 vectors
+// from the same budget (unbiased too).
 func TestDeflatedHutchinsonUnbiased(t *testing.T) {
 	n := 150
 	lambda := outlierSpectrum(n)
@@ -122,7 +131,7 @@ func TestDeflatedHutchinsonUnbiased(t *testing.T) {
 		s.sum2 += e.Trace * e.Trace
 		s.se2 += e.StdErr * e.StdErr
 	}
-	var cond, uncond, hpp stats
+	var cond, uncond, ext, hpp stats
 	for r := range uint64(reps) {
 		e, err := curvature.DeflatedHutchinson(context.Background(), n, op, rand.New(rand.NewPCG(r, 5)), fixed, curvature.TraceSettings{Budget: budget})
 		if err != nil {
@@ -137,6 +146,13 @@ func TestDeflatedHutchinsonUnbiased(t *testing.T) {
 			t.Fatal(err)
 		}
 		add(&uncond, e)
+		if e, err = curvature.DeflatedHutchinson(context.Background(), n, op, rand.New(rand.NewPCG(r, 8)), b, curvature.TraceSettings{Budget: budget, Sketch: 20}); err != nil {
+			t.Fatal(err)
+		}
+		if e.Products != budget || e.SketchRank != 20 || e.Probes != budget-(20-len(b.Q)) {
+			t.Fatalf("extended: products %d, rank %d, probes %d from a basis of %d", e.Products, e.SketchRank, e.Probes, len(b.Q))
+		}
+		add(&ext, e)
 		if e, err = curvature.HutchPP(context.Background(), n, op, rand.New(rand.NewPCG(r, 7)), curvature.TraceSettings{Budget: budget}); err != nil {
 			t.Fatal(err)
 		}
@@ -149,7 +165,7 @@ func TestDeflatedHutchinsonUnbiased(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		s    stats
-	}{{"fixed basis", cond}, {"basis per seed", uncond}, {"hutch++", hpp}} {
+	}{{"fixed basis", cond}, {"basis per seed", uncond}, {"basis extended to 20", ext}, {"hutch++", hpp}} {
 		mean, sd, rmsSE := spread(c.s)
 		seMean := sd / math.Sqrt(reps)
 		t.Logf("%s: exact %.6g, mean %.6g (%.2f SE of mean), spread %.3g, rms reported SE %.3g",
@@ -162,14 +178,15 @@ func TestDeflatedHutchinsonUnbiased(t *testing.T) {
 		}
 	}
 	_, sdK, _ := spread(uncond)
+	_, sdE, _ := spread(ext)
 	_, sdH, _ := spread(hpp)
-	if sdK > sdH {
-		t.Errorf("deflated Hutchinson spread %v above Hutch++'s %v at budget %d", sdK, sdH, budget)
+	if sdK > sdH || sdE > sdH {
+		t.Errorf("deflated Hutchinson spread %v (basis extended: %v) above Hutch++'s %v at budget %d", sdK, sdE, sdH, budget)
 	}
 }
 
-// TestDeflatedHutchinsonEdges: a basis spanning the space gives the exact
-// trace with no products; RelErr stops early with the target met; bad
+// TestDeflatedHutchinsonEdges: a basis spanning the space, as given or as
+// extended, gives the exact trace with no probes; RelErr stops early with the target met; bad
 // arguments are errors wrapping ErrInvalid; a cancelled context stops it.
 func TestDeflatedHutchinsonEdges(t *testing.T) {
 	n := 40
@@ -188,7 +205,20 @@ func TestDeflatedHutchinsonEdges(t *testing.T) {
 		t.Fatalf("the run spans %d of %d dimensions", len(full.Q), n)
 	}
 	b := lanczosBasis(t, n, op, 3, 1e-3, 5)
-	e, err := curvature.DeflatedHutchinson(context.Background(), n, op, rand.New(rand.NewPCG(1, 1)), b, curvature.TraceSettings{Budget: 1000, RelErr: 0.01})
+	// Continuing the run to n vectors makes QᵀHQ the whole operator: the
+	// trace is then exact, which holds only if the added α and the
+	// orthogonality of the added vectors are right.
+	e, err := curvature.DeflatedHutchinson(context.Background(), n, op, rand.New(rand.NewPCG(1, 1)), b, curvature.TraceSettings{Budget: n, Sketch: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.SketchRank != n || e.Probes != 0 || e.Products != n-len(b.Q) || math.Abs(e.Trace-sum(lambda)) > 1e-10*math.Abs(sum(lambda)) {
+		t.Errorf("basis of %d extended to n: %+v, exact %v", len(b.Q), e, sum(lambda))
+	}
+	if _, err := curvature.DeflatedHutchinson(context.Background(), n, op, rand.New(rand.NewPCG(1, 1)), b, curvature.TraceSettings{Budget: 3, Sketch: len(b.Q) + 3}); !errors.Is(err, curvature.ErrInvalid) {
+		t.Errorf("extension leaving no probe: %v", err)
+	}
+	e, err = curvature.DeflatedHutchinson(context.Background(), n, op, rand.New(rand.NewPCG(1, 1)), b, curvature.TraceSettings{Budget: 1000, RelErr: 0.01})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -254,6 +254,10 @@ func Lanczos(ctx context.Context, n int, op Operator, start []float64, s Setting
 			}
 			s.Basis.Q[i] = q
 		}
+		if b := lastOr0(beta); b > 64*float64(n)*eps*anorm && len(alpha) < n {
+			s.Basis.Next, s.Basis.Beta = make([]float64, n), b
+			floats.ScaleTo(s.Basis.Next, 1/b, w)
+		}
 	}
 	y := vector(&ws.y, n)
 	clear(y)

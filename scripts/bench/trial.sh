@@ -4,14 +4,14 @@
 # seed 1, 2,000 curvature examples) with the measures λ₁, top_k (k = 5),
 # trace and full-space keskar sharpness, before and after side by side:
 #
-#	before  the binary of BEFORE_REV (main), trace.method hutchpp at its
-#	        default budget 99 (sketch 33, projection 33, probes 33);
-#	after   this checkout's binary, trace.method krylov at budget 50 (the
-#	        Krylov basis of top_k's Lanczos run deflates for free; 50 probes
-#	        of the deflated remainder, which on keskar-f1 give about the
-#	        standard error of Hutch++ at 99: its 33 probes of a remainder
-#	        deflated by 33 sketch columns against the 15 or so vectors of
-#	        top_k's run).
+#	before  the binary of BEFORE_REV (the commit this branch started from),
+#	        trace.method hutchpp at its default budget 99 (sketch 33,
+#	        projection 33, probes 33);
+#	after   this checkout's binary, trace.method krylov at budget 50 with
+#	        krylov_rank 30: the Krylov basis of top_k's Lanczos run (15 or
+#	        so vectors) deflates for free, is continued to 30 vectors (one
+#	        product each) and the rest of the 50 products are probes of the
+#	        deflated remainder.
 #
 # BEFORE_TRACE and AFTER_TRACE override the two trace settings blocks.
 #
@@ -27,18 +27,18 @@
 # standard error. Both sides train the same network bit for bit (same spec,
 # same trainer), so only the curvature work differs.
 #
-# Environment: BATCHES ("256 800"), BEFORE_REV (main), BEFORE_TRACE
-# ("{method: hutchpp, budget: 99}"), AFTER_TRACE ("{method: krylov, budget:
-# 50}"), THREADS (2), OUT
+# Environment: BATCHES ("256 800"), BEFORE_REV (git merge-base main HEAD),
+# BEFORE_TRACE ("{method: hutchpp, budget: 99}"), AFTER_TRACE ("{method:
+# krylov, budget: 50, krylov_rank: 30}"), THREADS (2), OUT
 # (/tmp/flatsweep-trial), MNIST (data/mnist), GO (go), TAGS (auto: openblas
 # when installed), PAUSE (1).
 set -eu
 cd "$(dirname "$0")/../.."
 BATCHES=${BATCHES:-256 800}
-BEFORE_REV=${BEFORE_REV:-main}
+BEFORE_REV=${BEFORE_REV:-$(git merge-base main HEAD)}
 PAUSE=${PAUSE:-1}
 BEFORE_TRACE=${BEFORE_TRACE:-"{method: hutchpp, budget: 99}"}
-AFTER_TRACE=${AFTER_TRACE:-"{method: krylov, budget: 50}"}
+AFTER_TRACE=${AFTER_TRACE:-"{method: krylov, budget: 50, krylov_rank: 30}"}
 OUT=${OUT:-/tmp/flatsweep-trial}
 . scripts/bench/common.sh
 
