@@ -10,7 +10,7 @@ const (
 // TraceSettings configures the trace estimate.
 type TraceSettings struct {
 	Method string  `json:"method,omitempty" default:"hutchpp" enum:"hutchpp,hutchinson,krylov" flag:"trace-method" doc:"estimator: Hutch++, Hutchinson, or krylov (Hutch++ deflated by the Krylov basis of λ₁'s Lanczos run, reused without products)"`
-	Budget int     `json:"budget,omitempty" default:"99" range:"[1,1048576]" flag:"trace-budget" doc:"Hessian-vector products (≥ 3 for Hutch++; for krylov the probes of the deflated remainder, 33 matching the probes of Hutch++ at 99)"`
+	Budget int     `json:"budget,omitempty" default:"99" range:"[1,1048576]" flag:"trace-budget" doc:"Hessian-vector products (≥ 3 for Hutch++; for krylov those continuing the Lanczos run to krylov_rank, then probes of the deflated remainder)"`
 	RelErr float64 `json:"rel_err,omitempty" range:"[0,inf)" doc:"stop once trace_se ≤ rel_err·|trace| (0: spend the whole budget)"`
 	// KrylovRank is, for method krylov, the least number of vectors of the
 	// deflating basis: λ₁'s Lanczos run is continued to it, one product per
@@ -33,22 +33,22 @@ spread of the Hutchinson part; left out with a single Hutchinson probe).
 Method krylov (Krylov-aware Hutch++, after Chen & Hallman 2023) reuses the
 Lanczos run that λ₁ makes in every trial (top_k's run when top_k is
 selected): its orthonormal basis Q of m vectors satisfies QᵀHQ = T, the
-run's tridiagonal, so tr(QᵀHQ) = tr(T) costs no product, and the whole
-budget goes to Hutchinson probes of the deflated remainder
-(I − QQᵀ)H(I − QQᵀ). The Lanczos space has converged onto the top
-eigenvectors, so it deflates the outlying eigenvalues as Hutch++'s sketch
-does, without the sketch's two thirds of the products: at budget 33 it has
-the probes of Hutch++ at 99 for a third of the products. The estimate is
-unbiased given Q, which depends only on λ₁'s start vector, not on the
-probes. With krylov_rank > m the run is first continued (from where it
+run's tridiagonal, so tr(QᵀHQ) = tr(T) costs no product, and the budget
+goes to Hutchinson probes of the deflated remainder (I − QQᵀ)H(I − QQᵀ).
+The Lanczos space has converged onto the top eigenvectors, so it deflates
+the outlying eigenvalues as Hutch++'s sketch does, without the sketch's two
+thirds of the products. The estimate is unbiased given Q, which depends
+only on λ₁'s start vector, not on the probes. With krylov_rank > m the run is first continued (from where it
 stopped, full reorthogonalization) until the basis has krylov_rank vectors,
 one product each, taken from the budget: a Lanczos vector deflates one more
 direction of the top of the spectrum for one product, where a Hutch++
 sketch column costs two. "trace_krylov_rank" is the number of basis vectors
 deflated (λ₁'s run stops when λ₁ converges, top_k's when every wanted pair
 has, so top_k's is usually the larger basis); the products are the trace's
-entry of the result's costs. Example (YAML): curvature: {measures: [top_k,
-trace], trace: {method: krylov, budget: 50, krylov_rank: 25}}.`,
+entry of the result's costs. On keskar-f1 (docs/BENCHMARKS.md, "Whole
+trial") budget 50 with krylov_rank 30 matches the standard error of Hutch++
+at 99. Example (YAML): curvature: {measures: [top_k, trace], trace:
+{method: krylov, budget: 50, krylov_rank: 30}}.`,
 	Settings: TraceSettings{},
 	Records: func(s any) []string {
 		if s.(TraceSettings).Method == TraceKrylov {
