@@ -35,7 +35,9 @@
 // LanczosTopK extends Lanczos to the k extreme eigenpairs (largest, most
 // negative or largest in magnitude) with a residual test on all k;
 // PowerIteration is PyHessian's deflated power method, kept as a baseline;
-// Hutchinson and HutchPP estimate tr(H) with a standard error; and
+// Hutchinson and HutchPP estimate tr(H) with a standard error, and
+// DeflatedHutchinson does so from the basis of a Lanczos run made for the
+// eigenvalues (KrylovBasis), spending products only on what it missed; and
 // StochasticLanczosQuadrature gives the spectral density and tr f(H), such as
 // log det(H + λI). Every randomized routine draws from a passed *rand.Rand
 // (math/rand/v2), so results are deterministic given the seed, and checks its
