@@ -251,6 +251,11 @@ func measureWith(ctx context.Context, t spec.Trial, m Model, wrap func(curvature
 	c := t.Resolved().Curvature // with the defaults of lanczos_steps and tol
 	start := make([]float64, net.NumParams())
 	curvature.RandomUnit(start, pcg(t.Seed, streamLanczos))
+	if sel, ok := selection(c.Measures, traceName); ok {
+		if sel.Measure.WithDefaults(sel.Settings).(spec.TraceSettings).Method == spec.TraceKrylov {
+			e.basis = &curvature.KrylovBasis{}
+		}
+	}
 	var err error
 	if sel, ok := selection(c.Measures, topKName); ok {
 		err = e.runExtremes(ctx, c, start, sel.Measure.WithDefaults(sel.Settings).(spec.TopKSettings), sel.Settings.(spec.TopKSettings))
@@ -294,6 +299,10 @@ func measureWith(ctx context.Context, t spec.Trial, m Model, wrap func(curvature
 // topKName is the name of the top_k measure, whose Lanczos run gives λ₁.
 const topKName = "top_k"
 
+// traceName is the name of the trace measure, whose method krylov reuses
+// the Krylov basis of λ₁'s Lanczos run.
+const traceName = "trace"
+
 // selection returns the selection of the named measure in ms.
 func selection(ms spec.Measures, name string) (spec.Selection, bool) {
 	for _, sel := range ms.List() {
@@ -313,6 +322,7 @@ func (e *measurer) runLambdaMax(ctx context.Context, c spec.Curvature, start []f
 		Tol:    c.Tol,
 		Which:  curvature.LargestAlgebraic,
 		Verify: true,
+		Basis:  e.basis,
 	})
 	if err != nil {
 		return fmt.Errorf("curvature: %w", err)
@@ -330,9 +340,11 @@ func (e *measurer) runLambdaMax(ctx context.Context, c spec.Curvature, start []f
 // (curvature.LanczosExtremes from start): the K largest and the Negative
 // most negative eigenvalues, at most max(lanczos_steps, top_k.steps) steps,
 // every wanted pair to top_k.tol and λ₁ to min(tol, top_k.tol), λ₁'s
-// residual verified with one explicit product. λ₁ is the run's first Ritz
-// value; the top_k values are kept in e.topk for runTopK. Restarts at an
-// invariant subspace draw from the top_k stream.
+// residual being the Lanczos residual |β_j e_jᵀ s| (equal to ‖Hy − θy‖ to
+// rounding under full reorthogonalization, so no product verifies it). λ₁
+// is the run's first Ritz value; the top_k values are kept in e.topk for
+// runTopK, and the run's basis in e.basis when the trace asks for it.
+// Restarts at an invariant subspace draw from the top_k stream.
 func (e *measurer) runExtremes(ctx context.Context, c spec.Curvature, start []float64, t, given spec.TopKSettings) error {
 	p := e.h.Dim()
 	k, err := capAtP("curvature.top_k.k", t.K, given.K, p)
@@ -346,7 +358,7 @@ func (e *measurer) runExtremes(ctx context.Context, c spec.Curvature, start []fl
 	before, clock := e.counts(), time.Now()
 	r, err := curvature.LanczosExtremes(ctx, p, e.hv, start, curvature.ExtremesSettings{
 		Top: k, Bottom: neg, Steps: max(c.LanczosSteps, t.Steps), Tol: t.Tol, LeadTol: min(c.Tol, t.Tol),
-		VerifyLead: true, Restart: e.rng(streamTopK),
+		Restart: e.rng(streamTopK), Basis: e.basis,
 	})
 	if err != nil {
 		return fmt.Errorf("curvature.top_k: %w", err)
@@ -400,6 +412,9 @@ type measurer struct {
 	out  map[string]float64
 	// topk is the run of λ₁ and top_k, when top_k is selected.
 	topk *curvature.ExtremesResult
+	// basis, non-nil when the trace's method is krylov, receives the Krylov
+	// basis of λ₁'s run (of top_k's run when top_k is selected).
+	basis *curvature.KrylovBasis
 	// costs are the costs so far; residuals those the running measure
 	// reports for its entry.
 	costs     []spec.MeasureCost
@@ -514,16 +529,32 @@ func runTopK(_ context.Context, e *measurer, s, _ any) error {
 
 func runTrace(ctx context.Context, e *measurer, s, _ any) error {
 	t := s.(spec.TraceSettings)
-	est := curvature.HutchPP
-	if t.Method == spec.TraceHutchinson {
-		est = curvature.Hutchinson
+	ts := curvature.TraceSettings{Budget: t.Budget, RelErr: t.RelErr}
+	var (
+		r   curvature.TraceEstimate
+		err error
+	)
+	switch t.Method {
+	case spec.TraceHutchinson:
+		r, err = curvature.Hutchinson(ctx, e.h.Dim(), e.hv, e.rng(streamTrace), ts)
+	case spec.TraceKrylov:
+		if e.basis == nil {
+			return errors.New("the Krylov basis of λ₁'s Lanczos run was not kept")
+		}
+		ts.Sketch = min(t.KrylovRank, len(e.basis.Q)+t.Budget-2) // extend the basis, leaving two probes for the SE
+		r, err = curvature.DeflatedHutchinson(ctx, e.h.Dim(), e.hv, e.rng(streamTrace), *e.basis, ts)
+		e.basis = nil // the basis's m·P floats are not needed any more
+	default:
+		r, err = curvature.HutchPP(ctx, e.h.Dim(), e.hv, e.rng(streamTrace), ts)
 	}
-	r, err := est(ctx, e.h.Dim(), e.hv, e.rng(streamTrace), curvature.TraceSettings{Budget: t.Budget, RelErr: t.RelErr})
 	if err != nil {
 		return err
 	}
 	e.put("trace", r.Trace)
 	e.put("trace_se", r.StdErr)
+	if t.Method == spec.TraceKrylov {
+		e.put("trace_krylov_rank", float64(r.SketchRank))
+	}
 	e.residuals = []float64{relative(r.StdErr, r.Trace)}
 	return nil
 }

@@ -4,13 +4,18 @@ package spec
 const (
 	TraceHutchinson = "hutchinson"
 	TraceHutchPP    = "hutchpp"
+	TraceKrylov     = "krylov"
 )
 
 // TraceSettings configures the trace estimate.
 type TraceSettings struct {
-	Method string  `json:"method,omitempty" default:"hutchpp" enum:"hutchpp,hutchinson" flag:"trace-method" doc:"estimator: Hutch++ or Hutchinson"`
-	Budget int     `json:"budget,omitempty" default:"99" range:"[1,1048576]" flag:"trace-budget" doc:"Hessian-vector products (≥ 3 for Hutch++)"`
+	Method string  `json:"method,omitempty" default:"hutchpp" enum:"hutchpp,hutchinson,krylov" flag:"trace-method" doc:"estimator: Hutch++, Hutchinson, or krylov (Hutch++ deflated by the Krylov basis of λ₁'s Lanczos run, reused without products)"`
+	Budget int     `json:"budget,omitempty" default:"99" range:"[1,1048576]" flag:"trace-budget" doc:"Hessian-vector products (≥ 3 for Hutch++; for krylov those continuing the Lanczos run to krylov_rank, then probes of the deflated remainder)"`
 	RelErr float64 `json:"rel_err,omitempty" range:"[0,inf)" doc:"stop once trace_se ≤ rel_err·|trace| (0: spend the whole budget)"`
+	// KrylovRank is, for method krylov, the least number of vectors of the
+	// deflating basis: λ₁'s Lanczos run is continued to it, one product per
+	// vector, taken from the budget.
+	KrylovRank int `json:"krylov_rank,omitempty" range:"[0,10000]" doc:"krylov only: continue λ₁'s Lanczos run until its basis has this many vectors, one product each from the budget (at most budget − 2, leaving two probes for trace_se; 0: the run as it stopped)"`
 }
 
 var traceMeasure = Measure{
@@ -23,15 +28,43 @@ orthonormal basis Q of S) and a third on Hutchinson on the deflated remainder
 (I − QQᵀ)H(I − QQᵀ): for a matrix with a few large eigenvalues, as Hessians of
 trained networks have, it reaches a relative error δ with O(1/δ) products instead
 of O(1/δ²). "trace" is the estimate and "trace_se" its standard error (from the
-spread of the Hutchinson part; left out with a single Hutchinson probe).`,
-	Settings:       TraceSettings{},
-	Records:        func(any) []string { return []string{"trace", "trace_se"} },
+spread of the Hutchinson part; left out with a single Hutchinson probe).
+
+Method krylov (Krylov-aware Hutch++, after Chen & Hallman 2023) reuses the
+Lanczos run that λ₁ makes in every trial (top_k's run when top_k is
+selected): its orthonormal basis Q of m vectors satisfies QᵀHQ = T, the
+run's tridiagonal, so tr(QᵀHQ) = tr(T) costs no product, and the budget
+goes to Hutchinson probes of the deflated remainder (I − QQᵀ)H(I − QQᵀ).
+The Lanczos space has converged onto the top eigenvectors, so it deflates
+the outlying eigenvalues as Hutch++'s sketch does, without the sketch's two
+thirds of the products. The estimate is unbiased given Q, which depends
+only on λ₁'s start vector, not on the probes. With krylov_rank > m the run is first continued (from where it
+stopped, full reorthogonalization) until the basis has krylov_rank vectors,
+one product each, taken from the budget: a Lanczos vector deflates one more
+direction of the top of the spectrum for one product, where a Hutch++
+sketch column costs two. "trace_krylov_rank" is the number of basis vectors
+deflated (λ₁'s run stops when λ₁ converges, top_k's when every wanted pair
+has, so top_k's is usually the larger basis); the products are the trace's
+entry of the result's costs. On keskar-f1 (docs/BENCHMARKS.md, "Whole
+trial") budget 50 with krylov_rank 30 matches the standard error of Hutch++
+at 99. Example (YAML): curvature: {measures: [top_k, trace], trace:
+{method: krylov, budget: 50, krylov_rank: 30}}.`,
+	Settings: TraceSettings{},
+	Records: func(s any) []string {
+		if s.(TraceSettings).Method == TraceKrylov {
+			return []string{"trace", "trace_se", "trace_krylov_rank"}
+		}
+		return []string{"trace", "trace_se"}
+	},
 	Invariance:     NotInvariant,
 	InvarianceNote: "T_α scales the trace of the Hessian blocks by α⁻² and α².",
 	Check: func(s any, _ Architecture) error {
 		t := s.(TraceSettings)
 		if t.Budget != 0 && t.Budget < 3 && (t.Method == "" || t.Method == TraceHutchPP) {
 			return invalid("budget", t.Budget, "Hutch++ needs at least 3 products (a sketch column, its projection and a probe)")
+		}
+		if t.KrylovRank > 0 && t.Method != TraceKrylov {
+			return invalid("krylov_rank", t.KrylovRank, "applies to method krylov only")
 		}
 		return nil
 	},

@@ -39,13 +39,17 @@ type Result struct {
 	// the top_k measure selected, the first value of its run ("lambda_1",
 	// bit for bit), which also meets Curvature.Tol.
 	LambdaMax float64 `json:"lambda_max"`
-	// LambdaResidual is ‖Hv − λ₁v‖ for the returned Ritz pair.
+	// LambdaResidual is ‖Hv − λ₁v‖ for the returned Ritz pair: computed
+	// with one more product for λ₁'s own run, and with top_k selected the
+	// Lanczos residual |β_j e_jᵀ s| of top_k's run, equal to it to rounding
+	// under full reorthogonalization.
 	LambdaResidual float64 `json:"lambda_residual"`
 	// LambdaConverged reports whether the residual met the tolerance.
 	LambdaConverged bool `json:"lambda_converged"`
 	// HVPs is the number of Hessian-vector products of the Lanczos run that
-	// gave λ₁ (its steps plus one product that verifies λ₁'s residual); with
-	// top_k selected, that run also gave the top_k values.
+	// gave λ₁ (for λ₁'s own run, its steps plus one product that verifies
+	// λ₁'s residual); with top_k selected, that run's steps, which also gave
+	// the top_k values.
 	HVPs int `json:"hvps"`
 	// Params is the number of trainable parameters P.
 	Params int `json:"params"`

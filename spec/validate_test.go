@@ -308,7 +308,7 @@ func TestMeasureMessages(t *testing.T) {
 		{spec.TopKSettings{Negative: -1}, "curvature.top_k.negative = -1: must be in [0, 1048576]"},
 		{spec.TopKSettings{K: 52}, "curvature.top_k.k = 52: must be ≤ P = 51, the number of parameters"},
 		{spec.TopKSettings{Tol: math.Inf(-1)}, "curvature.top_k.tol = -Inf: must be finite and > 0 (0 or omitted: default 1e-3)"},
-		{spec.TraceSettings{Method: "exact"}, `curvature.trace.method = "exact": unknown value; expected "hutchpp" or "hutchinson"`},
+		{spec.TraceSettings{Method: "exact"}, `curvature.trace.method = "exact": unknown value; expected "hutchpp", "hutchinson" or "krylov"`},
 		{spec.TraceSettings{RelErr: math.NaN()}, "curvature.trace.rel_err = NaN: must be finite and ≥ 0"},
 		{spec.DensitySettings{Steps: 10001}, "curvature.density.steps = 10001: must be in [1, 10000] (0 or omitted: default 30)"},
 		{spec.EvidenceSettings{Operator: "fisher"}, `curvature.evidence.operator = "fisher": unknown value; expected "gauss_newton" or "hessian"`},

@@ -78,7 +78,7 @@ func TestBadMeasures(t *testing.T) {
 		{"tol: 1e-6}", "tol: 0}", []string{"curvature.top_k.tol = 0"}},
 		{"tol: 1e-6}", "tol: -1e-6}", []string{"curvature.top_k.tol = -1e-6", "finite and > 0"}},
 		{"budget: 40}", "budget: 0}", []string{"m.yaml:9:", "curvature.trace.budget = 0"}},
-		{"method: hutchinson", "method: exact", []string{"curvature.trace.method = \"exact\"", `expected "hutchpp" or "hutchinson"`}},
+		{"method: hutchinson", "method: exact", []string{"curvature.trace.method = \"exact\"", `expected "hutchpp", "hutchinson" or "krylov"`}},
 		{"method: hutchinson", "method: 3", []string{"curvature.trace.method = 3", "expected a string"}},
 		{"[1e-3, 5e-4]", "[1e-3, 1e-3]", []string{"m.yaml:10:", "curvature.keskar.epsilons[1]", "duplicate"}},
 		{"[1e-3, 5e-4]", "[1e-3, 0]", []string{"curvature.keskar.epsilons[1] = 0"}},

@@ -33,6 +33,10 @@ type ExtremesSettings struct {
 	// subspace before the wanted pairs have converged from a fresh random
 	// direction (see TopKSettings.Restart).
 	Restart *rand.Rand
+	// Basis, when non-nil, receives the run's Krylov basis Q_m and tr(T_m)
+	// for a trace estimate that reuses them (DeflatedHutchinson). The
+	// vectors are the run's own (m·n memory kept alive), not copies.
+	Basis *KrylovBasis
 }
 
 // ExtremesResult is the outcome of LanczosExtremes.
@@ -127,6 +131,9 @@ func LanczosExtremes(ctx context.Context, n int, op Operator, start []float64, s
 	}
 	m := len(vals)
 	res := ExtremesResult{Steps: m, Products: k.products, Restarts: k.restarts}
+	if s.Basis != nil {
+		*s.Basis = k.basisOf()
+	}
 	pairs := func(idx []int) []Eigen {
 		out := make([]Eigen, 0, len(idx))
 		for _, i := range idx {

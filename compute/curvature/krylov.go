@@ -21,6 +21,9 @@ type krylov struct {
 	b           float64
 	products    int
 	restarts    int
+	// w is the last step's residual H q_j − α_j q_j − β_{j−1} q_{j−1},
+	// orthogonalized against Q: b·q_{j+1} when b > 0.
+	w []float64
 }
 
 // krylovCheck is called after every step; returning true stops the run.
@@ -58,6 +61,7 @@ func runKrylov(ctx context.Context, n int, op Operator, q1 []float64, steps int,
 		}
 		k.alpha = append(k.alpha, a)
 		k.b = b
+		k.w = w
 		stop, err := check(k)
 		if err != nil {
 			return nil, err

@@ -35,7 +35,9 @@
 // LanczosTopK extends Lanczos to the k extreme eigenpairs (largest, most
 // negative or largest in magnitude) with a residual test on all k;
 // PowerIteration is PyHessian's deflated power method, kept as a baseline;
-// Hutchinson and HutchPP estimate tr(H) with a standard error; and
+// Hutchinson and HutchPP estimate tr(H) with a standard error, and
+// DeflatedHutchinson does so from the basis of a Lanczos run made for the
+// eigenvalues (KrylovBasis), spending products only on what it missed; and
 // StochasticLanczosQuadrature gives the spectral density and tr f(H), such as
 // log det(H + λI). Every randomized routine draws from a passed *rand.Rand
 // (math/rand/v2), so results are deterministic given the seed, and checks its
@@ -48,6 +50,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -90,6 +93,11 @@ type Settings struct {
 	// once it has grown to their step count. Eigen.Vector then lives in
 	// Work: it is valid until the next run that uses Work.
 	Work *Workspace
+	// Basis, when non-nil, receives the run's Krylov basis Q_j and tr(T_j)
+	// for a trace estimate that reuses them (DeflatedHutchinson): views of
+	// the run's vectors when Work is nil, copies otherwise (Work's vectors
+	// are overwritten by its next run).
+	Basis *KrylovBasis
 }
 
 // Workspace is memory for Lanczos runs (see Settings.Work). The zero value
@@ -238,6 +246,20 @@ func Lanczos(ctx context.Context, n int, op Operator, start []float64, s Setting
 			break
 		}
 		floats.ScaleTo(ws.basisVector(j+1, n), 1/b, w)
+	}
+	if s.Basis != nil {
+		*s.Basis = KrylovBasis{Q: make([][]float64, len(alpha)), Trace: floats.Sum(alpha)}
+		for i := range alpha {
+			q := ws.basisVector(i, n)
+			if s.Work != nil {
+				q = slices.Clone(q)
+			}
+			s.Basis.Q[i] = q
+		}
+		if b := lastOr0(beta); b > 64*float64(n)*eps*anorm && len(alpha) < n {
+			s.Basis.Next, s.Basis.Beta = make([]float64, n), b
+			floats.ScaleTo(s.Basis.Next, 1/b, w)
+		}
 	}
 	y := vector(&ws.y, n)
 	clear(y)

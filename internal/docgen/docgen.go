@@ -38,7 +38,9 @@ verified with one more product. It is recorded as ` + "`lambda_max`" + ` with it
 residual, whether it converged and the products used. With ` + "`top_k`" + `
 selected, λ₁ comes from top_k's run instead (one Lanczos run serves λ₁, the
 top K and the most negative eigenvalues; see below), so that a trial reports
-one λ₁, equal to ` + "`lambda_1`" + `.
+one λ₁, equal to ` + "`lambda_1`" + `, and its residual is that run's Lanczos
+residual |β_j e_jᵀ s| (equal to ‖Hv − λ₁v‖ to rounding under full
+reorthogonalization), which costs no product.
 
 Every result accounts for its cost: ` + "`costs`" + ` lists, for the Hessian's
 set-up (` + "`hessian`" + `), λ₁'s own run (` + "`lambda_max`" + `, without top_k), every
@@ -57,7 +59,9 @@ setting written with its default value does not change the trial's identity.
 Each measure draws its random numbers from its own generator seeded with the
 trial seed, so its value does not depend on which other measures are
 selected (λ₁ excepted: with top_k it is top_k's first value, which agrees
-with λ₁'s own run to the tolerance). ` + "`flatsweep hessian`" + ` takes the same measures on one saved model, with
+with λ₁'s own run to the tolerance; and trace with method krylov, which
+deflates by the basis of that same run, so that its estimate, unbiased
+either way, depends on whether top_k is selected). ` + "`flatsweep hessian`" + ` takes the same measures on one saved model, with
 one flag per setting (given below).
 
 `)

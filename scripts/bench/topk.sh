@@ -27,14 +27,24 @@
 # the reference, the per-start ratios PyHessian/flatsweep of products and of
 # time (PyHessian's set-up + solve against flatsweep's set-up + top_k), and
 # whether every start reached ≥ 4 with every value within 1e-6 relative.
+#
+# With STEPS (e.g. "18 19 20") and STEPS_STARTS (e.g. "1 4") it then runs,
+# for each such start and step count j, `flatsweep hessian` with exactly j
+# Lanczos steps (lanczos_steps = top_k.steps = j, tolerances 1e-14 so that
+# no pair stops the run) and prints the relative error of each of the five
+# Ritz values against the reference: how many products any stopping rule
+# needs for every value to be within 1e-6 from that start.
 # See docs/BENCHMARKS.md, "Top-5 through flatsweep hessian".
 #
 # Environment: THREADS (2), REPS (5), TOL (1e-3, top_k.tol), OUT
 # (/tmp/flatsweep-bench), MNIST (data/mnist), PYTHON (/usr/bin/python3),
-# TAGS (auto: openblas when installed), OMP_WAIT_POLICY (PASSIVE), PAUSE (1).
+# TAGS (auto: openblas when installed), OMP_WAIT_POLICY (PASSIVE), PAUSE (1),
+# STEPS and STEPS_STARTS (empty and 1).
 set -eu
 cd "$(dirname "$0")/../.."
 REPS=${REPS:-5}
+STEPS=${STEPS:-}
+STEPS_STARTS=${STEPS_STARTS:-1}
 TOL=${TOL:-1e-3}
 PAUSE=${PAUSE:-1}
 . scripts/bench/common.sh
@@ -118,3 +128,26 @@ for i in range(1, reps + 1):
 print(f"products ratio: min {min(pr):.2f}, max {max(pr):.2f}; time ratio: min {min(tr):.2f}, max {max(tr):.2f}")
 print(f"every start >= 4x fewer products and >= 4x less time, values within 1e-6, one λ₁: {'MET' if ok else 'NOT met'}")
 EOF
+
+[ -n "$STEPS" ] || exit 0
+echo "Ritz values after exactly j Lanczos steps (relative error of λ₁ … λ₅ against the reference):"
+for i in $STEPS_STARTS; do
+	for j in $STEPS; do
+		sed "s/\"seed\": $i}\$/\"seed\": $i, \"curvature\": {\"lanczos_steps\": $j, \"tol\": 1e-14, \"measures\": [\"top_k\"], \"top_k\": {\"steps\": $j, \"tol\": 1e-14}}}/" \
+			"$E/trial.$i.json" >"$E/steps.$i.$j.json"
+		"$OUT/flatsweep" --blas-threads "$THREADS" hessian --weights "$OUT/model.safetensors" --spec "$E/steps.$i.$j.json" \
+			--format json >"$E/steps.$i.$j.out.json"
+		"$PYTHON" - "$E" "$i" "$j" <<'EOF'
+import json, os, sys
+
+d, i, j = sys.argv[1:]
+ref = {}
+for line in open(os.path.join(d, "ref.txt")):
+    k, _, v = line.strip().partition(" ")
+    ref[k] = v
+r = json.load(open(os.path.join(d, f"steps.{i}.{j}.out.json")))
+errs = [abs(r["measures"][f"lambda_{n}"] - float(ref[f"eig_{n}"])) / abs(float(ref[f"eig_{n}"])) for n in range(1, 6)]
+print(f"start {i} steps {j:>3} products {r['hvps']:>3}: " + " ".join(f"{e:.1e}" for e in errs) + f"  all within 1e-6: {max(errs) <= 1e-6}")
+EOF
+	done
+done
