@@ -368,15 +368,7 @@ def train32(args, net, state, x, y, grad64, examples):
                 opt.step()
         return run
 
-    go = subprocess.Popen(shlex.split(args.flatbench), stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, text=True, bufsize=1)
-    if go.stdout.readline().strip() != "ready":
-        sys.exit("torch_ref: flatbench -serve did not start")
-
-    def go_call(name):
-        go.stdin.write(name + "\n")
-        go.stdin.flush()
-        return float(go.stdout.readline())
+    go, go_call = serve_flatbench(args)
 
     def torch_call(f):
         t0 = time.perf_counter()
@@ -408,7 +400,9 @@ def train32(args, net, state, x, y, grad64, examples):
     go.wait()
 
 
-def pairs(args, net, n, torch_fns, train_examples):
+def serve_flatbench(args):
+    """Start `flatbench -serve` (args.flatbench) and return the process and
+    a function that runs one named call in it and returns its seconds."""
     go = subprocess.Popen(shlex.split(args.flatbench), stdin=subprocess.PIPE,
                           stdout=subprocess.PIPE, text=True, bufsize=1)
     if go.stdout.readline().strip() != "ready":
@@ -418,6 +412,11 @@ def pairs(args, net, n, torch_fns, train_examples):
         go.stdin.write(name + "\n")
         go.stdin.flush()
         return float(go.stdout.readline())
+    return go, go_call
+
+
+def pairs(args, net, n, torch_fns, train_examples):
+    go, go_call = serve_flatbench(args)
 
     def torch_call(name):
         t0 = time.perf_counter()

@@ -54,6 +54,7 @@ import (
 	"github.com/flatsweep/flatsweep/compute"
 	"github.com/flatsweep/flatsweep/compute/blas"
 	"github.com/flatsweep/flatsweep/compute/flatness"
+	"github.com/flatsweep/flatsweep/scripts/bench/scale/loadavg"
 	"github.com/flatsweep/flatsweep/spec"
 	"gonum.org/v1/gonum/mat"
 )
@@ -271,21 +272,8 @@ func timeMeasure(ctx context.Context, o flatness.Oracle, theta []float64, seed u
 	}
 	slices.Sort(ratios)
 	fmt.Printf("measure: subspace/full seconds, median %.3f over %d pairs (min %.3f, max %.3f); load %s\n",
-		ratios[len(ratios)/2], reps, ratios[0], ratios[len(ratios)-1], loadavg())
+		ratios[len(ratios)/2], reps, ratios[0], ratios[len(ratios)-1], loadavg.String())
 	return nil
-}
-
-// loadavg returns the 1-, 5- and 15-minute load averages, or "?".
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // timePinv draws A as KeskarSharpness does and times A⁺θ both ways.
