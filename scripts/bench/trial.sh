@@ -4,7 +4,8 @@
 # seed 1, 2,000 curvature examples) with the measures λ₁, top_k (k = 5),
 # trace and full-space keskar sharpness, before and after side by side:
 #
-#	before  the binary of BEFORE_REV (the commit this branch started from),
+#	before  the binary of BEFORE_REV (default HEAD: this checkout's code;
+#	        BEFORE_REV=46e683e is the code before the krylov method),
 #	        trace.method hutchpp at its default budget 99 (sketch 33,
 #	        projection 33, probes 33);
 #	after   this checkout's binary, trace.method krylov at budget 50 with
@@ -27,7 +28,7 @@
 # standard error. Both sides train the same network bit for bit (same spec,
 # same trainer), so only the curvature work differs.
 #
-# Environment: BATCHES ("256 800"), BEFORE_REV (git merge-base main HEAD),
+# Environment: BATCHES ("256 800"), BEFORE_REV (HEAD),
 # BEFORE_TRACE ("{method: hutchpp, budget: 99}"), AFTER_TRACE ("{method:
 # krylov, budget: 50, krylov_rank: 30}"), THREADS (2), OUT
 # (/tmp/flatsweep-trial), MNIST (data/mnist), GO (go), TAGS (auto: openblas
@@ -35,7 +36,7 @@
 set -eu
 cd "$(dirname "$0")/../.."
 BATCHES=${BATCHES:-256 800}
-BEFORE_REV=${BEFORE_REV:-$(git merge-base main HEAD)}
+BEFORE_REV=${BEFORE_REV:-HEAD}
 PAUSE=${PAUSE:-1}
 BEFORE_TRACE=${BEFORE_TRACE:-"{method: hutchpp, budget: 99}"}
 AFTER_TRACE=${AFTER_TRACE:-"{method: krylov, budget: 50, krylov_rank: 30}"}
