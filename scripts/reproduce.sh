@@ -18,7 +18,8 @@ cd "$(dirname "$0")/.."
 out=${OUT:-out/reproduce}
 workers=${WORKERS:-2}
 all=(keskar-f1 keskar-f1-bn yao-batch-spectrum yao-batch-spectrum-epochs
-  increase-batch-vs-decay-lr sam-mnist sam-flatness)
+  increase-batch-vs-decay-lr sam-mnist sam-flatness
+  keskar-sb-lb keskar-warm-start keskar-augmentation edge-of-stability)
 if [ $# -gt 0 ]; then names=("$@"); else names=("${all[@]}"); fi
 mkdir -p "$out"
 

@@ -1,7 +1,10 @@
 package main
 
 import (
+	be "encoding/binary"
 	"encoding/csv"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +23,7 @@ var reproductions = []string{
 	"yao-batch-spectrum.yaml", "yao-batch-spectrum-epochs.yaml",
 	"increase-batch-vs-decay-lr.yaml",
 	"sam-mnist.yaml", "sam-flatness.yaml",
+	"keskar-sb-lb.yaml", "keskar-warm-start.yaml", "keskar-augmentation.yaml", "edge-of-stability.yaml",
 }
 
 // TestReproduceScriptRunsEveryReproduction: scripts/reproduce.sh runs, by
@@ -47,7 +51,9 @@ func TestReproduceScriptRunsEveryReproduction(t *testing.T) {
 // tinyProfile returns the sweep file at path with its data and network
 // shrunk so that the whole sweep runs in seconds: the embedded synthetic task
 // with N = 1,024 training examples (at least every batch size of the shipped
-// reproductions) and 128 test examples in place of MNIST, every hidden layer
+// reproductions) and 128 test examples in place of MNIST (a sweep on the
+// synthetic task keeps its own, smaller data set; a sweep that augments its
+// images gets as many generated 28×28 images, tinyImages), every hidden layer
 // of width 8, and the curvature measured on 128 examples. Everything else —
 // the grid and its axes, the optimizer, the epochs or steps, the schedules,
 // SAM, batch norm, the measures and their settings — is the file's own, so
@@ -85,7 +91,16 @@ func tinyProfile(t *testing.T, path string) []byte {
 		t.Fatalf("%s: no %q", path, key)
 		return nil
 	}
-	set(root, "dataset", "{name: synthetic, n: 1024, n_test: 128, seed: 1}")
+	// A sweep already on the synthetic task keeps its own data: its sizes are
+	// part of the experiment (edge-of-stability's full batch, batch_size = n).
+	// Augmentation translates images, which the synthetic task has not: a
+	// sweep that augments gets tiny generated MNIST-format images instead.
+	switch {
+	case augments(t, path):
+		set(root, "dataset", fmt.Sprintf("{name: mnist, dir: %q, n: 1024, n_test: 128, seed: 1}", tinyImages(t, 1024+128)))
+	case get(get(root, "dataset"), "name").Value != "synthetic":
+		set(root, "dataset", "{name: synthetic, n: 1024, n_test: 128, seed: 1}")
+	}
 	hidden := get(get(root, "model"), "hidden")
 	for _, w := range hidden.Content {
 		w.Value = "8"
@@ -96,6 +111,54 @@ func tinyProfile(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// augments reports whether a trial of the sweep file at path translates its
+// training images (augment.shift > 0).
+func augments(t *testing.T, path string) bool {
+	t.Helper()
+	s, err := sweeps.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.ContainsFunc(sweeps.Expand(s), func(tr sweeps.Trial) bool { return tr.Spec.Augment.Shift > 0 })
+}
+
+// tinyImages writes n generated 28×28 images in MNIST's IDX format (one
+// t10k pair) to a temporary directory and returns it: class c ∈ {0, …, 9} is
+// a bright 4×4 square at its own place on a grid of 5 × 2 places 5 pixels
+// apart, on uniform noise, so that a small network learns it and a
+// translation by up to 2 pixels keeps the classes apart.
+func tinyImages(t *testing.T, n int) string {
+	t.Helper()
+	const size = 28
+	rng := rand.New(rand.NewPCG(1, 2))
+	img := []byte{0, 0, 8, 3}
+	img = be.BigEndian.AppendUint32(img, uint32(n))
+	img = be.BigEndian.AppendUint32(img, size)
+	img = be.BigEndian.AppendUint32(img, size)
+	lab := be.BigEndian.AppendUint32([]byte{0, 0, 8, 1}, uint32(n))
+	for range n {
+		c := rng.IntN(10)
+		lab = append(lab, byte(c))
+		y0, x0 := 6+(c/5)*10, 2+(c%5)*5
+		for y := range size {
+			for x := range size {
+				p := byte(rng.IntN(80))
+				if y >= y0 && y < y0+4 && x >= x0 && x < x0+4 {
+					p = 180 + byte(rng.IntN(70))
+				}
+				img = append(img, p)
+			}
+		}
+	}
+	dir := t.TempDir()
+	for name, b := range map[string][]byte{"t10k-images-idx3-ubyte": img, "t10k-labels-idx1-ubyte": lab} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // TestReproductionsTinyProfile runs every shipped reproduction in its tiny
@@ -146,6 +209,9 @@ func TestReproductionsTinyProfile(t *testing.T) {
 				"yao-batch-spectrum.yaml":        {"lambda_1", "lambda_5", "top_k_converged"},
 				"yao-batch-spectrum-epochs.yaml": {"lambda_1", "lambda_5", "top_k_converged"},
 				"sam-flatness.yaml":              {"keskar_full_1e-3"},
+				"keskar-sb-lb.yaml":              {"keskar_full_1e-3", "keskar_full_5e-4", "keskar_sub_1e-3", "keskar_sub_5e-4"},
+				"keskar-warm-start.yaml":         {"keskar_full_1e-3", "keskar_full_5e-4", "keskar_sub_1e-3", "keskar_sub_5e-4"},
+				"keskar-augmentation.yaml":       {"keskar_full_1e-3", "keskar_full_5e-4", "keskar_sub_1e-3", "keskar_sub_5e-4"},
 			}[file]
 			ok := 0
 			for _, r := range rows[1:] {
