@@ -134,6 +134,10 @@ type SweepAnalysis struct {
 	// Costs is where the sweep's time went, over every trial that recorded
 	// its costs (results.CostTable; empty when none did).
 	Costs []results.CostRow `json:"costs,omitempty"`
+	// Paired compares the test accuracy of neighbouring grid points image
+	// by image on their shared test images (PairedAccuracy; empty when no
+	// trial recorded its per-image results).
+	Paired []PairedDifference `json:"paired,omitempty"`
 
 	// optimizers and seeds feed the notes: the optimizer names of the
 	// successful trials, and the most successful seeds of a grid point.
@@ -331,6 +335,7 @@ func Analyze(sweep string, points []Point) SweepAnalysis {
 		}
 	}
 	a.Costs = costsOf(points)
+	a.Paired = PairedAccuracy(points)
 	a.Notes = a.notes()
 	if n := externalPoints(points); n > 0 {
 		a.Notes = append(a.Notes, fmt.Sprintf("%d of %d trials are results of an external program (command trials): their metrics and curves are the program's, which flatsweep cannot promise to be bit-identical across retries; λ₁ and the measures are flatsweep's own, taken on the weights the program wrote.", n, len(points)))
@@ -551,10 +556,50 @@ func (a SweepAnalysis) tables() []table {
 	if a.Dinh.Trials > 0 || len(a.Dinh.Measures) > 0 {
 		ts = append(ts, a.dinhTable())
 	}
+	if len(a.Paired) > 0 {
+		ts = append(ts, a.pairedTable())
+	}
 	if len(a.Costs) > 0 {
 		ts = append(ts, a.costsTable())
 	}
 	return ts
+}
+
+// pairedTable shows the paired comparisons of test accuracy (PairedAccuracy).
+func (a SweepAnalysis) pairedTable() table {
+	t := table{id: "paired", title: "Paired test accuracy: neighbouring grid points on the same test images",
+		intro: "The difference of mean test accuracy between two grid points that differ in one axis (to − from), " +
+			"compared image by image on the test images both were scored on. Its 95 % interval combines the seeds' error " +
+			"(Welch) with the test images' paired error; \"unpaired\" is the test images' half-width an interval treating " +
+			"the two as independent test sets would use. \"resolved\" when the interval excludes 0.",
+		head: []string{"axis", "from → to", "at", "seeds", "Δ test acc", "95 % interval", "± test (paired)", "± test (unpaired)", "images differing", "resolved"}}
+	unknown, belowSeeds := 0, 0
+	for _, d := range a.Paired {
+		test := num(d.TestHalf)
+		if d.TestHalf == 0 && d.SeedsKnown {
+			test = "~0 †"
+			belowSeeds++
+		}
+		res := "no"
+		if d.Resolved() {
+			res = "yes"
+		}
+		seeds := fmt.Sprintf("%d, %d", d.SeedsFrom, d.SeedsTo)
+		if !d.SeedsKnown {
+			seeds += " *"
+			unknown++
+		}
+		t.rows = append(t.rows, []string{d.Axis, axisValue(d.From) + " → " + axisValue(d.To), cmpOr(d.At, "-"), seeds,
+			fmt.Sprintf("%+.4f", d.Diff), fmt.Sprintf("[%+.4f, %+.4f]", d.Lo, d.Hi), test, num(d.UnpairedTestHalf),
+			fmt.Sprintf("%.1f %%", 100*d.Disagree), res})
+	}
+	if unknown > 0 {
+		t.notes = append(t.notes, fmt.Sprintf("* %d comparisons have a single seed on one side: their interval leaves the seeds' error out and covers the test images only.", unknown))
+	}
+	if belowSeeds > 0 {
+		t.notes = append(t.notes, fmt.Sprintf("† In %d comparisons the spread of the per-image differences is no larger than the seeds' disagreement on single images accounts for: the test images add no error that the seeds' term (which contains that disagreement) does not already hold, and the interval is the seeds'.", belowSeeds))
+	}
+	return t
 }
 
 // costsTable shows where the sweep's time went (results.CostTable).

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -123,6 +124,13 @@ type Point struct {
 	// on (spec Dataset.NTest; 0 when unknown): the binomial error of an
 	// accuracy (see AccInterval).
 	TestExamples int
+	// TestCorrect marks which test examples the trial's final model
+	// classifies correctly (spec.Result.TestCorrect; nil when not
+	// recorded), and TestSet identifies the test set they index (the
+	// canonical JSON of the trial's dataset section), so that trials are
+	// compared image by image only on the same images (PairedAccuracy).
+	TestCorrect []byte
+	TestSet     string
 	// Optimizer names the update rule ("sgd", "adam"; spec Optimizer.Name,
 	// "" for plain SGD).
 	Optimizer string
@@ -249,6 +257,10 @@ func PointsFromRecords(recs []Record) []Point {
 		}
 		if res := r.Result; res != nil {
 			p.External = res.External
+			if res.TestExamples > 0 && res.TestExamples == r.Spec.Dataset.NTest {
+				ds, _ := json.Marshal(r.Spec.Dataset)
+				p.TestCorrect, p.TestSet = res.TestCorrect, string(ds)
+			}
 			if !res.Diverged {
 				for name, v := range res.Measures {
 					p.Metrics[name] = v

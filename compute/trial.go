@@ -14,6 +14,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/flatsweep/flatsweep/compute/data"
 	"github.com/flatsweep/flatsweep/compute/nn"
 	"github.com/flatsweep/flatsweep/compute/train"
 	"github.com/flatsweep/flatsweep/compute/weights"
@@ -272,6 +273,9 @@ func Run(ctx context.Context, t spec.Trial, progress func(spec.EpochMetrics)) (s
 	if tr.Diverged {
 		return res, out, nil
 	}
+	if bits, ok := testCorrect(net, theta, testSet, res.TestAcc); ok {
+		res.TestCorrect, res.TestExamples = bits, testSet.Len()
+	}
 	res.CurvatureIndices = CurvatureIndices(t, trainSet.Len())
 	examples := subset(trainSet, res.CurvatureIndices)
 	res.CurvatureExamples = examples.Len()
@@ -430,4 +434,25 @@ func ReadState(r io.Reader, net *nn.Network) (theta, buffers []float64, meta map
 func epochMetrics(m train.Metrics) spec.EpochMetrics {
 	return spec.EpochMetrics{Epoch: m.Epoch, TrainLoss: m.TrainLoss, TrainAcc: m.TrainAcc,
 		TestLoss: m.TestLoss, TestAcc: m.TestAcc, Step: m.Step, LR: m.LR, BatchSize: m.BatchSize}
+}
+
+// testCorrect returns which examples of the test set the network at θ
+// classifies correctly, as spec.Result.TestCorrect bits, and whether they
+// agree with the accuracy acc that training's evaluation reported (they
+// do unless a GEMM of another chunk shape rounded an output differently
+// where two classes tie to the last bit; the bits are then left out rather
+// than contradict the accuracy).
+func testCorrect(net *nn.Network, theta []float64, set data.Set, acc float64) ([]byte, bool) {
+	if set.Len() == 0 {
+		return nil, false
+	}
+	correct := make([]bool, set.Len())
+	net.NewWorkspace(min(set.Len(), chunkRows(net))).Correct(correct, theta, set.X, set.Y)
+	n := 0
+	for _, c := range correct {
+		if c {
+			n++
+		}
+	}
+	return spec.CorrectBits(correct), float64(n)/float64(set.Len()) == acc
 }

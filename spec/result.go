@@ -101,6 +101,34 @@ type Result struct {
 	// curvature it measures on the program's weights is a deterministic
 	// function of those weights).
 	External bool `json:"external,omitempty"`
+	// TestCorrect records which test examples the final model classifies
+	// correctly, one bit per example in the test set's order (bit i is byte
+	// i/8's bit i mod 8, the low bit first), TestExamples bits in all, so that
+	// TestAcc = popcount(TestCorrect)/TestExamples exactly. Trials scored on
+	// the same test set can then be compared image by image (a paired
+	// comparison), whose error is far smaller than that of two independent
+	// test sets. Empty for results without it (a diverged run, a command
+	// trial, results stored before it was recorded).
+	TestCorrect  []byte `json:"test_correct,omitempty"`
+	TestExamples int    `json:"test_examples,omitempty"`
+}
+
+// CorrectBits packs per-example correctness into the TestCorrect layout:
+// bit i is correct[i].
+func CorrectBits(correct []bool) []byte {
+	b := make([]byte, (len(correct)+7)/8)
+	for i, c := range correct {
+		if c {
+			b[i/8] |= 1 << (i % 8)
+		}
+	}
+	return b
+}
+
+// TestCorrectAt reports whether test example i was classified correctly
+// (false when i is outside TestCorrect).
+func (r Result) TestCorrectAt(i int) bool {
+	return i >= 0 && i < r.TestExamples && i/8 < len(r.TestCorrect) && r.TestCorrect[i/8]&(1<<(i%8)) != 0
 }
 
 // Names of MeasureCost entries that are not measures of the registry.

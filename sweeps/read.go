@@ -58,6 +58,25 @@ func Parse(data []byte, source string) (spec.Sweep, error) {
 	if err != nil {
 		return spec.Sweep{}, err
 	}
+	return parseRoot(root, source)
+}
+
+// parseRoot is Parse of a parsed document. The profiles mapping
+// (ProfilesKey) is checked and left out: it is not part of the sweep.
+func parseRoot(root *yaml.Node, source string) (spec.Sweep, error) {
+	if root.Kind == yaml.MappingNode {
+		if _, err := profilesOf(root, source); err != nil {
+			return spec.Sweep{}, err
+		}
+		kept := *root
+		kept.Content = nil
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if root.Content[i].Value != ProfilesKey {
+				kept.Content = append(kept.Content, root.Content[i], root.Content[i+1])
+			}
+		}
+		root = &kept
+	}
 	sc := newSchema(source)
 	sc.walk(root, reflect.TypeFor[spec.Sweep](), "")
 	if sc.blocking() {

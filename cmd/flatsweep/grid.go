@@ -13,7 +13,10 @@ import (
 )
 
 func newGridCmd() *cobra.Command {
-	var format string
+	var (
+		format string
+		over   sweeps.Overrides
+	)
 	cmd := &cobra.Command{
 		Use:   "grid SWEEP.yaml",
 		Short: "List a sweep file's trials: index, trial ID and grid point, without running anything",
@@ -32,7 +35,7 @@ leave out a tenth of the training set or more.`,
   flatsweep train sweeps/quickstart.yaml --trial 3 --out model/   # the fourth trial listed`,
 		Args: exactArgs(1, "one sweep file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, _, err := loadSweep(args[0])
+			s, _, err := loadSweep(args[0], over)
 			if err != nil {
 				return err
 			}
@@ -84,6 +87,7 @@ leave out a tenth of the training set or more.`,
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table or jsonl")
+	addOverrideFlags(cmd, &over)
 	return cmd
 }
 

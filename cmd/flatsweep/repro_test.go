@@ -234,3 +234,56 @@ func TestReproductionsTinyProfile(t *testing.T) {
 		})
 	}
 }
+
+// TestReproductionsPaperProfile: every shipped reproduction has a paper
+// profile (its profiles section) that `flatsweep grid --profile paper`
+// expands into a valid sweep named NAME-paper whose trials are not the
+// laptop-scale ones, and `--set` changes it further.
+func TestReproductionsPaperProfile(t *testing.T) {
+	for _, file := range reproductions {
+		t.Run(strings.TrimSuffix(file, ".yaml"), func(t *testing.T) {
+			path := filepath.Join("..", "..", "sweeps", file)
+			shipped, err := sweeps.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			paper, _, err := sweeps.ParseWith(mustRead(t, path), path, sweeps.Overrides{Profile: "paper"})
+			if err != nil {
+				t.Fatalf("--profile paper: %v", err)
+			}
+			if paper.Name != shipped.Name+"-paper" {
+				t.Errorf("paper profile named %q, want %q", paper.Name, shipped.Name+"-paper")
+			}
+			ids := map[string]bool{}
+			for _, tr := range sweeps.Expand(shipped) {
+				ids[tr.ID] = true
+			}
+			for _, tr := range sweeps.Expand(paper) {
+				if ids[tr.ID] {
+					t.Errorf("trial %s is in both the shipped sweep and its paper profile", tr.ID)
+				}
+			}
+			out, err := runCmd(t, "grid", path, "--profile", "paper", "--set", "grid.seed=[1]", "--set", "dataset.sha256="+strings.Repeat("ab", 32), "--format", "jsonl")
+			if err != nil {
+				t.Fatalf("grid --profile paper: %v\n%s", err, out)
+			}
+			seeds := len(paper.Grid.Seed)
+			if seeds == 0 {
+				seeds = 1
+			}
+			if got := strings.Count(out, "\n"); got*seeds != paper.Len() {
+				t.Errorf("grid --profile paper --set grid.seed=[1]: %d trials, want %d / %d seeds", got, paper.Len(), seeds)
+			}
+		})
+	}
+}
+
+// mustRead returns the content of the file at path.
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}

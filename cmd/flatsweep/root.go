@@ -134,27 +134,35 @@ func exactArgs(n int, names string) cobra.PositionalArgs {
 }
 
 // loadSweep reads, validates and resolves a sweep file (the one place a
-// sweep file is parsed: the coordinator receives what it returns), returning
-// its text too. Resolving reads the files the sweep names, to put their
-// content digests into the trials' identities.
-func loadSweep(path string) (spec.Sweep, []byte, error) {
+// sweep file is parsed: the coordinator receives what it returns) changed
+// by the overrides (--profile, --set), returning the effective text too.
+// Resolving reads the files the sweep names, to put their content digests
+// into the trials' identities.
+func loadSweep(path string, o sweeps.Overrides) (spec.Sweep, []byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return spec.Sweep{}, nil, usageError{fmt.Errorf("sweep file: %w", err)}
 	}
-	return parseSweep(data, path)
+	return parseSweep(data, path, o)
 }
 
 // parseSweep is loadSweep for a sweep file's text.
-func parseSweep(data []byte, source string) (spec.Sweep, []byte, error) {
-	s, err := sweeps.Parse(data, source)
+func parseSweep(data []byte, source string, o sweeps.Overrides) (spec.Sweep, []byte, error) {
+	s, text, err := sweeps.ParseWith(data, source, o)
 	if err != nil {
 		return spec.Sweep{}, nil, err
 	}
 	if err := s.ResolveFiles(); err != nil {
 		return spec.Sweep{}, nil, usageError{fmt.Errorf("%s: %w", source, err)}
 	}
-	return s, data, nil
+	return s, text, nil
+}
+
+// addOverrideFlags registers --profile and --set, which change a sweep file
+// before it is read (sweeps.Overrides).
+func addOverrideFlags(cmd *cobra.Command, o *sweeps.Overrides) {
+	cmd.Flags().StringVar(&o.Profile, "profile", "", "apply the sweep file's profile of this name (its profiles: section, e.g. paper) and name the sweep NAME-PROFILE")
+	cmd.Flags().StringArrayVar(&o.Set, "set", nil, "set a value of the sweep file before it is read: PATH=YAML, e.g. --set dataset.n=50000 --set 'model.hidden=[1024,1024]' (repeatable; after --profile)")
 }
 
 // submitRequest returns the request that submits a parsed sweep.

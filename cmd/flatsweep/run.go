@@ -28,6 +28,7 @@ func newRunCmd(g *globalFlags) *cobra.Command {
 		workers int
 		db      string
 		format  string
+		over    sweeps.Overrides
 	)
 	cmd := &cobra.Command{
 		Use:   "run [SWEEP.yaml]",
@@ -59,7 +60,7 @@ Without a file it runs the embedded quickstart sweep (synthetic data, no files).
 					return usageError{fmt.Errorf("sweep file: %w", err)}
 				}
 			}
-			s, _, err := parseSweep(data, source)
+			s, data, err := parseSweep(data, source, over)
 			if err != nil {
 				return err
 			}
@@ -75,6 +76,7 @@ Without a file it runs the embedded quickstart sweep (synthetic data, no files).
 	cmd.Flags().IntVar(&workers, "workers", 2, "workers to start in this process")
 	cmd.Flags().StringVar(&db, "db", "", "bbolt database file to keep (default: a temporary file, removed afterwards)")
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv, json or jsonl")
+	addOverrideFlags(cmd, &over)
 	return cmd
 }
 

@@ -14,6 +14,7 @@ func newSubmitCmd() *cobra.Command {
 	var (
 		conn     connFlags
 		priority int32
+		over     sweeps.Overrides
 	)
 	cmd := &cobra.Command{
 		Use:   "submit SWEEP.yaml",
@@ -25,7 +26,7 @@ priority again.`,
   flatsweep submit big.yaml --priority 10     # runs before sweeps of lower priority`,
 		Args: exactArgs(1, "one sweep file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, data, err := loadSweep(args[0])
+			s, data, err := loadSweep(args[0], over)
 			if err != nil {
 				return err
 			}
@@ -66,6 +67,7 @@ priority again.`,
 		},
 	}
 	addConnFlags(cmd, &conn)
+	addOverrideFlags(cmd, &over)
 	cmd.Flags().Int32Var(&priority, "priority", 0, "scheduling priority: sweeps of higher priority run first, equal ones share the workers (resubmitting sets it again)")
 	return cmd
 }

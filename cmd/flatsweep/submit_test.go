@@ -37,7 +37,7 @@ grid: {batch_size: [8], lr: [0.05, 0.1], seed: [1, 2]}
 func loadWarmSweep(t *testing.T, path string) (spec.Sweep, []sweeps.Trial) {
 	t.Helper()
 	file := writeSweep(t, strings.Replace(warmSweep, "WARM", path, 1))
-	s, _, err := loadSweep(file)
+	s, _, err := loadSweep(file, sweeps.Overrides{})
 	if err != nil {
 		t.Fatalf("load sweep with warm start %s: %v", path, err)
 	}

@@ -26,6 +26,7 @@ func newTrainCmd() *cobra.Command {
 	var (
 		out  string
 		pick string
+		over sweeps.Overrides
 	)
 	cmd := &cobra.Command{
 		Use:   "train SWEEP.yaml --out DIR",
@@ -56,7 +57,7 @@ stderr. Bad input (flags, the sweep file, an invalid trial) exits with status 2.
 			if out == "" {
 				return usagef("--out: a directory for the weights and the result is required")
 			}
-			trial, err := pickTrial(args[0], pick)
+			trial, err := pickTrial(args[0], pick, over)
 			if err != nil {
 				return err
 			}
@@ -68,13 +69,14 @@ stderr. Bad input (flags, the sweep file, an invalid trial) exits with status 2.
 	}
 	cmd.Flags().StringVar(&out, "out", "", "directory to write weights.safetensors, result.json and trial.json to (created if missing)")
 	cmd.Flags().StringVar(&pick, "trial", "", "the trial to run when the grid has several: its index (0-based, expansion order) or trial ID, as flatsweep grid lists them")
+	addOverrideFlags(cmd, &over)
 	return cmd
 }
 
 // pickTrial loads the sweep file and returns the trial to run: the one
 // named by pick (an index or a trial ID), or the grid's only trial.
-func pickTrial(path, pick string) (sweeps.Trial, error) {
-	s, _, err := loadSweep(path)
+func pickTrial(path, pick string, o sweeps.Overrides) (sweeps.Trial, error) {
+	s, _, err := loadSweep(path, o)
 	if err != nil {
 		return sweeps.Trial{}, err
 	}

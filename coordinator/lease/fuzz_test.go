@@ -20,7 +20,7 @@ func FuzzValidateResult(f *testing.F) {
 		Curve:        []*pb.EpochMetrics{{Epoch: 1, TrainLoss: 0.5, TrainAcc: 0.6, TestLoss: 0.6, TestAcc: 0.5, Step: 10, Lr: 0.1, BatchSize: 8}},
 		Density:      &pb.SpectralDensity{Params: 100, Runs: []*pb.QuadratureRun{{Nodes: []float64{1, 4}, Weights: []float64{0.5, 0.5}}}},
 		Costs:        []*pb.MeasureCost{{Measure: "hessian", Gradients: 1, Seconds: 0.1}, {Measure: "top_k", Hvps: 17, Seconds: 4.5, Residuals: []float64{1e-9, 2e-4}}},
-		TrainSeconds: 2, CurvatureSeconds: 0.5}
+		TrainSeconds: 2, CurvatureSeconds: 0.5, TestCorrect: []byte{0x7f, 0x01}, TestExamples: 10}
 	for _, r := range []*pb.TrialResult{good, {}, {TrainLoss: math.NaN()}, {TestAcc: 2}, {Curve: []*pb.EpochMetrics{{Epoch: 2}}},
 		{Costs: []*pb.MeasureCost{{Measure: "trace", Seconds: math.Inf(1)}}}, {Costs: []*pb.MeasureCost{{Measure: "", Hvps: -1}}}} {
 		b, err := proto.Marshal(r)

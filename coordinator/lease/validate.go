@@ -3,6 +3,7 @@ package lease
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"unicode/utf8"
 
 	pb "github.com/flatsweep/flatsweep/proto/flatsweep/v1"
@@ -151,6 +152,39 @@ func (l Limits) ValidateResult(r *pb.TrialResult) error {
 	}
 	if len(r.WarmStartSha256) > 64 {
 		return fmt.Errorf("%w: result.warm_start_sha256: %d characters, want a hex SHA-256 (64)", ErrInvalid, len(r.WarmStartSha256))
+	}
+	return validateTestCorrect(r)
+}
+
+// maxTestExamples bounds the test examples a result's test_correct covers
+// (2 MiB of bits).
+const maxTestExamples = 1 << 24
+
+// validateTestCorrect checks a result's per-example test correctness: none,
+// or test_examples in 1…maxTestExamples bits in ⌈n/8⌉ bytes with the
+// unused bits of the last byte zero, whose count of correct examples gives
+// test_acc exactly, so that a paired comparison cannot rest on bits that
+// contradict the accuracy.
+func validateTestCorrect(r *pb.TrialResult) error {
+	n, b := r.TestExamples, r.TestCorrect
+	if n == 0 && len(b) == 0 {
+		return nil
+	}
+	if n < 1 || n > maxTestExamples {
+		return fmt.Errorf("%w: result.test_examples: must be 1 to %d with test_correct, got %d", ErrInvalid, maxTestExamples, n)
+	}
+	if int64(len(b)) != (n+7)/8 {
+		return fmt.Errorf("%w: result.test_correct: %d bytes for %d test examples, want %d", ErrInvalid, len(b), n, (n+7)/8)
+	}
+	if rem := n % 8; rem != 0 && b[len(b)-1]>>rem != 0 {
+		return fmt.Errorf("%w: result.test_correct: bits set beyond the %d test examples", ErrInvalid, n)
+	}
+	correct := 0
+	for _, x := range b {
+		correct += bits.OnesCount8(x)
+	}
+	if acc := float64(correct) / float64(n); acc != r.TestAcc {
+		return fmt.Errorf("%w: result.test_correct: %d of %d examples correct (%v) contradicts test_acc %v", ErrInvalid, correct, n, acc, r.TestAcc)
 	}
 	return nil
 }

@@ -86,6 +86,8 @@ func ResultToProto(r spec.Result, d time.Duration) *pb.TrialResult {
 		Costs:             costsToProto(r.Costs),
 		TrainSeconds:      r.TrainSeconds,
 		CurvatureSeconds:  r.CurvatureSeconds,
+		TestCorrect:       r.TestCorrect,
+		TestExamples:      int64(r.TestExamples),
 	}
 }
 
@@ -212,5 +214,7 @@ func ResultFromProto(r *pb.TrialResult) *spec.Result {
 		Costs:             costsFromProto(r.Costs),
 		TrainSeconds:      r.TrainSeconds,
 		CurvatureSeconds:  r.CurvatureSeconds,
+		TestCorrect:       r.GetTestCorrect(),
+		TestExamples:      int(r.GetTestExamples()),
 	}
 }

@@ -63,6 +63,8 @@ func fill(v reflect.Value, seed *int) {
 		v.SetBool(true)
 	case reflect.Int, reflect.Int64:
 		v.SetInt(int64(*seed))
+	case reflect.Uint8:
+		v.SetUint(uint64(*seed % 256))
 	case reflect.Float64:
 		v.SetFloat(float64(*seed) + 0.5)
 	case reflect.String:

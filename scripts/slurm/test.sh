@@ -131,10 +131,13 @@ done
 sinfo -h -N -o %t | grep -qE '^(idle|mix|alloc)' || fail "the node did not come up: $(sinfo -N 2>&1)"
 echo "slurm: node $host up (slurmctld :$ctld_port, slurmd :$slurmd_port)"
 
-# The sweeps: 8 short trials each of the embedded synthetic task.
+# The sweeps: 8 short trials each of the embedded synthetic task. sweep NAME
+# SEED [WRITTEN]: the file of sweep NAME, its name written as WRITTEN (the
+# first sweep is renamed NAME by the --set that flatsweep-sweep.sbatch passes
+# on to submit).
 sweep() {
   cat >"$tmp/work/$1.yaml" <<EOF
-name: $1
+name: ${3:-$1}
 dataset: {name: synthetic, n: 512, n_test: 256, label_noise: 0.1, seed: 3}
 model: {arch: mlp, hidden: [32, 32]}
 train: {epochs: 60}
@@ -168,7 +171,7 @@ job=$(FLATSWEEP_BIN=$bin FLATSWEEP_DIR=$run FLATSWEEP_WORKERS=2 FLATSWEEP_PORT=$
   FLATSWEEP_HOST=$coord_host \
   FLATSWEEP_WORKER_ARGS="--cpus-per-task=1 --time=10" \
   sbatch --parsable --output="$tmp/log/sweep-job.log" --time=20 \
-  "$root/scripts/slurm/flatsweep-sweep.sbatch" "$(sweep first 1)")
+  "$root/scripts/slurm/flatsweep-sweep.sbatch" "$(sweep first 1 first-as-written)" --set name=first)
 echo "submitted flatsweep-sweep.sbatch: job $job"
 # alive JOB: the job is pending or running (fails the test once it ended).
 alive() {

@@ -785,7 +785,14 @@ type TrialResult struct {
 	// --simulate`) that only slept, for benchmarks of the coordinator. Its
 	// measurements are zero and mean nothing. A coordinator refuses such
 	// results unless started with --accept-simulated.
-	Simulated     bool `protobuf:"varint,55,opt,name=simulated,proto3" json:"simulated,omitempty"`
+	Simulated bool `protobuf:"varint,55,opt,name=simulated,proto3" json:"simulated,omitempty"`
+	// Which test examples the final model classifies correctly: bit i (the
+	// low bit first in each byte) is example i of the trial's test set, in
+	// its order; test_examples bits, the rest of the last byte zero. Trials
+	// scored on the same test set are compared on it pair by pair.
+	TestCorrect []byte `protobuf:"bytes,95,opt,name=test_correct,json=testCorrect,proto3" json:"test_correct,omitempty"`
+	// The number of test examples test_correct covers (0 without it).
+	TestExamples  int64 `protobuf:"varint,96,opt,name=test_examples,json=testExamples,proto3" json:"test_examples,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1007,6 +1014,20 @@ func (x *TrialResult) GetSimulated() bool {
 		return x.Simulated
 	}
 	return false
+}
+
+func (x *TrialResult) GetTestCorrect() []byte {
+	if x != nil {
+		return x.TestCorrect
+	}
+	return nil
+}
+
+func (x *TrialResult) GetTestExamples() int64 {
+	if x != nil {
+		return x.TestExamples
+	}
+	return 0
 }
 
 // MeasureCost is the work of one measure (or of the Hessian's set-up, the λ₁
@@ -1761,7 +1782,7 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\x04step\x18\x06 \x01(\x03R\x04step\x12\x0e\n" +
 	"\x02lr\x18\a \x01(\x01R\x02lr\x12\x1d\n" +
 	"\n" +
-	"batch_size\x18\b \x01(\x05R\tbatchSize\"\xe7\b\n" +
+	"batch_size\x18\b \x01(\x05R\tbatchSize\"\xaf\t\n" +
 	"\vTrialResult\x12\x1d\n" +
 	"\n" +
 	"train_loss\x18\x01 \x01(\x01R\ttrainLoss\x12\x1b\n" +
@@ -1792,7 +1813,9 @@ const file_flatsweep_v1_types_proto_rawDesc = "" +
 	"\rtrain_seconds\x18\x1f \x01(\x01R\ftrainSeconds\x12+\n" +
 	"\x11curvature_seconds\x18  \x01(\x01R\x10curvatureSeconds\x12\x1a\n" +
 	"\bexternal\x18( \x01(\bR\bexternal\x12\x1c\n" +
-	"\tsimulated\x187 \x01(\bR\tsimulated\x1a;\n" +
+	"\tsimulated\x187 \x01(\bR\tsimulated\x12!\n" +
+	"\ftest_correct\x18_ \x01(\fR\vtestCorrect\x12#\n" +
+	"\rtest_examples\x18` \x01(\x03R\ftestExamples\x1a;\n" +
 	"\rMeasuresEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xa9\x01\n" +
