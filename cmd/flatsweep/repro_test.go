@@ -167,7 +167,8 @@ func tinyImages(t *testing.T, n int) string {
 // a large batch took too few updates on the tiny task — and none failed,
 // diverged or was left unfinished; that the tiny sweep has as many trials as
 // the shipped one; and that each trial recorded the measures its sweep
-// asks for (top_k's lambda_1 … lambda_5, keskar's full-space ε-sharpness).
+// asks for (top_k's lambda_1 … lambda_5, keskar's ε-sharpness in the full
+// space and the subspace, the λ₁ curve of curvature.track and its limit).
 func TestReproductionsTinyProfile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs every reproduction sweep")
@@ -212,6 +213,7 @@ func TestReproductionsTinyProfile(t *testing.T) {
 				"keskar-sb-lb.yaml":              {"keskar_full_1e-3", "keskar_full_5e-4", "keskar_sub_1e-3", "keskar_sub_5e-4"},
 				"keskar-warm-start.yaml":         {"keskar_full_1e-3", "keskar_full_5e-4", "keskar_sub_1e-3", "keskar_sub_5e-4"},
 				"keskar-augmentation.yaml":       {"keskar_full_1e-3", "keskar_full_5e-4", "keskar_sub_1e-3", "keskar_sub_5e-4"},
+				"edge-of-stability.yaml":         {"tracked_points", "tracked_lambda_max", "stability_limit"},
 			}[file]
 			ok := 0
 			for _, r := range rows[1:] {
