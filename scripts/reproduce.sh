@@ -4,8 +4,8 @@
 #
 #   scripts/reproduce.sh [SWEEP_NAME ...]
 #
-# Default: every reproduction, in the document's order (about half an hour
-# on two idle cores; docs/REPRODUCTION.md gives each sweep's). Each sweep runs with `flatsweep run --workers $WORKERS` (default
+# Default: every reproduction, in the document's order (about 40 minutes on
+# two cores; docs/REPRODUCTION.md gives each sweep's). Each sweep runs with `flatsweep run --workers $WORKERS` (default
 # 2) into $OUT/NAME.db (default OUT=out/reproduce); its `flatsweep analyze`
 # table goes to $OUT/NAME.analyze.txt, its grouped results to
 # $OUT/NAME.results.txt, its export to $OUT/NAME.csv and its report to
