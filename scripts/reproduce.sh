@@ -4,7 +4,7 @@
 #
 #   scripts/reproduce.sh [SWEEP_NAME ...]
 #
-# Default: every reproduction, in the document's order (about 40 minutes on
+# Default: every reproduction, in the document's order (about 25 minutes on
 # two cores; docs/REPRODUCTION.md gives each sweep's). Each sweep runs with `flatsweep run --workers $WORKERS` (default
 # 2) into $OUT/NAME.db (default OUT=out/reproduce); its `flatsweep analyze`
 # table goes to $OUT/NAME.analyze.txt, its grouped results to
