@@ -4,8 +4,8 @@
 #
 #   scripts/reproduce.sh [SWEEP_NAME ...]
 #
-# Default: every reproduction, in the document's order (about 60 minutes on
-# two cores). Each sweep runs with `flatsweep run --workers $WORKERS` (default
+# Default: every reproduction, in the document's order (about 55 minutes on
+# two cores; docs/REPRODUCTION.md gives each sweep's). Each sweep runs with `flatsweep run --workers $WORKERS` (default
 # 2) into $OUT/NAME.db (default OUT=out/reproduce); its `flatsweep analyze`
 # table goes to $OUT/NAME.analyze.txt, its grouped results to
 # $OUT/NAME.results.txt, its export to $OUT/NAME.csv and its report to
@@ -17,9 +17,10 @@ cd "$(dirname "$0")/.."
 
 out=${OUT:-out/reproduce}
 workers=${WORKERS:-2}
-all=(keskar-f1 keskar-f1-bn yao-batch-spectrum yao-batch-spectrum-epochs
+all=(keskar-f1 keskar-f1-bn keskar-sb-lb yao-batch-spectrum yao-batch-spectrum-epochs
   increase-batch-vs-decay-lr sam-mnist sam-flatness
-  smith-le-noise-scale dinh-reparametrization skip-connections occam-evidence
+  keskar-warm-start keskar-augmentation edge-of-stability
+  smith-le-noise-scale occam-evidence dinh-reparametrization skip-connections
   which-measure-predicts)
 if [ $# -gt 0 ]; then names=("$@"); else names=("${all[@]}"); fi
 mkdir -p "$out"

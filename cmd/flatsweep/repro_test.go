@@ -1,7 +1,10 @@
 package main
 
 import (
+	be "encoding/binary"
 	"encoding/csv"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,13 +20,13 @@ import (
 // reproductions are the shipped sweep files docs/REPRODUCTION.md runs, in
 // its order.
 var reproductions = []string{
-	"keskar-f1.yaml", "keskar-f1-bn.yaml",
+	"keskar-f1.yaml", "keskar-f1-bn.yaml", "keskar-sb-lb.yaml",
 	"yao-batch-spectrum.yaml", "yao-batch-spectrum-epochs.yaml",
 	"increase-batch-vs-decay-lr.yaml",
 	"sam-mnist.yaml", "sam-flatness.yaml",
-	"smith-le-noise-scale.yaml", "dinh-reparametrization.yaml",
-	"skip-connections.yaml", "occam-evidence.yaml",
-	"which-measure-predicts.yaml",
+	"keskar-warm-start.yaml", "keskar-augmentation.yaml", "edge-of-stability.yaml",
+	"smith-le-noise-scale.yaml", "occam-evidence.yaml", "dinh-reparametrization.yaml",
+	"skip-connections.yaml", "which-measure-predicts.yaml",
 }
 
 // TestReproduceScriptRunsEveryReproduction: scripts/reproduce.sh runs, by
@@ -52,12 +55,13 @@ func TestReproduceScriptRunsEveryReproduction(t *testing.T) {
 // shrunk so that the whole sweep runs in seconds: the embedded synthetic task
 // with N = 1,024 training examples (at least every batch size of the shipped
 // reproductions; the file's own N where it sweeps grid.n) and 128 test
-// examples in place of MNIST, every hidden layer
-// of width 8 (every model.hidden entry, or a resmlp's model.width; in each
-// value of a grid.axes.model axis when the file sweeps whole models; with an
-// axis over model.hidden, its k-th smallest width becomes 8k, so that its
-// values stay distinct), and the curvature measured on 128 examples.
-// Everything else —
+// examples in place of MNIST (a sweep on the synthetic task keeps its own,
+// smaller data set; a sweep that augments its images gets as many generated
+// 28×28 images, tinyImages), every hidden layer of width 8 (every
+// model.hidden entry, or a resmlp's model.width; in each value of a
+// grid.axes.model axis when the file sweeps whole models; with an axis over
+// model.hidden, its k-th smallest width becomes 8k, so that its values stay
+// distinct), and the curvature measured on 128 examples. Everything else —
 // the grid and its axes, the optimizer, the epochs or steps, the schedules,
 // SAM, batch norm, the measures and their settings — is the file's own, so
 // the tiny run has the same trials, one for one, as the shipped sweep.
@@ -100,9 +104,17 @@ func tinyProfile(t *testing.T, path string) []byte {
 		}
 		return v
 	}
-	if find(get(root, "grid"), "n") != nil { // N is the file's grid.n axis
+	// A sweep already on the synthetic task keeps its own data: its sizes are
+	// part of the experiment (edge-of-stability's full batch, batch_size = n).
+	// Augmentation translates images, which the synthetic task has not: a
+	// sweep that augments gets tiny generated MNIST-format images instead.
+	switch {
+	case augments(t, path):
+		set(root, "dataset", fmt.Sprintf("{name: mnist, dir: %q, n: 1024, n_test: 128, seed: 1}", tinyImages(t, 1024+128)))
+	case get(get(root, "dataset"), "name").Value == "synthetic":
+	case find(get(root, "grid"), "n") != nil: // N is the file's grid.n axis
 		set(root, "dataset", "{name: synthetic, n_test: 128, seed: 1}")
-	} else {
+	default:
 		set(root, "dataset", "{name: synthetic, n: 1024, n_test: 128, seed: 1}")
 	}
 	// shrink sets every hidden width (mlp: model.hidden) or the residual
@@ -168,13 +180,62 @@ func tinyProfile(t *testing.T, path string) []byte {
 	return out
 }
 
+// augments reports whether a trial of the sweep file at path translates its
+// training images (augment.shift > 0).
+func augments(t *testing.T, path string) bool {
+	t.Helper()
+	s, err := sweeps.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.ContainsFunc(sweeps.Expand(s), func(tr sweeps.Trial) bool { return tr.Spec.Augment.Shift > 0 })
+}
+
+// tinyImages writes n generated 28×28 images in MNIST's IDX format (one
+// t10k pair) to a temporary directory and returns it: class c ∈ {0, …, 9} is
+// a bright 4×4 square at its own place on a grid of 5 × 2 places 5 pixels
+// apart, on uniform noise, so that a small network learns it and a
+// translation by up to 2 pixels keeps the classes apart.
+func tinyImages(t *testing.T, n int) string {
+	t.Helper()
+	const size = 28
+	rng := rand.New(rand.NewPCG(1, 2))
+	img := []byte{0, 0, 8, 3}
+	img = be.BigEndian.AppendUint32(img, uint32(n))
+	img = be.BigEndian.AppendUint32(img, size)
+	img = be.BigEndian.AppendUint32(img, size)
+	lab := be.BigEndian.AppendUint32([]byte{0, 0, 8, 1}, uint32(n))
+	for range n {
+		c := rng.IntN(10)
+		lab = append(lab, byte(c))
+		y0, x0 := 6+(c/5)*10, 2+(c%5)*5
+		for y := range size {
+			for x := range size {
+				p := byte(rng.IntN(80))
+				if y >= y0 && y < y0+4 && x >= x0 && x < x0+4 {
+					p = 180 + byte(rng.IntN(70))
+				}
+				img = append(img, p)
+			}
+		}
+	}
+	dir := t.TempDir()
+	for name, b := range map[string][]byte{"t10k-images-idx3-ubyte": img, "t10k-labels-idx1-ubyte": lab} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // TestReproductionsTinyProfile runs every shipped reproduction in its tiny
 // profile (tinyProfile) with `flatsweep run`, in process, and checks that
 // every trial of the sweep finished with a result — ok, or not fitted where
 // a large batch took too few updates on the tiny task — and none failed,
 // diverged or was left unfinished; that the tiny sweep has as many trials as
 // the shipped one; and that each trial recorded the measures its sweep
-// asks for (top_k's lambda_1 … lambda_5, keskar's full-space ε-sharpness).
+// asks for (top_k's lambda_1 … lambda_5, keskar's ε-sharpness in the full
+// space and the subspace, the λ₁ curve of curvature.track and its limit).
 func TestReproductionsTinyProfile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs every reproduction sweep")
@@ -216,6 +277,10 @@ func TestReproductionsTinyProfile(t *testing.T) {
 				"yao-batch-spectrum.yaml":        {"lambda_1", "lambda_5", "top_k_converged"},
 				"yao-batch-spectrum-epochs.yaml": {"lambda_1", "lambda_5", "top_k_converged"},
 				"sam-flatness.yaml":              {"keskar_full_1e-3"},
+				"keskar-sb-lb.yaml":              {"keskar_full_1e-3", "keskar_full_5e-4", "keskar_sub_1e-3", "keskar_sub_5e-4"},
+				"keskar-warm-start.yaml":         {"keskar_full_1e-3", "keskar_full_5e-4", "keskar_sub_1e-3", "keskar_sub_5e-4"},
+				"keskar-augmentation.yaml":       {"keskar_full_1e-3", "keskar_full_5e-4", "keskar_sub_1e-3", "keskar_sub_5e-4"},
+				"edge-of-stability.yaml":         {"tracked_points", "tracked_lambda_max", "stability_limit"},
 				"dinh-reparametrization.yaml":    {"lambda_1@dinh", "keskar_full_1e-3@dinh", "relative_flatness@dinh", "fisher_rao@dinh", "dinh_output_change"},
 				"skip-connections.yaml":          {"lambda_1", "lambda_min_1", "lambda_min_converged"},
 				"occam-evidence.yaml":            {"log_evidence", "log_occam", "log_det"},
