@@ -162,10 +162,12 @@ bench: ## run the Go benchmarks (with the BLAS backend `make blas` names)
 blas: ## name the BLAS backend the build, bench and bench-compare targets use
 	@echo "$(BLAS)"
 
+# The reproductions' tiny profiles (775 trials) run once, in make test: they
+# check that every shipped sweep completes, which does not depend on the BLAS.
 test-openblas: ## go vet and the whole test suite against OpenBLAS (needs libopenblas-dev)
 	@test -n "$(HAVE_OPENBLAS)" || { echo "OpenBLAS not found: apt-get install -y libopenblas-dev"; exit 1; }
 	$(GO) vet -tags openblas ./...
-	$(GO) test -tags openblas $(GOFLAGS_TEST) ./...
+	$(GO) test -tags openblas $(GOFLAGS_TEST) -skip '^TestReproductionsTinyProfile$$' ./...
 
 bench-compare: ## flatsweep vs PyTorch side by side (needs python3-torch; docs/BENCHMARKS.md)
 	TAGS="$(filter openblas,$(BLAS))" scripts/bench/compare.sh
