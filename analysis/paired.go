@@ -87,7 +87,7 @@ func PairedAccuracy(points []Point) []PairedDifference {
 	for _, c := range cells(okPoints(points)) {
 		var ps []Point
 		for _, p := range c {
-			if p.TestExamples > 0 && len(p.TestCorrect) == (p.TestExamples+7)/8 {
+			if p.hasTestBits() {
 				ps = append(ps, p)
 			}
 		}
@@ -238,9 +238,15 @@ func pairable(a, b []Point) bool {
 	}
 	all := append(append([]Point{}, a...), b...)
 	for _, p := range all {
-		if p.TestExamples == 0 || len(p.TestCorrect) != (p.TestExamples+7)/8 {
+		if !p.hasTestBits() {
 			return false
 		}
 	}
 	return sameTestSet(all)
+}
+
+// hasTestBits reports whether the point recorded, for each of its test
+// examples, whether it classified it correctly (Point.TestCorrect).
+func (p Point) hasTestBits() bool {
+	return p.TestExamples > 0 && len(p.TestCorrect) == (p.TestExamples+7)/8
 }

@@ -82,7 +82,7 @@ func TestPairedResolvesWhatUnpairedCannot(t *testing.T) {
 // expected accuracy over the image population) and 3 seeds per side, the
 // 95 % interval covers the true difference 0 at about its nominal rate
 // (0.980 here: Welch's interval is a little conservative with three seeds a
-// side; 0.973 over 2,000 draws).
+// side).
 func TestPairedCoverage(t *testing.T) {
 	const n, reps = 500, 400
 	r := rand.New(rand.NewPCG(3, 4))

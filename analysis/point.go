@@ -479,8 +479,8 @@ func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 // AxisLabels maps, for every axis whose values are not numbers (a field
 // axis over strings, lists or objects, which Point.Axes numbers 0, 1, … in
 // the order of their canonical JSON), each code to the value it stands for
-// as written in a sweep file (strings unquoted: relu, [64,64],
-// {kind:step,…}), from the points' Values.
+// as results.ShowValue renders it (relu, [64,64], {kind:step,…}), from the
+// points' Values.
 type AxisLabels map[string]map[float64]string
 
 // axisLabels collects the AxisLabels of points.
@@ -494,7 +494,7 @@ func axisLabels(points []Point) AxisLabels {
 			if out[name] == nil {
 				out[name] = map[float64]string{}
 			}
-			out[name][p.Axes[name]] = readableJSON(v)
+			out[name][p.Axes[name]] = results.ShowValue(v)
 		}
 	}
 	return out
@@ -508,7 +508,3 @@ func (l AxisLabels) Label(name string, x float64) string {
 	}
 	return fmt.Sprint(x)
 }
-
-// readableJSON writes canonical JSON as a sweep file would: without the
-// quotes of strings (keys included).
-func readableJSON(v string) string { return strings.ReplaceAll(v, `"`, "") }
