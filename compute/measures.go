@@ -534,18 +534,27 @@ func runTrace(ctx context.Context, e *measurer, s, _ any) error {
 		r   curvature.TraceEstimate
 		err error
 	)
+	hv := e.hv
+	if t.Precision == spec.PrecisionFloat32 {
+		n32, err := e.m.Net.Float32()
+		if err != nil {
+			return &spec.FieldError{Field: "curvature.trace.precision", Value: `"float32"`, Problem: err.Error()}
+		}
+		e.o.grads++ // the float32 operator's forward and backward pass over the examples
+		hv = e.counted(n32.NewHessian(e.m.Theta, e.m.Examples.X, e.m.Examples.Y, e.rows).Apply)
+	}
 	switch t.Method {
 	case spec.TraceHutchinson:
-		r, err = curvature.Hutchinson(ctx, e.h.Dim(), e.hv, e.rng(streamTrace), ts)
+		r, err = curvature.Hutchinson(ctx, e.h.Dim(), hv, e.rng(streamTrace), ts)
 	case spec.TraceKrylov:
 		if e.basis == nil {
 			return errors.New("the Krylov basis of λ₁'s Lanczos run was not kept")
 		}
 		ts.Sketch = min(t.KrylovRank, len(e.basis.Q)+t.Budget-2) // extend the basis, leaving two probes for the SE
-		r, err = curvature.DeflatedHutchinson(ctx, e.h.Dim(), e.hv, e.rng(streamTrace), *e.basis, ts)
+		r, err = curvature.DeflatedHutchinson(ctx, e.h.Dim(), hv, e.rng(streamTrace), *e.basis, ts)
 		e.basis = nil // the basis's m·P floats are not needed any more
 	default:
-		r, err = curvature.HutchPP(ctx, e.h.Dim(), e.hv, e.rng(streamTrace), ts)
+		r, err = curvature.HutchPP(ctx, e.h.Dim(), hv, e.rng(streamTrace), ts)
 	}
 	if err != nil {
 		return err

@@ -14,7 +14,7 @@ import (
 // reference values of the default tags (and Fill).
 var defaults = map[string]any{
 	"top_k":      spec.TopKSettings{K: 5, Tol: 1e-3, Steps: 100},
-	"trace":      spec.TraceSettings{Method: "hutchpp", Budget: 99},
+	"trace":      spec.TraceSettings{Method: "hutchpp", Budget: 99, Precision: "float64"},
 	"density":    spec.DensitySettings{Runs: 5, Steps: 30},
 	"evidence":   spec.EvidenceSettings{Lambda: 1, Operator: "gauss_newton", Runs: 5, Steps: 30},
 	"keskar":     spec.KeskarSettings{Epsilons: []float64{1e-3, 5e-4}, Space: "both", Subspace: 100, Iterations: 10},

@@ -39,7 +39,7 @@ BATCHES=${BATCHES:-256 800}
 BEFORE_REV=${BEFORE_REV:-HEAD}
 PAUSE=${PAUSE:-1}
 BEFORE_TRACE=${BEFORE_TRACE:-"{method: hutchpp, budget: 99}"}
-AFTER_TRACE=${AFTER_TRACE:-"{method: krylov, budget: 50, krylov_rank: 30}"}
+AFTER_TRACE=${AFTER_TRACE:-"{method: krylov, budget: 50, krylov_rank: 30, precision: float32}"}
 OUT=${OUT:-/tmp/flatsweep-trial}
 . scripts/bench/common.sh
 
