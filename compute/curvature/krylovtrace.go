@@ -148,8 +148,7 @@ func DeflatedHutchinson(ctx context.Context, n int, op Operator, rng *rand.Rand,
 		op(w, g)
 		res.Products++
 		res.Probes++
-		orthogonalize1(w, basis.Q)
-		acc.add(floats.Dot(g, w))
+		acc.add(floats.Dot(g, w)) // gᵀ(I−QQᵀ)w = gᵀw, g being orthogonal to Q already
 		if s.RelErr > 0 && acc.n >= 2 && acc.stderr() <= s.RelErr*math.Abs(basis.Trace+acc.mean) {
 			res.Converged = true
 			break

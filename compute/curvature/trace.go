@@ -161,8 +161,7 @@ func HutchPP(ctx context.Context, n int, op Operator, rng *rand.Rand, s TraceSet
 		op(w, g)
 		res.Products++
 		res.Probes++
-		orthogonalize1(w, q)
-		acc.add(floats.Dot(g, w))
+		acc.add(floats.Dot(g, w)) // gᵀ(I−QQᵀ)w = gᵀw, g being orthogonal to Q already
 		if s.RelErr > 0 && acc.n >= 2 && acc.stderr() <= s.RelErr*math.Abs(head+acc.mean) {
 			res.Converged = true
 			break
