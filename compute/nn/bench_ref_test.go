@@ -55,3 +55,19 @@ func BenchmarkRefTrainStep(b *testing.B) {
 		floats.AddScaled(p.theta, -1e-3, g)
 	}
 }
+
+// BenchmarkRefSGDStep32: one float32 SGD step of the reference MLP at
+// B = 128 (Workspace32.SGDStep, the update fused into the backward pass).
+func BenchmarkRefSGDStep32(b *testing.B) {
+	p, th, x := problem32(refProblem(b, 128))
+	n32, err := p.net.Float32()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ws := n32.NewWorkspace(128)
+	g := make([]float32, len(th))
+	b.ReportAllocs()
+	for b.Loop() {
+		ws.SGDStep(th, g, x, p.y, 1e-3)
+	}
+}
