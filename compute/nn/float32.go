@@ -376,9 +376,8 @@ func (dl dense32) split(p []float32) (w, b []float32) {
 	return p[dl.off : dl.off+nw : dl.off+nw], p[dl.off+nw : dl.off+nw+dl.out]
 }
 
-// relu32 sets z[i] = max(z[i], 0) in place, keeping NaN (as max does),
-// with a bit mask instead of a branch (see mask).
-func relu32(z []float32) {
+// relu32Go is relu32 in Go: a bit mask instead of a branch (see maskGo).
+func relu32Go(z []float32) {
 	for i, v := range z {
 		m := ^uint32(0)
 		if v < 0 {
@@ -388,9 +387,8 @@ func relu32(z []float32) {
 	}
 }
 
-// mask32 sets d[i] = 0 where y[i] > 0 does not hold (the ReLU derivative
-// 1[y > 0], y its output).
-func mask32(d, y []float32) {
+// mask32Go is mask32 in Go.
+func mask32Go(d, y []float32) {
 	y = y[:len(d)]
 	for i, v := range y {
 		m := uint32(0)

@@ -265,11 +265,11 @@ func (r *ReLU) RBackward(n int, _, _, _ []float64, in, out *Buf) {
 	}
 }
 
-// mask sets dst[i] = src[i] where a[i] > 0 and 0 elsewhere. It selects with
-// a bit mask (all ones or all zeros, which the compiler turns into a
-// conditional move) rather than a branch: the signs of pre-activations are
-// unpredictable, and the branchy loop ran about four times slower.
-func mask(dst, src, a []float64) {
+// maskGo is mask in Go. It selects with a bit mask (all ones or all zeros,
+// which the compiler turns into a conditional move) rather than a branch: the
+// signs of pre-activations are unpredictable, and the branchy loop ran about
+// four times slower.
+func maskGo(dst, src, a []float64) {
 	src, a = src[:len(dst)], a[:len(dst)]
 	for i, x := range a {
 		m := uint64(0)

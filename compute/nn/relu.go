@@ -1,0 +1,41 @@
+package nn
+
+// relu32 sets z[i] = max(z[i], 0) in place, keeping NaN and −0 as they are
+// (z[i] < 0 is false for both). On amd64 with AVX2 it runs eight lanes at a
+// time (VMAXPS with 0 as the first operand, which returns the second, z[i],
+// when either is NaN); the result is bit for bit that of the Go loop.
+func relu32(z []float32) {
+	n := 0
+	if haveSIMD {
+		n = len(z) &^ 7
+		relu32SIMD(z[:n])
+	}
+	relu32Go(z[n:])
+}
+
+// mask32 sets d[i] = 0 where y[i] > 0 does not hold (the ReLU derivative
+// 1[y > 0], y its output); on amd64 with AVX2 eight lanes at a time
+// (an ordered greater-than compare and a bitwise and, bit for bit the Go
+// loop's result). len(y) must be at least len(d).
+func mask32(d, y []float32) {
+	y = y[:len(d)]
+	n := 0
+	if haveSIMD {
+		n = len(d) &^ 7
+		mask32SIMD(d[:n], y[:n])
+	}
+	mask32Go(d[n:], y[n:])
+}
+
+// mask sets dst[i] = src[i] where a[i] > 0 and 0 elsewhere; on amd64 with
+// AVX2 four lanes at a time, bit for bit the Go loop's result. len(src) and
+// len(a) must be at least len(dst).
+func mask(dst, src, a []float64) {
+	src, a = src[:len(dst)], a[:len(dst)]
+	n := 0
+	if haveSIMD {
+		n = len(dst) &^ 3
+		maskSIMD(dst[:n], src[:n], a[:n])
+	}
+	maskGo(dst[n:], src[n:], a[n:])
+}
