@@ -343,9 +343,7 @@ func (ws *Workspace32) backward(theta, grad, x []float32, n int, first, update b
 			clear(bs)
 		}
 		for i := 0; i < n; i++ {
-			for j, v := range dz[i*dl.out : (i+1)*dl.out] {
-				bs[j] += float64(v)
-			}
+			addWidened(bs, dz[i*dl.out:(i+1)*dl.out])
 		}
 		if update {
 			for j, v := range bs {

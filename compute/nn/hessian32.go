@@ -269,15 +269,10 @@ func (h *Hessian32) rpass(c *chunk32, hv []float64, n int) {
 			impl.Sgemm(blas.Trans, blas.NoTrans, dl.out, dl.in, n, 1, dz, dl.out, h.ra[k-1][:n*dl.in], dl.in, 1, hw, dl.in)
 		}
 		nw := dl.out * dl.in
-		dst := hv[dl.off : dl.off+nw]
-		for i, v := range hw {
-			dst[i] += float64(v)
-		}
+		addWidened(hv[dl.off:dl.off+nw], hw)
 		hb := hv[dl.off+nw : dl.off+nw+dl.out]
 		for i := range n {
-			for j, v := range rdz[i*dl.out : (i+1)*dl.out] {
-				hb[j] += float64(v)
-			}
+			addWidened(hb, rdz[i*dl.out:(i+1)*dl.out])
 		}
 	}
 }

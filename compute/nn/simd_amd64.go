@@ -6,7 +6,7 @@ import "golang.org/x/sys/cpu"
 // run (the processor has AVX2 and the operating system saves its registers).
 var haveSIMD = cpu.X86.HasAVX2
 
-// relu32SIMD is relu32 for len(z) a multiple of 8 (relu_amd64.s).
+// relu32SIMD is relu32 for len(z) a multiple of 8 (simd_amd64.s).
 //
 //go:noescape
 func relu32SIMD(z []float32)
@@ -20,3 +20,8 @@ func mask32SIMD(d, y []float32)
 //
 //go:noescape
 func maskSIMD(dst, src, a []float64)
+
+// addWidenedSIMD is addWidened for len(dst) = len(src) a multiple of 4.
+//
+//go:noescape
+func addWidenedSIMD(dst []float64, src []float32)

@@ -67,3 +67,24 @@ mask_loop:
 
 mask_done:
 	RET
+
+// func addWidenedSIMD(dst []float64, src []float32)
+TEXT ·addWidenedSIMD(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ src_base+24(FP), SI
+	SHRQ $2, CX
+	JZ   widen_done
+
+widen_loop:
+	VCVTPS2PD (SI), Y1 // four float32 to four float64, exactly
+	VADDPD    (DI), Y1, Y1
+	VMOVUPD   Y1, (DI)
+	ADDQ      $32, DI
+	ADDQ      $16, SI
+	DECQ      CX
+	JNZ       widen_loop
+	VZEROUPPER
+
+widen_done:
+	RET

@@ -39,3 +39,26 @@ func mask(dst, src, a []float64) {
 	}
 	maskGo(dst[n:], src[n:], a[n:])
 }
+
+// addWidened adds float64(src[j]) to dst[j] for every j < len(src) (len(dst)
+// at least len(src)): one row's share of a float64 column sum of a float32
+// matrix. On amd64 with AVX2 four lanes at a time (VCVTPS2PD, VADDPD); each
+// dst[j] receives the same additions in the same order as in the Go loop, so
+// the sums are bit for bit the same.
+func addWidened(dst []float64, src []float32) {
+	dst = dst[:len(src)]
+	n := 0
+	if haveSIMD {
+		n = len(src) &^ 3
+		addWidenedSIMD(dst[:n], src[:n])
+	}
+	addWidenedGo(dst[n:], src[n:])
+}
+
+// addWidenedGo is addWidened in Go.
+func addWidenedGo(dst []float64, src []float32) {
+	dst = dst[:len(src)]
+	for j, v := range src {
+		dst[j] += float64(v)
+	}
+}

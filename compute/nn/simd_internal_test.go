@@ -44,9 +44,9 @@ func bits64(v []float64) []uint64 {
 	return b
 }
 
-// TestReLUKernels: relu32, mask32 and mask (the AVX2 kernels where the
-// machine has them, then the Go loop for the tail) give the Go loops'
-// results bit for bit, for every length from 0 to 70 (every tail) and
+// TestReLUKernels: relu32, mask32, mask and addWidened (the AVX2 kernels
+// where the machine has them, then the Go loop for the tail) give the Go
+// loops' results bit for bit, for every length from 0 to 70 (every tail) and
 // 65,536, on draws with a quarter of special values (±0, ±∞, NaNs of both
 // signs, subnormals, the largest floats); and relu32 keeps NaN and −0.
 func TestReLUKernels(t *testing.T) {
@@ -97,6 +97,20 @@ func TestReLUKernels(t *testing.T) {
 		mask(g64, src, a)
 		if !slices.Equal(bits64(g64), bits64(w64)) {
 			t.Fatalf("mask, n = %d: differs from the Go loop", n)
+		}
+
+		acc := make([]float64, n+2)
+		for i := range acc {
+			acc[i] = rng.NormFloat64() * 1e3
+		}
+		wa, ga := slices.Clone(acc), slices.Clone(acc)
+		for range 3 { // three rows of a column sum
+			row := draw32(rng, n)
+			addWidenedGo(wa, row)
+			addWidened(ga, row)
+		}
+		if !slices.Equal(bits64(ga), bits64(wa)) {
+			t.Fatalf("addWidened, n = %d: differs from the Go loop", n)
 		}
 	}
 }
