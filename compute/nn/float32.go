@@ -320,14 +320,7 @@ func (ws *Workspace32) backward(theta, grad, x []float32, n int, first, update b
 	for k := len(ws.net.dense) - 1; k >= 0; k-- {
 		dl := ws.net.dense[k]
 		dz, a := ws.d[k][:n*dl.out], ws.a[k][:n*dl.out]
-		switch dl.act {
-		case actReLU:
-			mask32(dz, a)
-		case actTanh:
-			for i, v := range a {
-				dz[i] *= 1 - v*v
-			}
-		}
+		dl.derive(dz, a)
 		in := x
 		if k > 0 {
 			in = ws.a[k-1][:n*dl.in]
@@ -366,6 +359,20 @@ func (n32 *Net32) penalty(theta, grad []float32) float64 {
 		grad[i] += n32.decay * m * theta[i]
 	}
 	return n32.net.decay / 2 * sq
+}
+
+// derive turns the gradient d with respect to the layer's output y into
+// the gradient with respect to its pre-activation, in place: d ⊙ 1[y > 0]
+// for ReLU, d ⊙ (1 − y²) for tanh, d itself without an activation.
+func (dl dense32) derive(d, y []float32) {
+	switch dl.act {
+	case actReLU:
+		mask32(d, y)
+	case actTanh:
+		for i, v := range y[:len(d)] {
+			d[i] *= 1 - v*v
+		}
+	}
 }
 
 // split returns the views of W (out×in) and b of the layer in p.

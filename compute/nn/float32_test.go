@@ -33,44 +33,54 @@ func widen(v []float32) []float64 {
 // with and without weight decay, in one chunk and in several. The
 // tolerance, 2e-5 of ‖∇L‖∞ (about 300 float32 ulps) and 2e-6 relative for
 // the loss, is that of a few layers of float32 products of length ≤ 40.
-func TestFloat32GradMatchesFloat64(t *testing.T) {
+// float32Nets calls f with the 5-7-6-3 MLP of every activation of acts,
+// with cross-entropy and with squared error, without weight decay and with
+// λ = 0.01: the networks Net32 supports.
+func float32Nets(t *testing.T, f func(act string, loss nn.LossFunc, lambda float64, net *nn.Network)) {
+	t.Helper()
 	for _, a := range acts {
 		for _, loss := range []nn.LossFunc{nn.SoftmaxCrossEntropy{}, nn.MeanSquaredError{}} {
 			for _, lambda := range []float64{0, 0.01} {
-				for _, rows := range []int{40, 16} {
-					base, err := nn.NewMLP(5, []int{7, 6}, 3, a.act)
-					if err != nil {
-						t.Fatal(err)
-					}
-					net, err := base.WithLoss(loss)
-					if err == nil {
-						net, err = net.WithWeightDecay(lambda, false)
-					}
-					if err != nil {
-						t.Fatal(err)
-					}
-					p, th32, x32 := problem32(netProblem(t, net, 40, 7))
-					g64 := make([]float64, len(p.theta))
-					l64, acc64 := net.NewWorkspace(40).LossGrad(g64, p.theta, p.x, p.y)
-					n32, err := net.Float32()
-					if err != nil {
-						t.Fatal(err)
-					}
-					g32 := make([]float32, len(th32))
-					l32, acc32 := n32.NewWorkspace(rows).LossGrad(g32, th32, x32, p.y)
-					if e := relErr(widen(g32), g64); e > 2e-5 {
-						t.Errorf("%s %T λ=%g rows=%d: gradient relative error %.2e > 2e-5", a.name, loss, lambda, rows, e)
-					}
-					if e := math.Abs(l32-l64) / l64; e > 2e-6 {
-						t.Errorf("%s %T λ=%g rows=%d: loss %v vs %v (relative %.2e)", a.name, loss, lambda, rows, l32, l64, e)
-					}
-					if acc32 != acc64 {
-						t.Errorf("%s %T λ=%g rows=%d: accuracy %v vs %v", a.name, loss, lambda, rows, acc32, acc64)
-					}
+				base, err := nn.NewMLP(5, []int{7, 6}, 3, a.act)
+				if err != nil {
+					t.Fatal(err)
 				}
+				net, err := base.WithLoss(loss)
+				if err == nil {
+					net, err = net.WithWeightDecay(lambda, false)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				f(a.name, loss, lambda, net)
 			}
 		}
 	}
+}
+
+func TestFloat32GradMatchesFloat64(t *testing.T) {
+	float32Nets(t, func(name string, loss nn.LossFunc, lambda float64, net *nn.Network) {
+		for _, rows := range []int{40, 16} {
+			p, th32, x32 := problem32(netProblem(t, net, 40, 7))
+			g64 := make([]float64, len(p.theta))
+			l64, acc64 := net.NewWorkspace(40).LossGrad(g64, p.theta, p.x, p.y)
+			n32, err := net.Float32()
+			if err != nil {
+				t.Fatal(err)
+			}
+			g32 := make([]float32, len(th32))
+			l32, acc32 := n32.NewWorkspace(rows).LossGrad(g32, th32, x32, p.y)
+			if e := relErr(widen(g32), g64); e > 2e-5 {
+				t.Errorf("%s %T λ=%g rows=%d: gradient relative error %.2e > 2e-5", name, loss, lambda, rows, e)
+			}
+			if e := math.Abs(l32-l64) / l64; e > 2e-6 {
+				t.Errorf("%s %T λ=%g rows=%d: loss %v vs %v (relative %.2e)", name, loss, lambda, rows, l32, l64, e)
+			}
+			if acc32 != acc64 {
+				t.Errorf("%s %T λ=%g rows=%d: accuracy %v vs %v", name, loss, lambda, rows, acc32, acc64)
+			}
+		}
+	})
 }
 
 // TestFloat32GradFiniteDifferences checks the float32 gradient against

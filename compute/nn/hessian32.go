@@ -285,14 +285,7 @@ func (ws *Workspace32) backwardState(theta []float32, n int) {
 	for k := len(ws.net.dense) - 1; k >= 0; k-- {
 		dl := ws.net.dense[k]
 		dz, a := ws.d[k][:n*dl.out], ws.a[k][:n*dl.out]
-		switch dl.act {
-		case actReLU:
-			mask32(dz, a)
-		case actTanh:
-			for i, v := range a {
-				dz[i] *= 1 - v*v
-			}
-		}
+		dl.derive(dz, a)
 		if k > 0 {
 			w, _ := dl.split(theta)
 			impl.Sgemm(blas.NoTrans, blas.NoTrans, n, dl.in, dl.out, 1, dz, dl.out, w, dl.in, 0, ws.d[k-1][:n*dl.in], dl.in)

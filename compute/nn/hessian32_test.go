@@ -19,60 +19,45 @@ import (
 // a product makes. It also checks that the cached and recomputed chunks give
 // the same bits, that a product repeated gives the same bits, and the count.
 func TestHessian32MatchesFloat64(t *testing.T) {
-	for _, a := range acts {
-		for _, loss := range []nn.LossFunc{nn.SoftmaxCrossEntropy{}, nn.MeanSquaredError{}} {
-			for _, lambda := range []float64{0, 0.01} {
-				base, err := nn.NewMLP(5, []int{7, 6}, 3, a.act)
-				if err != nil {
-					t.Fatal(err)
-				}
-				net, err := base.WithLoss(loss)
-				if err == nil {
-					net, err = net.WithWeightDecay(lambda, false)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				p, _, _ := problem32(netProblem(t, net, 40, 7))
-				n32, err := net.Float32()
-				if err != nil {
-					t.Fatal(err)
-				}
-				h64 := nn.NewHessian(net, p.theta, p.x, p.y, 40)
-				one := n32.NewHessian(p.theta, p.x, p.y, 40)
-				cached := n32.NewHessian(p.theta, p.x, p.y, 16)
-				uncached := n32.NewHessianUncached(p.theta, p.x, p.y, 16)
-				want, got := make([]float64, len(p.theta)), make([]float64, len(p.theta))
-				again, other := make([]float64, len(p.theta)), make([]float64, len(p.theta))
-				for k := range 3 {
-					v := rounded32(randVec(len(p.theta), uint64(k+1)))
-					h64.Apply(want, v)
-					for _, c := range []struct {
-						name string
-						h    *nn.Hessian32
-					}{{"one chunk", one}, {"cached chunks", cached}, {"recomputed chunks", uncached}} {
-						c.h.Apply(got, v)
-						if e := relErr(got, want); e > 3e-5 || math.IsNaN(e) {
-							t.Errorf("%s %T λ=%g %s, v %d: relative error %.2e > 3e-5", a.name, loss, lambda, c.name, k, e)
-						}
-					}
-					cached.Apply(again, v)
-					uncached.Apply(other, v)
-					if !slices.Equal(again, other) {
-						t.Errorf("%s %T λ=%g v %d: cached and recomputed chunks differ", a.name, loss, lambda, k)
-					}
-					one.Apply(again, v)
-					one.Apply(other, v)
-					if !slices.Equal(again, other) {
-						t.Errorf("%s %T λ=%g v %d: a repeated product differs", a.name, loss, lambda, k)
-					}
-				}
-				if one.Products() != 9 || one.Dim() != len(p.theta) {
-					t.Errorf("Products = %d, Dim = %d, want 9 and %d", one.Products(), one.Dim(), len(p.theta))
+	float32Nets(t, func(name string, loss nn.LossFunc, lambda float64, net *nn.Network) {
+		p, _, _ := problem32(netProblem(t, net, 40, 7))
+		n32, err := net.Float32()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h64 := nn.NewHessian(net, p.theta, p.x, p.y, 40)
+		one := n32.NewHessian(p.theta, p.x, p.y, 40)
+		cached := n32.NewHessian(p.theta, p.x, p.y, 16)
+		uncached := n32.NewHessianUncached(p.theta, p.x, p.y, 16)
+		want, got := make([]float64, len(p.theta)), make([]float64, len(p.theta))
+		again, other := make([]float64, len(p.theta)), make([]float64, len(p.theta))
+		for k := range 3 {
+			v := rounded32(randVec(len(p.theta), uint64(k+1)))
+			h64.Apply(want, v)
+			for _, c := range []struct {
+				name string
+				h    *nn.Hessian32
+			}{{"one chunk", one}, {"cached chunks", cached}, {"recomputed chunks", uncached}} {
+				c.h.Apply(got, v)
+				if e := relErr(got, want); e > 3e-5 || math.IsNaN(e) {
+					t.Errorf("%s %T λ=%g %s, v %d: relative error %.2e > 3e-5", name, loss, lambda, c.name, k, e)
 				}
 			}
+			cached.Apply(again, v)
+			uncached.Apply(other, v)
+			if !slices.Equal(again, other) {
+				t.Errorf("%s %T λ=%g v %d: cached and recomputed chunks differ", name, loss, lambda, k)
+			}
+			one.Apply(again, v)
+			one.Apply(other, v)
+			if !slices.Equal(again, other) {
+				t.Errorf("%s %T λ=%g v %d: a repeated product differs", name, loss, lambda, k)
+			}
 		}
-	}
+		if one.Products() != 9 || one.Dim() != len(p.theta) {
+			t.Errorf("Products = %d, Dim = %d, want 9 and %d", one.Products(), one.Dim(), len(p.theta))
+		}
+	})
 }
 
 // TestHessian32Accuracy measures the float32 product on a network of the
