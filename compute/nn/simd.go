@@ -44,7 +44,8 @@ func mask(dst, src, a []float64) {
 // at least len(src)): one row's share of a float64 column sum of a float32
 // matrix. On amd64 with AVX2 four lanes at a time (VCVTPS2PD, VADDPD); each
 // dst[j] receives the same additions in the same order as in the Go loop, so
-// the sums are bit for bit the same.
+// the sums are bit for bit the same (but for which NaN a NaN sum carries,
+// which Go does not define either).
 func addWidened(dst []float64, src []float32) {
 	dst = dst[:len(src)]
 	n := 0

@@ -78,8 +78,9 @@ TEXT ·addWidenedSIMD(SB), NOSPLIT, $0-48
 
 widen_loop:
 	VCVTPS2PD (SI), Y1 // four float32 to four float64, exactly
-	VADDPD    (DI), Y1, Y1
-	VMOVUPD   Y1, (DI)
+	VMOVUPD   (DI), Y2
+	VADDPD    Y1, Y2, Y2 // dst + src, dst the first operand (whose NaN an x86 add returns), as Go's dst += src
+	VMOVUPD   Y2, (DI)
 	ADDQ      $32, DI
 	ADDQ      $16, SI
 	DECQ      CX
