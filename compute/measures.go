@@ -406,10 +406,14 @@ type measurer struct {
 	hv   curvature.Operator
 	wrap func(curvature.Operator) curvature.Operator
 	hvps int
-	o    *countingOracle
-	rows int
-	res  *spec.Result
-	out  map[string]float64
+	// passes counts the forward and backward passes over the examples that
+	// the measures make outside the oracle (a float32 operator's set-up),
+	// reported as gradients.
+	passes int
+	o      *countingOracle
+	rows   int
+	res    *spec.Result
+	out    map[string]float64
 	// topk is the run of λ₁ and top_k, when top_k is selected.
 	topk *curvature.ExtremesResult
 	// basis, non-nil when the trace's method is krylov, receives the Krylov
@@ -435,10 +439,11 @@ func (e *measurer) counted(op curvature.Operator) curvature.Operator {
 
 // counts returns the products, gradients and losses so far.
 func (e *measurer) counts() spec.MeasureCost {
-	c := spec.MeasureCost{HVPs: e.hvps}
+	c := spec.MeasureCost{HVPs: e.hvps, Gradients: e.passes}
 	if e.o != nil {
 		c.HVPs += e.o.hvps
-		c.Gradients, c.Losses = e.o.grads, e.o.losses
+		c.Gradients += e.o.grads
+		c.Losses = e.o.losses
 	}
 	return c
 }
@@ -540,7 +545,7 @@ func runTrace(ctx context.Context, e *measurer, s, _ any) error {
 		if err != nil {
 			return &spec.FieldError{Field: "curvature.trace.precision", Value: `"float32"`, Problem: err.Error()}
 		}
-		e.o.grads++ // the float32 operator's forward and backward pass over the examples
+		e.passes++ // the float32 operator's forward and backward pass over the examples
 		hv = e.counted(n32.NewHessian(e.m.Theta, e.m.Examples.X, e.m.Examples.Y, e.rows).Apply)
 	}
 	switch t.Method {
